@@ -1,0 +1,434 @@
+"""Scalar expressions of the loop IR: constants, loads, arithmetic, math, comparisons, reductions.
+
+Input: Python values built by hand or by ``graphnn.lower`` through ``codegen.loops``. Output:
+immutable expression trees. Nodes are frozen dataclasses with structural equality and a hash cached
+at construction, so equal subexpressions compare equal and the emitter computes each of them once.
+Every expression knows its ``dtype`` ("f32", "f64", "i64" or "i1"), and an ill-typed expression
+cannot be built. Comparisons are functions (``loops.lt(a, b)``) because ``==`` must stay
+structural. Nothing here imports llvmlite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from codegen.stmts import Buffer
+
+FLOAT_DTYPES = ("f32", "f64")
+BUFFER_DTYPES = ("f32", "f64", "i64")
+DTYPES = ("f32", "f64", "i64", "i1")
+_DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "i1"}
+
+
+def normalize_dtype(dtype: Any) -> str:
+    """Map "f32", "float32", numpy.float32 or numpy.dtype("float32") to "f32" (and so on)."""
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", None) or str(dtype)
+    name = _DTYPE_ALIASES.get(name, name)
+    if name not in DTYPES:
+        raise TypeError(f"unsupported dtype {dtype!r}; expected one of {DTYPES}")
+    return name
+
+
+def _node(cls: type) -> type:
+    """Make a frozen dataclass whose equality and hash come from ``Node``."""
+    return dataclasses.dataclass(frozen=True, eq=False)(cls)
+
+
+class Node:
+    """Base of expressions, statements and buffers: structural equality, cached hash."""
+
+    _field_names: ClassVar[dict[type, tuple[str, ...]]] = {}
+
+    def fields(self) -> tuple[Any, ...]:
+        names = Node._field_names.get(type(self))
+        if names is None:
+            names = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
+            Node._field_names[type(self)] = names
+        return tuple(getattr(self, n) for n in names)
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.fields()
+
+    def _cache_hash(self) -> None:
+        object.__setattr__(self, "_hash", hash((type(self).__name__, *self._key())))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(self) is not type(other) or hash(self) != hash(other):
+            return False
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __str__(self) -> str:
+        from codegen import text
+
+        return text.render(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalar expressions
+
+
+class Expr(Node):
+    """A scalar value computed per loop iteration; Python operators build new nodes."""
+
+    dtype: str
+    reads: frozenset[str]  # names of the buffers loaded anywhere below this node
+    depth: int  # how many Reduce nodes nest below this one (names reduction variables)
+
+    def __post_init__(self) -> None:
+        kids = [c for c in _flat(self.fields()) if isinstance(c, Expr)]
+        if not isinstance(self, (Const, Cast)):
+            object.__setattr__(self, "dtype", self._infer_dtype())
+        reads = frozenset().union(*(k.reads for k in kids)) if kids else frozenset()
+        depth = max((k.depth for k in kids), default=0)
+        if isinstance(self, Load):
+            reads |= {self.buffer.name}
+        if isinstance(self, Reduce):
+            depth = self.body.depth + 1
+        object.__setattr__(self, "reads", reads)
+        object.__setattr__(self, "depth", depth)
+        self._cache_hash()
+
+    def _infer_dtype(self) -> str:
+        raise TypeError(f"{type(self).__name__} is an abstract expression class")
+
+    def __add__(self, other: Any) -> Expr:
+        return Add(self, lift(other, self))
+
+    def __radd__(self, other: Any) -> Expr:
+        return Add(lift(other, self), self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return Sub(self, lift(other, self))
+
+    def __rsub__(self, other: Any) -> Expr:
+        return Sub(lift(other, self), self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return Mul(self, lift(other, self))
+
+    def __rmul__(self, other: Any) -> Expr:
+        return Mul(lift(other, self), self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return Div(self, lift(other, self))
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return Div(lift(other, self), self)
+
+    def __floordiv__(self, other: Any) -> Expr:
+        return FloorDiv(self, lift(other, self))
+
+    def __mod__(self, other: Any) -> Expr:
+        return Mod(self, lift(other, self))
+
+    def __neg__(self) -> Expr:
+        return Neg(self)
+
+    __hash__ = Node.__hash__
+
+
+def _flat(values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        out.extend(v) if isinstance(v, tuple) else out.append(v)
+    return out
+
+
+def lift(value: Any, like: Expr | str) -> Expr:
+    """Turn a Python number into a ``Const`` of the dtype of ``like`` (an Expr or a dtype)."""
+    if isinstance(value, Expr):
+        return value
+    dtype = like if isinstance(like, str) else like.dtype
+    if not isinstance(value, numbers.Number):
+        raise TypeError(f"cannot use {value!r} ({type(value).__name__}) in a loop expression")
+    return Const(value, dtype)
+
+
+def _same(node: Expr, a: Expr, b: Expr, allowed: Sequence[str]) -> str:
+    if a.dtype != b.dtype:
+        raise TypeError(f"{type(node).__name__}: operand dtypes differ ({a.dtype} vs {b.dtype}) "
+                        f"in {a} and {b}; insert a Cast")
+    if a.dtype not in allowed:
+        raise TypeError(f"{type(node).__name__} does not accept {a.dtype} operands: {a}")
+    return a.dtype
+
+
+@_node
+class Const(Expr):
+    """A literal; floats compare by their repr so NaN equals NaN and -0.0 differs from 0.0."""
+
+    value: float | int | bool
+    dtype: str
+
+    def __post_init__(self) -> None:
+        dtype = normalize_dtype(self.dtype)
+        object.__setattr__(self, "dtype", dtype)
+        if dtype in FLOAT_DTYPES:
+            value: float | int | bool = float(self.value)
+        elif dtype == "i64":
+            if self.value != int(self.value):
+                raise TypeError(f"i64 constant must be integral, got {self.value!r}")
+            value = int(self.value)
+        else:
+            value = bool(self.value)
+        object.__setattr__(self, "value", value)
+        super().__post_init__()
+
+    def _key(self) -> tuple[Any, ...]:
+        return (repr(self.value), self.dtype)
+
+
+@_node
+class Var(Expr):
+    """An i64 loop or reduction index."""
+
+    name: str
+
+    def _infer_dtype(self) -> str:
+        return "i64"
+
+
+@_node
+class Load(Expr):
+    """``buffer[index]``: one index per dimension, or a single flat (row-major) index."""
+
+    buffer: Buffer
+    index: tuple[Expr, ...]
+
+    def _infer_dtype(self) -> str:
+        check_index(self.buffer, self.index)
+        return self.buffer.dtype
+
+
+def check_index(buffer: Buffer, index: tuple[Expr, ...]) -> None:
+    if len(index) not in (len(buffer.shape), 1):
+        raise TypeError(f"{buffer.name} has shape {list(buffer.shape)}: "
+                        f"index needs {len(buffer.shape)} components (or 1 flat), got {len(index)}")
+    for e in index:
+        if not isinstance(e, Expr) or e.dtype != "i64":
+            raise TypeError(f"index of {buffer.name} must be i64 expressions, got {e}")
+
+
+@_node
+class _Binary(Expr):
+    a: Expr
+    b: Expr
+
+
+@_node
+class Add(_Binary):
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+
+
+@_node
+class Sub(_Binary):
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+
+
+@_node
+class Mul(_Binary):
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+
+
+@_node
+class Div(_Binary):
+    """Float division (IEEE: x/0 = ±inf, 0/0 = NaN). Integers use FloorDiv."""
+
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, FLOAT_DTYPES)
+
+
+@_node
+class _IntDivision(_Binary):
+    def _infer_dtype(self) -> str:
+        _same(self, self.a, self.b, ("i64",))
+        if not (isinstance(self.b, Const) and self.b.value > 0):
+            raise TypeError(f"{type(self).__name__} needs a positive constant divisor, "
+                            f"got {self.b}")
+        return "i64"
+
+
+@_node
+class FloorDiv(_IntDivision):
+    """Python ``a // b`` on i64 (rounds toward -inf); b is a positive constant."""
+
+
+@_node
+class Mod(_IntDivision):
+    """Python ``a % b`` on i64 (result in [0, b)); b is a positive constant."""
+
+
+@_node
+class FMax(_Binary):
+    """Like np.maximum: NaN if either input is NaN; on ties returns b. On i64: signed max."""
+
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+
+
+@_node
+class FMin(_Binary):
+    """Like np.minimum: NaN if either input is NaN; on ties returns b. On i64: signed min."""
+
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+
+
+@_node
+class Pow(_Binary):
+    """``a ** b`` with C/NumPy semantics (negative base needs an integral exponent)."""
+
+    def _infer_dtype(self) -> str:
+        return _same(self, self.a, self.b, FLOAT_DTYPES)
+
+
+@_node
+class _Unary(Expr):
+    x: Expr
+
+    def _infer_dtype(self) -> str:
+        if self.x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{type(self).__name__} needs a float operand, got {self.x.dtype}: "
+                            f"{self.x}")
+        return self.x.dtype
+
+
+@_node
+class Neg(_Unary):
+    def _infer_dtype(self) -> str:
+        return self.x.dtype if self.x.dtype == "i64" else super()._infer_dtype()
+
+
+@_node
+class Exp(_Unary):
+    """e**x as our own polynomial (see codegen.mathlib for the accuracy contract)."""
+
+
+@_node
+class Log(_Unary):
+    """Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf."""
+
+
+@_node
+class Tanh(_Unary):
+    """Hyperbolic tangent, accurate relative to x near 0, exactly ±1 beyond ±20."""
+
+
+@_node
+class Sqrt(_Unary):
+    """IEEE square root (NaN for negative inputs)."""
+
+
+@_node
+class Abs(_Unary):
+    """|x|; abs(NaN) is NaN."""
+
+
+@_node
+class Floor(_Unary):
+    """Round toward -inf."""
+
+
+@_node
+class _Compare(_Binary):
+    """IEEE comparison producing i1: false when either side is NaN, except Ne."""
+
+    def _infer_dtype(self) -> str:
+        _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return "i1"
+
+
+@_node
+class Lt(_Compare):
+    pass
+
+
+@_node
+class Le(_Compare):
+    pass
+
+
+@_node
+class Gt(_Compare):
+    pass
+
+
+@_node
+class Ge(_Compare):
+    pass
+
+
+@_node
+class Eq(_Compare):
+    pass
+
+
+@_node
+class Ne(_Compare):
+    """True when the operands differ or either is NaN (so ``ne(x, x)`` tests for NaN)."""
+
+
+@_node
+class Select(Expr):
+    """``a if cond else b``; both sides are computed (no short circuit)."""
+
+    cond: Expr
+    a: Expr
+    b: Expr
+
+    def _infer_dtype(self) -> str:
+        if self.cond.dtype != "i1":
+            raise TypeError(f"Select condition must be i1 (a comparison), got {self.cond}")
+        return _same(self, self.a, self.b, DTYPES)
+
+
+@_node
+class Cast(Expr):
+    """Convert ``x`` to ``dtype``: i1 -> float gives 1.0/0.0; float -> i64 saturates, NaN -> 0."""
+
+    x: Expr
+    dtype: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dtype", normalize_dtype(self.dtype))
+        super().__post_init__()
+
+
+REDUCE_KINDS = ("sum", "max", "min")
+
+
+@_node
+class Reduce(Expr):
+    """``kind`` over ``var`` in 0..extent of ``body``: sum (empty = 0), max (-inf), min (+inf).
+
+    Sums may be reassociated (vectorized); max/min propagate NaN like np.max.
+    """
+
+    kind: str
+    var: Var
+    extent: int
+    body: Expr
+
+    def _infer_dtype(self) -> str:
+        if self.kind not in REDUCE_KINDS:
+            raise TypeError(f"Reduce kind must be one of {REDUCE_KINDS}, got {self.kind!r}")
+        if not isinstance(self.extent, int) or self.extent < 0:
+            raise TypeError(f"Reduce extent must be a non-negative int, got {self.extent!r}")
+        if self.body.dtype not in ("f32", "f64", "i64"):
+            raise TypeError(f"cannot reduce {self.body.dtype} values: {self.body}")
+        return self.body.dtype

@@ -1,0 +1,232 @@
+"""Buffers, statements and kernels of the loop IR.
+
+Input: expressions from ``codegen.exprs``. Output: a ``Kernel``, checked by ``codegen.verify`` as
+it is built (bound variables, dtypes, buffer roles, index bounds), so a kernel that exists is one
+the emitter can lower without reading or writing outside its buffers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codegen.exprs import (
+    BUFFER_DTYPES,
+    FLOAT_DTYPES,
+    Expr,
+    Load,
+    Node,
+    Var,
+    _node,
+    check_index,
+    lift,
+    normalize_dtype,
+)
+
+
+@_node
+class Buffer(Node):
+    """A row-major contiguous array; ``buf[i, j]`` is a Load, ``buf.flat[k]`` a flat Load."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dtype", normalize_dtype(self.dtype))
+        if self.dtype not in BUFFER_DTYPES:
+            raise TypeError(f"buffer {self.name}: dtype must be one of {BUFFER_DTYPES}")
+        shape = tuple(self.shape) if isinstance(self.shape, (tuple, list)) else (self.shape,)
+        if not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise TypeError(f"buffer {self.name}: shape must be non-negative ints, got {shape}")
+        object.__setattr__(self, "shape", shape)
+        self._cache_hash()
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __getitem__(self, index: Any) -> Load:
+        return Load(self, as_index(index))
+
+    @property
+    def flat(self) -> _FlatView:
+        return _FlatView(self)
+
+
+class _FlatView:
+    def __init__(self, buffer: Buffer) -> None:
+        self.buffer = buffer
+
+    def __getitem__(self, index: Any) -> Load:
+        return Load(self.buffer, (lift(index, "i64"),))
+
+
+def as_index(index: Any) -> tuple[Expr, ...]:
+    """Normalize ``i``, ``(i, 2)`` or ``()`` to a tuple of i64 expressions."""
+    items = index if isinstance(index, tuple) else (index,)
+    return tuple(lift(i, "i64") for i in items)
+
+
+class Stmt(Node):
+    """A statement of a kernel body."""
+
+    def __post_init__(self) -> None:
+        self._cache_hash()
+
+
+@_node
+class Store(Stmt):
+    """``buffer[index] = value``."""
+
+    buffer: Buffer
+    index: tuple[Expr, ...]
+    value: Expr
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", as_index(self.index))
+        object.__setattr__(self, "value", lift(self.value, self.buffer.dtype))
+        check_index(self.buffer, self.index)
+        if self.value.dtype != self.buffer.dtype:
+            raise TypeError(f"cannot store {self.value.dtype} value into {self.buffer.name} "
+                            f"({self.buffer.dtype}): {self.value}")
+        super().__post_init__()
+
+
+ACCUMULATE_KINDS = ("sum", "max", "min")
+
+
+@_node
+class Accumulate(Stmt):
+    """``buffer[index] += value`` (kind "sum"), or max=/min= with NaN propagation."""
+
+    buffer: Buffer
+    index: tuple[Expr, ...]
+    value: Expr
+    kind: str = "sum"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACCUMULATE_KINDS:
+            raise TypeError(f"Accumulate kind must be one of {ACCUMULATE_KINDS}: {self.kind!r}")
+        Store.__post_init__(self)  # type: ignore[arg-type]
+
+
+@_node
+class Loop(Stmt):
+    """``for var in 0..extent { body }``; parallel loops split iterations across threads."""
+
+    var: Var
+    extent: int
+    body: tuple[Stmt, ...]
+    parallel: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.var, str):
+            object.__setattr__(self, "var", Var(self.var))
+        body = self.body if isinstance(self.body, (tuple, list)) else (self.body,)
+        object.__setattr__(self, "body", tuple(body))
+        if not all(isinstance(s, Stmt) for s in self.body):
+            raise TypeError(f"loop {self.var.name}: body must hold statements, got {self.body}")
+        if not isinstance(self.extent, int) or self.extent < 0:
+            raise TypeError(f"loop {self.var.name}: extent must be a non-negative int")
+        super().__post_init__()
+
+
+@_node
+class Gemm(Stmt):
+    """Row-major matrix product on element offsets (a batched matmul is a Loop around a Gemm).
+
+    ``c[c_offset + i*ldc + j] = alpha * sum_k opA(i, k) * opB(k, j) + beta * c[...]`` for
+    i < m, j < n, k < k, where ``opA(i, k) = a[a_offset + i*lda + k]`` (``a[a_offset + k*lda + i]``
+    when ``trans_a``) and likewise for b. As in BLAS, ``beta == 0`` means c is not read, so NaN in
+    uninitialized memory does not leak. Leading dimensions default to the dense row length.
+    """
+
+    c: Buffer
+    a: Buffer
+    b: Buffer
+    m: int
+    n: int
+    k: int
+    trans_a: bool = False
+    trans_b: bool = False
+    alpha: float = 1.0
+    beta: float = 0.0
+    a_offset: Expr = 0  # type: ignore[assignment]
+    b_offset: Expr = 0  # type: ignore[assignment]
+    c_offset: Expr = 0  # type: ignore[assignment]
+    lda: int = -1
+    ldb: int = -1
+    ldc: int = -1
+
+    def __post_init__(self) -> None:
+        for name in ("a_offset", "b_offset", "c_offset"):
+            object.__setattr__(self, name, lift(getattr(self, name), "i64"))
+        dense = {"lda": self.m if self.trans_a else self.k,
+                 "ldb": self.k if self.trans_b else self.n, "ldc": self.n}
+        for name, cols in dense.items():
+            if getattr(self, name) == -1:
+                object.__setattr__(self, name, max(cols, 1))
+            elif getattr(self, name) < max(cols, 1):
+                raise TypeError(f"gemm into {self.c.name}: {name}={getattr(self, name)} is "
+                                f"smaller than the row length {cols}")
+        object.__setattr__(self, "alpha", float(self.alpha))
+        object.__setattr__(self, "beta", float(self.beta))
+        self._check_types()
+        super().__post_init__()
+
+    def _check_types(self) -> None:
+        dtypes = {self.a.dtype, self.b.dtype, self.c.dtype}
+        if len(dtypes) != 1 or self.c.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"gemm into {self.c.name}: a, b, c must share one float dtype, got "
+                            f"{self.a.dtype}, {self.b.dtype}, {self.c.dtype}")
+        for name in ("m", "n", "k", "lda", "ldb", "ldc"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value < 2**31:  # BLAS takes 32-bit ints
+                raise TypeError(f"gemm into {self.c.name}: {name} must be an int in [0, 2**31)")
+        for name in ("a_offset", "b_offset", "c_offset"):
+            if getattr(self, name).dtype != "i64":
+                raise TypeError(f"gemm into {self.c.name}: {name} must be an i64 expression")
+
+    def rows_cols(self, operand: str) -> tuple[int, int]:
+        """Rows and columns of the stored (untransposed) operand "a", "b" or "c"."""
+        if operand == "a":
+            return (self.k, self.m) if self.trans_a else (self.m, self.k)
+        if operand == "b":
+            return (self.n, self.k) if self.trans_b else (self.k, self.n)
+        return (self.m, self.n)
+
+
+@_node
+class Kernel(Node):
+    """A function over named buffers: ``inputs`` are read, ``outputs`` and ``temps`` written.
+
+    Temps live in one workspace the caller passes; codegen assigns their offsets. Building a
+    Kernel runs ``codegen.verify.check_kernel``, which raises ``KernelError`` naming the fault.
+    """
+
+    name: str
+    inputs: tuple[Buffer, ...]
+    outputs: tuple[Buffer, ...]
+    temps: tuple[Buffer, ...] = ()
+    body: tuple[Stmt, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("inputs", "outputs", "temps", "body"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(value) if isinstance(value, (list, tuple))
+                               else (value,))
+        from codegen.verify import check_kernel
+
+        check_kernel(self)
+        self._cache_hash()
+
+    @property
+    def buffers(self) -> tuple[Buffer, ...]:
+        return self.inputs + self.outputs + self.temps

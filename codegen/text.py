@@ -1,0 +1,127 @@
+"""Loop IR -> deterministic text, used by ``str()``, error messages and golden files.
+
+Input: any loop IR node. Output: a string. Expressions print infix with the fewest parentheses
+that keep the tree unambiguous (``a - (b - c)`` keeps its parentheses: float arithmetic does not
+reassociate). A kernel prints as
+
+    kernel sigmoid(x: f32[1000]) -> (out: f32[1000]) {
+      for i in 0..1000 {
+        out[i] = 1.0 / (1.0 + exp(-x[i]))
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import math
+
+from codegen import exprs as E
+from codegen import stmts as S
+
+_ATOM, _PREFIX, _PRODUCT, _SUM, _COMPARE = 100, 90, 80, 70, 60
+_INFIX = {
+    E.Mul: ("*", _PRODUCT), E.Div: ("/", _PRODUCT), E.FloorDiv: ("//", _PRODUCT),
+    E.Mod: ("%", _PRODUCT), E.Add: ("+", _SUM), E.Sub: ("-", _SUM),
+    E.Lt: ("<", _COMPARE), E.Le: ("<=", _COMPARE), E.Gt: (">", _COMPARE),
+    E.Ge: (">=", _COMPARE), E.Eq: ("==", _COMPARE), E.Ne: ("!=", _COMPARE),
+}
+_CALLS = {
+    E.Exp: "exp", E.Log: "log", E.Tanh: "tanh", E.Sqrt: "sqrt", E.Abs: "abs", E.Floor: "floor",
+    E.Pow: "pow", E.FMax: "max", E.FMin: "min", E.Select: "select",
+}
+_ACCUMULATE_OPS = {"sum": "+=", "max": "max=", "min": "min="}
+
+
+def render(node: E.Node) -> str:
+    """Text of a kernel, statement, buffer or expression."""
+    if isinstance(node, S.Kernel):
+        return render_kernel(node)
+    if isinstance(node, S.Stmt):
+        return "\n".join(render_stmt(node))
+    if isinstance(node, S.Buffer):
+        return f"{node.name}: {buffer_type(node)}"
+    return _expr(node)[0]
+
+
+def buffer_type(buffer: S.Buffer) -> str:
+    return f"{buffer.dtype}[{','.join(str(d) for d in buffer.shape)}]"
+
+
+def format_const(value: float | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
+
+
+def _expr(e: E.Expr) -> tuple[str, int]:
+    """Text and binding strength of an expression."""
+    kind = type(e)
+    if kind in _INFIX:
+        op, prec = _INFIX[kind]
+        left, right = _expr(e.a), _expr(e.b)  # type: ignore[attr-defined]
+        a = left[0] if left[1] >= prec else f"({left[0]})"
+        b = right[0] if right[1] > prec else f"({right[0]})"
+        return f"{a} {op} {b}", prec
+    if kind in _CALLS:
+        args = [_expr(child)[0] for child in e.fields()]
+        return f"{_CALLS[kind]}({', '.join(args)})", _ATOM
+    if isinstance(e, E.Const):
+        text = format_const(e.value)
+        return text, _PREFIX if text.startswith("-") else _ATOM
+    if isinstance(e, E.Var):
+        return e.name, _ATOM
+    if isinstance(e, E.Load):
+        return access(e.buffer, e.index), _ATOM
+    if isinstance(e, E.Neg):
+        text, prec = _expr(e.x)
+        return (f"-{text}" if prec > _PREFIX else f"-({text})"), _PREFIX
+    if isinstance(e, E.Cast):
+        return f"{e.dtype}({_expr(e.x)[0]})", _ATOM
+    if isinstance(e, E.Reduce):
+        return f"{e.kind}({e.var.name} in 0..{e.extent}: {_expr(e.body)[0]})", _ATOM
+    raise TypeError(f"no text form for {kind.__name__}")
+
+
+def access(buffer: S.Buffer, index: tuple[E.Expr, ...]) -> str:
+    """``x[i, j]``, or ``x.flat[k]`` when a multi-dimensional buffer is indexed flat."""
+    parts = ", ".join(_expr(i)[0] for i in index)
+    flat = len(index) == 1 and buffer.ndim != 1
+    return f"{buffer.name}{'.flat' if flat else ''}[{parts}]"
+
+
+def render_stmt(s: S.Stmt, indent: str = "") -> list[str]:
+    if isinstance(s, S.Store):
+        return [f"{indent}{access(s.buffer, s.index)} = {_expr(s.value)[0]}"]
+    if isinstance(s, S.Accumulate):
+        op = _ACCUMULATE_OPS[s.kind]
+        return [f"{indent}{access(s.buffer, s.index)} {op} {_expr(s.value)[0]}"]
+    if isinstance(s, S.Loop):
+        head = f"{indent}{'parallel ' if s.parallel else ''}for {s.var.name} in 0..{s.extent} {{"
+        inner = [line for child in s.body for line in render_stmt(child, indent + "  ")]
+        return [head, *inner, f"{indent}}}"]
+    if isinstance(s, S.Gemm):
+        return [indent + _gemm(s)]
+    raise TypeError(f"no text form for {type(s).__name__}")
+
+
+def _gemm(g: S.Gemm) -> str:
+    def operand(buffer: S.Buffer, offset: E.Expr, ld: int, trans: bool) -> str:
+        return f"{buffer.name}[{_expr(offset)[0]}, ld={ld}]{'^T' if trans else ''}"
+
+    a = operand(g.a, g.a_offset, g.lda, g.trans_a)
+    b = operand(g.b, g.b_offset, g.ldb, g.trans_b)
+    c = operand(g.c, g.c_offset, g.ldc, False)
+    alpha, beta = format_const(g.alpha), format_const(g.beta)
+    return f"gemm {g.m}x{g.n}x{g.k}: {c} = {alpha} * {a} @ {b} + {beta} * {g.c.name}"
+
+
+def render_kernel(k: S.Kernel) -> str:
+    ins = ", ".join(render(b) for b in k.inputs)
+    outs = ", ".join(render(b) for b in k.outputs)
+    lines = [f"kernel {k.name}({ins}) -> ({outs}) {{"]
+    lines += [f"  temp {render(t)}" for t in k.temps]
+    lines += [line for s in k.body for line in render_stmt(s, "  ")]
+    lines.append("}")
+    return "\n".join(lines)
