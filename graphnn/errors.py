@@ -1,0 +1,64 @@
+"""Error types of graphnn, and the lookup of the user's source line that errors quote.
+
+Every error a user can trigger names the op or input involved, the shapes or dtypes that did
+not fit, and (for graph construction) the line of the user's own code that built the node, not a
+frame inside graphnn.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class GraphnnError(Exception):
+    """Base class of every error graphnn raises on purpose."""
+
+
+class ShapeError(GraphnnError, ValueError):
+    """An op was given operands whose shapes it cannot combine, or bad shape attributes."""
+
+
+class DTypeError(GraphnnError, TypeError):
+    """Operands of different dtypes met (graphnn never upcasts silently), or a bad dtype."""
+
+
+class InputError(GraphnnError, ValueError):
+    """A value fed for an input is missing, unknown, or of the wrong shape or dtype."""
+
+
+class GradError(GraphnnError, ValueError):
+    """`grad` was asked for something it cannot differentiate (non-scalar output, non-node)."""
+
+
+class OpError(GraphnnError, ValueError):
+    """An op was called wrongly: unknown name, wrong number of inputs, unknown attribute."""
+
+
+def user_frame() -> tuple[str, int, str] | None:
+    """The innermost stack frame outside the graphnn package: (file, line number, source line).
+
+    Errors quote it so a user sees the line that built the bad node, however deep inside
+    graphnn (operator overloads, composite ops, gradient rules) the check happened.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIR + os.sep):
+            line = linecache.getline(filename, frame.f_lineno).strip()
+            return frame.f_code.co_filename, frame.f_lineno, line
+        frame = frame.f_back
+    return None
+
+
+def where() -> str:
+    """The user's source location as a message suffix, or '' when there is none."""
+    found = user_frame()
+    if found is None:
+        return ""
+    filename, lineno, line = found
+    text = f"\n  at {filename}, line {lineno}"
+    return text + (f": {line}" if line else "")

@@ -1,0 +1,105 @@
+"""`Graph`: named inputs and ordered outputs over interned nodes, with its text form.
+
+A Graph is the unit that passes transform, the renderer draws and the compiler lowers. It holds
+no state of its own beyond its outputs, its inputs (in call order) and a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import networkx as nx
+
+from graphnn.errors import InputError, OpError
+from graphnn.ir import Node, toposort
+from graphnn.render.text import graph_text
+from graphnn.shapes import format_shape
+
+
+def check_input_names(inputs: Sequence[Node]) -> None:
+    """Two different input nodes may not share a name (a feed could not tell them apart)."""
+    seen: dict[str, Node] = {}
+    for node in inputs:
+        other = seen.setdefault(node.name, node)
+        if other is not node:
+            raise InputError(f"two different inputs are named {node.name!r}: "
+                             f"{node.dtype}{format_shape(node.shape)} and "
+                             f"{other.dtype}{format_shape(other.shape)}")
+
+
+class Graph:
+    """A computation: output nodes, and the inputs they are called with.
+
+    `inputs` defaults to every input the outputs reach, in declaration order. Given
+    explicitly, it fixes the call order and may include inputs no output uses.
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x", shape=(2, 3)); w = gn.input("w", shape=(3, 4))
+    >>> print(gn.Graph(gn.sigmoid(x @ w)))
+    graph f(x: f64[2,3], w: f64[3,4]) {
+      %0 = matmul x, w  : f64[2,4]
+      %1 = sigmoid %0   : f64[2,4]
+      return %1
+    }
+    """
+
+    def __init__(self, outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None,
+                 name: str = "f") -> None:
+        outs = (outputs,) if isinstance(outputs, Node) else tuple(outputs)
+        if not outs:
+            raise OpError("a Graph needs at least one output")
+        for k, node in enumerate(outs):
+            if not isinstance(node, Node):
+                raise OpError(f"Graph outputs must be graph nodes; output {k} is a "
+                              f"{type(node).__name__}")
+        self.outputs: tuple[Node, ...] = outs
+        self.nodes: tuple[Node, ...] = tuple(toposort(outs))
+        reached = sorted((n for n in self.nodes if n.op == "input"), key=lambda n: n.serial)
+        self.inputs: tuple[Node, ...] = reached if inputs is None else self._given(inputs, reached)
+        self.inputs = tuple(self.inputs)
+        check_input_names(self.inputs)
+        self.name = name
+
+    @staticmethod
+    def _given(inputs: Sequence[Node], reached: list[Node]) -> tuple[Node, ...]:
+        inputs = tuple(inputs)
+        for node in inputs:
+            if not isinstance(node, Node) or node.op != "input":
+                what = node.describe() if isinstance(node, Node) else type(node).__name__
+                raise OpError(f"Graph inputs must be nodes made by gn.input; got {what}")
+        listed = {id(n) for n in inputs}
+        for node in reached:
+            if id(node) not in listed:
+                names = ", ".join(repr(n.name) for n in inputs)
+                raise InputError(f"the outputs depend on input {node.name!r}, which is not "
+                                 f"among the given inputs ({names})")
+        if len(listed) != len(inputs):
+            raise InputError("an input is listed twice in inputs")
+        return inputs
+
+    @property
+    def output(self) -> Node:
+        """The output of a single-output graph."""
+        if len(self.outputs) != 1:
+            raise OpError(f"this graph has {len(self.outputs)} outputs; use .outputs")
+        return self.outputs[0]
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The graph for networkx algorithms: nodes 0..n-1 in topological order with attributes
+        op, shape, dtype, name and the Node itself; one edge per argument (x * x has two),
+        carrying its position."""
+        index = {node: k for k, node in enumerate(self.nodes)}
+        graph = nx.MultiDiGraph(name=self.name)
+        for node, k in index.items():
+            graph.add_node(k, op=node.op, shape=node.shape, dtype=node.dtype, name=node.name,
+                           node=node)
+            for position, source in enumerate(node.inputs):
+                graph.add_edge(index[source], k, position=position)
+        return graph
+
+    def __str__(self) -> str:
+        return graph_text(self.name, self.inputs, self.outputs, self.nodes)
+
+    def __repr__(self) -> str:
+        return (f"<Graph {self.name}: {len(self.inputs)} inputs, {len(self.nodes)} nodes, "
+                f"{len(self.outputs)} outputs>")

@@ -1,0 +1,450 @@
+"""The graph IR: op definitions (`OpDef`), the op registry, interned immutable `Node`s, `apply`.
+
+Stage: declaration. Input: user calls (`apply("mul", x, 2.0)`, `x * 2.0`). Output: nodes whose
+shape and dtype were checked when they were built, so an ill-shaped graph cannot exist.
+
+Nodes are interned: the same op on the same inputs with the same attributes (and name and
+scope) is the same Python object, so equal subexpressions merge as they are built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import inspect
+import itertools
+import threading
+import types
+import weakref
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from graphnn.errors import DTypeError, OpError, ShapeError, where
+from graphnn.shapes import Shape, as_shape, format_shape
+
+DTYPES = ("float32", "float64")
+_SHORT = {"float32": "f32", "float64": "f64"}
+
+_MISSING: Any = object()   # a facet that was not given at all (None means "declared absent")
+REQUIRED: Any = inspect.Parameter.empty   # an attribute with no default (OpDef.params)
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """Everything graphnn knows about one op, declared in one place.
+
+    Facets (see STYLE.md section 4):
+      shape(*in_shapes, **attrs) -> shape       raises ShapeError
+      reference(*arrays, **attrs) -> ndarray    the semantics, NaN and inf included
+      vjp(g, out, *inputs, **attrs) -> tuple    one cotangent per input in graph ops, None = none
+      to_sympy(*exprs, **attrs) -> expr         SymPy form (scalars for elementwise ops)
+      expand(*inputs, **attrs) -> Node          composite ops: the same value from primitives
+    """
+
+    name: str
+    inputs: tuple[str, ...]                      # input names, in argument order
+    doc: str
+    shape: Callable[..., Shape]
+    reference: Callable[..., np.ndarray] | None = None
+    vjp: Callable[..., tuple] | None = _MISSING
+    to_sympy: Callable[..., Any] | None = None
+    expand: Callable[..., Node] | None = None
+    params: tuple[tuple[str, Hashable], ...] = ()  # attribute names and defaults
+    canonical: Callable[..., dict] | None = None   # (*in_shapes, **attrs) -> normalized attrs
+    elementwise: bool = False                      # output = broadcast of inputs, per element
+    public: bool = True                            # exported as gn.<name>
+    symbol: str = ""                               # short label for drawings: "+", "σ", "@"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def arity(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def composite(self) -> bool:
+        """Composite ops are defined by an expansion into primitives."""
+        return self.expand is not None
+
+    def __repr__(self) -> str:
+        return f"OpDef({self.name!r})"
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    """Add an op to REGISTRY after checking that it declares every facet it needs."""
+    if op.name in REGISTRY:
+        raise OpError(f"op {op.name!r} is already registered")
+    if op.vjp is _MISSING:
+        raise OpError(f"op {op.name!r} declares no vjp (give vjp=None if it has no gradient)")
+    if op.name not in ("input", "constant"):
+        if op.reference is None:
+            raise OpError(f"op {op.name!r} declares no reference semantics")
+        if op.to_sympy is None and op.expand is None:
+            raise OpError(f"op {op.name!r} declares no SymPy form")
+    if not op.doc.strip():
+        raise OpError(f"op {op.name!r} has no docstring")
+    REGISTRY[op.name] = op
+    return op
+
+
+# ---------------------------------------------------------------------------------------------
+# Scopes: names that group nodes (a layer), drawn as clusters by the renderer.
+
+_SCOPE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("scope", default=())
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[tuple[str, ...]]:
+    """Group the nodes built inside the block under `name` (nested scopes make a path).
+
+    >>> import graphnn as gn
+    >>> with gn.scope("layer1"):
+    ...     h = gn.relu(gn.input("x", shape=(3,)))
+    >>> h.scope
+    ('layer1',)
+    """
+    if not isinstance(name, str) or not name:
+        raise OpError(f"a scope name must be a non-empty string, got {name!r}")
+    token = _SCOPE.set(_SCOPE.get() + (name,))
+    try:
+        yield _SCOPE.get()
+    finally:
+        _SCOPE.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+
+_INTERNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_INTERN_LOCK = threading.Lock()
+_SERIAL = itertools.count()
+
+
+class Node:
+    """One value of the graph: an op applied to input nodes, with a static shape and dtype.
+
+    Public fields: `.op` (op name), `.name` (None unless given), `.shape`, `.dtype`, `.inputs`,
+    `.attrs` (read-only mapping), `.value` (constants only), `.scope`. Nodes are immutable and
+    compare by identity; interning makes identity structural.
+    """
+
+    __slots__ = ("opdef", "inputs", "_attrs", "shape", "dtype", "name", "scope", "value",
+                 "serial", "_expansion", "__weakref__")
+    __array_ufunc__ = None       # make numpy defer: `array + node` calls Node.__radd__
+
+    opdef: OpDef
+    inputs: tuple[Node, ...]
+    shape: Shape
+    dtype: str
+    name: str | None
+    scope: tuple[str, ...]
+    value: np.ndarray | None
+    serial: int
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("graph nodes are immutable")
+
+    @property
+    def op(self) -> str:
+        return self.opdef.name
+
+    @property
+    def attrs(self) -> Mapping[str, Hashable]:
+        return types.MappingProxyType(dict(self._attrs))
+
+    @property
+    def attr_items(self) -> tuple[tuple[str, Hashable], ...]:
+        """Attributes as sorted (name, value) pairs, the interning key's form."""
+        return self._attrs
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def T(self) -> Node:  # noqa: N802 (numpy's name)
+        return apply("transpose", self)
+
+    def named(self, name: str) -> Node:
+        """The same computation carrying `name` (shown in text, drawings and errors)."""
+        if self.op == "input":
+            raise OpError("an input's name is fixed when it is declared")
+        if self.op == "constant":
+            return constant(self.value, name=name)
+        return apply(self.op, *self.inputs, name=name, **self.attrs)
+
+    def expansion(self) -> Node:
+        """For a composite node, the same value built from primitives (computed once)."""
+        if self.opdef.expand is None:
+            raise OpError(f"{self.op} is a primitive op; it has no expansion")
+        cached = self._expansion
+        if cached is None:
+            cached = self.opdef.expand(*self.inputs, **self.attrs)
+            object.__setattr__(self, "_expansion", cached)
+        return cached
+
+    def describe(self) -> str:
+        """Short human description used in error messages: input 'x' f32[64,784]."""
+        kind = {"input": f"input {self.name!r}", "constant": "constant"}.get(self.op, self.op)
+        if self.name and self.op != "input":
+            kind += f" {self.name!r}"
+        return f"{kind} {_SHORT[self.dtype]}{format_shape(self.shape)}"
+
+    def __repr__(self) -> str:
+        return f"<Node {self.describe()}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a graph node has no truth value; compare values after gn.evaluate")
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # Python operators build graph nodes. numpy arrays and numbers work on either side.
+    def __add__(self, other): return apply("add", self, other)
+    def __radd__(self, other): return apply("add", other, self)
+    def __sub__(self, other): return apply("sub", self, other)
+    def __rsub__(self, other): return apply("sub", other, self)
+    def __mul__(self, other): return apply("mul", self, other)
+    def __rmul__(self, other): return apply("mul", other, self)
+    def __truediv__(self, other): return apply("div", self, other)
+    def __rtruediv__(self, other): return apply("div", other, self)
+    def __matmul__(self, other): return apply("matmul", self, other)
+    def __rmatmul__(self, other): return apply("matmul", other, self)
+    def __pow__(self, other): return apply("pow", self, other)
+    def __rpow__(self, other): return apply("pow", other, self)
+    def __neg__(self): return apply("neg", self)
+    def __abs__(self): return apply("abs", self)
+
+
+NodeLike = Union[Node, float, int, np.ndarray]
+
+
+def _make_node(opdef, inputs, attrs, shape, dtype, name, node_scope, value) -> Node:
+    node = object.__new__(Node)
+    for key, val in (("opdef", opdef), ("inputs", inputs), ("_attrs", attrs), ("shape", shape),
+                     ("dtype", dtype), ("name", name), ("scope", node_scope), ("value", value),
+                     ("serial", next(_SERIAL)), ("_expansion", None)):
+        object.__setattr__(node, key, val)
+    return node
+
+
+def _intern(key: tuple, build: Callable[[], Node]) -> Node:
+    with _INTERN_LOCK:
+        node = _INTERNED.get(key)
+        if node is None:
+            node = build()
+            _INTERNED[key] = node
+        return node
+
+
+def _check_dtype(dtype: Any) -> str:
+    name = np.dtype(dtype).name if dtype is not None else None
+    if name not in DTYPES:
+        raise DTypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return name
+
+
+def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") -> Node:  # noqa: A001
+    """Declare a named graph input (a placeholder fed at evaluation or call time).
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x", shape=(2, 3), dtype="float32")
+    >>> x.op, x.shape, x.dtype
+    ('input', (2, 3), 'float32')
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OpError(f"an input name must be a Python identifier, got {name!r}")
+    try:
+        shape = as_shape(shape, what=f"shape of input {name!r}")
+    except ShapeError as error:
+        raise ShapeError(f"{error}{where()}") from None
+    dtype = _check_dtype(dtype)
+    node_scope = _SCOPE.get()
+    key = ("input", name, shape, dtype, node_scope)
+    opdef = REGISTRY["input"]
+    node = _intern(key, lambda: _make_node(opdef, (), (), shape, dtype, name, node_scope, None))
+    _DECLARED_INPUTS.add(node)
+    return node
+
+
+_DECLARED_INPUTS: weakref.WeakSet = weakref.WeakSet()
+
+
+def declared_input_names() -> set[str]:
+    """Names of the inputs declared so far (and still alive): feeds may name any of them."""
+    return {n.name for n in list(_DECLARED_INPUTS)}
+
+
+def constant(value: Any, dtype: str | None = None, name: str | None = None) -> Node:
+    """A constant node holding a copy of `value` (float arrays keep their dtype by default).
+
+    >>> import numpy as np, graphnn as gn
+    >>> gn.constant(np.eye(2)).shape
+    (2, 2)
+    """
+    array = np.asarray(value)
+    if dtype is None:
+        dtype = array.dtype if array.dtype.kind == "f" else "float64"
+        if array.dtype.kind not in "fiub":
+            raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}")
+    dtype = _check_dtype(dtype)
+    array = np.array(array, dtype=dtype, copy=True)
+    array.setflags(write=False)
+    node_scope = _SCOPE.get()
+    key = ("constant", dtype, array.shape, array.tobytes(), name, node_scope)
+    opdef = REGISTRY["constant"]
+    return _intern(key, lambda: _make_node(opdef, (), (), array.shape, dtype, name, node_scope,
+                                           array))
+
+
+# ---------------------------------------------------------------------------------------------
+# apply: find the op, lift numbers and arrays, check dtypes, run the shape rule, intern.
+
+
+def _typed_dtype(value: Any) -> str | None:
+    """The dtype a value imposes: nodes and float arrays do; numbers adopt one."""
+    if isinstance(value, Node):
+        return value.dtype
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.dtype.name
+    return None
+
+
+def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
+    typed = [d for d in (_typed_dtype(a) for a in args) if d is not None]
+    default = typed[0] if typed else "float64"
+    out = []
+    for position, arg in enumerate(args):
+        if isinstance(arg, Node):
+            out.append(arg)
+        elif isinstance(arg, (bool, int, float, np.generic, np.ndarray, list, tuple)):
+            array = np.asarray(arg)
+            if array.dtype.kind not in "fiub" or array.dtype.itemsize > 8:
+                raise DTypeError(f"{op.name}: input {op.inputs[position]!r} has unsupported "
+                                 f"dtype {array.dtype}{where()}")
+            keeps = isinstance(arg, np.ndarray) and array.dtype.kind == "f"
+            out.append(constant(array, dtype=array.dtype.name if keeps else default))
+        else:
+            raise OpError(f"{op.name}: input {op.inputs[position]!r} must be a graph node, a "
+                          f"number or a numpy array, got {type(arg).__name__}{where()}")
+    return tuple(out)
+
+
+def _common_dtype(op: OpDef, inputs: tuple[Node, ...]) -> str:
+    dtypes = {n.dtype for n in inputs}
+    if len(dtypes) > 1:
+        described = ", ".join(f"{label} = {n.describe()}" for label, n in zip(op.inputs, inputs))
+        raise DTypeError(
+            f"{op.name}: operands have different dtypes ({described}); graphnn never upcasts "
+            "silently: declare inputs and arrays with one dtype, e.g. "
+            f"np.asarray(a, dtype='float32'){where()}")
+    return dtypes.pop() if dtypes else "float64"
+
+
+def _canonical_attrs(op: OpDef, shapes: list[Shape], attrs: dict) -> dict:
+    known = dict(op.params)
+    unknown = set(attrs) - set(known)
+    if unknown:
+        raise OpError(f"unknown attribute {sorted(unknown)[0]!r}; {op.name} takes "
+                      f"{sorted(known) or 'no attributes'}")
+    full = {**known, **attrs}
+    missing = [k for k, v in full.items() if v is REQUIRED]
+    if missing:
+        raise OpError(f"{op.name} needs the attribute {missing[0]!r}")
+    return op.canonical(*shapes, **full) if op.canonical else full
+
+
+def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -> Node:
+    """Build (or find) the node `opname(*args, **attrs)`; numbers and arrays become constants.
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x", shape=(2,))
+    >>> apply("mul", x, 2.0) is x * 2.0
+    True
+    """
+    op = REGISTRY.get(opname)
+    if op is None:
+        raise OpError(f"unknown op {opname!r}{where()}")
+    if len(args) != op.arity:
+        raise OpError(f"{op.name} takes {op.arity} input(s) ({', '.join(op.inputs)}), "
+                      f"got {len(args)}{where()}")
+    inputs = _lift(op, args)
+    dtype = _common_dtype(op, inputs)
+    shapes = [n.shape for n in inputs]
+    try:
+        attrs = _canonical_attrs(op, shapes, attrs)
+        shape = op.shape(*shapes, **attrs)
+    except (ShapeError, OpError) as error:
+        operands = ", ".join(f"{label} {format_shape(s)}" for label, s in zip(op.inputs, shapes))
+        raise type(error)(f"{op.name}({operands}): {error}{where()}") from None
+    items = tuple(sorted(attrs.items()))
+    node_scope = _SCOPE.get()
+    key = (op.name, tuple(id(n) for n in inputs), items, name, node_scope)
+    return _intern(key, lambda: _make_node(op, inputs, items, tuple(shape), dtype, name,
+                                           node_scope, None))
+
+
+def op_function(op: OpDef) -> Callable[..., Node]:
+    """The public function `gn.<op>(*inputs, **attrs, name=None)` for a registered op."""
+    def function(*args: NodeLike, name: str | None = None, **attrs: Any) -> Node:
+        # attributes may also be given by position after the inputs, as in numpy
+        extra, args = args[op.arity:], args[:op.arity]
+        if len(extra) > len(op.params):
+            raise OpError(f"{op.name} takes {op.arity} input(s) and attributes "
+                          f"{[k for k, _ in op.params]}, got {op.arity + len(extra)} "
+                          f"positional arguments{where()}")
+        for (key, _), value in zip(op.params, extra):
+            if key in attrs:
+                raise OpError(f"{op.name}: attribute {key!r} given twice{where()}")
+            attrs[key] = value
+        return apply(op.name, *args, name=name, **attrs)
+
+    parameters = [inspect.Parameter(i, inspect.Parameter.POSITIONAL_ONLY) for i in op.inputs]
+    parameters += [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=v)
+                   for k, v in op.params]
+    parameters.append(inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None))
+    function.__signature__ = inspect.Signature(parameters, return_annotation="Node")
+    function.__name__ = function.__qualname__ = op.name
+    function.__doc__ = op.doc
+    function.__module__ = "graphnn"
+    return function
+
+
+# ---------------------------------------------------------------------------------------------
+# Order
+
+
+def toposort(outputs: Sequence[Node], leaves: Sequence[Node] = ()) -> list[Node]:
+    """Every node the outputs depend on, inputs before users, following argument order.
+
+    Nodes in `leaves` are included but not looked through (a composite's expansion is sorted
+    down to the composite's own inputs). Iterative depth-first post-order, so deep graphs do not
+    hit the recursion limit and the order (which text, DOT and lowering number nodes by) is the
+    same in every process.
+    """
+    order: list[Node] = []
+    done: set[int] = set()
+    for leaf in leaves:
+        if id(leaf) not in done:
+            done.add(id(leaf))
+            order.append(leaf)
+    for root in outputs:
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:
+            node, next_input = stack.pop()
+            if id(node) in done:
+                continue
+            if next_input < len(node.inputs):
+                stack.append((node, next_input + 1))
+                child = node.inputs[next_input]
+                if id(child) not in done:
+                    stack.append((child, 0))
+            else:
+                done.add(id(node))
+                order.append(node)
+    return order

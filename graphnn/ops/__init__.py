@@ -1,0 +1,23 @@
+"""The op table: importing this package registers every op in `graphnn.ir.REGISTRY`.
+
+One module per op family; each op declares all its facets in one OpDef. This file only
+re-exports the public op functions.
+"""
+
+from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
+from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
+from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from graphnn.ops.gates import greater, maximum, minimum
+from graphnn.ops.layout import broadcast_to, reshape, transpose
+from graphnn.ops.linalg import matmul
+from graphnn.ops.losses import binary_cross_entropy, mse, softmax_cross_entropy
+from graphnn.ops.pool import (
+                              avg_pool2d,
+                              avg_pool2d_grad,
+                              max_pool2d,
+                              max_pool2d_grad,
+                              max_pool2d_select,
+)
+from graphnn.ops.reduce import max, mean, min, sum
+from graphnn.ops.softmax import log_softmax, softmax
+from graphnn.ops.source import size

@@ -1,0 +1,127 @@
+"""Activations: sigmoid tanh relu leaky_relu elu step.
+
+Each states its derivative at the points where it is not differentiable. relu'(0) = 0 (the
+convention of the usual frameworks and textbooks), unlike the max gate, which splits ties.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from graphnn.ir import apply, op_function
+from graphnn.ops.common import elementwise, float_attr
+
+
+def _sigmoid_reference(x):
+    # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: neither overflows
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype)
+
+
+SIGMOID = elementwise(
+    "sigmoid", ("x",),
+    doc="""Logistic sigmoid σ(x) = 1 / (1 + e^-x), computed without overflow.
+
+    Gradient: σ'(x) = σ(x) (1 - σ(x)), taken from the output.
+
+    >>> gn.evaluate(gn.sigmoid(0.0))
+    array(0.5)
+    """,
+    reference=_sigmoid_reference,
+    vjp=lambda g, out, x: (g * (out * (1.0 - out)),),
+    to_sympy=lambda x: 1 / (1 + sympy.exp(-x)),
+    symbol="σ",
+)
+
+TANH = elementwise(
+    "tanh", ("x",),
+    doc="""Hyperbolic tangent. Gradient: 1 - tanh(x)², taken from the output.
+
+    >>> gn.evaluate(gn.tanh(0.0))
+    array(0.)
+    """,
+    reference=np.tanh,
+    vjp=lambda g, out, x: (g * (1.0 - out * out),),
+    to_sympy=sympy.tanh,
+    symbol="tanh",
+)
+
+STEP = elementwise(
+    "step", ("x",),
+    doc="""Heaviside step, the perceptron's threshold: 1 if x > 0, else 0 (NaN for NaN).
+
+    Piecewise constant, so its gradient is 0 everywhere (also at 0, by convention): graphnn
+    treats it as having no gradient.
+
+    >>> gn.evaluate(gn.step(np.array([-1.0, 0.0, 2.0])))
+    array([0., 0., 1.])
+    """,
+    reference=lambda x: np.heaviside(x, 0.0),
+    vjp=None,
+    to_sympy=lambda x: sympy.Heaviside(x, 0),
+    symbol="step",
+)
+
+RELU = elementwise(
+    "relu", ("x",),
+    doc="""Rectified linear unit max(x, 0) (NaN for NaN).
+
+    Gradient: 1 if x > 0 else 0; relu'(0) = 0, the convention of the usual frameworks (not
+    the max gate's even split).
+
+    >>> gn.evaluate(gn.relu(np.array([-1.0, 0.0, 2.0])))
+    array([0., 0., 2.])
+    """,
+    reference=lambda x: np.maximum(x, 0),
+    vjp=lambda g, out, x: (g * apply("step", x),),
+    to_sympy=lambda x: sympy.Piecewise((x, x > 0), (0, True)),
+    symbol="relu",
+)
+
+LEAKY_RELU = elementwise(
+    "leaky_relu", ("x",),
+    doc="""Leaky ReLU: x if x > 0 else alpha x.
+
+    Gradient: 1 if x > 0 else alpha; at 0 it is alpha (the left side, as relu'(0) = 0).
+
+    >>> gn.evaluate(gn.leaky_relu(np.array([-10.0, 2.0]), alpha=0.1))
+    array([-1.,  2.])
+    """,
+    reference=lambda x, alpha: np.where(x > 0, x, alpha * x),
+    # alpha + (1 - alpha) H(x): 1 for x > 0, alpha for x <= 0, NaN for NaN
+    vjp=lambda g, out, x, alpha: (g * (alpha + (1.0 - alpha) * apply("step", x)),),
+    to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * x, True)),
+    params=(("alpha", 0.01),),
+    canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    symbol="lrelu",
+)
+
+
+def _elu_vjp(g, out, x, alpha):
+    # elu'(x) = 1 for x > 0, alpha e^x = out + alpha for x <= 0. Written as
+    # H + (1 - H)(min(out, 0) + alpha) so that x = +inf gives 1, not 0 * inf.
+    s = apply("step", x)
+    return (g * (s + (1.0 - s) * (apply("minimum", out, 0.0) + alpha)),)
+
+
+ELU = elementwise(
+    "elu", ("x",),
+    doc="""Exponential linear unit: x if x > 0 else alpha (e^x - 1).
+
+    Gradient: 1 if x > 0 else alpha e^x; at 0 it is alpha (the left side; for the default
+    alpha = 1 both sides agree).
+
+    >>> gn.evaluate(gn.elu(np.array([0.0, 2.0])))
+    array([0., 2.])
+    """,
+    reference=lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+    vjp=_elu_vjp,
+    to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * (sympy.exp(x) - 1), True)),
+    params=(("alpha", 1.0),),
+    canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    symbol="elu",
+)
+
+sigmoid, tanh, step = (op_function(op) for op in (SIGMOID, TANH, STEP))
+relu, leaky_relu, elu = (op_function(op) for op in (RELU, LEAKY_RELU, ELU))

@@ -1,0 +1,192 @@
+"""Arithmetic ops: add sub mul div neg pow square sqrt abs exp log (and sign, for abs').
+
+All elementwise with numpy broadcasting; gradients of broadcast operands are summed back to
+the operand's shape by the autodiff walker, never here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from graphnn.ir import OpDef, apply, op_function, register
+from graphnn.ops.common import elementwise, elementwise_shape
+
+ADD = elementwise(
+    "add", ("x", "y"),
+    doc="""Elementwise sum x + y, with numpy broadcasting.
+
+    Gradient: the upstream gradient flows unchanged to both inputs ("add distributes").
+
+    >>> gn.evaluate(gn.add(np.array([1.0, 2.0]), 3.0))
+    array([4., 5.])
+    """,
+    reference=np.add,
+    vjp=lambda g, out, x, y: (g, g),
+    to_sympy=lambda x, y: x + y,
+    symbol="+", extra={"commutative": True},
+)
+
+SUB = register(OpDef(
+    "sub", ("x", "y"),
+    doc="""Elementwise difference x - y, with numpy broadcasting.
+
+    A composite: it is x + (-y), and its gradient (g, -g) comes from that expansion; the node
+    keeps the name `sub` so drawings and text show what was written.
+
+    >>> gn.evaluate(gn.sub(5.0, 2.0))
+    array(3.)
+    """,
+    shape=elementwise_shape, reference=np.subtract,
+    expand=lambda x, y: x + apply("neg", y),
+    vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−",
+))
+
+MUL = elementwise(
+    "mul", ("x", "y"),
+    doc="""Elementwise product x * y, with numpy broadcasting.
+
+    Gradient: each input receives the upstream gradient times the other input ("mul swaps").
+
+    >>> gn.evaluate(gn.mul(np.array([1.0, 2.0]), 3.0))
+    array([3., 6.])
+    """,
+    reference=np.multiply,
+    vjp=lambda g, out, x, y: (g * y, g * x),
+    to_sympy=lambda x, y: x * y,
+    symbol="×", extra={"commutative": True},
+)
+
+DIV = elementwise(
+    "div", ("x", "y"),
+    doc="""Elementwise quotient x / y (IEEE: x / 0 is ±inf, 0 / 0 is NaN).
+
+    Gradient: d/dx = 1 / y, d/dy = -x / y² = -out / y (reusing the output).
+
+    >>> gn.evaluate(gn.div(1.0, 4.0))
+    array(0.25)
+    """,
+    reference=np.divide,
+    vjp=lambda g, out, x, y: (g / y, -(g * out) / y),
+    to_sympy=lambda x, y: x / y,
+    symbol="÷",
+)
+
+NEG = elementwise(
+    "neg", ("x",),
+    doc="""Elementwise negation -x. Gradient: -g.
+
+    >>> gn.evaluate(-gn.constant(2.0))
+    array(-2.)
+    """,
+    reference=np.negative,
+    vjp=lambda g, out, x: (-g,),
+    to_sympy=lambda x: -x,
+    symbol="−",
+)
+
+POW = elementwise(
+    "pow", ("x", "y"),
+    doc="""Elementwise power x ** y with numpy's semantics (a negative base with a non-integer
+    exponent is NaN; 0 ** 0 is 1).
+
+    Gradient: d/dx = y x^(y-1); d/dy = out log(x), built only when y depends on a variable
+    being differentiated (so x ** 2 with x < 0 has a finite gradient).
+
+    >>> gn.evaluate(gn.pow(2.0, 10.0))
+    array(1024.)
+    """,
+    reference=np.power,
+    vjp=lambda g, out, x, y: (g * y * x ** (y - 1.0), g * out * apply("log", x)),
+    to_sympy=lambda x, y: x ** y,
+    symbol="^",
+)
+
+SQUARE = elementwise(
+    "square", ("x",),
+    doc="""Elementwise square x * x. Gradient: 2 x.
+
+    >>> gn.evaluate(gn.square(-3.0))
+    array(9.)
+    """,
+    reference=np.square,
+    vjp=lambda g, out, x: (g * (2.0 * x),),
+    to_sympy=lambda x: x ** 2,
+    symbol="x²",
+)
+
+SQRT = elementwise(
+    "sqrt", ("x",),
+    doc="""Elementwise square root (NaN for x < 0).
+
+    Gradient: 1 / (2 sqrt(x)) = 1 / (2 out), which is inf at x = 0.
+
+    >>> gn.evaluate(gn.sqrt(9.0))
+    array(3.)
+    """,
+    reference=np.sqrt,
+    vjp=lambda g, out, x: (g / (2.0 * out),),
+    to_sympy=sympy.sqrt,
+    symbol="√",
+)
+
+SIGN = elementwise(
+    "sign", ("x",),
+    doc="""Elementwise sign: -1, 0 or 1 (NaN for NaN). Piecewise constant: no gradient.
+
+    >>> gn.evaluate(gn.ops.sign(np.array([-2.0, 0.0, 3.0])))
+    array([-1.,  0.,  1.])
+    """,
+    reference=np.sign,
+    vjp=None,
+    to_sympy=sympy.sign,
+    symbol="sign", public=False,
+)
+
+ABS = elementwise(
+    "abs", ("x",),
+    doc="""Elementwise absolute value |x|.
+
+    Gradient: sign(x); at x = 0 it is 0 (the subgradient the usual frameworks and SymPy's
+    sign(0) = 0 choose).
+
+    >>> gn.evaluate(gn.abs(-2.5))
+    array(2.5)
+    """,
+    reference=np.abs,
+    vjp=lambda g, out, x: (g * apply("sign", x),),
+    to_sympy=sympy.Abs,
+    symbol="|x|",
+)
+
+EXP = elementwise(
+    "exp", ("x",),
+    doc="""Elementwise exponential e^x (inf on overflow, 0 on underflow).
+
+    Gradient: e^x, which is the output itself.
+
+    >>> gn.evaluate(gn.exp(0.0))
+    array(1.)
+    """,
+    reference=np.exp,
+    vjp=lambda g, out, x: (g * out,),
+    to_sympy=sympy.exp,
+    symbol="exp",
+)
+
+LOG = elementwise(
+    "log", ("x",),
+    doc="""Elementwise natural logarithm (log 0 = -inf, NaN for x < 0). Gradient: 1 / x.
+
+    >>> gn.evaluate(gn.log(1.0))
+    array(0.)
+    """,
+    reference=np.log,
+    vjp=lambda g, out, x: (g / x,),
+    to_sympy=sympy.log,
+    symbol="log",
+)
+
+add, sub, mul, div, neg = (op_function(op) for op in (ADD, SUB, MUL, DIV, NEG))
+pow, square, sqrt, sign = (op_function(op) for op in (POW, SQUARE, SQRT, SIGN))  # noqa: A001
+abs, exp, log = (op_function(op) for op in (ABS, EXP, LOG))  # noqa: A001

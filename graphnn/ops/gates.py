@@ -1,0 +1,78 @@
+"""Gates: maximum and minimum (the "max gate" of the lecture), and `greater`, their router.
+
+The max gate routes the upstream gradient to the larger input. At a tie, x == y, the
+derivative does not exist; graphnn splits the gradient evenly (1/2 each), the convention of
+SymPy's Heaviside(0) = 1/2, so the symbolic check agrees at ties too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from graphnn.ir import apply, op_function
+from graphnn.ops.common import elementwise, float_attr
+
+
+def _greater_reference(x, y, tie):
+    nan = np.isnan(x) | np.isnan(y)
+    out = np.where(x > y, 1.0, np.where(x == y, tie, 0.0))
+    return np.where(nan, np.nan, out).astype(np.result_type(x, y))
+
+
+GREATER = elementwise(
+    "greater", ("x", "y"),
+    doc="""Elementwise comparison as a number: 1 where x > y, 0 where x < y, `tie` where
+    x == y, NaN where either is NaN. Piecewise constant: no gradient.
+
+    It routes gradients: maximum's derivative in x is greater(x, y, tie=0.5).
+
+    >>> gn.evaluate(gn.ops.greater(np.array([1.0, 2.0, 3.0]), 2.0, tie=0.5))
+    array([0. , 0.5, 1. ])
+    """,
+    reference=_greater_reference,
+    vjp=None,
+    to_sympy=lambda x, y, tie: sympy.Heaviside(x - y, tie),
+    params=(("tie", 0.0),),
+    canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
+    symbol=">", public=False,
+)
+
+
+def _route(g, x, y):
+    """The cotangents of a max gate: g to the larger input, g/2 to each at a tie."""
+    return (g * apply("greater", x, y, tie=0.5), g * apply("greater", y, x, tie=0.5))
+
+
+MAXIMUM = elementwise(
+    "maximum", ("x", "y"),
+    doc="""Elementwise maximum (the max gate); NaN if either input is NaN, like np.maximum.
+
+    Gradient: routed to the larger input; at a tie x == y each input receives half
+    (Heaviside(0) = 1/2, as SymPy).
+
+    >>> gn.evaluate(gn.maximum(np.array([1.0, 5.0]), 3.0))
+    array([3., 5.])
+    """,
+    reference=np.maximum,
+    vjp=lambda g, out, x, y: _route(g, x, y),
+    to_sympy=sympy.Max,
+    symbol="max", extra={"commutative": True},
+)
+
+MINIMUM = elementwise(
+    "minimum", ("x", "y"),
+    doc="""Elementwise minimum (the min gate); NaN if either input is NaN, like np.minimum.
+
+    Gradient: routed to the smaller input; at a tie each input receives half.
+
+    >>> gn.evaluate(gn.minimum(np.array([1.0, 5.0]), 3.0))
+    array([1., 3.])
+    """,
+    reference=np.minimum,
+    vjp=lambda g, out, x, y: _route(g, y, x),
+    to_sympy=sympy.Min,
+    symbol="min", extra={"commutative": True},
+)
+
+maximum, minimum, greater = (op_function(op) for op in (MAXIMUM, MINIMUM, GREATER))

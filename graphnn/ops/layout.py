@@ -1,0 +1,106 @@
+"""Layout ops: reshape, transpose, broadcast_to. They move elements, never change them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphnn.errors import ShapeError
+from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
+from graphnn.shapes import Shape, as_shape, broadcasts_to
+
+
+def _reshape_canonical(x_shape: Shape, shape: Any) -> dict:
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if sum(1 for d in dims if d == -1) > 1:
+        raise ShapeError(f"reshape target {dims} has more than one -1")
+    known = as_shape([d for d in dims if d != -1], what="reshape target")
+    total = math.prod(x_shape)
+    if -1 in dims:
+        rest = math.prod(known)
+        if rest == 0 or total % rest:
+            raise ShapeError(f"cannot reshape {x_shape} ({total} elements) into {dims}")
+        dims = tuple(total // rest if d == -1 else d for d in dims)
+    if math.prod(dims) != total:
+        raise ShapeError(f"cannot reshape {x_shape} ({total} elements) into {tuple(dims)} "
+                         f"({math.prod(dims)} elements)")
+    return {"shape": tuple(int(d) for d in dims)}
+
+
+RESHAPE = register(OpDef(
+    "reshape", ("x",),
+    doc="""The elements of x, in row-major order, in a new shape (one dimension may be -1).
+
+    Gradient: the upstream gradient reshaped back to x's shape.
+
+    >>> gn.reshape(gn.input("x", shape=(2, 3)), (3, -1)).shape
+    (3, 2)
+    """,
+    shape=lambda x_shape, shape: shape,
+    params=(("shape", REQUIRED),),
+    canonical=_reshape_canonical,
+    reference=lambda x, shape: np.reshape(x, shape),
+    vjp=lambda g, out, x, shape: (apply("reshape", g, shape=x.shape),),
+    to_sympy=lambda x, shape: np.reshape(x, shape),
+    symbol="reshape",
+))
+
+
+def _transpose_canonical(shape: Shape, axes: Any) -> dict:
+    ndim = len(shape)
+    if axes is None:
+        return {"axes": tuple(range(ndim))[::-1]}
+    axes = tuple(int(a) % ndim if ndim else int(a) for a in axes)
+    if sorted(axes) != list(range(ndim)):
+        raise ShapeError(f"axes {axes} are not a permutation of the {ndim} axes")
+    return {"axes": axes}
+
+
+TRANSPOSE = register(OpDef(
+    "transpose", ("x",),
+    doc="""Permute the axes of x (default: reverse them; for a matrix, x.T).
+
+    Gradient: the upstream gradient permuted back with the inverse permutation.
+
+    >>> gn.transpose(gn.input("x", shape=(2, 3))).shape
+    (3, 2)
+    """,
+    shape=lambda shape, axes: tuple(shape[a] for a in axes),
+    params=(("axes", None),),
+    canonical=_transpose_canonical,
+    reference=lambda x, axes: np.transpose(x, axes),
+    vjp=lambda g, out, x, axes: (apply("transpose", g, axes=tuple(np.argsort(axes).tolist())),),
+    to_sympy=lambda x, axes: np.transpose(x, axes),
+    symbol="ᵀ",
+))
+
+
+def _broadcast_shape(x_shape: Shape, shape: Shape) -> Shape:
+    if not broadcasts_to(x_shape, shape):
+        raise ShapeError(f"{x_shape} cannot be broadcast to {shape}")
+    return shape
+
+
+BROADCAST_TO = register(OpDef(
+    "broadcast_to", ("x",),
+    doc="""Repeat x along new leading axes and size-1 axes to `shape` (numpy rules).
+
+    Gradient: the upstream gradient summed back to x's shape (the autodiff walker does this
+    for every broadcast operand, so the rule itself passes g through).
+
+    >>> gn.evaluate(gn.broadcast_to(np.array([1.0, 2.0]), (2, 2)))
+    array([[1., 2.],
+           [1., 2.]])
+    """,
+    shape=_broadcast_shape,
+    params=(("shape", REQUIRED),),
+    canonical=lambda x_shape, shape: {"shape": as_shape(shape, "broadcast shape")},
+    reference=lambda x, shape: np.broadcast_to(x, shape),
+    vjp=lambda g, out, x, shape: (g,),
+    to_sympy=lambda x, shape: np.broadcast_to(x, shape),
+    symbol="bcast",
+))
+
+reshape, transpose, broadcast_to = (op_function(op) for op in (RESHAPE, TRANSPOSE, BROADCAST_TO))

@@ -1,0 +1,70 @@
+"""Linear algebra: matmul (also the @ operator), with numpy's rules for 1-D and batched operands.
+
+1-D operands are promoted (a row vector on the left, a column vector on the right) and the
+promoted dimension is dropped from the result; leading batch dimensions broadcast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphnn.errors import ShapeError
+from graphnn.ir import Node, OpDef, apply, op_function, register
+from graphnn.shapes import Shape, broadcast
+
+
+def _matmul_shape(a: Shape, b: Shape) -> Shape:
+    if not a or not b:
+        raise ShapeError("matmul needs arrays with at least one dimension (use mul for scalars)")
+    a2 = (1,) + a if len(a) == 1 else a
+    b2 = b + (1,) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ShapeError(f"inner dimensions differ: {a2[-1]} (last of a) and {b2[-2]} "
+                         f"({'only' if len(b) == 1 else 'second to last'} of b)")
+    try:
+        batch = broadcast(a2[:-2], b2[:-2])
+    except ShapeError:
+        raise ShapeError(f"batch dimensions {a2[:-2]} and {b2[:-2]} do not broadcast") from None
+    return batch + a2[-2:-1] * (len(a) > 1) + b2[-1:] * (len(b) > 1)
+
+
+def _swap_last(x: Node) -> Node:
+    """x with its last two axes exchanged (the transpose of each matrix in a batch)."""
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return apply("transpose", x, axes=axes)
+
+
+def _matmul_vjp(g, out, a, b):
+    # C = A B  =>  dA = G Bᵀ, dB = Aᵀ G. 1-D operands are promoted to matrices first; the walker
+    # sums the results over broadcast batch dimensions.
+    a2 = apply("reshape", a, shape=(1,) + a.shape) if a.ndim == 1 else a
+    b2 = apply("reshape", b, shape=b.shape + (1,)) if b.ndim == 1 else b
+    promoted = _matmul_shape(a2.shape, b2.shape)
+    g2 = apply("reshape", g, shape=promoted) if promoted != g.shape else g
+    ga = apply("matmul", g2, _swap_last(b2))
+    gb = apply("matmul", _swap_last(a2), g2)
+    if a.ndim == 1:          # drop the promoted row: (..., 1, K) -> (..., K)
+        ga = apply("reshape", ga, shape=ga.shape[:-2] + ga.shape[-1:])
+    if b.ndim == 1:          # drop the promoted column: (..., K, 1) -> (..., K)
+        gb = apply("reshape", gb, shape=gb.shape[:-1])
+    return ga, gb
+
+
+MATMUL = register(OpDef(
+    "matmul", ("a", "b"),
+    doc="""Matrix product a @ b with numpy's rules: 2-D matrices, 1-D vectors (promoted and
+    the promoted axis dropped), and broadcast leading batch dimensions.
+
+    Gradient: dA = G Bᵀ and dB = Aᵀ G (summed over broadcast batch dimensions).
+
+    >>> gn.evaluate(np.array([[1.0, 2.0]]) @ gn.constant(np.array([[3.0], [4.0]])))
+    array([[11.]])
+    """,
+    shape=_matmul_shape,
+    reference=np.matmul,
+    vjp=_matmul_vjp,
+    to_sympy=lambda a, b: np.matmul(a, b),
+    symbol="@",
+))
+
+matmul = op_function(MATMUL)

@@ -1,0 +1,120 @@
+"""Reductions: sum mean max min, over `axis` (None = all axes) with `keepdims`.
+
+The max and min reductions route the gradient like the max gate: to the extreme element,
+split evenly among tied elements.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from graphnn.errors import ShapeError
+from graphnn.ir import OpDef, apply, op_function, register
+from graphnn.ops.common import kept_shape, reduce_canonical, unreduce
+from graphnn.shapes import Shape, reduced
+
+_PARAMS = (("axis", None), ("keepdims", False))
+
+
+def _reduce_shape(shape: Shape, axis: tuple[int, ...], keepdims: bool) -> Shape:
+    return reduced(shape, axis, keepdims)
+
+
+def _extreme_shape(shape: Shape, axis: tuple[int, ...], keepdims: bool) -> Shape:
+    if any(shape[a] == 0 for a in axis):
+        raise ShapeError(f"cannot take the max or min over an empty axis of shape {shape}")
+    return reduced(shape, axis, keepdims)
+
+
+def _object_reduce(x: np.ndarray, axis: tuple[int, ...], keepdims: bool, combine) -> np.ndarray:
+    """Reduce an object array of SymPy expressions with `combine(*elements)` over `axis`."""
+    x = np.asarray(x, dtype=object)
+    kept = [a for a in range(x.ndim) if a not in axis]
+    moved = np.transpose(x, kept + list(axis)).reshape(
+        [x.shape[a] for a in kept] + [math.prod(x.shape[a] for a in axis)])
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = combine(*moved[index])
+    return out.reshape(reduced(x.shape, axis, keepdims))
+
+
+def _extreme_vjp(g, out, x, axis, keepdims, larger: bool):
+    # mask = 1 where x equals the extreme of its group (greater(., ., tie=1) is 1 at equality
+    # and 0 on the other side); ties share the gradient: g * mask / count.
+    extreme = apply("reshape", out, shape=kept_shape(x, axis))
+    mask = apply("greater", x, extreme, tie=1.0) if larger else \
+        apply("greater", extreme, x, tie=1.0)
+    count = apply("sum", mask, axis=axis, keepdims=True)
+    return (unreduce(g, x, axis) * mask / count,)
+
+
+SUM = register(OpDef(
+    "sum", ("x",),
+    doc="""Sum over `axis` (None: all axes), optionally keeping reduced axes as size 1.
+
+    Gradient: the upstream gradient broadcast back over the summed axes.
+
+    >>> gn.evaluate(gn.sum(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0))
+    array([4., 6.])
+    """,
+    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS,
+    reference=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis),),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Add),
+    symbol="Σ",
+))
+
+MEAN = register(OpDef(
+    "mean", ("x",),
+    doc="""Arithmetic mean over `axis` (None: all axes).
+
+    Gradient: the upstream gradient broadcast back and divided by the number of elements
+    averaged (a `size` node, so the graph stays right for other batch sizes).
+
+    >>> gn.evaluate(gn.mean(np.array([1.0, 2.0, 6.0])))
+    array(3.)
+    """,
+    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS,
+    reference=lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis) / apply("size", x, axis=axis),),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(
+        x, axis, keepdims, lambda *e: sympy.Add(*e) / len(e)),
+    symbol="mean",
+))
+
+MAX = register(OpDef(
+    "max", ("x",),
+    doc="""Maximum over `axis` (None: all axes); NaN if a reduced element is NaN.
+
+    Gradient: routed to the maximal element; tied maxima share it evenly (as the max gate).
+
+    >>> gn.evaluate(gn.max(np.array([[1.0, 5.0], [7.0, 2.0]]), axis=1))
+    array([5., 7.])
+    """,
+    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
+    reference=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, True),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Max),
+    symbol="max",
+))
+
+MIN = register(OpDef(
+    "min", ("x",),
+    doc="""Minimum over `axis` (None: all axes); NaN if a reduced element is NaN.
+
+    Gradient: routed to the minimal element; tied minima share it evenly.
+
+    >>> gn.evaluate(gn.min(np.array([3.0, 1.0, 2.0])))
+    array(1.)
+    """,
+    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
+    reference=lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+    vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, False),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Min),
+    symbol="min",
+))
+
+sum, mean, max, min = (op_function(op) for op in (SUM, MEAN, MAX, MIN))  # noqa: A001

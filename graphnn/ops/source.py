@@ -1,0 +1,59 @@
+"""Source ops: graph inputs, constants, and `size` (an element count read off a shape).
+
+`input` and `constant` nodes are made by `gn.input` and `gn.constant` (in ir.py), not by
+`apply`; their OpDefs exist so every node has one and the registry lists every op.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from graphnn.errors import OpError
+from graphnn.ir import OpDef, op_function, register
+from graphnn.shapes import normalize_axes
+
+
+def _source_shape(op: str):
+    def shape(*_shapes, **_attrs):
+        raise OpError(f"{op} nodes are made with gn.{op}(...), not with apply({op!r}, ...)")
+    return shape
+
+
+INPUT = register(OpDef(
+    "input", (), doc="A named placeholder, fed at evaluation or call time.",
+    shape=_source_shape("input"), vjp=None, public=False, symbol="",
+))
+
+CONSTANT = register(OpDef(
+    "constant", (), doc="A fixed array (numbers and numpy arrays are lifted to constants).",
+    shape=_source_shape("constant"), vjp=None, public=False, symbol="",
+))
+
+
+def _size_reference(x, axis):
+    return np.asarray(math.prod(x.shape[a] for a in axis), dtype=x.dtype)
+
+
+SIZE = register(OpDef(
+    "size", ("x",),
+    doc="""Number of elements of x along `axis` (all axes when None), as a scalar of x's dtype.
+
+    Gradient rules divide by it (mean over a batch) instead of by a baked-in number, so a graph
+    specialized for another batch size stays right. It reads only x's shape: no gradient.
+
+    >>> gn.evaluate(gn.ops.size(np.zeros((4, 3)), axis=0))
+    array(4.)
+    """,
+    shape=lambda shape, axis: (),
+    canonical=lambda shape, axis: {"axis": normalize_axes(axis, len(shape))},
+    params=(("axis", None),),
+    reference=_size_reference,
+    vjp=None,
+    to_sympy=lambda x, axis: sympy.Integer(math.prod(np.shape(x)[a] for a in axis)),
+    public=False, symbol="N",
+))
+
+size = op_function(SIZE)

@@ -1,0 +1,5 @@
+"""Renderings of graphs: the canonical text form (text.py)."""
+
+from graphnn.render.text import graph_text
+
+__all__ = ["graph_text"]

@@ -1,0 +1,98 @@
+"""The canonical text form of a graph, used by print(graph), errors and golden files.
+
+    graph f(x: f64[2,3], w: f64[3,4]) {
+      %0 = matmul x, w  : f64[2,4]
+      %1 = sigmoid %0   : f64[2,4]
+      return %1
+    }
+
+Inputs keep their names; other nodes are %0, %1, ... in topological order; scalar constants
+are written inline as literals; attributes that differ from the op's default are listed in
+braces, sorted. Nothing depends on object ids or hash seeds, so the text is the same in every
+process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from graphnn.ir import Node
+from graphnn.shapes import format_shape
+
+_SHORT = {"float32": "f32", "float64": "f64"}
+_INLINE_ELEMENTS = 16      # array constants up to this size are printed in full
+_ALIGN_LIMIT = 40          # the type column is aligned up to this width
+
+
+def type_text(node: Node) -> str:
+    """f32[64,784]"""
+    return _SHORT[node.dtype] + format_shape(node.shape)
+
+
+def number_text(value: Any, dtype: str) -> str:
+    """Shortest text that reads back as the same number of that dtype: 0.1, -inf, nan."""
+    text = str(np.float32(value)) if dtype == "float32" else repr(float(value))
+    return text if any(c in text for c in ".enia") else text + ".0"
+
+
+def constant_text(node: Node) -> str:
+    """A constant's value: its elements when small, else a content hash."""
+    value = node.value
+    if value.size <= _INLINE_ELEMENTS:
+        text = np.array2string(value, separator=", ", max_line_width=1 << 30,
+                               formatter={"float": lambda v: number_text(v, node.dtype)})
+        return text.replace("\n", "")
+    digest = hashlib.sha256(value.tobytes()).hexdigest()[:12]
+    return f"<sha256:{digest}>"
+
+
+def attr_text(node: Node) -> str:
+    defaults = dict(node.opdef.params)
+    shown = [f"{k}={v!r}" for k, v in node.attr_items if defaults.get(k, _NONE) != v]
+    return " {" + ", ".join(shown) + "}" if shown else ""
+
+
+_NONE = object()
+
+
+def node_names(nodes: Sequence[Node]) -> dict[Node, str]:
+    """How each node is referred to: input names, inline scalar literals, or %k."""
+    names: dict[Node, str] = {}
+    counter = 0
+    for node in nodes:
+        if node.op == "input":
+            names[node] = node.name
+        elif node.op == "constant" and node.shape == ():
+            names[node] = number_text(node.value, node.dtype)
+        else:
+            names[node] = f"%{counter}"
+            counter += 1
+    return names
+
+
+def graph_text(name: str, inputs: Sequence[Node], outputs: Sequence[Node],
+               nodes: Sequence[Node]) -> str:
+    """The text form of a graph (see the module docstring)."""
+    names = node_names(nodes)
+    rows = []
+    for node in nodes:
+        if node.op == "input" or (node.op == "constant" and node.shape == ()):
+            continue
+        if node.op == "constant":
+            body = f"constant {constant_text(node)}"
+        else:
+            args = ", ".join(names[i] for i in node.inputs)
+            body = f"{node.op} {args}{attr_text(node)}"
+        note = f"  # {node.name}" if node.name else ""
+        rows.append((f"{names[node]} = {body}", f": {type_text(node)}{note}"))
+    width = min(max((len(left) for left, _ in rows), default=0), _ALIGN_LIMIT) + 2
+    signature = ", ".join(f"{n.name}: {type_text(n)}" for n in inputs)
+    lines = [f"graph {name}({signature}) {{"]
+    lines += [f"  {left.ljust(width)}{right}" for left, right in rows]
+    lines.append("  return " + ", ".join(names[o] for o in outputs))
+    lines.append("}")
+    return "\n".join(lines)

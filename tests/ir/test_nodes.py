@@ -1,0 +1,135 @@
+"""Nodes: interning, immutability, dtype rules for numbers and arrays, construction errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+
+
+def test_same_op_on_same_inputs_is_the_same_node():
+    x = gn.input("x", shape=(3,))
+    assert gn.sigmoid(x) is gn.sigmoid(x)
+    assert x * 2.0 is gn.mul(x, 2.0)
+    assert gn.sum(x, axis=0) is gn.sum(x, axis=-1)        # attributes are normalized first
+    assert gn.input("x", shape=(3,)) is x
+
+
+def test_different_attributes_or_names_are_different_nodes():
+    x = gn.input("x", shape=(3,))
+    assert gn.leaky_relu(x, alpha=0.1) is not gn.leaky_relu(x, alpha=0.2)
+    assert gn.relu(x, name="h") is not gn.relu(x)
+    assert gn.relu(x).named("h") is gn.relu(x, name="h")
+
+
+def test_public_fields():
+    x = gn.input("x", shape=(2, 3), dtype="float32")
+    y = gn.relu(x, name="h")
+    assert (y.op, y.name, y.shape, y.dtype, y.inputs) == ("relu", "h", (2, 3), "float32", (x,))
+    assert x.op == "input" and x.name == "x" and x.inputs == ()
+    assert gn.sum(x, axis=1).attrs == {"axis": (1,), "keepdims": False}
+    assert gn.constant(np.eye(2)).value.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_nodes_are_immutable():
+    x = gn.input("x")
+    with pytest.raises(AttributeError):
+        x.shape = (2,)
+    with pytest.raises(ValueError, match="read-only"):
+        gn.constant([1.0]).value[0] = 2.0
+
+
+def test_numbers_adopt_the_dtype_of_the_node_they_meet():
+    w = gn.input("w", shape=(3,), dtype="float32")
+    for node in (0.1 * w, w * 0.1, w + 1, 2 ** w, w / np.float64(3.0), w - True):
+        assert node.dtype == "float32"
+    assert gn.sigmoid(1.0).dtype == "float64"
+    assert (w + np.arange(3)).dtype == "float32"          # integer arrays adopt like numbers
+
+
+def test_float_arrays_keep_their_dtype():
+    assert gn.constant(np.ones(2, dtype=np.float32)).dtype == "float32"
+    x = gn.input("x", shape=(2,))
+    assert (np.ones(2) + x).op == "add"                   # numpy defers to the node
+    assert (np.ones(2) @ gn.input("m", shape=(2, 2))).shape == (2,)
+
+
+def test_mixing_float32_and_float64_is_an_error_not_an_upcast():
+    w32 = gn.input("w32", shape=(3,), dtype="float32")
+    w64 = gn.input("w64", shape=(3,))
+    with pytest.raises(gn.DTypeError, match=r"add: operands have different dtypes.*float32"):
+        w32 + w64
+    with pytest.raises(gn.DTypeError, match="never upcasts"):
+        w32 * np.ones(3)
+
+
+def test_bad_dtypes_are_rejected():
+    with pytest.raises(gn.DTypeError, match="float32' or 'float64"):
+        gn.input("x", dtype="int32")
+    with pytest.raises(gn.DTypeError, match="unsupported dtype complex128"):
+        gn.input("x") + np.array([1j])
+    with pytest.raises(gn.OpError, match="must be a graph node, a number or a numpy array"):
+        gn.input("x") + "1"
+
+
+def test_shape_error_names_op_shapes_and_user_line():
+    x = gn.input("x", shape=(64, 784))
+    w = gn.input("w", shape=(256, 784))
+    with pytest.raises(gn.ShapeError) as error:
+        x @ w  # the line the error must quote
+    message = str(error.value)
+    assert "matmul(a [64,784], b [256,784])" in message
+    assert "inner dimensions differ: 784" in message
+    assert "test_nodes.py" in message and "x @ w  # the line the error must quote" in message
+
+
+def test_broadcast_error():
+    with pytest.raises(gn.ShapeError, match=r"add\(x \[3\], y \[4\]\).*do not broadcast"):
+        gn.input("a", shape=(3,)) + gn.input("b", shape=(4,))
+
+
+def test_attribute_and_arity_errors():
+    x = gn.input("x", shape=(3,))
+    with pytest.raises(gn.OpError, match="unknown attribute 'axes'.*sum takes"):
+        gn.sum(x, axes=0)
+    with pytest.raises(gn.OpError, match=r"sigmoid takes 1 input\(s\) \(x\), got 2"):
+        gn.apply("sigmoid", x, x)
+    with pytest.raises(gn.OpError, match="unknown op 'sigmoidd'"):
+        gn.apply("sigmoidd", x)
+    with pytest.raises(gn.OpError, match="needs the attribute 'shape'"):
+        gn.apply("reshape", x)
+    with pytest.raises(gn.ShapeError, match="axis 3 is out of range"):
+        gn.sum(x, axis=3)
+    with pytest.raises(gn.OpError, match="attribute 'alpha' must be a number"):
+        gn.leaky_relu(x, alpha="big")
+
+
+def test_attributes_by_position_as_in_numpy():
+    x = gn.input("x", shape=(2, 3))
+    assert gn.sum(x, 1) is gn.sum(x, axis=1)
+    assert gn.reshape(x, (3, 2)).shape == (3, 2)
+
+
+def test_nodes_have_no_truth_value():
+    with pytest.raises(TypeError, match="no truth value"):
+        bool(gn.input("x"))
+
+
+def test_input_names_must_be_identifiers():
+    with pytest.raises(gn.OpError, match="identifier"):
+        gn.input("my input")
+    with pytest.raises(gn.ShapeError, match="negative dimension"):
+        gn.input("x", shape=(-1, 2))
+
+
+def test_scope_is_recorded_and_nested():
+    with gn.scope("model"):
+        with gn.scope("layer1"):
+            h = gn.relu(gn.input("x", shape=(2,)))
+    assert h.scope == ("model", "layer1")
+    assert gn.relu(gn.input("x", shape=(2,))).scope == ()
+
+
+def test_repr_is_short_and_names_the_node():
+    assert repr(gn.input("x", shape=(2, 3), dtype="float32")) == "<Node input 'x' f32[2,3]>"

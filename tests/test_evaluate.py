@@ -1,0 +1,111 @@
+"""The NumPy reference interpreter: feeds, their errors, and what it returns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+
+
+@pytest.fixture
+def graph():
+    x = gn.input("x", shape=(2, 3), dtype="float32")
+    w = gn.input("w", shape=(3,), dtype="float32")
+    return x, w, gn.sum(x * w)
+
+
+def test_feed_by_name_or_by_node(graph):
+    x, w, y = graph
+    xv, wv = np.ones((2, 3), np.float32), np.arange(3, dtype=np.float32)
+    assert gn.evaluate(y, {"x": xv, "w": wv}) == gn.evaluate(y, {x: xv, w: wv}) == 6.0
+
+
+def test_missing_input(graph):
+    _, _, y = graph
+    with pytest.raises(gn.InputError, match=r"missing a value for input 'w' \(float32, shape "
+                                             r"\(3,\)\)"):
+        gn.evaluate(y, {"x": np.ones((2, 3), np.float32)})
+
+
+def test_unknown_name_suggests_the_close_one(graph):
+    _, _, y = graph
+    with pytest.raises(gn.InputError, match="'ww', which is not an input.*did you mean 'w'"):
+        gn.evaluate(y, {"x": np.ones((2, 3), np.float32), "ww": np.ones(3, np.float32)})
+
+
+def test_wrong_shape(graph):
+    _, _, y = graph
+    with pytest.raises(gn.InputError, match=r"input 'x' expects a float32 array of shape "
+                                             r"\(2, 3\), got shape \(3, 2\)"):
+        gn.evaluate(y, {"x": np.ones((3, 2), np.float32), "w": np.ones(3, np.float32)})
+
+
+def test_wrong_dtype_is_not_cast(graph):
+    _, _, y = graph
+    with pytest.raises(gn.InputError, match=r"input 'x' expects a float32 array.*got a "
+                                             r"float64 array.*astype\('float32'\)"):
+        gn.evaluate(y, {"x": np.ones((2, 3)), "w": np.ones(3, np.float32)})
+
+
+def test_numbers_and_lists_are_converted(graph):
+    _, _, y = graph
+    assert gn.evaluate(y, {"x": [[1, 1, 1], [1, 1, 1]], "w": [1.0, 2.0, 3.0]}) == 12.0
+    s = gn.input("s")
+    assert gn.evaluate(s * 2.0, {"s": 3}) == 6.0
+
+
+def test_bad_values():
+    s = gn.input("s")
+    with pytest.raises(gn.InputError, match="got a str"):
+        gn.evaluate(s, {"s": "three"})
+    with pytest.raises(gn.InputError, match="feed keys must be input names"):
+        gn.evaluate(s, {3: 1.0})
+    with pytest.raises(gn.InputError, match="feed keys must be inputs"):
+        gn.evaluate(s, {gn.exp(s): 1.0})
+
+
+def test_one_feed_serves_several_evaluations():
+    a, b = gn.input("a"), gn.input("b")
+    feed = {"a": 1.0, "b": 2.0}
+    assert gn.evaluate(a * 3.0, feed) == 3.0     # b is declared, just not used here
+
+
+def test_a_graph_is_strict_about_its_inputs():
+    a, b = gn.input("a"), gn.input("b")
+    g = gn.Graph([a * 2.0])
+    with pytest.raises(gn.InputError, match="'b', which is not an input here"):
+        gn.evaluate(g, {"a": 1.0, "b": 2.0})
+    assert gn.evaluate(g, {"a": 1.0}) == [2.0]
+
+
+def test_results_are_fresh_writable_copies():
+    c = gn.constant(np.ones(3))
+    value = gn.evaluate(c, {})
+    value[0] = 5.0
+    assert c.value[0] == 1.0
+    b = gn.evaluate(gn.broadcast_to(c, (2, 3)))
+    b[0, 0] = 7.0
+    assert b[1, 0] == 1.0
+
+
+def test_ieee_semantics_without_warnings():
+    x = gn.input("x", shape=(3,))
+    with np.errstate(all="raise"):
+        values = gn.evaluate([gn.exp(x), gn.log(x), 1.0 / x], {"x": [1000.0, 0.0, -1.0]})
+    assert np.isinf(values[0][0]) and values[1][1] == -np.inf and np.isnan(values[1][2])
+
+
+def test_single_output_gives_one_array_list_gives_list():
+    x = gn.input("x")
+    assert isinstance(gn.evaluate(x, {"x": 1.0}), np.ndarray)
+    assert isinstance(gn.evaluate([x], {"x": 1.0}), list)
+    with pytest.raises(gn.OpError, match="output 1 is a float"):
+        gn.evaluate([x, 1.0], {"x": 1.0})
+
+
+def test_inputs_with_the_same_name_and_different_shapes_are_an_error():
+    a = gn.input("dup", shape=(2,))
+    b = gn.input("dup", shape=(3,))
+    with pytest.raises(gn.InputError, match="two different inputs are named 'dup'"):
+        gn.evaluate(gn.sum(a) + gn.sum(b), {"dup": np.ones(2)})
