@@ -18,7 +18,7 @@ import types
 import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -221,7 +221,7 @@ class Node:
     def __abs__(self): return apply("abs", self)
 
 
-NodeLike = Union[Node, float, int, np.ndarray]
+NodeLike = Node | float | int | np.ndarray
 
 
 def _make_node(opdef, inputs, attrs, shape, dtype, name, node_scope, value) -> Node:

@@ -66,13 +66,13 @@ def test_bad_values():
 
 
 def test_one_feed_serves_several_evaluations():
-    a, b = gn.input("a"), gn.input("b")
+    a, _ = gn.input("a"), gn.input("b")
     feed = {"a": 1.0, "b": 2.0}
     assert gn.evaluate(a * 3.0, feed) == 3.0     # b is declared, just not used here
 
 
 def test_a_graph_is_strict_about_its_inputs():
-    a, b = gn.input("a"), gn.input("b")
+    a, _ = gn.input("a"), gn.input("b")
     g = gn.Graph([a * 2.0])
     with pytest.raises(gn.InputError, match="'b', which is not an input here"):
         gn.evaluate(g, {"a": 1.0, "b": 2.0})
