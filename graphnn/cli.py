@@ -1,0 +1,92 @@
+"""The command line: `python -m graphnn <command>` (also the `graphnn` console script).
+
+    demo              the lecture neuron: build, differentiate, evaluate, print
+    show FILE         print the text form of a model file's graph (and its gradients)
+    ops               print the op reference (docs/ops.md) from the registry
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from graphnn.autodiff import grad
+from graphnn.errors import GraphnnError
+from graphnn.evaluate import evaluate
+from graphnn.graph import Graph
+from graphnn.ir import input as declare
+from graphnn.model_file import load_model
+from graphnn.ops import sigmoid
+from graphnn.render.opdoc import op_reference
+
+NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
+
+
+def lecture_neuron():
+    """f = sigmoid(w0 x0 + w1 x1 + w2) over five scalar inputs, and the inputs in order."""
+    w0, x0, w1, x1, w2 = (declare(name) for name in NEURON_FEED)
+    return sigmoid(w0 * x0 + w1 * x1 + w2, name="f"), [w0, x0, w1, x1, w2]
+
+
+def demo(out=None) -> int:
+    out = out or sys.stdout
+    f, inputs = lecture_neuron()
+    grads = grad(f, inputs)
+    say = lambda *parts: print(*parts, file=out)  # noqa: E731
+    say("graphnn demo: the lecture neuron  f = sigmoid(w0*x0 + w1*x1 + w2)\n")
+    say(f"{Graph(f, name='neuron')}\n")
+    say("Its gradient, built by reverse mode as a graph of its own:\n")
+    say(f"{Graph(grads, name='neuron_gradient')}\n")
+    feed_text = ", ".join(f"{k} = {v:g}" for k, v in NEURON_FEED.items())
+    say(f"Evaluated with the NumPy reference at {feed_text}:\n")
+    values = evaluate([f, *grads], NEURON_FEED)
+    say(f"  {'f':<6} = {float(values[0]):+.4f}")
+    for node, value in zip(inputs, values[1:]):
+        say(f"  {'df/d' + node.name:<6} = {float(value):+.4f}")
+    return 0
+
+
+def show(path: str, with_grad: bool, out=None) -> int:
+    out = out or sys.stdout
+    model = load_model(path)
+    print(model.graph, file=out)
+    if with_grad:
+        y = model.graph.outputs[0]
+        grads = grad(y, model.wrt)
+        print(f"\n# gradients of output 0 with respect to "
+              f"{', '.join(w.name or w.op for w in model.wrt)}", file=out)
+        print(Graph(grads, name=f"{model.graph.name}_gradient"), file=out)
+    if model.feed:
+        values = evaluate(list(model.graph.outputs), model.feed)
+        with np.printoptions(precision=4, suppress=True, threshold=20):
+            for k, value in enumerate(values):
+                print(f"# output {k} = {value}", file=out)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="graphnn", description=__doc__.split("\n")[0])
+    commands = top.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("demo", help="the lecture neuron: build, differentiate, evaluate")
+    show_parser = commands.add_parser("show", help="print a model file's graph as text")
+    show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
+    commands.add_parser("ops", help="print the op reference (markdown) from the registry")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return demo()
+        if args.command == "ops":
+            print(op_reference(), end="")
+            return 0
+        return show(args.file, args.grad)
+    except GraphnnError as error:
+        print(f"graphnn: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,75 @@
+"""The command line: demo, show, ops, and errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from graphnn.cli import main
+
+
+def test_demo_prints_the_neurons_value_and_gradients(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "graph neuron(w0: f64[], x0: f64[], w1: f64[], x1: f64[], w2: f64[])" in out
+    for line in ["f      = +0.7311", "df/dw0 = -0.1966", "df/dx0 = +0.3932",
+                 "df/dw1 = -0.3932", "df/dx1 = -0.5898", "df/dw2 = +0.1966"]:
+        assert line in out
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "graphnn", "demo"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and "df/dx1 = -0.5898" in result.stdout
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(textwrap.dedent("""
+        import numpy as np
+        import graphnn as gn
+        x = gn.input("x", shape=(2,))
+        w = gn.input("w", shape=(2,))
+        outputs = [gn.sum(x * w)]
+        feed = {"x": np.array([1.0, 2.0]), "w": np.array([3.0, 4.0])}
+        wrt = [w]
+    """))
+    return path
+
+
+def test_show_prints_graph_gradient_and_values(model_file, capsys):
+    assert main(["show", str(model_file), "--grad"]) == 0
+    out = capsys.readouterr().out
+    assert "graph model(x: f64[2], w: f64[2])" in out
+    assert "graph model_gradient(" in out and "# output 0 = 11.0" in out
+
+
+@pytest.mark.parametrize("source,message", [
+    (None, "no model file"),
+    ("raise RuntimeError('boom')", "failed to run: RuntimeError: boom"),
+    ("x = 1", "defines neither `outputs` nor a function `model()`"),
+    ("outputs = 3", "`outputs` must be a graph node"),
+])
+def test_show_errors_are_one_line_with_status_2(tmp_path, capsys, source, message):
+    path = tmp_path / "bad.py"
+    if source is not None:
+        path.write_text(source)
+    assert main(["show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("graphnn: error:") and message in err
+
+
+def test_model_function_form(tmp_path, capsys):
+    path = tmp_path / "fn.py"
+    path.write_text("import graphnn as gn\ndef model():\n    return gn.exp(gn.input('a'))\n")
+    assert main(["show", str(path)]) == 0
+    assert "exp a" in capsys.readouterr().out
+
+
+def test_ops_prints_the_reference(capsys):
+    assert main(["ops"]) == 0
+    assert "### softmax_cross_entropy" in capsys.readouterr().out
