@@ -42,6 +42,10 @@ class OpDef:
       vjp(g, out, *inputs, **attrs) -> tuple    one cotangent per input in graph ops, None = none
       to_sympy(*exprs, **attrs) -> expr         SymPy form (scalars for elementwise ops)
       expand(*inputs, **attrs) -> Node          composite ops: the same value from primitives
+
+    `derivative` is text for teaching drawings, one string per input, written with the input
+    names, `out` and `g`: for elementwise ops the local derivative d out / d input (the
+    input's gradient is g times it), for other ops the input's gradient as a formula of g.
     """
 
     name: str
@@ -57,6 +61,7 @@ class OpDef:
     elementwise: bool = False                      # output = broadcast of inputs, per element
     public: bool = True                            # exported as gn.<name>
     symbol: str = ""                               # short label for drawings: "+", "σ", "@"
+    derivative: tuple[str, ...] = ()               # per input, for drawings: see below
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,6 +91,8 @@ def register(op: OpDef) -> OpDef:
             raise OpError(f"op {op.name!r} declares no reference semantics")
         if op.to_sympy is None and op.expand is None:
             raise OpError(f"op {op.name!r} declares no SymPy form")
+        if len(op.derivative) != op.arity:
+            raise OpError(f"op {op.name!r} needs one derivative text per input")
     if not op.doc.strip():
         raise OpError(f"op {op.name!r} has no docstring")
     REGISTRY[op.name] = op

@@ -31,6 +31,7 @@ SIGMOID = elementwise(
     reference=_sigmoid_reference,
     vjp=lambda g, out, x: (g * (out * (1.0 - out)),),
     to_sympy=lambda x: 1 / (1 + sympy.exp(-x)),
+    derivative=("out·(1 - out)",),
     symbol="σ",
 )
 
@@ -44,6 +45,7 @@ TANH = elementwise(
     reference=np.tanh,
     vjp=lambda g, out, x: (g * (1.0 - out * out),),
     to_sympy=sympy.tanh,
+    derivative=("1 - out²",),
     symbol="tanh",
 )
 
@@ -60,6 +62,7 @@ STEP = elementwise(
     reference=lambda x: np.heaviside(x, 0.0),
     vjp=None,
     to_sympy=lambda x: sympy.Heaviside(x, 0),
+    derivative=("0",),
     symbol="step",
 )
 
@@ -76,6 +79,7 @@ RELU = elementwise(
     reference=lambda x: np.maximum(x, 0),
     vjp=lambda g, out, x: (g * apply("step", x),),
     to_sympy=lambda x: sympy.Piecewise((x, x > 0), (0, True)),
+    derivative=("[x > 0]",),
     symbol="relu",
 )
 
@@ -94,6 +98,7 @@ LEAKY_RELU = elementwise(
     to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * x, True)),
     params=(("alpha", 0.01),),
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    derivative=("1 if x > 0 else alpha",),
     symbol="lrelu",
 )
 
@@ -120,6 +125,7 @@ ELU = elementwise(
     to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * (sympy.exp(x) - 1), True)),
     params=(("alpha", 1.0),),
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    derivative=("1 if x > 0 else out + alpha",),
     symbol="elu",
 )
 

@@ -24,6 +24,7 @@ ADD = elementwise(
     reference=np.add,
     vjp=lambda g, out, x, y: (g, g),
     to_sympy=lambda x, y: x + y,
+    derivative=("1", "1"),
     symbol="+", extra={"commutative": True},
 )
 
@@ -39,6 +40,7 @@ SUB = register(OpDef(
     """,
     shape=elementwise_shape, reference=np.subtract,
     expand=lambda x, y: x + apply("neg", y),
+    derivative=("1", "-1"),
     vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−",
 ))
 
@@ -54,6 +56,7 @@ MUL = elementwise(
     reference=np.multiply,
     vjp=lambda g, out, x, y: (g * y, g * x),
     to_sympy=lambda x, y: x * y,
+    derivative=("y", "x"),
     symbol="×", extra={"commutative": True},
 )
 
@@ -69,6 +72,7 @@ DIV = elementwise(
     reference=np.divide,
     vjp=lambda g, out, x, y: (g / y, -(g * out) / y),
     to_sympy=lambda x, y: x / y,
+    derivative=("1/y", "-x/y²"),
     symbol="÷",
 )
 
@@ -82,6 +86,7 @@ NEG = elementwise(
     reference=np.negative,
     vjp=lambda g, out, x: (-g,),
     to_sympy=lambda x: -x,
+    derivative=("-1",),
     symbol="−",
 )
 
@@ -99,6 +104,7 @@ POW = elementwise(
     reference=np.power,
     vjp=lambda g, out, x, y: (g * y * x ** (y - 1.0), g * out * apply("log", x)),
     to_sympy=lambda x, y: x ** y,
+    derivative=("y·x^(y-1)", "out·log(x)"),
     symbol="^",
 )
 
@@ -112,6 +118,7 @@ SQUARE = elementwise(
     reference=np.square,
     vjp=lambda g, out, x: (g * (2.0 * x),),
     to_sympy=lambda x: x ** 2,
+    derivative=("2x",),
     symbol="x²",
 )
 
@@ -127,6 +134,7 @@ SQRT = elementwise(
     reference=np.sqrt,
     vjp=lambda g, out, x: (g / (2.0 * out),),
     to_sympy=sympy.sqrt,
+    derivative=("1/(2·out)",),
     symbol="√",
 )
 
@@ -140,6 +148,7 @@ SIGN = elementwise(
     reference=np.sign,
     vjp=None,
     to_sympy=sympy.sign,
+    derivative=("0",),
     symbol="sign", public=False,
 )
 
@@ -156,6 +165,7 @@ ABS = elementwise(
     reference=np.abs,
     vjp=lambda g, out, x: (g * apply("sign", x),),
     to_sympy=sympy.Abs,
+    derivative=("sign(x)",),
     symbol="|x|",
 )
 
@@ -171,6 +181,7 @@ EXP = elementwise(
     reference=np.exp,
     vjp=lambda g, out, x: (g * out,),
     to_sympy=sympy.exp,
+    derivative=("out",),
     symbol="exp",
 )
 
@@ -184,6 +195,7 @@ LOG = elementwise(
     reference=np.log,
     vjp=lambda g, out, x: (g / x,),
     to_sympy=sympy.log,
+    derivative=("1/x",),
     symbol="log",
 )
 

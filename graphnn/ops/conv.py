@@ -134,6 +134,7 @@ CONV2D = register(OpDef(
         apply("conv2d_grad_weight", x, g, kernel_hw=w.shape[2:], stride=stride,
               padding=padding)),
     to_sympy=_conv2d_reference,
+    derivative=("conv2d_grad_input(g, w)", "conv2d_grad_weight(x, g)"),
     symbol="conv",
 ))
 
@@ -154,6 +155,7 @@ CONV2D_GRAD_INPUT = register(OpDef(
         apply("conv2d_grad_weight", G, g, kernel_hw=w.shape[2:], stride=stride,
               padding=padding)),
     to_sympy=_conv2d_grad_input_reference,
+    derivative=("conv2d(G, w)", "conv2d_grad_weight(G, g)"),
     public=False, symbol="conv∂x",
 ))
 
@@ -173,6 +175,7 @@ CONV2D_GRAD_WEIGHT = register(OpDef(
         apply("conv2d_grad_input", g, G, input_hw=x.shape[2:], stride=stride, padding=padding),
         apply("conv2d", x, G, stride=stride, padding=padding)),
     to_sympy=_conv2d_grad_weight_reference,
+    derivative=("conv2d_grad_input(g, G)", "conv2d(x, G)"),
     public=False, symbol="conv∂w",
 ))
 

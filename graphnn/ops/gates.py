@@ -35,6 +35,7 @@ GREATER = elementwise(
     to_sympy=lambda x, y, tie: sympy.Heaviside(x - y, tie),
     params=(("tie", 0.0),),
     canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
+    derivative=("0", "0"),
     symbol=">", public=False,
 )
 
@@ -57,6 +58,7 @@ MAXIMUM = elementwise(
     reference=np.maximum,
     vjp=lambda g, out, x, y: _route(g, x, y),
     to_sympy=sympy.Max,
+    derivative=("[x > y]", "[y > x]"),
     symbol="max", extra={"commutative": True},
 )
 
@@ -72,6 +74,7 @@ MINIMUM = elementwise(
     reference=np.minimum,
     vjp=lambda g, out, x, y: _route(g, y, x),
     to_sympy=sympy.Min,
+    derivative=("[x < y]", "[y < x]"),
     symbol="min", extra={"commutative": True},
 )
 

@@ -44,6 +44,7 @@ RESHAPE = register(OpDef(
     reference=lambda x, shape: np.reshape(x, shape),
     vjp=lambda g, out, x, shape: (apply("reshape", g, shape=x.shape),),
     to_sympy=lambda x, shape: np.reshape(x, shape),
+    derivative=("reshape(g)",),
     symbol="reshape",
 ))
 
@@ -73,6 +74,7 @@ TRANSPOSE = register(OpDef(
     reference=lambda x, axes: np.transpose(x, axes),
     vjp=lambda g, out, x, axes: (apply("transpose", g, axes=tuple(np.argsort(axes).tolist())),),
     to_sympy=lambda x, axes: np.transpose(x, axes),
+    derivative=("transpose(g)",),
     symbol="ᵀ",
 ))
 
@@ -100,6 +102,7 @@ BROADCAST_TO = register(OpDef(
     reference=lambda x, shape: np.broadcast_to(x, shape),
     vjp=lambda g, out, x, shape: (g,),
     to_sympy=lambda x, shape: np.broadcast_to(x, shape),
+    derivative=("sum(g)",),
     symbol="bcast",
 ))
 

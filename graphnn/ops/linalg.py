@@ -64,6 +64,7 @@ MATMUL = register(OpDef(
     reference=np.matmul,
     vjp=_matmul_vjp,
     to_sympy=lambda a, b: np.matmul(a, b),
+    derivative=("g @ bᵀ", "aᵀ @ g"),
     symbol="@",
 ))
 

@@ -56,6 +56,7 @@ MSE = register(OpDef(
     expand=lambda pred, target: apply("mean", apply("square", pred - target)),
     vjp=None,
     to_sympy=lambda pred, target: np.sum((pred - target) ** 2) / np.size(pred),
+    derivative=("2(pred - target)/n", "-2(pred - target)/n"),
     symbol="MSE",
 ))
 
@@ -87,6 +88,7 @@ BINARY_CROSS_ENTROPY = register(OpDef(
     vjp=None,
     to_sympy=lambda prob, target: -np.sum(
         target * _log(prob) + (1 - target) * _log(1 - prob)) / np.size(prob),
+    derivative=("(prob - target)/(prob(1 - prob))/n", "log((1 - prob)/prob)/n"),
     symbol="BCE",
 ))
 
@@ -120,6 +122,7 @@ SOFTMAX_CROSS_ENTROPY = register(OpDef(
     vjp=_sce_vjp,
     to_sympy=lambda logits, onehot: -np.sum(
         onehot * log_softmax_sympy(logits, np.ndim(logits) - 1)) / _batch(logits),
+    derivative=("(softmax(logits) - onehot)/N", "-log_softmax(logits)/N"),
     symbol="CE",
 ))
 

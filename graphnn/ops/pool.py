@@ -148,6 +148,7 @@ MAX_POOL2D = register(OpDef(
         apply("max_pool2d_grad", x, out, g, kernel=kernel, stride=stride),),
     to_sympy=lambda x, kernel, stride: _object_windows(
         x, kernel, stride, lambda w: sympy.Max(*w.ravel())),
+    derivative=("g routed to each window's max",),
     symbol="maxpool",
 ))
 
@@ -167,6 +168,7 @@ MAX_POOL2D_GRAD = register(OpDef(
     vjp=lambda G, r, x, out, g, kernel, stride: (
         None, None, apply("max_pool2d_select", x, out, G, kernel=kernel, stride=stride)),
     to_sympy=_max_pool2d_grad_sympy,
+    derivative=("0", "0", "max_pool2d_select(x, out, G)"),
     public=False, symbol="maxpool∂",
 ))
 
@@ -186,6 +188,7 @@ MAX_POOL2D_SELECT = register(OpDef(
     vjp=lambda G, r, x, out, h, kernel, stride: (
         None, None, apply("max_pool2d_grad", x, out, G, kernel=kernel, stride=stride)),
     to_sympy=_max_pool2d_select_sympy,
+    derivative=("0", "0", "max_pool2d_grad(x, out, G)"),
     public=False, symbol="maxpool∂∂",
 ))
 
@@ -221,6 +224,7 @@ AVG_POOL2D = register(OpDef(
         apply("avg_pool2d_grad", g, kernel=kernel, stride=stride, input_hw=x.shape[2:]),),
     to_sympy=lambda x, kernel, stride: _object_windows(
         x, kernel, stride, lambda w: sum(w.ravel()) / w.size),
+    derivative=("g / (KH·KW) over each window",),
     symbol="avgpool",
 ))
 
@@ -239,6 +243,7 @@ AVG_POOL2D_GRAD = register(OpDef(
     vjp=lambda G, r, g, kernel, stride, input_hw: (
         apply("avg_pool2d", G, kernel=kernel, stride=stride),),
     to_sympy=_avg_pool2d_grad_reference,
+    derivative=("avg_pool2d(G)",),
     public=False, symbol="avgpool∂",
 ))
 

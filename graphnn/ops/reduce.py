@@ -64,6 +64,7 @@ SUM = register(OpDef(
     reference=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Add),
+    derivative=("broadcast(g)",),
     symbol="Σ",
 ))
 
@@ -82,6 +83,7 @@ MEAN = register(OpDef(
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis) / apply("size", x, axis=axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(
         x, axis, keepdims, lambda *e: sympy.Add(*e) / len(e)),
+    derivative=("broadcast(g) / N",),
     symbol="mean",
 ))
 
@@ -98,6 +100,7 @@ MAX = register(OpDef(
     reference=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, True),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Max),
+    derivative=("g routed to the max",),
     symbol="max",
 ))
 
@@ -114,6 +117,7 @@ MIN = register(OpDef(
     reference=lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, False),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Min),
+    derivative=("g routed to the min",),
     symbol="min",
 ))
 

@@ -78,6 +78,7 @@ SOFTMAX = register(OpDef(
     expand=_softmax_expand,
     vjp=lambda g, out, x, axis: (out * (g - apply("sum", g * out, axis=axis, keepdims=True)),),
     to_sympy=_softmax_sympy,
+    derivative=("out·(g - sum(g·out))",),
     symbol="softmax",
 ))
 
@@ -96,6 +97,7 @@ LOG_SOFTMAX = register(OpDef(
     vjp=lambda g, out, x, axis: (
         g - apply("exp", out) * apply("sum", g, axis=axis, keepdims=True),),
     to_sympy=log_softmax_sympy,
+    derivative=("g - softmax(x)·sum(g)",),
     symbol="logsoftmax",
 ))
 

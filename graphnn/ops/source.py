@@ -53,6 +53,7 @@ SIZE = register(OpDef(
     reference=_size_reference,
     vjp=None,
     to_sympy=lambda x, axis: sympy.Integer(math.prod(np.shape(x)[a] for a in axis)),
+    derivative=("0",),
     public=False, symbol="N",
 ))
 

@@ -49,6 +49,15 @@ def _doc_markdown(doc: str) -> list[str]:
     return lines
 
 
+def _flow(op: OpDef) -> str:
+    """The derivative texts: local derivatives (elementwise) or gradient formulas of g."""
+    if op.elementwise:
+        parts = [f"∂out/∂{name} = `{text}`" for name, text in zip(op.inputs, op.derivative)]
+        return "Local derivatives: " + ", ".join(parts) + "."
+    parts = [f"{name}: `{text}`" for name, text in zip(op.inputs, op.derivative)]
+    return "Gradients from the upstream gradient g: " + ", ".join(parts) + "."
+
+
 def _summary(op: OpDef) -> str:
     return inspect.cleandoc(op.doc).split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
 
@@ -72,4 +81,6 @@ def op_reference() -> str:
         for op in family_ops(module):
             lines += [f"### {op.name}", "", f"`{_signature(op)}`: {_kind(op)}.", ""]
             lines += _doc_markdown(op.doc)
+            if op.arity:
+                lines += [_flow(op), ""]
     return "\n".join(lines).rstrip() + "\n"

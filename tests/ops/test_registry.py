@@ -36,6 +36,7 @@ def test_op_declares_every_facet(name):
     assert op.reference is not None and op.doc.strip()
     assert op.to_sympy is not None or op.composite
     assert op.symbol, f"{name} has no drawing symbol"
+    assert len(op.derivative) == op.arity and all(op.derivative)
 
 
 def _build(name, case, dtype="float64"):
