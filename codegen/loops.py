@@ -66,14 +66,14 @@ from codegen.stmts import Accumulate, Buffer, Gemm, Kernel, Loop, Stmt, Store
 from codegen.verify import KernelError
 
 __all__ = [
-    "DTYPES", "FLOAT_DTYPES", "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "Div", "Eq",
-    "Exp", "Expr", "Floor", "FloorDiv", "FMax", "FMin", "Ge", "Gemm", "Gt", "Kernel",
+    "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "DTYPES", "Div", "Eq", "Exp",
+    "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt", "Kernel",
     "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node", "Pow",
     "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
-    "clamp", "const", "eq", "exp", "fabs", "floor", "fmax", "fmin", "ge", "gt", "le", "lift",
-    "log", "loop", "loop_nest", "lt", "map_children", "ne", "normalize_dtype", "power",
-    "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store", "substitute", "tanh",
-    "walk",
+    "children", "clamp", "const", "eq", "exp", "fabs", "floor", "fmax", "fmin", "ge", "gt",
+    "le", "lift", "log", "loop", "loop_nest", "lt", "map_children", "ne", "normalize_dtype",
+    "power", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store", "substitute",
+    "tanh", "walk",
 ]
 
 Number = int | float
@@ -249,11 +249,12 @@ def walk(node: Node) -> Iterable[Node]:
             continue
         seen.add(id(n))
         yield n
-        for child in reversed(_children(n)):
+        for child in reversed(children(n)):
             stack.append(child)
 
 
-def _children(node: Node) -> list[Node]:
+def children(node: Node) -> list[Node]:
+    """The expressions and statements directly below ``node``, in field order."""
     out: list[Node] = []
     for value in node.fields():
         items = value if isinstance(value, tuple) else (value,)

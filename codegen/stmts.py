@@ -186,6 +186,8 @@ class Gemm(Stmt):
         if len(dtypes) != 1 or self.c.dtype not in FLOAT_DTYPES:
             raise TypeError(f"gemm into {self.c.name}: a, b, c must share one float dtype, got "
                             f"{self.a.dtype}, {self.b.dtype}, {self.c.dtype}")
+        if self.c.name in (self.a.name, self.b.name):
+            raise TypeError(f"gemm into {self.c.name}: the output must not also be an operand")
         for name in ("m", "n", "k", "lda", "ldb", "ldc"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value < 2**31:  # BLAS takes 32-bit ints

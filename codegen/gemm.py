@@ -1,0 +1,105 @@
+"""Gemm statements -> LLVM IR: a call to BLAS sgemm/dgemm, or native loops (``blas=False``).
+
+Input: a ``loops.Gemm`` and the ``Emitter`` positioned where it runs. Output: IR that computes
+``C = alpha op(A) op(B) + beta C`` on row-major operands at element offsets.
+
+BLAS is reached through the symbols ``blas_sgemm``/``blas_dgemm``, which ``codegen.jit`` binds to
+SciPy's Cython BLAS capsules: the Fortran ABI, every argument by pointer (transa, transb, m, n,
+k, alpha, A, lda, B, ldb, beta, C, ldc) with 32-bit integers. Scalars are passed as pointers to
+private constants. The fallback loops run i, k, j so the innermost loop is contiguous in C and
+(untransposed) B and vectorizes; it accumulates ``alpha * a[i, k] * b[k, j]`` term by term, which
+rounds differently from BLAS within the usual O(k eps) bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from codegen import loops
+from codegen.mathlib import declare
+
+if TYPE_CHECKING:
+    from codegen.llvm import Emitter
+
+FLOAT = {"f32": ir.FloatType(), "f64": ir.DoubleType()}
+BLAS_SYMBOLS = {"f32": "blas_sgemm", "f64": "blas_dgemm"}
+I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+
+
+def _constant(module: ir.Module, kind: str, t: ir.Type, value: int | float) -> ir.GlobalVariable:
+    name = f"blas.{kind}.{value!r}"
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    g = ir.GlobalVariable(module, t, name)
+    g.linkage = "private"
+    g.global_constant = True
+    g.unnamed_addr = True
+    g.initializer = ir.Constant(t, value)
+    return g
+
+
+def call_blas(em: Emitter, g: loops.Gemm) -> None:
+    if g.m * g.n == 0:
+        return
+    module, dtype = em.builder.module, g.c.dtype
+    fn = declare(module, BLAS_SYMBOLS[dtype], ir.VoidType(), [ir.PointerType()] * 13)
+
+    def flag(transposed: bool) -> ir.Value:
+        return _constant(module, "char", I8, ord("T" if transposed else "N"))
+
+    def int32(value: int) -> ir.Value:
+        return _constant(module, "i32", I32, value)
+
+    def scalar(value: float) -> ir.Value:
+        return _constant(module, dtype, FLOAT[dtype], value)
+
+    def element(buffer: loops.Buffer, offset: loops.Expr) -> ir.Value:
+        # Not inbounds: with k == 0 BLAS never dereferences A or B, whose offsets may then be
+        # anywhere, and an out-of-bounds inbounds GEP would be poison.
+        return em.builder.gep(em.pointers[buffer.name], [em.value(offset)],
+                              source_etype=FLOAT[dtype])
+
+    # Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and the column-major view
+    # of a row-major operand is its transpose: so pass B before A, keep each flag, swap m and n.
+    args = [flag(g.trans_b), flag(g.trans_a), int32(g.n), int32(g.m), int32(g.k),
+            scalar(g.alpha), element(g.b, g.b_offset), int32(g.ldb),
+            element(g.a, g.a_offset), int32(g.lda),
+            scalar(g.beta), element(g.c, g.c_offset), int32(g.ldc)]
+    em.builder.call(fn, args)
+
+
+def emit_loops(em: Emitter, g: loops.Gemm) -> None:
+    if g.m * g.n == 0:
+        return
+    b, t = em.builder, FLOAT[g.c.dtype]
+    offsets = {"a": em.value(g.a_offset), "b": em.value(g.b_offset), "c": em.value(g.c_offset)}
+
+    def element(operand: str, row: ir.Value, ld: int, column: ir.Value) -> ir.Value:
+        scaled = b.mul(row, ir.Constant(I64, ld), flags=("nuw", "nsw"))
+        index = b.add(b.add(offsets[operand], scaled, flags=("nuw", "nsw")), column,
+                      flags=("nuw", "nsw"))
+        buffer = {"a": g.a, "b": g.b, "c": g.c}[operand]
+        return b.gep(em.pointers[buffer.name], [index], inbounds=True, source_etype=t)
+
+    def load(pointer: ir.Value) -> ir.Value:
+        return b.load(pointer, typ=t, align=4 if g.c.dtype == "f32" else 8)
+
+    zero = ir.Constant(I64, 0)
+    with em.counted_loop(zero, ir.Constant(I64, g.m), "gemm.i") as i:
+        with em.counted_loop(zero, ir.Constant(I64, g.n), "gemm.j") as j:
+            c_ij = element("c", i, g.ldc, j)
+            # beta == 0 does not read C (BLAS convention: uninitialized NaN must not leak).
+            scaled = ir.Constant(t, 0.0) if g.beta == 0 else b.fmul(ir.Constant(t, g.beta),
+                                                                      load(c_ij))
+            b.store(scaled, c_ij)
+        with em.counted_loop(zero, ir.Constant(I64, g.k), "gemm.k") as k:
+            a_ik = load(element("a", k, g.lda, i) if g.trans_a else element("a", i, g.lda, k))
+            if g.alpha != 1.0:
+                a_ik = b.fmul(ir.Constant(t, g.alpha), a_ik)
+            with em.counted_loop(zero, ir.Constant(I64, g.n), "gemm.j") as j:
+                b_kj = load(element("b", j, g.ldb, k) if g.trans_b else element("b", k, g.ldb, j))
+                c_ij = element("c", i, g.ldc, j)
+                b.store(b.fadd(load(c_ij), b.fmul(a_ik, b_kj)), c_ij)

@@ -1,0 +1,267 @@
+"""Kernel -> native code: verify, optimize, cache, JIT-link, and call with NumPy arrays.
+
+Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.module`` emits LLVM IR;
+llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3,
+loop and SLP vectorization) for the host CPU and its features; the target machine emits a PIC
+object file, which the disk cache (``codegen.cache``) stores under a hash of the unoptimized IR,
+CPU name, CPU features, llvmlite version and these settings; ORC links the object into its own
+JIT library, resolving libc and libm from the process and ``blas_sgemm``/``blas_dgemm`` from
+SciPy's Cython BLAS capsules. This is the only module that touches ctypes.
+
+>>> import numpy as np
+>>> from codegen import loops
+>>> x = loops.Buffer("x", "f64", (3,)); y = loops.Buffer("y", "f64", (3,))
+>>> k = loops.Kernel("double", [x], [y], body=[loops.loop(3, lambda i: loops.store(y, i,
+...     x[i] * 2.0))])
+>>> compile_kernel(k)(np.array([1.0, 2.0, 3.0]))
+array([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import os
+import threading
+from typing import Any
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+
+from codegen import cache, loops
+from codegen.arrays import check_call
+from codegen.module import PARALLEL_FOR, LoweredKernel, build_module
+from codegen.runtime import runtime_ir
+
+OPT_SETTINGS = "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic"
+_LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
+_LIBRARY_IDS = itertools.count()
+KernelFunction = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p))
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=_features(),
+                                        opt=3, reloc="pic", codemodel="jitdefault")
+
+
+@functools.cache
+def _features() -> str:
+    return llvm.get_host_cpu_features().flatten()
+
+
+@functools.cache
+def _lljit() -> llvm.LLJIT:
+    return llvm.create_lljit_compiler(target_machine())
+
+
+def optimize(ir_text: str) -> llvm.ModuleRef:
+    """Parse, verify and optimize LLVM IR text for this CPU."""
+    tm = target_machine()
+    module = llvm.parse_assembly(ir_text)
+    module.triple = llvm.get_process_triple()
+    module.data_layout = str(tm.target_data)
+    module.verify()
+    options = llvm.create_pipeline_tuning_options(speed_level=3)
+    options.loop_vectorization = True
+    options.slp_vectorization = True
+    builder = llvm.create_pass_builder(tm, options)
+    builder.getModulePassManager().run(module, builder)
+    return module
+
+
+def object_code(ir_text: str) -> tuple[bytes, bool]:
+    """Object file for ``ir_text``, from the disk cache when possible; (bytes, was cached)."""
+    key = cache.cache_key([ir_text, llvm.get_host_cpu_name(), _features(),
+                           llvmlite.__version__, OPT_SETTINGS])
+    cached = cache.load(key)
+    if cached is not None:
+        return cached, True
+    data = target_machine().emit_object(optimize(ir_text))
+    cache.store(key, data)
+    return data, False
+
+
+def _link(data: bytes, name: str, exports: list[str],
+          imports: dict[str, int]) -> llvm.ResourceTracker:
+    builder = llvm.JITLibraryBuilder().add_object_img(data).add_current_process()
+    for symbol, address in imports.items():
+        builder.import_symbol(symbol, address)
+    for symbol in exports:
+        builder.export_symbol(symbol)
+    return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
+
+
+def _capsule_address(capsule: object) -> int:
+    name = ctypes.pythonapi.PyCapsule_GetName
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return pointer(capsule, name(capsule))
+
+
+@functools.cache
+def _blas_symbols() -> dict[str, int]:
+    """SciPy's Fortran sgemm/dgemm (importing scipy.linalg costs ~0.3 s: only when needed)."""
+    import scipy.linalg.cython_blas as blas
+
+    return {f"blas_{p}gemm": _capsule_address(blas.__pyx_capi__[f"{p}gemm"]) for p in "sd"}
+
+
+@functools.cache
+def _parallel_symbols() -> dict[str, int]:
+    """The parallel-for runtime, compiled (or loaded from the cache) once per process."""
+    data, _ = object_code(runtime_ir())
+    tracker = _link(data, "graphnn_runtime", [PARALLEL_FOR, "graphnn_parallel_reset"], {})
+    reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
+    _RUNTIME_OBJECTS.extend([tracker, reset])  # the pool's code and globals live for good
+    os.register_at_fork(after_in_child=reset)  # a forked child has none of the pool's threads
+    return {PARALLEL_FOR: tracker[PARALLEL_FOR]}
+
+
+def _imports(module_globals: Any) -> dict[str, int]:
+    """Addresses of the external symbols a kernel module declares."""
+    imports: dict[str, int] = {}
+    if any(name.startswith("blas_") for name in module_globals):
+        imports.update(_blas_symbols())
+    if PARALLEL_FOR in module_globals:
+        imports.update(_parallel_symbols())
+    return imports
+
+
+_RUNTIME_OBJECTS: list[Any] = []
+
+
+def compile_kernel(kernel: loops.Kernel, *, blas: bool = True,
+                   threads: int | None = None) -> CompiledKernel:
+    """Compile ``kernel`` to native code (through the disk cache).
+
+    ``blas`` chooses BLAS calls or native loops for ``Gemm``; ``threads`` is the default thread
+    count of parallel loops (None: all cores, ``os.cpu_count()``), overridable per call.
+    """
+    lowered = build_module(kernel, blas=blas)
+    ir_text = str(lowered.module)
+    with _LOCK:
+        imports = _imports(lowered.module.globals)
+        data, cached = object_code(ir_text)
+        tracker = _link(data, kernel.name, [lowered.entry], imports)
+    return CompiledKernel(kernel, lowered, ir_text, tracker, _check_threads(threads), cached)
+
+
+def _check_threads(threads: int | None) -> int:
+    count = (os.cpu_count() or 1) if threads is None else threads
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    return count
+
+
+def _address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+class _Workspace:
+    """A 64-byte aligned scratch buffer of fixed size."""
+
+    def __init__(self, size: int) -> None:
+        self.raw = np.empty(size + 64, np.uint8)
+        start = -_address(self.raw) % 64
+        self.address = _address(self.raw) + start
+
+
+class CompiledKernel:
+    """A kernel compiled to native code.
+
+    ``ck(*inputs, out=None, threads=None)`` validates every array and runs; ``ck.bind(...)``
+    validates once and returns a ``BoundKernel`` whose call costs a fraction of a microsecond.
+    ``loop_ir``, ``llvm_ir``, ``optimized_ir`` and ``assembly`` show each compilation stage.
+    """
+
+    def __init__(self, kernel: loops.Kernel, lowered: LoweredKernel, ir_text: str,
+                 tracker: llvm.ResourceTracker, threads: int, from_cache: bool) -> None:
+        self.kernel = kernel
+        self.name = kernel.name
+        self.threads = threads
+        self.from_cache = from_cache
+        self.workspace_bytes = lowered.layout.size
+        self.llvm_ir = ir_text
+        self._slots = lowered.slots
+        self._tracker = tracker  # the JIT library lives as long as this object
+        self._function = KernelFunction(tracker[lowered.entry])
+        self._local = threading.local()  # one workspace per calling thread
+
+    @property
+    def loop_ir(self) -> str:
+        return str(self.kernel)
+
+    @functools.cached_property
+    def optimized_ir(self) -> str:
+        return str(optimize(self.llvm_ir))
+
+    @functools.cached_property
+    def assembly(self) -> str:
+        return target_machine().emit_assembly(optimize(self.llvm_ir))
+
+    def _workspace(self) -> _Workspace:
+        workspace = getattr(self._local, "workspace", None)
+        if workspace is None:
+            workspace = self._local.workspace = _Workspace(self.workspace_bytes)
+        return workspace
+
+    def _arguments(self, arrays: tuple[np.ndarray, ...], workspace: _Workspace,
+                   threads: int) -> ctypes.Array[ctypes.c_void_p]:
+        addresses = [_address(a) for a in arrays] + [workspace.address, threads]
+        return (ctypes.c_void_p * self._slots)(*addresses)
+
+    def __call__(self, *inputs: np.ndarray, out: Any = None,
+                 threads: int | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
+        """Validate the arrays, run, and return the output (a tuple if several)."""
+        outputs = check_call(self.kernel, inputs, out)
+        count = self.threads if threads is None else _check_threads(threads)
+        self._function(self._arguments(inputs + outputs, self._workspace(), count))
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def bind(self, *inputs: np.ndarray, out: Any = None, threads: int | None = None) -> BoundKernel:
+        """Validate once and pre-build the argument array; see ``BoundKernel``."""
+        outputs = check_call(self.kernel, inputs, out)
+        workspace = _Workspace(self.workspace_bytes)
+        count = self.threads if threads is None else _check_threads(threads)
+        return BoundKernel(self, inputs, outputs, workspace,
+                           self._arguments(inputs + outputs, workspace, count))
+
+    def __repr__(self) -> str:
+        return f"<CompiledKernel {self.name}{' (cached)' if self.from_cache else ''}>"
+
+
+class BoundKernel:
+    """A compiled kernel fixed to validated arrays: ``bound()`` runs it with no checks.
+
+    The arrays are kept alive here; refill ``inputs`` in place (``x[...] = new``) and read
+    ``outputs`` after each call. Not for concurrent use from several threads (one workspace).
+    """
+
+    def __init__(self, compiled: CompiledKernel, inputs: tuple[np.ndarray, ...],
+                 outputs: tuple[np.ndarray, ...], workspace: _Workspace,
+                 arguments: ctypes.Array[ctypes.c_void_p]) -> None:
+        self.compiled = compiled
+        self.inputs = inputs
+        self.outputs = outputs
+        self._workspace = workspace
+        self._arguments = arguments
+        self._function = compiled._function
+
+    @property
+    def threads(self) -> int:
+        return int(self._arguments[len(self._arguments) - 1] or 0)
+
+    @threads.setter
+    def threads(self, count: int | None) -> None:
+        self._arguments[len(self._arguments) - 1] = _check_threads(count)
+
+    def __call__(self) -> tuple[np.ndarray, ...]:
+        self._function(self._arguments)
+        return self.outputs

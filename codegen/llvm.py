@@ -1,0 +1,359 @@
+"""Loop IR -> LLVM IR: the ``Emitter`` has one ``emit_<Node>`` method per loop node class.
+
+Input: expressions and statements of a verified ``Kernel``. Output: instructions appended through
+an ``llvmlite.ir.IRBuilder``; ``codegen.module`` assembles whole functions and the module.
+
+- Equal subexpressions inside one loop body are emitted once: values are memoized per loop
+  scope, and a memoized value that reads a buffer is dropped when that buffer is stored to (and
+  hidden inside loops that write it), so a load never returns a stale value.
+- No fast-math flag on elementwise arithmetic, so results, NaN and inf match NumPy operation by
+  operation. Reduction sums carry ``reassoc contract`` so they vectorize: they may differ from a
+  sequential sum by the usual O(n eps sum|x|) bound.
+- Loops are counted ``for i in start..stop`` context managers with blocks ``i.cond``,
+  ``i.body``, ``i.end``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from codegen import gemm, loops
+from codegen.mathlib import declare, math_function
+
+TYPES: dict[str, ir.Type] = {
+    "f32": ir.FloatType(), "f64": ir.DoubleType(), "i64": ir.IntType(64), "i1": ir.IntType(1),
+}
+ALIGN = {"f32": 4, "f64": 8, "i64": 8}
+I64 = ir.IntType(64)
+REDUCE_FLAGS = ("reassoc", "contract")
+_FLOAT_COMPARE = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "=="}
+_INT_COMPARE = {**_FLOAT_COMPARE, "Ne": "!="}
+
+
+class LoweringError(Exception):
+    """A loop node the emitter cannot lower; the message names the node."""
+
+
+def i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+@dataclass
+class _Scope:
+    values: dict[loops.Expr, ir.Value]
+    written: frozenset[str]  # buffers stored to anywhere inside this loop
+
+
+def written_buffers(stmts: tuple[loops.Stmt, ...]) -> frozenset[str]:
+    names: set[str] = set()
+    for s in stmts:
+        for node in loops.walk(s):
+            if isinstance(node, (loops.Store, loops.Accumulate)):
+                names.add(node.buffer.name)
+            elif isinstance(node, loops.Gemm):
+                names.add(node.c.name)
+    return frozenset(names)
+
+
+class Emitter:
+    """Emit llvmlite IR for loop IR nodes at the position of ``builder``.
+
+    ``pointers`` maps every buffer name to its base pointer in the current function. ``blas``
+    chooses how ``Gemm`` is lowered (see ``codegen.gemm``).
+    """
+
+    def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], blas: bool) -> None:
+        self.builder = builder
+        self.pointers = pointers
+        self.blas = blas
+        self.vars: dict[str, ir.Value] = {}
+        self.scopes = [_Scope({}, frozenset())]
+
+    # -- dispatch and memoization -------------------------------------------------------------
+
+    def emit(self, node: loops.Node) -> ir.Value | None:
+        if isinstance(node, loops.Expr):
+            cached = self.lookup(node)
+            if cached is not None:
+                return cached
+        method = getattr(self, f"emit_{type(node).__name__}", None)
+        if method is None:
+            raise LoweringError(f"no LLVM emitter for {type(node).__name__}: {node}")
+        value = method(node)
+        if isinstance(node, loops.Expr):
+            self.scopes[-1].values[node] = value
+        return value
+
+    def value(self, e: loops.Expr) -> ir.Value:
+        result = self.emit(e)
+        assert result is not None  # expressions always produce a value
+        return result
+
+    def lookup(self, e: loops.Expr) -> ir.Value | None:
+        blocked: frozenset[str] = frozenset()
+        for scope in reversed(self.scopes):
+            cached = scope.values.get(e)
+            if cached is not None and not (e.reads & blocked):
+                return cached
+            blocked |= scope.written
+        return None
+
+    def invalidate(self, names: frozenset[str] | set[str]) -> None:
+        """Forget memoized values that read any of ``names`` (they were just written)."""
+        for scope in self.scopes:
+            stale = [e for e in scope.values if e.reads & names]
+            for e in stale:
+                del scope.values[e]
+
+    @contextmanager
+    def scope(self, written: frozenset[str] = frozenset()) -> Iterator[None]:
+        self.scopes.append(_Scope({}, written))
+        try:
+            yield
+        finally:
+            self.scopes.pop()
+        if written:
+            self.invalidate(written)
+
+    @contextmanager
+    def counted_loop(self, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
+        """``for name in start..stop``: yields the i64 index inside the body block."""
+        b = self.builder
+        header = b.function.append_basic_block(f"{name}.cond")
+        body = b.function.append_basic_block(f"{name}.body")
+        end = b.function.append_basic_block(f"{name}.end")
+        preheader = b.block
+        b.branch(header)
+        b.position_at_end(header)
+        index = b.phi(I64, name=name)
+        b.cbranch(b.icmp_signed("<", index, stop), body, end)
+        b.position_at_end(body)
+        yield index
+        following = b.add(index, i64(1), name=f"{name}.next", flags=("nuw", "nsw"))
+        index.add_incoming(start, preheader)
+        index.add_incoming(following, b.block)
+        b.branch(header)
+        b.position_at_end(end)
+
+    @contextmanager
+    def bind(self, name: str, value: ir.Value) -> Iterator[None]:
+        previous = self.vars.get(name)
+        self.vars[name] = value
+        try:
+            yield
+        finally:
+            if previous is None:
+                del self.vars[name]
+            else:
+                self.vars[name] = previous
+
+    # -- memory ---------------------------------------------------------------------------------
+
+    def address(self, buffer: loops.Buffer, index: tuple[loops.Expr, ...]) -> ir.Value:
+        """Element pointer of a row-major access; verified in bounds, hence nuw/nsw/inbounds."""
+        offset: ir.Value = i64(0)
+        if len(index) == buffer.ndim:
+            for position, e in enumerate(index):
+                if position == 0:
+                    offset = self.value(e)
+                else:
+                    scaled = self.builder.mul(offset, i64(buffer.shape[position]),
+                                              flags=("nuw", "nsw"))
+                    offset = self.builder.add(scaled, self.value(e), flags=("nuw", "nsw"))
+        else:
+            offset = self.value(index[0])
+        return self.builder.gep(self.pointers[buffer.name], [offset], inbounds=True,
+                                source_etype=TYPES[buffer.dtype])
+
+    def emit_Load(self, e: loops.Load) -> ir.Value:
+        pointer = self.address(e.buffer, e.index)
+        return self.builder.load(pointer, typ=TYPES[e.dtype], align=ALIGN[e.dtype])
+
+    def emit_Store(self, s: loops.Store) -> None:
+        value = self.value(s.value)
+        pointer = self.address(s.buffer, s.index)
+        self.builder.store(value, pointer, align=ALIGN[s.buffer.dtype])
+        self.invalidate({s.buffer.name})
+
+    def emit_Accumulate(self, s: loops.Accumulate) -> None:
+        value = self.value(s.value)
+        pointer = self.address(s.buffer, s.index)
+        dtype = s.buffer.dtype
+        old = self.builder.load(pointer, typ=TYPES[dtype], align=ALIGN[dtype])
+        self.builder.store(self.combine(s.kind, old, value, dtype, ()), pointer, align=ALIGN[dtype])
+        self.invalidate({s.buffer.name})
+
+    def combine(self, kind: str, acc: ir.Value, value: ir.Value, dtype: str,
+                flags: tuple[str, ...]) -> ir.Value:
+        """acc + value, or the NaN-propagating max/min (llvm.maximum/minimum on floats)."""
+        if kind == "sum":
+            if dtype == "i64":
+                return self.builder.add(acc, value)
+            return self.builder.fadd(acc, value, flags=flags)
+        prefix = ("s" if dtype == "i64" else "") + ("max" if kind == "max" else "min")
+        name = f"llvm.{prefix}imum" if dtype != "i64" else f"llvm.{prefix}"
+        fn = declare(self.builder.module, f"{name}.{dtype}", TYPES[dtype], [TYPES[dtype]] * 2)
+        return self.builder.call(fn, [acc, value])
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def emit_Loop(self, s: loops.Loop) -> None:
+        if s.parallel:
+            raise LoweringError(f"parallel loop {s.var.name} must be outlined by the module "
+                                "builder (only top-level loops may be parallel)")
+        self.serial_loop(s, i64(0), i64(s.extent))
+
+    def serial_loop(self, s: loops.Loop, start: ir.Value, stop: ir.Value) -> None:
+        with self.scope(written_buffers(s.body)), self.counted_loop(start, stop, s.var.name) as i:
+            with self.bind(s.var.name, i):
+                for child in s.body:
+                    self.emit(child)
+
+    def emit_Gemm(self, g: loops.Gemm) -> None:
+        if self.blas:
+            gemm.call_blas(self, g)
+        else:
+            gemm.emit_loops(self, g)
+        self.invalidate({g.c.name})
+
+    # -- scalar expressions ---------------------------------------------------------------------
+
+    def emit_Const(self, e: loops.Const) -> ir.Value:
+        return ir.Constant(TYPES[e.dtype], int(e.value) if e.dtype == "i1" else e.value)
+
+    def emit_Var(self, e: loops.Var) -> ir.Value:
+        if e.name not in self.vars:
+            raise LoweringError(f"variable {e.name} is not bound here")
+        return self.vars[e.name]
+
+    def _arith(self, e: loops.Expr, float_op: str, int_op: str) -> ir.Value:
+        a, b = self.value(e.a), self.value(e.b)  # type: ignore[attr-defined]
+        op = int_op if e.dtype == "i64" else float_op
+        return getattr(self.builder, op)(a, b)
+
+    def emit_Add(self, e: loops.Add) -> ir.Value:
+        return self._arith(e, "fadd", "add")
+
+    def emit_Sub(self, e: loops.Sub) -> ir.Value:
+        return self._arith(e, "fsub", "sub")
+
+    def emit_Mul(self, e: loops.Mul) -> ir.Value:
+        return self._arith(e, "fmul", "mul")
+
+    def emit_Div(self, e: loops.Div) -> ir.Value:
+        return self.builder.fdiv(self.value(e.a), self.value(e.b))
+
+    def _floor_parts(self, e: loops.FloorDiv | loops.Mod) -> tuple[ir.Value, ir.Value, ir.Value]:
+        # LLVM's sdiv/srem truncate; Python floors: when the remainder is negative (the divisor is
+        # a positive constant), step the quotient down by one and the remainder up by d.
+        b = self.builder
+        a, d = self.value(e.a), self.value(e.b)
+        negative = b.icmp_signed("<", b.srem(a, d), i64(0))
+        return b.sdiv(a, d), b.srem(a, d), negative
+
+    def emit_FloorDiv(self, e: loops.FloorDiv) -> ir.Value:
+        quotient, _, negative = self._floor_parts(e)
+        return self.builder.sub(quotient, self.builder.zext(negative, I64))
+
+    def emit_Mod(self, e: loops.Mod) -> ir.Value:
+        _, remainder, negative = self._floor_parts(e)
+        return self.builder.select(negative, self.builder.add(remainder, self.value(e.b)),
+                                   remainder)
+
+    def emit_Neg(self, e: loops.Neg) -> ir.Value:
+        x = self.value(e.x)
+        return self.builder.sub(i64(0), x) if e.dtype == "i64" else self.builder.fneg(x)
+
+    def _pick(self, e: loops.FMax | loops.FMin, op: str) -> ir.Value:
+        # np.maximum(a, b) is `a if (a > b or isnan(a)) else b`: NaN from either side wins, and
+        # on ties (including -0.0 vs 0.0) the second operand is returned, exactly as NumPy does.
+        b = self.builder
+        x, y = self.value(e.a), self.value(e.b)
+        if e.dtype == "i64":
+            return b.select(b.icmp_signed(op, x, y), x, y)
+        pick_x = b.or_(b.fcmp_ordered(op, x, y), b.fcmp_unordered("uno", x, x))
+        return b.select(pick_x, x, y)
+
+    def emit_FMax(self, e: loops.FMax) -> ir.Value:
+        return self._pick(e, ">")
+
+    def emit_FMin(self, e: loops.FMin) -> ir.Value:
+        return self._pick(e, "<")
+
+    def _intrinsic(self, name: str, e: loops.Expr, *args: loops.Expr) -> ir.Value:
+        t = TYPES[e.dtype]
+        fn = declare(self.builder.module, f"llvm.{name}.{e.dtype}", t, [t] * len(args))
+        return self.builder.call(fn, [self.value(a) for a in args])
+
+    def emit_Sqrt(self, e: loops.Sqrt) -> ir.Value:
+        return self._intrinsic("sqrt", e, e.x)
+
+    def emit_Abs(self, e: loops.Abs) -> ir.Value:
+        return self._intrinsic("fabs", e, e.x)
+
+    def emit_Floor(self, e: loops.Floor) -> ir.Value:
+        return self._intrinsic("floor", e, e.x)
+
+    def emit_Pow(self, e: loops.Pow) -> ir.Value:
+        return self._intrinsic("pow", e, e.a, e.b)  # libm pow: C99 semantics, as np.power
+
+    def _math(self, name: str, e: loops.Exp | loops.Log | loops.Tanh) -> ir.Value:
+        fn = math_function(self.builder.module, name, e.dtype)
+        return self.builder.call(fn, [self.value(e.x)])
+
+    def emit_Exp(self, e: loops.Exp) -> ir.Value:
+        return self._math("exp", e)
+
+    def emit_Log(self, e: loops.Log) -> ir.Value:
+        return self._math("log", e)
+
+    def emit_Tanh(self, e: loops.Tanh) -> ir.Value:
+        return self._math("tanh", e)
+
+    def _compare(self, e: loops.Expr) -> ir.Value:
+        a, b = self.value(e.a), self.value(e.b)  # type: ignore[attr-defined]
+        kind = type(e).__name__
+        if e.a.dtype == "i64":  # type: ignore[attr-defined]
+            return self.builder.icmp_signed(_INT_COMPARE[kind], a, b)
+        if kind == "Ne":
+            return self.builder.fcmp_unordered("!=", a, b)  # true when either side is NaN
+        return self.builder.fcmp_ordered(_FLOAT_COMPARE[kind], a, b)
+
+    emit_Lt = emit_Le = emit_Gt = emit_Ge = emit_Eq = emit_Ne = _compare
+
+    def emit_Select(self, e: loops.Select) -> ir.Value:
+        return self.builder.select(self.value(e.cond), self.value(e.a), self.value(e.b))
+
+    def emit_Cast(self, e: loops.Cast) -> ir.Value:
+        b, x, source, target = self.builder, self.value(e.x), e.x.dtype, e.dtype
+        t = TYPES[target]
+        if target == "i1":  # nonzero (or NaN) is true
+            if source == "i64":
+                return b.icmp_signed("!=", x, i64(0))
+            return b.fcmp_unordered("!=", x, ir.Constant(TYPES[source], 0.0))
+        if source == "i1":
+            return b.zext(x, t) if target == "i64" else b.uitofp(x, t)
+        if source == "i64":
+            return b.sitofp(x, t)
+        if target == "i64":  # saturating: NaN -> 0, out of range -> the nearest i64
+            fn = declare(b.module, f"llvm.fptosi.sat.i64.{source}", I64, [TYPES[source]])
+            return b.call(fn, [x])
+        return b.fpext(x, t) if target == "f64" else b.fptrunc(x, t)
+
+    def emit_Reduce(self, e: loops.Reduce) -> ir.Value:
+        b, t = self.builder, TYPES[e.dtype]
+        with b.goto_entry_block():
+            acc = b.alloca(t, name=f"{e.var.name}.acc")
+        initial = {"sum": 0, "max": float("-inf"), "min": float("inf")}[e.kind]
+        if e.dtype == "i64" and e.kind != "sum":
+            initial = -(2**63) if e.kind == "max" else 2**63 - 1
+        b.store(ir.Constant(t, initial), acc)
+        with self.scope(), self.counted_loop(i64(0), i64(e.extent), e.var.name) as r:
+            with self.bind(e.var.name, r):
+                term = self.value(e.body)
+                b.store(self.combine(e.kind, b.load(acc, typ=t), term, e.dtype, REDUCE_FLAGS), acc)
+        return b.load(acc, typ=t)

@@ -1,0 +1,148 @@
+"""Kernel -> LLVM module: the entry function, the body function and outlined parallel loops.
+
+Input: a verified ``loops.Kernel``. Output: a ``LoweredKernel`` holding the ``ir.Module``, the
+entry symbol and the workspace layout. The calling ABI is one pointer array:
+
+    void kernel.<name>(void **args)
+    args = [input_0, ..., output_0, ..., workspace, threads]
+
+``threads`` is an integer stored in a pointer-sized slot. The entry loads every pointer and calls
+``<name>.body`` whose buffer parameters are ``noalias`` (the checked call guarantees outputs
+overlap nothing), so loops vectorize without runtime alias checks. Temps are byte offsets into
+the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
+runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from codegen import loops
+from codegen.llvm import I64, Emitter, i64, written_buffers
+from codegen.workspace import Layout, layout
+
+PTR = ir.PointerType()
+PARALLEL_FOR = "graphnn_parallel_for"
+# Iterations per thread must amount to at least this many estimated scalar operations
+# (~10 us), so a parallel loop never pays thread wake-ups for less work than they cost.
+PARALLEL_MIN_WORK = 1 << 15
+
+
+@dataclass(frozen=True)
+class LoweredKernel:
+    module: ir.Module
+    entry: str
+    layout: Layout
+    slots: int  # length of the args pointer array
+
+
+def entry_symbol(kernel: loops.Kernel) -> str:
+    return f"kernel.{kernel.name}"
+
+
+def build_module(kernel: loops.Kernel, *, blas: bool = True) -> LoweredKernel:
+    """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel."""
+    builder = _ModuleBuilder(kernel, blas)
+    builder.build()
+    return LoweredKernel(builder.module, entry_symbol(kernel), builder.layout,
+                         builder.workspace_slot + 2)
+
+
+def work(node: loops.Node, seen: set[int] | None = None) -> int:
+    """Estimated scalar operations to run a statement once (shared subexpressions count once)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return 0
+    seen.add(id(node))
+    if isinstance(node, loops.Gemm):
+        return 2 * node.m * node.n * node.k
+    inner = sum(work(child, seen) for child in loops.children(node))
+    if isinstance(node, (loops.Loop, loops.Reduce)):
+        return node.extent * (1 + inner)
+    return 1 + inner
+
+
+class _ModuleBuilder:
+    def __init__(self, kernel: loops.Kernel, blas: bool) -> None:
+        self.kernel = kernel
+        self.blas = blas
+        self.module = ir.Module(name=kernel.name)
+        self.layout = layout(kernel)
+        self.buffers = kernel.inputs + kernel.outputs
+        self.workspace_slot = len(self.buffers)
+        self.parallel_count = 0
+
+    def build(self) -> None:
+        body = self._region(f"{self.kernel.name}.body", [("args", PTR), ("threads", I64)])
+        emitter = self._emitter(body)
+        for stmt in self.kernel.body:
+            if isinstance(stmt, loops.Loop) and stmt.parallel:
+                self._parallel(emitter, stmt, body.args[-2], body.args[-1])
+            else:
+                emitter.emit(stmt)
+        emitter.builder.ret_void()
+        entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
+                            entry_symbol(self.kernel))
+        entry.args[0].name = "args"
+        entry.attributes.add("nounwind")
+        b = ir.IRBuilder(entry.append_basic_block("entry"))
+        threads = b.load(b.gep(entry.args[0], [i64(self.workspace_slot + 1)],
+                               source_etype=I64), typ=I64, name="threads")
+        b.call(body, [*self._load_pointers(b, entry.args[0]), entry.args[0], threads])
+        b.ret_void()
+
+    def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
+        """An internal function taking every buffer pointer (noalias), the workspace, extras."""
+        types = [PTR] * (self.workspace_slot + 1) + [t for _, t in extra]
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), types), name)
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        names = [b.name for b in self.buffers] + ["workspace"] + [n for n, _ in extra]
+        for arg, arg_name in zip(fn.args, names, strict=True):
+            arg.name = arg_name
+        for arg in fn.args[: self.workspace_slot + 1]:
+            arg.add_attribute("noalias")
+        return fn
+
+    def _emitter(self, fn: ir.Function) -> Emitter:
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        pointers = {buf.name: fn.args[n] for n, buf in enumerate(self.buffers)}
+        workspace = fn.args[self.workspace_slot]
+        for temp in self.kernel.temps:
+            offset = i64(self.layout.offsets[temp.name])
+            pointers[temp.name] = b.gep(workspace, [offset], inbounds=True,
+                                        source_etype=ir.IntType(8), name=temp.name)
+        return Emitter(b, pointers, self.blas)
+
+    def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
+        names = [buf.name for buf in self.buffers] + ["workspace"]
+        return [b.load(b.gep(args, [i64(n)], source_etype=PTR), typ=PTR, name=name)
+                for n, name in enumerate(names)]
+
+    def _parallel(self, emitter: Emitter, stmt: loops.Loop, args: ir.Value,
+                  threads: ir.Value) -> None:
+        name = f"{self.kernel.name}.par{self.parallel_count}"
+        self.parallel_count += 1
+        body = self._region(f"{name}.body", [("start", I64), ("end", I64)])
+        inner = self._emitter(body)
+        inner.serial_loop(stmt, body.args[-2], body.args[-1])
+        inner.builder.ret_void()
+
+        outlined = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, I64, I64]), name)
+        outlined.linkage = "internal"
+        outlined.attributes.add("nounwind")
+        for arg, arg_name in zip(outlined.args, ("args", "start", "end"), strict=True):
+            arg.name = arg_name
+        b = ir.IRBuilder(outlined.append_basic_block("entry"))
+        b.call(body, [*self._load_pointers(b, outlined.args[0]), *outlined.args[1:]])
+        b.ret_void()
+
+        per_iteration = max(1, sum(work(s) for s in stmt.body))
+        grain = max(1, math.ceil(PARALLEL_MIN_WORK / per_iteration))
+        runtime = self.module.globals.get(PARALLEL_FOR) or ir.Function(
+            self.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
+        emitter.builder.call(runtime, [outlined, args, i64(stmt.extent), i64(grain), threads])
+        emitter.invalidate(written_buffers(stmt.body))

@@ -1,0 +1,60 @@
+"""Workspace layout: byte offsets of a kernel's temps inside the one buffer the caller passes.
+
+Input: a ``Kernel``. Output: a ``Layout`` (offset per temp, total size). A temp is live from the
+first to the last top-level statement that touches it; temps whose live ranges do not overlap
+share bytes (first fit, in order of first use), so a long chain of intermediates needs only a few
+slots. Every temp starts on a 64-byte boundary (a cache line, and the widest vector load).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen import loops
+
+ALIGNMENT = 64
+ITEMSIZE = {"f32": 4, "f64": 8, "i64": 8}
+
+
+@dataclass(frozen=True)
+class Layout:
+    offsets: dict[str, int]
+    size: int
+
+
+def _touched(stmt: loops.Stmt) -> set[str]:
+    names: set[str] = set()
+    for node in loops.walk(stmt):
+        if isinstance(node, (loops.Store, loops.Accumulate)):
+            names.add(node.buffer.name)
+        elif isinstance(node, loops.Gemm):
+            names |= {node.a.name, node.b.name, node.c.name}
+        elif isinstance(node, loops.Expr):
+            names |= node.reads
+    return names
+
+
+def _align(n: int) -> int:
+    return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def layout(kernel: loops.Kernel) -> Layout:
+    temps = {t.name: t for t in kernel.temps}
+    live: dict[str, list[int]] = {}
+    for position, stmt in enumerate(kernel.body):
+        for name in _touched(stmt) & temps.keys():
+            live.setdefault(name, [position, position])[1] = position
+    placed: list[tuple[int, int, int]] = []  # (offset, end, last statement)
+    offsets = {name: 0 for name in temps}  # unused temps are never accessed
+    for name in sorted(live, key=lambda n: (live[n][0], n)):
+        first, last = live[name]
+        size = _align(temps[name].size * ITEMSIZE[temps[name].dtype])
+        busy = sorted((o, e) for o, e, end in placed if end >= first)
+        offset = 0
+        for start, end in busy:  # first gap large enough
+            if offset + size <= start:
+                break
+            offset = max(offset, end)
+        offsets[name] = offset
+        placed.append((offset, offset + size, last))
+    return Layout(offsets, max((e for _, e, _ in placed), default=0))
