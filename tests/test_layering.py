@@ -20,11 +20,13 @@ LAYERS = {
     "graphnn.shapes": 1,
     "graphnn.ir": 2,
     "graphnn.ops": 3,
-    "graphnn.render": 4,
+    "graphnn.render.text": 4, "graphnn.render.opdoc": 4,
     "graphnn.graph": 5,
     "graphnn.autodiff": 6, "graphnn.evaluate": 6, "graphnn.model_file": 6,
-    "graphnn.api": 7, "graphnn.cli": 7,
-    "graphnn": 8, "graphnn.__main__": 8,
+    "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7, "graphnn.compiler": 7,
+    "graphnn.render": 8,
+    "graphnn.api": 9, "graphnn.cli": 9, "graphnn.nn": 9,
+    "graphnn": 10, "graphnn.__main__": 10,
 }
 SYMPY_ALLOWED = ("graphnn.ops", "graphnn.symbolic")
 LLVMLITE_FORBIDDEN = ("graphnn", "codegen.loops")
