@@ -153,6 +153,8 @@ def lift(value: Any, like: Expr | str) -> Expr:
     dtype = like if isinstance(like, str) else like.dtype
     if not isinstance(value, numbers.Number):
         raise TypeError(f"cannot use {value!r} ({type(value).__name__}) in a loop expression")
+    if dtype in ("i64", "i1") and not isinstance(value, numbers.Integral):
+        raise TypeError(f"float literal {value!r} meets an {dtype} expression; cast one side")
     return Const(value, dtype)
 
 

@@ -90,13 +90,17 @@ class Store(Stmt):
     value: Expr
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index", as_index(self.index))
-        object.__setattr__(self, "value", lift(self.value, self.buffer.dtype))
-        check_index(self.buffer, self.index)
-        if self.value.dtype != self.buffer.dtype:
-            raise TypeError(f"cannot store {self.value.dtype} value into {self.buffer.name} "
-                            f"({self.buffer.dtype}): {self.value}")
+        _normalize_write(self)
         super().__post_init__()
+
+
+def _normalize_write(s: Store | Accumulate) -> None:
+    object.__setattr__(s, "index", as_index(s.index))
+    object.__setattr__(s, "value", lift(s.value, s.buffer.dtype))
+    check_index(s.buffer, s.index)
+    if s.value.dtype != s.buffer.dtype:
+        raise TypeError(f"cannot store {s.value.dtype} value into {s.buffer.name} "
+                        f"({s.buffer.dtype}): {s.value}")
 
 
 ACCUMULATE_KINDS = ("sum", "max", "min")
@@ -114,7 +118,8 @@ class Accumulate(Stmt):
     def __post_init__(self) -> None:
         if self.kind not in ACCUMULATE_KINDS:
             raise TypeError(f"Accumulate kind must be one of {ACCUMULATE_KINDS}: {self.kind!r}")
-        Store.__post_init__(self)  # type: ignore[arg-type]
+        _normalize_write(self)
+        super().__post_init__()
 
 
 @_node
