@@ -42,6 +42,11 @@ class OpDef:
       vjp(g, out, *inputs, **attrs) -> tuple    one cotangent per input in graph ops, None = none
       to_sympy(*exprs, **attrs) -> expr         SymPy form (scalars for elementwise ops)
       expand(*inputs, **attrs) -> Node          composite ops: the same value from primitives
+      scalar(*loop_exprs, **attrs) -> expr      lowering of an elementwise op (codegen.loops)
+      compute(out_index, *operands, **attrs)    lowering of an indexing op: the expression of
+                                                one output element; operands are indexable
+      view(out_index, in_shape, **attrs)        lowering of a layout op: the input index that
+                                                holds an output element
 
     `derivative` is text for teaching drawings, one string per input, written with the input
     names, `out` and `g`: for elementwise ops the local derivative d out / d input (the
@@ -60,6 +65,9 @@ class OpDef:
     canonical: Callable[..., dict] | None = None   # (*in_shapes, **attrs) -> normalized attrs
     elementwise: bool = False                      # output = broadcast of inputs, per element
     public: bool = True                            # exported as gn.<name>
+    scalar: Callable[..., Any] | None = None       # elementwise lowering: loop exprs -> expr
+    compute: Callable[..., Any] | None = None      # indexing lowering: one output element
+    view: Callable[..., Any] | None = None         # layout ops: output index -> input index
     symbol: str = ""                               # short label for drawings: "+", "σ", "@"
     derivative: tuple[str, ...] = ()               # per input, for drawings: see below
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +101,12 @@ def register(op: OpDef) -> OpDef:
             raise OpError(f"op {op.name!r} declares no SymPy form")
         if len(op.derivative) != op.arity:
             raise OpError(f"op {op.name!r} needs one derivative text per input")
+        lowerings = [f for f in (op.scalar, op.compute, op.view) if f is not None]
+        if len(lowerings) > 1 or (not lowerings and not op.composite):
+            raise OpError(f"op {op.name!r} needs exactly one of scalar, compute or view "
+                          "(composites may instead lower through their expansion)")
+        if op.scalar is not None and not op.elementwise:
+            raise OpError(f"op {op.name!r} has a scalar lowering but is not elementwise")
     if not op.doc.strip():
         raise OpError(f"op {op.name!r} has no docstring")
     REGISTRY[op.name] = op

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from codegen import loops
 from graphnn.ir import apply, op_function
 from graphnn.ops.common import elementwise, float_attr
 
@@ -31,6 +32,7 @@ SIGMOID = elementwise(
     reference=_sigmoid_reference,
     vjp=lambda g, out, x: (g * (out * (1.0 - out)),),
     to_sympy=lambda x: 1 / (1 + sympy.exp(-x)),
+    scalar=lambda x: 1.0 / (1.0 + loops.exp(-x)),
     derivative=("out·(1 - out)",),
     symbol="σ",
 )
@@ -45,6 +47,7 @@ TANH = elementwise(
     reference=np.tanh,
     vjp=lambda g, out, x: (g * (1.0 - out * out),),
     to_sympy=sympy.tanh,
+    scalar=loops.tanh,
     derivative=("1 - out²",),
     symbol="tanh",
 )
@@ -62,6 +65,7 @@ STEP = elementwise(
     reference=lambda x: np.heaviside(x, 0.0),
     vjp=None,
     to_sympy=lambda x: sympy.Heaviside(x, 0),
+    scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.le(x, 0), 0, x)),
     derivative=("0",),
     symbol="step",
 )
@@ -79,6 +83,7 @@ RELU = elementwise(
     reference=lambda x: np.maximum(x, 0),
     vjp=lambda g, out, x: (g * apply("step", x),),
     to_sympy=lambda x: sympy.Piecewise((x, x > 0), (0, True)),
+    scalar=lambda x: loops.fmax(x, 0),
     derivative=("[x > 0]",),
     symbol="relu",
 )
@@ -98,6 +103,7 @@ LEAKY_RELU = elementwise(
     to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * x, True)),
     params=(("alpha", 0.01),),
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    scalar=lambda x, alpha: loops.select(loops.gt(x, 0), x, alpha * x),
     derivative=("1 if x > 0 else alpha",),
     symbol="lrelu",
 )
@@ -125,6 +131,8 @@ ELU = elementwise(
     to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * (sympy.exp(x) - 1), True)),
     params=(("alpha", 1.0),),
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    scalar=lambda x, alpha: loops.select(loops.gt(x, 0), x,
+                                         alpha * (loops.exp(loops.fmin(x, 0)) - 1.0)),
     derivative=("1 if x > 0 else out + alpha",),
     symbol="elu",
 )

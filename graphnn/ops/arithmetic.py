@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from codegen import loops
 from graphnn.ir import OpDef, apply, op_function, register
 from graphnn.ops.common import elementwise, elementwise_shape
 
@@ -24,6 +25,7 @@ ADD = elementwise(
     reference=np.add,
     vjp=lambda g, out, x, y: (g, g),
     to_sympy=lambda x, y: x + y,
+    scalar=lambda x, y: x + y,
     derivative=("1", "1"),
     symbol="+", extra={"commutative": True},
 )
@@ -40,6 +42,7 @@ SUB = register(OpDef(
     """,
     shape=elementwise_shape, reference=np.subtract,
     expand=lambda x, y: x + apply("neg", y),
+    scalar=lambda x, y: x - y,
     derivative=("1", "-1"),
     vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−",
 ))
@@ -56,6 +59,7 @@ MUL = elementwise(
     reference=np.multiply,
     vjp=lambda g, out, x, y: (g * y, g * x),
     to_sympy=lambda x, y: x * y,
+    scalar=lambda x, y: x * y,
     derivative=("y", "x"),
     symbol="×", extra={"commutative": True},
 )
@@ -72,6 +76,7 @@ DIV = elementwise(
     reference=np.divide,
     vjp=lambda g, out, x, y: (g / y, -(g * out) / y),
     to_sympy=lambda x, y: x / y,
+    scalar=lambda x, y: x / y,
     derivative=("1/y", "-x/y²"),
     symbol="÷",
 )
@@ -86,6 +91,7 @@ NEG = elementwise(
     reference=np.negative,
     vjp=lambda g, out, x: (-g,),
     to_sympy=lambda x: -x,
+    scalar=lambda x: -x,
     derivative=("-1",),
     symbol="−",
 )
@@ -104,6 +110,7 @@ POW = elementwise(
     reference=np.power,
     vjp=lambda g, out, x, y: (g * y * x ** (y - 1.0), g * out * apply("log", x)),
     to_sympy=lambda x, y: x ** y,
+    scalar=loops.power,
     derivative=("y·x^(y-1)", "out·log(x)"),
     symbol="^",
 )
@@ -118,6 +125,7 @@ SQUARE = elementwise(
     reference=np.square,
     vjp=lambda g, out, x: (g * (2.0 * x),),
     to_sympy=lambda x: x ** 2,
+    scalar=lambda x: x * x,
     derivative=("2x",),
     symbol="x²",
 )
@@ -134,6 +142,7 @@ SQRT = elementwise(
     reference=np.sqrt,
     vjp=lambda g, out, x: (g / (2.0 * out),),
     to_sympy=sympy.sqrt,
+    scalar=loops.sqrt,
     derivative=("1/(2·out)",),
     symbol="√",
 )
@@ -148,6 +157,7 @@ SIGN = elementwise(
     reference=np.sign,
     vjp=None,
     to_sympy=sympy.sign,
+    scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.lt(x, 0), -1, x)),
     derivative=("0",),
     symbol="sign", public=False,
 )
@@ -165,6 +175,7 @@ ABS = elementwise(
     reference=np.abs,
     vjp=lambda g, out, x: (g * apply("sign", x),),
     to_sympy=sympy.Abs,
+    scalar=loops.fabs,
     derivative=("sign(x)",),
     symbol="|x|",
 )
@@ -181,6 +192,7 @@ EXP = elementwise(
     reference=np.exp,
     vjp=lambda g, out, x: (g * out,),
     to_sympy=sympy.exp,
+    scalar=loops.exp,
     derivative=("out",),
     symbol="exp",
 )
@@ -195,6 +207,7 @@ LOG = elementwise(
     reference=np.log,
     vjp=lambda g, out, x: (g / x,),
     to_sympy=sympy.log,
+    scalar=loops.log,
     derivative=("1/x",),
     symbol="log",
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from codegen import loops
 from graphnn.errors import OpError
 from graphnn.ir import Node, OpDef, apply, register
 from graphnn.shapes import Shape, broadcast, normalize_axes, reduced
@@ -53,3 +54,39 @@ def unreduce(g: Node, x: Node, axis: tuple[int, ...]) -> Node:
 def result_dtype(*arrays: np.ndarray) -> np.dtype:
     """The float dtype of a reference result (object for SymPy arrays)."""
     return np.result_type(*arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering helpers for ops that read windows of an array (convolution, pooling, their gradients)
+
+
+def when(conditions: list, value: loops.Expr) -> loops.Expr:
+    """value where every condition holds, else 0 (nested selects: both arms are computed, so
+    the value's loads must be in bounds anyway: see clamped)."""
+    for condition in reversed(conditions):
+        value = loops.select(condition, value, 0)
+    return value
+
+
+def clamped(t: loops.Expr, size: int, stride: int = 1) -> tuple[loops.Expr, list]:
+    """Index t // stride into an axis of `size`, clamped in bounds, and the conditions under
+    which it is exact: 0 <= t, t // stride < size, and t divisible by stride."""
+    top = (size - 1) * stride
+    inside = loops.clamp(t, 0, top)
+    conditions = [loops.eq(t, inside)]
+    if stride == 1:
+        return inside, conditions
+    return inside // stride, conditions + [loops.eq(inside % stride, 0)]
+
+
+def window_load(x, prefix: tuple, rows: loops.Expr, cols: loops.Expr, stride=(1, 1),
+                guard: bool = True) -> loops.Expr:
+    """x[prefix + (rows / sh, cols / sw)] when that is an element of x, else 0.
+
+    `rows` and `cols` may fall outside x (padding, windows that do not cover a position); with
+    guard=False the caller promises they cannot, and no check is emitted."""
+    if not guard:
+        return x[prefix + (rows, cols)]
+    row, row_ok = clamped(rows, x.shape[-2], stride[0])
+    col, col_ok = clamped(cols, x.shape[-1], stride[1])
+    return when(row_ok + col_ok, x[prefix + (row, col)])

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
+from graphnn.ops.common import window_load
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("stride", 1), ("padding", 0))
@@ -117,6 +119,37 @@ def _conv2d_grad_weight_reference(x, g, kernel_hw, stride, padding):
     return np.tensordot(g, windows, axes=([0, 2, 3], [0, 2, 3]))        # (O, C, KH, KW)
 
 
+def _sum3(extents, body):
+    """sum over a, b, c in the three extents of body(a, b, c)."""
+    ea, eb, ec = extents
+    return loops.reduce_sum(ea, lambda a: loops.reduce_sum(
+        eb, lambda b: loops.reduce_sum(ec, lambda c: body(a, b, c))))
+
+
+def _conv2d_compute(out, x, w, stride, padding):
+    # y[n, o, i, j] = sum_{c, p, q} xpad[n, c, i*sh + p - ph, j*sw + q - pw] w[o, c, p, q]
+    n, o, i, j = out
+    (sh, sw), guard = stride, padding != (0, 0)
+    return _sum3(w.shape[1:], lambda c, p, q: window_load(
+        x, (n, c), i * sh + p - padding[0], j * sw + q - padding[1], guard=guard) * w[o, c, p, q])
+
+
+def _conv2d_grad_input_compute(out, g, w, input_hw, stride, padding):
+    # dx[n, c, h, v] = sum over (o, p, q) of g[n, o, i, j] w[o, c, p, q] for the output
+    # positions with i*sh + p - ph = h and j*sw + q - pw = v (a gather, so no write conflicts)
+    n, c, h, v = out
+    return _sum3((w.shape[0],) + w.shape[2:], lambda o, p, q: window_load(
+        g, (n, o), h + padding[0] - p, v + padding[1] - q, stride) * w[o, c, p, q])
+
+
+def _conv2d_grad_weight_compute(out, x, g, kernel_hw, stride, padding):
+    # dw[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] xpad[n, c, i*sh + p - ph, j*sw + q - pw]
+    o, c, p, q = out
+    (sh, sw), guard = stride, padding != (0, 0)
+    return _sum3((g.shape[0],) + g.shape[2:], lambda n, i, j: g[n, o, i, j] * window_load(
+        x, (n, c), i * sh + p - padding[0], j * sw + q - padding[1], guard=guard))
+
+
 CONV2D = register(OpDef(
     "conv2d", ("x", "w"),
     doc="""2-D convolution (cross-correlation) of NCHW input x with OIHW weights w.
@@ -134,6 +167,7 @@ CONV2D = register(OpDef(
         apply("conv2d_grad_weight", x, g, kernel_hw=w.shape[2:], stride=stride,
               padding=padding)),
     to_sympy=_conv2d_reference,
+    compute=_conv2d_compute,
     derivative=("conv2d_grad_input(g, w)", "conv2d_grad_weight(x, g)"),
     symbol="conv",
 ))
@@ -155,6 +189,7 @@ CONV2D_GRAD_INPUT = register(OpDef(
         apply("conv2d_grad_weight", G, g, kernel_hw=w.shape[2:], stride=stride,
               padding=padding)),
     to_sympy=_conv2d_grad_input_reference,
+    compute=_conv2d_grad_input_compute,
     derivative=("conv2d(G, w)", "conv2d_grad_weight(G, g)"),
     public=False, symbol="conv∂x",
 ))
@@ -175,6 +210,7 @@ CONV2D_GRAD_WEIGHT = register(OpDef(
         apply("conv2d_grad_input", g, G, input_hw=x.shape[2:], stride=stride, padding=padding),
         apply("conv2d", x, G, stride=stride, padding=padding)),
     to_sympy=_conv2d_grad_weight_reference,
+    compute=_conv2d_grad_weight_compute,
     derivative=("conv2d_grad_input(g, G)", "conv2d(x, G)"),
     public=False, symbol="conv∂w",
 ))

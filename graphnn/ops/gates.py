@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from codegen import loops
 from graphnn.ir import apply, op_function
 from graphnn.ops.common import elementwise, float_attr
 
@@ -18,6 +19,12 @@ def _greater_reference(x, y, tie):
     nan = np.isnan(x) | np.isnan(y)
     out = np.where(x > y, 1.0, np.where(x == y, tie, 0.0))
     return np.where(nan, np.nan, out).astype(np.result_type(x, y))
+
+
+def _greater_scalar(x, y, tie):
+    # 1 above, tie at equality, 0 below; when either is NaN none holds and x + y (NaN) remains
+    below = loops.select(loops.lt(x, y), 0, x + y)
+    return loops.select(loops.gt(x, y), 1, loops.select(loops.eq(x, y), tie, below))
 
 
 GREATER = elementwise(
@@ -35,6 +42,7 @@ GREATER = elementwise(
     to_sympy=lambda x, y, tie: sympy.Heaviside(x - y, tie),
     params=(("tie", 0.0),),
     canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
+    scalar=_greater_scalar,
     derivative=("0", "0"),
     symbol=">", public=False,
 )
@@ -58,6 +66,7 @@ MAXIMUM = elementwise(
     reference=np.maximum,
     vjp=lambda g, out, x, y: _route(g, x, y),
     to_sympy=sympy.Max,
+    scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
     symbol="max", extra={"commutative": True},
 )
@@ -74,6 +83,7 @@ MINIMUM = elementwise(
     reference=np.minimum,
     vjp=lambda g, out, x, y: _route(g, y, x),
     to_sympy=sympy.Min,
+    scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
     symbol="min", extra={"commutative": True},
 )

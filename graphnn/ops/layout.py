@@ -29,6 +29,30 @@ def _reshape_canonical(x_shape: Shape, shape: Any) -> dict:
     return {"shape": tuple(int(d) for d in dims)}
 
 
+def _reshape_view(out, x_shape, shape):
+    """The input index of a reshaped element: ravel the output index, unravel into x's shape.
+
+    Size-1 axes carry no information, so a reshape that only adds or drops them maps indices
+    directly, without division."""
+    if [d for d in x_shape if d != 1] == [d for d in shape if d != 1]:
+        real = iter(o for o, d in zip(out, shape) if d != 1)
+        return tuple(0 if d == 1 else next(real) for d in x_shape)
+    flat = 0
+    for o, d in zip(out, shape):
+        flat = flat * d + o
+    index = []
+    for d in reversed(x_shape):
+        index.append(flat % d if d > 1 else 0)
+        flat = flat // d if d > 1 else flat
+    return tuple(reversed(index))
+
+
+def _broadcast_view(out, x_shape, shape):
+    """The input index of a broadcast element: drop new leading axes, 0 on stretched axes."""
+    lead = len(shape) - len(x_shape)
+    return tuple(0 if d == 1 else o for o, d in zip(out[lead:], x_shape))
+
+
 RESHAPE = register(OpDef(
     "reshape", ("x",),
     doc="""The elements of x, in row-major order, in a new shape (one dimension may be -1).
@@ -44,6 +68,7 @@ RESHAPE = register(OpDef(
     reference=lambda x, shape: np.reshape(x, shape),
     vjp=lambda g, out, x, shape: (apply("reshape", g, shape=x.shape),),
     to_sympy=lambda x, shape: np.reshape(x, shape),
+    view=_reshape_view,
     derivative=("reshape(g)",),
     symbol="reshape",
 ))
@@ -74,6 +99,7 @@ TRANSPOSE = register(OpDef(
     reference=lambda x, axes: np.transpose(x, axes),
     vjp=lambda g, out, x, axes: (apply("transpose", g, axes=tuple(np.argsort(axes).tolist())),),
     to_sympy=lambda x, axes: np.transpose(x, axes),
+    view=lambda out, x_shape, axes: tuple(out[k] for k in np.argsort(axes)),
     derivative=("transpose(g)",),
     symbol="ᵀ",
 ))
@@ -102,6 +128,7 @@ BROADCAST_TO = register(OpDef(
     reference=lambda x, shape: np.broadcast_to(x, shape),
     vjp=lambda g, out, x, shape: (g,),
     to_sympy=lambda x, shape: np.broadcast_to(x, shape),
+    view=_broadcast_view,
     derivative=("sum(g)",),
     symbol="bcast",
 ))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import Node, OpDef, apply, op_function, register
 from graphnn.shapes import Shape, broadcast
@@ -26,6 +27,22 @@ def _matmul_shape(a: Shape, b: Shape) -> Shape:
     except ShapeError:
         raise ShapeError(f"batch dimensions {a2[:-2]} and {b2[:-2]} do not broadcast") from None
     return batch + a2[-2:-1] * (len(a) > 1) + b2[-1:] * (len(b) > 1)
+
+
+def _batch_index(batch_out: tuple, batch_shape: Shape) -> tuple:
+    """An operand's batch index from the output's: right-aligned, 0 on broadcast axes."""
+    lead = len(batch_out) - len(batch_shape)
+    return tuple(0 if d == 1 else o for o, d in zip(batch_out[lead:], batch_shape))
+
+
+def _matmul_compute(out, a, b):
+    # out[..., i, j] = sum_k a[..., i, k] b[..., k, j], with 1-D operands promoted
+    i = () if len(a.shape) == 1 else (out[-1 if len(b.shape) == 1 else -2],)
+    j = () if len(b.shape) == 1 else (out[-1],)
+    batch = out[:len(out) - len(i) - len(j)]
+    a_batch = _batch_index(batch, a.shape[:-2])
+    b_batch = _batch_index(batch, b.shape[:-2])
+    return loops.reduce_sum(a.shape[-1], lambda k: a[a_batch + i + (k,)] * b[b_batch + (k,) + j])
 
 
 def _swap_last(x: Node) -> Node:
@@ -64,6 +81,7 @@ MATMUL = register(OpDef(
     reference=np.matmul,
     vjp=_matmul_vjp,
     to_sympy=lambda a, b: np.matmul(a, b),
+    compute=_matmul_compute,
     derivative=("g @ bᵀ", "aᵀ @ g"),
     symbol="@",
 ))

@@ -19,8 +19,10 @@ import numpy as np
 import sympy
 from numpy.lib.stride_tricks import sliding_window_view
 
+from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
+from graphnn.ops.common import clamped, when
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("kernel", 2), ("stride", None))
@@ -130,6 +132,56 @@ def _select_shape(x: Shape, out: Shape, h: Shape, kernel, stride) -> Shape:
     return out
 
 
+def _window_reduce(reducer, x, n, c, i, j, kernel, stride):
+    """reducer over the elements of the (KH, KW) window of output (i, j)."""
+    return reducer(kernel[0], lambda p: reducer(
+        kernel[1], lambda q: x[n, c, i * stride[0] + p, j * stride[1] + q]))
+
+
+def _is_max(x, out, n, c, i, j, kernel, stride, p, q):
+    """1.0 where the window element (p, q) of output (i, j) equals the window's max, else 0."""
+    value = x[n, c, i * stride[0] + p, j * stride[1] + q]
+    return loops.cast(loops.eq(value, out[n, c, i, j]), x.dtype)
+
+
+def _tie_count(x, out, n, c, i, j, kernel, stride):
+    return loops.reduce_sum(kernel[0], lambda p: loops.reduce_sum(
+        kernel[1], lambda q: _is_max(x, out, n, c, i, j, kernel, stride, p, q)))
+
+
+def _covering(h, v, kernel, stride, out_hw, body):
+    """sum of body(i, j, p, q) over the windows (i, j) that contain input position (h, v), with
+    (p, q) the position's offset inside the window; windows are found by trying each offset."""
+    def term(p, q):
+        i, i_ok = clamped(h - p, out_hw[0], stride[0])
+        j, j_ok = clamped(v - q, out_hw[1], stride[1])
+        return when(i_ok + j_ok, body(i, j, p, q))
+    return loops.reduce_sum(kernel[0], lambda p: loops.reduce_sum(
+        kernel[1], lambda q: term(p, q)))
+
+
+def _max_pool2d_grad_compute(out_index, x, out, g, kernel, stride):
+    # dx[h, v] = sum over windows containing (h, v) of [x = max] g / (ties in the window)
+    n, c, h, v = out_index
+    return _covering(h, v, kernel, stride, out.shape[2:], lambda i, j, p, q: _is_max(
+        x, out, n, c, i, j, kernel, stride, p, q) * (g[n, c, i, j] / _tie_count(
+            x, out, n, c, i, j, kernel, stride)))
+
+
+def _max_pool2d_select_compute(out_index, x, out, h, kernel, stride):
+    # y[i, j] = sum over the window of [x = max] h / (ties in the window)
+    n, c, i, j = out_index
+    total = loops.reduce_sum(kernel[0], lambda p: loops.reduce_sum(kernel[1], lambda q: _is_max(
+        x, out, n, c, i, j, kernel, stride, p, q) * h[n, c, i * stride[0] + p, j * stride[1] + q]))
+    return total / _tie_count(x, out, n, c, i, j, kernel, stride)
+
+
+def _avg_pool2d_grad_compute(out_index, g, kernel, stride, input_hw):
+    n, c, h, v = out_index
+    area = float(kernel[0] * kernel[1])
+    return _covering(h, v, kernel, stride, g.shape[2:], lambda i, j, p, q: g[n, c, i, j] / area)
+
+
 MAX_POOL2D = register(OpDef(
     "max_pool2d", ("x",),
     doc="""Max pooling of NCHW input over kernel-sized windows moved by stride (default: kernel).
@@ -148,6 +200,8 @@ MAX_POOL2D = register(OpDef(
         apply("max_pool2d_grad", x, out, g, kernel=kernel, stride=stride),),
     to_sympy=lambda x, kernel, stride: _object_windows(
         x, kernel, stride, lambda w: sympy.Max(*w.ravel())),
+    compute=lambda out, x, kernel, stride: _window_reduce(
+        loops.reduce_max, x, *out, kernel, stride),
     derivative=("g routed to each window's max",),
     symbol="maxpool",
 ))
@@ -168,6 +222,7 @@ MAX_POOL2D_GRAD = register(OpDef(
     vjp=lambda G, r, x, out, g, kernel, stride: (
         None, None, apply("max_pool2d_select", x, out, G, kernel=kernel, stride=stride)),
     to_sympy=_max_pool2d_grad_sympy,
+    compute=_max_pool2d_grad_compute,
     derivative=("0", "0", "max_pool2d_select(x, out, G)"),
     public=False, symbol="maxpool∂",
 ))
@@ -188,6 +243,7 @@ MAX_POOL2D_SELECT = register(OpDef(
     vjp=lambda G, r, x, out, h, kernel, stride: (
         None, None, apply("max_pool2d_grad", x, out, G, kernel=kernel, stride=stride)),
     to_sympy=_max_pool2d_select_sympy,
+    compute=_max_pool2d_select_compute,
     derivative=("0", "0", "max_pool2d_grad(x, out, G)"),
     public=False, symbol="maxpool∂∂",
 ))
@@ -224,6 +280,8 @@ AVG_POOL2D = register(OpDef(
         apply("avg_pool2d_grad", g, kernel=kernel, stride=stride, input_hw=x.shape[2:]),),
     to_sympy=lambda x, kernel, stride: _object_windows(
         x, kernel, stride, lambda w: sum(w.ravel()) / w.size),
+    compute=lambda out, x, kernel, stride: _window_reduce(
+        loops.reduce_sum, x, *out, kernel, stride) / float(kernel[0] * kernel[1]),
     derivative=("g / (KH·KW) over each window",),
     symbol="avgpool",
 ))
@@ -243,6 +301,7 @@ AVG_POOL2D_GRAD = register(OpDef(
     vjp=lambda G, r, g, kernel, stride, input_hw: (
         apply("avg_pool2d", G, kernel=kernel, stride=stride),),
     to_sympy=_avg_pool2d_grad_reference,
+    compute=_avg_pool2d_grad_compute,
     derivative=("avg_pool2d(G)",),
     public=False, symbol="avgpool∂",
 ))

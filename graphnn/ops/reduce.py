@@ -11,6 +11,7 @@ import math
 import numpy as np
 import sympy
 
+from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import OpDef, apply, op_function, register
 from graphnn.ops.common import kept_shape, reduce_canonical, unreduce
@@ -41,6 +42,29 @@ def _object_reduce(x: np.ndarray, axis: tuple[int, ...], keepdims: bool, combine
     return out.reshape(reduced(x.shape, axis, keepdims))
 
 
+def _reduce_compute(kind: str, divide: bool = False):
+    """Lowering of a reduction: one output element is a (nested) Reduce over the reduced axes."""
+    reducer = {"sum": loops.reduce_sum, "max": loops.reduce_max, "min": loops.reduce_min}[kind]
+
+    def compute(out, x, axis, keepdims):
+        kept = [o for k, o in enumerate(out) if k not in axis] if keepdims else list(out)
+
+        def element(reduced: list) -> loops.Expr:
+            # the input index: reduction variables on reduced axes, output indices elsewhere
+            rs, ks = iter(reduced), iter(kept)
+            return x[tuple(next(rs) if a in axis else next(ks) for a in range(len(x.shape)))]
+
+        def nest(done: list, remaining: list) -> loops.Expr:
+            if not remaining:
+                return element(done)
+            return reducer(x.shape[remaining[0]], lambda v: nest(done + [v], remaining[1:]))
+
+        value = nest([], list(axis))
+        count = math.prod(x.shape[a] for a in axis)
+        return value / float(count) if divide else value
+    return compute
+
+
 def _extreme_vjp(g, out, x, axis, keepdims, larger: bool):
     # mask = 1 where x equals the extreme of its group (greater(., ., tie=1) is 1 at equality
     # and 0 on the other side); ties share the gradient: g * mask / count.
@@ -64,6 +88,7 @@ SUM = register(OpDef(
     reference=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Add),
+    compute=_reduce_compute("sum"),
     derivative=("broadcast(g)",),
     symbol="Σ",
 ))
@@ -83,6 +108,7 @@ MEAN = register(OpDef(
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis) / apply("size", x, axis=axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(
         x, axis, keepdims, lambda *e: sympy.Add(*e) / len(e)),
+    compute=_reduce_compute("sum", divide=True),
     derivative=("broadcast(g) / N",),
     symbol="mean",
 ))
@@ -100,6 +126,7 @@ MAX = register(OpDef(
     reference=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, True),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Max),
+    compute=_reduce_compute("max"),
     derivative=("g routed to the max",),
     symbol="max",
 ))
@@ -117,6 +144,7 @@ MIN = register(OpDef(
     reference=lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, False),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Min),
+    compute=_reduce_compute("min"),
     derivative=("g routed to the min",),
     symbol="min",
 ))

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import sympy
 
+from codegen import loops
 from graphnn.errors import OpError
 from graphnn.ir import OpDef, op_function, register
 from graphnn.shapes import normalize_axes
@@ -53,6 +54,7 @@ SIZE = register(OpDef(
     reference=_size_reference,
     vjp=None,
     to_sympy=lambda x, axis: sympy.Integer(math.prod(np.shape(x)[a] for a in axis)),
+    compute=lambda out, x, axis: loops.const(math.prod(x.shape[a] for a in axis), x.dtype),
     derivative=("0",),
     public=False, symbol="N",
 ))
