@@ -26,9 +26,10 @@ def describe(buffer: loops.Buffer) -> str:
 
 
 def check_array(kernel: str, role: str, buffer: loops.Buffer, array: Any) -> None:
-    where = f"kernel {kernel}: {role} {buffer.name!r} expects a C-contiguous {describe(buffer)}"
+    where = (f"kernel {kernel}: {role} {buffer.name!r} expects a C-contiguous "
+             f"{describe(buffer)} array")
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"{where} array, got {type(array).__name__}")
+        raise TypeError(f"{where}, got {type(array).__name__}")
     if array.dtype != NUMPY_DTYPES[buffer.dtype]:
         raise TypeError(f"{where}, got dtype {array.dtype.str} ({array.dtype.name})")
     if array.shape != buffer.shape:

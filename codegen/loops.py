@@ -112,7 +112,7 @@ def _pair(a: Expr | Number, b: Expr | Number) -> tuple[Expr, Expr]:
         return a, lift(b, a)
     if isinstance(b, Expr):
         return lift(a, b), b
-    raise TypeError(f"need at least one loop expression, got {a!r} and {b!r}")
+    raise TypeError(f"cannot infer a dtype from {a!r} and {b!r}: use loops.const(value, dtype)")
 
 
 def power(a: Expr | Number, b: Expr | Number) -> Expr:

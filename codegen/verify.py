@@ -16,7 +16,6 @@ from codegen import exprs as E
 from codegen import stmts as S
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_REDUCE_NAME = re.compile(r"r[0-9]+\Z")  # reserved for reduction variables
 Interval = tuple[int | None, int | None]  # None: unbounded on that side
 
 
@@ -32,7 +31,8 @@ def check_kernel(kernel: S.Kernel) -> None:
                           ("temp", kernel.temps)):
         for b in buffers:
             if not isinstance(b, S.Buffer):
-                raise KernelError(f"kernel {kernel.name}: {role} {b!r} is not a Buffer")
+                raise KernelError(f"kernel {kernel.name}: {role} {type(b).__name__} "
+                                  f"`{_short(b)}` is not a Buffer")
             if not _IDENTIFIER.match(b.name) or b.name in roles:
                 raise KernelError(f"kernel {kernel.name}: buffer name {b.name!r} is not a unique "
                                   "identifier")
@@ -85,9 +85,8 @@ class _Checker:
             raise self.fail(f"unknown statement {type(s).__name__}")
 
     def bind(self, name: str, env: dict[str, Interval]) -> None:
-        if not _IDENTIFIER.match(name) or _REDUCE_NAME.match(name):
-            raise self.fail(f"loop variable {name!r} is not an identifier or is reserved "
-                            "(r0, r1, ... name reductions)")
+        if not _IDENTIFIER.match(name):
+            raise self.fail(f"loop variable {name!r} is not an identifier")
         if name in env:
             raise self.fail(f"loop variable {name} shadows an enclosing loop")
 

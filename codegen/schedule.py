@@ -1,0 +1,213 @@
+"""Loop transforms that never change results: flatten, interchange reductions, parallelize.
+
+Input: a ``Kernel``. Output: an equivalent ``Kernel`` that runs faster. Each transform checks
+its own legality and returns the kernel unchanged (the same object) where it does not apply.
+
+- ``flatten_elementwise``: a perfect nest whose every access is ``buf[i, j, ...]`` with exactly
+  the nest's indices over a buffer of exactly the nest's shape becomes one loop over
+  ``buf.flat[i]``: no short inner loops, one long vectorizable loop.
+- ``interchange_reductions``: ``for j { out[.., j] = sum(r: body) }`` whose body is contiguous in
+  j but strided in r (column sums, matmul) becomes ``for j { out = 0 }; for r { for j {
+  out[.., j] += body } }``, so the inner loop runs along contiguous memory. Each element is then
+  summed sequentially in r order: exactly the unreassociated sum (max/min are order-free).
+- ``parallelize``: marks a top-level loop parallel when every iteration writes its own elements
+  (each written buffer is indexed by the loop variable in its first position, or is a Gemm
+  output at ``var * stride`` with disjoint blocks) and the loop has enough work.
+
+>>> from codegen import loops
+>>> x, out = loops.Buffer("x", "f32", (100, 8)), loops.Buffer("out", "f32", (8,))
+>>> k = loops.Kernel("colsum", [x], [out], body=[loops.loop(8, lambda j: loops.store(
+...     out, j, loops.reduce_sum(100, lambda r: x[r, j])), name="j")])
+>>> print(interchange_reductions(k))
+kernel colsum(x: f32[100,8]) -> (out: f32[8]) {
+  for j in 0..8 {
+    out[j] = 0.0
+  }
+  for r0 in 0..100 {
+    for j in 0..8 {
+      out[j] += x[r0, j]
+    }
+  }
+}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codegen import loops
+from codegen.module import PARALLEL_MIN_WORK, work
+
+Rewrite = Callable[[loops.Stmt], loops.Stmt | tuple[loops.Stmt, ...]]
+
+
+def _rebuild(kernel: loops.Kernel, rewrite: Rewrite, top_only: bool = False) -> loops.Kernel:
+    """Apply ``rewrite`` to every statement (innermost first unless ``top_only``)."""
+
+    def visit(stmt: loops.Stmt) -> tuple[loops.Stmt, ...]:
+        if isinstance(stmt, loops.Loop) and not top_only:
+            body = tuple(s for child in stmt.body for s in visit(child))
+            if any(a is not b for a, b in zip(body, stmt.body)) or len(body) != len(stmt.body):
+                stmt = loops.Loop(stmt.var, stmt.extent, body, stmt.parallel)
+        result = rewrite(stmt)
+        return result if isinstance(result, tuple) else (result,)
+
+    body = tuple(s for stmt in kernel.body for s in visit(stmt))
+    if len(body) == len(kernel.body) and all(a is b for a, b in zip(body, kernel.body)):
+        return kernel
+    return loops.Kernel(kernel.name, kernel.inputs, kernel.outputs, kernel.temps, body)
+
+
+def _uses(node: loops.Node, name: str) -> bool:
+    return any(isinstance(n, loops.Var) and n.name == name for n in loops.walk(node))
+
+
+# -- flatten ------------------------------------------------------------------------------------
+
+
+def _perfect_nest(stmt: loops.Loop) -> tuple[list[loops.Loop], tuple[loops.Stmt, ...]]:
+    nest = [stmt]
+    while len(nest[-1].body) == 1 and isinstance(nest[-1].body[0], loops.Loop):
+        nest.append(nest[-1].body[0])
+    return nest, nest[-1].body
+
+
+def _flatten_nest(stmt: loops.Stmt) -> loops.Stmt:
+    if not isinstance(stmt, loops.Loop):
+        return stmt
+    nest, body = _perfect_nest(stmt)
+    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm))
+                            for s in body for n in loops.walk(s)):
+        return stmt
+    index = tuple(loop.var for loop in nest)
+    shape = tuple(loop.extent for loop in nest)
+    flat = (loops.Var("%flat"),)  # not an identifier: cannot clash with the nest's names
+
+    def rewrite(node: loops.Node) -> loops.Node:
+        node = loops.map_children(node, rewrite)
+        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)) and \
+                node.index == index and node.buffer.shape == shape:
+            return type(node)(node.buffer, flat, *node.fields()[2:])
+        return node
+
+    new_body = tuple(rewrite(s) for s in body)
+    if any(_uses(s, v.name) for s in new_body for v in index):
+        return stmt  # an index used some other way (broadcast, transpose, arithmetic)
+    total = 1
+    for extent in shape:
+        total *= extent
+    renamed = tuple(loops.substitute(s, {"%flat": stmt.var}) for s in new_body)
+    return loops.Loop(stmt.var, total, renamed, stmt.parallel)
+
+
+def flatten_elementwise(kernel: loops.Kernel) -> loops.Kernel:
+    """Collapse perfect elementwise nests over identically shaped buffers into one loop."""
+    return _rebuild(kernel, _flatten_nest)
+
+
+# -- interchange ----------------------------------------------------------------------------------
+
+
+_IDENTITY = {"sum": 0, "max": float("-inf"), "min": float("inf")}
+_INT_IDENTITY = {"sum": 0, "max": -(2**63), "min": 2**63 - 1}
+
+
+def _contiguous_in(access: loops.Load | loops.Store, name: str) -> bool:
+    """``name`` appears only in the last index component, as ``name`` or ``name + c``."""
+    *leading, last = access.index
+    if any(_uses(e, name) for e in leading):
+        return False
+    if isinstance(last, loops.Var):
+        return True
+    return isinstance(last, (loops.Add, loops.Sub)) and isinstance(last.a, loops.Var) and \
+        last.a.name == name and isinstance(last.b, loops.Const)
+
+
+def _index_uses(index: tuple[loops.Expr, ...], name: str) -> bool:
+    return any(_uses(e, name) for e in index)
+
+
+def _worth_interchanging(store: loops.Store, j: str, r: str) -> bool:
+    """True when the j loop is contiguous everywhere and the r loop strided somewhere."""
+    reads = [n for n in loops.walk(store.value) if isinstance(n, loops.Load)]
+    along_j = [a for a in (store, *reads) if _index_uses(a.index, j)]
+    strided_r = [a for a in reads if _index_uses(a.index[:-1], r)]
+    return len(store.index) == store.buffer.ndim and bool(strided_r) and all(
+        _contiguous_in(a, j) for a in along_j)
+
+
+def _interchange(stmt: loops.Stmt) -> loops.Stmt | tuple[loops.Stmt, ...]:
+    if not (isinstance(stmt, loops.Loop) and len(stmt.body) == 1
+            and isinstance(stmt.body[0], loops.Store)
+            and isinstance(stmt.body[0].value, loops.Reduce)):
+        return stmt
+    store, j = stmt.body[0], stmt.var
+    reduce = store.value
+    if store.buffer.name in reduce.reads or j not in store.index:  # dependence / not injective
+        return stmt
+    if not _worth_interchanging(store, j.name, reduce.var.name):
+        return stmt
+    identity = (_INT_IDENTITY if reduce.dtype == "i64" else _IDENTITY)[reduce.kind]
+    init = loops.Loop(j, stmt.extent, (loops.Store(store.buffer, store.index, identity),))
+    update = loops.Accumulate(store.buffer, store.index, reduce.body, reduce.kind)
+    inner = loops.Loop(j, stmt.extent, (update,))
+    return (init, loops.Loop(reduce.var, reduce.extent, (inner,)))
+
+
+def interchange_reductions(kernel: loops.Kernel) -> loops.Kernel:
+    """Turn strided innermost reductions into accumulations along contiguous memory."""
+    return _rebuild(kernel, _interchange)
+
+
+# -- parallelize ----------------------------------------------------------------------------------
+
+
+def _gemm_block_is_private(g: loops.Gemm, var: str) -> bool:
+    offset = g.c_offset
+    if not isinstance(offset, loops.Mul):
+        return False
+    pair = (offset.a, offset.b) if isinstance(offset.a, loops.Var) else (offset.b, offset.a)
+    variable, stride = pair
+    block = (g.m - 1) * g.ldc + g.n
+    return isinstance(variable, loops.Var) and variable.name == var and \
+        isinstance(stride, loops.Const) and stride.value >= block
+
+
+def _independent_iterations(loop: loops.Loop) -> bool:
+    var = loop.var.name
+    nodes = [n for s in loop.body for n in loops.walk(s)]
+    written = {n.buffer.name for n in nodes if isinstance(n, (loops.Store, loops.Accumulate))}
+    gemm_outputs = {n.c.name for n in nodes if isinstance(n, loops.Gemm)}
+    for n in nodes:
+        if isinstance(n, loops.Gemm):
+            if not _gemm_block_is_private(n, var) or n.c.name in written | {n.a.name, n.b.name}:
+                return False
+        elif isinstance(n, (loops.Load, loops.Store, loops.Accumulate)):
+            if n.buffer.name in gemm_outputs:
+                return False
+            if n.buffer.name in written and not (n.index and isinstance(n.index[0], loops.Var)
+                                                 and n.index[0].name == var):
+                return False
+    kinds = {(n.buffer.name, len(n.index)) for n in nodes
+             if isinstance(n, (loops.Load, loops.Store, loops.Accumulate))
+             and n.buffer.name in written}
+    return len(kinds) == len({name for name, _ in kinds})  # one indexing geometry per buffer
+
+
+def _parallelize(stmt: loops.Stmt) -> loops.Stmt:
+    if not isinstance(stmt, loops.Loop) or stmt.parallel or stmt.extent < 2:
+        return stmt
+    if work(stmt) < 2 * PARALLEL_MIN_WORK or not _independent_iterations(stmt):
+        return stmt
+    return loops.Loop(stmt.var, stmt.extent, stmt.body, parallel=True)
+
+
+def parallelize(kernel: loops.Kernel) -> loops.Kernel:
+    """Mark top-level loops with independent iterations and enough work as parallel."""
+    return _rebuild(kernel, _parallelize, top_only=True)
+
+
+def schedule(kernel: loops.Kernel, *, parallel: bool = True) -> loops.Kernel:
+    """The default schedule: interchange reductions, flatten, then (optionally) parallelize."""
+    kernel = flatten_elementwise(interchange_reductions(kernel))
+    return parallelize(kernel) if parallel else kernel

@@ -1,0 +1,50 @@
+; ModuleID = "bmm"
+target triple = "unknown-unknown-unknown"
+target datalayout = ""
+
+define internal void @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", ptr %"args", i64 %"threads") nounwind
+{
+entry:
+  br label %"q.cond"
+q.cond:
+  %"q" = phi  i64 [0, %"entry"], [%"q.next", %"q.body"]
+  %".9" = icmp slt i64 %"q", 2
+  br i1 %".9", label %"q.body", label %"q.end"
+q.body:
+  %".11" = mul i64 %"q", 20
+  %".12" = getelementptr float, ptr %"b", i64 %".11"
+  %".13" = mul i64 %"q", 12
+  %".14" = getelementptr float, ptr %"a", i64 %".13"
+  %".15" = mul i64 %"q", 15
+  %".16" = getelementptr float, ptr %"c", i64 %".15"
+  call void @"blas_sgemm"(i8* @"blas.char.78", i8* @"blas.char.78", i32* @"blas.i32.5", i32* @"blas.i32.3", i32* @"blas.i32.4", float* @"blas.f32.1.0", ptr %".12", i32* @"blas.i32.5", ptr %".14", i32* @"blas.i32.4", float* @"blas.f32.0.0", ptr %".16", i32* @"blas.i32.5")
+  %"q.next" = add nuw nsw i64 %"q", 1
+  br label %"q.cond"
+q.end:
+  ret void
+}
+
+declare void @"blas_sgemm"(ptr %".1", ptr %".2", ptr %".3", ptr %".4", ptr %".5", ptr %".6", ptr %".7", ptr %".8", ptr %".9", ptr %".10", ptr %".11", ptr %".12", ptr %".13")
+
+@"blas.char.78" = private unnamed_addr constant i8 78
+@"blas.i32.5" = private unnamed_addr constant i32 5
+@"blas.i32.3" = private unnamed_addr constant i32 3
+@"blas.i32.4" = private unnamed_addr constant i32 4
+@"blas.f32.1.0" = private unnamed_addr constant float 0x3ff0000000000000
+@"blas.f32.0.0" = private unnamed_addr constant float              0x0
+define void @"kernel.bmm"(ptr %"args") nounwind
+{
+entry:
+  %".3" = getelementptr i64, ptr %"args", i64 4
+  %"threads" = load i64, ptr %".3"
+  %".4" = getelementptr ptr, ptr %"args", i64 0
+  %"a" = load ptr, ptr %".4"
+  %".5" = getelementptr ptr, ptr %"args", i64 1
+  %"b" = load ptr, ptr %".5"
+  %".6" = getelementptr ptr, ptr %"args", i64 2
+  %"c" = load ptr, ptr %".6"
+  %".7" = getelementptr ptr, ptr %"args", i64 3
+  %"workspace" = load ptr, ptr %".7"
+  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", ptr %"args", i64 %"threads")
+  ret void
+}

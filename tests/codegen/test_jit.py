@@ -1,0 +1,174 @@
+"""The compiled-kernel interface: vectorization, checked calls, bound calls, introspection,
+the disk cache and deterministic IR text."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen import cache, loops
+from codegen.jit import compile_kernel
+from tests.codegen.support import compiled, elementwise
+
+ROOT = Path(__file__).parents[2]
+
+
+def sigmoid(n: int = 1000, dtype: str = "f32") -> loops.Kernel:
+    return elementwise("sigmoid", dtype, n, 1, lambda x: 1.0 / (1.0 + loops.exp(-x)))
+
+
+def two_outputs() -> loops.Kernel:
+    x, y = loops.Buffer("x", "f64", (3, 4)), loops.Buffer("y", "f64", (4,))
+    s, p = loops.Buffer("s", "f64", (3, 4)), loops.Buffer("p", "f64", (3, 4))
+    body = loops.loop_nest((3, 4), lambda i, j: [loops.store(s, (i, j), x[i, j] + y[j]),
+                                                 loops.store(p, (i, j), x[i, j] * y[j])])
+    return loops.Kernel("sum_product", [x, y], [s, p], body=[body])
+
+
+def test_elementwise_kernels_vectorize():
+    kernel = compiled(sigmoid(4096))
+    assert re.search(r"<(8|16) x float>", kernel.optimized_ir), "no float vectors in the IR"
+    assert re.search(r"\bv(mul|add|div)ps\s+%[yz]mm", kernel.assembly), "no vector arithmetic"
+    assert "call float @expf" not in kernel.optimized_ir  # our polynomial, not libm
+
+
+def test_reduction_sums_vectorize():
+    x, out = loops.Buffer("x", "f64", (64, 512)), loops.Buffer("out", "f64", (64,))
+    body = loops.loop(64, lambda i: loops.store(out, i, loops.reduce_sum(512, lambda k: x[i, k])))
+    kernel = compiled(loops.Kernel("row_sums", [x], [out], body=[body]))
+    assert re.search(r"fadd reassoc contract <\d+ x double>", kernel.optimized_ir)
+
+
+def test_introspection_of_every_stage():
+    kernel = compiled(sigmoid())
+    assert kernel.loop_ir == str(kernel.kernel)
+    assert kernel.loop_ir.startswith("kernel sigmoid(x0: f32[1000]) -> (out: f32[1000]) {")
+    assert kernel.llvm_ir.startswith('; ModuleID = "sigmoid"')
+    assert 'define void @"kernel.sigmoid"(ptr %"args")' in kernel.llvm_ir
+    assert "define void @kernel.sigmoid(ptr" in kernel.optimized_ir
+    assert "kernel.sigmoid:" in kernel.assembly
+
+
+def test_checked_call_allocates_and_accepts_outputs():
+    kernel = compiled(two_outputs())
+    x, y = np.arange(12.0).reshape(3, 4), np.arange(4.0)
+    s, p = kernel(x, y)
+    np.testing.assert_array_equal(s, x + y)
+    np.testing.assert_array_equal(p, x * y)
+    out = (np.empty((3, 4)), np.empty((3, 4)))
+    assert kernel(x, y, out=out)[0] is out[0]
+    np.testing.assert_array_equal(out[1], x * y)
+
+
+BAD_CALLS = [
+    ("wrong dtype", lambda x, y: (x.astype(np.float32), y), {}, TypeError,
+     r"input 'x' expects a C-contiguous f64\[3, 4\] \(float64\) array, got dtype <f4"),
+    ("wrong shape", lambda x, y: (x, y[:3]), {}, ValueError,
+     r"input 'y' expects a C-contiguous f64\[4\] \(float64\) array, got shape \[3\]"),
+    ("not contiguous", lambda x, y: (np.asfortranarray(x), y), {}, ValueError,
+     r"input 'x' .* non-contiguous"),
+    ("not an array", lambda x, y: (x.tolist(), y), {}, TypeError, r"input 'x' .* got list"),
+    ("byte order", lambda x, y: (x.astype(">f8"), y), {}, TypeError, r"got dtype >f8"),
+    ("input count", lambda x, y: (x,), {}, TypeError, r"takes 2 inputs \(x, y\), got 1"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_checked_call_names_the_buffer_and_expectation(case):
+    _, arguments, keywords, error, message = case
+    kernel = compiled(two_outputs())
+    with pytest.raises(error, match=message):
+        kernel(*arguments(np.zeros((3, 4)), np.zeros(4)), **keywords)
+
+
+def test_outputs_must_be_writable_and_must_not_alias():
+    kernel = compiled(two_outputs())
+    x, y = np.zeros((3, 4)), np.zeros(4)
+    frozen = np.zeros((3, 4))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="output 's' .* read-only"):
+        kernel(x, y, out=(frozen, np.zeros((3, 4))))
+    with pytest.raises(ValueError, match="output 's' overlaps input 'x'"):
+        kernel(x, y, out=(x, np.zeros((3, 4))))
+    shared = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="output 'p' overlaps output 's'"):
+        kernel(x, y, out=(shared, shared))
+    with pytest.raises(TypeError, match="has 2 outputs"):
+        kernel(x, y, out=np.zeros((3, 4)))
+
+
+def test_bound_call_reuses_arrays_in_place():
+    kernel = compiled(two_outputs())
+    x, y = np.ones((3, 4)), np.arange(4.0)
+    bound = kernel.bind(x, y)
+    s, _ = bound()
+    np.testing.assert_array_equal(s, x + y)
+    x[...] = 5.0  # refill the bound input; the next call sees it
+    s, p = bound()
+    np.testing.assert_array_equal(s, x + y)
+    np.testing.assert_array_equal(p, x * y)
+    with pytest.raises(TypeError):
+        kernel.bind(x.astype(np.float32), y)
+
+
+class TestDiskCache:
+    @pytest.fixture(autouse=True)
+    def fresh_cache(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
+        self.directory = tmp_path / "codegen"
+
+    def entries(self) -> list[Path]:
+        return sorted(self.directory.glob("*.o")) if self.directory.exists() else []
+
+    def test_second_compile_is_a_hit(self):
+        kernel = sigmoid(17)
+        first = compile_kernel(kernel)
+        second = compile_kernel(kernel)
+        assert (first.from_cache, second.from_cache) == (False, True)
+        x = np.linspace(-3, 3, 17, dtype=np.float32)
+        np.testing.assert_array_equal(first(x), second(x))
+        assert len(self.entries()) == 1
+        assert compile_kernel(kernel, blas=False).from_cache  # no Gemm: the same IR
+
+    def test_off_disables_the_cache(self, monkeypatch):
+        monkeypatch.setenv("GRAPHNN_CACHE_DIR", "off")
+        assert not compile_kernel(sigmoid(18)).from_cache
+        assert not compile_kernel(sigmoid(18)).from_cache
+        assert cache.cache_dir() is None
+
+    @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage"])
+    def test_a_damaged_entry_is_deleted_and_rebuilt(self, damage):
+        kernel = sigmoid(19)
+        compile_kernel(kernel)
+        (entry,) = self.entries()
+        data = entry.read_bytes()
+        damaged = {"truncate": data[: len(data) // 2],
+                   "flip": data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:],
+                   "empty": b"", "garbage": b"not an object file at all"}[damage]
+        entry.write_bytes(damaged)
+        rebuilt = compile_kernel(kernel)
+        assert not rebuilt.from_cache
+        assert entry.read_bytes() == data  # rewritten whole
+        x = np.linspace(-3, 3, 19, dtype=np.float32)
+        np.testing.assert_allclose(rebuilt(x), 1 / (1 + np.exp(-x)), rtol=2e-7)
+
+    def test_default_directory_honors_xdg(self, monkeypatch, tmp_path):
+        monkeypatch.delenv("GRAPHNN_CACHE_DIR")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert cache.cache_dir() == tmp_path / "xdg" / "graphnn" / "codegen"
+
+
+def test_ir_text_is_the_same_in_another_process():
+    script = ("from tests.codegen.test_jit import two_outputs\n"
+              "from codegen.module import build_module\n"
+              "print(str(build_module(two_outputs()).module), end='')\n")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    text = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
+    assert text == compiled(two_outputs()).llvm_ir

@@ -1,0 +1,127 @@
+"""Parallel loops: identical results to serial loops, concurrent callers, grain, fork."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from codegen import loops
+from codegen.jit import compile_kernel
+from tests.codegen.support import NUMPY, compiled
+
+
+def rowwise(parallel: bool, n: int = 300, m: int = 257) -> loops.Kernel:
+    """Softmax-like rows: a reduction and an elementwise pass per row."""
+    x = loops.Buffer("x", "f32", (n, m))
+    out = loops.Buffer("out", "f32", (n, m))
+    total = loops.Buffer("total", "f32", (n,))
+
+    def row(i):
+        return [loops.store(total, i, loops.reduce_sum(m, lambda k: loops.exp(x[i, k]))),
+                loops.loop(m, lambda j: loops.store(out, (i, j), loops.tanh(x[i, j]) / total[i]),
+                           name="j")]
+
+    name = "rows_parallel" if parallel else "rows_serial"
+    return loops.Kernel(name, [x], [out], [total], [loops.loop(n, row, parallel=parallel)])
+
+
+def elementwise(parallel: bool, n: int = 200_003) -> loops.Kernel:
+    x = loops.Buffer("x", "f64", (n,))
+    out = loops.Buffer("out", "f64", (n,))
+    body = loops.loop(n, lambda i: loops.store(out, i, 1.0 / (1.0 + loops.exp(-x[i]))),
+                      parallel=parallel)
+    return loops.Kernel(f"sigmoid_{'parallel' if parallel else 'serial'}", [x], [out],
+                        body=[body])
+
+
+@pytest.mark.parametrize("make", [rowwise, elementwise])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_parallel_equals_serial_bit_for_bit(make, threads):
+    serial, parallel = compiled(make(False)), compiled(make(True))
+    spec = serial.kernel.inputs[0]
+    x = np.random.default_rng(0).standard_normal(spec.shape).astype(NUMPY[spec.dtype])
+    assert "graphnn_parallel_for" in parallel.llvm_ir
+    np.testing.assert_array_equal(parallel(x, threads=threads), serial(x))
+
+
+@pytest.mark.parametrize("blas", [True, False])
+def test_parallel_batched_gemm(blas):
+    batch, m, n, k = 16, 33, 17, 29
+    a, b = loops.Buffer("a", "f64", (batch, m, k)), loops.Buffer("b", "f64", (batch, k, n))
+    c = loops.Buffer("c", "f64", (batch, m, n))
+    body = loops.loop(batch, lambda q: loops.Gemm(
+        c, a, b, m, n, k, a_offset=q * (m * k), b_offset=q * (k * n), c_offset=q * (m * n)),
+        name="q", parallel=True)
+    kernel = compiled(loops.Kernel("bmm_parallel", [a, b], [c], body=[body]), blas)
+    rng = np.random.default_rng(1)
+    av, bv = rng.standard_normal(a.shape), rng.standard_normal(b.shape)
+    np.testing.assert_allclose(kernel(av, bv, threads=2), av @ bv, rtol=1e-12, atol=1e-12)
+
+
+def test_two_python_threads_call_one_kernel_concurrently():
+    kernel = compiled(rowwise(True))
+    serial = compiled(rowwise(False))
+    rng = np.random.default_rng(2)
+    inputs = [rng.standard_normal((300, 257)).astype(np.float32) for _ in range(2)]
+    expected = [serial(x) for x in inputs]
+    failures: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        bound = kernel.bind(inputs[index], threads=2)
+        for repeat in range(30):
+            got = kernel(inputs[index]) if repeat % 2 else bound()[0]
+            if not np.array_equal(got, expected[index]):
+                failures.append(f"thread {index} repeat {repeat}")
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a concurrent call hung"
+    assert not failures, failures
+
+
+def test_small_extents_run_inline():
+    # 64 cheap iterations are far below the grain: the runtime calls the body directly
+    kernel = compiled(elementwise(True, n=64))
+    assert "i64 64, i64 " in kernel.llvm_ir  # extent 64, then the grain
+    grain = int(kernel.llvm_ir.split("i64 64, i64 ")[1].split(",")[0])
+    assert grain >= 64
+    x = np.linspace(-5, 5, 64)
+    np.testing.assert_array_equal(kernel(x, threads=64), compiled(elementwise(False, 64))(x))
+
+
+def test_thread_counts_are_validated():
+    kernel = compiled(elementwise(True, n=64))
+    with pytest.raises(ValueError, match="threads must be a positive int"):
+        kernel(np.zeros(64), threads=0)
+    bound = kernel.bind(np.zeros(64))
+    bound.threads = 3
+    assert bound.threads == 3
+    assert compile_kernel(elementwise(True, n=64), threads=2).threads == 2
+
+
+def test_parallel_loops_only_at_top_level():
+    x = loops.Buffer("x", "f64", (4, 4))
+    inner = loops.loop(4, lambda j: loops.store(x, (0, j), 1.0), name="j", parallel=True)
+    with pytest.raises(loops.KernelError, match="not at the top level"):
+        loops.Kernel("nested", [], [x], body=[loops.loop(4, lambda i: inner)])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_runs_parallel_kernels():
+    kernel = compiled(elementwise(True))
+    x = np.random.default_rng(3).standard_normal(200_003)
+    expected = kernel(x, threads=2)  # the parent's pool now has workers
+    pid = os.fork()
+    if pid == 0:  # child: the pool was reset at fork; new workers are started on demand
+        ok = np.array_equal(kernel(x, threads=2), expected)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
