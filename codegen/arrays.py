@@ -1,11 +1,11 @@
 """Validation of NumPy arrays against a kernel's Buffer specs, before native code touches them.
 
 Input: a ``Kernel`` and the arrays of one call. Output: the output arrays (allocated when not
-given), or a ``TypeError``/``ValueError`` naming the kernel, the buffer, the expected dtype and
-shape and what was passed. Checked: ndarray type, exact dtype (native byte order), shape,
-C-contiguity, alignment, writable outputs, and that no output overlaps an input or another output
-(the emitted code marks buffers ``noalias``). For C-contiguous arrays the byte ranges used by
-``np.may_share_memory`` are exactly the memory touched, so the overlap test is exact.
+given) and their data addresses, or a ``TypeError``/``ValueError`` naming the kernel, the buffer,
+the expected dtype and shape and what was passed. Checked: ndarray type, exact dtype (native byte
+order), shape, C-contiguity, alignment, writable outputs, and that no output overlaps an input or
+another output (the emitted code marks buffers ``noalias``). A C-contiguous array touches exactly
+the bytes [address, address + nbytes), so comparing those ranges is an exact overlap test.
 """
 
 from __future__ import annotations
@@ -25,7 +25,21 @@ def describe(buffer: loops.Buffer) -> str:
     return f"{buffer.dtype}{list(buffer.shape)} ({NUMPY_DTYPES[buffer.dtype].name})"
 
 
+def address(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
 def check_array(kernel: str, role: str, buffer: loops.Buffer, array: Any) -> None:
+    """Raise unless ``array`` matches ``buffer`` (fast when it does: no message is built)."""
+    if isinstance(array, np.ndarray) and array.dtype == NUMPY_DTYPES[buffer.dtype] and \
+            array.shape == buffer.shape:
+        flags = array.flags
+        if flags.c_contiguous and flags.aligned and (flags.writeable or role != "output"):
+            return
+    _diagnose(kernel, role, buffer, array)
+
+
+def _diagnose(kernel: str, role: str, buffer: loops.Buffer, array: Any) -> None:
     where = (f"kernel {kernel}: {role} {buffer.name!r} expects a C-contiguous "
              f"{describe(buffer)} array")
     if not isinstance(array, np.ndarray):
@@ -39,8 +53,7 @@ def check_array(kernel: str, role: str, buffer: loops.Buffer, array: Any) -> Non
                          "use np.ascontiguousarray")
     if not array.flags.aligned:
         raise ValueError(f"{where}, got a misaligned array")
-    if role == "output" and not array.flags.writeable:
-        raise ValueError(f"{where}, got a read-only array")
+    raise ValueError(f"{where}, got a read-only array")
 
 
 def _as_tuple(arrays: Any) -> tuple[Any, ...] | None:
@@ -50,8 +63,9 @@ def _as_tuple(arrays: Any) -> tuple[Any, ...] | None:
 
 
 def check_call(kernel: loops.Kernel, inputs: Sequence[Any],
-               out: Any = None) -> tuple[np.ndarray, ...]:
-    """Validate one call's arrays; returns the outputs, allocating any not passed."""
+               out: Any = None) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """Validate one call's arrays; returns the outputs (allocating any not passed) and the data
+    addresses of inputs then outputs."""
     if len(inputs) != len(kernel.inputs):
         names = ", ".join(b.name for b in kernel.inputs)
         raise TypeError(f"kernel {kernel.name} takes {len(kernel.inputs)} inputs ({names}), "
@@ -67,18 +81,23 @@ def check_call(kernel: loops.Kernel, inputs: Sequence[Any],
         check_array(kernel.name, "input", buffer, array)
     for buffer, array in zip(kernel.outputs, outputs, strict=True):
         check_array(kernel.name, "output", buffer, array)
-    _check_overlap(kernel, inputs, outputs)
-    return outputs
+    addresses = [address(a) for a in inputs] + [address(a) for a in outputs]
+    _check_overlap(kernel, inputs, outputs, addresses)
+    return outputs, addresses
 
 
 def _check_overlap(kernel: loops.Kernel, inputs: Sequence[np.ndarray],
-                   outputs: Sequence[np.ndarray]) -> None:
-    named = [("input", b.name, a) for b, a in zip(kernel.inputs, inputs, strict=True)]
-    named += [("output", b.name, a) for b, a in zip(kernel.outputs, outputs, strict=True)]
-    for position, (_, name, array) in enumerate(named[len(inputs):], start=len(inputs)):
-        if array.size == 0:
-            continue
-        for role, other_name, other in named[:position]:
-            if other.size and np.may_share_memory(array, other):
-                raise ValueError(f"kernel {kernel.name}: output {name!r} overlaps {role} "
-                                 f"{other_name!r}; outputs must not alias other arguments")
+                   outputs: Sequence[np.ndarray], addresses: list[int]) -> None:
+    """Contiguous arrays touch exactly [address, address + nbytes): compare those ranges."""
+    arrays = [*inputs, *outputs]
+    names = [("input", b.name) for b in kernel.inputs]
+    names += [("output", b.name) for b in kernel.outputs]
+    for position in range(len(inputs), len(arrays)):
+        start, size = addresses[position], arrays[position].nbytes
+        for other in range(position):
+            other_start, other_size = addresses[other], arrays[other].nbytes
+            if size and other_size and start < other_start + other_size and \
+                    other_start < start + size:
+                role, other_name = names[other]
+                raise ValueError(f"kernel {kernel.name}: output {names[position][1]!r} overlaps "
+                                 f"{role} {other_name!r}; outputs must not alias other arguments")

@@ -26,9 +26,10 @@ from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
-# Iterations per thread must amount to at least this many estimated scalar operations
-# (~10 us), so a parallel loop never pays thread wake-ups for less work than they cost.
-PARALLEL_MIN_WORK = 1 << 15
+# Iterations per thread must amount to at least this many estimated scalar operations (about
+# 15 us of vectorized code here), so a parallel loop never pays thread wake-ups (a few us) for
+# less work than they cost.
+PARALLEL_MIN_WORK = 1 << 19
 
 
 @dataclass(frozen=True)

@@ -109,18 +109,18 @@ def test_flatten_declines_broadcasts_and_index_arithmetic():
 
 
 def test_parallelize_marks_independent_loops_only():
-    x, out = loops.Buffer("x", "f64", (256, 512)), loops.Buffer("out", "f64", (256, 512))
+    x, out = loops.Buffer("x", "f64", (512, 512)), loops.Buffer("out", "f64", (512, 512))
     rows = loops.Kernel("rows", [x], [out], body=[loops.loop_nest(
-        (256, 512), lambda i, j: loops.store(out, (i, j), loops.exp(x[i, j])))])
+        (512, 512), lambda i, j: loops.store(out, (i, j), loops.exp(x[i, j])))])
     marked = schedule.parallelize(rows)
     assert marked.body[0].parallel
-    values = data((256, 512), "f64", 5)
+    values = data((512, 512), "f64", 5)
     np.testing.assert_array_equal(compiled(marked)(values, threads=2), compiled(rows)(values))
 
-    grad = loops.Buffer("grad", "f64", (257, 512))
+    grad = loops.Buffer("grad", "f64", (513, 512))
     scatter = loops.Kernel("scatter", [x], [grad], body=[
-        loops.loop_nest((257, 512), lambda i, j: loops.store(grad, (i, j), 0.0)),
-        loops.loop_nest((256, 512), lambda i, j: loops.accumulate(grad, (i + 1, j), x[i, j]))])
+        loops.loop_nest((513, 512), lambda i, j: loops.store(grad, (i, j), 0.0)),
+        loops.loop_nest((512, 512), lambda i, j: loops.accumulate(grad, (i + 1, j), x[i, j]))])
     assert not any(s.parallel for s in schedule.parallelize(scatter).body[1:])  # overlapping
     tiny = loops.Kernel("tiny", [x], [out], body=[loops.loop_nest(
         (2, 2), lambda i, j: loops.store(out, (i, j), x[i, j]))])
