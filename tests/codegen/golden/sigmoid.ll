@@ -5,7 +5,7 @@ target datalayout = ""
 define internal void @"sigmoid.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", ptr %"args", i64 %"threads") nounwind
 {
 entry:
-  call void @"graphnn_parallel_for"(void (ptr, i64, i64)* @"sigmoid.par0", ptr %"args", i64 100000, i64 58255, i64 %"threads")
+  call void @"graphnn_parallel_for"(void (ptr, i64, i64)* @"sigmoid.par0", ptr %"args", i64 100000, i64 16913, i64 %"threads")
   ret void
 }
 
