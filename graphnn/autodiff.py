@@ -28,9 +28,9 @@ def sum_to_shape(part: Node, shape: Shape) -> Node:
 
 
 def full_like(node: Node, value: float) -> Node:
-    """A constant filled with `value`, of node's shape and dtype (a broadcast scalar)."""
+    """`value` in node's shape and dtype (a scalar constant broadcast like the node)."""
     scalar = constant(value, dtype=node.dtype)
-    return scalar if node.shape == () else apply("broadcast_to", scalar, shape=node.shape)
+    return scalar if node.shape == () else apply("broadcast_like", scalar, node)
 
 
 def _input_cotangents(node: Node, g: Node, wanted: list[Node]) -> Sequence[Node | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,15 @@ def golden(request):
             return
         assert text == path.read_text(), f"{name} differs from its golden file"
     return check
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_compile_cache(tmp_path_factory):
+    """Compiled kernels go to a fresh cache directory per test session, never ~/.cache."""
+    saved = os.environ.get("GRAPHNN_CACHE_DIR")
+    os.environ["GRAPHNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("graphnn-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("GRAPHNN_CACHE_DIR", None)
+    else:
+        os.environ["GRAPHNN_CACHE_DIR"] = saved

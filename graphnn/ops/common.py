@@ -44,11 +44,12 @@ def kept_shape(x: Node, axis: tuple[int, ...]) -> Shape:
 
 
 def unreduce(g: Node, x: Node, axis: tuple[int, ...]) -> Node:
-    """Spread a reduction's cotangent back over the reduced axes: x's shape again."""
+    """Spread a reduction's cotangent back over the reduced axes: x's shape again (a
+    broadcast_like of x, so the result follows x's shape when a graph is re-specialized)."""
     kept = kept_shape(x, axis)
     if g.shape != kept:
         g = apply("reshape", g, shape=kept)
-    return apply("broadcast_to", g, shape=x.shape)
+    return g if g.shape == x.shape else apply("broadcast_like", g, x)
 
 
 def result_dtype(*arrays: np.ndarray) -> np.dtype:

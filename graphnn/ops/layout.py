@@ -9,6 +9,7 @@ import numpy as np
 
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
+from graphnn.ops.common import elementwise
 from graphnn.shapes import Shape, as_shape, broadcasts_to
 
 
@@ -133,4 +134,26 @@ BROADCAST_TO = register(OpDef(
     symbol="bcast",
 ))
 
+BROADCAST_LIKE = elementwise(
+    "broadcast_like", ("x", "like"),
+    doc="""x broadcast to the shape it has against `like` (numpy rules); like's values are not
+    read.
+
+    Gradient rules use it instead of broadcast_to(x, like.shape): the node then depends on the
+    array whose shape it copies, so a graph specialized for another batch size stays right.
+    Gradient: g summed back to x's shape; none for `like`.
+
+    >>> gn.evaluate(gn.ops.broadcast_like(np.array([1.0, 2.0]), np.zeros((2, 2))))
+    array([[1., 2.],
+           [1., 2.]])
+    """,
+    reference=lambda x, like: np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape)),
+    vjp=lambda g, out, x, like: (g, None),
+    to_sympy=lambda x, like: x,
+    scalar=lambda x, like: x,
+    derivative=("1", "0"),
+    symbol="bcast", public=False, extra={"ignores": (1,)},
+)
+
 reshape, transpose, broadcast_to = (op_function(op) for op in (RESHAPE, TRANSPOSE, BROADCAST_TO))
+broadcast_like = op_function(BROADCAST_LIKE)

@@ -206,6 +206,8 @@ CASES: dict[str, list[Case]] = {
     "broadcast_to": [Case(((4,),), attrs={"shape": (3, 4)}),
                      Case(((3, 1),), attrs={"shape": (2, 3, 5)}),
                      Case(((),), attrs={"shape": (2, 2)})],
+    "broadcast_like": [Case(((4,), (3, 4)), wrt=(0,)), Case(((3, 1), (2, 1, 5)), wrt=(0,)),
+                       Case(((), (2, 2)), wrt=(0,))],
     "matmul": [Case(((3, 4), (4, 5)), expected=lambda a, b: np.einsum("ik,kj->ij", a, b)),
                Case(((4,), (4, 5)), label="vector @ matrix"),
                Case(((3, 4), (4,)), label="matrix @ vector"),

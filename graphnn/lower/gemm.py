@@ -1,0 +1,105 @@
+"""matmul as `Gemm` statements: operands read straight from memory, transposes as flags.
+
+A matmul operand is "in memory" when it is a graph input, a constant array, a node with a
+buffer, a reshape of one (same bytes), or one with its last two axes swapped (the transpose
+flag of BLAS): so the G Bᵀ and Aᵀ G of a backward pass never copy a transposed matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from codegen import loops
+from graphnn.ir import Node
+from graphnn.shapes import broadcast
+
+
+def _layout(node: Node, kept) -> tuple[Node, bool] | None:
+    """(node whose buffer holds the value, transposed) when the value is readable from memory."""
+    if node.op == "input" or (node.op == "constant" and node.shape != ()) or node in kept:
+        return node, False
+    if node.op not in ("reshape", "transpose"):
+        return None
+    inner = _layout(node.inputs[0], kept)
+    if inner is None:
+        return None
+    axes = node.attrs.get("axes")
+    identity = node.op == "reshape" or axes == tuple(range(node.ndim))
+    if identity:
+        return inner if not inner[1] else None
+    swap_last = node.ndim >= 2 and axes == tuple(range(node.ndim - 2)) + (node.ndim - 1,
+                                                                         node.ndim - 2)
+    return (inner[0], not inner[1]) if swap_last else None
+
+
+def memory_of(node: Node, kept) -> bool:
+    """Whether a matmul can read `node` from memory without a copy."""
+    return _layout(node, kept) is not None
+
+
+@dataclass(frozen=True)
+class Operand:
+    buffer: loops.Buffer
+    transposed: bool
+    shape: tuple[int, ...]      # the operand's value shape (matrices promoted from vectors)
+
+
+@dataclass(frozen=True)
+class GemmOperands:
+    a: Operand
+    b: Operand
+
+    @staticmethod
+    def of(lowering, node: Node) -> GemmOperands | None:
+        a, b = node.inputs
+        kept = lowering.buffers
+        la, lb = _layout(a, kept), _layout(b, kept)
+        if la is None or lb is None:
+            return None
+        a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
+        b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+        return GemmOperands(Operand(kept[la[0]], la[1], a_shape),
+                            Operand(kept[lb[0]], lb[1], b_shape))
+
+
+def _leading(op: Operand) -> int:
+    """Row length of the stored matrix: (M, K) stored, or (K, M) when transposed."""
+    rows, cols = op.shape[-2:]
+    return rows if op.transposed else cols
+
+
+def gemm_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
+    """Gemm statements computing c = a @ b (batched over broadcast leading dimensions)."""
+    a, b = operands.a, operands.b
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    batch = broadcast(a.shape[:-2], b.shape[:-2])
+    common = dict(trans_a=a.transposed, trans_b=b.transposed, lda=_leading(a),
+                  ldb=_leading(b), ldc=n)
+    if not batch:
+        return [loops.Gemm(c, a.buffer, b.buffer, m, n, k, **common)]
+    count = math.prod(batch)
+    if not b.shape[:-2] and not a.transposed and a.shape[:-2] == batch:
+        # (batch, M, K) @ (K, N): one (batch * M, K) @ (K, N) product over the same memory
+        return [loops.Gemm(c, a.buffer, b.buffer, count * m, n, k, **common)]
+
+    def body(index):
+        return loops.Gemm(c, a.buffer, b.buffer, m, n, k, a_offset=_offset(index, batch, a),
+                          b_offset=_offset(index, batch, b), c_offset=index * (m * n), **common)
+    return [loops.loop(count, body, name="b")]
+
+
+def _offset(flat: loops.Expr, batch: tuple[int, ...], op: Operand):
+    """Element offset of matrix number `flat` (over the broadcast batch) in an operand."""
+    own = op.shape[:-2]
+    lead = len(batch) - len(own)
+    offset, stride, rest = 0, math.prod(op.shape[-2:]), flat
+    for axis in reversed(range(len(batch))):
+        size = batch[axis]
+        index = rest % size if size > 1 else 0
+        rest = rest // size if size > 1 else rest
+        if axis >= lead and own[axis - lead] != 1:
+            offset = offset + index * stride
+            stride *= own[axis - lead]
+    return offset

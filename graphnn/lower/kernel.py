@@ -1,0 +1,311 @@
+"""Lowering: a Graph of primitives -> one `codegen.loops.Kernel`.
+
+Stage: lowering. Input: a Graph (composite ops are expanded first). Output: `Lowered`, the
+Kernel plus how its buffers map to graph inputs, constant arrays and outputs.
+
+Which nodes get memory is the main decision:
+- indexing ops (reductions, matmul, conv, pooling) write a buffer; so do graph outputs;
+- elementwise and layout nodes are inlined into their consumers' loops, except when inlining
+  would recompute something costly (a node with several users, a node broadcast into a larger
+  consumer, an operand that an indexing op reads many times);
+- consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
+  member used by a later member of the same loop is reused from the register, not reloaded.
+matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from codegen import loops
+from graphnn.graph import Graph
+from graphnn.ir import Node, toposort
+from graphnn.lower.expand import expand_composites
+from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
+
+PARALLEL_ELEMENTS = 1 << 15          # loops over at least this many elements use every core
+_EXPENSIVE = {"exp", "log", "tanh", "pow", "sigmoid", "elu", "sqrt", "div"}
+_SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each element once
+_CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
+
+
+@dataclass(frozen=True)
+class Lowered:
+    kernel: loops.Kernel
+    inputs: tuple[Node, ...]             # graph inputs, in kernel argument order
+    constants: tuple[np.ndarray, ...]    # constant arrays, passed after the inputs
+    outputs: tuple[Node, ...]            # computed output nodes, in kernel output order
+    results: tuple[Node, ...]            # each graph output after expansion (may be an input,
+                                         # a constant, or one of `outputs`)
+
+
+class _Conflict(Exception):
+    """A node cannot join the current loop: it reads a member at another index."""
+
+
+class _NotFlat(Exception):
+    """A loop body cannot use one flat index: some operand broadcasts or is permuted."""
+
+
+_FLAT = "flat"     # index marker: the group's single flat loop variable
+
+
+def _cost(node: Node) -> int:
+    return 4 if node.op in _EXPENSIVE else 1
+
+
+class Lowering:
+    """Builds the kernel for one graph; one instance per `lower` call."""
+
+    def __init__(self, outputs: list[Node], inputs: tuple[Node, ...]) -> None:
+        self.outputs = outputs
+        self.order = toposort(outputs)
+        self.inputs = inputs
+        self.users: dict[Node, list[Node]] = {n: [] for n in self.order}
+        for node in self.order:
+            for source in _read(node):
+                self.users[source].append(node)
+        self.buffers: dict[Node, loops.Buffer] = {}
+        self.constants: list[np.ndarray] = []
+        self.inline: dict[Node, loops.Expr] = {}     # group members visible in registers
+        self.group_index: tuple | str | None = None
+        self.flat_var: loops.Expr | None = None
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def materialized(self) -> list[Node]:
+        """The computed nodes that get a buffer, in topological order."""
+        keep = {n for n in self.outputs if n.op not in ("input", "constant")}
+        cost: dict[Node, int] = {}
+        for node in self.order:
+            op = node.opdef
+            if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
+                cost[node] = 0
+            elif op.compute is not None:
+                keep.add(node)
+                cost[node] = 0
+            else:
+                cost[node] = (0 if op.view else _cost(node)) + sum(cost[i] for i in _read(node))
+        for node in self.order:
+            if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
+                continue
+            for source in node.inputs:       # operands read many times by an indexing op
+                if node.op not in _SINGLE_READ and cost[source] > 0 and \
+                        not (node.op == "matmul" and memory_of(source, keep)):
+                    keep.add(source)
+        for node in self.order:
+            if node in keep or cost[node] == 0:
+                continue
+            users = self.users[node]
+            broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
+            if (len(users) > 1 and cost[node] >= 4) or (broadcast and node.shape and
+                                                         cost[node] >= 2):
+                keep.add(node)
+        return [n for n in self.order if n in keep]
+
+    # -- element expressions -------------------------------------------------------------------
+
+    def element(self, node: Node, index) -> loops.Expr:
+        """The loop expression for node[index] (index: a tuple of i64 exprs, or _FLAT)."""
+        if node in self.inline:
+            if index != self.group_index:
+                raise _Conflict(node)
+            return self.inline[node]
+        if node in self.buffers:
+            return self._load(node, index)
+        return self.define(node, index)
+
+    def define(self, node: Node, index) -> loops.Expr:
+        """The expression computing node[index] from its inputs (ignoring its own buffer)."""
+        if node.op == "constant":
+            return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
+        op = node.opdef
+        if node.op in _CONSTANT_COMPUTE:
+            return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
+        if index == _FLAT:
+            return self._flat_element(node)
+        if op.view is not None:
+            (source,) = node.inputs
+            return self.element(source, tuple(op.view(index, source.shape, **node.attrs)))
+        args = [self.element(i, _broadcast_index(index, node.shape, i.shape)) if i is not None
+                else loops.const(0, node.dtype) for i in _read(node, keep_positions=True)]
+        return op.scalar(*args, **node.attrs)
+
+    def _flat_element(self, node: Node) -> loops.Expr:
+        op = node.opdef
+        if op.scalar is None:
+            raise _NotFlat(node)
+        args = []
+        for source in _read(node, keep_positions=True):
+            if source is None:
+                args.append(loops.const(0, node.dtype))
+            elif source.shape == node.shape:
+                args.append(self.element(source, _FLAT))
+            elif source.shape == () or math.prod(source.shape) == 1:
+                args.append(self.element(source, (0,) * len(source.shape)))
+            else:
+                raise _NotFlat(source)
+        return op.scalar(*args, **node.attrs)
+
+    def _load(self, node: Node, index) -> loops.Expr:
+        buffer = self.buffers[node]
+        if index == _FLAT:
+            return buffer.flat[self.flat_var]
+        return buffer[tuple(index)]
+
+    # -- buffers -------------------------------------------------------------------------------
+
+    def declare(self, computed: list[Node]) -> tuple[list, list, list]:
+        """Buffers for inputs, constant arrays, outputs and temporaries (in that order)."""
+        ins = []
+        for k, node in enumerate(self.inputs):
+            self.buffers[node] = buf = loops.Buffer(f"in{k}_{node.name}", node.dtype, node.shape)
+            ins.append(buf)
+        for node in self.order:
+            if node.op == "constant" and node.shape != ():
+                self.buffers[node] = buf = loops.Buffer(f"c{len(self.constants)}", node.dtype,
+                                                        node.shape)
+                self.constants.append(node.value)
+                ins.append(buf)
+        outs = []       # in the order of the graph's outputs, which the caller relies on
+        for k, node in enumerate(self.outputs):
+            self.buffers[node] = buf = loops.Buffer(f"out{k}", node.dtype, node.shape)
+            outs.append(buf)
+        temps = []
+        for node in computed:
+            if node not in self.buffers:
+                self.buffers[node] = buf = loops.Buffer(f"t{len(temps)}", node.dtype, node.shape)
+                temps.append(buf)
+        return ins, outs, temps
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def stages(self, computed: list[Node]) -> list[loops.Stmt]:
+        body: list[loops.Stmt] = []
+        group: list[Node] = []
+        for node in computed:
+            if node.opdef.compute is not None:
+                body += self._close(group)
+                group = []
+                body += self._indexing_stage(node)
+            elif group and group[0].shape == node.shape and self._joins(group, node):
+                group.append(node)
+            else:
+                body += self._close(group)
+                group = [node]
+        return body + self._close(group)
+
+    def _joins(self, group: list[Node], node: Node) -> bool:
+        try:
+            self._group_body(group + [node], _names(len(node.shape)))
+            return True
+        except _Conflict:
+            return False
+
+    def _group_body(self, group: list[Node], index) -> list[loops.Stmt]:
+        """Stores of every member at `index`; members later in the group reuse earlier ones."""
+        self.inline, self.group_index = {}, index
+        stmts = []
+        try:
+            for node in group:
+                value = self.define(node, index)
+                target = self._load(node, index)
+                stmts.append(loops.store(target.buffer, target.index, value))
+                self.inline[node] = value
+        finally:
+            self.inline, self.group_index = {}, None
+        return stmts
+
+    def _close(self, group: list[Node]) -> list[loops.Stmt]:
+        if not group:
+            return []
+        shape = group[0].shape
+        size = math.prod(shape)
+        parallel = size >= PARALLEL_ELEMENTS
+        if not shape:
+            return self._group_body(group, ())
+        var = loops.Var("i")
+        self.flat_var = var
+        try:       # one flat loop vectorizes best; it needs every operand at the same element
+            return [loops.Loop(var, size, tuple(self._group_body(group, _FLAT)), parallel)]
+        except _NotFlat:
+            pass
+        finally:
+            self.flat_var = None
+        return [loops.loop_nest(shape, lambda *index: self._group_body(group, tuple(index)),
+                                parallel=parallel)]
+
+    def _indexing_stage(self, node: Node) -> list[loops.Stmt]:
+        if node.op == "matmul":
+            operands = GemmOperands.of(self, node)
+            if operands is not None:
+                return gemm_stage(self.buffers[node], operands)
+        buffer = self.buffers[node]
+        operands = [_Operand(self, i) for i in node.inputs]
+
+        def store(*index):
+            return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
+        touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
+        parallel = math.prod(node.shape) >= 64 and touched >= PARALLEL_ELEMENTS
+        return [loops.loop_nest(node.shape, store, parallel=parallel)]
+
+
+class _Operand:
+    """What a compute rule indexes: `a[i, k]` is the loop expression of that element."""
+
+    def __init__(self, lowering: Lowering, node: Node) -> None:
+        self.lowering, self.node = lowering, node
+        self.shape = node.shape
+        self.dtype = loops.normalize_dtype(node.dtype)
+
+    def __getitem__(self, index) -> loops.Expr:
+        index = index if isinstance(index, tuple) else (index,)
+        return self.lowering.element(self.node, index)
+
+
+def _read(node: Node, keep_positions: bool = False) -> list:
+    """The inputs whose values an op reads (broadcast_like reads only its first: the second
+    gives a shape); with keep_positions, unread inputs appear as None."""
+    ignored = node.opdef.extra.get("ignores", ())
+    if keep_positions:
+        return [None if k in ignored else i for k, i in enumerate(node.inputs)]
+    return [i for k, i in enumerate(node.inputs) if k not in ignored]
+
+
+def _broadcast_index(index: tuple, shape: tuple, source: tuple) -> tuple:
+    """The operand index of an output element under numpy broadcasting."""
+    lead = len(shape) - len(source)
+    return tuple(0 if d == 1 else i for i, d in zip(index[lead:], source))
+
+
+def _names(ndim: int) -> tuple:
+    return tuple(loops.Var("ijklmn"[d] if d < 6 else f"i{d}") for d in range(ndim))
+
+
+def lower(graph: Graph, name: str = "kernel") -> Lowered:
+    """Lower a graph to one loop-IR kernel (see the module docstring for the decisions).
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x", shape=(4,))
+    >>> print(lower(gn.Graph(gn.sigmoid(x) * 2.0)).kernel)
+    kernel kernel(in0_x: f64[4]) -> (out0: f64[4]) {
+      for i in 0..4 {
+        out0.flat[i] = 1.0 / (1.0 + exp(-in0_x.flat[i])) * 2.0
+      }
+    }
+    """
+    outputs = expand_composites(list(graph.outputs))
+    computed_outputs = []
+    for node in outputs:
+        if node.op not in ("input", "constant") and node not in computed_outputs:
+            computed_outputs.append(node)
+    lowering = Lowering(computed_outputs, graph.inputs)
+    computed = lowering.materialized() if computed_outputs else []
+    ins, outs, temps = lowering.declare(computed)
+    body = lowering.stages(computed)
+    kernel = loops.Kernel(name, ins, outs, temps, body)
+    return Lowered(kernel, tuple(graph.inputs), tuple(lowering.constants),
+                   tuple(computed_outputs), tuple(outputs))
