@@ -203,11 +203,13 @@ class CompiledKernel:
 
     @functools.cached_property
     def optimized_ir(self) -> str:
-        return str(optimize(self.llvm_ir))
+        with _LOCK:
+            return str(optimize(self.llvm_ir))
 
     @functools.cached_property
     def assembly(self) -> str:
-        return target_machine().emit_assembly(optimize(self.llvm_ir))
+        with _LOCK:
+            return target_machine().emit_assembly(optimize(self.llvm_ir))
 
     def _workspace(self) -> _Workspace:
         workspace = getattr(self._local, "workspace", None)

@@ -21,17 +21,12 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from codegen import loops
+from codegen.cost import PARALLEL_MIN_WORK, work
 from codegen.llvm import I64, Emitter, i64, written_buffers
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
-# Iterations per thread must amount to at least this much estimated work (``work``: about 13 us
-# of vectorized code here), so a parallel loop never pays thread wake-ups (a few us) for less
-# work than they cost.
-PARALLEL_MIN_WORK = 1 << 19
-
-
 @dataclass(frozen=True)
 class LoweredKernel:
     module: ir.Module
@@ -50,26 +45,6 @@ def build_module(kernel: loops.Kernel, *, blas: bool = True) -> LoweredKernel:
     builder.build()
     return LoweredKernel(builder.module, entry_symbol(kernel), builder.layout,
                          builder.workspace_slot + 2)
-
-
-# Relative cost of a node in simple vectorized operations (about 0.025 ns each here): the
-# polynomial math functions are some twenty instructions, pow a libm call per element.
-_COST = {loops.Exp: 20, loops.Log: 20, loops.Tanh: 25, loops.Pow: 40, loops.Div: 4,
-         loops.Sqrt: 4}
-
-
-def work(node: loops.Node, seen: set[int] | None = None) -> int:
-    """Estimated simple operations to run a statement once (shared subexpressions count once)."""
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        return 0
-    seen.add(id(node))
-    if isinstance(node, loops.Gemm):
-        return 2 * node.m * node.n * node.k
-    inner = sum(work(child, seen) for child in loops.children(node))
-    if isinstance(node, (loops.Loop, loops.Reduce)):
-        return node.extent * (1 + inner)
-    return _COST.get(type(node), 1) + inner
 
 
 class _ModuleBuilder:

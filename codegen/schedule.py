@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codegen import loops
-from codegen.module import PARALLEL_MIN_WORK, work
+from codegen.cost import PARALLEL_MIN_WORK, work
 
 Rewrite = Callable[[loops.Stmt], loops.Stmt | tuple[loops.Stmt, ...]]
 

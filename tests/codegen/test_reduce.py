@@ -112,14 +112,27 @@ def test_accumulate_scatters_overlapping_pool_windows():
     np.testing.assert_allclose(compiled(kernel)(upstream), expected, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("kind", ["max", "min"])
-def test_accumulate_max_and_min_propagate_nan(kind):
-    x = loops.Buffer("x", "f64", (4, 5))
-    out = loops.Buffer("out", "f64", (5,))
-    start = -np.inf if kind == "max" else np.inf
+@pytest.mark.parametrize("dtype", ["f32", "f64", "i64"])
+@pytest.mark.parametrize("kind", ["sum", "max", "min"])
+def test_accumulate_kinds_in_every_dtype(kind, dtype):
+    x = loops.Buffer("x", dtype, (4, 5))
+    out = loops.Buffer("out", dtype, (5,))
+    start = {"sum": 0, "max": -np.inf, "min": np.inf}[kind]
+    if dtype == "i64":
+        start = {"sum": 0, "max": -(2**63), "min": 2**63 - 1}[kind]
     body = [loops.loop(5, lambda j: loops.store(out, j, start), name="j"),
             loops.loop_nest((4, 5), lambda i, j: loops.accumulate(out, j, x[i, j], kind))]
-    values = np.random.default_rng(5).standard_normal((4, 5))
-    values[2, 3] = np.nan
-    got = compiled(loops.Kernel(f"acc_{kind}", [x], [out], body=body))(values)
-    np.testing.assert_array_equal(got, REFERENCE[kind](values, axis=0))
+    rng = np.random.default_rng(5)
+    values = (rng.standard_normal((4, 5)) * 100).astype(NUMPY[dtype])
+    if dtype != "i64":
+        values[2, 3] = np.nan  # NaN wins in every kind
+    got = compiled(loops.Kernel(f"acc_{kind}_{dtype}", [x], [out], body=body))(values)
+    expected = sequential_sum(values) if kind == "sum" else REFERENCE[kind](values, axis=0)
+    np.testing.assert_array_equal(got, expected)
+
+
+def sequential_sum(values: np.ndarray) -> np.ndarray:
+    total = np.zeros(values.shape[1], values.dtype)
+    for row in values:  # accumulation order: one rounding per row, as the kernel does
+        total = total + row
+    return total
