@@ -23,8 +23,8 @@ LAYERS = {
     "graphnn.render.text": 4, "graphnn.render.opdoc": 4,
     "graphnn.graph": 5,
     "graphnn.autodiff": 6, "graphnn.evaluate": 6, "graphnn.model_file": 6,
-    "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7, "graphnn.compiler": 7,
-    "graphnn.render": 8,
+    "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7,
+    "graphnn.compiler": 8, "graphnn.render": 8,
     "graphnn.api": 9, "graphnn.cli": 9, "graphnn.nn": 9,
     "graphnn": 10, "graphnn.__main__": 10,
 }
