@@ -38,6 +38,7 @@ from codegen.runtime import runtime_ir
 OPT_SETTINGS = "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic"
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
+_RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
 # void kernel(void **args), called with the integer address of a ctypes pointer array: an int
 # argument converts faster than a ctypes array object (see BoundKernel.run).
 KernelFunction = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -82,11 +83,15 @@ def optimize(ir_text: str) -> llvm.ModuleRef:
     return module
 
 
-def object_code(ir_text: str) -> tuple[bytes, bool]:
+def _cache_key(ir_text: str) -> str:
+    return cache.cache_key([ir_text, llvm.get_host_cpu_name(), _features(),
+                            llvmlite.__version__, OPT_SETTINGS])
+
+
+def object_code(ir_text: str, use_cache: bool = True) -> tuple[bytes, bool]:
     """Object file for ``ir_text``, from the disk cache when possible; (bytes, was cached)."""
-    key = cache.cache_key([ir_text, llvm.get_host_cpu_name(), _features(),
-                           llvmlite.__version__, OPT_SETTINGS])
-    cached = cache.load(key)
+    key = _cache_key(ir_text)
+    cached = cache.load(key) if use_cache else None
     if cached is not None:
         return cached, True
     data = target_machine().emit_object(optimize(ir_text))
@@ -126,7 +131,7 @@ def _parallel_symbols() -> dict[str, int]:
     data, _ = object_code(runtime_ir())
     tracker = _link(data, "graphnn_runtime", [PARALLEL_FOR, "graphnn_parallel_reset"], {})
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
-    _RUNTIME_OBJECTS.extend([tracker, reset])  # the pool's code and globals live for good
+    _RUNTIME_OBJECTS.extend([tracker, reset])
     os.register_at_fork(after_in_child=reset)  # a forked child has none of the pool's threads
     return {PARALLEL_FOR: tracker[PARALLEL_FOR]}
 
@@ -141,9 +146,6 @@ def _imports(module_globals: Any) -> dict[str, int]:
     return imports
 
 
-_RUNTIME_OBJECTS: list[Any] = []
-
-
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True,
                    threads: int | None = None) -> CompiledKernel:
     """Compile ``kernel`` to native code (through the disk cache).
@@ -156,7 +158,15 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True,
     with _LOCK:
         imports = _imports(lowered.module.globals)
         data, cached = object_code(ir_text)
-        tracker = _link(data, kernel.name, [lowered.entry], imports)
+        try:
+            tracker = _link(data, kernel.name, [lowered.entry], imports)
+        except RuntimeError:
+            if not cached:
+                raise
+            # an entry with a valid checksum that does not link (written by a broken build):
+            # compile afresh, which also overwrites the entry
+            data, cached = object_code(ir_text, use_cache=False)
+            tracker = _link(data, kernel.name, [lowered.entry], imports)
     return CompiledKernel(kernel, lowered, ir_text, tracker, _check_threads(threads), cached)
 
 

@@ -252,8 +252,8 @@ class Emitter:
         # a positive constant), step the quotient down by one and the remainder up by d.
         b = self.builder
         a, d = self.value(e.a), self.value(e.b)
-        negative = b.icmp_signed("<", b.srem(a, d), i64(0))
-        return b.sdiv(a, d), b.srem(a, d), negative
+        remainder = b.srem(a, d)
+        return b.sdiv(a, d), remainder, b.icmp_signed("<", remainder, i64(0))
 
     def emit_FloorDiv(self, e: loops.FloorDiv) -> ir.Value:
         quotient, _, negative = self._floor_parts(e)

@@ -172,3 +172,17 @@ def test_ir_text_is_the_same_in_another_process():
     text = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
                           capture_output=True, text=True).stdout
     assert text == compiled(two_outputs()).llvm_ir
+
+
+def test_equal_subexpressions_are_emitted_once_per_loop_body():
+    x, out = loops.Buffer("x", "f64", (8,)), loops.Buffer("out", "f64", (8,))
+    body = loops.loop(8, lambda i: loops.store(
+        out, i, loops.exp(x[i] * 2.0) / (1.0 + loops.exp(x[i] * 2.0))))
+    kernel = compiled(loops.Kernel("shared", [x], [out], body=[body]))
+    body_ir = kernel.llvm_ir.split('@"shared.body"')[1].split("define ")[0]
+    assert body_ir.count('call double @"exp.f64"') == 1
+    assert body_ir.count("fmul double") == 1  # x[i] * 2.0, once
+    assert body_ir.count("load double") == 1
+    values = np.linspace(-2, 2, 8)
+    np.testing.assert_allclose(kernel(values), np.exp(2 * values) / (1 + np.exp(2 * values)),
+                               rtol=1e-14)
