@@ -1,7 +1,7 @@
 """graphnn: a symbolic compute-graph compiler for neural networks.
 
 Declare a network as a graph of op nodes, differentiate it symbolically (gradients are graphs),
-and evaluate it with the NumPy reference semantics.
+evaluate it with the NumPy reference semantics, and compile it to native code through LLVM.
 
 >>> import graphnn as gn
 >>> x = gn.input("x")
@@ -11,52 +11,63 @@ and evaluate it with the NumPy reference semantics.
 """
 
 from graphnn import ops
-from graphnn.api import Graph, Node, apply, constant, evaluate, grad, input, scope
+from graphnn.api import (
+                         Function,
+                         Graph,
+                         Node,
+                         apply,
+                         compile,
+                         constant,
+                         evaluate,
+                         grad,
+                         input,
+                         scope,
+)
 from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
 from graphnn.ir import REGISTRY, OpDef
 from graphnn.ops import (
-                            abs,
-                            add,
-                            avg_pool2d,
-                            binary_cross_entropy,
-                            broadcast_to,
-                            conv2d,
-                            div,
-                            elu,
-                            exp,
-                            leaky_relu,
-                            log,
-                            log_softmax,
-                            matmul,
-                            max,
-                            max_pool2d,
-                            maximum,
-                            mean,
-                            min,
-                            minimum,
-                            mse,
-                            mul,
-                            neg,
-                            pow,
-                            relu,
-                            reshape,
-                            sigmoid,
-                            softmax,
-                            softmax_cross_entropy,
-                            sqrt,
-                            square,
-                            step,
-                            sub,
-                            sum,
-                            tanh,
-                            transpose,
+                         abs,
+                         add,
+                         avg_pool2d,
+                         binary_cross_entropy,
+                         broadcast_to,
+                         conv2d,
+                         div,
+                         elu,
+                         exp,
+                         leaky_relu,
+                         log,
+                         log_softmax,
+                         matmul,
+                         max,
+                         max_pool2d,
+                         maximum,
+                         mean,
+                         min,
+                         minimum,
+                         mse,
+                         mul,
+                         neg,
+                         pow,
+                         relu,
+                         reshape,
+                         sigmoid,
+                         softmax,
+                         softmax_cross_entropy,
+                         sqrt,
+                         square,
+                         step,
+                         sub,
+                         sum,
+                         tanh,
+                         transpose,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Graph", "Node", "OpDef", "REGISTRY", "apply", "constant", "evaluate", "grad", "input",
-    "ops", "scope",
+    "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",
+    "grad", "input", "ops", "scope",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",

@@ -1,4 +1,4 @@
-"""What users call: declaring inputs and constants, differentiating, evaluating.
+"""What users call: declaring inputs and constants, differentiating, evaluating, compiling.
 
 This module gathers the entry points; each lives with the stage it belongs to.
 """
@@ -6,8 +6,10 @@ This module gathers the entry points; each lives with the stage it belongs to.
 from __future__ import annotations
 
 from graphnn.autodiff import grad
+from graphnn.compiler import Function, compile
 from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, input, scope
 
-__all__ = ["Graph", "Node", "apply", "constant", "evaluate", "grad", "input", "scope"]
+__all__ = ["Function", "Graph", "Node", "apply", "compile", "constant", "evaluate", "grad",
+           "input", "scope"]

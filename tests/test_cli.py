@@ -18,6 +18,12 @@ def test_demo_prints_the_neurons_value_and_gradients(capsys):
     for line in ["f      = +0.7311", "df/dw0 = -0.1966", "df/dx0 = +0.3932",
                  "df/dw1 = -0.3932", "df/dx1 = -0.5898", "df/dw2 = +0.1966"]:
         assert line in out
+    compiled = out.split("Compiled to native code")[1]
+    assert "+0.7311, -0.1966, +0.3932, -0.3932, -0.5898, +0.1966" in compiled
+    difference = float(compiled.split("largest difference from the NumPy reference: ")[1]
+                       .split()[0])
+    assert difference < 1e-12
+    assert "kernel neuron(" in compiled
 
 
 def test_module_entry_point_runs():

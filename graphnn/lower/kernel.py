@@ -101,8 +101,11 @@ class Lowering:
                 continue
             users = self.users[node]
             broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
-            if (len(users) > 1 and cost[node] >= 4) or (broadcast and node.shape and
-                                                         cost[node] >= 2):
+            # users that are elementwise over the same shape compute node[i] in the same loop
+            # body (codegen emits an expression once per body), so sharing costs nothing there
+            shared = len(users) > 1 and not all(
+                u.opdef.scalar is not None and u.shape == node.shape for u in users)
+            if (shared and cost[node] >= 4) or (broadcast and node.shape and cost[node] >= 2):
                 keep.add(node)
         return [n for n in self.order if n in keep]
 
@@ -206,7 +209,8 @@ class Lowering:
             return False
 
     def _group_body(self, group: list[Node], index) -> list[loops.Stmt]:
-        """Stores of every member at `index`; members later in the group reuse earlier ones."""
+        """Stores of every member at `index`; later members read earlier ones back at the same
+        element (LLVM forwards the stored value, so this costs no memory traffic)."""
         self.inline, self.group_index = {}, index
         stmts = []
         try:
@@ -214,7 +218,7 @@ class Lowering:
                 value = self.define(node, index)
                 target = self._load(node, index)
                 stmts.append(loops.store(target.buffer, target.index, value))
-                self.inline[node] = value
+                self.inline[node] = target
         finally:
             self.inline, self.group_index = {}, None
         return stmts

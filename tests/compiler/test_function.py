@@ -212,3 +212,21 @@ def test_introspection_shows_every_stage():
     assert "define" in f.llvm_ir and "<16 x float>" in f.optimized_llvm_ir
     assert "zmm" in f.assembly or "ymm" in f.assembly
     assert "x" in repr(f)
+
+
+def test_a_corrupted_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
+    x = gn.input("x", shape=(5,))
+    y = gn.tanh(x) * 3.0 + 0.125          # a kernel no other test compiles
+    value = np.linspace(-2, 2, 5)
+    expected = np.tanh(value) * 3.0 + 0.125
+    np.testing.assert_allclose(compile(y)(value), expected, rtol=1e-14)
+    entries = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert entries, "the compiled kernel was not cached"
+    for entry in entries:
+        data = entry.read_bytes()
+        entry.write_bytes(data[: len(data) // 2] + b"\x00garbage")
+    np.testing.assert_allclose(compile(y)(value), expected, rtol=1e-14)
+    for entry in [p for p in tmp_path.rglob("*") if p.is_file()]:
+        entry.write_bytes(b"")                 # truncated to nothing
+    np.testing.assert_allclose(compile(y)(value), expected, rtol=1e-14)
