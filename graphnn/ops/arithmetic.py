@@ -93,7 +93,7 @@ NEG = elementwise(
     to_sympy=lambda x: -x,
     scalar=lambda x: -x,
     derivative=("-1",),
-    symbol="−",
+    symbol="×-1",
 )
 
 POW = elementwise(

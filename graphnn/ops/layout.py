@@ -102,7 +102,7 @@ TRANSPOSE = register(OpDef(
     to_sympy=lambda x, axes: np.transpose(x, axes),
     view=lambda out, x_shape, axes: tuple(out[k] for k in np.argsort(axes)),
     derivative=("transpose(g)",),
-    symbol="ᵀ",
+    symbol="(·)ᵀ",
 ))
 
 

@@ -1,7 +1,10 @@
-"""Golden text forms of the examples' graphs and their gradient graphs, and each example runs."""
+"""The examples: golden text forms of their graphs and gradient graphs, golden DOT of their
+pictures, and each example runs as a script (writing its pictures to a temporary directory)."""
 
 from __future__ import annotations
 
+import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +26,20 @@ def test_example_graph_text(path, golden):
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
-def test_example_runs(path):
+def test_example_pictures_dot(path, golden):
+    pictures = runpy.run_path(str(path))["pictures"]()
+    assert pictures and all(name.startswith(path.stem) for name in pictures)
+    for name, rendering in pictures.items():
+        golden(f"{name}.dot", rendering.source)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs(path, tmp_path):
+    env = {**os.environ, "GRAPHNN_OUT": str(tmp_path)}
     result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written and all(name.startswith(path.stem) and name.endswith(".svg")
+                           for name in written), written

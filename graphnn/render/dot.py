@@ -1,0 +1,333 @@
+"""Graphviz DOT source for a scene: the teaching drawing, built with the `graphviz` package.
+
+Stage: rendering. Input: a `Scene` and its `Numbers`. Output: DOT text, deterministic (ids
+are the topological index n0, n1, ...; nothing depends on object ids or hash seeds).
+
+The look follows the lecture's slides: left to right, inputs on the left, each output ending
+in an arrow to its name. A scalar's forward value (green) and the gradient flowing back along
+an edge (red) are written on its outgoing edges, with the local derivative (purple) and the
+chain rule, upstream × local = downstream; a node used twice adds its edges' gradients
+(written beside it). Tensors are boxes holding their shape, their value and their gradient
+(small ones in full, large ones summarized). With `teaching` off, nothing is written on edges
+and every node holds its own numbers: the compact form for large graphs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from graphnn.ir import Node
+from graphnn.render import labels
+from graphnn.render.annotate import Numbers
+from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
+from graphnn.render.scene import Edge, Scene, top_scopes
+from graphnn.render.symbols import derivative, symbol
+
+GRAPH_ATTRS = {"rankdir": "LR", "fontname": "Helvetica", "bgcolor": "white", "pad": "0.2",
+               "nodesep": "0.3", "ranksep": "0.45", "newrank": "true",
+               "ordering": "in"}
+NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "14", "color": "#424242", "penwidth": "1.2"}
+EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "color": "#757575", "arrowsize": "0.6"}
+INPUT_STYLE = {"shape": "box", "style": "rounded,filled", "fillcolor": "#e3f2fd",
+               "color": "#1e88e5"}
+FORWARD_STYLE = {"color": "#9e9e9e", "fontcolor": "#757575", "style": "rounded,dashed"}
+
+
+@dataclass
+class Style:
+    """How to draw a scene.
+
+    `teaching`: numbers and the chain rule on edges (else compact). `gradient_of`: the name
+    of the differentiated output in ∂f/∂x. `output_names`: labels of the output arrows.
+    `forward`: nodes drawn muted (the forward nodes a gradient graph reuses), explained by
+    `note` in the legend.
+    """
+
+    digits: int = 2
+    teaching: bool = True
+    legend: bool = True
+    title: str | None = None
+    gradient_of: str = "f"
+    output_names: Sequence[str] | None = None
+    forward: set[Node] = field(default_factory=set)
+    note: str | None = None
+
+
+class _Writer:
+    """Emits one scene's nodes and edges into a graphviz graph, ids prefixed by `prefix`."""
+
+    def __init__(self, scene: Scene, numbers: Numbers, style: Style, prefix: str = "") -> None:
+        self.scene, self.numbers, self.style, self.prefix = scene, numbers, style, prefix
+        self.group_ids = {s: f"{prefix}g{k}" for k, s in enumerate(top_scopes(scene))}
+
+    def number(self, value: Any) -> str:
+        return labels.format_number(float(np.asarray(value)), self.style.digits)
+
+    def on_edges(self, node: Node) -> bool:
+        """Scalars' numbers go on their edges in teaching mode, as on the slides."""
+        return self.style.teaching and node.shape == ()
+
+    def node_id(self, node: Node) -> str:
+        group = self.scene.groups.get(node)
+        return self.group_ids[group[0]] if group else self.prefix + self.scene.ids[node]
+
+    # Nodes ------------------------------------------------------------------------------
+
+    def number_lines(self, node: Node) -> list[str]:
+        """A node's value (green) and gradient (red, marked ∇) when held in the node."""
+        if self.on_edges(node):
+            return self.fan_out_sum(node)
+        lines = []
+        digits = self.style.digits
+        if node in self.numbers.values and node.op != "constant":
+            lines += [font(t, VALUE_COLOR, size=12) for t in labels.value_lines(
+                self.numbers.values[node], digits)]
+        if node in self.numbers.grads:
+            grad = labels.value_lines(self.numbers.grads[node], digits)
+            lines += [font(("∇ " if k == 0 else "") + t, GRADIENT_COLOR, size=12)
+                      for k, t in enumerate(grad)]
+        return lines
+
+    def fan_out_sum(self, node: Node) -> list[str]:
+        """For a scalar used more than once: its gradient as the sum of its edges' gradients."""
+        flows = [self.numbers.flow[(e.consumer, e.position)] for e in self.scene.fan_out(node)
+                 if (e.consumer, e.position) in self.numbers.flow]
+        if len(flows) < 2 or node not in self.numbers.grads:
+            return []
+        terms = " + ".join(self.number(f) for f in flows).replace("+ -", "- ")
+        return [font(f"∇ {terms} = {self.number(self.numbers.grads[node])}", GRADIENT_COLOR,
+                     size=11)]
+
+    def label(self, node: Node) -> str:
+        shape = labels.shape_text(node.shape)
+        if node.op == "input":
+            head = [font(node.name, bold=True)]
+        elif node.op == "constant":
+            title = f"{node.name or 'constant'} {shape}".strip()
+            head = [font(title, MUTED_COLOR, size=10, italic=True)]
+            head += [font(t, MUTED_COLOR, size=12)
+                     for t in labels.value_lines(node.value, self.style.digits)]
+        else:
+            head = [font(symbol(node), size=16)]
+            if node.name:
+                head.append(font(node.name, MUTED_COLOR, size=11, italic=True))
+        if shape and node.op != "constant":
+            head.append(font(shape, MUTED_COLOR, size=10))
+        return labels.html_label(head + self.number_lines(node))
+
+    def node_attrs(self, node: Node) -> dict[str, str]:
+        if node.op == "input":
+            attrs = dict(INPUT_STYLE)
+        elif node.op == "constant":
+            attrs = {"shape": "plaintext"}
+        elif self.on_edges(node) and not node.name and not self.fan_out_sum(node):
+            attrs = {"shape": "circle", "margin": "0.04"}      # a gate of the lecture
+        elif self.on_edges(node):
+            attrs = {"shape": "ellipse", "margin": "0.06,0.02"}
+        else:
+            attrs = {"shape": "box", "style": "rounded"}
+        if node in self.style.forward and node.inputs:
+            attrs.update(FORWARD_STYLE)
+        attrs["label"] = self.label(node)
+        attrs["tooltip"] = node.describe()
+        return attrs
+
+    def group_attrs(self, scope: str) -> dict[str, str]:
+        """A collapsed scope: its name, how many ops of which kinds, the shapes it outputs."""
+        members = [n for n, s in self.scene.groups.items() if s[0] == scope]
+        ops: dict[str, None] = {}
+        for node in members:
+            ops.setdefault(symbol(node), None)
+        summary = " ".join(list(ops)[:8]) + (" …" if len(ops) > 8 else "")
+        leaving = {e.source for e in self.scene.edges if e.source in members
+                   and self.scene.groups.get(e.consumer) != (scope,)}
+        shapes = ", ".join(labels.shape_text(n.shape) or "scalar" for n in members
+                           if n in leaving)
+        lines = [font(scope, bold=True), font(f"{len(members)} ops: {summary}", MUTED_COLOR,
+                                              size=10)]
+        lines += [font(f"→ {shapes}", MUTED_COLOR, size=10)] if shapes else []
+        return {"shape": "box3d", "label": labels.html_label(lines),
+                "tooltip": f"scope {scope}: {len(members)} ops (collapsed)"}
+
+    # Edges ------------------------------------------------------------------------------
+
+    def local_line(self, edge: Edge) -> str | None:
+        key = (edge.consumer, edge.position)
+        if key not in self.numbers.carries_gradient:
+            return None
+        text = derivative(edge.consumer, edge.position, self.scene.names)
+        line = f"{text.symbol} = {text.formula}"
+        if key in self.numbers.local and not _is_number(text.formula):
+            line += f" = {self.number(self.numbers.local[key])}"
+        return font(line, LOCAL_COLOR, size=10)
+
+    def flow_line(self, edge: Edge) -> str | None:
+        key = (edge.consumer, edge.position)
+        if key not in self.numbers.flow or edge.source.shape != ():
+            return None
+        down = self.number(self.numbers.flow[key])
+        if key in self.numbers.local and edge.consumer in self.numbers.grads:
+            up = _operand(self.number(self.numbers.grads[edge.consumer]))
+            local = _operand(self.number(self.numbers.local[key]))
+            return font(f"{up} × {local} = {down}", GRADIENT_COLOR)
+        return font(down, GRADIENT_COLOR)
+
+    def edge_label(self, edge: Edge) -> str | None:
+        if not self.style.teaching or edge.consumer in self.scene.groups:
+            return None
+        lines = []
+        if self.on_edges(edge.source) and edge.source in self.numbers.values:
+            lines.append(font(self.number(self.numbers.values[edge.source]), VALUE_COLOR))
+        lines += [line for line in (self.local_line(edge), self.flow_line(edge)) if line]
+        return labels.html_label(lines) if lines else None
+
+    def edge_attrs(self, edge: Edge) -> dict[str, str]:
+        label = self.edge_label(edge)
+        if label:
+            return {"label": label}
+        op = edge.consumer.opdef
+        if len(op.inputs) == 2 and not op.extra.get("commutative") and not self.style.teaching:
+            return {"headlabel": op.inputs[edge.position], "fontsize": "9",
+                    "fontcolor": MUTED_COLOR}
+        return {}
+
+    def output_label(self, k: int, node: Node) -> tuple[dict[str, str], dict[str, str]]:
+        """The output's name, and the arrow to it carrying its value (and gradient 1)."""
+        names = self.style.output_names
+        name = names[k] if names else node.name or (
+            "output" if len(self.scene.outputs) == 1 else f"output {k}")
+        lines = []
+        if self.on_edges(node) and node in self.numbers.values:
+            lines.append(font(self.number(self.numbers.values[node]), VALUE_COLOR))
+            if k == 0 and self.numbers.grads:
+                lines.append(font(self.number(1.0), GRADIENT_COLOR))
+        edge = {"label": labels.html_label(lines)} if lines else {}
+        return {"shape": "plaintext", "label": labels.html_label([font(name, bold=True)])}, edge
+
+    # Assembly ---------------------------------------------------------------------------
+
+    def write(self, graph: graphviz.Digraph) -> None:
+        self.write_nodes(graph)
+        seen: set[tuple[str, str]] = set()
+        for edge in self.scene.edges:
+            if edge.source in self.scene.hidden:
+                continue
+            tail, head = self.node_id(edge.source), self.node_id(edge.consumer)
+            grouped = edge.source in self.scene.groups or edge.consumer in self.scene.groups
+            if tail == head or (grouped and (tail, head) in seen):
+                continue
+            seen.add((tail, head))
+            attrs = self.edge_attrs(edge)
+            if _between_clusters(self.scene.scopes[edge.source], self.scene.scopes[edge.consumer]):
+                # a layer's weights sit one rank before its first op; a longer edge from the
+                # previous layer keeps the two clusters' ranks apart, so layers line up left
+                # to right instead of stepping down the page
+                attrs["minlen"] = "2"
+            graph.edge(tail, head, **attrs)
+        for k, node in enumerate(self.scene.outputs):
+            terminal, arrow = self.output_label(k, node)
+            graph.node(f"{self.prefix}out{k}", **terminal)
+            graph.edge(self.node_id(node), f"{self.prefix}out{k}", **arrow)
+
+    def write_nodes(self, graph: graphviz.Digraph) -> None:
+        """Nodes into nested clusters by scope; a collapsed scope is one box in its cluster."""
+        tree: dict[tuple[str, ...], list[str]] = {(): []}
+        attrs = {self.prefix + self.scene.ids[n]: self.node_attrs(n) for n in self.scene.drawn}
+        for scope, group_id in self.group_ids.items():
+            if (scope,) in self.scene.groups.values():
+                attrs[group_id] = self.group_attrs(scope)
+                tree.setdefault((scope,), []).append(group_id)
+        for node in self.scene.drawn:
+            path = self.scene.scopes[node]
+            for depth in range(1, len(path) + 1):
+                tree.setdefault(path[:depth], [])
+            tree[path].append(self.prefix + self.scene.ids[node])
+        self.write_cluster(graph, (), tree, attrs)
+
+    def write_cluster(self, graph: graphviz.Digraph, path: tuple[str, ...],
+                      tree: Mapping[tuple[str, ...], list[str]],
+                      attrs: Mapping[str, dict[str, str]]) -> None:
+        for node_id in tree[path]:
+            graph.node(node_id, **attrs[node_id])
+        children = [p for p in tree if len(p) == len(path) + 1 and p[:len(path)] == path]
+        for child in children:
+            name = f"cluster_{self.prefix}{'_'.join(child)}"
+            with graph.subgraph(name=name) as cluster:
+                cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica",
+                             fontsize="12", style="rounded,dashed", color="#9e9e9e",
+                             fontcolor=MUTED_COLOR)
+                self.write_cluster(cluster, child, tree, attrs)
+
+
+def _between_clusters(source: tuple[str, ...], consumer: tuple[str, ...]) -> bool:
+    """Whether an edge joins two sibling clusters (neither scope contains the other)."""
+    if not source or not consumer:
+        return False
+    depth = min(len(source), len(consumer))
+    return source[:depth] != consumer[:depth]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _operand(text: str) -> str:
+    """A factor of a product: negative numbers in parentheses, 0.20 × (-1.00)."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def legend(style: Style, numbers: Numbers) -> str | None:
+    """The colour key under a teaching drawing with numbers (and the title above it)."""
+    parts = []
+    if style.teaching and numbers.values:
+        parts.append(font("value", VALUE_COLOR))
+        if numbers.grads:
+            parts += [font(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
+                      font("local derivative", LOCAL_COLOR),
+                      font("upstream × local = downstream", GRADIENT_COLOR)]
+    if style.note:
+        parts.append(font(style.note, MUTED_COLOR))
+    lines = [font(style.title, bold=True, size=14)] if style.title else []
+    if parts and style.legend:
+        lines.append("     ".join(parts))
+    return labels.html_label(lines) if lines else None
+
+
+def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
+    """An empty left-to-right digraph with the shared attributes and the legend."""
+    graph_attrs = dict(GRAPH_ATTRS)
+    if style.teaching:
+        graph_attrs.update(ranksep="0.5", nodesep="0.35")
+    key = legend(style, numbers)
+    if key:
+        graph_attrs.update(label=key, labelloc="b", fontsize="11")
+    return graphviz.Digraph(name, graph_attr=graph_attrs, node_attr=NODE_ATTRS,
+                            edge_attr=EDGE_ATTRS)
+
+
+def scene_source(scene: Scene, numbers: Numbers, style: Style, name: str = "f") -> str:
+    """The DOT text of one scene."""
+    graph = new_graph(name, style, numbers)
+    _Writer(scene, numbers, style).write(graph)
+    return graph.source
+
+
+def comparison_source(panels: Sequence[tuple[str, Scene, Numbers]], style: Style,
+                      name: str = "comparison") -> str:
+    """Scenes side by side, each in a titled cluster (before and after a pass, say)."""
+    graph = new_graph(name, style, panels[0][2] if panels else Numbers())
+    for k, (title, scene, numbers) in enumerate(panels):
+        with graph.subgraph(name=f"cluster_panel{k}") as panel:
+            panel.attr(label=title, fontname="Helvetica", fontsize="14", style="rounded",
+                       color="#bdbdbd")
+            _Writer(scene, numbers, style, prefix=f"p{k}_").write(panel)
+    return graph.source

@@ -1,0 +1,201 @@
+"""Teaching renders with Graphviz: `render`, `compare`, and the helpers the CLI and demo call.
+
+Stage: rendering. Input: output nodes or a Graph, optional input values and the nodes to
+differentiate with respect to. Output: a `Rendering` (DOT source, saved as SVG, PNG, PDF or
+DOT, displayed in Jupyter).
+
+Views: "forward" (default) draws the graph as written, annotated with values and gradients;
+"gradient" draws the gradient graph `gn.grad` built, its reused forward nodes muted.
+`compare` puts any graphs side by side (before and after an optimization pass).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from graphnn.autodiff import grad
+from graphnn.errors import GraphnnError, OpError
+from graphnn.graph import Graph
+from graphnn.ir import Node, toposort
+from graphnn.model_file import load_model
+from graphnn.render.annotate import annotate, backward_scopes
+from graphnn.render.dot import Style, comparison_source, scene_source
+from graphnn.render.drawing import Rendering
+from graphnn.render.scene import Scene, build_scene
+
+VIEWS = ("forward", "gradient")
+TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
+MAX_NODES = 150           # beyond this many, scopes collapse into one box each
+
+Feed = Mapping[str | Node, Any] | None
+Outputs = Node | Sequence[Node] | Graph
+
+
+def _outputs(outputs: Outputs) -> tuple[list[Node], str]:
+    if isinstance(outputs, Graph):
+        return list(outputs.outputs), outputs.name
+    nodes = [outputs] if isinstance(outputs, Node) else list(outputs)
+    if not nodes or not all(isinstance(n, Node) for n in nodes):
+        raise OpError("render takes a graph node, a list of nodes or a Graph")
+    return nodes, "f"
+
+
+def _wrt(root: Node, grads: bool | Node | Sequence[Node] | None) -> list[Node]:
+    """The nodes to differentiate with respect to: True means every input of the output."""
+    if grads is None or grads is False:
+        return []
+    if grads is True:
+        return sorted((n for n in toposort([root]) if n.op == "input"), key=lambda n: n.serial)
+    nodes = [grads] if isinstance(grads, Node) else list(grads)
+    if not all(isinstance(n, Node) for n in nodes):
+        raise OpError("grads must be True, a node or a list of nodes (the wrt of gn.grad)")
+    return nodes
+
+
+def _scene(outputs: list[Node], expand: bool, collapse: Sequence[str] | bool,
+           max_nodes: int, scopes: Mapping[Node, tuple[str, ...]] | None = None) -> Scene:
+    scene = build_scene(outputs, expand=expand, collapse=collapse, scopes=scopes)
+    if not collapse and len(scene.drawn) > max_nodes:
+        scene = build_scene(outputs, expand=expand, collapse=True, scopes=scopes)
+    return scene
+
+
+def _style(scene: Scene, teaching: bool | None, **fields: Any) -> Style:
+    if teaching is None:
+        teaching = len(scene.drawn) <= TEACHING_LIMIT
+    return Style(teaching=teaching, **fields)
+
+
+def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,
+           view: str = "forward", expand: bool = False, *,
+           collapse: Sequence[str] | bool = (), teaching: bool | None = None, digits: int = 2,
+           title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES
+           ) -> Rendering:
+    """Draw a graph for teaching: values, gradients and the chain rule on its edges.
+
+    `feed` gives input values (names or input nodes to values); `grads` the nodes to take the
+    gradient of the first output (a scalar) with respect to, or True for all its inputs.
+    `view` is "forward" or "gradient" (the graph gn.grad builds). `expand` draws composite ops
+    (mse, softmax, ...) as their primitives. Nodes built under `gn.scope(name)` are drawn in a
+    cluster; `collapse` (scope names, or True) draws a scope as one box, as happens by itself
+    past `max_nodes`. `teaching` (default: for small graphs) writes numbers and derivatives on
+    edges; `digits` is the number of decimals shown.
+
+    >>> import graphnn as gn
+    >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
+    >>> f = gn.mul(x + y, z, name="f")
+    >>> r = render(f, feed={"x": -2.0, "y": 5.0, "z": -4.0}, grads=True)
+    >>> "-12.00" in r.source and "(-4.00) = -4.00" in r.source
+    True
+    """
+    nodes, name = _outputs(outputs)
+    if view not in VIEWS:
+        raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)} (and "
+                      "render.pictures.compare for before/after)")
+    wrt = _wrt(nodes[0], grads)
+    if view == "gradient":
+        return _gradient_view(nodes[0], wrt, feed, name, expand=expand, collapse=collapse,
+                              teaching=teaching, digits=digits, title=title, legend=legend,
+                              max_nodes=max_nodes)
+    scene = _scene(nodes, expand, collapse, max_nodes)
+    numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
+                       [scene.node_for(w) for w in wrt])
+    style = _style(scene, teaching, digits=digits, title=title, legend=legend,
+                   gradient_of=nodes[0].name or "f")
+    return Rendering(scene_source(scene, numbers, style, name), name)
+
+
+def _gradient_view(root: Node, wrt: list[Node], feed: Feed, name: str, *, expand: bool,
+                   collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
+                   **style: Any) -> Rendering:
+    """The gradient graph: one output arrow per ∂f/∂w, forward nodes it reuses muted."""
+    if not wrt:
+        raise GraphnnError("the gradient view needs grads: the nodes to differentiate with "
+                           "respect to (or grads=True for every input)")
+    gradients = grad(root, wrt)
+    scene = _scene(list(gradients), expand, collapse, max_nodes, backward_scopes(root, wrt))
+    numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed)
+    f = root.name or "f"
+    outputs = [f"∂{f}/∂{w.name or 'x' + str(k)}" for k, w in enumerate(wrt)]
+    forward = set(toposort([root])) & set(scene.nodes)
+    result = _style(scene, teaching, output_names=outputs, forward=forward, gradient_of=f,
+                    note="dashed: forward nodes the gradient reuses", **style)
+    return Rendering(scene_source(scene, numbers, result, f"{name}_gradient"),
+                     f"{name}_gradient")
+
+
+def compare(graphs: Sequence[Outputs], titles: Sequence[str] | None = None, feed: Feed = None,
+            *, expand: bool = False, teaching: bool | None = None, digits: int = 2
+            ) -> Rendering:
+    """Graphs side by side in titled boxes, each with its values: before and after a pass.
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x")
+    >>> r = compare([x * 1.0 + 0.0, x], ["before", "after"], feed={"x": 3.0})
+    >>> "cluster_panel1" in r.source
+    True
+    """
+    titles = list(titles) if titles else [f"graph {k}" for k in range(len(graphs))]
+    panels = []
+    for title, outputs in zip(titles, graphs, strict=True):
+        nodes, _ = _outputs(outputs)
+        scene = build_scene(nodes, expand=expand)
+        panels.append((title, scene, annotate(scene.nodes, scene.edges, scene.outputs[0], feed)))
+    largest = max(panels, key=lambda p: len(p[1].drawn))[1]
+    return Rendering(comparison_source(panels, _style(largest, teaching, digits=digits)),
+                     "comparison")
+
+
+def write_picture(outputs: Outputs, path: str | os.PathLike, **options: Any) -> Path:
+    """Render (options as for `render`) and save to `path` by its suffix; the absolute path.
+
+    >>> import graphnn as gn, tempfile, os
+    >>> x = gn.input("x")
+    >>> out = write_picture(gn.sigmoid(x), os.path.join(tempfile.mkdtemp(), "s.dot"))
+    >>> out.read_text().startswith("digraph")
+    True
+    """
+    return render(outputs, **options).save(path).resolve()
+
+
+def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "forward",
+                expand: bool = False, **options: Any) -> Path:
+    """Render a model file (`outputs`, optional `feed` and `wrt`) to `out`; the path written.
+
+    Values come from the file's feed; gradients of its first output with respect to its
+    `wrt` (default: every input) are drawn when that output is a scalar and there is a feed.
+    """
+    model = load_model(os.fspath(path))
+    root = model.graph.outputs[0]
+    differentiate = root.shape == () and (bool(model.feed) or view == "gradient")
+    return write_picture(model.graph, out, feed=model.feed or None,
+                         grads=model.wrt if differentiate else None, view=view,
+                         expand=expand, **options)
+
+
+
+def save_pictures(renderings: Mapping[str, Rendering], argv: Sequence[str] | None = None
+                  ) -> list[Path]:
+    """Save named renderings as `<name>.svg` (and .png with --png); the paths written.
+
+    For the examples' command line, `[DIRECTORY] [--png]`: the directory defaults to
+    $GRAPHNN_OUT, else `out` (ignored by git).
+
+    >>> import graphnn as gn, tempfile
+    >>> r = render(gn.input("x") * 2.0)
+    >>> [p.name for p in save_pictures({"double": r}, [tempfile.mkdtemp()])]
+    ['double.svg']
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    png = "--png" in args
+    places = [a for a in args if a != "--png"]
+    if len(places) > 1 or any(a.startswith("-") for a in places):
+        raise GraphnnError(f"usage: [DIRECTORY] [--png], got {' '.join(args)}")
+    directory = Path(places[0] if places else os.environ.get("GRAPHNN_OUT", "out"))
+    suffixes = (".svg", ".png") if png else (".svg",)
+    return [renderings[name].save(directory / (name + suffix))
+            for name in renderings for suffix in suffixes]

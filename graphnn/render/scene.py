@@ -1,0 +1,177 @@
+"""What a drawing contains: the nodes, edges, names, clusters and collapsed groups to draw.
+
+Stage: rendering. Input: output nodes. Output: a `Scene`, the drawn graph before any styling.
+Composite ops are drawn as the user wrote them (one `mse` node) or expanded into primitives;
+scalar constants fold into their gate (1/x, +1, ×-1); nodes built under `gn.scope(...)` form
+clusters, and a scope can be collapsed into a single box, which keeps a graph of a few hundred
+nodes readable.
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x")
+    >>> scene = build_scene([1.0 / (1.0 + gn.exp(-x))])
+    >>> [(scene.ids[n], scene.folds[n].symbol if n in scene.folds else n.op) for n in scene.drawn]
+    [('n1', 'input'), ('n2', 'neg'), ('n3', 'exp'), ('n4', '+1'), ('n5', '1/x')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from graphnn.ir import Node, apply, toposort
+from graphnn.render.labels import literal
+from graphnn.render.symbols import Fold, fold
+
+Scope = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Operand `position` of `consumer` is `source`."""
+
+    source: Node
+    consumer: Node
+    position: int
+
+
+@dataclass
+class Scene:
+    """The drawn graph. `nodes` are in topological order; ids are "n" + that index."""
+
+    nodes: list[Node]
+    outputs: list[Node]
+    ids: dict[Node, str]
+    names: dict[Node, str]                  # display names: inputs, named nodes, literals
+    scopes: dict[Node, Scope]               # cluster path of each node
+    folds: dict[Node, Fold]
+    edges: list[Edge]
+    hidden: set[Node]                       # constants folded into every gate that uses them
+    groups: dict[Node, Scope] = field(default_factory=dict)   # node -> collapsed scope
+    drawn_as: dict[Node, Node] = field(default_factory=dict)  # expanded: original -> drawn
+
+    def node_for(self, node: Node) -> Node:
+        """The drawn node standing for `node` of the original graph (expansion rebuilds)."""
+        return self.drawn_as.get(node, node)
+
+    @property
+    def drawn(self) -> list[Node]:
+        """Nodes drawn on their own (not hidden, not inside a collapsed group)."""
+        return [n for n in self.nodes if n not in self.hidden and n not in self.groups]
+
+    def fan_out(self, node: Node) -> list[Edge]:
+        """The drawn edges leaving `node`, in consumer order."""
+        return [e for e in self.edges if e.source is node]
+
+
+def _rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
+    if all(new is old for new, old in zip(inputs, node.inputs)):
+        return node
+    return apply(node.op, *inputs, name=node.name, **node.attrs)
+
+
+def _expand_into(roots: Sequence[Node], mapping: dict[Node, Node], scope: Scope | None,
+                 scopes: dict[Node, Scope]) -> None:
+    """Map every node under `roots` to its primitive form, composites through their expansion.
+
+    Nodes built here are created outside the user's `gn.scope`, so each result records the
+    scope of the node it stands for (for an expansion: the composite's scope).
+    """
+    for node in toposort(roots, leaves=tuple(mapping)):
+        if node in mapping:
+            continue
+        if node.opdef.composite:
+            inner = {i: mapping[i] for i in node.inputs}
+            _expand_into([node.expansion()], inner, scope or node.scope, scopes)
+            result = inner[node.expansion()]
+            result = result.named(node.name) if node.name and result.op != "input" else result
+        else:
+            result = _rebuild(node, tuple(mapping[i] for i in node.inputs))
+        mapping[node] = result
+        scopes.setdefault(result, scope if scope is not None else node.scope)
+
+
+def expand_composites(outputs: Sequence[Node]
+                      ) -> tuple[list[Node], dict[Node, Scope], dict[Node, Node]]:
+    """Outputs rebuilt from primitives only, each rebuilt node's scope, original -> rebuilt.
+
+    >>> import graphnn as gn
+    >>> p, t = gn.input("p", shape=(2,)), gn.input("t", shape=(2,))
+    >>> [n.op for n in toposort(expand_composites([gn.mse(p, t)])[0]) if n.inputs]
+    ['neg', 'add', 'square', 'mean']
+    """
+    mapping: dict[Node, Node] = {}
+    scopes: dict[Node, Scope] = {}
+    _expand_into(outputs, mapping, None, scopes)
+    return [mapping[o] for o in outputs], scopes, mapping
+
+
+def _display_names(nodes: Sequence[Node]) -> dict[Node, str]:
+    names = {}
+    for node in nodes:
+        if node.name:
+            names[node] = node.name
+        elif node.op == "constant" and node.shape == ():
+            names[node] = literal(node.value)
+    return names
+
+
+def _edges_and_hidden(nodes: Sequence[Node], folds: dict[Node, Fold],
+                      outputs: Sequence[Node]) -> tuple[list[Edge], set[Node]]:
+    edges = []
+    used: set[Node] = set(outputs)
+    for node in nodes:
+        folded = folds.get(node)
+        for position, source in enumerate(node.inputs):
+            if folded is None or folded.position != position:
+                edges.append(Edge(source, node, position))
+                used.add(source)
+    hidden = {n for n in nodes if n.op == "constant" and n not in used}
+    return edges, hidden
+
+
+def build_scene(outputs: Sequence[Node], expand: bool = False,
+                collapse: Sequence[str] | bool = (),
+                scopes: Mapping[Node, Scope] | None = None) -> Scene:
+    """The scene of `outputs`: composites expanded if asked, scopes in `collapse` collapsed.
+
+    `collapse` names top-level scopes (or True: every scope) to draw as one box each.
+    `scopes` overrides the scope of some nodes (the backward clusters of a gradient graph).
+    """
+    outputs = list(outputs)
+    scopes = dict(scopes or {})
+    mapping: dict[Node, Node] = {}
+    if expand:
+        outputs, scopes, mapping = expand_composites(outputs)
+    nodes = toposort(outputs)
+    for node in nodes:
+        scopes.setdefault(node, node.scope)
+    folds = {n: f for n in nodes if (f := fold(n)) is not None}
+    edges, hidden = _edges_and_hidden(nodes, folds, outputs)
+    scene = Scene(nodes, outputs, {n: f"n{k}" for k, n in enumerate(nodes)},
+                  _display_names(nodes), scopes, folds, edges, hidden, drawn_as=mapping)
+    collapse_scopes(scene, collapse)
+    return scene
+
+
+def collapse_scopes(scene: Scene, collapse: Sequence[str] | bool) -> None:
+    """Put the op nodes of each collapsed top-level scope into one group (inputs stay out).
+
+    Inputs stay visible (a layer's weights are what a learner looks for), and so do outputs.
+    """
+    if collapse is True:
+        wanted = {s[0] for s in scene.scopes.values() if s}
+    else:
+        wanted = set(collapse or ())
+    for node in scene.nodes:
+        path = scene.scopes[node]
+        if path and path[0] in wanted and node.inputs and node not in scene.outputs:
+            scene.groups[node] = path[:1]
+
+
+def top_scopes(scene: Scene) -> list[str]:
+    """The top-level scope names of the drawn nodes, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for node in scene.nodes:
+        if scene.scopes[node]:
+            seen.setdefault(scene.scopes[node][0], None)
+    return list(seen)
