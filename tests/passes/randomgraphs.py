@@ -1,0 +1,148 @@
+"""Random graphs drawn from the op table, with broadcasting, fan-out and special constants, and
+feeds with 0, -0, ±inf, NaN, huge values and ties: the optimizer's semantics tests use them.
+
+Elementwise ops are taken from the registry itself; every other op has a builder below, and
+`tests/passes/test_semantics.py` checks that together they cover the whole registry except the
+ops that only gradient rules build (listed in GRADIENT_ONLY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+import graphnn as gn
+from graphnn.errors import GraphnnError
+from graphnn.ir import REGISTRY, Node, apply
+
+SHAPES = [(), (3,), (2, 3), (2, 1), (1, 3)]
+IMAGE, KERNEL = (1, 2, 4, 4), (2, 2, 3, 3)
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -0.125, 3.0]
+FEED_SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, 1e300, -1e-310, 0.5]
+GRADIENT_ONLY = {"conv2d_grad_input", "conv2d_grad_weight", "max_pool2d_grad",
+                 "max_pool2d_select", "avg_pool2d_grad", "size", "broadcast_like"}
+ATTRS = {"leaky_relu": [{"alpha": 0.01}, {"alpha": 0.5}, {"alpha": -0.5}],
+         "elu": [{"alpha": 1.0}, {"alpha": 0.0}], "greater": [{"tie": 0.5}, {"tie": 1.0}]}
+
+
+def _elementwise(rng: np.random.Generator, pool: list[Node], name: str) -> Node:
+    op = REGISTRY[name]
+    args = [pool[rng.integers(len(pool))] for _ in range(op.arity)]
+    choices = ATTRS.get(name, [{}])
+    return apply(name, *args, **choices[rng.integers(len(choices))])
+
+
+def _reduce(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    axis = None if x.ndim == 0 or rng.random() < 0.4 else int(rng.integers(x.ndim))
+    return apply(name, x, axis=axis, keepdims=bool(rng.random() < 0.5))
+
+
+def _layout(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    if name == "reshape":
+        return apply("reshape", x, shape=(-1,) if rng.random() < 0.5 else (1,) + x.shape)
+    if name == "transpose":
+        return apply("transpose", x)
+    return apply("broadcast_to", x, shape=(2,) + x.shape)
+
+
+def _matmul(rng, pool, name):
+    a, b = (pool[rng.integers(len(pool))] for _ in range(2))
+    if a.ndim == 0 or b.ndim == 0:
+        raise GraphnnError("matmul needs arrays")
+    if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+        b = apply("transpose", b) if b.ndim == 2 else b
+    return apply("matmul", a, b)
+
+
+def _axis_op(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    return apply(name, x, axis=int(rng.integers(max(x.ndim, 1))))
+
+
+def _pair(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    same = [n for n in pool if n.shape == x.shape]
+    return apply(name, x, same[rng.integers(len(same))])
+
+
+def _image(rng, pool, name):
+    images = [n for n in pool if n.shape == IMAGE]
+    if not images:
+        raise GraphnnError("no image in the pool")
+    x = images[rng.integers(len(images))]
+    if name == "conv2d":
+        kernels = [n for n in pool if n.shape == KERNEL]
+        return apply("conv2d", x, kernels[rng.integers(len(kernels))], padding=1)
+    return apply(name, x, kernel=2)
+
+
+BUILDERS: dict[str, Callable] = {
+    **{name: _reduce for name in ("sum", "mean", "max", "min")},
+    **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
+    "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,
+    **{name: _pair for name in ("mse", "binary_cross_entropy", "softmax_cross_entropy")},
+    **{name: _image for name in ("conv2d", "max_pool2d", "avg_pool2d")},
+}
+ELEMENTWISE = sorted(n for n, op in REGISTRY.items()
+                     if op.elementwise and n not in BUILDERS and n not in GRADIENT_ONLY)
+
+
+def _constants(rng, dtype: str) -> list[Node]:
+    picks = [gn.constant(SPECIAL[k], dtype=dtype) for k in rng.choice(len(SPECIAL), 3)]
+    uniform = gn.constant(np.full(SHAPES[rng.integers(1, len(SHAPES))], 1.0), dtype=dtype)
+    return picks + [uniform, gn.constant(rng.normal(size=(2, 3)), dtype=dtype)]
+
+
+def random_graph(seed: int, dtype: str = "float64") -> gn.Graph:
+    """A graph of random forward outputs, a scalar loss over them and its gradients."""
+    rng = np.random.default_rng(seed)
+    inputs = [gn.input(f"a{k}", shape=SHAPES[rng.integers(len(SHAPES))], dtype=dtype)
+              for k in range(int(rng.integers(1, 4)))]
+    if rng.random() < 0.2:
+        inputs.append(gn.input("image", shape=IMAGE, dtype=dtype))
+        inputs.append(gn.input("kernel", shape=KERNEL, dtype=dtype))
+    pool = inputs + _constants(rng, dtype)
+    ops = ELEMENTWISE + sorted(BUILDERS)
+    for _ in range(int(rng.integers(5, 14))):
+        name = ops[rng.integers(len(ops))]
+        try:
+            pool.append(BUILDERS.get(name, _elementwise)(rng, pool, name))
+        except GraphnnError:
+            continue
+    outputs = pool[-2:]
+    loss = gn.sum(outputs[0]) + gn.sum(outputs[1] * outputs[0] if outputs[1].shape ==
+                                       outputs[0].shape else outputs[1])
+    grads = gn.grad(loss, inputs)
+    if rng.random() < 0.25:         # second order: gradients of a gradient's squared norm
+        first = grads[rng.integers(len(grads))]
+        grads += gn.grad(gn.sum(first * first), inputs)
+    return gn.Graph([*outputs, loss, *grads], inputs=inputs)
+
+
+def image_graph(dtype: str = "float64") -> gn.Graph:
+    """conv2d, both poolings and their first- and second-order gradients, on purpose: the
+    random graphs meet the second-order pooling ops (max_pool2d_select) too rarely."""
+    image, kernel = gn.input("image", shape=IMAGE, dtype=dtype), \
+        gn.input("kernel", shape=KERNEL, dtype=dtype)
+    features = gn.tanh(gn.conv2d(image, kernel, padding=1))
+    loss = gn.sum(gn.max_pool2d(features) * gn.avg_pool2d(features) * 0.5)
+    grads = gn.grad(loss, [image, kernel])
+    second = gn.grad(gn.sum(grads[0] * grads[0]), [image, kernel])
+    return gn.Graph([loss, *grads, *second])
+
+
+def random_feed(graph: gn.Graph, seed: int) -> dict[str, np.ndarray]:
+    """Normal values with special values (0, -0, ±inf, NaN, huge, subnormal) sprinkled in."""
+    rng = np.random.default_rng(seed)
+    feed = {}
+    for node in graph.inputs:
+        value = rng.normal(size=node.shape)
+        mask = rng.random(node.shape) < 0.3
+        value = np.where(mask, rng.choice(FEED_SPECIAL, size=node.shape), value)
+        with np.errstate(over="ignore"):      # 1e300 becomes inf in float32
+            feed[node.name] = np.asarray(value, dtype=node.dtype)
+    return feed
+
