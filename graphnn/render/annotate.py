@@ -86,13 +86,18 @@ def gradients(root: Node, wrt: Sequence[Node]) -> dict[Node, Node]:
 def backward_scopes(root: Node, wrt: Sequence[Node]) -> dict[Node, tuple[str, ...]]:
     """A scope for each node of the gradient graph: "∇ layer1" for what layer1's ops built.
 
-    Walks the output's ancestors in the walker's order and credits each new gradient node to
-    the forward op whose rule created it, so the drawing of a gradient graph has a backward
-    cluster for every forward one (interning makes these the nodes gn.grad built).
+    Walks the output's ancestors in the walker's order and credits each new node to the
+    forward op whose rule created it (interning makes these the nodes gn.grad built). A node
+    computed from forward values alone (a transposed weight, relu's step) joins the op's own
+    scope; one that carries the gradient joins its backward scope, so the drawing of a
+    gradient graph has a backward cluster for every forward one.
     """
     cot = gradients(root, wrt)
     forward = toposort([root])
     known = set(forward)
+    # the gradient flows through the cotangents (not the seed: constants are shared, and
+    # the seed 1.0 is also the 1 of sigmoid's 1 - out)
+    carries = {g for g in cot.values() if g.op != "constant"}
     scopes: dict[Node, tuple[str, ...]] = {}
     for node in reversed(forward):
         if node not in cot or not node.inputs:
@@ -100,9 +105,14 @@ def backward_scopes(root: Node, wrt: Sequence[Node]) -> dict[Node, tuple[str, ..
         parts = [sum_to_shape(part, source.shape) for part, source in
                  zip(_operand_parts(node, cot[node], cot), node.inputs) if part is not None]
         for new in toposort(parts):
-            if new not in known:
-                known.add(new)
+            if new in known:
+                continue
+            known.add(new)
+            if new in carries or any(i in carries for i in new.inputs):
+                carries.add(new)
                 scopes[new] = (f"∇ {node.scope[0]}",) + node.scope[1:] if node.scope else ()
+            else:
+                scopes[new] = node.scope
     return scopes
 
 

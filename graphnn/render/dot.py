@@ -315,7 +315,20 @@ def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
 
 
 def scene_source(scene: Scene, numbers: Numbers, style: Style, name: str = "f") -> str:
-    """The DOT text of one scene."""
+    """The DOT text of one scene.
+
+    >>> import graphnn as gn
+    >>> from graphnn.render.annotate import annotate
+    >>> from graphnn.render.scene import build_scene
+    >>> x = gn.input("x")
+    >>> scene = build_scene([gn.exp(x)])
+    >>> numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], {"x": 0.0}, [x])
+    >>> source = scene_source(scene, numbers, Style(legend=False))
+    >>> [line.split(" [")[0].strip() for line in source.splitlines()[4:]]
+    ['n0', 'n1', 'n0 -> n1', 'out0', 'n1 -> out0', '}']
+    >>> "∂out/∂x = out = 1.00" in source and "1.00 × 1.00 = 1.00" in source
+    True
+    """
     graph = new_graph(name, style, numbers)
     _Writer(scene, numbers, style).write(graph)
     return graph.source
