@@ -31,6 +31,7 @@ from graphnn.symbolic.translate import (
     MAX_OPS,
     SymbolicLimitError,
     check_size,
+    element_symbols,
     exact,
     leaf_symbols,
     translate,
@@ -83,34 +84,47 @@ def _as_float(value: sympy.Expr | None) -> float:
     return float(sympy.re(value)) if value.is_real is not False else math.nan
 
 
+def _as_function_of(y: Node, w: Node, values: Mapping[Node, np.ndarray]
+                    ) -> tuple[sympy.Expr, np.ndarray, dict]:
+    """y's expression as a function of w's element symbols, and how to put w's own expression
+    back. An input is a symbol already. Any other node becomes a variable while SymPy
+    differentiates: y's partial in it is what backprop gives as its cotangent."""
+    if w.op == "input":
+        return values[y][()], element_symbols(w.name, w.shape), {}
+    variable = leaf_symbols([w])[w]
+    expr = translate([y], {w: variable})[y][()]
+    return expr, variable, {variable[i]: values[w][i] for i in np.ndindex(w.shape)}
+
+
+def _undecided(label: str, seconds: float) -> Row:
+    return Row(label, "", "", UNDECIDED, "", f"not checked: the time limit of {seconds:g} s "
+               "ran out; raise timeout= or use method='numeric'")
+
+
 def _symbolic_rows(y: Node, targets: list[Node], grads: list[Node],
                    feed: Mapping[str, Any] | None, limits: dict) -> tuple[list[Row], list[str]]:
-    symbols = leaf_symbols(targets)
-    variables = {w: s for w, s in symbols.items() if w.op != "input"}
-    values = translate([y, *grads], variables)
-    symbols |= {n: v for n, v in values.items() if n.op == "input"}
-    order = toposort([y, *grads], list(variables))
+    order = toposort([y, *grads, *targets])
+    values = translate(order)
     free = set().union(*(e.free_symbols for n in [y, *grads] for e in values[n].flat))
     points = rational_points(free, limits["points"], limits["seed"])
-    names = abbreviations(order, values, skip=list(variables))
-    at_feed, feed_values = _feed_point(order, symbols, feed) if feed is not None else ({}, {})
+    names = abbreviations(order, values)
+    inputs = {n: values[n] for n in order if n.op == "input"}
+    at_feed, feed_values = _feed_point(order, inputs, feed) if feed is not None else ({}, {})
     deadline = time.monotonic() + limits["timeout"]
     rows = []
     for w, g in zip(targets, grads):
+        expr, variable, back = _as_function_of(y, w, values)
         for index in np.ndindex(w.shape):
-            label = _label(w, index)
             if time.monotonic() > deadline:
-                rows.append(Row(label, "", "", UNDECIDED, "", f"not checked: the time limit "
-                                f"of {limits['timeout']:g} s ran out; raise timeout= or use "
-                                "method='numeric'"))
+                rows.append(_undecided(_label(w, index), limits["timeout"]))
                 continue
-            a = sympy.diff(values[y][()], symbols[w][index])
+            a = sympy.diff(expr, variable[index]).xreplace(back)
             b = values[g][index]
             decision = decide(a, b, points)
             verdict = {True: AGREE, False: DIFFER, None: UNDECIDED}[decision.equal]
             shown = (_as_float(value_at(a, at_feed)), float(feed_values[g][index])) \
                 if feed is not None else None
-            rows.append(Row(label, str(shorten(a, names, DISPLAY_OPS)),
+            rows.append(Row(_label(w, index), str(shorten(a, names, DISPLAY_OPS)),
                             str(b.xreplace(names)), verdict, decision.method,
                             decision.detail, shown, (a, b)))
     shown = [e.xreplace(names) for r in rows if r.exprs for e in r.exprs]

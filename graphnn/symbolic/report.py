@@ -131,10 +131,11 @@ class OpsReport:
                       [[r.input, r.graphnn, r.reference, r.verdict, r.detail]
                        for r in self.conventions], [None, 20, 20, None, 50])
         lemmas = [f"{r.input}: {r.verdict} ({r.method}) {r.detail}" for r in self.lemmas]
+        details = [f"  {r.input}: {r.detail}" for r in self.failures]
         passed = "OK" if self.ok else f"FAILED: {len(self.failures)} rows"
         return "\n".join(["VJP rules against sympy.diff", "", rules, "",
                           "Conventions at non-differentiable points", "", kinks, "",
-                          *lemmas, passed])
+                          *lemmas, *details, passed])
 
     def __repr__(self) -> str:
         return f"<OpsReport {'OK' if self.ok else f'FAILED ({len(self.failures)})'}: " \

@@ -27,7 +27,6 @@ import sympy
 from graphnn.autodiff import backprop
 from graphnn.errors import OpError
 from graphnn.ir import REGISTRY, Node, apply, input
-from graphnn.shapes import format_shape
 from graphnn.symbolic.compare import Decision, decide, rational_points
 from graphnn.symbolic.conventions import check_conventions
 from graphnn.symbolic.functions import sigmoid_lemma
@@ -50,7 +49,7 @@ class Instance:
     domains: tuple[tuple[float, float], ...] = ()
 
     def describe(self, op_inputs: Sequence[str]) -> str:
-        shapes = ", ".join(f"{n} {format_shape(s)}" for n, s in zip(op_inputs, self.shapes))
+        shapes = ", ".join(f"{n} {tuple(s)}" for n, s in zip(op_inputs, self.shapes))
         attrs = ", ".join(f"{k}={v}" for k, v in self.attrs.items())
         return f"{shapes}{'; ' + attrs if attrs else ''}"
 
