@@ -44,10 +44,11 @@ def value_key(node: Node, inputs: tuple[Node, ...] | None = None) -> Hashable:
     return (node.op, node.attr_items, tuple(operands))
 
 
-def _reason(kept: Node, merged: Node) -> str:
+def _reason(kept: Node, inputs: tuple[Node, ...]) -> str:
+    """Why a node with these (already merged) inputs was merged into `kept`."""
     if kept.op == "constant":
         return "equal constants -> one constant"
-    if kept.inputs != merged.inputs:
+    if kept.inputs != inputs:
         return "y op x -> x op y (commutative)"
     return "same value, other name or scope -> one node"
 
@@ -63,7 +64,7 @@ def merge_common(graph: Graph, fired: Counter | None = None) -> Graph:
         key = value_key(node, inputs)
         if key in kept:
             new[node] = kept[key]
-            fired[_reason(kept[key], rebuild(node, inputs))] += 1
+            fired[_reason(kept[key], inputs)] += 1
         else:
             new[node] = kept[key] = rebuild(node, inputs)
     if all(new[n] is n for n in graph.nodes):

@@ -25,6 +25,7 @@ Two things keep folding from being a pessimization or a change of semantics:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -54,9 +55,11 @@ def _fold(node: Node) -> Node | None:
     if not node.inputs or not all(i.op == "constant" for i in node.inputs) or \
             splat_core(node) is not None:
         return None
-    value = run([*node.inputs, node], {})[node]
     limit = max([FOLD_LIMIT] + [i.value.size for i in node.inputs])
-    if value.size <= 1 or (value.size <= limit and value.flags.c_contiguous):
+    if math.prod(node.shape) > limit:
+        return None            # too big to hold; a uniform one is the splat rules' business
+    value = run([*node.inputs, node], {})[node]
+    if value.size <= 1 or value.flags.c_contiguous:
         return constant(value, dtype=node.dtype, name=node.name)
     return _splat(value, node) if _uniform(value) else None
 

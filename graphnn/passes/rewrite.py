@@ -133,14 +133,11 @@ class Const(Pattern):
     """A constant or splat whose every element is `value` (the same bits: -0.0 is not 0.0)."""
 
     value: float
-    name: str | None = None
 
     def match(self, node: Node, bindings: Bindings) -> bool:
         found = uniform_value(node)
-        if found is None or not _same_bits(np.asarray(found, dtype=found.dtype),
-                                           np.asarray(self.value, dtype=found.dtype)):
-            return False
-        return self.name is None or Var(self.name).match(node, bindings)
+        return found is not None and _same_bits(np.asarray(found, dtype=found.dtype),
+                                                np.asarray(self.value, dtype=found.dtype))
 
 
 @dataclass(frozen=True)
@@ -156,13 +153,10 @@ class AnyConst(Pattern):
 @dataclass(frozen=True)
 class Op(Pattern):
     """The op `op` with arguments matching `args`; exactly commutative ops match either order.
-
-    `bind` names the matched node itself. Attributes are not matched: builders read them.
-    """
+    Attributes are not matched: builders read them from the matched node."""
 
     op: str
     args: tuple[Pattern, ...]
-    bind: str | None = None
 
     def match(self, node: Node, bindings: Bindings) -> bool:
         if node.op != self.op or len(node.inputs) != len(self.args):
@@ -172,9 +166,7 @@ class Op(Pattern):
             orders.append(node.inputs[::-1])
         for inputs in orders:
             trial = dict(bindings)
-            if all(p.match(i, trial) for p, i in zip(self.args, inputs)) and \
-                    (self.bind is None or Var(self.bind).match(node, trial)):
-                bindings.clear()
+            if all(p.match(i, trial) for p, i in zip(self.args, inputs)):
                 bindings.update(trial)
                 return True
         return False
@@ -200,12 +192,12 @@ def _lift(arg: Any) -> Pattern:
 
 
 class _OpPatterns:
-    """`P.mul(x, 1.0)` is `Op("mul", (x, Const(1.0)))`; `P.neg(x, bind="n")` names the node."""
+    """`P.mul(x, 1.0)` is `Op("mul", (x, Const(1.0)))`."""
 
     def __getattr__(self, op: str) -> Callable[..., Op]:
         if op not in REGISTRY:
             raise AttributeError(f"no op {op!r} to build a pattern from")
-        return lambda *args, bind=None: Op(op, tuple(_lift(a) for a in args), bind)
+        return lambda *args: Op(op, tuple(_lift(a) for a in args))
 
 
 P = _OpPatterns()
@@ -270,17 +262,12 @@ def value_read(node: Node) -> bool:
     return node in _context().read
 
 
-def find(op: str, *inputs: Node, commutative: bool = False) -> Node | None:
-    """A node of the graph computing `op` on exactly these inputs (any name, scope or
-    attributes), the first in topological order; with commutative=True either order."""
-    wanted = {tuple(inputs)} | ({tuple(inputs[::-1])} if commutative else set())
-    for user in _context().users.get(inputs[0], ()) if inputs else ():
-        if user.op == op and user.inputs in wanted:
+def find(op: str, *inputs: Node) -> Node | None:
+    """The first node of the graph (in topological order) computing `op` on exactly these
+    inputs, whatever its name, scope or attributes; None if there is none."""
+    for user in _context().users.get(inputs[0], ()):
+        if user.op == op and user.inputs == inputs:
             return user
-    if commutative and inputs:
-        for user in _context().users.get(inputs[-1], ()):
-            if user.op == op and user.inputs in wanted:
-                return user
     return None
 
 
@@ -370,8 +357,9 @@ MAX_ROUNDS = 64
 def rewrite(graph: Graph, rules: Sequence[Rule], fired: Counter | None = None) -> Graph:
     """Apply `rules` until none fires; `fired` (if given) counts the firings by rule name."""
     fired = Counter() if fired is None else fired
-    for _ in range(MAX_ROUNDS):
-        before = Counter(fired)
+    for round_number in range(MAX_ROUNDS):
+        if round_number == MAX_ROUNDS - 4:
+            before = Counter(fired)        # the rules of the last rounds are the cycle
         graph, changed = _round(graph, rules, fired)
         if not changed:
             return graph
