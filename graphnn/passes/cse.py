@@ -13,10 +13,10 @@ np.maximum(-0.0, 0.0) is 0.0, so merging maximum(x, y) with maximum(y, x) would 
 of a zero (see `rewrite.EXACTLY_COMMUTATIVE`, which probes each op's reference).
 
     >>> import graphnn as gn
-    >>> x, y = gn.input("x"), gn.input("y")
-    >>> print(merge_common(gn.Graph([x * y, gn.mul(y, x, name="p")])))
-    graph f(x: f64[], y: f64[]) {
-      %0 = mul x, y  : f64[]
+    >>> x = gn.input("x", shape=(2,))
+    >>> print(merge_common(gn.Graph([x * 2.0, gn.mul(2.0, x, name="p")])))
+    graph f(x: f64[2]) {
+      %0 = mul x, 2.0  : f64[2]
       return %0, %0
     }
 """

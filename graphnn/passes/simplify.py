@@ -178,11 +178,12 @@ def simplify(graph: Graph, fired: Counter | None = None) -> Graph:
     """Apply FOLD and SIMPLIFY until no rule fires.
 
     >>> import graphnn as gn
-    >>> x, y = gn.input("x"), gn.input("y")
-    >>> print(simplify(gn.Graph(-(-x * y) * 1.0)))
-    graph f(x: f64[], y: f64[]) {
-      %0 = mul x, y  : f64[]
-      return %0
+    >>> x = gn.input("x")
+    >>> print(simplify(gn.Graph(-(-x * gn.exp(x)) * 1.0)))
+    graph f(x: f64[]) {
+      %0 = exp x      : f64[]
+      %1 = mul x, %0  : f64[]
+      return %1
     }
     """
     fired = Counter() if fired is None else fired
