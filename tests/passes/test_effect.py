@@ -32,7 +32,7 @@ def _operations(graph: gn.Graph) -> int:
 @pytest.mark.parametrize("path, before, after, ops_before, ops_after", [
     (MLP, 30, 28, 23, 21),
     (NEURON, 18, 17, 12, 11),
-])
+], ids=["mlp_784_256_10", "lecture_neuron"])
 def test_fewer_nodes_none_twice_none_dead(path, before, after, ops_before, ops_after):
     graph, feed = gradient_graph(path)
     optimized = optimize(graph)
