@@ -21,11 +21,13 @@ wrt = [w0, x0, w1, x1, w2]
 
 
 def pictures():
-    """The neuron as one σ gate, as the lecture's circuit of primitives, and its gradient."""
+    """The neuron as one σ gate, as the lecture's circuit of primitives, its gradient graph,
+    and that graph before and after optimization."""
     return {
         "02_neuron": render(f, feed=feed, grads=wrt),
         "02_neuron_primitives": render(f_primitives, feed=feed, grads=wrt),
         "02_neuron_gradient": render(f, feed=feed, grads=wrt, view="gradient"),
+        "02_neuron_optimized": render(f, feed=feed, grads=wrt, view="optimized"),
     }
 
 

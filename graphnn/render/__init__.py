@@ -1,4 +1,11 @@
-"""Renderings of graphs: the canonical text form (text.py)."""
+"""Renderings of graphs: the canonical text form (text.py), the op reference (opdoc.py), and
+teaching drawings with Graphviz (pictures.py: `render`, built from scene, annotate, symbols,
+labels, dot and drawing).
+
+Only the text form is imported here: graphnn.graph needs it, and the drawing modules need
+graphnn.graph, so importing them here would make a cycle. Import drawings from
+graphnn.render.pictures (or use gn.render).
+"""
 
 from graphnn.render.text import graph_text
 

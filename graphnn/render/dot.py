@@ -336,11 +336,12 @@ def scene_source(scene: Scene, numbers: Numbers, style: Style, name: str = "f") 
 
 def comparison_source(panels: Sequence[tuple[str, Scene, Numbers]], style: Style,
                       name: str = "comparison") -> str:
-    """Scenes side by side, each in a titled cluster (before and after a pass, say)."""
+    """Scenes one above the other, each in a titled cluster (before and after a pass, say)."""
     graph = new_graph(name, style, panels[0][2] if panels else Numbers())
-    for k, (title, scene, numbers) in enumerate(panels):
+    # written last to first: dot turned left to right draws the first cluster lowest
+    for k, (title, scene, numbers) in reversed(list(enumerate(panels))):
         with graph.subgraph(name=f"cluster_panel{k}") as panel:
-            panel.attr(label=title, fontname="Helvetica", fontsize="14", style="rounded",
-                       color="#bdbdbd")
+            panel.attr(label=title, labelloc="t", fontname="Helvetica", fontsize="14",
+                       style="rounded", color="#bdbdbd")
             _Writer(scene, numbers, style, prefix=f"p{k}_").write(panel)
     return graph.source

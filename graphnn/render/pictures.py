@@ -5,8 +5,9 @@ differentiate with respect to. Output: a `Rendering` (DOT source, saved as SVG, 
 DOT, displayed in Jupyter).
 
 Views: "forward" (default) draws the graph as written, annotated with values and gradients;
-"gradient" draws the gradient graph `gn.grad` built, its reused forward nodes muted.
-`compare` puts any graphs side by side (before and after an optimization pass).
+"gradient" draws the gradient graph `gn.grad` built, its reused forward nodes muted;
+"optimized" draws the graph (with its gradients) before and after `gn.optimize`. `compare`
+puts any graphs side by side.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from typing import Any
 from graphnn.autodiff import grad
 from graphnn.errors import GraphnnError, OpError
 from graphnn.graph import Graph
-from graphnn.ir import Node, toposort
+from graphnn.ir import Node, apply, toposort
 from graphnn.model_file import load_model
+from graphnn.passes import optimize
 from graphnn.render.annotate import annotate, backward_scopes
 from graphnn.render.dot import Style, comparison_source, scene_source
-from graphnn.render.drawing import Rendering
+from graphnn.render.drawing import Rendering, backend
 from graphnn.render.scene import Scene, build_scene
 
-VIEWS = ("forward", "gradient")
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
 MAX_NODES = 150           # beyond this many, scopes collapse into one box each
 
@@ -79,11 +80,12 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
 
     `feed` gives input values (names or input nodes to values); `grads` the nodes to take the
     gradient of the first output (a scalar) with respect to, or True for all its inputs.
-    `view` is "forward" or "gradient" (the graph gn.grad builds). `expand` draws composite ops
-    (mse, softmax, ...) as their primitives. Nodes built under `gn.scope(name)` are drawn in a
-    cluster; `collapse` (scope names, or True) draws a scope as one box, as happens by itself
-    past `max_nodes`. `teaching` (default: for small graphs) writes numbers and derivatives on
-    edges; `digits` is the number of decimals shown.
+    `view` is "forward", "gradient" (the graph gn.grad builds) or "optimized" (the graph, with
+    its gradients if grads are given, before and after gn.optimize). `expand` draws composite
+    ops (mse, softmax, ...) as their primitives. Nodes built under `gn.scope(name)` are drawn
+    in a cluster; `collapse` (scope names, or True) draws a scope as one box, as happens by
+    itself past `max_nodes`. `teaching` (default: for small graphs) writes numbers and
+    derivatives on edges; `digits` is the number of decimals shown.
 
     >>> import graphnn as gn
     >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
@@ -93,45 +95,76 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     True
     """
     nodes, name = _outputs(outputs)
-    if view not in VIEWS:
-        raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)} (and "
-                      "render.pictures.compare for before/after)")
-    wrt = _wrt(nodes[0], grads)
-    if view == "gradient":
-        return _gradient_view(nodes[0], wrt, feed, name, expand=expand, collapse=collapse,
-                              teaching=teaching, digits=digits, title=title, legend=legend,
-                              max_nodes=max_nodes)
+    draw = _VIEWS.get(view)
+    if draw is None:
+        raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)}")
+    return draw(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
+                teaching=teaching, max_nodes=max_nodes, digits=digits, title=title,
+                legend=legend)
+
+
+def _forward_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
+                  collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
+                  **style: Any) -> Rendering:
+    """The graph as written, with values, gradients and the chain rule."""
     scene = _scene(nodes, expand, collapse, max_nodes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
                        [scene.node_for(w) for w in wrt])
-    style = _style(scene, teaching, digits=digits, title=title, legend=legend,
-                   gradient_of=nodes[0].name or "f")
-    return Rendering(scene_source(scene, numbers, style, name), name)
+    result = _style(scene, teaching, gradient_of=nodes[0].name or "f", **style)
+    return Rendering(scene_source(scene, numbers, result, name), name)
 
 
-def _gradient_view(root: Node, wrt: list[Node], feed: Feed, name: str, *, expand: bool,
+def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                    collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
                    **style: Any) -> Rendering:
     """The gradient graph: one output arrow per ∂f/∂w, forward nodes it reuses muted."""
     if not wrt:
         raise GraphnnError("the gradient view needs grads: the nodes to differentiate with "
                            "respect to (or grads=True for every input)")
+    root = nodes[0]
     gradients = grad(root, wrt)
     scene = _scene(list(gradients), expand, collapse, max_nodes, backward_scopes(root, wrt))
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed)
-    f = root.name or "f"
-    outputs = [f"∂{f}/∂{w.name or 'x' + str(k)}" for k, w in enumerate(wrt)]
     forward = set(toposort([root])) & set(scene.nodes)
-    result = _style(scene, teaching, output_names=outputs, forward=forward, gradient_of=f,
+    result = _style(scene, teaching, output_names=_gradient_names(root, wrt), forward=forward,
+                    gradient_of=root.name or "f",
                     note="dashed: forward nodes the gradient reuses", **style)
     return Rendering(scene_source(scene, numbers, result, f"{name}_gradient"),
                      f"{name}_gradient")
 
 
+def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
+    f = root.name or "f"
+    return [f"∂{f}/∂{w.name or 'x' + str(k)}" for k, w in enumerate(wrt)]
+
+
+def _optimized_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
+                    expand: bool, collapse: Sequence[str] | bool, teaching: bool | None,
+                    max_nodes: int, **style: Any) -> Rendering:
+    """The graph (and its gradients, with grads) as built and after gn.optimize."""
+    names = [n.name or (f"output {k}" if len(nodes) > 1 else "output")
+             for k, n in enumerate(nodes)]
+    if wrt:
+        nodes = nodes + list(grad(nodes[0], wrt))
+        names += _gradient_names(nodes[0], wrt)
+    before = Graph(nodes, name=name)
+    after = optimize(before)
+    titles = [f"{what}: {sum(1 for n in g.nodes if n.inputs)} ops"
+              for what, g in (("as built", before), ("optimized", after))]
+    return compare([before, after], titles, feed, expand=expand, teaching=teaching,
+                   output_names=names, **style)
+
+
+_VIEWS = {"forward": _forward_view, "gradient": _gradient_view, "optimized": _optimized_view}
+VIEWS = tuple(_VIEWS)
+
+
 def compare(graphs: Sequence[Outputs], titles: Sequence[str] | None = None, feed: Feed = None,
-            *, expand: bool = False, teaching: bool | None = None, digits: int = 2
-            ) -> Rendering:
+            *, expand: bool = False, teaching: bool | None = None,
+            output_names: Sequence[str] | None = None, **style: Any) -> Rendering:
     """Graphs side by side in titled boxes, each with its values: before and after a pass.
+
+    `style` takes render's digits, title and legend.
 
     >>> import graphnn as gn
     >>> x = gn.input("x")
@@ -146,8 +179,8 @@ def compare(graphs: Sequence[Outputs], titles: Sequence[str] | None = None, feed
         scene = build_scene(nodes, expand=expand)
         panels.append((title, scene, annotate(scene.nodes, scene.edges, scene.outputs[0], feed)))
     largest = max(panels, key=lambda p: len(p[1].drawn))[1]
-    return Rendering(comparison_source(panels, _style(largest, teaching, digits=digits)),
-                     "comparison")
+    result = _style(largest, teaching, output_names=output_names, **style)
+    return Rendering(comparison_source(panels, result), "comparison")
 
 
 def write_picture(outputs: Outputs, path: str | os.PathLike, **options: Any) -> Path:
@@ -171,11 +204,34 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     """
     model = load_model(os.fspath(path))
     root = model.graph.outputs[0]
-    differentiate = root.shape == () and (bool(model.feed) or view == "gradient")
+    differentiate = root.shape == () and (bool(model.feed) or view != "forward")
     return write_picture(model.graph, out, feed=model.feed or None,
                          grads=model.wrt if differentiate else None, view=view,
                          expand=expand, **options)
 
+
+
+def write_neuron_pictures(f: Node, inputs: Sequence[Node], feed: Feed,
+                          directory: str | os.PathLike) -> list[Path]:
+    """The lecture neuron f = sigmoid(z) drawn twice into `directory`: neuron.svg with the σ
+    gate, neuron_primitives.svg as the circuit 1 / (1 + exp(-z)); the absolute paths.
+
+    Without Graphviz to draw SVG, the DOT sources are written instead (neuron.dot, ...).
+
+    >>> import graphnn as gn, tempfile
+    >>> w, x = gn.input("w"), gn.input("x")
+    >>> paths = write_neuron_pictures(gn.sigmoid(w * x), [w, x], {"w": 2.0, "x": -1.0},
+    ...                               tempfile.mkdtemp())
+    >>> [p.name for p in paths]
+    ['neuron.svg', 'neuron_primitives.svg']
+    """
+    if f.op != "sigmoid":
+        raise OpError(f"the neuron's picture needs f = sigmoid(z), got {f.describe()}")
+    z = f.inputs[0]
+    circuit = 1.0 / (1.0 + apply("exp", -z))
+    suffix = ".svg" if backend() else ".dot"
+    return [write_picture(node, Path(directory) / (stem + suffix), feed=feed, grads=inputs)
+            for stem, node in (("neuron", f), ("neuron_primitives", circuit))]
 
 
 def save_pictures(renderings: Mapping[str, Rendering], argv: Sequence[str] | None = None

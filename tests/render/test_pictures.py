@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn.render.pictures import compare, render, render_file, save_pictures, write_picture
+from graphnn.render import drawing
+from graphnn.render.pictures import (
+    compare,
+    render,
+    render_file,
+    save_pictures,
+    write_neuron_pictures,
+    write_picture,
+)
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 NEURON = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
@@ -145,11 +153,26 @@ def test_a_few_hundred_nodes_collapse_into_layers_and_stay_compact():
     assert gradient.svg().lstrip().startswith("<?xml")
 
 
-def test_compare_puts_graphs_side_by_side():
+def test_compare_stacks_graphs_in_order():
     x = gn.input("x")
-    r = compare([x * 1.0 + 0.0, x], ["before", "after"], feed={"x": 3.0})
-    assert "cluster_panel0" in r.source and "label=before" in r.source
-    assert "p0_n0" in r.source and "p1_n0" in r.source
+    r = compare([x * 1.0 + 0.0, x * 2.0, x], ["first", "second", "third"], feed={"x": 3.0})
+    assert "p0_n0" in r.source and "p2_n0" in r.source
+    svg = "{http://www.w3.org/2000/svg}"
+    titles = [(float(text.get("y")), text.text) for group in ET.fromstring(r.svg()).iter(
+        svg + "g") if group.get("class") == "cluster" for text in group.iter(svg + "text")
+        if text.text in ("first", "second", "third")]
+    assert [text for _, text in sorted(titles)] == ["first", "second", "third"]
+
+
+def test_optimized_view_draws_the_graph_and_its_gradients_before_and_after():
+    f, inputs = neuron(primitives=False)
+    source = render(f, feed=NEURON, grads=inputs, view="optimized").source
+    assert "label=\"as built: 12 ops\"" in source and "label=\"optimized: 11 ops\"" in source
+    assert source.count("<b>∂f/∂w0</b>") == 2
+    after, before = source.split("subgraph cluster_panel1")[1].split("subgraph cluster_panel0")
+    assert ">×1<" in before and ">×1<" not in after              # the seed's ×1 is gone
+    alone = render(f, view="optimized").source
+    assert "∂f" not in alone and "as built: 5 ops" in alone
 
 
 def test_render_file_draws_a_model_file_with_its_feed(tmp_path):
@@ -172,6 +195,29 @@ def test_write_picture_and_save_pictures(tmp_path, monkeypatch):
     assert save_pictures({"e": r}, [])[0].parent == tmp_path / "env"
     with pytest.raises(gn.GraphnnError, match="usage"):
         save_pictures({"e": r}, ["a", "b"])
+
+
+def test_the_demo_writes_both_neuron_pictures(tmp_path, monkeypatch):
+    f, inputs = neuron(primitives=False)
+    paths = write_neuron_pictures(f, inputs, NEURON, tmp_path)
+    assert [p.name for p in paths] == ["neuron.svg", "neuron_primitives.svg"]
+    assert all(p.is_absolute() and "0.73" in p.read_text() for p in paths)
+    assert ">1/x<" in paths[1].read_text()
+    monkeypatch.setattr(drawing, "find_dot", lambda: None)
+    monkeypatch.setattr(drawing, "_pygraphviz", lambda: None)
+    dots = write_neuron_pictures(f, inputs, NEURON, tmp_path / "plain")
+    assert [p.name for p in dots] == ["neuron.dot", "neuron_primitives.dot"]
+    with pytest.raises(gn.OpError, match="sigmoid"):
+        write_neuron_pictures(gn.exp(inputs[0]), inputs, NEURON, tmp_path)
+
+
+def test_titles_and_legends():
+    x = gn.input("x")
+    source = render(gn.exp(x), feed={"x": 0.0}, grads=True, title="e to the x").source
+    assert "<b>e to the x</b>" in source and "local derivative" in source
+    assert "local derivative" not in render(gn.exp(x), feed={"x": 0.0}, grads=True,
+                                            legend=False).source
+    assert "2.7183" in render(gn.exp(x), feed={"x": 1.0}, digits=4).source
 
 
 def test_render_takes_a_graph_and_rejects_other_things():
