@@ -15,7 +15,9 @@ x = gn.input("x", shape=(3,))
 w = gn.input("w", shape=(3,))
 b = gn.input("b")
 y = gn.input("y")
-z = gn.add(gn.sum(w * x), b, name="z")
+wx = gn.mul(w, x, name="wx")              # named nodes make the drawing's formulas read
+s = gn.sum(wx, name="s")                  # like the notes: ∂z/∂s = 1, ∇wx = broadcast(g)
+z = gn.add(s, b, name="z")
 a = gn.sigmoid(z, name="a")
 loss = gn.binary_cross_entropy(a, y, name="loss")
 
