@@ -67,7 +67,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",
-    "grad", "input", "ops", "scope",
+    "grad", "input", "ops", "optimize", "scope",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",

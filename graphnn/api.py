@@ -10,6 +10,7 @@ from graphnn.compiler import Function, compile
 from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, input, scope
+from graphnn.passes import optimize
 
 __all__ = ["Function", "Graph", "Node", "apply", "compile", "constant", "evaluate", "grad",
-           "input", "scope"]
+           "input", "optimize", "scope"]

@@ -2,6 +2,7 @@
 
     demo              the lecture neuron: build, differentiate, evaluate, print
     show FILE         print the text form of a model file's graph (and its gradients)
+    optimize FILE     print a model file's graphs before and after optimization, with a report
     ops               print the op reference (docs/ops.md) from the registry
 """
 
@@ -21,6 +22,7 @@ from graphnn.graph import Graph
 from graphnn.ir import input as declare
 from graphnn.model_file import load_model
 from graphnn.ops import sigmoid
+from graphnn.passes.command import run_optimize
 from graphnn.render.opdoc import op_reference
 
 NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
@@ -83,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
+    optimize_parser = commands.add_parser(
+        "optimize", help="print a model file's graph and gradients before and after optimization")
+    optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    optimize_parser.add_argument("--diff", action="store_true", help="also print a unified diff")
     commands.add_parser("ops", help="print the op reference (markdown) from the registry")
     return top
 
@@ -92,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo()
+        if args.command == "optimize":
+            return run_optimize(args.file, diff=args.diff)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -42,3 +42,13 @@ def private_compile_cache(tmp_path_factory):
         os.environ.pop("GRAPHNN_CACHE_DIR", None)
     else:
         os.environ["GRAPHNN_CACHE_DIR"] = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
+def checked_optimizer():
+    """Graph invariants are verified after every optimizer pass in tests (gn.compile too)."""
+    from graphnn.passes import verify
+
+    saved, verify.CHECKS = verify.CHECKS, True
+    yield
+    verify.CHECKS = saved

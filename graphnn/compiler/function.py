@@ -19,6 +19,7 @@ from graphnn.errors import InputError, OpError
 from graphnn.graph import Graph
 from graphnn.ir import Node
 from graphnn.lower import Lowered, lower
+from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
@@ -87,14 +88,21 @@ class Function:
     """
 
     def __init__(self, graph: Graph, single: bool, *, blas: bool = True,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, optimize: bool = True) -> None:
         self.graph = graph
         self.single = single
         self.blas = blas
         self.threads = threads
+        self.optimize = optimize
         self._lock = threading.Lock()
         declared = tuple(n.shape for n in graph.inputs)
-        self._specializations = {declared: Specialization(graph, graph.name, blas, threads)}
+        self._specializations = {declared: self._build(graph)}
+
+    def _build(self, graph: Graph) -> Specialization:
+        # optimize after specializing: folding fixes the graph to its shapes (a `size` node
+        # becomes a number), so the declared graph, not the optimized one, is what rebatches
+        prepared = optimize_graph(graph) if self.optimize else graph
+        return Specialization(prepared, self.graph.name, self.blas, self.threads)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -140,8 +148,7 @@ class Function:
             with self._lock:
                 found = self._specializations.get(shapes)
                 if found is None:
-                    graph = self._rebatch(shapes)
-                    found = Specialization(graph, self.graph.name, self.blas, self.threads)
+                    found = self._build(self._rebatch(shapes))
                     self._specializations[shapes] = found
         return found
 
@@ -218,12 +225,14 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
-            blas: bool = True, threads: int | None = None, name: str = "f") -> Function:
+            optimize: bool = True, blas: bool = True, threads: int | None = None,
+            name: str = "f") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
-    `inputs` fixes the call order (default: every input reached, in declaration order).
-    `threads` is how many cores parallel loops use (None: all). `blas=False` uses codegen's own
-    matrix-multiply loops instead of BLAS.
+    `inputs` fixes the call order (default: every input reached, in declaration order). The
+    graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
+    cores parallel loops use (None: all). `blas=False` uses codegen's own matrix-multiply
+    loops instead of BLAS.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -236,4 +245,4 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
     graph = Graph(outputs, inputs, name=name)
-    return Function(graph, single, blas=blas, threads=threads)
+    return Function(graph, single, blas=blas, threads=threads, optimize=optimize)
