@@ -7,13 +7,15 @@ no state of its own beyond its outputs, its inputs (in call order) and a name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from graphnn.errors import InputError, OpError
 from graphnn.ir import Node, toposort
 from graphnn.render.text import graph_text
 from graphnn.shapes import format_shape
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def check_input_names(inputs: Sequence[Node]) -> None:
@@ -88,6 +90,8 @@ class Graph:
         """The graph for networkx algorithms: nodes 0..n-1 in topological order with attributes
         op, shape, dtype, name and the Node itself; one edge per argument (x * x has two),
         carrying its position."""
+        import networkx as nx  # on use: importing networkx costs 0.2 s
+
         index = {node: k for k, node in enumerate(self.nodes)}
         graph = nx.MultiDiGraph(name=self.name)
         for node, k in index.items():
