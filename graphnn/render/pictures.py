@@ -200,7 +200,15 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     """Render a model file (`outputs`, optional `feed` and `wrt`) to `out`; the path written.
 
     Values come from the file's feed; gradients of its first output with respect to its
-    `wrt` (default: every input) are drawn when that output is a scalar and there is a feed.
+    `wrt` (default: every input) are drawn when that output is a scalar and there is a feed
+    (or the view is not "forward"). `options` are render's.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "model.py").write_text(
+    ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
+    >>> "∂out/∂x = out = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
+    True
     """
     model = load_model(os.fspath(path))
     root = model.graph.outputs[0]
@@ -208,7 +216,6 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     return write_picture(model.graph, out, feed=model.feed or None,
                          grads=model.wrt if differentiate else None, view=view,
                          expand=expand, **options)
-
 
 
 def write_neuron_pictures(f: Node, inputs: Sequence[Node], feed: Feed,
