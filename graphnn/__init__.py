@@ -1,7 +1,8 @@
 """graphnn: a symbolic compute-graph compiler for neural networks.
 
 Declare a network as a graph of op nodes, differentiate it symbolically (gradients are graphs),
-evaluate it with the NumPy reference semantics, and compile it to native code through LLVM.
+evaluate it with the NumPy reference semantics, optimize it, draw it, and compile it to native
+code through LLVM.
 
 >>> import graphnn as gn
 >>> x = gn.input("x")
@@ -11,63 +12,20 @@ evaluate it with the NumPy reference semantics, and compile it to native code th
 """
 
 from graphnn import ops
-from graphnn.api import (
-                         Function,
-                         Graph,
-                         Node,
-                         apply,
-                         compile,
-                         constant,
-                         evaluate,
-                         grad,
-                         input,
-                         scope,
-)
+from graphnn.api import Function, Graph, Node, apply, compile, constant, evaluate, grad, input
+from graphnn.api import optimize, render, scope
 from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
 from graphnn.ir import REGISTRY, OpDef
-from graphnn.ops import (
-                         abs,
-                         add,
-                         avg_pool2d,
-                         binary_cross_entropy,
-                         broadcast_to,
-                         conv2d,
-                         div,
-                         elu,
-                         exp,
-                         leaky_relu,
-                         log,
-                         log_softmax,
-                         matmul,
-                         max,
-                         max_pool2d,
-                         maximum,
-                         mean,
-                         min,
-                         minimum,
-                         mse,
-                         mul,
-                         neg,
-                         pow,
-                         relu,
-                         reshape,
-                         sigmoid,
-                         softmax,
-                         softmax_cross_entropy,
-                         sqrt,
-                         square,
-                         step,
-                         sub,
-                         sum,
-                         tanh,
-                         transpose,
-)
+from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to, conv2d, div
+from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max_pool2d, maximum
+from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
+from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",
-    "grad", "input", "ops", "optimize", "scope",
+    "grad", "input", "ops", "optimize", "render", "scope",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",

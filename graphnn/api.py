@@ -1,4 +1,4 @@
-"""What users call: declaring inputs and constants, differentiating, evaluating, compiling.
+"""What users call: declaring, differentiating, evaluating, optimizing, compiling, drawing.
 
 This module gathers the entry points; each lives with the stage it belongs to.
 """
@@ -11,6 +11,7 @@ from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, input, scope
 from graphnn.passes import optimize
+from graphnn.render.pictures import render
 
 __all__ = ["Function", "Graph", "Node", "apply", "compile", "constant", "evaluate", "grad",
-           "input", "optimize", "scope"]
+           "input", "optimize", "render", "scope"]

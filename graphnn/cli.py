@@ -1,7 +1,8 @@
 """The command line: `python -m graphnn <command>` (also the `graphnn` console script).
 
-    demo              the lecture neuron: build, differentiate, evaluate, print
+    demo              the lecture neuron: build, differentiate, evaluate, compile, draw
     show FILE         print the text form of a model file's graph (and its gradients)
+    render FILE -o OUT  draw a model file's graph with values and gradients (.svg .png .pdf .dot)
     optimize FILE     print a model file's graphs before and after optimization, with a report
     ops               print the op reference (docs/ops.md) from the registry
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from graphnn.model_file import load_model
 from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
 from graphnn.render.opdoc import op_reference
+from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
 
 NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
 
@@ -34,7 +37,7 @@ def lecture_neuron():
     return sigmoid(w0 * x0 + w1 * x1 + w2, name="f"), [w0, x0, w1, x1, w2]
 
 
-def demo(out=None) -> int:
+def demo(out=None, pictures: str = "out") -> int:
     out = out or sys.stdout
     f, inputs = lecture_neuron()
     grads = grad(f, inputs)
@@ -57,6 +60,18 @@ def demo(out=None) -> int:
     say(f"  largest difference from the NumPy reference: {worst:.1e}")
     say("\nIts loop IR (one fused loop body, no intermediate arrays):\n")
     say(function.loop_ir)
+    drawn = write_neuron_pictures(f, inputs, NEURON_FEED, Path(pictures))
+    say("\nDrawn with values (green), gradients (red) and the chain rule on every edge:")
+    for path in drawn:
+        say(f"  {path}")
+    return 0
+
+
+def render_command(args: argparse.Namespace, out=None) -> int:
+    collapse = True if args.collapse == [] else tuple(args.collapse or ())
+    written = render_file(args.file, args.out, view=args.view, expand=args.expand,
+                          collapse=collapse, digits=args.digits)
+    print(f"wrote {written}", file=out or sys.stdout)
     return 0
 
 
@@ -81,7 +96,22 @@ def show(path: str, with_grad: bool, out=None) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="graphnn", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("demo", help="the lecture neuron: build, differentiate, evaluate")
+    demo_parser = commands.add_parser("demo", help="the lecture neuron: build, differentiate, "
+                                      "evaluate, compile, draw")
+    demo_parser.add_argument("--out", default="out", metavar="DIR",
+                             help="where to write the neuron's pictures (default: out)")
+    render_parser = commands.add_parser(
+        "render", help="draw a model file's graph with its feed's values and gradients")
+    render_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    render_parser.add_argument("-o", "--out", required=True,
+                               help="the picture to write: .svg, .png, .pdf or .dot")
+    render_parser.add_argument("--view", choices=VIEWS, default="forward",
+                               help="forward (default), gradient, or optimized (before/after)")
+    render_parser.add_argument("--expand", action="store_true",
+                               help="draw composite ops (mse, softmax, ...) as primitives")
+    render_parser.add_argument("--collapse", nargs="*", metavar="SCOPE",
+                               help="draw these scopes (none named: every scope) as one box")
+    render_parser.add_argument("--digits", type=int, default=2, help="decimals shown")
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
@@ -97,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return demo()
+            return demo(pictures=args.out)
+        if args.command == "render":
+            return render_command(args)
         if args.command == "optimize":
             return run_optimize(args.file, diff=args.diff)
         if args.command == "ops":

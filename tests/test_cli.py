@@ -11,8 +11,8 @@ import pytest
 from graphnn.cli import main
 
 
-def test_demo_prints_the_neurons_value_and_gradients(capsys):
-    assert main(["demo"]) == 0
+def test_demo_prints_the_neurons_value_and_gradients(capsys, tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "graph neuron(w0: f64[], x0: f64[], w1: f64[], x1: f64[], w2: f64[])" in out
     for line in ["f      = +0.7311", "df/dw0 = -0.1966", "df/dx0 = +0.3932",
@@ -24,11 +24,13 @@ def test_demo_prints_the_neurons_value_and_gradients(capsys):
                        .split()[0])
     assert difference < 1e-12
     assert "kernel neuron(" in compiled
+    drawn = out.split("chain rule on every edge:")[1].split()
+    assert drawn and all((tmp_path / name.rsplit("/", 1)[-1]).exists() for name in drawn)
 
 
-def test_module_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "graphnn", "demo"], capture_output=True,
-                            text=True, timeout=120)
+def test_module_entry_point_runs(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "graphnn", "demo", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "df/dx1 = -0.5898" in result.stdout
 
 
@@ -79,3 +81,10 @@ def test_model_function_form(tmp_path, capsys):
 def test_ops_prints_the_reference(capsys):
     assert main(["ops"]) == 0
     assert "### softmax_cross_entropy" in capsys.readouterr().out
+
+
+def test_render_writes_a_picture(model_file, tmp_path, capsys):
+    target = tmp_path / "model.svg"
+    assert main(["render", str(model_file), "-o", str(target)]) == 0
+    assert target.read_text().lstrip().startswith("<?xml")
+    assert "wrote" in capsys.readouterr().out
