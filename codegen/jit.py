@@ -6,7 +6,8 @@ loop and SLP vectorization) for the host CPU and its features; the target machin
 object file, which the disk cache (``codegen.cache``) stores under a hash of the unoptimized IR,
 CPU name, CPU features, llvmlite version and these settings; ORC links the object into its own
 JIT library, resolving libc and libm from the process and ``blas_sgemm``/``blas_dgemm`` from
-SciPy's Cython BLAS capsules. This is the only module that touches ctypes.
+SciPy's Cython BLAS capsules. This module and codegen.pycall (native CPython entry points) are
+the only ones that touch ctypes.
 
 >>> import numpy as np
 >>> from codegen import loops
@@ -109,6 +110,13 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
+def link_entry(ir_text: str, symbol: str) -> llvm.ResourceTracker:
+    """Compile (through the cache) and link a module with no imports, exporting `symbol`."""
+    with _LOCK:
+        data, _ = object_code(ir_text)
+        return _link(data, symbol, [symbol], {})
+
+
 def _capsule_address(capsule: object) -> int:
     name = ctypes.pythonapi.PyCapsule_GetName
     name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
@@ -177,7 +185,7 @@ def _check_threads(threads: int | None) -> int:
     return count
 
 
-class _Workspace:
+class Workspace:
     """A 64-byte aligned scratch buffer of fixed size."""
 
     def __init__(self, size: int) -> None:
@@ -208,6 +216,11 @@ class CompiledKernel:
         self._local = threading.local()  # one workspace per calling thread
 
     @property
+    def function_address(self) -> int:
+        """Address of the native ``void kernel(void **args)``."""
+        return ctypes.cast(self._function, ctypes.c_void_p).value
+
+    @property
     def loop_ir(self) -> str:
         return str(self.kernel)
 
@@ -221,13 +234,13 @@ class CompiledKernel:
         with _LOCK:
             return target_machine().emit_assembly(optimize(self.llvm_ir))
 
-    def _workspace(self) -> _Workspace:
+    def _workspace(self) -> Workspace:
         workspace = getattr(self._local, "workspace", None)
         if workspace is None:
-            workspace = self._local.workspace = _Workspace(self.workspace_bytes)
+            workspace = self._local.workspace = Workspace(self.workspace_bytes)
         return workspace
 
-    def _arguments(self, addresses: list[int], workspace: _Workspace,
+    def _arguments(self, addresses: list[int], workspace: Workspace,
                    threads: int) -> ctypes.Array[ctypes.c_void_p]:
         return (ctypes.c_void_p * self._slots)(*addresses, workspace.address, threads)
 
@@ -243,7 +256,7 @@ class CompiledKernel:
     def bind(self, *inputs: np.ndarray, out: Any = None, threads: int | None = None) -> BoundKernel:
         """Validate once and pre-build the argument array; see ``BoundKernel``."""
         outputs, addresses = check_call(self.kernel, inputs, out)
-        workspace = _Workspace(self.workspace_bytes)
+        workspace = Workspace(self.workspace_bytes)
         count = self.threads if threads is None else _check_threads(threads)
         return BoundKernel(self, inputs, outputs, workspace,
                            self._arguments(addresses, workspace, count))
@@ -262,7 +275,7 @@ class BoundKernel:
     """
 
     def __init__(self, compiled: CompiledKernel, inputs: tuple[np.ndarray, ...],
-                 outputs: tuple[np.ndarray, ...], workspace: _Workspace,
+                 outputs: tuple[np.ndarray, ...], workspace: Workspace,
                  arguments: ctypes.Array[ctypes.c_void_p]) -> None:
         self.compiled = compiled
         self.inputs = inputs

@@ -7,6 +7,7 @@ specializes itself per batch size, and returns arrays owned by the caller.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
+from codegen.pycall import NativeEntry, native_entry
+from codegen.pyentry import Argument, EntrySpec
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError
 from graphnn.graph import Graph
@@ -22,6 +25,8 @@ from graphnn.lower import Lowered, lower
 from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+_LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
+RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without holding the GIL
 
 
 class Specialization:
@@ -43,6 +48,18 @@ class Specialization:
                 self.sources.append(("input", self.graph.inputs.index(node)))
             else:
                 self.sources.append(("constant", node.value))
+
+    def entry_spec(self, single: bool) -> EntrySpec | None:
+        """The native entry's description, when every graph output is its own kernel output
+        (outputs that are inputs, constants or repeats are assembled by the Python path)."""
+        if not self.lowered.outputs or \
+                self.sources != [("kernel", k) for k in range(len(self.sources))]:
+            return None
+        arguments = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.graph.inputs)
+        outputs = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.lowered.outputs)
+        touched = sum(math.prod(a.shape) for a in arguments + outputs)
+        return EntrySpec(self.graph.name, arguments, len(self.constants), outputs, single,
+                         release_gil=touched >= RELEASE_GIL_ELEMENTS)
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
             threads: int | None) -> list[np.ndarray]:
@@ -97,6 +114,19 @@ class Function:
         self._lock = threading.Lock()
         declared = tuple(n.shape for n in graph.inputs)
         self._specializations = {declared: self._build(graph)}
+        self._native = self._native_entry(self._specializations[declared])
+
+    def _native_entry(self, specialization: Specialization) -> NativeEntry | None:
+        """Calls with the declared shapes go straight to native code that validates them
+        (codegen.pycall); every other call takes the Python path below, `call_python`."""
+        spec = specialization.entry_spec(self.single)
+        native = None if spec is None else native_entry(
+            specialization.kernel, spec, specialization.constants, self.call_python)
+        if native is not None:
+            # a builtin in the class dict is called without `self`: f(...) runs native code
+            self.__class__ = type(type(self).__name__, (type(self),),
+                                  {"__call__": native.function})
+        return native
 
     def _build(self, graph: Graph) -> Specialization:
         # optimize after specializing: folding fixes the graph to its shapes (a `size` node
@@ -132,14 +162,17 @@ class Function:
 
     # -- calling --------------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, out: Any = None, threads: int | None = None,
-                 **kwargs: Any) -> np.ndarray | list[np.ndarray]:
+    def call_python(self, *args: Any, out: Any = None, threads: int | None = None,
+                    **kwargs: Any) -> np.ndarray | list[np.ndarray]:
+        """The call, validated and assembled in Python (any arguments, any batch size)."""
         arrays = self._arguments(args, kwargs)
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
         outputs = self._outputs(out, specialization.graph)
         values = specialization.run(arrays, outputs, threads)
         return values[0] if self.single else values
+
+    __call__ = call_python
 
     def _specialization(self, shapes: tuple) -> Specialization:
         found = self._specializations.get(shapes)

@@ -1,0 +1,133 @@
+"""The native entry point: calls with the declared shapes run validation and allocation in
+native code; every other call falls back to the Python path with identical results or errors.
+Reference counts and memory stay balanced."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+from codegen import pycall
+from graphnn.compiler import compile
+
+pytestmark = pytest.mark.skipif(not pycall.supported(), reason="object layouts differ here")
+
+
+@pytest.fixture(scope="module")
+def neuron():
+    inputs = [gn.input(n) for n in ["w0", "x0", "w1", "x1", "w2"]]
+    w0, x0, w1, x1, w2 = inputs
+    f = gn.sigmoid(w0 * x0 + w1 * x1 + w2)
+    outputs = [f, *gn.grad(f, inputs)]
+    return outputs, compile(outputs, inputs)
+
+
+VALUES = (2.0, -1.0, -3.0, -2.0, -3.0)
+
+
+def test_declared_calls_use_the_native_entry(neuron):
+    outputs, f = neuron
+    assert f._native is not None
+    direct = f._native.function(*VALUES)
+    want = gn.evaluate(outputs, dict(zip(["w0", "x0", "w1", "x1", "w2"], VALUES)))
+    assert [float(v) for v in direct] == [float(v) for v in want]
+    assert all(isinstance(v, np.ndarray) and v.shape == () and v.flags.owndata for v in direct)
+
+
+class Tagged(np.ndarray):
+    """A subclass: the native entry only accepts exact ndarrays."""
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f(*VALUES[:4], w2=VALUES[4]),                            # a keyword
+    lambda f: f(np.array(2.0), *VALUES[1:]),                          # 0-d arrays
+    lambda f: f(2, -1, -3, -2, -3),                                   # ints
+    lambda f: f(np.float64(2.0), *VALUES[1:]),                        # a numpy scalar
+    lambda f: f(np.array(2.0).view(Tagged), *VALUES[1:]),             # a subclass
+    lambda f: f(*VALUES, out=[np.empty(()) for _ in range(6)]),       # out=
+])
+def test_other_calls_give_the_same_results(neuron, call):
+    _, f = neuron
+    want = f(*VALUES)
+    assert [float(v) for v in call(f)] == [float(v) for v in want]
+
+
+@pytest.mark.parametrize("args,message", [
+    ((2.0, -1.0, -3.0, -2.0), "missing input 'w2'"),
+    ((*VALUES, 1.0), "takes 5 inputs"),
+    (("2", *VALUES[1:]), "input 'w0' expects"),
+    ((np.array(2.0, np.float32), *VALUES[1:]), "got a float32 array"),
+])
+def test_errors_come_from_the_python_path(neuron, args, message):
+    _, f = neuron
+    with pytest.raises(gn.InputError, match=message):
+        f(*args)
+
+
+def test_arrays_are_checked_natively_and_odd_ones_fall_back():
+    x = gn.input("x", shape=(3, 4), dtype="float32")
+    y = gn.input("y", shape=(4,), dtype="float32")
+    f = compile([gn.tanh(x) * y, gn.sum(x * y)])
+    assert f._native is not None
+    rng = np.random.default_rng(0)
+    xv = rng.normal(size=(3, 4)).astype(np.float32)
+    yv = rng.normal(size=4).astype(np.float32)
+    want = [np.tanh(xv) * yv, np.sum(xv * yv)]
+    variants = [(xv, yv), (np.asfortranarray(xv), yv), (xv, np.repeat(yv, 2)[::2]),
+                (rng.normal(size=(5, 4)).astype(np.float32), yv)]
+    for args in variants[:3]:
+        for g, w in zip(f(*args), want):
+            np.testing.assert_allclose(g, w, rtol=2e-6)
+    other_batch = f(*variants[3])                       # another batch size: Python path
+    assert other_batch[0].shape == (5, 4)
+    with pytest.raises(gn.InputError, match="float32"):
+        f(xv.astype(np.float64), yv)
+
+
+def test_reference_counts_stay_balanced(neuron):
+    _, f = neuron
+    descr = np.dtype(np.float64)
+    before = sys.getrefcount(descr)
+    for _ in range(2000):
+        f(*VALUES)
+    gc.collect()
+    assert sys.getrefcount(descr) == before
+    result = f(*VALUES)
+    probes = [weakref.ref(r) for r in result]
+    assert sys.getrefcount(result[0]) == 3            # the list, the local name, the argument
+    del result
+    gc.collect()
+    assert all(p() is None for p in probes)
+
+
+def test_large_kernels_release_the_gil_and_share_safely():
+    x = gn.input("x", shape=(300_000,), dtype="float32")
+    f = compile(gn.sigmoid(x) * 2.0)
+    assert f._native is not None
+    values = [np.random.default_rng(k).normal(size=300_000).astype(np.float32) for k in (0, 1)]
+    expected = [f(v) for v in values]
+    failures = []
+
+    def work(k):
+        for _ in range(40):
+            if not np.array_equal(f(values[k]), expected[k]):
+                failures.append(k)
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+
+
+def test_no_native_entry_when_outputs_are_not_all_computed():
+    x = gn.input("x", shape=(2,))
+    assert compile([x * 2.0, x])._native is None
+    assert compile([x * 2.0, x * 2.0])._native is None
+    assert compile([x * 2.0, x * 3.0])._native is not None
