@@ -1,0 +1,170 @@
+"""The training loop: epochs of compiled steps over (shuffled) batches, per-epoch loss and
+accuracy, optional validation and early stopping, a progress bar, and the History of it all.
+
+The training loss and accuracy of an epoch are averaged over its batches as they were trained
+(in training mode, while the parameters changed), as the usual frameworks report them; the
+validation ones are computed after the epoch, in evaluation mode.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from graphnn.nn.errors import ModelError
+from graphnn.nn.evaluation import check_inputs, evaluate
+from graphnn.nn.history import History
+from graphnn.nn.losses import Loss, get_loss
+from graphnn.nn.model import Sequential
+from graphnn.nn.optimizers import Optimizer
+from graphnn.nn.step import TrainStep
+
+
+@dataclass
+class _Batches:
+    """Yields the batches of one epoch into preallocated arrays (no allocation when shuffling:
+    np.take writes the chosen rows into the batch buffers)."""
+
+    x: np.ndarray
+    t: np.ndarray
+    size: int
+    shuffle: bool
+    rng: np.random.Generator
+
+    def __post_init__(self) -> None:
+        self.buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return math.ceil(self.x.shape[0] / self.size)
+
+    def __iter__(self):
+        n = self.x.shape[0]
+        order = self.rng.permutation(n) if self.shuffle else None
+        for start in range(0, n, self.size):
+            stop = min(start + self.size, n)
+            if order is None:
+                yield self.x[start:stop], self.t[start:stop]
+                continue
+            xb, tb = self._buffers(stop - start)
+            rows = order[start:stop]
+            np.take(self.x, rows, axis=0, out=xb)
+            np.take(self.t, rows, axis=0, out=tb)
+            yield xb, tb
+
+    def _buffers(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        if count not in self.buffers:
+            self.buffers[count] = (np.empty((count, *self.x.shape[1:]), self.x.dtype),
+                                   np.empty((count, *self.t.shape[1:]), self.t.dtype))
+        return self.buffers[count]
+
+
+def _split(x, t, validation_split, validation_data, model, loss):
+    """(train x, train t, validation (x, t) or None): the last `validation_split` of the
+    examples, or the given validation data."""
+    if validation_data is not None:
+        vx, vy = validation_data
+        return x, t, (check_inputs(model, vx, "validation x"),
+                      loss.targets(vy, model.output_shape, model.dtype))
+    if not validation_split:
+        return x, t, None
+    if not 0.0 < validation_split < 1.0:
+        raise ModelError(f"validation_split must be in (0, 1), got {validation_split}")
+    keep = x.shape[0] - int(round(x.shape[0] * validation_split))
+    if keep < 1 or keep == x.shape[0]:
+        raise ModelError(f"validation_split {validation_split} of {x.shape[0]} examples leaves "
+                         "no training or no validation examples")
+    return x[:keep], t[:keep], (x[keep:], t[keep:])
+
+
+def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
+        optimizer: str | Optimizer, epochs: int = 10, batch_size: int | None = 32,
+        shuffle: bool = True, validation_split: float = 0.0,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
+        progress: bool = True, seed: int = 0, step: TrainStep | None = None) -> History:
+    """Train `model` on (x, y) and return the History of each epoch's metrics.
+
+    - `batch_size`: examples per step; None uses the whole set (batch gradient descent), 1 is
+      stochastic gradient descent. `shuffle` draws a new order every epoch (from `seed`).
+    - `validation_split` holds out the last fraction of the examples (or pass
+      `validation_data=(x, y)`); their loss and accuracy are measured after every epoch.
+    - `patience`: stop when the monitored loss (validation loss, else training loss) has not
+      improved by more than `min_delta` for that many epochs; with `restore_best` the
+      parameters of the best epoch are put back.
+    - `progress`: a tqdm progress bar over the batches, with the latest metrics.
+    - `step`: continue with an existing TrainStep (its optimizer state and dropout RNG).
+
+    >>> import numpy as np
+    >>> from graphnn import nn
+    >>> x, y = nn.datasets.blobs(200, seed=0)
+    >>> model = nn.Sequential([nn.Dense(2)], input_shape=(2,), seed=0)
+    >>> history = nn.fit(model, x, y, loss="softmax_cross_entropy", optimizer=nn.SGD(lr=0.5),
+    ...                  epochs=5, progress=False)
+    >>> history.accuracy[-1] > 0.9
+    True
+    """
+    loss = get_loss(loss)
+    x = check_inputs(model, x)
+    t = loss.targets(y, model.output_shape, model.dtype)
+    if t.shape[0] != x.shape[0]:
+        raise ModelError(f"x has {x.shape[0]} examples but y has {t.shape[0]}")
+    x, t, validation = _split(x, t, validation_split, validation_data, model, loss)
+    step = step or TrainStep(model, loss, optimizer, seed=seed)
+    size = x.shape[0] if batch_size is None else int(batch_size)
+    batches = _Batches(x, t, size, shuffle, np.random.default_rng(seed))
+    history = History()
+    with tqdm(total=epochs * len(batches), disable=not progress, unit="batch",
+              leave=True, dynamic_ncols=True) as bar:
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            bar.set_description(f"epoch {epoch}/{epochs}")
+            train_loss, train_accuracy = _epoch(step, batches, bar)
+            val_loss, val_accuracy = evaluate(model, *validation, loss) if validation else \
+                (None, None)
+            history.record(epoch, train_loss, train_accuracy, val_loss, val_accuracy,
+                           time.perf_counter() - started)
+            bar.set_postfix(history.latest(), refresh=False)
+            if not math.isfinite(train_loss):
+                warnings.warn(f"training stopped at epoch {epoch}: the loss is {train_loss} "
+                              f"(diverged); try a smaller learning rate", stacklevel=2)
+                break
+            if _should_stop(history, model, patience, min_delta):
+                break
+    if patience is not None and restore_best and history.best_parameters is not None:
+        model.set_parameters(history.best_parameters, "the best epoch's parameters")
+    return history
+
+
+def _epoch(step: TrainStep, batches: _Batches, bar) -> tuple[float, float | None]:
+    total, correct, seen = 0.0, 0, 0
+    for xb, tb in batches:
+        value = step(xb, tb)
+        count = xb.shape[0]
+        total += value * count
+        seen += count
+        right = step.loss.correct(step.output, tb)
+        correct = None if right is None else correct + right
+        bar.update(1)
+    return total / seen, None if correct is None else correct / seen
+
+
+def _should_stop(history: History, model: Sequential, patience: int | None,
+                 min_delta: float) -> bool:
+    """Track the best epoch (and its parameters); True when `patience` epochs did not improve."""
+    if patience is None:
+        return False
+    monitored = history.monitored()
+    current = monitored[-1]
+    if history.best_epoch is None or current < history.best_value - min_delta:
+        history.best_epoch, history.best_value = history.epoch[-1], current
+        history.best_parameters = model.get_parameters()
+        return False
+    if history.epoch[-1] - history.best_epoch >= patience:
+        history.stopped_epoch = history.epoch[-1]
+        return True
+    return False

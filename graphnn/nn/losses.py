@@ -1,0 +1,154 @@
+"""Losses for training: mean squared error, binary and softmax cross-entropy, each with optional
+L2 weight decay, and how each turns labels into targets and counts correct predictions.
+
+A loss object is called on the model's output node and a target node and returns the scalar
+to minimize: the data loss (mean over the batch) plus (weight_decay / 2) times the sum of
+squared weights (so the decay adds weight_decay * w to each weight's gradient). Biases and
+normalization parameters are not decayed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from graphnn.ir import Node
+from graphnn.nn.errors import ModelError
+from graphnn.ops import (
+    abs,
+    binary_cross_entropy,
+    exp,
+    log,
+    maximum,
+    mean,
+    mse,
+    softmax_cross_entropy,
+)
+from graphnn.ops import sum as total
+
+
+def one_hot(labels: np.ndarray, classes: int, dtype: str = "float32") -> np.ndarray:
+    """Integer labels (n,) as one-hot rows (n, classes).
+
+    >>> one_hot(np.array([2, 0]), 3)
+    array([[0., 0., 1.],
+           [1., 0., 0.]], dtype=float32)
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ModelError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if bad.size:
+        raise ModelError(f"label {int(bad[0])} is outside 0..{classes - 1} (the model has "
+                         f"{classes} outputs)")
+    out = np.zeros((labels.size, classes), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+@dataclass(frozen=True)
+class Loss(ABC):
+    """Base of the losses: the data loss (defined by each subclass) plus L2 weight decay."""
+
+    weight_decay: float = 0.0
+
+    def __call__(self, output: Node, target: Node, weights: Sequence[Node] = ()) -> Node:
+        loss = self.data_loss(output, target)
+        if self.weight_decay and weights:
+            squares = [total(w * w) for w in weights]
+            loss = loss + (self.weight_decay / 2.0) * sum(squares[1:], squares[0])
+        return loss
+
+    @abstractmethod
+    def data_loss(self, output: Node, target: Node) -> Node:
+        """The mean loss of the batch, a scalar node."""
+
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        """y as targets of the output's shape (batch first) and the model's dtype: labels of
+        shape (n,) fill a single output column; integers become floats."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise ModelError(f"targets must be numbers, got dtype {y.dtype}")
+        if y.dtype.kind == "f" and y.dtype != np.dtype(dtype):
+            raise ModelError(f"targets are {y.dtype} but the model is {dtype}; convert them "
+                             f"with y.astype({dtype!r})")
+        if y.shape[1:] != output_shape and y.ndim == 1 and output_shape == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape[1:] != output_shape:
+            raise ModelError(f"{type(self).__name__} needs targets of shape (n, "
+                             f"{', '.join(map(str, output_shape))}) like the model's output, "
+                             f"got {y.shape}")
+        return np.ascontiguousarray(y, dtype=dtype)
+
+    def correct(self, output: np.ndarray, target: np.ndarray) -> int | None:
+        """How many examples the output gets right (None: the loss has no notion of it)."""
+        return None
+
+
+@dataclass(frozen=True)
+class MSE(Loss):
+    """Mean squared error over every element: mean((output - target)²). No accuracy."""
+
+    def data_loss(self, output: Node, target: Node) -> Node:
+        return mse(output, target)
+
+
+@dataclass(frozen=True)
+class BinaryCrossEntropy(Loss):
+    """-mean(t log p + (1 - t) log(1 - p)) for targets t in {0, 1}.
+
+    With `from_logits=True` (the default) the model outputs z and p = sigmoid(z); the loss is
+    computed stably as mean(max(z, 0) + log(1 + e^-|z|) - t z), which stays finite where p
+    rounds to 0 or 1. With `from_logits=False` the model outputs p itself (a sigmoid last
+    layer, as in the lecture) and `gn.binary_cross_entropy` is used as written. An example is
+    correct when p > 0.5 agrees with t > 0.5.
+    """
+
+    from_logits: bool = True
+
+    def data_loss(self, output: Node, target: Node) -> Node:
+        if not self.from_logits:
+            return binary_cross_entropy(output, target)
+        # log(1 + e^z) - t z, with log(1 + e^z) = max(z, 0) + log(1 + e^-|z|). The max gate
+        # splits its gradient at z = 0, so d/dz is sigmoid(z) - t there too (1/2 - t).
+        softplus = maximum(output, 0.0) + log(1.0 + exp(-abs(output)))
+        return mean(softplus - target * output)
+
+    def correct(self, output: np.ndarray, target: np.ndarray) -> int:
+        threshold = 0.0 if self.from_logits else 0.5
+        return int(np.sum((output > threshold) == (target > 0.5)))
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropy(Loss):
+    """Softmax cross-entropy of logits (classes on the last axis) against one-hot targets,
+    averaged over the batch. Integer labels (n,) are turned into one-hot rows when fed.
+    An example is correct when its largest logit is its label's."""
+
+    def data_loss(self, output: Node, target: Node) -> Node:
+        return softmax_cross_entropy(output, target)
+
+    def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: str) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 1 and y.dtype.kind in "iu" and len(output_shape) == 1:
+            return one_hot(y, output_shape[0], dtype)
+        return super().targets(y, output_shape, dtype)
+
+    def correct(self, output: np.ndarray, target: np.ndarray) -> int:
+        return int(np.sum(np.argmax(output, axis=-1) == np.argmax(target, axis=-1)))
+
+
+LOSSES = {"mse": MSE, "binary_cross_entropy": BinaryCrossEntropy,
+          "softmax_cross_entropy": SoftmaxCrossEntropy}
+
+
+def get_loss(spec: str | Loss) -> Loss:
+    """A Loss from its name ("mse", "binary_cross_entropy", "softmax_cross_entropy") or as is."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str) and spec in LOSSES:
+        return LOSSES[spec]()
+    raise ModelError(f"unknown loss {spec!r}; use one of {sorted(LOSSES)} or a Loss object")

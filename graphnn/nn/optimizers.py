@@ -1,0 +1,138 @@
+"""Optimizers: update rules written as graph nodes, compiled into the training step.
+
+An optimizer says which per-parameter state arrays ("slots", zeros at the start) it keeps, which
+scalars it feeds at each step (the learning rate, Adam's bias corrections: inputs rather than
+constants, so changing `optimizer.lr` between steps needs no recompilation), and how one
+parameter's new value and new slots follow from its gradient. The training step applies the
+rule to every trainable parameter, in the same compiled call as the forward and backward pass.
+
+Batch gradient descent, stochastic gradient descent and mini-batch SGD share the rule
+p <- p - lr g; they differ in how many examples each gradient averages over (`fit`'s
+`batch_size`: the whole set, 1, or b) and in shuffling (`fit`'s `shuffle`).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from graphnn.ir import Node
+from graphnn.nn.errors import ModelError
+from graphnn.ops import sqrt
+
+
+class Optimizer(ABC):
+    """Base of the optimizers. `slots` names the state arrays kept per parameter."""
+
+    slots: tuple[str, ...] = ()
+
+    @abstractmethod
+    def hyperparameters(self, step: int) -> dict[str, float]:
+        """The scalars fed at step number `step` (1 for the first step)."""
+
+    @abstractmethod
+    def update(self, p: Node, g: Node, slots: dict[str, Node],
+               h: dict[str, Node]) -> tuple[Node, dict[str, Node]]:
+        """(new p, new slots) from parameter p, its gradient g, its slots and the scalars h."""
+
+
+def _check(name: str, value: float, low: float, high: float = math.inf) -> float:
+    value = float(value)
+    if not low <= value < high:
+        raise ModelError(f"{name} must be in [{low}, {high}), got {value}")
+    return value
+
+
+@dataclass
+class SGD(Optimizer):
+    """Gradient descent p <- p - lr g; with `momentum` mu > 0, classical momentum
+
+        v <- mu v - lr g,    p <- p + v
+
+    and with `nesterov=True`, Nesterov's momentum in the form of CS231n:
+    p <- p - mu v_old + (1 + mu) v.
+
+    >>> SGD(lr=0.1).hyperparameters(1)
+    {'lr': 0.1}
+    """
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        _check("lr", self.lr, 0.0)
+        _check("momentum", self.momentum, 0.0, 1.0)
+        if self.nesterov and not self.momentum:
+            raise ModelError("nesterov=True needs a momentum > 0")
+
+    @property
+    def slots(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("velocity",) if self.momentum else ()
+
+    def hyperparameters(self, step: int) -> dict[str, float]:
+        return {"lr": self.lr}
+
+    def update(self, p, g, slots, h):
+        if not self.momentum:
+            return p - h["lr"] * g, {}
+        mu, v = self.momentum, slots["velocity"]
+        velocity = mu * v - h["lr"] * g
+        if self.nesterov:
+            return p - mu * v + (1.0 + mu) * velocity, {"velocity": velocity}
+        return p + velocity, {"velocity": velocity}
+
+
+def Momentum(lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False) -> SGD:  # noqa: N802
+    """SGD with classical (or Nesterov) momentum, mu = 0.9 by default."""
+    return SGD(lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+@dataclass
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015), as in the paper:
+
+        m <- b1 m + (1 - b1) g,    v <- b2 v + (1 - b2) g²
+        p <- p - lr m̂ / (sqrt(v̂) + eps),  m̂ = m / (1 - b1^t),  v̂ = v / (1 - b2^t)
+
+    The bias corrections 1 / (1 - b^t) change every step, so they are fed as scalars.
+
+    >>> Adam(lr=0.001).hyperparameters(1)["correct1"]
+    10.000000000000002
+    """
+
+    lr: float = 0.001
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    slots = ("m", "v")
+
+    def __post_init__(self) -> None:
+        _check("lr", self.lr, 0.0)
+        _check("beta1", self.beta1, 0.0, 1.0)
+        _check("beta2", self.beta2, 0.0, 1.0)
+
+    def hyperparameters(self, step: int) -> dict[str, float]:
+        return {"lr": self.lr, "correct1": 1.0 / (1.0 - self.beta1 ** step),
+                "correct2": 1.0 / (1.0 - self.beta2 ** step)}
+
+    def update(self, p, g, slots, h):
+        b1, b2 = self.beta1, self.beta2
+        m = b1 * slots["m"] + (1.0 - b1) * g
+        v = b2 * slots["v"] + (1.0 - b2) * (g * g)
+        step = h["lr"] * (m * h["correct1"]) / (sqrt(v * h["correct2"]) + self.eps)
+        return p - step, {"m": m, "v": v}
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def get_optimizer(spec: str | Optimizer) -> Optimizer:
+    """An optimizer from its name ("sgd", "momentum", "adam": default settings) or as is."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str) and spec in OPTIMIZERS:
+        return OPTIMIZERS[spec]()
+    raise ModelError(f"unknown optimizer {spec!r}; use one of {sorted(OPTIMIZERS)} or an "
+                     "Optimizer object such as nn.SGD(lr=0.1)")
