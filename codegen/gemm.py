@@ -1,4 +1,4 @@
-"""Gemm statements -> LLVM IR: a call to BLAS sgemm/dgemm, or native loops (``blas=False``).
+"""Gemm statements -> LLVM IR: a call to BLAS sgemm/dgemm, to our own GEMM, or plain loops.
 
 Input: a ``loops.Gemm`` and the ``Emitter`` positioned where it runs. Output: IR that computes
 ``C = alpha op(A) op(B) + beta C`` on row-major operands at element offsets.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from codegen import loops
+from codegen.gemm_native import symbol as native_symbol
 from codegen.mathlib import declare
 
 if TYPE_CHECKING:
@@ -69,6 +70,28 @@ def call_blas(em: Emitter, g: loops.Gemm) -> None:
             element(g.a, g.a_offset), int32(g.lda),
             scalar(g.beta), element(g.c, g.c_offset), int32(g.ldc)]
     em.builder.call(fn, args)
+
+
+def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
+    """A call to graphnn_gemm_<dtype> (codegen.gemm_native), linked by codegen.jit."""
+    if g.m * g.n == 0 and g.beta == 1.0:
+        return
+    module, dtype, t = em.builder.module, g.c.dtype, FLOAT[g.c.dtype]
+    fn = declare(module, native_symbol(dtype), ir.VoidType(), [
+        I64, I64, I64, ir.PointerType(), I64, I64, ir.PointerType(), I64, I64,
+        ir.PointerType(), I64, t, t, I64])
+
+    def element(buffer: loops.Buffer, offset: loops.Expr) -> ir.Value:
+        return em.builder.gep(em.pointers[buffer.name], [em.value(offset)], source_etype=t)
+
+    def integer(value: int) -> ir.Value:
+        return ir.Constant(I64, value)
+
+    em.builder.call(fn, [integer(g.m), integer(g.n), integer(g.k),
+                         element(g.a, g.a_offset), integer(g.lda), integer(int(g.trans_a)),
+                         element(g.b, g.b_offset), integer(g.ldb), integer(int(g.trans_b)),
+                         element(g.c, g.c_offset), integer(g.ldc),
+                         ir.Constant(t, g.alpha), ir.Constant(t, g.beta), threads])
 
 
 def emit_loops(em: Emitter, g: loops.Gemm) -> None:

@@ -31,7 +31,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from codegen import cache, loops
+from codegen import cache, gemm_native, loops
 from codegen.arrays import address, check_call
 from codegen.module import PARALLEL_FOR, LoweredKernel, build_module
 from codegen.runtime import runtime_ir
@@ -144,24 +144,47 @@ def _parallel_symbols() -> dict[str, int]:
     return {PARALLEL_FOR: tracker[PARALLEL_FOR]}
 
 
+def vector_bits() -> int:
+    """The widest vector registers this CPU offers (what our GEMM is generated for)."""
+    features = _features().split(",")
+    return 512 if "+avx512f" in features else 256 if "+avx" in features else 128
+
+
+@functools.cache
+def _gemm_symbols() -> dict[str, int]:
+    """Our GEMM (codegen.gemm_native) for both dtypes, compiled or loaded once per process."""
+    found = {}
+    for dtype in ("f32", "f64"):
+        data, _ = object_code(gemm_native.gemm_ir(dtype, vector_bits()))
+        name = gemm_native.symbol(dtype)
+        tracker = _link(data, name, [name], _parallel_symbols())
+        _RUNTIME_OBJECTS.append(tracker)
+        found[name] = tracker[name]
+    return found
+
+
 def _imports(module_globals: Any) -> dict[str, int]:
     """Addresses of the external symbols a kernel module declares."""
     imports: dict[str, int] = {}
     if any(name.startswith("blas_") for name in module_globals):
         imports.update(_blas_symbols())
+    if any(name.startswith("graphnn_gemm_") for name in module_globals):
+        imports.update(_gemm_symbols())
     if PARALLEL_FOR in module_globals:
         imports.update(_parallel_symbols())
     return imports
 
 
-def compile_kernel(kernel: loops.Kernel, *, blas: bool = True,
+def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
                    threads: int | None = None) -> CompiledKernel:
     """Compile ``kernel`` to native code (through the disk cache).
 
-    ``blas`` chooses BLAS calls or native loops for ``Gemm``; ``threads`` is the default thread
-    count of parallel loops (None: all cores, ``os.cpu_count()``), overridable per call.
+    ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
+    micro-kernel, codegen.gemm_native) or "loops" (plain loops); without it, ``blas`` picks
+    "blas" or "loops". ``threads`` is the default thread count of parallel loops and native GEMM
+    (None: all cores, ``os.cpu_count()``), overridable per call.
     """
-    lowered = build_module(kernel, blas=blas)
+    lowered = build_module(kernel, gemm=gemm or ("blas" if blas else "loops"))
     ir_text = str(lowered.module)
     with _LOCK:
         imports = _imports(lowered.module.globals)

@@ -62,14 +62,17 @@ def written_buffers(stmts: tuple[loops.Stmt, ...]) -> frozenset[str]:
 class Emitter:
     """Emit llvmlite IR for loop IR nodes at the position of ``builder``.
 
-    ``pointers`` maps every buffer name to its base pointer in the current function. ``blas``
-    chooses how ``Gemm`` is lowered (see ``codegen.gemm``).
+    ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
+    chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
+    ``threads``) or "loops" (see ``codegen.gemm``).
     """
 
-    def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], blas: bool) -> None:
+    def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
+                 threads: ir.Value | None = None) -> None:
         self.builder = builder
         self.pointers = pointers
-        self.blas = blas
+        self.gemm = gemm
+        self.threads = threads
         self.vars: dict[str, ir.Value] = {}
         self.scopes = [_Scope({}, frozenset())]
 
@@ -214,8 +217,10 @@ class Emitter:
                     self.emit(child)
 
     def emit_Gemm(self, g: loops.Gemm) -> None:
-        if self.blas:
+        if self.gemm == "blas":
             gemm.call_blas(self, g)
+        elif self.gemm == "native":
+            gemm.call_native(self, g, self.threads if self.threads is not None else i64(1))
         else:
             gemm.emit_loops(self, g)
         self.invalidate({g.c.name})

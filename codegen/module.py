@@ -27,6 +27,7 @@ from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
+GEMM_MODES = ("blas", "native", "loops")
 @dataclass(frozen=True)
 class LoweredKernel:
     module: ir.Module
@@ -39,18 +40,22 @@ def entry_symbol(kernel: loops.Kernel) -> str:
     return f"kernel.{kernel.name}"
 
 
-def build_module(kernel: loops.Kernel, *, blas: bool = True) -> LoweredKernel:
-    """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel."""
-    builder = _ModuleBuilder(kernel, blas)
+def build_module(kernel: loops.Kernel, *, gemm: str = "blas") -> LoweredKernel:
+    """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel.
+
+    ``gemm``: how Gemm statements run, "blas", "native" or "loops" (codegen.gemm)."""
+    if gemm not in GEMM_MODES:
+        raise ValueError(f"gemm must be one of {GEMM_MODES}, got {gemm!r}")
+    builder = _ModuleBuilder(kernel, gemm)
     builder.build()
     return LoweredKernel(builder.module, entry_symbol(kernel), builder.layout,
                          builder.workspace_slot + 2)
 
 
 class _ModuleBuilder:
-    def __init__(self, kernel: loops.Kernel, blas: bool) -> None:
+    def __init__(self, kernel: loops.Kernel, gemm: str) -> None:
         self.kernel = kernel
-        self.blas = blas
+        self.gemm = gemm
         self.module = ir.Module(name=kernel.name)
         self.layout = layout(kernel)
         self.buffers = kernel.inputs + kernel.outputs
@@ -59,7 +64,7 @@ class _ModuleBuilder:
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("args", PTR), ("threads", I64)])
-        emitter = self._emitter(body)
+        emitter = self._emitter(body, threads=body.args[-1])
         for stmt in self.kernel.body:
             if isinstance(stmt, loops.Loop) and stmt.parallel:
                 self._parallel(emitter, stmt, body.args[-2], body.args[-1])
@@ -89,7 +94,7 @@ class _ModuleBuilder:
             arg.add_attribute("noalias")
         return fn
 
-    def _emitter(self, fn: ir.Function) -> Emitter:
+    def _emitter(self, fn: ir.Function, threads: ir.Value | None = None) -> Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         pointers = {buf.name: fn.args[n] for n, buf in enumerate(self.buffers)}
         workspace = fn.args[self.workspace_slot]
@@ -97,7 +102,7 @@ class _ModuleBuilder:
             offset = i64(self.layout.offsets[temp.name])
             pointers[temp.name] = b.gep(workspace, [offset], inbounds=True,
                                         source_etype=ir.IntType(8), name=temp.name)
-        return Emitter(b, pointers, self.blas)
+        return Emitter(b, pointers, self.gemm, threads)
 
     def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
         names = [buf.name for buf in self.buffers] + ["workspace"]

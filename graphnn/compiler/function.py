@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
+from codegen.module import GEMM_MODES
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
 from graphnn.compiler.rebatch import batch_change, rebatch
@@ -32,10 +33,10 @@ RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without h
 class Specialization:
     """One compiled kernel for one set of input shapes, and how to assemble its results."""
 
-    def __init__(self, graph: Graph, name: str, blas: bool, threads: int | None) -> None:
+    def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None) -> None:
         self.graph = graph
         self.lowered: Lowered = lower(graph, name=name)
-        self.kernel: CompiledKernel = compile_kernel(self.lowered.kernel, blas=blas,
+        self.kernel: CompiledKernel = compile_kernel(self.lowered.kernel, gemm=gemm,
                                                      threads=threads)
         self.constants = tuple(np.ascontiguousarray(c) for c in self.lowered.constants)
         computed = {node: k for k, node in enumerate(self.lowered.outputs)}
@@ -104,11 +105,11 @@ class Function:
     (or the arrays passed as `out=`). Safe to call from several threads at once.
     """
 
-    def __init__(self, graph: Graph, single: bool, *, blas: bool = True,
+    def __init__(self, graph: Graph, single: bool, *, gemm: str = "blas",
                  threads: int | None = None, optimize: bool = True) -> None:
         self.graph = graph
         self.single = single
-        self.blas = blas
+        self.gemm = gemm
         self.threads = threads
         self.optimize = optimize
         self._lock = threading.Lock()
@@ -132,7 +133,7 @@ class Function:
         # optimize after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
         prepared = optimize_graph(graph) if self.optimize else graph
-        return Specialization(prepared, self.graph.name, self.blas, self.threads)
+        return Specialization(prepared, self.graph.name, self.gemm, self.threads)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -258,14 +259,15 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
-            optimize: bool = True, blas: bool = True, threads: int | None = None,
+            optimize: bool = True, gemm: str = "blas", threads: int | None = None,
             name: str = "f") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
-    cores parallel loops use (None: all). `blas=False` uses codegen's own matrix-multiply
-    loops instead of BLAS.
+    cores parallel loops and matrix products use (None: all). `gemm` chooses how matrix
+    products run: "blas" (SciPy's BLAS), "native" (graphnn's own packed micro-kernel for this
+    CPU's vector width) or "loops" (plain loops, for checking).
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -278,4 +280,6 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
     graph = Graph(outputs, inputs, name=name)
-    return Function(graph, single, blas=blas, threads=threads, optimize=optimize)
+    if gemm not in GEMM_MODES:
+        raise OpError(f"gemm must be one of {', '.join(GEMM_MODES)}, got {gemm!r}")
+    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize)

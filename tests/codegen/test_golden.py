@@ -61,4 +61,4 @@ def test_loop_ir_and_llvm_ir_match_golden(name, codegen_golden):
     codegen_golden(f"{name}.loops", str(kernel) + "\n")
     codegen_golden(f"{name}.ll", str(build_module(kernel).module))
     if name == "bmm":
-        codegen_golden(f"{name}_loops.ll", str(build_module(kernel, blas=False).module))
+        codegen_golden(f"{name}_loops.ll", str(build_module(kernel, gemm="loops").module))

@@ -144,6 +144,6 @@ def test_unknown_nodes_fail_loudly_in_the_emitter():
     class Mystery(loops.Var):
         pass
 
-    emitter = Emitter(builder=None, pointers={}, blas=True)  # type: ignore[arg-type]
+    emitter = Emitter(builder=None, pointers={}, gemm="blas")  # type: ignore[arg-type]
     with pytest.raises(LoweringError, match="no LLVM emitter for Mystery"):
         emitter.emit(Mystery("q"))

@@ -192,7 +192,7 @@ def test_thread_counts_give_the_same_result():
     assert np.array_equal(one, compile(y)(value, threads=2))
 
 
-def test_blas_and_native_matmul_agree():
+def test_every_gemm_mode_agrees():
     a = gn.input("a", shape=(2, 7, 5))
     b = gn.input("b", shape=(5, 4))
     y = gn.sum(gn.tanh(a @ b))
@@ -200,8 +200,8 @@ def test_blas_and_native_matmul_agree():
     rng = np.random.default_rng(7)
     feed = {"a": rng.normal(size=(2, 7, 5)), "b": rng.normal(size=(5, 4))}
     want = gn.evaluate(outputs, feed)
-    for blas in (True, False):
-        for g, v in zip(compile(outputs, blas=blas)(**feed), want):
+    for gemm in ("blas", "native", "loops"):
+        for g, v in zip(compile(outputs, gemm=gemm)(**feed), want):
             np.testing.assert_allclose(g, v, rtol=1e-12, atol=1e-13)
 
 
@@ -230,3 +230,8 @@ def test_a_corrupted_cache_entry_is_rebuilt(tmp_path, monkeypatch):
     for entry in [p for p in tmp_path.rglob("*") if p.is_file()]:
         entry.write_bytes(b"")                 # truncated to nothing
     np.testing.assert_allclose(compile(y)(value), expected, rtol=1e-14)
+
+
+def test_unknown_gemm_mode_is_an_error():
+    with pytest.raises(gn.OpError, match="gemm must be one of blas, native, loops"):
+        compile(gn.input("x") * 2.0, gemm="fast")

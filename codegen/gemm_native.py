@@ -1,0 +1,354 @@
+"""Our own matrix multiply, generated in LLVM IR for the host's vector width (BLIS's scheme).
+
+Input: a float dtype and the host's vector width. Output: IR text defining
+
+    void graphnn_gemm_<f32|f64>(i64 m, i64 n, i64 k, ptr a, i64 lda, i64 trans_a,
+                                ptr b, i64 ldb, i64 trans_b, ptr c, i64 ldc,
+                                T alpha, T beta, i64 threads)
+
+computing row-major C = alpha op(A) op(B) + beta C (beta == 0 never reads C), compiled once per
+process by codegen.jit like the parallel runtime.
+
+The scheme: depth blocks of KC; for each, B[p:p+KC, :] is packed into column panels NR wide
+(zero-padded), then work items (a block of MC rows x a chunk of columns) run in parallel on the
+graphnn_parallel_for pool. Each item packs its rows of A into row panels MR tall and runs the
+micro-kernel on every MR x NR tile: MR x NR/VL vector accumulators, and for each k one vector
+load of B per NR/VL, one broadcast of A per row and MR x NR/VL fused multiply-adds, so the
+arithmetic stays in registers. Tiles at the edges are computed whole (the padding is zeros) and
+only their valid part is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+I64, I32, I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
+PTR = ir.PointerType()
+PARALLEL_FOR = "graphnn_parallel_for"
+
+
+@dataclass(frozen=True)
+class Blocking:
+    vector: int       # lanes per vector register
+    mr: int           # rows of a micro-tile
+    nv: int           # vectors per micro-tile row (NR = nv * vector)
+    kc: int           # depth block
+    mc: int           # rows per work item (a multiple of mr)
+    nc: int           # columns per work item (a multiple of NR)
+
+    @property
+    def nr(self) -> int:
+        return self.nv * self.vector
+
+
+def blocking(dtype: str, vector_bits: int) -> Blocking:
+    """Tile sizes: MR x NR/VL accumulators fit the register file (32 zmm, 16 ymm) with room
+    for the B vectors and one broadcast; KC keeps an A and a B micro-panel in L1."""
+    lanes = vector_bits // (32 if dtype == "f32" else 64)
+    if vector_bits >= 512:
+        return Blocking(lanes, 12, 2, 256 if dtype == "f32" else 192, 96, 256)
+    return Blocking(lanes, 6, 2, 256 if dtype == "f32" else 192, 72, 256)
+
+
+def symbol(dtype: str) -> str:
+    return f"graphnn_gemm_{dtype}"
+
+
+def gemm_ir(dtype: str, vector_bits: int) -> str:
+    """The IR text of graphnn_gemm_<dtype> for vectors of `vector_bits`."""
+    module = ir.Module(name=symbol(dtype))
+    _Gemm(module, dtype, blocking(dtype, vector_bits)).build()
+    return str(module)
+
+
+class _Gemm:
+    def __init__(self, module: ir.Module, dtype: str, block: Blocking) -> None:
+        self.module, self.block = module, block
+        self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
+        self.size = 4 if dtype == "f32" else 8
+        self.vec = ir.VectorType(self.t, block.vector)
+        self.dtype = dtype
+        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
+                               f"llvm.fma.v{block.vector}{'f32' if dtype == 'f32' else 'f64'}")
+        self.aligned_alloc = ir.Function(module, ir.FunctionType(PTR, [I64, I64]),
+                                         "aligned_alloc")
+        self.free = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), "free")
+        self.parallel = ir.Function(module, ir.FunctionType(
+            ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
+
+    def build(self) -> None:
+        item = _Item(self).build()
+        _Driver(self, item).build()
+
+
+class _Builder:
+    """A function being built, with counted loops and typed element access."""
+
+    def __init__(self, gemm: _Gemm, function: ir.Function) -> None:
+        self.gemm, self.function = gemm, function
+        self.b = ir.IRBuilder(function.append_basic_block("entry"))
+
+    @contextlib.contextmanager
+    def loop(self, start, stop, step=1, name="i"):
+        """for name in range(start, stop, step); yields the index (i64)."""
+        b = self.b
+        start = start if isinstance(start, ir.Value) else ir.Constant(I64, start)
+        stop = stop if isinstance(stop, ir.Value) else ir.Constant(I64, stop)
+        before = b.block
+        head = self.function.append_basic_block(f"{name}.head")
+        body = self.function.append_basic_block(f"{name}.body")
+        end = self.function.append_basic_block(f"{name}.end")
+        b.branch(head)
+        b.position_at_start(head)
+        index = b.phi(I64, name)
+        index.add_incoming(start, before)
+        b.cbranch(b.icmp_signed("<", index, stop), body, end)
+        b.position_at_start(body)
+        yield index
+        following = b.add(index, ir.Constant(I64, step))
+        index.add_incoming(following, b.block)
+        b.branch(head)
+        b.position_at_start(end)
+
+    def element(self, base, index, kind=None):
+        return self.b.gep(base, [index], source_etype=kind or self.gemm.t)
+
+    def as_vector(self, pointer):
+        """The same address, typed for whole-vector loads and stores."""
+        return self.b.bitcast(pointer, self.gemm.vec.as_pointer())
+
+    def min(self, x, y):
+        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
+
+    def i64(self, value: int) -> ir.Constant:
+        return ir.Constant(I64, value)
+
+    def operand(self, base, ld, transposed, row, column):
+        """Address of op(X)[row, column]: X[row * ld + column], or X[column * ld + row]."""
+        b = self.b
+        straight = b.add(b.mul(row, ld), column)
+        swapped = b.add(b.mul(column, ld), row)
+        return self.element(base, b.select(transposed, swapped, straight))
+
+
+# the job a parallel item reads: slots of the args array the driver fills
+JOB = ("m", "n", "k", "a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "alpha", "beta", "p0",
+       "kc", "bp", "items_n")
+
+
+class _Item(_Builder):
+    """void item(void **job, i64 start, i64 end): work items start..end of one depth block."""
+
+    def __init__(self, gemm: _Gemm) -> None:
+        kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+        function = ir.Function(gemm.module, kind, f"{symbol(gemm.dtype)}.item")
+        function.linkage = "internal"
+        super().__init__(gemm, function)
+
+    def slot(self, name: str, kind=I64):
+        address = self.element(self.function.args[0], self.i64(JOB.index(name)), I64)
+        value = self.b.load(address, typ=I64)
+        if kind is PTR:
+            return self.b.inttoptr(value, PTR)
+        if kind is self.gemm.t:
+            return self.b.bitcast(self.b.trunc(value, I32) if self.gemm.size == 4 else value,
+                                  self.gemm.t)
+        return value
+
+    def build(self) -> ir.Function:
+        b, blk = self.b, self.gemm.block
+        job = {name: self.slot(name, PTR if name in ("a", "b", "c", "bp") else
+                               self.gemm.t if name in ("alpha", "beta") else I64)
+               for name in JOB}
+        job["ta"] = b.icmp_signed("!=", job["ta"], self.i64(0))
+        job["tb"] = b.icmp_signed("!=", job["tb"], self.i64(0))
+        self.job = job
+        # this item's A panels: MC rows x KC, on the stack (at most 96 x 256 floats)
+        self.ap = b.alloca(self.gemm.t, blk.mc * blk.kc, name="ap")
+        self.ap.align = 64
+        self.tile = b.alloca(self.gemm.t, blk.mr * blk.nr, name="tile")
+        self.tile.align = 64
+        start, end = self.function.args[1], self.function.args[2]
+        with self.loop(start, end, name="item") as item:
+            row_block = b.sdiv(item, job["items_n"])
+            column_chunk = b.srem(item, job["items_n"])
+            i0 = b.mul(row_block, self.i64(blk.mc))
+            j0 = b.mul(column_chunk, self.i64(blk.nc))
+            rows = self.min(self.i64(blk.mc), b.sub(job["m"], i0))
+            columns = self.min(self.i64(blk.nc), b.sub(job["n"], j0))
+            self.pack_a(i0, rows)
+            self.tiles(i0, rows, j0, columns)
+        b.ret_void()
+        return self.function
+
+    def pack_a(self, i0, rows) -> None:
+        """ap[(panel * kc + kk) * MR + r] = A[i0 + panel * MR + r, p0 + kk], 0 past the rows."""
+        b, blk, job = self.b, self.gemm.block, self.job
+        zero = ir.Constant(self.gemm.t, 0.0)
+        with self.loop(0, blk.mc // blk.mr, name="pa.panel") as panel:
+            with self.loop(0, job["kc"], name="pa.k") as kk:
+                for r in range(blk.mr):
+                    row = b.add(b.mul(panel, self.i64(blk.mr)), self.i64(r))
+                    inside = b.icmp_signed("<", row, rows)
+                    source = self.operand(job["a"], job["lda"], job["ta"], b.add(i0, b.select(
+                        inside, row, self.i64(0))), b.add(job["p0"], kk))
+                    value = b.select(inside, b.load(source, typ=self.gemm.t), zero)
+                    slot = b.add(b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(blk.mr)),
+                                 self.i64(r))
+                    b.store(value, self.element(self.ap, slot))
+
+    def tiles(self, i0, rows, j0, columns) -> None:
+        b, blk = self.b, self.gemm.block
+        with self.loop(0, columns, blk.nr, name="jr") as jr:
+            with self.loop(0, rows, blk.mr, name="ir") as ir_:
+                accumulators = self.micro_kernel(ir_, b.add(j0, jr))
+                self.write(accumulators, b.add(i0, ir_), b.add(j0, jr),
+                           self.min(self.i64(blk.mr), b.sub(rows, ir_)),
+                           self.min(self.i64(blk.nr), b.sub(columns, jr)))
+
+    def micro_kernel(self, ir_, j):
+        """MR x NR/VL vector accumulators over the depth block, as phi nodes of the k loop."""
+        b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
+        a_panel = self.element(self.ap, b.mul(b.sdiv(ir_, self.i64(blk.mr)),
+                                              b.mul(job["kc"], self.i64(blk.mr))))
+        b_panel = self.element(job["bp"], b.mul(b.sdiv(j, self.i64(blk.nr)),
+                                                b.mul(job["kc"], self.i64(blk.nr))))
+        before = b.block
+        head = self.function.append_basic_block("kk.head")
+        body = self.function.append_basic_block("kk.body")
+        end = self.function.append_basic_block("kk.end")
+        b.branch(head)
+        b.position_at_start(head)
+        kk = b.phi(I64, "kk")
+        kk.add_incoming(self.i64(0), before)
+        zero = ir.Constant(g.vec, [0.0] * blk.vector)
+        acc = [[b.phi(g.vec, f"acc{r}_{v}") for v in range(blk.nv)] for r in range(blk.mr)]
+        for row in acc:
+            for phi in row:
+                phi.add_incoming(zero, before)
+        b.cbranch(b.icmp_signed("<", kk, job["kc"]), body, end)
+        b.position_at_start(body)
+        b_row = self.element(b_panel, b.mul(kk, self.i64(blk.nr)))
+        vectors = []
+        for v in range(blk.nv):
+            load = b.load(self.as_vector(self.element(b_row, self.i64(v * blk.vector))),
+                          typ=g.vec)
+            load.align = 64
+            vectors.append(load)
+        a_row = self.element(a_panel, b.mul(kk, self.i64(blk.mr)))
+        updated = []
+        for r in range(blk.mr):
+            scalar = b.load(self.element(a_row, self.i64(r)), typ=g.t)
+            splat = b.shuffle_vector(b.insert_element(ir.Constant(g.vec, ir.Undefined), scalar,
+                                                      ir.Constant(I32, 0)),
+                                     ir.Constant(g.vec, ir.Undefined),
+                                     ir.Constant(ir.VectorType(I32, blk.vector),
+                                                 [0] * blk.vector))
+            updated.append([b.call(g.fma, [splat, vectors[v], acc[r][v]])
+                            for v in range(blk.nv)])
+        following = b.add(kk, self.i64(1))
+        kk.add_incoming(following, b.block)
+        for r in range(blk.mr):
+            for v in range(blk.nv):
+                acc[r][v].add_incoming(updated[r][v], b.block)
+        b.branch(head)
+        b.position_at_start(end)
+        return acc
+
+    def write(self, acc, i, j, rows, columns) -> None:
+        """C[i:i+rows, j:j+columns] = alpha acc + beta C (beta == 0: C is not read)."""
+        b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
+        for r in range(blk.mr):
+            for v in range(blk.nv):
+                slot = self.element(self.tile, self.i64(r * blk.nr + v * blk.vector))
+                b.store(acc[r][v], self.as_vector(slot)).align = 64
+        read_c = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
+        with self.loop(0, rows, name="wr") as r:
+            with self.loop(0, columns, name="wc") as c:
+                value = b.load(self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)), c)),
+                               typ=g.t)
+                target = self.element(job["c"], b.add(b.mul(b.add(i, r), job["ldc"]),
+                                                      b.add(j, c)))
+                scaled = b.fmul(job["alpha"], value)
+                with b.if_then(read_c):
+                    old = b.load(target, typ=g.t)
+                    b.store(b.fadd(scaled, b.fmul(job["beta"], old)), target)
+                with b.if_then(b.not_(read_c)):
+                    b.store(scaled, target)
+
+
+class _Driver(_Builder):
+    """The exported entry: depth blocks, B packing, parallel work items."""
+
+    def __init__(self, gemm: _Gemm, item: ir.Function) -> None:
+        t = gemm.t
+        kind = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64,
+                                               PTR, I64, t, t, I64])
+        super().__init__(gemm, ir.Function(gemm.module, kind, symbol(gemm.dtype)))
+        self.item = item
+
+    def build(self) -> None:
+        b, blk, g = self.b, self.gemm.block, self.gemm
+        (m, n, k, a, lda, ta, bm, ldb, tb, c, ldc, alpha, beta, threads) = self.function.args
+        nothing = b.or_(b.icmp_signed("<=", m, self.i64(0)), b.icmp_signed("<=", n,
+                                                                            self.i64(0)))
+        done = self.function.append_basic_block("empty")
+        work = self.function.append_basic_block("work")
+        b.cbranch(nothing, done, work)
+        b.position_at_start(done)
+        b.ret_void()
+        b.position_at_start(work)
+        panels = b.sdiv(b.add(n, self.i64(blk.nr - 1)), self.i64(blk.nr))
+        # 64-byte aligned (the micro-kernel's aligned vector loads): NR * size is a multiple
+        # of 64, as aligned_alloc requires of the size
+        bp = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
+            panels, self.i64(blk.nr * blk.kc)), self.i64(g.size))])
+        job = b.alloca(I64, len(JOB), name="job")
+        items_m = b.sdiv(b.add(m, self.i64(blk.mc - 1)), self.i64(blk.mc))
+        items_n = b.sdiv(b.add(n, self.i64(blk.nc - 1)), self.i64(blk.nc))
+        fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "ta": ta, "b": bm, "ldb": ldb,
+                 "tb": tb, "c": c, "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp}
+        for name, value in fixed.items():
+            self.store_slot(job, name, value)
+        # k == 0 still scales C by beta: one depth block of zeros
+        blocks = b.select(b.icmp_signed("<=", k, self.i64(0)), self.i64(1),
+                          b.sdiv(b.add(k, self.i64(blk.kc - 1)), self.i64(blk.kc)))
+        with self.loop(0, blocks, name="pc") as block:
+            p0 = b.mul(block, self.i64(blk.kc))
+            kc = b.select(b.icmp_signed("<=", k, self.i64(0)), self.i64(0),
+                          self.min(self.i64(blk.kc), b.sub(k, p0)))
+            first = b.icmp_signed("==", block, self.i64(0))
+            self.store_slot(job, "beta", b.select(first, beta, ir.Constant(g.t, 1.0)))
+            self.store_slot(job, "p0", p0)
+            self.store_slot(job, "kc", kc)
+            self.pack_b(bm, ldb, b.icmp_signed("!=", tb, self.i64(0)), bp, p0, kc, n, panels)
+            b.call(g.parallel, [self.item, job, b.mul(items_m, items_n), self.i64(1), threads])
+        b.call(g.free, [bp])
+        b.ret_void()
+
+    def store_slot(self, job, name, value) -> None:
+        b, g = self.b, self.gemm
+        if isinstance(value.type, ir.PointerType):
+            value = b.ptrtoint(value, I64)
+        elif value.type == g.t:
+            bits = b.bitcast(value, I32 if g.size == 4 else I64)
+            value = b.zext(bits, I64) if g.size == 4 else bits
+        b.store(value, self.element(job, self.i64(JOB.index(name)), I64))
+
+    def pack_b(self, bm, ldb, tb, bp, p0, kc, n, panels) -> None:
+        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns."""
+        b, blk, g = self.b, self.gemm.block, self.gemm
+        zero = ir.Constant(g.t, 0.0)
+        with self.loop(0, panels, name="pb.panel") as panel:
+            with self.loop(0, kc, name="pb.k") as kk:
+                base = b.mul(b.add(b.mul(panel, kc), kk), self.i64(blk.nr))
+                with self.loop(0, blk.nr, name="pb.c") as column:
+                    j = b.add(b.mul(panel, self.i64(blk.nr)), column)
+                    inside = b.icmp_signed("<", j, n)
+                    source = self.operand(bm, ldb, tb, b.add(p0, kk),
+                                          b.select(inside, j, self.i64(0)))
+                    value = b.select(inside, b.load(source, typ=g.t), zero)
+                    b.store(value, self.element(bp, b.add(base, column)))

@@ -1,0 +1,85 @@
+"""Our packed GEMM (codegen.gemm_native) against NumPy: edge tiles, transposes, alpha and beta,
+k = 0, batched offsets, both dtypes; and the same bits whatever the thread count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codegen import loops
+from codegen.gemm_native import blocking
+from codegen.jit import compile_kernel
+
+DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
+SHAPES = [(1, 1, 1), (5, 7, 3), (13, 33, 17), (12, 32, 256), (97, 65, 300), (64, 256, 784),
+          (3, 2, 0), (200, 3, 513)]
+
+
+def _kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta):
+    a = loops.Buffer("a", dtype, (k, m) if trans_a else (m, k))
+    b = loops.Buffer("b", dtype, (n, k) if trans_b else (k, n))
+    c_in = loops.Buffer("c_in", dtype, (m, n))
+    c = loops.Buffer("c", dtype, (m, n))
+    body = [loops.loop_nest((m, n), lambda i, j: loops.store(c, (i, j), c_in[i, j])),
+            loops.Gemm(c, a, b, m, n, k, trans_a=trans_a, trans_b=trans_b, alpha=alpha,
+                       beta=beta)]
+    return loops.Kernel("gemm", [a, b, c_in], [c], body=body)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,n,k", SHAPES)
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True),
+                                             (True, True)])
+def test_matches_numpy(dtype, m, n, k, trans_a, trans_b):
+    numpy_dtype, tolerance = DTYPES[dtype]
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(numpy_dtype)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(numpy_dtype)
+    c = rng.normal(size=(m, n)).astype(numpy_dtype)
+    for alpha, beta in ((1.0, 0.0), (0.5, 0.25), (-2.0, 1.0)):
+        got = compile_kernel(_kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta),
+                             gemm="native")(a, b, c)
+        want = alpha * (a.T if trans_a else a).astype(float) @ (b.T if trans_b else b) + \
+            beta * c.astype(float)
+        scale = max(1.0, np.sqrt(k))
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * scale)
+
+
+def test_beta_zero_never_reads_c():
+    a, b = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32)
+    c = np.full((4, 5), np.nan, np.float32)
+    got = compile_kernel(_kernel("f32", 4, 5, 3, False, False, 1.0, 0.0), gemm="native")(a, b, c)
+    assert np.array_equal(got, np.full((4, 5), 3.0, np.float32))
+
+
+def test_batched_offsets():
+    a = loops.Buffer("a", "f64", (3, 10, 6))
+    b = loops.Buffer("b", "f64", (3, 6, 9))
+    c = loops.Buffer("c", "f64", (3, 10, 9))
+    body = [loops.loop(3, lambda i: loops.Gemm(c, a, b, 10, 9, 6, a_offset=i * 60,
+                                               b_offset=i * 54, c_offset=i * 90), name="b")]
+    kernel = loops.Kernel("bmm", [a, b], [c], body=body)
+    rng = np.random.default_rng(1)
+    av, bv = rng.normal(size=(3, 10, 6)), rng.normal(size=(3, 6, 9))
+    np.testing.assert_allclose(compile_kernel(kernel, gemm="native")(av, bv), av @ bv,
+                               rtol=1e-12)
+
+
+def test_same_bits_with_any_thread_count():
+    m, n, k = 300, 530, 400         # several work items in both directions
+    kernel = _kernel("f32", m, n, k, False, True, 1.0, 0.0)
+    rng = np.random.default_rng(2)
+    args = (rng.normal(size=(m, k)).astype(np.float32),
+            rng.normal(size=(n, k)).astype(np.float32), np.zeros((m, n), np.float32))
+    compiled = compile_kernel(kernel, gemm="native")
+    one = compiled(*args, threads=1)
+    assert np.array_equal(one, compiled(*args, threads=2))
+    assert np.array_equal(one, compiled(*args, threads=5))
+
+
+def test_blocking_fits_the_registers():
+    for dtype in DTYPES:
+        for bits, registers in ((512, 32), (256, 16)):
+            tile = blocking(dtype, bits)
+            assert tile.mr * tile.nv + tile.nv + 1 <= registers
+            assert tile.mc % tile.mr == 0 and tile.nc % tile.nr == 0
