@@ -242,11 +242,7 @@ class _Item(_Builder):
         updated = []
         for r in range(blk.mr):
             scalar = b.load(self.element(a_row, self.i64(r)), typ=g.t)
-            splat = b.shuffle_vector(b.insert_element(ir.Constant(g.vec, ir.Undefined), scalar,
-                                                      ir.Constant(I32, 0)),
-                                     ir.Constant(g.vec, ir.Undefined),
-                                     ir.Constant(ir.VectorType(I32, blk.vector),
-                                                 [0] * blk.vector))
+            splat = self.splat(scalar)
             updated.append([b.call(g.fma, [splat, vectors[v], acc[r][v]])
                             for v in range(blk.nv)])
         following = b.add(kk, self.i64(1))
@@ -259,7 +255,43 @@ class _Item(_Builder):
         return acc
 
     def write(self, acc, i, j, rows, columns) -> None:
-        """C[i:i+rows, j:j+columns] = alpha acc + beta C (beta == 0: C is not read)."""
+        """C[i:i+rows, j:j+columns] = alpha acc + beta C (beta == 0: C is not read): whole
+        vectors for a full tile, element by element through a stack tile at the edges."""
+        b, blk = self.b, self.gemm.block
+        full = b.and_(b.icmp_signed("==", rows, self.i64(blk.mr)),
+                      b.icmp_signed("==", columns, self.i64(blk.nr)))
+        with b.if_else(full) as (whole, edge):
+            with whole:
+                self.write_full(acc, i, j)
+            with edge:
+                self.write_edge(acc, i, j, rows, columns)
+
+    def write_full(self, acc, i, j) -> None:
+        b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
+        alpha = self.splat(job["alpha"])
+        beta = self.splat(job["beta"])
+        read_c = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
+        for r in range(blk.mr):
+            row = b.add(b.mul(b.add(i, self.i64(r)), job["ldc"]), j)
+            for v in range(blk.nv):
+                target = self.as_vector(self.element(job["c"], b.add(row, self.i64(
+                    v * blk.vector))))
+                scaled = b.fmul(alpha, acc[r][v])
+                with b.if_else(read_c) as (keep, overwrite):
+                    with keep:
+                        old = b.load(target, typ=g.vec)
+                        old.align = self.gemm.size
+                        b.store(b.call(g.fma, [beta, old, scaled]), target).align = g.size
+                    with overwrite:
+                        b.store(scaled, target).align = g.size
+
+    def splat(self, scalar):
+        b, g = self.b, self.gemm
+        vector = b.insert_element(ir.Constant(g.vec, ir.Undefined), scalar, ir.Constant(I32, 0))
+        lanes = ir.Constant(ir.VectorType(I32, g.block.vector), [0] * g.block.vector)
+        return b.shuffle_vector(vector, ir.Constant(g.vec, ir.Undefined), lanes)
+
+    def write_edge(self, acc, i, j, rows, columns) -> None:
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
         for r in range(blk.mr):
             for v in range(blk.nv):
