@@ -23,6 +23,7 @@ import numpy as np
 from codegen import loops
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
+from graphnn.lower.conv import CONV_OPS, conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
 
@@ -71,6 +72,7 @@ class Lowering:
         self.buffers: dict[Node, loops.Buffer] = {}
         self.constants: list[np.ndarray] = []
         self.inline: dict[Node, loops.Expr] = {}     # group members visible in registers
+        self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
 
@@ -242,11 +244,24 @@ class Lowering:
         return [loops.loop_nest(shape, lambda *index: self._group_body(group, tuple(index)),
                                 parallel=parallel)]
 
+    def scratch(self, dtype: str, shape: tuple[int, ...]) -> loops.Buffer:
+        """A temporary buffer for a lowering's own use (in the kernel's workspace)."""
+        buffer = loops.Buffer(f"s{len(self.scratches)}", dtype, shape)
+        self.scratches.append(buffer)
+        return buffer
+
+    def buffer_of(self, node: Node) -> loops.Buffer | None:
+        return self.buffers.get(node)
+
     def _indexing_stage(self, node: Node) -> list[loops.Stmt]:
         if node.op == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
                 return gemm_stage(self.buffers[node], operands)
+        if node.op in CONV_OPS and worth_it(node):
+            stmts = conv_stage(self, node, self.buffer_of)
+            if stmts is not None:
+                return stmts
         buffer = self.buffers[node]
         operands = [_Operand(self, i) for i in node.inputs]
 
@@ -310,6 +325,6 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
     computed = lowering.materialized() if computed_outputs else []
     ins, outs, temps = lowering.declare(computed)
     body = lowering.stages(computed)
-    kernel = loops.Kernel(name, ins, outs, temps, body)
+    kernel = loops.Kernel(name, ins, outs, temps + lowering.scratches, body)
     return Lowered(kernel, tuple(graph.inputs), tuple(lowering.constants),
                    tuple(computed_outputs), tuple(outputs))
