@@ -1,0 +1,53 @@
+"""`python -m benchmarks [--quick] [--only NAME ...]`: every workload, checked, then timed; a
+table of medians and ratios (peer time / graphnn time: above 1 means graphnn is faster)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from benchmarks.report import machine_line, table
+from benchmarks.workload import Workload
+from benchmarks.workloads import compile as compile_workload
+from benchmarks.workloads import conv, elementwise, mlp, neuron
+
+WORKLOADS = {
+    "neuron": lambda quick: [neuron.build(quick)],
+    "elementwise": lambda quick: [elementwise.build(n, out, quick) for n in
+                                  ((1_000_000,) if quick else (1_000_000, 10_000_000))
+                                  for out in (False, True)],
+    "mlp": lambda quick: [mlp.build(b, quick) for b in ((64,) if quick else (64, 1024))],
+    "conv": lambda quick: [conv.build(64, 1, 8, 28, quick)] +
+    ([] if quick else [conv.build(32, 16, 32, 32, quick)]),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
+    parser.add_argument("--only", nargs="*", choices=[*WORKLOADS, "compile"],
+                        help="run only these workloads")
+    args = parser.parse_args(argv)
+    chosen = args.only or [*WORKLOADS, "compile"]
+    print(machine_line())
+    rows: list[tuple[str, str, float]] = []
+    for name in chosen:
+        if name == "compile":
+            rows += compile_workload.run(repeats=1 if args.quick else 3)
+            continue
+        for work in WORKLOADS[name](args.quick):
+            rows += _measure(work, 0.3 if args.quick else 1.5)
+        if os.environ.get("BENCH_PROGRESS"):
+            print(table(rows), file=sys.stderr)
+    print(table(rows))
+    return 0
+
+
+def _measure(work: Workload, budget: float) -> list[tuple[str, str, float]]:
+    work.check()
+    return [(work.name, label, seconds) for label, seconds in work.time(budget).items()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

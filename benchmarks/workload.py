@@ -1,0 +1,51 @@
+"""A workload: implementations of one computation, checked against NumPy, then timed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.timing import median_seconds
+
+
+class CheckError(AssertionError):
+    """An implementation disagrees with the NumPy reference: it is not timed."""
+
+
+@dataclass
+class Workload:
+    name: str
+    reference: Callable[[], list[np.ndarray]]          # NumPy, computed once
+    implementations: dict[str, Callable[[], object]] = field(default_factory=dict)
+    results: dict[str, Callable[[object], list[np.ndarray]]] = field(default_factory=dict)
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    note: str = ""
+
+    def add(self, label: str, run: Callable[[], object],
+            result: Callable[[object], list[np.ndarray]] | None = None) -> None:
+        """Register an implementation; `result` turns its return value into NumPy arrays."""
+        self.implementations[label] = run
+        self.results[label] = result or (lambda value: [np.asarray(v) for v in value])
+
+    def check(self) -> None:
+        """Every implementation against NumPy (raises CheckError naming the culprit)."""
+        want = self.reference()
+        for label, run in self.implementations.items():
+            got = self.results[label](run())
+            if len(got) != len(want):
+                raise CheckError(f"{self.name}: {label} returned {len(got)} results, "
+                                 f"expected {len(want)}")
+            for k, (g, w) in enumerate(zip(got, want)):
+                g = np.asarray(g, dtype=np.float64)
+                w = np.asarray(w, dtype=np.float64)
+                if g.shape != w.shape or not np.allclose(g, w, rtol=self.rtol, atol=self.atol):
+                    error = np.max(np.abs(g - w)) if g.shape == w.shape else "shape"
+                    raise CheckError(f"{self.name}: {label} result {k} differs from NumPy "
+                                     f"(max abs difference {error})")
+
+    def time(self, budget: float = 1.0) -> dict[str, float]:
+        return {label: median_seconds(run, budget) for label, run in
+                self.implementations.items()}
