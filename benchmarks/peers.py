@@ -10,7 +10,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
 def optional(name: str) -> ModuleType | None:
-    """The module, or None when it is not installed (the benchmark then skips that peer)."""
+    """The module, or None when it is not installed (the benchmark then skips that peer) or
+    left out by BENCH_PEERS (a comma-separated list of peers to use, e.g. "jax" or "none")."""
+    chosen = os.environ.get("BENCH_PEERS")
+    if chosen is not None and name not in chosen.split(","):
+        return None
     try:
         return importlib.import_module(name)
     except ImportError:

@@ -1,0 +1,55 @@
+"""The benchmark's correctness checks: every workload's implementations agree with NumPy, and
+a wrong implementation is caught before it could be timed. Nothing here is timed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.report import table
+from benchmarks.workload import CheckError, Workload
+from benchmarks.workloads import conv, elementwise, mlp, neuron
+
+
+@pytest.fixture(autouse=True)
+def numpy_only(monkeypatch):
+    """The peers are checked when the benchmark runs; here graphnn against NumPy suffices."""
+    monkeypatch.setenv("BENCH_PEERS", "none")
+
+
+BUILDERS = {
+    "neuron": lambda: neuron.build(quick=True),
+    "elementwise": lambda: elementwise.build(100_000, with_out=True, quick=True),
+    "mlp": lambda: mlp.build(64, quick=True),
+    "conv": lambda: conv.build(4, 2, 4, 8, quick=True),
+}
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_every_implementation_agrees_with_numpy(name):
+    work = BUILDERS[name]()
+    assert {"graphnn", "numpy"} <= set(work.implementations)
+    work.check()
+
+
+def test_a_wrong_implementation_is_caught():
+    work = BUILDERS["elementwise"]()
+    work.add("broken", lambda: work.implementations["numpy"]() * 1.001, lambda r: [r])
+    with pytest.raises(CheckError, match="broken result 0 differs from NumPy"):
+        work.check()
+
+
+def test_a_wrong_shape_or_count_is_caught():
+    work = Workload("toy", lambda: [np.zeros(3)])
+    work.add("short", lambda: [np.zeros(2)])
+    with pytest.raises(CheckError, match="short result 0 differs"):
+        work.check()
+    work = Workload("toy", lambda: [np.zeros(3)])
+    work.add("extra", lambda: [np.zeros(3), np.zeros(3)])
+    with pytest.raises(CheckError, match="returned 2 results, expected 1"):
+        work.check()
+
+
+def test_table_reports_ratios_to_graphnn():
+    text = table([("w", "graphnn", 0.002), ("w", "numpy", 0.01)])
+    assert "5.00x" in text and "1.00x" in text and "2.00 ms" in text
