@@ -96,7 +96,7 @@ def _object_windows(x, kernel, stride, combine) -> np.ndarray:
 def _max_mask_sympy(x, kernel, stride):
     """SymPy masks: Heaviside(x - max, 1) is 1 exactly where x attains its window's max."""
     def masks(window):
-        top = sympy.Max(*window.ravel())
+        top = sympy.Max(*window.ravel(), evaluate=False)   # comparing symbolic args is slow
         return np.vectorize(lambda e: sympy.Heaviside(e - top, 1), otypes=[object])(window)
     return _object_windows(x, kernel, stride, masks)
 
@@ -199,7 +199,7 @@ MAX_POOL2D = register(OpDef(
     vjp=lambda g, out, x, kernel, stride: (
         apply("max_pool2d_grad", x, out, g, kernel=kernel, stride=stride),),
     to_sympy=lambda x, kernel, stride: _object_windows(
-        x, kernel, stride, lambda w: sympy.Max(*w.ravel())),
+        x, kernel, stride, lambda w: sympy.Max(*w.ravel(), evaluate=False)),
     compute=lambda out, x, kernel, stride: _window_reduce(
         loops.reduce_max, x, *out, kernel, stride),
     derivative=("g routed to each window's max",),

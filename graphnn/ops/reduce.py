@@ -125,7 +125,8 @@ MAX = register(OpDef(
     shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
     reference=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, True),
-    to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Max),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(
+        x, axis, keepdims, lambda *e: sympy.Max(*e, evaluate=False)),
     compute=_reduce_compute("max"),
     derivative=("g routed to the max",),
     symbol="max",
@@ -143,7 +144,8 @@ MIN = register(OpDef(
     shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
     reference=lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, False),
-    to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Min),
+    to_sympy=lambda x, axis, keepdims: _object_reduce(
+        x, axis, keepdims, lambda *e: sympy.Min(*e, evaluate=False)),
     compute=_reduce_compute("min"),
     derivative=("g routed to the min",),
     symbol="min",

@@ -21,15 +21,17 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import mpmath
 import sympy
 
-from graphnn.symbolic.functions import exponential_form
+from graphnn.symbolic.exprs import numeric, small, substitute
 
 SIMPLIFY_OPS = 300          # above this many operations in a difference, skip rewriting
 SIMPLIFY_SECONDS = 3.0      # and give up rewriting one difference after this long
 DIGITS = 60                 # working precision for non-rational values at rational points
-TOLERANCE = sympy.Rational(1, 10 ** 40)    # relative; 20 digits of margin at 60 digits
+TOLERANCE = mpmath.mpf(10) ** -40        # relative; 20 digits of margin at 60 digits
 DENOMINATORS = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89)
 PIECEWISE = (sympy.Heaviside, sympy.Piecewise, sympy.Max, sympy.Min, sympy.sign, sympy.Abs,
              sympy.DiracDelta)
@@ -76,7 +78,7 @@ def time_box(seconds: float) -> Iterator[None]:
 
 
 def _small(expr: sympy.Expr) -> bool:
-    return sympy.count_ops(expr) <= SIMPLIFY_OPS
+    return small(expr, SIMPLIFY_OPS)
 
 
 def _foldable(expr: sympy.Expr) -> bool:
@@ -149,33 +151,40 @@ def rational_points(symbols: Iterable[sympy.Symbol], count: int, seed: int = 0,
     return points
 
 
-def value_at(expr: sympy.Expr, point: Point) -> sympy.Expr | None:
-    """expr at a point: an exact rational, a 60-digit number, or None if undefined there."""
-    value = exponential_form(sympy.sympify(expr).xreplace(point))
-    if not value.is_Rational:
-        value = sympy.N(value, DIGITS)
-    if not value.is_number or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo,
-                                        sympy.DiracDelta):
-        return None
-    return value
+def value_at(expr: sympy.Expr, point: Point, cache: dict | None = None) -> Any:
+    """expr at a point: an exact Rational if it is rational there, else an mpmath number at
+    DIGITS digits; None where it is undefined. `cache` (one per point) lets expressions that
+    share subexpressions evaluate them once."""
+    cache = {} if cache is None else cache
+    number = substitute(expr, point, cache.setdefault("exact", {}))
+    if number.is_Rational:
+        return number
+    try:
+        value = numeric(number, DIGITS, cache.setdefault("numeric", {}))
+    except (ValueError, TypeError, ZeroDivisionError):
+        return None          # undefined there: a pole, a complex comparison, a Dirac delta
+    return value if mpmath.isfinite(value) else None
 
 
-def _close(a: sympy.Expr, b: sympy.Expr) -> bool:
-    if a.is_Rational and b.is_Rational:
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, sympy.Rational) and isinstance(b, sympy.Rational):
         return a == b
-    scale = max(sympy.Integer(1), abs(a), abs(b))
-    return bool(abs(a - b) <= TOLERANCE * scale)
+    with mpmath.workdps(DIGITS):
+        a, b = (mpmath.mpf(v.p) / v.q if isinstance(v, sympy.Rational) else v for v in (a, b))
+        return bool(abs(a - b) <= TOLERANCE * max(1, abs(a), abs(b)))
 
 
-def _show(value: sympy.Expr) -> str:
-    return str(value) if value.is_Rational else str(sympy.N(value, 8))
+def _show(value: Any) -> str:
+    return str(value) if isinstance(value, sympy.Rational) else mpmath.nstr(value, 8)
 
 
-def compare_at_points(a: sympy.Expr, b: sympy.Expr, points: list[Point]) -> Decision:
-    """Decide a == b from their values at the points (undefined points are skipped)."""
+def compare_at_points(a: sympy.Expr, b: sympy.Expr, points: list[Point],
+                      caches: list[dict] | None = None) -> Decision:
+    """Decide a == b from their values at the points (undefined points are skipped).
+    `caches`, one dict per point, may be shared by many comparisons at the same points."""
     used = 0
-    for point in points:
-        va, vb = value_at(a, point), value_at(b, point)
+    for point, cache in zip(points, caches or [{} for _ in points]):
+        va, vb = value_at(a, point, cache), value_at(b, point, cache)
         if va is None or vb is None:
             continue
         used += 1
@@ -188,7 +197,8 @@ def compare_at_points(a: sympy.Expr, b: sympy.Expr, points: list[Point]) -> Deci
     return Decision(True, "rational points", f"equal at {used} rational points")
 
 
-def decide(a: sympy.Expr, b: sympy.Expr, points: list[Point]) -> Decision:
+def decide(a: sympy.Expr, b: sympy.Expr, points: list[Point],
+           caches: list[dict] | None = None) -> Decision:
     """Is a == b? By simplification first, else at the rational points.
 
     >>> x = sympy.Symbol("x", real=True)
@@ -199,4 +209,4 @@ def decide(a: sympy.Expr, b: sympy.Expr, points: list[Point]) -> Decision:
     """
     if simplifies_to_zero(a - b):
         return Decision(True, "simplify", "the difference simplifies to 0")
-    return compare_at_points(a, b, points)
+    return compare_at_points(a, b, points, caches)

@@ -18,6 +18,7 @@ import sympy
 from graphnn.errors import GradError
 from graphnn.ir import Node, toposort
 from graphnn.symbolic.compare import TimeUp, time_box
+from graphnn.symbolic.exprs import small, substitute
 from graphnn.symbolic.translate import (
     MAX_OPS,
     check_size,
@@ -80,7 +81,7 @@ def tidy(expr: sympy.Expr, max_ops: int = TIDY_OPS) -> sympy.Expr:
     >>> tidy(1 - sympy.tanh(x) ** 2)
     1 - tanh(x)**2
     """
-    if sympy.count_ops(expr) > max_ops:
+    if not small(expr, max_ops):
         return expr
     candidates = [expr, sympy.factor_terms(expr)]
     try:
@@ -94,21 +95,23 @@ def tidy(expr: sympy.Expr, max_ops: int = TIDY_OPS) -> sympy.Expr:
 
 
 def shorten(expr: sympy.Expr, names: Mapping[sympy.Expr, sympy.Symbol],
-            max_ops: int = TIDY_OPS) -> sympy.Expr:
+            max_ops: int = TIDY_OPS, cache: dict | None = None) -> sympy.Expr:
     """expr with named subexpressions replaced by their names, then tidied."""
-    return tidy(sympy.sympify(expr).xreplace(dict(names)), max_ops)
+    return tidy(substitute(expr, names, cache), max_ops)
 
 
 def legend(formulas: Sequence[sympy.Expr],
            names: Mapping[sympy.Expr, sympy.Symbol]) -> dict[str, str]:
     """Definitions of the names the formulas use, following names used inside definitions."""
     legend: dict[str, str] = {}
+    cache: dict = {}
     pending = list(formulas)
     while pending:
         used = pending.pop().free_symbols
         for expr, symbol in names.items():
             if symbol in used and symbol.name not in legend:
-                inner = expr.xreplace({e: s for e, s in names.items() if s != symbol})
+                # the definition, written with the other names (not with its own)
+                inner = expr.func(*[substitute(a, names, cache) for a in expr.args])
                 legend[symbol.name] = str(inner)
                 pending.append(inner)
     return dict(sorted(legend.items()))

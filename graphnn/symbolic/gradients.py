@@ -24,6 +24,7 @@ from graphnn.autodiff import grad
 from graphnn.errors import GradError, OpError
 from graphnn.ir import Node, toposort
 from graphnn.symbolic.compare import decide, rational_points, value_at
+from graphnn.symbolic.exprs import small, substitute
 from graphnn.symbolic.formulas import abbreviations, legend, shorten
 from graphnn.symbolic.numeric import complete_feed, numeric_rows, run64
 from graphnn.symbolic.report import AGREE, DIFFER, UNDECIDED, GradientReport, Row
@@ -41,6 +42,7 @@ MAX_PARTIALS = 400      # partial derivatives (elements of wrt) for a symbolic c
 TIMEOUT = 60.0          # seconds of SymPy work before the rest is reported undecided
 METHODS = ("symbolic", "numeric", "auto")
 DISPLAY_OPS = 12        # SymPy's derivatives up to this size are simplified for the table
+SHOWN_OPS = 400         # formulas above this size are not printed (the table clips them anyway)
 
 
 def _targets(y: Node, wrt: Node | Sequence[Node]) -> list[Node]:
@@ -66,22 +68,25 @@ def _title(y: Node, targets: Sequence[Node], method: str) -> str:
 
 
 def _feed_point(order: Sequence[Node], symbols: Mapping[Node, np.ndarray],
-                feed: Mapping[str, Any]) -> tuple[dict, dict[Node, np.ndarray]]:
-    """The feed as exact rationals for every symbol, and float64 values of every node."""
+                feed: Mapping[str | Node, Any]) -> tuple[dict, dict[Node, np.ndarray], list[str]]:
+    """The feed as exact rationals for every symbol, float64 values of every node, and the
+    names of inputs the feed lacked (drawn from N(0, 1))."""
     inputs = sorted((n for n in order if n.op == "input"), key=lambda n: n.serial)
-    given, _ = complete_feed(inputs, feed, np.random.default_rng(0))
+    given, drawn = complete_feed(inputs, feed, np.random.default_rng(0))
     values = run64(order, given)
     point = {}
     for node, array in symbols.items():
         for index in np.ndindex(node.shape):
             point[array[index]] = exact(values[node][index])
-    return point, values
+    return point, values, drawn
 
 
-def _as_float(value: sympy.Expr | None) -> float:
+def _as_float(value: Any) -> float:
+    """A value from value_at as a float (NaN when undefined or not real)."""
     if value is None:
         return math.nan
-    return float(sympy.re(value)) if value.is_real is not False else math.nan
+    number = complex(value)
+    return number.real if number.imag == 0 else math.nan
 
 
 def _as_function_of(y: Node, w: Node, values: Mapping[Node, np.ndarray]
@@ -96,6 +101,11 @@ def _as_function_of(y: Node, w: Node, values: Mapping[Node, np.ndarray]
     return expr, variable, {variable[i]: values[w][i] for i in np.ndindex(w.shape)}
 
 
+def _text(expr: sympy.Expr) -> str:
+    """A formula for the table; printing a huge one would take longer than checking it."""
+    return str(expr) if small(expr, SHOWN_OPS) else "(a long formula: see Row.exprs)"
+
+
 def _undecided(label: str, seconds: float) -> Row:
     return Row(label, "", "", UNDECIDED, "", f"not checked: the time limit of {seconds:g} s "
                "ran out; raise timeout= or use method='numeric'")
@@ -105,11 +115,14 @@ def _symbolic_rows(y: Node, targets: list[Node], grads: list[Node],
                    feed: Mapping[str, Any] | None, limits: dict) -> tuple[list[Row], list[str]]:
     order = toposort([y, *grads, *targets])
     values = translate(order)
-    free = set().union(*(e.free_symbols for n in [y, *grads] for e in values[n].flat))
-    points = rational_points(free, limits["points"], limits["seed"])
-    names = abbreviations(order, values)
     inputs = {n: values[n] for n in order if n.op == "input"}
-    at_feed, feed_values = _feed_point(order, inputs, feed) if feed is not None else ({}, {})
+    points = rational_points([s for array in inputs.values() for s in array.flat],
+                             limits["points"], limits["seed"])
+    caches = [{} for _ in points]            # one per point, shared by every row
+    names, named = abbreviations(order, values), {}
+    at_feed, feed_values, drawn = _feed_point(order, inputs, feed) if feed is not None \
+        else ({}, {}, [])
+    at_feed_cache: dict = {}
     deadline = time.monotonic() + limits["timeout"]
     rows = []
     for w, g in zip(targets, grads):
@@ -118,17 +131,21 @@ def _symbolic_rows(y: Node, targets: list[Node], grads: list[Node],
             if time.monotonic() > deadline:
                 rows.append(_undecided(_label(w, index), limits["timeout"]))
                 continue
-            a = sympy.diff(expr, variable[index]).xreplace(back)
+            a = substitute(sympy.diff(expr, variable[index]), back)
             b = values[g][index]
-            decision = decide(a, b, points)
+            decision = decide(a, b, points, caches)
             verdict = {True: AGREE, False: DIFFER, None: UNDECIDED}[decision.equal]
-            shown = (_as_float(value_at(a, at_feed)), float(feed_values[g][index])) \
-                if feed is not None else None
-            rows.append(Row(_label(w, index), str(shorten(a, names, DISPLAY_OPS)),
-                            str(b.xreplace(names)), verdict, decision.method,
+            shown = (_as_float(value_at(a, at_feed, at_feed_cache)),
+                     float(feed_values[g][index])) if feed is not None else None
+            rows.append(Row(_label(w, index), _text(shorten(a, names, DISPLAY_OPS, named)),
+                            _text(substitute(b, names, named)), verdict, decision.method,
                             decision.detail, shown, (a, b)))
-    shown = [e.xreplace(names) for r in rows if r.exprs for e in r.exprs]
-    return rows, [f"where {name} = {text}" for name, text in legend(shown, names).items()]
+    shown = [substitute(e, names, named) for r in rows if r.exprs for e in r.exprs]
+    notes = [f"where {name} = {text}" for name, text in legend(shown, names).items()]
+    if drawn:
+        notes.append(f"values at the feed: inputs it lacks were drawn from N(0, 1): "
+                     f"{', '.join(drawn)}")
+    return rows, notes
 
 
 def _check_limits(y: Node, targets: list[Node], grads: list[Node], max_ops: int,

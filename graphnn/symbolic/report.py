@@ -15,6 +15,7 @@ from typing import Any
 AGREE, DIFFER, UNDECIDED = "agree", "differ", "undecided"
 MISSING = "missing"             # an op without a SymPy form or a small instance
 BY_DESIGN = "differs by design"  # a convention at a kink that graphnn chose on purpose
+MAX_NOTES = 12                  # notes printed under a table (all are kept in .notes)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Row:
     method: str                # "simplify", "rational points", "numeric" or ""
     detail: str = ""
     at_feed: tuple[float, float] | None = None    # (SymPy's, graphnn's) value at the feed
-    exprs: tuple[Any, Any] | None = field(default=None, compare=False)   # the SymPy exprs
+    exprs: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)  # SymPy's
 
 
 def clip(text: str, width: int) -> str:
@@ -97,7 +98,9 @@ class GradientReport:
             body.append(cells)
         lines = [self.title, "", table(headers, body, widths), ""]
         lines += [f"  {r.input}: {r.detail}" for r in self.failures if r.detail]
-        lines += [f"note: {n}" for n in self.notes]
+        lines += [f"note: {n}" for n in self.notes[:MAX_NOTES]]
+        if len(self.notes) > MAX_NOTES:
+            lines.append(f"note: ... and {len(self.notes) - MAX_NOTES} more (report.notes)")
         lines.append(self.summary())
         return "\n".join(line for line in lines if line is not None)
 

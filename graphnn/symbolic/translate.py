@@ -23,7 +23,7 @@ import sympy
 
 from graphnn.errors import GraphnnError
 from graphnn.ir import Node, toposort
-from graphnn.symbolic.functions import NAMED_FUNCTIONS
+from graphnn.symbolic.functions import NAMED_FUNCTIONS, lazy_extremes
 
 MAX_OPS = 20_000    # default bound on scalar operations for symbolic work (about 1 s of SymPy)
 
@@ -128,14 +128,14 @@ def check_size(outputs: Sequence[Node], leaves: Sequence[Node], max_ops: int, wh
 # Translation
 
 
-def _as_elements(node: Node, value: Any) -> np.ndarray:
+def _as_elements(node: Node, value: Any, cache: dict) -> np.ndarray:
     array = np.asarray(value, dtype=object)
     if array.shape != node.shape:
         raise GraphnnError(f"internal error: the SymPy form of {node.describe()} has shape "
                            f"{array.shape}, not {node.shape}")
     out = np.empty(node.shape, dtype=object)
     for index in np.ndindex(node.shape):
-        out[index] = sympy.sympify(array[index])
+        out[index] = lazy_extremes(sympy.sympify(array[index]), cache)
     return out
 
 
@@ -146,13 +146,14 @@ def _constant(node: Node) -> np.ndarray:
     return out
 
 
-def _apply(node: Node, args: list[np.ndarray], functions: bool) -> np.ndarray:
-    """The node's elements from its inputs' elements, through the op's SymPy form."""
+def _apply(node: Node, args: list[np.ndarray], functions: bool, cache: dict) -> np.ndarray:
+    """The node's elements from its inputs' elements, through the op's SymPy form; Max and Min
+    in them become LazyMax and LazyMin (see functions.py), `cache` shared by the graph."""
     op = node.opdef
     attrs = {key: _exact_attr(value) for key, value in node.attr_items}
     if functions and node.op in NAMED_FUNCTIONS:
         rule = NAMED_FUNCTIONS[node.op]
-        return _as_elements(node, np.frompyfunc(rule, 1, 1)(args[0]))
+        return _as_elements(node, np.frompyfunc(rule, 1, 1)(args[0]), cache)
     if op.to_sympy is None:
         # a composite without a SymPy form of its own: the form of its expansion
         expansion = node.expansion()
@@ -160,8 +161,20 @@ def _apply(node: Node, args: list[np.ndarray], functions: bool) -> np.ndarray:
         return inner[expansion]
     if op.elementwise:
         scalar = np.frompyfunc(lambda *xs: op.to_sympy(*xs, **attrs), op.arity, 1)
-        return _as_elements(node, scalar(*args))
-    return _as_elements(node, op.to_sympy(*args, **attrs))
+        return _as_elements(node, scalar(*args), cache)
+    return _as_elements(node, op.to_sympy(*args, **attrs), cache)
+
+
+def _check_distinct(variables: Sequence[Node], values: Mapping[Node, np.ndarray]) -> None:
+    """Two variables must not share a symbol: a scalar input `x_0` and element 0 of an input
+    `x` would silently become one SymPy variable."""
+    owner: dict[sympy.Symbol, Node] = {}
+    for node in variables:
+        for symbol in values[node].flat:
+            other = owner.setdefault(symbol, node)
+            if other is not node:
+                raise GraphnnError(f"{other.describe()} and {node.describe()} both give the "
+                                   f"SymPy symbol {symbol}; rename one of them")
 
 
 def translate(outputs: Sequence[Node], symbols: Mapping[Node, np.ndarray] | None = None,
@@ -173,6 +186,7 @@ def translate(outputs: Sequence[Node], symbols: Mapping[Node, np.ndarray] | None
     function (sigmoid: `Sigmoid`) use it instead of their written-out formula.
     """
     values: dict[Node, np.ndarray] = dict(symbols or {})
+    lazy: dict = {}         # Max and Min made lazy once per distinct subexpression
     for node in toposort(list(outputs), list(values)):
         if node in values:
             continue
@@ -181,7 +195,8 @@ def translate(outputs: Sequence[Node], symbols: Mapping[Node, np.ndarray] | None
         elif node.op == "constant":
             values[node] = _constant(node)
         else:
-            values[node] = _apply(node, [values[i] for i in node.inputs], functions)
+            values[node] = _apply(node, [values[i] for i in node.inputs], functions, lazy)
+    _check_distinct([n for n in values if n.op == "input" or n in (symbols or {})], values)
     return values
 
 

@@ -15,7 +15,8 @@ from graphnn.symbolic.compare import (
     simplifies_to_zero,
     time_box,
 )
-from graphnn.symbolic.functions import Sigmoid, sigmoid_lemma
+from graphnn.symbolic.exprs import small, substitute
+from graphnn.symbolic.functions import LazyMax, LazyMin, Sigmoid, lazy_extremes, sigmoid_lemma
 
 x, y = sympy.symbols("x y", real=True)
 
@@ -81,3 +82,29 @@ def test_sigmoids_derivative_is_that_of_its_exponential_form():
     assert abs(Sigmoid(sympy.Rational(1, 3)).evalf(30) - 1 / (1 + sympy.exp(-sympy.S(1) / 3))
                ).evalf(30) < 1e-29
     assert sympy.latex(Sigmoid(x)) == r"\sigma\left(x\right)" and str(Sigmoid(x)) == "σ(x)"
+
+
+def test_lazy_extremes_differentiate_as_sympy_and_evaluate_on_numbers():
+    z = sympy.Symbol("z", real=True)
+    for extreme, lazy in ((sympy.Max, LazyMax), (sympy.Min, LazyMin)):
+        ours = sympy.diff(lazy_extremes(extreme(x, y, z)), x)
+        theirs = sympy.diff(extreme(x, y, z), x)
+        point = {x: sympy.Rational(1, 3), y: sympy.Rational(1, 5), z: sympy.Rational(1, 7)}
+        assert ours.xreplace(point) == theirs.xreplace(point)
+        assert str(ours) == str(theirs)
+        assert lazy(3, 1, 2) == extreme(3, 1, 2)        # built from numbers: SymPy's own
+    assert sympy.diff(lazy_extremes(sympy.Max(x, y)), x) == sympy.Heaviside(x - y)
+
+
+def test_substitute_visits_shared_subexpressions_once():
+    # nested sigmoids share their arguments: a tree walk would visit 2^30 paths
+    e = x
+    for _ in range(30):
+        e = Sigmoid(e) + Sigmoid(e) * y
+    start = time.perf_counter()
+    value = substitute(e, {x: sympy.Integer(0), y: sympy.Integer(0)})
+    assert time.perf_counter() - start < 1.0 and value.is_number
+    relu = sympy.Piecewise((x + y, x + y > 0), (0, True))
+    kept = substitute(sympy.Max(relu, x, evaluate=False), {y: sympy.Integer(1)})
+    assert isinstance(kept, sympy.Max) and len(kept.args) == 2      # not evaluated: symbolic
+    assert small(x + y, 1) and not small(e, 50)

@@ -83,6 +83,7 @@ def test_the_big_mlp_is_verified_numerically():
     assert report.ok and report.method == "numeric"
     assert [r.input for r in report.rows] == ["W1", "b1", "W2", "b2"]
     assert report.rows[0].detail.startswith("6 of 200,704 elements; worst W1[")
+    assert "|graphnn - differences| = " in report.rows[0].detail
 
 
 def test_auto_falls_back_to_numeric_and_says_why():
@@ -107,6 +108,19 @@ def test_numeric_check_runs_in_float64_for_float32_graphs():
     report = check_gradients(y, x, feed={"x": np.array([0.1, -0.7, 1.3], dtype="float32")},
                              method="numeric")
     assert report.ok, str(report)
+
+
+def test_feeds_may_use_input_nodes_as_keys():
+    x = gn.input("q", shape=(2,))
+    report = check_gradients(gn.sum(x * x), x, feed={x: np.array([1.0, 2.0])}, method="numeric")
+    assert report.ok and report.notes == [] and report.rows[0].reference == "+4 at q[1]"
+
+
+def test_inputs_that_would_share_a_symbol_are_an_error():
+    a, b = gn.input("x_0"), gn.input("x", shape=(1,))
+    with pytest.raises(gn.GraphnnError, match="input 'x_0' f64\\[\\] and input 'x' f64\\[1\\] "
+                       "both give the SymPy symbol x_0"):
+        check_gradients(a * gn.sum(b), [a, b])
 
 
 def test_the_partial_bound():

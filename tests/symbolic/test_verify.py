@@ -6,6 +6,8 @@ import io
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from graphnn.ir import REGISTRY
 from graphnn.symbolic import run_verify
 
@@ -64,3 +66,14 @@ def test_a_tensor_output_is_checked_through_its_sum(tmp_path):
     out = io.StringIO()
     assert run_verify(path, method="symbolic", out=out) == 0
     assert out.getvalue().startswith("note: output 0 is square f64[2], not a scalar")
+
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("[0-9]*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[p.stem for p in EXAMPLE_FILES])
+def test_every_example_verifies(path):
+    """The course's examples (scalar expression, neuron, logistic regression, MLP, convolution
+    with max pooling) all verify with the default method."""
+    out = io.StringIO()
+    assert run_verify(str(path), out=out) == 0, out.getvalue()
