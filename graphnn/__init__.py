@@ -1,8 +1,8 @@
 """graphnn: a symbolic compute-graph compiler for neural networks.
 
 Declare a network as a graph of op nodes, differentiate it symbolically (gradients are graphs),
-evaluate it with the NumPy reference semantics, optimize it, draw it, and compile it to native
-code through LLVM.
+evaluate it with the NumPy reference semantics, optimize it, draw it, verify its derivatives
+with SymPy, and compile it to native code through LLVM.
 
 >>> import graphnn as gn
 >>> x = gn.input("x")
@@ -14,6 +14,7 @@ code through LLVM.
 from graphnn import ops
 from graphnn.api import Function, Graph, Node, apply, compile, constant, evaluate, grad, input
 from graphnn.api import optimize, render, scope
+from graphnn.api import SymbolicLimitError, check_gradients, check_ops, to_sympy
 from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
 from graphnn.ir import REGISTRY, OpDef
 from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to, conv2d, div
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",
     "grad", "input", "ops", "optimize", "render", "scope",
+    "SymbolicLimitError", "check_gradients", "check_ops", "to_sympy",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",

@@ -1,9 +1,10 @@
 """The command line: `python -m graphnn <command>` (also the `graphnn` console script).
 
-    demo              the lecture neuron: build, differentiate, evaluate, compile, draw
+    demo              the lecture neuron: build, differentiate, evaluate, compile, draw, verify
     show FILE         print the text form of a model file's graph (and its gradients)
     render FILE -o OUT  draw a model file's graph with values and gradients (.svg .png .pdf .dot)
     optimize FILE     print a model file's graphs before and after optimization, with a report
+    verify FILE       check a model file's gradients with SymPy (or finite differences)
     ops               print the op reference (docs/ops.md) from the registry
 """
 
@@ -27,6 +28,9 @@ from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
 from graphnn.render.opdoc import op_reference
 from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
+from graphnn.symbolic import check_gradients, run_verify
+from graphnn.symbolic.gradients import MAX_PARTIALS, TIMEOUT
+from graphnn.symbolic.translate import MAX_OPS
 
 NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
 
@@ -64,7 +68,10 @@ def demo(out=None, pictures: str = "out") -> int:
     say("\nDrawn with values (green), gradients (red) and the chain rule on every edge:")
     for path in drawn:
         say(f"  {path}")
-    return 0
+    say("\nVerified with SymPy: sympy.diff of f against graphnn's gradient graph in SymPy:\n")
+    report = check_gradients(f, inputs, feed=NEURON_FEED)
+    say(report)
+    return 0 if report.ok else 1
 
 
 def render_command(args: argparse.Namespace, out=None) -> int:
@@ -120,6 +127,18 @@ def parser() -> argparse.ArgumentParser:
     optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     optimize_parser.add_argument("--diff", action="store_true", help="also print a unified diff")
     commands.add_parser("ops", help="print the op reference (markdown) from the registry")
+    verify_parser = commands.add_parser(
+        "verify", help="check a model file's gradients with SymPy (or finite differences)")
+    verify_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    verify_parser.add_argument(
+        "--method", choices=("auto", "symbolic", "numeric"), default="auto",
+        help="auto (default): SymPy when the graph is small enough, else finite differences")
+    verify_parser.add_argument("--max-ops", type=int, default=MAX_OPS,
+                               help=f"size bound for SymPy in scalar operations ({MAX_OPS:,})")
+    verify_parser.add_argument("--max-partials", type=int, default=MAX_PARTIALS,
+                               help=f"bound on partial derivatives for SymPy ({MAX_PARTIALS})")
+    verify_parser.add_argument("--timeout", type=float, default=TIMEOUT,
+                               help=f"seconds of SymPy work before giving up ({TIMEOUT:g})")
     return top
 
 
@@ -132,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return render_command(args)
         if args.command == "optimize":
             return run_optimize(args.file, diff=args.diff)
+        if args.command == "verify":
+            return run_verify(args.file, args.method, max_ops=args.max_ops,
+                              max_partials=args.max_partials, timeout=args.timeout)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -24,7 +24,8 @@ def test_demo_prints_the_neurons_value_and_gradients(capsys, tmp_path):
                        .split()[0])
     assert difference < 1e-12
     assert "kernel neuron(" in compiled
-    drawn = out.split("chain rule on every edge:")[1].split()
+    assert "OK: all 5 derivatives agree" in out
+    drawn = out.split("chain rule on every edge:")[1].split("Verified with SymPy")[0].split()
     assert drawn and all((tmp_path / name.rsplit("/", 1)[-1]).exists() for name in drawn)
 
 
@@ -88,3 +89,8 @@ def test_render_writes_a_picture(model_file, tmp_path, capsys):
     assert main(["render", str(model_file), "-o", str(target)]) == 0
     assert target.read_text().lstrip().startswith("<?xml")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_verify_checks_a_model_file(model_file, capsys):
+    assert main(["verify", str(model_file)]) == 0
+    assert "agree" in capsys.readouterr().out
