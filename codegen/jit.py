@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import itertools
 import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import llvmlite
@@ -33,8 +36,9 @@ import numpy as np
 
 from codegen import cache, gemm_native, loops
 from codegen.arrays import address, check_call
-from codegen.module import PARALLEL_FOR, LoweredKernel, build_module
+from codegen.module import PARALLEL_FOR, build_module, entry_symbol
 from codegen.runtime import runtime_ir
+from codegen.workspace import layout
 
 OPT_SETTINGS = "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic"
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
@@ -110,11 +114,22 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
-def link_entry(ir_text: str, symbol: str) -> llvm.ResourceTracker:
-    """Compile (through the cache) and link a module with no imports, exporting `symbol`."""
+def generated_object(description: str, build: Callable[[], str]) -> bytes:
+    """Object code of the IR that `build()` returns, cached under `description` and codegen's
+    source version: a hit skips building the IR text (tens of ms of Python for big modules)."""
+    key = cache.cache_key([description, _codegen_version(), llvm.get_host_cpu_name(),
+                           _features(), llvmlite.__version__, OPT_SETTINGS])
+    data = cache.load(key)
+    if data is None:
+        data = target_machine().emit_object(optimize(build()))
+        cache.store(key, data)
+    return data
+
+
+def link_entry(description: str, build: Callable[[], str], symbol: str) -> llvm.ResourceTracker:
+    """Compile (through the cache) and link a generated module with no imports."""
     with _LOCK:
-        data, _ = object_code(ir_text)
-        return _link(data, symbol, [symbol], {})
+        return _link(generated_object(description, build), symbol, [symbol], {})
 
 
 def _capsule_address(capsule: object) -> int:
@@ -155,24 +170,14 @@ def _gemm_symbols() -> dict[str, int]:
     """Our GEMM (codegen.gemm_native) for both dtypes, compiled or loaded once per process."""
     found = {}
     for dtype in ("f32", "f64"):
-        data, _ = object_code(gemm_native.gemm_ir(dtype, vector_bits()))
+        bits = vector_bits()
+        data = generated_object(f"gemm {dtype} {bits}",
+                                functools.partial(gemm_native.gemm_ir, dtype, bits))
         name = gemm_native.symbol(dtype)
         tracker = _link(data, name, [name], _parallel_symbols())
         _RUNTIME_OBJECTS.append(tracker)
         found[name] = tracker[name]
     return found
-
-
-def _imports(module_globals: Any) -> dict[str, int]:
-    """Addresses of the external symbols a kernel module declares."""
-    imports: dict[str, int] = {}
-    if any(name.startswith("blas_") for name in module_globals):
-        imports.update(_blas_symbols())
-    if any(name.startswith("graphnn_gemm_") for name in module_globals):
-        imports.update(_gemm_symbols())
-    if PARALLEL_FOR in module_globals:
-        imports.update(_parallel_symbols())
-    return imports
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
@@ -183,22 +188,58 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     micro-kernel, codegen.gemm_native) or "loops" (plain loops); without it, ``blas`` picks
     "blas" or "loops". ``threads`` is the default thread count of parallel loops and native GEMM
     (None: all cores, ``os.cpu_count()``), overridable per call.
+
+    The cache key is the loop IR with the options, codegen's own source and the CPU: a cached
+    kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
     """
-    lowered = build_module(kernel, gemm=gemm or ("blas" if blas else "loops"))
-    ir_text = str(lowered.module)
+    mode = gemm or ("blas" if blas else "loops")
+    has_gemm = any(isinstance(n, loops.Gemm) for stmt in kernel.body for n in loops.walk(stmt))
+    key = cache.cache_key([str(kernel), mode if has_gemm else "", _codegen_version(),
+                           llvm.get_host_cpu_name(), _features(), llvmlite.__version__,
+                           OPT_SETTINGS])
+    symbol = entry_symbol(kernel)
     with _LOCK:
-        imports = _imports(lowered.module.globals)
-        data, cached = object_code(ir_text)
+        imports = _kernel_imports(kernel, mode)
+        data = cache.load(key)
+        cached = data is not None
         try:
-            tracker = _link(data, kernel.name, [lowered.entry], imports)
+            tracker = _link(data or _kernel_object(kernel, mode, key), kernel.name, [symbol],
+                            imports)
         except RuntimeError:
             if not cached:
                 raise
             # an entry with a valid checksum that does not link (written by a broken build):
             # compile afresh, which also overwrites the entry
-            data, cached = object_code(ir_text, use_cache=False)
-            tracker = _link(data, kernel.name, [lowered.entry], imports)
-    return CompiledKernel(kernel, lowered, ir_text, tracker, _check_threads(threads), cached)
+            cached = False
+            tracker = _link(_kernel_object(kernel, mode, key), kernel.name, [symbol], imports)
+    return CompiledKernel(kernel, mode, tracker, _check_threads(threads), cached)
+
+
+def _kernel_object(kernel: loops.Kernel, mode: str, key: str) -> bytes:
+    data = target_machine().emit_object(optimize(str(build_module(kernel, gemm=mode).module)))
+    cache.store(key, data)
+    return data
+
+
+@functools.cache
+def _codegen_version() -> str:
+    """A hash of codegen's source: the LLVM IR emitted for a kernel follows from it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _kernel_imports(kernel: loops.Kernel, mode: str) -> dict[str, int]:
+    """Addresses of the runtime symbols the kernel's code may call."""
+    nodes = [n for stmt in kernel.body for n in loops.walk(stmt)]
+    imports: dict[str, int] = {}
+    if any(isinstance(n, loops.Gemm) for n in nodes):
+        imports.update(_blas_symbols() if mode == "blas" else
+                       _gemm_symbols() if mode == "native" else {})
+    if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
+        imports.update(_parallel_symbols())
+    return imports
 
 
 def _check_threads(threads: int | None) -> int:
@@ -225,18 +266,23 @@ class CompiledKernel:
     ``loop_ir``, ``llvm_ir``, ``optimized_ir`` and ``assembly`` show each compilation stage.
     """
 
-    def __init__(self, kernel: loops.Kernel, lowered: LoweredKernel, ir_text: str,
-                 tracker: llvm.ResourceTracker, threads: int, from_cache: bool) -> None:
+    def __init__(self, kernel: loops.Kernel, gemm: str, tracker: llvm.ResourceTracker,
+                 threads: int, from_cache: bool) -> None:
         self.kernel = kernel
         self.name = kernel.name
+        self.gemm = gemm
         self.threads = threads
         self.from_cache = from_cache
-        self.workspace_bytes = lowered.layout.size
-        self.llvm_ir = ir_text
-        self._slots = lowered.slots
+        self.workspace_bytes = layout(kernel).size
+        self._slots = len(kernel.inputs) + len(kernel.outputs) + 2   # + workspace, threads
         self._tracker = tracker  # the JIT library lives as long as this object
-        self._function = KernelFunction(tracker[lowered.entry])
+        self._function = KernelFunction(tracker[entry_symbol(kernel)])
         self._local = threading.local()  # one workspace per calling thread
+
+    @functools.cached_property
+    def llvm_ir(self) -> str:
+        """The LLVM IR as emitted, before optimization (built on demand)."""
+        return str(build_module(self.kernel, gemm=self.gemm).module)
 
     @property
     def function_address(self) -> int:

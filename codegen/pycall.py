@@ -114,8 +114,7 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
     """A builtin function running `compiled` per `spec`, or None where unsupported."""
     if not supported():
         return None
-    text = pyentry.entry_ir(spec)
-    tracker = jit.link_entry(text, spec.symbol)
+    tracker = jit.link_entry(f"entry {spec!r}", lambda: pyentry.entry_ir(spec), spec.symbol)
     address = tracker[spec.symbol]
     workspace = jit.Workspace(compiled.workspace_bytes)
     busy = np.zeros(1, np.int64)
