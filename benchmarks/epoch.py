@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import os
 import statistics
@@ -82,8 +83,9 @@ def numpy_epoch(params: list[np.ndarray], x: np.ndarray, t: np.ndarray, batch: i
 
 # -- graphnn ------------------------------------------------------------------------------------
 
-def graphnn_model(params: list[np.ndarray]) -> nn.Sequential:
-    model = nn.Sequential([nn.Dense(256, "relu"), nn.Dense(10)], input_shape=(784,))
+def graphnn_model(params: list[np.ndarray], **compile_options) -> nn.Sequential:
+    model = nn.Sequential([nn.Dense(256, "relu"), nn.Dense(10)], input_shape=(784,),
+                          compile_options=compile_options)
     model.set_parameters(dict(zip(["dense1_w", "dense1_b", "dense2_w", "dense2_b"], params)))
     return model
 
@@ -183,10 +185,11 @@ def _implementations(x: np.ndarray, t: np.ndarray, batch: int, threads: int | No
     xs, ts = x[:64], t[:64]
     runs = {}
 
-    model = graphnn_model(initial())
-    step = nn.TrainStep(model, "softmax_cross_entropy", nn.SGD(lr=LR), threads=threads)
-    check("graphnn", step(xs, ts), graphnn_parameters(model))
-    runs["graphnn"] = lambda: graphnn_epoch(step, x, t, batch)
+    for label, gemm in (("graphnn", "blas"), ("graphnn native", "native")):
+        model = graphnn_model(initial(), threads=threads, gemm=gemm)
+        step = nn.TrainStep(model, "softmax_cross_entropy", nn.SGD(lr=LR))
+        check(label, step(xs, ts), graphnn_parameters(model))
+        runs[label] = functools.partial(graphnn_epoch, step, x, t, batch)
 
     params = initial()
     check("numpy", numpy_step(params, xs, ts), params)

@@ -1,9 +1,10 @@
 """Compiled forward passes in evaluation mode: predictions, and the loss and accuracy of a data
 set. No gradient is built; dropout is off and batch normalization uses its running statistics.
 
-Compiled functions are kept on the model per purpose and batch size (the compiler also caches
-object code on disk). Predictions pad a last, smaller batch to the compiled size, since examples
-do not interact in evaluation mode; the loss, a mean over the batch, compiles that size once.
+Both compile once per model (and loss) for one batch size, `batch_size` (256 by default), kept on
+the model (the compiler also caches object code on disk), so a validation set and a test set of
+any sizes share it. A last, smaller batch is padded to that size: examples do not interact in
+evaluation mode, and losses are computed per example, so the padding rows are left out.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def check_inputs(model: Sequential, x: np.ndarray, what: str = "x") -> np.ndarra
     return x
 
 
+def _positive(batch_size: int) -> int:
+    if int(batch_size) < 1:
+        raise ModelError(f"batch_size must be at least 1, got {batch_size}")
+    return int(batch_size)
+
+
 def _parameter_arrays(model: Sequential) -> list[np.ndarray]:
     return [model.values[name] for name in model.parameters]
 
@@ -40,24 +47,41 @@ def predict_function(model: Sequential, batch: int) -> Function:
     if key not in model.compiled:
         forward = model.build(batch, training=False)
         inputs = [forward.x, *(p.node for p in model.parameters.values())]
-        model.compiled[key] = compile(forward.output, inputs, name="predict")
+        model.compiled[key] = compile(forward.output, inputs, name="predict",
+                                      **model.compile_options)
     return model.compiled[key]
 
 
 def evaluate_function(model: Sequential, loss: Loss, batch: int) -> Function:
-    """The compiled (loss, output) for `batch` examples: (x, target, *parameters). The loss
-    here is the data loss alone: weight decay is a training device, not a measure of fit."""
+    """The compiled (per-example loss, output) for `batch` examples: (x, target, *parameters).
+    The data loss alone: weight decay is a training device, not a measure of fit."""
     key = ("evaluate", type(loss).__name__, repr(loss), batch)
     if key not in model.compiled:
         forward = model.build(batch, training=False)
         target = input("target", (batch, *model.output_shape), model.dtype)
-        value = loss.data_loss(forward.output, target)
+        losses = loss.per_example(forward.output, target)
         inputs = [forward.x, target, *(p.node for p in model.parameters.values())]
-        model.compiled[key] = compile([value, forward.output], inputs, name="evaluate")
+        model.compiled[key] = compile([losses, forward.output], inputs, name="evaluate",
+                                      **model.compile_options)
     return model.compiled[key]
 
 
-def predict(model: Sequential, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+def _chunks(arrays: list[np.ndarray], batch: int):
+    """Consecutive chunks of `batch` rows of each array; the last one padded with zeros.
+    Yields (chunk arrays, number of real rows)."""
+    n = arrays[0].shape[0]
+    for start in range(0, n, batch):
+        rows = min(batch, n - start)
+        if rows == batch:
+            yield [a[start:start + batch] for a in arrays], rows
+            continue
+        padded = [np.zeros((batch, *a.shape[1:]), a.dtype) for a in arrays]
+        for pad, a in zip(padded, arrays):
+            pad[:rows] = a[start:]
+        yield padded, rows
+
+
+def predict(model: Sequential, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for every example of x, in batches of `batch_size`.
 
     >>> import numpy as np
@@ -67,24 +91,20 @@ def predict(model: Sequential, x: np.ndarray, batch_size: int = 1024) -> np.ndar
     (5, 2)
     """
     x = check_inputs(model, x)
-    n = x.shape[0]
-    batch = max(1, min(batch_size, n))
+    n, batch = x.shape[0], _positive(batch_size)
     function = predict_function(model, batch)
     params = _parameter_arrays(model)
     out = np.empty((n, *model.output_shape), model.dtype)
-    for start in range(0, n, batch):
-        chunk = x[start:start + batch]
-        if chunk.shape[0] < batch:          # pad: rows are independent in evaluation mode
-            padded = np.zeros((batch, *model.input_shape), model.dtype)
-            padded[:chunk.shape[0]] = chunk
-            out[start:] = function(padded, *params)[:chunk.shape[0]]
-        else:
+    for start, ((chunk,), rows) in zip(range(0, n, batch), _chunks([x], batch)):
+        if rows == batch:
             function(chunk, *params, out=out[start:start + batch])
+        else:
+            out[start:] = function(chunk, *params)[:rows]
     return out
 
 
 def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, loss: str | Loss,
-             batch_size: int = 1024) -> tuple[float, float | None]:
+             batch_size: int = 256) -> tuple[float, float | None]:
     """(mean data loss, accuracy) of the model on (x, y); accuracy is None for losses without
     one (MSE). Labels are accepted where the loss accepts them (integer classes)."""
     loss = get_loss(loss)
@@ -92,14 +112,13 @@ def evaluate(model: Sequential, x: np.ndarray, y: np.ndarray, loss: str | Loss,
     target = loss.targets(y, model.output_shape, model.dtype)
     if target.shape[0] != x.shape[0]:
         raise ModelError(f"x has {x.shape[0]} examples but y has {target.shape[0]}")
-    n = x.shape[0]
-    batch = max(1, min(batch_size, n))
+    batch = _positive(batch_size)
+    function = evaluate_function(model, loss, batch)
     params = _parameter_arrays(model)
     total, correct = 0.0, 0
-    for start in range(0, n, batch):
-        xs, ts = x[start:start + batch], target[start:start + batch]
-        value, output = evaluate_function(model, loss, xs.shape[0])(xs, ts, *params)
-        total += float(value) * xs.shape[0]
-        right = loss.correct(output, ts)
+    for (xs, ts), rows in _chunks([x, target], batch):
+        losses, output = function(xs, ts, *params)
+        total += float(np.sum(losses[:rows], dtype=np.float64))
+        right = loss.correct(output[:rows], ts[:rows])
         correct = None if right is None else correct + right
-    return total / n, None if correct is None else correct / n
+    return total / x.shape[0], None if correct is None else correct / x.shape[0]

@@ -22,10 +22,12 @@ from graphnn.ops import (
     binary_cross_entropy,
     exp,
     log,
+    log_softmax,
     maximum,
     mean,
     mse,
     softmax_cross_entropy,
+    square,
 )
 from graphnn.ops import sum as total
 
@@ -49,6 +51,11 @@ def one_hot(labels: np.ndarray, classes: int, dtype: str = "float32") -> np.ndar
     return out
 
 
+def _mean_per_example(values: Node) -> Node:
+    """The mean over every axis but the first (batch) one: shape (batch,)."""
+    return values if values.ndim == 1 else mean(values, axis=tuple(range(1, values.ndim)))
+
+
 @dataclass(frozen=True)
 class Loss(ABC):
     """Base of the losses: the data loss (defined by each subclass) plus L2 weight decay."""
@@ -64,7 +71,12 @@ class Loss(ABC):
 
     @abstractmethod
     def data_loss(self, output: Node, target: Node) -> Node:
-        """The mean loss of the batch, a scalar node."""
+        """The mean loss of the batch, a scalar node (what training minimizes)."""
+
+    @abstractmethod
+    def per_example(self, output: Node, target: Node) -> Node:
+        """Each example's loss, shape (batch,): their mean is `data_loss`. Evaluation uses it
+        to leave out the padding rows of a last, smaller batch."""
 
     def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: str) -> np.ndarray:
         """y as targets of the output's shape (batch first) and the model's dtype: labels of
@@ -95,6 +107,9 @@ class MSE(Loss):
     def data_loss(self, output: Node, target: Node) -> Node:
         return mse(output, target)
 
+    def per_example(self, output: Node, target: Node) -> Node:
+        return _mean_per_example(square(output - target))
+
 
 @dataclass(frozen=True)
 class BinaryCrossEntropy(Loss):
@@ -112,10 +127,17 @@ class BinaryCrossEntropy(Loss):
     def data_loss(self, output: Node, target: Node) -> Node:
         if not self.from_logits:
             return binary_cross_entropy(output, target)
+        return mean(self._terms(output, target))
+
+    def per_example(self, output: Node, target: Node) -> Node:
+        return _mean_per_example(self._terms(output, target))
+
+    def _terms(self, output: Node, target: Node) -> Node:
+        if not self.from_logits:
+            return -(target * log(output) + (1.0 - target) * log(1.0 - output))
         # log(1 + e^z) - t z, with log(1 + e^z) = max(z, 0) + log(1 + e^-|z|). The max gate
         # splits its gradient at z = 0, so d/dz is sigmoid(z) - t there too (1/2 - t).
-        softplus = maximum(output, 0.0) + log(1.0 + exp(-abs(output)))
-        return mean(softplus - target * output)
+        return maximum(output, 0.0) + log(1.0 + exp(-abs(output))) - target * output
 
     def correct(self, output: np.ndarray, target: np.ndarray) -> int:
         threshold = 0.0 if self.from_logits else 0.5
@@ -130,6 +152,10 @@ class SoftmaxCrossEntropy(Loss):
 
     def data_loss(self, output: Node, target: Node) -> Node:
         return softmax_cross_entropy(output, target)
+
+    def per_example(self, output: Node, target: Node) -> Node:
+        # the mean over positions of -sum(t log softmax(z)) over classes, for each example
+        return _mean_per_example(-total(target * log_softmax(output), axis=-1))
 
     def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: str) -> np.ndarray:
         y = np.asarray(y)

@@ -113,8 +113,10 @@ class Layer(ABC):
 class Sequential:
     """Layers applied in order to inputs of shape `(batch, *input_shape)`.
 
-    Parameters are created and initialized when the model is declared, from `seed`. For a
-    network that is not a chain, subclass and override `forward`.
+    Parameters are created and initialized when the model is declared, from `seed`.
+    `compile_options` are passed to `gn.compile` for every function compiled for the model
+    (training steps, predictions, evaluations): `threads`, `gemm`. For a network that is not a
+    chain, subclass and override `forward`.
 
     >>> from graphnn import nn
     >>> model = nn.Sequential([nn.Dense(16, "relu"), nn.Dense(3)], input_shape=(4,), seed=0)
@@ -125,7 +127,8 @@ class Sequential:
     """
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int] | int, *,
-                 dtype: str = "float32", seed: int = 0, name: str = "model") -> None:
+                 dtype: str = "float32", seed: int = 0, name: str = "model",
+                 compile_options: Mapping[str, Any] | None = None) -> None:
         if dtype not in DTYPES:
             raise ModelError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.layers = list(layers)
@@ -137,6 +140,7 @@ class Sequential:
         self.parameters: dict[str, Parameter] = {}
         self.values: dict[str, np.ndarray] = {}
         self.compiled: dict[Any, Any] = {}        # compiled functions, by purpose and batch
+        self.compile_options = dict(compile_options or {})
         self._rng = np.random.default_rng(seed)
         self._name_layers()
         # declare both modes once, so every parameter exists (in a fixed order) from the start
@@ -215,13 +219,13 @@ class Sequential:
 
     # -- using ------------------------------------------------------------------------------
 
-    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """The model's output for every example of x (evaluation mode, compiled)."""
         from graphnn.nn.evaluation import predict
         return predict(self, x, batch_size)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, loss: Any,
-                 batch_size: int = 1024) -> tuple[float, float | None]:
+                 batch_size: int = 256) -> tuple[float, float | None]:
         """(mean loss, accuracy) over the examples (accuracy None for regression losses)."""
         from graphnn.nn.evaluation import evaluate
         return evaluate(self, x, y, loss, batch_size)

@@ -55,9 +55,8 @@ class TrainStep:
     """
 
     def __init__(self, model: Sequential, loss: str | Loss, optimizer: str | Optimizer, *,
-                 seed: int = 0, threads: int | None = None) -> None:
+                 seed: int = 0) -> None:
         self.model = model
-        self.threads = threads                      # cores for parallel loops (None: all)
         self.loss = get_loss(loss)
         self.optimizer = get_optimizer(optimizer)
         self.rng = np.random.default_rng(seed)      # dropout masks
@@ -146,8 +145,7 @@ class TrainStep:
         batch = x.shape[0]
         found = self._compiled.get(batch)
         if found is None:
-            found = self._compiled[batch] = _Compiled.of(self.graph(batch), model.dtype,
-                                                         self.threads)
+            found = self._compiled[batch] = _Compiled.of(self.graph(batch), model)
         return found
 
 
@@ -170,9 +168,10 @@ class _Compiled:
     scalars: dict[str, np.ndarray]
 
     @staticmethod
-    def of(graph: StepGraph, dtype: str, threads: int | None) -> _Compiled:
-        function = compile(list(graph.outputs), list(graph.inputs), threads=threads,
-                           name="train_step")
+    def of(graph: StepGraph, model: Sequential) -> _Compiled:
+        function = compile(list(graph.outputs), list(graph.inputs), name="train_step",
+                           **model.compile_options)
+        dtype = model.dtype
         return _Compiled(graph, function, np.empty((), dtype),
                          np.empty(graph.outputs[1].shape, dtype),
                          [np.empty(m.shape, dtype) for m, _ in graph.masks],

@@ -1,0 +1,83 @@
+"""The training examples run and reach their accuracy thresholds (each example's `main`, with
+its own or a smaller epoch count), and print their results."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.nn.test_datasets import write_mnist
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "training"
+
+
+def example(stem: str):
+    path = EXAMPLES / f"{stem}.py"
+    spec = importlib.util.spec_from_file_location(f"training_example_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_example_is_tested():
+    tested = {"01_perceptron", "02_xor", "03_logistic_regression", "04_digits_mlp",
+              "05_digits_cnn", "06_mnist_mlp", "07_consecutive_ones"}
+    assert {p.stem for p in EXAMPLES.glob("[0-9]*.py")} == tested
+
+
+def test_perceptron_learns_and_or_but_not_xor(capsys):
+    results = example("01_perceptron").main()
+    assert results["and"]["accuracy"] == results["or"]["accuracy"] == 1.0
+    assert results["and"]["outputs"] == [0, 0, 0, 1]
+    assert results["xor"]["accuracy"] < 1.0
+    assert "AND: w = " in capsys.readouterr().out
+
+
+def test_xor_mlp_reaches_100_percent(capsys):
+    assert example("02_xor").main(progress=False)["accuracy"] == 1.0
+    assert "accuracy 100%" in capsys.readouterr().out
+
+
+def test_logistic_regression_separates_blobs_not_moons():
+    results = example("03_logistic_regression").main()
+    assert results["blobs"]["accuracy"] >= 0.95
+    assert 0.75 < results["moons"]["accuracy"] < 0.95
+
+
+def test_digits_mlp_reaches_95_percent(capsys):
+    assert example("04_digits_mlp").main(epochs=10, progress=False)["accuracy"] >= 0.95
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_digits_cnn_reaches_97_percent():
+    assert example("05_digits_cnn").main(epochs=10, progress=False)["accuracy"] >= 0.97
+
+
+def test_lecture_mlp_falls_back_to_the_digits(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRAPHNN_MNIST_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = example("06_mnist_mlp").main(progress=False)
+    out = capsys.readouterr().out
+    assert "MNIST files not found. Put train-images-idx3-ubyte" in out
+    assert result["dataset"] == "digits" and result["accuracy"] >= 0.93
+
+
+def test_lecture_mlp_runs_on_mnist_files(tmp_path, monkeypatch):
+    # 142 examples: 128 train in two batches of 64, 14 validate; the pixels are random
+    monkeypatch.setenv("GRAPHNN_MNIST_DIR", str(write_mnist(tmp_path, train=142, test=64)))
+    result = example("06_mnist_mlp").main(epochs=1, progress=False)
+    assert result["dataset"] == "MNIST" and 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_consecutive_ones_and_the_saved_model(capsys):
+    result = example("07_consecutive_ones").main(progress=False)
+    assert result["accuracy"] >= 0.95
+    assert result["restored_accuracy"] == result["accuracy"]
+    assert "loaded into a fresh model" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stem", ["02_xor", "04_digits_mlp"])
+def test_examples_state_their_run_command(stem):
+    assert f"python examples/training/{stem}.py" in (EXAMPLES / f"{stem}.py").read_text()

@@ -1,0 +1,190 @@
+"""The training step (compiled against evaluated, buffers, labels), fit (loss goes down, same
+seed same result, validation, early stopping, progress bar), History, predict and evaluate."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+from graphnn import nn
+from graphnn.nn.step import _fill_mask
+
+
+def blobs(n=96, centers=3):
+    return nn.datasets.blobs(n, centers=centers, std=0.6, seed=0)
+
+
+def small_model(seed=0, dtype="float32"):
+    return nn.Sequential([nn.Dense(8, "tanh"), nn.Dense(3)], input_shape=(2,), seed=seed,
+                         dtype=dtype)
+
+
+def test_compiled_step_matches_the_evaluated_graph():
+    # every layer kind in one step: conv, batch norm (both layouts), pooling, dropout, maxout
+    model = nn.Sequential([nn.Conv2D(3, 3, padding=1), nn.BatchNorm(), nn.ReLU(),
+                           nn.MaxPool2D(2), nn.Flatten(), nn.Dropout(0.3), nn.Maxout(4),
+                           nn.BatchNorm(), nn.Dense(3)], input_shape=(1, 4, 4), seed=0)
+    step = nn.TrainStep(model, nn.SoftmaxCrossEntropy(weight_decay=0.01),
+                        nn.Adam(lr=0.01), seed=0)
+    graph = step.graph(6)
+    rng = np.random.default_rng(1)
+    feed = {"x": rng.normal(size=(6, 1, 4, 4)).astype("float32"),
+            "target": nn.one_hot(rng.integers(0, 3, 6), 3),
+            "dropout1_mask": ((rng.random((6, 12)) > 0.3) / 0.7).astype("float32"),
+            "lr": np.float32(0.01), "correct1": np.float32(10.0), "correct2": np.float32(1000.0),
+            **model.values, **{k: rng.normal(size=v.shape).astype("float32") ** 2
+                               for k, v in step.slots.items()}}
+    arrays = [feed[node.name] for node in graph.inputs]
+    compiled = gn.compile(list(graph.outputs), list(graph.inputs))(*arrays)
+    evaluated = gn.evaluate(list(graph.outputs), feed)
+    for name, got, want in zip(["loss", "output", *graph.buffers], compiled, evaluated):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-6, err_msg=name)  # float32
+    assert set(graph.buffers) == set(model.values) | set(step.slots)
+
+
+def test_parameters_alternate_between_two_preallocated_sets():
+    model = small_model()
+    step = nn.TrainStep(model, "softmax_cross_entropy", nn.SGD(lr=0.1, momentum=0.5))
+    x, y = blobs()
+    seen = []
+    for _ in range(4):
+        step(x[:32], y[:32])
+        seen.append((id(model.values["dense1_w"]), id(step.slots["dense1_w_velocity"])))
+    assert seen[0] == seen[2] and seen[1] == seen[3] and seen[0] != seen[1]
+
+
+def test_integer_labels_and_one_hot_targets_train_alike():
+    x, y = blobs()
+    a, b = small_model(), small_model()
+    loss_a = nn.TrainStep(a, "softmax_cross_entropy", "sgd")(x[:32], y[:32])
+    loss_b = nn.TrainStep(b, "softmax_cross_entropy", "sgd")(x[:32], nn.one_hot(y[:32], 3))
+    assert loss_a == loss_b
+    assert all(np.array_equal(a.values[k], b.values[k]) for k in a.values)
+
+
+def test_fit_reduces_the_loss_and_is_reproducible():
+    x, y = blobs()
+
+    def run():
+        model = small_model()
+        history = model.fit(x, y, loss="softmax_cross_entropy", optimizer=nn.SGD(lr=0.3),
+                            epochs=8, batch_size=32, progress=False, seed=5)
+        return model, history
+    (m1, h1), (m2, h2) = run(), run()
+    assert h1.loss[-1] < 0.5 * h1.loss[0]
+    assert h1.accuracy[-1] > 0.9
+    assert h1.loss == h2.loss
+    assert all(np.array_equal(m1.values[k], m2.values[k]) for k in m1.values)
+    assert len(h1.epoch) == 8 and h1.val_loss == [None] * 8 and len(h1.seconds) == 8
+
+
+def test_full_batch_gradient_descent_takes_one_step_per_epoch():
+    x, y = blobs()
+    model = small_model()
+    step = nn.TrainStep(model, "softmax_cross_entropy", nn.SGD(lr=0.5))
+    history = model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=3,
+                        batch_size=None, step=step, progress=False)
+    assert step.count == 3 and list(step._compiled) == [96]
+    assert history.loss[2] < history.loss[0]
+
+
+def test_validation_and_early_stopping_restore_the_best_epoch():
+    x, _ = blobs()
+    y = np.random.default_rng(3).integers(0, 3, len(x))     # noise: validation loss will rise
+    model = nn.Sequential([nn.Dense(64, "relu"), nn.Dense(3)], input_shape=(2,))
+    history = model.fit(x, y, loss="softmax_cross_entropy", optimizer=nn.Adam(lr=0.05),
+                        epochs=60, batch_size=32, validation_split=1 / 3, patience=2,
+                        progress=False)
+    assert history.val_loss[0] is not None and history.val_accuracy[0] is not None
+    best = history.best_epoch
+    assert history.stopped_epoch == best + 2 < 30
+    assert history.val_loss[best - 1] == min(history.val_loss)
+    val_loss, _ = model.evaluate(x[64:], y[64:], "softmax_cross_entropy")
+    assert val_loss == pytest.approx(history.val_loss[best - 1], rel=1e-5)
+
+
+def test_divergence_stops_training_with_a_warning():
+    x, y = blobs()
+    model = small_model()
+    model.values["dense2_w"][:] = 1e30          # outputs ~1e31: their squares overflow
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(x, nn.one_hot(y, 3), loss="mse", optimizer="sgd", epochs=5,
+                            progress=False)
+    assert len(history.epoch) == 1 and "diverged" in str(caught[0].message)
+
+
+def test_progress_bar_can_be_disabled(capsys):
+    x, y = blobs()
+    model = small_model()
+    model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, progress=True)
+    assert "epoch 2/2" in capsys.readouterr().err
+    model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_predict_pads_the_last_batch_and_evaluate_counts_correct_answers():
+    x, y = blobs(10)
+    model = small_model()
+    whole = model.predict(x)
+    np.testing.assert_array_equal(model.predict(x, batch_size=4), whole)
+    loss, accuracy = model.evaluate(x, y, "softmax_cross_entropy", batch_size=5)
+    z = whole - whole.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-log_p[np.arange(10), y].mean(), rel=1e-5)
+    assert accuracy == np.mean(whole.argmax(axis=1) == y)
+    assert model.evaluate(x, nn.one_hot(y, 3), "mse")[1] is None
+
+
+def test_wrong_data_is_refused_with_what_was_expected():
+    x, y = blobs()
+    model = small_model()
+    with pytest.raises(nn.ModelError, match=r"x is float64 but the model is float32; "
+                                            r"convert it with x.astype\('float32'\)"):
+        model.predict(x.astype("float64"))
+    with pytest.raises(nn.ModelError, match=r"shape \(n, 2\) for this model, got \(96, 3\)"):
+        model.fit(np.zeros((96, 3), "float32"), y, loss="mse", optimizer="sgd")
+    with pytest.raises(nn.ModelError, match=r"label \d+ is outside 0..2 \(the model has 3 "):
+        model.fit(x, y + 5, loss="softmax_cross_entropy", optimizer="sgd")
+    with pytest.raises(nn.ModelError, match="x has 96 examples but y has 95"):
+        model.fit(x, y[:95], loss="softmax_cross_entropy", optimizer="sgd")
+    with pytest.raises(nn.ModelError, match="targets of shape \\(n, 3\\)"):
+        model.fit(x, y, loss="mse", optimizer="sgd")
+
+
+def test_dropout_masks_are_seeded_and_scaled():
+    rng = np.random.default_rng(0)
+    mask = np.empty((200, 100), np.float32)
+    _fill_mask(rng, mask, 0.25)
+    assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
+    assert (mask == 0).mean() == pytest.approx(0.25, abs=0.01)
+    x, y = blobs()
+
+    def run(seed):
+        model = nn.Sequential([nn.Dense(8, "relu"), nn.Dropout(0.5), nn.Dense(3)],
+                              input_shape=(2,))
+        step = nn.TrainStep(model, "softmax_cross_entropy", "sgd", seed=seed)
+        return [step(x[:32], y[:32]) for _ in range(3)]
+    assert run(1) == run(1) != run(2)
+
+
+def test_history_numbers_text_and_plot(tmp_path):
+    history = nn.History()
+    history.record(1, 1.0, 0.5, 1.2, 0.4, 0.1)
+    history.record(2, 0.5, 0.8, 0.9, 0.6, 0.1)
+    assert history.as_dict()["val_accuracy"] == [0.4, 0.6]
+    assert history.latest() == {"loss": "0.5", "accuracy": "0.8", "val_loss": "0.9",
+                                "val_accuracy": "0.6"}
+    assert str(history).splitlines()[0].split() == ["epoch", "loss", "accuracy", "val_loss",
+                                                    "val_accuracy", "seconds"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install matplotlib"):
+            history.plot()
+    else:
+        history.plot(str(tmp_path / "history.png"))
+        assert (tmp_path / "history.png").stat().st_size > 0
