@@ -81,7 +81,8 @@ class _Gemm:
 
     def build(self) -> None:
         item = _Item(self).build()
-        _Driver(self, item).build()
+        packer = _Packer(self).build()
+        _Driver(self, item, packer).build()
 
 
 class _Builder:
@@ -136,17 +137,25 @@ class _Builder:
 
 # the job a parallel item reads: slots of the args array the driver fills
 JOB = ("m", "n", "k", "a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "alpha", "beta", "p0",
-       "kc", "bp", "items_n")
+       "kc", "bp", "items_n", "nc")
 
 
-class _Item(_Builder):
-    """void item(void **job, i64 start, i64 end): work items start..end of one depth block."""
+class _JobFunction(_Builder):
+    """void fn(i64 *job, i64 start, i64 end), run by graphnn_parallel_for over a range."""
 
-    def __init__(self, gemm: _Gemm) -> None:
+    def __init__(self, gemm: _Gemm, name: str) -> None:
         kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
-        function = ir.Function(gemm.module, kind, f"{symbol(gemm.dtype)}.item")
+        function = ir.Function(gemm.module, kind, f"{symbol(gemm.dtype)}.{name}")
         function.linkage = "internal"
         super().__init__(gemm, function)
+
+    def load_job(self) -> dict:
+        job = {name: self.slot(name, PTR if name in ("a", "b", "c", "bp") else
+                               self.gemm.t if name in ("alpha", "beta") else I64)
+               for name in JOB}
+        job["ta"] = self.b.icmp_signed("!=", job["ta"], self.i64(0))
+        job["tb"] = self.b.icmp_signed("!=", job["tb"], self.i64(0))
+        return job
 
     def slot(self, name: str, kind=I64):
         address = self.element(self.function.args[0], self.i64(JOB.index(name)), I64)
@@ -158,14 +167,42 @@ class _Item(_Builder):
                                   self.gemm.t)
         return value
 
+
+class _Packer(_JobFunction):
+    """Packs B's column panels start..end of the current depth block (in parallel)."""
+
+    def __init__(self, gemm: _Gemm) -> None:
+        super().__init__(gemm, "pack")
+
+    def build(self) -> ir.Function:
+        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns."""
+        b, blk, g = self.b, self.gemm.block, self.gemm
+        job = self.load_job()
+        zero = ir.Constant(g.t, 0.0)
+        start, end = self.function.args[1], self.function.args[2]
+        with self.loop(start, end, name="pb.panel") as panel:
+            with self.loop(0, job["kc"], name="pb.k") as kk:
+                base = b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(blk.nr))
+                with self.loop(0, blk.nr, name="pb.c") as column:
+                    j = b.add(b.mul(panel, self.i64(blk.nr)), column)
+                    inside = b.icmp_signed("<", j, job["n"])
+                    source = self.operand(job["b"], job["ldb"], job["tb"],
+                                          b.add(job["p0"], kk), b.select(inside, j, self.i64(0)))
+                    value = b.select(inside, b.load(source, typ=g.t), zero)
+                    b.store(value, self.element(job["bp"], b.add(base, column)))
+        b.ret_void()
+        return self.function
+
+
+class _Item(_JobFunction):
+    """Work items start..end of one depth block: a block of MC rows x a chunk of nc columns."""
+
+    def __init__(self, gemm: _Gemm) -> None:
+        super().__init__(gemm, "item")
+
     def build(self) -> ir.Function:
         b, blk = self.b, self.gemm.block
-        job = {name: self.slot(name, PTR if name in ("a", "b", "c", "bp") else
-                               self.gemm.t if name in ("alpha", "beta") else I64)
-               for name in JOB}
-        job["ta"] = b.icmp_signed("!=", job["ta"], self.i64(0))
-        job["tb"] = b.icmp_signed("!=", job["tb"], self.i64(0))
-        self.job = job
+        job = self.job = self.load_job()
         # this item's A panels: MC rows x KC, on the stack (at most 96 x 256 floats)
         self.ap = b.alloca(self.gemm.t, blk.mc * blk.kc, name="ap")
         self.ap.align = 64
@@ -176,9 +213,9 @@ class _Item(_Builder):
             row_block = b.sdiv(item, job["items_n"])
             column_chunk = b.srem(item, job["items_n"])
             i0 = b.mul(row_block, self.i64(blk.mc))
-            j0 = b.mul(column_chunk, self.i64(blk.nc))
+            j0 = b.mul(column_chunk, job["nc"])
             rows = self.min(self.i64(blk.mc), b.sub(job["m"], i0))
-            columns = self.min(self.i64(blk.nc), b.sub(job["n"], j0))
+            columns = self.min(job["nc"], b.sub(job["n"], j0))
             self.pack_a(i0, rows)
             self.tiles(i0, rows, j0, columns)
         b.ret_void()
@@ -315,12 +352,12 @@ class _Item(_Builder):
 class _Driver(_Builder):
     """The exported entry: depth blocks, B packing, parallel work items."""
 
-    def __init__(self, gemm: _Gemm, item: ir.Function) -> None:
+    def __init__(self, gemm: _Gemm, item: ir.Function, packer: ir.Function) -> None:
         t = gemm.t
         kind = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64,
                                                PTR, I64, t, t, I64])
         super().__init__(gemm, ir.Function(gemm.module, kind, symbol(gemm.dtype)))
-        self.item = item
+        self.item, self.packer = item, packer
 
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
@@ -339,10 +376,17 @@ class _Driver(_Builder):
         bp = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
             panels, self.i64(blk.nr * blk.kc)), self.i64(g.size))])
         job = b.alloca(I64, len(JOB), name="job")
-        items_m = b.sdiv(b.add(m, self.i64(blk.mc - 1)), self.i64(blk.mc))
-        items_n = b.sdiv(b.add(n, self.i64(blk.nc - 1)), self.i64(blk.nc))
+        items_m = self.ceil_div(m, self.i64(blk.mc))
+        # columns per item: enough items for two per thread, whole panels, at most NC
+        wanted = b.select(b.icmp_signed(">", items_m, self.i64(0)),
+                          self.ceil_div(b.mul(threads, self.i64(2)), items_m), self.i64(1))
+        nc = b.mul(self.ceil_div(self.ceil_div(n, wanted), self.i64(blk.nr)),
+                   self.i64(blk.nr))
+        nc = self.min(self.i64(blk.nc), nc)
+        items_n = self.ceil_div(n, nc)
         fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "ta": ta, "b": bm, "ldb": ldb,
-                 "tb": tb, "c": c, "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp}
+                 "tb": tb, "c": c, "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp,
+                 "nc": nc}
         for name, value in fixed.items():
             self.store_slot(job, name, value)
         # k == 0 still scales C by beta: one depth block of zeros
@@ -356,10 +400,13 @@ class _Driver(_Builder):
             self.store_slot(job, "beta", b.select(first, beta, ir.Constant(g.t, 1.0)))
             self.store_slot(job, "p0", p0)
             self.store_slot(job, "kc", kc)
-            self.pack_b(bm, ldb, b.icmp_signed("!=", tb, self.i64(0)), bp, p0, kc, n, panels)
+            b.call(g.parallel, [self.packer, job, panels, self.i64(1), threads])
             b.call(g.parallel, [self.item, job, b.mul(items_m, items_n), self.i64(1), threads])
         b.call(g.free, [bp])
         b.ret_void()
+
+    def ceil_div(self, x, y):
+        return self.b.sdiv(self.b.add(x, self.b.sub(y, self.i64(1))), y)
 
     def store_slot(self, job, name, value) -> None:
         b, g = self.b, self.gemm
@@ -369,18 +416,3 @@ class _Driver(_Builder):
             bits = b.bitcast(value, I32 if g.size == 4 else I64)
             value = b.zext(bits, I64) if g.size == 4 else bits
         b.store(value, self.element(job, self.i64(JOB.index(name)), I64))
-
-    def pack_b(self, bm, ldb, tb, bp, p0, kc, n, panels) -> None:
-        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns."""
-        b, blk, g = self.b, self.gemm.block, self.gemm
-        zero = ir.Constant(g.t, 0.0)
-        with self.loop(0, panels, name="pb.panel") as panel:
-            with self.loop(0, kc, name="pb.k") as kk:
-                base = b.mul(b.add(b.mul(panel, kc), kk), self.i64(blk.nr))
-                with self.loop(0, blk.nr, name="pb.c") as column:
-                    j = b.add(b.mul(panel, self.i64(blk.nr)), column)
-                    inside = b.icmp_signed("<", j, n)
-                    source = self.operand(bm, ldb, tb, b.add(p0, kk),
-                                          b.select(inside, j, self.i64(0)))
-                    value = b.select(inside, b.load(source, typ=g.t), zero)
-                    b.store(value, self.element(bp, b.add(base, column)))
