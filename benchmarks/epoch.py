@@ -10,7 +10,8 @@ multi-threaded BLAS can be many times slower than a single thread.
 
     python benchmarks/epoch.py [--threads N] [--repeats R] [--samples N]
 
-or, from the benchmark runner, `measure(...)`, which returns the numbers.
+or, from the benchmark runner, `measure(...)`, which returns the numbers (`run()` gives them as
+rows of the runner's table).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+import graphnn as gn
 from graphnn import nn
 
 LR = 0.1
@@ -161,16 +163,12 @@ def blas_threads(threads: int | None) -> Iterator[str]:
         yield f"BLAS threads: {threads}"
 
 
-def _median_epoch(run: Callable[[], None], repeats: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
-
-
 def _optional_torch(threads: int | None):
+    """PyTorch set to `threads`, or None when it is not installed or left out by BENCH_PEERS
+    (a comma-separated list of peers, as for `python -m benchmarks`: "none" leaves all out)."""
+    chosen = os.environ.get("BENCH_PEERS")
+    if chosen is not None and "torch" not in chosen.split(","):
+        return None
     try:
         torch = importlib.import_module("torch")
     except ImportError:
@@ -223,15 +221,107 @@ def measure(samples: int = 60_000, batch: int = 256, repeats: int = 3,
     # and SciPy's, which graphnn calls, may be loaded by the first compilation
     runs = _implementations(x, t, batch, threads, check)
     with blas_threads(threads) as blas:
-        epochs = {}
-        for label, run in runs.items():
+        epochs: dict[str, list[float]] = {label: [] for label in runs}
+        for run in runs.values():
             run()                                           # warm up
-            epochs[label] = _median_epoch(run, repeats)[1]
+        for _ in range(repeats):        # round robin: a change of load hits every label alike
+            for label, run in runs.items():
+                start = time.perf_counter()
+                run()
+                epochs[label].append(time.perf_counter() - start)
     median = {label: statistics.median(times) for label, times in epochs.items()}
     return {"workload": f"epoch: 784-256-10 MLP, SGD lr {LR}, {samples} samples, batch {batch}",
             "settings": f"{blas}; torch and graphnn threads: {threads or 'all cores'}",
             "load_average": os.getloadavg()[0], "epochs": epochs, "median": median,
             "ratio": {label: m / median["graphnn"] for label, m in median.items()}}
+
+
+# -- where graphnn's step spends its time -------------------------------------------------------
+
+def _interleaved(calls: dict[str, Callable[[], object]], rounds: int = 40) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved round by round."""
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    for _ in range(rounds):
+        for label, call in calls.items():
+            for _ in range(3):
+                start = time.perf_counter()
+                call()
+                times[label].append(time.perf_counter() - start)
+    return {label: statistics.median(ts) for label, ts in times.items()}
+
+
+def _products(batch: int, options: dict) -> Callable[[], None]:
+    """The step's five matrix products, each compiled alone (same shapes and transposes)."""
+    a, b = gn.input("a", (batch, 784), "float32"), gn.input("b", (784, 256), "float32")
+    c, d = gn.input("c", (batch, 256), "float32"), gn.input("d", (256, 10), "float32")
+    e = gn.input("e", (batch, 10), "float32")
+    products = [(a @ b, [a, b]), (c @ d, [c, d]), (e @ gn.transpose(d), [e, d]),
+                (gn.transpose(a) @ c, [a, c]), (gn.transpose(c) @ e, [c, e])]
+    rng = np.random.default_rng(0)
+    calls = []
+    for node, inputs in products:
+        function = gn.compile(node, inputs, **options)
+        arrays = [rng.random(i.shape, dtype=np.float32) for i in inputs]
+        out = np.empty(node.shape, np.float32)
+        calls.append(functools.partial(function, *arrays, out=out))
+    return lambda: [call() for call in calls]
+
+
+@contextlib.contextmanager
+def _cache_setting(value: str | None) -> Iterator[None]:
+    """GRAPHNN_CACHE_DIR set to `value` inside the block (unchanged when None)."""
+    saved = os.environ.get("GRAPHNN_CACHE_DIR")
+    if value is not None:
+        os.environ["GRAPHNN_CACHE_DIR"] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("GRAPHNN_CACHE_DIR", None)
+        else:
+            os.environ["GRAPHNN_CACHE_DIR"] = saved
+
+
+def breakdown(batch: int = 256, threads: int | None = 1, gemm: str = "blas") -> dict:
+    """Where one training step of graphnn goes, in median seconds per step: the whole
+    TrainStep call, the compiled function called directly, its five matrix products compiled
+    alone, and NumPy's step with its two large products, for comparison; and the compile
+    time of the step (without and with the disk cache)."""
+    x, t = synthetic(batch)
+    options = {"threads": threads, "gemm": gemm}
+    seconds: dict[str, float] = {}
+    for label, cache in (("compile", "off"), ("load from cache", None)):
+        with _cache_setting(cache):
+            start = time.perf_counter()
+            step = nn.TrainStep(graphnn_model(initial(), **options), "softmax_cross_entropy",
+                                nn.SGD(lr=LR))
+            step(x, t)
+            seconds[label] = time.perf_counter() - start
+    compiled = step._compiled[batch]            # a diagnostic: the step's own parts
+    current = {**step.model.values, **step.slots}
+    arrays = [x, t, *(current[n] for n in compiled.graph.buffers),
+              *compiled.scalars.values()]
+    out = [compiled.loss, compiled.output,
+           *(np.empty_like(current[n]) for n in compiled.graph.buffers)]
+    params, w1 = initial(), initial()[0]
+    dh = np.random.default_rng(0).random((batch, 256), dtype=np.float32)
+    with blas_threads(threads):
+        seconds.update(_interleaved({
+            "TrainStep call": lambda: step(x, t),
+            "compiled function call": lambda: compiled.function(*arrays, out=out),
+            "its matrix products alone": _products(batch, options),
+            "numpy step": lambda: numpy_step(params, x, t),
+            "numpy's two large products": lambda: (x @ w1, x.T @ dh),
+        }))
+    return seconds
+
+
+def run(repeats: int = 3, quick: bool = False) -> list[tuple[str, str, float]]:
+    """Rows (workload, implementation, median seconds) for `python -m benchmarks`' table;
+    `quick` times a tenth of the epoch."""
+    result = measure(samples=6_000 if quick else 60_000, repeats=repeats)
+    name = "epoch 784-256-10" + (" (6k samples)" if quick else "")
+    return [(name, label, seconds) for label, seconds in result["median"].items()]
 
 
 def report(result: dict) -> str:
@@ -254,8 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per implementation")
     parser.add_argument("--samples", type=int, default=60_000)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also show where one graphnn step spends its time")
     args = parser.parse_args(argv)
-    print(report(measure(args.samples, args.batch, args.repeats, args.threads or None)))
+    threads = args.threads or None
+    print(report(measure(args.samples, args.batch, args.repeats, threads)))
+    if args.breakdown:
+        for label, seconds in breakdown(args.batch, threads).items():
+            unit = (seconds, "s") if seconds > 0.1 else (seconds * 1e3, "ms")
+            print(f"{label:<28} {unit[0]:8.3f} {unit[1]}")
     return 0
 
 

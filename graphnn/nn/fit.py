@@ -35,17 +35,19 @@ class _Batches:
     size: int
     shuffle: bool
     rng: np.random.Generator
+    drop_last: bool = False
 
     def __post_init__(self) -> None:
         self.buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
-        return math.ceil(self.x.shape[0] / self.size)
+        whole = self.x.shape[0] // self.size
+        return whole if self.drop_last and whole else math.ceil(self.x.shape[0] / self.size)
 
     def __iter__(self):
         n = self.x.shape[0]
         order = self.rng.permutation(n) if self.shuffle else None
-        for start in range(0, n, self.size):
+        for start in range(0, len(self) * self.size, self.size):
             stop = min(start + self.size, n)
             if order is None:
                 yield self.x[start:stop], self.t[start:stop]
@@ -83,7 +85,7 @@ def _split(x, t, validation_split, validation_data, model, loss):
 
 def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
         optimizer: str | Optimizer, epochs: int = 10, batch_size: int | None = 32,
-        shuffle: bool = True, validation_split: float = 0.0,
+        shuffle: bool = True, drop_last: bool = False, validation_split: float = 0.0,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
         patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
         progress: bool = True, seed: int = 0, step: TrainStep | None = None) -> History:
@@ -91,13 +93,15 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
 
     - `batch_size`: examples per step; None uses the whole set (batch gradient descent), 1 is
       stochastic gradient descent. `shuffle` draws a new order every epoch (from `seed`).
+      `drop_last` skips the last, smaller batch of an epoch (one compiled step, not two).
     - `validation_split` holds out the last fraction of the examples (or pass
       `validation_data=(x, y)`); their loss and accuracy are measured after every epoch.
     - `patience`: stop when the monitored loss (validation loss, else training loss) has not
       improved by more than `min_delta` for that many epochs; with `restore_best` the
       parameters of the best epoch are put back.
     - `progress`: a tqdm progress bar over the batches, with the latest metrics.
-    - `step`: continue with an existing TrainStep (its optimizer state and dropout RNG).
+    - `step`: continue with an existing TrainStep of this model and loss (its optimizer
+      state and dropout RNG); `optimizer` is then not used.
 
     >>> import numpy as np
     >>> from graphnn import nn
@@ -113,31 +117,48 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
     t = loss.targets(y, model.output_shape, model.dtype)
     if t.shape[0] != x.shape[0]:
         raise ModelError(f"x has {x.shape[0]} examples but y has {t.shape[0]}")
+    if batch_size is not None and int(batch_size) < 1 or epochs < 1:
+        raise ModelError(f"epochs and batch_size must be at least 1, got {epochs} and "
+                         f"{batch_size}")
     x, t, validation = _split(x, t, validation_split, validation_data, model, loss)
-    step = step or TrainStep(model, loss, optimizer, seed=seed)
+    if step is None:
+        step = TrainStep(model, loss, optimizer, seed=seed)
+    elif step.model is not model or step.loss != loss:
+        raise ModelError("the given step trains another model or loss than fit was asked for")
     size = x.shape[0] if batch_size is None else int(batch_size)
-    batches = _Batches(x, t, size, shuffle, np.random.default_rng(seed))
+    batches = _Batches(x, t, size, shuffle, np.random.default_rng(seed), drop_last)
     history = History()
     with tqdm(total=epochs * len(batches), disable=not progress, unit="batch",
               leave=True, dynamic_ncols=True) as bar:
         for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
             bar.set_description(f"epoch {epoch}/{epochs}")
-            train_loss, train_accuracy = _epoch(step, batches, bar)
-            val_loss, val_accuracy = evaluate(model, *validation, loss) if validation else \
-                (None, None)
-            history.record(epoch, train_loss, train_accuracy, val_loss, val_accuracy,
-                           time.perf_counter() - started)
-            bar.set_postfix(history.latest(), refresh=False)
-            if not math.isfinite(train_loss):
-                warnings.warn(f"training stopped at epoch {epoch}: the loss is {train_loss} "
-                              f"(diverged); try a smaller learning rate", stacklevel=2)
-                break
-            if _should_stop(history, model, patience, min_delta):
+            _run_epoch(epoch, step, batches, validation, history, bar)
+            if _diverged(history) or _should_stop(history, model, patience, min_delta):
                 break
     if patience is not None and restore_best and history.best_parameters is not None:
         model.set_parameters(history.best_parameters, "the best epoch's parameters")
     return history
+
+
+def _run_epoch(epoch: int, step: TrainStep, batches: _Batches, validation, history: History,
+               bar) -> None:
+    """Train one epoch, measure the validation set, record both in the history."""
+    started = time.perf_counter()
+    train_loss, train_accuracy = _epoch(step, batches, bar)
+    val_loss, val_accuracy = evaluate(step.model, *validation, step.loss) if validation else \
+        (None, None)
+    history.record(epoch, train_loss, train_accuracy, val_loss, val_accuracy,
+                   time.perf_counter() - started)
+    bar.set_postfix(history.latest(), refresh=False)
+
+
+def _diverged(history: History) -> bool:
+    loss = history.loss[-1]
+    if math.isfinite(loss):
+        return False
+    warnings.warn(f"training stopped at epoch {history.epoch[-1]}: the loss is {loss} "
+                  "(diverged); try a smaller learning rate", stacklevel=3)
+    return True
 
 
 def _epoch(step: TrainStep, batches: _Batches, bar) -> tuple[float, float | None]:

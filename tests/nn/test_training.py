@@ -91,6 +91,18 @@ def test_full_batch_gradient_descent_takes_one_step_per_epoch():
     assert history.loss[2] < history.loss[0]
 
 
+def test_drop_last_skips_the_smaller_batch():
+    x, y = blobs(100)
+    model = small_model()
+    step = nn.TrainStep(model, "softmax_cross_entropy", "sgd")
+    model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, batch_size=32,
+              drop_last=True, step=step, progress=False)
+    assert step.count == 6 and list(step._compiled) == [32]
+    model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=1, batch_size=32,
+              step=step, progress=False)
+    assert step.count == 10 and sorted(step._compiled) == [4, 32]
+
+
 def test_validation_and_early_stopping_restore_the_best_epoch():
     x, _ = blobs()
     y = np.random.default_rng(3).integers(0, 3, len(x))     # noise: validation loss will rise
