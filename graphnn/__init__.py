@@ -11,7 +11,7 @@ with SymPy, and compile it to native code through LLVM.
 0.25
 """
 
-from graphnn import ops
+from graphnn import nn, ops
 from graphnn.api import Function, Graph, Node, apply, compile, constant, evaluate, grad, input
 from graphnn.api import optimize, render, scope
 from graphnn.api import SymbolicLimitError, check_gradients, check_ops, to_sympy
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",
-    "grad", "input", "ops", "optimize", "render", "scope",
+    "grad", "input", "nn", "ops", "optimize", "render", "scope",
     "SymbolicLimitError", "check_gradients", "check_ops", "to_sympy",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",

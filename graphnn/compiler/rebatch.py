@@ -3,20 +3,20 @@
 A graph is declared with static shapes, say x: (64, 784). Called with a (32, 784) array, the
 compiled function rebuilds the graph for the new shapes: every node is re-applied to the new
 inputs, so shape rules run again and `size` nodes (the counts that means divide by) take the
-new values. Shape-valued attributes that carried the old batch size (a reshape to (64, 1, 28,
-28), the broadcast in a gradient rule) are rescaled in their leading entry.
+new values. Shape-valued attributes follow their input: a reshape to (64, 1, 28, 28) keeps its
+element count in step with its input's (so a reshape of an unbatched bias is left alone), and
+a broadcast_to stretches the axis its input's leading dimension feeds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from graphnn.errors import GraphnnError, InputError
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, input, toposort
 from graphnn.shapes import Shape
-
-_SHAPE_ATTRS = ("shape",)      # attributes holding a full output shape (reshape, broadcast_to)
 
 
 def batch_change(inputs: Sequence[Node], shapes: Sequence[Shape]) -> tuple[int, int] | None:
@@ -39,11 +39,23 @@ def batch_change(inputs: Sequence[Node], shapes: Sequence[Shape]) -> tuple[int, 
     return change
 
 
-def _rescaled(value, old: int, new: int):
-    """A shape attribute with its leading entry scaled from batch `old` to `new`."""
-    if not value or value[0] % old:
-        return value
-    return (value[0] // old * new,) + tuple(value[1:])
+def _rescaled(node: Node, inputs: tuple[Node, ...]) -> dict:
+    """Attributes for `node` applied to its new inputs: a reshape keeps its element count
+    in step with its input (the leading entry takes the ratio); a broadcast stretches the axes
+    its input's leading dimension feeds."""
+    attrs = dict(node.attrs)
+    if node.op == "reshape":
+        before, after = math.prod(node.inputs[0].shape), math.prod(inputs[0].shape)
+        shape = attrs["shape"]
+        if before != after and shape and (shape[0] * after) % before == 0:
+            attrs["shape"] = (shape[0] * after // before,) + tuple(shape[1:])
+    elif node.op == "broadcast_to":
+        source, target = node.inputs[0].shape, list(attrs["shape"])
+        lead = len(target) - len(source)
+        if source and inputs[0].shape[0] != source[0] and target[lead] == source[0]:
+            target[lead] = inputs[0].shape[0]
+        attrs["shape"] = tuple(target)
+    return attrs
 
 
 def rebatch(graph: Graph, shapes: Sequence[Shape]) -> Graph:
@@ -63,8 +75,7 @@ def rebatch(graph: Graph, shapes: Sequence[Shape]) -> Graph:
         if inputs == node.inputs:
             memo[node] = node
             continue
-        attrs = {k: _rescaled(v, old, new) if k in _SHAPE_ATTRS else v
-                 for k, v in node.attrs.items()}
+        attrs = _rescaled(node, inputs)
         try:
             memo[node] = apply(node.op, *inputs, name=node.name, **attrs)
         except GraphnnError as error:

@@ -235,3 +235,18 @@ def test_a_corrupted_cache_entry_is_rebuilt(tmp_path, monkeypatch):
 def test_unknown_gemm_mode_is_an_error():
     with pytest.raises(gn.OpError, match="gemm must be one of blas, native, loops"):
         compile(gn.input("x") * 2.0, gemm="fast")
+
+
+def test_rebatching_leaves_reshapes_of_unbatched_inputs_alone():
+    # the bias is reshaped to (16, 1, 1): 16 is a multiple of the batch 8, which must not matter
+    x = gn.input("x", shape=(8, 16, 4, 4))
+    b = gn.input("b", shape=(16,))
+    y = gn.sum(gn.tanh(x + gn.reshape(b, (16, 1, 1))))
+    outputs = [y, gn.grad(y, b)]
+    f = compile(outputs, [x, b])
+    rng = np.random.default_rng(8)
+    xv, bv = rng.normal(size=(5, 16, 4, 4)), rng.normal(size=16)
+    x5 = gn.input("x", shape=(5, 16, 4, 4))
+    y5 = gn.sum(gn.tanh(x5 + gn.reshape(b, (16, 1, 1))))
+    for got, want in zip(f(xv, bv), gn.evaluate([y5, gn.grad(y5, b)], {"x": xv, "b": bv})):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
