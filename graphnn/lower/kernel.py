@@ -31,6 +31,8 @@ PARALLEL_ELEMENTS = 1 << 15          # loops over at least this many elements us
 _EXPENSIVE = {"exp", "log", "tanh", "pow", "sigmoid", "elu", "sqrt", "div"}
 _SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each element once
 _CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
+_GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
+_FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Lowering:
             op = node.opdef
             if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
                 cost[node] = 0
+            elif op.compute is not None and self._fusable(node):
+                cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
             elif op.compute is not None:
                 keep.add(node)
                 cost[node] = 0
@@ -111,6 +115,13 @@ class Lowering:
                 keep.add(node)
         return [n for n in self.order if n in keep]
 
+    def _fusable(self, node: Node) -> bool:
+        """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
+        elementwise over its own shape is computed in that user's loop, never stored."""
+        users = self.users[node]
+        return (node not in self.outputs and node.op not in _GEMM_OPS and len(users) == 1
+                and users[0].opdef.scalar is not None and users[0].shape == node.shape)
+
     # -- element expressions -------------------------------------------------------------------
 
     def element(self, node: Node, index) -> loops.Expr:
@@ -132,6 +143,9 @@ class Lowering:
             return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
         if index == _FLAT:
             return self._flat_element(node)
+        if op.compute is not None:        # an indexing op fused into its user's loop
+            operands = [_Operand(self, i) for i in node.inputs]
+            return op.compute(tuple(index), *operands, **node.attrs)
         if op.view is not None:
             (source,) = node.inputs
             return self.element(source, tuple(op.view(index, source.shape, **node.attrs)))

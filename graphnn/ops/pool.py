@@ -151,13 +151,30 @@ def _tie_count(x, out, n, c, i, j, kernel, stride):
 
 def _covering(h, v, kernel, stride, out_hw, body):
     """sum of body(i, j, p, q) over the windows (i, j) that contain input position (h, v), with
-    (p, q) the position's offset inside the window; windows are found by trying each offset."""
+    (p, q) the position's offset inside the window; windows are found by trying each offset,
+    or, when they tile the input (stride = kernel), by one division."""
+    if tuple(stride) == tuple(kernel):
+        i, i_ok = _tile(h, kernel[0], out_hw[0])
+        j, j_ok = _tile(v, kernel[1], out_hw[1])
+        # the offset inside the window, clamped so the bounds check can prove i*k + p < H
+        p = loops.clamp(h - i * kernel[0], 0, kernel[0] - 1)
+        q = loops.clamp(v - j * kernel[1], 0, kernel[1] - 1)
+        return when(i_ok + j_ok, body(i, j, p, q))
+
     def term(p, q):
         i, i_ok = clamped(h - p, out_hw[0], stride[0])
         j, j_ok = clamped(v - q, out_hw[1], stride[1])
         return when(i_ok + j_ok, body(i, j, p, q))
     return loops.reduce_sum(kernel[0], lambda p: loops.reduce_sum(
         kernel[1], lambda q: term(p, q)))
+
+
+def _tile(t, size: int, count: int):
+    """The window holding position t when windows of `size` tile an axis: its index (clamped
+    in bounds) and the condition that t lies inside one of the `count` windows."""
+    index = t // size
+    inside = loops.clamp(index, 0, count - 1)
+    return inside, [loops.eq(index, inside)]
 
 
 def _max_pool2d_grad_compute(out_index, x, out, g, kernel, stride):
