@@ -23,6 +23,7 @@ from graphnn.ops.common import clamped, when, window_load
 
 CONV_OPS = ("conv2d", "conv2d_grad_input", "conv2d_grad_weight")
 MIN_DEPTH = 16        # below this many multiply-adds per output, the direct loops are faster
+PARALLEL_SCRATCH = 64 << 20   # images run in parallel when their scratch fits in this many bytes
 
 
 def worth_it(node: Node) -> bool:
@@ -38,27 +39,31 @@ def _times(index: loops.Expr, factor: int) -> loops.Expr:
     return index if factor == 1 else index * factor
 
 
-def _im2col(cols: loops.Buffer, x, n, kernel_hw, stride, padding, out_hw) -> loops.Stmt:
-    """cols[c, p, q, i, j] = xpad[n, c, i*sh + p - ph, j*sw + q - pw] for image n."""
+def _im2col(cols: loops.Buffer, x, n, slot, kernel_hw, stride, padding,
+            out_hw) -> loops.Stmt:
+    """cols[slot, c, p, q, i, j] = xpad[n, c, i*sh + p - ph, j*sw + q - pw] for image n."""
     guard = padding != (0, 0)
-    channels = cols.shape[0]
+    channels = cols.shape[1]
 
     def body(c, p, q, i, j):
         value = window_load(x, (n, c), _times(i, stride[0]) + p - padding[0],
                             _times(j, stride[1]) + q - padding[1], guard=guard)
-        return loops.store(cols, (c, p, q, i, j), value)
+        return loops.store(cols, (slot, c, p, q, i, j), value)
     return loops.loop_nest((channels,) + tuple(kernel_hw) + tuple(out_hw), body,
                            names=("c", "p", "q", "i", "j"))
 
 
-def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, kernel_hw, stride, padding,
+def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, slot, kernel_hw, stride, padding,
             out_hw) -> loops.Stmt:
-    """dx[n, c, h, w] = sum over (p, q) of dcols[c, p, q, i, j] with i*sh + p - ph = h."""
+    """dx[n, c, h, w] = sum over (p, q) of dcols[slot, c, p, q, i, j], i*sh + p - ph = h.
+
+    A gather, so dx is written once. (A scatter with one guard-free loop nest per kernel
+    offset vectorizes too, but its nine read-modify-write passes over dx measured slower.)"""
     def body(c, h, w):
         def term(p, q):
             i, i_ok = clamped(h + padding[0] - p, out_hw[0], stride[0])
             j, j_ok = clamped(w + padding[1] - q, out_hw[1], stride[1])
-            return when(i_ok + j_ok, dcols[c, p, q, i, j])
+            return when(i_ok + j_ok, dcols[slot, c, p, q, i, j])
         total = loops.reduce_sum(kernel_hw[0], lambda p: loops.reduce_sum(
             kernel_hw[1], lambda q: term(p, q)))
         return loops.store(dx, (n, c, h, w), total)
@@ -82,38 +87,80 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     return _inputs(lowering, out, first, second, stride, padding)
 
 
+class _Images:
+    """The per-image loop: parallel across images, each with its own slice of batch-sized
+    scratch (and a single-threaded Gemm inside), when that scratch fits PARALLEL_SCRATCH;
+    otherwise one image after the other sharing one slice (and multi-threaded Gemms)."""
+
+    def __init__(self, lowering, batch: int, dtype: str, sizes: list[tuple[int, ...]]) -> None:
+        itemsize = 4 if loops.normalize_dtype(dtype) == "f32" else 8
+        total = batch * sum(math.prod(shape) for shape in sizes) * itemsize
+        self.parallel = batch > 1 and total <= PARALLEL_SCRATCH
+        copies = batch if self.parallel else 1
+        self.batch = batch
+        self.buffers = [lowering.scratch(dtype, (copies,) + shape) for shape in sizes]
+
+    def slot(self, n) -> loops.Expr | int:
+        """Which copy of the scratch image n uses."""
+        return n if self.parallel else 0
+
+    def offset(self, buffer: loops.Buffer, n) -> loops.Expr | int:
+        return self.slot(n) * math.prod(buffer.shape[1:])
+
+    def loop(self, body) -> loops.Stmt:
+        return loops.loop(self.batch, body, name="n", parallel=self.parallel)
+
+
 def _forward(lowering, out, x, w, stride, padding) -> list[loops.Stmt]:
     batch, channels_out, oh, ow = out.shape
     depth = math.prod(w.shape[1:])
-    cols = lowering.scratch(x.dtype, (w.shape[1],) + w.shape[2:] + (oh, ow))
+    images = _Images(lowering, batch, x.dtype, [(w.shape[1],) + w.shape[2:] + (oh, ow)])
+    (cols,) = images.buffers
 
     def image(n):
-        return [_im2col(cols, x, n, w.shape[2:], stride, padding, (oh, ow)),
+        return [_im2col(cols, x, n, images.slot(n), w.shape[2:], stride, padding, (oh, ow)),
                 loops.Gemm(out, w, cols, channels_out, oh * ow, depth,
+                           b_offset=images.offset(cols, n),
                            c_offset=n * (channels_out * oh * ow))]
-    return [loops.loop(batch, image, name="n")]
+    return [images.loop(image)]
 
 
 def _weights(lowering, dw, x, g, stride, padding) -> list[loops.Stmt]:
+    """dWᵀ (C KH KW, O) = cols @ g[n]ᵀ per image: with the many columns of the receptive field
+    as rows, the Gemm's tiles are full (O is often one panel wide). Per-image partials, summed
+    and transposed back at the end, so parallel images never write the same memory."""
     batch, channels_out, oh, ow = g.shape
     depth = math.prod(dw.shape[1:])
-    cols = lowering.scratch(x.dtype, dw.shape[1:] + (oh, ow))
+    images = _Images(lowering, batch, x.dtype, [dw.shape[1:] + (oh, ow), (depth, channels_out)])
+    cols, partial = images.buffers
 
     def image(n):
-        return [_im2col(cols, x, n, dw.shape[2:], stride, padding, (oh, ow)),
-                loops.Gemm(dw, g, cols, channels_out, depth, oh * ow, trans_b=True, beta=1.0,
-                           a_offset=n * (channels_out * oh * ow))]
-    zero = loops.loop(dw.size, lambda k: loops.store(dw, (k,), 0.0))
-    return [zero, loops.loop(batch, image, name="n")]
+        return [_im2col(cols, x, n, images.slot(n), dw.shape[2:], stride, padding, (oh, ow)),
+                loops.Gemm(partial, cols, g, depth, channels_out, oh * ow, trans_b=True,
+                           beta=0.0 if images.parallel else 1.0,
+                           a_offset=images.offset(cols, n),
+                           b_offset=n * (channels_out * oh * ow),
+                           c_offset=images.offset(partial, n))]
+
+    def total(k):        # dw.flat[k] = dW[o, r] with k = o * depth + r, from partial[., r, o]
+        copies = batch if images.parallel else 1
+        return loops.store(dw, (k,), loops.reduce_sum(copies, lambda n: partial[
+            n, k % depth, k // depth]))
+    steps = [images.loop(image), loops.loop(dw.size, total)]
+    if not images.parallel:
+        steps.insert(0, loops.loop(partial.size, lambda k: loops.store(partial, (k,), 0.0)))
+    return steps
 
 
 def _inputs(lowering, dx, g, w, stride, padding) -> list[loops.Stmt]:
     batch, channels_out, oh, ow = g.shape
     depth = math.prod(w.shape[1:])
-    dcols = lowering.scratch(g.dtype, w.shape[1:] + (oh, ow))
+    images = _Images(lowering, batch, g.dtype, [w.shape[1:] + (oh, ow)])
+    (dcols,) = images.buffers
 
     def image(n):
         return [loops.Gemm(dcols, w, g, depth, oh * ow, channels_out, trans_a=True,
-                           b_offset=n * (channels_out * oh * ow)),
-                _col2im(dx, dcols, n, w.shape[2:], stride, padding, (oh, ow))]
-    return [loops.loop(batch, image, name="n")]
+                           b_offset=n * (channels_out * oh * ow),
+                           c_offset=images.offset(dcols, n)),
+                _col2im(dx, dcols, n, images.slot(n), w.shape[2:], stride, padding, (oh, ow))]
+    return [images.loop(image)]
