@@ -28,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
     parser.add_argument("--only", nargs="*", choices=[*WORKLOADS, "compile"],
                         help="run only these workloads")
+    parser.add_argument("--gemm", choices=("blas", "native", "loops"),
+                        help="how graphnn runs matrix products (default: gn.compile's)")
     args = parser.parse_args(argv)
+    if args.gemm:
+        os.environ["BENCH_GEMM"] = args.gemm
     chosen = args.only or [*WORKLOADS, "compile"]
     print(machine_line())
     rows: list[tuple[str, str, float]] = []

@@ -77,9 +77,9 @@ def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
     if g.m * g.n == 0 and g.beta == 1.0:
         return
     module, dtype, t = em.builder.module, g.c.dtype, FLOAT[g.c.dtype]
-    fn = declare(module, native_symbol(dtype), ir.VoidType(), [
-        I64, I64, I64, ir.PointerType(), I64, I64, ir.PointerType(), I64, I64,
-        ir.PointerType(), I64, t, t, I64])
+    fn = declare(module, native_symbol(dtype, g.trans_a, g.trans_b), ir.VoidType(), [
+        I64, I64, I64, ir.PointerType(), I64, ir.PointerType(), I64, ir.PointerType(), I64,
+        t, t, I64])
 
     def element(buffer: loops.Buffer, offset: loops.Expr) -> ir.Value:
         return em.builder.gep(em.pointers[buffer.name], [em.value(offset)], source_etype=t)
@@ -88,8 +88,8 @@ def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
         return ir.Constant(I64, value)
 
     em.builder.call(fn, [integer(g.m), integer(g.n), integer(g.k),
-                         element(g.a, g.a_offset), integer(g.lda), integer(int(g.trans_a)),
-                         element(g.b, g.b_offset), integer(g.ldb), integer(int(g.trans_b)),
+                         element(g.a, g.a_offset), integer(g.lda),
+                         element(g.b, g.b_offset), integer(g.ldb),
                          element(g.c, g.c_offset), integer(g.ldc),
                          ir.Constant(t, g.alpha), ir.Constant(t, g.beta), threads])
 

@@ -2,17 +2,21 @@
 
 Input: a float dtype and the host's vector width. Output: IR text defining
 
-    void graphnn_gemm_<f32|f64>(i64 m, i64 n, i64 k, ptr a, i64 lda, i64 trans_a,
-                                ptr b, i64 ldb, i64 trans_b, ptr c, i64 ldc,
-                                T alpha, T beta, i64 threads)
+    void graphnn_gemm_<f32|f64>_<nn|nt|tn|tt>(i64 m, i64 n, i64 k, ptr a, i64 lda,
+                                               ptr b, i64 ldb, ptr c, i64 ldc,
+                                               T alpha, T beta, i64 threads)
 
-computing row-major C = alpha op(A) op(B) + beta C (beta == 0 never reads C), compiled once per
-process by codegen.jit like the parallel runtime.
+computing row-major C = alpha op(A) op(B) + beta C (beta == 0 never reads C), where the suffix
+says whether op transposes A and B; compiled once per process by codegen.jit like the parallel
+runtime.
 
-The scheme: depth blocks of KC; for each, B[p:p+KC, :] is packed into column panels NR wide
-(zero-padded), then work items (a block of MC rows x a chunk of columns) run in parallel on the
-graphnn_parallel_for pool. Each item packs its rows of A into row panels MR tall and runs the
-micro-kernel on every MR x NR tile: MR x NR/VL vector accumulators, and for each k one vector
+The scheme: depth blocks of at most KC (split evenly); for each, B[p:p+KC, :] is packed into
+column panels NR wide and A[:, p:p+KC] into row panels MR tall (zero-padded), in parallel, then
+work items (a block of MC rows x a chunk of columns) run in parallel on the graphnn_parallel_for
+pool, each running the micro-kernel on every MR x NR tile of its block. When a row block is
+split into several column chunks its A panels are packed in the shared step; otherwise the one
+item packs them right before use, while they are still in cache. The micro-kernel holds
+MR x NR/VL vector accumulators, and for each k does one vector
 load of B per NR/VL, one broadcast of A per row and MR x NR/VL fused multiply-adds, so the
 arithmetic stays in registers. Tiles at the edges are computed whole (the padding is zeros) and
 only their valid part is written.
@@ -53,13 +57,18 @@ def blocking(dtype: str, vector_bits: int) -> Blocking:
     return Blocking(lanes, 6, 2, 256 if dtype == "f32" else 192, 72, 256)
 
 
-def symbol(dtype: str) -> str:
-    return f"graphnn_gemm_{dtype}"
+def symbol(dtype: str, trans_a: bool = False, trans_b: bool = False) -> str:
+    """graphnn_gemm_<dtype>_<nn|nt|tn|tt>: one entry per operand layout, so that packing
+    addresses its operands with constant strides (and vectorizes where memory is contiguous)."""
+    return f"graphnn_gemm_{dtype}_{'t' if trans_a else 'n'}{'t' if trans_b else 'n'}"
+
+
+VARIANTS = [(trans_a, trans_b) for trans_a in (False, True) for trans_b in (False, True)]
 
 
 def gemm_ir(dtype: str, vector_bits: int) -> str:
     """The IR text of graphnn_gemm_<dtype> for vectors of `vector_bits`."""
-    module = ir.Module(name=symbol(dtype))
+    module = ir.Module(name=f"graphnn_gemm_{dtype}")
     _Gemm(module, dtype, blocking(dtype, vector_bits)).build()
     return str(module)
 
@@ -80,9 +89,10 @@ class _Gemm:
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
 
     def build(self) -> None:
-        item = _Item(self).build()
-        packer = _Packer(self).build()
-        _Driver(self, item, packer).build()
+        for trans_a, trans_b in VARIANTS:
+            item = _Item(self, trans_a, trans_b).build()
+            packer = _Packer(self, trans_a, trans_b).build()
+            _Driver(self, item, packer, trans_a, trans_b).build()
 
 
 class _Builder:
@@ -124,20 +134,26 @@ class _Builder:
     def min(self, x, y):
         return self.b.select(self.b.icmp_signed("<", x, y), x, y)
 
+    def max(self, x, y):
+        return self.b.select(self.b.icmp_signed(">", x, y), x, y)
+
+    def ceil_div(self, x, y):
+        return self.b.sdiv(self.b.add(x, self.b.sub(y, self.i64(1))), y)
+
     def i64(self, value: int) -> ir.Constant:
         return ir.Constant(I64, value)
 
-    def operand(self, base, ld, transposed, row, column):
+    def operand(self, base, ld, transposed: bool, row, column):
         """Address of op(X)[row, column]: X[row * ld + column], or X[column * ld + row]."""
         b = self.b
-        straight = b.add(b.mul(row, ld), column)
-        swapped = b.add(b.mul(column, ld), row)
-        return self.element(base, b.select(transposed, swapped, straight))
+        if transposed:
+            return self.element(base, b.add(b.mul(column, ld), row))
+        return self.element(base, b.add(b.mul(row, ld), column))
 
 
 # the job a parallel item reads: slots of the args array the driver fills
-JOB = ("m", "n", "k", "a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "alpha", "beta", "p0",
-       "kc", "bp", "items_n", "nc")
+JOB = ("m", "n", "k", "a", "lda", "b", "ldb", "c", "ldc", "alpha", "beta", "p0", "kc", "bp",
+       "items_n", "nc", "ap", "panels_b", "shared_a")
 
 
 class _JobFunction(_Builder):
@@ -150,12 +166,9 @@ class _JobFunction(_Builder):
         super().__init__(gemm, function)
 
     def load_job(self) -> dict:
-        job = {name: self.slot(name, PTR if name in ("a", "b", "c", "bp") else
-                               self.gemm.t if name in ("alpha", "beta") else I64)
-               for name in JOB}
-        job["ta"] = self.b.icmp_signed("!=", job["ta"], self.i64(0))
-        job["tb"] = self.b.icmp_signed("!=", job["tb"], self.i64(0))
-        return job
+        return {name: self.slot(name, PTR if name in ("a", "b", "c", "bp", "ap") else
+                                self.gemm.t if name in ("alpha", "beta") else I64)
+                for name in JOB}
 
     def slot(self, name: str, kind=I64):
         address = self.element(self.function.args[0], self.i64(JOB.index(name)), I64)
@@ -169,43 +182,83 @@ class _JobFunction(_Builder):
 
 
 class _Packer(_JobFunction):
-    """Packs B's column panels start..end of the current depth block (in parallel)."""
+    """Packs units start..end of the current depth block, in parallel: units below panels_b
+    are B's column panels, the rest A's row panels (packed once, shared by every item)."""
 
-    def __init__(self, gemm: _Gemm) -> None:
-        super().__init__(gemm, "pack")
+    def __init__(self, gemm: _Gemm, trans_a: bool, trans_b: bool,
+                 builder: _JobFunction | None = None) -> None:
+        """With `builder`, a helper emitting A packing into that function instead."""
+        if builder is None:
+            super().__init__(gemm, f"pack_{'t' if trans_a else 'n'}{'t' if trans_b else 'n'}")
+        else:
+            self.gemm, self.function, self.b, self.host = gemm, builder.function, None, builder
+        self.trans_a, self.trans_b = trans_a, trans_b
 
     def build(self) -> ir.Function:
-        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns."""
-        b, blk, g = self.b, self.gemm.block, self.gemm
-        job = self.load_job()
-        zero = ir.Constant(g.t, 0.0)
+        b, blk = self.b, self.gemm.block
+        job = self.job = self.load_job()
         start, end = self.function.args[1], self.function.args[2]
-        with self.loop(start, end, name="pb.panel") as panel:
-            with self.loop(0, job["kc"], name="pb.k") as kk:
-                base = b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(blk.nr))
-                with self.loop(0, blk.nr, name="pb.c") as column:
-                    j = b.add(b.mul(panel, self.i64(blk.nr)), column)
-                    inside = b.icmp_signed("<", j, job["n"])
-                    source = self.operand(job["b"], job["ldb"], job["tb"],
-                                          b.add(job["p0"], kk), b.select(inside, j, self.i64(0)))
-                    value = b.select(inside, b.load(source, typ=g.t), zero)
-                    b.store(value, self.element(job["bp"], b.add(base, column)))
+        split = job["panels_b"]
+        full_b = b.sdiv(job["n"], self.i64(blk.nr))
+        with self.loop(start, self.min(end, full_b), name="pb.full") as panel:
+            self.b_panel(panel, masked=False)
+        with self.loop(self.max(start, full_b), self.min(end, split), name="pb.edge") as panel:
+            self.b_panel(panel, masked=True)
+        self.pack_a(b.sub(self.max(start, split), split), b.sub(self.max(end, split), split))
         b.ret_void()
         return self.function
+
+    def pack_a(self, first, last) -> None:
+        """A's row panels first..last of the depth block, the one past the rows masked."""
+        if getattr(self, "host", None) is not None:      # emitting into an item function
+            self.b, self.job = self.host.b, self.host.job
+        b, blk = self.b, self.gemm.block
+        full = b.sdiv(self.job["m"], self.i64(blk.mr))
+        with self.loop(first, self.min(last, full), name="pa.full") as panel:
+            self.a_panel(panel, masked=False)
+        with self.loop(self.max(first, full), last, name="pa.edge") as panel:
+            self.a_panel(panel, masked=True)
+
+    def b_panel(self, panel, masked: bool) -> None:
+        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns;
+        unmasked, the loops have constant strides (contiguous along B's rows when B is not
+        transposed, so the copy vectorizes)."""
+        self.copy_panel(panel, self.gemm.block.nr, self.job["n"], self.job["bp"], masked,
+                        lambda kk, j: self.operand(self.job["b"], self.job["ldb"], self.trans_b,
+                                                   kk, j))
+
+    def a_panel(self, panel, masked: bool) -> None:
+        """ap[(panel * kc + kk) * MR + r] = A[panel * MR + r, p0 + kk], 0 past the rows."""
+        self.copy_panel(panel, self.gemm.block.mr, self.job["m"], self.job["ap"], masked,
+                        lambda kk, i: self.operand(self.job["a"], self.job["lda"], self.trans_a,
+                                                   i, kk))
+
+    def copy_panel(self, panel, width: int, limit, target, masked: bool, source) -> None:
+        b, job, g = self.b, self.job, self.gemm
+        with self.loop(0, job["kc"], name="pk.k") as kk:
+            base = b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(width))
+            for offset in range(width):
+                index = b.add(b.mul(panel, self.i64(width)), self.i64(offset))
+                if masked:
+                    inside = b.icmp_signed("<", index, limit)
+                    index = b.select(inside, index, self.i64(0))
+                value = b.load(source(b.add(job["p0"], kk), index), typ=g.t)
+                if masked:
+                    value = b.select(inside, value, ir.Constant(g.t, 0.0))
+                b.store(value, self.element(target, b.add(base, self.i64(offset))))
 
 
 class _Item(_JobFunction):
     """Work items start..end of one depth block: a block of MC rows x a chunk of nc columns."""
 
-    def __init__(self, gemm: _Gemm) -> None:
-        super().__init__(gemm, "item")
+    def __init__(self, gemm: _Gemm, trans_a: bool, trans_b: bool) -> None:
+        super().__init__(gemm, f"item_{'t' if trans_a else 'n'}{'t' if trans_b else 'n'}")
+        self.trans_a = trans_a
+        self.packer = _Packer(gemm, trans_a, trans_b, builder=self)
 
     def build(self) -> ir.Function:
         b, blk = self.b, self.gemm.block
         job = self.job = self.load_job()
-        # this item's A panels: MC rows x KC, on the stack (at most 96 x 256 floats)
-        self.ap = b.alloca(self.gemm.t, blk.mc * blk.kc, name="ap")
-        self.ap.align = 64
         self.tile = b.alloca(self.gemm.t, blk.mr * blk.nr, name="tile")
         self.tile.align = 64
         start, end = self.function.args[1], self.function.args[2]
@@ -216,41 +269,28 @@ class _Item(_JobFunction):
             j0 = b.mul(column_chunk, job["nc"])
             rows = self.min(self.i64(blk.mc), b.sub(job["m"], i0))
             columns = self.min(job["nc"], b.sub(job["n"], j0))
-            self.pack_a(i0, rows)
+            with b.if_then(b.icmp_signed("==", job["shared_a"], self.i64(0))):
+                first = b.sdiv(i0, self.i64(blk.mr))
+                last = b.add(first, self.ceil_div(rows, self.i64(blk.mr)))
+                self.packer.pack_a(first, last)
             self.tiles(i0, rows, j0, columns)
         b.ret_void()
         return self.function
-
-    def pack_a(self, i0, rows) -> None:
-        """ap[(panel * kc + kk) * MR + r] = A[i0 + panel * MR + r, p0 + kk], 0 past the rows."""
-        b, blk, job = self.b, self.gemm.block, self.job
-        zero = ir.Constant(self.gemm.t, 0.0)
-        with self.loop(0, blk.mc // blk.mr, name="pa.panel") as panel:
-            with self.loop(0, job["kc"], name="pa.k") as kk:
-                for r in range(blk.mr):
-                    row = b.add(b.mul(panel, self.i64(blk.mr)), self.i64(r))
-                    inside = b.icmp_signed("<", row, rows)
-                    source = self.operand(job["a"], job["lda"], job["ta"], b.add(i0, b.select(
-                        inside, row, self.i64(0))), b.add(job["p0"], kk))
-                    value = b.select(inside, b.load(source, typ=self.gemm.t), zero)
-                    slot = b.add(b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(blk.mr)),
-                                 self.i64(r))
-                    b.store(value, self.element(self.ap, slot))
 
     def tiles(self, i0, rows, j0, columns) -> None:
         b, blk = self.b, self.gemm.block
         with self.loop(0, columns, blk.nr, name="jr") as jr:
             with self.loop(0, rows, blk.mr, name="ir") as ir_:
-                accumulators = self.micro_kernel(ir_, b.add(j0, jr))
+                accumulators = self.micro_kernel(b.add(i0, ir_), b.add(j0, jr))
                 self.write(accumulators, b.add(i0, ir_), b.add(j0, jr),
                            self.min(self.i64(blk.mr), b.sub(rows, ir_)),
                            self.min(self.i64(blk.nr), b.sub(columns, jr)))
 
-    def micro_kernel(self, ir_, j):
+    def micro_kernel(self, i, j):
         """MR x NR/VL vector accumulators over the depth block, as phi nodes of the k loop."""
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
-        a_panel = self.element(self.ap, b.mul(b.sdiv(ir_, self.i64(blk.mr)),
-                                              b.mul(job["kc"], self.i64(blk.mr))))
+        a_panel = self.element(job["ap"], b.mul(b.sdiv(i, self.i64(blk.mr)),
+                                                b.mul(job["kc"], self.i64(blk.mr))))
         b_panel = self.element(job["bp"], b.mul(b.sdiv(j, self.i64(blk.nr)),
                                                 b.mul(job["kc"], self.i64(blk.nr))))
         before = b.block
@@ -352,16 +392,18 @@ class _Item(_JobFunction):
 class _Driver(_Builder):
     """The exported entry: depth blocks, B packing, parallel work items."""
 
-    def __init__(self, gemm: _Gemm, item: ir.Function, packer: ir.Function) -> None:
+    def __init__(self, gemm: _Gemm, item: ir.Function, packer: ir.Function, trans_a: bool,
+                 trans_b: bool) -> None:
         t = gemm.t
-        kind = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, I64, PTR, I64, I64,
-                                               PTR, I64, t, t, I64])
-        super().__init__(gemm, ir.Function(gemm.module, kind, symbol(gemm.dtype)))
+        kind = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64,
+                                               t, t, I64])
+        name = symbol(gemm.dtype, trans_a, trans_b)
+        super().__init__(gemm, ir.Function(gemm.module, kind, name))
         self.item, self.packer = item, packer
 
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
-        (m, n, k, a, lda, ta, bm, ldb, tb, c, ldc, alpha, beta, threads) = self.function.args
+        (m, n, k, a, lda, bm, ldb, c, ldc, alpha, beta, threads) = self.function.args
         nothing = b.or_(b.icmp_signed("<=", m, self.i64(0)), b.icmp_signed("<=", n,
                                                                             self.i64(0)))
         done = self.function.append_basic_block("empty")
@@ -370,11 +412,14 @@ class _Driver(_Builder):
         b.position_at_start(done)
         b.ret_void()
         b.position_at_start(work)
-        panels = b.sdiv(b.add(n, self.i64(blk.nr - 1)), self.i64(blk.nr))
-        # 64-byte aligned (the micro-kernel's aligned vector loads): NR * size is a multiple
-        # of 64, as aligned_alloc requires of the size
+        panels = self.ceil_div(n, self.i64(blk.nr))
+        panels_a = self.ceil_div(m, self.i64(blk.mr))
+        # 64-byte aligned (the micro-kernel's aligned vector loads): NR * KC * size and
+        # MR * KC * size are multiples of 64, as aligned_alloc requires of the size
         bp = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
             panels, self.i64(blk.nr * blk.kc)), self.i64(g.size))])
+        ap = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
+            panels_a, self.i64(blk.mr * blk.kc)), self.i64(g.size))])
         job = b.alloca(I64, len(JOB), name="job")
         items_m = self.ceil_div(m, self.i64(blk.mc))
         # columns per item: enough items for two per thread, whole panels, at most NC
@@ -384,29 +429,31 @@ class _Driver(_Builder):
                    self.i64(blk.nr))
         nc = self.min(self.i64(blk.nc), nc)
         items_n = self.ceil_div(n, nc)
-        fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "ta": ta, "b": bm, "ldb": ldb,
-                 "tb": tb, "c": c, "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp,
-                 "nc": nc}
+        shared_a = b.zext(b.icmp_signed(">", items_n, self.i64(1)), I64)
+        fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "b": bm, "ldb": ldb, "c": c,
+                 "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp, "nc": nc, "ap": ap,
+                 "panels_b": panels, "shared_a": shared_a}
         for name, value in fixed.items():
             self.store_slot(job, name, value)
-        # k == 0 still scales C by beta: one depth block of zeros
+        # depth blocks of even size (784 = 4 x 196, not 256 + 256 + 256 + 16); k == 0 still
+        # scales C by beta: one depth block of zeros
         blocks = b.select(b.icmp_signed("<=", k, self.i64(0)), self.i64(1),
-                          b.sdiv(b.add(k, self.i64(blk.kc - 1)), self.i64(blk.kc)))
+                          self.ceil_div(k, self.i64(blk.kc)))
+        depth = self.ceil_div(k, blocks)
         with self.loop(0, blocks, name="pc") as block:
-            p0 = b.mul(block, self.i64(blk.kc))
+            p0 = b.mul(block, depth)
             kc = b.select(b.icmp_signed("<=", k, self.i64(0)), self.i64(0),
-                          self.min(self.i64(blk.kc), b.sub(k, p0)))
+                          self.min(depth, b.sub(k, p0)))
             first = b.icmp_signed("==", block, self.i64(0))
             self.store_slot(job, "beta", b.select(first, beta, ir.Constant(g.t, 1.0)))
             self.store_slot(job, "p0", p0)
             self.store_slot(job, "kc", kc)
-            b.call(g.parallel, [self.packer, job, panels, self.i64(1), threads])
+            units = b.add(panels, b.mul(panels_a, shared_a))
+            b.call(g.parallel, [self.packer, job, units, self.i64(1), threads])
             b.call(g.parallel, [self.item, job, b.mul(items_m, items_n), self.i64(1), threads])
         b.call(g.free, [bp])
+        b.call(g.free, [ap])
         b.ret_void()
-
-    def ceil_div(self, x, y):
-        return self.b.sdiv(self.b.add(x, self.b.sub(y, self.i64(1))), y)
 
     def store_slot(self, job, name, value) -> None:
         b, g = self.b, self.gemm

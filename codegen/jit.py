@@ -173,10 +173,10 @@ def _gemm_symbols() -> dict[str, int]:
         bits = vector_bits()
         data = generated_object(f"gemm {dtype} {bits}",
                                 functools.partial(gemm_native.gemm_ir, dtype, bits))
-        name = gemm_native.symbol(dtype)
-        tracker = _link(data, name, [name], _parallel_symbols())
+        names = [gemm_native.symbol(dtype, *variant) for variant in gemm_native.VARIANTS]
+        tracker = _link(data, f"graphnn_gemm_{dtype}", names, _parallel_symbols())
         _RUNTIME_OBJECTS.append(tracker)
-        found[name] = tracker[name]
+        found.update({name: tracker[name] for name in names})
     return found
 
 

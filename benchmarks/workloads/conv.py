@@ -8,7 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload
+from benchmarks.workload import Workload, options
 
 
 def numpy_conv(x, w, g):
@@ -46,7 +46,7 @@ def build(batch: int, channels_in: int, channels_out: int, size: int,
     w = gn.input("w", shape=w_value.shape, dtype="float32")
     g = gn.input("g", shape=g_value.shape, dtype="float32")
     pooled = gn.max_pool2d(gn.relu(gn.conv2d(x, w, padding=1)))
-    compiled = gn.compile([pooled, *gn.grad(gn.sum(pooled * g), [x, w])], [x, w, g])
+    compiled = gn.compile([pooled, *gn.grad(gn.sum(pooled * g), [x, w])], [x, w, g], **options())
     work.add("graphnn", lambda: compiled(x_value, w_value, g_value))
     work.add("numpy", lambda: numpy_conv(x_value, w_value, g_value))
     _torch(work, x_value, w_value, g_value)

@@ -6,7 +6,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload
+from benchmarks.workload import Workload, options
 
 
 def _numpy_grad(x):
@@ -23,7 +23,7 @@ def build(size: int, with_out: bool, quick: bool = False) -> Workload:
                     atol=2e-5, note=f"gradient of sum(y) for {size:,} float32 elements")
     x = gn.input("x", shape=(size,), dtype="float32")
     y = gn.sigmoid(1.5 * x - 0.25) * gn.maximum(x, 0.0) + x * x
-    compiled = gn.compile(gn.grad(gn.sum(y), x))
+    compiled = gn.compile(gn.grad(gn.sum(y), x), **options())
     if with_out:
         out = np.empty(size, np.float32)
         work.add("graphnn", lambda: compiled(x_value, out=out), lambda r: [r])

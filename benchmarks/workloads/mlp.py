@@ -8,7 +8,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload
+from benchmarks.workload import Workload, options
 
 LR = 0.1
 
@@ -47,7 +47,8 @@ def graphnn_step(batch: int):
     w1, b1, w2, b2 = params
     loss = gn.softmax_cross_entropy(gn.relu(x @ w1 + b1) @ w2 + b2, t)
     grads = gn.grad(loss, params)
-    return gn.compile([loss, *[p - LR * g for p, g in zip(params, grads)]], [x, t, *params])
+    updates = [p - LR * g for p, g in zip(params, grads)]
+    return gn.compile([loss, *updates], [x, t, *params], **options())
 
 
 def build(batch: int, quick: bool = False) -> Workload:

@@ -8,7 +8,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload
+from benchmarks.workload import Workload, options
 
 VALUES = (2.0, -1.0, -3.0, -2.0, -3.0)
 
@@ -27,7 +27,7 @@ def build(quick: bool = False) -> Workload:
     inputs = [gn.input(n) for n in names]
     w0, x0, w1, x1, w2 = inputs
     f = gn.sigmoid(w0 * x0 + w1 * x1 + w2)
-    compiled = gn.compile([f, *gn.grad(f, inputs)], inputs)
+    compiled = gn.compile([f, *gn.grad(f, inputs)], inputs, **options())
     work.add("graphnn", lambda: compiled(*VALUES))
     work.add("numpy", _numpy)
     torch = peers.torch()
