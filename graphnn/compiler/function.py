@@ -18,6 +18,7 @@ from codegen.jit import CompiledKernel, compile_kernel
 from codegen.module import GEMM_MODES
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
+from codegen.schedule import schedule
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError
 from graphnn.graph import Graph
@@ -36,7 +37,7 @@ class Specialization:
     def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None) -> None:
         self.graph = graph
         self.lowered: Lowered = lower(graph, name=name)
-        self.kernel: CompiledKernel = compile_kernel(self.lowered.kernel, gemm=gemm,
+        self.kernel: CompiledKernel = compile_kernel(schedule(self.lowered.kernel), gemm=gemm,
                                                      threads=threads)
         self.constants = tuple(np.ascontiguousarray(c) for c in self.lowered.constants)
         computed = {node: k for k, node in enumerate(self.lowered.outputs)}
@@ -105,7 +106,7 @@ class Function:
     (or the arrays passed as `out=`). Safe to call from several threads at once.
     """
 
-    def __init__(self, graph: Graph, single: bool, *, gemm: str = "blas",
+    def __init__(self, graph: Graph, single: bool, *, gemm: str = "native",
                  threads: int | None = None, optimize: bool = True) -> None:
         self.graph = graph
         self.single = single
@@ -259,15 +260,16 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
-            optimize: bool = True, gemm: str = "blas", threads: int | None = None,
+            optimize: bool = True, gemm: str = "native", threads: int | None = None,
             name: str = "f") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
     cores parallel loops and matrix products use (None: all). `gemm` chooses how matrix
-    products run: "blas" (SciPy's BLAS), "native" (graphnn's own packed micro-kernel for this
-    CPU's vector width) or "loops" (plain loops, for checking).
+    products run: "native" (the default: graphnn's own packed micro-kernel for this CPU's
+    vector width, on graphnn's thread pool), "blas" (SciPy's BLAS, with its own threads) or
+    "loops" (plain loops, for checking). docs/performance.md compares them.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))

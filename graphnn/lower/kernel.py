@@ -119,8 +119,13 @@ class Lowering:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
         elementwise over its own shape is computed in that user's loop, never stored."""
         users = self.users[node]
-        return (node not in self.outputs and node.op not in _GEMM_OPS and len(users) == 1
-                and users[0].opdef.scalar is not None and users[0].shape == node.shape)
+        # a reduction over leading axes reads with a stride: stored, the schedule turns it
+        # into a contiguous accumulation (codegen.schedule.interchange_reductions)
+        strided = node.op in _SINGLE_READ and node.inputs[0].ndim - 1 not in \
+            node.attrs["axis"]
+        return (node not in self.outputs and node.op not in _GEMM_OPS and not strided
+                and len(users) == 1 and users[0].opdef.scalar is not None
+                and users[0].shape == node.shape)
 
     # -- element expressions -------------------------------------------------------------------
 
