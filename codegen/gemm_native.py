@@ -66,10 +66,11 @@ def symbol(dtype: str, trans_a: bool = False, trans_b: bool = False) -> str:
 VARIANTS = [(trans_a, trans_b) for trans_a in (False, True) for trans_b in (False, True)]
 
 
-def gemm_ir(dtype: str, vector_bits: int) -> str:
-    """The IR text of graphnn_gemm_<dtype> for vectors of `vector_bits`."""
-    module = ir.Module(name=f"graphnn_gemm_{dtype}")
-    _Gemm(module, dtype, blocking(dtype, vector_bits)).build()
+def gemm_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool) -> str:
+    """The IR text of one variant, graphnn_gemm_<dtype>_<layout>, for `vector_bits` vectors
+    (one module per variant: a program compiles only the layouts it uses)."""
+    module = ir.Module(name=symbol(dtype, trans_a, trans_b))
+    _Gemm(module, dtype, blocking(dtype, vector_bits)).build(trans_a, trans_b)
     return str(module)
 
 
@@ -88,11 +89,10 @@ class _Gemm:
         self.parallel = ir.Function(module, ir.FunctionType(
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
 
-    def build(self) -> None:
-        for trans_a, trans_b in VARIANTS:
-            item = _Item(self, trans_a, trans_b).build()
-            packer = _Packer(self, trans_a, trans_b).build()
-            _Driver(self, item, packer, trans_a, trans_b).build()
+    def build(self, trans_a: bool, trans_b: bool) -> None:
+        item = _Item(self, trans_a, trans_b).build()
+        packer = _Packer(self, trans_a, trans_b).build()
+        _Driver(self, item, packer, trans_a, trans_b).build()
 
 
 class _Builder:
@@ -234,18 +234,20 @@ class _Packer(_JobFunction):
                                                    i, kk))
 
     def copy_panel(self, panel, width: int, limit, target, masked: bool, source) -> None:
+        """A loop, not Python-unrolled: LLVM vectorizes it where the source is contiguous, and
+        the library stays small enough to compile quickly."""
         b, job, g = self.b, self.job, self.gemm
         with self.loop(0, job["kc"], name="pk.k") as kk:
             base = b.mul(b.add(b.mul(panel, job["kc"]), kk), self.i64(width))
-            for offset in range(width):
-                index = b.add(b.mul(panel, self.i64(width)), self.i64(offset))
+            with self.loop(0, width, name="pk.c") as offset:
+                index = b.add(b.mul(panel, self.i64(width)), offset)
                 if masked:
                     inside = b.icmp_signed("<", index, limit)
                     index = b.select(inside, index, self.i64(0))
                 value = b.load(source(b.add(job["p0"], kk), index), typ=g.t)
                 if masked:
                     value = b.select(inside, value, ir.Constant(g.t, 0.0))
-                b.store(value, self.element(target, b.add(base, self.i64(offset))))
+                b.store(value, self.element(target, b.add(base, offset)))
 
 
 class _Item(_JobFunction):

@@ -166,18 +166,17 @@ def vector_bits() -> int:
 
 
 @functools.cache
-def _gemm_symbols() -> dict[str, int]:
-    """Our GEMM (codegen.gemm_native) for both dtypes, compiled or loaded once per process."""
-    found = {}
-    for dtype in ("f32", "f64"):
-        bits = vector_bits()
-        data = generated_object(f"gemm {dtype} {bits}",
-                                functools.partial(gemm_native.gemm_ir, dtype, bits))
-        names = [gemm_native.symbol(dtype, *variant) for variant in gemm_native.VARIANTS]
-        tracker = _link(data, f"graphnn_gemm_{dtype}", names, _parallel_symbols())
-        _RUNTIME_OBJECTS.append(tracker)
-        found.update({name: tracker[name] for name in names})
-    return found
+def gemm_symbol(name: str) -> int:
+    """Address of one variant of our GEMM (codegen.gemm_native), compiled or loaded from the
+    cache the first time this process needs it."""
+    dtype, layout = name.split("_")[-2:]
+    trans_a, trans_b = layout[0] == "t", layout[1] == "t"
+    bits = vector_bits()
+    data = generated_object(f"{name} {bits}", functools.partial(
+        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b))
+    tracker = _link(data, name, [name], _parallel_symbols())
+    _RUNTIME_OBJECTS.append(tracker)
+    return tracker[name]
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
@@ -234,9 +233,13 @@ def _kernel_imports(kernel: loops.Kernel, mode: str) -> dict[str, int]:
     """Addresses of the runtime symbols the kernel's code may call."""
     nodes = [n for stmt in kernel.body for n in loops.walk(stmt)]
     imports: dict[str, int] = {}
-    if any(isinstance(n, loops.Gemm) for n in nodes):
-        imports.update(_blas_symbols() if mode == "blas" else
-                       _gemm_symbols() if mode == "native" else {})
+    gemms = [n for n in nodes if isinstance(n, loops.Gemm)]
+    if gemms and mode == "blas":
+        imports.update(_blas_symbols())
+    if mode == "native":
+        for g in gemms:
+            name = gemm_native.symbol(g.c.dtype, g.trans_a, g.trans_b)
+            imports[name] = gemm_symbol(name)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports
