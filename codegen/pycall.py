@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,6 +64,9 @@ def c_api() -> dict[str, int]:
         "save_thread": _function_address("PyEval_SaveThread"),
         "restore_thread": _function_address("PyEval_RestoreThread"),
         "descr_f32": id(np.dtype(np.float32)), "descr_f64": id(np.dtype(np.float64)),
+        "list_type": id(list), "tuple_type": id(tuple),
+        # keyword names arrive interned; a name that is not this very object falls back
+        "out_name": id(sys.intern("out")),
     }
 
 

@@ -20,6 +20,7 @@ code is cached on disk like any kernel.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -37,7 +38,10 @@ NPY_C_CONTIGUOUS_ALIGNED = 0x0001 | 0x0100
 # slots of the address table passed as `self`
 TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vectorcall",
          "list_new", "list_set_item", "save_thread", "restore_thread", "kernel", "fallback",
-         "workspace", "threads", "busy", "descr_f32", "descr_f64")
+         "workspace", "threads", "busy", "descr_f32", "descr_f64", "list_type", "tuple_type",
+         "out_name")
+VAR_SIZE, ITEMS = 16, 24        # PyVarObject.ob_size; a list's ob_item pointer, a tuple's items
+NPY_WRITEABLE = 0x0400
 
 
 @dataclass(frozen=True)
@@ -109,16 +113,24 @@ class _Entry:
         b = self.builder
         self.table_base = self.field(self.self_, ARRAY_DATA, PTR)
         self.argv = b.alloca(PTR, self.slots, name="argv")
-        no_keywords = b.icmp_unsigned("==", self.kwnames, ir.Constant(PTR, None))
-        self.check(no_keywords, "no_keywords")
         count = ir.Constant(I64, len(self.spec.arguments))
         self.check(b.icmp_signed("==", self.nargs, count), "count_ok")
         for position, argument in enumerate(self.spec.arguments):
             self.argument(position, argument)
         for k in range(self.spec.constants):
             self.set_slot(len(self.spec.arguments) + k, self.pointer(len(TABLE) + k))
+        given = self.function.append_basic_block("out_given")
+        fresh = self.function.append_basic_block("out_fresh")
+        b.cbranch(b.icmp_unsigned("!=", self.kwnames, ir.Constant(PTR, None)), given, fresh)
+        b.position_at_start(fresh)
         arrays = self.allocate_outputs()
         self.run_kernel(arrays)
+        self.finish(arrays)
+        b.position_at_start(given)
+        arrays = self.given_outputs()
+        self.run_kernel([])                   # borrowed: nothing to release on the way out
+        for array in arrays:                  # the result holds new references to them
+            self.call("incref", ir.VoidType(), [array])
         self.finish(arrays)
         self.build_fallback()
 
@@ -152,7 +164,7 @@ class _Entry:
                            f"a{position}_array")
                 self.array(position, argument, obj)
 
-    def array(self, position: int, argument: Argument, obj) -> None:
+    def array(self, position: int, argument: Argument, obj, writable: bool = False) -> None:
         b = self.builder
         descr = self.field(obj, ARRAY_DESCR, I64)
         self.check(b.icmp_unsigned("==", descr, self.table(f"descr_{argument.dtype}")),
@@ -165,10 +177,9 @@ class _Entry:
             address = b.gep(dims, [ir.Constant(I64, axis)], source_etype=I64)
             self.check(b.icmp_signed("==", b.load(address, typ=I64), ir.Constant(I64, size)),
                        f"a{position}_dim{axis}")
-        flags = b.and_(self.field(obj, ARRAY_FLAGS, I32), ir.Constant(I32,
-                                                                      NPY_C_CONTIGUOUS_ALIGNED))
-        self.check(b.icmp_signed("==", flags, ir.Constant(I32, NPY_C_CONTIGUOUS_ALIGNED)),
-                   f"a{position}_layout")
+        wanted = NPY_C_CONTIGUOUS_ALIGNED | (NPY_WRITEABLE if writable else 0)
+        flags = b.and_(self.field(obj, ARRAY_FLAGS, I32), ir.Constant(I32, wanted))
+        self.check(b.icmp_signed("==", flags, ir.Constant(I32, wanted)), f"a{position}_layout")
         self.set_slot(position, self.field(obj, ARRAY_DATA, PTR))
 
     def allocate_outputs(self) -> list[ir.Value]:
@@ -193,6 +204,62 @@ class _Entry:
         self.set_slot(first + len(self.spec.outputs), self.pointer("workspace"))
         self.set_slot(first + len(self.spec.outputs) + 1, self.pointer("threads"))
         return arrays
+
+    def given_outputs(self) -> list[ir.Value]:
+        """out=[arrays]: the one keyword, a list or tuple of exact, C-contiguous, aligned,
+        writable arrays of each output's dtype and shape, overlapping no input array and no
+        other output (else the fallback, which raises the error)."""
+        b = self.builder
+        names = self.kwnames                                  # a tuple of keyword names
+        self.check(b.icmp_signed("==", self.field(names, VAR_SIZE, I64), ir.Constant(I64, 1)),
+                   "one_keyword")
+        self.check(b.icmp_unsigned("==", self.field(names, ITEMS, I64), self.table("out_name")),
+                   "keyword_is_out")
+        slot = b.gep(self.args, [ir.Constant(I64, len(self.spec.arguments))], source_etype=PTR)
+        out = b.load(slot, typ=PTR)
+        kind = self.field(out, OB_TYPE, I64)
+        is_list = b.icmp_unsigned("==", kind, self.table("list_type"))
+        is_tuple = b.icmp_unsigned("==", kind, self.table("tuple_type"))
+        self.check(b.or_(is_list, is_tuple), "out_sequence")
+        count = ir.Constant(I64, len(self.spec.outputs))
+        self.check(b.icmp_signed("==", self.field(out, VAR_SIZE, I64), count), "out_count")
+        items = b.select(is_list, self.field(out, ITEMS, PTR),
+                         b.gep(out, [ir.Constant(I64, ITEMS)], source_etype=I8))
+        first = len(self.spec.arguments) + self.spec.constants
+        arrays = []
+        for k, output in enumerate(self.spec.outputs):
+            address = b.gep(items, [ir.Constant(I64, k)], source_etype=PTR)
+            array = b.load(address, typ=PTR)
+            self.check(b.icmp_unsigned("==", self.field(array, OB_TYPE, I64),
+                                       self.table("array_type")), f"out{k}_array")
+            self.array(first + k, output, array, writable=True)
+            arrays.append(array)
+        self.set_slot(first + len(self.spec.outputs), self.pointer("workspace"))
+        self.set_slot(first + len(self.spec.outputs) + 1, self.pointer("threads"))
+        self.disjoint(first)
+        return arrays
+
+    def disjoint(self, first: int) -> None:
+        """No output's bytes overlap an input array's or another output's (the kernel's
+        buffers are noalias). Scalar inputs live on this function's stack: no overlap."""
+        b = self.builder
+        spans = [(slot, argument) for slot, argument in enumerate(self.spec.arguments)
+                 if argument.shape] + [(first + k, output)
+                                       for k, output in enumerate(self.spec.outputs)]
+        size = {"f32": 4, "f64": 8}
+
+        def bounds(slot, argument):
+            address = b.gep(self.argv, [ir.Constant(I64, slot)], source_etype=PTR)
+            start = b.ptrtoint(b.load(address, typ=PTR), I64)
+            nbytes = ir.Constant(I64, size[argument.dtype] * math.prod(argument.shape))
+            return start, b.add(start, nbytes)
+        for k in range(len(self.spec.outputs)):
+            out_start, out_end = bounds(*spans[len(spans) - len(self.spec.outputs) + k])
+            for other in spans[:len(spans) - len(self.spec.outputs) + k]:
+                start, end = bounds(*other)
+                apart = b.or_(b.icmp_unsigned("<=", out_end, start),
+                              b.icmp_unsigned("<=", end, out_start))
+                self.check(apart, f"out{k}_apart")
 
     def fail_unless(self, condition: ir.Value, arrays: list[ir.Value], name: str,
                     fallback: bool = False) -> None:

@@ -133,3 +133,47 @@ def test_no_native_entry_when_outputs_are_not_all_computed():
     assert compile([x * 2.0, x])._native is None
     assert compile([x * 2.0, x * 2.0])._native is None
     assert compile([x * 2.0, x * 3.0])._native is not None
+
+
+@pytest.fixture(scope="module")
+def pair():
+    x, y = gn.input("x", shape=(4,)), gn.input("y", shape=(4,))
+    return compile([x * y, x + y])
+
+
+def test_out_arrays_take_the_native_path(pair):
+    xv, yv = np.arange(4.0), np.ones(4)
+    out = [np.empty(4), np.empty(4)]
+    for given in (out, tuple(out)):
+        result = pair(xv, yv, out=given)
+        assert result[0] is out[0] and result[1] is out[1]
+        assert out[0].tolist() == [0.0, 1.0, 2.0, 3.0] and out[1].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize("make,error", [
+    (lambda xv: [xv, np.empty(4)], "overlaps"),                          # aliases an input
+    (lambda xv: [np.empty(8)[:4], np.empty(4)[::-1]], "C-contiguous"),    # a reversed view
+    (lambda xv: [np.empty(4, np.float32), np.empty(4)], "out\\[0\\]"),
+    (lambda xv: [np.empty(4)], "out= needs 2 arrays"),
+])
+def test_bad_out_arrays_fall_back_to_the_python_error(pair, make, error):
+    xv = np.arange(4.0)
+    with pytest.raises((ValueError, gn.InputError), match=error):
+        pair(xv, np.ones(4), out=make(xv))
+
+
+def test_read_only_out_is_refused(pair):
+    out = [np.empty(4), np.empty(4)]
+    out[1].setflags(write=False)
+    with pytest.raises(gn.InputError, match="writable"):
+        pair(np.arange(4.0), np.ones(4), out=out)
+
+
+def test_out_references_stay_balanced(pair):
+    out = [np.empty(4), np.empty(4)]
+    xv, yv = np.arange(4.0), np.ones(4)
+    pair(xv, yv, out=out)
+    before = [sys.getrefcount(a) for a in out]
+    for _ in range(1000):
+        pair(xv, yv, out=out)
+    assert [sys.getrefcount(a) for a in out] == before
