@@ -64,7 +64,8 @@ class Emitter:
 
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
-    ``threads``) or "loops" (see ``codegen.gemm``).
+    ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
+    (see ``codegen.gemm``).
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
@@ -217,9 +218,11 @@ class Emitter:
                     self.emit(child)
 
     def emit_Gemm(self, g: loops.Gemm) -> None:
-        if self.gemm == "blas":
+        if self.gemm == "blas" or (self.gemm == "auto" and self.threads is not None):
             gemm.call_blas(self, g)
-        elif self.gemm == "native":
+        elif self.gemm in ("native", "auto"):
+            # inside a parallel loop there is no threads value: the product runs on this
+            # thread alone (the loop already uses every core)
             gemm.call_native(self, g, self.threads if self.threads is not None else i64(1))
         else:
             gemm.emit_loops(self, g)

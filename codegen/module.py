@@ -27,7 +27,7 @@ from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
-GEMM_MODES = ("blas", "native", "loops")
+GEMM_MODES = ("auto", "blas", "native", "loops")
 @dataclass(frozen=True)
 class LoweredKernel:
     module: ir.Module
@@ -43,7 +43,7 @@ def entry_symbol(kernel: loops.Kernel) -> str:
 def build_module(kernel: loops.Kernel, *, gemm: str = "blas") -> LoweredKernel:
     """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel.
 
-    ``gemm``: how Gemm statements run, "blas", "native" or "loops" (codegen.gemm)."""
+    ``gemm``: how Gemm statements run, "auto", "blas", "native" or "loops" (codegen.gemm)."""
     if gemm not in GEMM_MODES:
         raise ValueError(f"gemm must be one of {GEMM_MODES}, got {gemm!r}")
     builder = _ModuleBuilder(kernel, gemm)

@@ -106,7 +106,7 @@ class Function:
     (or the arrays passed as `out=`). Safe to call from several threads at once.
     """
 
-    def __init__(self, graph: Graph, single: bool, *, gemm: str = "native",
+    def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
                  threads: int | None = None, optimize: bool = True) -> None:
         self.graph = graph
         self.single = single
@@ -260,16 +260,17 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
-            optimize: bool = True, gemm: str = "native", threads: int | None = None,
+            optimize: bool = True, gemm: str = "auto", threads: int | None = None,
             name: str = "f") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
     cores parallel loops and matrix products use (None: all). `gemm` chooses how matrix
-    products run: "native" (the default: graphnn's own packed micro-kernel for this CPU's
-    vector width, on graphnn's thread pool), "blas" (SciPy's BLAS, with its own threads) or
-    "loops" (plain loops, for checking). docs/performance.md compares them.
+    products run: "auto" (the default: SciPy's BLAS for a matmul, graphnn's own packed
+    micro-kernel, one per thread, inside the per-image parallel loops of convolutions),
+    "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread pool) or "loops"
+    (plain loops, for checking). docs/performance.md compares them.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))

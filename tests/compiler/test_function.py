@@ -200,7 +200,7 @@ def test_every_gemm_mode_agrees():
     rng = np.random.default_rng(7)
     feed = {"a": rng.normal(size=(2, 7, 5)), "b": rng.normal(size=(5, 4))}
     want = gn.evaluate(outputs, feed)
-    for gemm in ("blas", "native", "loops"):
+    for gemm in ("auto", "blas", "native", "loops"):
         for g, v in zip(compile(outputs, gemm=gemm)(**feed), want):
             np.testing.assert_allclose(g, v, rtol=1e-12, atol=1e-13)
 
@@ -233,7 +233,7 @@ def test_a_corrupted_cache_entry_is_rebuilt(tmp_path, monkeypatch):
 
 
 def test_unknown_gemm_mode_is_an_error():
-    with pytest.raises(gn.OpError, match="gemm must be one of blas, native, loops"):
+    with pytest.raises(gn.OpError, match="gemm must be one of auto, blas, native, loops"):
         compile(gn.input("x") * 2.0, gemm="fast")
 
 
