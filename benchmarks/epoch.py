@@ -183,7 +183,7 @@ def _implementations(x: np.ndarray, t: np.ndarray, batch: int, threads: int | No
     xs, ts = x[:64], t[:64]
     runs = {}
 
-    for label, gemm in (("graphnn", "blas"), ("graphnn native", "native")):
+    for label, gemm in (("graphnn", "auto"), ("graphnn native", "native")):
         model = graphnn_model(initial(), threads=threads, gemm=gemm)
         step = nn.TrainStep(model, "softmax_cross_entropy", nn.SGD(lr=LR))
         check(label, step(xs, ts), graphnn_parameters(model))
@@ -282,7 +282,7 @@ def _cache_setting(value: str | None) -> Iterator[None]:
             os.environ["GRAPHNN_CACHE_DIR"] = saved
 
 
-def breakdown(batch: int = 256, threads: int | None = 1, gemm: str = "blas") -> dict:
+def breakdown(batch: int = 256, threads: int | None = 1, gemm: str = "auto") -> dict:
     """Where one training step of graphnn goes, in median seconds per step: the whole
     TrainStep call, the compiled function called directly, its five matrix products compiled
     alone, and NumPy's step with its two large products, for comparison; and the compile
