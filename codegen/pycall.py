@@ -105,12 +105,19 @@ def _new_from_descr_works() -> bool:
     return made.shape == (2, 5) and made.dtype == descr and made.flags.c_contiguous
 
 
-class NativeEntry:
-    """The builtin function object and everything it reads, kept alive together."""
+class _Table(np.ndarray):
+    """The entry's `self`: the address table, which also holds everything the entry's code
+    reads (a subclass, so it can carry them: the builtin function keeps it alive, and with it
+    the method definition, the code, the workspace and the constants)."""
 
-    def __init__(self, function: Callable, keep: tuple) -> None:
+    keep: tuple = ()
+
+
+class NativeEntry:
+    """The builtin function object; it keeps everything it needs alive by itself."""
+
+    def __init__(self, function: Callable) -> None:
         self.function = function
-        self._keep = keep
 
 
 def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
@@ -118,7 +125,8 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
     """A builtin function running `compiled` per `spec`, or None where unsupported."""
     if not supported():
         return None
-    tracker = jit.link_entry(f"entry {spec!r}", lambda: pyentry.entry_ir(spec), spec.symbol)
+    tracker = jit.link_entry(f"entry {spec!r}", lambda: pyentry.entry_ir(spec), spec.symbol,
+                             quick=True)
     address = tracker[spec.symbol]
     workspace = jit.Workspace(compiled.workspace_bytes)
     busy = np.zeros(1, np.int64)
@@ -127,11 +135,10 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
               "busy": busy.ctypes.data}
     arrays = [np.ascontiguousarray(c) for c in constants]
     table = np.array([values[key] for key in TABLE] + [a.ctypes.data for a in arrays],
-                     dtype=np.uint64)
+                     dtype=np.uint64).view(_Table)
     method = _MethodDef(spec.symbol.encode(), address, METH_FASTCALL_KEYWORDS, None)
+    table.keep = (tracker, method, workspace, busy, arrays, fallback, compiled)
     new = ctypes.pythonapi.PyCFunction_NewEx
     new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.py_object,
                                                    ctypes.py_object]
-    function = new(ctypes.addressof(method), table, None)
-    return NativeEntry(function, (tracker, method, table, workspace, busy, arrays, fallback,
-                                  compiled))
+    return NativeEntry(new(ctypes.addressof(method), table, None))

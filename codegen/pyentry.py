@@ -8,14 +8,21 @@ signature,
 
 that checks every argument (exact ndarray type, the canonical dtype descriptor, dimensions,
 C-contiguous and aligned flags; or an exact Python float for a 0-d input), allocates the outputs
-with NumPy's PyArray_NewFromDescr, runs the kernel (releasing the GIL for large kernels) and
-returns the array (or a list of them). Anything else (keywords, another shape, a subclass, an
-int, a non-contiguous array) goes to a Python fallback, which gives the same result or the
-proper error. So native code runs only on arguments it validated itself.
+with NumPy's PyArray_NewFromDescr (or checks the arrays given as `out=`), runs the kernel
+(releasing the GIL for large kernels) and returns the array (or a list of them). Anything else
+(other keywords, another shape, a subclass, an int, a non-contiguous array) goes to a Python
+fallback, which gives the same result or the proper error. So native code runs only on
+arguments it validated itself.
 
 `self` is a NumPy array of process-specific addresses (`TABLE`): type objects, dtype
 descriptors, C-API functions, the kernel, the fallback. The IR holds no address, so its object
 code is cached on disk like any kernel.
+
+The IR is written as text, not through llvmlite's IR builder: an entry is a few hundred lines
+of straight-line checks, and printing them through the builder's objects cost 15-30 ms per
+compiled function, against about 1 ms this way. It is compiled without optimization passes
+(codegen.jit's quick settings): it is already what the optimizer would leave, loads and
+compares in a row.
 """
 
 from __future__ import annotations
@@ -23,25 +30,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llvmlite import ir
-
-I8, I32, I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
-F32, F64 = ir.FloatType(), ir.DoubleType()
-PTR = ir.PointerType()
-
-# Layout of CPython and NumPy objects (stable ABI fields, checked at run time by codegen.jit)
+# Layout of CPython and NumPy objects (stable ABI fields, checked at run time by codegen.pycall)
 OB_TYPE = 8                    # PyObject.ob_type
 FLOAT_VALUE = 16               # PyFloatObject.ob_fval
 ARRAY_DATA, ARRAY_ND, ARRAY_DIMS, ARRAY_DESCR, ARRAY_FLAGS = 16, 24, 32, 56, 64
 NPY_C_CONTIGUOUS_ALIGNED = 0x0001 | 0x0100
+NPY_WRITEABLE = 0x0400
+VAR_SIZE, ITEMS = 16, 24        # PyVarObject.ob_size; a list's ob_item pointer, a tuple's items
 
-# slots of the address table passed as `self`
+# slots of the address table passed as `self`; the constants' addresses follow them
 TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vectorcall",
          "list_new", "list_set_item", "save_thread", "restore_thread", "kernel", "fallback",
          "workspace", "threads", "busy", "descr_f32", "descr_f64", "list_type", "tuple_type",
          "out_name")
-VAR_SIZE, ITEMS = 16, 24        # PyVarObject.ob_size; a list's ob_item pointer, a tuple's items
-NPY_WRITEABLE = 0x0400
+_SIZE = {"f32": 4, "f64": 8}
+_LLVM = {"f32": "float", "f64": "double"}
 
 
 @dataclass(frozen=True)
@@ -66,248 +69,258 @@ class EntrySpec:
 
 def entry_ir(spec: EntrySpec) -> str:
     """The LLVM IR text of the entry point (deterministic for a given spec)."""
-    module = ir.Module(name=spec.symbol)
-    function = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64, PTR]), spec.symbol)
-    _Entry(module, function, spec).build()
-    return str(module)
+    return _Entry(spec).text()
 
 
 class _Entry:
-    def __init__(self, module: ir.Module, function: ir.Function, spec: EntrySpec) -> None:
-        self.module, self.function, self.spec = module, function, spec
-        self.self_, self.args, self.nargs, self.kwnames = function.args
-        self.builder = ir.IRBuilder(function.append_basic_block("entry"))
-        self.fallback = function.append_basic_block("fallback")
-        self.slots = len(spec.arguments) + spec.constants + len(spec.outputs) + 2
+    """Writes the function line by line. Values are numbered %v0, %v1, ...; blocks are named
+    for the check that leads into them."""
 
-    # -- helpers ---------------------------------------------------------------------------------
+    def __init__(self, spec: EntrySpec) -> None:
+        self.spec = spec
+        self.lines: list[str] = []
+        self.globals: list[str] = []
+        self.count = 0
+        self.labels = 0
+        self.words: dict[str, str] = {}
+        self.first_output = len(spec.arguments) + spec.constants
+        self.slots = self.first_output + len(spec.outputs) + 2
 
-    def field(self, pointer: ir.Value, offset: int, kind: ir.Type) -> ir.Value:
-        address = self.builder.gep(pointer, [ir.Constant(I64, offset)], source_etype=I8)
-        return self.builder.load(address, typ=kind)
+    # -- writing --------------------------------------------------------------------------------
 
-    def table(self, key: str | int) -> ir.Value:
-        index = TABLE.index(key) if isinstance(key, str) else key
-        address = self.builder.gep(self.table_base, [ir.Constant(I64, index)], source_etype=I64)
-        return self.builder.load(address, typ=I64)
+    def value(self, instruction: str) -> str:
+        name = f"%v{self.count}"
+        self.count += 1
+        self.lines.append(f"  {name} = {instruction}")
+        return name
 
-    def pointer(self, key: str | int) -> ir.Value:
-        return self.builder.inttoptr(self.table(key), PTR)
+    def emit(self, instruction: str) -> None:
+        self.lines.append(f"  {instruction}")
 
-    def call(self, key: str, result: ir.Type, arguments: list[ir.Value]) -> ir.Value:
-        """Call the C function whose address is in the table (a typed function pointer tells
-        llvmlite the signature; LLVM itself sees an opaque pointer)."""
-        kind = ir.FunctionType(result, [a.type for a in arguments])
-        callee = self.builder.inttoptr(self.table(key), kind.as_pointer())
-        return self.builder.call(callee, arguments)
+    def label(self, hint: str) -> str:
+        self.labels += 1
+        return f"{hint}.{self.labels}"
 
-    def check(self, condition: ir.Value, name: str) -> None:
+    def start(self, label: str) -> None:
+        self.lines.append(f"{label}:")
+
+    def field(self, pointer: str, offset: int, kind: str) -> str:
+        address = self.value(f"getelementptr inbounds i8, ptr {pointer}, i64 {offset}")
+        return self.value(f"load {kind}, ptr {address}")
+
+    def check(self, condition: str, hint: str) -> None:
         """Continue when condition holds; otherwise go to the Python fallback."""
-        passed = self.function.append_basic_block(name)
-        self.builder.cbranch(condition, passed, self.fallback)
-        self.builder.position_at_start(passed)
+        passed = self.label(hint)
+        self.emit(f"br i1 {condition}, label %{passed}, label %fallback")
+        self.start(passed)
+
+    def compare(self, predicate: str, kind: str, left: str, right: str | int) -> str:
+        return self.value(f"icmp {predicate} {kind} {left}, {right}")
+
+    def call(self, word: str, result: str, arguments: str) -> str | None:
+        """Call the C function whose address is table word `word`."""
+        callee = self.value(f"inttoptr i64 {self.words[word]} to ptr")
+        if result == "void":
+            self.emit(f"call void {callee}({arguments})")
+            return None
+        return self.value(f"call {result} {callee}({arguments})")
+
+    def slot(self, index: int) -> str:
+        return self.value(f"getelementptr inbounds ptr, ptr %argv, i64 {index}")
+
+    def set_slot(self, index: int, pointer: str) -> None:
+        self.emit(f"store ptr {pointer}, ptr {self.slot(index)}")
 
     # -- the function ----------------------------------------------------------------------------
 
-    def build(self) -> None:
-        b = self.builder
-        self.table_base = self.field(self.self_, ARRAY_DATA, PTR)
-        self.argv = b.alloca(PTR, self.slots, name="argv")
-        count = ir.Constant(I64, len(self.spec.arguments))
-        self.check(b.icmp_signed("==", self.nargs, count), "count_ok")
-        for position, argument in enumerate(self.spec.arguments):
+    def text(self) -> str:
+        spec = self.spec
+        self.start("entry")
+        self.emit(f"%argv = alloca ptr, i64 {self.slots}")
+        for k, argument in enumerate(spec.arguments):
+            if not argument.shape:
+                self.emit(f"%scalar{k} = alloca {_LLVM[argument.dtype]}")
+        table_address = self.value("getelementptr inbounds i8, ptr %self, i64 "
+                                   f"{ARRAY_DATA}")
+        self.lines.append(f"  %table = load ptr, ptr {table_address}")
+        for k, word in enumerate(TABLE):        # every word once, up front (plain loads)
+            address = self.value(f"getelementptr inbounds i64, ptr %table, i64 {k}")
+            self.words[word] = self.value(f"load i64, ptr {address}")
+        self.check(self.compare("eq", "i64", "%nargs", len(spec.arguments)), "count_ok")
+        for position, argument in enumerate(spec.arguments):
             self.argument(position, argument)
-        for k in range(self.spec.constants):
-            self.set_slot(len(self.spec.arguments) + k, self.pointer(len(TABLE) + k))
-        given = self.function.append_basic_block("out_given")
-        fresh = self.function.append_basic_block("out_fresh")
-        b.cbranch(b.icmp_unsigned("!=", self.kwnames, ir.Constant(PTR, None)), given, fresh)
-        b.position_at_start(fresh)
+        for k in range(spec.constants):
+            address = self.value(f"getelementptr inbounds i64, ptr %table, i64 {len(TABLE) + k}")
+            self.set_slot(len(spec.arguments) + k, self.value(f"load ptr, ptr {address}"))
+        self.set_slot(self.first_output + len(spec.outputs),
+                      self.value(f"inttoptr i64 {self.words['workspace']} to ptr"))
+        self.set_slot(self.first_output + len(spec.outputs) + 1,
+                      self.value(f"inttoptr i64 {self.words['threads']} to ptr"))
+        given = self.compare("ne", "ptr", "%kwnames", "null")
+        self.emit(f"br i1 {given}, label %out_given, label %out_fresh")
+        self.start("out_fresh")
         arrays = self.allocate_outputs()
         self.run_kernel(arrays)
         self.finish(arrays)
-        b.position_at_start(given)
+        self.start("out_given")
         arrays = self.given_outputs()
         self.run_kernel([])                   # borrowed: nothing to release on the way out
         for array in arrays:                  # the result holds new references to them
-            self.call("incref", ir.VoidType(), [array])
+            self.call("incref", "void", f"ptr {array}")
         self.finish(arrays)
-        self.build_fallback()
-
-    def set_slot(self, slot: int, value: ir.Value) -> None:
-        address = self.builder.gep(self.argv, [ir.Constant(I64, slot)], source_etype=PTR)
-        self.builder.store(value, address)
+        self.start("fallback")
+        fallback = self.value(f"inttoptr i64 {self.words['fallback']} to ptr")
+        result = self.call("vectorcall", "ptr", f"ptr {fallback}, ptr %args, i64 %nargs, "
+                                                "ptr %kwnames")
+        self.emit(f"ret ptr {result}")
+        header = (f"define ptr @\"{spec.symbol}\"(ptr %self, ptr %args, i64 %nargs, "
+                  "ptr %kwnames) nounwind {")
+        return "\n".join([*self.globals, header, *self.lines, "}", ""])
 
     def argument(self, position: int, argument: Argument) -> None:
-        b = self.builder
-        address = b.gep(self.args, [ir.Constant(I64, position)], source_etype=PTR)
-        obj = b.load(address, typ=PTR)
-        kind = self.field(obj, OB_TYPE, I64)
-        if not argument.shape:
-            self.scalar_or_array(position, argument, obj, kind)
+        address = self.value(f"getelementptr inbounds ptr, ptr %args, i64 {position}")
+        obj = self.value(f"load ptr, ptr {address}")
+        kind = self.field(obj, OB_TYPE, "i64")
+        if argument.shape:
+            self.check(self.compare("eq", "i64", kind, self.words["array_type"]), "array")
+            self.array(position, argument, obj)
             return
-        self.check(b.icmp_unsigned("==", kind, self.table("array_type")), f"a{position}_array")
+        # a 0-d input: an exact Python float (converted as NumPy would), or a 0-d array
+        is_float = self.compare("eq", "i64", kind, self.words["float_type"])
+        number, other, done = self.label("float"), self.label("not_float"), self.label("scalar")
+        self.emit(f"br i1 {is_float}, label %{number}, label %{other}")
+        self.start(number)
+        value = self.field(obj, FLOAT_VALUE, "double")
+        if argument.dtype == "f32":
+            value = self.value(f"fptrunc double {value} to float")
+        self.emit(f"store {_LLVM[argument.dtype]} {value}, ptr %scalar{position}")
+        self.set_slot(position, f"%scalar{position}")
+        self.emit(f"br label %{done}")
+        self.start(other)
+        self.check(self.compare("eq", "i64", kind, self.words["array_type"]), "array")
         self.array(position, argument, obj)
+        self.emit(f"br label %{done}")
+        self.start(done)
 
-    def scalar_or_array(self, position: int, argument: Argument, obj, kind) -> None:
-        """A 0-d input: an exact Python float (converted as NumPy would), or a 0-d array."""
-        b = self.builder
-        value = b.alloca(F32 if argument.dtype == "f32" else F64, name=f"scalar{position}")
-        is_float = b.icmp_unsigned("==", kind, self.table("float_type"))
-        with b.if_else(is_float) as (then, otherwise):
-            with then:
-                number = self.field(obj, FLOAT_VALUE, F64)
-                b.store(b.fptrunc(number, F32) if argument.dtype == "f32" else number, value)
-                self.set_slot(position, value)
-            with otherwise:
-                self.check(b.icmp_unsigned("==", kind, self.table("array_type")),
-                           f"a{position}_array")
-                self.array(position, argument, obj)
-
-    def array(self, position: int, argument: Argument, obj, writable: bool = False) -> None:
-        b = self.builder
-        descr = self.field(obj, ARRAY_DESCR, I64)
-        self.check(b.icmp_unsigned("==", descr, self.table(f"descr_{argument.dtype}")),
-                   f"a{position}_dtype")
-        nd = self.field(obj, ARRAY_ND, I32)
-        self.check(b.icmp_signed("==", nd, ir.Constant(I32, len(argument.shape))),
-                   f"a{position}_ndim")
-        dims = self.field(obj, ARRAY_DIMS, PTR)
-        for axis, size in enumerate(argument.shape):
-            address = b.gep(dims, [ir.Constant(I64, axis)], source_etype=I64)
-            self.check(b.icmp_signed("==", b.load(address, typ=I64), ir.Constant(I64, size)),
-                       f"a{position}_dim{axis}")
+    def array(self, slot: int, argument: Argument, obj: str, writable: bool = False) -> None:
+        descr = self.field(obj, ARRAY_DESCR, "i64")
+        self.check(self.compare("eq", "i64", descr, self.words[f"descr_{argument.dtype}"]),
+                   "dtype")
+        nd = self.field(obj, ARRAY_ND, "i32")
+        self.check(self.compare("eq", "i32", nd, len(argument.shape)), "ndim")
+        if argument.shape:
+            dims = self.field(obj, ARRAY_DIMS, "ptr")
+            for axis, size in enumerate(argument.shape):
+                extent = self.field(dims, 8 * axis, "i64")
+                self.check(self.compare("eq", "i64", extent, size), "dim")
         wanted = NPY_C_CONTIGUOUS_ALIGNED | (NPY_WRITEABLE if writable else 0)
-        flags = b.and_(self.field(obj, ARRAY_FLAGS, I32), ir.Constant(I32, wanted))
-        self.check(b.icmp_signed("==", flags, ir.Constant(I32, wanted)), f"a{position}_layout")
-        self.set_slot(position, self.field(obj, ARRAY_DATA, PTR))
+        flags = self.value(f"and i32 {self.field(obj, ARRAY_FLAGS, 'i32')}, {wanted}")
+        self.check(self.compare("eq", "i32", flags, wanted), "layout")
+        self.set_slot(slot, self.field(obj, ARRAY_DATA, "ptr"))
 
-    def allocate_outputs(self) -> list[ir.Value]:
-        b = self.builder
-        first = len(self.spec.arguments) + self.spec.constants
-        arrays: list[ir.Value] = []
+    def allocate_outputs(self) -> list[str]:
+        arrays: list[str] = []
         for k, output in enumerate(self.spec.outputs):
-            dims = ir.GlobalVariable(self.module, ir.ArrayType(I64, max(1, len(output.shape))),
-                                     f"dims{k}")
-            dims.global_constant = True
-            dims.initializer = ir.Constant(dims.value_type, list(output.shape) or [0])
-            descr = self.pointer(f"descr_{output.dtype}")
-            self.call("incref", ir.VoidType(), [descr])        # NewFromDescr steals a reference
-            array = self.call("new_from_descr", PTR, [
-                self.pointer("array_type"), descr, ir.Constant(I32, len(output.shape)), dims,
-                ir.Constant(PTR, None), ir.Constant(PTR, None), ir.Constant(I32, 0),
-                ir.Constant(PTR, None)])
-            self.fail_unless(b.icmp_unsigned("!=", array, ir.Constant(PTR, None)), arrays,
-                             f"out{k}_allocated")
+            rank = max(1, len(output.shape))
+            values = ", ".join(f"i64 {d}" for d in output.shape or (0,))
+            self.globals.append(f"@dims{k} = private unnamed_addr constant [{rank} x i64] "
+                                f"[{values}]")
+            descr = self.value(f"inttoptr i64 {self.words[f'descr_{output.dtype}']} to ptr")
+            self.call("incref", "void", f"ptr {descr}")    # NewFromDescr steals a reference
+            array_type = self.value(f"inttoptr i64 {self.words['array_type']} to ptr")
+            array = self.call("new_from_descr", "ptr", (
+                f"ptr {array_type}, ptr {descr}, i32 {len(output.shape)}, ptr @dims{k}, "
+                "ptr null, ptr null, i32 0, ptr null"))
+            self.fail_unless(self.compare("ne", "ptr", array, "null"), arrays, "allocated")
             arrays.append(array)
-            self.set_slot(first + k, self.field(array, ARRAY_DATA, PTR))
-        self.set_slot(first + len(self.spec.outputs), self.pointer("workspace"))
-        self.set_slot(first + len(self.spec.outputs) + 1, self.pointer("threads"))
+            self.set_slot(self.first_output + k, self.field(array, ARRAY_DATA, "ptr"))
         return arrays
 
-    def given_outputs(self) -> list[ir.Value]:
+    def given_outputs(self) -> list[str]:
         """out=[arrays]: the one keyword, a list or tuple of exact, C-contiguous, aligned,
         writable arrays of each output's dtype and shape, overlapping no input array and no
         other output (else the fallback, which raises the error)."""
-        b = self.builder
-        names = self.kwnames                                  # a tuple of keyword names
-        self.check(b.icmp_signed("==", self.field(names, VAR_SIZE, I64), ir.Constant(I64, 1)),
+        spec = self.spec
+        self.check(self.compare("eq", "i64", self.field("%kwnames", VAR_SIZE, "i64"), 1),
                    "one_keyword")
-        self.check(b.icmp_unsigned("==", self.field(names, ITEMS, I64), self.table("out_name")),
-                   "keyword_is_out")
-        slot = b.gep(self.args, [ir.Constant(I64, len(self.spec.arguments))], source_etype=PTR)
-        out = b.load(slot, typ=PTR)
-        kind = self.field(out, OB_TYPE, I64)
-        is_list = b.icmp_unsigned("==", kind, self.table("list_type"))
-        is_tuple = b.icmp_unsigned("==", kind, self.table("tuple_type"))
-        self.check(b.or_(is_list, is_tuple), "out_sequence")
-        count = ir.Constant(I64, len(self.spec.outputs))
-        self.check(b.icmp_signed("==", self.field(out, VAR_SIZE, I64), count), "out_count")
-        items = b.select(is_list, self.field(out, ITEMS, PTR),
-                         b.gep(out, [ir.Constant(I64, ITEMS)], source_etype=I8))
-        first = len(self.spec.arguments) + self.spec.constants
+        name = self.field("%kwnames", ITEMS, "i64")
+        self.check(self.compare("eq", "i64", name, self.words["out_name"]), "keyword_is_out")
+        address = self.value(f"getelementptr inbounds ptr, ptr %args, i64 "
+                             f"{len(spec.arguments)}")
+        out = self.value(f"load ptr, ptr {address}")
+        kind = self.field(out, OB_TYPE, "i64")
+        is_list = self.compare("eq", "i64", kind, self.words["list_type"])
+        is_tuple = self.compare("eq", "i64", kind, self.words["tuple_type"])
+        self.check(self.value(f"or i1 {is_list}, {is_tuple}"), "out_sequence")
+        size = self.field(out, VAR_SIZE, "i64")
+        self.check(self.compare("eq", "i64", size, len(spec.outputs)), "out_count")
+        list_items = self.field(out, ITEMS, "ptr")
+        tuple_items = self.value(f"getelementptr inbounds i8, ptr {out}, i64 {ITEMS}")
+        items = self.value(f"select i1 {is_list}, ptr {list_items}, ptr {tuple_items}")
         arrays = []
-        for k, output in enumerate(self.spec.outputs):
-            address = b.gep(items, [ir.Constant(I64, k)], source_etype=PTR)
-            array = b.load(address, typ=PTR)
-            self.check(b.icmp_unsigned("==", self.field(array, OB_TYPE, I64),
-                                       self.table("array_type")), f"out{k}_array")
-            self.array(first + k, output, array, writable=True)
+        for k, output in enumerate(spec.outputs):
+            array = self.field(items, 8 * k, "ptr")
+            self.check(self.compare("eq", "i64", self.field(array, OB_TYPE, "i64"),
+                                    self.words["array_type"]), "out_array")
+            self.array(self.first_output + k, output, array, writable=True)
             arrays.append(array)
-        self.set_slot(first + len(self.spec.outputs), self.pointer("workspace"))
-        self.set_slot(first + len(self.spec.outputs) + 1, self.pointer("threads"))
-        self.disjoint(first)
+        self.disjoint()
         return arrays
 
-    def disjoint(self, first: int) -> None:
+    def disjoint(self) -> None:
         """No output's bytes overlap an input array's or another output's (the kernel's
-        buffers are noalias). Scalar inputs live on this function's stack: no overlap."""
-        b = self.builder
-        spans = [(slot, argument) for slot, argument in enumerate(self.spec.arguments)
-                 if argument.shape] + [(first + k, output)
-                                       for k, output in enumerate(self.spec.outputs)]
-        size = {"f32": 4, "f64": 8}
+        buffers are noalias). A Python float input lives in this function's frame: it can
+        overlap nothing, and a 0-d array input is checked like any other."""
+        spec = self.spec
+        spans = [(slot, a) for slot, a in enumerate(spec.arguments)] + \
+            [(self.first_output + k, o) for k, o in enumerate(spec.outputs)]
+        bounds = []
+        for slot, tensor in spans:
+            start = self.value(f"ptrtoint ptr {self.field('%argv', 8 * slot, 'ptr')} to i64")
+            end = self.value(f"add i64 {start}, {_SIZE[tensor.dtype] * math.prod(tensor.shape)}")
+            bounds.append((start, end))
+        for k in range(len(spec.outputs)):
+            mine = len(spec.arguments) + k
+            out_start, out_end = bounds[mine]
+            for start, end in bounds[:mine]:
+                before = self.compare("ule", "i64", out_end, start)
+                after = self.compare("ule", "i64", end, out_start)
+                self.check(self.value(f"or i1 {before}, {after}"), "apart")
 
-        def bounds(slot, argument):
-            address = b.gep(self.argv, [ir.Constant(I64, slot)], source_etype=PTR)
-            start = b.ptrtoint(b.load(address, typ=PTR), I64)
-            nbytes = ir.Constant(I64, size[argument.dtype] * math.prod(argument.shape))
-            return start, b.add(start, nbytes)
-        for k in range(len(self.spec.outputs)):
-            out_start, out_end = bounds(*spans[len(spans) - len(self.spec.outputs) + k])
-            for other in spans[:len(spans) - len(self.spec.outputs) + k]:
-                start, end = bounds(*other)
-                apart = b.or_(b.icmp_unsigned("<=", out_end, start),
-                              b.icmp_unsigned("<=", end, out_start))
-                self.check(apart, f"out{k}_apart")
-
-    def fail_unless(self, condition: ir.Value, arrays: list[ir.Value], name: str,
+    def fail_unless(self, condition: str, arrays: list[str], hint: str,
                     fallback: bool = False) -> None:
         """Continue when condition holds; otherwise release `arrays` and return NULL (a Python
         error is set) or, with fallback=True, go to the Python fallback."""
-        b = self.builder
-        passed = self.function.append_basic_block(name)
-        failed = self.function.append_basic_block(name + "_failed")
-        b.cbranch(condition, passed, failed)
-        b.position_at_start(failed)
+        passed, failed = self.label(hint), self.label(f"not_{hint}")
+        self.emit(f"br i1 {condition}, label %{passed}, label %{failed}")
+        self.start(failed)
         for array in arrays:
-            self.call("decref", ir.VoidType(), [array])
-        if fallback:
-            b.branch(self.fallback)
-        else:
-            b.ret(ir.Constant(PTR, None))
-        b.position_at_start(passed)
+            self.call("decref", "void", f"ptr {array}")
+        self.emit("br label %fallback" if fallback else "ret ptr null")
+        self.start(passed)
 
-    def run_kernel(self, arrays: list[ir.Value]) -> None:
-        b = self.builder
+    def run_kernel(self, arrays: list[str]) -> None:
+        kernel = self.value(f"inttoptr i64 {self.words['kernel']} to ptr")
         if not self.spec.release_gil:
-            self.call("kernel", ir.VoidType(), [self.argv])
+            self.emit(f"call void {kernel}(ptr %argv)")
             return
         # the workspace is shared: a second thread arriving while it is in use takes the
         # Python path, which has a workspace per thread
-        busy = b.inttoptr(self.table("busy"), I64.as_pointer())   # typed: store_atomic needs it
-        swapped = b.cmpxchg(busy, ir.Constant(I64, 0), ir.Constant(I64, 1), "acquire",
-                            "monotonic")
-        self.fail_unless(b.extract_value(swapped, 1), arrays, "workspace_free", fallback=True)
-        state = self.call("save_thread", PTR, [])
-        self.call("kernel", ir.VoidType(), [self.argv])
-        self.call("restore_thread", ir.VoidType(), [state])
-        b.store_atomic(ir.Constant(I64, 0), busy, "release", 8)
+        busy = self.value(f"inttoptr i64 {self.words['busy']} to ptr")
+        swapped = self.value(f"cmpxchg ptr {busy}, i64 0, i64 1 acquire monotonic")
+        self.fail_unless(self.value(f"extractvalue {{ i64, i1 }} {swapped}, 1"), arrays,
+                         "workspace_free", fallback=True)
+        state = self.call("save_thread", "ptr", "")
+        self.emit(f"call void {kernel}(ptr %argv)")
+        self.call("restore_thread", "void", f"ptr {state}")
+        self.emit(f"store atomic i64 0, ptr {busy} release, align 8")
 
-    def finish(self, arrays: list[ir.Value]) -> None:
-        b = self.builder
+    def finish(self, arrays: list[str]) -> None:
         if self.spec.single:
-            b.ret(arrays[0])
+            self.emit(f"ret ptr {arrays[0]}")
             return
-        result = self.call("list_new", PTR, [ir.Constant(I64, len(arrays))])
-        self.fail_unless(b.icmp_unsigned("!=", result, ir.Constant(PTR, None)), arrays,
-                         "list_allocated")
+        result = self.call("list_new", "ptr", f"i64 {len(arrays)}")
+        self.fail_unless(self.compare("ne", "ptr", result, "null"), arrays, "list_allocated")
         for k, array in enumerate(arrays):          # PyList_SetItem steals the reference
-            self.call("list_set_item", I32, [result, ir.Constant(I64, k), array])
-        b.ret(result)
-
-    def build_fallback(self) -> None:
-        self.builder.position_at_start(self.fallback)
-        result = self.call("vectorcall", PTR, [self.pointer("fallback"), self.args, self.nargs,
-                                               self.kwnames])
-        self.builder.ret(result)
+            self.call("list_set_item", "i32", f"ptr {result}, i64 {k}, ptr {array}")
+        self.emit(f"ret ptr {result}")

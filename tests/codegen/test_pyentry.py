@@ -1,0 +1,88 @@
+"""The native CPython entry, on a kernel built by hand: validated calls run natively, anything
+else reaches the fallback with the very arguments given; the IR text is deterministic and is
+compiled once per distinct call signature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codegen import loops, pycall, pyentry
+from codegen.jit import compile_kernel
+
+pytestmark = pytest.mark.skipif(not pycall.supported(), reason="object layouts differ here")
+
+
+def scale_shift() -> loops.Kernel:
+    """out[i] = x[i] * s + c[i], and total = sum(x): a 0-d f32 input, a constant, 2 outputs."""
+    x, s = loops.Buffer("x", "f32", (5,)), loops.Buffer("s", "f32", ())
+    c = loops.Buffer("c", "f32", (5,))
+    out, total = loops.Buffer("out", "f32", (5,)), loops.Buffer("total", "f32", ())
+    body = [loops.loop(5, lambda i: loops.store(out, i, x[i] * s[()] + c[i])),
+            loops.store(total, (), loops.reduce_sum(5, lambda k: x[k]))]
+    return loops.Kernel("scale_shift", [x, s, c], [out, total], body=body)
+
+
+SPEC = pyentry.EntrySpec(
+    "scale_shift", (pyentry.Argument("f32", (5,)), pyentry.Argument("f32", ())), 1,
+    (pyentry.Argument("f32", (5,)), pyentry.Argument("f32", ())), single=False,
+    release_gil=False)
+
+
+@pytest.fixture(scope="module")
+def entry():
+    fallen: list[tuple] = []
+
+    def fallback(*args, **kwargs):
+        fallen.append((args, kwargs))
+        return "fallback"
+    constant = np.arange(5, dtype=np.float32)
+    native = pycall.native_entry(compile_kernel(scale_shift()), SPEC, [constant], fallback)
+    return native.function, fallen
+
+
+def test_valid_calls_run_natively(entry):
+    function, fallen = entry
+    x = np.array([1, 2, 3, 4, 5], np.float32)
+    before = len(fallen)
+    out, total = function(x, 2.0)
+    assert out.tolist() == [2.0, 5.0, 8.0, 11.0, 14.0] and float(total) == 15.0
+    assert out.dtype == np.float32 and total.shape == ()
+    given = [np.empty(5, np.float32), np.empty((), np.float32)]
+    result = function(x, np.array(3.0, np.float32), out=given)
+    assert result[0] is given[0] and given[0].tolist() == [3.0, 7.0, 11.0, 15.0, 19.0]
+    assert len(fallen) == before
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    ((np.ones(4, np.float32), 2.0), {}),                        # another shape
+    ((np.ones(5, np.float64), 2.0), {}),                        # another dtype
+    ((np.ones(10, np.float32)[::2], 2.0), {}),                  # not contiguous
+    ((np.ones(5, np.float32), 2), {}),                          # an int for the scalar
+    ((np.ones(5, np.float32),), {}),                            # too few arguments
+    ((np.ones(5, np.float32), 2.0), {"s": 1.0}),                # another keyword
+    ((np.ones(5, np.float32), 2.0), {"out": [np.empty(5, np.float32)]}),     # too few outs
+])
+def test_anything_else_reaches_the_fallback(entry, args, kwargs):
+    function, fallen = entry
+    assert function(*args, **kwargs) == "fallback"
+    got_args, got_kwargs = fallen[-1]
+    assert len(got_args) == len(args) and all(a is b for a, b in zip(got_args, args))
+    assert got_kwargs.keys() == kwargs.keys()
+
+
+def test_overlapping_out_reaches_the_fallback(entry):
+    function, fallen = entry
+    x = np.ones(5, np.float32)
+    scalar = np.array(1.0, np.float32)
+    assert function(x, scalar, out=[x, np.empty((), np.float32)]) == "fallback"
+    assert function(x, scalar, out=[np.empty(5, np.float32), scalar]) == "fallback"
+    buffer = np.empty(6, np.float32)
+    assert function(x, 1.0, out=[buffer[:5], buffer[5:].reshape(())]) != "fallback"
+
+
+def test_entry_text_is_deterministic_and_names_no_address():
+    text = pyentry.entry_ir(SPEC)
+    assert text == pyentry.entry_ir(SPEC)
+    assert "0x" not in text and str(id(np.ndarray)) not in text
+    assert 'define ptr @"entry.scale_shift"' in text
