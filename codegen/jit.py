@@ -42,10 +42,19 @@ from codegen.module import PARALLEL_FOR, build_module, entry_symbol
 from codegen.runtime import runtime_ir
 from codegen.workspace import layout
 
-OPT_SETTINGS = "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic"
-# glue code (the CPython entry) is compiled without IR passes and with LLVM's fast instruction
-# selector: 7 ms instead of 80 ms for the entry, which runs a few hundred instructions per call
-QUICK_SETTINGS = "no passes opt=0 reloc=pic"
+# How a module is compiled (each string is part of its cache key):
+LEVELS = {
+    # kernels with loops: LLVM's full pipeline, vectorizers on, best instruction selection
+    "full": "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic",
+    # straight-line kernels (no loop, reduction or product: nothing to vectorize): registers
+    # for locals and local simplification, then the fast instruction selector; bit-identical
+    # results (the same instructions in the same order), 4 ms instead of 20 ms
+    "light": "sroa instcombine simplifycfg opt=0 reloc=pic",
+    # glue (the CPython entry, the thread pool): already what the optimizer would leave;
+    # 7 ms instead of 80 ms for an entry, at the same cost per call
+    "none": "no passes opt=0 reloc=pic",
+}
+OPT_SETTINGS = LEVELS["full"]
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
 _RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
@@ -80,21 +89,34 @@ def _lljit() -> llvm.LLJIT:
     return llvm.create_lljit_compiler(target_machine())
 
 
-def optimize(ir_text: str, passes: bool = True) -> llvm.ModuleRef:
-    """Parse, verify and optimize LLVM IR text for this CPU (`passes=False`: no passes)."""
+def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
+    """Parse, verify and optimize LLVM IR text for this CPU at one of the `LEVELS`."""
     tm = target_machine()
     module = llvm.parse_assembly(ir_text)
     module.triple = llvm.get_process_triple()
     module.data_layout = str(tm.target_data)
     module.verify()
-    if not passes:
-        return module
-    options = llvm.create_pipeline_tuning_options(speed_level=3)
-    options.loop_vectorization = True
-    options.slp_vectorization = True
-    builder = llvm.create_pass_builder(tm, options)
-    builder.getModulePassManager().run(module, builder)
+    if level == "full":
+        options = llvm.create_pipeline_tuning_options(speed_level=3)
+        options.loop_vectorization = True
+        options.slp_vectorization = True
+        builder = llvm.create_pass_builder(tm, options)
+        builder.getModulePassManager().run(module, builder)
+    elif level == "light":
+        builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(0))
+        passes = llvm.create_new_function_pass_manager()
+        passes.add_sroa_pass()
+        passes.add_instruction_combine_pass()
+        passes.add_simplify_cfg_pass()
+        for function in module.functions:
+            if not function.is_declaration:
+                passes.run(function, builder)
     return module
+
+
+def emit(ir_text: str, level: str = "full") -> bytes:
+    """Object code for LLVM IR text at one of the `LEVELS`."""
+    return target_machine(3 if level == "full" else 0).emit_object(optimize(ir_text, level))
 
 
 def _cache_key(ir_text: str) -> str:
@@ -108,7 +130,7 @@ def object_code(ir_text: str, use_cache: bool = True) -> tuple[bytes, bool]:
     cached = cache.load(key) if use_cache else None
     if cached is not None:
         return cached, True
-    data = target_machine().emit_object(optimize(ir_text))
+    data = emit(ir_text)
     cache.store(key, data)
     return data, False
 
@@ -123,26 +145,23 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
-def generated_object(description: str, build: Callable[[], str], quick: bool = False) -> bytes:
+def generated_object(description: str, build: Callable[[], str], level: str = "full") -> bytes:
     """Object code of the IR that `build()` returns, cached under `description` and codegen's
-    source version: a hit skips building the IR text (tens of ms of Python for big modules).
-    `quick` compiles glue code fast rather than well (`QUICK_SETTINGS`)."""
-    settings = QUICK_SETTINGS if quick else OPT_SETTINGS
+    source version: a hit skips building the IR text (tens of ms of Python for big modules)."""
     key = cache.cache_key([description, _codegen_version(), llvm.get_host_cpu_name(),
-                           _features(), llvmlite.__version__, settings])
+                           _features(), llvmlite.__version__, LEVELS[level]])
     data = cache.load(key)
     if data is None:
-        module = optimize(build(), passes=not quick)
-        data = target_machine(0 if quick else 3).emit_object(module)
+        data = emit(build(), level)
         cache.store(key, data)
     return data
 
 
 def link_entry(description: str, build: Callable[[], str], symbol: str,
-               quick: bool = False) -> llvm.ResourceTracker:
+               level: str = "full") -> llvm.ResourceTracker:
     """Compile (through the cache) and link a generated module with no imports."""
     with _LOCK:
-        return _link(generated_object(description, build, quick), symbol, [symbol], {})
+        return _link(generated_object(description, build, level), symbol, [symbol], {})
 
 
 def _capsule_address(capsule: object) -> int:
@@ -183,7 +202,7 @@ def _parallel_symbols() -> dict[str, int]:
     """The parallel-for runtime, compiled (or loaded from the cache) once per process."""
     # glue too: the pool's hand-off costs the same compiled either way (measured, 200k-element
     # loop on 2 threads), and quick compilation takes 40 ms less on a process's first kernel
-    data = generated_object("graphnn runtime", runtime_ir, quick=True)
+    data = generated_object("graphnn runtime", runtime_ir, level="none")
     tracker = _link(data, "graphnn_runtime", [PARALLEL_FOR, "graphnn_parallel_reset"], {})
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
     _RUNTIME_OBJECTS.extend([tracker, reset])
@@ -226,29 +245,39 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     """
     mode = gemm or ("blas" if blas else "loops")
     has_gemm = any(isinstance(n, loops.Gemm) for stmt in kernel.body for n in loops.walk(stmt))
+    level = kernel_level(kernel)
     key = cache.cache_key([str(kernel), mode if has_gemm else "", _codegen_version(),
                            llvm.get_host_cpu_name(), _features(), llvmlite.__version__,
-                           OPT_SETTINGS])
+                           LEVELS[level]])
     symbol = entry_symbol(kernel)
     with _LOCK:
         imports = _kernel_imports(kernel, mode)
         data = cache.load(key)
         cached = data is not None
         try:
-            tracker = _link(data or _kernel_object(kernel, mode, key), kernel.name, [symbol],
-                            imports)
+            tracker = _link(data or _kernel_object(kernel, mode, level, key), kernel.name,
+                            [symbol], imports)
         except RuntimeError:
             if not cached:
                 raise
             # an entry with a valid checksum that does not link (written by a broken build):
             # compile afresh, which also overwrites the entry
             cached = False
-            tracker = _link(_kernel_object(kernel, mode, key), kernel.name, [symbol], imports)
+            tracker = _link(_kernel_object(kernel, mode, level, key), kernel.name, [symbol],
+                            imports)
     return CompiledKernel(kernel, mode, tracker, _check_threads(threads), cached)
 
 
-def _kernel_object(kernel: loops.Kernel, mode: str, key: str) -> bytes:
-    data = target_machine().emit_object(optimize(str(build_module(kernel, gemm=mode).module)))
+def kernel_level(kernel: loops.Kernel) -> str:
+    """"full" for kernels with loops, reductions or products; "light" for straight-line ones."""
+    repeats = (loops.Loop, loops.Reduce, loops.Gemm)
+    if any(isinstance(n, repeats) for stmt in kernel.body for n in loops.walk(stmt)):
+        return "full"
+    return "light"
+
+
+def _kernel_object(kernel: loops.Kernel, mode: str, level: str, key: str) -> bytes:
+    data = emit(str(build_module(kernel, gemm=mode).module), level)
     cache.store(key, data)
     return data
 
@@ -333,12 +362,14 @@ class CompiledKernel:
     @functools.cached_property
     def optimized_ir(self) -> str:
         with _LOCK:
-            return str(optimize(self.llvm_ir))
+            return str(optimize(self.llvm_ir, kernel_level(self.kernel)))
 
     @functools.cached_property
     def assembly(self) -> str:
+        level = kernel_level(self.kernel)
         with _LOCK:
-            return target_machine().emit_assembly(optimize(self.llvm_ir))
+            return target_machine(3 if level == "full" else 0).emit_assembly(
+                optimize(self.llvm_ir, level))
 
     def _workspace(self) -> Workspace:
         workspace = getattr(self._local, "workspace", None)
