@@ -10,7 +10,8 @@ entry symbol and the workspace layout. The calling ABI is one pointer array:
 ``<name>.body`` whose buffer parameters are ``noalias`` (the checked call guarantees outputs
 overlap nothing), so loops vectorize without runtime alias checks. Temps are byte offsets into
 the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
-runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for``.
+runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for`` with an
+array of its own buffer pointers (so LLVM sees the call may touch them).
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ class _ModuleBuilder:
         self.parallel_count = 0
 
     def build(self) -> None:
-        body = self._region(f"{self.kernel.name}.body", [("args", PTR), ("threads", I64)])
+        body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
         emitter = self._emitter(body, threads=body.args[-1])
         for stmt in self.kernel.body:
             if isinstance(stmt, loops.Loop) and stmt.parallel:
-                self._parallel(emitter, stmt, body.args[-2], body.args[-1])
+                self._parallel(emitter, stmt, body.args[-1])
             else:
                 emitter.emit(stmt)
         emitter.builder.ret_void()
@@ -78,7 +79,7 @@ class _ModuleBuilder:
         b = ir.IRBuilder(entry.append_basic_block("entry"))
         threads = b.load(b.gep(entry.args[0], [i64(self.workspace_slot + 1)],
                                source_etype=I64), typ=I64, name="threads")
-        b.call(body, [*self._load_pointers(b, entry.args[0]), entry.args[0], threads])
+        b.call(body, [*self._load_pointers(b, entry.args[0]), threads])
         b.ret_void()
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
@@ -109,8 +110,7 @@ class _ModuleBuilder:
         return [b.load(b.gep(args, [i64(n)], source_etype=PTR), typ=PTR, name=name)
                 for n, name in enumerate(names)]
 
-    def _parallel(self, emitter: Emitter, stmt: loops.Loop, args: ir.Value,
-                  threads: ir.Value) -> None:
+    def _parallel(self, emitter: Emitter, stmt: loops.Loop, threads: ir.Value) -> None:
         name = f"{self.kernel.name}.par{self.parallel_count}"
         self.parallel_count += 1
         body = self._region(f"{name}.body", [("start", I64), ("end", I64)])
@@ -131,5 +131,19 @@ class _ModuleBuilder:
         grain = max(1, math.ceil(PARALLEL_MIN_WORK / per_iteration))
         runtime = self.module.globals.get(PARALLEL_FOR) or ir.Function(
             self.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
-        emitter.builder.call(runtime, [outlined, args, i64(stmt.extent), i64(grain), threads])
+        # The workers reach the buffers through a pointer array built here from this function's
+        # own (noalias) parameters, not through the caller's args: storing them where the call
+        # can read them tells LLVM the call may touch those buffers. Handing over the caller's
+        # array instead let LLVM forward a store made before the parallel loop to a load after
+        # it, as if the workers had written nothing (noalias promises every access goes through
+        # pointers based on the parameter).
+        b = emitter.builder
+        fn = b.function
+        count = self.workspace_slot + 1
+        with b.goto_entry_block():
+            shared = b.alloca(ir.ArrayType(PTR, count), name=f"{name}.args")
+        for n in range(count):
+            b.store(fn.args[n], b.gep(shared, [i64(0), ir.Constant(ir.IntType(32), n)],
+                                      inbounds=True))
+        b.call(runtime, [outlined, shared, i64(stmt.extent), i64(grain), threads])
         emitter.invalidate(written_buffers(stmt.body))

@@ -16,6 +16,7 @@ Gemm runs as the compile options say (BLAS or graphnn's own kernel, multi-thread
 from __future__ import annotations
 
 import math
+import os
 
 from codegen import loops
 from graphnn.ir import Node
@@ -88,27 +89,45 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
 
 
 class _Images:
-    """The per-image loop: parallel across images, each with its own slice of batch-sized
-    scratch (and a single-threaded Gemm inside), when that scratch fits PARALLEL_SCRATCH;
-    otherwise one image after the other sharing one slice (and multi-threaded Gemms)."""
+    """The loop over images, each using one *slot* of scratch (its columns, its partial
+    weight gradient). With the images in parallel there is one slot per core, and each slot's
+    images run one after the other on that core: the scratch of a slot stays in the core's
+    cache while the next image reuses it (a slot per image measured 2-4 ms slower on a 0.9
+    GFLOP convolution, every image's columns going out to memory). Images run one after the
+    other, sharing one slot (and multi-threaded Gemms), when there is one image or core, or
+    when the slots would not fit PARALLEL_SCRATCH.
+
+    The batch splits into `slots` runs of `per` images, then `rest` single images, one slot
+    each: `for t in 0..slots (parallel) { for k in 0..per { image t*per + k in slot t } }`,
+    then `for t in 0..rest (parallel) { image slots*per + t in slot t }`. Two images in flight
+    at once never share a slot, whatever thread count the call uses."""
 
     def __init__(self, lowering, batch: int, dtype: str, sizes: list[tuple[int, ...]]) -> None:
         itemsize = 4 if loops.normalize_dtype(dtype) == "f32" else 8
-        total = batch * sum(math.prod(shape) for shape in sizes) * itemsize
-        self.parallel = batch > 1 and total <= PARALLEL_SCRATCH
-        copies = batch if self.parallel else 1
+        cores = min(batch, os.cpu_count() or 1)
+        total = cores * sum(math.prod(shape) for shape in sizes) * itemsize
+        self.parallel = cores > 1 and total <= PARALLEL_SCRATCH
+        self.slots = cores if self.parallel else 1
         self.batch = batch
-        self.buffers = [lowering.scratch(dtype, (copies,) + shape) for shape in sizes]
+        self.buffers = [lowering.scratch(dtype, (self.slots,) + shape) for shape in sizes]
 
-    def slot(self, n) -> loops.Expr | int:
-        """Which copy of the scratch image n uses."""
-        return n if self.parallel else 0
+    @staticmethod
+    def offset(buffer: loops.Buffer, slot) -> loops.Expr | int:
+        return slot * math.prod(buffer.shape[1:])
 
-    def offset(self, buffer: loops.Buffer, n) -> loops.Expr | int:
-        return self.slot(n) * math.prod(buffer.shape[1:])
-
-    def loop(self, body) -> loops.Stmt:
-        return loops.loop(self.batch, body, name="n", parallel=self.parallel)
+    def loops(self, body) -> list[loops.Stmt]:
+        """Statements running body(n, slot) for every image n."""
+        if not self.parallel:
+            return [loops.loop(self.batch, lambda n: body(n, 0), name="n")]
+        per, rest = divmod(self.batch, self.slots)
+        steps = []
+        if per:
+            steps.append(loops.loop(self.slots, lambda t: loops.loop(
+                per, lambda k: body(_times(t, per) + k, t), name="k"), name="t", parallel=True))
+        if rest:
+            steps.append(loops.loop(rest, lambda t: body(t + self.slots * per, t), name="t",
+                                    parallel=True))
+        return steps
 
 
 def _forward(lowering, out, x, w, stride, padding) -> list[loops.Stmt]:
@@ -117,39 +136,36 @@ def _forward(lowering, out, x, w, stride, padding) -> list[loops.Stmt]:
     images = _Images(lowering, batch, x.dtype, [(w.shape[1],) + w.shape[2:] + (oh, ow)])
     (cols,) = images.buffers
 
-    def image(n):
-        return [_im2col(cols, x, n, images.slot(n), w.shape[2:], stride, padding, (oh, ow)),
+    def image(n, slot):
+        return [_im2col(cols, x, n, slot, w.shape[2:], stride, padding, (oh, ow)),
                 loops.Gemm(out, w, cols, channels_out, oh * ow, depth,
-                           b_offset=images.offset(cols, n),
+                           b_offset=images.offset(cols, slot),
                            c_offset=n * (channels_out * oh * ow))]
-    return [images.loop(image)]
+    return images.loops(image)
 
 
 def _weights(lowering, dw, x, g, stride, padding) -> list[loops.Stmt]:
     """dWᵀ (C KH KW, O) = cols @ g[n]ᵀ per image: with the many columns of the receptive field
-    as rows, the Gemm's tiles are full (O is often one panel wide). Per-image partials, summed
-    and transposed back at the end, so parallel images never write the same memory."""
+    as rows, the Gemm's tiles are full (O is often one panel wide). Each slot accumulates the
+    images it runs into its own partial; the partials are summed and transposed back at the
+    end, so parallel images never write the same memory."""
     batch, channels_out, oh, ow = g.shape
     depth = math.prod(dw.shape[1:])
     images = _Images(lowering, batch, x.dtype, [dw.shape[1:] + (oh, ow), (depth, channels_out)])
     cols, partial = images.buffers
 
-    def image(n):
-        return [_im2col(cols, x, n, images.slot(n), dw.shape[2:], stride, padding, (oh, ow)),
+    def image(n, slot):
+        return [_im2col(cols, x, n, slot, dw.shape[2:], stride, padding, (oh, ow)),
                 loops.Gemm(partial, cols, g, depth, channels_out, oh * ow, trans_b=True,
-                           beta=0.0 if images.parallel else 1.0,
-                           a_offset=images.offset(cols, n),
+                           beta=1.0, a_offset=images.offset(cols, slot),
                            b_offset=n * (channels_out * oh * ow),
-                           c_offset=images.offset(partial, n))]
+                           c_offset=images.offset(partial, slot))]
 
     def total(k):        # dw.flat[k] = dW[o, r] with k = o * depth + r, from partial[., r, o]
-        copies = batch if images.parallel else 1
-        return loops.store(dw, (k,), loops.reduce_sum(copies, lambda n: partial[
-            n, k % depth, k // depth]))
-    steps = [images.loop(image), loops.loop(dw.size, total)]
-    if not images.parallel:
-        steps.insert(0, loops.loop(partial.size, lambda k: loops.store(partial, (k,), 0.0)))
-    return steps
+        return loops.store(dw, (k,), loops.reduce_sum(images.slots, lambda t: partial[
+            t, k % depth, k // depth]))
+    zero = loops.loop(partial.size, lambda k: loops.store(partial, (k,), 0.0))
+    return [zero, *images.loops(image), loops.loop(dw.size, total)]
 
 
 def _inputs(lowering, dx, g, w, stride, padding) -> list[loops.Stmt]:
@@ -158,9 +174,9 @@ def _inputs(lowering, dx, g, w, stride, padding) -> list[loops.Stmt]:
     images = _Images(lowering, batch, g.dtype, [w.shape[1:] + (oh, ow)])
     (dcols,) = images.buffers
 
-    def image(n):
+    def image(n, slot):
         return [loops.Gemm(dcols, w, g, depth, oh * ow, channels_out, trans_a=True,
                            b_offset=n * (channels_out * oh * ow),
-                           c_offset=images.offset(dcols, n)),
-                _col2im(dx, dcols, n, images.slot(n), w.shape[2:], stride, padding, (oh, ow))]
-    return [images.loop(image)]
+                           c_offset=images.offset(dcols, slot)),
+                _col2im(dx, dcols, n, slot, w.shape[2:], stride, padding, (oh, ow))]
+    return images.loops(image)

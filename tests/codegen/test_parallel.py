@@ -61,6 +61,26 @@ def test_parallel_batched_gemm(blas):
     np.testing.assert_allclose(kernel(av, bv, threads=2), av @ bv, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_memory_written_before_inside_and_after_a_parallel_loop(threads):
+    """A temp zeroed before a parallel loop, accumulated into by it, read after it: the read
+    must see the workers' writes (LLVM once forwarded the zeros past the loop, believing the
+    call could not touch a noalias buffer reached through the caller's pointer array)."""
+    n, m = 2, 8
+    x = loops.Buffer("x", "f64", (n, m))
+    out = loops.Buffer("out", "f64", (m,))
+    partial = loops.Buffer("partial", "f64", (n, m))
+    zero = loops.loop(n * m, lambda k: loops.store(partial, (k,), 0.0))
+    accumulate = loops.loop(n, lambda t: loops.loop(m, lambda j: loops.store(
+        partial, (t, j), partial[t, j] + 2.0 * x[t, j]), name="j"), name="t", parallel=True)
+    total = loops.loop(m, lambda j: loops.store(out, j, loops.reduce_sum(
+        n, lambda t: partial[t, j])), name="j")
+    kernel = compiled(loops.Kernel("zero_accumulate_read", [x], [out], [partial],
+                                   [zero, accumulate, total]))
+    xv = np.random.default_rng(3).standard_normal((n, m))
+    np.testing.assert_allclose(kernel(xv, threads=threads), 2.0 * xv.sum(axis=0), rtol=1e-12)
+
+
 def test_two_python_threads_call_one_kernel_concurrently():
     kernel = compiled(rowwise(True))
     serial = compiled(rowwise(False))

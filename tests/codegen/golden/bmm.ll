@@ -2,22 +2,22 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", ptr %"args", i64 %"threads") nounwind
+define internal void @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   br label %"q.cond"
 q.cond:
   %"q" = phi  i64 [0, %"entry"], [%"q.next", %"q.body"]
-  %".9" = icmp slt i64 %"q", 2
-  br i1 %".9", label %"q.body", label %"q.end"
+  %".8" = icmp slt i64 %"q", 2
+  br i1 %".8", label %"q.body", label %"q.end"
 q.body:
-  %".11" = mul i64 %"q", 20
-  %".12" = getelementptr float, ptr %"b", i64 %".11"
-  %".13" = mul i64 %"q", 12
-  %".14" = getelementptr float, ptr %"a", i64 %".13"
-  %".15" = mul i64 %"q", 15
-  %".16" = getelementptr float, ptr %"c", i64 %".15"
-  call void @"blas_sgemm"(i8* @"blas.char.78", i8* @"blas.char.78", i32* @"blas.i32.5", i32* @"blas.i32.3", i32* @"blas.i32.4", float* @"blas.f32.1.0", ptr %".12", i32* @"blas.i32.5", ptr %".14", i32* @"blas.i32.4", float* @"blas.f32.0.0", ptr %".16", i32* @"blas.i32.5")
+  %".10" = mul i64 %"q", 20
+  %".11" = getelementptr float, ptr %"b", i64 %".10"
+  %".12" = mul i64 %"q", 12
+  %".13" = getelementptr float, ptr %"a", i64 %".12"
+  %".14" = mul i64 %"q", 15
+  %".15" = getelementptr float, ptr %"c", i64 %".14"
+  call void @"blas_sgemm"(i8* @"blas.char.78", i8* @"blas.char.78", i32* @"blas.i32.5", i32* @"blas.i32.3", i32* @"blas.i32.4", float* @"blas.f32.1.0", ptr %".11", i32* @"blas.i32.5", ptr %".13", i32* @"blas.i32.4", float* @"blas.f32.0.0", ptr %".15", i32* @"blas.i32.5")
   %"q.next" = add nuw nsw i64 %"q", 1
   br label %"q.cond"
 q.end:
@@ -45,6 +45,6 @@ entry:
   %"c" = load ptr, ptr %".6"
   %".7" = getelementptr ptr, ptr %"args", i64 3
   %"workspace" = load ptr, ptr %".7"
-  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", ptr %"args", i64 %"threads")
+  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads")
   ret void
 }

@@ -2,10 +2,17 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"sigmoid.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", ptr %"args", i64 %"threads") nounwind
+define internal void @"sigmoid.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
-  call void @"graphnn_parallel_for"(void (ptr, i64, i64)* @"sigmoid.par0", ptr %"args", i64 100000, i64 16913, i64 %"threads")
+  %"sigmoid.par0.args" = alloca [3 x ptr]
+  %".6" = getelementptr inbounds [3 x ptr], [3 x ptr]* %"sigmoid.par0.args", i64 0, i32 0
+  store ptr %"x", ptr %".6"
+  %".8" = getelementptr inbounds [3 x ptr], [3 x ptr]* %"sigmoid.par0.args", i64 0, i32 1
+  store ptr %"out", ptr %".8"
+  %".10" = getelementptr inbounds [3 x ptr], [3 x ptr]* %"sigmoid.par0.args", i64 0, i32 2
+  store ptr %"workspace", ptr %".10"
+  call void @"graphnn_parallel_for"(void (ptr, i64, i64)* @"sigmoid.par0", [3 x ptr]* %"sigmoid.par0.args", i64 100000, i64 16913, i64 %"threads")
   ret void
 }
 
@@ -105,6 +112,6 @@ entry:
   %"out" = load ptr, ptr %".5"
   %".6" = getelementptr ptr, ptr %"args", i64 2
   %"workspace" = load ptr, ptr %".6"
-  call void @"sigmoid.body"(ptr %"x", ptr %"out", ptr %"workspace", ptr %"args", i64 %"threads")
+  call void @"sigmoid.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads")
   ret void
 }

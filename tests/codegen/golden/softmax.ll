@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"softmax.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", ptr %"args", i64 %"threads") nounwind
+define internal void @"softmax.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   %"top" = getelementptr inbounds i8, ptr %"workspace", i64 0
@@ -12,8 +12,8 @@ entry:
   br label %"i.cond"
 i.cond:
   %"i" = phi  i64 [0, %"entry"], [%"i.next", %"r0.end.1"]
-  %".8" = icmp slt i64 %"i", 4
-  br i1 %".8", label %"i.body", label %"i.end"
+  %".7" = icmp slt i64 %"i", 4
+  br i1 %".7", label %"i.body", label %"i.end"
 i.body:
   store float 0xfff0000000000000, float* %"r0.acc"
   br label %"r0.cond"
@@ -21,76 +21,76 @@ i.end:
   br label %"i.cond.1"
 r0.cond:
   %"r0" = phi  i64 [0, %"i.body"], [%"r0.next", %"r0.body"]
-  %".12" = icmp slt i64 %"r0", 10
-  br i1 %".12", label %"r0.body", label %"r0.end"
+  %".11" = icmp slt i64 %"r0", 10
+  br i1 %".11", label %"r0.body", label %"r0.end"
 r0.body:
-  %".14" = mul nuw nsw i64 %"i", 10
-  %".15" = add nuw nsw i64 %".14", %"r0"
-  %".16" = getelementptr inbounds float, ptr %"x", i64 %".15"
-  %".17" = load float, ptr %".16", align 4
-  %".18" = load float, float* %"r0.acc"
-  %".19" = call float @"llvm.maximum.f32"(float %".18", float %".17")
-  store float %".19", float* %"r0.acc"
+  %".13" = mul nuw nsw i64 %"i", 10
+  %".14" = add nuw nsw i64 %".13", %"r0"
+  %".15" = getelementptr inbounds float, ptr %"x", i64 %".14"
+  %".16" = load float, ptr %".15", align 4
+  %".17" = load float, float* %"r0.acc"
+  %".18" = call float @"llvm.maximum.f32"(float %".17", float %".16")
+  store float %".18", float* %"r0.acc"
   %"r0.next" = add nuw nsw i64 %"r0", 1
   br label %"r0.cond"
 r0.end:
-  %".22" = load float, float* %"r0.acc"
-  %".23" = getelementptr inbounds float, ptr %"top", i64 %"i"
-  store float %".22", ptr %".23", align 4
+  %".21" = load float, float* %"r0.acc"
+  %".22" = getelementptr inbounds float, ptr %"top", i64 %"i"
+  store float %".21", ptr %".22", align 4
   store float              0x0, float* %"r0.acc.1"
   br label %"r0.cond.1"
 r0.cond.1:
   %"r0.1" = phi  i64 [0, %"r0.end"], [%"r0.next.1", %"r0.body.1"]
-  %".27" = icmp slt i64 %"r0.1", 10
-  br i1 %".27", label %"r0.body.1", label %"r0.end.1"
+  %".26" = icmp slt i64 %"r0.1", 10
+  br i1 %".26", label %"r0.body.1", label %"r0.end.1"
 r0.body.1:
-  %".29" = mul nuw nsw i64 %"i", 10
-  %".30" = add nuw nsw i64 %".29", %"r0.1"
-  %".31" = getelementptr inbounds float, ptr %"x", i64 %".30"
-  %".32" = load float, ptr %".31", align 4
-  %".33" = getelementptr inbounds float, ptr %"top", i64 %"i"
-  %".34" = load float, ptr %".33", align 4
-  %".35" = fsub float %".32", %".34"
-  %".36" = call float @"exp.f32"(float %".35")
-  %".37" = load float, float* %"r0.acc.1"
-  %".38" = fadd reassoc contract float %".37", %".36"
-  store float %".38", float* %"r0.acc.1"
+  %".28" = mul nuw nsw i64 %"i", 10
+  %".29" = add nuw nsw i64 %".28", %"r0.1"
+  %".30" = getelementptr inbounds float, ptr %"x", i64 %".29"
+  %".31" = load float, ptr %".30", align 4
+  %".32" = getelementptr inbounds float, ptr %"top", i64 %"i"
+  %".33" = load float, ptr %".32", align 4
+  %".34" = fsub float %".31", %".33"
+  %".35" = call float @"exp.f32"(float %".34")
+  %".36" = load float, float* %"r0.acc.1"
+  %".37" = fadd reassoc contract float %".36", %".35"
+  store float %".37", float* %"r0.acc.1"
   %"r0.next.1" = add nuw nsw i64 %"r0.1", 1
   br label %"r0.cond.1"
 r0.end.1:
-  %".41" = load float, float* %"r0.acc.1"
-  %".42" = getelementptr inbounds float, ptr %"total", i64 %"i"
-  store float %".41", ptr %".42", align 4
+  %".40" = load float, float* %"r0.acc.1"
+  %".41" = getelementptr inbounds float, ptr %"total", i64 %"i"
+  store float %".40", ptr %".41", align 4
   %"i.next" = add nuw nsw i64 %"i", 1
   br label %"i.cond"
 i.cond.1:
   %"i.1" = phi  i64 [0, %"i.end"], [%"i.next.1", %"j.end"]
-  %".46" = icmp slt i64 %"i.1", 4
-  br i1 %".46", label %"i.body.1", label %"i.end.1"
+  %".45" = icmp slt i64 %"i.1", 4
+  br i1 %".45", label %"i.body.1", label %"i.end.1"
 i.body.1:
   br label %"j.cond"
 i.end.1:
   ret void
 j.cond:
   %"j" = phi  i64 [0, %"i.body.1"], [%"j.next", %"j.body"]
-  %".49" = icmp slt i64 %"j", 10
-  br i1 %".49", label %"j.body", label %"j.end"
+  %".48" = icmp slt i64 %"j", 10
+  br i1 %".48", label %"j.body", label %"j.end"
 j.body:
-  %".51" = mul nuw nsw i64 %"i.1", 10
-  %".52" = add nuw nsw i64 %".51", %"j"
-  %".53" = getelementptr inbounds float, ptr %"x", i64 %".52"
-  %".54" = load float, ptr %".53", align 4
-  %".55" = getelementptr inbounds float, ptr %"top", i64 %"i.1"
-  %".56" = load float, ptr %".55", align 4
-  %".57" = fsub float %".54", %".56"
-  %".58" = call float @"exp.f32"(float %".57")
-  %".59" = getelementptr inbounds float, ptr %"total", i64 %"i.1"
-  %".60" = load float, ptr %".59", align 4
-  %".61" = fdiv float %".58", %".60"
-  %".62" = mul nuw nsw i64 %"i.1", 10
-  %".63" = add nuw nsw i64 %".62", %"j"
-  %".64" = getelementptr inbounds float, ptr %"out", i64 %".63"
-  store float %".61", ptr %".64", align 4
+  %".50" = mul nuw nsw i64 %"i.1", 10
+  %".51" = add nuw nsw i64 %".50", %"j"
+  %".52" = getelementptr inbounds float, ptr %"x", i64 %".51"
+  %".53" = load float, ptr %".52", align 4
+  %".54" = getelementptr inbounds float, ptr %"top", i64 %"i.1"
+  %".55" = load float, ptr %".54", align 4
+  %".56" = fsub float %".53", %".55"
+  %".57" = call float @"exp.f32"(float %".56")
+  %".58" = getelementptr inbounds float, ptr %"total", i64 %"i.1"
+  %".59" = load float, ptr %".58", align 4
+  %".60" = fdiv float %".57", %".59"
+  %".61" = mul nuw nsw i64 %"i.1", 10
+  %".62" = add nuw nsw i64 %".61", %"j"
+  %".63" = getelementptr inbounds float, ptr %"out", i64 %".62"
+  store float %".60", ptr %".63", align 4
   %"j.next" = add nuw nsw i64 %"j", 1
   br label %"j.cond"
 j.end:
@@ -152,6 +152,6 @@ entry:
   %"out" = load ptr, ptr %".5"
   %".6" = getelementptr ptr, ptr %"args", i64 2
   %"workspace" = load ptr, ptr %".6"
-  call void @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", ptr %"args", i64 %"threads")
+  call void @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads")
   ret void
 }
