@@ -318,7 +318,7 @@ class Neg(_Unary):
 
 @_node
 class Exp(_Unary):
-    """e**x as our own polynomial (see codegen.mathlib for the accuracy contract)."""
+    """e**x as our own polynomial (see codegen.llvm.mathlib for the accuracy contract)."""
 
 
 @_node

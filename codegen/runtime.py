@@ -28,6 +28,7 @@ pay for threads.
 
 from __future__ import annotations
 
+import os
 import platform
 
 MAX_WORKERS = 63
@@ -37,6 +38,14 @@ _PAUSE = {"x86_64": "call void @llvm.x86.sse2.pause()", "amd64": "call void @llv
           "aarch64": 'call void asm sideeffect "yield", ""()',
           "arm64": 'call void asm sideeffect "yield", ""()'}
 _PAUSE_DECLARATION = "declare void @llvm.x86.sse2.pause()"
+
+
+def available_cores() -> int:
+    """How many cores this process may run on: its CPU affinity (which `taskset`, cgroups'
+    cpusets and container runtimes narrow), not the machine's count; at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 # Without a known futex syscall the entry point runs every range inline: correct, not parallel.
 _SERIAL_RUNTIME = """

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
-from codegen.module import GEMM_MODES
+from codegen.llvm.module import GEMM_MODES
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
 from codegen.schedule import schedule
@@ -171,6 +171,8 @@ class Function:
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
         outputs = self._outputs(out, specialization.graph)
+        if outputs is not None:
+            arrays = _apart_from(outputs, arrays)
         values = specialization.run(arrays, outputs, threads)
         return values[0] if self.single else values
 
@@ -225,9 +227,15 @@ class Function:
         for k, (node, array) in enumerate(zip(graph.outputs, arrays)):
             if not isinstance(array, np.ndarray) or array.dtype != _NUMPY[node.dtype] or \
                     array.shape != node.shape or not array.flags.c_contiguous or \
-                    not array.flags.writeable:
-                raise InputError(f"out[{k}] must be a writable C-contiguous {node.dtype} array "
-                                 f"of shape {node.shape}, got {_describe(array)}")
+                    not array.flags.aligned or not array.flags.writeable:
+                raise InputError(f"{_out_label(k, node)} must be a writable, aligned, "
+                                 f"C-contiguous {node.dtype} array of shape {node.shape}, got "
+                                 f"{_describe(array)}")
+            for j in range(k):
+                if np.may_share_memory(arrays[j], array):
+                    raise InputError(f"{_out_label(k, node)} overlaps "
+                                     f"{_out_label(j, graph.outputs[j])}: each output needs "
+                                     f"memory of its own")
         return arrays
 
     def __repr__(self) -> str:
@@ -237,9 +245,25 @@ class Function:
 
 def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
-        layout = "" if value.flags.c_contiguous else " non-contiguous"
-        return f"a{layout} {value.dtype} array of shape {value.shape}"
+        flags = value.flags
+        layout = "".join(f" {word}" for word, bad in [
+            ("read-only", not flags.writeable), ("misaligned", not flags.aligned),
+            ("non-contiguous", not flags.c_contiguous)] if bad)
+        words = f"{layout} {value.dtype} array of shape {value.shape}"
+        return ("an" if words[1] in "aeiou" else "a") + words
     return f"a {type(value).__name__}"
+
+
+def _out_label(k: int, node: Node) -> str:
+    return f"out[{k}] (output {node.name!r})" if node.name else f"out[{k}] (the {node.op} output)"
+
+
+def _apart_from(outputs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """The inputs, with a copy of each one that shares memory with an out= array: the kernel
+    may write an output before it has read all of an input (as NumPy's ufuncs, it copies an
+    overlapping operand rather than refuse it). `x = f(x, out=x)` updates x in place."""
+    return [np.array(a, copy=True) if any(np.may_share_memory(a, o) for o in outputs) else a
+            for a in arrays]
 
 
 def _array(node: Node, value: Any) -> np.ndarray:
@@ -249,8 +273,9 @@ def _array(node: Node, value: Any) -> np.ndarray:
         if value.dtype != _NUMPY[node.dtype]:
             raise InputError(f"input {node.name!r} expects {expected}, got {_describe(value)}; "
                              f"convert it with .astype({node.dtype!r})")
-        # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
-        return value if value.flags.c_contiguous else np.ascontiguousarray(value)
+        if value.flags.c_contiguous and value.flags.aligned:
+            return value
+        return np.array(value, order="C", copy=True)  # a fresh array is aligned (and 0-d stays)
     if isinstance(value, (bool, int, float, np.generic, list, tuple)):
         try:
             return np.array(value, dtype=node.dtype)

@@ -16,9 +16,9 @@ Gemm runs as the compile options say (BLAS or graphnn's own kernel, multi-thread
 from __future__ import annotations
 
 import math
-import os
 
 from codegen import loops
+from codegen.runtime import available_cores
 from graphnn.ir import Node
 from graphnn.ops.common import clamped, when, window_load
 
@@ -104,7 +104,7 @@ class _Images:
 
     def __init__(self, lowering, batch: int, dtype: str, sizes: list[tuple[int, ...]]) -> None:
         itemsize = 4 if loops.normalize_dtype(dtype) == "f32" else 8
-        cores = min(batch, os.cpu_count() or 1)
+        cores = min(batch, available_cores())
         total = cores * sum(math.prod(shape) for shape in sizes) * itemsize
         self.parallel = cores > 1 and total <= PARALLEL_SCRATCH
         self.slots = cores if self.parallel else 1

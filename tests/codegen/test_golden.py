@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from codegen import loops
-from codegen.module import build_module
+from codegen.llvm.module import build_module
 
 
 def parallel_sigmoid() -> loops.Kernel:

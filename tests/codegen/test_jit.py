@@ -166,7 +166,7 @@ class TestDiskCache:
 
 def test_ir_text_is_the_same_in_another_process():
     script = ("from tests.codegen.test_jit import two_outputs\n"
-              "from codegen.module import build_module\n"
+              "from codegen.llvm.module import build_module\n"
               "print(str(build_module(two_outputs()).module), end='')\n")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     text = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,

@@ -196,3 +196,20 @@ def test_runtime_runs_every_iteration_once_under_contention():
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "parallel_for hung"
     assert not failures, failures
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_default_thread_count_follows_the_cpu_affinity():
+    # A process pinned to one core (taskset, a container's cpuset) uses one thread by default,
+    # however many cores the machine has; checked in a child so this process keeps its cores.
+    import subprocess
+    import sys
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "from tests.codegen.test_parallel import elementwise; "
+            "from codegen.jit import compile_kernel; "
+            "print(compile_kernel(elementwise(True)).threads)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=os.path.dirname(os.path.dirname(
+                                os.path.dirname(os.path.abspath(__file__)))))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"

@@ -107,7 +107,7 @@ def test_out_arrays_are_filled_and_returned():
 
 @pytest.mark.parametrize("bad,message", [
     ([np.empty(4)], "out= needs 3 arrays"),
-    ([np.empty(4, np.float32), np.empty(4), np.empty(())], r"out\[0\] must be a writable"),
+    ([np.empty(4, np.float32), np.empty(4), np.empty(())], r"out\[0\] \(the exp output\) must be a writable"),
     ([np.empty(5), np.empty(4), np.empty(())], r"out\[0\].*shape \(4,\), got a float64 array "
                                                 r"of shape \(5,\)"),
     ([np.empty(8)[::2], np.empty(4), np.empty(())], "non-contiguous"),
@@ -119,12 +119,44 @@ def test_bad_out_arrays(bad, message):
         f(np.zeros(4), out=bad)
 
 
-def test_out_may_not_alias_an_input():
+def _misaligned(shape):
+    """A C-contiguous float64 array whose data starts one byte past an aligned address."""
+    raw = np.zeros(int(np.prod(shape)) * 8 + 1, np.uint8)
+    array = raw[1:].view(np.float64).reshape(shape)
+    assert array.flags.c_contiguous and not array.flags.aligned
+    return array
+
+
+def test_an_out_array_may_be_an_input_updated_in_place():
+    x, y = gn.input("x", shape=(4,)), gn.input("y", shape=(4,))
+    f = compile([gn.exp(x) + y, x * y])
+    xs, ys = np.arange(4.0), np.full(4, 2.0)
+    want = [np.exp(xs) + ys, xs * ys]
+    second = np.empty(4)
+    results = f(xs, ys, out=[xs, second])   # out[1] reads x, which out[0] overwrites
+    assert results[0] is xs and results[1] is second
+    np.testing.assert_allclose(xs, want[0], rtol=1e-15)
+    np.testing.assert_allclose(second, want[1], rtol=1e-15)
+
+
+def test_overlapping_or_misaligned_out_arrays_are_refused_by_name():
     x = gn.input("x", shape=(4,))
-    f = compile(gn.exp(x))
-    value = np.zeros(4)
-    with pytest.raises(ValueError, match="overlaps"):
-        f(value, out=value)
+    f = compile([gn.exp(x), x * 2.0])
+    both = np.empty(4)
+    with pytest.raises(gn.InputError, match=r"out\[1\] \(the mul output\) overlaps out\[0\] "
+                                            r"\(the exp output\)"):
+        f(np.zeros(4), out=[both, both])
+    with pytest.raises(gn.InputError, match=r"out\[0\] .*aligned.*got a misaligned float64"):
+        f(np.zeros(4), out=[_misaligned((4,)), np.empty(4)])
+
+
+def test_misaligned_inputs_are_copied():
+    x = gn.input("x", shape=(3, 2))
+    f = compile(gn.exp(x) * x)
+    value = _misaligned((3, 2))
+    value[...] = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(f(value), np.exp(value) * value, rtol=1e-15)
+    np.testing.assert_allclose(f(x=value), np.exp(value) * value, rtol=1e-15)
 
 
 def test_other_batch_sizes_specialize(mlp):

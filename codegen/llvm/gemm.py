@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from codegen import loops
-from codegen.gemm_native import symbol as native_symbol
-from codegen.mathlib import declare
+from codegen.llvm.gemm_native import symbol as native_symbol
+from codegen.llvm.mathlib import declare
 
 if TYPE_CHECKING:
-    from codegen.llvm import Emitter
+    from codegen.llvm.emitter import Emitter
 
 FLOAT = {"f32": ir.FloatType(), "f64": ir.DoubleType()}
 BLAS_SYMBOLS = {"f32": "blas_sgemm", "f64": "blas_dgemm"}
@@ -73,7 +73,7 @@ def call_blas(em: Emitter, g: loops.Gemm) -> None:
 
 
 def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
-    """A call to graphnn_gemm_<dtype> (codegen.gemm_native), linked by codegen.jit."""
+    """A call to graphnn_gemm_<dtype> (codegen.llvm.gemm_native), linked by codegen.jit."""
     if g.m * g.n == 0 and g.beta == 1.0:
         return
     module, dtype, t = em.builder.module, g.c.dtype, FLOAT[g.c.dtype]

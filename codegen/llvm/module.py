@@ -23,7 +23,7 @@ from llvmlite import ir
 
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
-from codegen.llvm import I64, Emitter, i64, written_buffers
+from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
@@ -44,7 +44,7 @@ def entry_symbol(kernel: loops.Kernel) -> str:
 def build_module(kernel: loops.Kernel, *, gemm: str = "blas") -> LoweredKernel:
     """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel.
 
-    ``gemm``: how Gemm statements run, "auto", "blas", "native" or "loops" (codegen.gemm)."""
+    ``gemm``: how Gemm statements run, "auto", "blas", "native" or "loops" (codegen.llvm.gemm)."""
     if gemm not in GEMM_MODES:
         raise ValueError(f"gemm must be one of {GEMM_MODES}, got {gemm!r}")
     builder = _ModuleBuilder(kernel, gemm)

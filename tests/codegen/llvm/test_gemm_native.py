@@ -1,4 +1,4 @@
-"""Our packed GEMM (codegen.gemm_native) against NumPy: edge tiles, transposes, alpha and beta,
+"""Our packed GEMM (codegen.llvm.gemm_native) against NumPy: edge tiles, transposes, alpha and beta,
 k = 0, batched offsets, both dtypes; and the same bits whatever the thread count."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from codegen import loops
-from codegen.gemm_native import blocking
+from codegen.llvm.gemm_native import blocking
 from codegen.jit import compile_kernel
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}

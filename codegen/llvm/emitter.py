@@ -1,7 +1,7 @@
 """Loop IR -> LLVM IR: the ``Emitter`` has one ``emit_<Node>`` method per loop node class.
 
 Input: expressions and statements of a verified ``Kernel``. Output: instructions appended through
-an ``llvmlite.ir.IRBuilder``; ``codegen.module`` assembles whole functions and the module.
+an ``llvmlite.ir.IRBuilder``; ``codegen.llvm.module`` assembles whole functions and the module.
 
 - Equal subexpressions inside one loop body are emitted once: values are memoized per loop
   scope, and a memoized value that reads a buffer is dropped when that buffer is stored to (and
@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from codegen import gemm, loops
-from codegen.mathlib import declare, math_function
+from codegen import loops
+from codegen.llvm import gemm
+from codegen.llvm.mathlib import declare, math_function
 
 TYPES: dict[str, ir.Type] = {
     "f32": ir.FloatType(), "f64": ir.DoubleType(), "i64": ir.IntType(64), "i1": ir.IntType(1),
@@ -65,7 +66,7 @@ class Emitter:
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
     ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
-    (see ``codegen.gemm``).
+    (see ``codegen.llvm.gemm``).
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,

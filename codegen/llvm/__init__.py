@@ -1,0 +1,15 @@
+"""Loop IR -> LLVM IR, built with llvmlite's IR builder: the only llvmlite users besides
+``codegen.jit`` (which optimizes, compiles and links what this package builds).
+
+- ``emitter``: one ``emit_<Node>`` method per loop node class (expressions, loops, reductions);
+- ``module``: a whole kernel as a module (entry, body, outlined parallel loops, workspace);
+- ``mathlib``: exp, log, tanh and the rest as vectorizable polynomials in IR;
+- ``gemm``: a Gemm statement as a BLAS call, a call to our GEMM, or plain loops;
+- ``gemm_native``: our packed GEMM micro-kernel, generated per operand layout.
+"""
+
+from codegen.llvm.emitter import Emitter, LoweringError
+from codegen.llvm.module import GEMM_MODES, LoweredKernel, build_module, entry_symbol
+
+__all__ = ["GEMM_MODES", "Emitter", "LoweredKernel", "LoweringError", "build_module",
+           "entry_symbol"]
