@@ -45,13 +45,10 @@ from codegen.workspace import layout
 
 # How a module is compiled (each string is part of its cache key):
 LEVELS = {
-    # graphnn's GEMM micro-kernel: LLVM's full pipeline, vectorizers on, best instruction
-    # selection
+    # kernels with loops: LLVM's full pipeline, vectorizers on, best instruction selection
+    # (without the loop unroller a third less compile time, but the direct convolution loses
+    # its fully unrolled 3x3 windows: 1.5-2x slower, measured)
     "full": "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic",
-    # kernels with loops: the same without the loop unroller (the vectorizer still interleaves
-    # its vector loops): a third less compile time and half the machine code, at the same
-    # speed on every benchmark workload (measured)
-    "loops": "speed_level=3 loop_vectorization slp_vectorization no_unroll opt=3 reloc=pic",
     # straight-line kernels (no loop, reduction or product: nothing to vectorize): registers
     # for locals and local simplification, then the fast instruction selector; bit-identical
     # results (the same instructions in the same order), 4 ms instead of 20 ms
@@ -61,7 +58,6 @@ LEVELS = {
     "none": "no passes opt=0 reloc=pic",
 }
 OPT_SETTINGS = LEVELS["full"]
-LOOP_LEVEL = "full"  # the level of kernels with loops (see kernel_level)
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
 _RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
@@ -103,11 +99,10 @@ def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
     module.triple = llvm.get_process_triple()
     module.data_layout = str(tm.target_data)
     module.verify()
-    if level in ("full", "loops"):
+    if level == "full":
         options = llvm.create_pipeline_tuning_options(speed_level=3)
         options.loop_vectorization = True
         options.slp_vectorization = True
-        options.loop_unrolling = level == "full"
         builder = llvm.create_pass_builder(tm, options)
         builder.getModulePassManager().run(module, builder)
     elif level == "light":
@@ -124,8 +119,7 @@ def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
 
 def emit(ir_text: str, level: str = "full") -> bytes:
     """Object code for LLVM IR text at one of the `LEVELS`."""
-    return target_machine(0 if level in ("light", "none") else 3).emit_object(
-        optimize(ir_text, level))
+    return target_machine(3 if level == "full" else 0).emit_object(optimize(ir_text, level))
 
 
 def _cache_key(ir_text: str) -> str:
@@ -279,10 +273,10 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
 
 
 def kernel_level(kernel: loops.Kernel) -> str:
-    """"loops" for kernels with loops, reductions or products; "light" for straight-line ones."""
+    """"full" for kernels with loops, reductions or products; "light" for straight-line ones."""
     repeats = (loops.Loop, loops.Reduce, loops.Gemm)
     if any(isinstance(n, repeats) for stmt in kernel.body for n in loops.walk(stmt)):
-        return LOOP_LEVEL
+        return "full"
     return "light"
 
 
@@ -378,7 +372,7 @@ class CompiledKernel:
     def assembly(self) -> str:
         level = kernel_level(self.kernel)
         with _LOCK:
-            return target_machine(0 if level in ("light", "none") else 3).emit_assembly(
+            return target_machine(3 if level == "full" else 0).emit_assembly(
                 optimize(self.llvm_ir, level))
 
     def _workspace(self) -> Workspace:
