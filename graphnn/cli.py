@@ -2,7 +2,8 @@
 
     demo              the lecture neuron: build, differentiate, evaluate, compile, draw, verify
     show FILE         print the text form of a model file's graph (and its gradients)
-    render FILE -o OUT  draw a model file's graph with values and gradients (.svg .png .pdf .dot)
+    render FILE -o OUT  draw a model file's graph with values and gradients (.svg .png .pdf .dot);
+                      --set NAME=VALUE (repeatable) gives an input's value instead of the feed's
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
     ops               print the op reference (docs/ops.md) from the registry
@@ -74,10 +75,29 @@ def demo(out=None, pictures: str = "out") -> int:
     return 0 if report.ok else 1
 
 
+def input_value(text: str) -> tuple[str, float | list[float]]:
+    """A `--set` argument: NAME=VALUE, the value a number or, for a 1-D input, numbers
+    separated by commas. Lists are left to the evaluator, which converts them to the input's
+    dtype and reports a wrong length with the shape it expects.
+
+    >>> input_value("x=-2"), input_value("w=0.5,1e-3")
+    (('x', -2.0), ('w', [0.5, 0.001]))
+    """
+    name, equals, value = text.partition("=")
+    try:
+        numbers = [float(part) for part in value.split(",")]
+    except ValueError:
+        numbers = []
+    if not equals or not name.strip() or not numbers:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with a number or comma-separated numbers, got {text!r}")
+    return name.strip(), numbers if "," in value else numbers[0]
+
+
 def render_command(args: argparse.Namespace, out=None) -> int:
     collapse = True if args.collapse == [] else tuple(args.collapse or ())
     written = render_file(args.file, args.out, view=args.view, expand=args.expand,
-                          collapse=collapse, digits=args.digits)
+                          values=dict(args.values or ()), collapse=collapse, digits=args.digits)
     print(f"wrote {written}", file=out or sys.stdout)
     return 0
 
@@ -119,6 +139,10 @@ def parser() -> argparse.ArgumentParser:
     render_parser.add_argument("--collapse", nargs="*", metavar="SCOPE",
                                help="draw these scopes (none named: every scope) as one box")
     render_parser.add_argument("--digits", type=int, default=2, help="decimals shown")
+    render_parser.add_argument(
+        "--set", dest="values", action="append", type=input_value, metavar="NAME=VALUE",
+        help="an input's value, replacing or completing the file's feed: a number, or "
+             "comma-separated numbers for a 1-D input (repeatable)")
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")

@@ -1,14 +1,19 @@
-"""The command line: demo, show, ops, and errors."""
+"""The command line: demo, show, render, optimize, verify, ops, and errors."""
 
 from __future__ import annotations
 
+import doctest
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import graphnn.cli
 from graphnn.cli import main
+
+SCALAR_EXPRESSION = Path(__file__).parents[1] / "examples" / "01_scalar_expression.py"
 
 
 def test_demo_prints_the_neurons_value_and_gradients(capsys, tmp_path):
@@ -94,3 +99,67 @@ def test_render_writes_a_picture(model_file, tmp_path, capsys):
 def test_verify_checks_a_model_file(model_file, capsys):
     assert main(["verify", str(model_file)]) == 0
     assert "agree" in capsys.readouterr().out
+
+
+def test_optimize_prints_before_after_report_and_diff(model_file, capsys):
+    # through the parser, as a user types it: the gradient of sum(x * w) with respect to w
+    # is x, so the seed's reshape, broadcast and product by 1 all go
+    assert main(["optimize", str(model_file), "--diff"]) == 0
+    out = capsys.readouterr().out
+    before, after = out.split("# after: ")
+    assert before.startswith("# before: 8 nodes\ngraph model_gradient(x: f64[2], w: f64[2])")
+    assert "broadcast_like %2, %0" in before
+    assert after.startswith("4 nodes\n") and "  return %1, x\n" in after
+    assert "simplify                   7            4  x * 1 -> x (1)" in out
+    assert "total                      8            4" in out
+    assert "--- before\n+++ after\n" in out
+    assert "-  %4 = mul %3, x                 : f64[2]" in out and "+  return %1, x" in out
+    assert out.rstrip().endswith("both graphs evaluate to the same bits")
+
+
+def test_render_set_replaces_feed_values(tmp_path, capsys):
+    # the file's feed is x = -2, y = 5, z = -4 (f = -12); at x = 1, z = 2: f = (1 + 5) 2 = 12
+    # and z's value is what ∂f/∂q shows
+    target = tmp_path / "f.dot"
+    assert main(["render", str(SCALAR_EXPRESSION), "-o", str(target),
+                 "--set", "x=1", "--set", "z=2"]) == 0
+    source = target.read_text()
+    assert "12.00" in source and "∂f/∂q = z = 2.00" in source
+    assert "-12.00" not in source and "-4.00" not in source
+
+
+def test_render_set_gives_a_vector_and_values_a_file_lacks(tmp_path):
+    path = tmp_path / "dot.py"
+    path.write_text("import graphnn as gn\nx = gn.input('x', shape=(2,))\n"
+                    "w = gn.input('w', shape=(2,))\noutputs = [gn.sum(x * w, name='s')]\n")
+    target = tmp_path / "s.dot"
+    assert main(["render", str(path), "-o", str(target), "--set", "x=1,2",
+                 "--set", "w=3,-4"]) == 0
+    assert "-5.00" in target.read_text()                    # 1 * 3 + 2 * (-4)
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("x", "expected NAME=VALUE"), ("x=one", "expected NAME=VALUE"), ("=1", "expected NAME"),
+])
+def test_render_set_needs_name_and_numbers(tmp_path, capsys, setting, message):
+    with pytest.raises(SystemExit) as stopped:
+        main(["render", str(SCALAR_EXPRESSION), "-o", str(tmp_path / "f.dot"),
+              "--set", setting])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("q=1", "feed names 'q', which is not an input here"),
+    ("x=1,2", "input 'x' expects a float64 array of shape (), got shape (2,)"),
+])
+def test_render_set_of_an_unknown_or_misshapen_input_is_one_line(tmp_path, capsys, setting,
+                                                                 message):
+    assert main(["render", str(SCALAR_EXPRESSION), "-o", str(tmp_path / "f.dot"),
+                 "--set", setting]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("graphnn: error:") and message in err
+
+
+def test_docstring_examples():
+    result = doctest.testmod(graphnn.cli)
+    assert result.failed == 0 and result.attempted > 0

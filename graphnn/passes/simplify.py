@@ -142,6 +142,9 @@ SIMPLIFY = (
     # pow(x, 1) is exactly representable, so a libm within 1 ulp returns it; C99 F.9.4.4 fixes
     # pow(±0, 1) = ±0 and pow(-inf, 1) = -inf, and NaN stays NaN
     Rule("x ** 1 -> x", P.pow(x, 1.0), lambda x: x),
+    # max(x, x) = min(x, x) = x: both operands are the same value, sign of zero included (the
+    # signed-zero ties that keep maximum(x, y) and maximum(y, x) apart need two values), and
+    # NaN propagates as NaN
     Rule("maximum(x, x) -> x", P.maximum(x, x), lambda x: x),
     Rule("minimum(x, x) -> x", P.minimum(x, x), lambda x: x),
     Rule("layout(x) -> x for an identity layout op",
@@ -156,7 +159,10 @@ SIMPLIFY = (
     # cheaper forms
     Rule("x * x -> square(x)", P.mul(x, x), lambda x: apply("square", x)),   # one rounding each
     Rule("x / 2^k -> x * 2^-k", P.div(x, c), _reciprocal),
+    # (-x)^2 = x^2: neg is exact, and both squares are the same positive magnitude rounded
+    # once the same way (-0 and ±inf included; NaN stays NaN)
     Rule("square(-x) -> square(x)", P.square(P.neg(x)), lambda x: apply("square", x)),
+    # |-x| = |x|: abs clears the sign bit, the only bit neg changes
     Rule("abs(-x) -> abs(x)", P.abs(P.neg(x)), lambda x: apply("abs", x)),
     # negations: -(-x) = x and (-x) y = -(x y) hold exactly, so negations can move and cancel
     Rule("-(-x) -> x", P.neg(P.neg(x)), lambda x: x),

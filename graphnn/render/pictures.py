@@ -196,12 +196,15 @@ def write_picture(outputs: Outputs, path: str | os.PathLike, **options: Any) -> 
 
 
 def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "forward",
-                expand: bool = False, **options: Any) -> Path:
+                expand: bool = False, values: Mapping[str, Any] | None = None,
+                **options: Any) -> Path:
     """Render a model file (`outputs`, optional `feed` and `wrt`) to `out`; the path written.
 
-    Values come from the file's feed; gradients of its first output with respect to its
-    `wrt` (default: every input) are drawn when that output is a scalar and there is a feed
-    (or the view is not "forward"). `options` are render's.
+    Values come from the file's feed, updated with `values` (input name to value, from the
+    command line's `--set`), so one file can be drawn at other points without editing it;
+    gradients of its first output with respect to its `wrt` (default: every input) are drawn
+    when that output is a scalar and there are values (or the view is not "forward").
+    `options` are render's.
 
     >>> import pathlib, tempfile
     >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -209,11 +212,14 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
     >>> "∂out/∂x = out = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
     True
+    >>> "2.72" in render_file(folder / "model.py", folder / "m.dot", values={"x": 1.0}).read_text()
+    True
     """
     model = load_model(os.fspath(path))
+    feed = {**model.feed, **(values or {})}
     root = model.graph.outputs[0]
-    differentiate = root.shape == () and (bool(model.feed) or view != "forward")
-    return write_picture(model.graph, out, feed=model.feed or None,
+    differentiate = root.shape == () and (bool(feed) or view != "forward")
+    return write_picture(model.graph, out, feed=feed or None,
                          grads=model.wrt if differentiate else None, view=view,
                          expand=expand, **options)
 

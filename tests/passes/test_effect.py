@@ -1,4 +1,5 @@
-"""The optimizer's effect, asserted as numbers, on the MLP 784-256-10 and the lecture neuron.
+"""The optimizer's effect, asserted as numbers, on the MLP 784-256-10, the lecture neuron and
+the examples whose losses' gradients it shrinks most (logistic regression, the conv layer).
 
 The counts are len(graph.nodes) (inputs and constants included) of the graph holding the
 forward outputs and the gradients, as `python -m graphnn optimize FILE` prints them; they are
@@ -23,6 +24,8 @@ from graphnn.passes.dce import dead_nodes
 ROOT = Path(__file__).parents[2]
 MLP = str(ROOT / "tests/passes/models/mlp.py")
 NEURON = str(ROOT / "examples/02_neuron.py")
+LOGISTIC = str(ROOT / "examples/03_logistic_regression.py")
+CONV = str(ROOT / "examples/05_conv.py")
 
 
 def _operations(graph: gn.Graph) -> int:
@@ -32,7 +35,9 @@ def _operations(graph: gn.Graph) -> int:
 @pytest.mark.parametrize("path, before, after, ops_before, ops_after", [
     (MLP, 30, 28, 23, 21),
     (NEURON, 18, 17, 12, 11),
-], ids=["mlp_784_256_10", "lecture_neuron"])
+    (LOGISTIC, 31, 19, 26, 14),
+    (CONV, 25, 20, 19, 14),
+], ids=["mlp_784_256_10", "lecture_neuron", "logistic_regression", "conv_layer"])
 def test_fewer_nodes_none_twice_none_dead(path, before, after, ops_before, ops_after):
     graph, feed = gradient_graph(path)
     optimized = optimize(graph)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import runpy
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -86,6 +87,49 @@ def test_gradient_flow_patterns_are_written_on_the_edges():
     a = x * 3.0
     source = render(a + a * a, feed={"x": 2.0}, grads=True).source
     assert "∇ 6.00 + 6.00 + 1.00 = 13.00" in source                   # fan-out adds
+
+
+def svg_by_name(svg: str) -> tuple[dict[str, list], dict[tuple[str, str], list]]:
+    """The texts and colours of a drawing's nodes and edges, by node name: a node's name is
+    read from its tooltip (`input 'x' f64[]`, `mul 'p' f64[]`), so a test can say which edge
+    it means without knowing the topological ids."""
+    names = {}
+    for group in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
+        link = group.find(".//{http://www.w3.org/2000/svg}a")
+        if group.get("class") == "node" and link is not None:
+            tooltip = link.get("{http://www.w3.org/1999/xlink}title", "")
+            named = re.search(r"'([^']+)'", tooltip)
+            if named:
+                names[group.find("{http://www.w3.org/2000/svg}title").text] = named.group(1)
+    groups = svg_groups(svg)
+    nodes = {names[title]: texts for title, texts in groups.items() if title in names}
+    edges = {(names[a], names[b]): groups[title] for title in groups if "->" in title
+             for a, b in [title.split("->")] if a in names and b in names}
+    return nodes, edges
+
+
+def downstream(edges: dict[tuple[str, str], list], source: str, target: str) -> str:
+    """An edge's last red line: upstream × local = downstream."""
+    return [text for text, fill in edges[source, target] if fill == GRADIENT][-1]
+
+
+def test_patterns_example_routes_and_adds_on_the_right_edges():
+    # examples/06_gradient_patterns.py: f = 2 (x y + max(z, w)) at x = 3, y = -4, z = 2,
+    # w = -1, and h = x (x + y)
+    pictures = runpy.run_path(str(EXAMPLES / "06_gradient_patterns.py"))["pictures"]()
+    _, edges = svg_by_name(pictures["06_gradient_patterns"].svg())
+    assert downstream(edges, "s", "f") == "1.00 × 2.00 = 2.00"
+    assert downstream(edges, "p", "s") == "2.00 × 1.00 = 2.00"          # add distributes
+    assert downstream(edges, "m", "s") == "2.00 × 1.00 = 2.00"
+    assert downstream(edges, "x", "p") == "2.00 × (-4.00) = -8.00"      # mul swaps: x gets y,
+    assert downstream(edges, "y", "p") == "2.00 × 3.00 = 6.00"          # y gets x
+    assert downstream(edges, "z", "m") == "2.00 × 1.00 = 2.00"          # max routes all to z
+    assert downstream(edges, "w", "m") == "2.00 × 0.00 = 0.00"          # and none to w
+    nodes, edges = svg_by_name(pictures["06_gradient_patterns_fan_out"].svg())
+    assert downstream(edges, "x", "q") == "3.00 × 1.00 = 3.00"          # fan-out adds x's
+    assert downstream(edges, "x", "h") == "1.00 × (-1.00) = -1.00"      # two edges, and the
+    assert ("∇ 3.00 - 1.00 = 2.00", GRADIENT) in nodes["x"]             # sum is beside x
+    assert not [text for text, _ in nodes["y"] if text.startswith("∇")]  # y is read once
 
 
 def test_inputs_and_outputs_are_distinguishable():
