@@ -1,4 +1,5 @@
-"""Disk cache of compiled object code, keyed by a hash of everything that determines it.
+"""Disk cache of compiled object code (and of graphnn's plans, graphnn.compiler.plans), keyed
+by a hash of everything that determines it.
 
 Input: a key (hex sha256 from ``cache_key``) and object bytes. Output: the bytes back, in this or
 a later process. Directory: ``$GRAPHNN_CACHE_DIR`` (``off`` disables the cache), else
@@ -42,6 +43,22 @@ def cache_key(parts: Iterable[str]) -> str:
         digest.update(len(encoded).to_bytes(8, "little"))  # length-prefixed: no ambiguity
         digest.update(encoded)
     return digest.hexdigest()
+
+
+def source_stamp(root: Path) -> str:
+    """A hash of the Python sources under `root`: each file's relative path, size and
+    modification time, the validity rule of Python's own bytecode cache (an edit or a reinstall
+    changes them; reading every file instead measured 7 ms per process for graphnn)."""
+    lines = []
+    start = len(os.path.join(str(root), ""))
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                info = os.stat(path)
+                lines.append(f"{path[start:]}\0{info.st_size}\0{info.st_mtime_ns}\n")
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def entry_path(key: str) -> Path | None:

@@ -1,6 +1,6 @@
 """Kernel -> native code: verify, optimize, cache, JIT-link, and call with NumPy arrays.
 
-Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.llvm.module`` emits LLVM IR;
+Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.llvm`` emits LLVM IR;
 llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3,
 loop and SLP vectorization) for the host CPU and its features; the target machine emits a PIC
 object file, which the disk cache (``codegen.cache``) stores under a hash of the unoptimized IR,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
 import importlib.util
 import itertools
 import os
@@ -37,8 +36,8 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from codegen import cache, loops
-from codegen.llvm import gemm_native
 from codegen.arrays import address, check_call
+from codegen.llvm import gemm_native
 from codegen.llvm.module import PARALLEL_FOR, build_module, entry_symbol
 from codegen.runtime import available_cores, runtime_ir
 from codegen.workspace import layout
@@ -151,7 +150,7 @@ def _link(data: bytes, name: str, exports: list[str],
 def generated_object(description: str, build: Callable[[], str], level: str = "full") -> bytes:
     """Object code of the IR that `build()` returns, cached under `description` and codegen's
     source version: a hit skips building the IR text (tens of ms of Python for big modules)."""
-    key = cache.cache_key([description, _codegen_version(), llvm.get_host_cpu_name(),
+    key = cache.cache_key([description, codegen_version(), llvm.get_host_cpu_name(),
                            _features(), llvmlite.__version__, LEVELS[level]])
     data = cache.load(key)
     if data is None:
@@ -250,7 +249,7 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     mode = gemm or ("blas" if blas else "loops")
     has_gemm = any(isinstance(n, loops.Gemm) for stmt in kernel.body for n in loops.walk(stmt))
     level = kernel_level(kernel)
-    key = cache.cache_key([str(kernel), mode if has_gemm else "", _codegen_version(),
+    key = cache.cache_key([str(kernel), mode if has_gemm else "", codegen_version(),
                            llvm.get_host_cpu_name(), _features(), llvmlite.__version__,
                            LEVELS[level]])
     symbol = entry_symbol(kernel)
@@ -287,12 +286,10 @@ def _kernel_object(kernel: loops.Kernel, mode: str, level: str, key: str) -> byt
 
 
 @functools.cache
-def _codegen_version() -> str:
-    """A hash of codegen's source: the LLVM IR emitted for a kernel follows from it."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()
+def codegen_version() -> str:
+    """A stamp of codegen's source (the package and its subpackages): the LLVM IR emitted for
+    a kernel follows from it."""
+    return cache.source_stamp(Path(__file__).parent)
 
 
 def _kernel_imports(kernel: loops.Kernel, mode: str) -> dict[str, int]:

@@ -7,6 +7,7 @@ specializes itself per batch size, and returns arrays owned by the caller.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -18,12 +19,11 @@ from codegen.jit import CompiledKernel, compile_kernel
 from codegen.llvm.module import GEMM_MODES
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
-from codegen.schedule import schedule
+from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError
 from graphnn.graph import Graph
 from graphnn.ir import Node
-from graphnn.lower import Lowered, lower
 from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
@@ -32,35 +32,38 @@ RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without h
 
 
 class Specialization:
-    """One compiled kernel for one set of input shapes, and how to assemble its results."""
+    """One compiled kernel for one set of input shapes, and how to assemble its results.
 
-    def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None) -> None:
-        self.graph = graph
-        self.lowered: Lowered = lower(graph, name=name)
-        self.kernel: CompiledKernel = compile_kernel(schedule(self.lowered.kernel), gemm=gemm,
+    `graph` is the graph as declared for these shapes; the kernel comes from its plan
+    (graphnn.compiler.plans: optimized, lowered, scheduled; from the disk cache when the same
+    graph was compiled before)."""
+
+    def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None,
+                 optimize: bool) -> None:
+        self.declared = graph
+        self.optimize = optimize
+        self.plan = plan(graph, name, optimize)
+        self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
                                                      threads=threads)
-        self.constants = tuple(np.ascontiguousarray(c) for c in self.lowered.constants)
-        computed = {node: k for k, node in enumerate(self.lowered.outputs)}
-        # for each graph output: ("kernel", k), ("input", position) or ("constant", array)
-        self.sources = []
-        for node in self.lowered.results:
-            if node in computed:
-                self.sources.append(("kernel", computed[node]))
-            elif node.op == "input":
-                self.sources.append(("input", self.graph.inputs.index(node)))
-            else:
-                self.sources.append(("constant", node.value))
+        self.constants = self.plan.constants
+        self.sources = list(self.plan.sources)
+
+    @functools.cached_property
+    def graph(self) -> Graph:
+        """The graph the kernel was lowered from (optimized unless optimize=False); made on
+        demand, since a plan from the cache skips optimizing."""
+        return optimize_graph(self.declared) if self.optimize else self.declared
 
     def entry_spec(self, single: bool) -> EntrySpec | None:
         """The native entry's description, when every graph output is its own kernel output
         (outputs that are inputs, constants or repeats are assembled by the Python path)."""
-        if not self.lowered.outputs or \
+        if not self.plan.outputs or \
                 self.sources != [("kernel", k) for k in range(len(self.sources))]:
             return None
-        arguments = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.graph.inputs)
-        outputs = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.lowered.outputs)
+        arguments = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.declared.inputs)
+        outputs = tuple(Argument(_LOOP_DTYPE[dtype], shape) for dtype, shape in self.plan.outputs)
         touched = sum(math.prod(a.shape) for a in arguments + outputs)
-        return EntrySpec(self.graph.name, arguments, len(self.constants), outputs, single,
+        return EntrySpec(self.declared.name, arguments, len(self.constants), outputs, single,
                          release_gil=touched >= RELEASE_GIL_ELEMENTS)
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
@@ -68,15 +71,15 @@ class Specialization:
         kernel_out = None
         taken: set[int] = set()
         if out is not None:
-            kernel_out = [None] * len(self.lowered.outputs)
+            kernel_out = [None] * len(self.plan.outputs)
             for (kind, where), array in zip(self.sources, out):
                 if kind == "kernel" and where not in taken:
                     kernel_out[where] = array
                     taken.add(where)
-            kernel_out = [a if a is not None else np.empty(n.shape, n.dtype)
-                          for a, n in zip(kernel_out, self.lowered.outputs)]
+            kernel_out = [a if a is not None else np.empty(shape, dtype)
+                          for a, (dtype, shape) in zip(kernel_out, self.plan.outputs)]
         results = self.kernel(*arrays, *self.constants, out=kernel_out, threads=threads) \
-            if self.lowered.outputs else ()
+            if self.plan.outputs else ()
         results = results if isinstance(results, tuple) else (results,)
         return self._assemble(results, arrays, out)
 
@@ -131,10 +134,9 @@ class Function:
         return native
 
     def _build(self, graph: Graph) -> Specialization:
-        # optimize after specializing: folding fixes the graph to its shapes (a `size` node
+        # optimized after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
-        prepared = optimize_graph(graph) if self.optimize else graph
-        return Specialization(prepared, self.graph.name, self.gemm, self.threads)
+        return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -170,7 +172,7 @@ class Function:
         arrays = self._arguments(args, kwargs)
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
-        outputs = self._outputs(out, specialization.graph)
+        outputs = self._outputs(out, specialization.declared)
         if outputs is not None:
             arrays = _apart_from(outputs, arrays)
         values = specialization.run(arrays, outputs, threads)

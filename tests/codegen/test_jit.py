@@ -163,6 +163,18 @@ class TestDiskCache:
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         assert cache.cache_dir() == tmp_path / "xdg" / "graphnn" / "codegen"
 
+    def test_source_stamp_changes_with_an_edit_and_ignores_bytecode(self, tmp_path):
+        (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+        module = tmp_path / "pkg" / "a.py"
+        module.write_text("X = 1\n")
+        stamp = cache.source_stamp(tmp_path)
+        (tmp_path / "pkg" / "__pycache__" / "a.py").write_text("stale")
+        (tmp_path / "pkg" / "notes.txt").write_text("not source")
+        assert cache.source_stamp(tmp_path) == stamp
+        module.write_text("X = 2\n")                      # same size: the time tells
+        os.utime(module, ns=(1, os.stat(module).st_mtime_ns + 1_000_000))
+        assert cache.source_stamp(tmp_path) != stamp
+
 
 def test_ir_text_is_the_same_in_another_process():
     script = ("from tests.codegen.test_jit import two_outputs\n"

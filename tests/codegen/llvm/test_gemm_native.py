@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from codegen import loops
-from codegen.llvm.gemm_native import blocking
 from codegen.jit import compile_kernel
+from codegen.llvm.gemm_native import blocking
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
 SHAPES = [(1, 1, 1), (5, 7, 3), (13, 33, 17), (12, 32, 256), (97, 65, 300), (64, 256, 784),
