@@ -261,7 +261,7 @@ MAX_POOL2D_SELECT = register(OpDef(
         None, None, apply("max_pool2d_grad", x, out, G, kernel=kernel, stride=stride)),
     to_sympy=_max_pool2d_select_sympy,
     compute=_max_pool2d_select_compute,
-    derivative=("0", "0", "max_pool2d_grad(x, out, G)"),
+    derivative=("0", "0", "max_pool2d_grad(x, out, g)"),   # g upstream: no input is g
     public=False, symbol="maxpool∂∂",
 ))
 

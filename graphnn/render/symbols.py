@@ -153,7 +153,8 @@ def derivative(node: Node, position: int, names: Mapping[Node, str]) -> Derivati
         formula, wrt = substitute(folded.derivative, mapping), mapping.get("x", "x")
     else:
         placeholders = {p: names[i] for p, i in zip(op.inputs, node.inputs)} if named else {}
-        formula = substitute(op.derivative[position], {**placeholders, "out": output})
+        # an input called out (max_pool2d_grad's x, out, g) is that input, not the output
+        formula = substitute(op.derivative[position], {"out": output, **placeholders})
         wrt = placeholders.get(op.inputs[position], op.inputs[position])
     if op.elementwise:
         return Derivative(f"∂{output}/∂{wrt}", formula, local=True)

@@ -2,6 +2,7 @@
 
 to_sympy(node)                      a node's SymPy expression (or array of element expressions)
 check_ops()                         every op's derivative rule against sympy.diff, conventions
+check_labels()                      every op's drawn derivative label against sympy.diff
 check_gradients(y, wrt, feed=None)  a graph's gradients against SymPy, or finite differences
 derivative_formula(y, wrt)          SymPy's derivative as short plain text and LaTeX
 run_verify(path)                    the `verify FILE` command
@@ -12,6 +13,7 @@ from graphnn.symbolic.conventions import CONVENTIONS, check_conventions, convent
 from graphnn.symbolic.formulas import Formula, derivative_formula
 from graphnn.symbolic.functions import Sigmoid
 from graphnn.symbolic.gradients import check_gradients
+from graphnn.symbolic.labels import check_label, check_labels
 from graphnn.symbolic.report import GradientReport, OpsReport, Row
 from graphnn.symbolic.rules import INSTANCES, Instance, check_ops, check_rule
 from graphnn.symbolic.translate import SymbolicLimitError, element_symbols, to_sympy, translate
@@ -20,6 +22,7 @@ from graphnn.symbolic.verify import run_verify
 __all__ = [
     "CONVENTIONS", "INSTANCES", "Decision", "Formula", "GradientReport", "Instance",
     "OpsReport", "Row", "Sigmoid", "SymbolicLimitError", "check_conventions", "check_gradients",
-    "check_ops", "check_rule", "conventions_table", "decide", "derivative_formula",
-    "element_symbols", "rational_points", "run_verify", "to_sympy", "translate",
+    "check_label", "check_labels", "check_ops", "check_rule", "conventions_table", "decide",
+    "derivative_formula", "element_symbols", "rational_points", "run_verify", "to_sympy",
+    "translate",
 ]

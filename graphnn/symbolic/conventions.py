@@ -112,7 +112,8 @@ def _fraction(value: float) -> str:
     return str(close) if abs(float(close) - value) < 1e-12 else f"{value:.6g}"
 
 
-def _same(ours: float, theirs: sympy.Expr) -> bool:
+def same_value(ours: float, theirs: sympy.Expr) -> bool:
+    """graphnn's float equals SymPy's exact value (both infinite counts as equal)."""
     if theirs.has(sympy.zoo, sympy.oo, -sympy.oo):
         return math.isinf(ours)
     if not theirs.is_number or theirs.has(sympy.DiracDelta, sympy.nan):
@@ -130,7 +131,7 @@ def check_convention(convention: Convention) -> Row:
     theirs = [sympy.diff(values[y][()], values[w][i]).xreplace(point)
               for w in wrt for i in np.ndindex(w.shape)]
     flat = [float(v) for array in ours for v in array]
-    outcome = AGREE if all(_same(a, b) for a, b in zip(flat, theirs)) else BY_DESIGN
+    outcome = AGREE if all(same_value(a, b) for a, b in zip(flat, theirs)) else BY_DESIGN
     verdict = outcome if outcome == convention.expected else DIFFER
     detail = convention.why if verdict != DIFFER else \
         f"declared '{convention.expected}', but the two {'agree' if outcome == AGREE else 'differ'}"

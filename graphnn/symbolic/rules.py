@@ -17,7 +17,7 @@ op's SymPy form. An op whose rule is "no gradient" (step, sign) is checked as th
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,18 +103,26 @@ INSTANCES: dict[str, tuple[Instance, ...]] = {
 SOURCES = ("input", "constant")      # nothing to differentiate
 
 
-def _cotangent_name(op_inputs: Sequence[str]) -> str:
+def cotangent_name(op_inputs: Sequence[str]) -> str:
+    """The upstream gradient's name: g, or G for an op with an input called g."""
     return "G" if "g" in op_inputs else "g"
 
 
-def _build(name: str, instance: Instance) -> tuple[list[Node], Node, Node, list[Node | None]]:
-    """Fresh inputs, the op's node, a symbolic upstream gradient, and the walker's cotangents."""
-    op = REGISTRY[name]
-    inputs = [input(label, shape=s) for label, s in zip(op.inputs, instance.shapes)]
-    out = apply(name, *inputs, **instance.attrs)
-    seed = input(_cotangent_name(op.inputs), shape=out.shape)
+# A claim about an op instance's gradients, proven by prove_instance: (out, inputs, seed, their
+# SymPy elements) -> per input, who claims it (for the report) and the claimed cotangent's
+# elements. The vjp rule is one claimant, the drawings' labels (labels.py) another.
+Claim = Callable[[Node, list[Node], Node, dict[Node, np.ndarray]], list[tuple[str, np.ndarray]]]
+
+
+def vjp_claim(out: Node, inputs: list[Node], seed: Node,
+              values: dict[Node, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """The cotangents the walker builds from the op's `vjp` rule, translated to SymPy."""
     cotangents = backprop(out, seed, inputs)
-    return inputs, out, seed, [cotangents.get(i) for i in inputs]
+    grads = [cotangents.get(i) for i in inputs]
+    variables = {node: values[node] for node in (*inputs, seed)}
+    found = translate([g for g in grads if g is not None], variables, functions=False)
+    return [("vjp rule", found[g] if g is not None else np.full(i.shape, sympy.S.Zero))
+            for g, i in zip(grads, inputs)]
 
 
 def _element(label: str, index: tuple[int, ...]) -> str:
@@ -134,27 +142,40 @@ def _summarize(op_input: str, decisions: list[tuple[str, Decision]]) -> tuple[st
     return AGREE, method, f"{len(decisions)} elements of {op_input}"
 
 
-def _prove(name: str, instance: Instance, deadline: float) -> list[Row]:
+def prove_instance(name: str, instance: Instance, deadline: float, claim: Claim = vjp_claim,
+                   points: int = 3, assume: Mapping[sympy.Symbol, sympy.Expr] | None = None
+                   ) -> list[Row]:
+    """Rows proving `claim` on one instance of op `name`: each input element's claimed
+    cotangent against sympy.diff of the op's SymPy form (`points` rational points).
+
+    `assume` substitutes symbols on both sides after differentiating: what the claim may take
+    for granted about the inputs (one-hot rows sum to 1).
+    """
     op = REGISTRY[name]
-    inputs, out, seed, grads = _build(name, instance)
-    values = translate([out, seed, *[g for g in grads if g is not None]], functions=False)
+    inputs = [input(label, shape=s) for label, s in zip(op.inputs, instance.shapes)]
+    out = apply(name, *inputs, **instance.attrs)
+    seed = input(cotangent_name(op.inputs), shape=out.shape)
+    values = translate([out, seed], functions=False)
+    claims = claim(out, inputs, seed, values)
     vjp_sum = sympy.Add(*(g * f for g, f in zip(values[seed].flat, values[out].flat)))
     domains = {s: dom for node, dom in zip(inputs, instance.domains)
                for s in values[node].flat}
-    points = rational_points(vjp_sum.free_symbols | set(values[seed].flat), 3, 0, domains)
+    chosen = rational_points(vjp_sum.free_symbols | set(values[seed].flat), points, 0, domains)
     shown = instance.describe(op.inputs)
     rows = []
-    for node, label, g in zip(inputs, op.inputs, grads):
+    for node, label, (what, claimed) in zip(inputs, op.inputs, claims):
         decisions = []
         for index in np.ndindex(node.shape):
             if time.monotonic() > deadline:
                 decisions.append((_element(label, index), Decision(None, "", "time ran out")))
                 break
             exact = sympy.diff(vjp_sum, values[node][index])
-            ours = values[g][index] if g is not None else sympy.S.Zero
-            decisions.append((_element(label, index), decide(exact, ours, points)))
+            ours = sympy.sympify(claimed[index])
+            if assume:
+                exact, ours = exact.xreplace(assume), ours.xreplace(assume)
+            decisions.append((_element(label, index), decide(exact, ours, chosen)))
         verdict, method, detail = _summarize(label, decisions)
-        rows.append(Row(f"{name}: {label}", "sympy.diff", "vjp rule", verdict, method,
+        rows.append(Row(f"{name}: {label}", "sympy.diff", what, verdict, method,
                         f"{shown}: {detail}"))
     return rows
 
@@ -180,7 +201,7 @@ def check_rule(name: str, instances: Sequence[Instance] | None = None,
         return [Row(f"{name}: -", "", "", MISSING, "", "no small instance to prove the rule "
                     "on: add the op's shapes to INSTANCES in graphnn/symbolic/rules.py")]
     deadline = time.monotonic() + timeout
-    return [row for instance in chosen for row in _prove(name, instance, deadline)]
+    return [row for instance in chosen for row in prove_instance(name, instance, deadline)]
 
 
 def rule_names() -> list[str]:

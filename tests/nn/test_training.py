@@ -81,6 +81,75 @@ def test_fit_reduces_the_loss_and_is_reproducible():
     assert len(h1.epoch) == 8 and h1.val_loss == [None] * 8 and len(h1.seconds) == 8
 
 
+class RecordingStep(nn.TrainStep):
+    """A TrainStep that keeps the example ids (column 0 of x) and labels of every batch it
+    trains on, copied: fit writes shuffled batches into buffers it reuses."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ids: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+
+    def __call__(self, x, y):
+        self.ids.append(x[:, 0].astype(int))
+        self.labels.append(np.asarray(y).argmax(axis=1))
+        return super().__call__(x, y)
+
+    def epochs(self, batches_per_epoch):
+        """The ids seen, one array per epoch, in the order they were trained on."""
+        return [np.concatenate(self.ids[k:k + batches_per_epoch])
+                for k in range(0, len(self.ids), batches_per_epoch)]
+
+
+def recorded_fit(n=100, seed=0, **options):
+    """fit on examples whose first feature is their index and whose label is index % 3."""
+    x, _ = blobs(n)
+    x[:, 0] = np.arange(n)                      # exact in float32
+    y = np.arange(n) % 3
+    model = small_model()
+    step = RecordingStep(model, "softmax_cross_entropy", nn.SGD(lr=0.01), seed=seed)
+    history = model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", batch_size=32,
+                        step=step, progress=False, seed=seed, **options)
+    for ids, labels in zip(step.ids, step.labels):
+        np.testing.assert_array_equal(labels, ids % 3)     # targets travel with their rows
+    return step, history
+
+
+def test_without_shuffling_every_epoch_follows_the_data_order():
+    step, _ = recorded_fit(shuffle=False, epochs=2)
+    assert [len(ids) for ids in step.ids] == [32, 32, 32, 4] * 2
+    for epoch in step.epochs(4):
+        np.testing.assert_array_equal(epoch, np.arange(100))
+
+
+def test_shuffled_epochs_see_every_example_once_in_a_new_order():
+    step, _ = recorded_fit(epochs=3)
+    orders = step.epochs(4)
+    assert len(orders) == 3
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(100))   # a permutation
+        assert not np.array_equal(order, np.arange(100))
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[1], orders[2])
+
+
+def test_shuffling_keeps_the_validation_examples_out_of_training():
+    step, history = recorded_fit(epochs=2, validation_split=0.2)
+    for order in step.epochs(3):                # 80 training examples: 32 + 32 + 16
+        np.testing.assert_array_equal(np.sort(order), np.arange(80))
+    assert history.val_loss[-1] is not None
+
+
+def test_the_same_seed_reproduces_the_order_and_the_history():
+    (a, history_a), (b, history_b) = recorded_fit(epochs=3, seed=7), recorded_fit(epochs=3,
+                                                                                 seed=7)
+    assert all(np.array_equal(i, j) for i, j in zip(a.ids, b.ids))
+    assert history_a.loss == history_b.loss and history_a.accuracy == history_b.accuracy
+    c, history_c = recorded_fit(epochs=3, seed=8)
+    assert not np.array_equal(a.epochs(4)[0], c.epochs(4)[0])
+    assert history_c.loss != history_a.loss
+
+
 def test_full_batch_gradient_descent_takes_one_step_per_epoch():
     x, y = blobs()
     model = small_model()

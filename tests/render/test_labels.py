@@ -81,6 +81,15 @@ def test_gradient_formulas_of_non_elementwise_ops():
     assert (text.symbol, text.formula, text.local) == ("∇W", "xᵀ @ g", False)
 
 
+def test_an_input_called_out_keeps_its_operand_name():
+    # max_pool2d_grad(x, out, g): "out" in its labels is the pooled input, not the output
+    x, pooled = gn.input("x", shape=(1, 1, 2, 2)), gn.input("p", shape=(1, 1, 1, 1))
+    g = gn.input("g", shape=(1, 1, 1, 1))
+    node = gn.ops.max_pool2d_grad(x, pooled, g)
+    text = derivative(node, 2, {x: "x", pooled: "p", g: "g"})
+    assert text.formula == "max_pool2d_select(x, p, G)"
+
+
 def test_substitution_replaces_whole_words_only():
     assert substitute("2x + exp(x)", {"x": "q"}) == "2q + exp(q)"
     assert substitute("out·(1 - out)", {"out": "f"}) == "f·(1 - f)"
