@@ -10,7 +10,7 @@ import numpy as np
 import sympy
 
 from codegen import loops
-from graphnn.ir import OpDef, apply, op_function, register
+from graphnn.ir import Node, OpDef, apply, op_function, register
 from graphnn.ops.common import elementwise, elementwise_shape
 
 ADD = elementwise(
@@ -96,19 +96,27 @@ NEG = elementwise(
     symbol="×-1",
 )
 
+def _one_at_zero(x: Node) -> Node:
+    """x, with 1 where x == 0: x + (1 - sign|x|) adds an exact 0.0 wherever x != 0, so every
+    other value (NaN included) is kept bit for bit; used as log's argument, log 0 = -inf
+    becomes log 1 = 0."""
+    return x + (1.0 - apply("sign", apply("abs", x)))
+
+
 POW = elementwise(
     "pow", ("x", "y"),
     doc="""Elementwise power x ** y with numpy's semantics (a negative base with a non-integer
     exponent is NaN; 0 ** 0 is 1).
 
     Gradient: d/dx = y x^(y-1); d/dy = out log(x), built only when y depends on a variable
-    being differentiated (so x ** 2 with x < 0 has a finite gradient).
+    being differentiated (so x ** 2 with x < 0 has a finite gradient). At x = 0, d/dy is 0
+    (0 ** y is flat in y for y > 0; PyTorch and JAX agree), not 0 · log 0 = NaN.
 
     >>> gn.evaluate(gn.pow(2.0, 10.0))
     array(1024.)
     """,
     reference=np.power,
-    vjp=lambda g, out, x, y: (g * y * x ** (y - 1.0), g * out * apply("log", x)),
+    vjp=lambda g, out, x, y: (g * y * x ** (y - 1.0), g * out * apply("log", _one_at_zero(x))),
     to_sympy=lambda x, y: x ** y,
     scalar=loops.power,
     derivative=("y·x^(y-1)", "out·log(x)"),

@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
-from graphnn.ops.common import window_load
+from graphnn.ops.common import clamped, when, window_load
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("stride", 1), ("padding", 0))
@@ -136,10 +136,16 @@ def _conv2d_compute(out, x, w, stride, padding):
 
 def _conv2d_grad_input_compute(out, g, w, input_hw, stride, padding):
     # dx[n, c, h, v] = sum over (o, p, q) of g[n, o, i, j] w[o, c, p, q] for the output
-    # positions with i*sh + p - ph = h and j*sw + q - pw = v (a gather, so no write conflicts)
+    # positions with i*sh + p - ph = h and j*sw + q - pw = v (a gather, so no write conflicts).
+    # The product is masked, not the load: a weight whose window misses (h, v) contributes
+    # nothing there, as in the reference, even when it is inf or NaN (0 · inf would be NaN).
     n, c, h, v = out
-    return _sum3((w.shape[0],) + w.shape[2:], lambda o, p, q: window_load(
-        g, (n, o), h + padding[0] - p, v + padding[1] - q, stride) * w[o, c, p, q])
+
+    def term(o, p, q):
+        i, i_ok = clamped(h + padding[0] - p, g.shape[-2], stride[0])
+        j, j_ok = clamped(v + padding[1] - q, g.shape[-1], stride[1])
+        return when(i_ok + j_ok, g[n, o, i, j] * w[o, c, p, q])
+    return _sum3((w.shape[0],) + w.shape[2:], term)
 
 
 def _conv2d_grad_weight_compute(out, x, g, kernel_hw, stride, padding):
