@@ -14,7 +14,7 @@ with SymPy, and compile it to native code through LLVM.
 from graphnn import nn, ops
 from graphnn.api import Function, Graph, Node, apply, compile, constant, evaluate, grad, input
 from graphnn.api import optimize, render, scope
-from graphnn.api import SymbolicLimitError, check_gradients, check_ops, to_sympy
+from graphnn.api import SYMBOLIC, SymbolicLimitError
 from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
 from graphnn.ir import REGISTRY, OpDef
 from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to, conv2d, div
@@ -34,3 +34,15 @@ __all__ = [
     "min", "minimum", "mse", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
 ]
+
+
+def __getattr__(name: str):
+    """check_gradients, check_ops and to_sympy, imported with SymPy when first used."""
+    if name in SYMBOLIC:
+        from graphnn import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'graphnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SYMBOLIC))

@@ -38,6 +38,10 @@ class OpError(GraphnnError, ValueError):
     """An op was called wrongly: unknown name, wrong number of inputs, unknown attribute."""
 
 
+class SymbolicLimitError(GraphnnError, ValueError):
+    """A graph is too large to hand to SymPy within the configured bounds."""
+
+
 def user_frame() -> tuple[str, int, str] | None:
     """The innermost stack frame outside the graphnn package: (file, line number, source line).
 

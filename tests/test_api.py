@@ -27,3 +27,22 @@ def test_every_public_op_is_exported():
     assert public <= set(gn.__all__)
     for name in public:
         assert getattr(gn, name).__name__ == name
+
+
+def test_importing_graphnn_leaves_sympy_for_when_it_is_used():
+    # SymPy costs about half a second to import; declaring, evaluating and compiling graphs
+    # must not pay it, and the symbolic entry points must still work (checked in a fresh
+    # process, since this one has imported SymPy long ago)
+    import subprocess
+    import sys
+    code = ("import sys, graphnn as gn\n"
+            "x = gn.input('x'); f = gn.compile(gn.grad(gn.sigmoid(x), x))\n"
+            "assert float(f(0.0)) == 0.25\n"
+            "assert 'sympy.core' not in sys.modules, 'sympy was imported'\n"
+            "print(gn.to_sympy(gn.sigmoid(x)), 'check_ops' in dir(gn))\n"
+            "from graphnn import check_gradients\n"
+            "print(check_gradients(gn.sigmoid(x), x).ok)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["σ(x)", "True", "True"]

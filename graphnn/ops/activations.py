@@ -7,11 +7,10 @@ convention of the usual frameworks and textbooks), unlike the max gate, which sp
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from codegen import loops
 from graphnn.ir import apply, op_function
-from graphnn.ops.common import elementwise, float_attr
+from graphnn.ops.common import elementwise, float_attr, sympy
 
 
 def _sigmoid_reference(x):
@@ -46,7 +45,7 @@ TANH = elementwise(
     """,
     reference=np.tanh,
     vjp=lambda g, out, x: (g * (1.0 - out * out),),
-    to_sympy=sympy.tanh,
+    to_sympy=lambda x: sympy.tanh(x),
     scalar=loops.tanh,
     derivative=("1 - out²",),
     symbol="tanh",

@@ -7,11 +7,10 @@ the operand's shape by the autodiff walker, never here.
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from codegen import loops
 from graphnn.ir import Node, OpDef, apply, op_function, register
-from graphnn.ops.common import elementwise, elementwise_shape
+from graphnn.ops.common import elementwise, elementwise_shape, sympy
 
 ADD = elementwise(
     "add", ("x", "y"),
@@ -149,7 +148,7 @@ SQRT = elementwise(
     """,
     reference=np.sqrt,
     vjp=lambda g, out, x: (g / (2.0 * out),),
-    to_sympy=sympy.sqrt,
+    to_sympy=lambda x: sympy.sqrt(x),
     scalar=loops.sqrt,
     derivative=("1/(2·out)",),
     symbol="√",
@@ -164,7 +163,7 @@ SIGN = elementwise(
     """,
     reference=np.sign,
     vjp=None,
-    to_sympy=sympy.sign,
+    to_sympy=lambda x: sympy.sign(x),
     scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.lt(x, 0), -1, x)),
     derivative=("0",),
     symbol="sign", public=False,
@@ -182,7 +181,7 @@ ABS = elementwise(
     """,
     reference=np.abs,
     vjp=lambda g, out, x: (g * apply("sign", x),),
-    to_sympy=sympy.Abs,
+    to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
     symbol="|x|",
@@ -199,7 +198,7 @@ EXP = elementwise(
     """,
     reference=np.exp,
     vjp=lambda g, out, x: (g * out,),
-    to_sympy=sympy.exp,
+    to_sympy=lambda x: sympy.exp(x),
     scalar=loops.exp,
     derivative=("out",),
     symbol="exp",
@@ -214,7 +213,7 @@ LOG = elementwise(
     """,
     reference=np.log,
     vjp=lambda g, out, x: (g / x,),
-    to_sympy=sympy.log,
+    to_sympy=lambda x: sympy.log(x),
     scalar=loops.log,
     derivative=("1/x",),
     symbol="log",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -11,6 +14,27 @@ from codegen import loops
 from graphnn.errors import OpError
 from graphnn.ir import Node, OpDef, apply, register
 from graphnn.shapes import Shape, broadcast, normalize_axes, reduced
+
+
+def lazy_module(name: str) -> ModuleType:
+    """The module `name`, imported on first attribute access (or at once if it is already).
+
+    The ops' SymPy forms need SymPy only when something translates a graph (the symbolic
+    checks, `gn.to_sympy`); importing it eagerly took half a second of every `import graphnn`.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"graphnn needs {name} (pip install {name})")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+sympy = lazy_module("sympy")
 
 
 def elementwise_shape(*shapes: Shape, **_attrs: Any) -> Shape:

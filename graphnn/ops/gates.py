@@ -8,11 +8,10 @@ SymPy's Heaviside(0) = 1/2, so the symbolic check agrees at ties too.
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from codegen import loops
 from graphnn.ir import apply, op_function
-from graphnn.ops.common import elementwise, float_attr
+from graphnn.ops.common import elementwise, float_attr, sympy
 
 
 def _greater_reference(x, y, tie):
@@ -65,7 +64,7 @@ MAXIMUM = elementwise(
     """,
     reference=np.maximum,
     vjp=lambda g, out, x, y: _route(g, x, y),
-    to_sympy=sympy.Max,
+    to_sympy=lambda x, y: sympy.Max(x, y),
     scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
     symbol="max", extra={"commutative": True},
@@ -82,7 +81,7 @@ MINIMUM = elementwise(
     """,
     reference=np.minimum,
     vjp=lambda g, out, x, y: _route(g, y, x),
-    to_sympy=sympy.Min,
+    to_sympy=lambda x, y: sympy.Min(x, y),
     scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
     symbol="min", extra={"commutative": True},

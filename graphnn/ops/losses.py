@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy
 
 from graphnn.errors import ShapeError
 from graphnn.ir import OpDef, apply, op_function, register
+from graphnn.ops.common import sympy
 from graphnn.ops.softmax import log_softmax_reference, log_softmax_sympy
 from graphnn.shapes import Shape
 
-_log = np.vectorize(sympy.log, otypes=[object])
+_log = np.vectorize(lambda v: sympy.log(v), otypes=[object])
 
 
 def _same_shape(a: Shape, b: Shape) -> Shape:

@@ -16,13 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import sympy
 from numpy.lib.stride_tricks import sliding_window_view
 
 from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
-from graphnn.ops.common import clamped, when
+from graphnn.ops.common import clamped, sympy, when
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("kernel", 2), ("stride", None))

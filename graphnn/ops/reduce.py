@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy
 
 from codegen import loops
 from graphnn.errors import ShapeError
 from graphnn.ir import OpDef, apply, op_function, register
-from graphnn.ops.common import kept_shape, reduce_canonical, unreduce
+from graphnn.ops.common import kept_shape, reduce_canonical, sympy, unreduce
 from graphnn.shapes import Shape, reduced
 
 _PARAMS = (("axis", None), ("keepdims", False))

@@ -11,13 +11,13 @@ which is both shorter and more accurate than differentiating the expansion:
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from graphnn.ir import OpDef, apply, op_function, register
+from graphnn.ops.common import sympy
 from graphnn.shapes import Shape, normalize_axis
 
-_exp = np.vectorize(sympy.exp, otypes=[object])
-_log = np.vectorize(sympy.log, otypes=[object])
+_exp = np.vectorize(lambda v: sympy.exp(v), otypes=[object])
+_log = np.vectorize(lambda v: sympy.log(v), otypes=[object])
 
 
 def _axis_canonical(shape: Shape, axis: int) -> dict:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy
 
 from codegen import loops
 from graphnn.errors import OpError
 from graphnn.ir import OpDef, op_function, register
+from graphnn.ops.common import sympy
 from graphnn.shapes import normalize_axes
 
 

@@ -21,15 +21,11 @@ from typing import Any
 import numpy as np
 import sympy
 
-from graphnn.errors import GraphnnError
+from graphnn.errors import GraphnnError, SymbolicLimitError
 from graphnn.ir import Node, toposort
 from graphnn.symbolic.functions import NAMED_FUNCTIONS, lazy_extremes
 
 MAX_OPS = 20_000    # default bound on scalar operations for symbolic work (about 1 s of SymPy)
-
-
-class SymbolicLimitError(GraphnnError, ValueError):
-    """A graph is too large to hand to SymPy within the configured bounds."""
 
 
 def exact(value: Any) -> sympy.Expr:
