@@ -124,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="graphnn", description=__doc__.split("\n")[0])
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
     demo_parser = commands.add_parser("demo", help="the lecture neuron: build, differentiate, "
-                                      "evaluate, compile, draw")
+                                      "evaluate, compile, draw, verify")
     demo_parser.add_argument("--out", default="out", metavar="DIR",
                              help="where to write the neuron's pictures (default: out)")
     render_parser = commands.add_parser(
