@@ -319,9 +319,29 @@ def _fit(node: Node, result: Node, rule: Rule) -> Node:
     return result
 
 
+class _RulesByOp:
+    """The rules that can match a node of each op, in their table order: a rule whose pattern
+    is an `Op` only at that op, the others (variables, predicates) at every op. A rule of
+    another op would decline at its first comparison anyway; skipping it made the optimizer
+    about twice as fast (most tables have a few rules per op)."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        self.by_op: dict[str, tuple[Rule, ...]] = {}
+
+    def __call__(self, op: str) -> tuple[Rule, ...]:
+        found = self.by_op.get(op)
+        if found is None:
+            found = self.by_op[op] = tuple(
+                r for r in self.rules if not isinstance(r.pattern, Op) or r.pattern.op == op)
+        return found
+
+
 def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter) -> Node | None:
-    for rule in rules:
-        with at_scope(node.scope):
+    if not rules:
+        return None
+    with at_scope(node.scope):
+        for rule in rules:
             result = rule.apply(node)
             if result is None or result is node:
                 continue
@@ -330,7 +350,7 @@ def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter) -> Node | None
     return None
 
 
-def _round(graph: Graph, rules: Sequence[Rule], fired: Counter) -> tuple[Graph, bool]:
+def _round(graph: Graph, rules: _RulesByOp, fired: Counter) -> tuple[Graph, bool]:
     """One walk over the graph; rules see only nodes whose inputs this walk left alone."""
     new: dict[Node, Node] = {}
     changed = False
@@ -341,7 +361,7 @@ def _round(graph: Graph, rules: Sequence[Rule], fired: Counter) -> tuple[Graph, 
             if any(a is not b for a, b in zip(inputs, node.inputs)):
                 new[node], changed = rebuild(node, inputs), True
                 continue
-            replaced = None if node.op == "input" else _try_rules(node, rules, fired)
+            replaced = None if node.op == "input" else _try_rules(node, rules(node.op), fired)
             new[node] = node if replaced is None else replaced
             changed = changed or replaced is not None
     finally:
@@ -357,10 +377,11 @@ MAX_ROUNDS = 64
 def rewrite(graph: Graph, rules: Sequence[Rule], fired: Counter | None = None) -> Graph:
     """Apply `rules` until none fires; `fired` (if given) counts the firings by rule name."""
     fired = Counter() if fired is None else fired
+    by_op = _RulesByOp(rules)
     for round_number in range(MAX_ROUNDS):
         if round_number == MAX_ROUNDS - 4:
             before = Counter(fired)        # the rules of the last rounds are the cycle
-        graph, changed = _round(graph, rules, fired)
+        graph, changed = _round(graph, by_op, fired)
         if not changed:
             return graph
     cycling = sorted((fired - before).keys())
