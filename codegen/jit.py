@@ -77,6 +77,12 @@ def target_machine(opt: int = 3) -> llvm.TargetMachine:
 
 
 @functools.cache
+def host() -> str:
+    """This CPU as code generation sees it: its name and features."""
+    return f"{llvm.get_host_cpu_name()} {_features()}"
+
+
+@functools.cache
 def _features() -> str:
     features = llvm.get_host_cpu_features().flatten()
     if "+avx512f" in features.split(","):

@@ -46,3 +46,30 @@ def test_importing_graphnn_leaves_sympy_for_when_it_is_used():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["σ(x)", "True", "True"]
+
+
+def test_sympy_is_whole_for_every_thread_that_imports_it_with_graphnn():
+    # graphnn's lazy SymPy must not put a half-initialized module where other threads (the
+    # user's own SymPy code) can see it; checked in a fresh process, where SymPy is not loaded
+    import subprocess
+    import sys
+    code = ("import threading, graphnn as gn\n"
+            "errors = []\n"
+            "def user():\n"
+            "    try:\n"
+            "        import sympy; sympy.Symbol('q')\n"
+            "    except Exception as error:\n"
+            "        errors.append(repr(error))\n"
+            "def ours():\n"
+            "    try:\n"
+            "        gn.to_sympy(gn.sigmoid(gn.input('x')) * 2.0)\n"
+            "    except Exception as error:\n"
+            "        errors.append(repr(error))\n"
+            "threads = [threading.Thread(target=f) for f in (user, user, user, ours)]\n"
+            "for t in threads: t.start()\n"
+            "for t in threads: t.join()\n"
+            "print(errors)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

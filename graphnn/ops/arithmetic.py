@@ -108,8 +108,9 @@ POW = elementwise(
     exponent is NaN; 0 ** 0 is 1).
 
     Gradient: d/dx = y x^(y-1); d/dy = out log(x), built only when y depends on a variable
-    being differentiated (so x ** 2 with x < 0 has a finite gradient). At x = 0, d/dy is 0
-    (0 ** y is flat in y for y > 0; PyTorch and JAX agree), not 0 · log 0 = NaN.
+    being differentiated (so x ** 2 with x < 0 has a finite gradient). At x = 0, d/dy takes
+    log 0 as 0: the gradient is 0 where y > 0 (0 ** y is flat in y there; PyTorch and JAX
+    agree), not 0 · log 0 = NaN; where y < 0 it is inf · 0 = NaN.
 
     >>> gn.evaluate(gn.pow(2.0, 10.0))
     array(1024.)

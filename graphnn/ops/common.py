@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -16,25 +14,32 @@ from graphnn.ir import Node, OpDef, apply, register
 from graphnn.shapes import Shape, broadcast, normalize_axes, reduced
 
 
-def lazy_module(name: str) -> ModuleType:
-    """The module `name`, imported on first attribute access (or at once if it is already).
+class LazyModule:
+    """A module imported on its first attribute access (each attribute is then kept here).
 
     The ops' SymPy forms need SymPy only when something translates a graph (the symbolic
     checks, `gn.to_sympy`); importing it eagerly took half a second of every `import graphnn`.
+    The import goes through `importlib.import_module`, whose module lock makes a second thread
+    wait for the first import to finish (importlib's LazyLoader, which swaps the real module
+    into sys.modules half-initialized, let other threads see a module without its names on
+    Python before 3.12.3), and sys.modules only ever holds the real module.
     """
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"graphnn needs {name} (pip install {name})")
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)          # copy, pickle and repr probes
+        value = getattr(importlib.import_module(self._name), attribute)
+        setattr(self, attribute, value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
 
 
-sympy = lazy_module("sympy")
+sympy: Any = LazyModule("sympy")
 
 
 def elementwise_shape(*shapes: Shape, **_attrs: Any) -> Shape:

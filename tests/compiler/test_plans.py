@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +19,16 @@ import graphnn as gn
 from codegen import cache
 from graphnn.compiler import compile, plans
 from graphnn.lower import conv
+from graphnn.passes import verify
 
 ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(autouse=True)
+def unchecked_optimizer(monkeypatch):
+    """The suite runs the optimizer's invariant checks (tests/conftest.py), which keep plans
+    out of the cache; these tests are about the cache, so the checks are off here."""
+    monkeypatch.setattr(verify, "CHECKS", False)
 
 
 def _graph(scale: float = 3.0):
@@ -109,3 +120,63 @@ def test_every_numeric_setting_of_plan_making_modules_is_in_the_key():
     missing = [(m, n) for m in modules if not m.endswith("__init__")
                for n in _numeric_settings(m) if (m, n) not in listed]
     assert not missing, f"add these to plans.SETTINGS: {missing}"
+
+
+def _plan_entries(directory: Path) -> list[Path]:
+    """The cache entries under `directory` that hold a plan (the others hold object code)."""
+    found = []
+    for entry in directory.rglob("*.o"):
+        try:
+            if isinstance(pickle.loads(entry.read_bytes()[cache._HEADER:]), plans.Plan):
+                found.append(entry)
+        except Exception:      # noqa: BLE001 - object code does not unpickle
+            pass
+    return found
+
+
+def test_a_graph_with_a_user_registered_op_is_never_planned_from_the_cache(tmp_path):
+    # The user's op is lowered by the user's code, which no source stamp covers: a cached plan
+    # would go on computing the op as it was when first compiled. Two processes share a cache
+    # directory and register the op differently.
+    script = tmp_path / "user_op.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "import graphnn as gn\n"
+        "from graphnn.ir import OpDef, apply, register\n"
+        "from graphnn.ops.common import elementwise_shape\n"
+        "k = float(sys.argv[1])\n"
+        "register(OpDef('user_scale', ('x',), 'x * k', shape=elementwise_shape,\n"
+        "    reference=lambda x: x * k, vjp=lambda g, out, x: (g * k,),\n"
+        "    to_sympy=lambda x: k * x, scalar=lambda x: x * k, elementwise=True,\n"
+        "    derivative=('k',), symbol='k'))\n"
+        "x = gn.input('x', shape=(3,))\n"
+        "print(gn.compile(apply('user_scale', x))(np.ones(3)).tolist())\n")
+    env = {**os.environ, "GRAPHNN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("GRAPHNN_CHECK_PASSES", None)
+    for k in ("2", "3"):
+        result = subprocess.run([sys.executable, str(script), k], capture_output=True,
+                                text=True, env=env, timeout=120, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str([float(k)] * 3)
+    assert _plan_entries(tmp_path / "cache") == []
+
+
+def test_plans_with_large_constants_are_not_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
+    x = gn.input("x", shape=(plans.PLAN_CONSTANTS_LIMIT // 8 + 1,))
+    weights = np.linspace(0, 1, x.shape[0])
+    f = compile(gn.sum(x * gn.constant(weights)))
+    np.testing.assert_allclose(f(np.ones(x.shape)), weights.sum(), rtol=1e-12)
+    assert _plan_entries(tmp_path) == []
+    small = gn.input("s", shape=(4,))
+    compile(gn.sum(small * gn.constant(np.arange(4.0))))
+    assert len(_plan_entries(tmp_path)) == 1
+
+
+def test_no_cached_plan_while_the_optimizer_checks_itself(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(verify, "CHECKS", True)
+    outputs, x = _graph(6.0)
+    compile(outputs, [x])
+    assert _plan_entries(tmp_path) == []
