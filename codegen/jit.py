@@ -253,14 +253,15 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
     """
     mode = gemm or ("blas" if blas else "loops")
-    has_gemm = any(isinstance(n, loops.Gemm) for stmt in kernel.body for n in loops.walk(stmt))
-    level = kernel_level(kernel)
+    nodes = _nodes(kernel)
+    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
+    level = _level(nodes)
     key = cache.cache_key([str(kernel), mode if has_gemm else "", codegen_version(),
                            llvm.get_host_cpu_name(), _features(), llvmlite.__version__,
                            LEVELS[level]])
     symbol = entry_symbol(kernel)
     with _LOCK:
-        imports = _kernel_imports(kernel, mode)
+        imports = _kernel_imports(kernel, nodes, mode)
         data = cache.load(key)
         cached = data is not None
         try:
@@ -279,10 +280,17 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
 
 def kernel_level(kernel: loops.Kernel) -> str:
     """"full" for kernels with loops, reductions or products; "light" for straight-line ones."""
+    return _level(_nodes(kernel))
+
+
+def _nodes(kernel: loops.Kernel) -> list[loops.Node]:
+    """Every node of the kernel's body (one walk, shared by the questions asked of it)."""
+    return [n for stmt in kernel.body for n in loops.walk(stmt)]
+
+
+def _level(nodes: list[loops.Node]) -> str:
     repeats = (loops.Loop, loops.Reduce, loops.Gemm)
-    if any(isinstance(n, repeats) for stmt in kernel.body for n in loops.walk(stmt)):
-        return "full"
-    return "light"
+    return "full" if any(isinstance(n, repeats) for n in nodes) else "light"
 
 
 def _kernel_object(kernel: loops.Kernel, mode: str, level: str, key: str) -> bytes:
@@ -298,9 +306,9 @@ def codegen_version() -> str:
     return cache.source_stamp(Path(__file__).parent)
 
 
-def _kernel_imports(kernel: loops.Kernel, mode: str) -> dict[str, int]:
-    """Addresses of the runtime symbols the kernel's code may call."""
-    nodes = [n for stmt in kernel.body for n in loops.walk(stmt)]
+def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node],
+                    mode: str) -> dict[str, int]:
+    """Addresses of the runtime symbols the kernel's code (its `nodes`) may call."""
     nested = {id(n) for stmt in kernel.body if isinstance(stmt, loops.Loop) and stmt.parallel
               for n in loops.walk(stmt)}
     imports: dict[str, int] = {}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import golden_checker
+
 GOLDEN = Path(__file__).parent / "golden"
 
 
@@ -18,18 +20,7 @@ def pytest_addoption(parser):
 @pytest.fixture
 def golden(request):
     """golden(name, text): compare text with tests/golden/<name>, or rewrite it."""
-    update = request.config.getoption("--update-golden")
-
-    def check(name: str, text: str) -> None:
-        path = GOLDEN / name
-        if update or not path.exists():
-            if not update:
-                pytest.fail(f"golden file {path} is missing; run pytest --update-golden")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            return
-        assert text == path.read_text(), f"{name} differs from its golden file"
-    return check
+    return golden_checker(GOLDEN, request.config.getoption("--update-golden"))
 
 
 @pytest.fixture(autouse=True, scope="session")

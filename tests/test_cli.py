@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import subprocess
 import sys
 import textwrap
@@ -10,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import graphnn.cli
 from graphnn.cli import main
+from tests.harness import run_docstring_examples
 
 SCALAR_EXPRESSION = Path(__file__).parents[1] / "examples" / "01_scalar_expression.py"
 
@@ -161,5 +160,5 @@ def test_render_set_of_an_unknown_or_misshapen_input_is_one_line(tmp_path, capsy
 
 
 def test_docstring_examples():
-    result = doctest.testmod(graphnn.cli)
+    result = run_docstring_examples("graphnn.cli")
     assert result.failed == 0 and result.attempted > 0

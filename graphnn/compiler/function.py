@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
-from codegen.llvm.module import GEMM_MODES
+from codegen.llvm import GEMM_MODES
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
 from graphnn.compiler.plans import plan
@@ -45,8 +45,6 @@ class Specialization:
         self.plan = plan(graph, name, optimize)
         self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
                                                      threads=threads)
-        self.constants = self.plan.constants
-        self.sources = list(self.plan.sources)
 
     @functools.cached_property
     def graph(self) -> Graph:
@@ -58,12 +56,12 @@ class Specialization:
         """The native entry's description, when every graph output is its own kernel output
         (outputs that are inputs, constants or repeats are assembled by the Python path)."""
         if not self.plan.outputs or \
-                self.sources != [("kernel", k) for k in range(len(self.sources))]:
+                self.plan.sources != tuple(("kernel", k) for k in range(len(self.plan.sources))):
             return None
         arguments = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.declared.inputs)
         outputs = tuple(Argument(_LOOP_DTYPE[dtype], shape) for dtype, shape in self.plan.outputs)
         touched = sum(math.prod(a.shape) for a in arguments + outputs)
-        return EntrySpec(self.declared.name, arguments, len(self.constants), outputs, single,
+        return EntrySpec(self.declared.name, arguments, len(self.plan.constants), outputs, single,
                          release_gil=touched >= RELEASE_GIL_ELEMENTS)
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
@@ -72,20 +70,20 @@ class Specialization:
         taken: set[int] = set()
         if out is not None:
             kernel_out = [None] * len(self.plan.outputs)
-            for (kind, where), array in zip(self.sources, out):
+            for (kind, where), array in zip(self.plan.sources, out):
                 if kind == "kernel" and where not in taken:
                     kernel_out[where] = array
                     taken.add(where)
             kernel_out = [a if a is not None else np.empty(shape, dtype)
                           for a, (dtype, shape) in zip(kernel_out, self.plan.outputs)]
-        results = self.kernel(*arrays, *self.constants, out=kernel_out, threads=threads) \
+        results = self.kernel(*arrays, *self.plan.constants, out=kernel_out, threads=threads) \
             if self.plan.outputs else ()
         results = results if isinstance(results, tuple) else (results,)
         return self._assemble(results, arrays, out)
 
     def _assemble(self, results, arrays, out) -> list[np.ndarray]:
         values, used = [], set()
-        for k, (kind, where) in enumerate(self.sources):
+        for k, (kind, where) in enumerate(self.plan.sources):
             source = results[where] if kind == "kernel" else \
                 arrays[where] if kind == "input" else where
             owned = kind == "kernel" and where not in used
@@ -126,7 +124,7 @@ class Function:
         (codegen.pycall); every other call takes the Python path below, `call_python`."""
         spec = specialization.entry_spec(self.single)
         native = None if spec is None else native_entry(
-            specialization.kernel, spec, specialization.constants, self.call_python)
+            specialization.kernel, spec, specialization.plan.constants, self.call_python)
         if native is not None:
             # a builtin in the class dict is called without `self`: f(...) runs native code
             self.__class__ = type(type(self).__name__, (type(self),),

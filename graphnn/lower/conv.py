@@ -115,7 +115,7 @@ class _Images:
     def offset(buffer: loops.Buffer, slot) -> loops.Expr | int:
         return slot * math.prod(buffer.shape[1:])
 
-    def loops(self, body) -> list[loops.Stmt]:
+    def each(self, body) -> list[loops.Stmt]:
         """Statements running body(n, slot) for every image n."""
         if not self.parallel:
             return [loops.loop(self.batch, lambda n: body(n, 0), name="n")]
@@ -141,7 +141,7 @@ def _forward(lowering, out, x, w, stride, padding) -> list[loops.Stmt]:
                 loops.Gemm(out, w, cols, channels_out, oh * ow, depth,
                            b_offset=images.offset(cols, slot),
                            c_offset=n * (channels_out * oh * ow))]
-    return images.loops(image)
+    return images.each(image)
 
 
 def _weights(lowering, dw, x, g, stride, padding) -> list[loops.Stmt]:
@@ -165,7 +165,7 @@ def _weights(lowering, dw, x, g, stride, padding) -> list[loops.Stmt]:
         return loops.store(dw, (k,), loops.reduce_sum(images.slots, lambda t: partial[
             t, k % depth, k // depth]))
     zero = loops.loop(partial.size, lambda k: loops.store(partial, (k,), 0.0))
-    return [zero, *images.loops(image), loops.loop(dw.size, total)]
+    return [zero, *images.each(image), loops.loop(dw.size, total)]
 
 
 def _inputs(lowering, dx, g, w, stride, padding) -> list[loops.Stmt]:
@@ -179,4 +179,4 @@ def _inputs(lowering, dx, g, w, stride, padding) -> list[loops.Stmt]:
                            b_offset=n * (channels_out * oh * ow),
                            c_offset=images.offset(dcols, slot)),
                 _col2im(dx, dcols, n, slot, w.shape[2:], stride, padding, (oh, ow))]
-    return images.loops(image)
+    return images.each(image)

@@ -19,6 +19,7 @@ answer for the graph the round started from. Rounds repeat until one changes not
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import contextvars
 import inspect
@@ -110,11 +111,12 @@ def is_constant_like(node: Node) -> bool:
 # Patterns
 
 
-class Pattern:
+class Pattern(abc.ABC):
     """Something a node can match; `match` extends `bindings` in place and reports success."""
 
+    @abc.abstractmethod
     def match(self, node: Node, bindings: Bindings) -> bool:
-        raise NotImplementedError(type(self).__name__)
+        """Whether `node` matches, binding the pattern's variables in `bindings`."""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,11 @@ def _zero_by_rewriting(difference: sympy.Expr) -> bool:
     return sympy.simplify(difference) == 0
 
 
+# How SymPy's simplification routines fail on forms they do not handle: out of time, or
+# raising (NotImplementedError is SymPy's own "no algorithm for this", e.g. in solvers).
+SYMPY_GAVE_UP = (TimeUp, TypeError, ValueError, NotImplementedError, RecursionError)
+
+
 def simplifies_to_zero(difference: sympy.Expr) -> bool:
     """True when exact rewriting turns `difference` into 0 (False means: not shown).
 
@@ -116,8 +121,8 @@ def simplifies_to_zero(difference: sympy.Expr) -> bool:
     try:
         with time_box(SIMPLIFY_SECONDS):
             return _zero_by_rewriting(sympy.sympify(difference))
-    except (TimeUp, TypeError, ValueError, NotImplementedError, RecursionError):
-        return False      # SymPy gave up on this form: let the rational points decide
+    except SYMPY_GAVE_UP:
+        return False      # not shown here: the rational points decide
 
 
 def rational_points(symbols: Iterable[sympy.Symbol], count: int, seed: int = 0,

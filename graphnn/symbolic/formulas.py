@@ -68,6 +68,15 @@ def _functions(expr: sympy.Expr) -> set[type]:
     return {type(f) for f in expr.atoms(sympy.Function)}
 
 
+def _simplified(expr: sympy.Expr) -> list[sympy.Expr]:
+    """sympy.simplify's form of expr, or none when it takes longer than TIDY_SECONDS."""
+    try:
+        with time_box(TIDY_SECONDS):
+            return [sympy.simplify(expr)]
+    except TimeUp:
+        return []
+
+
 def tidy(expr: sympy.Expr, max_ops: int = TIDY_OPS) -> sympy.Expr:
     """The shortest of expr, its common factors pulled out, and its simplification (formulas
     above max_ops operations are left as they are: rewriting them takes too long).
@@ -83,12 +92,7 @@ def tidy(expr: sympy.Expr, max_ops: int = TIDY_OPS) -> sympy.Expr:
     """
     if not small(expr, max_ops):
         return expr
-    candidates = [expr, sympy.factor_terms(expr)]
-    try:
-        with time_box(TIDY_SECONDS):
-            candidates.append(sympy.simplify(expr))
-    except TimeUp:
-        pass        # keep the unsimplified candidates
+    candidates = [expr, sympy.factor_terms(expr), *_simplified(expr)]
     known = _functions(expr)
     kept = [e for e in candidates if _functions(e) <= known]
     return min(kept, key=lambda e: (sympy.count_ops(e), len(str(e))))

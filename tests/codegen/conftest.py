@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import golden_checker
+
 GOLDEN = Path(__file__).parent / "golden"
 
 
@@ -31,14 +33,4 @@ def codegen_golden(request: pytest.FixtureRequest):
     (or GRAPHNN_UPDATE_GOLDEN=1)."""
     update = bool(request.config.getoption("--update-golden", default=False)) or \
         os.environ.get("GRAPHNN_UPDATE_GOLDEN") == "1"
-
-    def check(name: str, text: str) -> None:
-        path = GOLDEN / name
-        if update:
-            path.write_text(text)
-            return
-        if not path.exists():
-            pytest.fail(f"golden file {path} is missing; run pytest --update-golden")
-        assert text == path.read_text(), f"{name} differs from its golden file"
-
-    return check
+    return golden_checker(GOLDEN, update)

@@ -11,6 +11,7 @@ import pytest
 from codegen import loops
 from codegen.jit import compile_kernel
 from tests.codegen.support import NUMPY, compiled
+from tests.harness import run_in_threads
 
 
 def rowwise(parallel: bool, n: int = 300, m: int = 257) -> loops.Kernel:
@@ -98,11 +99,7 @@ def test_two_python_threads_call_one_kernel_concurrently():
             if not np.array_equal(got, expected[index]):
                 failures.append(f"thread {index} repeat {repeat}")
 
-    threads = [threading.Thread(target=worker, args=(p,)) for p in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    threads = run_in_threads(worker, timeout=60)
     assert not any(t.is_alive() for t in threads), "a concurrent call hung"
     assert not failures, failures
 
@@ -189,11 +186,7 @@ def test_runtime_runs_every_iteration_once_under_contention():
             if not (hits == 1).all():
                 failures.append((seed, repeat))
 
-    threads = [threading.Thread(target=caller, args=(seed,)) for seed in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    threads = run_in_threads(caller, 3, timeout=120)
     assert not any(t.is_alive() for t in threads), "parallel_for hung"
     assert not failures, failures
 

@@ -3,13 +3,12 @@ threads, introspection."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 import graphnn as gn
 from graphnn.compiler import compile
+from tests.harness import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +106,8 @@ def test_out_arrays_are_filled_and_returned():
 
 @pytest.mark.parametrize("bad,message", [
     ([np.empty(4)], "out= needs 3 arrays"),
-    ([np.empty(4, np.float32), np.empty(4), np.empty(())], r"out\[0\] \(the exp output\) must be a writable"),
+    ([np.empty(4, np.float32), np.empty(4), np.empty(())],
+     r"out\[0\] \(the exp output\) must be a writable"),
     ([np.empty(5), np.empty(4), np.empty(())], r"out\[0\].*shape \(4,\), got a float64 array "
                                                 r"of shape \(5,\)"),
     ([np.empty(8)[::2], np.empty(4), np.empty(())], "non-contiguous"),
@@ -207,11 +207,7 @@ def test_two_threads_calling_one_function():
             got = f(values[k])
             if not all(np.array_equal(a, b) for a, b in zip(got, expected[k])):
                 failures.append(k)
-    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work)
     assert not failures
 
 

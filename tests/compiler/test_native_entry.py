@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import threading
 import weakref
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 import graphnn as gn
 from codegen import pycall
 from graphnn.compiler import compile
+from tests.harness import run_in_threads
 
 pytestmark = pytest.mark.skipif(not pycall.supported(), reason="object layouts differ here")
 
@@ -120,11 +120,7 @@ def test_large_kernels_release_the_gil_and_share_safely():
         for _ in range(40):
             if not np.array_equal(f(values[k]), expected[k]):
                 failures.append(k)
-    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(work)
     assert not failures
 
 

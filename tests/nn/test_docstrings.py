@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import pkgutil
 
 import pytest
 
 import graphnn.nn
+from tests.harness import run_docstring_examples
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(graphnn.nn.__path__, "graphnn.nn."))
 
 
 @pytest.mark.parametrize("name", ["graphnn.nn", *MODULES])
 def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_docstring_examples(name)
     assert result.failed == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from graphnn.passes import verify
+from tests.harness import golden_checker
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -21,15 +22,4 @@ def checked_passes(monkeypatch):
 def golden(request):
     """golden(name, text): compare text with tests/passes/golden/<name>, or rewrite it with
     pytest --update-golden."""
-    update = request.config.getoption("--update-golden")
-
-    def check(name: str, text: str) -> None:
-        path = GOLDEN / name
-        if update:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            return
-        if not path.exists():
-            pytest.fail(f"golden file {path} is missing; run pytest --update-golden")
-        assert text == path.read_text(), f"{name} differs from its golden file"
-    return check
+    return golden_checker(GOLDEN, request.config.getoption("--update-golden"))

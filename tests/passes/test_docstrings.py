@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.harness import run_docstring_examples
 
 MODULES = ["", ".command", ".cse", ".dce", ".fold", ".report", ".reuse", ".rewrite",
            ".simplify", ".verify"]
@@ -13,7 +12,6 @@ MODULES = ["", ".command", ".cse", ".dce", ".fold", ".report", ".reuse", ".rewri
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    module = importlib.import_module(f"graphnn.passes{name}")
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_docstring_examples(f"graphnn.passes{name}")
     assert result.failed == 0
     assert result.attempted > 0

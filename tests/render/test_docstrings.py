@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.harness import run_docstring_examples
 
 MODULES = ["annotate", "dot", "drawing", "labels", "pictures", "scene", "symbols"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    module = importlib.import_module(f"graphnn.render.{name}")
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_docstring_examples(f"graphnn.render.{name}")
     assert result.failed == 0
     assert result.attempted > 0

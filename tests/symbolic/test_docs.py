@@ -3,8 +3,6 @@ conventions table the code checks (generated, so it cannot drift)."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import pkgutil
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 import graphnn.symbolic
 from graphnn.symbolic import conventions_table
+from tests.harness import run_docstring_examples
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(graphnn.symbolic.__path__,
                                                       "graphnn.symbolic."))
@@ -20,8 +19,7 @@ DOC = Path(__file__).parents[2] / "docs" / "verification.md"
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = run_docstring_examples(name)
     assert result.failed == 0, f"{name}: {result.failed} docstring examples fail"
 
 
