@@ -7,9 +7,11 @@ frame inside graphnn.
 
 from __future__ import annotations
 
+import difflib
 import linecache
 import os
 import sys
+from collections.abc import Iterable
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,3 +68,15 @@ def where() -> str:
     filename, lineno, line = found
     text = f"\n  at {filename}, line {lineno}"
     return text + (f": {line}" if line else "")
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """A message suffix suggesting the choice closest to a misspelt `word`, or ''.
+
+    >>> did_you_mean("rleu", ["relu", "tanh"])
+    "; did you mean 'relu'?"
+    """
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -8,15 +8,14 @@ are silenced.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from graphnn.errors import GraphnnError, InputError, OpError
+from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean
 from graphnn.graph import Graph, check_input_names
-from graphnn.ir import Node, declared_input_names, toposort
+from graphnn.ir import Node, declared_input_names, identifier, toposort
 
 
 def _expected(node: Node) -> str:
@@ -55,10 +54,9 @@ def _unknown(key: str, inputs: Sequence[Node], strict: bool) -> InputError | Non
     names = [n.name for n in inputs]
     if key in names or (not strict and key in declared_input_names()):
         return None
-    close = difflib.get_close_matches(key, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = ", ".join(repr(n) for n in names) or "none"
-    return InputError(f"feed names {key!r}, which is not an input here (inputs: {listed}){hint}")
+    return InputError(f"feed names {key!r}, which is not an input here (inputs: {listed})"
+                      f"{did_you_mean(key, names)}")
 
 
 def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
@@ -78,6 +76,7 @@ def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
             if node is None and strict:
                 raise InputError(f"feed has {key.describe()}, which is not an input here")
         elif isinstance(key, str):
+            key = identifier(key)
             error = _unknown(key, inputs, strict)
             if error is not None:
                 raise error

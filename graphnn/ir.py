@@ -15,6 +15,7 @@ import inspect
 import itertools
 import threading
 import types
+import unicodedata
 import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -273,13 +274,20 @@ def _check_dtype(dtype: Any) -> str:
 def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") -> Node:  # noqa: A001
     """Declare a named graph input (a placeholder fed at evaluation or call time).
 
+    Any Python identifier is a name, keywords and non-ASCII ones included. It is kept in the
+    form Python gives an identifier written in source (NFKC: "ℌ" is "H"), so a compiled
+    function's keyword argument always finds it.
+
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2, 3), dtype="float32")
     >>> x.op, x.shape, x.dtype
     ('input', (2, 3), 'float32')
+    >>> gn.input("ℌ").name
+    'H'
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise OpError(f"an input name must be a Python identifier, got {name!r}")
+        raise OpError(f"an input name must be a Python identifier, got {name!r}{where()}")
+    name = identifier(name)
     try:
         shape = as_shape(shape, what=f"shape of input {name!r}")
     except ShapeError as error:
@@ -294,6 +302,12 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
 
 
 _DECLARED_INPUTS: weakref.WeakSet = weakref.WeakSet()
+
+
+def identifier(name: str) -> str:
+    """`name` as Python compares identifiers (NFKC-normalized, PEP 3131): input names, and the
+    feed keys and keyword arguments that refer to them, in one form."""
+    return unicodedata.normalize("NFKC", name)
 
 
 def declared_input_names() -> set[str]:
