@@ -13,13 +13,32 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean
+from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean, short_repr
 from graphnn.graph import Graph, check_input_names
 from graphnn.ir import Node, declared_input_names, identifier, toposort
 
 
 def _expected(node: Node) -> str:
     return f"a {node.dtype} array of shape {node.shape}"
+
+
+NUMBERS = (bool, int, float, np.generic, list, tuple)     # values converted to an input's dtype
+
+
+def convert(node: Node, value: Any) -> np.ndarray:
+    """A number, NumPy scalar or nested list as an array of input `node`'s dtype, converted as
+    NumPy converts it (1e39 is inf in float32, with NumPy's warning); an int that no float
+    holds (beyond float64's range) is an InputError."""
+    try:
+        return np.asarray(value, dtype=node.dtype)
+    except OverflowError:
+        largest = float(np.finfo(node.dtype).max)
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(value)}, beyond {node.dtype}'s range (its largest "
+                         f"number is {largest:.4g})") from None
+    except (TypeError, ValueError):
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(value)}") from None
 
 
 def check_value(node: Node, value: Any) -> np.ndarray:
@@ -34,12 +53,8 @@ def check_value(node: Node, value: Any) -> np.ndarray:
                              f"{value.dtype} array; convert it with "
                              f".astype({node.dtype!r})")
         array = value
-    elif isinstance(value, (bool, int, float, np.generic, list, tuple)):
-        try:
-            array = np.asarray(value, dtype=node.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
-                             f"{value!r}") from None
+    elif isinstance(value, NUMBERS):
+        array = convert(node, value)
     else:
         raise InputError(f"input {node.name!r} expects {_expected(node)}, got a "
                          f"{type(value).__name__}")

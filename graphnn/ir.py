@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.errors import DTypeError, OpError, ShapeError, where
+from graphnn.errors import DTypeError, OpError, ShapeError, did_you_mean, short_repr, where
 from graphnn.shapes import Shape, as_shape, format_shape
 
 DTYPES = ("float32", "float64")
@@ -265,9 +265,13 @@ def _intern(key: tuple, build: Callable[[], Node]) -> Node:
 
 
 def _check_dtype(dtype: Any) -> str:
-    name = np.dtype(dtype).name if dtype is not None else None
+    try:
+        name, hint = (np.dtype(dtype).name if dtype is not None else None), ""
+    except (TypeError, ValueError):         # not a dtype NumPy knows: a typo, most likely
+        name, hint = None, did_you_mean(dtype, DTYPES)
     if name not in DTYPES:
-        raise DTypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        raise DTypeError(f"dtype must be 'float32' or 'float64', got {short_repr(dtype)}"
+                         f"{hint}{where()}")
     return name
 
 
@@ -315,6 +319,23 @@ def declared_input_names() -> set[str]:
     return {n.name for n in list(_DECLARED_INPUTS)}
 
 
+def numeric_array(value: Any, what: str) -> np.ndarray:
+    """`np.asarray(value)`, except that ints beyond int64, which NumPy keeps as Python objects,
+    become float64 (every graph dtype is a float); an int beyond float64 is a DTypeError. (A
+    float beyond float32's range becomes inf in a float32 graph, as NumPy casts it.)"""
+    array = np.asarray(value)
+    if array.dtype != object:
+        return array
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise DTypeError(f"{what} holds {short_repr(value)}, beyond float64's range (its "
+                         f"largest number is {float(np.finfo(np.float64).max):.4g}){where()}"
+                         ) from None
+    except (TypeError, ValueError):
+        return array                     # not numbers: the caller names the dtype
+
+
 def constant(value: Any, dtype: str | None = None, name: str | None = None) -> Node:
     """A constant node holding a copy of `value` (float arrays keep their dtype by default).
 
@@ -322,11 +343,11 @@ def constant(value: Any, dtype: str | None = None, name: str | None = None) -> N
     >>> gn.constant(np.eye(2)).shape
     (2, 2)
     """
-    array = np.asarray(value)
+    array = numeric_array(value, "a constant")
     if dtype is None:
         dtype = array.dtype if array.dtype.kind == "f" else "float64"
         if array.dtype.kind not in "fiub":
-            raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}")
+            raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}{where()}")
     dtype = _check_dtype(dtype)
     array = np.array(array, dtype=dtype, copy=True)
     array.setflags(write=False)
@@ -358,7 +379,7 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
         if isinstance(arg, Node):
             out.append(arg)
         elif isinstance(arg, (bool, int, float, np.generic, np.ndarray, list, tuple)):
-            array = np.asarray(arg)
+            array = numeric_array(arg, f"{op.name}: input {op.inputs[position]!r}")
             if array.dtype.kind not in "fiub" or array.dtype.itemsize > 8:
                 raise DTypeError(f"{op.name}: input {op.inputs[position]!r} has unsupported "
                                  f"dtype {array.dtype}{where()}")

@@ -62,14 +62,18 @@ def broadcasts_to(source: Shape, target: Shape) -> bool:
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Axes as a sorted tuple of non-negative ints; None means every axis.
+    """Axes as a sorted tuple of non-negative ints; None means every axis and () none (as in
+    NumPy: a reduction over no axis returns its input). NumPy integers are ints.
 
-    >>> normalize_axes(-1, 3)
-    (2,)
+    >>> normalize_axes(-1, 3), normalize_axes((), 3)
+    ((2,), ())
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    try:
+        axes = (axis,) if hasattr(axis, "__index__") else tuple(axis)
+    except TypeError:
+        raise ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}") from None
     out = []
     for a in axes:
         if isinstance(a, bool) or not hasattr(a, "__index__"):
@@ -84,8 +88,15 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
 
 
 def normalize_axis(axis: int, ndim: int) -> int:
-    """One axis as a non-negative int."""
-    return normalize_axes(axis, ndim)[0]
+    """One axis as a non-negative int (an int, or a tuple of exactly one).
+
+    >>> normalize_axis(-1, 2)
+    1
+    """
+    axes = normalize_axes(axis, ndim) if axis is not None else ()
+    if len(axes) != 1:
+        raise ShapeError(f"axis must be one int, got {axis!r}")
+    return axes[0]
 
 
 def reduced(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:

@@ -22,6 +22,7 @@ from codegen.pyentry import Argument, EntrySpec
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError, did_you_mean
+from graphnn.evaluate import NUMBERS, convert
 from graphnn.graph import Graph
 from graphnn.ir import Node, identifier
 from graphnn.passes import optimize as optimize_graph
@@ -310,11 +311,8 @@ def _array(node: Node, value: Any) -> np.ndarray:
         if value.flags.c_contiguous and value.flags.aligned:
             return value
         return np.array(value, order="C", copy=True)  # a fresh array is aligned (and 0-d stays)
-    if isinstance(value, (bool, int, float, np.generic, list, tuple)):
-        try:
-            return np.array(value, dtype=node.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"input {node.name!r} expects {expected}, got {value!r}") from None
+    if isinstance(value, NUMBERS):
+        return convert(node, value)                     # a new array, C-contiguous
     raise InputError(f"input {node.name!r} expects {expected}, got {_describe(value)}")
 
 
