@@ -102,7 +102,9 @@ class Specialization:
 
 class Function:
     """A compiled graph. Call it with one array per input, by position (in the graph's input
-    order) or by name; Python numbers are accepted for scalar inputs.
+    order) or by name; Python numbers are accepted for scalar inputs. Any identifier names an
+    input: a keyword naming an input feeds it, even `out`, `threads` or `self` (`f.call` keeps
+    the options apart from the inputs).
 
     Every argument is checked (dtype, shape, C-contiguity: other layouts are copied) before
     native code runs. The leading (batch) dimension may differ from the declared one: the
