@@ -7,6 +7,7 @@ and the user's source line.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 from graphnn.errors import ShapeError
@@ -70,21 +71,31 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
     """
     if axis is None:
         return tuple(range(ndim))
+    wrong = ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}")
     try:
-        axes = (axis,) if hasattr(axis, "__index__") else tuple(axis)
+        axes = (axis,) if _is_index(axis) else tuple(axis)
     except TypeError:
-        raise ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}") from None
+        raise wrong from None
     out = []
     for a in axes:
-        if isinstance(a, bool) or not hasattr(a, "__index__"):
-            raise ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}")
-        a = int(a.__index__())
+        if isinstance(a, bool) or not _is_index(a):
+            raise wrong
+        a = operator.index(a)
         if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a} is out of range for an array with {ndim} dimensions")
         out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"axis {axis!r} repeats an axis")
     return tuple(sorted(out))
+
+
+def _is_index(value: object) -> bool:
+    """An int, NumPy integer or integer 0-d array (what `operator.index` takes)."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def normalize_axis(axis: int, ndim: int) -> int:

@@ -63,5 +63,8 @@ def test_axes_that_are_not_ints_are_refused_clearly():
     x = gn.input("x", shape=(2, 3))
     with pytest.raises(ShapeError, match="axis must be an int or a tuple of ints, got 1.5"):
         gn.sum(x, axis=1.5)
+    with pytest.raises(ShapeError, match=r"got array\(1.5\)"):
+        gn.sum(x, axis=np.array(1.5))
+    assert normalize_axes(np.array([1, 0]), 2) == (0, 1)
     with pytest.raises(ShapeError, match=r"axis must be one int, got \(0, 1\)"):
         gn.softmax(x, axis=(0, 1))
