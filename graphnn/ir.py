@@ -13,6 +13,7 @@ import contextlib
 import contextvars
 import inspect
 import itertools
+import numbers
 import threading
 import types
 import unicodedata
@@ -324,16 +325,14 @@ def numeric_array(value: Any, what: str) -> np.ndarray:
     become float64 (every graph dtype is a float); an int beyond float64 is a DTypeError. (A
     float beyond float32's range becomes inf in a float32 graph, as NumPy casts it.)"""
     array = np.asarray(value)
-    if array.dtype != object:
-        return array
+    if array.dtype != object or not all(isinstance(v, numbers.Real) for v in array.flat):
+        return array                     # not only numbers (None, objects): the caller refuses it
     try:
         return np.asarray(value, dtype=np.float64)
     except OverflowError:
         raise DTypeError(f"{what} holds {short_repr(value)}, beyond float64's range (its "
                          f"largest number is {float(np.finfo(np.float64).max):.4g}){where()}"
                          ) from None
-    except (TypeError, ValueError):
-        return array                     # not numbers: the caller names the dtype
 
 
 def constant(value: Any, dtype: str | None = None, name: str | None = None) -> Node:

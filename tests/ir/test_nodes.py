@@ -149,6 +149,9 @@ def test_ints_beyond_int64_are_numbers_and_beyond_float64_an_error():
     x = gn.input("x", shape=(2,))
     np.testing.assert_array_equal(gn.evaluate(x * 2**70, {"x": np.ones(2)}), [2.0**70] * 2)
     np.testing.assert_array_equal(gn.constant([1, 2**70]).value, [1.0, 2.0**70])
+    np.testing.assert_array_equal(gn.constant([1.5, 2**70]).value, [1.5, 2.0**70])
+    with pytest.raises(gn.DTypeError, match="unsupported dtype object"):   # None is no number
+        x * [None, 2**70]
     with pytest.raises(gn.DTypeError, match=r"mul: input 'y' holds an int of 1329 bits, beyond "
                                             r"float64's range .*\n  at .*test_nodes.py"):
         x * 10**400
