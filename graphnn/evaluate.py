@@ -15,7 +15,7 @@ import numpy as np
 
 from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean, short_repr
 from graphnn.graph import Graph, check_input_names
-from graphnn.ir import Node, declared_input_names, identifier, toposort
+from graphnn.ir import Node, declared_input_names, holds_numbers, identifier, toposort
 
 
 def _expected(node: Node) -> str:
@@ -28,8 +28,11 @@ NUMBERS = (bool, int, float, np.generic, list, tuple)     # values converted to 
 def convert(node: Node, value: Any) -> np.ndarray:
     """A number, NumPy scalar or nested list as an array of input `node`'s dtype, converted as
     NumPy converts it (1e39 is inf in float32, with NumPy's warning); an int that no float
-    holds (beyond float64's range) is an InputError."""
+    holds (beyond float64's range), or a list holding anything but numbers (None, which NumPy
+    would make NaN; strings), is an InputError."""
     try:
+        if isinstance(value, (list, tuple)) and not holds_numbers(np.asarray(value)):
+            raise TypeError("not numbers")
         return np.asarray(value, dtype=node.dtype)
     except OverflowError:
         largest = float(np.finfo(node.dtype).max)

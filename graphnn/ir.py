@@ -320,12 +320,20 @@ def declared_input_names() -> set[str]:
     return {n.name for n in list(_DECLARED_INPUTS)}
 
 
+def holds_numbers(array: np.ndarray) -> bool:
+    """Whether every element is a number: a numeric dtype, or Python objects that are all ints
+    and floats (NumPy keeps ints beyond int64 as objects; None or a string is no number)."""
+    if array.dtype.kind in "fiub":
+        return True
+    return array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat)
+
+
 def numeric_array(value: Any, what: str) -> np.ndarray:
     """`np.asarray(value)`, except that ints beyond int64, which NumPy keeps as Python objects,
     become float64 (every graph dtype is a float); an int beyond float64 is a DTypeError. (A
     float beyond float32's range becomes inf in a float32 graph, as NumPy casts it.)"""
     array = np.asarray(value)
-    if array.dtype != object or not all(isinstance(v, numbers.Real) for v in array.flat):
+    if array.dtype != object or not holds_numbers(array):
         return array                     # not only numbers (None, objects): the caller refuses it
     try:
         return np.asarray(value, dtype=np.float64)

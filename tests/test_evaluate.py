@@ -122,3 +122,14 @@ def test_numbers_beyond_the_dtypes_range_are_input_errors(dtype, value):
         with pytest.raises(gn.InputError, match=f"input 'x' expects a {dtype} array .* beyond "
                                                 f"{dtype}'s range"):
             run()
+
+
+@pytest.mark.parametrize("value", [[None, 1.0], ["1", 2.0], [[1.0], [2.0, 3.0]]])
+def test_lists_of_anything_but_numbers_are_refused(value):
+    # NumPy would make None a NaN and "1" the number 1.0: silent garbage
+    x = gn.input("x", shape=(2,))
+    f = gn.compile(x * 2.0)
+    for run in (lambda: gn.evaluate(x * 2.0, {"x": value}), lambda: f(value)):
+        with pytest.raises(gn.InputError, match=r"input 'x' expects a float64 array of shape "
+                                                r"\(2,\), got \["):
+            run()
