@@ -61,6 +61,8 @@ class EntrySpec:
     outputs: tuple[Argument, ...]    # the kernel outputs, allocated per call
     single: bool                     # return the one output itself, not a list
     release_gil: bool                # worth releasing the GIL (and guarding the workspace)
+    out_keyword: bool = True         # out= passes output arrays (False: an argument is so named,
+                                     # and every keyword goes to the fallback)
 
     @property
     def symbol(self) -> str:
@@ -157,17 +159,19 @@ class _Entry:
         self.set_slot(self.first_output + len(spec.outputs) + 1,
                       self.value(f"inttoptr i64 {self.words['threads']} to ptr"))
         given = self.compare("ne", "ptr", "%kwnames", "null")
-        self.emit(f"br i1 {given}, label %out_given, label %out_fresh")
+        keywords = "out_given" if spec.out_keyword else "fallback"
+        self.emit(f"br i1 {given}, label %{keywords}, label %out_fresh")
         self.start("out_fresh")
         arrays = self.allocate_outputs()
         self.run_kernel(arrays)
         self.finish(arrays)
-        self.start("out_given")
-        arrays = self.given_outputs()
-        self.run_kernel([])                   # borrowed: nothing to release on the way out
-        for array in arrays:                  # the result holds new references to them
-            self.call("incref", "void", f"ptr {array}")
-        self.finish(arrays)
+        if spec.out_keyword:
+            self.start("out_given")
+            arrays = self.given_outputs()
+            self.run_kernel([])                   # borrowed: nothing to release on the way out
+            for array in arrays:                  # the result holds new references to them
+                self.call("incref", "void", f"ptr {array}")
+            self.finish(arrays)
         self.start("fallback")
         fallback = self.value(f"inttoptr i64 {self.words['fallback']} to ptr")
         result = self.call("vectorcall", "ptr", f"ptr {fallback}, ptr %args, i64 %nargs, "

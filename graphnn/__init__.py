@@ -17,12 +17,12 @@ from graphnn.api import optimize, render, scope
 from graphnn.api import SYMBOLIC, SymbolicLimitError
 from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
 from graphnn.ir import REGISTRY, OpDef
+from graphnn.version import __version__
 from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to, conv2d, div
 from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max_pool2d, maximum
 from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Function", "Graph", "Node", "OpDef", "REGISTRY", "apply", "compile", "constant", "evaluate",

@@ -1,4 +1,5 @@
-"""The command line: `python -m graphnn <command>` (also the `graphnn` console script).
+"""The command line: `python -m graphnn <command>` (also the `graphnn` console script);
+`python -m graphnn --version` prints the version.
 
     demo              the lecture neuron: build, differentiate, evaluate, compile, draw, verify
     show FILE         print the text form of a model file's graph (and its gradients)
@@ -32,6 +33,7 @@ from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
 from graphnn.symbolic import check_gradients, run_verify
 from graphnn.symbolic.gradients import MAX_PARTIALS, TIMEOUT
 from graphnn.symbolic.translate import MAX_OPS
+from graphnn.version import __version__
 
 NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
 
@@ -122,6 +124,7 @@ def show(path: str, with_grad: bool, out=None) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="graphnn", description=__doc__.split("\n")[0])
+    top.add_argument("--version", action="version", version=f"graphnn {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="command")
     demo_parser = commands.add_parser("demo", help="the lecture neuron: build, differentiate, "
                                       "evaluate, compile, draw, verify")

@@ -7,9 +7,12 @@ frame inside graphnn.
 
 from __future__ import annotations
 
+import difflib
 import linecache
 import os
+import reprlib
 import sys
+from collections.abc import Iterable
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,3 +69,30 @@ def where() -> str:
     filename, lineno, line = found
     text = f"\n  at {filename}, line {lineno}"
     return text + (f": {line}" if line else "")
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """A message suffix suggesting the choice closest to a misspelt `word`, or ''.
+
+    >>> did_you_mean("rleu", ["relu", "tanh"])
+    "; did you mean 'relu'?"
+    """
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def short_repr(value: object) -> str:
+    """`repr(value)` shortened for a message: a long list is elided, and a huge int (whose repr
+    Python may refuse to make) is described by its size.
+
+    >>> short_repr(10**400), short_repr(list(range(100)))
+    ('an int of 1329 bits', '[0, 1, 2, 3, 4, 5, ...]')
+    """
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    try:
+        return reprlib.repr(value)
+    except ValueError:            # an int too long to print inside a container
+        return f"a {type(value).__name__}"

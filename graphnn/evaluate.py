@@ -8,19 +8,40 @@ are silenced.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from graphnn.errors import GraphnnError, InputError, OpError
+from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean, short_repr
 from graphnn.graph import Graph, check_input_names
-from graphnn.ir import Node, declared_input_names, toposort
+from graphnn.ir import Node, declared_input_names, holds_numbers, identifier, toposort
 
 
 def _expected(node: Node) -> str:
     return f"a {node.dtype} array of shape {node.shape}"
+
+
+NUMBERS = (bool, int, float, np.generic, list, tuple)     # values converted to an input's dtype
+
+
+def convert(node: Node, value: Any) -> np.ndarray:
+    """A number, NumPy scalar or nested list as an array of input `node`'s dtype, converted as
+    NumPy converts it (1e39 is inf in float32, with NumPy's warning); an int that no float
+    holds (beyond float64's range), or a list holding anything but numbers (None, which NumPy
+    would make NaN; strings), is an InputError."""
+    try:
+        if isinstance(value, (list, tuple)) and not holds_numbers(np.asarray(value)):
+            raise TypeError("not numbers")
+        return np.asarray(value, dtype=node.dtype)
+    except OverflowError:
+        largest = float(np.finfo(node.dtype).max)
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(value)}, beyond {node.dtype}'s range (its largest "
+                         f"number is {largest:.4g})") from None
+    except (TypeError, ValueError):
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(value)}") from None
 
 
 def check_value(node: Node, value: Any) -> np.ndarray:
@@ -35,12 +56,8 @@ def check_value(node: Node, value: Any) -> np.ndarray:
                              f"{value.dtype} array; convert it with "
                              f".astype({node.dtype!r})")
         array = value
-    elif isinstance(value, (bool, int, float, np.generic, list, tuple)):
-        try:
-            array = np.asarray(value, dtype=node.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
-                             f"{value!r}") from None
+    elif isinstance(value, NUMBERS):
+        array = convert(node, value)
     else:
         raise InputError(f"input {node.name!r} expects {_expected(node)}, got a "
                          f"{type(value).__name__}")
@@ -55,10 +72,9 @@ def _unknown(key: str, inputs: Sequence[Node], strict: bool) -> InputError | Non
     names = [n.name for n in inputs]
     if key in names or (not strict and key in declared_input_names()):
         return None
-    close = difflib.get_close_matches(key, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = ", ".join(repr(n) for n in names) or "none"
-    return InputError(f"feed names {key!r}, which is not an input here (inputs: {listed}){hint}")
+    return InputError(f"feed names {key!r}, which is not an input here (inputs: {listed})"
+                      f"{did_you_mean(key, names)}")
 
 
 def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
@@ -78,6 +94,7 @@ def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
             if node is None and strict:
                 raise InputError(f"feed has {key.describe()}, which is not an input here")
         elif isinstance(key, str):
+            key = identifier(key)
             error = _unknown(key, inputs, strict)
             if error is not None:
                 raise error

@@ -13,8 +13,10 @@ import contextlib
 import contextvars
 import inspect
 import itertools
+import numbers
 import threading
 import types
+import unicodedata
 import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.errors import DTypeError, OpError, ShapeError, where
+from graphnn.errors import DTypeError, OpError, ShapeError, did_you_mean, short_repr, where
 from graphnn.shapes import Shape, as_shape, format_shape
 
 DTYPES = ("float32", "float64")
@@ -264,22 +266,33 @@ def _intern(key: tuple, build: Callable[[], Node]) -> Node:
 
 
 def _check_dtype(dtype: Any) -> str:
-    name = np.dtype(dtype).name if dtype is not None else None
+    try:
+        name, hint = (np.dtype(dtype).name if dtype is not None else None), ""
+    except (TypeError, ValueError):         # not a dtype NumPy knows: a typo, most likely
+        name, hint = None, did_you_mean(dtype, DTYPES)
     if name not in DTYPES:
-        raise DTypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        raise DTypeError(f"dtype must be 'float32' or 'float64', got {short_repr(dtype)}"
+                         f"{hint}{where()}")
     return name
 
 
 def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") -> Node:  # noqa: A001
     """Declare a named graph input (a placeholder fed at evaluation or call time).
 
+    Any Python identifier is a name, keywords and non-ASCII ones included. It is kept in the
+    form Python gives an identifier written in source (NFKC: "ℌ" is "H"), so a compiled
+    function's keyword argument always finds it.
+
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2, 3), dtype="float32")
     >>> x.op, x.shape, x.dtype
     ('input', (2, 3), 'float32')
+    >>> gn.input("ℌ").name
+    'H'
     """
     if not isinstance(name, str) or not name.isidentifier():
-        raise OpError(f"an input name must be a Python identifier, got {name!r}")
+        raise OpError(f"an input name must be a Python identifier, got {name!r}{where()}")
+    name = identifier(name)
     try:
         shape = as_shape(shape, what=f"shape of input {name!r}")
     except ShapeError as error:
@@ -296,9 +309,38 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
 _DECLARED_INPUTS: weakref.WeakSet = weakref.WeakSet()
 
 
+def identifier(name: str) -> str:
+    """`name` as Python compares identifiers (NFKC-normalized, PEP 3131): input names, and the
+    feed keys and keyword arguments that refer to them, in one form."""
+    return unicodedata.normalize("NFKC", name)
+
+
 def declared_input_names() -> set[str]:
     """Names of the inputs declared so far (and still alive): feeds may name any of them."""
     return {n.name for n in list(_DECLARED_INPUTS)}
+
+
+def holds_numbers(array: np.ndarray) -> bool:
+    """Whether every element is a number: a numeric dtype, or Python objects that are all ints
+    and floats (NumPy keeps ints beyond int64 as objects; None or a string is no number)."""
+    if array.dtype.kind in "fiub":
+        return True
+    return array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat)
+
+
+def numeric_array(value: Any, what: str) -> np.ndarray:
+    """`np.asarray(value)`, except that ints beyond int64, which NumPy keeps as Python objects,
+    become float64 (every graph dtype is a float); an int beyond float64 is a DTypeError. (A
+    float beyond float32's range becomes inf in a float32 graph, as NumPy casts it.)"""
+    array = np.asarray(value)
+    if array.dtype != object or not holds_numbers(array):
+        return array                     # not only numbers (None, objects): the caller refuses it
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise DTypeError(f"{what} holds {short_repr(value)}, beyond float64's range (its "
+                         f"largest number is {float(np.finfo(np.float64).max):.4g}){where()}"
+                         ) from None
 
 
 def constant(value: Any, dtype: str | None = None, name: str | None = None) -> Node:
@@ -308,11 +350,11 @@ def constant(value: Any, dtype: str | None = None, name: str | None = None) -> N
     >>> gn.constant(np.eye(2)).shape
     (2, 2)
     """
-    array = np.asarray(value)
+    array = numeric_array(value, "a constant")
     if dtype is None:
         dtype = array.dtype if array.dtype.kind == "f" else "float64"
         if array.dtype.kind not in "fiub":
-            raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}")
+            raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}{where()}")
     dtype = _check_dtype(dtype)
     array = np.array(array, dtype=dtype, copy=True)
     array.setflags(write=False)
@@ -344,7 +386,7 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
         if isinstance(arg, Node):
             out.append(arg)
         elif isinstance(arg, (bool, int, float, np.generic, np.ndarray, list, tuple)):
-            array = np.asarray(arg)
+            array = numeric_array(arg, f"{op.name}: input {op.inputs[position]!r}")
             if array.dtype.kind not in "fiub" or array.dtype.itemsize > 8:
                 raise DTypeError(f"{op.name}: input {op.inputs[position]!r} has unsupported "
                                  f"dtype {array.dtype}{where()}")

@@ -7,6 +7,7 @@ and the user's source line.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 from graphnn.errors import ShapeError
@@ -62,19 +63,24 @@ def broadcasts_to(source: Shape, target: Shape) -> bool:
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Axes as a sorted tuple of non-negative ints; None means every axis.
+    """Axes as a sorted tuple of non-negative ints; None means every axis and () none (as in
+    NumPy: a reduction over no axis returns its input). NumPy integers are ints.
 
-    >>> normalize_axes(-1, 3)
-    (2,)
+    >>> normalize_axes(-1, 3), normalize_axes((), 3)
+    ((2,), ())
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    wrong = ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}")
+    try:
+        axes = (axis,) if _is_index(axis) else tuple(axis)
+    except TypeError:
+        raise wrong from None
     out = []
     for a in axes:
-        if isinstance(a, bool) or not hasattr(a, "__index__"):
-            raise ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}")
-        a = int(a.__index__())
+        if isinstance(a, bool) or not _is_index(a):
+            raise wrong
+        a = operator.index(a)
         if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a} is out of range for an array with {ndim} dimensions")
         out.append(a % ndim)
@@ -83,9 +89,25 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
     return tuple(sorted(out))
 
 
+def _is_index(value: object) -> bool:
+    """An int, NumPy integer or integer 0-d array (what `operator.index` takes)."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def normalize_axis(axis: int, ndim: int) -> int:
-    """One axis as a non-negative int."""
-    return normalize_axes(axis, ndim)[0]
+    """One axis as a non-negative int (an int, or a tuple of exactly one).
+
+    >>> normalize_axis(-1, 2)
+    1
+    """
+    axes = normalize_axes(axis, ndim) if axis is not None else ()
+    if len(axes) != 1:
+        raise ShapeError(f"axis must be one int, got {axis!r}")
+    return axes[0]
 
 
 def reduced(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:

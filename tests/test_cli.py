@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import graphnn
 from graphnn.cli import main
 from tests.harness import run_docstring_examples
 
@@ -37,6 +38,15 @@ def test_module_entry_point_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "graphnn", "demo", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "df/dx1 = -0.5898" in result.stdout
+
+
+def test_version_is_printed_by_the_module_entry_point():
+    # the reproducer: `python -m graphnn --version` was an error
+    result = subprocess.run([sys.executable, "-m", "graphnn", "--version"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == f"graphnn {graphnn.__version__}\n"
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'version = { attr = "graphnn.version.__version__" }' in pyproject   # one source
 
 
 @pytest.fixture
@@ -93,6 +103,29 @@ def test_render_writes_a_picture(model_file, tmp_path, capsys):
     assert main(["render", str(model_file), "-o", str(target)]) == 0
     assert target.read_text().lstrip().startswith("<?xml")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_render_collapse_of_an_unknown_scope_names_the_known_ones(tmp_path, capsys):
+    # the reproducer: --collapse accepted a scope the graph does not have, and drew nothing so
+    path = tmp_path / "layers.py"
+    path.write_text(textwrap.dedent("""
+        import graphnn as gn
+        with gn.scope("encoder"):
+            h = gn.relu(gn.input("x", shape=(3,)) * 2.0)
+        with gn.scope("decoder"):
+            outputs = [gn.sum(h * h)]
+    """))
+    target = tmp_path / "layers.dot"
+    assert main(["render", str(path), "-o", str(target), "--collapse", "encodr"]) == 2
+    error = capsys.readouterr().err
+    assert error == ("graphnn: error: cannot collapse scope 'encodr': the graph's scopes are "
+                     "'encoder', 'decoder'; did you mean 'encoder'?\n")
+    assert not target.exists()
+    assert main(["render", str(path), "-o", str(target), "--collapse", "encoder"]) == 0
+    assert "scope encoder" in target.read_text()
+    assert main(["render", str(path), "-o", str(target), "--view", "optimized",
+                 "--collapse", "encoder"]) == 2
+    assert "collapse is for the forward and gradient views" in capsys.readouterr().err
 
 
 def test_verify_checks_a_model_file(model_file, capsys):

@@ -109,3 +109,27 @@ def test_inputs_with_the_same_name_and_different_shapes_are_an_error():
     b = gn.input("dup", shape=(3,))
     with pytest.raises(gn.InputError, match="two different inputs are named 'dup'"):
         gn.evaluate(gn.sum(a) + gn.sum(b), {"dup": np.ones(2)})
+
+
+@pytest.mark.parametrize("dtype, value", [("float64", 10**400), ("float64", [1.0, 10**400]),
+                                          ("float32", 10**400)])
+def test_numbers_beyond_the_dtypes_range_are_input_errors(dtype, value):
+    # the reproducer: a huge Python int as an input raised OverflowError
+    x = gn.input("x", shape=np.shape(value) if isinstance(value, list) else (), dtype=dtype)
+    f = gn.compile(x * 2.0)
+    for run in (lambda: gn.evaluate(x * 2.0, {"x": value}), lambda: f(value),
+                lambda: f(x=value)):
+        with pytest.raises(gn.InputError, match=f"input 'x' expects a {dtype} array .* beyond "
+                                                f"{dtype}'s range"):
+            run()
+
+
+@pytest.mark.parametrize("value", [[None, 1.0], ["1", 2.0], [[1.0], [2.0, 3.0]]])
+def test_lists_of_anything_but_numbers_are_refused(value):
+    # NumPy would make None a NaN and "1" the number 1.0: silent garbage
+    x = gn.input("x", shape=(2,))
+    f = gn.compile(x * 2.0)
+    for run in (lambda: gn.evaluate(x * 2.0, {"x": value}), lambda: f(value)):
+        with pytest.raises(gn.InputError, match=r"input 'x' expects a float64 array of shape "
+                                                r"\(2,\), got \["):
+            run()

@@ -16,7 +16,7 @@ ROOT = Path(__file__).parents[1]
 # lower numbers are lower layers; a module may import lower layers, or its own layer within its
 # own package (the op families share helpers)
 LAYERS = {
-    "graphnn.errors": 0,
+    "graphnn.errors": 0, "graphnn.version": 0,
     "graphnn.shapes": 1,
     "graphnn.ir": 2,
     "graphnn.ops": 3,

@@ -1,8 +1,9 @@
 """A 64-hidden-10 MLP on scikit-learn's 8x8 digits: >= 95% test accuracy in a few seconds.
 
-The digits are bundled with scikit-learn (pip install "graphnn[digits]"), so nothing is
-downloaded. 80% of the 1797 images train (10% of those held out for validation), 20% test.
-Each step (forward, softmax cross-entropy, gradients, momentum update) is one compiled call.
+The digits are bundled with scikit-learn (in the graphnn checkout: pip install ".[digits]"),
+so nothing is downloaded. 80% of the 1797 images train (10% of those held out for
+validation), 20% test. Each step (forward, softmax cross-entropy, gradients, momentum
+update) is one compiled call.
 
 Run: python examples/training/04_digits_mlp.py
 """

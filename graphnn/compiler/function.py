@@ -21,14 +21,16 @@ from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
-from graphnn.errors import InputError, OpError
+from graphnn.errors import InputError, OpError, did_you_mean
+from graphnn.evaluate import NUMBERS, convert
 from graphnn.graph import Graph
-from graphnn.ir import Node
+from graphnn.ir import Node, identifier
 from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
 RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without holding the GIL
+CALL_OPTIONS = ("out", "threads")  # keywords of a call that are not inputs (unless one is named so)
 
 
 class Specialization:
@@ -61,8 +63,9 @@ class Specialization:
         arguments = tuple(Argument(_LOOP_DTYPE[n.dtype], n.shape) for n in self.declared.inputs)
         outputs = tuple(Argument(_LOOP_DTYPE[dtype], shape) for dtype, shape in self.plan.outputs)
         touched = sum(math.prod(a.shape) for a in arguments + outputs)
-        return EntrySpec(self.declared.name, arguments, len(self.plan.constants), outputs, single,
-                         release_gil=touched >= RELEASE_GIL_ELEMENTS)
+        return EntrySpec(self.plan.kernel.name, arguments, len(self.plan.constants), outputs,
+                         single, release_gil=touched >= RELEASE_GIL_ELEMENTS,
+                         out_keyword="out" not in (n.name for n in self.declared.inputs))
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
             threads: int | None) -> list[np.ndarray]:
@@ -99,7 +102,9 @@ class Specialization:
 
 class Function:
     """A compiled graph. Call it with one array per input, by position (in the graph's input
-    order) or by name; Python numbers are accepted for scalar inputs.
+    order) or by name; Python numbers are accepted for scalar inputs. Any identifier names an
+    input: a keyword naming an input feeds it, even `out`, `threads` or `self` (`f.call` keeps
+    the options apart from the inputs).
 
     Every argument is checked (dtype, shape, C-contiguity: other layouts are copied) before
     native code runs. The leading (batch) dimension may differ from the declared one: the
@@ -115,6 +120,7 @@ class Function:
         self.threads = threads
         self.optimize = optimize
         self._lock = threading.Lock()
+        self._names = tuple(n.name for n in graph.inputs)
         declared = tuple(n.shape for n in graph.inputs)
         self._specializations = {declared: self._build(graph)}
         self._native = self._native_entry(self._specializations[declared])
@@ -164,9 +170,39 @@ class Function:
 
     # -- calling --------------------------------------------------------------------------------
 
-    def call_python(self, *args: Any, out: Any = None, threads: int | None = None,
-                    **kwargs: Any) -> np.ndarray | list[np.ndarray]:
-        """The call, validated and assembled in Python (any arguments, any batch size)."""
+    def call_python(self, /, *args: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
+        """`f(*arrays, out=None, threads=None, **by_name)`, validated and assembled in Python
+        (any arguments, any batch size). A keyword that names an input feeds that input, so an
+        input named `out` or `threads` takes the place of the option (`f.call` passes both)."""
+        options = {key: kwargs.pop(key) for key in CALL_OPTIONS
+                   if key in kwargs and key not in self._names}
+        return self._call(args, kwargs, **options)
+
+    __call__ = call_python
+
+    def call(self, arguments: Sequence[Any] | Mapping[str, Any] = (), *, out: Any = None,
+             threads: int | None = None) -> np.ndarray | list[np.ndarray]:
+        """The call with the inputs in one sequence (by position) or mapping (by name), apart
+        from the options: `out=` and `threads=` for a function with an input of that name.
+
+        >>> import numpy as np, graphnn as gn
+        >>> out = gn.input("out", shape=(2,))
+        >>> f = gn.compile(out * 2.0)
+        >>> f(out=np.ones(2))
+        array([2., 2.])
+        >>> result = np.empty(2)
+        >>> f.call({"out": np.ones(2)}, out=result) is result, result
+        (True, array([2., 2.]))
+        """
+        if isinstance(arguments, Mapping):
+            return self._call((), dict(arguments), out, threads)
+        if isinstance(arguments, (list, tuple)):
+            return self._call(tuple(arguments), {}, out, threads)
+        raise InputError(f"call takes the inputs as a list or tuple (by position) or a mapping "
+                         f"(by name), got {_describe(arguments)}")
+
+    def _call(self, args: Sequence[Any], kwargs: dict[str, Any], out: Any = None,
+              threads: int | None = None) -> np.ndarray | list[np.ndarray]:
         arrays = self._arguments(args, kwargs)
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
@@ -175,8 +211,6 @@ class Function:
             arrays = _apart_from(outputs, arrays)
         values = specialization.run(arrays, outputs, threads)
         return values[0] if self.single else values
-
-    __call__ = call_python
 
     def _specialization(self, shapes: tuple) -> Specialization:
         found = self._specializations.get(shapes)
@@ -205,9 +239,12 @@ class Function:
                              f"({', '.join(n.name for n in inputs)}), got {len(args)}")
         values: dict[str, Any] = {n.name: a for n, a in zip(inputs, args)}
         for key, value in kwargs.items():
-            if key not in {n.name for n in inputs}:
+            key = identifier(key) if isinstance(key, str) else key
+            if key not in self._names:
+                options = [o for o in CALL_OPTIONS if o not in self._names]
                 raise InputError(f"{self.graph.name} has no input {key!r} (inputs: "
-                                 f"{', '.join(n.name for n in inputs)})")
+                                 f"{', '.join(self._names)})"
+                                 f"{did_you_mean(key, [*self._names, *options])}")
             if key in values:
                 raise InputError(f"input {key!r} is given twice (by position and by name)")
             values[key] = value
@@ -276,11 +313,8 @@ def _array(node: Node, value: Any) -> np.ndarray:
         if value.flags.c_contiguous and value.flags.aligned:
             return value
         return np.array(value, order="C", copy=True)  # a fresh array is aligned (and 0-d stays)
-    if isinstance(value, (bool, int, float, np.generic, list, tuple)):
-        try:
-            return np.array(value, dtype=node.dtype)
-        except (TypeError, ValueError):
-            raise InputError(f"input {node.name!r} expects {expected}, got {value!r}") from None
+    if isinstance(value, NUMBERS):
+        return convert(node, value)                     # a new array, C-contiguous
     raise InputError(f"input {node.name!r} expects {expected}, got {_describe(value)}")
 
 
@@ -304,6 +338,9 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     >>> float(value), grad.tolist()
     (14.0, [2.0, 4.0, 6.0])
     """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise OpError(f"compile: name must be a Python identifier (it names the native "
+                      f"function), got {name!r}")
     single = isinstance(outputs, Node)
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")

@@ -186,7 +186,8 @@ class Lowering:
         """Buffers for inputs, constant arrays, outputs and temporaries (in that order)."""
         ins = []
         for k, node in enumerate(self.inputs):
-            self.buffers[node] = buf = loops.Buffer(f"in{k}_{node.name}", node.dtype, node.shape)
+            buf = loops.Buffer(f"in{k}_{ascii_name(node.name)}", node.dtype, node.shape)
+            self.buffers[node] = buf
             ins.append(buf)
         for node in self.order:
             if node.op == "constant" and node.shape != ():
@@ -319,6 +320,13 @@ def _broadcast_index(index: tuple, shape: tuple, source: tuple) -> tuple:
     return tuple(0 if d == 1 else i for i, d in zip(index[lead:], source))
 
 
+def ascii_name(name: str) -> str:
+    """An identifier as loop IR and LLVM symbols spell names (ASCII only): each non-ASCII
+    character becomes u and its code point, so "é" is "u00e9". Input buffers are numbered
+    (in0_, in1_), so two names that mangle alike still name different buffers."""
+    return "".join(c if c.isascii() else f"u{ord(c):04x}" for c in name)
+
+
 def _names(ndim: int) -> tuple:
     return tuple(loops.Var("ijklmn"[d] if d < 6 else f"i{d}") for d in range(ndim))
 
@@ -344,6 +352,6 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
     computed = lowering.materialized() if computed_outputs else []
     ins, outs, temps = lowering.declare(computed)
     body = lowering.stages(computed)
-    kernel = loops.Kernel(name, ins, outs, temps + lowering.scratches, body)
+    kernel = loops.Kernel(ascii_name(name), ins, outs, temps + lowering.scratches, body)
     return Lowered(kernel, tuple(graph.inputs), tuple(lowering.constants),
                    tuple(computed_outputs), tuple(outputs))

@@ -96,13 +96,14 @@ def load_digits(dtype: str = "float32", images: bool = False) -> tuple[np.ndarra
     """scikit-learn's bundled 8x8 handwritten digits: 1797 examples, 10 classes, offline.
 
     Pixels (0..16) are scaled to [0, 1]; x is (1797, 64), or (1797, 1, 8, 8) with `images`.
-    Needs scikit-learn: pip install "graphnn[digits]".
+    Needs scikit-learn, graphnn's `digits` extra: pip install ".[digits]" in the checkout.
     """
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
         raise ImportError('the digits dataset comes with scikit-learn, which is not installed: '
-                          'pip install "graphnn[digits]" (or pip install scikit-learn)') from None
+                          'run pip install ".[digits]" in the graphnn checkout (or pip install '
+                          'scikit-learn)') from None
     bunch = sklearn_digits()
     x = (bunch.data / 16.0).astype(dtype)
     return (x.reshape(-1, 1, 8, 8) if images else x), bunch.target.astype(np.int64)

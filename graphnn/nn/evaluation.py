@@ -31,6 +31,23 @@ def check_inputs(model: Sequential, x: np.ndarray, what: str = "x") -> np.ndarra
     return x
 
 
+def check_finite(array: np.ndarray, what: str) -> None:
+    """A ModelError naming the first NaN or infinite element of `array` (its row, the example,
+    and its column within it): training on it would only make the loss NaN."""
+    if array.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    column = "" if len(index) == 1 else f", column {index[1]}" if len(index) == 2 else \
+        f", element {index[1:]} of the example"
+    raise ModelError(f"{what} holds {int(bad.sum())} NaN or infinite value(s); the first is "
+                     f"{what}[{', '.join(map(str, index))}] = {array[index]} (row {index[0]}"
+                     f"{column}). Training on it would only make the loss NaN: fix or drop "
+                     "those rows first")
+
+
 def _positive(batch_size: int) -> int:
     if int(batch_size) < 1:
         raise ModelError(f"batch_size must be at least 1, got {batch_size}")

@@ -1,5 +1,6 @@
 """The training loop: epochs of compiled steps over (shuffled) batches, per-epoch loss and
-accuracy, optional validation and early stopping, a progress bar, and the History of it all.
+accuracy, optional validation and early stopping, a progress bar (or, when the output is not
+a terminal, one summary line), and the History of it all.
 
 The training loss and accuracy of an epoch are averaged over its batches as they were trained
 (in training mode, while the parameters changed), as the usual frameworks report them; the
@@ -9,6 +10,7 @@ validation ones are computed after the epoch, in evaluation mode.
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from graphnn.nn.errors import ModelError
-from graphnn.nn.evaluation import check_inputs, evaluate
+from graphnn.nn.evaluation import check_finite, check_inputs, evaluate
 from graphnn.nn.history import History
 from graphnn.nn.losses import Loss, get_loss
 from graphnn.nn.model import Sequential
@@ -70,8 +72,10 @@ def _split(x, t, validation_split, validation_data, model, loss):
     examples, or the given validation data."""
     if validation_data is not None:
         vx, vy = validation_data
-        return x, t, (check_inputs(model, vx, "validation x"),
-                      loss.targets(vy, model.output_shape, model.dtype))
+        vx = check_inputs(model, vx, "validation x")
+        check_finite(vx, "validation x")
+        check_finite(np.asarray(vy), "validation y")
+        return x, t, (vx, loss.targets(vy, model.output_shape, model.dtype))
     if not validation_split:
         return x, t, None
     if not 0.0 < validation_split < 1.0:
@@ -99,7 +103,8 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
     - `patience`: stop when the monitored loss (validation loss, else training loss) has not
       improved by more than `min_delta` for that many epochs; with `restore_best` the
       parameters of the best epoch are put back.
-    - `progress`: a tqdm progress bar over the batches, with the latest metrics.
+    - `progress`: a tqdm progress bar over the batches, with the latest metrics, when stderr
+      is a terminal (or in a notebook); otherwise (a log, CI) one summary line at the end.
     - `step`: continue with an existing TrainStep of this model and loss (its optimizer
       state and dropout RNG); `optimizer` is then not used.
 
@@ -114,6 +119,8 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
     """
     loss = get_loss(loss)
     x = check_inputs(model, x)
+    check_finite(x, "x")
+    check_finite(np.asarray(y), "y")
     t = loss.targets(y, model.output_shape, model.dtype)
     if t.shape[0] != x.shape[0]:
         raise ModelError(f"x has {x.shape[0]} examples but y has {t.shape[0]}")
@@ -128,16 +135,34 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
     size = x.shape[0] if batch_size is None else int(batch_size)
     batches = _Batches(x, t, size, shuffle, np.random.default_rng(seed), drop_last)
     history = History()
-    with tqdm(total=epochs * len(batches), disable=not progress, unit="batch",
+    bar_shown = progress and _interactive()
+    with tqdm(total=epochs * len(batches), disable=not bar_shown, unit="batch",
               leave=True, dynamic_ncols=True) as bar:
         for epoch in range(1, epochs + 1):
             bar.set_description(f"epoch {epoch}/{epochs}")
             _run_epoch(epoch, step, batches, validation, history, bar)
             if _diverged(history) or _should_stop(history, model, patience, min_delta):
                 break
+    if progress and not bar_shown:
+        print(_summary(history, len(batches)), file=sys.stderr)
     if patience is not None and restore_best and history.best_parameters is not None:
         model.set_parameters(history.best_parameters, "the best epoch's parameters")
     return history
+
+
+def _interactive() -> bool:
+    """Whether a progress bar can redraw itself: stderr is a terminal, or tqdm draws a notebook
+    widget. In a log file or CI output every redraw would be a line of its own."""
+    notebook = any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__)
+    return notebook or (sys.stderr is not None and sys.stderr.isatty())
+
+
+def _summary(history: History, batches: int) -> str:
+    """One line for a log, instead of the bar: what was trained, how long, the last metrics."""
+    epochs = len(history.epoch)
+    metrics = ", ".join(f"{name} {value}" for name, value in history.latest().items())
+    return (f"fit: {epochs} epoch{'s' * (epochs != 1)} of {batches} batches in "
+            f"{sum(history.seconds):.1f} s; {metrics}")
 
 
 def _run_epoch(epoch: int, step: TrainStep, batches: _Batches, validation, history: History,

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from graphnn.errors import did_you_mean
 from graphnn.nn.errors import ModelError
 
 Initializer = Callable[[np.random.Generator, tuple, int, int, str], np.ndarray]
@@ -88,6 +89,7 @@ def initializer(spec: str | Initializer) -> Initializer:
         return spec
     found = INITIALIZERS.get(spec) if isinstance(spec, str) else None
     if found is None:
-        raise ModelError(f"unknown initializer {spec!r}; use one of {sorted(INITIALIZERS)} or a "
-                         "function (rng, shape, fan_in, fan_out, dtype) -> array")
+        raise ModelError(f"unknown initializer {spec!r}{did_you_mean(spec, INITIALIZERS)} (use "
+                         f"one of {sorted(INITIALIZERS)} or a function (rng, shape, fan_in, "
+                         "fan_out, dtype) -> array)")
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from graphnn.errors import did_you_mean
 from graphnn.ir import Node
 from graphnn.nn.init import Initializer
 from graphnn.nn.model import Build, Layer
@@ -42,7 +43,8 @@ _RELU_LIKE = ("relu", "leaky_relu", "elu")
 def _activation(layer: Layer, name: str | None) -> str:
     name = name or "linear"
     if name not in ACTIVATIONS:
-        raise layer.error(f"unknown activation {name!r}; use one of {sorted(ACTIVATIONS)}")
+        raise layer.error(f"unknown activation {name!r}{did_you_mean(name, ACTIVATIONS)} "
+                          f"(the activations are {', '.join(sorted(ACTIVATIONS))})")
     return name
 
 

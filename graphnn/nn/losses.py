@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphnn.errors import did_you_mean
 from graphnn.ir import Node
 from graphnn.nn.errors import ModelError
 from graphnn.ops import (
@@ -177,4 +178,5 @@ def get_loss(spec: str | Loss) -> Loss:
         return spec
     if isinstance(spec, str) and spec in LOSSES:
         return LOSSES[spec]()
-    raise ModelError(f"unknown loss {spec!r}; use one of {sorted(LOSSES)} or a Loss object")
+    raise ModelError(f"unknown loss {spec!r}{did_you_mean(spec, LOSSES)} (use one of "
+                     f"{sorted(LOSSES)} or a Loss object)")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from graphnn.errors import did_you_mean, where
 from graphnn.ir import Node, input, scope
 from graphnn.nn.errors import ModelError
 from graphnn.nn.init import Initializer, initializer
@@ -103,7 +104,10 @@ class Layer(ABC):
         return ""
 
     def error(self, message: str) -> ModelError:
-        """A ModelError naming this layer."""
+        """A ModelError naming this layer, and the user's line that declared it while it has
+        no name yet (Sequential names layers: dense1, conv2)."""
+        if self.name is None:
+            return ModelError(f"{type(self).__name__} layer: {message}{where()}")
         return ModelError(f"layer {self.name!r} ({type(self).__name__}): {message}")
 
     def __repr__(self) -> str:
@@ -130,7 +134,8 @@ class Sequential:
                  dtype: str = "float32", seed: int = 0, name: str = "model",
                  compile_options: Mapping[str, Any] | None = None) -> None:
         if dtype not in DTYPES:
-            raise ModelError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+            raise ModelError(f"dtype must be 'float32' or 'float64', got {dtype!r}"
+                             f"{did_you_mean(dtype, DTYPES)}")
         self.layers = list(layers)
         self.input_shape = (input_shape,) if isinstance(input_shape, int) else \
             tuple(int(d) for d in input_shape)

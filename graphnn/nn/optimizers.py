@@ -17,6 +17,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from graphnn.errors import did_you_mean
 from graphnn.ir import Node
 from graphnn.nn.errors import ModelError
 from graphnn.ops import sqrt
@@ -134,5 +135,5 @@ def get_optimizer(spec: str | Optimizer) -> Optimizer:
         return spec
     if isinstance(spec, str) and spec in OPTIMIZERS:
         return OPTIMIZERS[spec]()
-    raise ModelError(f"unknown optimizer {spec!r}; use one of {sorted(OPTIMIZERS)} or an "
-                     "Optimizer object such as nn.SGD(lr=0.1)")
+    raise ModelError(f"unknown optimizer {spec!r}{did_you_mean(spec, OPTIMIZERS)} (use one of "
+                     f"{sorted(OPTIMIZERS)} or an Optimizer object such as nn.SGD(lr=0.1))")

@@ -1,4 +1,5 @@
-"""Reductions: sum mean max min, over `axis` (None = all axes) with `keepdims`.
+"""Reductions: sum mean max min, over `axis` (None = all axes; () = none, as in NumPy) with
+`keepdims`.
 
 The max and min reductions route the gradient like the max gate: to the extreme element,
 split evenly among tied elements.

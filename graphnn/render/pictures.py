@@ -142,6 +142,9 @@ def _optimized_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *
                     expand: bool, collapse: Sequence[str] | bool, teaching: bool | None,
                     max_nodes: int, **style: Any) -> Rendering:
     """The graph (and its gradients, with grads) as built and after gn.optimize."""
+    if collapse:
+        raise OpError("the optimized view draws every op (it compares them); collapse is for "
+                      "the forward and gradient views")
     names = [n.name or (f"output {k}" if len(nodes) > 1 else "output")
              for k, n in enumerate(nodes)]
     if wrt:

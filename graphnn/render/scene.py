@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from graphnn.errors import OpError, did_you_mean
 from graphnn.ir import Node, apply, toposort
 from graphnn.render.labels import literal
 from graphnn.render.symbols import Fold, fold
@@ -162,6 +163,12 @@ def collapse_scopes(scene: Scene, collapse: Sequence[str] | bool) -> None:
         wanted = {s[0] for s in scene.scopes.values() if s}
     else:
         wanted = set(collapse or ())
+        known = top_scopes(scene)
+        for name in sorted(wanted - set(known), key=str):
+            listed = ", ".join(repr(k) for k in known) or "none (no node was built under " \
+                                                            "gn.scope)"
+            raise OpError(f"cannot collapse scope {name!r}: the graph's scopes are {listed}"
+                          f"{did_you_mean(name, known)}")
     for node in scene.nodes:
         path = scene.scopes[node]
         if path and path[0] in wanted and node.inputs and node not in scene.outputs:

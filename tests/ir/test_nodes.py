@@ -133,3 +133,27 @@ def test_scope_is_recorded_and_nested():
 
 def test_repr_is_short_and_names_the_node():
     assert repr(gn.input("x", shape=(2, 3), dtype="float32")) == "<Node input 'x' f32[2,3]>"
+
+
+def test_a_misspelt_dtype_gets_a_suggestion_and_the_users_line():
+    # the reproducer: dtype="flaot32" gave NumPy's "data type 'flaot32' not understood"
+    with pytest.raises(gn.DTypeError, match=r"got 'flaot32'; did you mean 'float32'\?\n"
+                                            r"  at .*test_nodes.py, line \d+: .*flaot32"):
+        gn.input("x", shape=(2,), dtype="flaot32")
+    with pytest.raises(gn.DTypeError, match=r"got 'float16'\n"):     # a dtype, not a typo
+        gn.input("x", dtype="float16")
+
+
+def test_ints_beyond_int64_are_numbers_and_beyond_float64_an_error():
+    # the reproducer: a huge Python int as a constant ("unsupported dtype object")
+    x = gn.input("x", shape=(2,))
+    np.testing.assert_array_equal(gn.evaluate(x * 2**70, {"x": np.ones(2)}), [2.0**70] * 2)
+    np.testing.assert_array_equal(gn.constant([1, 2**70]).value, [1.0, 2.0**70])
+    np.testing.assert_array_equal(gn.constant([1.5, 2**70]).value, [1.5, 2.0**70])
+    with pytest.raises(gn.DTypeError, match="unsupported dtype object"):   # None is no number
+        x * [None, 2**70]
+    with pytest.raises(gn.DTypeError, match=r"mul: input 'y' holds an int of 1329 bits, beyond "
+                                            r"float64's range .*\n  at .*test_nodes.py"):
+        x * 10**400
+    with pytest.raises(gn.DTypeError, match="a constant holds an int of 1329 bits"):
+        gn.constant(10**400)

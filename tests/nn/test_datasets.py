@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +83,16 @@ def test_digits():
     assert x.shape == (1797, 64) and x.dtype == np.float32 and x.max() == 1.0
     assert sorted(set(y.tolist())) == list(range(10))
     assert datasets.load_digits(images=True)[0].shape == (1797, 1, 8, 8)
+
+
+def test_without_scikit_learn_the_digits_say_the_install_command_the_readme_gives(monkeypatch):
+    # the reproducer: the README's training block failed after the quickstart's `pip install .`
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)       # import fails
+    with pytest.raises(ImportError, match=r'pip install "\.\[digits\]" in the graphnn checkout'):
+        datasets.load_digits()
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    training = readme.split("## Training a network", 1)[1].split("```python", 1)[0]
+    assert 'pip install ".[digits]"' in training
 
 
 def test_generated_sets():

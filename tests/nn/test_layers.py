@@ -185,3 +185,20 @@ def test_initializer_defaults_and_errors():
         nn.Sequential([nn.Dense(3, init="hee")], input_shape=(2,))
     with pytest.raises(nn.ModelError, match="returned a float64 array of shape \\(2,\\)"):
         nn.Sequential([nn.Dense(3, init=lambda rng, s, i, o, d: np.zeros(2))], input_shape=(2,))
+
+
+def test_a_misspelt_activation_names_the_layer_and_suggests_the_activation():
+    # the reproducer: nn.Dense(16, "rleu") said "layer None (Dense)", with no suggestion
+    with pytest.raises(nn.ModelError) as error:
+        nn.Dense(16, "rleu")
+    message = str(error.value)
+    assert message.startswith("Dense layer: unknown activation 'rleu'; did you mean 'relu'?")
+    assert "None" not in message and "test_layers.py" in message and 'nn.Dense(16, "rleu")' \
+        in message
+    with pytest.raises(nn.ModelError, match=r"unknown initializer 'hee'; did you mean 'he'\?"):
+        nn.Sequential([nn.Dense(3, init="hee")], input_shape=(2,))
+    with pytest.raises(nn.ModelError, match=r"got 'flaot32'; did you mean 'float32'\?"):
+        nn.Sequential([nn.Dense(3)], input_shape=(2,), dtype="flaot32")
+    with pytest.raises(nn.ModelError, match=r"unknown loss 'mes'; did you mean 'mse'\?"):
+        nn.fit(nn.Sequential([nn.Dense(1)], input_shape=(2,)), np.zeros((2, 2), np.float32),
+               np.zeros(2), loss="mes", optimizer="sgd", progress=False)

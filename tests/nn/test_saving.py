@@ -3,6 +3,9 @@ errors that change nothing."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -67,3 +70,66 @@ def test_files_needing_pickle_or_holding_one_array_are_refused(tmp_path):
     np.save(single, np.zeros(3))
     with pytest.raises(nn.ParameterFileError, match="holds a single array"):
         model().load(single)
+
+
+def _saved(tmp_path):
+    path = tmp_path / "params.npz"
+    model(seed=0).save(path)
+    return path, path.read_bytes()
+
+
+def _refused(path, message):
+    """Loading `path` raises ParameterFileError naming it, and the model keeps its values."""
+    target = model(seed=1)
+    before = target.get_parameters()
+    with pytest.raises(nn.ParameterFileError, match=message) as error:
+        target.load(path)
+    assert str(path) in str(error.value)
+    assert all(np.array_equal(before[k], target.values[k]) for k in before)
+
+
+@pytest.mark.parametrize("cut", [0, 10, 400, -10])
+def test_a_truncated_or_empty_file_is_a_parameter_file_error(tmp_path, cut):
+    # the reproducer: BadZipFile for a truncated file, EOFError for an empty one
+    path, raw = _saved(tmp_path)
+    path.write_bytes(raw[:cut])
+    _refused(path, "is not a plain-array .npz file that model.save wrote, or it is damaged")
+
+
+def test_every_flipped_bit_that_changes_a_value_is_refused(tmp_path):
+    # the reproducer: a bit-flipped file raised zipfile.BadZipFile. A flip in the zip's
+    # metadata (a timestamp) may load the right values; anything else is refused
+    path, raw = _saved(tmp_path)
+    want = model(seed=0).get_parameters()
+    loaded = 0
+    for position in range(0, len(raw), 3):
+        damaged = bytearray(raw)
+        damaged[position] ^= 0x10
+        path.write_bytes(bytes(damaged))
+        target = model(seed=1)
+        try:
+            target.load(path)
+        except nn.ParameterFileError as error:
+            assert str(path) in str(error)
+            continue
+        loaded += 1
+        assert all(np.array_equal(want[k], target.values[k]) for k in want)
+    assert loaded < len(raw) // 3
+
+
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    # the reproducer: a member header declaring 2**40 floats raised MemoryError
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in model(seed=0).values.items():
+            member = io.BytesIO()
+            shape = (2**40,) if name == "dense1_w" else value.shape
+            np.lib.format.write_array_header_1_0(
+                member, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            archive.writestr(name + ".npy", member.getvalue() + value.tobytes())
+    _refused(path, r"member 'dense1_w.npy' declares float32 \(1099511627776,\) \(4398046511104 "
+                   r"bytes\) but holds 48 bytes")
+
+
+def test_a_missing_file_is_named(tmp_path):
+    _refused(tmp_path / "nowhere.npz", "no parameter file at")

@@ -3,6 +3,8 @@ seed same result, validation, early stopping, progress bar), History, predict an
 
 from __future__ import annotations
 
+import re
+import sys
 import warnings
 
 import numpy as np
@@ -198,13 +200,45 @@ def test_divergence_stops_training_with_a_warning():
     assert len(history.epoch) == 1 and "diverged" in str(caught[0].message)
 
 
-def test_progress_bar_can_be_disabled(capsys):
+def test_progress_is_a_bar_on_a_terminal_a_line_in_a_log_and_can_be_disabled(capsys,
+                                                                               monkeypatch):
+    # the reproducer: tqdm flooded logs when stderr was not a terminal (a line per redraw)
     x, y = blobs()
     model = small_model()
+    model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=3, batch_size=8,
+              progress=True)
+    log = capsys.readouterr().err
+    assert "\r" not in log and log.count("\n") == 1
+    assert re.fullmatch(r"fit: 3 epochs of 12 batches in \d+\.\d s; loss \S+, accuracy \S+\n",
+                        log)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, progress=True)
-    assert "epoch 2/2" in capsys.readouterr().err
+    bar = capsys.readouterr().err
+    assert "epoch 2/2" in bar and "fit: " not in bar
     model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", epochs=2, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_nan_or_inf_in_the_data_is_named_before_training():
+    # the reproducer: NaN in x was never flagged, and fit blamed the learning rate
+    x, y = blobs()
+    x[17, 1] = np.nan
+    model = small_model()
+    before = model.get_parameters()
+    with pytest.raises(nn.ModelError, match=r"x holds 1 NaN or infinite value\(s\); the first "
+                                            r"is x\[17, 1\] = nan \(row 17, column 1\)"):
+        model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", progress=False)
+    assert all(np.array_equal(before[k], model.values[k]) for k in before)
+    x[17, 1] = 0.0
+    targets = nn.one_hot(y, 3)
+    targets[[5, 9], 2] = np.inf
+    with pytest.raises(nn.ModelError, match=r"y holds 2 NaN .* y\[5, 2\] = inf \(row 5, col"):
+        model.fit(x, targets, loss="mse", optimizer="sgd", progress=False)
+    bad = x[:10].copy()
+    bad[3, 0] = -np.inf
+    with pytest.raises(nn.ModelError, match=r"validation x holds .* validation x\[3, 0\] = -inf"):
+        model.fit(x, y, loss="softmax_cross_entropy", optimizer="sgd", progress=False,
+                  validation_data=(bad, y[:10]))
 
 
 def test_predict_pads_the_last_batch_and_evaluate_counts_correct_answers():

@@ -19,8 +19,16 @@ from graphnn.render.drawing import RenderError, Rendering
 from graphnn.render.pictures import render
 
 SOURCE = 'digraph f {\n\tgraph [rankdir=LR]\n\ta [label="σ"]\n\tb [label="b"]\n\ta -> b\n}\n'
+# Every test taking `backend` runs with pygraphviz's bundled Graphviz, which is all a pip-only
+# install has. The "dot" runs test the other route, the `graphviz` package piping to a `dot`
+# program on the PATH; pygraphviz's wheel bundles Graphviz's libraries and plugins but no
+# `dot` program (its bin/ holds gvpr, tred and a few other tools), so that route needs a
+# system Graphviz and is skipped without one.
+NO_DOT = ("the system-dot route only: no `dot` program on the PATH (pygraphviz's wheel "
+          "bundles Graphviz's libraries, not a `dot` program); these tests ran with the "
+          "bundled Graphviz as the pygraphviz backend")
 BACKENDS = ["pygraphviz", pytest.param("dot", marks=pytest.mark.skipif(
-    shutil.which("dot") is None, reason="no system Graphviz (apt-get install graphviz)"))]
+    shutil.which("dot") is None, reason=NO_DOT))]
 
 
 @pytest.fixture(params=BACKENDS)
