@@ -331,7 +331,7 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
     >>> print(lower(gn.Graph(gn.sigmoid(x) * 2.0)).kernel)
     kernel kernel(in0_x: f64[4]) -> (out0: f64[4]) {
       for i in 0..4 {
-        out0.flat[i] = 1.0 / (1.0 + exp(-in0_x.flat[i])) * 2.0
+        out0[i] = select(in0_x[i] >= 0.0, 1.0, exp(-abs(in0_x[i]))) / (1.0 + exp(-abs(in0_x[i]))) * 2.0
       }
     }
     """
