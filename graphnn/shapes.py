@@ -7,6 +7,7 @@ and the user's source line.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 from graphnn.errors import ShapeError
@@ -61,31 +62,91 @@ def broadcasts_to(source: Shape, target: Shape) -> bool:
     return all(s in (1, t) for s, t in zip(source, tail))
 
 
-def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """Axes as a sorted tuple of non-negative ints; None means every axis.
+def _as_int(value: object) -> int | None:
+    """value as a Python int when it is one (numpy integers included; bools are not)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _given(axis: object) -> str:
+    """An axis attribute as the user wrote it, numpy integers shown as plain ints."""
+    if _as_int(axis) is not None:
+        return str(_as_int(axis))
+    if isinstance(axis, (tuple, list)):
+        items = [_given(a) for a in axis]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(axis)
+
+
+def _axis_list(axis: object, ndim: int, what: str) -> list[int]:
+    """The axes in `axis` (an int or a sequence of ints) as non-negative ints, in the order
+    given; out-of-range and repeated axes are errors that quote `axis` as given and the rank.
+    Never modulo ndim: numpy refuses axis 5 of a matrix, and so does graphnn."""
+    single = _as_int(axis) is not None
+    try:
+        items = (axis,) if single else tuple(axis)  # type: ignore[call-overload]
+    except TypeError:
+        items = (axis,)
+    numbers = [_as_int(a) for a in items]
+    if None in numbers:
+        raise ShapeError(f"{what} must be an int or a tuple of ints, got {axis!r}")
+    out: list[int] = []
+    for a in numbers:
+        if not -ndim <= a < ndim:
+            valid = f"axes are -{ndim}..{ndim - 1}" if ndim else "it has no axes"
+            given = "" if single else f" in {what} {_given(axis)}"
+            raise ShapeError(f"axis {a}{given} is out of range for an array of rank {ndim} "
+                             f"({valid})")
+        if a % ndim in out:
+            raise ShapeError(f"{what} {_given(axis)} repeats axis {a % ndim} (rank {ndim})")
+        out.append(a % ndim)
+    return out
+
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int,
+                   what: str = "axis") -> tuple[int, ...]:
+    """Axes as a sorted tuple of non-negative ints; None means every axis, () none.
 
     >>> normalize_axes(-1, 3)
     (2,)
+    >>> normalize_axes((0, 5), 2)
+    Traceback (most recent call last):
+    ...
+    graphnn.errors.ShapeError: axis 5 in axis (0, 5) is out of range for an array of rank 2 (axes are -2..1)
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        if isinstance(a, bool) or not hasattr(a, "__index__"):
-            raise ShapeError(f"axis must be an int or a tuple of ints, got {axis!r}")
-        a = int(a.__index__())
-        if not -ndim <= a < ndim:
-            raise ShapeError(f"axis {a} is out of range for an array with {ndim} dimensions")
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"axis {axis!r} repeats an axis")
-    return tuple(sorted(out))
+    return tuple(sorted(_axis_list(axis, ndim, what)))
 
 
 def normalize_axis(axis: int, ndim: int) -> int:
-    """One axis as a non-negative int."""
-    return normalize_axes(axis, ndim)[0]
+    """One axis (an int, numpy integers included) as a non-negative int.
+
+    >>> normalize_axis(-1, 2)
+    1
+    """
+    if _as_int(axis) is None:
+        raise ShapeError(f"axis must be one int, got {axis!r}")
+    return _axis_list(axis, ndim, "axis")[0]
+
+
+def normalize_permutation(axes: Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """A permutation of the `ndim` axes (negative axes counted from the end); None reverses.
+
+    >>> normalize_permutation((-1, 0), 2)
+    (1, 0)
+    """
+    if axes is None:
+        return tuple(range(ndim))[::-1]
+    out = tuple(_axis_list(axes, ndim, "axes"))
+    if len(out) != ndim:
+        raise ShapeError(f"axes {_given(axes)} name {len(out)} axes; a permutation of all "
+                         f"{ndim} axes is needed (rank {ndim})")
+    return out
 
 
 def reduced(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
