@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import DTypeError, OpError, ShapeError, where
-from graphnn.shapes import Shape, as_shape, format_shape
+from graphnn.shapes import Shape, as_shape, check_size, format_shape
 
 DTYPES = ("float32", "float64")
 _SHORT = {"float32": "f32", "float64": "f64"}
@@ -273,6 +273,9 @@ def _check_dtype(dtype: Any) -> str:
 def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") -> Node:  # noqa: A001
     """Declare a named graph input (a placeholder fed at evaluation or call time).
 
+    Dimensions may be 0; a shape too large for any array (more than 2**63 - 1 bytes, NumPy's
+    limit) is a ShapeError here, as is any node whose result would be.
+
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2, 3), dtype="float32")
     >>> x.op, x.shape, x.dtype
@@ -282,9 +285,10 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
         raise OpError(f"an input name must be a Python identifier, got {name!r}")
     try:
         shape = as_shape(shape, what=f"shape of input {name!r}")
+        dtype = _check_dtype(dtype)
+        check_size(shape, np.dtype(dtype).itemsize, what=f"shape of input {name!r}")
     except ShapeError as error:
         raise ShapeError(f"{error}{where()}") from None
-    dtype = _check_dtype(dtype)
     node_scope = _SCOPE.get()
     key = ("input", name, shape, dtype, node_scope)
     opdef = REGISTRY["input"]
@@ -399,7 +403,8 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
     shapes = [n.shape for n in inputs]
     try:
         attrs = _canonical_attrs(op, shapes, attrs)
-        shape = op.shape(*shapes, **attrs)
+        shape = check_size(tuple(op.shape(*shapes, **attrs)), np.dtype(dtype).itemsize,
+                           what="the result's shape")
     except (ShapeError, OpError) as error:
         operands = ", ".join(f"{label} {format_shape(s)}" for label, s in zip(op.inputs, shapes))
         raise type(error)(f"{op.name}({operands}): {error}{where()}") from None

@@ -34,6 +34,26 @@ def as_shape(shape: Iterable[int] | int, what: str = "shape") -> Shape:
     return tuple(out)
 
 
+MAX_BYTES = (1 << 63) - 1   # NumPy's limit on an array's size in bytes (a signed 64-bit count)
+
+
+def check_size(shape: Shape, itemsize: int, what: str = "shape") -> Shape:
+    """`shape`, or a ShapeError when an array of it would not fit in memory's address range
+    (NumPy refuses arrays of more than 2**63 - 1 bytes; so does graphnn, when it is built).
+
+    >>> check_size((1 << 64,), 8)
+    Traceback (most recent call last):
+    ...
+    graphnn.errors.ShapeError: shape (18446744073709551616,) has 2**64 elements of 8 bytes: more than an array can hold (2**63 - 1 bytes)
+    """
+    count = math.prod(shape)
+    if count * itemsize > MAX_BYTES:
+        elements = f"2**{count.bit_length() - 1}" if count & (count - 1) == 0 else str(count)
+        raise ShapeError(f"{what} {shape} has {elements} elements of {itemsize} bytes: more "
+                         "than an array can hold (2**63 - 1 bytes)")
+    return shape
+
+
 def broadcast(*shapes: Shape) -> Shape:
     """The numpy broadcast of `shapes`: align from the right, size 1 stretches.
 
