@@ -185,18 +185,11 @@ class Function:
             with self._lock:
                 found = self._specializations.get(shapes)
                 if found is None:
-                    found = self._build(self._rebatch(shapes))
+                    # only a provable batch re-specializes (compiler/rebatch.py); every
+                    # other shape is refused with the error gn.evaluate gives
+                    found = self._build(rebatch(self.graph, shapes))
                     self._specializations[shapes] = found
         return found
-
-    def _rebatch(self, shapes: tuple) -> Graph:
-        try:
-            return rebatch(self.graph, shapes)
-        except InputError as error:
-            changed = [(n, s) for n, s in zip(self.graph.inputs, shapes) if n.shape != s]
-            what = "; ".join(f"input {n.name!r} expects shape {n.shape}, got {s}"
-                             for n, s in changed)
-            raise InputError(f"{what}: {error}") from None
 
     def _arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[np.ndarray]:
         inputs = self.graph.inputs
