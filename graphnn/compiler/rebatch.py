@@ -81,54 +81,60 @@ def batch_change(inputs: Sequence[Node], shapes: Sequence[Shape]) -> tuple[int, 
     """(declared, new) leading size when `shapes` differ from the inputs' declared shapes only
     there, consistently, in at least one input of two or more dimensions (conditions 1 and 2
     of the module docstring); None when they are the declared shapes. Otherwise an InputError
-    with the message `gn.evaluate` gives, and why."""
-    change, changed = None, []
-    for node, shape in zip(inputs, shapes):
-        shape = tuple(shape)
-        if shape == node.shape:
-            continue
+    with the message `gn.evaluate` gives (about the first input that differs), and why."""
+    changed = [(n, tuple(s)) for n, s in zip(inputs, shapes) if tuple(s) != n.shape]
+    if not changed:
+        return None
+    first, got = changed[0]
+
+    def refuse(reason: str) -> InputError:
+        return InputError(f"{_expects(first, got)}; {reason}")
+
+    for node, shape in changed:
         if len(shape) != node.ndim or node.ndim == 0 or shape[1:] != node.shape[1:]:
-            raise InputError(f"{_expects(node, shape)}; only the leading (batch) dimension may "
-                             "differ from the declared shape")
-        pair = (node.shape[0], shape[0])
-        if change is not None and pair != change:
-            raise InputError(f"{_expects(node, shape)}; the batch changes from {change[0]} to "
-                             f"{change[1]} in {changed[0].name!r}: every batched input changes "
-                             "its leading dimension alike")
-        change = pair
-        changed.append(node)
-    if change is not None and all(node.ndim < 2 for node in changed):
-        node = changed[0]
-        raise InputError(f"{_expects(node, (change[1],))}; the length of a vector is not a "
-                         "batch: only inputs of two or more dimensions (examples x features) "
-                         "have a batch dimension that may differ (declare a batch of scalars "
-                         "as shape (n, 1))")
-    return change
+            which = "" if node is first else f" (input {node.name!r} got shape {shape})"
+            raise refuse("only the leading (batch) dimension may differ from the declared "
+                         f"shape{which}")
+    for node, shape in changed[1:]:
+        if (node.shape[0], shape[0]) != (first.shape[0], got[0]):
+            raise refuse(f"the batch changes from {first.shape[0]} to {got[0]} here but input "
+                         f"{node.name!r} changes from {node.shape[0]} to {shape[0]}: every "
+                         "batched input changes its leading dimension alike")
+    if all(node.ndim < 2 for node, _ in changed):
+        raise refuse("the length of a vector is not a batch: only inputs of two or more "
+                     "dimensions (examples x features) have a batch dimension that may differ "
+                     "(declare a batch of scalars as shape (n, 1))")
+    return first.shape[0], got[0]
 
 
 def _reshape_factors(x: Node, factors: tuple[int, ...], target: Shape, declared: int
                      ) -> tuple[int, ...]:
-    """The factors of reshape(x, target): the batch axis moves to the output axis that starts
-    at the same element offset and holds the same elements per example (row-major order keeps
-    each example's elements together exactly then)."""
+    """The factors of reshape(x, target): one output axis holds k * B. Preferably the axis that
+    starts at the same element offset as x's batch axis and holds as many elements per
+    example (the reshape then moves whole examples); else the only axis whose size fits."""
     axes = [a for a, k in enumerate(factors) if k]
     none = (0,) * len(target)
     if not axes:
         return none
     if len(axes) > 1:
         raise NotBatchGeneric(f"reshape to {target} of a value with the batch in several axes "
-                              f"({x.shape})")
+                              f"({x.shape}): its size is not a multiple of the batch")
     j = axes[0]
     before, per = math.prod(x.shape[:j]), factors[j] * math.prod(x.shape[j + 1:])
-    if before == 0 or per == 0:
+    if before * per == 0:
         return none                     # no elements at any batch size: the target stays
+    fits = []                           # (aligned, axis, factor)
     for o in range(len(target)):
-        rest = math.prod(target[o + 1:])
-        if math.prod(target[:o]) == before and rest and per % rest == 0 and \
-                target[o] == per // rest * declared:
-            return tuple(per // rest if a == o else 0 for a in range(len(target)))
-    raise NotBatchGeneric(f"reshape of {x.shape} to {target} mixes the examples of the batch "
-                          f"(axis {j})")
+        others = math.prod(target[:o]) * math.prod(target[o + 1:])
+        if others and (before * per) % others == 0 and \
+                target[o] == (before * per) // others * declared:
+            fits.append((math.prod(target[:o]) == before, o, (before * per) // others))
+    aligned = [f for f in fits if f[0]]
+    if not aligned and len(fits) != 1:
+        raise NotBatchGeneric(f"reshape of {x.shape} to {target}: which axis holds the batch "
+                              f"(axis {j} of the operand) is ambiguous")
+    _, o, k = (aligned or fits)[0]
+    return tuple(k if a == o else 0 for a in range(len(target)))
 
 
 def _broadcast_factors(x: Node, factors: tuple[int, ...], target: Shape) -> tuple[int, ...]:

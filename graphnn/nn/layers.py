@@ -8,6 +8,8 @@ Shapes are batch first: dense layers take (batch, features), convolutions and po
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 
 from graphnn.ir import Node
@@ -163,7 +165,8 @@ class Flatten(Layer):
     kind = "flatten"
 
     def forward(self, x: Node, build: Build) -> Node:
-        return reshape(x, (x.shape[0], -1))
+        # the size spelled out, not -1: a batch of 0 has no elements to infer it from
+        return reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
 
 class Activation(Layer):

@@ -64,8 +64,8 @@ def test_single_output_is_one_array_and_numbers_are_accepted():
      r"^input 'w' expects a float32 array of shape \(5, 3\), got shape \(4, 3\); the graph "
      r"cannot run at batch size 4 \(declared 5\): matmul\(a \[8,5\], b \[B,3\]\) holds only"),
     (lambda f, d: f(**{**d, "x": d["x"][:4], "t": d["t"][:5]}),
-     r"^input 't' expects a float32 array of shape \(8, 3\), got shape \(5, 3\); the batch "
-     r"changes from 8 to 4 in 'x'"),
+     r"^input 'x' expects a float32 array of shape \(8, 5\), got shape \(4, 5\); the batch "
+     r"changes from 8 to 4 here but input 't' changes from 8 to 5"),
     (lambda f, d: f(**{**d, "b": "three"}), r"input 'b' expects .*got a str"),
     (lambda f, d: f(**{**d, "b": None}), "got a NoneType"),
 ])
