@@ -102,8 +102,9 @@ class Function:
     order) or by name; Python numbers are accepted for scalar inputs.
 
     Every argument is checked (dtype, shape, C-contiguity: other layouts are copied) before
-    native code runs. The leading (batch) dimension may differ from the declared one: the
-    function compiles a specialization per batch size and keeps it. Results are new arrays
+    native code runs. The leading (batch) dimension may differ from the declared one where it
+    is provably the batch (compiler/rebatch.py): the function compiles a specialization per
+    batch size and keeps it. Results are new arrays
     (or the arrays passed as `out=`). Safe to call from several threads at once.
     """
 
