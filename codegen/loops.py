@@ -68,10 +68,11 @@ from codegen.verify import KernelError
 
 __all__ = [
     "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "DTYPES", "Div", "Eq", "Exp",
-    "Expm1",    "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt", "Kernel",
-    "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node", "Pow",
-    "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
-    "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor", "fmax", "fmin", "ge", "gt",
+    "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt",
+    "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node",
+    "Pow", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
+    "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor", "fmax", "fmin", "ge",
+    "gt",
     "le", "lift", "log", "loop", "loop_nest", "lt", "map_children", "ne", "normalize_dtype",
     "power", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store", "substitute",
     "tanh", "walk",

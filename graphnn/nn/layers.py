@@ -9,7 +9,6 @@ Shapes are batch first: dense layers take (batch, features), convolutions and po
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 
 from graphnn.ir import Node

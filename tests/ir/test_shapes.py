@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from graphnn.errors import ShapeError
-from graphnn.shapes import (broadcast, broadcasts_to, normalize_axes, normalize_axis,
-                            normalize_permutation)
+from graphnn.shapes import (
+    broadcast,
+    broadcasts_to,
+    normalize_axes,
+    normalize_axis,
+    normalize_permutation,
+)
 
 
 @pytest.mark.parametrize("shapes", [((3, 1), (4,)), ((), (2, 3)), ((2, 1, 4), (3, 1)),

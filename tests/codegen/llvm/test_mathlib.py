@@ -1,4 +1,5 @@
-"""Accuracy of the polynomial exp/expm1/log/tanh against long-double NumPy, plus exact special values.
+"""Accuracy of the polynomial exp/expm1/log/tanh against long-double NumPy, plus exact special
+values.
 
 Errors are relative for normal results and in units of the smallest subnormal below the normal
 range. The bounds are the contract stated in docs/loop-ir.md (measured maxima, rounded up).
