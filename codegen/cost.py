@@ -15,7 +15,7 @@ PARALLEL_MIN_WORK = 1 << 19
 
 # Relative cost of a node in simple operations: the polynomial math functions are some twenty
 # instructions, pow a libm call per element, division and square root several cycles.
-_COST = {loops.Exp: 20, loops.Log: 20, loops.Tanh: 25, loops.Pow: 40, loops.Div: 4,
+_COST = {loops.Exp: 20, loops.Expm1: 20, loops.Log: 20, loops.Tanh: 25, loops.Pow: 40, loops.Div: 4,
          loops.Sqrt: 4}
 
 

@@ -322,6 +322,11 @@ class Exp(_Unary):
 
 
 @_node
+class Expm1(_Unary):
+    """e**x - 1, accurate relative to x near 0 (where exp(x) - 1 cancels to nothing)."""
+
+
+@_node
 class Log(_Unary):
     """Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf."""
 

@@ -36,6 +36,7 @@ from codegen.exprs import (
     Div,
     Eq,
     Exp,
+    Expm1,
     Expr,
     Floor,
     FloorDiv,
@@ -67,10 +68,11 @@ from codegen.verify import KernelError
 
 __all__ = [
     "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "DTYPES", "Div", "Eq", "Exp",
-    "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt", "Kernel",
-    "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node", "Pow",
-    "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
-    "children", "clamp", "const", "eq", "exp", "fabs", "floor", "fmax", "fmin", "ge", "gt",
+    "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt",
+    "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node",
+    "Pow", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
+    "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor", "fmax", "fmin", "ge",
+    "gt",
     "le", "lift", "log", "loop", "loop_nest", "lt", "map_children", "ne", "normalize_dtype",
     "power", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store", "substitute",
     "tanh", "walk",
@@ -85,6 +87,10 @@ def const(value: Number, dtype: str) -> Const:
 
 def exp(x: Expr) -> Expr:
     return Exp(x)
+
+
+def expm1(x: Expr) -> Expr:
+    return Expm1(x)
 
 
 def log(x: Expr) -> Expr:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import DTypeError, OpError, ShapeError, did_you_mean, short_repr, where
-from graphnn.shapes import Shape, as_shape, format_shape
+from graphnn.shapes import Shape, as_shape, check_size, format_shape
 
 DTYPES = ("float32", "float64")
 _SHORT = {"float32": "f32", "float64": "f64"}
@@ -283,6 +283,9 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
     form Python gives an identifier written in source (NFKC: "ℌ" is "H"), so a compiled
     function's keyword argument always finds it.
 
+    Dimensions may be 0; a shape too large for any array (more than 2**63 - 1 bytes, NumPy's
+    limit) is a ShapeError here, as is any node whose result would be.
+
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2, 3), dtype="float32")
     >>> x.op, x.shape, x.dtype
@@ -295,9 +298,10 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
     name = identifier(name)
     try:
         shape = as_shape(shape, what=f"shape of input {name!r}")
+        dtype = _check_dtype(dtype)
+        check_size(shape, np.dtype(dtype).itemsize, what=f"shape of input {name!r}")
     except ShapeError as error:
         raise ShapeError(f"{error}{where()}") from None
-    dtype = _check_dtype(dtype)
     node_scope = _SCOPE.get()
     key = ("input", name, shape, dtype, node_scope)
     opdef = REGISTRY["input"]
@@ -441,7 +445,8 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
     shapes = [n.shape for n in inputs]
     try:
         attrs = _canonical_attrs(op, shapes, attrs)
-        shape = op.shape(*shapes, **attrs)
+        shape = check_size(tuple(op.shape(*shapes, **attrs)), np.dtype(dtype).itemsize,
+                           what="the result's shape")
     except (ShapeError, OpError) as error:
         operands = ", ".join(f"{label} {format_shape(s)}" for label, s in zip(op.inputs, shapes))
         raise type(error)(f"{op.name}({operands}): {error}{where()}") from None

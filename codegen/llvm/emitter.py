@@ -310,12 +310,15 @@ class Emitter:
     def emit_Pow(self, e: loops.Pow) -> ir.Value:
         return self._intrinsic("pow", e, e.a, e.b)  # libm pow: C99 semantics, as np.power
 
-    def _math(self, name: str, e: loops.Exp | loops.Log | loops.Tanh) -> ir.Value:
+    def _math(self, name: str, e: loops.Expr) -> ir.Value:
         fn = math_function(self.builder.module, name, e.dtype)
         return self.builder.call(fn, [self.value(e.x)])
 
     def emit_Exp(self, e: loops.Exp) -> ir.Value:
         return self._math("exp", e)
+
+    def emit_Expm1(self, e: loops.Expm1) -> ir.Value:
+        return self._math("expm1", e)
 
     def emit_Log(self, e: loops.Log) -> ir.Value:
         return self._math("log", e)

@@ -1,4 +1,4 @@
-"""exp, log and tanh emitted as LLVM IR polynomials, so loops calling them vectorize.
+"""exp, expm1, log and tanh emitted as LLVM IR polynomials, so loops calling them vectorize.
 
 Input: an ``ir.Module`` and a dtype. Output: an internal ``alwaysinline`` function such as
 ``@exp.f32`` that the optimizer inlines into the calling loop (libm calls would stay scalar).
@@ -9,6 +9,9 @@ Only integer, float and select instructions are used: no libm, no lookup tables.
   13 for f64: truncation below 1e-8 and 5e-18 relative); 2**k by writing k into the exponent
   bits, in two halves so results between the overflow threshold and the subnormal range round
   once (overflow gives inf, deep underflow 0, subnormal results are correctly scaled).
+- expm1: the same reduction; 2**k (e**r - 1) + (2**k - 1), which keeps the digits of
+  e**x - 1 near 0 (elu's negative side), while 2**k - 1 differs from 2**k, and e**x beyond;
+  -1 below -40, where -1 + e**x rounds to -1 in both precisions.
 - log: x = 2**e m with m in [sqrt(1/2), sqrt(2)) (subnormals scaled by 2**24 / 2**54 first);
   log(m) = f - (f**2/2 - s (f**2/2 + R(s**2))) with f = m - 1, s = f / (2 + f) and R the
   atanh series 2 z/3 + 2 z**2/5 + ... (the fdlibm arrangement, Taylor coefficients).
@@ -16,8 +19,9 @@ Only integer, float and select instructions are used: no libm, no lookup tables.
   clamped to 20, where tanh is 1 to both precisions, and the sign restored with copysign. In f32,
   |x| < 0.35 uses the odd polynomial x + x z P(z) instead (1 ulp where t / (t + 2) gives 3).
 
-Special values follow NumPy: exp(-inf) = 0, exp(inf) = inf, log(0) = -inf, log(x < 0) = NaN,
-log(inf) = inf, tanh(+-inf) = +-1, and NaN in gives NaN out. Measured accuracy is in
+Special values follow NumPy: exp(-inf) = 0, exp(inf) = inf, expm1(-inf) = -1,
+expm1(-0.0) = -0.0, log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, tanh(+-inf) = +-1, and NaN
+in gives NaN out. Measured accuracy is in
 docs/loop-ir.md and checked by tests/codegen/test_mathlib.py.
 """
 
@@ -129,6 +133,21 @@ def _expm1_small(m: _Math, x: ir.Value) -> ir.Value:
     return m.call("fmuladd", m.expm1_poly(r), scale, m.b.fsub(scale, m.c(1.0)))
 
 
+def _expm1(m: _Math, x: ir.Value) -> ir.Value:
+    """e**x - 1 for every x: 2**k (e**r - 1) + (2**k - 1) while 2**k - 1 is not just 2**k,
+    e**x itself beyond (as _exp, in two halves: results near overflow stay finite)."""
+    clamped = m.call("minnum", m.call("maxnum", x, m.c(-40.0)), m.c(m.fmt.exp_range[1]))
+    k, r = m.reduce_ln2(clamped)  # below -40, -1 + e**x rounds to -1 in both precisions
+    poly = m.expm1_poly(r)
+    scale = m.pow2(k)
+    small = m.call("fmuladd", poly, scale, m.b.fsub(scale, m.c(1.0)))
+    half = m.b.ashr(k, m.i(1))
+    large = m.b.fmul(m.b.fmul(m.b.fadd(poly, m.c(1.0)), m.pow2(half)), m.pow2(m.b.sub(k, half)))
+    y = m.b.select(m.b.icmp_signed(">", k, m.i(m.fmt.mantissa_bits + 1)), large, small)
+    y = m.b.select(m.b.fcmp_ordered("==", x, m.c(0.0)), x, y)  # expm1(-0.0) = -0.0
+    return m.keep_nan(x, y)
+
+
 def _tanh(m: _Math, x: ir.Value) -> ir.Value:
     absolute = m.call("fabs", x)
     magnitude = m.call("minnum", absolute, m.c(20.0))
@@ -170,12 +189,13 @@ def _log(m: _Math, x: ir.Value) -> ir.Value:
 
 
 _BODIES: dict[str, Callable[[_Math, ir.Value], ir.Value]] = {
-    "exp": _exp, "log": _log, "tanh": _tanh,
+    "exp": _exp, "expm1": _expm1, "log": _log, "tanh": _tanh,
 }
 
 
 def math_function(module: ir.Module, name: str, dtype: str) -> ir.Function:
-    """The internal function ``@<name>.<dtype>`` of ``module`` (exp, log or tanh), defined once."""
+    """The internal function ``@<name>.<dtype>`` of ``module`` (exp, expm1, log or tanh),
+    defined once."""
     symbol = f"{name}.{dtype}"
     existing = module.globals.get(symbol)
     if existing is not None:

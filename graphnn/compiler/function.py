@@ -107,8 +107,9 @@ class Function:
     the options apart from the inputs).
 
     Every argument is checked (dtype, shape, C-contiguity: other layouts are copied) before
-    native code runs. The leading (batch) dimension may differ from the declared one: the
-    function compiles a specialization per batch size and keeps it. Results are new arrays
+    native code runs. The leading (batch) dimension may differ from the declared one where it
+    is provably the batch (compiler/rebatch.py): the function compiles a specialization per
+    batch size and keeps it. Results are new arrays
     (or the arrays passed as `out=`). Safe to call from several threads at once.
     """
 
@@ -219,18 +220,11 @@ class Function:
             with self._lock:
                 found = self._specializations.get(shapes)
                 if found is None:
-                    found = self._build(self._rebatch(shapes))
+                    # only a provable batch re-specializes (compiler/rebatch.py); every
+                    # other shape is refused with the error gn.evaluate gives
+                    found = self._build(rebatch(self.graph, shapes))
                     self._specializations[shapes] = found
         return found
-
-    def _rebatch(self, shapes: tuple) -> Graph:
-        try:
-            return rebatch(self.graph, shapes)
-        except InputError as error:
-            changed = [(n, s) for n, s in zip(self.graph.inputs, shapes) if n.shape != s]
-            what = "; ".join(f"input {n.name!r} expects shape {n.shape}, got {s}"
-                             for n, s in changed)
-            raise InputError(f"{what}: {error}") from None
 
     def _arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[np.ndarray]:
         inputs = self.graph.inputs

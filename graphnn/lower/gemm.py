@@ -75,6 +75,10 @@ def gemm_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
     m, k = a.shape[-2:]
     n = b.shape[-1]
     batch = broadcast(a.shape[:-2], b.shape[:-2])
+    if 0 in (m, n, k) or 0 in batch:
+        # an empty product: no element of c (m, n or the batch 0), or every element a sum of
+        # nothing (k = 0), which is 0 as in NumPy; BLAS would reject the leading dimension 0
+        return [] if c.size == 0 else [loops.loop_nest(c.shape, lambda *i: loops.store(c, i, 0))]
     common = dict(trans_a=a.transposed, trans_b=b.transposed, lda=_leading(a),
                   ldb=_leading(b), ldc=n)
     if not batch:

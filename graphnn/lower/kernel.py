@@ -336,10 +336,10 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(4,))
-    >>> print(lower(gn.Graph(gn.sigmoid(x) * 2.0)).kernel)
+    >>> print(lower(gn.Graph(gn.tanh(x) * 2.0)).kernel)
     kernel kernel(in0_x: f64[4]) -> (out0: f64[4]) {
       for i in 0..4 {
-        out0.flat[i] = 1.0 / (1.0 + exp(-in0_x.flat[i])) * 2.0
+        out0[i] = tanh(in0_x[i]) * 2.0
       }
     }
     """

@@ -8,6 +8,7 @@ Shapes are batch first: dense layers take (batch, features), convolutions and po
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from graphnn.errors import did_you_mean
@@ -165,7 +166,8 @@ class Flatten(Layer):
     kind = "flatten"
 
     def forward(self, x: Node, build: Build) -> Node:
-        return reshape(x, (x.shape[0], -1))
+        # the size spelled out, not -1: a batch of 0 has no elements to infer it from
+        return reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
 
 class Activation(Layer):

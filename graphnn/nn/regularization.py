@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from graphnn.ir import Node
 from graphnn.nn.model import Build, Layer
-from graphnn.ops import mean, reshape, sqrt
+from graphnn.ops import maximum, mean, reshape, size, sqrt
 
 
 def _spread(v: Node, shape: tuple[int, ...]) -> Node:
@@ -91,15 +91,15 @@ class BatchNorm(Layer):
 
     def _update(self, build: Build, center: Node, var: Node, x: Node,
                 axes: tuple[int, ...]) -> None:
-        count = 1
-        for a in axes:
-            count *= x.shape[a]
-        bessel = count / max(count - 1, 1)
+        # n / (n - 1) from a size node, not from Python numbers: the graph then stays right
+        # when the compiled step is called at another batch size (compiler/rebatch.py)
+        count = size(x, axis=axes)
+        bessel = count / maximum(count - 1.0, 1.0)
         m, features = self.momentum, (x.shape[1],)
         mean_run = build.model.parameters[f"{self.name}_mean"].node
         var_run = build.model.parameters[f"{self.name}_var"].node
         build.update(mean_run.name, m * mean_run + (1.0 - m) * reshape(center, features))
-        build.update(var_run.name, m * var_run + ((1.0 - m) * bessel) * reshape(var, features))
+        build.update(var_run.name, m * var_run + (1.0 - m) * bessel * reshape(var, features))
 
     def describe(self) -> str:
         return f"momentum={self.momentum}"

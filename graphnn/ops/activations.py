@@ -19,9 +19,19 @@ def _sigmoid_reference(x):
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype)
 
 
+def _sigmoid_scalar(x):
+    # the reference's formula with one division: z = e^-|x| in (0, 1] never overflows, and
+    # z / (1 + z) keeps the subnormal values of σ(x) for x < 0 (σ(-90) = 8e-40 in float32),
+    # where 1 / (1 + e^-x) gives 1 / inf = 0. NaN: x >= 0 is false and z is NaN.
+    z = loops.exp(-loops.fabs(x))
+    return loops.select(loops.ge(x, 0), 1.0, z) / (1.0 + z)
+
+
 SIGMOID = elementwise(
     "sigmoid", ("x",),
-    doc="""Logistic sigmoid σ(x) = 1 / (1 + e^-x), computed without overflow.
+    doc="""Logistic sigmoid σ(x) = 1 / (1 + e^-x), computed without overflow: as
+    e^x / (1 + e^x) for x < 0, so tiny results keep their digits (σ(-90) = 8.2e-40 in float32,
+    a subnormal, and log σ(-90) = -90, not -inf).
 
     Gradient: σ'(x) = σ(x) (1 - σ(x)), taken from the output.
 
@@ -31,7 +41,7 @@ SIGMOID = elementwise(
     reference=_sigmoid_reference,
     vjp=lambda g, out, x: (g * (out * (1.0 - out)),),
     to_sympy=lambda x: 1 / (1 + sympy.exp(-x)),
-    scalar=lambda x: 1.0 / (1.0 + loops.exp(-x)),
+    scalar=_sigmoid_scalar,
     derivative=("out·(1 - out)",),
     symbol="σ",
 )
@@ -117,7 +127,8 @@ def _elu_vjp(g, out, x, alpha):
 
 ELU = elementwise(
     "elu", ("x",),
-    doc="""Exponential linear unit: x if x > 0 else alpha (e^x - 1).
+    doc="""Exponential linear unit: x if x > 0 else alpha (e^x - 1), with e^x - 1 computed as
+    expm1, so values near 0 keep their digits (elu(-1e-8) = -1e-8, also in float32).
 
     Gradient: 1 if x > 0 else alpha e^x; at 0 it is alpha (the left side; for the default
     alpha = 1 both sides agree).
@@ -130,8 +141,9 @@ ELU = elementwise(
     to_sympy=lambda x, alpha: sympy.Piecewise((x, x > 0), (alpha * (sympy.exp(x) - 1), True)),
     params=(("alpha", 1.0),),
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
+    # expm1, as the reference: exp(x) - 1 keeps no digits near 0 (elu(-1e-8) would be 0 in f32)
     scalar=lambda x, alpha: loops.select(loops.gt(x, 0), x,
-                                         alpha * (loops.exp(loops.fmin(x, 0)) - 1.0)),
+                                         alpha * loops.expm1(loops.fmin(x, 0))),
     derivative=("1 if x > 0 else out + alpha",),
     symbol="elu",
 )

@@ -10,7 +10,7 @@ import numpy as np
 from graphnn.errors import ShapeError
 from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
 from graphnn.ops.common import elementwise
-from graphnn.shapes import Shape, as_shape, broadcasts_to
+from graphnn.shapes import Shape, as_shape, broadcasts_to, normalize_permutation
 
 
 def _reshape_canonical(x_shape: Shape, shape: Any) -> dict:
@@ -76,18 +76,14 @@ RESHAPE = register(OpDef(
 
 
 def _transpose_canonical(shape: Shape, axes: Any) -> dict:
-    ndim = len(shape)
-    if axes is None:
-        return {"axes": tuple(range(ndim))[::-1]}
-    axes = tuple(int(a) % ndim if ndim else int(a) for a in axes)
-    if sorted(axes) != list(range(ndim)):
-        raise ShapeError(f"axes {axes} are not a permutation of the {ndim} axes")
-    return {"axes": axes}
+    return {"axes": normalize_permutation(axes, len(shape))}
 
 
 TRANSPOSE = register(OpDef(
     "transpose", ("x",),
-    doc="""Permute the axes of x (default: reverse them; for a matrix, x.T).
+    doc="""Permute the axes of x (default: reverse them; for a matrix, x.T). `axes` names every
+    axis once (negative axes count from the end); an axis out of range or named twice is an
+    error, as in numpy.
 
     Gradient: the upstream gradient permuted back with the inverse permutation.
 

@@ -72,7 +72,9 @@ MATMUL = register(OpDef(
     doc="""Matrix product a @ b with numpy's rules: 2-D matrices, 1-D vectors (promoted and
     the promoted axis dropped), and broadcast leading batch dimensions.
 
-    Gradient: dA = G Bᵀ and dB = Aᵀ G (summed over broadcast batch dimensions).
+    Gradient: dA = G Bᵀ and dB = Aᵀ G (summed over broadcast batch dimensions). A zero-length
+    dimension works as in numpy: (3, 0) @ (0, 2) is a (3, 2) array of zeros (each entry a sum
+    of nothing), (3, 2) @ (2, 0) an empty (3, 0) array.
 
     >>> gn.evaluate(np.array([[1.0, 2.0]]) @ gn.constant(np.array([[3.0], [4.0]])))
     array([[11.]])

@@ -30,6 +30,8 @@ def _same_shape(a: Shape, b: Shape) -> Shape:
 def _class_shape(logits: Shape, onehot: Shape) -> Shape:
     if not logits:
         raise ShapeError("logits need a class axis (the last); got a scalar")
+    if logits[-1] == 0:
+        raise ShapeError("logits need at least one class: the class axis (the last) is empty")
     return _same_shape(logits, onehot)
 
 
@@ -109,7 +111,8 @@ SOFTMAX_CROSS_ENTROPY = register(OpDef(
     probability) targets: -sum(onehot * log_softmax(logits)) averaged over the batch (every
     axis but the last).
 
-    Smooth. Gradient in logits: (softmax(logits) - onehot) / N for one-hot rows.
+    Smooth. Gradient in logits: (softmax(logits) - onehot) / N for one-hot rows. An empty class
+    axis is an error; an empty batch gives NaN (0 / 0, the mean of nothing, as in NumPy).
 
     >>> gn.evaluate(gn.softmax_cross_entropy(np.zeros((2, 4)), np.eye(4)[[0, 1]]))
     array(1.38629436)

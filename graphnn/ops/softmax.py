@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphnn.errors import ShapeError
 from graphnn.ir import OpDef, apply, op_function, register
 from graphnn.ops.common import sympy
 from graphnn.shapes import Shape, normalize_axis
@@ -22,6 +23,14 @@ _log = np.vectorize(lambda v: sympy.log(v), otypes=[object])
 
 def _axis_canonical(shape: Shape, axis: int) -> dict:
     return {"axis": normalize_axis(axis, len(shape))}
+
+
+def _same_shape(shape: Shape, axis: int) -> Shape:
+    # an empty axis has no maximum to subtract and no element to normalize: refused, as SciPy's
+    # softmax refuses it, rather than failing later inside the expansion's max
+    if shape[axis] == 0:
+        raise ShapeError(f"axis {axis} is empty (length 0): there is nothing to normalize over")
+    return shape
 
 
 def _shifted(x, axis: int):
@@ -68,12 +77,13 @@ SOFTMAX = register(OpDef(
     "softmax", ("x",),
     doc="""Softmax along `axis`: e^x / sum(e^x), computed as e^(x - max) / sum(e^(x - max)).
 
-    Smooth everywhere. Gradient: p (g - sum(g p)) along the axis, with p the output.
+    Smooth everywhere. Gradient: p (g - sum(g p)) along the axis, with p the output. An empty
+    axis is an error (as in SciPy): it has no maximum to subtract.
 
     >>> gn.evaluate(gn.softmax(np.array([0.0, np.log(3.0)])))
     array([0.25, 0.75])
     """,
-    shape=lambda shape, axis: shape, params=(("axis", -1),), canonical=_axis_canonical,
+    shape=_same_shape, params=(("axis", -1),), canonical=_axis_canonical,
     reference=_softmax_reference,
     expand=_softmax_expand,
     vjp=lambda g, out, x, axis: (out * (g - apply("sum", g * out, axis=axis, keepdims=True)),),
@@ -86,12 +96,13 @@ LOG_SOFTMAX = register(OpDef(
     "log_softmax", ("x",),
     doc="""log(softmax(x)) along `axis`, computed stably as (x - max) - log(sum(e^(x - max))).
 
-    Smooth everywhere. Gradient: g - softmax(x) sum(g) along the axis.
+    Smooth everywhere. Gradient: g - softmax(x) sum(g) along the axis. An empty axis is an
+    error (as in SciPy): it has no maximum to subtract.
 
     >>> gn.evaluate(gn.log_softmax(np.array([0.0, 0.0])))
     array([-0.69314718, -0.69314718])
     """,
-    shape=lambda shape, axis: shape, params=(("axis", -1),), canonical=_axis_canonical,
+    shape=_same_shape, params=(("axis", -1),), canonical=_axis_canonical,
     reference=log_softmax_reference,
     expand=_log_softmax_expand,
     vjp=lambda g, out, x, axis: (

@@ -4,13 +4,17 @@ so do the gradient graphs each op's rule builds. Generated from the op registry'
 
 Tolerances: float64 results within 1e-12 relative (plus 1e-13 times the operands' magnitude,
 for sums the compiler may reassociate); float32 within 2e-6 relative (a few ulp: polynomial
-exp/log/tanh and reassociated sums).
+exp/log/tanh and reassociated sums). Ops whose every result element is accurate relative to
+itself (elementwise ops, softmax, log_softmax) get no magnitude term, only one subnormal unit:
+a result that underflows to 0 where the reference keeps a subnormal (sigmoid(-90) in float32)
+fails.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 
 import graphnn as gn
 from graphnn.compiler import compile
@@ -21,6 +25,18 @@ from tests.support import feed_for, inputs_for
 ROWS = all_cases()
 IDS = [f"{name}-{k}{'-' + case.label if case.label else ''}" for name, k, case in ROWS]
 TOLERANCE = {"float64": (1e-12, 1e-13), "float32": (2e-6, 2e-6)}
+RELATIVE = {name for name, op in REGISTRY.items() if op.elementwise} | {"softmax", "log_softmax"}
+
+
+def _atol_scale(name, point, dtype) -> float:
+    """What the absolute tolerance is multiplied by: the operands' magnitude squared for sums
+    of products; for RELATIVE ops a factor making it one subnormal unit of the dtype."""
+    if name in RELATIVE:
+        return float(np.finfo(dtype).smallest_subnormal) / TOLERANCE[dtype][1]
+    # sums of products of the operands: absolute error scales with their magnitude squared
+    scale = min(1e6, max([1.0] + [float(np.max(np.abs(p[np.isfinite(p)]), initial=0))
+                                  for p in point]))
+    return scale ** 2
 
 
 def assert_matches(got, want, dtype, scale, what):
@@ -39,7 +55,7 @@ def _points(case, k):
     return points
 
 
-def _check(outputs_for, name, case, k, dtype):
+def _check(outputs_for, name, case, k, dtype, relative=False):
     for point in _points(case, k):
         nodes = inputs_for([p.shape for p in point], dtype)
         outputs = outputs_for(nodes)
@@ -47,18 +63,17 @@ def _check(outputs_for, name, case, k, dtype):
         with np.errstate(all="ignore"):
             want = gn.evaluate(outputs, feed)
         got = compile(outputs, nodes)(*feed.values())
-        # sums of products of the operands: absolute error scales with their magnitude squared
-        scale = min(1e6, max([1.0] + [float(np.max(np.abs(p[np.isfinite(p)]), initial=0))
-                                      for p in point]))
+        scale = _atol_scale(name if relative else "", point, dtype)
         for g, w in zip(got, want):
             assert g.dtype == np.dtype(dtype)
-            assert_matches(g, w, dtype, scale ** 2, f"{name} {dtype} at {point}")
+            assert_matches(g, w, dtype, scale, f"{name} {dtype} at {point}")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name,k,case", ROWS, ids=IDS)
 def test_op_value(name, k, case, dtype):
-    _check(lambda nodes: [gn.apply(name, *nodes, **case.attrs)], name, case, k, dtype)
+    _check(lambda nodes: [gn.apply(name, *nodes, **case.attrs)], name, case, k, dtype,
+           relative=True)
 
 
 @pytest.mark.parametrize("name,k,case", [r for r in ROWS if r[1] == 0], ids=[
@@ -75,3 +90,30 @@ def test_op_gradient_graph(name, k, case):
 def test_every_op_lowers():
     lowered = {name for name, _, _ in ROWS}
     assert lowered == set(REGISTRY) - {"input", "constant"}
+
+
+@pytest.mark.parametrize("dtype,x", [("float32", -88.8), ("float32", -90.0), ("float32", -100.0),
+                                     ("float64", -710.0), ("float64", -740.0)])
+def test_log_sigmoid_keeps_subnormal_sigmoid(dtype, x):
+    # sigmoid(x) is subnormal here: 1 / (1 + e^-x) made it 0 and the log -inf
+    node = gn.input("x", dtype=dtype)
+    y = gn.log(gn.sigmoid(node))
+    value = np.array(x, dtype=dtype)
+    want = gn.evaluate(y, {"x": value})
+    assert abs(want - x) < 0.05            # e^-100 in float32 is 26 subnormal units: 3 digits
+    assert_matches(compile(y)(value), want, dtype, 1.0, f"log(sigmoid({x})) {dtype}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_cross_entropy_of_sigmoid_is_finite(dtype):
+    z = gn.input("z", shape=(22,), dtype=dtype)
+    t = gn.input("t", shape=(22,), dtype=dtype)
+    loss = gn.binary_cross_entropy(gn.sigmoid(z), t)
+    zv = np.linspace(-3, 3, 22).astype(dtype)
+    zv[0] = -90.0                                   # sigmoid(-90) = 8.2e-40, subnormal in f32
+    tv = np.ones(22, dtype=dtype)
+    want = gn.evaluate(loss, {"z": zv, "t": tv})
+    got = compile(loss)(zv, tv)
+    exact = -np.mean(scipy.special.log_expit(zv.astype(float)))  # t = 1: -mean(log σ(z))
+    np.testing.assert_allclose(want, exact, rtol=1e-6)
+    assert_matches(got, want, dtype, 1.0, f"bce(sigmoid(z), t) {dtype}")

@@ -71,3 +71,83 @@ def random_values(seed: int, inputs, edges: bool = True) -> dict[str, np.ndarray
                 flat[position] = specials[rng.integers(len(specials))]
         feed[node.name] = np.asarray(value, dtype=node.dtype)
     return feed
+
+
+# -- graphs at any batch size ----------------------------------------------------------------
+# A recipe draws a graph's structure once, with the batch at REFERENCE_BATCH (a prime no fixed
+# size equals), and builds it at any batch size B: batched inputs have a leading B, reshape
+# targets are computed from the shapes at hand. The same recipe at two sizes is the graph a
+# user would declare at each. BAKED recipes add a constant of the declared batch's size, which
+# fixes the batch.
+
+REFERENCE_BATCH = 97
+BATCHED = [lambda b: (b, 4), lambda b: (b, 3, 4), lambda b: (b, 1), lambda b: (b,)]
+FIXED = [lambda b: (4,), lambda b: (3, 4), lambda b: (1, 4), lambda b: ()]
+
+
+def _flat(x):
+    return gn.reshape(x, (-1,))
+
+
+def _rows(x):
+    return gn.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
+
+
+BATCH_STEPS = {   # name -> (arity, build(operands, axis)); axis: a random int for reductions
+    "unary": (1, lambda xs, k: UNARY[k % len(UNARY)](xs[0])),
+    "binary": (2, lambda xs, k: BINARY[k % len(BINARY)](*xs)),
+    "reduce": (1, lambda xs, k: [gn.sum, gn.mean, gn.max, gn.min][k % 4](
+        xs[0], axis=k % xs[0].ndim, keepdims=bool(k % 3 == 0))),
+    "transpose": (1, lambda xs, k: gn.transpose(xs[0])),
+    "flatten": (1, lambda xs, k: _flat(xs[0])),
+    "rows": (1, lambda xs, k: _rows(xs[0])),
+    "matmul": (2, lambda xs, k: xs[0] @ xs[1]),
+    "softmax": (1, lambda xs, k: (gn.softmax, gn.log_softmax)[k % 2](xs[0], axis=-(k % 2) - 1)),
+    "mse": (2, lambda xs, k: gn.mse(*xs)),
+}
+
+
+class BatchRecipe:
+    """A random graph as a function of the batch size (see above)."""
+
+    def __init__(self, seed: int, declared: int, steps: int = 8, baked: bool = False) -> None:
+        self.declared, self.baked = declared, baked
+        rng = np.random.default_rng(seed)
+        shapes = [BATCHED[0]] + [(BATCHED + FIXED)[rng.integers(8)]
+                                 for _ in range(rng.integers(1, 3))]
+        self.shapes = [(f"r{k}", shape) for k, shape in enumerate(shapes)]
+        self.steps: list[tuple[str, tuple[int, ...], int]] = []
+        pool = list(self.inputs(REFERENCE_BATCH))
+        while len(self.steps) < steps:
+            name = list(BATCH_STEPS)[rng.integers(len(BATCH_STEPS))]
+            operands = tuple(int(i) for i in rng.integers(len(pool), size=BATCH_STEPS[name][0]))
+            step = (name, operands, int(rng.integers(1000)))
+            try:
+                node = BATCH_STEPS[name][1]([pool[i] for i in operands], step[2])
+            except (gn.ShapeError, ZeroDivisionError, IndexError):
+                continue                    # not a graph at the reference batch: draw again
+            if _linear_in_batch(node.shape):
+                self.steps.append(step)
+                pool.append(node)
+
+    def inputs(self, batch: int) -> list:
+        return [gn.input(name, shape=shape(batch)) for name, shape in self.shapes]
+
+    def build(self, batch: int) -> tuple[list, list]:
+        """(inputs, outputs: the sum of every node built and the gradients of the last one's
+        squares) at `batch`; a GraphnnError when the graph does not exist there. A baked
+        recipe multiplies the first input by a constant of the declared batch's size first."""
+        inputs = self.inputs(batch)
+        pool = list(inputs)
+        if self.baked:
+            pool[0] = pool[0] * np.linspace(-1, 1, 4 * self.declared).reshape(-1, 4)
+        for name, operands, k in self.steps:
+            pool.append(BATCH_STEPS[name][1]([pool[i] for i in operands], k))
+        built = pool[len(inputs):]
+        return inputs, [gn.sum(n) for n in built] + gn.grad(gn.sum(pool[-1] * pool[-1]), inputs)
+
+
+def _linear_in_batch(shape) -> bool:
+    """At most one axis holds the batch (REFERENCE_BATCH times a factor): a size growing as
+    the batch squared (an outer product of two batches) is not re-specialized by design."""
+    return sum(1 for d in shape if d and d % REFERENCE_BATCH == 0) <= 1

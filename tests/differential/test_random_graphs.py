@@ -21,7 +21,12 @@ TOLERANCE = {"float64": 1e-9, "float32": 5e-5}
 def _compare(outputs, inputs, feed, dtype, what):
     with np.errstate(all="ignore"):
         want = gn.evaluate(outputs, feed)
-    got = compile(outputs, inputs)(**feed)
+    assert_agree(compile(outputs, inputs)(**feed), want, dtype, what)
+
+
+def assert_agree(got, want, dtype, what):
+    """Compiled results `got` equal the reference `want`: NaN and inf at the same places, the
+    rest within TOLERANCE (relative to the largest finite value)."""
     for k, (g, w) in enumerate(zip(got, want)):
         assert g.shape == w.shape and g.dtype == w.dtype
         finite = np.isfinite(w)

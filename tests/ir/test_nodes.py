@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from graphnn import ir
 
 
 def test_same_op_on_same_inputs_is_the_same_node():
@@ -103,6 +104,59 @@ def test_attribute_and_arity_errors():
         gn.sum(x, axis=3)
     with pytest.raises(gn.OpError, match="attribute 'alpha' must be a number"):
         gn.leaky_relu(x, alpha="big")
+
+
+# every op taking an axis or axes attribute: how to call it with one
+AXIS_OPS = {
+    "sum": lambda x, axis: gn.sum(x, axis=axis), "mean": lambda x, axis: gn.mean(x, axis=axis),
+    "max": lambda x, axis: gn.max(x, axis=axis), "min": lambda x, axis: gn.min(x, axis=axis),
+    "size": lambda x, axis: gn.ops.size(x, axis=axis),
+    "softmax": lambda x, axis: gn.softmax(x, axis=axis),
+    "log_softmax": lambda x, axis: gn.log_softmax(x, axis=axis),
+    "transpose": lambda x, axes: gn.transpose(x, axes),
+}
+
+
+def test_every_op_with_an_axis_attribute_is_covered():
+    taking = {name for name, op in ir.REGISTRY.items()
+              if {"axis", "axes"} & {key for key, _ in op.params}}
+    assert taking == set(AXIS_OPS)
+
+
+OUT_OF_RANGE = r"is out of range for an array of rank 2 \(axes are -2..1\)"
+BAD_AXES = {   # (axis or axes, message) per kind of op
+    "axes": [(2, "axis 2 " + OUT_OF_RANGE), (-3, "axis -3 " + OUT_OF_RANGE),
+             ((0, 5), r"axis 5 in axis \(0, 5\) " + OUT_OF_RANGE),
+             ((1, -1), r"axis \(1, -1\) repeats axis 1 \(rank 2\)")],
+    "axis": [(2, "axis 2 " + OUT_OF_RANGE), (-3, "axis -3 " + OUT_OF_RANGE),
+             ((0, 1), r"axis must be one int, got \(0, 1\)")],
+    "permutation": [((0, 5), r"axis 5 in axes \(0, 5\) " + OUT_OF_RANGE),
+                    ((1, 0, 2), r"axis 2 in axes \(1, 0, 2\) " + OUT_OF_RANGE),
+                    ((1, -1), r"axes \(1, -1\) repeats axis 1 \(rank 2\)")],
+}
+KIND = {"softmax": "axis", "log_softmax": "axis", "transpose": "permutation"}
+AXIS_ROWS = [(name, axis, message) for name in sorted(AXIS_OPS)
+             for axis, message in BAD_AXES[KIND.get(name, "axes")]]
+
+
+@pytest.mark.parametrize("name,axis,message", AXIS_ROWS)
+def test_axes_are_never_taken_modulo_the_rank(name, axis, message):
+    x = gn.input("x", shape=(2, 3))
+    with pytest.raises(gn.ShapeError, match=rf"^{name}\(x \[2,3\]\): {message}\n  at "):
+        AXIS_OPS[name](x, axis)
+
+
+def test_transpose_axes_are_a_permutation():
+    # the reproducers: (0, 5) was the identity and (3, 2) was (1, 0), axes taken modulo 2
+    x = gn.input("x", shape=(2, 3))
+    for axes in [(0, 5), (3, 2)]:
+        with pytest.raises(gn.ShapeError, match=rf"transpose\(x \[2,3\]\): axis \d in axes "
+                                                rf"\({axes[0]}, {axes[1]}\) is out of range"):
+            gn.transpose(x, axes)
+    with pytest.raises(gn.ShapeError, match=r"axis 2 in axes \(1, 0, 2\) is out of range for "
+                                            r"an array of rank 2"):
+        gn.transpose(x, (1, 0, 2))
+    assert gn.transpose(x, (-1, 0)) is gn.transpose(x) is gn.transpose(x, np.array([1, 0]))
 
 
 def test_attributes_by_position_as_in_numpy():

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.special
 
 from tests.ops.differences import relative_step, scipy_step
-from tests.ops.edges import LARGE, TINY, Edge, magnitudes, pair_ties, pattern
+from tests.ops.edges import LARGE, TINY, Edge, magnitudes, pair_ties, pattern, underflow
 
 Array = np.ndarray
 inf, nan = np.inf, np.nan
@@ -167,6 +167,11 @@ def _onehot(rng, n, k):
     return np.eye(k)[rng.integers(0, k, size=n)]
 
 
+def _expit(x):
+    # scipy's expit is 1 / (1 + e^-x): 0 below -709, where σ(x) is subnormal; e^log_expit is not
+    return np.exp(scipy.special.log_expit(x))
+
+
 def _softmax_ce(z, t):
     return -np.sum(t * scipy.special.log_softmax(z, axis=-1)) / np.prod(z.shape[:-1])
 
@@ -182,6 +187,13 @@ def _pool_grad_edges(shape, third_shape):
 
 def _rows(*rows):
     return np.array(rows, dtype=float)
+
+
+# softmax rows whose smaller entries' exponentials (after the maximum is subtracted) are
+# subnormal or 0 in float32 or float64: tests/ops/edges.py EXP_UNDERFLOW
+UNDERFLOW_ROWS = _rows((0, -90, -100, -103.5), (0, -709, -740, -745), (-87.5, 0, -720, -1e3))
+UNDERFLOW_GRADIENT = ("every gradient entry is below e^-87 (subnormal in float64 from e^-708): "
+                      "smaller than the rounding of the values near 1, so no difference sees it")
 
 
 CASES: dict[str, list[Case]] = {
@@ -216,8 +228,7 @@ CASES: dict[str, list[Case]] = {
         (0.0,), (-0.0,), (inf,), (-inf,), (nan,), (1e-300,), (-1e3,)]),
     "exp": unary(step=scipy_step, edges=[
         (0.0,), (709.0,), Edge(710.0, skip="e^710 overflows to inf"),
-        Edge(-745.0, skip="e^-745 is subnormal (5e-324): no digits left to difference"),
-        (-1e3,), (inf,), (-inf,), (nan,), (20.0,), (-30.0,)])
+        (-1e3,), (inf,), (-inf,), (nan,), (20.0,), (-30.0,), *underflow("exp")])
     + [Case(((2,),), low=-30, high=30, step=scipy_step, label="wide")],
     "log": unary(low=0.1, high=3.0, edges=[
         Edge(0.0, skip="log 0 = -inf"), Edge(-1.0, skip=DOMAIN),
@@ -233,12 +244,12 @@ CASES: dict[str, list[Case]] = {
                      edges=[Edge(*e, skip=_jump("greater", at="x = y"))
                             if e[0] == e[1] else e for e in EDGES_BINARY]),
                 Case(((3,), ()), attrs={"tie": 1.0}, sample=_gate_sample(((3,), ())))],
-    "sigmoid": unary(expected=scipy.special.expit, step=scipy_step, edges=[
+    "sigmoid": unary(expected=_expit, step=scipy_step, edges=[
         (0.0,), Edge(30.0, skip="saturated: σ(30) = 1 - 9e-14 changes by less than the spacing "
                                 "of floats near 1 over any step"),
-        (-30.0,), (-1e3,), (1e3,), (inf,), (-inf,), (nan,), (1e-8,)]),
+        (-30.0,), (-1e3,), (1e3,), (inf,), (-inf,), (nan,), (1e-8,), *underflow("sigmoid")]),
     "tanh": unary(step=scipy_step, edges=[
-        (0.0,), (1e-8,), (20.0,), (-20.0,), (inf,), (nan,), (1e3,)]),
+        (0.0,), (1e-8,), (20.0,), (-20.0,), (inf,), (nan,), (1e3,), (-90.0,), (-745.0,)]),
     "relu": unary(away_from=0.05, edges=[
         Edge(0.0, skip=_kink("relu'(0) = 0", "1/2")),
         Edge(-0.0, skip=_kink("relu'(0) = 0", "1/2")),
@@ -250,7 +261,8 @@ CASES: dict[str, list[Case]] = {
     "elu": unary(away_from=0.05, edges=[
         Edge(0.0, skip="elu'' jumps at 0 (from alpha to 0): elu'(0) = alpha = 1 is the limit of "
                        "central differences, but their error there is O(h), not O(h^4)"),
-        (-1e3,), (1e3,), (inf,), (-inf,), (nan,), (1e-8,), (-1e-8,), (-20.0,)])
+        (-1e3,), (1e3,), (inf,), (-inf,), (nan,), (1e-8,), (-1e-8,), (-20.0,), (-90.0,),
+        (-745.0,), (-1e-30,)])
     + [Case(((4,),), attrs={"alpha": 0.5}, away_from=0.05, label="alpha=0.5",
             edges=[Edge(0.0, skip=_kink("elu'(0) = alpha", "(1 + alpha) / 2"))])],
     "step": unary(away_from=0.05, edges=[
@@ -341,13 +353,14 @@ CASES: dict[str, list[Case]] = {
     "softmax": [Case(((3, 4),), expected=lambda x, axis: scipy.special.softmax(x, axis=axis),
                      step=scipy_step, edges=[
                          (_rows(1e3, 0, -1e3),), (_rows(-inf, 0, 1),), (_rows(20, 0, -20),),
-                         (_rows(1e-8, 0, -1e-8),), (np.zeros((3, 4)),)]),
+                         (_rows(1e-8, 0, -1e-8),), (np.zeros((3, 4)),),
+                         Edge(UNDERFLOW_ROWS, skip=UNDERFLOW_GRADIENT)]),
                 Case(((3, 4),), attrs={"axis": 0}, step=scipy_step,
                      expected=lambda x, axis: scipy.special.softmax(x, axis=axis))],
     "log_softmax": [Case(((3, 4),), expected=lambda x, axis: scipy.special.log_softmax(
         x, axis=axis), step=scipy_step, edges=[
             (_rows(1e3, 0, -1e3),), (_rows(50, 0, -50),), (_rows(1e-8, 0, -1e-8),),
-            (np.zeros((3, 4)),), (pattern((3, 4), 1e3),)]),
+            (np.zeros((3, 4)),), (pattern((3, 4), 1e3),), (UNDERFLOW_ROWS,)]),
                     Case(((2, 3, 2),), attrs={"axis": 1}, step=scipy_step)],
     "mse": [at_magnitudes(Case(((4, 3), (4, 3)),
                                expected=lambda p, t: np.sum((p - t) ** 2) / p.size),
@@ -362,7 +375,11 @@ CASES: dict[str, list[Case]] = {
             (_rows(1e-8, 1e-8, 1e-3, 0.5, 0.5), _rows(1, 0, 1, 0, 1)),
             Edge(_rows(0, 0.5, 0.5, 0.5, 0.5), _rows(1, 0, 1, 0, 1), skip="log 0 = -inf"),
             Edge(_rows(1, 0.5, 0.5, 0.5, 0.5), _rows(0, 0, 1, 0, 1),
-                 skip="log(1 - p) = -inf at p = 1")])],
+                 skip="log(1 - p) = -inf at p = 1"),
+            # sigmoid(-90) and sigmoid(-740): subnormal in float32 or in float64 (0 in float32)
+            (_rows(8.2e-40, 0.5, 8.2e-40, 0.5, 0.5), _rows(1, 1, 0, 0, 1)),
+            Edge(_rows(4.2e-322, 0.5, 0.5, 0.5, 0.5), _rows(1, 0, 1, 0, 1),
+                 skip="1 / p overflows at the subnormal p = 4.2e-322")])],
     "softmax_cross_entropy": [
         Case(((4, 3), (4, 3)), sample=lambda r: (r.normal(size=(4, 3)), _onehot(r, 4, 3)),
              expected=_softmax_ce, step=scipy_step, edges=[
@@ -370,7 +387,10 @@ CASES: dict[str, list[Case]] = {
                      [0, 0, 1, 2]]),
                  (pattern((4, 3), 1e3), np.eye(3)[[1, 2, 0, 1]]),
                  (pattern((4, 3), 1e-8), np.eye(3)[[1, 2, 0, 1]]),
-                 (np.zeros((4, 3)), np.full((4, 3), 1 / 3))]),
+                 (np.zeros((4, 3)), np.full((4, 3), 1 / 3)),
+                 # the target on an entry e^-90 or e^-740 times the largest: loss 90 or 740
+                 (_rows((0, -90, -100), (-103.5, 0, -709), (-740, -745, 0), (-87.5, -720, 0)),
+                  np.eye(3)[[1, 0, 0, 1]])]),
         Case(((3,), (3,)), sample=lambda r: (r.normal(size=3), np.array([0.0, 1.0, 0.0])),
              expected=_softmax_ce, step=scipy_step, label="one example"),
         Case(((2, 2, 3), (2, 2, 3)), sample=lambda r: (r.normal(size=(2, 2, 3)),

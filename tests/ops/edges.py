@@ -23,6 +23,11 @@ Array = np.ndarray
 LARGE = 1e150       # products of two stay finite (1e300)
 TINY = 1e-150       # products of two stay normal floats (1e-300)
 NOT_FINITE = "an operand is inf or NaN: there is no finite neighbourhood to difference in"
+# Arguments where e^x leaves the normal range. The compiled tests run every edge in float32 and
+# float64: e^x is subnormal for x in (-103.3, -87.3) in float32 and in (-745.1, -708.4) in
+# float64, and 0 below. An op built on exp keeps those digits, as its reference does (sigmoid(-90)
+# is 8.2e-40 in float32, and log of it -90, not -inf).
+EXP_UNDERFLOW = (-87.5, -90.0, -100.0, -103.5, -709.0, -720.0, -740.0, -745.0)
 
 
 class Edge(tuple):
@@ -71,6 +76,14 @@ def magnitudes(shapes: Sequence[tuple[int, ...]], ties: str | None = None,
     if len(shapes) > 1:
         edges.append(each(LARGE, *[TINY] * (len(shapes) - 1), skip=absorbed))
     return edges + [Edge(*(np.zeros(s) for s in shapes), skip=ties)]
+
+
+def underflow(op: str, subnormal_below: float = -708.4) -> list[Edge]:
+    """Single-operand edges at EXP_UNDERFLOW; where the float64 result is subnormal (x below
+    `subnormal_below`) the gradient is not differenced: too few digits are left."""
+    reason = (f"{op}(x) is subnormal in float64 below x = {subnormal_below}: too few digits "
+              "are left to difference")
+    return [Edge(x, skip=reason if x < subnormal_below else None) for x in EXP_UNDERFLOW]
 
 
 def pair_ties(shape: tuple[int, ...], magnitude: float = 1.0) -> Array:

@@ -1,4 +1,5 @@
-"""Accuracy of the polynomial exp/log/tanh against long-double NumPy, plus exact special values.
+"""Accuracy of the polynomial exp/expm1/log/tanh against long-double NumPy, plus exact special
+values.
 
 Errors are relative for normal results and in units of the smallest subnormal below the normal
 range. The bounds are the contract stated in docs/loop-ir.md (measured maxima, rounded up).
@@ -18,6 +19,7 @@ N = 200_000
 RELATIVE = {  # looser than 1e-6 nowhere; f32 bounds are a few float32 ulp (2**-23 = 1.2e-7)
     ("exp", "f32"): 1.2e-7, ("log", "f32"): 1.2e-7, ("tanh", "f32"): 2e-7,
     ("exp", "f64"): 3e-16, ("log", "f64"): 3e-16, ("tanh", "f64"): 6e-16,
+    ("expm1", "f32"): 2e-7, ("expm1", "f64"): 6e-16,
 }
 TINY = {"f32": np.finfo(np.float32), "f64": np.finfo(np.float64)}
 
@@ -58,6 +60,9 @@ SWEEPS = {
     "exp": {"dense": lambda d: uniform(-100, 100),
             "overflow edge": lambda d: uniform(80, 89) if d == "f32" else uniform(700, 710),
             "underflow edge": lambda d: uniform(-104, -85) if d == "f32" else uniform(-746, -700)},
+    "expm1": {"dense": lambda d: uniform(-50, 88) if d == "f32" else uniform(-50, 709),
+              "small": lambda d: uniform(-1, 1), "tiny": lambda d: uniform(-1e-3, 1e-3),
+              "overflow edge": lambda d: uniform(80, 88.7) if d == "f32" else uniform(700, 709.7)},
     "log": {"all decades": lambda d: 10 ** (uniform(-38, 38) if d == "f32" else uniform(-307, 308)),
             "near one": lambda d: 1 + uniform(-1e-2, 1e-2),
             "subnormal": lambda d: uniform(1, 2.0 ** (23 if d == "f32" else 52))
@@ -81,6 +86,8 @@ INF, NAN = np.inf, np.nan
 SPECIAL = {
     "exp": [(-INF, 0.0), (INF, INF), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0), (1000.0, INF),
             (-1000.0, 0.0)],
+    "expm1": [(-INF, -1.0), (INF, INF), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (1000.0, INF),
+              (-1000.0, -1.0), (-40.0, -1.0), (1e-30, 1e-30), (-1e-30, -1e-30)],
     "log": [(0.0, -INF), (-0.0, -INF), (-1.0, NAN), (-INF, NAN), (INF, INF), (NAN, NAN),
             (1.0, 0.0)],
     "tanh": [(INF, 1.0), (-INF, -1.0), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0), (30.0, 1.0),
