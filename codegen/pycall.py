@@ -126,7 +126,7 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
     if not supported():
         return None
     tracker = jit.link_entry(f"entry {spec!r}", lambda: pyentry.entry_ir(spec), spec.symbol,
-                             level="none")
+                             compiled.target, level="none")
     address = tracker[spec.symbol]
     workspace = jit.Workspace(compiled.workspace_bytes)
     busy = np.zeros(1, np.int64)

@@ -169,8 +169,9 @@ def test_runtime_runs_every_iteration_once_under_contention():
     import ctypes
 
     from codegen import jit
+    from codegen.llvm.target import Target
 
-    data, _ = jit.object_code(COUNT_IR)
+    data, _ = jit.object_code(COUNT_IR, Target.host())
     tracker = jit._link(data, "count", ["count"], {})
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                            ctypes.c_int64, ctypes.c_int64)(
