@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
-from codegen.llvm import GEMM_MODES
+from codegen.llvm import GEMM_MODES, Target
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
+from codegen.runtime import thread_count
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError
@@ -39,12 +41,12 @@ class Specialization:
     graph was compiled before)."""
 
     def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None,
-                 optimize: bool) -> None:
+                 optimize: bool, target: Target) -> None:
         self.declared = graph
         self.optimize = optimize
         self.plan = plan(graph, name, optimize)
         self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
-                                                     threads=threads)
+                                                     threads=threads, target=target)
 
     @functools.cached_property
     def graph(self) -> Graph:
@@ -108,12 +110,14 @@ class Function:
     """
 
     def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
-                 threads: int | None = None, optimize: bool = True) -> None:
+                 threads: int | None = None, optimize: bool = True,
+                 target: Target | None = None) -> None:
         self.graph = graph
         self.single = single
         self.gemm = gemm
         self.threads = threads
         self.optimize = optimize
+        self.target = Target.host() if target is None else target
         self._lock = threading.Lock()
         declared = tuple(n.shape for n in graph.inputs)
         self._specializations = {declared: self._build(graph)}
@@ -134,7 +138,8 @@ class Function:
     def _build(self, graph: Graph) -> Specialization:
         # optimized after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
-        return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize)
+        return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize,
+                              self.target)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -159,7 +164,8 @@ class Function:
 
     @property
     def assembly(self) -> str:
-        """The machine code for this CPU, as assembly text."""
+        """The machine code for the function's target CPU (`cpu=` of `compile`), as assembly
+        text."""
         return self.base.kernel.assembly
 
     # -- calling --------------------------------------------------------------------------------
@@ -167,6 +173,8 @@ class Function:
     def call_python(self, *args: Any, out: Any = None, threads: int | None = None,
                     **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """The call, validated and assembled in Python (any arguments, any batch size)."""
+        if threads is not None:
+            threads = _option(thread_count, threads, InputError)
         arrays = self._arguments(args, kwargs)
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
@@ -286,16 +294,20 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
             optimize: bool = True, gemm: str = "auto", threads: int | None = None,
-            name: str = "f") -> Function:
+            name: str = "f", cpu: str | Target = "host") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
-    cores parallel loops and matrix products use (None: all). `gemm` chooses how matrix
-    products run: "auto" (the default: SciPy's BLAS for a matmul, graphnn's own packed
-    micro-kernel, one per thread, inside the per-image parallel loops of convolutions),
-    "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread pool) or "loops"
-    (plain loops, for checking). docs/performance.md compares them.
+    cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
+    chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul,
+    graphnn's own packed micro-kernel, one per thread, inside the per-image parallel loops of
+    convolutions), "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread
+    pool) or "loops" (plain loops, for checking). docs/performance.md compares them. `name`
+    names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
+    for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
+    "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
+    machine cannot run is refused here.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -307,7 +319,30 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     single = isinstance(outputs, Node)
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise OpError(f"name must be an ASCII identifier (letters, digits, _), got {name!r}")
     graph = Graph(outputs, inputs, name=name)
-    if gemm not in GEMM_MODES:
+    if not isinstance(gemm, str) or gemm not in GEMM_MODES:
         raise OpError(f"gemm must be one of {', '.join(GEMM_MODES)}, got {gemm!r}")
-    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize)
+    if threads is not None:
+        threads = _option(thread_count, threads, OpError)
+    target = _option(_runnable_target, cpu, OpError)
+    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize,
+                    target=target)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _runnable_target(cpu: str | Target) -> Target:
+    target = cpu if isinstance(cpu, Target) else Target.named(cpu)
+    target.check_runs_here()
+    return target
+
+
+def _option(check: Any, value: Any, error: type[Exception]) -> Any:
+    """`check(value)`, its TypeError or ValueError raised as `error` (a graphnn error)."""
+    try:
+        return check(value)
+    except (TypeError, ValueError) as problem:
+        raise error(str(problem)) from None
