@@ -130,6 +130,8 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
     address = tracker[spec.symbol]
     workspace = jit.Workspace(compiled.workspace_bytes)
     busy = np.zeros(1, np.int64)
+    # compiled.threads went through runtime.thread_count (1..MAX_THREADS), and the kernel's
+    # entry clamps it again; a call with threads= is not native (the fallback validates it)
     values = {**c_api(), "kernel": compiled.function_address, "fallback": id(fallback),
               "workspace": workspace.address, "threads": compiled.threads,
               "busy": busy.ctypes.data}

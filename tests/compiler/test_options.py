@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from codegen import pycall
 from codegen.runtime import MAX_THREADS
 from graphnn.compiler import compile
 
@@ -65,6 +66,7 @@ def test_a_bad_thread_count_is_refused_at_compile(threads, message):
 @pytest.mark.parametrize("threads,message", BAD_THREADS)
 def test_a_bad_thread_count_is_refused_per_call(product, threads, message):
     f, args = product
+    assert f._native is not None or not pycall.supported()   # the native entry hands it over
     with pytest.raises(gn.InputError, match=f"threads must be a positive int or None, {message}"):
         f(*args, threads=threads)
 
