@@ -221,6 +221,7 @@ def gemm_symbol(name: str, target: Target) -> int:
     """Address of one variant of our GEMM (codegen.llvm.gemm_native), generated for the
     target's vector width and compiled or loaded from the cache the first time this process
     needs it."""
+    target.check_runs_here()
     dtype, layout = name.split("_")[-2:]
     trans_a, trans_b = layout[0] == "t", layout[1] == "t"
     bits = target.vector_bits

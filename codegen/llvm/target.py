@@ -55,7 +55,7 @@ class Target:
     @classmethod
     def named(cls, name: str) -> Target:
         """"host", or one of the x86-64 levels ``X86_LEVELS``, for any CPU that has them."""
-        if name == "host":
+        if isinstance(name, str) and name == "host":
             return _host()
         if not isinstance(name, str) or name not in X86_LEVELS:
             choices = ", ".join(repr(n) for n in ["host", *X86_LEVELS])
