@@ -319,19 +319,24 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     single = isinstance(outputs, Node)
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
-        raise OpError(f"name must be an ASCII identifier (letters, digits, _), got {name!r}")
+    threads, target = _checked_options(name, gemm, threads, cpu)
     graph = Graph(outputs, inputs, name=name)
-    if not isinstance(gemm, str) or gemm not in GEMM_MODES:
-        raise OpError(f"gemm must be one of {', '.join(GEMM_MODES)}, got {gemm!r}")
-    if threads is not None:
-        threads = _option(thread_count, threads, OpError)
-    target = _option(_runnable_target, cpu, OpError)
     return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize,
                     target=target)
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _checked_options(name: Any, gemm: Any, threads: Any, cpu: Any) -> tuple[int | None, Target]:
+    """The options that reach native code, checked: (the thread count, the target)."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):   # it names native symbols
+        raise OpError(f"name must be an ASCII identifier (letters, digits, _), got {name!r}")
+    if not isinstance(gemm, str) or gemm not in GEMM_MODES:
+        raise OpError(f"gemm must be one of {', '.join(GEMM_MODES)}, got {gemm!r}")
+    if threads is not None:
+        threads = _option(thread_count, threads, OpError)
+    return threads, _option(_runnable_target, cpu, OpError)
 
 
 def _runnable_target(cpu: str | Target) -> Target:
