@@ -2,12 +2,14 @@
 
 Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.llvm`` emits LLVM IR;
 llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3,
-loop and SLP vectorization) for the host CPU and its features; the target machine emits a PIC
-object file, which the disk cache (``codegen.cache``) stores under a hash of the unoptimized IR,
-CPU name, CPU features, llvmlite version and these settings; ORC links the object into its own
-JIT library, resolving libc and libm from the process and ``blas_sgemm``/``blas_dgemm`` from
-SciPy's Cython BLAS capsules. This module and codegen.pycall (native CPython entry points) are
-the only ones that touch ctypes.
+loop and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told
+otherwise, e.g. ``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target
+machine emits a PIC object file, which the disk cache (``codegen.cache``) stores under a hash of
+the unoptimized IR, the target's CPU name and features, llvmlite version and these settings;
+ORC links the object into its own JIT library, resolving libc and libm from the process and
+``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for a target
+this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native CPython
+entry points) are the only ones that touch ctypes.
 
 >>> import numpy as np
 >>> from codegen import loops
@@ -38,8 +40,9 @@ import numpy as np
 from codegen import cache, loops
 from codegen.arrays import address, check_call
 from codegen.llvm import gemm_native
-from codegen.llvm.module import PARALLEL_FOR, build_module, entry_symbol
-from codegen.runtime import available_cores, runtime_ir
+from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
+from codegen.llvm.target import Target
+from codegen.runtime import runtime_ir, thread_count
 from codegen.workspace import layout
 
 # How a module is compiled (each string is part of its cache key):
@@ -66,40 +69,32 @@ KernelFunction = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 @functools.cache
-def target_machine(opt: int = 3) -> llvm.TargetMachine:
-    """This CPU's target machine at code generation level `opt` (0 selects LLVM's fast
-    instruction selector)."""
+def target_machine(target: Target, opt: int = 3) -> llvm.TargetMachine:
+    """The target machine generating code for `target` at code generation level `opt` (0
+    selects LLVM's fast instruction selector)."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=_features(),
-                                        opt=opt, reloc="pic", codemodel="jitdefault")
+    machine = llvm.Target.from_triple(llvm.get_process_triple())
+    return machine.create_target_machine(cpu=target.cpu, features=target.features, opt=opt,
+                                         reloc="pic", codemodel="jitdefault")
 
 
-@functools.cache
 def host() -> str:
-    """This CPU as code generation sees it: its name and features."""
-    return f"{llvm.get_host_cpu_name()} {_features()}"
-
-
-@functools.cache
-def _features() -> str:
-    features = llvm.get_host_cpu_features().flatten()
-    if "+avx512f" in features.split(","):
-        # LLVM tunes many AVX-512 CPUs to prefer 256-bit vectors; full-width zmm code measured
-        # 1.4x faster on polynomial-heavy loops (sigmoid on 100k f32) on this project's machines.
-        features += ",-prefer-256-bit"
-    return features
+    """This CPU as code generation sees it: its name and features (a cache-key part)."""
+    target = Target.host()
+    return f"{target.cpu} {target.features}"
 
 
 @functools.cache
 def _lljit() -> llvm.LLJIT:
-    return llvm.create_lljit_compiler(target_machine())
+    # ORC only links objects here (they are compiled by target_machine beforehand): one JIT
+    # for this process serves code built for any target this CPU runs
+    return llvm.create_lljit_compiler(target_machine(Target.host()))
 
 
-def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
-    """Parse, verify and optimize LLVM IR text for this CPU at one of the `LEVELS`."""
-    tm = target_machine()
+def optimize(ir_text: str, target: Target, level: str = "full") -> llvm.ModuleRef:
+    """Parse, verify and optimize LLVM IR text for `target` at one of the `LEVELS`."""
+    tm = target_machine(target)
     module = llvm.parse_assembly(ir_text)
     module.triple = llvm.get_process_triple()
     module.data_layout = str(tm.target_data)
@@ -122,23 +117,21 @@ def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
     return module
 
 
-def emit(ir_text: str, level: str = "full") -> bytes:
-    """Object code for LLVM IR text at one of the `LEVELS`."""
-    return target_machine(3 if level == "full" else 0).emit_object(optimize(ir_text, level))
+def emit(ir_text: str, target: Target, level: str = "full") -> bytes:
+    """Object code for LLVM IR text, for `target` (any, runnable here or not), at one of the
+    `LEVELS`."""
+    return target_machine(target, 3 if level == "full" else 0).emit_object(
+        optimize(ir_text, target, level))
 
 
-def _cache_key(ir_text: str) -> str:
-    return cache.cache_key([ir_text, llvm.get_host_cpu_name(), _features(),
-                            llvmlite.__version__, OPT_SETTINGS])
-
-
-def object_code(ir_text: str, use_cache: bool = True) -> tuple[bytes, bool]:
+def object_code(ir_text: str, target: Target, use_cache: bool = True) -> tuple[bytes, bool]:
     """Object file for ``ir_text``, from the disk cache when possible; (bytes, was cached)."""
-    key = _cache_key(ir_text)
+    key = cache.cache_key([ir_text, target.cpu, target.features, llvmlite.__version__,
+                           OPT_SETTINGS])
     cached = cache.load(key) if use_cache else None
     if cached is not None:
         return cached, True
-    data = emit(ir_text)
+    data = emit(ir_text, target)
     cache.store(key, data)
     return data, False
 
@@ -153,23 +146,27 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
-def generated_object(description: str, build: Callable[[], str], level: str = "full") -> bytes:
-    """Object code of the IR that `build()` returns, cached under `description` and codegen's
-    source version: a hit skips building the IR text (tens of ms of Python for big modules)."""
-    key = cache.cache_key([description, codegen_version(), llvm.get_host_cpu_name(),
-                           _features(), llvmlite.__version__, LEVELS[level]])
+def generated_object(description: str, build: Callable[[], str], target: Target,
+                     level: str = "full") -> bytes:
+    """Object code of the IR that `build()` returns for `target`, cached under `description`
+    and codegen's source version: a hit skips building the IR text (tens of ms of Python for
+    big modules)."""
+    key = cache.cache_key([description, codegen_version(), target.cpu, target.features,
+                           llvmlite.__version__, LEVELS[level]])
     data = cache.load(key)
     if data is None:
-        data = emit(build(), level)
+        data = emit(build(), target, level)
         cache.store(key, data)
     return data
 
 
-def link_entry(description: str, build: Callable[[], str], symbol: str,
+def link_entry(description: str, build: Callable[[], str], symbol: str, target: Target,
                level: str = "full") -> llvm.ResourceTracker:
-    """Compile (through the cache) and link a generated module with no imports."""
+    """Compile (through the cache) and link a generated module with no imports, for `target`
+    (which this CPU must run)."""
+    target.check_runs_here()
     with _LOCK:
-        return _link(generated_object(description, build, level), symbol, [symbol], {})
+        return _link(generated_object(description, build, target, level), symbol, [symbol], {})
 
 
 def _capsule_address(capsule: object) -> int:
@@ -207,10 +204,11 @@ def _load_cython_blas() -> Any:
 
 @functools.cache
 def _parallel_symbols() -> dict[str, int]:
-    """The parallel-for runtime, compiled (or loaded from the cache) once per process."""
+    """The parallel-for runtime, compiled (or loaded from the cache) once per process, for this
+    CPU: one thread pool serves the kernels of every target."""
     # glue too: the pool's hand-off costs the same compiled either way (measured, 200k-element
     # loop on 2 threads), and quick compilation takes 40 ms less on a process's first kernel
-    data = generated_object("graphnn runtime", runtime_ir, level="none")
+    data = generated_object("graphnn runtime", runtime_ir, Target.host(), level="none")
     tracker = _link(data, "graphnn_runtime", [PARALLEL_FOR, "graphnn_parallel_reset"], {})
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
     _RUNTIME_OBJECTS.extend([tracker, reset])
@@ -218,64 +216,66 @@ def _parallel_symbols() -> dict[str, int]:
     return {PARALLEL_FOR: tracker[PARALLEL_FOR]}
 
 
-def vector_bits() -> int:
-    """The widest vector registers this CPU offers (what our GEMM is generated for)."""
-    features = _features().split(",")
-    return 512 if "+avx512f" in features else 256 if "+avx" in features else 128
-
-
 @functools.cache
-def gemm_symbol(name: str) -> int:
-    """Address of one variant of our GEMM (codegen.llvm.gemm_native), compiled or loaded from the
-    cache the first time this process needs it."""
+def gemm_symbol(name: str, target: Target) -> int:
+    """Address of one variant of our GEMM (codegen.llvm.gemm_native), generated for the
+    target's vector width and compiled or loaded from the cache the first time this process
+    needs it."""
+    target.check_runs_here()
     dtype, layout = name.split("_")[-2:]
     trans_a, trans_b = layout[0] == "t", layout[1] == "t"
-    bits = vector_bits()
+    bits = target.vector_bits
     data = generated_object(f"{name} {bits}", functools.partial(
-        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b))
+        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b), target)
     tracker = _link(data, name, [name], _parallel_symbols())
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
-                   threads: int | None = None) -> CompiledKernel:
+                   threads: int | None = None, target: Target | None = None) -> CompiledKernel:
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
     micro-kernel, codegen.llvm.gemm_native), "auto" (BLAS at the top level, native and
     single-threaded inside parallel loops) or "loops" (plain loops); without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and
-    native GEMM (None: every core the process may use, ``runtime.available_cores()``),
-    overridable per call.
+    native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
+    ``runtime.thread_count``), overridable per call. ``target`` is the CPU the code is built
+    for (None: ``Target.host()``); one this CPU cannot run raises ``UnsupportedTarget``.
 
-    The cache key is the loop IR with the options, codegen's own source and the CPU: a cached
-    kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
+    The cache key is the loop IR with the options, codegen's own source and the target: a
+    cached kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
     """
     mode = gemm or ("blas" if blas else "loops")
+    if mode not in GEMM_MODES:
+        raise ValueError(f"gemm must be one of {GEMM_MODES}, got {mode!r}")
+    count = thread_count(threads)
+    target = Target.host() if target is None else target
+    target.check_runs_here()
     nodes = _nodes(kernel)
     has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
     level = _level(nodes)
     key = cache.cache_key([str(kernel), mode if has_gemm else "", codegen_version(),
-                           llvm.get_host_cpu_name(), _features(), llvmlite.__version__,
-                           LEVELS[level]])
+                           target.cpu, target.features, llvmlite.__version__, LEVELS[level]])
     symbol = entry_symbol(kernel)
     with _LOCK:
-        imports = _kernel_imports(kernel, nodes, mode)
+        imports = _kernel_imports(kernel, nodes, mode, target)
         data = cache.load(key)
         cached = data is not None
+
+        def fresh() -> bytes:
+            return _kernel_object(kernel, mode, target, level, key)
         try:
-            tracker = _link(data or _kernel_object(kernel, mode, level, key), kernel.name,
-                            [symbol], imports)
+            tracker = _link(data or fresh(), kernel.name, [symbol], imports)
         except RuntimeError:
             if not cached:
                 raise
             # an entry with a valid checksum that does not link (written by a broken build):
             # compile afresh, which also overwrites the entry
             cached = False
-            tracker = _link(_kernel_object(kernel, mode, level, key), kernel.name, [symbol],
-                            imports)
-    return CompiledKernel(kernel, mode, tracker, _check_threads(threads), cached)
+            tracker = _link(fresh(), kernel.name, [symbol], imports)
+    return CompiledKernel(kernel, mode, tracker, count, cached, target)
 
 
 def kernel_level(kernel: loops.Kernel) -> str:
@@ -293,8 +293,9 @@ def _level(nodes: list[loops.Node]) -> str:
     return "full" if any(isinstance(n, repeats) for n in nodes) else "light"
 
 
-def _kernel_object(kernel: loops.Kernel, mode: str, level: str, key: str) -> bytes:
-    data = emit(str(build_module(kernel, gemm=mode).module), level)
+def _kernel_object(kernel: loops.Kernel, mode: str, target: Target, level: str,
+                   key: str) -> bytes:
+    data = emit(str(build_module(kernel, gemm=mode).module), target, level)
     cache.store(key, data)
     return data
 
@@ -306,8 +307,8 @@ def codegen_version() -> str:
     return cache.source_stamp(Path(__file__).parent)
 
 
-def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node],
-                    mode: str) -> dict[str, int]:
+def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
+                    target: Target) -> dict[str, int]:
     """Addresses of the runtime symbols the kernel's code (its `nodes`) may call."""
     nested = {id(n) for stmt in kernel.body if isinstance(stmt, loops.Loop) and stmt.parallel
               for n in loops.walk(stmt)}
@@ -317,17 +318,10 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node],
             imports.update(_blas_symbols())
         elif mode in ("native", "auto"):
             name = gemm_native.symbol(g.c.dtype, g.trans_a, g.trans_b)
-            imports[name] = gemm_symbol(name)
+            imports[name] = gemm_symbol(name, target)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports
-
-
-def _check_threads(threads: int | None) -> int:
-    count = available_cores() if threads is None else threads
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
-    return count
 
 
 class Workspace:
@@ -348,11 +342,12 @@ class CompiledKernel:
     """
 
     def __init__(self, kernel: loops.Kernel, gemm: str, tracker: llvm.ResourceTracker,
-                 threads: int, from_cache: bool) -> None:
+                 threads: int, from_cache: bool, target: Target) -> None:
         self.kernel = kernel
         self.name = kernel.name
         self.gemm = gemm
-        self.threads = threads
+        self.threads = thread_count(threads)
+        self.target = target
         self.from_cache = from_cache
         self.workspace_bytes = layout(kernel).size
         self._slots = len(kernel.inputs) + len(kernel.outputs) + 2   # + workspace, threads
@@ -377,14 +372,14 @@ class CompiledKernel:
     @functools.cached_property
     def optimized_ir(self) -> str:
         with _LOCK:
-            return str(optimize(self.llvm_ir, kernel_level(self.kernel)))
+            return str(optimize(self.llvm_ir, self.target, kernel_level(self.kernel)))
 
     @functools.cached_property
     def assembly(self) -> str:
         level = kernel_level(self.kernel)
         with _LOCK:
-            return target_machine(3 if level == "full" else 0).emit_assembly(
-                optimize(self.llvm_ir, level))
+            return target_machine(self.target, 3 if level == "full" else 0).emit_assembly(
+                optimize(self.llvm_ir, self.target, level))
 
     def _workspace(self) -> Workspace:
         workspace = getattr(self._local, "workspace", None)
@@ -400,7 +395,7 @@ class CompiledKernel:
                  threads: int | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
         """Validate the arrays, run, and return the output (a tuple if several)."""
         outputs, addresses = check_call(self.kernel, inputs, out)
-        count = self.threads if threads is None else _check_threads(threads)
+        count = self.threads if threads is None else thread_count(threads)
         arguments = self._arguments(addresses, self._workspace(), count)
         self._function(ctypes.addressof(arguments))
         return outputs[0] if len(outputs) == 1 else outputs
@@ -409,7 +404,7 @@ class CompiledKernel:
         """Validate once and pre-build the argument array; see ``BoundKernel``."""
         outputs, addresses = check_call(self.kernel, inputs, out)
         workspace = Workspace(self.workspace_bytes)
-        count = self.threads if threads is None else _check_threads(threads)
+        count = self.threads if threads is None else thread_count(threads)
         return BoundKernel(self, inputs, outputs, workspace,
                            self._arguments(addresses, workspace, count))
 
@@ -442,7 +437,9 @@ class BoundKernel:
 
     @threads.setter
     def threads(self, count: int | None) -> None:
-        self._arguments[len(self._arguments) - 1] = _check_threads(count)
+        """Set the thread count of later calls (None: the compiled kernel's)."""
+        self._arguments[len(self._arguments) - 1] = \
+            self.compiled.threads if count is None else thread_count(count)
 
     def __call__(self) -> tuple[np.ndarray, ...]:
         self.run()

@@ -126,10 +126,12 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
     if not supported():
         return None
     tracker = jit.link_entry(f"entry {spec!r}", lambda: pyentry.entry_ir(spec), spec.symbol,
-                             level="none")
+                             compiled.target, level="none")
     address = tracker[spec.symbol]
     workspace = jit.Workspace(compiled.workspace_bytes)
     busy = np.zeros(1, np.int64)
+    # compiled.threads went through runtime.thread_count (1..MAX_THREADS), and the kernel's
+    # entry clamps it again; a call with threads= is not native (the fallback validates it)
     values = {**c_api(), "kernel": compiled.function_address, "fallback": id(fallback),
               "workspace": workspace.address, "threads": compiled.threads,
               "busy": busy.ctypes.data}

@@ -28,10 +28,12 @@ pay for threads.
 
 from __future__ import annotations
 
+import numbers
 import os
 import platform
 
 MAX_WORKERS = 63
+MAX_THREADS = MAX_WORKERS + 1   # participants of one parallel loop at most: its caller + workers
 SPIN = 300
 _FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
 _PAUSE = {"x86_64": "call void @llvm.x86.sse2.pause()", "amd64": "call void @llvm.x86.sse2.pause()",
@@ -46,6 +48,24 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def thread_count(threads: object) -> int:
+    """A `threads` option as the count native code gets: None is `available_cores()`; an int
+    of at least 1 (bool excepted) is clamped to MAX_THREADS, beyond which the runtime starts no
+    thread (and a huge count would overflow the native arithmetic on it); anything else raises
+    TypeError or ValueError.
+
+    >>> thread_count(2), thread_count(1 << 64) == MAX_THREADS
+    (2, True)
+    """
+    if threads is None:
+        return min(available_cores(), MAX_THREADS)
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise TypeError(f"threads must be a positive int or None, got {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    return min(int(threads), MAX_THREADS)
 
 # Without a known futex syscall the entry point runs every range inline: correct, not parallel.
 _SERIAL_RUNTIME = """
@@ -304,5 +324,5 @@ def runtime_ir(machine: str | None = None) -> str:
         return _SERIAL_RUNTIME
     pause = _PAUSE.get(machine, "")
     return _POOL_RUNTIME.format(
-        futex=futex, spin=SPIN, max_workers=MAX_WORKERS, max_participants=MAX_WORKERS + 1,
+        futex=futex, spin=SPIN, max_workers=MAX_WORKERS, max_participants=MAX_THREADS,
         pause=pause, pause_declaration=_PAUSE_DECLARATION if "x86" in pause else "")

@@ -1,5 +1,5 @@
 """Test helpers that use nothing of graphnn (codegen's tests share them): golden files,
-docstring examples, work started on several threads at once."""
+docstring examples, work started on several threads at once, the CPU levels to test on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import pytest
+
+from codegen.llvm.target import X86_LEVELS, Target
+
 
 
 def golden_checker(directory: Path, update: bool) -> Callable[[str, str], None]:
@@ -43,3 +47,21 @@ def run_in_threads(work: Callable[[int], None], count: int = 2,
     for thread in threads:
         thread.join(timeout)
     return threads
+
+
+def cpu_levels() -> list:
+    """The x86-64 levels as pytest parameters, each skipped (saying why) where this CPU cannot
+    run its code: the tests of each instruction-set path run wherever the CPU supports it."""
+    params = []
+    for name in X86_LEVELS:
+        reason = Target.named(name).unsupported()
+        params.append(pytest.param(name, id=name, marks=pytest.mark.skipif(
+            reason is not None, reason=reason or "")))
+    return params
+
+
+def absent_cpu_feature() -> str:
+    """An instruction-set feature LLVM knows and this CPU lacks (every CPU lacks some)."""
+    llvm.initialize_native_target()
+    return sorted(name for name, present in llvm.get_host_cpu_features().items()
+                  if not present)[0]

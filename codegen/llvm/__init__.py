@@ -5,11 +5,13 @@
 - ``module``: a whole kernel as a module (entry, body, outlined parallel loops, workspace);
 - ``mathlib``: exp, log, tanh and the rest as vectorizable polynomials in IR;
 - ``gemm``: a Gemm statement as a BLAS call, a call to our GEMM, or plain loops;
-- ``gemm_native``: our packed GEMM micro-kernel, generated per operand layout.
+- ``gemm_native``: our packed GEMM micro-kernel, generated per operand layout;
+- ``target``: the CPU code is generated for (``Target.host()``, ``Target.named("x86-64-v3")``).
 """
 
 from codegen.llvm.emitter import Emitter, LoweringError
 from codegen.llvm.module import GEMM_MODES, LoweredKernel, build_module, entry_symbol
+from codegen.llvm.target import X86_LEVELS, Target, UnsupportedTarget
 
-__all__ = ["GEMM_MODES", "Emitter", "LoweredKernel", "LoweringError", "build_module",
-           "entry_symbol"]
+__all__ = ["GEMM_MODES", "X86_LEVELS", "Emitter", "LoweredKernel", "LoweringError", "Target",
+           "UnsupportedTarget", "build_module", "entry_symbol"]

@@ -1,6 +1,6 @@
-"""Our own matrix multiply, generated in LLVM IR for the host's vector width (BLIS's scheme).
+"""Our own matrix multiply, generated in LLVM IR for a target's vector width (BLIS's scheme).
 
-Input: a float dtype and the host's vector width. Output: IR text defining
+Input: a float dtype and the vector width of the target (codegen.llvm.target). Output: IR text defining
 
     void graphnn_gemm_<f32|f64>_<nn|nt|tn|tt>(i64 m, i64 n, i64 k, ptr a, i64 lda,
                                                ptr b, i64 ldb, ptr c, i64 ldc,
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from codegen.runtime import MAX_THREADS
+
 I64, I32, I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
@@ -49,12 +51,21 @@ class Blocking:
 
 
 def blocking(dtype: str, vector_bits: int) -> Blocking:
-    """Tile sizes: MR x NR/VL accumulators fit the register file (32 zmm, 16 ymm) with room
-    for the B vectors and one broadcast; KC keeps an A and a B micro-panel in L1."""
+    """Tile sizes: MR x NR/VL accumulators fit the register file (32 zmm with AVX-512, 16 ymm
+    or xmm below it) with room for the B vectors and one broadcast; KC keeps an A and a B
+    micro-panel in L1."""
     lanes = vector_bits // (32 if dtype == "f32" else 64)
     if vector_bits >= 512:
         return Blocking(lanes, 12, 2, 256 if dtype == "f32" else 192, 96, 256)
     return Blocking(lanes, 6, 2, 256 if dtype == "f32" else 192, 72, 256)
+
+
+def clamp_threads(b: ir.IRBuilder, threads: ir.Value) -> ir.Value:
+    """`threads` within 1..MAX_THREADS: callers validate it, and native code still never
+    divides by, or overflows on, a count it was handed (the kernel entry and our GEMM's)."""
+    one, most = ir.Constant(I64, 1), ir.Constant(I64, MAX_THREADS)
+    low = b.select(b.icmp_signed("<", threads, one), one, threads)
+    return b.select(b.icmp_signed(">", low, most), most, low, name="threads.clamped")
 
 
 def symbol(dtype: str, trans_a: bool = False, trans_b: bool = False) -> str:
@@ -406,6 +417,7 @@ class _Driver(_Builder):
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
         (m, n, k, a, lda, bm, ldb, c, ldc, alpha, beta, threads) = self.function.args
+        threads = clamp_threads(b, threads)
         nothing = b.or_(b.icmp_signed("<=", m, self.i64(0)), b.icmp_signed("<=", n,
                                                                             self.i64(0)))
         done = self.function.append_basic_block("empty")

@@ -6,9 +6,10 @@ entry symbol and the workspace layout. The calling ABI is one pointer array:
     void kernel.<name>(void **args)
     args = [input_0, ..., output_0, ..., workspace, threads]
 
-``threads`` is an integer stored in a pointer-sized slot. The entry loads every pointer and calls
-``<name>.body`` whose buffer parameters are ``noalias`` (the checked call guarantees outputs
-overlap nothing), so loops vectorize without runtime alias checks. Temps are byte offsets into
+``threads`` is an integer stored in a pointer-sized slot, clamped to 1..MAX_THREADS on entry
+(whatever a caller stored there, native code never sees a count it cannot use). The entry loads
+every pointer and calls ``<name>.body`` whose buffer parameters are ``noalias`` (the checked
+call guarantees outputs overlap nothing), so loops vectorize without runtime alias checks. Temps are byte offsets into
 the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
 runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for`` with an
 array of its own buffer pointers (so LLVM sees the call may touch them).
@@ -24,6 +25,7 @@ from llvmlite import ir
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
+from codegen.llvm.gemm_native import clamp_threads
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
@@ -79,7 +81,7 @@ class _ModuleBuilder:
         b = ir.IRBuilder(entry.append_basic_block("entry"))
         threads = b.load(b.gep(entry.args[0], [i64(self.workspace_slot + 1)],
                                source_etype=I64), typ=I64, name="threads")
-        b.call(body, [*self._load_pointers(b, entry.args[0]), threads])
+        b.call(body, [*self._load_pointers(b, entry.args[0]), clamp_threads(b, threads)])
         b.ret_void()
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:

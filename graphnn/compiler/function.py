@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from codegen.jit import CompiledKernel, compile_kernel
-from codegen.llvm import GEMM_MODES
+from codegen.llvm import GEMM_MODES, Target
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
+from codegen.runtime import thread_count
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError, did_you_mean
@@ -41,12 +42,12 @@ class Specialization:
     graph was compiled before)."""
 
     def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None,
-                 optimize: bool) -> None:
+                 optimize: bool, target: Target) -> None:
         self.declared = graph
         self.optimize = optimize
         self.plan = plan(graph, name, optimize)
         self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
-                                                     threads=threads)
+                                                     threads=threads, target=target)
 
     @functools.cached_property
     def graph(self) -> Graph:
@@ -114,12 +115,14 @@ class Function:
     """
 
     def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
-                 threads: int | None = None, optimize: bool = True) -> None:
+                 threads: int | None = None, optimize: bool = True,
+                 target: Target | None = None) -> None:
         self.graph = graph
         self.single = single
         self.gemm = gemm
         self.threads = threads
         self.optimize = optimize
+        self.target = Target.host() if target is None else target
         self._lock = threading.Lock()
         self._names = tuple(n.name for n in graph.inputs)
         declared = tuple(n.shape for n in graph.inputs)
@@ -141,7 +144,8 @@ class Function:
     def _build(self, graph: Graph) -> Specialization:
         # optimized after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
-        return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize)
+        return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize,
+                              self.target)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -166,7 +170,8 @@ class Function:
 
     @property
     def assembly(self) -> str:
-        """The machine code for this CPU, as assembly text."""
+        """The machine code for the function's target CPU (`cpu=` of `compile`), as assembly
+        text."""
         return self.base.kernel.assembly
 
     # -- calling --------------------------------------------------------------------------------
@@ -204,6 +209,8 @@ class Function:
 
     def _call(self, args: Sequence[Any], kwargs: dict[str, Any], out: Any = None,
               threads: int | None = None) -> np.ndarray | list[np.ndarray]:
+        if threads is not None:
+            threads = _option(thread_count, threads, InputError)
         arrays = self._arguments(args, kwargs)
         shapes = tuple(a.shape for a in arrays)
         specialization = self._specialization(shapes)
@@ -314,16 +321,20 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
             optimize: bool = True, gemm: str = "auto", threads: int | None = None,
-            name: str = "f") -> Function:
+            name: str = "f", cpu: str | Target = "host") -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
-    cores parallel loops and matrix products use (None: all). `gemm` chooses how matrix
-    products run: "auto" (the default: SciPy's BLAS for a matmul, graphnn's own packed
-    micro-kernel, one per thread, inside the per-image parallel loops of convolutions),
-    "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread pool) or "loops"
-    (plain loops, for checking). docs/performance.md compares them.
+    cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
+    chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul,
+    graphnn's own packed micro-kernel, one per thread, inside the per-image parallel loops of
+    convolutions), "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread
+    pool) or "loops" (plain loops, for checking). docs/performance.md compares them. `name`
+    names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
+    for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
+    "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
+    machine cannot run is refused here.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -332,13 +343,36 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     >>> float(value), grad.tolist()
     (14.0, [2.0, 4.0, 6.0])
     """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise OpError(f"compile: name must be a Python identifier (it names the native "
-                      f"function), got {name!r}")
     single = isinstance(outputs, Node)
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
+    threads, target = _checked_options(name, gemm, threads, cpu)
     graph = Graph(outputs, inputs, name=name)
-    if gemm not in GEMM_MODES:
+    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize,
+                    target=target)
+
+
+def _checked_options(name: Any, gemm: Any, threads: Any, cpu: Any) -> tuple[int | None, Target]:
+    """The options that reach native code, checked: (the thread count, the target)."""
+    if not isinstance(name, str) or not name.isidentifier():   # it names native symbols
+        raise OpError(f"compile: name must be a Python identifier (it names the native "
+                      f"function), got {name!r}")
+    if not isinstance(gemm, str) or gemm not in GEMM_MODES:
         raise OpError(f"gemm must be one of {', '.join(GEMM_MODES)}, got {gemm!r}")
-    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize)
+    if threads is not None:
+        threads = _option(thread_count, threads, OpError)
+    return threads, _option(_runnable_target, cpu, OpError)
+
+
+def _runnable_target(cpu: str | Target) -> Target:
+    target = cpu if isinstance(cpu, Target) else Target.named(cpu)
+    target.check_runs_here()
+    return target
+
+
+def _option(check: Any, value: Any, error: type[Exception]) -> Any:
+    """`check(value)`, its TypeError or ValueError raised as `error` (a graphnn error)."""
+    try:
+        return check(value)
+    except (TypeError, ValueError) as problem:
+        raise error(str(problem)) from None

@@ -119,8 +119,8 @@ class Sequential:
 
     Parameters are created and initialized when the model is declared, from `seed`.
     `compile_options` are passed to `gn.compile` for every function compiled for the model
-    (training steps, predictions, evaluations): `threads`, `gemm`. For a network that is not a
-    chain, subclass and override `forward`.
+    (training steps, predictions, evaluations): `threads`, `gemm`, `cpu`. For a network that is
+    not a chain, subclass and override `forward`.
 
     >>> from graphnn import nn
     >>> model = nn.Sequential([nn.Dense(16, "relu"), nn.Dense(3)], input_shape=(4,), seed=0)

@@ -9,6 +9,7 @@ import numpy as np
 
 from codegen import loops
 from codegen.jit import CompiledKernel, compile_kernel
+from codegen.llvm.target import Target
 
 NUMPY = {"f32": np.float32, "f64": np.float64, "i64": np.int64}
 
@@ -23,5 +24,6 @@ def elementwise(name: str, dtype: str, n: int, arity: int,
 
 
 @functools.cache
-def compiled(kernel: loops.Kernel, blas: bool = True) -> CompiledKernel:
-    return compile_kernel(kernel, blas=blas)
+def compiled(kernel: loops.Kernel, blas: bool = True, cpu: str = "host") -> CompiledKernel:
+    """The kernel compiled (once per session) for `cpu`, "host" or an x86-64 level."""
+    return compile_kernel(kernel, blas=blas, target=Target.named(cpu))

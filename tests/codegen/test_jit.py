@@ -33,8 +33,9 @@ def two_outputs() -> loops.Kernel:
 
 def test_elementwise_kernels_vectorize():
     kernel = compiled(sigmoid(4096))
-    assert re.search(r"<(8|16) x float>", kernel.optimized_ir), "no float vectors in the IR"
-    assert re.search(r"\bv(mul|add|div)ps\s+%[yz]mm", kernel.assembly), "no vector arithmetic"
+    # at this CPU's width, whatever it is (test_target.py checks each level's registers)
+    assert re.search(r"<\d+ x float>", kernel.optimized_ir), "no float vectors in the IR"
+    assert re.search(r"\bv?(mul|add|div)ps\s", kernel.assembly), "no packed arithmetic"
     assert "call float @expf" not in kernel.optimized_ir  # our polynomial, not libm
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from codegen import loops
 from codegen.jit import compile_kernel
+from codegen.runtime import MAX_THREADS, available_cores, thread_count
 from tests.codegen.support import NUMPY, compiled
 from tests.harness import run_in_threads
+
+ROOT = Path(__file__).parents[2]
 
 
 def rowwise(parallel: bool, n: int = 300, m: int = 257) -> loops.Kernel:
@@ -114,14 +120,61 @@ def test_small_extents_run_inline():
     np.testing.assert_array_equal(kernel(x, threads=64), compiled(elementwise(False, 64))(x))
 
 
-def test_thread_counts_are_validated():
+@pytest.mark.parametrize("threads,error", [(0, ValueError), (-1, ValueError), (True, TypeError),
+                                           (2.0, TypeError), ("2", TypeError)])
+def test_thread_counts_are_validated(threads, error):
     kernel = compiled(elementwise(True, n=64))
-    with pytest.raises(ValueError, match="threads must be a positive int"):
-        kernel(np.zeros(64), threads=0)
+    with pytest.raises(error, match="threads must be a positive int or None"):
+        kernel(np.zeros(64), threads=threads)
+    with pytest.raises(error, match="threads must be a positive int or None"):
+        kernel.bind(np.zeros(64), threads=threads)
     bound = kernel.bind(np.zeros(64))
+    with pytest.raises(error, match="threads must be a positive int or None"):
+        bound.threads = threads
+    with pytest.raises(error, match="threads must be a positive int or None"):
+        compile_kernel(elementwise(True, n=64), threads=threads)
+
+
+def test_thread_counts_beyond_the_pool_are_clamped():
+    bound = compiled(elementwise(True, n=64)).bind(np.zeros(64))
     bound.threads = 3
     assert bound.threads == 3
+    for huge in (MAX_THREADS + 1, 1 << 62, 2**63 - 1, 1 << 64, np.int64(1 << 62)):
+        bound.threads = huge
+        assert bound.threads == MAX_THREADS
+    bound.threads = None                                    # back to the kernel's own count
+    assert bound.threads == bound.compiled.threads
     assert compile_kernel(elementwise(True, n=64), threads=2).threads == 2
+    assert compile_kernel(elementwise(True, n=64), threads=1 << 64).threads == MAX_THREADS
+    assert thread_count(None) == min(available_cores(), MAX_THREADS)
+
+
+# A thread count stored straight into the argument array, past every Python check: native code
+# clamps it (the kernel's entry and the native GEMM's), so none of these may crash the process.
+RAW_COUNTS = """
+import numpy as np
+from codegen import loops
+from codegen.jit import compile_kernel
+from codegen.runtime import MAX_THREADS, available_cores, thread_count
+a, b = loops.Buffer("a", "f32", (64, 48)), loops.Buffer("b", "f32", (48, 40))
+c = loops.Buffer("c", "f32", (64, 40))
+kernel = compile_kernel(loops.Kernel("product", [a, b], [c], body=[
+    loops.Gemm(c, a, b, 64, 40, 48)]), gemm="native")
+x, y = np.ones((64, 48), np.float32), np.ones((48, 40), np.float32)
+bound = kernel.bind(x, y)
+for raw in (0, -1, -(1 << 63), 1 << 62, 2**63 - 1, 2**64 - 1):
+    bound._arguments[len(bound._arguments) - 1] = raw
+    (out,) = bound()
+    assert (out == 48.0).all(), raw
+    print("ok", raw, flush=True)
+"""
+
+
+def test_native_code_clamps_any_thread_count_it_is_handed():
+    result = subprocess.run([sys.executable, "-c", RAW_COUNTS], capture_output=True, text=True,
+                            timeout=300, cwd=ROOT)
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stdout}{result.stderr}"
+    assert result.stdout.count("ok") == 6
 
 
 def test_parallel_loops_only_at_top_level():
@@ -169,8 +222,9 @@ def test_runtime_runs_every_iteration_once_under_contention():
     import ctypes
 
     from codegen import jit
+    from codegen.llvm.target import Target
 
-    data, _ = jit.object_code(COUNT_IR)
+    data, _ = jit.object_code(COUNT_IR, Target.host())
     tracker = jit._link(data, "count", ["count"], {})
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                            ctypes.c_int64, ctypes.c_int64)(
@@ -195,14 +249,11 @@ def test_runtime_runs_every_iteration_once_under_contention():
 def test_default_thread_count_follows_the_cpu_affinity():
     # A process pinned to one core (taskset, a container's cpuset) uses one thread by default,
     # however many cores the machine has; checked in a child so this process keeps its cores.
-    import subprocess
-    import sys
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
             "from tests.codegen.test_parallel import elementwise; "
             "from codegen.jit import compile_kernel; "
             "print(compile_kernel(elementwise(True)).threads)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=os.path.dirname(os.path.dirname(
-                                os.path.dirname(os.path.abspath(__file__)))))
+                            timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"

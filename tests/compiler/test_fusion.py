@@ -3,6 +3,8 @@ gradient, become one loop nest with no intermediate arrays, vectorized by LLVM."
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import graphnn as gn
@@ -23,7 +25,7 @@ def test_a_broadcasting_chain_is_one_vectorized_loop_nest():
     f = compile(y, [x, b, c])
     assert _nests_and_temps(f) == (1, ())
     assert len(f.base.kernel.kernel.body) == 1
-    assert "<16 x float>" in f.optimized_llvm_ir or "<8 x float>" in f.optimized_llvm_ir
+    assert re.search(r"<\d+ x float>", f.optimized_llvm_ir)    # any width: this CPU's
     rng = np.random.default_rng(0)
     feed = {"x": rng.normal(size=(64, 100)).astype(np.float32),
             "b": rng.normal(size=100).astype(np.float32),

@@ -33,10 +33,7 @@ def _atol_scale(name, point, dtype) -> float:
     of products; for RELATIVE ops a factor making it one subnormal unit of the dtype."""
     if name in RELATIVE:
         return float(np.finfo(dtype).smallest_subnormal) / TOLERANCE[dtype][1]
-    # sums of products of the operands: absolute error scales with their magnitude squared
-    scale = min(1e6, max([1.0] + [float(np.max(np.abs(p[np.isfinite(p)]), initial=0))
-                                  for p in point]))
-    return scale ** 2
+    return magnitude(point) ** 2
 
 
 def assert_matches(got, want, dtype, scale, what):
@@ -47,7 +44,7 @@ def assert_matches(got, want, dtype, scale, what):
                                err_msg=what)
 
 
-def _points(case, k):
+def points_of(case, k):
     points = [case.draw(np.random.default_rng(k))]
     for edge in case.edges:
         points.append([np.full(s, float(v)) if np.ndim(v) == 0 else np.asarray(v, float)
@@ -56,7 +53,7 @@ def _points(case, k):
 
 
 def _check(outputs_for, name, case, k, dtype, relative=False):
-    for point in _points(case, k):
+    for point in points_of(case, k):
         nodes = inputs_for([p.shape for p in point], dtype)
         outputs = outputs_for(nodes)
         feed = feed_for(nodes, point)
@@ -67,6 +64,13 @@ def _check(outputs_for, name, case, k, dtype, relative=False):
         for g, w in zip(got, want):
             assert g.dtype == np.dtype(dtype)
             assert_matches(g, w, dtype, scale, f"{name} {dtype} at {point}")
+
+
+def magnitude(point: list[np.ndarray]) -> float:
+    """The operands' largest finite magnitude (at least 1, at most 1e6): the absolute error of
+    sums of products of the operands scales with its square."""
+    return min(1e6, max([1.0] + [float(np.max(np.abs(p[np.isfinite(p)]), initial=0))
+                                 for p in point]))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

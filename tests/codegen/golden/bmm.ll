@@ -45,6 +45,10 @@ entry:
   %"c" = load ptr, ptr %".6"
   %".7" = getelementptr ptr, ptr %"args", i64 3
   %"workspace" = load ptr, ptr %".7"
-  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads")
+  %".8" = icmp slt i64 %"threads", 1
+  %".9" = select  i1 %".8", i64 1, i64 %"threads"
+  %".10" = icmp sgt i64 %".9", 64
+  %"threads.clamped" = select  i1 %".10", i64 64, i64 %".9"
+  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads.clamped")
   ret void
 }

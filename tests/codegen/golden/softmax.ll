@@ -152,6 +152,10 @@ entry:
   %"out" = load ptr, ptr %".5"
   %".6" = getelementptr ptr, ptr %"args", i64 2
   %"workspace" = load ptr, ptr %".6"
-  call void @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads")
+  %".7" = icmp slt i64 %"threads", 1
+  %".8" = select  i1 %".7", i64 1, i64 %"threads"
+  %".9" = icmp sgt i64 %".8", 64
+  %"threads.clamped" = select  i1 %".9", i64 64, i64 %".8"
+  call void @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
   ret void
 }

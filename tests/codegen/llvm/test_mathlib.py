@@ -1,5 +1,5 @@
 """Accuracy of the polynomial exp/expm1/log/tanh against long-double NumPy, plus exact special
-values.
+values, for this CPU and for each x86-64 level it runs (vector widths, FMA or not).
 
 Errors are relative for normal results and in units of the smallest subnormal below the normal
 range. The bounds are the contract stated in docs/loop-ir.md (measured maxima, rounded up).
@@ -14,6 +14,7 @@ import pytest
 
 from codegen import loops
 from tests.codegen.support import NUMPY, compiled, elementwise
+from tests.harness import cpu_levels
 
 N = 200_000
 RELATIVE = {  # looser than 1e-6 nowhere; f32 bounds are a few float32 ulp (2**-23 = 1.2e-7)
@@ -24,14 +25,19 @@ RELATIVE = {  # looser than 1e-6 nowhere; f32 bounds are a few float32 ulp (2**-
 TINY = {"f32": np.finfo(np.float32), "f64": np.finfo(np.float64)}
 
 
+@pytest.fixture(scope="module", params=["host", *cpu_levels()])
+def cpu(request) -> str:
+    return request.param
+
+
 @functools.cache
 def kernel(op: str, dtype: str, n: int) -> loops.Kernel:
     return elementwise(f"{op}_{dtype}", dtype, n, 1, getattr(loops, op))
 
 
-def evaluate(op: str, dtype: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(op: str, dtype: str, x: np.ndarray, cpu: str) -> tuple[np.ndarray, np.ndarray]:
     x = x.astype(NUMPY[dtype])
-    got = compiled(kernel(op, dtype, x.size))(x)
+    got = compiled(kernel(op, dtype, x.size), cpu=cpu)(x)
     with np.errstate(all="ignore"):
         reference = getattr(np, op)(x.astype(np.longdouble))
     return got, reference
@@ -75,8 +81,8 @@ CASES = [(op, region) for op in SWEEPS for region in SWEEPS[op]]
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
 @pytest.mark.parametrize("op,region", CASES, ids=[f"{o}-{r}" for o, r in CASES])
-def test_accuracy_sweep(op, region, dtype):
-    got, reference = evaluate(op, dtype, SWEEPS[op][region](dtype))
+def test_accuracy_sweep(op, region, dtype, cpu):
+    got, reference = evaluate(op, dtype, SWEEPS[op][region](dtype), cpu)
     relative, subnormal = errors(dtype, got, reference)
     assert relative <= RELATIVE[op, dtype], f"{op} {dtype} {region}: {relative:.3g}"
     assert subnormal <= 1.0, f"{op} {dtype} {region}: {subnormal} subnormal units"
@@ -97,24 +103,24 @@ SPECIAL = {
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
 @pytest.mark.parametrize("op", sorted(SPECIAL))
-def test_special_values_are_exact(op, dtype):
+def test_special_values_are_exact(op, dtype, cpu):
     x, expected = (np.array(v, dtype=NUMPY[dtype]) for v in zip(*SPECIAL[op], strict=True))
-    got = compiled(kernel(op, dtype, x.size))(x)
+    got = compiled(kernel(op, dtype, x.size), cpu=cpu)(x)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_tanh_of_subnormals_is_the_input(dtype):
+def test_tanh_of_subnormals_is_the_input(dtype, cpu):
     x = np.array([1, 3, -7, 1000], dtype=NUMPY[dtype]) * TINY[dtype].smallest_subnormal
-    np.testing.assert_array_equal(compiled(kernel("tanh", dtype, x.size))(x), x)
+    np.testing.assert_array_equal(compiled(kernel("tanh", dtype, x.size), cpu=cpu)(x), x)
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_sigmoid_saturates_without_nan(dtype):
+def test_sigmoid_saturates_without_nan(dtype, cpu):
     x = np.array([-INF, -1000.0, -100.0, 0.0, 100.0, 1000.0, INF], dtype=NUMPY[dtype])
     sigmoid = elementwise(f"sigmoid_{dtype}", dtype, x.size, 1,
                           lambda v: 1.0 / (1.0 + loops.exp(-v)))
     with np.errstate(over="ignore"):
         expected = 1.0 / (1.0 + np.exp(-x))
-    np.testing.assert_allclose(compiled(sigmoid)(x), expected, rtol=2e-7, atol=0)
+    np.testing.assert_allclose(compiled(sigmoid, cpu=cpu)(x), expected, rtol=2e-7, atol=0)
