@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from graphnn.graph import Graph
 from graphnn.ir import Node, apply, toposort
 from graphnn.model_file import load_model
 from graphnn.passes import optimize
-from graphnn.render.annotate import annotate, backward_scopes
+from graphnn.render.annotate import Numbers, annotate, backward_scopes
+from graphnn.render.display import carry_scopes, simplify_for_display
 from graphnn.render.dot import Style, comparison_source, scene_source
-from graphnn.render.drawing import Rendering, backend
+from graphnn.render.drawing import Rendering, backend, draw
+from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
 from graphnn.render.scene import Scene, build_scene
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
@@ -65,17 +68,30 @@ def _scene(outputs: list[Node], expand: bool, collapse: Sequence[str] | bool,
     return scene
 
 
-def _style(scene: Scene, teaching: bool | None, **fields: Any) -> Style:
+def _style(scene: Scene, teaching: bool | None, layout: str = "lecture", **fields: Any) -> Style:
+    if layout not in LAYOUTS:
+        raise OpError(f"unknown layout {layout!r}; the layouts are {', '.join(LAYOUTS)}")
     if teaching is None:
         teaching = len(scene.drawn) <= TEACHING_LIMIT
-    return Style(teaching=teaching, **fields)
+    return Style(teaching=teaching, min_text=SLIDE_TEXT if layout == "slide" else 0, **fields)
+
+
+def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
+    """DOT for a scene; a slide style (min_text set) is arranged to fit 16:9 (layout.py)."""
+    if not style.min_text:
+        return scene_source(scene, numbers, style, name)
+    return fit_to_slide(
+        lambda rankdir, bands, lines: scene_source(
+            scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
+            name),
+        (lambda source: draw(source, "svg").decode()) if backend() else None)
 
 
 def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,
            view: str = "forward", expand: bool = False, *,
            collapse: Sequence[str] | bool = (), teaching: bool | None = None, digits: int = 2,
-           title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES
-           ) -> Rendering:
+           title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES,
+           layout: str = "lecture", raw: bool = False) -> Rendering:
     """Draw a graph for teaching: values, gradients and the chain rule on its edges.
 
     `feed` gives input values (names or input nodes to values); `grads` the nodes to take the
@@ -85,7 +101,10 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     ops (mse, softmax, ...) as their primitives. Nodes built under `gn.scope(name)` are drawn
     in a cluster; `collapse` (scope names, or True) draws a scope as one box, as happens by
     itself past `max_nodes`. `teaching` (default: for small graphs) writes numbers and
-    derivatives on edges; `digits` is the number of decimals shown.
+    derivatives on edges; `digits` is the number of decimals shown. `layout` "slide" arranges
+    the drawing for a 16:9 slide with text at least 14 px high at 1280x720 (layout.py), where
+    "lecture" (default) draws left to right. The gradient view leaves out the seed's `× 1`
+    unless `raw`.
 
     >>> import graphnn as gn
     >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
@@ -95,42 +114,48 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     True
     """
     nodes, name = _outputs(outputs)
-    draw = _VIEWS.get(view)
-    if draw is None:
+    view_of = _VIEWS.get(view)
+    if view_of is None:
         raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)}")
-    return draw(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
+    return view_of(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
                 teaching=teaching, max_nodes=max_nodes, digits=digits, title=title,
-                legend=legend)
+                legend=legend, layout=layout, raw=raw)
 
 
 def _forward_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                   collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                  **style: Any) -> Rendering:
+                  raw: bool, **style: Any) -> Rendering:
     """The graph as written, with values, gradients and the chain rule."""
     scene = _scene(nodes, expand, collapse, max_nodes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
                        [scene.node_for(w) for w in wrt])
     result = _style(scene, teaching, gradient_of=nodes[0].name or "f", **style)
-    return Rendering(scene_source(scene, numbers, result, name), name)
+    return Rendering(scene_dot(scene, numbers, result, name), name)
 
 
 def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                    collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                   **style: Any) -> Rendering:
+                   raw: bool, **style: Any) -> Rendering:
     """The gradient graph: one output arrow per ∂f/∂w, forward nodes it reuses muted."""
     if not wrt:
         raise GraphnnError("the gradient view needs grads: the nodes to differentiate with "
                            "respect to (or grads=True for every input)")
     root = nodes[0]
     gradients = grad(root, wrt)
-    scene = _scene(list(gradients), expand, collapse, max_nodes, backward_scopes(root, wrt))
+    scopes = backward_scopes(root, wrt)
+    if not raw:
+        gradients, shown = simplify_for_display(gradients)
+        scopes = carry_scopes(scopes, shown)
+    if style.get("layout") == "slide" and not collapse:
+        # a slide shows the backward pass; each forward layer it reuses is one box
+        collapse = sorted({n.scope[0] for n in toposort([root]) if n.scope})
+    scene = _scene(list(gradients), expand, collapse, max_nodes, scopes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed)
     forward = set(toposort([root])) & set(scene.nodes)
     result = _style(scene, teaching, output_names=_gradient_names(root, wrt), forward=forward,
                     gradient_of=root.name or "f",
                     note="dashed: forward nodes the gradient reuses", **style)
-    return Rendering(scene_source(scene, numbers, result, f"{name}_gradient"),
-                     f"{name}_gradient")
+    return Rendering(scene_dot(scene, numbers, result, f"{name}_gradient"), f"{name}_gradient")
 
 
 def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
@@ -140,8 +165,9 @@ def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
 
 def _optimized_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
                     expand: bool, collapse: Sequence[str] | bool, teaching: bool | None,
-                    max_nodes: int, **style: Any) -> Rendering:
-    """The graph (and its gradients, with grads) as built and after gn.optimize."""
+                    max_nodes: int, raw: bool, layout: str, **style: Any) -> Rendering:
+    """The graph (and its gradients, with grads) as built and after gn.optimize: raw,
+    since what the optimizer removes is the point (left to right, a layout of its own)."""
     names = [n.name or (f"output {k}" if len(nodes) > 1 else "output")
              for k, n in enumerate(nodes)]
     if wrt:
@@ -210,7 +236,7 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "model.py").write_text(
     ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
-    >>> "∂out/∂x = out = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
+    >>> "∂exp/∂x = exp = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
     True
     >>> "2.72" in render_file(folder / "model.py", folder / "m.dot", values={"x": 1.0}).read_text()
     True

@@ -1,0 +1,125 @@
+"""Slide-shaped layouts: place a drawing's ranks so it fills a 16:9 slide with readable text.
+
+Stage: rendering. Input: a function that writes DOT for a `Style` (direction and wrapping).
+Output: the DOT whose drawing, scaled to fit a 1280x720 slide, has the largest smallest text.
+
+Graphviz's dot puts each rank (a step along the longest path) in one column (left to right)
+or row (top to bottom). A long chain is a strip far wider than 16:9, so its text shrinks to a
+few pixels on a slide. Besides the two directions, a slide layout may wrap the ranks into two
+or three bands: every band's first rank shares a row (`rank=same`) with the others' first
+ranks, and the edges from one band to the next do not constrain the ranking. The candidates are
+few, and each is drawn and measured, which is more reliable than predicting Graphviz's sizes.
+
+    >>> slide_text_height('<svg width="640pt" height="180pt"><text font-size="14.00">a</text>'
+    ...                   '</svg>')
+    28.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+
+SLIDE = (1280, 720)             # pixels of a 16:9 slide
+MIN_TEXT_PX = 14                 # the smallest text a slide may show, at SLIDE
+SLIDE_TEXT = 14                  # points: a slide drawing's smallest text before scaling
+LAYOUTS = ("lecture", "slide")
+# (rankdir, bands): the arrangements a slide layout tries
+CANDIDATES = (("LR", 1), ("TB", 1), ("LR", 2), ("TB", 2), ("TB", 3), ("LR", 3))
+
+
+def ranks(node_ids: Sequence[str], links: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Each node's rank: the length of the longest chain of links ending at it."""
+    rank = {node: 0 for node in node_ids}
+    incoming: dict[str, list[str]] = {node: [] for node in node_ids}
+    for tail, head in links:
+        incoming.setdefault(head, []).append(tail)
+        rank.setdefault(tail, 0)
+    done: set[str] = set()
+
+    def visit(node: str) -> int:
+        # iterative depth-first: a long chain must not exhaust Python's recursion limit
+        stack = [node]
+        while stack:
+            top = stack[-1]
+            waiting = [t for t in incoming.get(top, ()) if t not in done]
+            if waiting:
+                stack.extend(waiting)
+                continue
+            stack.pop()
+            if top not in done:
+                rank[top] = max((rank[t] + 1 for t in incoming.get(top, ())), default=0)
+                done.add(top)
+        return rank[node]
+
+    for node in list(rank):
+        visit(node)
+    return rank
+
+
+def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int
+              ) -> tuple[list[list[str]], set[int]]:
+    """Rows of nodes to put on one rank, and the links (by index) that stop constraining,
+    to fold the ranks into `bands` bands side by side (1 or 0: no folding).
+
+    >>> rows, loose = wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
+    >>> rows, loose
+    ([['a', 'c'], ['b', 'd']], {1})
+    """
+    if bands <= 1:
+        return [], set()
+    rank = ranks(node_ids, links)
+    depth = max(rank.values(), default=0) + 1
+    every = math.ceil(depth / bands)
+    if every >= depth:
+        return [], set()
+    rows: list[list[str]] = [[] for _ in range(every)]
+    for node in sorted(rank, key=lambda n: (rank[n], list(rank).index(n))):
+        rows[rank[node] % every].append(node)
+    loose = {k for k, (tail, head) in enumerate(links) if rank[tail] // every != rank[head] // every}
+    return [row for row in rows if len(row) > 1], loose
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    """Width and height of a Graphviz SVG in points (its user units)."""
+    root = ET.fromstring(svg)
+    return tuple(float(re.sub(r"[a-z]+$", "", root.get(k))) for k in ("width", "height"))
+
+
+def slide_text_height(svg: str, slide: tuple[int, int] = SLIDE) -> float:
+    """The height in pixels of the smallest text of `svg` shown as large as fits on `slide`."""
+    width, height = svg_size(svg)
+    scale = min(slide[0] / width, slide[1] / height)
+    sizes = [float(t.get("font-size")) for t in ET.fromstring(svg).iter()
+             if t.tag.endswith("text") and t.get("font-size") and (t.text or "").strip()]
+    return round(min(sizes, default=0.0) * scale, 2)
+
+
+def fit_to_slide(source_for: Callable[[str, int, int | None], str],
+                 draw: Callable[[str], str] | None) -> str:
+    """The DOT for a 1280x720 slide among `source_for(rankdir, bands, tensor_lines)`.
+
+    Tensors keep as many lines of numbers (all, one, none) as leave the smallest text at
+    least MIN_TEXT_PX high; an arrangement in one band is preferred when it reaches that
+    (bands cost the reader the edges between them), else the tallest text wins. `draw` turns
+    DOT into SVG; without it (no Graphviz here), top to bottom in two bands.
+    """
+    if draw is None:
+        return source_for("TB", 2, 1)
+    tried: list[tuple[float, str]] = []
+    for lines in (None, 1, 0):
+        measured = []
+        for rankdir, bands in CANDIDATES:
+            source = source_for(rankdir, bands, lines)
+            measured.append((slide_text_height(draw(source)), bands, source))
+        plain = [(height, source) for height, bands, source in measured if bands == 1]
+        best_plain = max(plain, key=lambda m: m[0])
+        if best_plain[0] >= MIN_TEXT_PX:
+            return best_plain[1]
+        best = max(measured, key=lambda m: m[0])
+        if best[0] >= MIN_TEXT_PX:
+            return best[2]
+        tried.append((best[0], best[2]))
+    return max(tried, key=lambda m: m[0])[1]
