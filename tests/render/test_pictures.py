@@ -47,8 +47,9 @@ def svg_groups(svg: str) -> dict[str, list[tuple[str, str]]]:
     for group in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
         title = group.find("{http://www.w3.org/2000/svg}title")
         if title is not None and group.get("class") in ("node", "edge"):
-            groups[title.text] = [(t.text, t.get("fill", "")) for t in group.iter()
-                                  if t.tag.endswith("text")]
+            title = re.sub(r":[nsew]\b", "", title.text)       # ports of label nodes
+            groups[title] = [(t.text, t.get("fill", "")) for t in group.iter()
+                             if t.tag.endswith("text")]
     for label in [t for t in groups if re.fullmatch(r"[eo]\d+", t)]:
         (tail,) = [t.split("->")[0] for t in groups if t.endswith("->" + label)]
         (head,) = [t.split("->")[1] for t in groups if t.startswith(label + "->")]
