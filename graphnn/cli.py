@@ -7,6 +7,8 @@
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
     ops               print the op reference (docs/ops.md) from the registry
+    animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
+                      page per frame (.pdf), or a directory of numbered frames (--format)
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from graphnn.ir import input as declare
 from graphnn.model_file import load_model
 from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
+from graphnn.render.animate import animate_file
+from graphnn.render.layout import LAYOUTS
 from graphnn.render.opdoc import op_reference
 from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
 from graphnn.symbolic import check_gradients, run_verify
@@ -151,6 +155,21 @@ def parser() -> argparse.ArgumentParser:
     optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     optimize_parser.add_argument("--diff", action="store_true", help="also print a unified diff")
     commands.add_parser("ops", help="print the op reference (markdown) from the registry")
+    animate_parser = commands.add_parser(
+        "animate", help="backpropagation step by step: a page with a frame per step")
+    animate_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    animate_parser.add_argument("--out", required=True, help="x.html (a page), x.pdf (a page "
+                                "per frame) or a directory for numbered frames")
+    animate_parser.add_argument("--format", choices=("svg", "png"),
+                                help="write the frames into the directory --out in this format")
+    animate_parser.add_argument("--layout", choices=LAYOUTS, default="slide",
+                                help="slide (16:9, default) or lecture (left to right)")
+    animate_parser.add_argument("--expand", action="store_true",
+                                help="draw composite ops (mse, softmax, ...) as primitives")
+    animate_parser.add_argument("--digits", type=int, default=2, help="decimals shown")
+    animate_parser.add_argument(
+        "--set", dest="values", action="append", type=input_value, metavar="NAME=VALUE",
+        help="an input's value, replacing or completing the file's feed (repeatable)")
     verify_parser = commands.add_parser(
         "verify", help="check a model file's gradients with SymPy (or finite differences)")
     verify_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
@@ -178,6 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return run_verify(args.file, args.method, max_ops=args.max_ops,
                               max_partials=args.max_partials, timeout=args.timeout)
+        if args.command == "animate":
+            written = animate_file(args.file, args.out, layout=args.layout, expand=args.expand,
+                                   values=dict(args.values or ()), digits=args.digits,
+                                   format=args.format)
+            print(f"wrote {written}")
+            return 0
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -98,8 +98,9 @@ def slide_text_height(svg: str, slide: tuple[int, int] = SLIDE) -> float:
 
 
 def fit_to_slide(source_for: Callable[[str, int, int | None], str],
-                 draw: Callable[[str], str] | None) -> str:
-    """The DOT for a 1280x720 slide among `source_for(rankdir, bands, tensor_lines)`.
+                 draw: Callable[[str], str] | None) -> tuple[str, int, int | None]:
+    """The arrangement for a 1280x720 slide: (rankdir, bands, tensor_lines) among the
+    drawings `source_for(rankdir, bands, tensor_lines)`.
 
     Tensors keep as many lines of numbers (all, one, none) as leave the smallest text at
     least MIN_TEXT_PX high; an arrangement in one band is preferred when it reaches that
@@ -107,19 +108,16 @@ def fit_to_slide(source_for: Callable[[str, int, int | None], str],
     DOT into SVG; without it (no Graphviz here), top to bottom in two bands.
     """
     if draw is None:
-        return source_for("TB", 2, 1)
-    tried: list[tuple[float, str]] = []
+        return "TB", 2, 1
+    tried: list[tuple[float, tuple[str, int, int | None]]] = []
     for lines in (None, 1, 0):
-        measured = []
-        for rankdir, bands in CANDIDATES:
-            source = source_for(rankdir, bands, lines)
-            measured.append((slide_text_height(draw(source)), bands, source))
-        plain = [(height, source) for height, bands, source in measured if bands == 1]
-        best_plain = max(plain, key=lambda m: m[0])
+        measured = [(slide_text_height(draw(source_for(rankdir, bands, lines))),
+                     (rankdir, bands, lines)) for rankdir, bands in CANDIDATES]
+        best_plain = max((m for m in measured if m[1][1] == 1), key=lambda m: m[0])
         if best_plain[0] >= MIN_TEXT_PX:
             return best_plain[1]
         best = max(measured, key=lambda m: m[0])
         if best[0] >= MIN_TEXT_PX:
-            return best[2]
-        tried.append((best[0], best[2]))
+            return best[1]
+        tried.append(best)
     return max(tried, key=lambda m: m[0])[1]

@@ -76,15 +76,22 @@ def _style(scene: Scene, teaching: bool | None, layout: str = "lecture", **field
     return Style(teaching=teaching, min_text=SLIDE_TEXT if layout == "slide" else 0, **fields)
 
 
-def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
-    """DOT for a scene; a slide style (min_text set) is arranged to fit 16:9 (layout.py)."""
+def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
+    """`style` with its ranks placed: a slide style (min_text set) is arranged to fit 16:9
+    (layout.py), measured on drawings of `scene`; any other is returned as it is."""
     if not style.min_text:
-        return scene_source(scene, numbers, style, name)
-    return fit_to_slide(
+        return style
+    rankdir, bands, lines = fit_to_slide(
         lambda rankdir, bands, lines: scene_source(
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
         (lambda source: draw(source, "svg").decode()) if backend() else None)
+    return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
+
+
+def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
+    """DOT for a scene, arranged for a slide when the style asks for one."""
+    return scene_source(scene, numbers, arranged(scene, numbers, style, name), name)
 
 
 def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,
