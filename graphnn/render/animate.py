@@ -192,7 +192,7 @@ def animate_file(path: str | os.PathLike, out: str | os.PathLike, *, layout: str
     >>> import pathlib, tempfile
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "model.py").write_text(
-    ...     "import graphnn as gn\nx = gn.input('x')\noutputs = [gn.exp(x)]\nfeed = {'x': 0.0}")
+    ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
     >>> "∂exp/∂x = exp = 1" in animate_file(folder / "model.py", folder / "m.html").read_text()
     True
     """
