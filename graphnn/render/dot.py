@@ -25,6 +25,7 @@ from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
 from graphnn.render.layout import wrap_rows
+from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
 from graphnn.render.scene import Edge, Scene, top_scopes
 from graphnn.render.symbols import derivative, symbol
@@ -52,7 +53,8 @@ class Style:
     (slides), and `tensor_lines` keeps that many lines of a tensor's value and of its gradient
     (None: all). `rankdir` and `bands` place the ranks (see layout.py). An animation frame sets
     `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
-    the DOT ids of the node or edge of the current step.
+    the DOT ids of the node or edge of the current step. `grad_scale` draws each edge's
+    width and colour by the magnitude of the gradient flowing along it (magnitude.py).
     """
 
     digits: int = 2
@@ -69,6 +71,7 @@ class Style:
     bands: int = 1
     paint: Callable[[Item, str], str] | None = None
     focus: frozenset[str] = frozenset()
+    grad_scale: Scale | None = None
 
 
 class _Writer:
@@ -224,6 +227,13 @@ class _Writer:
         return labels.html_label(lines) if lines else None
 
     def edge_attrs(self, edge: Edge) -> dict[str, str]:
+        key = (edge.consumer, edge.position)
+        scale = self.style.grad_scale
+        stroke = scale.edge(magnitude(self.numbers.flow[key])) \
+            if scale and key in self.numbers.flow else {}
+        return {**self.label_attrs(edge), **stroke}
+
+    def label_attrs(self, edge: Edge) -> dict[str, str]:
         label = self.edge_label(edge)
         if label:
             return {"label": label}
@@ -246,6 +256,8 @@ class _Writer:
             if k == 0 and self.numbers.grads:
                 lines.append(self.item(("grad", node), self.number(1.0), GRADIENT_COLOR, 11))
         edge = {"label": labels.html_label(lines)} if lines else {}
+        if k == 0 and self.style.grad_scale and self.numbers.grads:
+            edge.update(self.style.grad_scale.edge(1.0))           # |∂f/∂f| = 1
         return {"shape": "plaintext",
                 "label": labels.html_label([self.font(name, bold=True)])}, edge
 
@@ -300,6 +312,7 @@ class _Writer:
         focus = {"color": FOCUS_COLOR, "penwidth": "3"} if edge_id in self.style.focus else {}
         if label is None:
             return [(tail, head, {"id": edge_id, **edge_attrs, **focus})]
+        stroke = {k: v for k, v in edge_attrs.items() if k in ("color", "penwidth", "style")}
         # the edge enters and leaves the label at opposite sides, so it runs through the
         # label's middle; a margin keeps other edges clear of the label's outer lines
         attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": "0.04,0.15",
@@ -308,7 +321,7 @@ class _Writer:
         into, out = ("n", "s") if self.style.rankdir == "TB" else ("w", "e")
         return [(tail, edge_id, {"id": edge_id + "a", "arrowhead": "none", "headport": into,
                                  **edge_attrs, **focus}),
-                (edge_id, head, {"id": edge_id + "b", "tailport": out, **focus})]
+                (edge_id, head, {"id": edge_id + "b", "tailport": out, **stroke, **focus})]
 
     def node_tree(self) -> tuple[dict[tuple[str, ...], list[str]], dict[str, dict[str, str]]]:
         """Node ids by the cluster path they are drawn in, and their attributes; a collapsed
@@ -384,6 +397,12 @@ def legend(style: Style, numbers: Numbers) -> str | None:
     lines = [font(style.title, bold=True, size=14)] if style.title else []
     if parts and style.legend:
         lines.append("     ".join(parts))
+    if style.grad_scale and style.legend:
+        # a label holds text or one table: with the scale, the lines go into its first row
+        size = max(11, style.min_text)
+        rows = "".join(f'<tr><td colspan="7">{line}</td></tr>' for line in lines)
+        return (f'<<table border="0" cellspacing="2">{rows}'
+                f'{style.grad_scale.legend(style.gradient_of, size)}</table>>')
     return labels.html_label(lines) if lines else None
 
 

@@ -30,6 +30,7 @@ from graphnn.render.display import carry_scopes, simplify_for_display
 from graphnn.render.dot import Style, comparison_source, scene_source
 from graphnn.render.drawing import Rendering, backend, draw
 from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
+from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.scene import Scene, build_scene
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
@@ -98,7 +99,7 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
            view: str = "forward", expand: bool = False, *,
            collapse: Sequence[str] | bool = (), teaching: bool | None = None, digits: int = 2,
            title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES,
-           layout: str = "lecture", raw: bool = False) -> Rendering:
+           layout: str = "lecture", raw: bool = False, grad_scale: bool = False) -> Rendering:
     """Draw a graph for teaching: values, gradients and the chain rule on its edges.
 
     `feed` gives input values (names or input nodes to values); `grads` the nodes to take the
@@ -111,7 +112,8 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     derivatives on edges; `digits` is the number of decimals shown. `layout` "slide" arranges
     the drawing for a 16:9 slide with text at least 14 px high at 1280x720 (layout.py), where
     "lecture" (default) draws left to right. The gradient view leaves out the seed's `× 1`
-    unless `raw`.
+    unless `raw`. `grad_scale` draws each edge's width and colour by the magnitude of the
+    gradient flowing along it, on a log scale with a legend (needs feed and grads).
 
     >>> import graphnn as gn
     >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
@@ -126,23 +128,29 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
         raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)}")
     return view_of(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
                 teaching=teaching, max_nodes=max_nodes, digits=digits, title=title,
-                legend=legend, layout=layout, raw=raw)
+                legend=legend, layout=layout, raw=raw, grad_scale=grad_scale)
 
 
 def _forward_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                   collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                  raw: bool, **style: Any) -> Rendering:
+                  raw: bool, grad_scale: bool, **style: Any) -> Rendering:
     """The graph as written, with values, gradients and the chain rule."""
     scene = _scene(nodes, expand, collapse, max_nodes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
                        [scene.node_for(w) for w in wrt])
+    if grad_scale:
+        if not numbers.flow:
+            raise GraphnnError("grad_scale draws the gradients' magnitudes: it needs feed "
+                               "(the input values) and grads (what to differentiate by)")
+        flows = {key: magnitude(value) for key, value in numbers.flow.items()}
+        style["grad_scale"] = Scale.of({**flows, "seed": 1.0})
     result = _style(scene, teaching, gradient_of=nodes[0].name or "f", **style)
     return Rendering(scene_dot(scene, numbers, result, name), name)
 
 
 def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                    collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                   raw: bool, **style: Any) -> Rendering:
+                   raw: bool, grad_scale: bool, **style: Any) -> Rendering:
     """The gradient graph: one output arrow per ∂f/∂w, forward nodes it reuses muted."""
     if not wrt:
         raise GraphnnError("the gradient view needs grads: the nodes to differentiate with "
@@ -172,7 +180,8 @@ def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
 
 def _optimized_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
                     expand: bool, collapse: Sequence[str] | bool, teaching: bool | None,
-                    max_nodes: int, raw: bool, layout: str, **style: Any) -> Rendering:
+                    max_nodes: int, raw: bool, layout: str, grad_scale: bool,
+                    **style: Any) -> Rendering:
     """The graph (and its gradients, with grads) as built and after gn.optimize: raw,
     since what the optimizer removes is the point (left to right, a layout of its own)."""
     names = [n.name or (f"output {k}" if len(nodes) > 1 else "output")
