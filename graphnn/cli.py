@@ -29,7 +29,8 @@ from graphnn.ir import input as declare
 from graphnn.model_file import load_model
 from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
-from graphnn.render.animate import animate_file
+from graphnn.render.animate import animate_file, write_neuron_steps
+from graphnn.render.display import display_text
 from graphnn.render.layout import LAYOUTS
 from graphnn.render.opdoc import op_reference
 from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
@@ -54,7 +55,7 @@ def demo(out=None, pictures: str = "out") -> int:
     say("graphnn demo: the lecture neuron  f = sigmoid(w0*x0 + w1*x1 + w2)\n")
     say(f"{Graph(f, name='neuron')}\n")
     say("Its gradient, built by reverse mode as a graph of its own:\n")
-    say(f"{Graph(grads, name='neuron_gradient')}\n")
+    say(f"{display_text(Graph(grads, name='neuron_gradient'))}\n")
     feed_text = ", ".join(f"{k} = {v:g}" for k, v in NEURON_FEED.items())
     say(f"Evaluated with the NumPy reference at {feed_text}:\n")
     values = evaluate([f, *grads], NEURON_FEED)
@@ -73,6 +74,8 @@ def demo(out=None, pictures: str = "out") -> int:
     say("\nDrawn with values (green), gradients (red) and the chain rule on every edge:")
     for path in drawn:
         say(f"  {path}")
+    say("\nBackpropagation step by step, a page to open in a browser (arrow keys step):")
+    say(f"  {write_neuron_steps(f, inputs, NEURON_FEED, Path(pictures))}")
     say("\nVerified with SymPy: sympy.diff of f against graphnn's gradient graph in SymPy:\n")
     report = check_gradients(f, inputs, feed=NEURON_FEED)
     say(report)
@@ -106,7 +109,7 @@ def render_command(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-def show(path: str, with_grad: bool, out=None) -> int:
+def show(path: str, with_grad: bool, out=None, raw: bool = False) -> int:
     out = out or sys.stdout
     model = load_model(path)
     print(model.graph, file=out)
@@ -115,7 +118,8 @@ def show(path: str, with_grad: bool, out=None) -> int:
         grads = grad(y, model.wrt)
         print(f"\n# gradients of output 0 with respect to "
               f"{', '.join(w.name or w.op for w in model.wrt)}", file=out)
-        print(Graph(grads, name=f"{model.graph.name}_gradient"), file=out)
+        print(display_text(Graph(grads, name=f"{model.graph.name}_gradient"), raw=raw),
+              file=out)
     if model.feed:
         values = evaluate(list(model.graph.outputs), model.feed)
         with np.printoptions(precision=4, suppress=True, threshold=20):
@@ -150,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
+    show_parser.add_argument("--raw", action="store_true", help="print the gradients as "
+                             "gn.grad built them, with the seed's products by 1")
     optimize_parser = commands.add_parser(
         "optimize", help="print a model file's graph and gradients before and after optimization")
     optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
@@ -206,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ops":
             print(op_reference(), end="")
             return 0
-        return show(args.file, args.grad)
+        return show(args.file, args.grad, raw=args.raw)
     except GraphnnError as error:
         print(f"graphnn: error: {error}", file=sys.stderr)
         return 2

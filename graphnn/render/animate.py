@@ -203,3 +203,14 @@ def animate_file(path: str | os.PathLike, out: str | os.PathLike, *, layout: str
     animation = animate(model.graph, feed=feed or None, grads=grads, layout=layout,
                         expand=expand, digits=digits)
     return animation.save(out, format=format)
+
+
+def write_neuron_steps(f: Node, inputs: Sequence[Node], feed: Feed,
+                       directory: str | os.PathLike) -> Path | str:
+    """The step-through page of the lecture neuron, neuron_steps.html in `directory`: its
+    absolute path, or without Graphviz to draw it, the reason (the demo prints either)."""
+    try:
+        return animate(f, feed=feed, grads=list(inputs)).save(
+            Path(directory) / "neuron_steps.html").resolve()
+    except RenderError as error:
+        return f"(not written: {error})"
