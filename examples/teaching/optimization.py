@@ -27,8 +27,7 @@ import numpy as np
 
 import graphnn as gn
 from graphnn import nn
-from graphnn.render.optimization import optimizer_path, plot_decision_boundary, \
-    plot_loss_surface
+from graphnn.render.optimization import optimizer_path, plot_decision_boundary, plot_loss_surface
 from graphnn.render.plots import pyplot
 
 EXAMPLES = Path(__file__).parents[1]
@@ -69,7 +68,7 @@ def perceptron_snapshots(gate: str = "and", epochs: int = 4) -> list[tuple[str, 
     """(title, w, b) after each epoch of the perceptron rule (01_perceptron.py's update)."""
     rule = _load("01_perceptron")
     x, y = nn.datasets.logic_gate(gate, dtype="float64")
-    w, b, guess = np.zeros(2), np.zeros(()), np.empty(())
+    w, b = np.zeros(2), np.zeros(())
     found = []
     for epoch in range(1, epochs + 1):
         for xi, yi in zip(x, y):

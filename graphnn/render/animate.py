@@ -24,13 +24,14 @@ from graphnn.graph import Graph
 from graphnn.ir import Node
 from graphnn.model_file import load_model
 from graphnn.render.annotate import annotate
-from graphnn.render.dot import Item, Style, scene_source
-from graphnn.render.drawing import Rendering, RenderError, draw
+from graphnn.render.dot import scene_source
+from graphnn.render.drawing import RenderError, Rendering, draw
 from graphnn.render.page import ItemColors, page
 from graphnn.render.pdf import merge_pdfs
 from graphnn.render.pictures import Feed, _outputs, _style, _wrt, arranged
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.steps import Frame, frames
+from graphnn.render.style import Item, Style
 
 HIDDEN = "transparent"
 
@@ -149,10 +150,10 @@ def animate(outputs: Any, feed: Feed = None, grads: bool | Node | Sequence[Node]
     gradient per frame with the chain-rule product on its edge.
 
     `outputs`: a node, a list of nodes, a Graph, or a compiled function (its first output);
-    the first output is differentiated (a scalar). `feed` gives the input values, `grads` the nodes to
-    differentiate with respect to (True: every input; None: forward frames only). `layout`
-    "slide" (default) fits the drawing to 16:9 as gn.render does; "lecture" draws it left
-    to right.
+    the first output is differentiated (a scalar). `feed` gives the input values, `grads`
+    the nodes to differentiate with respect to (True: every input; None: forward frames
+    only). `layout` "slide" (default) fits the drawing to 16:9 as gn.render does; "lecture"
+    draws it left to right.
 
     >>> import graphnn as gn
     >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")

@@ -78,7 +78,8 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
     rows: list[list[str]] = [[] for _ in range(every)]
     for node in sorted(rank, key=lambda n: (rank[n], list(rank).index(n))):
         rows[rank[node] % every].append(node)
-    loose = {k for k, (tail, head) in enumerate(links) if rank[tail] // every != rank[head] // every}
+    loose = {k for k, (tail, head) in enumerate(links)
+             if rank[tail] // every != rank[head] // every}
     return [row for row in rows if len(row) > 1], loose
 
 

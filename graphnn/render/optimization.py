@@ -119,10 +119,11 @@ def plot_loss_surface(loss: Node, parameter: Node, feed: Feed,
     levels = np.quantile(L, np.linspace(0.0, 1.0, 25) ** 2)
     ax.contourf(P0, P1, L, levels=np.unique(levels), cmap="Blues_r", alpha=0.85)
     ax.contour(P0, P1, L, levels=np.unique(levels), colors="white", linewidths=0.5)
+    at = _Evaluator([loss], feed)
     for (name, path), color in zip(paths.items(), ("#c0392b", "#1b7a3a", "#6c3483", "#ef6c00")):
+        final = float(at(**{parameter.name: path[-1]})[0])
         ax.plot(path[:, 0], path[:, 1], "-o", color=color, markersize=2.5, linewidth=1.5,
-                label=f"{name}: loss {float(_Evaluator([loss], feed)(**{parameter.name: path[-1]})[0]):.3g}"
-                f" after {len(path) - 1} steps")
+                label=f"{name}: loss {final:.3g} after {len(path) - 1} steps")
     ax.plot(*start, "k*", markersize=12, label="start")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])

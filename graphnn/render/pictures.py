@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,12 @@ from graphnn.model_file import load_model
 from graphnn.passes import optimize
 from graphnn.render.annotate import Numbers, annotate, backward_scopes
 from graphnn.render.display import carry_scopes, simplify_for_display
-from graphnn.render.dot import Style, comparison_source, scene_source
+from graphnn.render.dot import comparison_source, scene_source
 from graphnn.render.drawing import Rendering, backend, draw
 from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
 from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.scene import Scene, build_scene
+from graphnn.render.style import Style
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
 MAX_NODES = 150           # beyond this many, scopes collapse into one box each

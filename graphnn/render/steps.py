@@ -22,8 +22,8 @@ import numpy as np
 from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
-from graphnn.render.dot import Item
 from graphnn.render.scene import Edge, Scene
+from graphnn.render.style import Item
 from graphnn.render.symbols import derivative, fold, substitute, symbol
 
 INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@"}
