@@ -85,7 +85,7 @@ def main(directory: str | os.PathLike = "out") -> dict:
     plt.close(ax.figure)
     loss, params, feed = network("sigmoid")
     wrt = [p for group in params.values() for p in group]
-    drawing = render(loss, feed=feed, grads=wrt, collapse=True, grad_scale=True,
+    drawing = render(loss, feed=feed, grads=wrt, collapse=True, grad_scale=True, layout="slide",
                      title="10-layer sigmoid MLP: edge width and colour = |gradient|")
     written = [directory / "vanishing_gradients.png",
                drawing.save(directory / "vanishing_gradients_sigmoid.svg")]
