@@ -190,11 +190,11 @@ def animate_file(path: str | os.PathLike, out: str | os.PathLike, *, layout: str
     """The step-through of a model file (`outputs`, `feed`, `wrt`; see docs/cli.md) saved to
     `out` (.html, .pdf, or a directory of frames); `values` complete or replace its feed.
 
-    >>> import pathlib, tempfile
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "model.py").write_text(
-    ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
-    >>> "∂exp/∂x = exp = 1" in animate_file(folder / "model.py", folder / "m.html").read_text()
+    >>> import tempfile
+    >>> model = Path(tempfile.mkdtemp()) / "square.py"
+    >>> _ = model.write_text("import graphnn as gn\\noutputs = gn.square(gn.input('x'))")
+    >>> page = animate_file(model, model.with_suffix(".html"), values={"x": 3.0})
+    >>> "∂square/∂x = 2x = 6; upstream 1 × local 6 = 6" in page.read_text()
     True
     """
     model = load_model(os.fspath(path))
