@@ -247,10 +247,13 @@ class _Writer:
             links += self.link(f"{self.prefix}o{k}", self.node_id(node), f"{self.prefix}out{k}",
                                arrow, tree, attrs, ())
         self.write_cluster(graph, (), tree, attrs)
-        rows, loose = wrap_rows([i for ids in tree.values() for i in ids],
-                                [(tail, head) for tail, head, _ in links], self.style.bands)
+        rows, loose, apart = wrap_rows([i for ids in tree.values() for i in ids],
+                                       [(tail, head) for tail, head, _ in links],
+                                       self.style.bands)
         for k, (tail, head, edge_attrs) in enumerate(links):
             graph.edge(tail, head, **edge_attrs, **({"constraint": "false"} if k in loose else {}))
+        for first, second in apart:             # band 1 above (or left of) band 2, ...
+            graph.edge(first, second, style="invis")
         for row in rows:
             with graph.subgraph() as same:
                 same.attr(rank="same")

@@ -53,8 +53,9 @@ def backend() -> str | None:
 
 
 @contextlib.contextmanager
-def _quiet_fontconfig() -> Iterator[None]:
-    """Drop the bundled fontconfig's complaints about a newer system configuration.
+def _quiet_fontconfig(silent: bool = False) -> Iterator[None]:
+    """Drop the bundled fontconfig's complaints about a newer system configuration (and,
+    `silent`, everything else Graphviz says).
 
     pygraphviz's Graphviz writes to file descriptor 2 directly, so Python cannot intercept
     it; this captures the descriptor for the call and passes every other line on.
@@ -70,7 +71,7 @@ def _quiet_fontconfig() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not line.startswith("Fontconfig warning"):
+                if not silent and not line.startswith("Fontconfig warning"):
                     sys.stderr.write(line)
 
 
@@ -82,8 +83,9 @@ def _bitmap(source: str) -> str:
     return f"{source[:brace]}\n\tgraph [{settings}]{source[brace:]}"
 
 
-def draw(source: str, format: str) -> bytes:  # noqa: A002 (Graphviz's name for it)
-    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf")."""
+def draw(source: str, format: str, silent: bool = False) -> bytes:  # noqa: A002
+    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf");
+    `silent` keeps Graphviz's warnings off the terminal (a layout tried and measured)."""
     if format not in FORMATS:
         raise RenderError(f"cannot draw {format!r}: the formats are {', '.join(FORMATS)} "
                           "(and dot, which is the source itself)")
@@ -98,7 +100,7 @@ def draw(source: str, format: str) -> bytes:  # noqa: A002 (Graphviz's name for 
             raise RenderError(f"Graphviz dot failed: {error.stderr!r}") from None
     if which == "pygraphviz":
         agraph = _pygraphviz().AGraph(string=source)
-        with _quiet_fontconfig():
+        with _quiet_fontconfig(silent):
             return agraph.draw(format=format, prog="dot")
     raise RenderError(INSTALL_HINT)
 

@@ -31,7 +31,12 @@ CANDIDATES = (("LR", 1), ("TB", 1), ("LR", 2), ("TB", 2), ("TB", 3), ("LR", 3))
 
 
 def ranks(node_ids: Sequence[str], links: Sequence[tuple[str, str]]) -> dict[str, int]:
-    """Each node's rank: the length of the longest chain of links ending at it."""
+    """Each node's rank: at least the length of the longest chain of links ending at it, and
+    one less than its first consumer's.
+
+    >>> ranks(["x", "w", "p", "f"], [("x", "p"), ("p", "f"), ("w", "f")])
+    {'x': 0, 'w': 1, 'p': 1, 'f': 2}
+    """
     rank = {node: 0 for node in node_ids}
     incoming: dict[str, list[str]] = {node: [] for node in node_ids}
     for tail, head in links:
@@ -56,31 +61,42 @@ def ranks(node_ids: Sequence[str], links: Sequence[tuple[str, str]]) -> dict[str
 
     for node in list(rank):
         visit(node)
+    # then as late as its consumers allow: an input drawn next to the gate it feeds (w2 one
+    # rank before its +, not in the first rank), so a folded band keeps it
+    outgoing: dict[str, list[str]] = {}
+    for tail, head in links:
+        outgoing.setdefault(tail, []).append(head)
+    for node in sorted(rank, key=lambda n: -rank[n]):
+        if node in outgoing:
+            rank[node] = max(rank[node], min(rank[h] for h in outgoing[node]) - 1)
     return rank
 
 
 def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int
-              ) -> tuple[list[list[str]], set[int]]:
-    """Rows of nodes to put on one rank, and the links (by index) that stop constraining,
-    to fold the ranks into `bands` bands side by side (1 or 0: no folding).
+              ) -> tuple[list[list[str]], set[int], list[tuple[str, str]]]:
+    """How to fold the ranks into `bands` bands side by side (1 or 0: no folding): rows of
+    nodes to put on one rank, the links (by index) that stop constraining, and pairs of
+    nodes in one row whose order keeps the bands in order (the first band first).
 
-    >>> rows, loose = wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
-    >>> rows, loose
-    ([['a', 'c'], ['b', 'd']], {1})
+    >>> wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
+    ([['a', 'c'], ['b', 'd']], {1}, [('a', 'c'), ('b', 'd')])
     """
     if bands <= 1:
-        return [], set()
+        return [], set(), []
     rank = ranks(node_ids, links)
     depth = max(rank.values(), default=0) + 1
     every = math.ceil(depth / bands)
     if every >= depth:
-        return [], set()
+        return [], set(), []
     rows: list[list[str]] = [[] for _ in range(every)]
-    for node in sorted(rank, key=lambda n: (rank[n], list(rank).index(n))):
+    position = {node: k for k, node in enumerate(rank)}
+    for node in sorted(rank, key=lambda n: (rank[n], position[n])):
         rows[rank[node] % every].append(node)
     loose = {k for k, (tail, head) in enumerate(links)
              if rank[tail] // every != rank[head] // every}
-    return [row for row in rows if len(row) > 1], loose
+    apart = [(a, b) for row in rows for a, b in zip(row, row[1:])
+             if rank[a] // every != rank[b] // every]
+    return [row for row in rows if len(row) > 1], loose, apart
 
 
 def svg_size(svg: str) -> tuple[float, float]:
@@ -98,6 +114,20 @@ def slide_text_height(svg: str, slide: tuple[int, int] = SLIDE) -> float:
     return round(min(sizes, default=0.0) * scale, 2)
 
 
+def drawn_edges(svg: str) -> set[str]:
+    """The ids of the edges an SVG draws (Graphviz leaves out one it fails to route)."""
+    return {g.get("id") for g in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g")
+            if g.get("class") == "edge" and g.find("{http://www.w3.org/2000/svg}path")
+            is not None}
+
+
+def _measure(source: str, draw: Callable[[str], str]) -> float:
+    """The slide text height of a drawing of `source`, or -1 when Graphviz lost an edge."""
+    svg = draw(source)
+    wanted = set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source))
+    return slide_text_height(svg) if wanted <= drawn_edges(svg) else -1.0
+
+
 def fit_to_slide(source_for: Callable[[str, int, int | None], str],
                  draw: Callable[[str], str] | None) -> tuple[str, int, int | None]:
     """The arrangement for a 1280x720 slide: (rankdir, bands, tensor_lines) among the
@@ -112,7 +142,7 @@ def fit_to_slide(source_for: Callable[[str, int, int | None], str],
         return "TB", 2, 1
     tried: list[tuple[float, tuple[str, int, int | None]]] = []
     for lines in (None, 1, 0):
-        measured = [(slide_text_height(draw(source_for(rankdir, bands, lines))),
+        measured = [(_measure(source_for(rankdir, bands, lines), draw),
                      (rankdir, bands, lines)) for rankdir, bands in CANDIDATES]
         best_plain = max((m for m in measured if m[1][1] == 1), key=lambda m: m[0])
         if best_plain[0] >= MIN_TEXT_PX:

@@ -87,7 +87,7 @@ def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
         lambda rankdir, bands, lines: scene_source(
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
-        (lambda source: draw(source, "svg").decode()) if backend() else None)
+        (lambda source: draw(source, "svg", silent=True).decode()) if backend() else None)
     return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
 
 

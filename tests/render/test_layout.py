@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import graphnn as gn
+from graphnn.render import layout
 from graphnn.render.drawing import backend
 from graphnn.render.layout import MIN_TEXT_PX, slide_text_height, svg_size, wrap_rows
 from graphnn.render.pictures import render
@@ -72,10 +73,21 @@ def test_slide_text_height_scales_the_smallest_text_to_the_slide():
 
 def test_wrapping_folds_ranks_into_bands():
     chain = [(f"n{k}", f"n{k + 1}") for k in range(5)]
-    rows, loose = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
+    rows, loose, apart = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
     assert rows == [["n0", "n3"], ["n1", "n4"], ["n2", "n5"]]
     assert loose == {2}                             # n2 -> n3 joins the bands
-    assert wrap_rows(["a", "b"], [("a", "b")], 1) == ([], set())
+    assert apart == [("n0", "n3"), ("n1", "n4"), ("n2", "n5")]
+    assert wrap_rows(["a", "b"], [("a", "b")], 1) == ([], set(), [])
+
+
+def test_an_arrangement_that_loses_an_edge_is_not_chosen():
+    source = 'digraph f {\n\ta -> b [id=e0]\n\tb -> c [id=e1]\n}\n'
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="100pt" height="50pt">'
+           '<g id="e0" class="edge"><path d="M0,0 C1,1 2,2 3,3"/></g>'
+           '<g id="e1" class="edge"></g><text font-size="14">a</text></svg>')
+    assert layout.drawn_edges(svg) == {"e0"}
+    assert layout._measure(source, lambda _: svg) == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: svg) > 0
 
 
 def test_unknown_layout_is_an_error():
