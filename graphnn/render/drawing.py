@@ -53,9 +53,9 @@ def backend() -> str | None:
 
 
 @contextlib.contextmanager
-def _quiet_fontconfig(silent: bool = False) -> Iterator[None]:
-    """Drop the bundled fontconfig's complaints about a newer system configuration (and,
-    `silent`, everything else Graphviz says).
+def _quiet_fontconfig(heard: list[str] | None = None) -> Iterator[None]:
+    """Drop the bundled fontconfig's complaints about a newer system configuration; with
+    `heard`, everything else Graphviz says goes into that list instead of the terminal.
 
     pygraphviz's Graphviz writes to file descriptor 2 directly, so Python cannot intercept
     it; this captures the descriptor for the call and passes every other line on.
@@ -71,8 +71,12 @@ def _quiet_fontconfig(silent: bool = False) -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not silent and not line.startswith("Fontconfig warning"):
+                if line.startswith("Fontconfig warning"):
+                    continue
+                if heard is None:
                     sys.stderr.write(line)
+                else:
+                    heard.append(line.rstrip("\n"))
 
 
 def _bitmap(source: str) -> str:
@@ -83,9 +87,10 @@ def _bitmap(source: str) -> str:
     return f"{source[:brace]}\n\tgraph [{settings}]{source[brace:]}"
 
 
-def draw(source: str, format: str, silent: bool = False) -> bytes:  # noqa: A002
-    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf");
-    `silent` keeps Graphviz's warnings off the terminal (a layout tried and measured)."""
+def draw(source: str, format: str, heard: list[str] | None = None) -> bytes:  # noqa: A002
+    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf"). With
+    `heard`, the bundled Graphviz's warnings go into that list, off the terminal (a layout
+    tried and measured); the system `dot` is always quiet."""
     if format not in FORMATS:
         raise RenderError(f"cannot draw {format!r}: the formats are {', '.join(FORMATS)} "
                           "(and dot, which is the source itself)")
@@ -100,7 +105,7 @@ def draw(source: str, format: str, silent: bool = False) -> bytes:  # noqa: A002
             raise RenderError(f"Graphviz dot failed: {error.stderr!r}") from None
     if which == "pygraphviz":
         agraph = _pygraphviz().AGraph(string=source)
-        with _quiet_fontconfig(silent):
+        with _quiet_fontconfig(heard):
             return agraph.draw(format=format, prog="dot")
     raise RenderError(INSTALL_HINT)
 

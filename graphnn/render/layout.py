@@ -121,22 +121,27 @@ def drawn_edges(svg: str) -> set[str]:
             is not None}
 
 
-def _measure(source: str, draw: Callable[[str], str]) -> float:
-    """The slide text height of a drawing of `source`, or -1 when Graphviz lost an edge."""
-    svg = draw(source)
+def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> float:
+    """The slide text height of a drawing of `source`, or -1 when Graphviz lost an edge
+    (it says so, or the edge is missing from the SVG)."""
+    svg, heard = draw(source)
     wanted = set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source))
+    if any("lost" in line or "failed" in line for line in heard):
+        return -1.0
     return slide_text_height(svg) if wanted <= drawn_edges(svg) else -1.0
 
 
 def fit_to_slide(source_for: Callable[[str, int, int | None], str],
-                 draw: Callable[[str], str] | None) -> tuple[str, int, int | None]:
+                 draw: Callable[[str], tuple[str, list[str]]] | None
+                 ) -> tuple[str, int, int | None]:
     """The arrangement for a 1280x720 slide: (rankdir, bands, tensor_lines) among the
     drawings `source_for(rankdir, bands, tensor_lines)`.
 
     Tensors keep as many lines of numbers (all, one, none) as leave the smallest text at
     least MIN_TEXT_PX high; an arrangement in one band is preferred when it reaches that
     (bands cost the reader the edges between them), else the tallest text wins. `draw` turns
-    DOT into SVG; without it (no Graphviz here), top to bottom in two bands.
+    DOT into SVG and Graphviz's complaints; without it (no Graphviz), top to bottom in two
+    bands.
     """
     if draw is None:
         return "TB", 2, 1

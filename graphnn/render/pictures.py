@@ -87,8 +87,14 @@ def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
         lambda rankdir, bands, lines: scene_source(
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
-        (lambda source: draw(source, "svg", silent=True).decode()) if backend() else None)
+        _trial if backend() else None)
     return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
+
+
+def _trial(source: str) -> tuple[str, list[str]]:
+    """A trial drawing for a slide arrangement: its SVG and what Graphviz complained of."""
+    heard: list[str] = []
+    return draw(source, "svg", heard=heard).decode(), heard
 
 
 def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:

@@ -86,8 +86,10 @@ def test_an_arrangement_that_loses_an_edge_is_not_chosen():
            '<g id="e0" class="edge"><path d="M0,0 C1,1 2,2 3,3"/></g>'
            '<g id="e1" class="edge"></g><text font-size="14">a</text></svg>')
     assert layout.drawn_edges(svg) == {"e0"}
-    assert layout._measure(source, lambda _: svg) == -1.0
-    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: svg) > 0
+    assert layout._measure(source, lambda _: (svg, [])) == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: (svg, [])) > 0
+    lost = (svg, ["Error: lost a b edge"])
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: lost) == -1.0
 
 
 def test_unknown_layout_is_an_error():
