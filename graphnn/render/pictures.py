@@ -170,7 +170,9 @@ def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
         scopes = carry_scopes(scopes, shown)
     if style.get("layout") == "slide" and not collapse:
         # a slide shows the backward pass; each forward layer it reuses is one box
-        collapse = sorted({n.scope[0] for n in toposort([root]) if n.scope})
+        drawn = {scopes.get(n, n.scope) for n in toposort(list(gradients))}
+        collapse = sorted({n.scope[0] for n in toposort([root]) if n.scope}
+                          & {s[0] for s in drawn if s})
     scene = _scene(list(gradients), expand, collapse, max_nodes, scopes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed)
     forward = set(toposort([root])) & set(scene.nodes)
