@@ -15,13 +15,18 @@ from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, input, scope
 from graphnn.passes import optimize
+from graphnn.render import notebook
+from graphnn.render.animate import animate
 from graphnn.render.pictures import render
+
+notebook.install(Function)      # graphs, nodes and compiled functions display inline in Jupyter
 
 # The SymPy side is imported when first used: SymPy takes about half a second to import, and
 # declaring, differentiating, evaluating and compiling graphs never need it.
 SYMBOLIC = ("check_gradients", "check_ops", "to_sympy")
 
-__all__ = ["Function", "Graph", "Node", "SymbolicLimitError", "apply", "compile", "constant",
+__all__ = ["Function", "Graph", "Node", "SymbolicLimitError", "animate", "apply", "compile",
+           "constant",
            "evaluate", "grad", "input", "optimize", "render", "scope", *SYMBOLIC]
 
 

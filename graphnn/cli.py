@@ -8,6 +8,8 @@
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
     ops               print the op reference (docs/ops.md) from the registry
+    animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
+                      page per frame (.pdf), or a directory of numbered frames (--format)
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from graphnn.ir import input as declare
 from graphnn.model_file import load_model
 from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
+from graphnn.render.animate import animate_file, write_neuron_steps
+from graphnn.render.display import display_text
+from graphnn.render.layout import LAYOUTS
 from graphnn.render.opdoc import op_reference
 from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
 from graphnn.symbolic import check_gradients, run_verify
@@ -52,7 +57,7 @@ def demo(out=None, pictures: str = "out") -> int:
     say("graphnn demo: the lecture neuron  f = sigmoid(w0*x0 + w1*x1 + w2)\n")
     say(f"{Graph(f, name='neuron')}\n")
     say("Its gradient, built by reverse mode as a graph of its own:\n")
-    say(f"{Graph(grads, name='neuron_gradient')}\n")
+    say(f"{display_text(Graph(grads, name='neuron_gradient'))}\n")
     feed_text = ", ".join(f"{k} = {v:g}" for k, v in NEURON_FEED.items())
     say(f"Evaluated with the NumPy reference at {feed_text}:\n")
     values = evaluate([f, *grads], NEURON_FEED)
@@ -71,6 +76,8 @@ def demo(out=None, pictures: str = "out") -> int:
     say("\nDrawn with values (green), gradients (red) and the chain rule on every edge:")
     for path in drawn:
         say(f"  {path}")
+    say("\nBackpropagation step by step, a page to open in a browser (arrow keys step):")
+    say(f"  {write_neuron_steps(f, inputs, NEURON_FEED, Path(pictures))}")
     say("\nVerified with SymPy: sympy.diff of f against graphnn's gradient graph in SymPy:\n")
     report = check_gradients(f, inputs, feed=NEURON_FEED)
     say(report)
@@ -104,7 +111,7 @@ def render_command(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-def show(path: str, with_grad: bool, out=None) -> int:
+def show(path: str, with_grad: bool, out=None, raw: bool = False) -> int:
     out = out or sys.stdout
     model = load_model(path)
     print(model.graph, file=out)
@@ -113,7 +120,8 @@ def show(path: str, with_grad: bool, out=None) -> int:
         grads = grad(y, model.wrt)
         print(f"\n# gradients of output 0 with respect to "
               f"{', '.join(w.name or w.op for w in model.wrt)}", file=out)
-        print(Graph(grads, name=f"{model.graph.name}_gradient"), file=out)
+        print(display_text(Graph(grads, name=f"{model.graph.name}_gradient"), raw=raw),
+              file=out)
     if model.feed:
         values = evaluate(list(model.graph.outputs), model.feed)
         with np.printoptions(precision=4, suppress=True, threshold=20):
@@ -149,11 +157,28 @@ def parser() -> argparse.ArgumentParser:
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
+    show_parser.add_argument("--raw", action="store_true", help="print the gradients as "
+                             "gn.grad built them, with the seed's products by 1")
     optimize_parser = commands.add_parser(
         "optimize", help="print a model file's graph and gradients before and after optimization")
     optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     optimize_parser.add_argument("--diff", action="store_true", help="also print a unified diff")
     commands.add_parser("ops", help="print the op reference (markdown) from the registry")
+    animate_parser = commands.add_parser(
+        "animate", help="backpropagation step by step: a page with a frame per step")
+    animate_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
+    animate_parser.add_argument("--out", required=True, help="x.html (a page), x.pdf (a page "
+                                "per frame) or a directory for numbered frames")
+    animate_parser.add_argument("--format", choices=("svg", "png"),
+                                help="write the frames into the directory --out in this format")
+    animate_parser.add_argument("--layout", choices=LAYOUTS, default="slide",
+                                help="slide (16:9, default) or lecture (left to right)")
+    animate_parser.add_argument("--expand", action="store_true",
+                                help="draw composite ops (mse, softmax, ...) as primitives")
+    animate_parser.add_argument("--digits", type=int, default=2, help="decimals shown")
+    animate_parser.add_argument(
+        "--set", dest="values", action="append", type=input_value, metavar="NAME=VALUE",
+        help="an input's value, replacing or completing the file's feed (repeatable)")
     verify_parser = commands.add_parser(
         "verify", help="check a model file's gradients with SymPy (or finite differences)")
     verify_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
@@ -181,10 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return run_verify(args.file, args.method, max_ops=args.max_ops,
                               max_partials=args.max_partials, timeout=args.timeout)
+        if args.command == "animate":
+            written = animate_file(args.file, args.out, layout=args.layout, expand=args.expand,
+                                   values=dict(args.values or ()), digits=args.digits,
+                                   format=args.format)
+            print(f"wrote {written}")
+            return 0
         if args.command == "ops":
             print(op_reference(), end="")
             return 0
-        return show(args.file, args.grad)
+        return show(args.file, args.grad, raw=args.raw)
     except GraphnnError as error:
         print(f"graphnn: error: {error}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ def test_demo_prints_the_neurons_value_and_gradients(capsys, tmp_path):
     assert difference < 1e-12
     assert "kernel neuron(" in compiled
     assert "OK: all 5 derivatives agree" in out
-    drawn = out.split("chain rule on every edge:")[1].split("Verified with SymPy")[0].split()
+    drawn = out.split("chain rule on every edge:")[1].split("Backpropagation step by")[0].split()
     assert drawn and all((tmp_path / name.rsplit("/", 1)[-1]).exists() for name in drawn)
 
 

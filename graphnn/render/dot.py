@@ -15,7 +15,6 @@ and every node holds its own numbers: the compact form for large graphs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import graphviz
@@ -25,37 +24,11 @@ from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
 from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
+from graphnn.render.layout import wrap_rows
+from graphnn.render.magnitude import magnitude
 from graphnn.render.scene import Edge, Scene, top_scopes
+from graphnn.render.style import FOCUS_COLOR, FORWARD_STYLE, INPUT_STYLE, Item, Style, new_graph
 from graphnn.render.symbols import derivative, symbol
-
-GRAPH_ATTRS = {"rankdir": "LR", "fontname": "Helvetica", "bgcolor": "white", "pad": "0.2",
-               "nodesep": "0.3", "ranksep": "0.45", "newrank": "true",
-               "ordering": "in"}
-NODE_ATTRS = {"fontname": "Helvetica", "fontsize": "14", "color": "#424242", "penwidth": "1.2"}
-EDGE_ATTRS = {"fontname": "Helvetica", "fontsize": "11", "color": "#757575", "arrowsize": "0.6"}
-INPUT_STYLE = {"shape": "box", "style": "rounded,filled", "fillcolor": "#e3f2fd",
-               "color": "#1e88e5"}
-FORWARD_STYLE = {"color": "#9e9e9e", "fontcolor": "#757575", "style": "rounded,dashed"}
-
-
-@dataclass
-class Style:
-    """How to draw a scene.
-
-    `teaching`: numbers and the chain rule on edges (else compact). `gradient_of`: the name
-    of the differentiated output in ∂f/∂x. `output_names`: labels of the output arrows.
-    `forward`: nodes drawn muted (the forward nodes a gradient graph reuses), explained by
-    `note` in the legend.
-    """
-
-    digits: int = 2
-    teaching: bool = True
-    legend: bool = True
-    title: str | None = None
-    gradient_of: str = "f"
-    output_names: Sequence[str] | None = None
-    forward: set[Node] = field(default_factory=set)
-    note: str | None = None
 
 
 class _Writer:
@@ -84,12 +57,13 @@ class _Writer:
             return self.fan_out_sum(node)
         lines = []
         digits = self.style.digits
+        keep = self.style.tensor_lines
         if node in self.numbers.values and node.op != "constant":
-            lines += [font(t, VALUE_COLOR, size=12) for t in labels.value_lines(
-                self.numbers.values[node], digits)]
+            lines += [self.item(("value", node), t, VALUE_COLOR, 12)
+                      for t in labels.value_lines(self.numbers.values[node], digits)[:keep]]
         if node in self.numbers.grads:
-            grad = labels.value_lines(self.numbers.grads[node], digits)
-            lines += [font(("∇ " if k == 0 else "") + t, GRADIENT_COLOR, size=12)
+            grad = labels.value_lines(self.numbers.grads[node], digits)[:keep]
+            lines += [self.item(("grad", node), ("∇ " if k == 0 else "") + t, GRADIENT_COLOR, 12)
                       for k, t in enumerate(grad)]
         return lines
 
@@ -100,24 +74,42 @@ class _Writer:
         if len(flows) < 2 or node not in self.numbers.grads:
             return []
         terms = " + ".join(self.number(f) for f in flows).replace("+ -", "- ")
-        return [font(f"∇ {terms} = {self.number(self.numbers.grads[node])}", GRADIENT_COLOR,
-                     size=11)]
+        return [self.item(("grad", node), f"∇ {terms} = {self.number(self.numbers.grads[node])}",
+                          GRADIENT_COLOR, 11)]
+
+    def font(self, text: str, color: str | None = None, size: int = 14, **kwargs: bool) -> str:
+        """labels.font at this style's least text size (slides draw larger text)."""
+        return font(text, color, size=max(size, self.style.min_text), **kwargs)
+
+    def item(self, key: Item, text: str, color: str, size: int) -> str:
+        """A number of the drawing, which an animation frame may show or hide (`paint`)."""
+        paint = self.style.paint
+        return self.font(text, paint(key, color) if paint else color, size)
+
+    def shown_name(self, node: Node) -> str | None:
+        """The name written under a node's symbol: its own, or in teaching mode the name its
+        edges' formulas call it by."""
+        if node.name:
+            return node.name
+        cited = self.style.teaching and self.numbers.carries_gradient
+        return self.scene.names.get(node) if cited else None
 
     def label(self, node: Node) -> str:
         shape = labels.shape_text(node.shape)
+        name = self.shown_name(node)
         if node.op == "input":
-            head = [font(node.name, bold=True)]
+            head = [self.font(node.name, bold=True)]
         elif node.op == "constant":
-            title = f"{node.name or 'constant'} {shape}".strip()
-            head = [font(title, MUTED_COLOR, size=10, italic=True)]
-            head += [font(t, MUTED_COLOR, size=12)
+            title = f"{name or 'constant'} {shape}".strip()
+            head = [self.font(title, MUTED_COLOR, size=10, italic=True)]
+            head += [self.font(t, MUTED_COLOR, size=12)
                      for t in labels.value_lines(node.value, self.style.digits)]
         else:
-            head = [font(symbol(node), size=16)]
-            if node.name:
-                head.append(font(node.name, MUTED_COLOR, size=11, italic=True))
+            head = [self.font(symbol(node), size=16)]
+            if name:
+                head.append(self.font(name, MUTED_COLOR, size=11, italic=True))
         if shape and node.op != "constant":
-            head.append(font(shape, MUTED_COLOR, size=10))
+            head.append(self.font(shape, MUTED_COLOR, size=10))
         return labels.html_label(head + self.number_lines(node))
 
     def node_attrs(self, node: Node) -> dict[str, str]:
@@ -135,6 +127,9 @@ class _Writer:
             attrs.update(FORWARD_STYLE)
         attrs["label"] = self.label(node)
         attrs["tooltip"] = node.describe()
+        attrs["id"] = self.prefix + self.scene.ids[node]
+        if attrs["id"] in self.style.focus:
+            attrs.update(color=FOCUS_COLOR, penwidth="3")
         return attrs
 
     def group_attrs(self, scope: str) -> dict[str, str]:
@@ -148,9 +143,9 @@ class _Writer:
                    and self.scene.groups.get(e.consumer) != (scope,)}
         shapes = ", ".join(labels.shape_text(n.shape) or "scalar" for n in members
                            if n in leaving)
-        lines = [font(scope, bold=True), font(f"{len(members)} ops: {summary}", MUTED_COLOR,
-                                              size=10)]
-        lines += [font(f"→ {shapes}", MUTED_COLOR, size=10)] if shapes else []
+        lines = [self.font(scope, bold=True),
+                 self.font(f"{len(members)} ops: {summary}", MUTED_COLOR, size=10)]
+        lines += [self.font(f"→ {shapes}", MUTED_COLOR, size=10)] if shapes else []
         return {"shape": "box3d", "label": labels.html_label(lines),
                 "tooltip": f"scope {scope}: {len(members)} ops (collapsed)"}
 
@@ -160,11 +155,12 @@ class _Writer:
         key = (edge.consumer, edge.position)
         if key not in self.numbers.carries_gradient:
             return None
-        text = derivative(edge.consumer, edge.position, self.scene.names)
+        text = derivative(edge.consumer, edge.position, self.scene.names,
+                          gradient_of=self.style.gradient_of)
         line = f"{text.symbol} = {text.formula}"
         if key in self.numbers.local and not _is_number(text.formula):
             line += f" = {self.number(self.numbers.local[key])}"
-        return font(line, LOCAL_COLOR, size=10)
+        return self.item(("local", *key), line, LOCAL_COLOR, 10)
 
     def flow_line(self, edge: Edge) -> str | None:
         key = (edge.consumer, edge.position)
@@ -174,25 +170,34 @@ class _Writer:
         if key in self.numbers.local and edge.consumer in self.numbers.grads:
             up = _operand(self.number(self.numbers.grads[edge.consumer]))
             local = _operand(self.number(self.numbers.local[key]))
-            return font(f"{up} × {local} = {down}", GRADIENT_COLOR)
-        return font(down, GRADIENT_COLOR)
+            return self.item(("flow", *key), f"{up} × {local} = {down}", GRADIENT_COLOR, 11)
+        return self.item(("flow", *key), down, GRADIENT_COLOR, 11)
 
     def edge_label(self, edge: Edge) -> str | None:
         if not self.style.teaching or edge.consumer in self.scene.groups:
             return None
         lines = []
         if self.on_edges(edge.source) and edge.source in self.numbers.values:
-            lines.append(font(self.number(self.numbers.values[edge.source]), VALUE_COLOR))
+            lines.append(self.item(("value", edge.source),
+                                   self.number(self.numbers.values[edge.source]), VALUE_COLOR, 11))
         lines += [line for line in (self.local_line(edge), self.flow_line(edge)) if line]
         return labels.html_label(lines) if lines else None
 
     def edge_attrs(self, edge: Edge) -> dict[str, str]:
+        key = (edge.consumer, edge.position)
+        scale = self.style.grad_scale
+        stroke = scale.edge(magnitude(self.numbers.flow[key])) \
+            if scale and key in self.numbers.flow else {}
+        return {**self.label_attrs(edge), **stroke}
+
+    def label_attrs(self, edge: Edge) -> dict[str, str]:
         label = self.edge_label(edge)
         if label:
             return {"label": label}
         op = edge.consumer.opdef
         if len(op.inputs) == 2 and not op.extra.get("commutative") and not self.style.teaching:
-            return {"headlabel": op.inputs[edge.position], "fontsize": "9",
+            return {"headlabel": op.inputs[edge.position],
+                    "fontsize": str(max(9, self.style.min_text)),
                     "fontcolor": MUTED_COLOR}
         return {}
 
@@ -203,18 +208,23 @@ class _Writer:
             "output" if len(self.scene.outputs) == 1 else f"output {k}")
         lines = []
         if self.on_edges(node) and node in self.numbers.values:
-            lines.append(font(self.number(self.numbers.values[node]), VALUE_COLOR))
+            lines.append(self.item(("value", node), self.number(self.numbers.values[node]),
+                                   VALUE_COLOR, 11))
             if k == 0 and self.numbers.grads:
-                lines.append(font(self.number(1.0), GRADIENT_COLOR))
+                lines.append(self.item(("grad", node), self.number(1.0), GRADIENT_COLOR, 11))
         edge = {"label": labels.html_label(lines)} if lines else {}
-        return {"shape": "plaintext", "label": labels.html_label([font(name, bold=True)])}, edge
+        if k == 0 and self.style.grad_scale and self.numbers.grads:
+            edge.update(self.style.grad_scale.edge(1.0))           # |∂f/∂f| = 1
+        return {"shape": "plaintext",
+                "label": labels.html_label([self.font(name, bold=True)])}, edge
 
     # Assembly ---------------------------------------------------------------------------
 
     def write(self, graph: graphviz.Digraph) -> None:
-        self.write_nodes(graph)
+        tree, attrs = self.node_tree()
+        links: list[tuple[str, str, dict[str, str]]] = []
         seen: set[tuple[str, str]] = set()
-        for edge in self.scene.edges:
+        for k, edge in enumerate(self.scene.edges):
             if edge.source in self.scene.hidden:
                 continue
             tail, head = self.node_id(edge.source), self.node_id(edge.consumer)
@@ -222,20 +232,60 @@ class _Writer:
             if tail == head or (grouped and (tail, head) in seen):
                 continue
             seen.add((tail, head))
-            attrs = self.edge_attrs(edge)
+            edge_attrs = self.edge_attrs(edge)
             if _between_clusters(self.scene.scopes[edge.source], self.scene.scopes[edge.consumer]):
                 # a layer's weights sit one rank before its first op; a longer edge from the
                 # previous layer keeps the two clusters' ranks apart, so layers line up left
                 # to right instead of stepping down the page
-                attrs["minlen"] = "2"
-            graph.edge(tail, head, **attrs)
+                edge_attrs["minlen"] = "2"
+            where = _common(self.scene.scopes[edge.source], self.scene.scopes[edge.consumer])
+            links += self.link(f"{self.prefix}e{k}", tail, head, edge_attrs, tree, attrs, where)
         for k, node in enumerate(self.scene.outputs):
             terminal, arrow = self.output_label(k, node)
-            graph.node(f"{self.prefix}out{k}", **terminal)
-            graph.edge(self.node_id(node), f"{self.prefix}out{k}", **arrow)
+            attrs[f"{self.prefix}out{k}"] = terminal
+            tree[()].append(f"{self.prefix}out{k}")
+            links += self.link(f"{self.prefix}o{k}", self.node_id(node), f"{self.prefix}out{k}",
+                               arrow, tree, attrs, ())
+        self.write_cluster(graph, (), tree, attrs)
+        rows, loose, apart = wrap_rows([i for ids in tree.values() for i in ids],
+                                       [(tail, head) for tail, head, _ in links],
+                                       self.style.bands)
+        for k, (tail, head, edge_attrs) in enumerate(links):
+            graph.edge(tail, head, **edge_attrs, **({"constraint": "false"} if k in loose else {}))
+        for first, second in apart:             # band 1 above (or left of) band 2, ...
+            graph.edge(first, second, style="invis")
+        for row in rows:
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for node_id in row:
+                    same.node(node_id)
 
-    def write_nodes(self, graph: graphviz.Digraph) -> None:
-        """Nodes into nested clusters by scope; a collapsed scope is one box in its cluster."""
+    def link(self, edge_id: str, tail: str, head: str, edge_attrs: dict[str, str],
+             tree: dict[tuple[str, ...], list[str]], attrs: dict[str, dict[str, str]],
+             where: tuple[str, ...]) -> list[tuple[str, str, dict[str, str]]]:
+        """An edge; one with a label becomes two, through a node holding the label.
+
+        Graphviz places an edge label beside its edge, sometimes nearer another edge; a
+        label node on the edge's own path can only be read as that edge's.
+        """
+        label = edge_attrs.pop("label", None)
+        focus = {"color": FOCUS_COLOR, "penwidth": "3"} if edge_id in self.style.focus else {}
+        if label is None:
+            return [(tail, head, {"id": edge_id, **edge_attrs, **focus})]
+        stroke = {k: v for k, v in edge_attrs.items() if k in ("color", "penwidth", "style")}
+        # the edge enters and leaves the label at opposite sides, so it runs through the
+        # label's middle; a margin keeps other edges clear of the label's outer lines
+        attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": "0.04,0.15",
+                          "label": label, "id": edge_id}
+        tree.setdefault(where, []).append(edge_id)
+        into, out = ("n", "s") if self.style.rankdir == "TB" else ("w", "e")
+        return [(tail, edge_id, {"id": edge_id + "a", "arrowhead": "none", "headport": into,
+                                 **edge_attrs, **focus}),
+                (edge_id, head, {"id": edge_id + "b", "tailport": out, **stroke, **focus})]
+
+    def node_tree(self) -> tuple[dict[tuple[str, ...], list[str]], dict[str, dict[str, str]]]:
+        """Node ids by the cluster path they are drawn in, and their attributes; a collapsed
+        scope is one box in its cluster."""
         tree: dict[tuple[str, ...], list[str]] = {(): []}
         attrs = {self.prefix + self.scene.ids[n]: self.node_attrs(n) for n in self.scene.drawn}
         for scope, group_id in self.group_ids.items():
@@ -247,7 +297,7 @@ class _Writer:
             for depth in range(1, len(path) + 1):
                 tree.setdefault(path[:depth], [])
             tree[path].append(self.prefix + self.scene.ids[node])
-        self.write_cluster(graph, (), tree, attrs)
+        return tree, attrs
 
     def write_cluster(self, graph: graphviz.Digraph, path: tuple[str, ...],
                       tree: Mapping[tuple[str, ...], list[str]],
@@ -259,7 +309,8 @@ class _Writer:
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
                 cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica",
-                             fontsize="12", style="rounded,dashed", color="#9e9e9e",
+                             fontsize=str(max(12, self.style.min_text)),
+                             style="rounded,dashed", color="#9e9e9e",
                              fontcolor=MUTED_COLOR)
                 self.write_cluster(cluster, child, tree, attrs)
 
@@ -270,6 +321,14 @@ def _between_clusters(source: tuple[str, ...], consumer: tuple[str, ...]) -> boo
         return False
     depth = min(len(source), len(consumer))
     return source[:depth] != consumer[:depth]
+
+
+def _common(source: tuple[str, ...], consumer: tuple[str, ...]) -> tuple[str, ...]:
+    """The innermost cluster holding both ends of an edge (where its label node goes)."""
+    depth = 0
+    while depth < min(len(source), len(consumer)) and source[depth] == consumer[depth]:
+        depth += 1
+    return source[:depth]
 
 
 def _is_number(text: str) -> bool:
@@ -285,35 +344,6 @@ def _operand(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def legend(style: Style, numbers: Numbers) -> str | None:
-    """The colour key under a teaching drawing with numbers (and the title above it)."""
-    parts = []
-    if style.teaching and numbers.values:
-        parts.append(font("value", VALUE_COLOR))
-        if numbers.grads:
-            parts += [font(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
-                      font("local derivative", LOCAL_COLOR),
-                      font("upstream × local = downstream", GRADIENT_COLOR)]
-    if style.note:
-        parts.append(font(style.note, MUTED_COLOR))
-    lines = [font(style.title, bold=True, size=14)] if style.title else []
-    if parts and style.legend:
-        lines.append("     ".join(parts))
-    return labels.html_label(lines) if lines else None
-
-
-def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
-    """An empty left-to-right digraph with the shared attributes and the legend."""
-    graph_attrs = dict(GRAPH_ATTRS)
-    if style.teaching:
-        graph_attrs.update(ranksep="0.5", nodesep="0.35")
-    key = legend(style, numbers)
-    if key:
-        graph_attrs.update(label=key, labelloc="b", fontsize="11")
-    return graphviz.Digraph(name, graph_attr=graph_attrs, node_attr=NODE_ATTRS,
-                            edge_attr=EDGE_ATTRS)
-
-
 def scene_source(scene: Scene, numbers: Numbers, style: Style, name: str = "f") -> str:
     """The DOT text of one scene.
 
@@ -325,9 +355,12 @@ def scene_source(scene: Scene, numbers: Numbers, style: Style, name: str = "f") 
     >>> numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], {"x": 0.0}, [x])
     >>> source = scene_source(scene, numbers, Style(legend=False))
     >>> [line.split(" [")[0].strip() for line in source.splitlines()[4:]]
-    ['n0', 'n1', 'n0 -> n1', 'out0', 'n1 -> out0', '}']
-    >>> "∂out/∂x = out = 1.00" in source and "1.00 × 1.00 = 1.00" in source
+    ['n0', 'n1', 'e0', 'out0', 'o0', 'n0 -> e0', 'e0 -> n1', 'n1 -> o0', 'o0 -> out0', '}']
+    >>> "∂exp/∂x = exp = 1.00" in source and "1.00 × 1.00 = 1.00" in source
     True
+
+    A labelled edge runs through a node holding its label (e0, o0), so the label can only
+    be read as its own edge's.
     """
     graph = new_graph(name, style, numbers)
     _Writer(scene, numbers, style).write(graph)

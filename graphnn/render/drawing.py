@@ -1,9 +1,12 @@
 """Drawing DOT source as SVG, PNG or PDF, and the `Rendering` object users get back.
 
-Stage: rendering. Input: DOT text. Output: image bytes or files. The system `dot` program is
-used when it is on the PATH (through the `graphviz` package); otherwise pygraphviz, whose
-wheel bundles Graphviz, so `pip install` alone can draw. With neither, DOT text can still be
-saved, and drawing raises an error that says what to install.
+Stage: rendering. Input: DOT text. Output: image bytes or files. pygraphviz draws when it is
+installed (a dependency everywhere but Windows): its wheel bundles a recent Graphviz, so
+`pip install` alone draws, and every machine draws with the same Graphviz release, whatever
+its system has (Debian 12's `dot` is 2.43, from 2019, whose spline router fails on some of the
+slide layouts). Without pygraphviz the system `dot` program draws, through the `graphviz`
+package. With neither, DOT text can still be saved, and drawing raises an error that says
+what to install.
 """
 
 from __future__ import annotations
@@ -46,15 +49,16 @@ def _pygraphviz() -> ModuleType | None:
 
 
 def backend() -> str | None:
-    """Which Graphviz draws: "dot" (the system program), "pygraphviz" (bundled), or None."""
-    if find_dot():
-        return "dot"
-    return "pygraphviz" if _pygraphviz() is not None else None
+    """Which Graphviz draws: "pygraphviz" (bundled), "dot" (the system program), or None."""
+    if _pygraphviz() is not None:
+        return "pygraphviz"
+    return "dot" if find_dot() else None
 
 
 @contextlib.contextmanager
-def _quiet_fontconfig() -> Iterator[None]:
-    """Drop the bundled fontconfig's complaints about a newer system configuration.
+def _quiet_fontconfig(heard: list[str] | None = None) -> Iterator[None]:
+    """Drop the bundled fontconfig's complaints about a newer system configuration; with
+    `heard`, everything else Graphviz says goes into that list instead of the terminal.
 
     pygraphviz's Graphviz writes to file descriptor 2 directly, so Python cannot intercept
     it; this captures the descriptor for the call and passes every other line on.
@@ -70,8 +74,12 @@ def _quiet_fontconfig() -> Iterator[None]:
             os.close(saved)
             captured.seek(0)
             for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not line.startswith("Fontconfig warning"):
+                if line.startswith("Fontconfig warning"):
+                    continue
+                if heard is None:
                     sys.stderr.write(line)
+                else:
+                    heard.append(line.rstrip("\n"))
 
 
 def _bitmap(source: str) -> str:
@@ -82,8 +90,10 @@ def _bitmap(source: str) -> str:
     return f"{source[:brace]}\n\tgraph [{settings}]{source[brace:]}"
 
 
-def draw(source: str, format: str) -> bytes:  # noqa: A002 (Graphviz's name for it)
-    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf")."""
+def draw(source: str, format: str, heard: list[str] | None = None) -> bytes:  # noqa: A002
+    """DOT text drawn by Graphviz's dot layout as `format` ("svg", "png" or "pdf"). With
+    `heard`, the bundled Graphviz's warnings go into that list, off the terminal (a layout
+    tried and measured); the system `dot` is always quiet."""
     if format not in FORMATS:
         raise RenderError(f"cannot draw {format!r}: the formats are {', '.join(FORMATS)} "
                           "(and dot, which is the source itself)")
@@ -98,7 +108,7 @@ def draw(source: str, format: str) -> bytes:  # noqa: A002 (Graphviz's name for 
             raise RenderError(f"Graphviz dot failed: {error.stderr!r}") from None
     if which == "pygraphviz":
         agraph = _pygraphviz().AGraph(string=source)
-        with _quiet_fontconfig():
+        with _quiet_fontconfig(heard):
             return agraph.draw(format=format, prog="dot")
     raise RenderError(INSTALL_HINT)
 

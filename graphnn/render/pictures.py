@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,14 @@ from graphnn.graph import Graph
 from graphnn.ir import Node, apply, toposort
 from graphnn.model_file import load_model
 from graphnn.passes import optimize
-from graphnn.render.annotate import annotate, backward_scopes
-from graphnn.render.dot import Style, comparison_source, scene_source
-from graphnn.render.drawing import Rendering, backend
+from graphnn.render.annotate import Numbers, annotate, backward_scopes
+from graphnn.render.display import carry_scopes, simplify_for_display
+from graphnn.render.dot import comparison_source, scene_source
+from graphnn.render.drawing import Rendering, backend, draw
+from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
+from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.scene import Scene, build_scene
+from graphnn.render.style import Style
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
 MAX_NODES = 150           # beyond this many, scopes collapse into one box each
@@ -65,17 +70,43 @@ def _scene(outputs: list[Node], expand: bool, collapse: Sequence[str] | bool,
     return scene
 
 
-def _style(scene: Scene, teaching: bool | None, **fields: Any) -> Style:
+def _style(scene: Scene, teaching: bool | None, layout: str = "lecture", **fields: Any) -> Style:
+    if layout not in LAYOUTS:
+        raise OpError(f"unknown layout {layout!r}; the layouts are {', '.join(LAYOUTS)}")
     if teaching is None:
         teaching = len(scene.drawn) <= TEACHING_LIMIT
-    return Style(teaching=teaching, **fields)
+    return Style(teaching=teaching, min_text=SLIDE_TEXT if layout == "slide" else 0, **fields)
+
+
+def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
+    """`style` with its ranks placed: a slide style (min_text set) is arranged to fit 16:9
+    (layout.py), measured on drawings of `scene`; any other is returned as it is."""
+    if not style.min_text:
+        return style
+    rankdir, bands, lines = fit_to_slide(
+        lambda rankdir, bands, lines: scene_source(
+            scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
+            name),
+        _trial if backend() else None)
+    return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
+
+
+def _trial(source: str) -> tuple[str, list[str]]:
+    """A trial drawing for a slide arrangement: its SVG and what Graphviz complained of."""
+    heard: list[str] = []
+    return draw(source, "svg", heard=heard).decode(), heard
+
+
+def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
+    """DOT for a scene, arranged for a slide when the style asks for one."""
+    return scene_source(scene, numbers, arranged(scene, numbers, style, name), name)
 
 
 def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,
            view: str = "forward", expand: bool = False, *,
            collapse: Sequence[str] | bool = (), teaching: bool | None = None, digits: int = 2,
-           title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES
-           ) -> Rendering:
+           title: str | None = None, legend: bool = True, max_nodes: int = MAX_NODES,
+           layout: str = "lecture", raw: bool = False, grad_scale: bool = False) -> Rendering:
     """Draw a graph for teaching: values, gradients and the chain rule on its edges.
 
     `feed` gives input values (names or input nodes to values); `grads` the nodes to take the
@@ -85,7 +116,11 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     ops (mse, softmax, ...) as their primitives. Nodes built under `gn.scope(name)` are drawn
     in a cluster; `collapse` (scope names, or True) draws a scope as one box, as happens by
     itself past `max_nodes`. `teaching` (default: for small graphs) writes numbers and
-    derivatives on edges; `digits` is the number of decimals shown.
+    derivatives on edges; `digits` is the number of decimals shown. `layout` "slide" arranges
+    the drawing for a 16:9 slide with text at least 14 px high at 1280x720 (layout.py), where
+    "lecture" (default) draws left to right. The gradient view leaves out the seed's `× 1`
+    unless `raw`. `grad_scale` draws each edge's width and colour by the magnitude of the
+    gradient flowing along it, on a log scale with a legend (needs feed and grads).
 
     >>> import graphnn as gn
     >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
@@ -95,42 +130,56 @@ def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[No
     True
     """
     nodes, name = _outputs(outputs)
-    draw = _VIEWS.get(view)
-    if draw is None:
+    view_of = _VIEWS.get(view)
+    if view_of is None:
         raise OpError(f"unknown view {view!r}; the views are {', '.join(VIEWS)}")
-    return draw(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
+    return view_of(nodes, name, feed, _wrt(nodes[0], grads), expand=expand, collapse=collapse,
                 teaching=teaching, max_nodes=max_nodes, digits=digits, title=title,
-                legend=legend)
+                legend=legend, layout=layout, raw=raw, grad_scale=grad_scale)
 
 
 def _forward_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                   collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                  **style: Any) -> Rendering:
+                  raw: bool, grad_scale: bool, **style: Any) -> Rendering:
     """The graph as written, with values, gradients and the chain rule."""
     scene = _scene(nodes, expand, collapse, max_nodes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
                        [scene.node_for(w) for w in wrt])
+    if grad_scale:
+        if not numbers.flow:
+            raise GraphnnError("grad_scale draws the gradients' magnitudes: it needs feed "
+                               "(the input values) and grads (what to differentiate by)")
+        flows = {key: magnitude(value) for key, value in numbers.flow.items()}
+        style["grad_scale"] = Scale.of({**flows, "seed": 1.0})
     result = _style(scene, teaching, gradient_of=nodes[0].name or "f", **style)
-    return Rendering(scene_source(scene, numbers, result, name), name)
+    return Rendering(scene_dot(scene, numbers, result, name), name)
 
 
 def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *, expand: bool,
                    collapse: Sequence[str] | bool, teaching: bool | None, max_nodes: int,
-                   **style: Any) -> Rendering:
+                   raw: bool, grad_scale: bool, **style: Any) -> Rendering:
     """The gradient graph: one output arrow per ∂f/∂w, forward nodes it reuses muted."""
     if not wrt:
         raise GraphnnError("the gradient view needs grads: the nodes to differentiate with "
                            "respect to (or grads=True for every input)")
     root = nodes[0]
     gradients = grad(root, wrt)
-    scene = _scene(list(gradients), expand, collapse, max_nodes, backward_scopes(root, wrt))
+    scopes = backward_scopes(root, wrt)
+    if not raw:
+        gradients, shown = simplify_for_display(gradients)
+        scopes = carry_scopes(scopes, shown)
+    if style.get("layout") == "slide" and not collapse:
+        # a slide shows the backward pass; each forward layer it reuses is one box
+        drawn = {scopes.get(n, n.scope) for n in toposort(list(gradients))}
+        collapse = sorted({n.scope[0] for n in toposort([root]) if n.scope}
+                          & {s[0] for s in drawn if s})
+    scene = _scene(list(gradients), expand, collapse, max_nodes, scopes)
     numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed)
     forward = set(toposort([root])) & set(scene.nodes)
     result = _style(scene, teaching, output_names=_gradient_names(root, wrt), forward=forward,
                     gradient_of=root.name or "f",
                     note="dashed: forward nodes the gradient reuses", **style)
-    return Rendering(scene_source(scene, numbers, result, f"{name}_gradient"),
-                     f"{name}_gradient")
+    return Rendering(scene_dot(scene, numbers, result, f"{name}_gradient"), f"{name}_gradient")
 
 
 def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
@@ -140,8 +189,10 @@ def _gradient_names(root: Node, wrt: Sequence[Node]) -> list[str]:
 
 def _optimized_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
                     expand: bool, collapse: Sequence[str] | bool, teaching: bool | None,
-                    max_nodes: int, **style: Any) -> Rendering:
-    """The graph (and its gradients, with grads) as built and after gn.optimize."""
+                    max_nodes: int, raw: bool, layout: str, grad_scale: bool,
+                    **style: Any) -> Rendering:
+    """The graph (and its gradients, with grads) as built and after gn.optimize: raw,
+    since what the optimizer removes is the point (left to right, a layout of its own)."""
     if collapse:
         raise OpError("the optimized view draws every op (it compares them); collapse is for "
                       "the forward and gradient views")
@@ -213,7 +264,7 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "fo
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "model.py").write_text(
     ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
-    >>> "∂out/∂x = out = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
+    >>> "∂exp/∂x = exp = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
     True
     >>> "2.72" in render_file(folder / "model.py", folder / "m.dot", values={"x": 1.0}).read_text()
     True

@@ -42,13 +42,14 @@ class Scene:
     nodes: list[Node]
     outputs: list[Node]
     ids: dict[Node, str]
-    names: dict[Node, str]                  # display names: inputs, named nodes, literals
+    names: dict[Node, str]                  # display names: given, literals, made up (mul₁)
     scopes: dict[Node, Scope]               # cluster path of each node
     folds: dict[Node, Fold]
     edges: list[Edge]
     hidden: set[Node]                       # constants folded into every gate that uses them
     groups: dict[Node, Scope] = field(default_factory=dict)   # node -> collapsed scope
     drawn_as: dict[Node, Node] = field(default_factory=dict)  # expanded: original -> drawn
+    made_up: set[Node] = field(default_factory=set)           # names given by the drawing
 
     def node_for(self, node: Node) -> Node:
         """The drawn node standing for `node` of the original graph (expansion rebuilds)."""
@@ -106,14 +107,45 @@ def expand_composites(outputs: Sequence[Node]
     return [mapping[o] for o in outputs], scopes, mapping
 
 
-def _display_names(nodes: Sequence[Node]) -> dict[Node, str]:
-    names = {}
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _stem(node: Node) -> str:
+    """What a made-up name starts with: σ for a one-letter gate, c for an array constant, else
+    the op's name."""
+    glyph = node.opdef.symbol
+    if len(glyph) == 1 and glyph.isalpha() and len(node.inputs) == 1:
+        return glyph
+    return "c" if node.op == "constant" else node.op
+
+
+def _display_names(nodes: Sequence[Node]) -> tuple[dict[Node, str], set[Node]]:
+    """Display names, and which of them were made up here.
+
+    Inputs and named nodes keep their names, scalar constants are their literal. Every other
+    node is called by its op (exp, σ; c for an array constant), with a subscript when the op
+    occurs more than once (mul₁, mul₂), so a formula on an edge names the operand it
+    differentiates by the node it comes from, never by the gate's placeholder (the x of
+    ∂out/∂x could be an input called x).
+    """
+    names: dict[Node, str] = {}
     for node in nodes:
         if node.name:
             names[node] = node.name
         elif node.op == "constant" and node.shape == ():
             names[node] = literal(node.value)
-    return names
+    unnamed = [n for n in nodes if n not in names]
+    stems = [_stem(n) for n in unnamed]
+    taken = set(names.values())
+    counts: dict[str, int] = {}
+    for node, stem in zip(unnamed, stems):
+        name = stem
+        while name in taken or (name == stem and stems.count(stem) > 1):
+            counts[stem] = counts.get(stem, 0) + 1
+            name = stem + str(counts[stem]).translate(_SUBSCRIPTS)
+        names[node] = name
+        taken.add(name)
+    return names, set(unnamed)
 
 
 def _edges_and_hidden(nodes: Sequence[Node], folds: dict[Node, Fold],
@@ -148,8 +180,9 @@ def build_scene(outputs: Sequence[Node], expand: bool = False,
         scopes.setdefault(node, node.scope)
     folds = {n: f for n in nodes if (f := fold(n)) is not None}
     edges, hidden = _edges_and_hidden(nodes, folds, outputs)
-    scene = Scene(nodes, outputs, {n: f"n{k}" for k, n in enumerate(nodes)},
-                  _display_names(nodes), scopes, folds, edges, hidden, drawn_as=mapping)
+    names, made_up = _display_names([n for n in nodes if n not in hidden])
+    scene = Scene(nodes, outputs, {n: f"n{k}" for k, n in enumerate(nodes)}, names, scopes,
+                  folds, edges, hidden, drawn_as=mapping, made_up=made_up)
     collapse_scopes(scene, collapse)
     return scene
 

@@ -126,11 +126,14 @@ class Derivative:
     local: bool             # True: formula is d out / d input; False: the input's gradient
 
 
-def derivative(node: Node, position: int, names: Mapping[Node, str]) -> Derivative:
+def derivative(node: Node, position: int, names: Mapping[Node, str],
+               gradient_of: str | None = None) -> Derivative:
     """The derivative of `node` with respect to its input at `position`, with display names.
 
-    `names` maps nodes to their display names (inputs, named nodes, scalar literals). The
-    formula uses them when every operand has one, else the gate's own placeholder names.
+    `names` maps nodes to their display names (a drawing names every node). The formula uses
+    them when every operand has one, else the gate's own placeholder names. For an op that is
+    not elementwise the edge carries the input's gradient: ∂f/∂W with `gradient_of` f, else
+    ∇W, written in terms of the upstream gradient g.
 
     >>> import graphnn as gn
     >>> w, x = gn.input("w"), gn.input("x")
@@ -140,6 +143,10 @@ def derivative(node: Node, position: int, names: Mapping[Node, str]) -> Derivati
     >>> d = derivative(gn.sigmoid(w * x), 0, {w: "w", x: "x"})
     >>> d.symbol, d.formula
     ('∂σ/∂x', 'σ·(1 - σ)')
+    >>> a, b = gn.input("a", shape=(2, 3)), gn.input("b", shape=(3,))
+    >>> d = derivative(a @ b, 1, {a: "a", b: "b"}, gradient_of="loss")
+    >>> d.symbol, d.formula
+    ('∂loss/∂b', 'aᵀ @ g')
     """
     op = node.opdef
     folded = fold(node)
@@ -158,4 +165,6 @@ def derivative(node: Node, position: int, names: Mapping[Node, str]) -> Derivati
         wrt = placeholders.get(op.inputs[position], op.inputs[position])
     if op.elementwise:
         return Derivative(f"∂{output}/∂{wrt}", formula, local=True)
+    if gradient_of:
+        return Derivative(f"∂{gradient_of}/∂{wrt}", formula, local=False)
     return Derivative(f"∇{wrt}", formula, local=False)

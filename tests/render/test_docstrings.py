@@ -6,7 +6,8 @@ import pytest
 
 from tests.harness import run_docstring_examples
 
-MODULES = ["annotate", "dot", "drawing", "labels", "pictures", "scene", "symbols"]
+MODULES = ["animate", "annotate", "display", "dot", "drawing", "labels", "layout", "pictures",
+           "scene", "symbols"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -19,11 +19,11 @@ from graphnn.render.drawing import RenderError, Rendering
 from graphnn.render.pictures import render
 
 SOURCE = 'digraph f {\n\tgraph [rankdir=LR]\n\ta [label="σ"]\n\tb [label="b"]\n\ta -> b\n}\n'
-# Every test taking `backend` runs with pygraphviz's bundled Graphviz, which is all a pip-only
-# install has. The "dot" runs test the other route, the `graphviz` package piping to a `dot`
-# program on the PATH; pygraphviz's wheel bundles Graphviz's libraries and plugins but no
-# `dot` program (its bin/ holds gvpr, tred and a few other tools), so that route needs a
-# system Graphviz and is skipped without one.
+# Every test taking `backend` runs with pygraphviz's bundled Graphviz, which draws whenever
+# pygraphviz is installed. The "dot" runs test the other route (no pygraphviz), the `graphviz`
+# package piping to a `dot` program on the PATH; pygraphviz's wheel bundles Graphviz's
+# libraries and plugins but no `dot` program (its bin/ holds gvpr, tred and a few other
+# tools), so that route needs a system Graphviz and is skipped without one.
 NO_DOT = ("the system-dot route only: no `dot` program on the PATH (pygraphviz's wheel "
           "bundles Graphviz's libraries, not a `dot` program); these tests ran with the "
           "bundled Graphviz as the pygraphviz backend")
@@ -33,9 +33,10 @@ BACKENDS = ["pygraphviz", pytest.param("dot", marks=pytest.mark.skipif(
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, monkeypatch):
-    """Each Graphviz in turn: the system `dot`, or pygraphviz with `dot` hidden."""
-    if request.param == "pygraphviz":
-        monkeypatch.setattr(drawing, "find_dot", lambda: None)
+    """Each Graphviz in turn: pygraphviz's bundled one, or the system `dot` with pygraphviz
+    hidden."""
+    if request.param == "dot":
+        monkeypatch.setattr(drawing, "_pygraphviz", lambda: None)
     assert drawing.backend() == request.param
     return request.param
 

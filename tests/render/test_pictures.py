@@ -38,13 +38,23 @@ def neuron(primitives: bool):
 
 
 def svg_groups(svg: str) -> dict[str, list[tuple[str, str]]]:
-    """For each SVG node or edge group, by its title (n3, n0->n3): its texts and colours."""
+    """For each SVG node or edge group, by its title (n3, n0->n3): its texts and colours.
+
+    A labelled edge is drawn through a node holding its label (n0->e2, e2, e2->n3): it is
+    reported as one edge n0->n3 with the label's texts.
+    """
     groups = {}
     for group in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g"):
         title = group.find("{http://www.w3.org/2000/svg}title")
         if title is not None and group.get("class") in ("node", "edge"):
-            groups[title.text] = [(t.text, t.get("fill", "")) for t in group.iter()
-                                  if t.tag.endswith("text")]
+            title = re.sub(r":[nsew]\b", "", title.text)       # ports of label nodes
+            groups[title] = [(t.text, t.get("fill", "")) for t in group.iter()
+                             if t.tag.endswith("text")]
+    for label in [t for t in groups if re.fullmatch(r"[eo]\d+", t)]:
+        (tail,) = [t.split("->")[0] for t in groups if t.endswith("->" + label)]
+        (head,) = [t.split("->")[1] for t in groups if t.startswith(label + "->")]
+        groups[f"{tail}->{head}"] = groups.pop(label)
+        del groups[f"{tail}->{label}"], groups[f"{label}->{head}"]
     return groups
 
 
@@ -71,7 +81,7 @@ def test_neuron_svg_shows_the_lecture_numbers(primitives):
 def test_the_sigma_gate_shows_its_local_derivative():
     f, inputs = neuron(primitives=False)
     source = render(f, feed=NEURON, grads=inputs).source
-    assert "∂σ/∂x = σ·(1 - σ) = 0.20" in source and "1.00 × 0.20 = 0.20" in source
+    assert "∂σ/∂add₂ = σ·(1 - σ) = 0.20" in source and "1.00 × 0.20 = 0.20" in source
 
 
 def test_gradient_flow_patterns_are_written_on_the_edges():
@@ -135,15 +145,15 @@ def test_patterns_example_routes_and_adds_on_the_right_edges():
 def test_inputs_and_outputs_are_distinguishable():
     x = gn.input("x", shape=(2, 3))
     source = render(gn.sum(gn.relu(x), name="total"), feed={"x": np.ones((2, 3))}).source
-    assert re.search(r"n0 \[label=<<b>x</b>.*fillcolor", source)
-    assert "out0 [label=<<b>total</b>> shape=plaintext]" in source
+    assert re.search(r"n0 \[label=<<font point-size=\"14\"><b>x</b>.*fillcolor", source)
+    assert "out0 [label=<<font point-size=\"14\"><b>total</b></font>> shape=plaintext]" in source
     assert "[2×3]" in source and "[1.00, 1.00, 1.00]" in source
 
 
 def test_no_feed_draws_structure_and_formulas():
     x, w = gn.input("x", shape=(4, 3)), gn.input("W", shape=(3, 2))
     source = render(gn.sum(x @ w), grads=[w]).source
-    assert "∇W = xᵀ @ g" in source and "mean" not in source
+    assert "∂f/∂W = xᵀ @ g" in source and "mean" not in source
 
 
 def test_gradient_view_draws_what_grad_built():

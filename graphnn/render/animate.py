@@ -1,0 +1,217 @@
+"""`gn.animate`: backpropagation step by step, as a web page, a PDF or numbered pictures.
+
+Stage: rendering. Input: output nodes, a Graph or a compiled function, input values, the
+nodes to differentiate with respect to. Output: an `Animation`, its `frames` (steps.py) over
+one drawing. Every frame is that drawing with the numbers of later steps left out: their
+text is still laid out, in transparent ink, so nothing moves from one frame to the next.
+
+- `.save("x.html")`: one self-contained page (page.py) with previous, next and play
+  controls, the arrow keys, a frame counter and the current step in words;
+- `.save("x.pdf")`: one page per frame, for slides;
+- `.save("dir/", format="svg" | "png")`: the frames as frame_01.svg, frame_02.svg, ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from graphnn.errors import GraphnnError, OpError
+from graphnn.graph import Graph
+from graphnn.ir import Node
+from graphnn.model_file import load_model
+from graphnn.render.annotate import annotate
+from graphnn.render.dot import scene_source
+from graphnn.render.drawing import RenderError, Rendering, draw
+from graphnn.render.page import ItemColors, page
+from graphnn.render.pdf import merge_pdfs
+from graphnn.render.pictures import Feed, _outputs, _style, _wrt, arranged
+from graphnn.render.scene import Scene, build_scene
+from graphnn.render.steps import Frame, frames
+from graphnn.render.style import Item, Style
+
+HIDDEN = "transparent"
+
+
+class Animation:
+    """The frames of a step-through of one drawing (see the module docstring)."""
+
+    def __init__(self, scene: Scene, style: Style, numbers: Any, name: str) -> None:
+        self.scene, self.style, self.name = scene, style, name
+        self.numbers = numbers
+        self.frames: list[Frame] = frames(scene, numbers, style.digits, style.gradient_of)
+
+    def source(self, k: int) -> str:
+        """The DOT text of frame k (0-based): numbers not yet computed are transparent."""
+        frame = self.frames[k]
+        shown = frame.shown
+        style = replace(self.style, focus=frame.focus,
+                        paint=lambda key, color: color if key in shown else HIDDEN)
+        return scene_source(self.scene, self.numbers, style, self.name)
+
+    def rendering(self, k: int) -> Rendering:
+        """Frame k as a Rendering (.save by suffix, .svg(), Jupyter display)."""
+        return Rendering(self.source(k), f"{self.name}_frame{k + 1}")
+
+    def html(self) -> str:
+        """The self-contained page: the drawing once, each text tagged with the first frame
+        that shows it, and a script that steps through the frames."""
+        colors = ItemColors()
+        coded = replace(self.style, paint=lambda key, color: colors.code(key, color))
+        svg = draw(scene_source(self.scene, self.numbers, coded, self.name), "svg").decode()
+        appears = {code: _first_frame(self.frames, key) for key, code in colors.codes.items()}
+        return page(svg, self.frames, colors.real, appears, title=self.name)
+
+    def save(self, path: str | os.PathLike, format: str | None = None) -> Path:  # noqa: A002
+        """Write the step-through: `.html` (a page), `.pdf` (a page per frame), or with
+        `format` "svg" or "png" (or a path ending in "/") a directory of numbered frames.
+        Returns the path written."""
+        path = Path(path)
+        kind = format or path.suffix.lower().lstrip(".") or "svg"
+        if str(path).endswith(("/", os.sep)) or format in ("svg", "png"):
+            return self._save_frames(path, kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "html":
+            path.write_text(self.html(), encoding="utf-8")
+        elif kind == "pdf":
+            path.write_bytes(merge_pdfs([draw(self.source(k), "pdf")
+                                         for k in range(len(self.frames))]))
+        else:
+            raise RenderError(f"cannot tell how to save an animation as {str(path)!r}: use "
+                              ".html, .pdf, or a directory with format='svg' or 'png'")
+        return path
+
+    def _save_frames(self, directory: Path, kind: str) -> Path:
+        if kind not in ("svg", "png"):
+            raise RenderError(f"frames are saved as svg or png, not {kind!r}")
+        directory.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(self.frames)))
+        for k in range(len(self.frames)):
+            self.rendering(k).save(directory / f"frame_{k + 1:0{width}d}.{kind}")
+        return directory
+
+    def text(self) -> str:
+        """The frames as text: what each shows first, where, and its words (golden files).
+
+        >>> import graphnn as gn
+        >>> x = gn.input("x")
+        >>> print(animate(gn.exp(x), feed={"x": 0.0}).text())
+        frame 1 (inputs) x: value x
+          given: x = 0
+        frame 2 (forward) exp: value exp
+          exp = exp(x) = exp(0) = 1
+        frame 3 (seed) exp: grad exp
+          ∂exp/∂exp = 1: the gradient of the output with respect to itself starts the backward pass
+        frame 4 (backward) x: flow x→exp, grad x, local x→exp
+          ∂exp/∂x = exp = 1; upstream 1 × local 1 = 1
+        """
+        lines, before = [], frozenset()
+        for frame in self.frames:
+            new = sorted(self._item_text(key) for key in frame.shown - before)
+            before = frame.shown
+            lines.append(f"frame {frame.index + 1} ({frame.phase}) {frame.node}: "
+                         f"{', '.join(new)}")
+            lines.append(f"  {frame.words}")
+        return "\n".join(lines)
+
+    def _item_text(self, key: Item) -> str:
+        names = self.scene.names
+        if key[0] in ("local", "flow"):
+            consumer, position = key[1], key[2]
+            return f"{key[0]} {names[consumer.inputs[position]]}→{names[consumer]}"
+        return f"{key[0]} {names[key[1]]}"
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __repr__(self) -> str:
+        return (f"<Animation {self.name}: {len(self.frames)} frames; "
+                f".save('{self.name}.html') writes the step-through page>")
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the page in a frame of its own (its script and styles stay inside)."""
+        import html
+        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
+                'style="width:100%;height:620px;border:0"></iframe>')
+
+
+def _first_frame(steps: Sequence[Frame], key: Item) -> int:
+    """The index of the first frame showing item `key` (past the last: never shown)."""
+    return next((f.index for f in steps if key in f.shown), len(steps))
+
+
+def animate(outputs: Any, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = True,
+            *, layout: str = "slide", expand: bool = False, digits: int = 2,
+            legend: bool = True) -> Animation:
+    """Backpropagation step by step: forward one node's value per frame, then backward one
+    gradient per frame with the chain-rule product on its edge.
+
+    `outputs`: a node, a list of nodes, a Graph, or a compiled function (its first output);
+    the first output is differentiated (a scalar). `feed` gives the input values, `grads`
+    the nodes to differentiate with respect to (True: every input; None: forward frames
+    only). `layout` "slide" (default) fits the drawing to 16:9 as gn.render does; "lecture"
+    draws it left to right.
+
+    >>> import graphnn as gn
+    >>> x, y, z = gn.input("x"), gn.input("y"), gn.input("z")
+    >>> f = gn.mul(gn.add(x, y, name="q"), z, name="f")
+    >>> anim = animate(f, feed={"x": -2.0, "y": 5.0, "z": -4.0})
+    >>> len(anim.frames), anim.frames[4].words
+    (8, '∂f/∂q = z = -4; upstream 1 × local -4 = -4')
+    """
+    graph = getattr(outputs, "graph", None)
+    if isinstance(graph, Graph):
+        # a compiled [loss, *grads]: the step-through computes the gradients itself
+        outputs = Graph(graph.outputs[:1], name=graph.name)
+    nodes, name = _outputs(outputs)
+    if feed is None:
+        raise GraphnnError("animate needs feed: the input values to compute, e.g. "
+                           "feed={'x': -2.0, 'y': 5.0}")
+    root = nodes[0]
+    wrt = _wrt(root, grads)
+    if wrt and root.shape != ():
+        raise OpError(f"animate differentiates the first output, which must be a scalar; it "
+                      f"is {root.describe()} (reduce it with gn.sum or gn.mean, or grads=None)")
+    scene = build_scene(nodes, expand=expand)
+    numbers = annotate(scene.nodes, scene.edges, scene.outputs[0], feed,
+                       [scene.node_for(w) for w in wrt])
+    # an unnamed output is called by its drawn name (exp, σ), not an f seen nowhere
+    output = scene.names[scene.outputs[0]]
+    style = _style(scene, True, layout=layout, gradient_of=output, digits=digits, legend=legend)
+    return Animation(scene, arranged(scene, numbers, style, name), numbers, name)
+
+
+def animate_file(path: str | os.PathLike, out: str | os.PathLike, *, layout: str = "slide",
+                 values: Mapping[str, Any] | None = None, expand: bool = False,
+                 digits: int = 2, format: str | None = None) -> Path:  # noqa: A002
+    """The step-through of a model file (`outputs`, `feed`, `wrt`; see docs/cli.md) saved to
+    `out` (.html, .pdf, or a directory of frames); `values` complete or replace its feed.
+
+    >>> import tempfile
+    >>> model = Path(tempfile.mkdtemp()) / "square.py"
+    >>> _ = model.write_text("import graphnn as gn\\noutputs = gn.square(gn.input('x'))")
+    >>> page = animate_file(model, model.with_suffix(".html"), values={"x": 3.0})
+    >>> "∂square/∂x = 2x = 6; upstream 1 × local 6 = 6" in page.read_text()
+    True
+    """
+    model = load_model(os.fspath(path))
+    feed = {**model.feed, **(values or {})}
+    root = model.graph.outputs[0]
+    grads = model.wrt if root.shape == () else None
+    animation = animate(model.graph, feed=feed or None, grads=grads, layout=layout,
+                        expand=expand, digits=digits)
+    return animation.save(out, format=format)
+
+
+def write_neuron_steps(f: Node, inputs: Sequence[Node], feed: Feed,
+                       directory: str | os.PathLike) -> Path | str:
+    """The step-through page of the lecture neuron, neuron_steps.html in `directory`: its
+    absolute path, or without Graphviz to draw it, the reason (the demo prints either)."""
+    try:
+        return animate(f, feed=feed, grads=list(inputs)).save(
+            Path(directory) / "neuron_steps.html").resolve()
+    except RenderError as error:
+        return f"(not written: {error})"

@@ -1,0 +1,154 @@
+"""gn.animate: the frames of backpropagation step by step (golden sequences for the lecture's
+circuit and neuron), saving as a page, a PDF and numbered frames, and the command line."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+from graphnn.render import pdf
+from graphnn.render.drawing import backend
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+needs_graphviz = pytest.mark.skipif(backend() is None, reason="no Graphviz to draw frames "
+                                    "(pip install pygraphviz, or apt-get install graphviz)")
+
+
+def example(stem: str) -> dict:
+    return runpy.run_path(str(EXAMPLES / f"{stem}.py"))
+
+
+def circuit() -> gn.animate:
+    module = example("01_scalar_expression")
+    return gn.animate(module["f"], feed=module["feed"], grads=module["wrt"])
+
+
+@pytest.mark.parametrize("stem,node", [("01_scalar_expression", "f"), ("02_neuron", "f"),
+                                       ("02_neuron", "f_primitives")])
+def test_frame_sequences_match_their_golden_files(stem, node, golden):
+    module = example(stem)
+    animation = gn.animate(module[node], feed=module["feed"], grads=module["wrt"])
+    golden(f"animate/{stem}_{node}.frames", animation.text() + "\n")
+
+
+def test_forward_then_backward_one_step_per_frame():
+    frames = circuit().frames
+    assert [f.phase for f in frames] == ["inputs", "forward", "forward", "seed", "backward",
+                                         "backward", "backward", "backward"]
+    assert frames[1].words == "q = x + y = -2 + 5 = 3"
+    assert frames[2].words == "f = q × z = 3 × (-4) = -12"
+    assert frames[4].words == "∂f/∂q = z = -4; upstream 1 × local -4 = -4"     # the issue's
+    assert frames[6].words == "∂q/∂x = 1; upstream -4 × local 1 = -4 = ∂f/∂x"
+    # each frame shows everything the one before did, and more
+    for before, after in zip(frames, frames[1:]):
+        assert before.shown < after.shown
+
+
+def test_fan_out_sums_accumulate_one_use_per_frame():
+    x, y = gn.input("x"), gn.input("y")
+    q = gn.add(x, y, name="q")
+    h = gn.mul(x, q, name="h")
+    frames = gn.animate(h, feed={"x": 3.0, "y": -4.0}).frames
+    uses = [f.words for f in frames if f.node == "x" and f.phase == "backward"]
+    assert uses == [
+        "∂h/∂x = q = -1; upstream 1 × local -1 = -1; x is used 2 times: ∂h/∂x so far = -1",
+        "∂q/∂x = 1; upstream 3 × local 1 = 3; x is used 2 times: ∂h/∂x in all = (-1) + 3 = 2"]
+    sums = [f for f in frames if ("grad", x) in f.shown]
+    assert sums[0].words == uses[1]          # x's sum appears with its last use
+
+
+def test_tensor_steps_show_shapes_and_gradient_formulas():
+    mlp = example("04_mlp")
+    frames = gn.animate(mlp["loss"], feed=mlp["feed"], grads=mlp["wrt"]).frames
+    words = [f.words for f in frames]
+    assert "h = relu(add): [4×5] mean 0.17 ± 0.37" in words
+    assert any(w.startswith("∂loss/∂W1 = xᵀ @ g with g = ∂loss/∂matmul₁") for w in words)
+
+
+def test_compiled_functions_and_graphs_animate_their_graph():
+    x = gn.input("x")
+    y = gn.sigmoid(x, name="y")
+    function = gn.compile([y, *gn.grad(y, [x])])
+    from_function = gn.animate(function, feed={"x": 0.0}, grads=[x]).text()
+    assert from_function == gn.animate(y, feed={"x": 0.0}, grads=[x]).text()
+    assert "∂y/∂x = y·(1 - y) = 0.25" in from_function
+
+
+def test_bad_requests_are_clear_errors():
+    x = gn.input("x", shape=(3,))
+    with pytest.raises(gn.GraphnnError, match="needs feed"):
+        gn.animate(gn.sum(x))
+    with pytest.raises(gn.OpError, match="must be a scalar"):
+        gn.animate(gn.exp(x), feed={"x": np.zeros(3)})
+    forward_only = gn.animate(gn.exp(x), feed={"x": np.zeros(3)}, grads=None)
+    assert [f.phase for f in forward_only.frames] == ["inputs", "forward"]
+    with pytest.raises(gn.GraphnnError, match="cannot tell how to save"):
+        forward_only.save("frames.gif")
+
+
+@needs_graphviz
+def test_frames_share_one_layout():
+    animation = circuit()
+    shapes = []
+    for k in (0, 5, len(animation.frames) - 1):
+        root = ET.fromstring(animation.rendering(k).svg())
+        nodes = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "node"]
+        shapes.append([(e.tag, e.get("points") or e.get("cx"), e.get("x"), e.get("y"))
+                       for g in nodes for e in g.iter()
+                       if e.tag.endswith(("polygon", "ellipse", "text"))])
+    assert shapes[0] == shapes[1] == shapes[2]
+
+
+@needs_graphviz
+def test_page_is_self_contained(tmp_path):
+    text = circuit().save(tmp_path / "f.html").read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 1
+    for external in ("<script src", "<link", "@import", "url(", "@font-face", "<img"):
+        assert external not in text
+    outside = {u for u in re.findall(r"https?://[^\s\"'<>)]+", text)
+               if not u.startswith(("http://www.w3.org/",))}
+    assert not outside
+    assert 'id="prev"' in text and 'id="next"' in text and 'id="play"' in text
+    assert "∂f/∂q = z = -4; upstream 1 × local -4 = -4" in text
+
+
+@needs_graphviz
+def test_pdf_has_a_page_per_frame(tmp_path):
+    animation = circuit()
+    data = animation.save(tmp_path / "f.pdf").read_bytes()
+    objects = pdf._objects(data)                 # its cross-reference table reads back
+    pages = [b for b in objects.values() if re.search(rb"/Type\s*/Page\b(?!s)", b)]
+    assert len(pages) == len(animation.frames)
+    (tree,) = [b for n, b in objects.items() if b"/Kids" in b and b"/Count 8" in b]
+    assert tree.count(b" 0 R") == len(animation.frames)
+
+
+@needs_graphviz
+@pytest.mark.parametrize("kind", ["svg", "png"])
+def test_frames_saved_as_numbered_pictures(tmp_path, kind):
+    animation = circuit()
+    directory = animation.save(tmp_path / "frames", format=kind)
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == [f"frame_{k}.{kind}" for k in range(1, 9)]
+    if kind == "svg":
+        first = (directory / "frame_1.svg").read_text()
+        assert 'fill="transparent">&#45;12.00' in first        # laid out, not yet shown
+
+
+@needs_graphviz
+def test_command_line_writes_the_page(tmp_path):
+    out = tmp_path / "neuron.html"
+    result = subprocess.run([sys.executable, "-m", "graphnn", "animate",
+                             str(EXAMPLES / "02_neuron.py"), "--out", str(out), "--set",
+                             "w2=-2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout
+    assert "z = add + w2 = 4 + (-2) = 2" in out.read_text()
