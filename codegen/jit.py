@@ -6,8 +6,9 @@ loop and SLP vectorization) for the host CPU and its features; the target machin
 object file, which the disk cache (``codegen.cache``) stores under a hash of the loop IR, the
 options, codegen's source, CPU name, CPU features, llvmlite version and these settings; a cached
 object is checked (``codegen.objectfile``) before the linker sees it, and one that fails the
-check or the link is evicted and rebuilt; ORC links the object into its own JIT library, resolving libc and libm from the process and ``blas_sgemm``/``blas_dgemm`` from
-SciPy's Cython BLAS capsules. This module and codegen.pycall (native CPython entry points) are
+check or the link is evicted and rebuilt; ORC links the object into its own JIT library,
+resolving libc and libm from the process and ``blas_sgemm``/``blas_dgemm`` from SciPy's Cython
+BLAS capsules. This module and codegen.pycall (native CPython entry points) are
 the only ones that touch ctypes.
 
 >>> import numpy as np
@@ -140,8 +141,11 @@ def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
     return module
 
 
-def emit(ir_text: str, level: str = "full") -> bytes:
-    """Object code for LLVM IR text at one of the `LEVELS`."""
+def emit(ir_text: str, level: str = "full", key: str | None = None) -> bytes:
+    """Object code for LLVM IR text at one of the `LEVELS`; with the cache `key` it is to be
+    stored under written into it (``objectfile.KEY_SYMBOL``), so the object says what it is."""
+    if key is not None:
+        ir_text += f'\n@"{objectfile.KEY_SYMBOL}" = constant [64 x i8] c"{key}"\n'
     return target_machine(3 if level == "full" else 0).emit_object(optimize(ir_text, level))
 
 
@@ -155,25 +159,26 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
-def _cached_link(kind: str, key: str, build: Callable[[], bytes], name: str,
+def _cached_link(kind: str, key: str, build: Callable[[str], bytes], name: str,
                  exports: list[str], imports: dict[str, int]) -> tuple[llvm.ResourceTracker, bool]:
-    """Link the object cached under `kind` and `key`, else `build()` it, link it and cache it;
-    (tracker, whether it came from the cache). The linker never sees a cached object that
-    fails codegen.objectfile's check, and one that fails the check or the link is evicted and
-    rebuilt, never left there to fail again. Call with _LOCK held."""
+    """Link the object cached under `kind` and `key`, else `build(key)` it, link it and cache
+    it; (tracker, whether it came from the cache). The linker never sees a cached object that
+    fails codegen.objectfile's check (its shape, its symbols, the key written into it), and one
+    that fails the check or the link is evicted and rebuilt, never left there to fail again.
+    Call with _LOCK held."""
     allowed = PROCESS_SYMBOLS | imports.keys()
     data = cache.load(kind, key) if objectfile.supported() else None
     if data is not None:
         try:
-            objectfile.check(data, exports, allowed)
+            objectfile.check(data, exports, allowed, key)
             return _link(data, name, exports, imports), True
         except (objectfile.ObjectFileError, RuntimeError):
             cache.evict(kind, key)
-    data = build()
+    data = build(key)
     tracker = _link(data, name, exports, imports)
     if objectfile.supported():
         try:
-            objectfile.check(data, exports, allowed)
+            objectfile.check(data, exports, allowed, key)
         except objectfile.ObjectFileError as error:   # LLVM emitted something new: say so
             warnings.warn(f"graphnn: object code of {name} not cached: {error}",
                           cache.CacheWarning, stacklevel=2)
@@ -191,8 +196,8 @@ def _link_generated(description: str, build: Callable[[], str], name: str,
     key = cache.cache_key([description, codegen_version(), llvm.get_host_cpu_name(),
                            _features(), llvmlite.__version__, LEVELS[level]])
     with _LOCK:
-        return _cached_link("generated", key, lambda: emit(build(), level), name, exports,
-                            imports)[0]
+        return _cached_link("generated", key, lambda k: emit(build(), level, k), name,
+                            exports, imports)[0]
 
 
 def link_entry(description: str, build: Callable[[], str], symbol: str,
@@ -291,7 +296,7 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     with _LOCK:
         imports = _kernel_imports(kernel, nodes, mode)
         tracker, cached = _cached_link(
-            "kernel", key, lambda: emit(str(build_module(kernel, gemm=mode).module), level),
+            "kernel", key, lambda k: emit(str(build_module(kernel, gemm=mode).module), level, k),
             kernel.name, [symbol], imports)
     return CompiledKernel(kernel, mode, tracker, _check_threads(threads), cached)
 

@@ -43,8 +43,8 @@ SHF_ALLOC, SHF_EXECINSTR, SHF_MERGE = 0x2, 0x4, 0x10
 _SECTION_FLAGS = 0x1 | 0x2 | 0x4 | 0x10 | 0x20 | 0x40 | 0x10000000
 SHN_UNDEF, SHN_ABS = 0, 0xFFF1
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
-STT_FUNC, STT_SECTION = 2, 3
-_SYMBOL_TYPES = {0, 1, STT_FUNC, STT_SECTION, 4}   # none, object, function, section, file
+STT_OBJECT, STT_FUNC, STT_SECTION = 1, 2, 3
+_SYMBOL_TYPES = {0, STT_OBJECT, STT_FUNC, STT_SECTION, 4}   # and none, file
 MAX_SECTIONS = 4096
 MAX_BSS = 1 << 30
 MAX_ALIGNMENT = 4096
@@ -65,6 +65,7 @@ RELOCATION_TYPES = {
 }
 _FIELD = 8
 GOT_SYMBOL = "_GLOBAL_OFFSET_TABLE_"
+KEY_SYMBOL = "graphnn_cache_key"     # a constant holding the cache key the object was made for
 
 
 class ObjectFileError(ValueError):
@@ -100,9 +101,10 @@ class _Symbol:
 
 
 def check(data: bytes, exports: Collection[str], imports: Collection[str],
-          machine: str | None = None) -> None:
+          key: str | None = None, machine: str | None = None) -> None:
     """Raise ``ObjectFileError`` unless ``data`` is an object file of the accepted shape that
-    defines every name in ``exports`` and needs no undefined symbol outside ``imports``."""
+    defines every name in ``exports``, needs no undefined symbol outside ``imports`` and, given
+    a cache ``key``, holds that key in ``KEY_SYMBOL`` (codegen.jit writes it in)."""
     machine = (machine or platform.machine()).lower()
     if machine not in MACHINES:
         raise ObjectFileError(f"objects for machine {machine!r} are not checked")
@@ -112,7 +114,9 @@ def check(data: bytes, exports: Collection[str], imports: Collection[str],
         for index, section in enumerate(sections):
             if section.type == SHT_RELA:
                 _check_relocations(data, sections, index, symbols)
-        _check_linkage(symbols, sections, exports, imports)
+        defined = _check_linkage(symbols, sections, exports, imports)
+        if key is not None:
+            _check_key(data, sections, defined.get(KEY_SYMBOL), key)
     except (IndexError, struct.error) as error:   # a field this check did not bound first
         raise ObjectFileError(f"malformed object file ({error})") from error
 
@@ -307,7 +311,8 @@ def _is_lea_of_itself(instruction: bytes) -> bool:
 
 
 def _check_linkage(symbols: list[_Symbol], sections: list[_Section], exports: Collection[str],
-                   imports: Collection[str]) -> None:
+                   imports: Collection[str]) -> dict[str, _Symbol]:
+    """The global symbols, after checking the exports and imports."""
     defined: dict[str, _Symbol] = {}
     for symbol in symbols[1:]:
         if symbol.bind == STB_LOCAL:
@@ -324,3 +329,14 @@ def _check_linkage(symbols: list[_Symbol], sections: list[_Section], exports: Co
         if symbol is None or symbol.type != STT_FUNC or symbol.bind != STB_GLOBAL or \
                 symbol.section == SHN_ABS or not sections[symbol.section].flags & SHF_EXECINSTR:
             _fail(f"{name} is not defined as a global function in code")
+    return defined
+
+
+def _check_key(data: bytes, sections: list[_Section], symbol: _Symbol | None, key: str) -> None:
+    """The object was made for this cache entry: ``KEY_SYMBOL`` holds ``key``'s 64 digits."""
+    if symbol is None or symbol.type != STT_OBJECT or symbol.size != len(key) or \
+            symbol.section == SHN_ABS or sections[symbol.section].type != SHT_PROGBITS:
+        _fail(f"no {KEY_SYMBOL} constant of {len(key)} bytes")
+    start = sections[symbol.section].offset + symbol.value
+    if data[start:start + symbol.size] != key.encode():
+        _fail(f"made for another cache entry than {key}")

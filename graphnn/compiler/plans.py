@@ -9,11 +9,12 @@ constants, the option and graphnn's and codegen's source, so a plan is stored in
 before skips all three: about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
 
 A plan is stored as data, never as a pickle (a cache entry cannot run code when read): a
-little-endian length, JSON for the structure (the kernel through codegen.serialize, each array's
-dtype and shape, the outputs and their sources, `PLAN_FORMAT`), then the arrays' raw
-little-endian bytes. Reading one rebuilds the kernel through its checked constructors and checks
-the plan against the graph being compiled (its inputs, outputs, constants: dtypes and shapes);
-an entry that fails anything is evicted and the plan made again.
+little-endian length, JSON for the structure (`PLAN_FORMAT`, the cache key it was made for, the
+kernel through codegen.serialize, each array's dtype and shape, the outputs and their sources),
+then the arrays' raw little-endian bytes. Reading one checks the key, rebuilds the kernel
+through its checked constructors and checks the plan against the graph being compiled (its
+inputs, outputs and constants: dtypes and shapes); an entry that fails anything is evicted and
+the plan made again.
 
 Not cached: a graph with an op registered outside graphnn (its lowering is the user's code,
 which no stamp covers), a plan whose constants exceed PLAN_CONSTANTS_LIMIT bytes (they would be
@@ -101,12 +102,12 @@ def plan(graph: Graph, name: str, optimize: bool) -> Plan:
     payload = cache.load("plan", key)
     if payload is not None:
         try:
-            return decode_plan(payload, graph)
+            return decode_plan(payload, graph, key)
         except PlanFormatError:
             cache.evict("plan", key)
     made = make_plan(graph, name, optimize)
     if sum(c.nbytes for c in made.constants) <= PLAN_CONSTANTS_LIMIT:
-        cache.store("plan", key, encode_plan(made))
+        cache.store("plan", key, encode_plan(made, key))
     return made
 
 
@@ -143,8 +144,8 @@ class PlanFormatError(ValueError):
     """Bytes that are not a stored plan for the graph being compiled."""
 
 
-def encode_plan(made: Plan) -> bytes:
-    """The stored form of a plan (see the module docstring)."""
+def encode_plan(made: Plan, key: str) -> bytes:
+    """The stored form of a plan made for the cache `key` (see the module docstring)."""
     arrays: list[np.ndarray] = []
 
     def array(value: Any) -> list[Any]:
@@ -155,7 +156,7 @@ def encode_plan(made: Plan) -> bytes:
         return [value.dtype.name, list(value.shape)]
 
     structure = {
-        "format": PLAN_FORMAT, "kernel": serialize.to_data(made.kernel),
+        "format": PLAN_FORMAT, "key": key, "kernel": serialize.to_data(made.kernel),
         "constants": [array(c) for c in made.constants],
         "outputs": [[dtype, list(shape)] for dtype, shape in made.outputs],
         "sources": [[kind, array(where) if kind == "constant" else where]
@@ -166,13 +167,15 @@ def encode_plan(made: Plan) -> bytes:
     return b"".join([len(text).to_bytes(_LENGTH, "little"), text, *raw])
 
 
-def decode_plan(payload: bytes, graph: Graph) -> Plan:
-    """The plan stored in `payload`, checked against `graph`; PlanFormatError otherwise."""
+def decode_plan(payload: bytes, graph: Graph, key: str) -> Plan:
+    """The plan stored in `payload` for the cache `key`, checked against `graph`;
+    PlanFormatError otherwise."""
     length = int.from_bytes(payload[:_LENGTH], "little")
     try:
         structure = json.loads(payload[_LENGTH:_LENGTH + length])
-        if not isinstance(structure, dict) or structure.get("format") != PLAN_FORMAT:
-            raise PlanFormatError(f"not a stored plan of format {PLAN_FORMAT!r}")
+        if not isinstance(structure, dict) or structure.get("format") != PLAN_FORMAT or \
+                structure.get("key") != key:
+            raise PlanFormatError(f"not a stored plan of format {PLAN_FORMAT!r} for {key}")
         kernel = serialize.from_data(structure["kernel"])
         reader = _ArrayReader(payload, _LENGTH + length)
         made = Plan(kernel, tuple(reader.array(d) for d in structure["constants"]),

@@ -170,8 +170,7 @@ def test_runtime_runs_every_iteration_once_under_contention():
 
     from codegen import jit
 
-    data, _ = jit.object_code(COUNT_IR)
-    tracker = jit._link(data, "count", ["count"], {})
+    tracker = jit.link_entry("test count", lambda: COUNT_IR, "count")
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                            ctypes.c_int64, ctypes.c_int64)(
         jit._parallel_symbols()["graphnn_parallel_for"])
