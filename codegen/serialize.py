@@ -4,8 +4,8 @@ Input: a ``Kernel`` (or any loop IR node). Output: ``{"format": FORMAT, "nodes":
 "root": n}``, made of dicts, lists, strings, ints and bools only; ``from_data`` turns it back
 into the equal node. Each entry of ``nodes`` is ``[class name, field, ...]`` in the class's
 field order, listed after the nodes it refers to (a reference is the referred node's index), so
-a node shared in the tree is listed once and decoding is one forward pass, with no recursion
-however deep the tree. Floats are written with ``float.hex`` (exact, with ``inf`` and ``nan``).
+equal nodes are listed once and decoding is one forward pass, with no recursion however deep
+the tree. Floats are written with ``float.hex`` (exact, with ``inf`` and ``nan``).
 
 Decoding trusts nothing: class names come from a fixed table of the loop IR's classes, every
 field is checked against its declared type, references only point backwards, and each node is
@@ -53,12 +53,17 @@ _FIELDS = {name: tuple((f.name, str(f.type)) for f in dataclasses.fields(cls))
            for name, cls in CLASSES.items()}
 _REFERENCES = {"Expr": exprs.Expr, "Var": exprs.Var, "Buffer": stmts.Buffer,
                "Stmt": stmts.Stmt}
+_SCALARS = {"str": (str,), "int": (int,), "bool": (bool,)}
+# the declared field types this format can hold (a tuple of any of them too)
+FIELD_TYPES = frozenset([*_SCALARS, "float", "float | int | bool", *_REFERENCES,
+                         *(f"tuple[{t}, ...]" for t in (*_SCALARS, *_REFERENCES))])
 
 
 def to_data(root: Node) -> dict[str, Any]:
     """``root`` and everything below it as plain data (see the module docstring)."""
-    index: dict[int, int] = {}
-    nodes: list[list[Any]] = []
+    index: dict[int, int] = {}            # id(node) -> its entry
+    entries: dict[tuple[Any, ...], int] = {}   # an entry's contents -> its position: equal
+    nodes: list[list[Any]] = []                # nodes are listed once, however often built
     keep: list[Node] = []        # keeps every indexed node alive, so no id() is reused
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -75,8 +80,11 @@ def to_data(root: Node) -> dict[str, Any]:
         entry = [name]
         for (field, annotation), value in zip(_FIELDS[name], node.fields(), strict=True):
             entry.append(_encode(value, annotation, index, f"{name}.{field}"))
-        index[id(node)] = len(nodes)
-        nodes.append(entry)
+        contents = tuple(tuple(v) if isinstance(v, list) else v for v in entry)
+        if contents not in entries:
+            entries[contents] = len(nodes)
+            nodes.append(entry)
+        index[id(node)] = entries[contents]
         keep.append(node)
     return {"format": FORMAT, "nodes": nodes, "root": index[id(root)]}
 
@@ -122,9 +130,6 @@ def from_data(data: Any) -> Any:
     if not 0 <= data["root"] < len(nodes):
         raise FormatError(f"root {data['root']} is not a node")
     return nodes[data["root"]]
-
-
-_SCALARS = {"str": (str,), "int": (int,), "bool": (bool,)}
 
 
 def _decode(value: Any, annotation: str, nodes: list[Node], where: str) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +45,32 @@ def run_in_threads(work: Callable[[int], None], count: int = 2,
     for thread in threads:
         thread.join(timeout)
     return threads
+
+
+def round_trip_every_compiled_kernel() -> Callable[[], None]:
+    """From now on, every kernel handed to codegen.jit.compile_kernel (by any module that
+    imported it) is first checked to come back unchanged through codegen.serialize and JSON
+    text: the plan cache stores kernels so. Each distinct kernel is checked once. Returns the
+    function that undoes it."""
+    from codegen import jit, serialize
+
+    original, checked = jit.compile_kernel, set()
+
+    def compile_kernel(kernel, **options):
+        if (hash(kernel), kernel.name) not in checked:     # no == here: it recurses
+            data = serialize.to_data(kernel)
+            back = serialize.from_data(json.loads(json.dumps(data, allow_nan=False)))
+            # compared flat (== on deep trees recurses) and by the hash of the whole tree
+            assert serialize.to_data(back) == data and hash(back) == hash(kernel), kernel.name
+            checked.add((hash(kernel), kernel.name))
+        return original(kernel, **options)
+
+    modules = [m for m in list(sys.modules.values())
+               if getattr(m, "compile_kernel", None) is original]
+    for module in modules:
+        module.compile_kernel = compile_kernel
+
+    def undo() -> None:
+        for module in modules:
+            module.compile_kernel = original
+    return undo
