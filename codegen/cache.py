@@ -103,11 +103,6 @@ def entry_name(kind: str, key: str) -> str:
     return f"{key}.{kind}"
 
 
-def entry_path(kind: str, key: str) -> Path | None:
-    directory = cache_dir()
-    return None if directory is None else directory / entry_name(kind, key)
-
-
 def _prefix(kind: str, key: str, length: int) -> bytes:
     return MAGIC + kind.encode().ljust(_KIND_BYTES, b"\0") + bytes.fromhex(key) + \
         length.to_bytes(8, "little")
@@ -115,9 +110,11 @@ def _prefix(kind: str, key: str, length: int) -> bytes:
 
 def encode_entry(kind: str, key: str, payload: bytes) -> bytes:
     """The bytes of an entry holding ``payload`` (what ``store`` writes)."""
-    entry_name(kind, key)
+    entry_name(kind, key)                      # checks both
     prefix = _prefix(kind, key, len(payload))
-    return prefix + hashlib.sha256(prefix + payload).digest() + payload
+    digest = hashlib.sha256(prefix)
+    digest.update(payload)
+    return prefix + digest.digest() + payload
 
 
 def decode_entry(kind: str, key: str, data: bytes) -> bytes | None:
@@ -296,9 +293,12 @@ def _remove_tree(directory: int, name: str) -> None:
             _remove(parent, entry)
             continue
         stack.append((parent, entry, handle))
-        with os.scandir(handle) as children:
-            for child in children:
-                if child.is_dir(follow_symlinks=False):
-                    stack.append((handle, child.name, None))
-                else:
-                    _remove(handle, child.name)
+        try:
+            with os.scandir(handle) as children:
+                for child in children:
+                    if child.is_dir(follow_symlinks=False):
+                        stack.append((handle, child.name, None))
+                    else:
+                        _remove(handle, child.name)
+        except OSError:            # unlistable: its rmdir fails and the store after it too
+            pass

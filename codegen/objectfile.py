@@ -1,26 +1,32 @@
 """Structural check of an ELF object file before LLVM's runtime linker sees it.
 
-Input: object bytes (from the disk cache), the symbols the caller will look up in it and the
-undefined symbols it may import. Output: nothing, or ``ObjectFileError`` naming the first fault.
+Input: object bytes (from the disk cache), the symbols the caller will look up in it, the
+undefined symbols it may import and the cache key it was made for. Output: nothing, or
+``ObjectFileError`` naming the first fault.
 
-Why: the runtime linker (RuntimeDyld, under ORC) trusts its input. An unknown relocation type
-aborts the whole process (``LLVM ERROR: Relocation type not implemented yet!``); a relocation
-offset past its section makes it write outside the memory it allocated; a section header
-pointing past the end of the file makes it read outside the buffer. The cache's checksum
+Why: the runtime linker (RuntimeDyld, under ORC) trusts its input, and llvmlite's LLVM is built
+with assertions on. An unknown relocation type aborts the whole process (``LLVM ERROR:
+Relocation type not implemented yet!``), so does a 32-bit relocation whose value overflows; a
+relocation offset past its section makes it write outside the memory it allocated; a section
+header pointing past the end of the file makes it read outside the buffer. The cache's checksum
 (codegen.cache) catches accidental damage; this check makes sure that an entry which passes it
 anyway (written by a broken build, or edited and its checksum recomputed) is refused, evicted
-and rebuilt instead of crashing the linker. It accepts exactly the shape of object LLVM emits
+and rebuilt instead of taking the process down. It accepts only the shape of object LLVM emits
 for our modules: a 64-bit little-endian relocatable file for this machine; known section types
-and flags; every section, name, symbol and relocation inside the file and its section; only
-relocation types the linker implements, each writing inside its section; addends that keep a
-reference inside the section it points into; the exported symbols defined as global functions
-in code; every undefined symbol one the caller provides.
+and flags, no unwind tables; every section, name and symbol inside the file and its section,
+functions not overlapping; only the 64-bit relocation types of the large code model, each at
+the immediate of a movabs, none overlapping another, each of the kind LLVM uses for its target
+and pointing where LLVM points it (a function's start, an entry of a constant pool, inside a
+data section, a GOT slot, the GOT base's lea); the exports defined as global functions in code;
+every undefined symbol one the caller provides; the cache key in ``KEY_SYMBOL``.
 
-What no structural check can see is the bytes inside sections: machine code and constants have
-no redundancy (any byte string decodes as instructions), so a flipped instruction byte in an
-entry with a recomputed checksum would run. Such an entry can only be written by someone who
-can write the user's own cache directory, that is run code as the user already (see the threat
-model in codegen.cache).
+What no structural check can see: the bytes inside sections (machine code and constants have
+no redundancy: any byte string decodes as instructions) and which of several valid targets a
+reference names (another entry of the same constant pool, another movabs). An entry edited
+there, with its checksum recomputed, links and runs wrong. Only someone who can write the
+user's own cache directory can make one, that is someone who runs code as the user already
+(see the threat model in codegen.cache); tests/codegen/test_objectfile.py flips every byte of
+an object's headers and tables and checks that none takes the process down.
 """
 
 from __future__ import annotations

@@ -319,3 +319,28 @@ def test_concurrent_compiles_in_processes_share_one_good_entry(directory):
     assert compile_kernel(sigmoid("shared")).from_cache
     assert not [p for p in directory.iterdir() if p.name.startswith(".tmp-")]
     assert entry.stat().st_size > cache.HEADER
+
+
+ANSWER_IR = "define i64 @answer() {\n  ret i64 42\n}\n"
+
+
+@pytest.mark.parametrize("payload", ["garbage", "a kernel's object"])
+def test_a_bad_generated_object_is_rebuilt(directory, payload):
+    # generated modules (the runtime, GEMMs, entry points) go through the same checked path
+    import ctypes
+
+    def answer() -> int:
+        tracker = jit.link_entry("test answer", lambda: ANSWER_IR, "answer", level="none")
+        return ctypes.CFUNCTYPE(ctypes.c_int64)(tracker["answer"])()
+
+    assert answer() == 42
+    (entry,) = directory.glob("*.generated")
+    good = entry.read_bytes()
+    key = entry.name.removesuffix(".generated")
+    if payload == "garbage":
+        cache.store("generated", key, b"\x7fELF" + bytes(300))
+    else:
+        kernel_entry, _ = cached(directory, sigmoid("generated_kind"))
+        cache.store("generated", key, kernel_entry.read_bytes()[cache.HEADER:])
+    assert answer() == 42
+    assert entry.read_bytes() == good

@@ -300,3 +300,42 @@ def test_no_cached_plan_while_the_optimizer_checks_itself(tmp_path, monkeypatch)
     outputs, x = _graph(6.0)
     compile(outputs, [x])
     assert _plan_entries(tmp_path) == []
+
+
+EVERY_ENTRY_SCRIPT = """
+import numpy as np
+import graphnn as gn
+x = gn.input("x", shape=(64, 48))
+w = gn.input("w", shape=(48, 40))
+loss = gn.sum(gn.tanh(x @ w) * 0.5)
+f = gn.compile(loss, inputs=[x, w], gemm="native", threads=2)
+rng = np.random.default_rng(0)
+xv, wv = rng.standard_normal((64, 48)), rng.standard_normal((48, 40))
+assert np.allclose(f(xv, wv), 0.5 * np.tanh(xv @ wv).sum(), rtol=1e-12)
+print("ok")
+"""
+
+
+def test_every_entry_of_a_compiled_function_is_rebuilt_from_garbage(tmp_path):
+    # A function's plan, its kernel, and the generated objects behind it (the parallel
+    # runtime, a native GEMM, the CPython entry point) each replaced by garbage under a valid
+    # header: a fresh process still computes the right values and writes every entry anew
+    # (a bad generated object used to fail "Symbols not found" on every later compile).
+    env = {**os.environ, "GRAPHNN_CACHE_DIR": str(tmp_path)}
+    env.pop("GRAPHNN_CHECK_PASSES", None)
+
+    def run() -> None:
+        result = subprocess.run([sys.executable, "-c", EVERY_ENTRY_SCRIPT], capture_output=True,
+                                text=True, env=env, timeout=300, cwd=ROOT)
+        assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+    run()
+    entries = {p: p.read_bytes() for p in (tmp_path / "codegen").iterdir()}
+    kinds = sorted(p.suffix for p in entries)
+    assert kinds.count(".plan") == 1 and kinds.count(".kernel") == 1
+    assert kinds.count(".generated") >= 3            # runtime, GEMM, entry point
+    for path in entries:
+        kind, key = path.suffix[1:], path.stem
+        cache.store(kind, key, b"\x7fELF garbage" if kind != "plan" else b"{}")
+    run()
+    assert {p: p.read_bytes() for p in (tmp_path / "codegen").iterdir()} == entries
