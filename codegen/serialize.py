@@ -117,15 +117,15 @@ def from_data(data: Any) -> Any:
         raise FormatError(f"not serialized loop IR of format {FORMAT!r}")
     nodes: list[Node] = []
     for position, entry in enumerate(data["nodes"]):
-        if not isinstance(entry, list) or not entry or entry[0] not in CLASSES or \
-                len(entry) != len(_FIELDS[entry[0]]) + 1:
+        if not isinstance(entry, list) or not entry or not isinstance(entry[0], str) or \
+                entry[0] not in CLASSES or len(entry) != len(_FIELDS[entry[0]]) + 1:
             raise FormatError(f"node {position}: not a known node class with its fields")
         name = entry[0]
         values = [_decode(value, annotation, nodes, f"node {position} ({name}.{field})")
                   for (field, annotation), value in zip(_FIELDS[name], entry[1:], strict=True)]
         try:
             nodes.append(CLASSES[name](*values))
-        except (TypeError, ValueError) as error:   # the constructor's own checks
+        except (TypeError, ValueError, ArithmeticError) as error:   # the constructor's checks
             raise FormatError(f"node {position} ({name}): {error}") from error
     if not 0 <= data["root"] < len(nodes):
         raise FormatError(f"root {data['root']} is not a node")

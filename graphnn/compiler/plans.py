@@ -183,11 +183,11 @@ def decode_plan(payload: bytes, graph: Graph, key: str) -> Plan:
                     tuple((kind, reader.array(where) if kind == "constant" else where)
                           for kind, where in structure["sources"]))
         reader.finish()
+        if not isinstance(kernel, loops.Kernel):
+            raise PlanFormatError("the stored kernel is not a kernel")
+        _check_fits(made, graph)
     except (ValueError, TypeError, KeyError, RecursionError) as error:  # JSON, nodes, arrays
         raise PlanFormatError(f"not a stored plan: {error}") from error
-    if not isinstance(kernel, loops.Kernel):
-        raise PlanFormatError("the stored kernel is not a kernel")
-    _check_fits(made, graph)
     return made
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from codegen import exprs, loops, serialize, stmts
 from codegen.serialize import FormatError, from_data, to_data
+from tests.harness import run_docstring_examples
 
 
 def round_trip(node: loops.Node) -> loops.Node:
@@ -126,6 +127,8 @@ MALFORMED = {
     "another format": lambda: _edit(lambda d: d.update(format="loops 0")),
     "unknown class": lambda: _edit(lambda d: _node(d, "Mul").__setitem__(0, "System")),
     "private class": lambda: _edit(lambda d: _node(d, "Mul").__setitem__(0, "_Binary")),
+    "class name not a string": lambda: _edit(lambda d: _node(d, "Mul").__setitem__(0, ["Mul"])),
+    "float out of range": lambda: _edit(lambda d: _node(d, "Const").__setitem__(1, 10 ** 400)),
     "forward reference": lambda: _edit(lambda d: _node(d, "Mul").__setitem__(
         1, len(d["nodes"]) - 1)),
     "self reference": lambda: _edit(lambda d: _node(d, "Mul").__setitem__(
@@ -147,3 +150,8 @@ MALFORMED = {
 def test_malformed_data_is_refused(damage):
     with pytest.raises(FormatError):
         from_data(MALFORMED[damage]())
+
+
+def test_the_docstring_example_runs():
+    result = run_docstring_examples("codegen.serialize")
+    assert result.attempted > 0 and result.failed == 0

@@ -169,6 +169,9 @@ def _damaged_payloads(payload: bytes, key: str) -> dict[str, bytes]:
         "another output shape": edited(lambda s: s["outputs"][0].__setitem__(1, [7])),
         "source out of range": edited(lambda s: s["sources"][0].__setitem__(1, 99)),
         "unknown source": edited(lambda s: s["sources"][0].__setitem__(0, "pickle")),
+        "unhashable source": edited(lambda s: s["sources"][0].__setitem__(0, ["kernel"])),
+        "unhashable dtype": edited(lambda s: s["outputs"][0].__setitem__(0, ["float64"])),
+        "not a dict": edited(lambda s: s.update(kernel=[1, 2, 3])),
         "array dtype": edited(lambda s: s["constants"].__setitem__(0, ["object", [6]])
                               if s["constants"] else s.update(constants=[["object", []]])),
     }
