@@ -59,7 +59,6 @@ LEVELS = {
     # 7 ms instead of 80 ms for an entry, at the same cost per call
     "none": "no passes opt=0 reloc=pic",
 }
-OPT_SETTINGS = LEVELS["full"]
 # Undefined symbols generated code may leave to the process besides a caller's imports: PIC
 # code's GOT base, the C library functions codegen.runtime and codegen.llvm.gemm_native call,
 # and those LLVM calls for memory intrinsics and for math intrinsics a CPU lacks instructions
@@ -142,8 +141,9 @@ def optimize(ir_text: str, level: str = "full") -> llvm.ModuleRef:
 
 
 def emit(ir_text: str, level: str = "full", key: str | None = None) -> bytes:
-    """Object code for LLVM IR text at one of the `LEVELS`; with the cache `key` it is to be
-    stored under written into it (``objectfile.KEY_SYMBOL``), so the object says what it is."""
+    """Object code for LLVM IR text at one of the `LEVELS`. Given the cache `key` the object
+    will be stored under, the key is written into it (``objectfile.KEY_SYMBOL``): the object
+    says which entry it was made for."""
     if key is not None:
         ir_text += f'\n@"{objectfile.KEY_SYMBOL}" = constant [64 x i8] c"{key}"\n'
     return target_machine(3 if level == "full" else 0).emit_object(optimize(ir_text, level))

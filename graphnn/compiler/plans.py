@@ -107,7 +107,10 @@ def plan(graph: Graph, name: str, optimize: bool) -> Plan:
             cache.evict("plan", key)
     made = make_plan(graph, name, optimize)
     if sum(c.nbytes for c in made.constants) <= PLAN_CONSTANTS_LIMIT:
-        cache.store("plan", key, encode_plan(made, key))
+        try:
+            cache.store("plan", key, encode_plan(made, key))
+        except PlanFormatError:      # an array of a dtype plans do not store
+            pass
     return made
 
 
@@ -151,7 +154,7 @@ def encode_plan(made: Plan, key: str) -> bytes:
     def array(value: Any) -> list[Any]:
         value = np.asarray(value)
         if value.dtype.name not in ARRAY_DTYPES:
-            raise TypeError(f"a plan cannot store {value.dtype} arrays")
+            raise PlanFormatError(f"a plan cannot store {value.dtype} arrays")
         arrays.append(value)
         return [value.dtype.name, list(value.shape)]
 
@@ -214,7 +217,9 @@ class _ArrayReader:
             raise PlanFormatError("the arrays end early")
         raw = np.frombuffer(self.payload, stored, size // stored.itemsize, self.position)
         self.position += size
-        return raw.astype(np.dtype(dtype)).reshape(shape)
+        if dtype == "bool":              # any byte but 0 and 1 is not a NumPy bool
+            return (raw.view(np.uint8) != 0).reshape(shape)
+        return raw.astype(np.dtype(dtype)).reshape(shape)   # a copy: aligned, writable
 
     def finish(self) -> None:
         if self.position != len(self.payload):

@@ -206,7 +206,8 @@ def test_a_stored_plan_round_trips(tmp_path, monkeypatch):
     graphs = [gn.Graph([loss, *gn.grad(loss, [x, w])]),
               gn.Graph([conv, *gn.grad(conv, [image, kernel])]),
               gn.Graph([gn.sigmoid(big)]),
-              gn.Graph([gn.log_softmax(scores), scores, gn.constant(np.arange(3.0))],
+              gn.Graph([gn.log_softmax(scores), scores, gn.constant(np.arange(3.0)),
+                        gn.constant(np.array([True, False])), gn.constant(np.arange(4))],
                        [scores])]
     for graph in graphs:
         made = plans.make_plan(graph, "f", True)
@@ -218,7 +219,13 @@ def test_a_stored_plan_round_trips(tmp_path, monkeypatch):
         for got, expected in zip(back.constants, made.constants, strict=True):
             assert got.dtype == expected.dtype and np.array_equal(got, expected)
             assert got.flags.c_contiguous and got.flags.aligned
-        assert [kind for kind, _ in back.sources] == [kind for kind, _ in made.sources]
+        for (kind, where), (made_kind, made_where) in zip(back.sources, made.sources,
+                                                          strict=True):
+            assert kind == made_kind
+            if kind == "constant":
+                assert where.dtype == made_where.dtype and np.array_equal(where, made_where)
+            else:
+                assert where == made_where
     kernels = [plans.make_plan(graph, "f", True).kernel for graph in graphs]
     kinds = {type(n).__name__ for k in kernels for stmt in k.body for n in loops.walk(stmt)}
     assert {"Gemm", "Reduce"} <= kinds
