@@ -5,8 +5,10 @@ llvmlite parses and verifies it and runs the new pass manager at a fixed level (
 loop and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told
 otherwise, e.g. ``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target
 machine emits a PIC object file, which the disk cache (``codegen.cache``) stores under a hash of
-the unoptimized IR, the target's CPU name and features, llvmlite version and these settings;
-ORC links the object into its own JIT library, resolving libc and libm from the process and
+the loop IR, the options, codegen's source, the target's CPU name and features, llvmlite
+version and these settings; a cached object is checked (``codegen.objectfile``) before the
+linker sees it, and one that fails the check or the link is evicted and rebuilt; ORC links the
+object into its own JIT library, resolving libc and libm from the process and
 ``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for a target
 this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native CPython
 entry points) are the only ones that touch ctypes.
@@ -29,6 +31,7 @@ import itertools
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +40,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from codegen import cache, loops
+from codegen import cache, loops, objectfile
 from codegen.arrays import address, check_call
 from codegen.llvm import gemm_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
@@ -59,7 +62,16 @@ LEVELS = {
     # 7 ms instead of 80 ms for an entry, at the same cost per call
     "none": "no passes opt=0 reloc=pic",
 }
-OPT_SETTINGS = LEVELS["full"]
+# Undefined symbols generated code may leave to the process besides a caller's imports: PIC
+# code's GOT base, the C library functions codegen.runtime and codegen.llvm.gemm_native call,
+# and those LLVM calls for memory intrinsics and for math intrinsics a CPU lacks instructions
+# for (llvm.pow always; floor, rint, fma, minnum, maxnum, sqrt without SSE4.1, FMA, AVX).
+PROCESS_SYMBOLS = frozenset({
+    "_GLOBAL_OFFSET_TABLE_", "memset", "memcpy", "memmove", "aligned_alloc", "free", "syscall",
+    "pthread_create", "pthread_detach",
+    *(f"{name}{suffix}" for name in ("pow", "floor", "rint", "fma", "fmin", "fmax", "sqrt")
+      for suffix in ("", "f")),
+})
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
 _RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
@@ -99,6 +111,12 @@ def optimize(ir_text: str, target: Target, level: str = "full") -> llvm.ModuleRe
     module.triple = llvm.get_process_triple()
     module.data_layout = str(tm.target_data)
     module.verify()
+    for function in module.functions:
+        if not function.is_declaration:
+            # Nothing unwinds through generated code: with every function nounwind, LLVM emits
+            # no .eh_frame, which the runtime linker would hand to the process's unwinder
+            # unchecked (codegen.objectfile refuses objects that carry one).
+            function.add_function_attribute("nounwind")
     if level == "full":
         options = llvm.create_pipeline_tuning_options(speed_level=3)
         options.loop_vectorization = True
@@ -117,23 +135,14 @@ def optimize(ir_text: str, target: Target, level: str = "full") -> llvm.ModuleRe
     return module
 
 
-def emit(ir_text: str, target: Target, level: str = "full") -> bytes:
+def emit(ir_text: str, target: Target, level: str = "full", key: str | None = None) -> bytes:
     """Object code for LLVM IR text, for `target` (any, runnable here or not), at one of the
-    `LEVELS`."""
+    `LEVELS`. Given the cache `key` the object will be stored under, the key is written into it
+    (``objectfile.KEY_SYMBOL``): the object says which entry it was made for."""
+    if key is not None:
+        ir_text += f'\n@"{objectfile.KEY_SYMBOL}" = constant [64 x i8] c"{key}"\n'
     return target_machine(target, 3 if level == "full" else 0).emit_object(
         optimize(ir_text, target, level))
-
-
-def object_code(ir_text: str, target: Target, use_cache: bool = True) -> tuple[bytes, bool]:
-    """Object file for ``ir_text``, from the disk cache when possible; (bytes, was cached)."""
-    key = cache.cache_key([ir_text, target.cpu, target.features, llvmlite.__version__,
-                           OPT_SETTINGS])
-    cached = cache.load(key) if use_cache else None
-    if cached is not None:
-        return cached, True
-    data = emit(ir_text, target)
-    cache.store(key, data)
-    return data, False
 
 
 def _link(data: bytes, name: str, exports: list[str],
@@ -146,18 +155,45 @@ def _link(data: bytes, name: str, exports: list[str],
     return builder.link(_lljit(), f"{name}#{next(_LIBRARY_IDS)}")
 
 
-def generated_object(description: str, build: Callable[[], str], target: Target,
-                     level: str = "full") -> bytes:
-    """Object code of the IR that `build()` returns for `target`, cached under `description`
-    and codegen's source version: a hit skips building the IR text (tens of ms of Python for
-    big modules)."""
+def _cached_link(kind: str, key: str, build: Callable[[str], bytes], name: str,
+                 exports: list[str], imports: dict[str, int]) -> tuple[llvm.ResourceTracker, bool]:
+    """Link the object cached under `kind` and `key`, else `build(key)` it, link it and cache
+    it; (tracker, whether it came from the cache). The linker never sees a cached object that
+    fails codegen.objectfile's check (its shape, its symbols, the key written into it), and one
+    that fails the check or the link is evicted and rebuilt, never left there to fail again.
+    Call with _LOCK held."""
+    allowed = PROCESS_SYMBOLS | imports.keys()
+    data = cache.load(kind, key) if objectfile.supported() else None
+    if data is not None:
+        try:
+            objectfile.check(data, exports, allowed, key)
+            return _link(data, name, exports, imports), True
+        except (objectfile.ObjectFileError, RuntimeError):
+            cache.evict(kind, key)
+    data = build(key)
+    tracker = _link(data, name, exports, imports)
+    if objectfile.supported():
+        try:
+            objectfile.check(data, exports, allowed, key)
+        except objectfile.ObjectFileError as error:   # LLVM emitted something new: say so
+            warnings.warn(f"graphnn: object code of {name} not cached: {error}",
+                          cache.CacheWarning, stacklevel=2)
+        else:
+            cache.store(kind, key, data)
+    return tracker, False
+
+
+def _link_generated(description: str, build: Callable[[], str], name: str,
+                    exports: list[str], imports: dict[str, int], target: Target,
+                    level: str = "full") -> llvm.ResourceTracker:
+    """Link a generated module (the runtime, a GEMM, an entry point) for `target` through the
+    cache, under `description` and codegen's source version: a hit skips building the IR text
+    (tens of ms of Python for big modules)."""
     key = cache.cache_key([description, codegen_version(), target.cpu, target.features,
                            llvmlite.__version__, LEVELS[level]])
-    data = cache.load(key)
-    if data is None:
-        data = emit(build(), target, level)
-        cache.store(key, data)
-    return data
+    with _LOCK:
+        return _cached_link("generated", key, lambda k: emit(build(), target, level, k), name,
+                            exports, imports)[0]
 
 
 def link_entry(description: str, build: Callable[[], str], symbol: str, target: Target,
@@ -165,8 +201,7 @@ def link_entry(description: str, build: Callable[[], str], symbol: str, target: 
     """Compile (through the cache) and link a generated module with no imports, for `target`
     (which this CPU must run)."""
     target.check_runs_here()
-    with _LOCK:
-        return _link(generated_object(description, build, target, level), symbol, [symbol], {})
+    return _link_generated(description, build, symbol, [symbol], {}, target, level)
 
 
 def _capsule_address(capsule: object) -> int:
@@ -208,8 +243,9 @@ def _parallel_symbols() -> dict[str, int]:
     CPU: one thread pool serves the kernels of every target."""
     # glue too: the pool's hand-off costs the same compiled either way (measured, 200k-element
     # loop on 2 threads), and quick compilation takes 40 ms less on a process's first kernel
-    data = generated_object("graphnn runtime", runtime_ir, Target.host(), level="none")
-    tracker = _link(data, "graphnn_runtime", [PARALLEL_FOR, "graphnn_parallel_reset"], {})
+    tracker = _link_generated("graphnn runtime", runtime_ir, "graphnn_runtime",
+                              [PARALLEL_FOR, "graphnn_parallel_reset"], {}, Target.host(),
+                              level="none")
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
     _RUNTIME_OBJECTS.extend([tracker, reset])
     os.register_at_fork(after_in_child=reset)  # a forked child has none of the pool's threads
@@ -225,9 +261,9 @@ def gemm_symbol(name: str, target: Target) -> int:
     dtype, layout = name.split("_")[-2:]
     trans_a, trans_b = layout[0] == "t", layout[1] == "t"
     bits = target.vector_bits
-    data = generated_object(f"{name} {bits}", functools.partial(
-        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b), target)
-    tracker = _link(data, name, [name], _parallel_symbols())
+    tracker = _link_generated(f"{name} {bits}", functools.partial(
+        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
+        target)
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
 
@@ -261,20 +297,10 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     symbol = entry_symbol(kernel)
     with _LOCK:
         imports = _kernel_imports(kernel, nodes, mode, target)
-        data = cache.load(key)
-        cached = data is not None
-
-        def fresh() -> bytes:
-            return _kernel_object(kernel, mode, target, level, key)
-        try:
-            tracker = _link(data or fresh(), kernel.name, [symbol], imports)
-        except RuntimeError:
-            if not cached:
-                raise
-            # an entry with a valid checksum that does not link (written by a broken build):
-            # compile afresh, which also overwrites the entry
-            cached = False
-            tracker = _link(fresh(), kernel.name, [symbol], imports)
+        tracker, cached = _cached_link(
+            "kernel", key,
+            lambda k: emit(str(build_module(kernel, gemm=mode).module), target, level, k),
+            kernel.name, [symbol], imports)
     return CompiledKernel(kernel, mode, tracker, count, cached, target)
 
 
@@ -291,13 +317,6 @@ def _nodes(kernel: loops.Kernel) -> list[loops.Node]:
 def _level(nodes: list[loops.Node]) -> str:
     repeats = (loops.Loop, loops.Reduce, loops.Gemm)
     return "full" if any(isinstance(n, repeats) for n in nodes) else "light"
-
-
-def _kernel_object(kernel: loops.Kernel, mode: str, target: Target, level: str,
-                   key: str) -> bytes:
-    data = emit(str(build_module(kernel, gemm=mode).module), target, level)
-    cache.store(key, data)
-    return data
 
 
 @functools.cache

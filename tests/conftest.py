@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import golden_checker
+from tests.harness import golden_checker, round_trip_every_compiled_kernel
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -43,3 +43,11 @@ def checked_optimizer():
     saved, verify.CHECKS = verify.CHECKS, True
     yield
     verify.CHECKS = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
+def kernels_round_trip():
+    """Every kernel the suite compiles goes through codegen.serialize and back unchanged."""
+    undo = round_trip_every_compiled_kernel()
+    yield
+    undo()

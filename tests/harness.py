@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,6 @@ import llvmlite.binding as llvm
 import pytest
 
 from codegen.llvm.target import X86_LEVELS, Target
-
 
 
 def golden_checker(directory: Path, update: bool) -> Callable[[str, str], None]:
@@ -65,3 +66,32 @@ def absent_cpu_feature() -> str:
     llvm.initialize_native_target()
     return sorted(name for name, present in llvm.get_host_cpu_features().items()
                   if not present)[0]
+
+
+def round_trip_every_compiled_kernel() -> Callable[[], None]:
+    """From now on, every kernel handed to codegen.jit.compile_kernel (by any module that
+    imported it) is first checked to come back unchanged through codegen.serialize and JSON
+    text: the plan cache stores kernels so. Each distinct kernel is checked once. Returns the
+    function that undoes it."""
+    from codegen import jit, serialize
+
+    original, checked = jit.compile_kernel, set()
+
+    def compile_kernel(kernel, **options):
+        if (hash(kernel), kernel.name) not in checked:     # no == here: it recurses
+            data = serialize.to_data(kernel)
+            back = serialize.from_data(json.loads(json.dumps(data, allow_nan=False)))
+            # compared flat (== on deep trees recurses) and by the hash of the whole tree
+            assert serialize.to_data(back) == data and hash(back) == hash(kernel), kernel.name
+            checked.add((hash(kernel), kernel.name))
+        return original(kernel, **options)
+
+    modules = [m for m in list(sys.modules.values())
+               if getattr(m, "compile_kernel", None) is original]
+    for module in modules:
+        module.compile_kernel = compile_kernel
+
+    def undo() -> None:
+        for module in modules:
+            module.compile_kernel = original
+    return undo

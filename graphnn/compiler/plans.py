@@ -8,9 +8,13 @@ constants, the option and graphnn's and codegen's source, so a plan is stored in
 (codegen.cache, beside the object code) under a hash of exactly those, and a graph compiled
 before skips all three: about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
 
-The plan is pickled: the cache directory is the user's own, and it already holds the object
-code graphnn runs natively, so unpickling adds no trust that loading object code does not. An
-entry that does not unpickle into a plan (damaged, or written by another Python) is rebuilt.
+A plan is stored as data, never as a pickle (a cache entry cannot run code when read): a
+little-endian length, JSON for the structure (`PLAN_FORMAT`, the cache key it was made for, the
+kernel through codegen.serialize, each array's dtype and shape, the outputs and their sources),
+then the arrays' raw little-endian bytes. Reading one checks the key, rebuilds the kernel
+through its checked constructors and checks the plan against the graph being compiled (its
+inputs, outputs and constants: dtypes and shapes); an entry that fails anything is evicted and
+the plan made again.
 
 Not cached: a graph with an op registered outside graphnn (its lowering is the user's code,
 which no stamp covers), a plan whose constants exceed PLAN_CONSTANTS_LIMIT bytes (they would be
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import pickle
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,7 @@ from typing import Any
 import numpy as np
 
 import graphnn.ops  # noqa: F401  (every built-in op registered before the snapshot below)
-from codegen import cache, cost, loops
+from codegen import cache, cost, loops, serialize
 from codegen.jit import codegen_version, host
 from codegen.runtime import available_cores
 from codegen.schedule import schedule
@@ -42,7 +47,7 @@ from graphnn.lower import kernel as lower_kernel
 from graphnn.passes import fold, rewrite, verify
 from graphnn.passes import optimize as optimize_graph
 
-PLAN_FORMAT = "plan 1"
+PLAN_FORMAT = "plan 2"
 PLAN_CONSTANTS_LIMIT = 1 << 20
 # graphnn's own ops, as registered when graphnn was imported (before any user code could add
 # one): a node whose op is not one of these objects keeps its graph out of the cache
@@ -94,17 +99,18 @@ def plan(graph: Graph, name: str, optimize: bool) -> Plan:
     if not cacheable(graph):
         return make_plan(graph, name, optimize)
     key = plan_key(graph, name, optimize)
-    payload = cache.load(key)
+    payload = cache.load("plan", key)
     if payload is not None:
         try:
-            found = pickle.loads(payload)
-        except Exception:       # noqa: BLE001 - any unpickling failure means: rebuild it
-            found = None
-        if isinstance(found, Plan):
-            return found
+            return decode_plan(payload, graph, key)
+        except PlanFormatError:
+            cache.evict("plan", key)
     made = make_plan(graph, name, optimize)
     if sum(c.nbytes for c in made.constants) <= PLAN_CONSTANTS_LIMIT:
-        cache.store(key, pickle.dumps(made, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            cache.store("plan", key, encode_plan(made, key))
+        except PlanFormatError:      # an array of a dtype plans do not store
+            pass
     return made
 
 
@@ -129,3 +135,123 @@ def plan_key(graph: Graph, name: str, optimize: bool) -> str:
 def _graphnn_version() -> str:
     """A stamp of graphnn's source: how a graph is optimized and lowered follows from it."""
     return cache.source_stamp(Path(__file__).parents[1])
+
+
+# -- the stored form ----------------------------------------------------------------------------
+
+ARRAY_DTYPES = ("float32", "float64", "int32", "int64", "bool")
+_LENGTH = 8
+
+
+class PlanFormatError(ValueError):
+    """Bytes that are not a stored plan for the graph being compiled."""
+
+
+def encode_plan(made: Plan, key: str) -> bytes:
+    """The stored form of a plan made for the cache `key` (see the module docstring)."""
+    arrays: list[np.ndarray] = []
+
+    def array(value: Any) -> list[Any]:
+        value = np.asarray(value)
+        if value.dtype.name not in ARRAY_DTYPES:
+            raise PlanFormatError(f"a plan cannot store {value.dtype} arrays")
+        arrays.append(value)
+        return [value.dtype.name, list(value.shape)]
+
+    structure = {
+        "format": PLAN_FORMAT, "key": key, "kernel": serialize.to_data(made.kernel),
+        "constants": [array(c) for c in made.constants],
+        "outputs": [[dtype, list(shape)] for dtype, shape in made.outputs],
+        "sources": [[kind, array(where) if kind == "constant" else where]
+                    for kind, where in made.sources],
+    }
+    text = json.dumps(structure, separators=(",", ":"), allow_nan=False).encode()
+    raw = [np.ascontiguousarray(a, a.dtype.newbyteorder("<")).tobytes() for a in arrays]
+    return b"".join([len(text).to_bytes(_LENGTH, "little"), text, *raw])
+
+
+def decode_plan(payload: bytes, graph: Graph, key: str) -> Plan:
+    """The plan stored in `payload` for the cache `key`, checked against `graph`;
+    PlanFormatError otherwise."""
+    length = int.from_bytes(payload[:_LENGTH], "little")
+    try:
+        structure = json.loads(payload[_LENGTH:_LENGTH + length])
+        if not isinstance(structure, dict) or structure.get("format") != PLAN_FORMAT or \
+                structure.get("key") != key:
+            raise PlanFormatError(f"not a stored plan of format {PLAN_FORMAT!r} for {key}")
+        kernel = serialize.from_data(structure["kernel"])
+        reader = _ArrayReader(payload, _LENGTH + length)
+        made = Plan(kernel, tuple(reader.array(d) for d in structure["constants"]),
+                    tuple((dtype, _shape(shape)) for dtype, shape in structure["outputs"]),
+                    tuple((kind, reader.array(where) if kind == "constant" else where)
+                          for kind, where in structure["sources"]))
+        reader.finish()
+        if not isinstance(kernel, loops.Kernel):
+            raise PlanFormatError("the stored kernel is not a kernel")
+        _check_fits(made, graph)
+    except (ValueError, TypeError, KeyError, RecursionError) as error:  # JSON, nodes, arrays
+        raise PlanFormatError(f"not a stored plan: {error}") from error
+    return made
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or any(type(d) is not int or d < 0 for d in value):
+        raise PlanFormatError(f"{value!r} is not a shape")
+    return tuple(value)
+
+
+class _ArrayReader:
+    """Arrays from the raw bytes after a plan's JSON, in order."""
+
+    def __init__(self, payload: bytes, start: int) -> None:
+        self.payload, self.position = payload, start
+
+    def array(self, description: Any) -> np.ndarray:
+        dtype, shape = description
+        if dtype not in ARRAY_DTYPES:
+            raise PlanFormatError(f"{dtype!r} is not an array dtype of plans")
+        shape = _shape(shape)
+        stored = np.dtype(dtype).newbyteorder("<")
+        size = stored.itemsize * math.prod(shape)
+        if size > len(self.payload) - self.position:
+            raise PlanFormatError("the arrays end early")
+        raw = np.frombuffer(self.payload, stored, size // stored.itemsize, self.position)
+        self.position += size
+        if dtype == "bool":              # any byte but 0 and 1 is not a NumPy bool
+            return (raw.view(np.uint8) != 0).reshape(shape)
+        return raw.astype(np.dtype(dtype)).reshape(shape)   # a copy: aligned, writable
+
+    def finish(self) -> None:
+        if self.position != len(self.payload):
+            raise PlanFormatError("bytes after the last array")
+
+
+_LOOP_DTYPES = {"float32": "f32", "float64": "f64", "int64": "i64"}
+
+
+def _check_fits(made: Plan, graph: Graph) -> None:
+    """The plan's kernel, constants, outputs and sources match `graph`'s inputs and outputs."""
+    arrays = [*((n.dtype, n.shape) for n in graph.inputs),
+              *((c.dtype.name, c.shape) for c in made.constants)]
+    if [(_LOOP_DTYPES.get(d), s) for d, s in arrays] != \
+            [(b.dtype, b.shape) for b in made.kernel.inputs] or \
+            [(_LOOP_DTYPES.get(d), s) for d, s in made.outputs] != \
+            [(b.dtype, b.shape) for b in made.kernel.outputs]:
+        raise PlanFormatError("the kernel's buffers do not match the inputs, constants and "
+                              "outputs")
+    if len(made.sources) != len(graph.outputs):
+        raise PlanFormatError("not one source per graph output")
+    for (kind, where), node in zip(made.sources, graph.outputs, strict=True):
+        if _source_type(made, graph, kind, where) != (node.dtype, node.shape):
+            raise PlanFormatError(f"output source {kind} {where!r} does not fit {node}")
+
+
+def _source_type(made: Plan, graph: Graph, kind: Any, where: Any) -> tuple[str, tuple] | None:
+    """The dtype and shape of what a source names, or None if it names nothing."""
+    if kind == "constant":
+        return where.dtype.name, where.shape
+    places = {"kernel": made.outputs, "input": graph.inputs}.get(kind)
+    if places is None or type(where) is not int or not 0 <= where < len(places):
+        return None
+    return tuple(places[where]) if kind == "kernel" else \
+        (places[where].dtype, places[where].shape)

@@ -1,5 +1,5 @@
-"""The compiled-kernel interface: vectorization, checked calls, bound calls, introspection,
-the disk cache and deterministic IR text."""
+"""The compiled-kernel interface: vectorization, checked calls, bound calls, introspection
+and deterministic IR text (the disk cache: test_cache.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen import cache, loops
-from codegen.jit import compile_kernel
+from codegen import loops
 from tests.codegen.support import compiled, elementwise
 
 ROOT = Path(__file__).parents[2]
@@ -116,65 +115,6 @@ def test_bound_call_reuses_arrays_in_place():
     np.testing.assert_array_equal(p, x * y)
     with pytest.raises(TypeError):
         kernel.bind(x.astype(np.float32), y)
-
-
-class TestDiskCache:
-    @pytest.fixture(autouse=True)
-    def fresh_cache(self, tmp_path, monkeypatch):
-        monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
-        self.directory = tmp_path / "codegen"
-
-    def entries(self) -> list[Path]:
-        return sorted(self.directory.glob("*.o")) if self.directory.exists() else []
-
-    def test_second_compile_is_a_hit(self):
-        kernel = sigmoid(17)
-        first = compile_kernel(kernel)
-        second = compile_kernel(kernel)
-        assert (first.from_cache, second.from_cache) == (False, True)
-        x = np.linspace(-3, 3, 17, dtype=np.float32)
-        np.testing.assert_array_equal(first(x), second(x))
-        assert len(self.entries()) == 1
-        assert compile_kernel(kernel, blas=False).from_cache  # no Gemm: the same IR
-
-    def test_off_disables_the_cache(self, monkeypatch):
-        monkeypatch.setenv("GRAPHNN_CACHE_DIR", "off")
-        assert not compile_kernel(sigmoid(18)).from_cache
-        assert not compile_kernel(sigmoid(18)).from_cache
-        assert cache.cache_dir() is None
-
-    @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "garbage"])
-    def test_a_damaged_entry_is_deleted_and_rebuilt(self, damage):
-        kernel = sigmoid(19)
-        compile_kernel(kernel)
-        (entry,) = self.entries()
-        data = entry.read_bytes()
-        damaged = {"truncate": data[: len(data) // 2],
-                   "flip": data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:],
-                   "empty": b"", "garbage": b"not an object file at all"}[damage]
-        entry.write_bytes(damaged)
-        rebuilt = compile_kernel(kernel)
-        assert not rebuilt.from_cache
-        assert entry.read_bytes() == data  # rewritten whole
-        x = np.linspace(-3, 3, 19, dtype=np.float32)
-        np.testing.assert_allclose(rebuilt(x), 1 / (1 + np.exp(-x)), rtol=2e-7)
-
-    def test_default_directory_honors_xdg(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("GRAPHNN_CACHE_DIR")
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-        assert cache.cache_dir() == tmp_path / "xdg" / "graphnn" / "codegen"
-
-    def test_source_stamp_changes_with_an_edit_and_ignores_bytecode(self, tmp_path):
-        (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
-        module = tmp_path / "pkg" / "a.py"
-        module.write_text("X = 1\n")
-        stamp = cache.source_stamp(tmp_path)
-        (tmp_path / "pkg" / "__pycache__" / "a.py").write_text("stale")
-        (tmp_path / "pkg" / "notes.txt").write_text("not source")
-        assert cache.source_stamp(tmp_path) == stamp
-        module.write_text("X = 2\n")                      # same size: the time tells
-        os.utime(module, ns=(1, os.stat(module).st_mtime_ns + 1_000_000))
-        assert cache.source_stamp(tmp_path) != stamp
 
 
 def test_ir_text_is_the_same_in_another_process():

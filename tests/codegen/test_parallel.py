@@ -224,8 +224,7 @@ def test_runtime_runs_every_iteration_once_under_contention():
     from codegen import jit
     from codegen.llvm.target import Target
 
-    data, _ = jit.object_code(COUNT_IR, Target.host())
-    tracker = jit._link(data, "count", ["count"], {})
+    tracker = jit.link_entry("test count", lambda: COUNT_IR, "count", Target.host())
     run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                            ctypes.c_int64, ctypes.c_int64)(
         jit._parallel_symbols()["graphnn_parallel_for"])
