@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -60,11 +60,24 @@ class Node:
         return self._hash  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if type(self) is not type(other) or hash(self) != hash(other):
-            return False
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        # Structural, with an explicit stack: comparing the keys as tuples would recurse once
+        # per level of the tree. Equal hashes make a difference found late rare.
+        pairs: list[tuple[Any, Any]] = [(self, other)]
+        while pairs:
+            a, b = pairs.pop()
+            if a is b:
+                continue
+            if isinstance(a, Node):
+                if type(a) is not type(b) or hash(a) != hash(b):
+                    return False
+                a, b = a._key(), b._key()  # type: ignore[attr-defined]
+            if isinstance(a, tuple):
+                if not isinstance(b, tuple) or len(a) != len(b):
+                    return False
+                pairs.extend(zip(a, b))
+            elif isinstance(b, (Node, tuple)) or a != b:
+                return False
+        return True
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -73,6 +86,34 @@ class Node:
         from codegen import text
 
         return text.render(self)
+
+
+Recursive = Generator[Any, Any, Any]
+
+
+def iterate(call: Recursive) -> Any:
+    """Run a recursive function written as a generator, with a stack of its own instead of
+    Python's: it yields each recursive call (a generator of the same kind) and is sent back its
+    result. So loop IR as deep as a graph (a chain of thousands of ops) is walked with no
+    recursion limit, and side effects happen in the order the plain recursion would give.
+
+    >>> def depth(n):
+    ...     return 0 if n == 0 else 1 + (yield depth(n - 1))
+    >>> iterate(depth(100_000))
+    100000
+    """
+    stack = [call]
+    value = None
+    while stack:
+        try:
+            inner = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            value = stop.value
+        else:
+            stack.append(inner)
+            value = None
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

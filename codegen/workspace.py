@@ -44,17 +44,21 @@ def layout(kernel: loops.Kernel) -> Layout:
     for position, stmt in enumerate(kernel.body):
         for name in _touched(stmt) & temps.keys():
             live.setdefault(name, [position, position])[1] = position
-    placed: list[tuple[int, int, int]] = []  # (offset, end, last statement)
+    placed: list[tuple[int, int, int]] = []  # (offset, end, last statement) of live temps
     offsets = {name: 0 for name in temps}  # unused temps are never accessed
+    total = 0
     for name in sorted(live, key=lambda n: (live[n][0], n)):
         first, last = live[name]
         size = _align(temps[name].size * ITEMSIZE[temps[name].dtype])
-        busy = sorted((o, e) for o, e, end in placed if end >= first)
+        # temps come in order of first use: one dead here stays dead for the rest, so the
+        # work per temp is bounded by how many are live at once, not by the kernel's length
+        placed = [p for p in placed if p[2] >= first]
         offset = 0
-        for start, end in busy:  # first gap large enough
+        for start, end, _ in sorted(placed):  # first gap large enough
             if offset + size <= start:
                 break
             offset = max(offset, end)
         offsets[name] = offset
         placed.append((offset, offset + size, last))
-    return Layout(offsets, max((e for _, e, _ in placed), default=0))
+        total = max(total, offset + size)
+    return Layout(offsets, total)

@@ -9,7 +9,11 @@ Which nodes get memory is the main decision:
   would recompute something costly (a node with several users, a node broadcast into a larger
   consumer, an operand that an indexing op reads many times);
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
-  member used by a later member of the same loop is reused from the register, not reloaded.
+  member used by a later member of the same loop is reused from the register, not reloaded;
+- the work per loop is bounded, so compile time grows linearly with the graph: an inlined
+  expression stops growing at MAX_INLINE_COST (the node gets a buffer) and a loop's members at
+  MAX_GROUP_COST (the next member starts a new loop). LLVM's optimizer is superlinear in the
+  size of a function, and codegen splits a long kernel into functions at statement boundaries.
 matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
 """
 
@@ -33,6 +37,12 @@ _SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each el
 _CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
 _GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
 _FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
+# Caps on the work fused into one loop body (in _cost units, a shared subexpression counted at
+# each use): far above the graphs people write by hand (the largest fused loop of the test
+# suite and examples costs about ...), so only long chains (unrolled recurrences, imported
+# models) are cut into several loops.
+MAX_INLINE_COST = 128                            # one node's inlined expression tree
+MAX_GROUP_COST = 512                             # all the members of one loop
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class Lowering:
         self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
+        self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -84,17 +95,28 @@ class Lowering:
         """The computed nodes that get a buffer, in topological order."""
         keep = {n for n in self.outputs if n.op not in ("input", "constant")}
         cost: dict[Node, int] = {}
+        tree: dict[Node, int] = {}      # the expression a user inlines, kept operands as loads
         for node in self.order:
             op = node.opdef
             if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
-                cost[node] = 0
+                cost[node] = tree[node] = 0
             elif op.compute is not None and self._fusable(node):
                 cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
+                tree[node] = cost[node] + sum(tree[i] for i in _read(node))
             elif op.compute is not None:
                 keep.add(node)
-                cost[node] = 0
+                cost[node] = tree[node] = 0
             else:
-                cost[node] = (0 if op.view else _cost(node)) + sum(cost[i] for i in _read(node))
+                own = 0 if op.view else _cost(node)
+                # clamped: only thresholds far below the cap are asked of it, and a chain that
+                # reuses each node twice (y = y * y) would double it at every step
+                cost[node] = min(own + sum(cost[i] for i in _read(node)), MAX_INLINE_COST + 1)
+                tree[node] = own + sum(tree[i] for i in _read(node))
+            self.body_cost[node] = tree[node]
+            if tree[node] > MAX_INLINE_COST:
+                keep.add(node)
+            if node in keep:
+                tree[node] = 0
         for node in self.order:
             if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
                 continue
@@ -131,47 +153,86 @@ class Lowering:
 
     def element(self, node: Node, index) -> loops.Expr:
         """The loop expression for node[index] (index: a tuple of i64 exprs, or _FLAT)."""
+        return self._expression(node, index, defining=False)
+
+    def define(self, node: Node, index) -> loops.Expr:
+        """The expression computing node[index] from its inputs (ignoring its own buffer)."""
+        return self._expression(node, index, defining=True)
+
+    def _expression(self, root: Node, index, defining: bool) -> loops.Expr:
+        # An explicit stack, not recursion: an inlined chain is as deep as the graph. Each
+        # (node, index) is built once, so a shared subexpression is one object.
+        done: dict[tuple, loops.Expr] = {}
+        stack = [(root, index)]
+        while stack:
+            node, at = stack[-1]
+            if (node, at) in done:
+                stack.pop()
+                continue
+            found = None if defining and node is root else self._stored(node, at)
+            operands = self._operands(node, at) if found is None else ()
+            missing = [o for o in operands if isinstance(o, tuple) and o not in done]
+            if missing:
+                stack.extend(reversed(missing))
+                continue
+            stack.pop()
+            if found is None:
+                args = [done[o] if isinstance(o, tuple) else o for o in operands]
+                found = self._combine(node, at, args)
+            done[(node, at)] = found
+        return done[(root, index)]
+
+    def _stored(self, node: Node, index) -> loops.Expr | None:
+        """node[index] when it is in a register of the current loop or in memory."""
         if node in self.inline:
             if index != self.group_index:
                 raise _Conflict(node)
             return self.inline[node]
         if node in self.buffers:
             return self._load(node, index)
-        return self.define(node, index)
+        return None
 
-    def define(self, node: Node, index) -> loops.Expr:
-        """The expression computing node[index] from its inputs (ignoring its own buffer)."""
-        if node.op == "constant":
-            return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
+    def _operands(self, node: Node, index) -> list:
+        """What node[index] is computed from: (input, index) pairs, or ready expressions."""
         op = node.opdef
-        if node.op in _CONSTANT_COMPUTE:
-            return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
+        if node.op == "constant" or node.op in _CONSTANT_COMPUTE:
+            return []
         if index == _FLAT:
-            return self._flat_element(node)
-        if op.compute is not None:        # an indexing op fused into its user's loop
-            operands = [_Operand(self, i) for i in node.inputs]
-            return op.compute(tuple(index), *operands, **node.attrs)
+            return self._flat_operands(node)
+        if op.compute is not None:
+            return []
         if op.view is not None:
             (source,) = node.inputs
-            return self.element(source, tuple(op.view(index, source.shape, **node.attrs)))
-        args = [self.element(i, _broadcast_index(index, node.shape, i.shape)) if i is not None
+            return [(source, tuple(op.view(index, source.shape, **node.attrs)))]
+        return [(i, _broadcast_index(index, node.shape, i.shape)) if i is not None
                 else loops.const(0, node.dtype) for i in _read(node, keep_positions=True)]
-        return op.scalar(*args, **node.attrs)
 
-    def _flat_element(self, node: Node) -> loops.Expr:
-        op = node.opdef
-        if op.scalar is None:
+    def _flat_operands(self, node: Node) -> list:
+        if node.opdef.scalar is None:
             raise _NotFlat(node)
-        args = []
+        args: list = []
         for source in _read(node, keep_positions=True):
             if source is None:
                 args.append(loops.const(0, node.dtype))
             elif source.shape == node.shape:
-                args.append(self.element(source, _FLAT))
+                args.append((source, _FLAT))
             elif source.shape == () or math.prod(source.shape) == 1:
-                args.append(self.element(source, (0,) * len(source.shape)))
+                args.append((source, (0,) * len(source.shape)))
             else:
                 raise _NotFlat(source)
+        return args
+
+    def _combine(self, node: Node, index, args: list) -> loops.Expr:
+        op = node.opdef
+        if node.op == "constant":
+            return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
+        if node.op in _CONSTANT_COMPUTE:
+            return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
+        if op.compute is not None:        # an indexing op fused into its user's loop
+            operands = [_Operand(self, i) for i in node.inputs]
+            return op.compute(tuple(index), *operands, **node.attrs)
+        if op.view is not None:
+            return args[0]
         return op.scalar(*args, **node.attrs)
 
     def _load(self, node: Node, index) -> loops.Expr:
@@ -210,24 +271,34 @@ class Lowering:
     def stages(self, computed: list[Node]) -> list[loops.Stmt]:
         body: list[loops.Stmt] = []
         group: list[Node] = []
+        group_cost = 0
         for node in computed:
             if node.opdef.compute is not None:
                 body += self._close(group)
                 group = []
                 body += self._indexing_stage(node)
-            elif group and group[0].shape == node.shape and self._joins(group, node):
+            elif group and group[0].shape == node.shape and \
+                    group_cost + self.body_cost[node] <= MAX_GROUP_COST and \
+                    self._joins(group, node):
                 group.append(node)
+                group_cost += self.body_cost[node]
             else:
                 body += self._close(group)
-                group = [node]
+                group, group_cost = [node], self.body_cost[node]
         return body + self._close(group)
 
     def _joins(self, group: list[Node], node: Node) -> bool:
+        """Whether `node` can be computed in the loop of `group` (each member was checked when
+        it joined, and a member's expression depends only on the members before it)."""
+        index = _names(len(node.shape))
+        self.inline, self.group_index = {m: self._load(m, index) for m in group}, index
         try:
-            self._group_body(group + [node], _names(len(node.shape)))
+            self.define(node, index)
             return True
         except _Conflict:
             return False
+        finally:
+            self.inline, self.group_index = {}, None
 
     def _group_body(self, group: list[Node], index) -> list[loops.Stmt]:
         """Stores of every member at `index`; later members read earlier ones back at the same
