@@ -28,6 +28,7 @@ from llvmlite import ir
 from codegen import loops
 from codegen.llvm import gemm
 from codegen.llvm.mathlib import declare, math_function
+from codegen.llvm.vecmath import called_math_function
 
 TYPES: dict[str, ir.Type] = {
     "f32": ir.FloatType(), "f64": ir.DoubleType(), "i64": ir.IntType(64), "i1": ir.IntType(1),
@@ -70,15 +71,17 @@ class Emitter:
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
     ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
-    (see ``codegen.llvm.gemm``).
+    (see ``codegen.llvm.gemm``). ``call_math`` calls exp, log and tanh (with vector variants,
+    ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
-                 threads: ir.Value | None = None) -> None:
+                 threads: ir.Value | None = None, call_math: bool = False) -> None:
         self.builder = builder
         self.pointers = pointers
         self.gemm = gemm
         self.threads = threads
+        self.call_math = call_math
         self.vars: dict[str, ir.Value] = {}
         self.scopes = [_Scope({}, frozenset())]
 
@@ -330,7 +333,8 @@ class Emitter:
         return self._intrinsic("pow", e, e.a, e.b)  # libm pow: C99 semantics, as np.power
 
     def _math(self, name: str, e: loops.Exp | loops.Log | loops.Tanh) -> loops.Recursive:
-        fn = math_function(self.builder.module, name, e.dtype)
+        function = called_math_function if self.call_math else math_function
+        fn = function(self.builder.module, name, e.dtype)
         return self.builder.call(fn, [(yield self.sub(e.x))])
 
     def emit_Exp(self, e: loops.Exp) -> loops.Recursive:

@@ -12,6 +12,13 @@ overlap nothing), so loops vectorize without runtime alias checks. Temps are byt
 the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
 runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for`` with an
 array of its own buffer pointers (so LLVM sees the call may touch them).
+
+A long kernel (an unrolled recurrence, an imported model: thousands of statements) is split at
+statement boundaries into ``<name>.stage<N>`` functions of at most about ``STAGE_SIZE`` loop IR
+nodes each, called in order by the body and never inlined into it: LLVM's optimizer takes time
+superlinear in the size of a function, so bounded functions make compile time linear in the
+kernel's length. Kernels below the limit (every hand-written network we know of) stay one
+function, so their IR is unchanged.
 """
 
 from __future__ import annotations
@@ -24,11 +31,20 @@ from llvmlite import ir
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
+from codegen.llvm.vecmath import keep_variants
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
 GEMM_MODES = ("auto", "blas", "native", "loops")
+# Loop IR nodes per stage function (``statement_size``); the MLP training step, one of the
+# largest kernels of the examples, has about ...
+STAGE_SIZE = 4000
+# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines:
+# about this many instructions
+_MATH_SIZE = 30
+
+
 @dataclass(frozen=True)
 class LoweredKernel:
     module: ir.Module
@@ -62,16 +78,23 @@ class _ModuleBuilder:
         self.buffers = kernel.inputs + kernel.outputs
         self.workspace_slot = len(self.buffers)
         self.parallel_count = 0
+        self.long = False           # split into stages, math functions called
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        emitter = self._emitter(body, threads=body.args[-1])
-        for stmt in self.kernel.body:
-            if isinstance(stmt, loops.Loop) and stmt.parallel:
-                self._parallel(emitter, stmt, body.args[-1])
-            else:
-                emitter.emit(stmt)
-        emitter.builder.ret_void()
+        stages = split_stages(self.kernel.body)
+        self.long = len(stages) > 1
+        if not self.long:
+            self._fill(body, self.kernel.body)
+        else:
+            b = ir.IRBuilder(body.append_basic_block("entry"))
+            for k, stmts in enumerate(stages):
+                stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
+                stage.attributes.add("noinline")      # inlined back, it would be one function
+                self._fill(stage, stmts)
+                b.call(stage, list(body.args))
+            b.ret_void()
+            keep_variants(self.module)
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
                             entry_symbol(self.kernel))
         entry.args[0].name = "args"
@@ -81,6 +104,16 @@ class _ModuleBuilder:
                                source_etype=I64), typ=I64, name="threads")
         b.call(body, [*self._load_pointers(b, entry.args[0]), threads])
         b.ret_void()
+
+    def _fill(self, fn: ir.Function, stmts: tuple[loops.Stmt, ...]) -> None:
+        """Emit `stmts` as the whole body of a region function with a threads argument."""
+        emitter = self._emitter(fn, threads=fn.args[-1])
+        for stmt in stmts:
+            if isinstance(stmt, loops.Loop) and stmt.parallel:
+                self._parallel(emitter, stmt, fn.args[-1])
+            else:
+                emitter.emit(stmt)
+        emitter.builder.ret_void()
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
         """An internal function taking every buffer pointer (noalias), the workspace, extras."""
@@ -103,7 +136,7 @@ class _ModuleBuilder:
             offset = i64(self.layout.offsets[temp.name])
             pointers[temp.name] = b.gep(workspace, [offset], inbounds=True,
                                         source_etype=ir.IntType(8), name=temp.name)
-        return Emitter(b, pointers, self.gemm, threads)
+        return Emitter(b, pointers, self.gemm, threads, call_math=self.long)
 
     def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
         names = [buf.name for buf in self.buffers] + ["workspace"]
@@ -147,3 +180,26 @@ class _ModuleBuilder:
                                       inbounds=True))
         b.call(runtime, [outlined, shared, i64(stmt.extent), i64(grain), threads])
         emitter.invalidate(written_buffers(stmt.body))
+
+
+def statement_size(stmt: loops.Stmt) -> int:
+    """About how many instructions a top-level statement becomes: its distinct loop IR nodes
+    (the emitter computes a shared subexpression once), a math function call counted as the
+    polynomial LLVM inlines there."""
+    return sum(_MATH_SIZE if isinstance(n, (loops.Exp, loops.Log, loops.Tanh)) else 1
+               for n in loops.walk(stmt))
+
+
+def split_stages(body: tuple[loops.Stmt, ...]) -> list[tuple[loops.Stmt, ...]]:
+    """Consecutive runs of statements of at most STAGE_SIZE nodes each (a larger statement
+    alone); one run when the whole body fits."""
+    stages: list[tuple[loops.Stmt, ...]] = []
+    start, size = 0, 0
+    for k, stmt in enumerate(body):
+        cost = statement_size(stmt)
+        if k > start and size + cost > STAGE_SIZE:
+            stages.append(body[start:k])
+            start, size = k, 0
+        size += cost
+    stages.append(body[start:])
+    return stages

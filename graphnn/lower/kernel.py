@@ -41,7 +41,7 @@ _FUSED_COMPUTE_COST = 8                          # an indexing op computed insid
 # each use): far above the graphs people write by hand (the largest fused loop of the test
 # suite and examples costs about ...), so only long chains (unrolled recurrences, imported
 # models) are cut into several loops.
-MAX_INLINE_COST = 128                            # one node's inlined expression tree
+MAX_INLINE_COST = 96                             # one node's inlined expression tree
 MAX_GROUP_COST = 512                             # all the members of one loop
 
 
@@ -95,28 +95,20 @@ class Lowering:
         """The computed nodes that get a buffer, in topological order."""
         keep = {n for n in self.outputs if n.op not in ("input", "constant")}
         cost: dict[Node, int] = {}
-        tree: dict[Node, int] = {}      # the expression a user inlines, kept operands as loads
         for node in self.order:
             op = node.opdef
             if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
-                cost[node] = tree[node] = 0
+                cost[node] = 0
             elif op.compute is not None and self._fusable(node):
                 cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
-                tree[node] = cost[node] + sum(tree[i] for i in _read(node))
             elif op.compute is not None:
                 keep.add(node)
-                cost[node] = tree[node] = 0
+                cost[node] = 0
             else:
-                own = 0 if op.view else _cost(node)
-                # clamped: only thresholds far below the cap are asked of it, and a chain that
-                # reuses each node twice (y = y * y) would double it at every step
-                cost[node] = min(own + sum(cost[i] for i in _read(node)), MAX_INLINE_COST + 1)
-                tree[node] = own + sum(tree[i] for i in _read(node))
-            self.body_cost[node] = tree[node]
-            if tree[node] > MAX_INLINE_COST:
-                keep.add(node)
-            if node in keep:
-                tree[node] = 0
+                # clamped: only small thresholds are asked of it below, and a chain that uses
+                # each node twice (y = y * y) would double it at every step
+                cost[node] = min((0 if op.view else _cost(node)) +
+                                 sum(cost[i] for i in _read(node)), MAX_INLINE_COST)
         for node in self.order:
             if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
                 continue
@@ -135,7 +127,26 @@ class Lowering:
                 u.opdef.scalar is not None and u.shape == node.shape for u in users)
             if (shared and cost[node] >= 4) or (broadcast and node.shape and cost[node] >= 2):
                 keep.add(node)
+        self._cap(keep)
         return [n for n in self.order if n in keep]
+
+    def _cap(self, keep: set[Node]) -> None:
+        """Keep every node whose inlined expression would cost more than MAX_INLINE_COST, and
+        note in `body_cost` what computing each node in a loop costs (a node used twice in one
+        expression counted twice: that is the size of the expression tree)."""
+        tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
+        for node in self.order:
+            op = node.opdef
+            if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
+                own = 0
+            elif op.compute is not None:
+                own = _FUSED_COMPUTE_COST
+            else:   # a view costs nothing to run, but it nests the index expression
+                own = 1 if op.view else _cost(node)
+            self.body_cost[node] = own + sum(tree[i] for i in _read(node))
+            if self.body_cost[node] > MAX_INLINE_COST:
+                keep.add(node)
+            tree[node] = 0 if node in keep else self.body_cost[node]
 
     def _fusable(self, node: Node) -> bool:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
