@@ -48,6 +48,15 @@ def i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+def _loop_id(module: ir.Module, *properties: str) -> ir.MDValue:
+    """A new loop's ``llvm.loop`` metadata: a node distinct from every other loop's, whose
+    first operand is itself (LLVM's convention for loop IDs), then the properties."""
+    listed = [module.add_metadata([ir.MetaDataString(module, p)]) for p in properties]
+    loop_id = ir.values.MDValue(module, listed, name=str(len(module.metadata)))
+    loop_id.operands = (loop_id, *listed)
+    return loop_id
+
+
 @dataclass
 class _Scope:
     values: dict[loops.Expr, ir.Value]
@@ -138,8 +147,10 @@ class Emitter:
             self.invalidate(written)
 
     @contextmanager
-    def counted_loop(self, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
-        """``for name in start..stop``: yields the i64 index inside the body block."""
+    def counted_loop(self, start: ir.Value, stop: ir.Value, name: str,
+                     unroll: bool = True) -> Iterator[ir.Value]:
+        """``for name in start..stop``: yields the i64 index inside the body block. With
+        ``unroll=False`` the loop carries ``llvm.loop.unroll.disable``."""
         b = self.builder
         header = b.function.append_basic_block(f"{name}.cond")
         body = b.function.append_basic_block(f"{name}.body")
@@ -154,7 +165,9 @@ class Emitter:
         following = b.add(index, i64(1), name=f"{name}.next", flags=("nuw", "nsw"))
         index.add_incoming(start, preheader)
         index.add_incoming(following, b.block)
-        b.branch(header)
+        latch = b.branch(header)
+        if not unroll:
+            latch.set_metadata("llvm.loop", _loop_id(b.module, "llvm.loop.unroll.disable"))
         b.position_at_end(end)
 
     @contextmanager
@@ -229,7 +242,9 @@ class Emitter:
         loops.iterate(self._serial_loop(s, start, stop))
 
     def _serial_loop(self, s: loops.Loop, start: ir.Value, stop: ir.Value) -> loops.Recursive:
-        with self.scope(written_buffers(s.body)), self.counted_loop(start, stop, s.var.name) as i:
+        unroll = not self.call_math
+        with self.scope(written_buffers(s.body)), \
+                self.counted_loop(start, stop, s.var.name, unroll) as i:
             with self.bind(s.var.name, i):
                 for child in s.body:
                     yield self.sub(child)
