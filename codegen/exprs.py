@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Generator, Sequence
+import operator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -34,21 +35,23 @@ def normalize_dtype(dtype: Any) -> str:
 
 
 def _node(cls: type) -> type:
-    """Make a frozen dataclass whose equality and hash come from ``Node``."""
-    return dataclasses.dataclass(frozen=True, eq=False)(cls)
+    """Make a frozen dataclass whose equality, hash and repr come from ``Node``."""
+    return dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
 
 
 class Node:
     """Base of expressions, statements and buffers: structural equality, cached hash."""
 
-    _field_names: ClassVar[dict[type, tuple[str, ...]]] = {}
+    _getters: ClassVar[dict[type, Callable[[Any], tuple[Any, ...]]]] = {}
 
     def fields(self) -> tuple[Any, ...]:
-        names = Node._field_names.get(type(self))
-        if names is None:
-            names = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-            Node._field_names[type(self)] = names
-        return tuple(getattr(self, n) for n in names)
+        getter = Node._getters.get(type(self))
+        if getter is None:       # one C-level getter per class: every walk calls this
+            names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+            getter = operator.attrgetter(*names) if len(names) > 1 else \
+                (lambda node, name=names[0]: (getattr(node, name),))
+            Node._getters[type(self)] = getter
+        return getter(self)
 
     def _key(self) -> tuple[Any, ...]:
         return self.fields()
@@ -63,6 +66,7 @@ class Node:
         # Structural, with an explicit stack: comparing the keys as tuples would recurse once
         # per level of the tree. Equal hashes make a difference found late rare.
         pairs: list[tuple[Any, Any]] = [(self, other)]
+        compared: set[tuple[int, int]] = set()  # a shared subexpression is compared once
         while pairs:
             a, b = pairs.pop()
             if a is b:
@@ -70,6 +74,9 @@ class Node:
             if isinstance(a, Node):
                 if type(a) is not type(b) or hash(a) != hash(b):
                     return False
+                if (id(a), id(b)) in compared:
+                    continue
+                compared.add((id(a), id(b)))
                 a, b = a._key(), b._key()  # type: ignore[attr-defined]
             if isinstance(a, tuple):
                 if not isinstance(b, tuple) or len(a) != len(b):
@@ -86,6 +93,10 @@ class Node:
         from codegen import text
 
         return text.render(self)
+
+    def __repr__(self) -> str:
+        # the text form: a dataclass repr would recurse once per level of the tree
+        return f"<{type(self).__name__} {self}>"
 
 
 Recursive = Generator[Any, Any, Any]

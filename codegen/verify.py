@@ -51,7 +51,7 @@ class _Checker:
     def __init__(self, kernel: str, roles: dict[str, tuple[str, S.Buffer]]) -> None:
         self.kernel = kernel
         self.roles = roles
-        self.seen: set[tuple[tuple[tuple[str, Interval], ...], bool, E.Expr]] = set()
+        self.seen: set[tuple[tuple[tuple[str, Interval], ...], bool, int]] = set()
         self.current: E.Node | None = None  # the statement being checked, for messages
 
     def fail(self, message: str) -> KernelError:
@@ -123,8 +123,10 @@ class _Checker:
         E.iterate(self._expr(e, env, live))
 
     def _expr(self, e: E.Expr, env: dict[str, Interval], live: bool) -> E.Recursive:
-        key = (tuple(env.items()), live, e)
-        if key in self.seen:  # shared subexpressions are checked once per scope
+        # a shared subexpression is checked once per scope (by identity: comparing equal
+        # copies node by node costs as much as checking them again)
+        key = (tuple(env.items()), live, id(e))
+        if key in self.seen:
             return
         self.seen.add(key)
         if isinstance(e, E.Var) and e.name not in env:

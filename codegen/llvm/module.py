@@ -40,8 +40,8 @@ GEMM_MODES = ("auto", "blas", "native", "loops")
 # Loop IR nodes per stage function (``statement_size``); the MLP training step, one of the
 # largest kernels of the examples, has about ...
 STAGE_SIZE = 4000
-# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines:
-# about this many instructions
+# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines,
+# or to a GEMM (13 arguments passed through memory): about this many instructions
 _MATH_SIZE = 30
 
 
@@ -82,13 +82,13 @@ class _ModuleBuilder:
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        stages = split_stages(self.kernel.body)
-        self.long = len(stages) > 1
-        if not self.long:
+        sizes = [statement_size(stmt) for stmt in self.kernel.body]
+        self.long = sum(sizes) > STAGE_SIZE
+        if not self.long:       # (every hand-written network: the IR is one body function)
             self._fill(body, self.kernel.body)
         else:
             b = ir.IRBuilder(body.append_basic_block("entry"))
-            for k, stmts in enumerate(stages):
+            for k, stmts in enumerate(split_stages(self.kernel.body, sizes)):
                 stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
                 stage.attributes.add("noinline")      # inlined back, it would be one function
                 self._fill(stage, stmts)
@@ -130,12 +130,11 @@ class _ModuleBuilder:
 
     def _emitter(self, fn: ir.Function, threads: ir.Value | None = None) -> Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        pointers = {buf.name: fn.args[n] for n, buf in enumerate(self.buffers)}
-        workspace = fn.args[self.workspace_slot]
-        for temp in self.kernel.temps:
-            offset = i64(self.layout.offsets[temp.name])
-            pointers[temp.name] = b.gep(workspace, [offset], inbounds=True,
-                                        source_etype=ir.IntType(8), name=temp.name)
+        pointers = _Pointers(b, fn.args[self.workspace_slot], self.layout.offsets)
+        pointers.update((buf.name, fn.args[n]) for n, buf in enumerate(self.buffers))
+        if not self.long:       # every temp's pointer up front (a stage makes the ones it uses)
+            for temp in self.kernel.temps:
+                pointers[temp.name]  # noqa: B018 - __missing__ emits its address
         return Emitter(b, pointers, self.gemm, threads, call_math=self.long)
 
     def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
@@ -182,21 +181,37 @@ class _ModuleBuilder:
         emitter.invalidate(written_buffers(stmt.body))
 
 
+class _Pointers(dict):
+    """Buffer name -> base pointer in one function; a temp's address (an offset into the
+    workspace) is emitted in the entry block on first use."""
+
+    def __init__(self, builder: ir.IRBuilder, workspace: ir.Value,
+                 offsets: dict[str, int]) -> None:
+        super().__init__()
+        self.builder, self.workspace, self.offsets = builder, workspace, offsets
+
+    def __missing__(self, name: str) -> ir.Value:
+        with self.builder.goto_entry_block():
+            self[name] = self.builder.gep(self.workspace, [i64(self.offsets[name])],
+                                          inbounds=True, source_etype=ir.IntType(8), name=name)
+        return self[name]
+
+
 def statement_size(stmt: loops.Stmt) -> int:
     """About how many instructions a top-level statement becomes: its distinct loop IR nodes
     (the emitter computes a shared subexpression once), a math function call counted as the
     polynomial LLVM inlines there."""
-    return sum(_MATH_SIZE if isinstance(n, (loops.Exp, loops.Log, loops.Tanh)) else 1
-               for n in loops.walk(stmt))
+    return sum(_MATH_SIZE if isinstance(n, (loops.Exp, loops.Log, loops.Tanh, loops.Gemm))
+               else 1 for n in loops.walk(stmt))
 
 
-def split_stages(body: tuple[loops.Stmt, ...]) -> list[tuple[loops.Stmt, ...]]:
-    """Consecutive runs of statements of at most STAGE_SIZE nodes each (a larger statement
-    alone); one run when the whole body fits."""
+def split_stages(body: tuple[loops.Stmt, ...],
+                 sizes: list[int]) -> list[tuple[loops.Stmt, ...]]:
+    """Consecutive runs of statements (of `sizes`, see statement_size) of at most STAGE_SIZE
+    each; a larger statement is a run alone."""
     stages: list[tuple[loops.Stmt, ...]] = []
     start, size = 0, 0
-    for k, stmt in enumerate(body):
-        cost = statement_size(stmt)
+    for k, cost in enumerate(sizes):
         if k > start and size + cost > STAGE_SIZE:
             stages.append(body[start:k])
             start, size = k, 0

@@ -88,6 +88,7 @@ class Lowering:
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
+        self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -172,8 +173,9 @@ class Lowering:
 
     def _expression(self, root: Node, index, defining: bool) -> loops.Expr:
         # An explicit stack, not recursion: an inlined chain is as deep as the graph. Each
-        # (node, index) is built once, so a shared subexpression is one object.
-        done: dict[tuple, loops.Expr] = {}
+        # (node, index) is built once per loop body, so a subexpression shared by two members
+        # of a loop is one object (equal objects would be compared node by node downstream).
+        done: dict[tuple, loops.Expr] = self.built if self.built is not None else {}
         stack = [(root, index)]
         while stack:
             node, at = stack[-1]
@@ -190,8 +192,10 @@ class Lowering:
             if found is None:
                 args = [done[o] if isinstance(o, tuple) else o for o in operands]
                 found = self._combine(node, at, args)
+            if node is root:
+                return found      # not kept: a member is read from its register afterwards
             done[(node, at)] = found
-        return done[(root, index)]
+        raise AssertionError("unreachable: the root returns")
 
     def _stored(self, node: Node, index) -> loops.Expr | None:
         """node[index] when it is in a register of the current loop or in memory."""
@@ -314,7 +318,7 @@ class Lowering:
     def _group_body(self, group: list[Node], index) -> list[loops.Stmt]:
         """Stores of every member at `index`; later members read earlier ones back at the same
         element (LLVM forwards the stored value, so this costs no memory traffic)."""
-        self.inline, self.group_index = {}, index
+        self.inline, self.group_index, self.built = {}, index, {}
         stmts = []
         try:
             for node in group:
@@ -323,7 +327,7 @@ class Lowering:
                 stmts.append(loops.store(target.buffer, target.index, value))
                 self.inline[node] = target
         finally:
-            self.inline, self.group_index = {}, None
+            self.inline, self.group_index, self.built = {}, None, None
         return stmts
 
     def _close(self, group: list[Node]) -> list[loops.Stmt]:
