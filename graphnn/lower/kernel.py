@@ -132,9 +132,10 @@ class Lowering:
         return [n for n in self.order if n in keep]
 
     def _cap(self, keep: set[Node]) -> None:
-        """Keep every node whose inlined expression would cost more than MAX_INLINE_COST, and
-        note in `body_cost` what computing each node in a loop costs (a node used twice in one
-        expression counted twice: that is the size of the expression tree)."""
+        """Keep the operands whose inlined expressions would make a node's cost more than
+        MAX_INLINE_COST (the costliest first), and note in `body_cost` what computing each
+        node in a loop costs (a node used twice in one expression counted twice: that is the
+        size of the expression tree)."""
         tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
         for node in self.order:
             op = node.opdef
@@ -144,10 +145,16 @@ class Lowering:
                 own = _FUSED_COMPUTE_COST
             else:   # a view costs nothing to run, but it nests the index expression
                 own = 1 if op.view else _cost(node)
-            self.body_cost[node] = own + sum(tree[i] for i in _read(node))
-            if self.body_cost[node] > MAX_INLINE_COST:
-                keep.add(node)
-            tree[node] = 0 if node in keep else self.body_cost[node]
+            sources = _read(node)
+            body = own + sum(tree[i] for i in sources)
+            for source in sorted(dict.fromkeys(sources), key=lambda i: -tree[i]):
+                if body <= MAX_INLINE_COST or tree[source] == 0:
+                    break
+                keep.add(source)
+                body -= tree[source] * sources.count(source)
+                tree[source] = 0
+            self.body_cost[node] = body
+            tree[node] = 0 if node in keep else body
 
     def _fusable(self, node: Node) -> bool:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
