@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import GeneratorType
 
 from llvmlite import ir
@@ -61,6 +61,19 @@ def _loop_id(module: ir.Module, *properties: str) -> ir.MDValue:
 class _Scope:
     values: dict[loops.Expr, ir.Value]
     written: frozenset[str]  # buffers stored to anywhere inside this loop
+    # memoized values by the buffers they read: a store forgets only what reads its buffer
+    # (scanning every value at every store was quadratic in a long loop body)
+    readers: dict[str, list[loops.Expr]] = field(default_factory=dict)
+
+    def remember(self, e: loops.Expr, value: ir.Value) -> None:
+        self.values[e] = value
+        for name in e.reads:
+            self.readers.setdefault(name, []).append(e)
+
+    def forget(self, names: frozenset[str] | set[str]) -> None:
+        for name in names:
+            for e in self.readers.pop(name, ()):
+                self.values.pop(e, None)
 
 
 def written_buffers(stmts: tuple[loops.Stmt, ...]) -> frozenset[str]:
@@ -112,7 +125,7 @@ class Emitter:
         if isinstance(value, GeneratorType):
             value = yield from value
         if isinstance(node, loops.Expr):
-            self.scopes[-1].values[node] = value
+            self.scopes[-1].remember(node, value)
         return value
 
     def value(self, e: loops.Expr) -> ir.Value:
@@ -132,9 +145,7 @@ class Emitter:
     def invalidate(self, names: frozenset[str] | set[str]) -> None:
         """Forget memoized values that read any of ``names`` (they were just written)."""
         for scope in self.scopes:
-            stale = [e for e in scope.values if e.reads & names]
-            for e in stale:
-                del scope.values[e]
+            scope.forget(names)
 
     @contextmanager
     def scope(self, written: frozenset[str] = frozenset()) -> Iterator[None]:

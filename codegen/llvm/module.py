@@ -17,8 +17,9 @@ A long kernel (an unrolled recurrence, an imported model: thousands of statement
 statement boundaries into ``<name>.stage<N>`` functions of at most about ``STAGE_SIZE`` loop IR
 nodes each, called in order by the body and never inlined into it: LLVM's optimizer takes time
 superlinear in the size of a function, so bounded functions make compile time linear in the
-kernel's length. Kernels below the limit (every hand-written network we know of) stay one
-function, so their IR is unchanged.
+kernel's length. A statement that repeats up to its buffers (``codegen.llvm.stages``) becomes a
+call of ``<name>.shared<N>(p0, p1, ..., threads)``, compiled once. Kernels below the limit
+(every hand-written network we know of) stay one function, so their IR is unchanged.
 """
 
 from __future__ import annotations
@@ -31,18 +32,13 @@ from llvmlite import ir
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
+from codegen.llvm import stages
 from codegen.llvm.vecmath import keep_variants
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
 GEMM_MODES = ("auto", "blas", "native", "loops")
-# Loop IR nodes per stage function (``statement_size``); the MLP training step, one of the
-# largest kernels of the examples, has about ...
-STAGE_SIZE = 4000
-# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines,
-# or to a GEMM (13 arguments passed through memory): about this many instructions
-_MATH_SIZE = 30
 
 
 @dataclass(frozen=True)
@@ -79,16 +75,19 @@ class _ModuleBuilder:
         self.workspace_slot = len(self.buffers)
         self.parallel_count = 0
         self.long = False           # split into stages, math functions called
+        self.repeats: stages.Repeats | None = None
+        self.shared: dict[int, ir.Function] = {}    # a function per repeated shape (its id)
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        sizes = [statement_size(stmt) for stmt in self.kernel.body]
-        self.long = sum(sizes) > STAGE_SIZE
+        sizes = [stages.statement_size(stmt) for stmt in self.kernel.body]
+        self.long = sum(sizes) > stages.STAGE_SIZE
         if not self.long:       # (every hand-written network: the IR is one body function)
             self._fill(body, self.kernel.body)
         else:
+            self.repeats = stages.Repeats(self.kernel.body)
             b = ir.IRBuilder(body.append_basic_block("entry"))
-            for k, stmts in enumerate(split_stages(self.kernel.body, sizes)):
+            for k, stmts in enumerate(stages.split_stages(self.kernel.body, sizes)):
                 stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
                 stage.attributes.add("noinline")      # inlined back, it would be one function
                 self._fill(stage, stmts)
@@ -109,11 +108,40 @@ class _ModuleBuilder:
         """Emit `stmts` as the whole body of a region function with a threads argument."""
         emitter = self._emitter(fn, threads=fn.args[-1])
         for stmt in stmts:
+            repeat = self.repeats.of(stmt) if self.repeats is not None else None
             if isinstance(stmt, loops.Loop) and stmt.parallel:
                 self._parallel(emitter, stmt, fn.args[-1])
+            elif repeat is not None:
+                shape, buffers = repeat
+                emitter.builder.call(self._shared(shape, buffers),
+                                     [*(emitter.pointers[b.name] for b in buffers), fn.args[-1]])
+                emitter.invalidate(written_buffers((stmt,)))
             else:
                 emitter.emit(stmt)
         emitter.builder.ret_void()
+
+    def _shared(self, shape: loops.Stmt, buffers: tuple[loops.Buffer, ...]) -> ir.Function:
+        """The function computing a repeated statement shape on the buffers p0, p1, ... it is
+        called with (distinct buffers of one statement: noalias), defined on first use."""
+        fn = self.shared.get(id(shape))
+        if fn is None:
+            name = f"{self.kernel.name}.shared{len(self.shared)}"
+            fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(),
+                                                          [PTR] * len(buffers) + [I64]), name)
+            fn.linkage = "internal"
+            fn.attributes.add("nounwind")
+            fn.attributes.add("noinline")           # called from many places: compiled once
+            for k, arg in enumerate(fn.args[:-1]):
+                arg.name = f"p{k}"
+                arg.add_attribute("noalias")
+            fn.args[-1].name = "threads"
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            pointers = {f"p{k}": arg for k, arg in enumerate(fn.args[:-1])}
+            emitter = Emitter(b, pointers, self.gemm, fn.args[-1], call_math=True)
+            emitter.emit(shape)
+            b.ret_void()
+            self.shared[id(shape)] = fn
+        return fn
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
         """An internal function taking every buffer pointer (noalias), the workspace, extras."""
@@ -195,26 +223,3 @@ class _Pointers(dict):
             self[name] = self.builder.gep(self.workspace, [i64(self.offsets[name])],
                                           inbounds=True, source_etype=ir.IntType(8), name=name)
         return self[name]
-
-
-def statement_size(stmt: loops.Stmt) -> int:
-    """About how many instructions a top-level statement becomes: its distinct loop IR nodes
-    (the emitter computes a shared subexpression once), a math function call counted as the
-    polynomial LLVM inlines there."""
-    return sum(_MATH_SIZE if isinstance(n, (loops.Exp, loops.Log, loops.Tanh, loops.Gemm))
-               else 1 for n in loops.walk(stmt))
-
-
-def split_stages(body: tuple[loops.Stmt, ...],
-                 sizes: list[int]) -> list[tuple[loops.Stmt, ...]]:
-    """Consecutive runs of statements (of `sizes`, see statement_size) of at most STAGE_SIZE
-    each; a larger statement is a run alone."""
-    stages: list[tuple[loops.Stmt, ...]] = []
-    start, size = 0, 0
-    for k, cost in enumerate(sizes):
-        if k > start and size + cost > STAGE_SIZE:
-            stages.append(body[start:k])
-            start, size = k, 0
-        size += cost
-    stages.append(body[start:])
-    return stages

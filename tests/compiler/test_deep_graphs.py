@@ -14,7 +14,7 @@ import numpy as np
 import graphnn as gn
 from codegen import loops
 from codegen.llvm import build_module
-from codegen.llvm.module import statement_size
+from codegen.llvm.stages import statement_size
 from graphnn.compiler.plans import make_plan
 from graphnn.lower import kernel as lower_kernel
 from tests.harness import shallow_stack

@@ -1,0 +1,95 @@
+"""How a long kernel is cut for LLVM: stage functions of bounded size, and one function for each
+statement that repeats up to the buffers it touches.
+
+Input: a kernel's top-level statements. Output: their sizes (``statement_size``), runs of them
+of at most ``STAGE_SIZE`` (``split_stages``), and ``Repeats``: for each statement whose shape
+(the statement with its buffers renamed ``p0``, ``p1``, ... in order of first use) occurs more
+than once, that shape and the buffers to call it with. ``codegen.llvm.module`` emits a stage
+per run and each repeated shape once, as a function of its buffers' pointers.
+
+Why: LLVM's optimizer takes time superlinear in a function's size, and 2-5 ms per loop nest
+(measured, llvmlite 0.50) even at a bounded size. An unrolled recurrence is the same few
+statements over and over on other buffers: compiled once and called, a block of a 1,666-block
+tanh(x @ W + b) chain costs LLVM a call per statement instead of a loop nest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from codegen import loops
+
+# Loop IR nodes per stage function (statement_size): twice the largest kernel of the tests and
+# examples (a training step, about 1,400), so their IR stays one function as it always was
+STAGE_SIZE = 4000
+# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines,
+# or to a GEMM (13 arguments passed through memory): about this many instructions
+_CALL_SIZE = 30
+_CALLS = (loops.Exp, loops.Log, loops.Tanh, loops.Gemm)
+
+
+def statement_size(stmt: loops.Stmt) -> int:
+    """About how many instructions a top-level statement becomes: its distinct loop IR nodes
+    (the emitter computes a shared subexpression once), a math function or a GEMM counted as
+    the instructions of the inlined polynomial or the call."""
+    return sum(_CALL_SIZE if isinstance(n, _CALLS) else 1 for n in loops.walk(stmt))
+
+
+def split_stages(body: tuple[loops.Stmt, ...],
+                 sizes: list[int]) -> list[tuple[loops.Stmt, ...]]:
+    """Consecutive runs of statements (of `sizes`, see statement_size) of at most STAGE_SIZE
+    each; a larger statement is a run alone."""
+    stages: list[tuple[loops.Stmt, ...]] = []
+    start, size = 0, 0
+    for k, cost in enumerate(sizes):
+        if k > start and size + cost > STAGE_SIZE:
+            stages.append(body[start:k])
+            start, size = k, 0
+        size += cost
+    stages.append(body[start:])
+    return stages
+
+
+def shape_of(stmt: loops.Stmt) -> tuple[loops.Stmt, tuple[loops.Buffer, ...]]:
+    """`stmt` with its buffers renamed p0, p1, ... in order of first use, and those buffers:
+    two statements of one shape compute the same thing on other memory."""
+    found: dict[str, loops.Buffer] = {}
+    for node in loops.walk(stmt):
+        for value in node.fields():
+            if isinstance(value, loops.Buffer) and value.name not in found:
+                found[value.name] = value
+    renamed = {name: loops.Buffer(f"p{k}", b.dtype, b.shape)
+               for k, (name, b) in enumerate(found.items())}
+    memo: dict[int, loops.Node] = {}
+
+    def rename(node: loops.Node) -> loops.Recursive:
+        if id(node) not in memo:
+            new = yield from loops.rebuild(node, rename)
+            fields = new.fields()
+            if any(isinstance(v, loops.Buffer) for v in fields):
+                new = type(new)(*(renamed[v.name] if isinstance(v, loops.Buffer) else v
+                                  for v in fields))
+            memo[id(node)] = new
+        return memo[id(node)]
+
+    return loops.iterate(rename(stmt)), tuple(found.values())
+
+
+class Repeats:
+    """The statements of a body whose shape occurs more than once (parallel loops aside: the
+    module builder outlines those itself)."""
+
+    def __init__(self, body: tuple[loops.Stmt, ...]) -> None:
+        first: dict[loops.Stmt, loops.Stmt] = {}     # each shape's first occurrence
+        self.shapes: dict[int, tuple[loops.Stmt, tuple[loops.Buffer, ...]]] = {}
+        for stmt in body:
+            if not (isinstance(stmt, loops.Loop) and stmt.parallel):
+                shape, buffers = shape_of(stmt)
+                self.shapes[id(stmt)] = first.setdefault(shape, shape), buffers
+        counts = Counter(id(shape) for shape, _ in self.shapes.values())
+        self.repeated = {k for k, count in counts.items() if count > 1}
+
+    def of(self, stmt: loops.Stmt) -> tuple[loops.Stmt, tuple[loops.Buffer, ...]] | None:
+        """(shape, buffers) when `stmt` repeats, else None; equal shapes are one object."""
+        found = self.shapes.get(id(stmt))
+        return found if found is not None and id(found[0]) in self.repeated else None
