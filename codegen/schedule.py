@@ -78,11 +78,16 @@ def _flatten_nest(stmt: loops.Stmt) -> loops.Stmt:
     if not isinstance(stmt, loops.Loop):
         return stmt
     nest, body = _perfect_nest(stmt)
-    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm))
-                            for s in body for n in loops.walk(s)):
+    nodes = [n for s in body for n in loops.walk(s)]
+    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm)) for n in nodes):
         return stmt
     index = tuple(loop.var for loop in nest)
     shape = tuple(loop.extent for loop in nest)
+    if any(isinstance(n, (loops.Load, loops.Store, loops.Accumulate)) and
+           (n.index != index or n.buffer.shape != shape) and
+           any(isinstance(v, loops.Var) and v in index for e in n.index for v in loops.walk(e))
+           for n in nodes):
+        return stmt  # an access at another index of the nest (a broadcast, a transpose)
     flat = (loops.Var("%flat"),)  # not an identifier: cannot clash with the nest's names
 
     memo: dict[int, loops.Node] = {}

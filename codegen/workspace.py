@@ -23,14 +23,19 @@ class Layout:
 
 
 def _touched(stmt: loops.Stmt) -> set[str]:
+    # statements only: an expression knows the buffers read anywhere below it (`reads`)
     names: set[str] = set()
-    for node in loops.walk(stmt):
-        if isinstance(node, (loops.Store, loops.Accumulate)):
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, loops.Loop):
+            stack.extend(node.body)
+        elif isinstance(node, (loops.Store, loops.Accumulate)):
             names.add(node.buffer.name)
+            names.update(*(e.reads for e in (node.value, *node.index)))
         elif isinstance(node, loops.Gemm):
             names |= {node.a.name, node.b.name, node.c.name}
-        elif isinstance(node, loops.Expr):
-            names |= node.reads
+            names.update(*(e.reads for e in (node.a_offset, node.b_offset, node.c_offset)))
     return names
 
 

@@ -76,7 +76,7 @@ class _ModuleBuilder:
         self.parallel_count = 0
         self.long = False           # split into stages, math functions called
         self.repeats: stages.Repeats | None = None
-        self.shared: dict[int, ir.Function] = {}    # a function per repeated shape (its id)
+        self.shared: dict[int, ir.Function] = {}    # a function per repeated signature
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
@@ -112,18 +112,20 @@ class _ModuleBuilder:
             if isinstance(stmt, loops.Loop) and stmt.parallel:
                 self._parallel(emitter, stmt, fn.args[-1])
             elif repeat is not None:
-                shape, buffers = repeat
-                emitter.builder.call(self._shared(shape, buffers),
+                number, buffers = repeat
+                emitter.builder.call(self._shared(number, stmt, buffers),
                                      [*(emitter.pointers[b.name] for b in buffers), fn.args[-1]])
                 emitter.invalidate(written_buffers((stmt,)))
             else:
                 emitter.emit(stmt)
         emitter.builder.ret_void()
 
-    def _shared(self, shape: loops.Stmt, buffers: tuple[loops.Buffer, ...]) -> ir.Function:
-        """The function computing a repeated statement shape on the buffers p0, p1, ... it is
-        called with (distinct buffers of one statement: noalias), defined on first use."""
-        fn = self.shared.get(id(shape))
+    def _shared(self, number: int, stmt: loops.Stmt,
+                buffers: tuple[loops.Buffer, ...]) -> ir.Function:
+        """The function computing statements of one signature (`number`; `stmt` is one of
+        them) on the buffers p0, p1, ... it is called with (the distinct buffers of one
+        statement: noalias), defined on first use."""
+        fn = self.shared.get(number)
         if fn is None:
             name = f"{self.kernel.name}.shared{len(self.shared)}"
             fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(),
@@ -138,9 +140,9 @@ class _ModuleBuilder:
             b = ir.IRBuilder(fn.append_basic_block("entry"))
             pointers = {f"p{k}": arg for k, arg in enumerate(fn.args[:-1])}
             emitter = Emitter(b, pointers, self.gemm, fn.args[-1], call_math=True)
-            emitter.emit(shape)
+            emitter.emit(stages.shape_of(stmt, buffers))
             b.ret_void()
-            self.shared[id(shape)] = fn
+            self.shared[number] = fn
         return fn
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:

@@ -50,16 +50,32 @@ def split_stages(body: tuple[loops.Stmt, ...],
     return stages
 
 
-def shape_of(stmt: loops.Stmt) -> tuple[loops.Stmt, tuple[loops.Buffer, ...]]:
-    """`stmt` with its buffers renamed p0, p1, ... in order of first use, and those buffers:
-    two statements of one shape compute the same thing on other memory."""
-    found: dict[str, loops.Buffer] = {}
-    for node in loops.walk(stmt):
-        for value in node.fields():
-            if isinstance(value, loops.Buffer) and value.name not in found:
-                found[value.name] = value
-    renamed = {name: loops.Buffer(f"p{k}", b.dtype, b.shape)
-               for k, (name, b) in enumerate(found.items())}
+def signature(stmt: loops.Stmt) -> tuple[tuple, tuple[loops.Buffer, ...]]:
+    """A key equal for two statements of one shape (the same computation, buffers renamed p0,
+    p1, ... in order of first use; a shared subexpression is one node), and the buffers in
+    that order. Cheaper than building the renamed statement: no loop IR is constructed."""
+    nodes = list(loops.walk(stmt))           # each distinct node once, parents first
+    position = {id(n): k for k, n in enumerate(nodes)}
+    buffers: dict[str, tuple[int, loops.Buffer]] = {}     # name -> (order of first use, it)
+
+    def token(value: object) -> object:
+        if isinstance(value, loops.Buffer):
+            index = buffers.setdefault(value.name, (len(buffers), value))[0]
+            return ("buffer", index, value.dtype, value.shape)
+        if isinstance(value, (loops.Expr, loops.Stmt)):
+            return ("node", position[id(value)])
+        if isinstance(value, tuple):
+            return tuple(token(v) for v in value)
+        return repr(value) if isinstance(value, float) else value   # -0.0 is not 0.0
+
+    key = tuple((type(n).__name__, tuple(token(v) for v in n.fields())) for n in nodes)
+    return key, tuple(b for _, b in buffers.values())
+
+
+def shape_of(stmt: loops.Stmt, buffers: tuple[loops.Buffer, ...]) -> loops.Stmt:
+    """`stmt` with `buffers` (its buffers in order of first use, from `signature`) renamed p0,
+    p1, ...: what every statement of its signature computes, on other memory."""
+    renamed = {b.name: loops.Buffer(f"p{k}", b.dtype, b.shape) for k, b in enumerate(buffers)}
     memo: dict[int, loops.Node] = {}
 
     def rename(node: loops.Node) -> loops.Recursive:
@@ -72,24 +88,24 @@ def shape_of(stmt: loops.Stmt) -> tuple[loops.Stmt, tuple[loops.Buffer, ...]]:
             memo[id(node)] = new
         return memo[id(node)]
 
-    return loops.iterate(rename(stmt)), tuple(found.values())
+    return loops.iterate(rename(stmt))
 
 
 class Repeats:
-    """The statements of a body whose shape occurs more than once (parallel loops aside: the
-    module builder outlines those itself)."""
+    """The statements of a body whose signature occurs more than once (parallel loops aside:
+    the module builder outlines those itself)."""
 
     def __init__(self, body: tuple[loops.Stmt, ...]) -> None:
-        first: dict[loops.Stmt, loops.Stmt] = {}     # each shape's first occurrence
-        self.shapes: dict[int, tuple[loops.Stmt, tuple[loops.Buffer, ...]]] = {}
+        self.keys: dict[int, tuple[int, tuple[loops.Buffer, ...]]] = {}
+        numbers: dict[tuple, int] = {}
         for stmt in body:
             if not (isinstance(stmt, loops.Loop) and stmt.parallel):
-                shape, buffers = shape_of(stmt)
-                self.shapes[id(stmt)] = first.setdefault(shape, shape), buffers
-        counts = Counter(id(shape) for shape, _ in self.shapes.values())
-        self.repeated = {k for k, count in counts.items() if count > 1}
+                key, buffers = signature(stmt)
+                self.keys[id(stmt)] = numbers.setdefault(key, len(numbers)), buffers
+        counts = Counter(number for number, _ in self.keys.values())
+        self.repeated = {number for number, count in counts.items() if count > 1}
 
-    def of(self, stmt: loops.Stmt) -> tuple[loops.Stmt, tuple[loops.Buffer, ...]] | None:
-        """(shape, buffers) when `stmt` repeats, else None; equal shapes are one object."""
-        found = self.shapes.get(id(stmt))
-        return found if found is not None and id(found[0]) in self.repeated else None
+    def of(self, stmt: loops.Stmt) -> tuple[int, tuple[loops.Buffer, ...]] | None:
+        """(the number of its signature, its buffers) when `stmt` repeats, else None."""
+        found = self.keys.get(id(stmt))
+        return found if found is not None and found[0] in self.repeated else None
