@@ -7,12 +7,11 @@ import argparse
 import os
 import sys
 
+from benchmarks import epoch
 from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
-from benchmarks.workloads import scale
-from benchmarks import epoch
-from benchmarks.workloads import conv, elementwise, mlp, neuron
+from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
 
 WORKLOADS = {
     "neuron": lambda quick: [neuron.build(quick)],

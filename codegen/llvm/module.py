@@ -31,8 +31,8 @@ from llvmlite import ir
 
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
-from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
 from codegen.llvm import stages
+from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
 from codegen.llvm.vecmath import keep_variants
 from codegen.workspace import Layout, layout
 

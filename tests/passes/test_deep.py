@@ -18,7 +18,7 @@ def _chain() -> tuple[gn.Node, gn.Node]:
     x = gn.input("x", shape=(3,))
     y = x
     for _ in range(LINKS):
-        y = gn.tanh(-(-(y * 1.0)) / 1.0)
+        y = gn.tanh(gn.neg(gn.neg(y * 1.0)) / 1.0)
     return x, y
 
 
