@@ -21,13 +21,18 @@ _COST = {loops.Exp: 20, loops.Expm1: 20, loops.Log: 20, loops.Tanh: 25, loops.Po
 
 def work(node: loops.Node, seen: set[int] | None = None) -> int:
     """Estimated simple operations to run a statement once (shared subexpressions count once)."""
-    seen = set() if seen is None else seen
+    return loops.iterate(_work(node, set() if seen is None else seen))
+
+
+def _work(node: loops.Node, seen: set[int]) -> loops.Recursive:
     if id(node) in seen:
         return 0
     seen.add(id(node))
     if isinstance(node, loops.Gemm):
         return 2 * node.m * node.n * node.k
-    inner = sum(work(child, seen) for child in loops.children(node))
+    inner = 0
+    for child in loops.children(node):
+        inner += yield _work(child, seen)
     if isinstance(node, (loops.Loop, loops.Reduce)):
         return node.extent * (1 + inner)
     return _COST.get(type(node), 1) + inner

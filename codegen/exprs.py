@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -34,21 +35,23 @@ def normalize_dtype(dtype: Any) -> str:
 
 
 def _node(cls: type) -> type:
-    """Make a frozen dataclass whose equality and hash come from ``Node``."""
-    return dataclasses.dataclass(frozen=True, eq=False)(cls)
+    """Make a frozen dataclass whose equality, hash and repr come from ``Node``."""
+    return dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
 
 
 class Node:
     """Base of expressions, statements and buffers: structural equality, cached hash."""
 
-    _field_names: ClassVar[dict[type, tuple[str, ...]]] = {}
+    _getters: ClassVar[dict[type, Callable[[Any], tuple[Any, ...]]]] = {}
 
     def fields(self) -> tuple[Any, ...]:
-        names = Node._field_names.get(type(self))
-        if names is None:
-            names = tuple(f.name for f in dataclasses.fields(self))  # type: ignore[arg-type]
-            Node._field_names[type(self)] = names
-        return tuple(getattr(self, n) for n in names)
+        getter = Node._getters.get(type(self))
+        if getter is None:       # one C-level getter per class: every walk calls this
+            names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+            getter = operator.attrgetter(*names) if len(names) > 1 else \
+                (lambda node, name=names[0]: (getattr(node, name),))
+            Node._getters[type(self)] = getter
+        return getter(self)
 
     def _key(self) -> tuple[Any, ...]:
         return self.fields()
@@ -60,11 +63,28 @@ class Node:
         return self._hash  # type: ignore[attr-defined]
 
     def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if type(self) is not type(other) or hash(self) != hash(other):
-            return False
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        # Structural, with an explicit stack: comparing the keys as tuples would recurse once
+        # per level of the tree. Equal hashes make a difference found late rare.
+        pairs: list[tuple[Any, Any]] = [(self, other)]
+        compared: set[tuple[int, int]] = set()  # a shared subexpression is compared once
+        while pairs:
+            a, b = pairs.pop()
+            if a is b:
+                continue
+            if isinstance(a, Node):
+                if type(a) is not type(b) or hash(a) != hash(b):
+                    return False
+                if (id(a), id(b)) in compared:
+                    continue
+                compared.add((id(a), id(b)))
+                a, b = a._key(), b._key()  # type: ignore[attr-defined]
+            if isinstance(a, tuple):
+                if not isinstance(b, tuple) or len(a) != len(b):
+                    return False
+                pairs.extend(zip(a, b))
+            elif isinstance(b, (Node, tuple)) or a != b:
+                return False
+        return True
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -73,6 +93,38 @@ class Node:
         from codegen import text
 
         return text.render(self)
+
+    def __repr__(self) -> str:
+        # the text form: a dataclass repr would recurse once per level of the tree
+        return f"<{type(self).__name__} {self}>"
+
+
+Recursive = Generator[Any, Any, Any]
+
+
+def iterate(call: Recursive) -> Any:
+    """Run a recursive function written as a generator, with a stack of its own instead of
+    Python's: it yields each recursive call (a generator of the same kind) and is sent back its
+    result. So loop IR as deep as a graph (a chain of thousands of ops) is walked with no
+    recursion limit, and side effects happen in the order the plain recursion would give.
+
+    >>> def depth(n):
+    ...     return 0 if n == 0 else 1 + (yield depth(n - 1))
+    >>> iterate(depth(100_000))
+    100000
+    """
+    stack = [call]
+    value = None
+    while stack:
+        try:
+            inner = stack[-1].send(value)
+        except StopIteration as stop:
+            stack.pop()
+            value = stop.value
+        else:
+            stack.append(inner)
+            value = None
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,12 +54,14 @@ from codegen.exprs import (
     Neg,
     Node,
     Pow,
+    Recursive,
     Reduce,
     Select,
     Sqrt,
     Sub,
     Tanh,
     Var,
+    iterate,
     lift,
     normalize_dtype,
 )
@@ -70,12 +72,11 @@ __all__ = [
     "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "DTYPES", "Div", "Eq", "Exp",
     "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt",
     "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node",
-    "Pow", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var", "accumulate", "cast",
-    "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor", "fmax", "fmin", "ge",
-    "gt",
-    "le", "lift", "log", "loop", "loop_nest", "lt", "map_children", "ne", "normalize_dtype",
-    "power", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store", "substitute",
-    "tanh", "walk",
+    "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var",
+    "accumulate", "cast", "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor",
+    "fmax", "fmin", "ge", "gt", "iterate", "le", "lift", "log", "loop", "loop_nest", "lt",
+    "map_children", "ne", "normalize_dtype", "power", "rebuild", "reduce_max", "reduce_min",
+    "reduce_sum", "select", "sqrt", "store", "substitute", "tanh", "walk",
 ]
 
 Number = int | float
@@ -289,17 +290,27 @@ def substitute(node: Node, mapping: dict[str, Expr]) -> Any:
     """Replace variables by name; a Reduce binding one of the names hides it in its body."""
     memo: dict[int, Node] = {}
 
-    def go(n: Node, names: dict[str, Expr]) -> Node:
+    def go(n: Node, names: dict[str, Expr]) -> Recursive:
         if isinstance(n, Var):
             return names.get(n.name, n)
         if isinstance(n, Reduce) and n.var.name in names:
             inner = {k: v for k, v in names.items() if k != n.var.name}
-            return map_children(n, lambda c: go(c, inner))
+            return (yield from rebuild(n, lambda c: go(c, inner)))
         if names is mapping and id(n) in memo:
             return memo[id(n)]
-        result = map_children(n, lambda c: go(c, names))
+        result = yield from rebuild(n, lambda c: go(c, names))
         if names is mapping:
             memo[id(n)] = result
         return result
 
-    return go(node, mapping)
+    return iterate(go(node, mapping))
+
+
+def rebuild(node: Node, fn: Callable[[Node], Recursive]) -> Recursive:
+    """``map_children`` for a recursive rewrite run by ``iterate``: ``fn(child)`` is the
+    generator computing a child's replacement."""
+    new: dict[int, Node] = {}
+    for child in children(node):
+        if id(child) not in new:
+            new[id(child)] = yield fn(child)
+    return map_children(node, lambda child: new[id(child)])

@@ -44,15 +44,17 @@ Rewrite = Callable[[loops.Stmt], loops.Stmt | tuple[loops.Stmt, ...]]
 def _rebuild(kernel: loops.Kernel, rewrite: Rewrite, top_only: bool = False) -> loops.Kernel:
     """Apply ``rewrite`` to every statement (innermost first unless ``top_only``)."""
 
-    def visit(stmt: loops.Stmt) -> tuple[loops.Stmt, ...]:
+    def visit(stmt: loops.Stmt) -> loops.Recursive:
         if isinstance(stmt, loops.Loop) and not top_only:
-            body = tuple(s for child in stmt.body for s in visit(child))
+            body: list[loops.Stmt] = []
+            for child in stmt.body:
+                body.extend((yield visit(child)))
             if any(a is not b for a, b in zip(body, stmt.body)) or len(body) != len(stmt.body):
                 stmt = loops.Loop(stmt.var, stmt.extent, body, stmt.parallel)
         result = rewrite(stmt)
         return result if isinstance(result, tuple) else (result,)
 
-    body = tuple(s for stmt in kernel.body for s in visit(stmt))
+    body = tuple(s for stmt in kernel.body for s in loops.iterate(visit(stmt)))
     if len(body) == len(kernel.body) and all(a is b for a, b in zip(body, kernel.body)):
         return kernel
     return loops.Kernel(kernel.name, kernel.inputs, kernel.outputs, kernel.temps, body)
@@ -76,21 +78,30 @@ def _flatten_nest(stmt: loops.Stmt) -> loops.Stmt:
     if not isinstance(stmt, loops.Loop):
         return stmt
     nest, body = _perfect_nest(stmt)
-    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm))
-                            for s in body for n in loops.walk(s)):
+    nodes = [n for s in body for n in loops.walk(s)]
+    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm)) for n in nodes):
         return stmt
     index = tuple(loop.var for loop in nest)
     shape = tuple(loop.extent for loop in nest)
+    if any(isinstance(n, (loops.Load, loops.Store, loops.Accumulate)) and
+           (n.index != index or n.buffer.shape != shape) and
+           any(isinstance(v, loops.Var) and v in index for e in n.index for v in loops.walk(e))
+           for n in nodes):
+        return stmt  # an access at another index of the nest (a broadcast, a transpose)
     flat = (loops.Var("%flat"),)  # not an identifier: cannot clash with the nest's names
 
-    def rewrite(node: loops.Node) -> loops.Node:
-        node = loops.map_children(node, rewrite)
-        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)) and \
-                node.index == index and node.buffer.shape == shape:
-            return type(node)(node.buffer, flat, *node.fields()[2:])
-        return node
+    memo: dict[int, loops.Node] = {}
 
-    new_body = tuple(rewrite(s) for s in body)
+    def rewrite(node: loops.Node) -> loops.Recursive:
+        if id(node) not in memo:
+            new = yield from loops.rebuild(node, rewrite)
+            if isinstance(new, (loops.Load, loops.Store, loops.Accumulate)) and \
+                    new.index == index and new.buffer.shape == shape:
+                new = type(new)(new.buffer, flat, *new.fields()[2:])
+            memo[id(node)] = new
+        return memo[id(node)]
+
+    new_body = tuple(loops.iterate(rewrite(s)) for s in body)
     if any(_uses(s, v.name) for s in new_body for v in index):
         return stmt  # an index used some other way (broadcast, transpose, arithmetic)
     total = 1

@@ -57,15 +57,22 @@ def format_const(value: float | int | bool) -> str:
 
 def _expr(e: E.Expr) -> tuple[str, int]:
     """Text and binding strength of an expression."""
+    return E.iterate(_text(e))
+
+
+def _text(e: E.Expr) -> E.Recursive:
     kind = type(e)
     if kind in _INFIX:
         op, prec = _INFIX[kind]
-        left, right = _expr(e.a), _expr(e.b)  # type: ignore[attr-defined]
+        left = yield _text(e.a)  # type: ignore[attr-defined]
+        right = yield _text(e.b)  # type: ignore[attr-defined]
         a = left[0] if left[1] >= prec else f"({left[0]})"
         b = right[0] if right[1] > prec else f"({right[0]})"
         return f"{a} {op} {b}", prec
     if kind in _CALLS:
-        args = [_expr(child)[0] for child in e.fields()]
+        args = []
+        for child in e.fields():
+            args.append((yield _text(child))[0])
         return f"{_CALLS[kind]}({', '.join(args)})", _ATOM
     if isinstance(e, E.Const):
         text = format_const(e.value)
@@ -73,22 +80,28 @@ def _expr(e: E.Expr) -> tuple[str, int]:
     if isinstance(e, E.Var):
         return e.name, _ATOM
     if isinstance(e, E.Load):
-        return access(e.buffer, e.index), _ATOM
+        return (yield _access(e.buffer, e.index)), _ATOM
     if isinstance(e, E.Neg):
-        text, prec = _expr(e.x)
+        text, prec = yield _text(e.x)
         return (f"-{text}" if prec > _PREFIX else f"-({text})"), _PREFIX
     if isinstance(e, E.Cast):
-        return f"{e.dtype}({_expr(e.x)[0]})", _ATOM
+        return f"{e.dtype}({(yield _text(e.x))[0]})", _ATOM
     if isinstance(e, E.Reduce):
-        return f"{e.kind}({e.var.name} in 0..{e.extent}: {_expr(e.body)[0]})", _ATOM
+        return f"{e.kind}({e.var.name} in 0..{e.extent}: {(yield _text(e.body))[0]})", _ATOM
     raise TypeError(f"no text form for {kind.__name__}")
 
 
 def access(buffer: S.Buffer, index: tuple[E.Expr, ...]) -> str:
     """``x[i, j]``, or ``x.flat[k]`` when a multi-dimensional buffer is indexed flat."""
-    parts = ", ".join(_expr(i)[0] for i in index)
+    return E.iterate(_access(buffer, index))
+
+
+def _access(buffer: S.Buffer, index: tuple[E.Expr, ...]) -> E.Recursive:
+    parts = []
+    for i in index:
+        parts.append((yield _text(i))[0])
     flat = len(index) == 1 and buffer.ndim != 1
-    return f"{buffer.name}{'.flat' if flat else ''}[{parts}]"
+    return f"{buffer.name}{'.flat' if flat else ''}[{', '.join(parts)}]"
 
 
 def render_stmt(s: S.Stmt, indent: str = "") -> list[str]:

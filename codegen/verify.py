@@ -51,11 +51,11 @@ class _Checker:
     def __init__(self, kernel: str, roles: dict[str, tuple[str, S.Buffer]]) -> None:
         self.kernel = kernel
         self.roles = roles
-        self.seen: set[tuple[tuple[tuple[str, Interval], ...], bool, E.Expr]] = set()
-        self.stmt_text = ""
+        self.seen: set[tuple[tuple[tuple[str, Interval], ...], bool, int]] = set()
+        self.current: E.Node | None = None  # the statement being checked, for messages
 
     def fail(self, message: str) -> KernelError:
-        return KernelError(f"kernel {self.kernel}: {message}, in `{self.stmt_text}`")
+        return KernelError(f"kernel {self.kernel}: {message}, in `{_short(self.current)}`")
 
     def buffer(self, b: S.Buffer, writing: bool) -> None:
         role, declared = self.roles.get(b.name, (None, None))
@@ -67,7 +67,7 @@ class _Checker:
             raise self.fail(f"writes input buffer {b.name}")
 
     def stmt(self, s: S.Stmt, env: dict[str, Interval], top: bool, live: bool) -> None:
-        self.stmt_text = _short(s)
+        self.current = s
         if isinstance(s, (S.Store, S.Accumulate)):
             self.buffer(s.buffer, writing=True)
             self.access(s.buffer, s.index, env, live)
@@ -107,37 +107,50 @@ class _Checker:
 
     def access(self, b: S.Buffer, index: tuple[E.Expr, ...], env: dict[str, Interval],
                live: bool) -> None:
+        E.iterate(self._access(b, index, env, live))
+
+    def _access(self, b: S.Buffer, index: tuple[E.Expr, ...], env: dict[str, Interval],
+                live: bool) -> E.Recursive:
         dims = b.shape if len(index) == b.ndim else (b.size,)
         for position, (e, dim) in enumerate(zip(index, dims, strict=True)):
-            self.expr(e, env, live)
+            yield self._expr(e, env, live)
             lo, hi = interval(e, env)
             if live and (lo is None or hi is None or lo < 0 or hi >= dim):
                 raise self.fail(f"index {position} of {b.name} ({_short(e)}) ranges over "
                                 f"[{lo}, {hi}] but the dimension is {dim}")
 
     def expr(self, e: E.Expr, env: dict[str, Interval], live: bool) -> None:
-        key = (tuple(env.items()), live, e)
-        if key in self.seen:  # shared subexpressions are checked once per scope
+        E.iterate(self._expr(e, env, live))
+
+    def _expr(self, e: E.Expr, env: dict[str, Interval], live: bool) -> E.Recursive:
+        # a shared subexpression is checked once per scope (by identity: comparing equal
+        # copies node by node costs as much as checking them again)
+        key = (tuple(env.items()), live, id(e))
+        if key in self.seen:
             return
         self.seen.add(key)
         if isinstance(e, E.Var) and e.name not in env:
             raise self.fail(f"variable {e.name} is not bound by an enclosing loop or reduction")
         if isinstance(e, E.Load):
             self.buffer(e.buffer, writing=False)
-            self.access(e.buffer, e.index, env, live)
+            yield self._access(e.buffer, e.index, env, live)
         if isinstance(e, E.Reduce):
             if e.var.name in env:
                 raise self.fail(f"reduction variable {e.var.name} shadows an enclosing variable")
             inner = {**env, e.var.name: (0, e.extent - 1)}
-            self.expr(e.body, inner, live and e.extent > 0)
+            yield self._expr(e.body, inner, live and e.extent > 0)
             return
         for child in E._flat(e.fields()):
             if isinstance(child, E.Expr):
-                self.expr(child, env, live)
+                yield self._expr(child, env, live)
 
 
 def interval(e: E.Expr, env: dict[str, Interval]) -> Interval:
     """Bounds of an i64 expression given bounds of its variables (None: unbounded)."""
+    return E.iterate(_interval(e, env))
+
+
+def _interval(e: E.Expr, env: dict[str, Interval]) -> E.Recursive:
     if isinstance(e, E.Const):
         return (int(e.value), int(e.value))
     if isinstance(e, E.Var):
@@ -145,7 +158,10 @@ def interval(e: E.Expr, env: dict[str, Interval]) -> Interval:
     rule = _RULES.get(type(e))
     if rule is None:
         return (None, None)  # loads, casts, reductions: data dependent
-    return rule(*(interval(c, env) if isinstance(c, E.Expr) else c for c in e.fields()))
+    args = []
+    for c in e.fields():
+        args.append((yield _interval(c, env)) if isinstance(c, E.Expr) else c)
+    return rule(*args)
 
 
 def _add(a: Interval, b: Interval) -> Interval:

@@ -23,14 +23,19 @@ class Layout:
 
 
 def _touched(stmt: loops.Stmt) -> set[str]:
+    # statements only: an expression knows the buffers read anywhere below it (`reads`)
     names: set[str] = set()
-    for node in loops.walk(stmt):
-        if isinstance(node, (loops.Store, loops.Accumulate)):
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, loops.Loop):
+            stack.extend(node.body)
+        elif isinstance(node, (loops.Store, loops.Accumulate)):
             names.add(node.buffer.name)
+            names.update(*(e.reads for e in (node.value, *node.index)))
         elif isinstance(node, loops.Gemm):
             names |= {node.a.name, node.b.name, node.c.name}
-        elif isinstance(node, loops.Expr):
-            names |= node.reads
+            names.update(*(e.reads for e in (node.a_offset, node.b_offset, node.c_offset)))
     return names
 
 
@@ -44,17 +49,21 @@ def layout(kernel: loops.Kernel) -> Layout:
     for position, stmt in enumerate(kernel.body):
         for name in _touched(stmt) & temps.keys():
             live.setdefault(name, [position, position])[1] = position
-    placed: list[tuple[int, int, int]] = []  # (offset, end, last statement)
+    placed: list[tuple[int, int, int]] = []  # (offset, end, last statement) of live temps
     offsets = {name: 0 for name in temps}  # unused temps are never accessed
+    total = 0
     for name in sorted(live, key=lambda n: (live[n][0], n)):
         first, last = live[name]
         size = _align(temps[name].size * ITEMSIZE[temps[name].dtype])
-        busy = sorted((o, e) for o, e, end in placed if end >= first)
+        # temps come in order of first use: one dead here stays dead for the rest, so the
+        # work per temp is bounded by how many are live at once, not by the kernel's length
+        placed = [p for p in placed if p[2] >= first]
         offset = 0
-        for start, end in busy:  # first gap large enough
+        for start, end, _ in sorted(placed):  # first gap large enough
             if offset + size <= start:
                 break
             offset = max(offset, end)
         offsets[name] = offset
         placed.append((offset, offset + size, last))
-    return Layout(offsets, max((e for _, e, _ in placed), default=0))
+        total = max(total, offset + size)
+    return Layout(offsets, total)

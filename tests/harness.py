@@ -3,12 +3,13 @@ docstring examples, work started on several threads at once, the CPU levels to t
 
 from __future__ import annotations
 
+import contextlib
 import doctest
 import importlib
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -36,6 +37,22 @@ def run_docstring_examples(module_name: str) -> doctest.TestResults:
     """Run the examples in one module's docstrings (whitespace-insensitive)."""
     module = importlib.import_module(module_name)
     return doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+
+
+@contextlib.contextmanager
+def shallow_stack(frames: int = 400) -> Iterator[None]:
+    """Python's recursion limit lowered to `frames` above the caller's depth: code that recurses
+    once per level of a graph or expression thousands of levels deep raises RecursionError,
+    while recursion bounded by a constant (a pattern, a capped expression) still fits."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
 
 
 def run_in_threads(work: Callable[[int], None], count: int = 2,

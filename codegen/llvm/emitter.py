@@ -11,19 +11,24 @@ an ``llvmlite.ir.IRBuilder``; ``codegen.llvm.module`` assembles whole functions 
   sequential sum by the usual O(n eps sum|x|) bound.
 - Loops are counted ``for i in start..stop`` context managers with blocks ``i.cond``,
   ``i.body``, ``i.end``.
+- No recursion as deep as the loop IR: an ``emit_*`` method that needs the value of a child
+  yields ``self.sub(child)`` and is resumed with it (``loops.iterate`` runs the calls), so a
+  chain of thousands of operations emits in the same order as a recursive walk would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import GeneratorType
 
 from llvmlite import ir
 
 from codegen import loops
 from codegen.llvm import gemm
 from codegen.llvm.mathlib import declare, math_function
+from codegen.llvm.vecmath import called_math_function
 
 TYPES: dict[str, ir.Type] = {
     "f32": ir.FloatType(), "f64": ir.DoubleType(), "i64": ir.IntType(64), "i1": ir.IntType(1),
@@ -43,10 +48,32 @@ def i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
 
 
+def _loop_id(module: ir.Module, *properties: str) -> ir.MDValue:
+    """A new loop's ``llvm.loop`` metadata: a node distinct from every other loop's, whose
+    first operand is itself (LLVM's convention for loop IDs), then the properties."""
+    listed = [module.add_metadata([ir.MetaDataString(module, p)]) for p in properties]
+    loop_id = ir.values.MDValue(module, listed, name=str(len(module.metadata)))
+    loop_id.operands = (loop_id, *listed)
+    return loop_id
+
+
 @dataclass
 class _Scope:
     values: dict[loops.Expr, ir.Value]
     written: frozenset[str]  # buffers stored to anywhere inside this loop
+    # memoized values by the buffers they read: a store forgets only what reads its buffer
+    # (scanning every value at every store was quadratic in a long loop body)
+    readers: dict[str, list[loops.Expr]] = field(default_factory=dict)
+
+    def remember(self, e: loops.Expr, value: ir.Value) -> None:
+        self.values[e] = value
+        for name in e.reads:
+            self.readers.setdefault(name, []).append(e)
+
+    def forget(self, names: frozenset[str] | set[str]) -> None:
+        for name in names:
+            for e in self.readers.pop(name, ()):
+                self.values.pop(e, None)
 
 
 def written_buffers(stmts: tuple[loops.Stmt, ...]) -> frozenset[str]:
@@ -66,21 +93,27 @@ class Emitter:
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
     ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
-    (see ``codegen.llvm.gemm``).
+    (see ``codegen.llvm.gemm``). ``call_math`` calls exp, log and tanh (with vector variants,
+    ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
-                 threads: ir.Value | None = None) -> None:
+                 threads: ir.Value | None = None, call_math: bool = False) -> None:
         self.builder = builder
         self.pointers = pointers
         self.gemm = gemm
         self.threads = threads
+        self.call_math = call_math
         self.vars: dict[str, ir.Value] = {}
         self.scopes = [_Scope({}, frozenset())]
 
     # -- dispatch and memoization -------------------------------------------------------------
 
     def emit(self, node: loops.Node) -> ir.Value | None:
+        return loops.iterate(self.sub(node))
+
+    def sub(self, node: loops.Node) -> loops.Recursive:
+        """The emission of ``node`` as a call for ``loops.iterate``: ``yield self.sub(x)``."""
         if isinstance(node, loops.Expr):
             cached = self.lookup(node)
             if cached is not None:
@@ -89,8 +122,10 @@ class Emitter:
         if method is None:
             raise LoweringError(f"no LLVM emitter for {type(node).__name__}: {node}")
         value = method(node)
+        if isinstance(value, GeneratorType):
+            value = yield from value
         if isinstance(node, loops.Expr):
-            self.scopes[-1].values[node] = value
+            self.scopes[-1].remember(node, value)
         return value
 
     def value(self, e: loops.Expr) -> ir.Value:
@@ -110,9 +145,7 @@ class Emitter:
     def invalidate(self, names: frozenset[str] | set[str]) -> None:
         """Forget memoized values that read any of ``names`` (they were just written)."""
         for scope in self.scopes:
-            stale = [e for e in scope.values if e.reads & names]
-            for e in stale:
-                del scope.values[e]
+            scope.forget(names)
 
     @contextmanager
     def scope(self, written: frozenset[str] = frozenset()) -> Iterator[None]:
@@ -125,8 +158,10 @@ class Emitter:
             self.invalidate(written)
 
     @contextmanager
-    def counted_loop(self, start: ir.Value, stop: ir.Value, name: str) -> Iterator[ir.Value]:
-        """``for name in start..stop``: yields the i64 index inside the body block."""
+    def counted_loop(self, start: ir.Value, stop: ir.Value, name: str,
+                     unroll: bool = True) -> Iterator[ir.Value]:
+        """``for name in start..stop``: yields the i64 index inside the body block. With
+        ``unroll=False`` the loop carries ``llvm.loop.unroll.disable``."""
         b = self.builder
         header = b.function.append_basic_block(f"{name}.cond")
         body = b.function.append_basic_block(f"{name}.body")
@@ -141,7 +176,9 @@ class Emitter:
         following = b.add(index, i64(1), name=f"{name}.next", flags=("nuw", "nsw"))
         index.add_incoming(start, preheader)
         index.add_incoming(following, b.block)
-        b.branch(header)
+        latch = b.branch(header)
+        if not unroll:
+            latch.set_metadata("llvm.loop", _loop_id(b.module, "llvm.loop.unroll.disable"))
         b.position_at_end(end)
 
     @contextmanager
@@ -158,35 +195,35 @@ class Emitter:
 
     # -- memory ---------------------------------------------------------------------------------
 
-    def address(self, buffer: loops.Buffer, index: tuple[loops.Expr, ...]) -> ir.Value:
+    def address(self, buffer: loops.Buffer, index: tuple[loops.Expr, ...]) -> loops.Recursive:
         """Element pointer of a row-major access; verified in bounds, hence nuw/nsw/inbounds."""
         offset: ir.Value = i64(0)
         if len(index) == buffer.ndim:
             for position, e in enumerate(index):
                 if position == 0:
-                    offset = self.value(e)
+                    offset = yield self.sub(e)
                 else:
                     scaled = self.builder.mul(offset, i64(buffer.shape[position]),
                                               flags=("nuw", "nsw"))
-                    offset = self.builder.add(scaled, self.value(e), flags=("nuw", "nsw"))
+                    offset = self.builder.add(scaled, (yield self.sub(e)), flags=("nuw", "nsw"))
         else:
-            offset = self.value(index[0])
+            offset = yield self.sub(index[0])
         return self.builder.gep(self.pointers[buffer.name], [offset], inbounds=True,
                                 source_etype=TYPES[buffer.dtype])
 
-    def emit_Load(self, e: loops.Load) -> ir.Value:
-        pointer = self.address(e.buffer, e.index)
+    def emit_Load(self, e: loops.Load) -> loops.Recursive:
+        pointer = yield from self.address(e.buffer, e.index)
         return self.builder.load(pointer, typ=TYPES[e.dtype], align=ALIGN[e.dtype])
 
-    def emit_Store(self, s: loops.Store) -> None:
-        value = self.value(s.value)
-        pointer = self.address(s.buffer, s.index)
+    def emit_Store(self, s: loops.Store) -> loops.Recursive:
+        value = yield self.sub(s.value)
+        pointer = yield from self.address(s.buffer, s.index)
         self.builder.store(value, pointer, align=ALIGN[s.buffer.dtype])
         self.invalidate({s.buffer.name})
 
-    def emit_Accumulate(self, s: loops.Accumulate) -> None:
-        value = self.value(s.value)
-        pointer = self.address(s.buffer, s.index)
+    def emit_Accumulate(self, s: loops.Accumulate) -> loops.Recursive:
+        value = yield self.sub(s.value)
+        pointer = yield from self.address(s.buffer, s.index)
         dtype = s.buffer.dtype
         old = self.builder.load(pointer, typ=TYPES[dtype], align=ALIGN[dtype])
         self.builder.store(self.combine(s.kind, old, value, dtype, ()), pointer, align=ALIGN[dtype])
@@ -206,17 +243,22 @@ class Emitter:
 
     # -- statements -----------------------------------------------------------------------------
 
-    def emit_Loop(self, s: loops.Loop) -> None:
+    def emit_Loop(self, s: loops.Loop) -> loops.Recursive:
         if s.parallel:
             raise LoweringError(f"parallel loop {s.var.name} must be outlined by the module "
                                 "builder (only top-level loops may be parallel)")
-        self.serial_loop(s, i64(0), i64(s.extent))
+        yield from self._serial_loop(s, i64(0), i64(s.extent))
 
     def serial_loop(self, s: loops.Loop, start: ir.Value, stop: ir.Value) -> None:
-        with self.scope(written_buffers(s.body)), self.counted_loop(start, stop, s.var.name) as i:
+        loops.iterate(self._serial_loop(s, start, stop))
+
+    def _serial_loop(self, s: loops.Loop, start: ir.Value, stop: ir.Value) -> loops.Recursive:
+        unroll = not self.call_math
+        with self.scope(written_buffers(s.body)), \
+                self.counted_loop(start, stop, s.var.name, unroll) as i:
             with self.bind(s.var.name, i):
                 for child in s.body:
-                    self.emit(child)
+                    yield self.sub(child)
 
     def emit_Gemm(self, g: loops.Gemm) -> None:
         if self.gemm == "blas" or (self.gemm == "auto" and self.threads is not None):
@@ -239,95 +281,104 @@ class Emitter:
             raise LoweringError(f"variable {e.name} is not bound here")
         return self.vars[e.name]
 
-    def _arith(self, e: loops.Expr, float_op: str, int_op: str) -> ir.Value:
-        a, b = self.value(e.a), self.value(e.b)  # type: ignore[attr-defined]
+    def _arith(self, e: loops.Expr, float_op: str, int_op: str) -> loops.Recursive:
+        a = yield self.sub(e.a)  # type: ignore[attr-defined]
+        b = yield self.sub(e.b)  # type: ignore[attr-defined]
         op = int_op if e.dtype == "i64" else float_op
         return getattr(self.builder, op)(a, b)
 
-    def emit_Add(self, e: loops.Add) -> ir.Value:
+    def emit_Add(self, e: loops.Add) -> loops.Recursive:
         return self._arith(e, "fadd", "add")
 
-    def emit_Sub(self, e: loops.Sub) -> ir.Value:
+    def emit_Sub(self, e: loops.Sub) -> loops.Recursive:
         return self._arith(e, "fsub", "sub")
 
-    def emit_Mul(self, e: loops.Mul) -> ir.Value:
+    def emit_Mul(self, e: loops.Mul) -> loops.Recursive:
         return self._arith(e, "fmul", "mul")
 
-    def emit_Div(self, e: loops.Div) -> ir.Value:
-        return self.builder.fdiv(self.value(e.a), self.value(e.b))
+    def emit_Div(self, e: loops.Div) -> loops.Recursive:
+        return self._arith(e, "fdiv", "fdiv")
 
-    def _floor_parts(self, e: loops.FloorDiv | loops.Mod) -> tuple[ir.Value, ir.Value, ir.Value]:
+    def _floor_parts(self, e: loops.FloorDiv | loops.Mod) -> loops.Recursive:
         # LLVM's sdiv/srem truncate; Python floors: when the remainder is negative (the divisor is
         # a positive constant), step the quotient down by one and the remainder up by d.
         b = self.builder
-        a, d = self.value(e.a), self.value(e.b)
+        a = yield self.sub(e.a)
+        d = yield self.sub(e.b)
         remainder = b.srem(a, d)
         return b.sdiv(a, d), remainder, b.icmp_signed("<", remainder, i64(0))
 
-    def emit_FloorDiv(self, e: loops.FloorDiv) -> ir.Value:
-        quotient, _, negative = self._floor_parts(e)
+    def emit_FloorDiv(self, e: loops.FloorDiv) -> loops.Recursive:
+        quotient, _, negative = yield from self._floor_parts(e)
         return self.builder.sub(quotient, self.builder.zext(negative, I64))
 
-    def emit_Mod(self, e: loops.Mod) -> ir.Value:
-        _, remainder, negative = self._floor_parts(e)
-        return self.builder.select(negative, self.builder.add(remainder, self.value(e.b)),
+    def emit_Mod(self, e: loops.Mod) -> loops.Recursive:
+        _, remainder, negative = yield from self._floor_parts(e)
+        return self.builder.select(negative, self.builder.add(remainder, (yield self.sub(e.b))),
                                    remainder)
 
-    def emit_Neg(self, e: loops.Neg) -> ir.Value:
-        x = self.value(e.x)
+    def emit_Neg(self, e: loops.Neg) -> loops.Recursive:
+        x = yield self.sub(e.x)
         return self.builder.sub(i64(0), x) if e.dtype == "i64" else self.builder.fneg(x)
 
-    def _pick(self, e: loops.FMax | loops.FMin, op: str) -> ir.Value:
+    def _pick(self, e: loops.FMax | loops.FMin, op: str) -> loops.Recursive:
         # np.maximum(a, b) is `a if (a > b or isnan(a)) else b`: NaN from either side wins, and
         # on ties (including -0.0 vs 0.0) the second operand is returned, exactly as NumPy does.
         b = self.builder
-        x, y = self.value(e.a), self.value(e.b)
+        x = yield self.sub(e.a)
+        y = yield self.sub(e.b)
         if e.dtype == "i64":
             return b.select(b.icmp_signed(op, x, y), x, y)
         pick_x = b.or_(b.fcmp_ordered(op, x, y), b.fcmp_unordered("uno", x, x))
         return b.select(pick_x, x, y)
 
-    def emit_FMax(self, e: loops.FMax) -> ir.Value:
+    def emit_FMax(self, e: loops.FMax) -> loops.Recursive:
         return self._pick(e, ">")
 
-    def emit_FMin(self, e: loops.FMin) -> ir.Value:
+    def emit_FMin(self, e: loops.FMin) -> loops.Recursive:
         return self._pick(e, "<")
 
-    def _intrinsic(self, name: str, e: loops.Expr, *args: loops.Expr) -> ir.Value:
+    def _intrinsic(self, name: str, e: loops.Expr, *args: loops.Expr) -> loops.Recursive:
         t = TYPES[e.dtype]
         fn = declare(self.builder.module, f"llvm.{name}.{e.dtype}", t, [t] * len(args))
-        return self.builder.call(fn, [self.value(a) for a in args])
+        values = []
+        for a in args:
+            values.append((yield self.sub(a)))
+        return self.builder.call(fn, values)
 
-    def emit_Sqrt(self, e: loops.Sqrt) -> ir.Value:
+    def emit_Sqrt(self, e: loops.Sqrt) -> loops.Recursive:
         return self._intrinsic("sqrt", e, e.x)
 
-    def emit_Abs(self, e: loops.Abs) -> ir.Value:
+    def emit_Abs(self, e: loops.Abs) -> loops.Recursive:
         return self._intrinsic("fabs", e, e.x)
 
-    def emit_Floor(self, e: loops.Floor) -> ir.Value:
+    def emit_Floor(self, e: loops.Floor) -> loops.Recursive:
         return self._intrinsic("floor", e, e.x)
 
-    def emit_Pow(self, e: loops.Pow) -> ir.Value:
+    def emit_Pow(self, e: loops.Pow) -> loops.Recursive:
         return self._intrinsic("pow", e, e.a, e.b)  # libm pow: C99 semantics, as np.power
 
-    def _math(self, name: str, e: loops.Expr) -> ir.Value:
-        fn = math_function(self.builder.module, name, e.dtype)
-        return self.builder.call(fn, [self.value(e.x)])
+    def _math(self, name: str, e: loops.Exp | loops.Expm1 | loops.Log | loops.Tanh
+              ) -> loops.Recursive:
+        function = called_math_function if self.call_math else math_function
+        fn = function(self.builder.module, name, e.dtype)
+        return self.builder.call(fn, [(yield self.sub(e.x))])
 
-    def emit_Exp(self, e: loops.Exp) -> ir.Value:
+    def emit_Exp(self, e: loops.Exp) -> loops.Recursive:
         return self._math("exp", e)
 
-    def emit_Expm1(self, e: loops.Expm1) -> ir.Value:
+    def emit_Expm1(self, e: loops.Expm1) -> loops.Recursive:
         return self._math("expm1", e)
 
-    def emit_Log(self, e: loops.Log) -> ir.Value:
+    def emit_Log(self, e: loops.Log) -> loops.Recursive:
         return self._math("log", e)
 
-    def emit_Tanh(self, e: loops.Tanh) -> ir.Value:
+    def emit_Tanh(self, e: loops.Tanh) -> loops.Recursive:
         return self._math("tanh", e)
 
-    def _compare(self, e: loops.Expr) -> ir.Value:
-        a, b = self.value(e.a), self.value(e.b)  # type: ignore[attr-defined]
+    def _compare(self, e: loops.Expr) -> loops.Recursive:
+        a = yield self.sub(e.a)  # type: ignore[attr-defined]
+        b = yield self.sub(e.b)  # type: ignore[attr-defined]
         kind = type(e).__name__
         if e.a.dtype == "i64":  # type: ignore[attr-defined]
             return self.builder.icmp_signed(_INT_COMPARE[kind], a, b)
@@ -337,11 +388,13 @@ class Emitter:
 
     emit_Lt = emit_Le = emit_Gt = emit_Ge = emit_Eq = emit_Ne = _compare
 
-    def emit_Select(self, e: loops.Select) -> ir.Value:
-        return self.builder.select(self.value(e.cond), self.value(e.a), self.value(e.b))
+    def emit_Select(self, e: loops.Select) -> loops.Recursive:
+        cond = yield self.sub(e.cond)
+        a = yield self.sub(e.a)
+        return self.builder.select(cond, a, (yield self.sub(e.b)))
 
-    def emit_Cast(self, e: loops.Cast) -> ir.Value:
-        b, x, source, target = self.builder, self.value(e.x), e.x.dtype, e.dtype
+    def emit_Cast(self, e: loops.Cast) -> loops.Recursive:
+        b, x, source, target = self.builder, (yield self.sub(e.x)), e.x.dtype, e.dtype
         t = TYPES[target]
         if target == "i1":  # nonzero (or NaN) is true
             if source == "i64":
@@ -356,7 +409,7 @@ class Emitter:
             return b.call(fn, [x])
         return b.fpext(x, t) if target == "f64" else b.fptrunc(x, t)
 
-    def emit_Reduce(self, e: loops.Reduce) -> ir.Value:
+    def emit_Reduce(self, e: loops.Reduce) -> loops.Recursive:
         b, t = self.builder, TYPES[e.dtype]
         with b.goto_entry_block():
             acc = b.alloca(t, name=f"{e.var.name}.acc")
@@ -366,6 +419,6 @@ class Emitter:
         b.store(ir.Constant(t, initial), acc)
         with self.scope(), self.counted_loop(i64(0), i64(e.extent), e.var.name) as r:
             with self.bind(e.var.name, r):
-                term = self.value(e.body)
+                term = yield self.sub(e.body)
                 b.store(self.combine(e.kind, b.load(acc, typ=t), term, e.dtype, REDUCE_FLAGS), acc)
         return b.load(acc, typ=t)

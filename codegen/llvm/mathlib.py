@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llvmlite import ir
 
@@ -207,3 +207,15 @@ def math_function(module: ir.Module, name: str, dtype: str) -> ir.Function:
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
     builder.ret(_BODIES[name](_Math(builder, dtype), fn.args[0]))
     return fn
+
+
+def vector_body(builder: ir.IRBuilder, name: str, dtype: str, x: ir.Value, lanes: int) -> ir.Value:
+    """The polynomial of ``name`` on a vector ``x`` of ``lanes`` values, emitted at the
+    builder's position: every lane computes what ``@<name>.<dtype>`` computes (the same
+    operations, on vector types), for ``codegen.llvm.vecmath``'s vector variants."""
+    scalar = FORMATS[dtype]
+    fmt = replace(scalar, float_type=ir.VectorType(scalar.float_type, lanes),
+                              int_type=ir.VectorType(scalar.int_type, lanes))
+    m = _Math(builder, dtype)
+    m.fmt, m.t, m.suffix = fmt, fmt.float_type, f"v{lanes}{dtype}"
+    return _BODIES[name](m, x)

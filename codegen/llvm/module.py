@@ -13,6 +13,14 @@ call guarantees outputs overlap nothing), so loops vectorize without runtime ali
 the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
 runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for`` with an
 array of its own buffer pointers (so LLVM sees the call may touch them).
+
+A long kernel (an unrolled recurrence, an imported model: thousands of statements) is split at
+statement boundaries into ``<name>.stage<N>`` functions of at most about ``STAGE_SIZE`` loop IR
+nodes each, called in order by the body and never inlined into it: LLVM's optimizer takes time
+superlinear in the size of a function, so bounded functions make compile time linear in the
+kernel's length. A statement that repeats up to its buffers (``codegen.llvm.stages``) becomes a
+call of ``<name>.shared<N>(p0, p1, ..., threads)``, compiled once. Kernels below the limit
+(every hand-written network we know of) stay one function, so their IR is unchanged.
 """
 
 from __future__ import annotations
@@ -24,13 +32,17 @@ from llvmlite import ir
 
 from codegen import loops
 from codegen.cost import PARALLEL_MIN_WORK, work
+from codegen.llvm import stages
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
 from codegen.llvm.gemm_native import clamp_threads
+from codegen.llvm.vecmath import keep_variants
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
 GEMM_MODES = ("auto", "blas", "native", "loops")
+
+
 @dataclass(frozen=True)
 class LoweredKernel:
     module: ir.Module
@@ -64,16 +76,26 @@ class _ModuleBuilder:
         self.buffers = kernel.inputs + kernel.outputs
         self.workspace_slot = len(self.buffers)
         self.parallel_count = 0
+        self.long = False           # split into stages, math functions called
+        self.repeats: stages.Repeats | None = None
+        self.shared: dict[int, ir.Function] = {}    # a function per repeated signature
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        emitter = self._emitter(body, threads=body.args[-1])
-        for stmt in self.kernel.body:
-            if isinstance(stmt, loops.Loop) and stmt.parallel:
-                self._parallel(emitter, stmt, body.args[-1])
-            else:
-                emitter.emit(stmt)
-        emitter.builder.ret_void()
+        sizes = [stages.statement_size(stmt) for stmt in self.kernel.body]
+        self.long = sum(sizes) > stages.STAGE_SIZE
+        if not self.long:       # (every hand-written network: the IR is one body function)
+            self._fill(body, self.kernel.body)
+        else:
+            self.repeats = stages.Repeats(self.kernel.body)
+            b = ir.IRBuilder(body.append_basic_block("entry"))
+            for k, stmts in enumerate(stages.split_stages(self.kernel.body, sizes)):
+                stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
+                stage.attributes.add("noinline")      # inlined back, it would be one function
+                self._fill(stage, stmts)
+                b.call(stage, list(body.args))
+            b.ret_void()
+            keep_variants(self.module)
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
                             entry_symbol(self.kernel))
         entry.args[0].name = "args"
@@ -83,6 +105,47 @@ class _ModuleBuilder:
                                source_etype=I64), typ=I64, name="threads")
         b.call(body, [*self._load_pointers(b, entry.args[0]), clamp_threads(b, threads)])
         b.ret_void()
+
+    def _fill(self, fn: ir.Function, stmts: tuple[loops.Stmt, ...]) -> None:
+        """Emit `stmts` as the whole body of a region function with a threads argument."""
+        emitter = self._emitter(fn, threads=fn.args[-1])
+        for stmt in stmts:
+            repeat = self.repeats.of(stmt) if self.repeats is not None else None
+            if isinstance(stmt, loops.Loop) and stmt.parallel:
+                self._parallel(emitter, stmt, fn.args[-1])
+            elif repeat is not None:
+                number, buffers = repeat
+                emitter.builder.call(self._shared(number, stmt, buffers),
+                                     [*(emitter.pointers[b.name] for b in buffers), fn.args[-1]])
+                emitter.invalidate(written_buffers((stmt,)))
+            else:
+                emitter.emit(stmt)
+        emitter.builder.ret_void()
+
+    def _shared(self, number: int, stmt: loops.Stmt,
+                buffers: tuple[loops.Buffer, ...]) -> ir.Function:
+        """The function computing statements of one signature (`number`; `stmt` is one of
+        them) on the buffers p0, p1, ... it is called with (the distinct buffers of one
+        statement: noalias), defined on first use."""
+        fn = self.shared.get(number)
+        if fn is None:
+            name = f"{self.kernel.name}.shared{len(self.shared)}"
+            fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(),
+                                                          [PTR] * len(buffers) + [I64]), name)
+            fn.linkage = "internal"
+            fn.attributes.add("nounwind")
+            fn.attributes.add("noinline")           # called from many places: compiled once
+            for k, arg in enumerate(fn.args[:-1]):
+                arg.name = f"p{k}"
+                arg.add_attribute("noalias")
+            fn.args[-1].name = "threads"
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            pointers = {f"p{k}": arg for k, arg in enumerate(fn.args[:-1])}
+            emitter = Emitter(b, pointers, self.gemm, fn.args[-1], call_math=True)
+            emitter.emit(stages.shape_of(stmt, buffers))
+            b.ret_void()
+            self.shared[number] = fn
+        return fn
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
         """An internal function taking every buffer pointer (noalias), the workspace, extras."""
@@ -99,13 +162,12 @@ class _ModuleBuilder:
 
     def _emitter(self, fn: ir.Function, threads: ir.Value | None = None) -> Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        pointers = {buf.name: fn.args[n] for n, buf in enumerate(self.buffers)}
-        workspace = fn.args[self.workspace_slot]
-        for temp in self.kernel.temps:
-            offset = i64(self.layout.offsets[temp.name])
-            pointers[temp.name] = b.gep(workspace, [offset], inbounds=True,
-                                        source_etype=ir.IntType(8), name=temp.name)
-        return Emitter(b, pointers, self.gemm, threads)
+        pointers = _Pointers(b, fn.args[self.workspace_slot], self.layout.offsets)
+        pointers.update((buf.name, fn.args[n]) for n, buf in enumerate(self.buffers))
+        if not self.long:       # every temp's pointer up front (a stage makes the ones it uses)
+            for temp in self.kernel.temps:
+                pointers[temp.name]  # noqa: B018 - __missing__ emits its address
+        return Emitter(b, pointers, self.gemm, threads, call_math=self.long)
 
     def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
         names = [buf.name for buf in self.buffers] + ["workspace"]
@@ -149,3 +211,19 @@ class _ModuleBuilder:
                                       inbounds=True))
         b.call(runtime, [outlined, shared, i64(stmt.extent), i64(grain), threads])
         emitter.invalidate(written_buffers(stmt.body))
+
+
+class _Pointers(dict):
+    """Buffer name -> base pointer in one function; a temp's address (an offset into the
+    workspace) is emitted in the entry block on first use."""
+
+    def __init__(self, builder: ir.IRBuilder, workspace: ir.Value,
+                 offsets: dict[str, int]) -> None:
+        super().__init__()
+        self.builder, self.workspace, self.offsets = builder, workspace, offsets
+
+    def __missing__(self, name: str) -> ir.Value:
+        with self.builder.goto_entry_block():
+            self[name] = self.builder.gep(self.workspace, [i64(self.offsets[name])],
+                                          inbounds=True, source_etype=ir.IntType(8), name=name)
+        return self[name]

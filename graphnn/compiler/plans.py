@@ -58,7 +58,8 @@ _BUILTIN_OPS = dict(REGISTRY)
 SETTINGS = (
     (conv, "MIN_DEPTH"), (conv, "PARALLEL_SCRATCH"), (lower_kernel, "PARALLEL_ELEMENTS"),
     (lower_kernel, "_FUSED_COMPUTE_COST"), (fold, "FOLD_LIMIT"), (rewrite, "MAX_ROUNDS"),
-    (cost, "PARALLEL_MIN_WORK"),
+    (cost, "PARALLEL_MIN_WORK"), (lower_kernel, "MAX_INLINE_COST"),
+    (lower_kernel, "MAX_GROUP_COST"),
 )
 
 

@@ -9,7 +9,11 @@ Which nodes get memory is the main decision:
   would recompute something costly (a node with several users, a node broadcast into a larger
   consumer, an operand that an indexing op reads many times);
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
-  member used by a later member of the same loop is reused from the register, not reloaded.
+  member used by a later member of the same loop is reused from the register, not reloaded;
+- the work per loop is bounded, so compile time grows linearly with the graph: an inlined
+  expression stops growing at MAX_INLINE_COST (the node gets a buffer) and a loop's members at
+  MAX_GROUP_COST (the next member starts a new loop). LLVM's optimizer is superlinear in the
+  size of a function, and codegen splits a long kernel into functions at statement boundaries.
 matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
 """
 
@@ -33,6 +37,12 @@ _SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each el
 _CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
 _GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
 _FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
+# Caps on the work fused into one loop body (in _cost units, a shared subexpression counted at
+# each use): above the graphs people write by hand (the largest inlined expression and fused
+# loop of the test suite and examples cost 76 and 72), so only long chains (unrolled
+# recurrences, imported models) are cut into several loops.
+MAX_INLINE_COST = 96                             # one node's inlined expression tree
+MAX_GROUP_COST = 256                             # all the members of one loop
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,8 @@ class Lowering:
         self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
+        self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
+        self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -94,7 +106,10 @@ class Lowering:
                 keep.add(node)
                 cost[node] = 0
             else:
-                cost[node] = (0 if op.view else _cost(node)) + sum(cost[i] for i in _read(node))
+                # clamped: only small thresholds are asked of it below, and a chain that uses
+                # each node twice (y = y * y) would double it at every step
+                cost[node] = min((0 if op.view else _cost(node)) +
+                                 sum(cost[i] for i in _read(node)), MAX_INLINE_COST)
         for node in self.order:
             if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
                 continue
@@ -113,7 +128,33 @@ class Lowering:
                 u.opdef.scalar is not None and u.shape == node.shape for u in users)
             if (shared and cost[node] >= 4) or (broadcast and node.shape and cost[node] >= 2):
                 keep.add(node)
+        self._cap(keep)
         return [n for n in self.order if n in keep]
+
+    def _cap(self, keep: set[Node]) -> None:
+        """Keep the operands whose inlined expressions would make a node's cost more than
+        MAX_INLINE_COST (the costliest first), and note in `body_cost` what computing each
+        node in a loop costs (a node used twice in one expression counted twice: that is the
+        size of the expression tree)."""
+        tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
+        for node in self.order:
+            op = node.opdef
+            if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
+                own = 0
+            elif op.compute is not None:
+                own = _FUSED_COMPUTE_COST
+            else:   # a view costs nothing to run, but it nests the index expression
+                own = 1 if op.view else _cost(node)
+            sources = _read(node)
+            body = own + sum(tree[i] for i in sources)
+            for source in sorted(dict.fromkeys(sources), key=lambda i: -tree[i]):
+                if body <= MAX_INLINE_COST or tree[source] == 0:
+                    break
+                keep.add(source)
+                body -= tree[source] * sources.count(source)
+                tree[source] = 0
+            self.body_cost[node] = body
+            tree[node] = 0 if node in keep else body
 
     def _fusable(self, node: Node) -> bool:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
@@ -131,47 +172,89 @@ class Lowering:
 
     def element(self, node: Node, index) -> loops.Expr:
         """The loop expression for node[index] (index: a tuple of i64 exprs, or _FLAT)."""
+        return self._expression(node, index, defining=False)
+
+    def define(self, node: Node, index) -> loops.Expr:
+        """The expression computing node[index] from its inputs (ignoring its own buffer)."""
+        return self._expression(node, index, defining=True)
+
+    def _expression(self, root: Node, index, defining: bool) -> loops.Expr:
+        # An explicit stack, not recursion: an inlined chain is as deep as the graph. Each
+        # (node, index) is built once per loop body, so a subexpression shared by two members
+        # of a loop is one object (equal objects would be compared node by node downstream).
+        done: dict[tuple, loops.Expr] = self.built if self.built is not None else {}
+        stack = [(root, index)]
+        while stack:
+            node, at = stack[-1]
+            if (node, at) in done:
+                stack.pop()
+                continue
+            found = None if defining and node is root else self._stored(node, at)
+            operands = self._operands(node, at) if found is None else ()
+            missing = [o for o in operands if isinstance(o, tuple) and o not in done]
+            if missing:
+                stack.extend(reversed(missing))
+                continue
+            stack.pop()
+            if found is None:
+                args = [done[o] if isinstance(o, tuple) else o for o in operands]
+                found = self._combine(node, at, args)
+            if node is root:
+                return found      # not kept: a member is read from its register afterwards
+            done[(node, at)] = found
+        raise AssertionError("unreachable: the root returns")
+
+    def _stored(self, node: Node, index) -> loops.Expr | None:
+        """node[index] when it is in a register of the current loop or in memory."""
         if node in self.inline:
             if index != self.group_index:
                 raise _Conflict(node)
             return self.inline[node]
         if node in self.buffers:
             return self._load(node, index)
-        return self.define(node, index)
+        return None
 
-    def define(self, node: Node, index) -> loops.Expr:
-        """The expression computing node[index] from its inputs (ignoring its own buffer)."""
-        if node.op == "constant":
-            return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
+    def _operands(self, node: Node, index) -> list:
+        """What node[index] is computed from: (input, index) pairs, or ready expressions."""
         op = node.opdef
-        if node.op in _CONSTANT_COMPUTE:
-            return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
+        if node.op == "constant" or node.op in _CONSTANT_COMPUTE:
+            return []
         if index == _FLAT:
-            return self._flat_element(node)
-        if op.compute is not None:        # an indexing op fused into its user's loop
-            operands = [_Operand(self, i) for i in node.inputs]
-            return op.compute(tuple(index), *operands, **node.attrs)
+            return self._flat_operands(node)
+        if op.compute is not None:
+            return []
         if op.view is not None:
             (source,) = node.inputs
-            return self.element(source, tuple(op.view(index, source.shape, **node.attrs)))
-        args = [self.element(i, _broadcast_index(index, node.shape, i.shape)) if i is not None
+            return [(source, tuple(op.view(index, source.shape, **node.attrs)))]
+        return [(i, _broadcast_index(index, node.shape, i.shape)) if i is not None
                 else loops.const(0, node.dtype) for i in _read(node, keep_positions=True)]
-        return op.scalar(*args, **node.attrs)
 
-    def _flat_element(self, node: Node) -> loops.Expr:
-        op = node.opdef
-        if op.scalar is None:
+    def _flat_operands(self, node: Node) -> list:
+        if node.opdef.scalar is None:
             raise _NotFlat(node)
-        args = []
+        args: list = []
         for source in _read(node, keep_positions=True):
             if source is None:
                 args.append(loops.const(0, node.dtype))
             elif source.shape == node.shape:
-                args.append(self.element(source, _FLAT))
+                args.append((source, _FLAT))
             elif source.shape == () or math.prod(source.shape) == 1:
-                args.append(self.element(source, (0,) * len(source.shape)))
+                args.append((source, (0,) * len(source.shape)))
             else:
                 raise _NotFlat(source)
+        return args
+
+    def _combine(self, node: Node, index, args: list) -> loops.Expr:
+        op = node.opdef
+        if node.op == "constant":
+            return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
+        if node.op in _CONSTANT_COMPUTE:
+            return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
+        if op.compute is not None:        # an indexing op fused into its user's loop
+            operands = [_Operand(self, i) for i in node.inputs]
+            return op.compute(tuple(index), *operands, **node.attrs)
+        if op.view is not None:
+            return args[0]
         return op.scalar(*args, **node.attrs)
 
     def _load(self, node: Node, index) -> loops.Expr:
@@ -211,29 +294,39 @@ class Lowering:
     def stages(self, computed: list[Node]) -> list[loops.Stmt]:
         body: list[loops.Stmt] = []
         group: list[Node] = []
+        group_cost = 0
         for node in computed:
             if node.opdef.compute is not None:
                 body += self._close(group)
                 group = []
                 body += self._indexing_stage(node)
-            elif group and group[0].shape == node.shape and self._joins(group, node):
+            elif group and group[0].shape == node.shape and \
+                    group_cost + self.body_cost[node] <= MAX_GROUP_COST and \
+                    self._joins(group, node):
                 group.append(node)
+                group_cost += self.body_cost[node]
             else:
                 body += self._close(group)
-                group = [node]
+                group, group_cost = [node], self.body_cost[node]
         return body + self._close(group)
 
     def _joins(self, group: list[Node], node: Node) -> bool:
+        """Whether `node` can be computed in the loop of `group` (each member was checked when
+        it joined, and a member's expression depends only on the members before it)."""
+        index = _names(len(node.shape))
+        self.inline, self.group_index = {m: self._load(m, index) for m in group}, index
         try:
-            self._group_body(group + [node], _names(len(node.shape)))
+            self.define(node, index)
             return True
         except _Conflict:
             return False
+        finally:
+            self.inline, self.group_index = {}, None
 
     def _group_body(self, group: list[Node], index) -> list[loops.Stmt]:
         """Stores of every member at `index`; later members read earlier ones back at the same
         element (LLVM forwards the stored value, so this costs no memory traffic)."""
-        self.inline, self.group_index = {}, index
+        self.inline, self.group_index, self.built = {}, index, {}
         stmts = []
         try:
             for node in group:
@@ -242,7 +335,7 @@ class Lowering:
                 stmts.append(loops.store(target.buffer, target.index, value))
                 self.inline[node] = target
         finally:
-            self.inline, self.group_index = {}, None
+            self.inline, self.group_index, self.built = {}, None, None
         return stmts
 
     def _close(self, group: list[Node]) -> list[loops.Stmt]:

@@ -4,9 +4,11 @@ Stage: optimization. Input: a Graph and a table of `Rule`s. Output: an equivalen
 
 A rule is a pattern over nodes (`P.mul(x, 1.0)`) and a builder that receives the pattern's
 variables and returns the replacement, or None to decline. The engine rewrites in rounds: each
-round walks the graph in topological order and tries the rules on every node whose inputs did
-not change in that round, so a builder sees a consistent graph: `uses(node)` and `find(...)`
-answer for the graph the round started from. Rounds repeat until one changes nothing.
+round walks the graph in topological order and tries the rules on every node, rebuilt first on
+its inputs' replacements, and `uses(node)`, `value_read(node)` and `find(...)` answer for the
+graph the round started from (a node built in this round stands for the node it replaces, and
+`find` declines on one). Rounds repeat until one changes nothing; a chain of rewrites along a
+deep graph happens in one round, not one round per link.
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2,))
@@ -240,6 +242,11 @@ class _Context:
     users: dict[Node, list[Node]]
     outputs: set[Node]
     read: set[Node]             # nodes whose value an output or a read node reads
+    nodes: set[Node]            # the graph the round started from
+    stands_for: dict[Node, Node] = field(default_factory=dict)  # built this round -> replaced
+
+    def origin(self, node: Node) -> Node:
+        return self.stands_for.get(node, node)
 
 
 _CONTEXT: contextvars.ContextVar[_Context | None] = contextvars.ContextVar("rewrite",
@@ -256,18 +263,23 @@ def _context() -> _Context:
 def uses(node: Node) -> int:
     """How many times the graph reads node (an output counts once): 1 means a private value."""
     context = _context()
+    node = context.origin(node)
     return len(context.users.get(node, ())) + (node in context.outputs)
 
 
 def value_read(node: Node) -> bool:
     """Whether the graph needs node's value (not only its shape) to compute its outputs."""
-    return node in _context().read
+    context = _context()
+    return context.origin(node) in context.read
 
 
 def find(op: str, *inputs: Node) -> Node | None:
     """The first node of the graph (in topological order) computing `op` on exactly these
     inputs, whatever its name, scope or attributes; None if there is none."""
-    for user in _context().users.get(inputs[0], ()):
+    context = _context()
+    if not all(i in context.nodes for i in inputs):
+        return None         # built in this round: what uses it is not known yet
+    for user in context.users.get(inputs[0], ()):
         if user.op == op and user.inputs == inputs:
             return user
     return None
@@ -283,7 +295,7 @@ def _context_of(graph: Graph) -> _Context:
         if node in read:
             ignored = shape_only_inputs(node)
             read.update(i for k, i in enumerate(node.inputs) if k not in ignored)
-    return _Context(users, set(graph.outputs), read)
+    return _Context(users, set(graph.outputs), read, set(graph.nodes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,19 +365,24 @@ def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter) -> Node | None
 
 
 def _round(graph: Graph, rules: _RulesByOp, fired: Counter) -> tuple[Graph, bool]:
-    """One walk over the graph; rules see only nodes whose inputs this walk left alone."""
+    """One walk over the graph: each node rebuilt on its inputs' replacements, then the rules
+    tried on it."""
     new: dict[Node, Node] = {}
     changed = False
-    token = _CONTEXT.set(_context_of(graph))
+    context = _context_of(graph)
+    token = _CONTEXT.set(context)
     try:
         for node in graph.nodes:
-            inputs = [new[i] for i in node.inputs]
-            if any(a is not b for a, b in zip(inputs, node.inputs)):
-                new[node], changed = rebuild(node, inputs), True
-                continue
-            replaced = None if node.op == "input" else _try_rules(node, rules(node.op), fired)
-            new[node] = node if replaced is None else replaced
-            changed = changed or replaced is not None
+            current = rebuild(node, [new[i] for i in node.inputs])
+            if current not in context.nodes:
+                context.stands_for.setdefault(current, node)
+            replaced = None if node.op == "input" else \
+                _try_rules(current, rules(current.op), fired)
+            new[node] = current if replaced is None else replaced
+            if new[node] is not node:
+                changed = True
+                if new[node] not in context.nodes:
+                    context.stands_for.setdefault(new[node], node)
     finally:
         _CONTEXT.reset(token)
     if not changed:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import graphnn as gn
 from benchmarks.report import table
 from benchmarks.workload import CheckError, Workload
-from benchmarks.workloads import conv, elementwise, mlp, neuron
+from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +54,23 @@ def test_a_wrong_shape_or_count_is_caught():
 def test_table_reports_ratios_to_graphnn():
     text = table([("w", "graphnn", 0.002), ("w", "numpy", 0.01)])
     assert "5.00x" in text and "1.00x" in text and "2.00 ms" in text
+
+
+@pytest.mark.parametrize("kind", scale.KINDS)
+def test_the_scale_graphs_have_the_size_they_are_named_by(kind):
+    for nodes in (100, 1_000):
+        _, y, _ = scale.BUILDERS[kind](nodes)
+        assert nodes <= len(gn.Graph(y).nodes) < nodes + 3
+
+
+@pytest.mark.parametrize("kind", scale.KINDS)
+def test_the_scale_workload_checks_its_compiled_result(kind):
+    assert scale.compile_and_check(kind, 100) > 0
+
+
+def test_the_scale_workload_catches_a_wrong_result(monkeypatch):
+    evaluate = gn.evaluate
+    monkeypatch.setattr(gn, "evaluate", lambda outputs, feed: [
+        value * 1.001 for value in evaluate(outputs, feed)])
+    with pytest.raises(CheckError, match="differs from gn.evaluate"):
+        scale.compile_and_check("elementwise chain", 100)
