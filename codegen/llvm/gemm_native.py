@@ -92,8 +92,10 @@ class _Gemm:
         self.size = 4 if dtype == "f32" else 8
         self.vec = ir.VectorType(self.t, block.vector)
         self.dtype = dtype
+        # fmuladd, not fma: one fused instruction where the target has FMA, a multiply and an
+        # add where it has not (x86-64-v2), where llvm.fma would call libm's fmaf per lane
         self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
-                               f"llvm.fma.v{block.vector}{'f32' if dtype == 'f32' else 'f64'}")
+                               f"llvm.fmuladd.v{block.vector}{'f32' if dtype == 'f32' else 'f64'}")
         self.aligned_alloc = ir.Function(module, ir.FunctionType(PTR, [I64, I64]),
                                          "aligned_alloc")
         self.free = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), "free")
