@@ -7,6 +7,7 @@
                       --set NAME=VALUE (repeatable) gives an input's value instead of the feed's
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
+    export FILE --out DIR  write a model file's graph as a C library (.so or .o) and header
     ops               print the op reference (docs/ops.md) from the registry
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from graphnn.autodiff import grad
+from graphnn.compiler import command as export_command
 from graphnn.compiler import compile as compile_graph
 from graphnn.errors import GraphnnError
 from graphnn.evaluate import evaluate
@@ -166,6 +168,8 @@ def parser() -> argparse.ArgumentParser:
                                help=f"bound on partial derivatives for SymPy ({MAX_PARTIALS})")
     verify_parser.add_argument("--timeout", type=float, default=TIMEOUT,
                                help=f"seconds of SymPy work before giving up ({TIMEOUT:g})")
+    export_command.add_arguments(commands.add_parser(
+        "export", help="write a model file's graph as a C library (.so or .o) and header"))
     return top
 
 
@@ -181,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return run_verify(args.file, args.method, max_ops=args.max_ops,
                               max_partials=args.max_partials, timeout=args.timeout)
+        if args.command == "export":
+            return export_command.run_export(args)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

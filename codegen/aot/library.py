@@ -30,7 +30,7 @@ from codegen.aot.abi import AbiError, Entry
 from codegen.aot.elf import Symbols
 from codegen.aot.header import Build, header_text
 from codegen.aot.link import link_shared, shared_suffix
-from codegen.aot.wrapper import wrapper_ir
+from codegen.aot.wrapper import GEMM_ALLOC, wrapper_ir
 from codegen.llvm import gemm_native
 from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
@@ -64,7 +64,7 @@ def export(entries: Sequence[Entry], path: Path, target: Target, *, header: str,
     _check_names(entries)
     data = object_code(entries, target)
     symbols = Symbols.read(data)
-    libraries = ("pthread", "m") if symbols.undefined & LIBM else ("pthread",)
+    libraries = _libraries(symbols)
     build = Build(path.name, producer, target.cpu, _runs_on(target), libraries,
                   {e.name: gemm_heap(e.kernel, target) for e in entries})
     text = header_text(list(entries), build, _guard(header))
@@ -90,12 +90,14 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
     texts = [str(build_module(k, gemm="native").module) for k in kernels.values()]
     products = sorted({(g.c.dtype, g.trans_a, g.trans_b) for k in kernels.values()
                        for g in _gemms(k)})
-    texts += [gemm_native.gemm_ir(dtype, target.vector_bits, a, b) for dtype, a, b in products]
+    texts += [gemm_native.gemm_ir(dtype, target.vector_bits, a, b, allocator=GEMM_ALLOC)
+              for dtype, a, b in products]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
     if pool:
         texts.append(runtime_ir())
-    texts.append(wrapper_ir(entries, {n: entry_symbol(k) for n, k in kernels.items()}, pool))
+    texts.append(wrapper_ir(entries, {n: entry_symbol(k) for n, k in kernels.items()}, pool,
+                            bool(products)))
     module = _linked(texts)
     api = {symbol for e in entries for symbol in e.symbols}
     for value in [*module.functions, *module.global_variables]:
@@ -121,6 +123,13 @@ def gemm_heap(kernel: loops.Kernel, target: Target) -> tuple[int, bool]:
         most = max(most, panels * block.kc * size)
         inside = inside or id(g) in nested
     return most, inside
+
+
+def _libraries(symbols: Symbols) -> tuple[str, ...]:
+    """The system libraries beyond libc the object needs: pthreads for the thread pool, libm
+    for pow."""
+    threads = any(name.startswith("pthread_") for name in symbols.undefined)
+    return ("pthread",) * threads + ("m",) * bool(symbols.undefined & LIBM)
 
 
 def _renamed(kernel: loops.Kernel, name: str) -> loops.Kernel:

@@ -6,7 +6,9 @@ library, or ``LinkerNotFound`` / ``LinkError`` saying what to do.
 The driver is, in order: ``$CC`` when set and found on PATH; ``cc`` on PATH; else the C
 compiler inside the ``ziglang`` package (``pip install "graphnn[aot]"``), so that pip alone
 can build a library. The library is marked ``-z nodelete``: the thread pool's workers live in
-its code, so it must stay mapped once loaded (``dlclose`` leaves it in place).
+its code, so it must stay mapped once loaded (``dlclose`` leaves it in place). Its soname is
+its file name, so a program linked with it finds it by name (next to it with
+``-Wl,-rpath,'$ORIGIN'``, or on the loader's path).
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def link_shared(obj: Path, out: Path, libraries: list[str],
     """Link `obj` into the shared library `out` with `libraries` (["m", "pthread"]); the
     command that did it."""
     command = [*linker(environ), "-shared", "-o", str(out), str(obj), "-Wl,-z,nodelete",
-               *(f"-l{name}" for name in libraries)]
+               f"-Wl,-soname,{out.name}", *(f"-l{name}" for name in libraries)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT,
                               env=dict(environ), stdin=subprocess.DEVNULL)

@@ -30,17 +30,35 @@ from codegen.runtime import MAX_THREADS
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 RESET = "graphnn_parallel_reset"
+GEMM_ALLOC = "graphnn.gemm_alloc"    # the allocator of the GEMM's packing buffers
 
 
-def wrapper_ir(entries: Sequence[Entry], kernels: dict[str, str], pool: bool) -> str:
+def wrapper_ir(entries: Sequence[Entry], kernels: dict[str, str], pool: bool,
+               products: bool = False) -> str:
     """IR text of every entry's C functions; `kernels` maps an entry's name to its kernel's
-    symbol; with `pool`, the library has the thread pool, reset in a forked child."""
+    symbol; with `pool`, the library has the thread pool, reset in a forked child; with
+    `products`, the GEMM's allocator GEMM_ALLOC."""
     module = ir.Module(name="graphnn_export")
     for entry in entries:
         _Api(module, entry, kernels[entry.name]).build()
     if pool:
         _reset_after_fork(module)
+    if products:
+        _gemm_alloc(module)
     return str(module)
+
+
+def _gemm_alloc(module: ir.Module) -> None:
+    """GEMM_ALLOC: aligned_alloc, or abort() when it fails. A matrix product cannot report a
+    failure to its caller midway, and it must not write through a NULL pointer."""
+    alloc = _declare(module, "aligned_alloc", PTR, [I64, I64])
+    fn = ir.Function(module, ir.FunctionType(PTR, [I64, I64]), GEMM_ALLOC)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    found = b.call(alloc, list(fn.args))
+    with b.if_then(b.icmp_unsigned("==", found, ir.Constant(PTR, None)), likely=False):
+        b.call(_declare(module, "abort", ir.VoidType(), []), [])
+        b.unreachable()
+    b.ret(found)
 
 
 def _i64(value: int) -> ir.Constant:
@@ -281,19 +299,27 @@ class _Checks:
                           for p, _, align, _ in self.regions if align > 1])
 
     def _overlap(self) -> ir.Value:
-        """Some written region (an output, the workspace) shares a byte with another region."""
+        """Some written region (an output, the workspace) shares a byte with another region:
+        [p, p + n) and [q, q + m) with n, m > 0 overlap iff q - n < p < q + m, that is iff
+        p - q + n - 1 < n + m - 1 as unsigned numbers (one comparison per pair)."""
         b, found = self.b, []
-        for k, (p, n, _, written) in enumerate(self.regions):
-            for j, (q, m, _, other_written) in enumerate(self.regions):
-                if not written or (other_written and j < k) or j == k:
+        starts = [b.ptrtoint(p, I64) for p, _, _, _ in self.regions]
+        for k, (_, n, _, written) in enumerate(self.regions):
+            for j, (_, m, _, other_written) in enumerate(self.regions):
+                if not written or (other_written and j < k) or j == k or \
+                        _zero(n) or _zero(m):
                     continue
-                end_p = b.gep(p, [n], source_etype=I8)
-                end_q = b.gep(q, [m], source_etype=I8)
-                found.append(b.and_(b.and_(b.icmp_unsigned("<", p, end_q),
-                                           b.icmp_unsigned("<", q, end_p)),
-                                    b.and_(b.icmp_signed(">", n, _i64(0)),
-                                           b.icmp_signed(">", m, _i64(0)))))
+                shifted = b.add(b.sub(starts[k], starts[j]), b.sub(n, _i64(1)))
+                overlap = b.icmp_unsigned("<", shifted, b.sub(b.add(n, m), _i64(1)))
+                if not isinstance(n, ir.Constant) or not isinstance(m, ir.Constant):
+                    overlap = b.and_(overlap, b.and_(b.icmp_signed(">", n, _i64(0)),
+                                                     b.icmp_signed(">", m, _i64(0))))
+                found.append(overlap)
         return self._any(found)
+
+
+def _zero(size: ir.Value) -> bool:
+    return isinstance(size, ir.Constant) and size.constant == 0
 
 
 class _counted:
