@@ -126,8 +126,8 @@ def _sources(made: Plan, graph: Graph) -> tuple[tuple[tuple[str, int], ...],
     sources, constants = [], []
     for (kind, where), node in zip(made.sources, graph.outputs):
         if kind == "constant":
-            value = np.ascontiguousarray(np.broadcast_to(
-                np.asarray(where, dtype=node.dtype), node.shape))
+            value = np.array(np.broadcast_to(np.asarray(where, dtype=node.dtype), node.shape),
+                             order="C")                 # (ascontiguousarray makes 0-d 1-d)
             sources.append(("constant", len(constants)))
             constants.append(value)
         else:
