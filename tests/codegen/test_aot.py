@@ -34,7 +34,7 @@ from tests.codegen.aot_support import (
     vector_extension_instructions,
     version,
 )
-from tests.harness import run_in_threads
+from tests.harness import run_docstring_examples, run_in_threads
 
 BATCH = 4
 CODES = aot.CODES
@@ -332,3 +332,9 @@ def test_entries_are_checked():
     with pytest.raises(AbiError, match=r"end in \.o"):
         aot.export([Entry("ok", rows, (x, w), (y, s), version="0")], Path("/tmp/x.dat"),
                    Target.host(), header="x.h", producer="test", environ={})
+
+
+@pytest.mark.parametrize("name", ["codegen.aot.abi", "codegen.aot.elf"])
+def test_docstring_examples(name):
+    result = run_docstring_examples(name)
+    assert result.attempted > 0 and result.failed == 0
