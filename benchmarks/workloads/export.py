@@ -49,53 +49,60 @@ def functions() -> dict[str, tuple[object, list[np.ndarray]]]:
             "mlp_step": (step, [data["x"], data["t"], *params])}
 
 
+_C_TYPES = {"float32": "float", "float64": "double"}
+_PRELUDE = [
+    "#include <stdio.h>", "#include <stdlib.h>", "#include <time.h>",
+    "static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);",
+    "  return t.tv_sec + 1e-9 * t.tv_nsec; }",
+    "static int cmp(const void *a, const void *b) {",
+    "  double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }",
+    "static void *load(const char *path, size_t bytes) {",
+    "  void *data = aligned_alloc(64, (bytes + 63) / 64 * 64);",
+    '  FILE *f = fopen(path, "rb");',
+    "  if (!f || fread(data, 1, bytes, f) != bytes) { perror(path); exit(1); }",
+    "  fclose(f); return data; }",
+]
+
+
 def harness(names: dict[str, tuple[object, list[np.ndarray]]], folder: Path) -> str:
-    """C source timing each exported function: its inputs read from NAME.in<k>.bin, and the
-    median seconds per call over HARNESS_BATCHES batches printed as "NAME SECONDS"."""
-    types = {"float32": "float", "float64": "double"}
-    lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <time.h>",
-             *(f'#include "{name}.h"' for name in names),
-             "static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);",
-             "  return t.tv_sec + 1e-9 * t.tv_nsec; }",
-             "static int cmp(const void *a, const void *b) {",
-             "  double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }",
-             "static void *load(const char *path, size_t bytes) {",
-             "  void *data = aligned_alloc(64, (bytes + 63) / 64 * 64); FILE *f = fopen(path, \"rb\");",
-             "  if (!f || fread(data, 1, bytes, f) != bytes) { perror(path); exit(1); }",
-             "  fclose(f); return data; }",
+    """C source timing each exported function: its inputs read from NAME.in<k>.bin, its first
+    results written to NAME.out<k>.bin, and the median seconds per call over HARNESS_BATCHES
+    batches printed as "NAME SECONDS"."""
+    lines = [*_PRELUDE, *(f'#include "{name}.h"' for name in names),
              "int main(int argc, char **argv) {", "  double budget = atof(argv[1]);"]
     for name, (function, arrays) in names.items():
-        outs = function.graph.outputs
-        args = []
-        lines.append("  {")
-        for k, array in enumerate(arrays):
-            path = folder / f"{name}.in{k}.bin"
-            array.tofile(path)
-            lines.append(f'    {types[str(array.dtype)]} *in{k} = load("{path}", '
-                         f"{array.nbytes});")
-            args.append(f"in{k}")
-        for k, node in enumerate(outs):
-            size = int(np.prod(node.shape))
-            lines.append(f"    {types[node.dtype]} *out{k} = aligned_alloc(64, "
-                         f"({size} * sizeof({types[node.dtype]}) + 63) / 64 * 64);")
-            args.append(f"out{k}")
-        call = f"{name}({', '.join(args)})"
-        lines += [f"    if ({call}) return 1;"]
-        for k, node in enumerate(outs):          # the first call's results, to be checked
-            size = int(np.prod(node.shape))
-            lines.append(f'    {{ FILE *f = fopen("{folder / f"{name}.out{k}.bin"}", "wb"); '
-                         f"fwrite(out{k}, sizeof(*out{k}), {size}, f); fclose(f); }}")
-        lines += [
-                  "    long count = 1;             /* calls per batch: a batch lasts a while */",
-                  f"    for (;;) {{ double t0 = now(); for (long i = 0; i < count; i++) {call};",
-                  f"      if (now() - t0 >= budget / {HARNESS_BATCHES * 4}) break; count *= 2; }}",
-                  f"    double times[{HARNESS_BATCHES}];",
-                  f"    for (int r = 0; r < {HARNESS_BATCHES}; r++) {{",
-                  f"      double t0 = now(); for (long i = 0; i < count; i++) {call};",
-                  "      times[r] = (now() - t0) / count; }",
-                  f"    qsort(times, {HARNESS_BATCHES}, sizeof times[0], cmp);",
-                  f'    printf("{name} %.9g\\n", times[{HARNESS_BATCHES // 2}]);', "  }"]
+        lines += ["  {", *_timing(name, function, arrays, folder), "  }"]
     return "\n".join(lines + ["  return 0;", "}", ""])
+
+
+def _timing(name: str, function, arrays: list[np.ndarray], folder: Path) -> list[str]:
+    """The C block that loads, calls once, saves the results and times one function."""
+    lines, args = [], []
+    for k, array in enumerate(arrays):
+        path = folder / f"{name}.in{k}.bin"
+        array.tofile(path)
+        lines.append(f'    {_C_TYPES[str(array.dtype)]} *in{k} = load("{path}", {array.nbytes});')
+        args.append(f"in{k}")
+    outs = [(_C_TYPES[n.dtype], int(np.prod(n.shape))) for n in function.graph.outputs]
+    for k, (kind, size) in enumerate(outs):
+        lines.append(f"    {kind} *out{k} = aligned_alloc(64, ({size} * sizeof({kind}) + 63) "
+                     "/ 64 * 64);")
+        args.append(f"out{k}")
+    call = f"{name}({', '.join(args)})"
+    lines.append(f"    if ({call}) return 1;")
+    for k, (_, size) in enumerate(outs):          # the first call's results, to be checked
+        lines.append(f'    {{ FILE *f = fopen("{folder / f"{name}.out{k}.bin"}", "wb"); '
+                     f"fwrite(out{k}, sizeof(*out{k}), {size}, f); fclose(f); }}")
+    return lines + [
+        "    long count = 1;             /* calls per batch: a batch lasts a while */",
+        f"    for (;;) {{ double t0 = now(); for (long i = 0; i < count; i++) {call};",
+        f"      if (now() - t0 >= budget / {HARNESS_BATCHES * 4}) break; count *= 2; }}",
+        f"    double times[{HARNESS_BATCHES}];",
+        f"    for (int r = 0; r < {HARNESS_BATCHES}; r++) {{",
+        f"      double t0 = now(); for (long i = 0; i < count; i++) {call};",
+        "      times[r] = (now() - t0) / count; }",
+        f"    qsort(times, {HARNESS_BATCHES}, sizeof times[0], cmp);",
+        f'    printf("{name} %.9g\\n", times[{HARNESS_BATCHES // 2}]);']
 
 
 def check(name: str, want: list[np.ndarray], folder: Path) -> None:
@@ -126,7 +133,7 @@ def measure(budget: float = 1.0) -> list[tuple[str, str, float]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="graphnn-export-bench-") as scratch:
         folder = Path(scratch)
-        for name, (function, arrays) in chosen.items():
+        for name, (function, _) in chosen.items():
             function.export(folder / f"{name}.so", name=name)
         source = folder / "harness.c"
         source.write_text(harness(chosen, folder))

@@ -166,7 +166,7 @@ def _runs_on(target: Target) -> str:
         extra = sorted(set(X86_LEVELS[target.cpu]) - set(X86_LEVELS["x86-64-v2"]))
         return (f"runs on every x86-64 CPU of level {target.cpu[-2:]} or above"
                 + (f" ({', '.join(extra)})" if extra else " (SSE4.2, POPCNT; no AVX)"))
-    return (f"this machine's CPU with every feature it has; it may not run on another CPU "
+    return ("this machine's CPU with every feature it has; it may not run on another CPU "
             "(export with cpu=\"x86-64-v2\", \"-v3\" or \"-v4\" for a portable library)")
 
 

@@ -226,7 +226,7 @@ class _Api:
                     b.call(memset, [b.gep(staged[k], [used], source_etype=I8),
                                     ir.Constant(I8, 0), b.sub(_i64(argument.nbytes), used), no])
             b.call(self.run, [ws, *staged])
-            for argument, offset in e.staging[sum(a.batched for a in e.inputs):]:
+            for argument, _ in e.staging[sum(a.batched for a in e.inputs):]:
                 k = e.arguments.index(argument)
                 b.call(memcpy, [self._row(b, buffers[k], argument, first), staged[k],
                                 b.mul(tail, _i64(argument.row_bytes)), no])

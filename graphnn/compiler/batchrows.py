@@ -33,8 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codegen import loops
-from graphnn.compiler.rebatch import PROBES, BatchShapes, NotBatchGeneric, batch_shapes
-from graphnn.compiler.rebatch import rebuilt_nodes
+from graphnn.compiler.rebatch import (
+    PROBES,
+    BatchShapes,
+    NotBatchGeneric,
+    batch_shapes,
+    rebuilt_nodes,
+)
 from graphnn.errors import GraphnnError
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort

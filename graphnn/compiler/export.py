@@ -22,8 +22,17 @@ from typing import Any
 import numpy as np
 
 import graphnn.ops  # noqa: F401  (every built-in op registered before the snapshot below)
-from codegen.aot import AbiError, Argument, Entry, Exported, LinkError, LinkerNotFound
-from codegen.aot import c_identifier, export, shared_suffix
+from codegen.aot import (
+    AbiError,
+    Argument,
+    Entry,
+    Exported,
+    LinkerNotFound,
+    LinkError,
+    c_identifier,
+    export,
+    shared_suffix,
+)
 from codegen.aot.link import environment
 from codegen.llvm import LoweringError, Target, UnsupportedTarget
 from codegen.loops import KernelError

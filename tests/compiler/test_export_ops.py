@@ -18,9 +18,9 @@ import graphnn as gn
 from graphnn.compiler.export import export_library
 from tests.codegen.aot_support import call, load, needs_cc
 from tests.compiler.test_ops_compiled import IDS, ROWS, points_of
+from tests.support import feed_for, inputs_for
 
 FIRST = [(row, label) for row, label in zip(ROWS, IDS) if row[1] == 0]     # one per op
-from tests.support import feed_for, inputs_for
 
 
 @pytest.fixture(scope="module", params=["float64", "float32"])
@@ -42,7 +42,7 @@ def exported(request, tmp_path_factory):
 def test_every_op_is_exported_and_agrees(exported):
     dtype, library, functions = exported
     assert {row[0] for _, _, row in functions} == {name for name, _, _ in ROWS}
-    for (symbol, function, (name, row, case)), (_, label) in zip(functions, FIRST):
+    for (symbol, function, (_, row, case)), (_, label) in zip(functions, FIRST):
         for point in points_of(case, row):
             if [p.shape for p in point] != list(case.shapes):
                 continue        # an edge case of other shapes (test_ops_compiled has it)
