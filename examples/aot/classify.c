@@ -36,15 +36,21 @@ static void read_all(FILE *f, void *data, size_t size, size_t count) {
     }
 }
 
-static double accuracy(const float *logits, const int32_t *labels, int64_t n, int *right) {
-    *right = 0;
+/* Print the accuracy of `logits` (n x CLASSES) and save them as dir/file. */
+static void report(const char *label, const float *logits, const int32_t *labels, int64_t n,
+                   const char *dir, const char *file) {
+    int right = 0;
     for (int64_t i = 0; i < n; i++) {
         int best = 0;
         for (int c = 1; c < CLASSES; c++)
             if (logits[i * CLASSES + c] > logits[i * CLASSES + best]) best = c;
-        *right += best == labels[i];
+        right += best == labels[i];
     }
-    return n ? (double)*right / (double)n : 0.0;
+    printf("%s accuracy %.4f (%d of %lld)\n", label, n ? (double)right / (double)n : 0.0,
+           right, (long long)n);
+    FILE *f = open_in(dir, file, "wb");
+    fwrite(logits, sizeof(float), n * CLASSES, f);
+    fclose(f);
 }
 
 static void check(int code, const char *what) {
@@ -75,13 +81,7 @@ int main(int argc, char **argv) {
     /* 1. weights baked in: only the pixels go in. Any number of rows: digits_baked_batch
      *    runs the kernel over chunks of DIGITS_BAKED_BATCH rows. */
     check(digits_baked_batch(n, x, logits), "digits_baked_batch");
-    int right;
-    double baked = accuracy(logits, labels, n, &right);
-    printf("digits_baked  (weights in the code): accuracy %.4f (%d of %lld)\n", baked, right,
-           (long long)n);
-    f = open_in(dir, "logits_baked.bin", "wb");
-    fwrite(logits, sizeof(float), n * CLASSES, f);
-    fclose(f);
+    report("digits_baked  (weights in the code):", logits, labels, n, dir, "logits_baked.bin");
 
     /* 2. weights as inputs, read from a file: the header gives every size. */
     float *w1 = malloc(sizeof(float) * DIGITS_INPUTS_IN_1_SIZE);
@@ -96,12 +96,8 @@ int main(int argc, char **argv) {
     fclose(f);
     memset(logits, 0, sizeof(float) * n * CLASSES);
     check(digits_inputs_batch(n, x, w1, b1, w2, b2, logits), "digits_inputs_batch");
-    double passed = accuracy(logits, labels, n, &right);
-    printf("digits_inputs (weights as inputs):   accuracy %.4f (%d of %lld)\n", passed, right,
-           (long long)n);
-    f = open_in(dir, "logits_inputs.bin", "wb");
-    fwrite(logits, sizeof(float), n * CLASSES, f);
-    fclose(f);
+    report("digits_inputs (weights as inputs):  ", logits, labels, n, dir,
+           "logits_inputs.bin");
     printf("graph version %.12s..., code for %s\n", digits_baked_version(), DIGITS_BAKED_CPU);
 
     free(x), free(labels), free(logits), free(w1), free(b1), free(w2), free(b2);
