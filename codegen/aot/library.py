@@ -36,6 +36,7 @@ from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.runtime import runtime_ir
 
+LLVM_LOCK = jit._LOCK         # noqa: SLF001 - the one lock around llvmlite's JIT and passes
 LIBM = frozenset({"pow", "powf", "fma", "fmaf", "exp", "expf", "log", "logf", "rint", "rintf",
                   "floor", "floorf"})
 
@@ -98,14 +99,15 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
         texts.append(runtime_ir())
     texts.append(wrapper_ir(entries, {n: entry_symbol(k) for n, k in kernels.items()}, pool,
                             bool(products)))
-    module = _linked(texts)
     api = {symbol for e in entries for symbol in e.symbols}
-    for value in [*module.functions, *module.global_variables]:
-        if not value.is_declaration and value.name not in api and \
-                not value.name.startswith("llvm."):
-            value.linkage = llvm.Linkage.internal
-    optimized = jit.optimize(str(module), target)
-    return _machine(target).emit_object(optimized)
+    with LLVM_LOCK:          # LLVM's global context: one thread at a time, as in codegen.jit
+        module = _linked(texts)
+        for value in [*module.functions, *module.global_variables]:
+            if not value.is_declaration and value.name not in api and \
+                    not value.name.startswith("llvm."):
+                value.linkage = llvm.Linkage.internal
+        optimized = jit.optimize(str(module), target)
+        return _machine(target).emit_object(optimized)
 
 
 def gemm_heap(kernel: loops.Kernel, target: Target) -> tuple[int, bool]:

@@ -13,7 +13,19 @@ import pytest
 import graphnn as gn
 from codegen.aot import link as aot_link
 from graphnn.errors import ExportError
-from tests.codegen.aot_support import call, load, needs_cc, sentinel, set_threads, version
+from tests.codegen.aot_support import (
+    FOREIGN,
+    SYSTEM,
+    call,
+    defined,
+    load,
+    needs_cc,
+    needs_nm,
+    sentinel,
+    set_threads,
+    undefined,
+    version,
+)
 from tests.harness import run_in_threads
 
 B = 8
@@ -82,6 +94,15 @@ def test_the_header_describes_the_library(mlp_library):
     assert set(exported.symbols) == {"mlp", "mlp_with_workspace", "mlp_batch",
                                      "mlp_batch_with_workspace", "mlp_set_threads",
                                      "mlp_version"}
+
+
+@needs_cc
+@needs_nm
+def test_the_library_defines_its_symbols_and_needs_only_the_system(mlp_library):
+    _, exported = mlp_library
+    assert defined(exported.path) == set(exported.symbols)
+    needed = undefined(exported.path)
+    assert needed <= SYSTEM and not [s for s in needed if FOREIGN.match(s)], needed
 
 
 @needs_cc

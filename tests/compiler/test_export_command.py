@@ -14,8 +14,9 @@ import graphnn as gn
 from graphnn.cli import main
 from graphnn.compiler.export import export_graph
 from graphnn.errors import ExportError
-from graphnn.ir import REGISTRY
+from graphnn.ir import REGISTRY, OpDef, register
 from graphnn.model_file import load_model
+from graphnn.ops.common import elementwise_shape
 from tests.codegen.aot_support import call, load, needs_cc
 
 ROOT = Path(__file__).parents[2]
@@ -88,6 +89,24 @@ def test_export_graph_names_the_python_op(tmp_path):
             export_graph(graph, tmp_path / "erf.o")
     finally:
         REGISTRY.pop("python_erf", None)     # other tests see graphnn's own registry
+
+
+@needs_cc
+def test_a_user_op_lowered_to_loop_ir_is_exported(tmp_path):
+    """An op registered outside graphnn whose rule builds loop IR runs natively: exported."""
+    try:
+        register(OpDef("user_triple", ("x",), "x * 3", shape=elementwise_shape,
+                       reference=lambda x: x * 3.0, vjp=None, to_sympy=lambda x: 3 * x,
+                       scalar=lambda x: x * 3.0, elementwise=True, derivative=("3",),
+                       symbol="3x"))
+        x = gn.input("x", shape=(4,))
+        f = gn.compile(gn.exp(gn.apply("user_triple", x)), name="triple")
+        exported = f.export(tmp_path / "triple.so")
+        value, got = np.linspace(-1, 1, 4), np.empty(4)
+        assert call(load(exported.path), "triple", value, got) == 0
+        np.testing.assert_allclose(got, np.exp(3 * value), rtol=1e-15)
+    finally:
+        REGISTRY.pop("user_triple", None)
 
 
 def test_bad_options_are_usage_errors(tmp_path, capsys):
