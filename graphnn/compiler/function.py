@@ -293,10 +293,12 @@ class Function:
         >>> import os, tempfile, graphnn as gn
         >>> x = gn.input("x", shape=(3,))
         >>> f = gn.compile(gn.tanh(x), name="squash")
-        >>> exported = f.export(os.path.join(tempfile.mkdtemp(), "squash.o"))
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     exported = f.export(os.path.join(folder, "squash.o"))
+        ...     header = exported.header.read_text()
         >>> exported.symbols
         ('squash', 'squash_set_threads', 'squash_version', 'squash_with_workspace')
-        >>> "int squash(const double *x, double *out_0);" in exported.header.read_text()
+        >>> "int squash(const double *x, double *out_0);" in header
         True
         """
         return export_function(self, path, name, cpu, batch)

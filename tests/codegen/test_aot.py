@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +248,34 @@ def test_concurrent_calls_from_threads(library):
     assert not any(t.is_alive() for t in threads)
     assert failures == []
     set_threads(library, "big", 1)
+
+
+@needs_cc
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or not hasattr(os, "fork"),
+                    reason="needs fork and Linux's /proc/self/task (the threads of a process)")
+def test_a_forked_child_gets_a_fresh_pool(library):
+    """The library registers its pool's reset with pthread_atfork: a child forked after the
+    parent's workers started has none of them (fork copies one thread), and starts its own
+    for a parallel call instead of counting on the parent's (which would leave it serial)."""
+    x = np.random.default_rng(4).normal(size=100_003).astype(np.float32)
+    want = np.empty_like(x)
+    assert set_threads(library, "big", 2) == 0 and call(library, "big", x, want) == 0
+    pid = os.fork()
+    if pid == 0:
+        out = np.empty_like(x)
+        right = call(library, "big", x, out) == 0 and np.array_equal(out, want)
+        os._exit(0 if right and len(os.listdir("/proc/self/task")) >= 2 else 1)
+    for _ in range(600):                                     # 60 s at most, never a hang
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in a parallel call")
+    set_threads(library, "big", 1)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @needs_cc
