@@ -116,8 +116,9 @@ def _rows(graph: Graph, batch: Sequence[str] | bool | None) -> Rows:
     if batch is None or batch is True:
         rows = batch_rows(graph, None)
         if rows.independent or batch is None:
-            hint = " (export with batch=[input names] to choose the batched inputs)" \
-                if rows.batched and not rows.independent else ""
+            # several inputs were taken for batched by their leading size: say how to choose
+            hint = " (batch=[input names] chooses which inputs are batched)" \
+                if len(rows.batched) > 1 and not rows.independent else ""
             return Rows(rows.batched, rows.declared, rows.reason + hint)
     elif not isinstance(batch, (list, tuple)) or not all(isinstance(b, str) for b in batch):
         raise ExportError(f"batch must be a list of input names, True, False or None, got "
