@@ -55,11 +55,13 @@ CODES = {suffix: value for suffix, value, _ in ERRORS}
 DEFAULT_THREADS = 1          # an exported function runs on the calling thread until told
 C_TYPES = {"f32": "float", "f64": "double"}
 ITEMSIZE = {"f32": 4, "f64": 8}
-# C keywords and the names the header itself defines: never a parameter or function name
+# C keywords, the header's own parameter names and common C library macros: never a parameter
+# or function name
 C_RESERVED = frozenset("""auto break case char const continue default do double else enum
 extern float for goto if inline int long register restrict return short signed sizeof static
 struct switch typedef union unsigned void volatile while _Bool _Complex _Imaginary alignas
-alignof bool false true nullptr static_assert thread_local typeof ws batch int64_t""".split())
+alignof bool false true nullptr static_assert thread_local typeof ws batch int64_t errno NULL
+EOF stdin stdout stderr assert offsetof INFINITY NAN""".split())
 
 
 class AbiError(ValueError):

@@ -13,19 +13,8 @@ import pytest
 import graphnn as gn
 from codegen.aot import link as aot_link
 from graphnn.errors import ExportError
-from tests.codegen.aot_support import (
-    FOREIGN,
-    SYSTEM,
-    call,
-    defined,
-    load,
-    needs_cc,
-    needs_nm,
-    sentinel,
-    set_threads,
-    undefined,
-    version,
-)
+from tests.codegen import aot_support as native
+from tests.codegen.aot_support import call, load, needs_cc, sentinel
 from tests.harness import run_in_threads
 
 B = 8
@@ -62,7 +51,7 @@ def test_the_plain_call_equals_the_python_function(mlp_library):
     got = sentinel((B, 3), "float32")
     assert call(library, "mlp", x, w1, b1, got) == 0
     np.testing.assert_array_equal(got, f(x, w1, b1))
-    assert version(library, "mlp") == hashlib.sha256(str(f.graph).encode()).hexdigest()
+    assert native.version(library, "mlp") == hashlib.sha256(str(f.graph).encode()).hexdigest()
 
 
 @needs_cc
@@ -97,19 +86,19 @@ def test_the_header_describes_the_library(mlp_library):
 
 
 @needs_cc
-@needs_nm
+@native.needs_nm
 def test_the_library_defines_its_symbols_and_needs_only_the_system(mlp_library):
     _, exported = mlp_library
-    assert defined(exported.path) == set(exported.symbols)
-    needed = undefined(exported.path)
-    assert needed <= SYSTEM and not [s for s in needed if FOREIGN.match(s)], needed
+    assert native.defined(exported.path) == set(exported.symbols)
+    needed = native.undefined(exported.path)
+    assert needed <= native.SYSTEM and not [s for s in needed if native.FOREIGN.match(s)], needed
 
 
 @needs_cc
 def test_concurrent_batches_on_the_pool(mlp_library):
     _, exported = mlp_library
     library = load(exported.path)
-    assert set_threads(library, "mlp", 2) == 0
+    assert native.set_threads(library, "mlp", 2) == 0
     w1, b1 = weights()
     failures = []
 
@@ -126,7 +115,7 @@ def test_concurrent_batches_on_the_pool(mlp_library):
 
     threads = run_in_threads(work, count=4, timeout=120)
     assert not any(t.is_alive() for t in threads) and failures == []
-    set_threads(library, "mlp", 1)
+    native.set_threads(library, "mlp", 1)
 
 
 @needs_cc
