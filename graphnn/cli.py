@@ -7,6 +7,7 @@
                       --set NAME=VALUE (repeatable) gives an input's value instead of the feed's
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
+    export FILE --out DIR  write a model file's graph as a C library (.so or .o) and header
     ops               print the op reference (docs/ops.md) from the registry
     animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
                       page per frame (.pdf), or a directory of numbered frames (--format)
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from graphnn.autodiff import grad
+from graphnn.compiler import command as export_command
 from graphnn.compiler import compile as compile_graph
 from graphnn.errors import GraphnnError
 from graphnn.evaluate import evaluate
@@ -191,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
                                help=f"bound on partial derivatives for SymPy ({MAX_PARTIALS})")
     verify_parser.add_argument("--timeout", type=float, default=TIMEOUT,
                                help=f"seconds of SymPy work before giving up ({TIMEOUT:g})")
+    export_command.add_arguments(commands.add_parser(
+        "export", help="write a model file's graph as a C library (.so or .o) and header"))
     return top
 
 
@@ -212,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    format=args.format)
             print(f"wrote {written}")
             return 0
+        if args.command == "export":
+            return export_command.run_export(args)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -43,6 +43,7 @@ from codegen.schedule import schedule
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY
 from graphnn.lower import conv, lower
+from graphnn.lower import gemm as lower_gemm
 from graphnn.lower import kernel as lower_kernel
 from graphnn.passes import fold, rewrite, verify
 from graphnn.passes import optimize as optimize_graph
@@ -59,7 +60,7 @@ SETTINGS = (
     (conv, "MIN_DEPTH"), (conv, "PARALLEL_SCRATCH"), (lower_kernel, "PARALLEL_ELEMENTS"),
     (lower_kernel, "_FUSED_COMPUTE_COST"), (fold, "FOLD_LIMIT"), (rewrite, "MAX_ROUNDS"),
     (cost, "PARALLEL_MIN_WORK"), (lower_kernel, "MAX_INLINE_COST"),
-    (lower_kernel, "MAX_GROUP_COST"),
+    (lower_kernel, "MAX_GROUP_COST"), (lower_gemm, "GEMM_MAX_DIMENSION"),
 )
 
 
