@@ -250,6 +250,12 @@ class Sequential:
         from graphnn.nn.saving import load
         load(self, path)
 
+    def save_onnx(self, path: str, batch: int = 1, opset: int | None = None) -> Any:
+        """Write the inference graph for `batch` examples as an ONNX model, the parameters as
+        its initializers (input "x", output "y"); see docs/onnx.md. Returns the path."""
+        from graphnn.onnx.exporter import DEFAULT_OPSET, save_model
+        return save_model(self, path, batch=batch, opset=opset or DEFAULT_OPSET)
+
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
         lines = [f"{'layer':<12} {'type':<24} {'output':<18} {'parameters':>10}"]

@@ -8,11 +8,13 @@ and whose nodes follow graphnn.onnx.export_ops, one rule per op.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
@@ -29,9 +31,12 @@ OLDEST_EXPORT_OPSET = 13
 
 def to_model(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,
              opset: int = DEFAULT_OPSET, names: Sequence[str] | None = None,
-             name: str = "graphnn") -> onnx.ModelProto:
+             name: str = "graphnn",
+             initializers: Mapping[Node, np.ndarray] | None = None) -> onnx.ModelProto:
     """The ONNX model of a graph: inputs by their names, outputs named by `names` (default:
-    the output node's name where it has a distinct one, else output_0, output_1, ...)."""
+    the output node's name where it has a distinct one, else output_0, output_1, ...).
+    `initializers` gives inputs values that are written into the model (a network's weights),
+    under the input's name, instead of graph inputs."""
     newest = newest_opset()
     if not isinstance(opset, int) or not OLDEST_EXPORT_OPSET <= opset <= newest:
         raise OnnxError(f"opset must be an int from {OLDEST_EXPORT_OPSET} to {newest} (the "
@@ -39,6 +44,11 @@ def to_model(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = Non
     graph = Graph(outputs, inputs, name=name)
     builder = Builder(opset)
     values: dict[Node, str] = {n: n.name for n in graph.inputs}
+    fixed = dict(initializers or {})
+    for node, array in fixed.items():
+        builder.initializers.append(numpy_helper.from_array(
+            np.asarray(array, dtype=node.dtype).reshape(node.shape), node.name))
+    graph_inputs = [n for n in graph.inputs if n not in fixed]
     for k, node in enumerate(graph.nodes):
         _write(builder, node, values, f"{node.op}_{k}")
     out_names = _output_names(graph, names)
@@ -46,7 +56,7 @@ def to_model(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = Non
         builder.nodes.append(helper.make_node("Identity", [values[node]], [out_name],
                                               name=f"output_{out_name}"))
     proto = helper.make_graph(
-        builder.nodes, name, [_value_info(n, n.name) for n in graph.inputs],
+        builder.nodes, name, [_value_info(n, n.name) for n in graph_inputs],
         [_value_info(n, o) for n, o in zip(graph.outputs, out_names)], builder.initializers)
     model = helper.make_model(proto, producer_name="graphnn", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", opset)])
@@ -132,3 +142,22 @@ def _ir_version(opset: int) -> int:
         if entry[2] == opset:
             return entry[1]
     return helper.VERSION_TABLE[-1][1]
+
+
+def save_model(model: Any, path: str | os.PathLike, *, batch: int = 1,
+               opset: int = DEFAULT_OPSET) -> Path:
+    """Write an `nn.Sequential` model's inference graph (evaluation mode: dropout off, batch
+    normalization with its running statistics) for `batch` examples, its parameters as
+    initializers; the input is named "x", the output "y"."""
+    forward = model.build(int(batch), training=False)
+    weights = {p.node: model.values[name] for name, p in model.parameters.items()
+               if p.node in set(Graph(forward.output).inputs)}
+    proto = to_model([forward.output], [forward.x, *weights], opset=opset, names=["y"],
+                     name=model.name, initializers=weights)
+    path = Path(path)
+    try:
+        path.write_bytes(proto.SerializeToString())
+    except OSError as error:
+        raise OnnxError(f"cannot write {str(path)!r}: {error.strerror or error}",
+                        "unwritable file") from None
+    return path
