@@ -124,27 +124,18 @@ def _compare(actual: Sequence[np.ndarray], expected: Sequence[np.ndarray], rtol:
     return ""
 
 
-def run(cases: dict[str, list[Any]], compile_cases: Iterable[str] = ()) -> list[CaseResult]:
-    """Evaluate every case, and also compile the cases named in `compile_cases`."""
-    chosen = set(compile_cases)
-    results = []
-    for operator, group in cases.items():
-        for case in group:
-            results.append(run_case(case, operator))
-            if case.name in chosen:
-                results.append(run_case(case, operator, "compile"))
-    return results
+def run(cases: dict[str, list[Any]]) -> list[CaseResult]:
+    """Evaluate every case with the NumPy reference."""
+    return [run_case(case, operator) for operator, group in cases.items() for case in group]
 
 
-def representatives(results: Sequence[CaseResult], per_operator: int = 1) -> list[str]:
-    """The first passing case(s) of each operator: what to compile."""
-    taken: Counter = Counter()
-    chosen = []
-    for r in results:
-        if r.path == "evaluate" and r.status == PASSED and taken[r.operator] < per_operator:
-            taken[r.operator] += 1
-            chosen.append(r.case)
-    return chosen
+def run_compiled(cases: dict[str, list[Any]], evaluated: Sequence[CaseResult]
+                 ) -> list[CaseResult]:
+    """Compile and run every case that passed evaluation (the others were refused at import,
+    which compiling does the same way)."""
+    passed = {r.case for r in evaluated if r.path == "evaluate" and r.status == PASSED}
+    return [run_case(case, operator, "compile") for operator, group in cases.items()
+            for case in group if case.name in passed]
 
 
 def table(results: Sequence[CaseResult], markdown: bool = False) -> str:

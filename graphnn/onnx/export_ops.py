@@ -89,9 +89,24 @@ EXPORTS["sum"] = _reduce("ReduceSum", 13)
 EXPORTS["mean"] = _reduce("ReduceMean", 18)
 EXPORTS["max"] = _reduce("ReduceMax", 18)
 EXPORTS["min"] = _reduce("ReduceMin", 18)
-EXPORTS["reshape"] = lambda b, node, x: b.add("Reshape", [x, b.ints(node.shape)])
-EXPORTS["broadcast_to"] = lambda b, node, x: b.add("Expand", [x, b.ints(node.shape)])
-EXPORTS["broadcast_like"] = lambda b, node, x, like: b.add("Expand", [x, b.ints(node.shape)])
+def _kept_leading(node: Node, keep: int) -> list[int]:
+    """The target shape, its leading dimension written `keep` where it is the input's own
+    (Reshape's 0 copies the input's dimension, Expand's 1 broadcasts to it): the same value
+    here, and the model then runs at any batch size."""
+    shape, source = list(node.shape), node.inputs[0].shape
+    if shape and source and shape[0] == source[0] and shape[0] != 0:
+        shape[0] = keep
+    return shape
+
+
+EXPORTS["reshape"] = lambda b, node, x: b.add("Reshape", [x, b.ints(_kept_leading(node, 0))])
+
+
+@exports("broadcast_to", "broadcast_like")
+def _expand(b: Builder, node: Node, x: str, *like: str) -> str:
+    source = node.inputs[0].shape
+    same_rank = len(source) == len(node.shape)
+    return b.add("Expand", [x, b.ints(_kept_leading(node, 1) if same_rank else node.shape)])
 EXPORTS["transpose"] = lambda b, node, x: b.add("Transpose", [x], perm=list(node.attrs["axes"]))
 EXPORTS["size"] = lambda b, node, x: b.constant(
     np.prod([node.inputs[0].shape[a] for a in node.attrs["axis"]]), node.dtype)

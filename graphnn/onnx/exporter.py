@@ -51,6 +51,7 @@ def to_model(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = Non
     graph_inputs = [n for n in graph.inputs if n not in fixed]
     for k, node in enumerate(graph.nodes):
         _write(builder, node, values, f"{node.op}_{k}")
+    _name_scope_outputs(builder, graph, values)
     out_names = _output_names(graph, names)
     for node, out_name in zip(graph.outputs, out_names):
         builder.nodes.append(helper.make_node("Identity", [values[node]], [out_name],
@@ -116,6 +117,35 @@ def _write(builder: Builder, node: Node, values: dict[Node, str], label: str) ->
     values[node] = rule(builder, node, *(values[i] for i in node.inputs))
 
 
+def _name_scope_outputs(builder: Builder, graph: Graph, values: dict[Node, str]) -> None:
+    """Rename the value leaving each scope (a layer) after the scope, "dense1" or
+    "block/conv", when exactly one value leaves it: `gn.onnx.load(path, outputs=["dense1"])`
+    then cuts a network there."""
+    users: dict[Node, set[tuple[str, ...]]] = {}
+    for node in graph.nodes:
+        for source in node.inputs:
+            users.setdefault(source, set()).add(node.scope)
+    leaving: dict[tuple[str, ...], list[Node]] = {}
+    for node in graph.nodes:
+        if node.scope and node.op not in ("input", "constant") and (
+                any(s != node.scope for s in users.get(node, ())) or node in graph.outputs):
+            leaving.setdefault(node.scope, []).append(node)
+    taken = {n.name for n in graph.inputs}
+    renames = {}
+    for scope_path, nodes in leaving.items():
+        name = "/".join(scope_path)
+        if len(nodes) == 1 and name not in taken and values[nodes[0]] not in taken:
+            renames[values[nodes[0]]] = name
+            taken.add(name)
+    for proto in builder.nodes:
+        for field in (proto.input, proto.output):
+            for k, value in enumerate(field):
+                if value in renames:
+                    field[k] = renames[value]
+    for node in list(values):
+        values[node] = renames.get(values[node], values[node])
+
+
 def _output_names(graph: Graph, names: Sequence[str] | None) -> list[str]:
     taken = {n.name for n in graph.inputs}
     if names is not None:
@@ -144,16 +174,44 @@ def _ir_version(opset: int) -> int:
     return helper.VERSION_TABLE[-1][1]
 
 
-def save_model(model: Any, path: str | os.PathLike, *, batch: int = 1,
-               opset: int = DEFAULT_OPSET) -> Path:
-    """Write an `nn.Sequential` model's inference graph (evaluation mode: dropout off, batch
-    normalization with its running statistics) for `batch` examples, its parameters as
-    initializers; the input is named "x", the output "y"."""
+def model_proto(model: Any, batch: int | None = None,
+                opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """An `nn.Sequential` model's inference graph (evaluation mode: dropout off, batch
+    normalization with its running statistics), its parameters as initializers; the input is
+    named "x", the output "y", each layer's output after the layer ("conv1", "dense2").
+    `batch` None gives a symbolic batch dimension ("batch"), where the graph allows it."""
+    protos = [_model_at(model, size, opset) for size in ((1, 2) if batch is None else (batch,))]
+    if batch is None:
+        if _without_shapes(protos[0]) != _without_shapes(protos[1]):
+            raise OnnxError(f"model {model.name!r} fixes its batch size in its graph; export "
+                            "it for one batch size: save_onnx(path, batch=...)", "fixed batch")
+        for value in (*protos[0].graph.input, *protos[0].graph.output):
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    return protos[0]
+
+
+def _model_at(model: Any, batch: int, opset: int) -> onnx.ModelProto:
     forward = model.build(int(batch), training=False)
+    used = set(Graph(forward.output).inputs)
     weights = {p.node: model.values[name] for name, p in model.parameters.items()
-               if p.node in set(Graph(forward.output).inputs)}
-    proto = to_model([forward.output], [forward.x, *weights], opset=opset, names=["y"],
-                     name=model.name, initializers=weights)
+               if p.node in used}
+    return to_model([forward.output], [forward.x, *weights], opset=opset, names=["y"],
+                    name=model.name, initializers=weights)
+
+
+def _without_shapes(proto: onnx.ModelProto) -> bytes:
+    """The graph's nodes and initializers, without the inputs' and outputs' shapes."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    for value in (*copy.graph.input, *copy.graph.output):
+        value.type.tensor_type.ClearField("shape")
+    return copy.SerializeToString()
+
+
+def save_model(model: Any, path: str | os.PathLike, *, batch: int | None = None,
+               opset: int = DEFAULT_OPSET) -> Path:
+    """Write `model_proto(model, batch, opset)` to `path`."""
+    proto = model_proto(model, batch, opset)
     path = Path(path)
     try:
         path.write_bytes(proto.SerializeToString())

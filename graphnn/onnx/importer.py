@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from graphnn.errors import GraphnnError
+from graphnn.errors import GraphnnError, did_you_mean
 from graphnn.evaluate import evaluate
 from graphnn.ir import DTYPES, Node, constant, input, scope
 from graphnn.onnx import convert  # noqa: F401 (fills the converter table)
@@ -42,7 +42,8 @@ PARAMS = ("constants", "inputs")
 
 def load(source: str | os.PathLike | bytes | onnx.ModelProto, params: str = "constants", *,
          shapes: Mapping[str, Sequence[int]] | None = None, batch: int | None = None,
-         constants: Mapping[str, Any] | None = None) -> OnnxModel:
+         constants: Mapping[str, Any] | None = None,
+         outputs: Sequence[str] | None = None) -> OnnxModel:
     """Import an ONNX model (a path, serialized bytes or an `onnx.ModelProto`).
 
     `params="constants"` makes the initializers constants of the graph; `params="inputs"`
@@ -65,7 +66,8 @@ def load(source: str | os.PathLike | bytes | onnx.ModelProto, params: str = "con
     model = read_model(source)
     opset = opset_of(model)
     model = checked(model)
-    return Importer(model, opset, params, dict(shapes or {}), batch, dict(constants or {})).run()
+    importer = Importer(model, opset, params, dict(shapes or {}), batch, dict(constants or {}))
+    return importer.run(None if outputs is None else list(outputs))
 
 
 class Importer:
@@ -85,15 +87,31 @@ class Importer:
         self.names = NameMap(i.name for i in self.input_infos)
         self.scopes = NameMap()
 
-    def run(self) -> OnnxModel:
+    def run(self, wanted: list[str] | None = None) -> OnnxModel:
         inputs = [self._declare(info) for info in self.input_infos]
         params, param_inputs = self._initializers()
+        infos = list(self.graph.output)
+        if wanted is not None:
+            infos = [self._inner(name) for name in wanted]
+        needed = _needed(self.graph, [i.name for i in infos])
         for index, proto in enumerate(self.graph.node):
-            self._convert(index, proto)
-        outputs = [self._output(info) for info in self.graph.output]
+            if index in needed:
+                self._convert(index, proto)
+        outputs = [self._output(info) for info in infos]
         return OnnxModel(inputs, outputs, params, param_inputs, self.names,
-                         [o.name for o in self.graph.output], self.opset,
+                         [o.name for o in infos], self.opset,
                          self.model.producer_name, self.graph.name)
+
+    def _inner(self, name: str) -> onnx.ValueInfoProto:
+        """A value to return as an output: a graph output, or any node's output by name."""
+        declared = {v.name: v for v in (*self.graph.output, *self.graph.value_info)}
+        if name in declared:
+            return declared[name]
+        made = {o for n in self.graph.node for o in n.output if o}
+        if name not in made:
+            raise OnnxError(f"outputs names {name!r}, which no node of the model computes"
+                            f"{did_you_mean(name, sorted(made))}", "unknown output")
+        return onnx.helper.make_empty_tensor_value_info(name)
 
     # -- inputs and initializers -----------------------------------------------------------------
 
@@ -253,6 +271,19 @@ class Importer:
                             f"{_dims_text(dims)} but computes {value.shape}",
                             "inconsistent shapes")
         return value
+
+
+def _needed(graph: onnx.GraphProto, outputs: list[str]) -> set[int]:
+    """Indices of the nodes the outputs depend on (a cut network converts no more)."""
+    producer = {o: k for k, n in enumerate(graph.node) for o in n.output if o}
+    needed: set[int] = set()
+    stack = [producer[o] for o in outputs if o in producer]
+    while stack:
+        k = stack.pop()
+        if k not in needed:
+            needed.add(k)
+            stack.extend(producer[i] for i in graph.node[k].input if i in producer)
+    return needed
 
 
 def _fixed(infos: Sequence[onnx.ValueInfoProto], constants: dict[str, Any]
