@@ -147,6 +147,7 @@ def _verify(args: argparse.Namespace, out: Any) -> int:
 
 def _run(args: argparse.Namespace, out: Any) -> int:
     from graphnn.evaluate import evaluate
+    from graphnn.onnx.names import python_name
     model = _load(args)
     feed = _random_feed(model, args.seed)
     by_name = {model.onnx_names[n.name]: n for n in model.inputs}
@@ -155,9 +156,13 @@ def _run(args: argparse.Namespace, out: Any) -> int:
         if name not in by_name:
             raise InputError(f"--input names {name!r}, which is not an input of the model "
                              f"({', '.join(repr(k) for k in model.names)})")
-        feed[by_name[name]] = np.load(path)
+        try:
+            feed[by_name[name]] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise InputError(f"--input {name}: cannot read {path!r} as a .npy array: "
+                             f"{error}") from None
     if args.evaluate:
-        values = evaluate(model.outputs, model.feed(**{n.name: v for n, v in feed.items()}))
+        values = evaluate(model.outputs, feed)
     else:
         function = model.compile()
         values = function(*(feed[n] for n in model.inputs))
@@ -168,7 +173,7 @@ def _run(args: argparse.Namespace, out: Any) -> int:
         if args.out:
             target = Path(args.out)
             target.mkdir(parents=True, exist_ok=True)
-            np.save(target / f"{model.names.get(name, name)}.npy", value)
+            np.save(target / f"{python_name(name)}.npy", value)
     return 0
 
 

@@ -157,7 +157,7 @@ def table(results: Sequence[CaseResult], markdown: bool = False) -> str:
     header = ("operator", "cases", "passed", "compiled", "why the rest do not run")
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(r).replace("|", "\\|") + " |" for r in rows]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)) + "  " + header[4]]
