@@ -49,7 +49,7 @@ def add_parser(commands: Any) -> None:
         "run": sub.add_parser("run", help="run on random or given .npy inputs"),
         "bench": sub.add_parser("bench", help="time the compiled model (and onnxruntime)"),
     }
-    for name, parser in parsers.items():
+    for parser in parsers.values():
         parser.add_argument("model", help="an .onnx file")
         parser.add_argument("--shape", action="append", type=_shape, metavar="NAME=D1,D2",
                             help="the shape of an input with symbolic dimensions")

@@ -24,8 +24,8 @@ import numpy as np
 
 from graphnn.errors import GraphnnError
 from graphnn.evaluate import evaluate
-from graphnn.onnx.errors import OnnxError
 from graphnn.ir import DTYPES
+from graphnn.onnx.errors import OnnxError
 from graphnn.onnx.importer import load
 from graphnn.onnx.model import OnnxModel
 from graphnn.onnx.registry import claimed

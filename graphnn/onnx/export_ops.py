@@ -143,8 +143,7 @@ def _conv2d_grad_weight(b: Builder, node: Node, x: str, g: str) -> str:
     # dW[o, c, i, j] = sum over n, y, x of g[n, o, y, x] * xpad[n, c, s y + i, s x + j]: a
     # convolution of x seen as (C, N, H, W) with g seen as (O, N, OH, OW) as weights, dilated
     # by the stride, giving (C, O, KH', KW'), cropped to the kernel and transposed to (O, C)
-    stride, padding = node.attrs["stride"], node.attrs["padding"]
-    kernel = node.attrs["kernel_hw"]
+    stride, kernel = node.attrs["stride"], node.attrs["kernel_hw"]
     swapped = b.add("Conv", [b.add("Transpose", [x], perm=[1, 0, 2, 3]),
                              b.add("Transpose", [g], perm=[1, 0, 2, 3])],
                     dilations=list(stride), pads=_pads(node))

@@ -13,8 +13,8 @@ from graphnn import nn
 from graphnn.ir import REGISTRY, apply
 from graphnn.onnx import OnnxError
 from graphnn.onnx.export_ops import EXPORTS, NO_COUNTERPART
-from tests.ops.cases import CASES
 from tests.onnx.models import dense_relu
+from tests.ops.cases import CASES
 
 SOURCES = ("input", "constant")
 EXPORTED = sorted(n for n in REGISTRY if n not in SOURCES and n not in NO_COUNTERPART)

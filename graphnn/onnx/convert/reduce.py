@@ -67,23 +67,28 @@ def _reduction(build, numpy_fold):
     return run, (fold if numpy_fold is not None else None)
 
 
+def _axes_attribute(function):
+    """The converter of the opsets where axes is an attribute."""
+    def convert(ctx, x, *, axes, keepdims, noop_with_empty_axes):
+        return function(ctx, x, axes, keepdims, noop_with_empty_axes)
+    return convert
+
+
+def _axes_input(function):
+    """The converter of the opsets where axes is an optional input."""
+    def convert(ctx, x, axes=None, *, keepdims, noop_with_empty_axes):
+        axes = None if axes is None else ctx.ints(axes, "axes")
+        return function(ctx, x, axes, keepdims, noop_with_empty_axes)
+    return convert
+
+
 def _register(name: str, since: int, build, numpy_fold) -> None:
     run, fold = _reduction(build, numpy_fold)
     names = ("keepdims", "noop_with_empty_axes")
-
-    def old(ctx, x, *, axes, keepdims, noop_with_empty_axes, function=run):
-        return function(ctx, x, axes, keepdims, noop_with_empty_axes)
-
-    def new(ctx, x, axes=None, *, keepdims, noop_with_empty_axes, function=run):
-        axes = None if axes is None else ctx.ints(axes, "axes")
-        return function(ctx, x, axes, keepdims, noop_with_empty_axes)
-
-    old_fold = new_fold = None
-    if fold is not None:
-        old_fold = lambda ctx, x, **a: old(ctx, x, function=fold, **a)  # noqa: E731
-        new_fold = lambda ctx, x, axes=None, **a: new(ctx, x, axes, function=fold, **a)  # noqa: E731
-    converter(name, attributes=("axes",) + names, opsets=(1, since - 1), fold=old_fold)(old)
-    converter(name, attributes=names, opsets=(since, None), fold=new_fold)(new)
+    converter(name, attributes=("axes",) + names, opsets=(1, since - 1),
+              fold=fold and _axes_attribute(fold))(_axes_attribute(run))
+    converter(name, attributes=names, opsets=(since, None),
+              fold=fold and _axes_input(fold))(_axes_input(run))
 
 
 for _name, (_since, _build, _fold) in REDUCTIONS.items():

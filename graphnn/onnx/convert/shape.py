@@ -147,7 +147,7 @@ def tile(ctx, x, repeats):
     return ops.reshape(ops.broadcast_to(ops.reshape(x, spread), target), final)
 
 
-# -- Dropout (inference) ---------------------------------------------------------------------------
+# -- Dropout (inference) -------------------------------------------------------------------------
 
 
 def _dropout(ctx, x, ratio=None, training_mode=None, *, seed=None):
@@ -168,7 +168,7 @@ def dropout_attribute(ctx, x, *, ratio, seed):
 converter("Dropout", attributes=("seed",), opsets=(12, None))(_dropout)
 
 
-# -- shape computations, folded at import -------------------------------------------------------------
+# -- shape computations, folded at import ------------------------------------------------------
 
 
 def _shape(ctx, x, *, start=None, end=None):
