@@ -55,10 +55,9 @@ def _element_type(node: Node) -> int:
 
 @exports("step")
 def _step(b: Builder, node: Node, x: str) -> str:
-    # 1 if x > 0 else 0, and NaN for NaN: Where(IsNaN(x), x, Cast(x > 0))
-    positive = b.add("Cast", [b.add("Greater", [x, b.constant(0, node.dtype)])],
-                     to=_element_type(node))
-    return b.add("Where", [b.add("IsNaN", [x]), x, positive])
+    # 1 if x > 0 else 0, NaN for NaN: relu(sign(x)), in float operators graphnn imports too
+    # (so exported gradients of relu come back)
+    return b.add("Relu", [b.add("Sign", [x])])
 
 
 @exports("greater")
