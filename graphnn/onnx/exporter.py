@@ -79,7 +79,11 @@ def save(outputs: Node | Sequence[Node], path: str | os.PathLike,
     >>> [i.name for i in gn.onnx.load(path).inputs]
     ['x', 'w']
     """
-    model = to_model(outputs, inputs, opset=opset, names=names)
+    return write(to_model(outputs, inputs, opset=opset, names=names), path)
+
+
+def write(model: onnx.ModelProto, path: str | os.PathLike) -> Path:
+    """Write a model file; an OnnxError names the path when it cannot be written."""
     path = Path(path)
     try:
         path.write_bytes(model.SerializeToString())
@@ -211,11 +215,4 @@ def _without_shapes(proto: onnx.ModelProto) -> bytes:
 def save_model(model: Any, path: str | os.PathLike, *, batch: int | None = None,
                opset: int = DEFAULT_OPSET) -> Path:
     """Write `model_proto(model, batch, opset)` to `path`."""
-    proto = model_proto(model, batch, opset)
-    path = Path(path)
-    try:
-        path.write_bytes(proto.SerializeToString())
-    except OSError as error:
-        raise OnnxError(f"cannot write {str(path)!r}: {error.strerror or error}",
-                        "unwritable file") from None
-    return path
+    return write(model_proto(model, batch, opset), path)
