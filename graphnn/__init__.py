@@ -38,7 +38,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """check_gradients, check_ops and to_sympy, imported with SymPy when first used."""
+    """check_gradients, check_ops and to_sympy, imported with SymPy when first used; `onnx`
+    (graphnn.onnx), which imports the onnx package only when its functions are used."""
+    if name == "onnx":
+        import importlib
+        return importlib.import_module("graphnn.onnx")
     if name in SYMBOLIC:
         from graphnn import api
         return getattr(api, name)
@@ -46,4 +50,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(SYMBOLIC))
+    return sorted(set(globals()) | set(SYMBOLIC) | {"onnx"})

@@ -11,6 +11,8 @@
     ops               print the op reference (docs/ops.md) from the registry
     animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
                       page per frame (.pdf), or a directory of numbered frames (--format)
+    onnx SUBCOMMAND MODEL  ONNX models: info, render, verify, run, bench, conformance
+                      (graphnn/onnx/command.py)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import input as declare
 from graphnn.model_file import load_model
+from graphnn.onnx import command as onnx_command
 from graphnn.ops import sigmoid
 from graphnn.passes.command import run_optimize
 from graphnn.render.animate import animate_file, write_neuron_steps
@@ -195,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
                                help=f"seconds of SymPy work before giving up ({TIMEOUT:g})")
     export_command.add_arguments(commands.add_parser(
         "export", help="write a model file's graph as a C library (.so or .o) and header"))
+    onnx_command.add_parser(commands)
     return top
 
 
@@ -218,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "export":
             return export_command.run_export(args)
+        if args.command == "onnx":
+            return onnx_command.run(args)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -25,6 +25,7 @@ LAYERS = {
     "graphnn.autodiff": 6, "graphnn.evaluate": 6, "graphnn.model_file": 6,
     "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7,
     "graphnn.compiler": 8, "graphnn.render": 8,
+    "graphnn.onnx": 8.5,            # above what it converts and runs, below nn (save_onnx)
     "graphnn.api": 9, "graphnn.cli": 9, "graphnn.nn": 9,
     "graphnn": 10, "graphnn.__main__": 10,
 }

@@ -250,6 +250,14 @@ class Sequential:
         from graphnn.nn.saving import load
         load(self, path)
 
+    def save_onnx(self, path: str, batch: int | None = None, opset: int | None = None) -> Any:
+        """Write the inference graph as an ONNX model, the parameters as its initializers
+        (input "x", output "y", each layer's output named after the layer), for any batch size
+        (a symbolic "batch" dimension) or for `batch` examples; see docs/onnx.md. Returns the
+        path."""
+        from graphnn.onnx.exporter import DEFAULT_OPSET, save_model
+        return save_model(self, path, batch=batch, opset=opset or DEFAULT_OPSET)
+
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
         lines = [f"{'layer':<12} {'type':<24} {'output':<18} {'parameters':>10}"]
