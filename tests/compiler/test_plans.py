@@ -274,12 +274,14 @@ def test_a_graph_with_a_user_registered_op_is_never_planned_from_the_cache(tmp_p
         "import numpy as np\n"
         "import graphnn as gn\n"
         "from graphnn.ir import OpDef, apply, register\n"
-        "from graphnn.ops.common import elementwise_shape\n"
+        "from graphnn.opdef import Lowering, Symbolic\n"
+        "from graphnn.ops.common import elementwise_shape, scalar_instance\n"
         "k = float(sys.argv[1])\n"
         "register(OpDef('user_scale', ('x',), 'x * k', shape=elementwise_shape,\n"
         "    reference=lambda x: x * k, vjp=lambda g, out, x: (g * k,),\n"
         "    to_sympy=lambda x: k * x, scalar=lambda x: x * k, elementwise=True,\n"
-        "    derivative=('k',), symbol='k'))\n"
+        "    derivative=('k',), symbol='k', kinks=(), lowering=Lowering(cost=1),\n"
+        "    symbolic=Symbolic(instances=scalar_instance(1))))\n"
         "x = gn.input('x', shape=(3,))\n"
         "print(gn.compile(apply('user_scale', x))(np.ones(3)).tolist())\n")
     env = {**os.environ, "GRAPHNN_CACHE_DIR": str(tmp_path / "cache")}
