@@ -20,7 +20,7 @@ def recipe_blocks() -> tuple[str, str]:
     """The recipe's Python blocks: the op's definition, and its case row."""
     text = DOC.read_text(encoding="utf-8")
     section = text[text.index("## How to add an op"):]
-    section = section[:section.index("\n## ", 1)]
+    section = section.split("\n## ", 1)[0]         # up to the next section, if any
     op, row = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     return op, row
 
