@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import DTypeError, OpError, ShapeError, did_you_mean, short_repr, where
-from graphnn.opdef import REGISTRY, REQUIRED, OpDef, register
+from graphnn.opdef import REGISTRY, REQUIRED, OpDef, register  # noqa: F401 (found here too)
 from graphnn.shapes import (
     Shape,
     as_shape,
@@ -33,9 +33,6 @@ from graphnn.shapes import (
     normalize_axis,
     normalize_permutation,
 )
-
-__all__ = ["DTYPES", "REGISTRY", "REQUIRED", "Node", "OpDef", "apply", "constant", "input",
-           "op_function", "register", "scope", "toposort"]
 
 DTYPES = ("float32", "float64")
 _SHORT = {"float32": "f32", "float64": "f64"}
