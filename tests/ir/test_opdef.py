@@ -8,6 +8,7 @@ import dataclasses
 import gc
 import importlib
 import pkgutil
+import weakref
 
 import numpy as np
 import pytest
@@ -175,10 +176,13 @@ def test_a_composite_keeps_its_expansion_beside_the_node_not_in_it():
     node = gn.softmax(x * 2.0)
     first = node.expansion()
     assert node.expansion() is first and not hasattr(node, "__dict__")
-    entries = len(ir._EXPANSIONS)
-    gn.softmax(x * 3.0).expansion()          # the node goes at once, and so does its entry
+    other = gn.softmax(x * 3.0)
+    other.expansion()
+    assert other in ir._EXPANSIONS
+    gone = weakref.ref(other)
+    del other                                # the cache holds no node alive
     gc.collect()
-    assert len(ir._EXPANSIONS) == entries
+    assert gone() is None
 
 
 def test_size_reads_its_operand_for_its_shape_alone():
