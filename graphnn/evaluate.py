@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean, short_repr
-from graphnn.graph import Graph, check_input_names
-from graphnn.ir import Node, declared_input_names, holds_numbers, identifier, toposort
+from graphnn.graph import Graph, check_input_names, reached_inputs
+from graphnn.ir import Node, holds_numbers, identifier, toposort
 
 
 def _expected(node: Node) -> str:
@@ -67,22 +67,25 @@ def check_value(node: Node, value: Any) -> np.ndarray:
     return array
 
 
-def _unknown(key: str, inputs: Sequence[Node], strict: bool) -> InputError | None:
-    """An error for a feed key that names no input (None when the key is a known input)."""
+_EXTRA = "; evaluate(..., allow_extra=True) ignores keys that name no input here"
+
+
+def _unknown(key: str, inputs: Sequence[Node]) -> InputError:
+    """The error for a feed key that names none of `inputs`."""
     names = [n.name for n in inputs]
-    if key in names or (not strict and key in declared_input_names()):
-        return None
     listed = ", ".join(repr(n) for n in names) or "none"
+    hint = did_you_mean(key, names) or _EXTRA
     return InputError(f"feed names {key!r}, which is not an input here (inputs: {listed})"
-                      f"{did_you_mean(key, names)}")
+                      f"{hint}")
 
 
 def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
-              strict: bool = False) -> dict[Node, np.ndarray]:
+              allow_extra: bool = False) -> dict[Node, np.ndarray]:
     """Match a feed (keys: input names or input nodes) to `inputs`, checking every value.
 
-    With strict=False (a list of output nodes), names of inputs declared elsewhere are
-    ignored, so one feed can serve several evaluations; a name never declared is an error.
+    A key that is none of `inputs` is an error (a misspelled name, a node of another graph),
+    whatever other graphs the process built, unless `allow_extra`: then it is ignored, so one
+    feed can serve several evaluations.
     """
     by_name = {n.name: n for n in inputs}
     bound: dict[Node, np.ndarray] = {}
@@ -91,14 +94,14 @@ def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
             if key.op != "input":
                 raise InputError(f"feed keys must be inputs; got {key.describe()}")
             node = by_name.get(key.name) if by_name.get(key.name) is key else None
-            if node is None and strict:
-                raise InputError(f"feed has {key.describe()}, which is not an input here")
+            if node is None and not allow_extra:
+                raise InputError(f"feed has {key.describe()}, which is not an input here"
+                                 f"{_EXTRA}")
         elif isinstance(key, str):
             key = identifier(key)
-            error = _unknown(key, inputs, strict)
-            if error is not None:
-                raise error
             node = by_name.get(key)
+            if node is None and not allow_extra:
+                raise _unknown(key, inputs)
         else:
             raise InputError(f"feed keys must be input names or input nodes, got {key!r}")
         if node is None:
@@ -136,19 +139,23 @@ def run(order: Sequence[Node], feed: dict[Node, np.ndarray]) -> dict[Node, np.nd
 
 
 def evaluate(outputs: Node | Sequence[Node] | Graph,
-             feed: Mapping[str | Node, Any] | None = None) -> np.ndarray | list[np.ndarray]:
+             feed: Mapping[str | Node, Any] | None = None, *,
+             allow_extra: bool = False) -> np.ndarray | list[np.ndarray]:
     """Evaluate nodes (or a Graph) with the NumPy reference semantics of every op.
 
-    `feed` maps input names (or input nodes) to values. A single node gives one array, a list
-    gives a list. Returned arrays are fresh copies owned by the caller.
+    `feed` maps input names (or input nodes) to values: every input the outputs reach (or
+    the Graph's inputs), and nothing else unless `allow_extra` (then keys naming no input
+    here are ignored: one feed for several evaluations). A single node gives one array, a
+    list gives a list. Returned arrays are fresh copies owned by the caller.
 
     >>> import graphnn as gn
-    >>> x = gn.input("x", shape=(2,))
+    >>> x, y = gn.input("x", shape=(2,)), gn.input("y")
     >>> gn.evaluate(gn.sigmoid(x) * 2.0, {"x": [0.0, 0.0]})
     array([1., 1.])
+    >>> gn.evaluate(x * 3.0, {"x": [1.0, 2.0], "y": 5.0}, allow_extra=True)
+    array([3., 6.])
     """
-    strict = isinstance(outputs, Graph)
-    if strict:
+    if isinstance(outputs, Graph):
         nodes, inputs, single = list(outputs.outputs), list(outputs.inputs), False
     else:
         single = isinstance(outputs, Node)
@@ -157,9 +164,9 @@ def evaluate(outputs: Node | Sequence[Node] | Graph,
             if not isinstance(node, Node):
                 raise OpError(f"evaluate takes graph nodes; output {k} is a "
                               f"{type(node).__name__}")
-        inputs = sorted((n for n in toposort(nodes) if n.op == "input"), key=lambda n: n.serial)
+        inputs = reached_inputs(toposort(nodes))
     check_input_names(inputs)
-    values = run(toposort(nodes), bind_feed(inputs, feed, strict))
+    values = run(toposort(nodes), bind_feed(inputs, feed, allow_extra))
     results = [np.array(values[n], copy=True) for n in nodes]
     return results[0] if single else results
 

@@ -18,6 +18,21 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
+def reached_inputs(order: Sequence[Node]) -> list[Node]:
+    """The inputs among `order` (a toposort of some outputs) in the order it reaches them:
+    depth first, following each node's arguments in order, so x @ w reaches x before w.
+
+    The default input order of graphs, evaluation and drawings: it follows from the graph
+    alone, not from when (or in which order) the process declared its inputs.
+
+    >>> import graphnn as gn
+    >>> x, w = gn.input("x"), gn.input("w")
+    >>> [n.name for n in reached_inputs(toposort([w * x]))]
+    ['w', 'x']
+    """
+    return [n for n in order if n.op == "input"]
+
+
 def check_input_names(inputs: Sequence[Node]) -> None:
     """Two different input nodes may not share a name (a feed could not tell them apart)."""
     seen: dict[str, Node] = {}
@@ -32,8 +47,11 @@ def check_input_names(inputs: Sequence[Node]) -> None:
 class Graph:
     """A computation: output nodes, and the inputs they are called with.
 
-    `inputs` defaults to every input the outputs reach, in declaration order. Given
-    explicitly, it fixes the call order and may include inputs no output uses.
+    `inputs` defaults to every input the outputs reach, in the order they are reached: depth
+    first from the outputs in order, following each node's arguments in order (so the inputs
+    of `loss(f(x, w), y)` come as x, w, y). The order follows from the graph alone, whatever
+    the process declared before or in which order. Given explicitly, `inputs` fixes the call
+    order and may include inputs no output uses.
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2, 3)); w = gn.input("w", shape=(3, 4))
@@ -56,7 +74,7 @@ class Graph:
                               f"{type(node).__name__}")
         self.outputs: tuple[Node, ...] = outs
         self.nodes: tuple[Node, ...] = tuple(toposort(outs))
-        reached = sorted((n for n in self.nodes if n.op == "input"), key=lambda n: n.serial)
+        reached = reached_inputs(self.nodes)
         self.inputs: tuple[Node, ...] = reached if inputs is None else self._given(inputs, reached)
         self.inputs = tuple(self.inputs)
         check_input_names(self.inputs)

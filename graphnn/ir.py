@@ -1,4 +1,4 @@
-"""The graph IR: op definitions (`OpDef`), the op registry, interned immutable `Node`s, `apply`.
+"""The graph IR: interned immutable `Node`s, `apply`, and the op registry (graphnn/opdef.py).
 
 Stage: declaration. Input: user calls (`apply("mul", x, 2.0)`, `x * 2.0`). Output: nodes whose
 shape and dtype were checked when they were built, so an ill-shaped graph cannot exist.
@@ -12,108 +12,30 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
-import itertools
 import numbers
 import threading
 import types
 import unicodedata
 import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from graphnn.errors import DTypeError, OpError, ShapeError, did_you_mean, short_repr, where
-from graphnn.shapes import Shape, as_shape, check_size, format_shape
+from graphnn.opdef import REGISTRY, REQUIRED, OpDef, register  # noqa: F401 (found here too)
+from graphnn.shapes import (
+    Shape,
+    as_shape,
+    check_size,
+    format_shape,
+    normalize_axes,
+    normalize_axis,
+    normalize_permutation,
+)
 
 DTYPES = ("float32", "float64")
 _SHORT = {"float32": "f32", "float64": "f64"}
-
-_MISSING: Any = object()   # a facet that was not given at all (None means "declared absent")
-REQUIRED: Any = inspect.Parameter.empty   # an attribute with no default (OpDef.params)
-
-
-@dataclass(frozen=True, eq=False)
-class OpDef:
-    """Everything graphnn knows about one op, declared in one place.
-
-    Facets (see STYLE.md section 4):
-      shape(*in_shapes, **attrs) -> shape       raises ShapeError
-      reference(*arrays, **attrs) -> ndarray    the semantics, NaN and inf included
-      vjp(g, out, *inputs, **attrs) -> tuple    one cotangent per input in graph ops, None = none
-      to_sympy(*exprs, **attrs) -> expr         SymPy form (scalars for elementwise ops)
-      expand(*inputs, **attrs) -> Node          composite ops: the same value from primitives
-      scalar(*loop_exprs, **attrs) -> expr      lowering of an elementwise op (codegen.loops)
-      compute(out_index, *operands, **attrs)    lowering of an indexing op: the expression of
-                                                one output element; operands are indexable
-      view(out_index, in_shape, **attrs)        lowering of a layout op: the input index that
-                                                holds an output element
-
-    `derivative` is text for teaching drawings, one string per input, written with the input
-    names, `out` and `g`: for elementwise ops the local derivative d out / d input (the
-    input's gradient is g times it), for other ops the input's gradient as a formula of g.
-    """
-
-    name: str
-    inputs: tuple[str, ...]                      # input names, in argument order
-    doc: str
-    shape: Callable[..., Shape]
-    reference: Callable[..., np.ndarray] | None = None
-    vjp: Callable[..., tuple] | None = _MISSING
-    to_sympy: Callable[..., Any] | None = None
-    expand: Callable[..., Node] | None = None
-    params: tuple[tuple[str, Hashable], ...] = ()  # attribute names and defaults
-    canonical: Callable[..., dict] | None = None   # (*in_shapes, **attrs) -> normalized attrs
-    elementwise: bool = False                      # output = broadcast of inputs, per element
-    public: bool = True                            # exported as gn.<name>
-    scalar: Callable[..., Any] | None = None       # elementwise lowering: loop exprs -> expr
-    compute: Callable[..., Any] | None = None      # indexing lowering: one output element
-    view: Callable[..., Any] | None = None         # layout ops: output index -> input index
-    symbol: str = ""                               # short label for drawings: "+", "σ", "@"
-    derivative: tuple[str, ...] = ()               # per input, for drawings: see below
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def arity(self) -> int:
-        return len(self.inputs)
-
-    @property
-    def composite(self) -> bool:
-        """Composite ops are defined by an expansion into primitives."""
-        return self.expand is not None
-
-    def __repr__(self) -> str:
-        return f"OpDef({self.name!r})"
-
-
-REGISTRY: dict[str, OpDef] = {}
-
-
-def register(op: OpDef) -> OpDef:
-    """Add an op to REGISTRY after checking that it declares every facet it needs."""
-    if op.name in REGISTRY:
-        raise OpError(f"op {op.name!r} is already registered")
-    if op.vjp is _MISSING:
-        raise OpError(f"op {op.name!r} declares no vjp (give vjp=None if it has no gradient)")
-    if op.name not in ("input", "constant"):
-        if op.reference is None:
-            raise OpError(f"op {op.name!r} declares no reference semantics")
-        if op.to_sympy is None and op.expand is None:
-            raise OpError(f"op {op.name!r} declares no SymPy form")
-        if len(op.derivative) != op.arity:
-            raise OpError(f"op {op.name!r} needs one derivative text per input")
-        lowerings = [f for f in (op.scalar, op.compute, op.view) if f is not None]
-        if len(lowerings) > 1 or (not lowerings and not op.composite):
-            raise OpError(f"op {op.name!r} needs exactly one of scalar, compute or view "
-                          "(composites may instead lower through their expansion)")
-        if op.scalar is not None and not op.elementwise:
-            raise OpError(f"op {op.name!r} has a scalar lowering but is not elementwise")
-    if not op.doc.strip():
-        raise OpError(f"op {op.name!r} has no docstring")
-    REGISTRY[op.name] = op
-    return op
-
 
 # ---------------------------------------------------------------------------------------------
 # Scopes: names that group nodes (a layer), drawn as clusters by the renderer.
@@ -145,7 +67,10 @@ def scope(name: str) -> Iterator[tuple[str, ...]]:
 
 _INTERNED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _INTERN_LOCK = threading.Lock()
-_SERIAL = itertools.count()
+# A composite node's expansion, built on first use. A cache beside the nodes, not in them
+# (nodes are immutable), holding no node alive: an entry goes with its node. Interning makes
+# the expansion the same object whoever builds it first.
+_EXPANSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Node:
@@ -157,7 +82,7 @@ class Node:
     """
 
     __slots__ = ("opdef", "inputs", "_attrs", "shape", "dtype", "name", "scope", "value",
-                 "serial", "_expansion", "__weakref__")
+                 "__weakref__")
     __array_ufunc__ = None       # make numpy defer: `array + node` calls Node.__radd__
 
     opdef: OpDef
@@ -167,7 +92,6 @@ class Node:
     name: str | None
     scope: tuple[str, ...]
     value: np.ndarray | None
-    serial: int
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise AttributeError("graph nodes are immutable")
@@ -205,11 +129,10 @@ class Node:
         """For a composite node, the same value built from primitives (computed once)."""
         if self.opdef.expand is None:
             raise OpError(f"{self.op} is a primitive op; it has no expansion")
-        cached = self._expansion
-        if cached is None:
-            cached = self.opdef.expand(*self.inputs, **self.attrs)
-            object.__setattr__(self, "_expansion", cached)
-        return cached
+        found = _EXPANSIONS.get(self)
+        if found is None:
+            found = _EXPANSIONS.setdefault(self, self.opdef.expand(*self.inputs, **self.attrs))
+        return found
 
     def describe(self) -> str:
         """Short human description used in error messages: input 'x' f32[64,784]."""
@@ -250,8 +173,7 @@ NodeLike = Node | float | int | np.ndarray
 def _make_node(opdef, inputs, attrs, shape, dtype, name, node_scope, value) -> Node:
     node = object.__new__(Node)
     for key, val in (("opdef", opdef), ("inputs", inputs), ("_attrs", attrs), ("shape", shape),
-                     ("dtype", dtype), ("name", name), ("scope", node_scope), ("value", value),
-                     ("serial", next(_SERIAL)), ("_expansion", None)):
+                     ("dtype", dtype), ("name", name), ("scope", node_scope), ("value", value)):
         object.__setattr__(node, key, val)
     return node
 
@@ -305,23 +227,13 @@ def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") ->
     node_scope = _SCOPE.get()
     key = ("input", name, shape, dtype, node_scope)
     opdef = REGISTRY["input"]
-    node = _intern(key, lambda: _make_node(opdef, (), (), shape, dtype, name, node_scope, None))
-    _DECLARED_INPUTS.add(node)
-    return node
-
-
-_DECLARED_INPUTS: weakref.WeakSet = weakref.WeakSet()
+    return _intern(key, lambda: _make_node(opdef, (), (), shape, dtype, name, node_scope, None))
 
 
 def identifier(name: str) -> str:
     """`name` as Python compares identifiers (NFKC-normalized, PEP 3131): input names, and the
     feed keys and keyword arguments that refer to them, in one form."""
     return unicodedata.normalize("NFKC", name)
-
-
-def declared_input_names() -> set[str]:
-    """Names of the inputs declared so far (and still alive): feeds may name any of them."""
-    return {n.name for n in list(_DECLARED_INPUTS)}
 
 
 def holds_numbers(array: np.ndarray) -> bool:
@@ -413,7 +325,17 @@ def _common_dtype(op: OpDef, inputs: tuple[Node, ...]) -> str:
     return dtypes.pop() if dtypes else "float64"
 
 
-def _canonical_attrs(op: OpDef, shapes: list[Shape], attrs: dict) -> dict:
+_AXIS_RULES: dict[str, Callable[[Any, int], Any]] = {
+    "one": normalize_axis,
+    "many": normalize_axes,
+    "permutation": normalize_permutation,
+    "new": lambda axis, ndim: normalize_axis(axis, ndim + 1),
+}
+
+
+def canonical_attrs(op: OpDef, shapes: Sequence[Shape], attrs: Mapping[str, Any]) -> dict:
+    """Every attribute of `op`, defaults filled in, axes normalized (against the first input's
+    rank, as `op.axes` declares) and then the op's own `canonical` rule applied."""
     known = dict(op.params)
     unknown = set(attrs) - set(known)
     if unknown:
@@ -423,7 +345,22 @@ def _canonical_attrs(op: OpDef, shapes: list[Shape], attrs: dict) -> dict:
     missing = [k for k, v in full.items() if v is REQUIRED]
     if missing:
         raise OpError(f"{op.name} needs the attribute {missing[0]!r}")
+    for key, kind in op.axes.items():
+        full[key] = _AXIS_RULES[kind](full[key], len(shapes[0]))
     return op.canonical(*shapes, **full) if op.canonical else full
+
+
+def result_dtype(op: OpDef, dtypes: Sequence[str], attrs: Mapping[str, Any]) -> str:
+    """The dtype of op's result on inputs of `dtypes` by its dtype rule (canonical attributes);
+    a DTypeError when the rule refuses them."""
+    if op.dtype is None:
+        if len(set(dtypes)) > 1:
+            raise DTypeError(f"operands have different dtypes ({', '.join(dtypes)})")
+        return dtypes[0] if dtypes else "float64"
+    dtype = op.dtype(*dtypes, **attrs)
+    if dtype not in DTYPES:
+        raise OpError(f"internal error: the dtype rule of {op.name} gave {dtype!r}")
+    return dtype
 
 
 def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -> Node:
@@ -441,13 +378,15 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
         raise OpError(f"{op.name} takes {op.arity} input(s) ({', '.join(op.inputs)}), "
                       f"got {len(args)}{where()}")
     inputs = _lift(op, args)
-    dtype = _common_dtype(op, inputs)
+    dtype = _common_dtype(op, inputs) if op.dtype is None else None
     shapes = [n.shape for n in inputs]
     try:
-        attrs = _canonical_attrs(op, shapes, attrs)
+        attrs = canonical_attrs(op, shapes, attrs)
+        if dtype is None:
+            dtype = result_dtype(op, [n.dtype for n in inputs], attrs)
         shape = check_size(tuple(op.shape(*shapes, **attrs)), np.dtype(dtype).itemsize,
                            what="the result's shape")
-    except (ShapeError, OpError) as error:
+    except (ShapeError, OpError, DTypeError) as error:
         operands = ", ".join(f"{label} {format_shape(s)}" for label, s in zip(op.inputs, shapes))
         raise type(error)(f"{op.name}({operands}): {error}{where()}") from None
     items = tuple(sorted(attrs.items()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import gc
 import io
 import re
 import runpy
@@ -163,9 +162,6 @@ def test_rendering_quotes_what_the_drawings_show():
 
 
 def _run_block(path: Path, index: int = 0) -> dict:
-    # inputs are interned and listed in declaration order: drop garbage of earlier tests that
-    # may still hold an input of the same name (as a fresh process, which the page shows)
-    gc.collect()
     namespace: dict = {"gn": gn, "np": np}
     exec(compile(PYTHON_BLOCK.findall(path.read_text(encoding="utf-8"))[index], str(path),
                  "exec"), namespace)

@@ -6,7 +6,7 @@ import pytest
 
 from tests.harness import run_docstring_examples
 
-MODULES = ["graphnn.errors", "graphnn.shapes", "graphnn.ir", "graphnn.graph",
+MODULES = ["graphnn.errors", "graphnn.shapes", "graphnn.opdef", "graphnn.ir", "graphnn.graph",
            "graphnn.evaluate", "graphnn.autodiff", "graphnn.compiler.function"]
 
 

@@ -65,10 +65,25 @@ def test_bad_values():
         gn.evaluate(s, {gn.exp(s): 1.0})
 
 
-def test_one_feed_serves_several_evaluations():
+def test_one_feed_serves_several_evaluations_when_the_caller_says_so():
     a, _ = gn.input("a"), gn.input("b")
     feed = {"a": 1.0, "b": 2.0}
-    assert gn.evaluate(a * 3.0, feed) == 3.0     # b is declared, just not used here
+    assert gn.evaluate(a * 3.0, feed, allow_extra=True) == 3.0    # b: not an input here
+    with pytest.raises(gn.InputError, match="'b', which is not an input here"):
+        gn.evaluate(a * 3.0, feed)
+
+
+def test_a_misspelled_feed_key_is_an_error_even_when_another_graph_declared_that_name():
+    # the reproducer of issue 20: "wieght" was accepted because some other graph of the
+    # process had an input of that name (and the real input was then reported missing, or,
+    # with a default feed, silently not fed)
+    weight, other = gn.input("weight"), gn.input("wieght")
+    assert gn.evaluate(other * 1.0, {"wieght": 1.0}) == 1.0
+    with pytest.raises(gn.InputError, match=r"feed names 'wieght', which is not an input here "
+                                            r"\(inputs: 'weight'\); did you mean 'weight'\?"):
+        gn.evaluate(weight * 2.0, {"wieght": 3.0})
+    with pytest.raises(gn.InputError, match="feed has input 'wieght' f64.*not an input here"):
+        gn.evaluate(weight * 2.0, {other: 3.0, "weight": 1.0})
 
 
 def test_a_graph_is_strict_about_its_inputs():

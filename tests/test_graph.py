@@ -7,11 +7,25 @@ import pytest
 import graphnn as gn
 
 
-def test_default_inputs_in_declaration_order():
+def test_default_inputs_in_the_order_the_graph_reaches_them():
+    # depth first from the outputs, each node's arguments in order: not the declaration order
     b = gn.input("b_first")
     a = gn.input("a_second")
-    g = gn.Graph(a * b)
-    assert [n.name for n in g.inputs] == ["b_first", "a_second"]
+    assert [n.name for n in gn.Graph(a * b).inputs] == ["a_second", "b_first"]
+    x, w, y = gn.input("x", shape=(2, 3)), gn.input("w", shape=(3,)), gn.input("y", shape=(2,))
+    loss = gn.mse(gn.tanh(x @ w), y)
+    assert [n.name for n in gn.Graph([loss, y * 2.0]).inputs] == ["x", "w", "y"]
+    assert [n.name for n in gn.Graph([y * 2.0, loss]).inputs] == ["y", "x", "w"]
+
+
+def test_the_default_input_order_does_not_depend_on_what_was_built_before():
+    # interned nodes: declaring w first (for an unrelated graph) used to put it first here
+    w = gn.input("w")
+    unrelated = gn.Graph(w * 3.0)
+    x = gn.input("x")
+    assert [n.name for n in gn.Graph(x * w).inputs] == ["x", "w"]
+    assert [n.name for n in gn.Graph(w * x).inputs] == ["w", "x"]
+    assert unrelated.inputs == (w,)
 
 
 def test_explicit_inputs_fix_the_order_and_may_add_unused_ones():

@@ -18,6 +18,7 @@ ROOT = Path(__file__).parents[1]
 LAYERS = {
     "graphnn.errors": 0, "graphnn.version": 0,
     "graphnn.shapes": 1,
+    "graphnn.opdef": 1.5,       # OpDef and the registry: the ir's vocabulary, below nodes
     "graphnn.ir": 2,
     "graphnn.ops": 3,
     "graphnn.render.text": 4, "graphnn.render.opdoc": 4,

@@ -2,11 +2,13 @@
 
 Stage: compilation. Input: output nodes (forward values and gradients together). Output: a
 `Function` that validates its arguments (names, dtypes, shapes, layout) before native code runs,
-specializes itself per batch size, and returns arrays owned by the caller.
+specializes itself per batch size, and returns arrays owned by the caller; when calls with the
+declared shapes can enter native code directly, the Function inside a `NativeFunction`.
 """
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 import os
@@ -104,7 +106,7 @@ class Specialization:
         return values
 
 
-class Function:
+class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register NativeFunction)
     """A compiled graph. Call it with one array per input, by position (in the graph's input
     order) or by name; Python numbers are accepted for scalar inputs. Any identifier names an
     input: a keyword naming an input feeds it, even `out`, `threads` or `self` (`f.call` keeps
@@ -133,16 +135,12 @@ class Function:
         self._native = self._native_entry(self._specializations[declared])
 
     def _native_entry(self, specialization: Specialization) -> NativeEntry | None:
-        """Calls with the declared shapes go straight to native code that validates them
-        (codegen.pycall); every other call takes the Python path below, `call_python`."""
+        """The native code that validates calls with the declared shapes and runs them
+        (codegen.pycall), falling back on `call_python` for every other call; None when there
+        is none (`NativeFunction.around` makes it the call of what `gn.compile` returns)."""
         spec = specialization.entry_spec(self.single)
-        native = None if spec is None else native_entry(
+        return None if spec is None else native_entry(
             specialization.kernel, spec, specialization.plan.constants, self.call_python)
-        if native is not None:
-            # a builtin in the class dict is called without `self`: f(...) runs native code
-            self.__class__ = type(type(self).__name__, (type(self),),
-                                  {"__call__": native.function})
-        return native
 
     def _build(self, graph: Graph) -> Specialization:
         # optimized after specializing: folding fixes the graph to its shapes (a `size` node
@@ -308,6 +306,53 @@ class Function:
         return f"<compiled {self.graph.name}({names}): {len(self.graph.outputs)} outputs>"
 
 
+class NativeFunction:
+    """What `gn.compile` returns when calls with the declared shapes can enter native code
+    directly: the compiled `Function` (`.function`), called through its native entry.
+
+    The entry is a builtin function (codegen.pycall) that validates the arguments in native
+    code and falls back on the Function's Python path otherwise. Python looks `__call__` up on
+    an object's type and does not bind a builtin found there, so with the builtin as the class
+    attribute `f(x)` calls it with no Python frame in between. That needs a class per entry: a
+    small subclass of this one, made by `around`. Every other attribute is the Function's.
+
+    >>> import numpy as np, graphnn as gn
+    >>> f = gn.compile(gn.input("x", shape=(2,)) * 2.0)
+    >>> isinstance(f, gn.Function), f(np.ones(2))
+    (True, array([2., 2.]))
+    """
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+
+    @staticmethod
+    def around(function: Function) -> Function | NativeFunction:
+        """`function`, called through its native entry when it has one."""
+        native = function._native
+        if native is None:
+            return function
+        entry = type("NativeFunction", (NativeFunction,),
+                     {"__slots__": (), "__call__": native.function,
+                      "__doc__": NativeFunction.__doc__})
+        return entry(function)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "function":          # not set yet (copy, pickle): no endless lookup
+            raise AttributeError(name)
+        return getattr(self.function, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self.function)) | {"function"})
+
+    def __repr__(self) -> str:
+        return repr(self.function)
+
+
+Function.register(NativeFunction)
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         flags = value.flags
@@ -348,10 +393,10 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
             optimize: bool = True, gemm: str = "auto", threads: int | None = None,
-            name: str = "f", cpu: str | Target = "host") -> Function:
+            name: str = "f", cpu: str | Target = "host") -> Function | NativeFunction:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
-    `inputs` fixes the call order (default: every input reached, in declaration order). The
+    `inputs` fixes the call order (default: every input reached, as `Graph` orders them). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
     cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
     chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul,
@@ -375,8 +420,8 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
     threads, target = _checked_options(name, gemm, threads, cpu)
     graph = Graph(outputs, inputs, name=name)
-    return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize,
-                    target=target)
+    return NativeFunction.around(Function(graph, single, gemm=gemm, threads=threads,
+                                          optimize=optimize, target=target))
 
 
 def _checked_options(name: Any, gemm: Any, threads: Any, cpu: Any) -> tuple[int | None, Target]:

@@ -16,8 +16,9 @@ through its checked constructors and checks the plan against the graph being com
 inputs, outputs and constants: dtypes and shapes); an entry that fails anything is evicted and
 the plan made again.
 
-Not cached: a graph with an op registered outside graphnn (its lowering is the user's code,
-which no stamp covers), a plan whose constants exceed PLAN_CONSTANTS_LIMIT bytes (they would be
+Not cached: a graph with an op that is not one of graphnn's own (OpDef.builtin, set by
+graphnn.ops whenever the op is registered: its lowering is the user's code, which no stamp
+covers), a plan whose constants exceed PLAN_CONSTANTS_LIMIT bytes (they would be
 stored again for every batch size and every change of a baked-in weight; the object code is
 still cached), and any graph while the optimizer's invariant checks are on (the checks run in
 the optimizer a cached plan skips).
@@ -35,13 +36,11 @@ from typing import Any
 
 import numpy as np
 
-import graphnn.ops  # noqa: F401  (every built-in op registered before the snapshot below)
 from codegen import cache, cost, loops, serialize
 from codegen.jit import codegen_version, host
 from codegen.runtime import available_cores
 from codegen.schedule import schedule
 from graphnn.graph import Graph
-from graphnn.ir import REGISTRY
 from graphnn.lower import conv, lower
 from graphnn.lower import gemm as lower_gemm
 from graphnn.lower import kernel as lower_kernel
@@ -50,9 +49,6 @@ from graphnn.passes import optimize as optimize_graph
 
 PLAN_FORMAT = "plan 2"
 PLAN_CONSTANTS_LIMIT = 1 << 20
-# graphnn's own ops, as registered when graphnn was imported (before any user code could add
-# one): a node whose op is not one of these objects keeps its graph out of the cache
-_BUILTIN_OPS = dict(REGISTRY)
 # The module-level settings a plan depends on besides the source, read at each compile (tests
 # change some of them); tests/compiler/test_plans.py checks that every numeric setting of the
 # modules that make plans is listed here.
@@ -93,7 +89,7 @@ def make_plan(graph: Graph, name: str, optimize: bool) -> Plan:
 
 def cacheable(graph: Graph) -> bool:
     """Whether a plan of `graph` may come from (and go to) the disk cache."""
-    return not verify.CHECKS and all(n.opdef is _BUILTIN_OPS.get(n.op) for n in graph.nodes)
+    return not verify.CHECKS and all(n.opdef.builtin for n in graph.nodes)
 
 
 def plan(graph: Graph, name: str, optimize: bool) -> Plan:

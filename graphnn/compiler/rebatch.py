@@ -21,18 +21,18 @@ the batch is provable, and refuses every other shape change with the error `gn.e
    0) refuses the call.
 
 The rebuild re-applies every node to its new inputs, so shape rules run again and `size` nodes
-(the counts means divide by) take the new values. The shape attribute of a reshape or a
-broadcast_to is the node's own shape at N. A call that passes all four equals `gn.evaluate` of
-the graph declared at the new shapes.
+(the counts means divide by) take the new values. An op whose attribute holds its result's
+shape (reshape, broadcast_to) declares it (OpDef.rebatch): the attribute becomes the node's own
+shape at N, and the op's rule says which of its axes hold the batch. A call that passes all
+four equals `gn.evaluate` of the graph declared at the new shapes.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graphnn.errors import GraphnnError, InputError
+from graphnn.errors import GraphnnError, InputError, ShapeError
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, input, toposort
 from graphnn.shapes import Shape
@@ -40,7 +40,6 @@ from graphnn.shapes import Shape
 # Batch sizes the analysis rebuilds the graph at: primes, so a batch axis (a multiple of the
 # probe) cannot pass for a fixed one of another size; the second when the first is declared.
 PROBES = (10_007, 10_009)
-_SHAPED = ("reshape", "broadcast_to")      # ops whose attributes hold a shape
 
 
 class NotBatchGeneric(Exception):
@@ -107,50 +106,6 @@ def batch_change(inputs: Sequence[Node], shapes: Sequence[Shape]) -> tuple[int, 
     return first.shape[0], got[0]
 
 
-def _reshape_factors(x: Node, factors: tuple[int, ...], target: Shape, declared: int
-                     ) -> tuple[int, ...]:
-    """The factors of reshape(x, target): one output axis holds k * B. Preferably the axis that
-    starts at the same element offset as x's batch axis and holds as many elements per
-    example (the reshape then moves whole examples); else the only axis whose size fits."""
-    axes = [a for a, k in enumerate(factors) if k]
-    none = (0,) * len(target)
-    if not axes:
-        return none
-    if len(axes) > 1:
-        raise NotBatchGeneric(f"reshape to {target} of a value with the batch in several axes "
-                              f"({x.shape}): its size is not a multiple of the batch")
-    j = axes[0]
-    before, per = math.prod(x.shape[:j]), factors[j] * math.prod(x.shape[j + 1:])
-    if before * per == 0:
-        return none                     # no elements at any batch size: the target stays
-    fits = []                           # (aligned, axis, factor)
-    for o in range(len(target)):
-        others = math.prod(target[:o]) * math.prod(target[o + 1:])
-        if others and (before * per) % others == 0 and \
-                target[o] == (before * per) // others * declared:
-            fits.append((math.prod(target[:o]) == before, o, (before * per) // others))
-    aligned = [f for f in fits if f[0]]
-    if not aligned and len(fits) != 1:
-        raise NotBatchGeneric(f"reshape of {x.shape} to {target}: which axis holds the batch "
-                              f"(axis {j} of the operand) is ambiguous")
-    _, o, k = (aligned or fits)[0]
-    return tuple(k if a == o else 0 for a in range(len(target)))
-
-
-def _broadcast_factors(x: Node, factors: tuple[int, ...], target: Shape) -> tuple[int, ...]:
-    """The factors of broadcast_to(x, target): x's batch axes keep theirs; a batch axis may not
-    be stretched (it would need size 1 at every batch size)."""
-    lead = len(target) - x.ndim
-    out = [0] * len(target)
-    for a, k in enumerate(factors):
-        if k:
-            if target[lead + a] != x.shape[a]:
-                raise NotBatchGeneric(f"broadcast_to {target} stretches the batch axis {a} of "
-                                      f"{x.shape}")
-            out[lead + a] = k
-    return tuple(out)
-
-
 def _observed(node: Node, probed: Node, probe: int, declared: int) -> tuple[int, ...]:
     """The factors of a node from its shape at the declared batch and at the probe."""
     if probed.ndim != node.ndim:
@@ -172,9 +127,19 @@ def _observed(node: Node, probed: Node, probe: int, declared: int) -> tuple[int,
 def _attrs(node: Node, shape: Shape) -> dict:
     """The node's attributes for a rebuild where it has `shape`."""
     attrs = dict(node.attrs)
-    if node.op in _SHAPED:
-        attrs["shape"] = shape
+    if node.opdef.rebatch is not None:
+        attrs[node.opdef.rebatch.attribute] = shape
     return attrs
+
+
+def _declared_factors(node: Node, factors: dict[Node, tuple[int, ...]], declared: int
+                      ) -> tuple[int, ...]:
+    """The batch factors an op with a shape attribute declares (OpDef.rebatch)."""
+    x = node.inputs[0]
+    try:
+        return node.opdef.rebatch.factors(x, factors[x], node.shape, declared)
+    except ShapeError as error:
+        raise NotBatchGeneric(str(error)) from None
 
 
 def _short(error: Exception) -> str:
@@ -200,13 +165,10 @@ def batch_shapes(graph: Graph, batched: Sequence[Node], declared: int) -> BatchS
         if inputs == node.inputs:
             factors[node], memo[node] = (0,) * node.ndim, node
             continue
-        x = node.inputs[0] if node.inputs else node
-        if node.op == "reshape":
-            factors[node] = _reshape_factors(x, factors[x], node.shape, declared)
-        elif node.op == "broadcast_to":
-            factors[node] = _broadcast_factors(x, factors[x], node.shape)
-        shaped = BatchShapes(declared, factors).shape(node, probe) if node.op in _SHAPED \
-            else node.shape
+        shaped = node.shape
+        if node.opdef.rebatch is not None:
+            factors[node] = _declared_factors(node, factors, declared)
+            shaped = BatchShapes(declared, factors).shape(node, probe)
         try:
             memo[node] = apply(node.op, *inputs, name=node.name, **_attrs(node, shaped))
         except GraphnnError:

@@ -22,17 +22,17 @@ from codegen.runtime import available_cores
 from graphnn.ir import Node
 from graphnn.ops.common import clamped, when, window_load
 
-CONV_OPS = ("conv2d", "conv2d_grad_input", "conv2d_grad_weight")
 MIN_DEPTH = 16        # below this many multiply-adds per output, the direct loops are faster
 PARALLEL_SCRATCH = 64 << 20   # images run in parallel when their scratch fits in this many bytes
 
 
 def worth_it(node: Node) -> bool:
     """im2col + Gemm pays when each output sums enough terms (C KH KW, or N OH OW)."""
-    if node.op == "conv2d_grad_weight":
+    form = node.opdef.lowering.gemm
+    if form == "conv2d_grad_weight":
         return math.prod(node.inputs[1].shape[2:]) >= MIN_DEPTH
     weights = node.inputs[1]
-    depth = weights.shape[0] if node.op == "conv2d_grad_input" else math.prod(weights.shape[1:])
+    depth = weights.shape[0] if form == "conv2d_grad_input" else math.prod(weights.shape[1:])
     return depth >= MIN_DEPTH
 
 
@@ -81,9 +81,10 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     attrs = node.attrs
     stride, padding = attrs["stride"], attrs["padding"]
     out = lowering.buffers[node]
-    if node.op == "conv2d":
+    form = node.opdef.lowering.gemm
+    if form == "conv2d":
         return _forward(lowering, out, first, second, stride, padding)
-    if node.op == "conv2d_grad_weight":
+    if form == "conv2d_grad_weight":
         return _weights(lowering, out, first, second, stride, padding)
     return _inputs(lowering, out, first, second, stride, padding)
 

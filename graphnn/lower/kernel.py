@@ -27,15 +27,11 @@ import numpy as np
 from codegen import loops
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
-from graphnn.lower.conv import CONV_OPS, conv_stage, worth_it
+from graphnn.lower.conv import conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
 
 PARALLEL_ELEMENTS = 1 << 15          # loops over at least this many elements use every core
-_EXPENSIVE = {"exp", "log", "tanh", "pow", "sigmoid", "elu", "sqrt", "div"}
-_SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each element once
-_CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
-_GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
 _FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
 # Caps on the work fused into one loop body (in _cost units, a shared subexpression counted at
 # each use): above the graphs people write by hand (the largest inlined expression and fused
@@ -67,7 +63,12 @@ _FLAT = "flat"     # index marker: the group's single flat loop variable
 
 
 def _cost(node: Node) -> int:
-    return 4 if node.op in _EXPENSIVE else 1
+    return node.opdef.lowering.cost
+
+
+def _constant(node: Node) -> bool:
+    """A source, or an op whose value its inputs' shapes give (size): nothing to compute."""
+    return node.opdef.source or node.opdef.from_shapes
 
 
 class Lowering:
@@ -98,7 +99,7 @@ class Lowering:
         cost: dict[Node, int] = {}
         for node in self.order:
             op = node.opdef
-            if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
+            if _constant(node):
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
                 cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
@@ -111,11 +112,12 @@ class Lowering:
                 cost[node] = min((0 if op.view else _cost(node)) +
                                  sum(cost[i] for i in _read(node)), MAX_INLINE_COST)
         for node in self.order:
-            if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
+            lowering = node.opdef.lowering
+            if node.opdef.compute is None or _constant(node):
                 continue
             for source in node.inputs:       # operands read many times by an indexing op
-                if node.op not in _SINGLE_READ and cost[source] > 0 and \
-                        not (node.op == "matmul" and memory_of(source, keep)):
+                if not lowering.reads_once and cost[source] > 0 and \
+                        not (lowering.gemm == "matmul" and memory_of(source, keep)):
                     keep.add(source)
         for node in self.order:
             if node in keep or cost[node] == 0:
@@ -139,7 +141,7 @@ class Lowering:
         tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
         for node in self.order:
             op = node.opdef
-            if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
+            if _constant(node):
                 own = 0
             elif op.compute is not None:
                 own = _FUSED_COMPUTE_COST
@@ -162,9 +164,9 @@ class Lowering:
         users = self.users[node]
         # a reduction over leading axes reads with a stride: stored, the schedule turns it
         # into a contiguous accumulation (codegen.schedule.interchange_reductions)
-        strided = node.op in _SINGLE_READ and node.inputs[0].ndim - 1 not in \
+        strided = node.opdef.lowering.reads_once and node.inputs[0].ndim - 1 not in \
             node.attrs["axis"]
-        return (node not in self.outputs and node.op not in _GEMM_OPS and not strided
+        return (node not in self.outputs and not node.opdef.lowering.gemm and not strided
                 and len(users) == 1 and users[0].opdef.scalar is not None
                 and users[0].shape == node.shape)
 
@@ -217,7 +219,7 @@ class Lowering:
     def _operands(self, node: Node, index) -> list:
         """What node[index] is computed from: (input, index) pairs, or ready expressions."""
         op = node.opdef
-        if node.op == "constant" or node.op in _CONSTANT_COMPUTE:
+        if node.op == "constant" or op.from_shapes:
             return []
         if index == _FLAT:
             return self._flat_operands(node)
@@ -248,7 +250,7 @@ class Lowering:
         op = node.opdef
         if node.op == "constant":
             return loops.const(node.value.item(), node.dtype)   # scalars; arrays have buffers
-        if node.op in _CONSTANT_COMPUTE:
+        if op.from_shapes:
             return op.compute((), *(_Operand(self, i) for i in node.inputs), **node.attrs)
         if op.compute is not None:        # an indexing op fused into its user's loop
             operands = [_Operand(self, i) for i in node.inputs]
@@ -367,11 +369,12 @@ class Lowering:
         return self.buffers.get(node)
 
     def _indexing_stage(self, node: Node) -> list[loops.Stmt]:
-        if node.op == "matmul":
+        form = node.opdef.lowering.gemm
+        if form == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
                 return gemm_stage(self.buffers[node], operands)
-        if node.op in CONV_OPS and worth_it(node):
+        elif form and worth_it(node):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
                 return stmts
@@ -399,9 +402,9 @@ class _Operand:
 
 
 def _read(node: Node, keep_positions: bool = False) -> list:
-    """The inputs whose values an op reads (broadcast_like reads only its first: the second
-    gives a shape); with keep_positions, unread inputs appear as None."""
-    ignored = node.opdef.extra.get("ignores", ())
+    """The inputs whose values an op reads (not its `shape_only` inputs: broadcast_like's
+    second, size's operand); with keep_positions, unread inputs appear as None."""
+    ignored = node.opdef.shape_only
     if keep_positions:
         return [None if k in ignored else i for k, i in enumerate(node.inputs)]
     return [i for k, i in enumerate(node.inputs) if k not in ignored]

@@ -9,51 +9,45 @@ Shapes are batch first: dense layers take (batch, features), convolutions and po
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from graphnn.errors import did_you_mean
-from graphnn.ir import Node
+from graphnn.ir import REGISTRY, Node, apply
 from graphnn.nn.init import Initializer
 from graphnn.nn.model import Build, Layer
-from graphnn.ops import (
-    avg_pool2d,
-    conv2d,
-    elu,
-    leaky_relu,
-    max,
-    max_pool2d,
-    relu,
-    reshape,
-    sigmoid,
-    softmax,
-    tanh,
-)
+from graphnn.ops import avg_pool2d, conv2d, leaky_relu, max, max_pool2d, reshape
 
-ACTIVATIONS: dict[str, Callable[[Node], Node]] = {
-    "linear": lambda x: x,
-    "relu": relu,
-    "sigmoid": sigmoid,
-    "tanh": tanh,
-    "leaky_relu": leaky_relu,
-    "elu": elu,
-    "softmax": softmax,
-}
-_RELU_LIKE = ("relu", "leaky_relu", "elu")
+
+def activations() -> dict[str, str]:
+    """The activations layers take by name, each with the initializer it defaults to: "linear"
+    (none), and every registered op that declares itself one (OpDef.activation).
+
+    >>> activations()["relu"], activations()["linear"]
+    ('he', 'xavier')
+    """
+    return {"linear": "xavier",
+            **{name: op.activation for name, op in REGISTRY.items() if op.activation}}
+
+
+def activate(name: str, x: Node) -> Node:
+    """The activation `name` applied to x ("linear": x itself)."""
+    return x if name == "linear" else apply(name, x)
 
 
 def _activation(layer: Layer, name: str | None) -> str:
     name = name or "linear"
-    if name not in ACTIVATIONS:
-        raise layer.error(f"unknown activation {name!r}{did_you_mean(name, ACTIVATIONS)} "
-                          f"(the activations are {', '.join(sorted(ACTIVATIONS))})")
+    known = activations()
+    if name not in known:
+        raise layer.error(f"unknown activation {name!r}{did_you_mean(name, known)} "
+                          f"(the activations are {', '.join(sorted(known))})")
     return name
 
 
 def _default_init(init: str | Initializer | None, activation: str) -> str | Initializer:
-    """He for ReLU-like activations, Xavier otherwise, unless an initializer was given."""
+    """The activation's initializer (He for ReLU-like activations, Xavier otherwise), unless
+    an initializer was given."""
     if init is not None:
         return init
-    return "he" if activation in _RELU_LIKE else "xavier"
+    return activations()[activation]
 
 
 def _need_rank(layer: Layer, x: Node, rank: int, layout: str, hint: str = "") -> None:
@@ -90,7 +84,7 @@ class Dense(Layer):
         y = x @ build.parameter(self, "w", fans, self.init, fans)
         if self.bias:
             y = y + build.parameter(self, "b", (self.units,), self.bias_init, decay=False)
-        return ACTIVATIONS[self.activation](y)
+        return activate(self.activation, y)
 
     def describe(self) -> str:
         return f"{self.units}, {self.activation}"
@@ -128,7 +122,7 @@ class Conv2D(Layer):
                             (x.shape[1] * area, self.channels * area))
         b = build.parameter(self, "b", (self.channels,), self.bias_init, decay=False)
         y = conv2d(x, w, stride=self.stride, padding=self.padding)
-        return ACTIVATIONS[self.activation](y + reshape(b, (self.channels, 1, 1)))
+        return activate(self.activation, y + reshape(b, (self.channels, 1, 1)))
 
     def describe(self) -> str:
         return f"{self.channels}, {self.kernel[0]}x{self.kernel[1]}, {self.activation}"
@@ -172,7 +166,7 @@ class Flatten(Layer):
 
 class Activation(Layer):
     """An activation function as a layer: "relu", "sigmoid", "tanh", "leaky_relu", "elu",
-    "softmax" or "linear"."""
+    "softmax" or "linear" (`activations()` lists them)."""
 
     kind = "activation"
 
@@ -181,7 +175,7 @@ class Activation(Layer):
         self.activation = _activation(self, activation)
 
     def forward(self, x: Node, build: Build) -> Node:
-        return ACTIVATIONS[self.activation](x)
+        return activate(self.activation, x)
 
     def describe(self) -> str:
         return "" if type(self) is not Activation else repr(self.activation)

@@ -9,8 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 from codegen import loops
-from graphnn.ir import Node, OpDef, apply, op_function, register
-from graphnn.ops.common import elementwise, elementwise_shape, sympy
+from graphnn.ir import Node, OpDef, apply, op_function
+from graphnn.opdef import POSITIVE, REAL, Kink, Labels, Lowering, Symbolic
+from graphnn.ops.common import (
+    NO_GRADIENT,
+    elementwise,
+    elementwise_shape,
+    register,
+    scalar_instance,
+    sympy,
+)
+
+INFIX = Labels(infix=True)      # drawn x + y in step-through text
 
 ADD = elementwise(
     "add", ("x", "y"),
@@ -26,7 +36,7 @@ ADD = elementwise(
     to_sympy=lambda x, y: x + y,
     scalar=lambda x, y: x + y,
     derivative=("1", "1"),
-    symbol="+", extra={"commutative": True},
+    symbol="+", commutative=True, labels=INFIX, cost=1, kinks=(),
 )
 
 SUB = register(OpDef(
@@ -43,7 +53,8 @@ SUB = register(OpDef(
     expand=lambda x, y: x + apply("neg", y),
     scalar=lambda x, y: x - y,
     derivative=("1", "-1"),
-    vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−",
+    vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−", labels=INFIX,
+    lowering=Lowering(cost=1), symbolic=Symbolic(instances=scalar_instance(2)), kinks=(),
 ))
 
 MUL = elementwise(
@@ -60,7 +71,7 @@ MUL = elementwise(
     to_sympy=lambda x, y: x * y,
     scalar=lambda x, y: x * y,
     derivative=("y", "x"),
-    symbol="×", extra={"commutative": True},
+    symbol="×", commutative=True, labels=INFIX, cost=1, kinks=(),
 )
 
 DIV = elementwise(
@@ -77,7 +88,7 @@ DIV = elementwise(
     to_sympy=lambda x, y: x / y,
     scalar=lambda x, y: x / y,
     derivative=("1/y", "-x/y²"),
-    symbol="÷",
+    symbol="÷", labels=INFIX, cost=4, kinks=(),
 )
 
 NEG = elementwise(
@@ -92,7 +103,7 @@ NEG = elementwise(
     to_sympy=lambda x: -x,
     scalar=lambda x: -x,
     derivative=("-1",),
-    symbol="×-1",
+    symbol="×-1", cost=1, kinks=(),
 )
 
 def _one_at_zero(x: Node) -> Node:
@@ -120,7 +131,7 @@ POW = elementwise(
     to_sympy=lambda x, y: x ** y,
     scalar=loops.power,
     derivative=("y·x^(y-1)", "out·log(x)"),
-    symbol="^",
+    symbol="^", cost=4, domains=(POSITIVE, REAL), kinks=(),
 )
 
 SQUARE = elementwise(
@@ -135,7 +146,7 @@ SQUARE = elementwise(
     to_sympy=lambda x: x ** 2,
     scalar=lambda x: x * x,
     derivative=("2x",),
-    symbol="x²",
+    symbol="x²", cost=1, kinks=(),
 )
 
 SQRT = elementwise(
@@ -152,7 +163,9 @@ SQRT = elementwise(
     to_sympy=lambda x: sympy.sqrt(x),
     scalar=loops.sqrt,
     derivative=("1/(2·out)",),
-    symbol="√",
+    symbol="√", cost=4, domains=(POSITIVE,),
+    kinks=(Kink("x = 0", (0.0,), True, "the derivative is unbounded: +inf in graphnn, "
+                "complex infinity in SymPy"),),
 )
 
 SIGN = elementwise(
@@ -167,7 +180,8 @@ SIGN = elementwise(
     to_sympy=lambda x: sympy.sign(x),
     scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.lt(x, 0), -1, x)),
     derivative=("0",),
-    symbol="sign", public=False,
+    symbol="sign", public=False, cost=1,
+    kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
 )
 
 ABS = elementwise(
@@ -185,7 +199,9 @@ ABS = elementwise(
     to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
-    symbol="|x|",
+    symbol="|x|", cost=1,
+    kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; SymPy's "
+                "derivative of Abs(x) is sign(x) too"),),
 )
 
 EXP = elementwise(
@@ -202,7 +218,7 @@ EXP = elementwise(
     to_sympy=lambda x: sympy.exp(x),
     scalar=loops.exp,
     derivative=("out",),
-    symbol="exp",
+    symbol="exp", cost=4, kinks=(),
 )
 
 LOG = elementwise(
@@ -217,7 +233,7 @@ LOG = elementwise(
     to_sympy=lambda x: sympy.log(x),
     scalar=loops.log,
     derivative=("1/x",),
-    symbol="log",
+    symbol="log", cost=4, domains=(POSITIVE,), kinks=(),
 )
 
 add, sub, mul, div, neg = (op_function(op) for op in (ADD, SUB, MUL, DIV, NEG))

@@ -1,7 +1,9 @@
-"""Helpers shared by op definitions: elementwise registration and reduction bookkeeping."""
+"""Helpers shared by op definitions: registering graphnn's own ops, elementwise ops, and
+reduction bookkeeping."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -9,9 +11,11 @@ from typing import Any
 import numpy as np
 
 from codegen import loops
+from graphnn import ir
 from graphnn.errors import OpError
-from graphnn.ir import Node, OpDef, apply, register
-from graphnn.shapes import Shape, broadcast, normalize_axes, reduced
+from graphnn.ir import Node, OpDef, apply
+from graphnn.opdef import Instance, Lowering, Symbolic
+from graphnn.shapes import Shape, broadcast, reduced
 
 
 class LazyModule:
@@ -41,18 +45,42 @@ class LazyModule:
 
 sympy: Any = LazyModule("sympy")
 
+# Why graphnn's derivative at a kink is what it is (OpDef.kinks), where several ops share it.
+TIES_SPLIT = "a tie splits the gradient evenly, as SymPy's Heaviside(0) = 1/2"
+SUBGRADIENT = "graphnn's shares add up to 1, so the result stays a subgradient (an average " \
+    "of the tied elements' gradients); SymPy's Heaviside(0) = 1/2 per tied element adds up to " \
+    "more than 1 when three or more tie"
+NO_GRADIENT = "piecewise constant: graphnn propagates 0 (no gradient), as deep-learning " \
+    "frameworks do; SymPy's derivative is a Dirac delta, undefined at the jump"
+
 
 def elementwise_shape(*shapes: Shape, **_attrs: Any) -> Shape:
     """Shape rule of elementwise ops: numpy broadcasting of the operands."""
     return broadcast(*shapes)
 
 
+def register(op: OpDef) -> OpDef:
+    """Register one of graphnn's own ops: `ir.register`, with the op marked builtin (its rules
+    are graphnn's source, which the plan cache's stamp covers; see compiler/plans.py)."""
+    return ir.register(dataclasses.replace(op, builtin=True))
+
+
+def scalar_instance(arity: int, **attrs: Any) -> tuple[Instance, ...]:
+    """The usual instance of an elementwise op for the symbolic checks: a (2,) first operand
+    and scalars after it (so broadcasting, and the walker's summing back, are proven too)."""
+    return (Instance(((2,),) + ((),) * (arity - 1), attrs),)
+
+
 def elementwise(name: str, inputs: tuple[str, ...], doc: str, reference: Callable,
-                vjp: Callable | None, to_sympy: Callable, symbol: str,
-                **fields: Any) -> OpDef:
-    """Register an elementwise op (broadcasting shape rule, scalar SymPy form)."""
+                vjp: Callable | None, to_sympy: Callable, symbol: str, *, cost: int,
+                instances: tuple[Instance, ...] | None = None, **fields: Any) -> OpDef:
+    """Register an elementwise op (broadcasting shape rule, scalar SymPy form): `cost` is its
+    Lowering.cost, `instances` default to `scalar_instance`."""
+    symbolic = Symbolic(instances=instances or scalar_instance(len(inputs)),
+                        function=fields.pop("function", None))
     return register(OpDef(name, inputs, doc, shape=elementwise_shape, reference=reference,
-                          vjp=vjp, to_sympy=to_sympy, elementwise=True, symbol=symbol, **fields))
+                          vjp=vjp, to_sympy=to_sympy, elementwise=True, symbol=symbol,
+                          lowering=Lowering(cost=cost), symbolic=symbolic, **fields))
 
 
 def float_attr(name: str, value: Any) -> float:
@@ -62,9 +90,10 @@ def float_attr(name: str, value: Any) -> float:
     return float(value)
 
 
-def reduce_canonical(shape: Shape, axis: Any = None, keepdims: bool = False) -> dict:
-    """Normalize reduction attributes: axis as a sorted tuple, keepdims as a bool."""
-    return {"axis": normalize_axes(axis, len(shape)), "keepdims": bool(keepdims)}
+def reduce_canonical(shape: Shape, axis: tuple[int, ...], keepdims: bool = False) -> dict:
+    """Normalize reduction attributes: keepdims as a bool (the axis, declared with kind
+    "many", arrives normalized)."""
+    return {"axis": axis, "keepdims": bool(keepdims)}
 
 
 def kept_shape(x: Node, axis: tuple[int, ...]) -> Shape:

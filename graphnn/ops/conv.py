@@ -16,6 +16,7 @@ from object arrays of expressions.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from codegen import loops
 from graphnn.errors import ShapeError
-from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
-from graphnn.ops.common import clamped, when, window_load
+from graphnn.ir import REQUIRED, OpDef, apply, op_function
+from graphnn.opdef import Instance, Lowering, Symbolic
+from graphnn.ops.common import clamped, register, when, window_load
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("stride", 1), ("padding", 0))
@@ -175,7 +177,11 @@ CONV2D = register(OpDef(
     to_sympy=_conv2d_reference,
     compute=_conv2d_compute,
     derivative=("conv2d_grad_input(g, w)", "conv2d_grad_weight(x, g)"),
-    symbol="conv",
+    symbol="conv", kinks=(), lowering=Lowering(gemm="conv2d"),
+    symbolic=Symbolic(instances=(Instance(((1, 1, 3, 3), (1, 1, 2, 2))),
+                                 Instance(((1, 1, 3, 3), (1, 1, 2, 2)), {"stride": 2,
+                                                                         "padding": 1})),
+                      terms=lambda node: math.prod(node.inputs[1].shape[1:])),   # C KH KW
 ))
 
 CONV2D_GRAD_INPUT = register(OpDef(
@@ -197,7 +203,10 @@ CONV2D_GRAD_INPUT = register(OpDef(
     to_sympy=_conv2d_grad_input_reference,
     compute=_conv2d_grad_input_compute,
     derivative=("conv2d(G, w)", "conv2d_grad_weight(G, g)"),
-    public=False, symbol="conv∂x",
+    public=False, symbol="conv∂x", kinks=(), lowering=Lowering(gemm="conv2d_grad_input"),
+    symbolic=Symbolic(instances=(Instance(((1, 1, 2, 2), (1, 1, 2, 2)), {"input_hw": (3, 3)}),),
+                      terms=lambda node: node.inputs[1].shape[0] * math.prod(
+                          node.inputs[1].shape[2:])),                             # O KH KW
 ))
 
 CONV2D_GRAD_WEIGHT = register(OpDef(
@@ -218,7 +227,10 @@ CONV2D_GRAD_WEIGHT = register(OpDef(
     to_sympy=_conv2d_grad_weight_reference,
     compute=_conv2d_grad_weight_compute,
     derivative=("conv2d_grad_input(g, G)", "conv2d(x, G)"),
-    public=False, symbol="conv∂w",
+    public=False, symbol="conv∂w", kinks=(), lowering=Lowering(gemm="conv2d_grad_weight"),
+    symbolic=Symbolic(instances=(Instance(((1, 1, 3, 3), (1, 1, 2, 2)), {"kernel_hw": (2, 2)}),),
+                      terms=lambda node: math.prod(node.inputs[1].shape) //
+                      node.inputs[1].shape[1]),                                   # N OH OW
 ))
 
 conv2d = op_function(CONV2D)

@@ -11,7 +11,23 @@ import numpy as np
 
 from codegen import loops
 from graphnn.ir import apply, op_function
-from graphnn.ops.common import elementwise, float_attr, sympy
+from graphnn.opdef import Kink
+from graphnn.ops.common import (
+    NO_GRADIENT,
+    TIES_SPLIT,
+    elementwise,
+    float_attr,
+    scalar_instance,
+    sympy,
+)
+
+# The labels [x > y] and [y > x] read the derivative away from a tie; the drawing shows
+# graphnn's 1/2 beside them at one (Kink.label).
+_TIE_LABEL = ("the label reads the derivative away from a tie, as the lecture's 'max routes' "
+              "(1 on the input that wins, 0 on the other); at an exact tie it reads 0 for both, "
+              "where graphnn splits the gradient, 1/2 each, the number the drawing shows "
+              "beside it")
+_TIE = Kink("x = y", (1.0, 1.0), True, TIES_SPLIT, label=_TIE_LABEL)
 
 
 def _greater_reference(x, y, tie):
@@ -43,7 +59,8 @@ GREATER = elementwise(
     canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
     scalar=_greater_scalar,
     derivative=("0", "0"),
-    symbol=">", public=False,
+    symbol=">", public=False, cost=1, instances=scalar_instance(2, tie=0.5),
+    kinks=(Kink("x = y, tie = 0.5", (1.0, 1.0), False, NO_GRADIENT, attrs={"tie": 0.5}),),
 )
 
 
@@ -67,7 +84,7 @@ MAXIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Max(x, y),
     scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
-    symbol="max", extra={"commutative": True},
+    symbol="max", commutative=True, cost=1, kinks=(_TIE,),
 )
 
 MINIMUM = elementwise(
@@ -84,7 +101,7 @@ MINIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Min(x, y),
     scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
-    symbol="min", extra={"commutative": True},
+    symbol="min", commutative=True, cost=1, kinks=(_TIE,),
 )
 
 maximum, minimum, greater = (op_function(op) for op in (MAXIMUM, MINIMUM, GREATER))

@@ -8,9 +8,14 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import ShapeError
-from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
-from graphnn.ops.common import elementwise
-from graphnn.shapes import Shape, as_shape, broadcasts_to, normalize_permutation
+from graphnn.ir import REQUIRED, Node, OpDef, apply, op_function
+from graphnn.opdef import Instance, Rebatch, Symbolic
+from graphnn.ops.common import elementwise, register
+from graphnn.shapes import Shape, as_shape, broadcasts_to
+
+
+def _instance(*shapes: Shape, **attrs) -> Symbolic:
+    return Symbolic(instances=(Instance(shapes, attrs),))
 
 
 def _reshape_canonical(x_shape: Shape, shape: Any) -> dict:
@@ -48,6 +53,52 @@ def _reshape_view(out, x_shape, shape):
     return tuple(reversed(index))
 
 
+def _reshape_batch(x: Node, factors: tuple[int, ...], target: Shape, declared: int
+                   ) -> tuple[int, ...]:
+    """The batch factors of reshape(x, target) (graphnn/compiler/rebatch.py): one output axis
+    holds k * B. Preferably the axis that starts at the same element offset as x's batch axis
+    and holds as many elements per example (the reshape then moves whole examples); else the
+    only axis whose size fits."""
+    axes = [a for a, k in enumerate(factors) if k]
+    none = (0,) * len(target)
+    if not axes:
+        return none
+    if len(axes) > 1:
+        raise ShapeError(f"reshape to {target} of a value with the batch in several axes "
+                         f"({x.shape}): its size is not a multiple of the batch")
+    j = axes[0]
+    before, per = math.prod(x.shape[:j]), factors[j] * math.prod(x.shape[j + 1:])
+    if before * per == 0:
+        return none                     # no elements at any batch size: the target stays
+    fits = []                           # (aligned, axis, factor)
+    for o in range(len(target)):
+        others = math.prod(target[:o]) * math.prod(target[o + 1:])
+        if others and (before * per) % others == 0 and \
+                target[o] == (before * per) // others * declared:
+            fits.append((math.prod(target[:o]) == before, o, (before * per) // others))
+    aligned = [f for f in fits if f[0]]
+    if not aligned and len(fits) != 1:
+        raise ShapeError(f"reshape of {x.shape} to {target}: which axis holds the batch "
+                         f"(axis {j} of the operand) is ambiguous")
+    _, o, k = (aligned or fits)[0]
+    return tuple(k if a == o else 0 for a in range(len(target)))
+
+
+def _broadcast_batch(x: Node, factors: tuple[int, ...], target: Shape, declared: int
+                     ) -> tuple[int, ...]:
+    """The batch factors of broadcast_to(x, target): x's batch axes keep theirs; a batch axis
+    may not be stretched (it would need size 1 at every batch size)."""
+    lead = len(target) - x.ndim
+    out = [0] * len(target)
+    for a, k in enumerate(factors):
+        if k:
+            if target[lead + a] != x.shape[a]:
+                raise ShapeError(f"broadcast_to {target} stretches the batch axis {a} of "
+                                 f"{x.shape}")
+            out[lead + a] = k
+    return tuple(out)
+
+
 def _broadcast_view(out, x_shape, shape):
     """The input index of a broadcast element: drop new leading axes, 0 on stretched axes."""
     lead = len(shape) - len(x_shape)
@@ -71,12 +122,9 @@ RESHAPE = register(OpDef(
     to_sympy=lambda x, shape: np.reshape(x, shape),
     view=_reshape_view,
     derivative=("reshape(g)",),
-    symbol="reshape",
+    symbol="reshape", kinks=(), symbolic=_instance((2, 3), shape=(3, 2)),
+    rebatch=Rebatch("shape", _reshape_batch),
 ))
-
-
-def _transpose_canonical(shape: Shape, axes: Any) -> dict:
-    return {"axes": normalize_permutation(axes, len(shape))}
 
 
 TRANSPOSE = register(OpDef(
@@ -91,14 +139,13 @@ TRANSPOSE = register(OpDef(
     (3, 2)
     """,
     shape=lambda shape, axes: tuple(shape[a] for a in axes),
-    params=(("axes", None),),
-    canonical=_transpose_canonical,
+    params=(("axes", None),), axes={"axes": "permutation"},
     reference=lambda x, axes: np.transpose(x, axes),
     vjp=lambda g, out, x, axes: (apply("transpose", g, axes=tuple(np.argsort(axes).tolist())),),
     to_sympy=lambda x, axes: np.transpose(x, axes),
     view=lambda out, x_shape, axes: tuple(out[k] for k in np.argsort(axes)),
     derivative=("transpose(g)",),
-    symbol="(·)ᵀ",
+    symbol="(·)ᵀ", kinks=(), symbolic=_instance((2, 3)),
 ))
 
 
@@ -127,7 +174,8 @@ BROADCAST_TO = register(OpDef(
     to_sympy=lambda x, shape: np.broadcast_to(x, shape),
     view=_broadcast_view,
     derivative=("sum(g)",),
-    symbol="bcast",
+    symbol="bcast", kinks=(), symbolic=_instance((2, 1), shape=(2, 2, 3)),
+    rebatch=Rebatch("shape", _broadcast_batch),
 ))
 
 BROADCAST_LIKE = elementwise(
@@ -148,7 +196,8 @@ BROADCAST_LIKE = elementwise(
     to_sympy=lambda x, like: x,
     scalar=lambda x, like: x,
     derivative=("1", "0"),
-    symbol="bcast", public=False, extra={"ignores": (1,)},
+    symbol="bcast", public=False, shape_only=(1,), cost=1, kinks=(),
+    instances=(Instance(((2,), (3, 2))),),
 )
 
 reshape, transpose, broadcast_to = (op_function(op) for op in (RESHAPE, TRANSPOSE, BROADCAST_TO))

@@ -10,7 +10,9 @@ import numpy as np
 
 from codegen import loops
 from graphnn.errors import ShapeError
-from graphnn.ir import Node, OpDef, apply, op_function, register
+from graphnn.ir import Node, OpDef, apply, op_function
+from graphnn.opdef import Instance, Labels, Lowering, Symbolic
+from graphnn.ops.common import register
 from graphnn.shapes import Shape, broadcast
 
 
@@ -85,7 +87,10 @@ MATMUL = register(OpDef(
     to_sympy=lambda a, b: np.matmul(a, b),
     compute=_matmul_compute,
     derivative=("g @ bᵀ", "aᵀ @ g"),
-    symbol="@",
+    symbol="@", labels=Labels(infix=True), kinks=(),
+    lowering=Lowering(gemm="matmul"),
+    symbolic=Symbolic(instances=(Instance(((2, 3), (3, 2))), Instance(((3,), (3, 2)))),
+                      terms=lambda node: node.inputs[0].shape[-1]),    # K: out = sum_k a b
 ))
 
 matmul = op_function(MATMUL)

@@ -12,8 +12,9 @@ import math
 import numpy as np
 
 from graphnn.errors import ShapeError
-from graphnn.ir import OpDef, apply, op_function, register
-from graphnn.ops.common import sympy
+from graphnn.ir import OpDef, apply, op_function
+from graphnn.opdef import REAL, UNIT, Instance, Labels, Symbolic
+from graphnn.ops.common import register, sympy
 from graphnn.ops.softmax import log_softmax_reference, log_softmax_sympy
 from graphnn.shapes import Shape
 
@@ -44,6 +45,14 @@ def _batch_size(x):
     return apply("size", x, axis=tuple(range(x.ndim - 1)))
 
 
+def _pair(shape: Shape) -> Symbolic:
+    return Symbolic(instances=(Instance((shape, shape)),))
+
+
+# n in the labels: the elements averaged
+_ELEMENTS = Labels(sizes={"n": lambda node: math.prod(node.inputs[0].shape)})
+
+
 MSE = register(OpDef(
     "mse", ("pred", "target"),
     doc="""Mean squared error: mean((pred - target)²) over all elements.
@@ -59,7 +68,7 @@ MSE = register(OpDef(
     vjp=None,
     to_sympy=lambda pred, target: np.sum((pred - target) ** 2) / np.size(pred),
     derivative=("2(pred - target)/n", "-2(pred - target)/n"),
-    symbol="MSE",
+    symbol="MSE", kinks=(), symbolic=_pair((2,)), labels=_ELEMENTS,
 ))
 
 
@@ -91,7 +100,7 @@ BINARY_CROSS_ENTROPY = register(OpDef(
     to_sympy=lambda prob, target: -np.sum(
         target * _log(prob) + (1 - target) * _log(1 - prob)) / np.size(prob),
     derivative=("(prob - target)/(prob(1 - prob))/n", "log((1 - prob)/prob)/n"),
-    symbol="BCE",
+    symbol="BCE", kinks=(), symbolic=_pair((2,)), labels=_ELEMENTS, domains=(UNIT, REAL),
 ))
 
 
@@ -126,7 +135,13 @@ SOFTMAX_CROSS_ENTROPY = register(OpDef(
     to_sympy=lambda logits, onehot: -np.sum(
         onehot * log_softmax_sympy(logits, np.ndim(logits) - 1)) / _batch(logits),
     derivative=("(softmax(logits) - onehot)/N", "-log_softmax(logits)/N"),
-    symbol="CE",
+    symbol="CE", kinks=(), symbolic=_pair((2, 2)),
+    # N: the rows (the batch). The logits' label (softmax - onehot)/N is the textbook one,
+    # right when each target row sums to 1 (one-hot or probabilities); for any targets the
+    # gradient is (softmax·Σ_j onehot_j - onehot)/N: the labels assume the rows sum to 1.
+    labels=Labels(sizes={"N": lambda node: node.inputs[0].shape[0]},
+                  assumes=lambda logits, onehot: {row[-1]: 1 - sum(row[:-1])
+                                                  for row in onehot}),
 ))
 
 mse = op_function(MSE)

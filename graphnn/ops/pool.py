@@ -20,11 +20,22 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from codegen import loops
 from graphnn.errors import ShapeError
-from graphnn.ir import REQUIRED, OpDef, apply, op_function, register
-from graphnn.ops.common import clamped, sympy, when
+from graphnn.ir import REQUIRED, OpDef, apply, op_function
+from graphnn.opdef import Instance, Kink, Labels, Symbolic
+from graphnn.ops.common import SUBGRADIENT, TIES_SPLIT, clamped, register, sympy, when
 from graphnn.shapes import Shape, pair
 
 _PARAMS = (("kernel", 2), ("stride", None))
+_IN_WORDS = Labels(in_words=True)     # "over each window": no formula for it
+
+
+def _instance(*shapes: Shape, **attrs) -> Symbolic:
+    return Symbolic(instances=(Instance(shapes, attrs),))
+
+
+def _window(*rows: tuple[float, float]) -> tuple:
+    """One 2x2 image (N = C = 1) as nested tuples: a kink's value."""
+    return ((rows,),)
 
 
 def _pool_canonical(*shapes: Shape, kernel: Any, stride: Any, **sizes: Any) -> dict:
@@ -219,7 +230,10 @@ MAX_POOL2D = register(OpDef(
     compute=lambda out, x, kernel, stride: _window_reduce(
         loops.reduce_max, x, *out, kernel, stride),
     derivative=("g routed to each window's max",),
-    symbol="maxpool",
+    symbol="maxpool", labels=_IN_WORDS, symbolic=_instance((1, 1, 2, 4)),
+    kinks=(Kink("two tied in a window", (_window((1.0, 1.0), (0.0, 0.0)),), True, TIES_SPLIT),
+           Kink("four tied in a window", (_window((1.0, 1.0), (1.0, 1.0)),), False,
+                SUBGRADIENT)),
 ))
 
 MAX_POOL2D_GRAD = register(OpDef(
@@ -240,7 +254,8 @@ MAX_POOL2D_GRAD = register(OpDef(
     to_sympy=_max_pool2d_grad_sympy,
     compute=_max_pool2d_grad_compute,
     derivative=("0", "0", "max_pool2d_select(x, out, G)"),
-    public=False, symbol="maxpool∂",
+    public=False, symbol="maxpool∂", symbolic=_instance((1, 1, 2, 2), (1, 1, 1, 1), (1, 1, 1, 1)),
+    kinks=(),      # a gradient op: its kinks are max_pool2d's ties, checked there
 ))
 
 MAX_POOL2D_SELECT = register(OpDef(
@@ -261,7 +276,8 @@ MAX_POOL2D_SELECT = register(OpDef(
     to_sympy=_max_pool2d_select_sympy,
     compute=_max_pool2d_select_compute,
     derivative=("0", "0", "max_pool2d_grad(x, out, g)"),   # g upstream: no input is g
-    public=False, symbol="maxpool∂∂",
+    public=False, symbol="maxpool∂∂", symbolic=_instance((1, 1, 2, 2), (1, 1, 1, 1), (1, 1, 2, 2)),
+    kinks=(),      # a gradient op: its kinks are max_pool2d's ties, checked there
 ))
 
 
@@ -299,7 +315,7 @@ AVG_POOL2D = register(OpDef(
     compute=lambda out, x, kernel, stride: _window_reduce(
         loops.reduce_sum, x, *out, kernel, stride) / float(kernel[0] * kernel[1]),
     derivative=("g / (KH·KW) over each window",),
-    symbol="avgpool",
+    symbol="avgpool", labels=_IN_WORDS, symbolic=_instance((1, 1, 2, 4)), kinks=(),
 ))
 
 AVG_POOL2D_GRAD = register(OpDef(
@@ -319,7 +335,8 @@ AVG_POOL2D_GRAD = register(OpDef(
     to_sympy=_avg_pool2d_grad_reference,
     compute=_avg_pool2d_grad_compute,
     derivative=("avg_pool2d(G)",),
-    public=False, symbol="avgpool∂",
+    public=False, symbol="avgpool∂", symbolic=_instance((1, 1, 1, 2), input_hw=(2, 4)),
+    kinks=(),
 ))
 
 max_pool2d, avg_pool2d = op_function(MAX_POOL2D), op_function(AVG_POOL2D)

@@ -13,11 +13,27 @@ import numpy as np
 
 from codegen import loops
 from graphnn.errors import ShapeError
-from graphnn.ir import OpDef, apply, op_function, register
-from graphnn.ops.common import kept_shape, reduce_canonical, sympy, unreduce
-from graphnn.shapes import Shape, reduced
+from graphnn.ir import OpDef, apply, op_function
+from graphnn.opdef import Instance, Kink, Labels, Lowering, Symbolic
+from graphnn.ops.common import (
+    SUBGRADIENT,
+    TIES_SPLIT,
+    kept_shape,
+    reduce_canonical,
+    register,
+    sympy,
+    unreduce,
+)
+from graphnn.shapes import Shape, reduced, size
 
 _PARAMS = (("axis", None), ("keepdims", False))
+_AXES = {"axis": "many"}
+_READS_ONCE = Lowering(reads_once=True)      # each element read once: operands stay inlined
+_IN_WORDS = Labels(in_words=True)            # "g routed to the max": no formula for it
+
+
+def _instance(shape: Shape, **attrs) -> Symbolic:
+    return Symbolic(instances=(Instance((shape,), attrs),))
 
 
 def _reduce_shape(shape: Shape, axis: tuple[int, ...], keepdims: bool) -> Shape:
@@ -84,13 +100,15 @@ SUM = register(OpDef(
     >>> gn.evaluate(gn.sum(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0))
     array([4., 6.])
     """,
-    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS,
+    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS, axes=_AXES,
     reference=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(x, axis, keepdims, sympy.Add),
     compute=_reduce_compute("sum"),
     derivative=("broadcast(g)",),
     symbol="Σ",
+    lowering=_READS_ONCE, symbolic=_instance((2, 3), axis=1),
+    kinks=(),
 ))
 
 MEAN = register(OpDef(
@@ -103,7 +121,7 @@ MEAN = register(OpDef(
     >>> gn.evaluate(gn.mean(np.array([1.0, 2.0, 6.0])))
     array(3.)
     """,
-    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS,
+    shape=_reduce_shape, canonical=reduce_canonical, params=_PARAMS, axes=_AXES,
     reference=lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: (unreduce(g, x, axis) / apply("size", x, axis=axis),),
     to_sympy=lambda x, axis, keepdims: _object_reduce(
@@ -111,6 +129,10 @@ MEAN = register(OpDef(
     compute=_reduce_compute("sum", divide=True),
     derivative=("broadcast(g) / N",),
     symbol="mean",
+    lowering=_READS_ONCE, symbolic=_instance((2, 3), axis=0, keepdims=True),
+    kinks=(),
+    # N: the elements each mean averages
+    labels=Labels(sizes={"N": lambda node: size(node.inputs[0].shape) // size(node.shape)}),
 ))
 
 MAX = register(OpDef(
@@ -122,7 +144,7 @@ MAX = register(OpDef(
     >>> gn.evaluate(gn.max(np.array([[1.0, 5.0], [7.0, 2.0]]), axis=1))
     array([5., 7.])
     """,
-    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
+    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS, axes=_AXES,
     reference=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, True),
     to_sympy=lambda x, axis, keepdims: _object_reduce(
@@ -130,6 +152,10 @@ MAX = register(OpDef(
     compute=_reduce_compute("max"),
     derivative=("g routed to the max",),
     symbol="max",
+    lowering=_READS_ONCE, symbolic=_instance((2, 3), axis=1),
+    labels=_IN_WORDS,
+    kinks=(Kink("two of three tied", ((1.0, 1.0, 0.0),), True, TIES_SPLIT),
+           Kink("three tied", ((1.0, 1.0, 1.0),), False, SUBGRADIENT)),
 ))
 
 MIN = register(OpDef(
@@ -141,7 +167,7 @@ MIN = register(OpDef(
     >>> gn.evaluate(gn.min(np.array([3.0, 1.0, 2.0])))
     array(1.)
     """,
-    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS,
+    shape=_extreme_shape, canonical=reduce_canonical, params=_PARAMS, axes=_AXES,
     reference=lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, out, x, axis, keepdims: _extreme_vjp(g, out, x, axis, keepdims, False),
     to_sympy=lambda x, axis, keepdims: _object_reduce(
@@ -149,6 +175,9 @@ MIN = register(OpDef(
     compute=_reduce_compute("min"),
     derivative=("g routed to the min",),
     symbol="min",
+    lowering=_READS_ONCE, symbolic=_instance((3,)),
+    labels=_IN_WORDS,
+    kinks=(Kink("two of three tied", ((0.0, 1.0, 0.0),), True, TIES_SPLIT),),
 ))
 
 sum, mean, max, min = (op_function(op) for op in (SUM, MEAN, MAX, MIN))  # noqa: A001

@@ -13,16 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphnn.errors import ShapeError
-from graphnn.ir import OpDef, apply, op_function, register
-from graphnn.ops.common import sympy
-from graphnn.shapes import Shape, normalize_axis
+from graphnn.ir import OpDef, apply, op_function
+from graphnn.opdef import Instance, Symbolic
+from graphnn.ops.common import register, sympy
+from graphnn.shapes import Shape
 
 _exp = np.vectorize(lambda v: sympy.exp(v), otypes=[object])
 _log = np.vectorize(lambda v: sympy.log(v), otypes=[object])
-
-
-def _axis_canonical(shape: Shape, axis: int) -> dict:
-    return {"axis": normalize_axis(axis, len(shape))}
 
 
 def _same_shape(shape: Shape, axis: int) -> Shape:
@@ -83,13 +80,14 @@ SOFTMAX = register(OpDef(
     >>> gn.evaluate(gn.softmax(np.array([0.0, np.log(3.0)])))
     array([0.25, 0.75])
     """,
-    shape=_same_shape, params=(("axis", -1),), canonical=_axis_canonical,
+    shape=_same_shape, params=(("axis", -1),), axes={"axis": "one"},
     reference=_softmax_reference,
     expand=_softmax_expand,
     vjp=lambda g, out, x, axis: (out * (g - apply("sum", g * out, axis=axis, keepdims=True)),),
     to_sympy=_softmax_sympy,
     derivative=("out·(g - sum(g·out))",),
-    symbol="softmax",
+    symbol="softmax", activation="xavier", kinks=(),
+    symbolic=Symbolic(instances=(Instance(((3,),)),)),
 ))
 
 LOG_SOFTMAX = register(OpDef(
@@ -102,14 +100,15 @@ LOG_SOFTMAX = register(OpDef(
     >>> gn.evaluate(gn.log_softmax(np.array([0.0, 0.0])))
     array([-0.69314718, -0.69314718])
     """,
-    shape=_same_shape, params=(("axis", -1),), canonical=_axis_canonical,
+    shape=_same_shape, params=(("axis", -1),), axes={"axis": "one"},
     reference=log_softmax_reference,
     expand=_log_softmax_expand,
     vjp=lambda g, out, x, axis: (
         g - apply("exp", out) * apply("sum", g, axis=axis, keepdims=True),),
     to_sympy=log_softmax_sympy,
     derivative=("g - softmax(x)·sum(g)",),
-    symbol="logsoftmax",
+    symbol="logsoftmax", kinks=(),
+    symbolic=Symbolic(instances=(Instance(((2, 2),), {"axis": 0}),)),
 ))
 
 softmax, log_softmax = op_function(SOFTMAX), op_function(LOG_SOFTMAX)

@@ -12,9 +12,9 @@ import numpy as np
 
 from codegen import loops
 from graphnn.errors import OpError
-from graphnn.ir import OpDef, op_function, register
-from graphnn.ops.common import sympy
-from graphnn.shapes import normalize_axes
+from graphnn.ir import OpDef, op_function
+from graphnn.opdef import Instance, Symbolic
+from graphnn.ops.common import register, sympy
 
 
 def _source_shape(op: str):
@@ -25,12 +25,12 @@ def _source_shape(op: str):
 
 INPUT = register(OpDef(
     "input", (), doc="A named placeholder, fed at evaluation or call time.",
-    shape=_source_shape("input"), vjp=None, public=False, symbol="",
+    shape=_source_shape("input"), vjp=None, public=False, symbol="", kinks=(),
 ))
 
 CONSTANT = register(OpDef(
     "constant", (), doc="A fixed array (numbers and numpy arrays are lifted to constants).",
-    shape=_source_shape("constant"), vjp=None, public=False, symbol="",
+    shape=_source_shape("constant"), vjp=None, public=False, symbol="", kinks=(),
 ))
 
 
@@ -49,14 +49,14 @@ SIZE = register(OpDef(
     array(4.)
     """,
     shape=lambda shape, axis: (),
-    canonical=lambda shape, axis: {"axis": normalize_axes(axis, len(shape))},
-    params=(("axis", None),),
+    params=(("axis", None),), axes={"axis": "many"}, shape_only=(0,),
     reference=_size_reference,
     vjp=None,
     to_sympy=lambda x, axis: sympy.Integer(math.prod(np.shape(x)[a] for a in axis)),
     compute=lambda out, x, axis: loops.const(math.prod(x.shape[a] for a in axis), x.dtype),
     derivative=("0",),
-    public=False, symbol="N",
+    public=False, symbol="N", kinks=(),
+    symbolic=Symbolic(instances=(Instance(((2, 3),), {"axis": 0}),)),
 ))
 
 size = op_function(SIZE)

@@ -10,7 +10,7 @@ key, in topological order, with its name.
 
 Only add and mul count as commutative here: np.maximum(0.0, -0.0) is -0.0 while
 np.maximum(-0.0, 0.0) is 0.0, so merging maximum(x, y) with maximum(y, x) would change the sign
-of a zero (see `rewrite.EXACTLY_COMMUTATIVE`, which probes each op's reference).
+of a zero (see `rewrite.exactly_commutative`, which probes each op's reference).
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(2,))
@@ -28,7 +28,7 @@ from collections.abc import Hashable
 
 from graphnn.graph import Graph
 from graphnn.ir import Node
-from graphnn.passes.rewrite import EXACTLY_COMMUTATIVE, rebuild
+from graphnn.passes.rewrite import exactly_commutative, rebuild
 
 
 def value_key(node: Node, inputs: tuple[Node, ...] | None = None) -> Hashable:
@@ -39,7 +39,7 @@ def value_key(node: Node, inputs: tuple[Node, ...] | None = None) -> Hashable:
     if node.op == "constant":
         return ("constant", node.dtype, node.shape, node.value.tobytes())
     operands = [id(i) for i in (node.inputs if inputs is None else inputs)]
-    if node.op in EXACTLY_COMMUTATIVE:
+    if exactly_commutative(node.opdef):
         operands.sort()
     return (node.op, node.attr_items, tuple(operands))
 

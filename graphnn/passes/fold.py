@@ -78,8 +78,9 @@ def _fold_elementwise_splats(node: Node) -> Node | None:
 
 
 def _move_splat(node: Node) -> Node | None:
-    # reshape / transpose / broadcast_to of splat(c) -> splat(c) of the new shape: every
-    # element is c whatever the layout op does
+    # layout(splat(c)) -> splat(c) of the new shape, for every op with a view rule (reshape,
+    # transpose, broadcast_to: each output element is an input element) and broadcast_like:
+    # every element is c whatever the layout op does
     core = splat_core(node.inputs[0])
     return None if core is None else _splat(core.value, node)
 
@@ -94,16 +95,14 @@ def _uniform_array(node: Node) -> Node | None:
     return rebuild(node, [core, *node.inputs[1:]])
 
 
-_LAYOUT = ("reshape", "transpose") + SPLATS
-
 FOLD = (
     Rule("broadcast(C) -> broadcast(c) for uniform C", Where("node", lambda n: n.op in SPLATS),
          _uniform_array),
     Rule("f(constants) -> constant", Where("node", lambda n: bool(n.inputs)), _fold),
     Rule("f(splat a, splat b) -> splat f(a, b)",
          Where("node", lambda n: n.opdef.elementwise), _fold_elementwise_splats),
-    Rule("layout(splat c) -> splat c", Where("node", lambda n: n.op in _LAYOUT),
-         _move_splat),
+    Rule("layout(splat c) -> splat c",
+         Where("node", lambda n: n.opdef.view is not None or n.op in SPLATS), _move_splat),
 )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
+import functools
 import inspect
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -52,23 +53,26 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
-def _exactly_commutative(op: OpDef) -> bool:
+@functools.cache
+def exactly_commutative(op: OpDef) -> bool:
     """True when op(x, y) and op(y, x) agree to the bit: the commutative facet is not enough.
 
     np.maximum(0.0, -0.0) is -0.0 but np.maximum(-0.0, 0.0) is 0.0, so swapping the operands
     of maximum or minimum changes the sign of a zero. The reference is probed at the values
-    where IEEE operations are known to care about order.
+    where IEEE operations are known to care about order, once per op (whenever it was
+    registered).
+
+    >>> from graphnn.ir import REGISTRY
+    >>> exactly_commutative(REGISTRY["add"]), exactly_commutative(REGISTRY["maximum"])
+    (True, False)
     """
-    if not op.extra.get("commutative") or op.reference is None:
+    if not op.commutative or op.reference is None:
         return False
     probes = [0.0, -0.0, np.inf, -np.inf, 1.0]
     with np.errstate(all="ignore"):
         return all(_same_bits(np.asarray(op.reference(np.float64(a), np.float64(b))),
                               np.asarray(op.reference(np.float64(b), np.float64(a))))
                    for a in probes for b in probes)
-
-
-EXACTLY_COMMUTATIVE = frozenset(name for name, op in REGISTRY.items() if _exactly_commutative(op))
 
 
 SPLATS = ("broadcast_to", "broadcast_like")
@@ -83,10 +87,9 @@ def splat_core(node: Node) -> Node | None:
 
 
 def shape_only_inputs(node: Node) -> tuple[int, ...]:
-    """Positions of the inputs whose values node never reads, only their shapes: those an op
-    declares with the `ignores` facet (broadcast_like's `like`), and size's operand."""
-    ignored = tuple(node.opdef.extra.get("ignores", ()))
-    return ignored + ((0,) if node.op == "size" else ())
+    """Positions of the inputs whose values node never reads, only their shapes (the op's
+    `shape_only` facet: broadcast_like's `like`, size's operand)."""
+    return node.opdef.shape_only
 
 
 def uniform_value(node: Node) -> np.ndarray | None:
@@ -166,7 +169,7 @@ class Op(Pattern):
         if node.op != self.op or len(node.inputs) != len(self.args):
             return False
         orders = [node.inputs]
-        if self.op in EXACTLY_COMMUTATIVE:
+        if exactly_commutative(node.opdef):
             orders.append(node.inputs[::-1])
         for inputs in orders:
             trial = dict(bindings)

@@ -6,8 +6,9 @@ started from. Output: nothing, or an `InvariantError` naming the pass and the br
 Invariants:
 - the node list is the outputs' topological order: every node once, inputs before users, no
   node that no output reaches, none missing;
-- every op node is what `apply` would build: a registered op, its arity, one dtype for its
-  operands and itself, canonical attributes, and the shape its shape rule derives again;
+- every op node is what `apply` would build: a registered op, its arity, the dtype its dtype
+  rule gives (one dtype for its operands and itself, by default), canonical attributes, and
+  the shape its shape rule derives again;
 - constants hold arrays of their own shape and dtype;
 - the inputs are unchanged, and the outputs keep their number, shapes and dtypes.
 
@@ -20,9 +21,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from graphnn.errors import GraphnnError
+from graphnn.errors import DTypeError, GraphnnError
 from graphnn.graph import Graph
-from graphnn.ir import REGISTRY, Node, toposort
+from graphnn.ir import REGISTRY, Node, canonical_attrs, result_dtype, toposort
 from graphnn.render.text import node_names, type_text
 
 
@@ -72,12 +73,18 @@ def _node_problem(node: Node) -> str | None:
     op = REGISTRY.get(node.op)
     if op is not node.opdef or len(node.inputs) != op.arity:
         return "is not a registered op with that many inputs"
-    if any(i.dtype != node.dtype for i in node.inputs):
-        return "mixes dtypes: " + ", ".join(type_text(i) for i in node.inputs)
     shapes = [i.shape for i in node.inputs]
     attrs = dict(node.attr_items)
     try:
-        canonical = op.canonical(*shapes, **attrs) if op.canonical else attrs
+        dtype = result_dtype(op, [i.dtype for i in node.inputs], attrs)
+    except DTypeError:
+        dtype = None
+    if dtype != node.dtype:
+        if op.dtype is None:
+            return "mixes dtypes: " + ", ".join(type_text(i) for i in node.inputs)
+        return f"has dtype {node.dtype}, but its dtype rule gives {dtype or 'an error'}"
+    try:
+        canonical = canonical_attrs(op, shapes, attrs)
         derived = tuple(op.shape(*shapes, **attrs))
     except GraphnnError as error:
         return f"cannot be built from its inputs: {error}"

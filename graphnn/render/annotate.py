@@ -25,6 +25,7 @@ import numpy as np
 from graphnn.autodiff import backprop, full_like, sum_to_shape
 from graphnn.errors import GradError
 from graphnn.evaluate import bind_feed, run
+from graphnn.graph import reached_inputs
 from graphnn.ir import Node, constant, toposort
 from graphnn.render.scene import Edge
 
@@ -134,7 +135,7 @@ def annotate(nodes: Sequence[Node], edges: Sequence[Edge], root: Node,
         return numbers
     wanted = [*nodes, *cot.values(), *flow.values(), *local.values()]
     order = toposort(wanted)
-    inputs = sorted((n for n in order if n.op == "input"), key=lambda n: n.serial)
+    inputs = reached_inputs(order)
     values = run(order, bind_feed(inputs, feed))
     numbers.values = {n: values[n] for n in nodes}
     numbers.grads = {n: values[g] for n, g in cot.items() if n in numbers.values}

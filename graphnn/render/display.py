@@ -9,7 +9,7 @@ here, and the raw form stays available (`raw=True`).
 
     >>> import graphnn as gn
     >>> x, y = gn.input("x"), gn.input("y")
-    >>> print(display_text(gn.Graph(gn.grad(x * y, [x, y]), name="dxy")))
+    >>> print(display_text(gn.Graph(gn.grad(x * y, [x, y]), [x, y], name="dxy")))
     graph dxy(x: f64[], y: f64[]) {
       return y, x
     }

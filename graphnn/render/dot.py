@@ -195,7 +195,7 @@ class _Writer:
         if label:
             return {"label": label}
         op = edge.consumer.opdef
-        if len(op.inputs) == 2 and not op.extra.get("commutative") and not self.style.teaching:
+        if len(op.inputs) == 2 and not op.commutative and not self.style.teaching:
             return {"headlabel": op.inputs[edge.position],
                     "fontsize": str(max(9, self.style.min_text)),
                     "fontcolor": MUTED_COLOR}

@@ -20,6 +20,7 @@ import numpy as np
 from graphnn.autodiff import grad
 from graphnn.errors import GraphnnError
 from graphnn.evaluate import bind_feed, run
+from graphnn.graph import reached_inputs
 from graphnn.ir import Node, input, toposort
 from graphnn.render.plots import Feed, pyplot
 
@@ -38,7 +39,7 @@ class _Evaluator:
     def __init__(self, outputs: Sequence[Node], feed: Feed) -> None:
         self.outputs = list(outputs)
         self.order = toposort(self.outputs)
-        self.inputs = sorted((n for n in self.order if n.op == "input"), key=lambda n: n.serial)
+        self.inputs = reached_inputs(self.order)
         self.feed = dict(feed)
 
     def __call__(self, **values: Any) -> list[np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from graphnn.autodiff import grad
 from graphnn.errors import GraphnnError, OpError
-from graphnn.graph import Graph
+from graphnn.graph import Graph, reached_inputs
 from graphnn.ir import Node, apply, toposort
 from graphnn.model_file import load_model
 from graphnn.passes import optimize
@@ -55,7 +55,7 @@ def _wrt(root: Node, grads: bool | Node | Sequence[Node] | None) -> list[Node]:
     if grads is None or grads is False:
         return []
     if grads is True:
-        return sorted((n for n in toposort([root]) if n.op == "input"), key=lambda n: n.serial)
+        return reached_inputs(toposort([root]))
     nodes = [grads] if isinstance(grads, Node) else list(grads)
     if not all(isinstance(n, Node) for n in nodes):
         raise OpError("grads must be True, a node or a list of nodes (the wrt of gn.grad)")

@@ -19,6 +19,7 @@ import numpy as np
 from graphnn.autodiff import grad
 from graphnn.errors import GraphnnError
 from graphnn.evaluate import evaluate
+from graphnn.graph import Graph
 from graphnn.ir import Node
 
 Feed = Mapping[str | Node, Any]
@@ -57,8 +58,8 @@ def gradient_norms(loss: Node, groups: Mapping[str, Sequence[Node] | Node], feed
     names = list(groups)
     members = [[g] if isinstance(g, Node) else list(g) for g in groups.values()]
     flat = [node for group in members for node in group]
-    values = evaluate(grad(loss, flat), feed) if flat else []
-    values = values if isinstance(values, list) else [values]
+    # the feed is the loss's: the gradients may read fewer of its inputs
+    values = evaluate(Graph(grad(loss, flat), Graph(loss).inputs), feed) if flat else []
     norms, k = {}, 0
     for name, group in zip(names, members):
         parts = values[k:k + len(group)]

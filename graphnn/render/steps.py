@@ -26,8 +26,6 @@ from graphnn.render.scene import Edge, Scene
 from graphnn.render.style import Item
 from graphnn.render.symbols import derivative, fold, substitute, symbol
 
-INFIX = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@"}
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -89,8 +87,8 @@ class _Words:
             if "x" in folded.symbol:
                 return substitute(folded.symbol, {"x": operands[0]})
             return f"{operands[0]} {folded.symbol[0]} {folded.symbol[1:]}"
-        if node.op in INFIX and len(operands) == 2:
-            return f"{operands[0]} {INFIX[node.op]} {operands[1]}"
+        if node.opdef.labels.infix and len(operands) == 2:
+            return f"{operands[0]} {node.opdef.symbol} {operands[1]}"
         return f"{symbol(node)}({', '.join(operands)})"
 
     def backward(self, edge: Edge, earlier: list[Edge], uses: int) -> str:

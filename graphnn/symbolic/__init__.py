@@ -9,20 +9,20 @@ run_verify(path)                    the `verify FILE` command
 """
 
 from graphnn.symbolic.compare import Decision, decide, rational_points
-from graphnn.symbolic.conventions import CONVENTIONS, check_conventions, conventions_table
+from graphnn.symbolic.conventions import check_conventions, conventions, conventions_table
 from graphnn.symbolic.formulas import Formula, derivative_formula
 from graphnn.symbolic.functions import Sigmoid
 from graphnn.symbolic.gradients import check_gradients
 from graphnn.symbolic.labels import check_label, check_labels
 from graphnn.symbolic.report import GradientReport, OpsReport, Row
-from graphnn.symbolic.rules import INSTANCES, Instance, check_ops, check_rule
+from graphnn.symbolic.rules import Instance, check_ops, check_rule, instances
 from graphnn.symbolic.translate import SymbolicLimitError, element_symbols, to_sympy, translate
 from graphnn.symbolic.verify import run_verify
 
 __all__ = [
-    "CONVENTIONS", "INSTANCES", "Decision", "Formula", "GradientReport", "Instance",
-    "OpsReport", "Row", "Sigmoid", "SymbolicLimitError", "check_conventions", "check_gradients",
-    "check_label", "check_labels", "check_ops", "check_rule", "conventions_table", "decide",
-    "derivative_formula", "element_symbols", "rational_points", "run_verify", "to_sympy",
-    "translate",
+    "Decision", "Formula", "GradientReport", "Instance", "OpsReport", "Row", "Sigmoid",
+    "SymbolicLimitError", "check_conventions", "check_gradients", "check_label", "check_labels",
+    "check_ops", "check_rule", "conventions", "conventions_table", "decide",
+    "derivative_formula", "element_symbols", "instances", "rational_points", "run_verify",
+    "to_sympy", "translate",
 ]

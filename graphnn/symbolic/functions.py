@@ -1,4 +1,5 @@
-"""SymPy functions that keep derivative formulas readable: the logistic sigmoid σ.
+"""SymPy functions that keep derivative formulas readable: Max and Min that stay lazy, and the
+proof of the named functions ops translate to (sigmoid as σ, graphnn/ops/functions.py).
 
 Written out, σ(x) = 1 / (1 + e^-x), and SymPy's derivative of a sigmoid network becomes a page
 of exponentials. As a `sympy.Function` whose derivative is σ (1 - σ), SymPy's chain rule yields
@@ -11,51 +12,9 @@ from __future__ import annotations
 
 import sympy
 
+from graphnn.ops.functions import Sigmoid
 
-class Sigmoid(sympy.Function):
-    """The logistic function σ(x) = 1 / (1 + e^-x) as a SymPy function.
-
-    >>> x = sympy.Symbol("x", real=True)
-    >>> sympy.diff(Sigmoid(2 * x), x)
-    2*(1 - σ(2*x))*σ(2*x)
-    >>> Sigmoid(x).rewrite(sympy.exp)
-    1/(1 + exp(-x))
-    """
-
-    @classmethod
-    def eval(cls, x):
-        # structural tests only: asking x.is_zero of a nested number would evaluate it
-        if x is sympy.S.Zero:
-            return sympy.S.Half
-        if x is sympy.S.Infinity:
-            return sympy.S.One
-        if x is sympy.S.NegativeInfinity:
-            return sympy.S.Zero
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        # σ' = e^-x / (1 + e^-x)^2 = σ (1 - σ)
-        s = self.func(*self.args)
-        return s * (1 - s)
-
-    def _eval_rewrite_as_exp(self, x, **_hints):
-        return 1 / (1 + sympy.exp(-x))
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _sympystr(self, printer) -> str:
-        return f"σ({printer._print(self.args[0])})"
-
-    def _latex(self, printer, exp=None) -> str:
-        text = rf"\sigma\left({printer._print(self.args[0])}\right)"
-        return text if exp is None else rf"{text}^{{{exp}}}"
-
-    def _pretty(self, printer):
-        return printer._print_Function(self, func_name="σ")
+__all__ = ["LazyMax", "LazyMin", "Sigmoid", "lazy_extremes", "sigmoid_lemma"]
 
 
 class _Lazy:
@@ -144,10 +103,6 @@ def _lazy(expr: sympy.Basic, cache: dict) -> sympy.Basic:
             result = expr
     cache[expr] = result
     return result
-
-
-# Graph ops that translate to a named SymPy function instead of their op's own formula.
-NAMED_FUNCTIONS: dict[str, type[sympy.Function]] = {"sigmoid": Sigmoid}
 
 
 def sigmoid_lemma() -> sympy.Expr:

@@ -22,6 +22,7 @@ import sympy
 
 from graphnn.autodiff import grad
 from graphnn.errors import GradError, OpError
+from graphnn.graph import reached_inputs
 from graphnn.ir import Node, toposort
 from graphnn.symbolic.compare import decide, rational_points, value_at
 from graphnn.symbolic.exprs import small, substitute
@@ -71,7 +72,7 @@ def _feed_point(order: Sequence[Node], symbols: Mapping[Node, np.ndarray],
                 feed: Mapping[str | Node, Any]) -> tuple[dict, dict[Node, np.ndarray], list[str]]:
     """The feed as exact rationals for every symbol, float64 values of every node, and the
     names of inputs the feed lacked (drawn from N(0, 1))."""
-    inputs = sorted((n for n in order if n.op == "input"), key=lambda n: n.serial)
+    inputs = reached_inputs(order)
     given, drawn = complete_feed(inputs, feed, np.random.default_rng(0))
     values = run64(order, given)
     point = {}

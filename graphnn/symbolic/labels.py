@@ -8,14 +8,17 @@ The labels are written by hand, not printed from SymPy, because they are written
 lecture writes them: in terms of the op's output (σ' = σ (1 - σ) is `out·(1 - out)`), with
 Iverson brackets, and for ops that are not elementwise as the input's gradient in terms of the
 upstream gradient g (`∇b = aᵀ @ g`), none of which sympy.diff yields. So each label is read
-as a formula and proven like a rule, on the op's small instance (`INSTANCES`):
+as a formula and proven like a rule, on the op's small instances (Symbolic.instances):
 
     label(inputs, out, g)[e]  ==  Σ_j g[j] · ∂f(x)[j] / ∂x_k[e]        for every element e
 
 A label without g is a local derivative (every elementwise label; the losses' labels, whose
 output is a scalar), so the gradient it claims is g times it. Elementwise ops are read on
-scalar operands. At the kinks the conventions table lists, a label must also give the number
-the drawing shows beside it (graphnn's gradient), unless `AT_KINKS` says why it does not.
+scalar operands. At the op's kinks (OpDef.kinks), a label must also give the number the
+drawing shows beside it (graphnn's gradient), unless the kink's `label` says why it does not.
+What else the labels need is declared with the op too (OpDef.labels): labels in words
+(`in_words`: max routes g, pooling spreads it), size letters (`sizes`), and what a label may
+assume of its inputs (`assumes`).
 """
 
 from __future__ import annotations
@@ -29,51 +32,19 @@ import sympy
 from graphnn.autodiff import grad
 from graphnn.errors import OpError
 from graphnn.evaluate import evaluate
+from graphnn.graph import Graph
 from graphnn.ir import REGISTRY, Node, apply, input
-from graphnn.shapes import size
-from graphnn.symbolic.conventions import CONVENTIONS, Convention, same_value
+from graphnn.opdef import Instance
+from graphnn.symbolic.conventions import Convention, conventions, same_value
 from graphnn.symbolic.notation import LabelError, each, read_label
 from graphnn.symbolic.report import AGREE, BY_DESIGN, DIFFER, MISSING, Row
-from graphnn.symbolic.rules import INSTANCES, Instance, cotangent_name, prove_instance, rule_names
-from graphnn.symbolic.translate import element_symbols, exact, translate
+from graphnn.symbolic.rules import NO_INSTANCE, cotangent_name, prove_instance, rule_names
+from graphnn.symbolic.translate import exact, translate
 
 # A label is a formula a person wrote, as easily wrong on one side of a kink as everywhere:
 # eight rational points (the rules use three) fall on both sides of the instances' kinks, which
 # the wrong-label tests confirm for relu, leaky_relu, elu and maximum.
 POINTS = 8
-
-# Labels in words, not formulas: these ops route g by comparisons within each reduced axis or
-# pooling window, which the notation has no formula for. Their rules are proven by check_rule.
-PROSE = frozenset({"max", "min", "max_pool2d", "avg_pool2d"})
-
-# Labels that read differently from graphnn's gradient at a kink, on purpose, and why.
-_TIE = ("the label reads the derivative away from a tie, as the lecture's 'max routes' (1 on "
-        "the input that wins, 0 on the other); at an exact tie it reads 0 for both, where "
-        "graphnn splits the gradient, 1/2 each, the number the drawing shows beside it")
-AT_KINKS: dict[str, str] = {"maximum": _TIE, "minimum": _TIE}
-
-# What the size letters of a label stand for, per op (a label's result has its input's shape).
-SIZES: dict[str, dict[str, Callable[[Node], int]]] = {
-    "mean": {"N": lambda node: size(node.inputs[0].shape) // size(node.shape)},   # per mean
-    "mse": {"n": lambda node: size(node.inputs[0].shape)},             # elements averaged
-    "binary_cross_entropy": {"n": lambda node: size(node.inputs[0].shape)},
-    "softmax_cross_entropy": {"N": lambda node: node.inputs[0].shape[0]},   # rows: the batch
-}
-
-
-def _one_hot_rows(instance: Instance) -> dict[sympy.Symbol, sympy.Expr]:
-    # the last element of each row is 1 minus the others
-    rows = element_symbols("onehot", instance.shapes[1])
-    return {row[-1]: 1 - sum(row[:-1]) for row in rows}
-
-
-# What a label may take for granted about an op's inputs. softmax_cross_entropy's logits label
-# (softmax - onehot)/N is the textbook one, right when each target row sums to 1 (one-hot or
-# probabilities); for any targets the gradient is (softmax·Σ_j onehot_j - onehot)/N.
-ASSUMPTIONS: dict[str, Callable[[Instance], dict[sympy.Symbol, sympy.Expr]]] = {
-    "softmax_cross_entropy": _one_hot_rows,
-}
-
 
 # ---------------------------------------------------------------------------------------------
 # What the names of an op's label stand for
@@ -131,7 +102,7 @@ def _names(node: Node, values: Mapping[Node, np.ndarray], seed: Node) -> dict[st
     names.update({k: np.asarray(exact(v), dtype=object) for k, v in node.attr_items
                   if isinstance(v, float)})
     names.update({k: np.asarray(sympy.Integer(count(node)), dtype=object)
-                  for k, count in SIZES.get(node.op, {}).items()})
+                  for k, count in op.labels.sizes.items()})
     return names
 
 
@@ -172,17 +143,17 @@ def _label_claim(out: Node, inputs: list[Node], seed: Node,
 
 def _instances(name: str) -> tuple[Instance, ...]:
     """The op's instances; elementwise ops on scalar operands (the label is per element)."""
-    chosen = INSTANCES.get(name, ())
+    chosen = REGISTRY[name].symbolic.instances
     if REGISTRY[name].elementwise and chosen:
         first = chosen[0]
-        return (Instance(tuple(() for _ in first.shapes), first.attrs, first.domains),)
+        return (Instance(tuple(() for _ in first.shapes), first.attrs),)
     return chosen
 
 
 def _at_kink(convention: Convention) -> Row:
     """The label's value at a kink against graphnn's gradient there (drawn beside it)."""
     y, wrt, feed = convention.build()
-    ours = [float(v) for v in evaluate(grad(y, wrt), feed)]
+    ours = [float(v) for v in evaluate(Graph(grad(y, wrt), wrt), feed)]
     seed = input(cotangent_name(y.opdef.inputs))
     values = translate([y], functions=False)
     values[seed] = np.asarray(sympy.S.One, dtype=object)
@@ -190,14 +161,14 @@ def _at_kink(convention: Convention) -> Row:
     theirs = [label_gradient(y, y.inputs.index(w), values, seed)[()].xreplace(kink)
               for w in wrt]
     agree = all(same_value(a, b) for a, b in zip(ours, theirs))
-    why = AT_KINKS.get(convention.op)
-    if why is None:
+    why = convention.kink.label
+    if not why:
         verdict, detail = (AGREE, "the label gives graphnn's gradient") if agree else \
             (DIFFER, "the label reads otherwise than graphnn's gradient, drawn beside it")
     else:
         verdict, detail = (BY_DESIGN, why) if not agree else \
-            (DIFFER, f"AT_KINKS says the label differs here, but it agrees: remove "
-                     f"{convention.op!r}")
+            (DIFFER, f"the kink's label says the label differs here, but it agrees: remove "
+                     f"it from {convention.op!r}'s Kink")
     return Row(f"{convention.op} at {convention.where}", ", ".join(map(str, theirs)),
                ", ".join(f"{v:g}" for v in ours), verdict, "exact", detail)
 
@@ -214,24 +185,24 @@ def check_label(name: str, timeout: float = 60.0) -> list[Row]:
         raise OpError(f"unknown op {name!r}")
     chosen = _instances(name)
     if not chosen:
-        return [Row(f"{name}: -", "", "", MISSING, "", "no small instance to prove the labels "
-                    "on: add the op's shapes to INSTANCES in graphnn/symbolic/rules.py")]
+        return [Row(f"{name}: -", "", "", MISSING, "", NO_INSTANCE)]
     deadline = time.monotonic() + timeout
     try:
-        assume = ASSUMPTIONS.get(name)
         rows = [row for instance in chosen
                 for row in prove_instance(name, instance, deadline, _label_claim, POINTS,
-                                          assume(instance) if assume else None)]
+                                          op.labels.assumes)]
     except LabelError as error:
-        if name in PROSE:
+        if op.labels.in_words:
             return [Row(f"{name}: -", "", ", ".join(op.derivative), BY_DESIGN, "",
-                        "a label in words (PROSE): the rule is proven by check_rule")]
+                        "a label in words (Labels.in_words): the rule is proven by "
+                        "check_rule")]
         return [Row(f"{name}: -", "", ", ".join(op.derivative), MISSING, "",
                     f"{error}; write it in the notation of graphnn/symbolic/notation.py")]
-    if name in PROSE:
+    if op.labels.in_words:
         return [Row(f"{name}: -", "", ", ".join(op.derivative), DIFFER, "",
-                    f"PROSE lists {name!r}, but its labels read as formulas: remove it")]
-    kinks = [c for c in CONVENTIONS if c.op == name and op.elementwise]
+                    f"{name!r} declares Labels(in_words=True), but its labels read as "
+                    "formulas: remove it")]
+    kinks = [c for c in conventions() if c.op == name and op.elementwise]
     return rows + [_at_kink(c) for c in kinks]
 
 

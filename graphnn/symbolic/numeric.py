@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphnn.errors import InputError
+from graphnn.graph import reached_inputs
 from graphnn.ir import Node, toposort
 from graphnn.symbolic.report import AGREE, DIFFER, Row
 
@@ -121,7 +122,7 @@ def numeric_rows(y: Node, wrt: Sequence[Node], grads: Sequence[Node],
     """One row per node of wrt: its worst sampled element against central differences."""
     rng = np.random.default_rng(seed)
     order = toposort([y, *grads])
-    inputs = sorted((n for n in order if n.op == "input"), key=lambda n: n.serial)
+    inputs = reached_inputs(order)
     given, drawn = complete_feed(inputs, feed, rng)
     base = run64(order, given)
     scale = max(1.0, abs(float(base[y])))      # rounding in y(x ± h) grows with |y|

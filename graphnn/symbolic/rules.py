@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sympy
@@ -27,80 +25,20 @@ import sympy
 from graphnn.autodiff import backprop
 from graphnn.errors import OpError
 from graphnn.ir import REGISTRY, Node, apply, input
+from graphnn.opdef import SOURCES, Instance
+
+__all__ = ["SOURCES", "Instance", "check_ops", "check_rule", "instances", "prove_instance",
+           "rule_names", "vjp_claim"]
 from graphnn.symbolic.compare import Decision, decide, rational_points
 from graphnn.symbolic.conventions import check_conventions
 from graphnn.symbolic.functions import sigmoid_lemma
 from graphnn.symbolic.report import AGREE, DIFFER, MISSING, UNDECIDED, OpsReport, Row
 from graphnn.symbolic.translate import translate
 
-REAL, POSITIVE, UNIT = (-3.0, 3.0), (0.0, 3.0), (0.0, 1.0)
 
-
-@dataclass(frozen=True)
-class Instance:
-    """Small operand shapes (and attributes) on which an op's rule is proven.
-
-    `domains` gives, per input, the range its rational points are drawn from (default REAL):
-    POSITIVE for logarithms and roots, UNIT for probabilities.
-    """
-
-    shapes: tuple[tuple[int, ...], ...]
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-    domains: tuple[tuple[float, float], ...] = ()
-
-    def describe(self, op_inputs: Sequence[str]) -> str:
-        shapes = ", ".join(f"{n} {tuple(s)}" for n, s in zip(op_inputs, self.shapes))
-        attrs = ", ".join(f"{k}={v}" for k, v in self.attrs.items())
-        return f"{shapes}{'; ' + attrs if attrs else ''}"
-
-
-def _instances(*shapes: tuple[int, ...], **attrs: Any) -> tuple[Instance, ...]:
-    return (Instance(tuple(shapes), attrs),)
-
-
-def _positive(*shapes: tuple[int, ...], domains: tuple) -> tuple[Instance, ...]:
-    return (Instance(tuple(shapes), {}, domains),)
-
-
-NCHW = (1, 1, 3, 3)
-INSTANCES: dict[str, tuple[Instance, ...]] = {
-    # broadcasting a scalar against a vector also proves the walker's un-broadcasting
-    **{name: _instances((2,), ()) for name in ("add", "sub", "mul", "maximum", "minimum")},
-    "div": _instances((2,), ()),
-    "pow": _positive((2,), (), domains=(POSITIVE, REAL)),
-    **{name: _instances((2,)) for name in ("neg", "square", "abs", "exp", "sign", "sigmoid",
-                                           "tanh", "relu", "step")},
-    "sqrt": _positive((2,), domains=(POSITIVE,)),
-    "log": _positive((2,), domains=(POSITIVE,)),
-    "greater": _instances((2,), (), tie=0.5),
-    "leaky_relu": _instances((2,), alpha=0.1),
-    "elu": _instances((2,), alpha=0.5),
-    "sum": _instances((2, 3), axis=1),
-    "mean": _instances((2, 3), axis=0, keepdims=True),
-    "max": _instances((2, 3), axis=1),
-    "min": _instances((3,)),
-    "size": _instances((2, 3), axis=0),
-    "reshape": _instances((2, 3), shape=(3, 2)),
-    "transpose": _instances((2, 3)),
-    "broadcast_to": _instances((2, 1), shape=(2, 2, 3)),
-    "broadcast_like": _instances((2,), (3, 2)),
-    "matmul": _instances((2, 3), (3, 2)) + _instances((3,), (3, 2)),
-    "conv2d": _instances(NCHW, (1, 1, 2, 2)) + _instances((1, 1, 3, 3), (1, 1, 2, 2),
-                                                          stride=2, padding=1),
-    "conv2d_grad_input": _instances((1, 1, 2, 2), (1, 1, 2, 2), input_hw=(3, 3)),
-    "conv2d_grad_weight": _instances(NCHW, (1, 1, 2, 2), kernel_hw=(2, 2)),
-    "max_pool2d": _instances((1, 1, 2, 4)),
-    "max_pool2d_grad": _instances((1, 1, 2, 2), (1, 1, 1, 1), (1, 1, 1, 1)),
-    "max_pool2d_select": _instances((1, 1, 2, 2), (1, 1, 1, 1), (1, 1, 2, 2)),
-    "avg_pool2d": _instances((1, 1, 2, 4)),
-    "avg_pool2d_grad": _instances((1, 1, 1, 2), input_hw=(2, 4)),
-    "softmax": _instances((3,)),
-    "log_softmax": _instances((2, 2), axis=0),
-    "mse": _instances((2,), (2,)),
-    "binary_cross_entropy": _positive((2,), (2,), domains=(UNIT, REAL)),
-    "softmax_cross_entropy": _instances((2, 2), (2, 2)),
-}
-SOURCES = ("input", "constant")      # nothing to differentiate
+def instances(name: str) -> tuple[Instance, ...]:
+    """The small instances op `name` declares (Symbolic.instances) for its rules' proofs."""
+    return REGISTRY[name].symbolic.instances
 
 
 def cotangent_name(op_inputs: Sequence[str]) -> str:
@@ -143,13 +81,15 @@ def _summarize(op_input: str, decisions: list[tuple[str, Decision]]) -> tuple[st
 
 
 def prove_instance(name: str, instance: Instance, deadline: float, claim: Claim = vjp_claim,
-                   points: int = 3, assume: Mapping[sympy.Symbol, sympy.Expr] | None = None
+                   points: int = 3,
+                   assume: Callable[..., Mapping[sympy.Symbol, sympy.Expr]] | None = None
                    ) -> list[Row]:
     """Rows proving `claim` on one instance of op `name`: each input element's claimed
-    cotangent against sympy.diff of the op's SymPy form (`points` rational points).
+    cotangent against sympy.diff of the op's SymPy form (`points` rational points, each
+    input's drawn from its domain: OpDef.domains).
 
-    `assume` substitutes symbols on both sides after differentiating: what the claim may take
-    for granted about the inputs (one-hot rows sum to 1).
+    `assume(*input_elements)` gives substitutions made on both sides after differentiating:
+    what the claim may take for granted about the inputs (one-hot rows sum to 1).
     """
     op = REGISTRY[name]
     inputs = [input(label, shape=s) for label, s in zip(op.inputs, instance.shapes)]
@@ -158,8 +98,8 @@ def prove_instance(name: str, instance: Instance, deadline: float, claim: Claim 
     values = translate([out, seed], functions=False)
     claims = claim(out, inputs, seed, values)
     vjp_sum = sympy.Add(*(g * f for g, f in zip(values[seed].flat, values[out].flat)))
-    domains = {s: dom for node, dom in zip(inputs, instance.domains)
-               for s in values[node].flat}
+    domains = {s: op.domain(k) for k, node in enumerate(inputs) for s in values[node].flat}
+    substitutions = assume(*(values[node] for node in inputs)) if assume else None
     chosen = rational_points(vjp_sum.free_symbols | set(values[seed].flat), points, 0, domains)
     shown = instance.describe(op.inputs)
     rows = []
@@ -171,8 +111,8 @@ def prove_instance(name: str, instance: Instance, deadline: float, claim: Claim 
                 break
             exact = sympy.diff(vjp_sum, values[node][index])
             ours = sympy.sympify(claimed[index])
-            if assume:
-                exact, ours = exact.xreplace(assume), ours.xreplace(assume)
+            if substitutions:
+                exact, ours = exact.xreplace(substitutions), ours.xreplace(substitutions)
             decisions.append((_element(label, index), decide(exact, ours, chosen)))
         verdict, method, detail = _summarize(label, decisions)
         rows.append(Row(f"{name}: {label}", "sympy.diff", what, verdict, method,
@@ -184,8 +124,8 @@ def check_rule(name: str, instances: Sequence[Instance] | None = None,
                timeout: float = 60.0) -> list[Row]:
     """Prove op `name`'s derivative rule on small symbolic shapes: one row per op input.
 
-    `instances` default to the op's row in INSTANCES. An op without a SymPy form, or without
-    an instance, gets a row whose verdict is "missing".
+    `instances` default to the op's own (Symbolic.instances). An op without a SymPy form, or
+    without an instance, gets a row whose verdict is "missing".
 
     >>> [(r.input, r.verdict, r.method) for r in check_rule("mul")]
     [('mul: x', 'agree', 'simplify'), ('mul: y', 'agree', 'simplify')]
@@ -196,17 +136,20 @@ def check_rule(name: str, instances: Sequence[Instance] | None = None,
     if op.to_sympy is None:
         return [Row(f"{name}: -", "", "", MISSING, "", "the op declares no SymPy form "
                     "(to_sympy=...), so its rule cannot be checked against sympy.diff")]
-    chosen = INSTANCES.get(name, ()) if instances is None else tuple(instances)
+    chosen = op.symbolic.instances if instances is None else tuple(instances)
     if not chosen:
-        return [Row(f"{name}: -", "", "", MISSING, "", "no small instance to prove the rule "
-                    "on: add the op's shapes to INSTANCES in graphnn/symbolic/rules.py")]
+        return [Row(f"{name}: -", "", "", MISSING, "", NO_INSTANCE)]
     deadline = time.monotonic() + timeout
     return [row for instance in chosen for row in prove_instance(name, instance, deadline)]
 
 
+NO_INSTANCE = ("no small instance to prove the rule on: declare the op's shapes in its OpDef, "
+               "symbolic=Symbolic(instances=(Instance(shapes),))")
+
+
 def rule_names() -> list[str]:
     """Every registered op with a derivative rule to prove (all but inputs and constants)."""
-    return sorted(set(REGISTRY) - set(SOURCES))
+    return sorted(name for name, op in REGISTRY.items() if not op.source)
 
 
 def lemma_rows() -> list[Row]:

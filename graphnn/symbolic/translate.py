@@ -23,7 +23,7 @@ import sympy
 
 from graphnn.errors import GraphnnError, SymbolicLimitError
 from graphnn.ir import Node, toposort
-from graphnn.symbolic.functions import NAMED_FUNCTIONS, lazy_extremes
+from graphnn.symbolic.functions import lazy_extremes
 
 MAX_OPS = 20_000    # default bound on scalar operations for symbolic work (about 1 s of SymPy)
 
@@ -73,24 +73,12 @@ def leaf_symbols(leaves: Sequence[Node]) -> dict[Node, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # Size: about how many scalar SymPy operations translating a node takes.
 
-def _terms(node: Node) -> int:
-    """Terms each output element sums, for the ops that contract (matmul, convolutions)."""
-    first, second = (node.inputs + (node, node))[:2]
-    if node.op == "matmul":
-        return first.shape[-1]
-    if node.op == "conv2d":
-        return math.prod(second.shape[1:])                        # C * KH * KW
-    if node.op == "conv2d_grad_input":
-        return second.shape[0] * math.prod(second.shape[2:])      # O * KH * KW
-    if node.op == "conv2d_grad_weight":
-        return math.prod(second.shape) // second.shape[1]         # N * OH * OW
-    return 0
-
-
 def operation_count(node: Node) -> int:
-    """Scalar operations to translate a node: output elements times the terms each sums,
-    or for other ops the largest of its output and operands (one operation per element)."""
-    terms = _terms(node)
+    """Scalar operations to translate a node: output elements times the terms each sums (the
+    op's Symbolic.terms: matmul, convolutions), or for other ops the largest of its output and
+    operands (one operation per element)."""
+    count = node.opdef.symbolic.terms
+    terms = count(node) if count is not None else 0
     if terms:
         return math.prod(node.shape) * terms
     return max([math.prod(node.shape)] + [math.prod(i.shape) for i in node.inputs])
@@ -147,18 +135,17 @@ def _apply(node: Node, args: list[np.ndarray], functions: bool, cache: dict) -> 
     in them become LazyMax and LazyMin (see functions.py), `cache` shared by the graph."""
     op = node.opdef
     attrs = {key: _exact_attr(value) for key, value in node.attr_items}
-    if functions and node.op in NAMED_FUNCTIONS:
-        rule = NAMED_FUNCTIONS[node.op]
-        return _as_elements(node, np.frompyfunc(rule, 1, 1)(args[0]), cache)
-    if op.to_sympy is None:
+    form = op.symbolic.function if functions and op.symbolic.function is not None else \
+        op.to_sympy
+    if form is None:
         # a composite without a SymPy form of its own: the form of its expansion
         expansion = node.expansion()
         inner = translate([expansion], dict(zip(node.inputs, args)), functions)
         return inner[expansion]
     if op.elementwise:
-        scalar = np.frompyfunc(lambda *xs: op.to_sympy(*xs, **attrs), op.arity, 1)
+        scalar = np.frompyfunc(lambda *xs: form(*xs, **attrs), op.arity, 1)
         return _as_elements(node, scalar(*args), cache)
-    return _as_elements(node, op.to_sympy(*args, **attrs), cache)
+    return _as_elements(node, form(*args, **attrs), cache)
 
 
 def _check_distinct(variables: Sequence[Node], values: Mapping[Node, np.ndarray]) -> None:
@@ -179,7 +166,8 @@ def translate(outputs: Sequence[Node], symbols: Mapping[Node, np.ndarray] | None
 
     `symbols` gives the arrays of nodes to treat as variables (the walk stops there); other
     inputs get element symbols named after them. With `functions`, ops that have a named SymPy
-    function (sigmoid: `Sigmoid`) use it instead of their written-out formula.
+    function (Symbolic.function; sigmoid: `Sigmoid`) use it instead of their written-out
+    formula.
     """
     values: dict[Node, np.ndarray] = dict(symbols or {})
     lazy: dict = {}         # Max and Min made lazy once per distinct subexpression

@@ -40,6 +40,20 @@ def test_declared_calls_use_the_native_entry(neuron):
     assert all(isinstance(v, np.ndarray) and v.shape == () and v.flags.owndata for v in direct)
 
 
+def test_the_entry_is_the_call_of_a_small_wrapper_around_the_function(neuron):
+    # the native builtin is the wrapper class's __call__ (called without self, no Python in
+    # between); the Function itself keeps its own class, and no subclass of it is made
+    outputs, f = neuron
+    subclasses = gn.Function.__subclasses__()
+    again = compile(outputs, list(f.graph.inputs))
+    assert gn.Function.__subclasses__() == subclasses
+    assert type(again.function) is gn.Function and isinstance(again, gn.Function)
+    assert type(again).__call__ is again._native.function
+    assert type(again) is not type(f)              # one class per entry: the builtin is its own
+    assert again.graph is again.function.graph and repr(again) == repr(again.function)
+    assert [float(v) for v in again(*VALUES)] == [float(v) for v in f(*VALUES)]
+
+
 class Tagged(np.ndarray):
     """A subclass: the native entry only accepts exact ndarrays."""
 

@@ -259,6 +259,42 @@ def test_every_numeric_setting_of_plan_making_modules_is_in_the_key():
     assert not missing, f"add these to plans.SETTINGS: {missing}"
 
 
+UNRELATED_WORK = """
+import sys
+import graphnn as gn
+from graphnn.compiler import plans
+kept = []
+if sys.argv[1] == "before":       # other work first: its inputs stay alive (interned)
+    y = gn.input("y", shape=(3,))
+    kept += [y, gn.input("w", shape=(4, 3)), gn.Graph(gn.sum(y * y))]
+x = gn.input("x", shape=(2, 4))
+w = gn.input("w", shape=(4, 3))
+y = gn.input("y", shape=(3,))
+if sys.argv[1] == "after":
+    kept.append(gn.compile(gn.tanh(w) * 2.0))
+graph = gn.Graph(gn.sum(gn.tanh(x @ w) * y))
+print([n.name for n in graph.inputs], plans.plan_key(graph, "f", True))
+"""
+
+
+def test_the_input_order_and_plan_key_follow_the_graph_alone(tmp_path):
+    # the reproducer of issue 20: inputs were ordered by a process-wide creation counter, so
+    # a process that had declared w and y for other work ordered this graph's inputs (and so
+    # its text, its plan key and its call signature) otherwise
+    script = tmp_path / "unrelated.py"
+    script.write_text(UNRELATED_WORK)
+    env = {**os.environ, "GRAPHNN_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("GRAPHNN_CHECK_PASSES", None)
+    printed = set()
+    for work in ("before", "nothing", "after"):
+        result = subprocess.run([sys.executable, str(script), work], capture_output=True,
+                                text=True, env=env, timeout=120, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        printed.add(result.stdout)
+    (line,) = printed
+    assert line.startswith("['x', 'w', 'y'] ")
+
+
 def _plan_entries(directory: Path) -> list[Path]:
     """The cache entries under `directory` that hold a plan (the others hold object code)."""
     return sorted(directory.rglob("*.plan"))
@@ -274,12 +310,14 @@ def test_a_graph_with_a_user_registered_op_is_never_planned_from_the_cache(tmp_p
         "import numpy as np\n"
         "import graphnn as gn\n"
         "from graphnn.ir import OpDef, apply, register\n"
-        "from graphnn.ops.common import elementwise_shape\n"
+        "from graphnn.opdef import Lowering, Symbolic\n"
+        "from graphnn.ops.common import elementwise_shape, scalar_instance\n"
         "k = float(sys.argv[1])\n"
         "register(OpDef('user_scale', ('x',), 'x * k', shape=elementwise_shape,\n"
         "    reference=lambda x: x * k, vjp=lambda g, out, x: (g * k,),\n"
         "    to_sympy=lambda x: k * x, scalar=lambda x: x * k, elementwise=True,\n"
-        "    derivative=('k',), symbol='k'))\n"
+        "    derivative=('k',), symbol='k', kinks=(), lowering=Lowering(cost=1),\n"
+        "    symbolic=Symbolic(instances=scalar_instance(1))))\n"
         "x = gn.input('x', shape=(3,))\n"
         "print(gn.compile(apply('user_scale', x))(np.ones(3)).tolist())\n")
     env = {**os.environ, "GRAPHNN_CACHE_DIR": str(tmp_path / "cache")}

@@ -1,19 +1,47 @@
 """Random graphs drawn from the op table, for differential tests: broadcasting, fan-out,
 reductions, matmul, layout ops and composites, with inputs holding edge values (0, exact ties,
-±inf, NaN, large magnitudes) and size-1 dimensions."""
+±inf, NaN, large magnitudes) and size-1 dimensions.
+
+The elementwise ops come from the registry: every public elementwise op of one or two inputs
+that maps floats to floats (the default dtype rule), with its default attributes, an operand
+outside the REAL domain made to fit its domain (OpDef.domains: |x| + 0.5 for POSITIVE, σ(x)
+for UNIT). tests/differential/test_random_graphs.py fails for an elementwise op it cannot
+draw."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 import graphnn as gn
+from graphnn.ir import REGISTRY, Node, OpDef
+from graphnn.opdef import POSITIVE, REAL, UNIT
 
 SHAPES = [(3, 4), (4,), (3, 1), (), (1, 4), (2, 3, 4)]
-UNARY = [gn.neg, gn.exp, gn.tanh, gn.sigmoid, gn.relu, gn.step, gn.abs, gn.square,
-         lambda x: gn.leaky_relu(x, alpha=0.2), gn.elu, lambda x: gn.log(gn.abs(x) + 0.5),
-         lambda x: gn.sqrt(gn.abs(x))]
-BINARY = [gn.add, gn.sub, gn.mul, gn.div, gn.maximum, gn.minimum,
-          lambda x, y: gn.pow(gn.abs(x) + 0.5, y)]
+# how an operand of any value is brought into an input's domain
+INTO_DOMAIN: dict[tuple[float, float], Callable[[Node], Node]] = {
+    REAL: lambda x: x,
+    POSITIVE: lambda x: gn.abs(x) + 0.5,
+    UNIT: gn.sigmoid,
+}
+
+
+def elementwise_float_ops() -> list[OpDef]:
+    """The public elementwise ops mapping floats to floats, by name."""
+    return [op for name, op in sorted(REGISTRY.items())
+            if op.public and op.elementwise and op.dtype is None]
+
+
+def _builder(op: OpDef) -> Callable[..., Node]:
+    def build(*xs: Node) -> Node:
+        return gn.apply(op.name, *(INTO_DOMAIN[op.domain(k)](x) for k, x in enumerate(xs)))
+    build.__name__ = op.name
+    return build
+
+
+UNARY = [_builder(op) for op in elementwise_float_ops() if op.arity == 1]
+BINARY = [_builder(op) for op in elementwise_float_ops() if op.arity == 2]
 
 
 def _broadcastable(a, b) -> bool:

@@ -107,20 +107,15 @@ def test_attribute_and_arity_errors():
 
 
 # every op taking an axis or axes attribute: how to call it with one
-AXIS_OPS = {
-    "sum": lambda x, axis: gn.sum(x, axis=axis), "mean": lambda x, axis: gn.mean(x, axis=axis),
-    "max": lambda x, axis: gn.max(x, axis=axis), "min": lambda x, axis: gn.min(x, axis=axis),
-    "size": lambda x, axis: gn.ops.size(x, axis=axis),
-    "softmax": lambda x, axis: gn.softmax(x, axis=axis),
-    "log_softmax": lambda x, axis: gn.log_softmax(x, axis=axis),
-    "transpose": lambda x, axes: gn.transpose(x, axes),
-}
+AXIS_OPS = {name: op for name, op in ir.REGISTRY.items() if op.axes}   # OpDef.axes
 
 
 def test_every_op_with_an_axis_attribute_is_covered():
     taking = {name for name, op in ir.REGISTRY.items()
               if {"axis", "axes"} & {key for key, _ in op.params}}
     assert taking == set(AXIS_OPS)
+    kinds = {kind for op in AXIS_OPS.values() for kind in op.axes.values()}
+    assert kinds <= set(KIND), f"bad axes to try for the kinds {kinds - set(KIND)}"
 
 
 OUT_OF_RANGE = r"is out of range for an array of rank 2 \(axes are -2..1\)"
@@ -134,16 +129,25 @@ BAD_AXES = {   # (axis or axes, message) per kind of op
                     ((1, 0, 2), r"axis 2 in axes \(1, 0, 2\) " + OUT_OF_RANGE),
                     ((1, -1), r"axes \(1, -1\) repeats axis 1 \(rank 2\)")],
 }
-KIND = {"softmax": "axis", "log_softmax": "axis", "transpose": "permutation"}
-AXIS_ROWS = [(name, axis, message) for name in sorted(AXIS_OPS)
-             for axis, message in BAD_AXES[KIND.get(name, "axes")]]
+KIND = {"many": "axes", "one": "axis", "permutation": "permutation"}   # op.axes kind -> rows
+AXIS_ROWS = [(name, attribute, axis, message) for name in sorted(AXIS_OPS)
+             for attribute, kind in AXIS_OPS[name].axes.items()
+             for axis, message in BAD_AXES[KIND[kind]]]
 
 
-@pytest.mark.parametrize("name,axis,message", AXIS_ROWS)
-def test_axes_are_never_taken_modulo_the_rank(name, axis, message):
+@pytest.mark.parametrize("name,attribute,axis,message", AXIS_ROWS)
+def test_axes_are_never_taken_modulo_the_rank(name, attribute, axis, message):
     x = gn.input("x", shape=(2, 3))
     with pytest.raises(gn.ShapeError, match=rf"^{name}\(x \[2,3\]\): {message}\n  at "):
-        AXIS_OPS[name](x, axis)
+        gn.apply(name, x, **{attribute: axis})
+
+
+def test_an_axis_of_a_new_result_axis_counts_one_more_axis():
+    # the "new" kind (stack, expand_dims): an axis of a result one rank higher
+    new = ir._AXIS_RULES["new"]
+    assert new(-1, 2) == 2 and new(0, 0) == 0
+    with pytest.raises(gn.ShapeError, match=r"axis 3 is out of range for an array of rank 3"):
+        new(3, 2)
 
 
 def test_transpose_axes_are_a_permutation():

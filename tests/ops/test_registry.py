@@ -98,7 +98,7 @@ def _gradient_check(name, case, arrays, seed, wrt=None):
     cotangent = np.random.default_rng(seed).normal(size=out.shape)
     wrt = wrt if wrt is not None else _wrt(case)
     grads = gn.grad(gn.sum(out * cotangent), [nodes[i] for i in wrt])
-    values = gn.evaluate(grads, feed_for(nodes, arrays))
+    values = gn.evaluate(gn.Graph(grads, nodes), feed_for(nodes, arrays))   # all the operands
 
     def value(point):
         return REGISTRY[name].reference(*point, **out.attrs)
@@ -190,10 +190,10 @@ def test_gradient_of_gradient(name, k, case):
     first = gn.grad(gn.sum(out * rng.normal(size=out.shape)), [nodes[i] for i in wrt])
     h = sum(gn.sum(d * rng.normal(size=d.shape)) for d in first)
     second = gn.grad(h, [nodes[i] for i in wrt])
-    values = gn.evaluate(second, feed_for(nodes, arrays))
+    values = gn.evaluate(gn.Graph(second, nodes), feed_for(nodes, arrays))
     for i, value in zip(wrt, values):
-        numeric = central_difference(lambda p: float(gn.evaluate(h, feed_for(nodes, p))),
-                                     arrays, i)
+        numeric = central_difference(
+            lambda p: float(gn.evaluate(gn.Graph(h, nodes), feed_for(nodes, p))[0]), arrays, i)
         scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
         assert_same(value, numeric, rtol=1e-4, atol=1e-6 * scale,
                     what=f"d² {name} / d {REGISTRY[name].inputs[i]}²")

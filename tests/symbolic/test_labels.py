@@ -4,17 +4,17 @@ wrong label fails, and so does a new label nobody checks."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
 import pytest
 import sympy
 
-import graphnn.symbolic.labels as labels
 from graphnn.ir import REGISTRY, apply, input
+from graphnn.opdef import Symbolic
 from graphnn.render.symbols import _FOLDS, fold
-from graphnn.symbolic import INSTANCES, check_label, decide, translate
-from graphnn.symbolic.labels import ASSUMPTIONS, AT_KINKS, PROSE
+from graphnn.symbolic import check_label, decide, translate
 from graphnn.symbolic.notation import LabelError, read_label
 from graphnn.symbolic.report import AGREE, BY_DESIGN, DIFFER, MISSING
 from graphnn.symbolic.rules import rule_names
@@ -29,8 +29,14 @@ def _scalar(value):
 def test_every_label_is_checked():
     labeled = {name for name, op in REGISTRY.items() if op.derivative}
     assert labeled == set(rule_names()), "an op with labels the test below never visits"
-    assert PROSE <= set(REGISTRY) and set(AT_KINKS) <= set(REGISTRY)
-    assert set(ASSUMPTIONS) <= set(REGISTRY)
+
+
+def _reads_otherwise(name, row):
+    """Whether the op declares its labels in words, or the row is a kink whose Kink.label
+    says the label reads otherwise there."""
+    op = REGISTRY[name]
+    return op.labels.in_words or any(row.input == f"{name} at {k.where}" and k.label
+                                     for k in op.kinks)
 
 
 @pytest.mark.parametrize("name", rule_names())
@@ -40,14 +46,23 @@ def test_label_matches_sympy_diff(name):
     rows = check_label(name)
     assert rows, f"no rows for {name}"
     for row in rows:
-        expected = BY_DESIGN if name in PROSE or " at " in row.input and name in AT_KINKS \
-            else AGREE
+        expected = BY_DESIGN if _reads_otherwise(name, row) else AGREE
         assert row.verdict == expected, f"{row.input}: {row.verdict}: {row.detail}"
 
 
 def _patch(monkeypatch, name, *texts):
     """Replace an op's labels (OpDefs are frozen; nodes share the object)."""
     monkeypatch.setitem(REGISTRY[name].__dict__, "derivative", texts)
+
+
+def _patch_facet(monkeypatch, name, facet, **changes):
+    """Replace fields of one of an op's facet groups (labels, symbolic) or of its kinks."""
+    op = REGISTRY[name]
+    if facet == "kinks":
+        value = tuple(dataclasses.replace(k, **changes) for k in op.kinks)
+    else:
+        value = dataclasses.replace(getattr(op, facet), **changes)
+    monkeypatch.setitem(op.__dict__, facet, value)
 
 
 # the slips a person makes writing a derivative by hand
@@ -86,16 +101,16 @@ def test_a_label_wrong_only_at_the_kink_is_caught(monkeypatch):
 
 def test_a_stale_prose_or_kink_declaration_fails(monkeypatch):
     # a prose label that became a formula, a kink exception where the label agrees
-    monkeypatch.setattr(labels, "PROSE", PROSE | {"exp"})
+    _patch_facet(monkeypatch, "exp", "labels", in_words=True)
     (row,) = check_label("exp")
-    assert row.verdict == DIFFER and "PROSE lists 'exp'" in row.detail
-    monkeypatch.setitem(AT_KINKS, "relu", "no reason")
+    assert row.verdict == DIFFER and "'exp' declares Labels(in_words=True)" in row.detail
+    _patch_facet(monkeypatch, "relu", "kinks", label="no reason")
     assert check_label("relu")[-1].verdict == DIFFER
 
 
-@pytest.mark.parametrize("name", sorted(ASSUMPTIONS))
+@pytest.mark.parametrize("name", sorted(n for n, op in REGISTRY.items() if op.labels.assumes))
 def test_every_assumption_is_needed(monkeypatch, name):
-    monkeypatch.delitem(ASSUMPTIONS, name)
+    _patch_facet(monkeypatch, name, "labels", assumes=None)
     assert any(row.verdict == DIFFER for row in check_label(name))
 
 
@@ -109,9 +124,9 @@ def test_a_label_in_words_is_refused_unless_declared_prose(monkeypatch):
 
 
 def test_an_op_without_an_instance_fails(monkeypatch):
-    monkeypatch.delitem(INSTANCES, "exp")
+    monkeypatch.setitem(REGISTRY["exp"].__dict__, "symbolic", Symbolic())
     (row,) = check_label("exp")
-    assert row.verdict == MISSING and "INSTANCES" in row.detail
+    assert row.verdict == MISSING and "symbolic=Symbolic(instances=" in row.detail
 
 
 @pytest.mark.parametrize("text, value", [
