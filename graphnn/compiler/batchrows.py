@@ -118,7 +118,7 @@ def _check(graph: Graph, batched: list[Node], shapes: BatchShapes,
                            + ("it combines the rows" if not axes else
                               "the batch is not one axis of one example per index"))
         axis[node] = axes[0]
-        ignored = node.opdef.extra.get("ignores", ())
+        ignored = node.opdef.shape_only
         for position, source in enumerate(node.inputs):
             if source in dependent and position not in ignored and \
                     not _same_row(probe[node], probe[source], axis[node], axis[source],

@@ -40,14 +40,12 @@ from graphnn.compiler.batchrows import Rows, batch_rows
 from graphnn.compiler.plans import Plan, plan
 from graphnn.errors import ExportError, GraphnnError
 from graphnn.graph import Graph
-from graphnn.ir import REGISTRY
 from graphnn.lower.kernel import ascii_name
 from graphnn.version import __version__
 
 DEFAULT_NAME = "graphnn_fn"       # for a function compiled under compile()'s default name "f"
 TEXT_LINES = 120                  # lines of the graph's text quoted in the header, at most
 _LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
-_BUILTIN_OPS = dict(REGISTRY)     # graphnn's own ops, as registered on import
 
 
 def export_function(function: Any, path: str | os.PathLike, name: str | None = None,
@@ -196,7 +194,7 @@ def _path(path: str | os.PathLike) -> Path:
 
 def _plan(graph: Graph, name: str, optimize: bool) -> Plan:
     """The plan, with a failure inside an op registered outside graphnn named as such."""
-    user = sorted({n.op for n in graph.nodes if n.opdef is not _BUILTIN_OPS.get(n.op)})
+    user = sorted({n.op for n in graph.nodes if not n.opdef.builtin})
     try:
         return plan(graph, ascii_name(name), optimize)
     except GraphnnError:
