@@ -8,11 +8,6 @@ from __future__ import annotations
 
 from codegen import loops
 
-# Iterations per thread must amount to at least this much estimated work (``work``: about 13 us
-# of vectorized code here), so a parallel loop never pays thread wake-ups (a few us) for less
-# work than they cost.
-PARALLEL_MIN_WORK = 1 << 19
-
 # Relative cost of a node in simple operations: the polynomial math functions are some twenty
 # instructions, pow a libm call per element, division and square root several cycles.
 _COST = {loops.Exp: 20, loops.Expm1: 20, loops.Log: 20, loops.Tanh: 25, loops.Pow: 40, loops.Div: 4,

@@ -1,17 +1,17 @@
 """Kernel -> native code: verify, optimize, cache, JIT-link, and call with NumPy arrays.
 
 Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.llvm`` emits LLVM IR;
-llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3,
-loop and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told
-otherwise, e.g. ``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target
-machine emits a PIC object file, which the disk cache (``codegen.cache``) stores under a hash of
-the loop IR, the options, codegen's source, the target's CPU name and features, llvmlite
-version and these settings; a cached object is checked (``codegen.objectfile``) before the
-linker sees it, and one that fails the check or the link is evicted and rebuilt; ORC links the
-object into its own JIT library, resolving libc and libm from the process and
-``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for a target
-this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native CPython
-entry points) are the only ones that touch ctypes.
+llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3, loop
+and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told otherwise, e.g.
+``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target machine emits a PIC
+object file, which the disk cache (``codegen.cache``) stores under a hash of the loop IR, the
+options (``codegen.options.CodegenOptions``, by its repr), codegen's source, the target's CPU name
+and features, llvmlite version and these settings; a cached object is checked
+(``codegen.objectfile``) before the linker sees it, and one that fails the check or the link is
+evicted and rebuilt; ORC links the object into its own JIT library, resolving libc and libm from the
+process and ``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for
+a target this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native
+CPython entry points) are the only ones that touch ctypes.
 
 >>> import numpy as np
 >>> from codegen import loops
@@ -45,6 +45,7 @@ from codegen.arrays import address, check_call
 from codegen.llvm import gemm_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
+from codegen.options import CodegenOptions
 from codegen.runtime import runtime_ir, thread_count
 from codegen.workspace import layout
 
@@ -269,7 +270,8 @@ def gemm_symbol(name: str, target: Target) -> int:
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
-                   threads: int | None = None, target: Target | None = None) -> CompiledKernel:
+                   threads: int | None = None, target: Target | None = None,
+                   options: CodegenOptions | None = None) -> CompiledKernel:
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
@@ -279,6 +281,7 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
     ``runtime.thread_count``), overridable per call. ``target`` is the CPU the code is built
     for (None: ``Target.host()``); one this CPU cannot run raises ``UnsupportedTarget``.
+    ``options`` sets how the module is built (stage size, parallel grain; None: the defaults).
 
     The cache key is the loop IR with the options, codegen's own source and the target: a
     cached kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
@@ -289,19 +292,33 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     count = thread_count(threads)
     target = Target.host() if target is None else target
     target.check_runs_here()
+    options = CodegenOptions() if options is None else options
     nodes = _nodes(kernel)
-    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
     level = _level(nodes)
-    key = cache.cache_key([str(kernel), mode if has_gemm else "", codegen_version(),
-                           target.cpu, target.features, llvmlite.__version__, LEVELS[level]])
+    key = _kernel_key(kernel, nodes, mode, target, options)
     symbol = entry_symbol(kernel)
     with _LOCK:
         imports = _kernel_imports(kernel, nodes, mode, target)
         tracker, cached = _cached_link(
-            "kernel", key,
-            lambda k: emit(str(build_module(kernel, gemm=mode).module), target, level, k),
+            "kernel", key, lambda k: emit(str(build_module(
+                kernel, gemm=mode, options=options).module), target, level, k),
             kernel.name, [symbol], imports)
-    return CompiledKernel(kernel, mode, tracker, count, cached, target)
+    return CompiledKernel(kernel, mode, tracker, count, cached, target, options)
+
+
+def kernel_key(kernel: loops.Kernel, gemm: str, target: Target, options: CodegenOptions) -> str:
+    """The object cache key of a kernel compiled with these settings: its loop IR, the gemm
+    mode (when it has a Gemm), the options' repr (every field, so a new one cannot be left out),
+    codegen's source, the target and llvmlite's version and optimization level."""
+    return _kernel_key(kernel, _nodes(kernel), gemm, target, options)
+
+
+def _kernel_key(kernel: loops.Kernel, nodes: list[loops.Node], gemm: str, target: Target,
+                options: CodegenOptions) -> str:
+    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
+    return cache.cache_key([str(kernel), gemm if has_gemm else "", repr(options),
+                            codegen_version(), target.cpu, target.features,
+                            llvmlite.__version__, LEVELS[_level(nodes)]])
 
 
 def kernel_level(kernel: loops.Kernel) -> str:
@@ -361,10 +378,12 @@ class CompiledKernel:
     """
 
     def __init__(self, kernel: loops.Kernel, gemm: str, tracker: llvm.ResourceTracker,
-                 threads: int, from_cache: bool, target: Target) -> None:
+                 threads: int, from_cache: bool, target: Target,
+                 options: CodegenOptions | None = None) -> None:
         self.kernel = kernel
         self.name = kernel.name
         self.gemm = gemm
+        self.options = CodegenOptions() if options is None else options
         self.threads = thread_count(threads)
         self.target = target
         self.from_cache = from_cache
@@ -377,7 +396,7 @@ class CompiledKernel:
     @functools.cached_property
     def llvm_ir(self) -> str:
         """The LLVM IR as emitted, before optimization (built on demand)."""
-        return str(build_module(self.kernel, gemm=self.gemm).module)
+        return str(build_module(self.kernel, gemm=self.gemm, options=self.options).module)
 
     @property
     def function_address(self) -> int:

@@ -26,11 +26,11 @@ from graphnn.errors import InputError, OpError, did_you_mean
 from graphnn.evaluate import NUMBERS, convert
 from graphnn.graph import Graph
 from graphnn.ir import Node, identifier
+from graphnn.options import CompileOptions
 from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
-RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without holding the GIL
 CALL_OPTIONS = ("out", "threads")  # keywords of a call that are not inputs (unless one is named so)
 
 
@@ -38,22 +38,25 @@ class Specialization:
     """One compiled kernel for one set of input shapes, and how to assemble its results.
 
     `graph` is the graph as declared for these shapes; the kernel comes from its plan
-    (graphnn.compiler.plans: optimized, lowered, scheduled; from the disk cache when the same
-    graph was compiled before)."""
+    (graphnn.compiler.plans: optimized, lowered, scheduled with `options`; from the disk cache
+    when the same graph was compiled before)."""
 
     def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None,
-                 optimize: bool, target: Target) -> None:
+                 optimize: bool, target: Target, options: CompileOptions) -> None:
         self.declared = graph
         self.optimize = optimize
-        self.plan = plan(graph, name, optimize)
+        self.options = options
+        self.plan = plan(graph, name, optimize, options)
         self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
-                                                     threads=threads, target=target)
+                                                     threads=threads, target=target,
+                                                     options=options.codegen)
 
     @functools.cached_property
     def graph(self) -> Graph:
         """The graph the kernel was lowered from (optimized unless optimize=False); made on
         demand, since a plan from the cache skips optimizing."""
-        return optimize_graph(self.declared) if self.optimize else self.declared
+        return optimize_graph(self.declared, options=self.options) if self.optimize \
+            else self.declared
 
     def entry_spec(self, single: bool) -> EntrySpec | None:
         """The native entry's description, when every graph output is its own kernel output
@@ -65,7 +68,7 @@ class Specialization:
         outputs = tuple(Argument(_LOOP_DTYPE[dtype], shape) for dtype, shape in self.plan.outputs)
         touched = sum(math.prod(a.shape) for a in arguments + outputs)
         return EntrySpec(self.plan.kernel.name, arguments, len(self.plan.constants), outputs,
-                         single, release_gil=touched >= RELEASE_GIL_ELEMENTS,
+                         single, release_gil=touched >= self.options.release_gil_elements,
                          out_keyword="out" not in (n.name for n in self.declared.inputs))
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
@@ -116,13 +119,14 @@ class Function:
 
     def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
                  threads: int | None = None, optimize: bool = True,
-                 target: Target | None = None) -> None:
+                 target: Target | None = None, options: CompileOptions | None = None) -> None:
         self.graph = graph
         self.single = single
         self.gemm = gemm
         self.threads = threads
         self.optimize = optimize
         self.target = Target.host() if target is None else target
+        self.options = CompileOptions() if options is None else options
         self._lock = threading.Lock()
         self._names = tuple(n.name for n in graph.inputs)
         declared = tuple(n.shape for n in graph.inputs)
@@ -145,7 +149,7 @@ class Function:
         # optimized after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
         return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize,
-                              self.target)
+                              self.target, self.options)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -321,7 +325,8 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
             optimize: bool = True, gemm: str = "auto", threads: int | None = None,
-            name: str = "f", cpu: str | Target = "host") -> Function:
+            name: str = "f", cpu: str | Target = "host",
+            options: CompileOptions | None = None) -> Function:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, in declaration order). The
@@ -334,7 +339,9 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
     for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
     "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
-    machine cannot run is refused here.
+    machine cannot run is refused here. `options` (a `gn.CompileOptions`, default: a new one)
+    holds every other setting of the optimizer, lowering and code generation (none changes a
+    result); the function keeps it as `f.options`.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -347,9 +354,14 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
     threads, target = _checked_options(name, gemm, threads, cpu)
+    if options is None:
+        options = CompileOptions()
+    elif not isinstance(options, CompileOptions):
+        raise OpError(f"compile: options must be a gn.CompileOptions, got "
+                      f"{type(options).__name__}")
     graph = Graph(outputs, inputs, name=name)
     return Function(graph, single, gemm=gemm, threads=threads, optimize=optimize,
-                    target=target)
+                    target=target, options=options)
 
 
 def _checked_options(name: Any, gemm: Any, threads: Any, cpu: Any) -> tuple[int | None, Target]:

@@ -11,9 +11,10 @@ Which nodes get memory is the main decision:
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
   member used by a later member of the same loop is reused from the register, not reloaded;
 - the work per loop is bounded, so compile time grows linearly with the graph: an inlined
-  expression stops growing at MAX_INLINE_COST (the node gets a buffer) and a loop's members at
-  MAX_GROUP_COST (the next member starts a new loop). LLVM's optimizer is superlinear in the
-  size of a function, and codegen splits a long kernel into functions at statement boundaries.
+  expression stops growing at `max_inline_cost` (the node gets a buffer) and a loop's members
+  at `max_group_cost` (the next member starts a new loop), both CompileOptions fields. LLVM's
+  optimizer is superlinear in the size of a function, and codegen splits a long kernel into
+  functions at statement boundaries.
 matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
 """
 
@@ -30,19 +31,12 @@ from graphnn.ir import Node, toposort
 from graphnn.lower.conv import CONV_OPS, conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
+from graphnn.options import CompileOptions
 
-PARALLEL_ELEMENTS = 1 << 15          # loops over at least this many elements use every core
 _EXPENSIVE = {"exp", "log", "tanh", "pow", "sigmoid", "elu", "sqrt", "div"}
 _SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each element once
 _CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
 _GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
-_FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
-# Caps on the work fused into one loop body (in _cost units, a shared subexpression counted at
-# each use): above the graphs people write by hand (the largest inlined expression and fused
-# loop of the test suite and examples cost 76 and 72), so only long chains (unrolled
-# recurrences, imported models) are cut into several loops.
-MAX_INLINE_COST = 96                             # one node's inlined expression tree
-MAX_GROUP_COST = 256                             # all the members of one loop
 
 
 @dataclass(frozen=True)
@@ -73,8 +67,10 @@ def _cost(node: Node) -> int:
 class Lowering:
     """Builds the kernel for one graph; one instance per `lower` call."""
 
-    def __init__(self, outputs: list[Node], inputs: tuple[Node, ...]) -> None:
+    def __init__(self, outputs: list[Node], inputs: tuple[Node, ...],
+                 options: CompileOptions) -> None:
         self.outputs = outputs
+        self.options = options
         self.order = toposort(outputs)
         self.inputs = inputs
         self.users: dict[Node, list[Node]] = {n: [] for n in self.order}
@@ -101,7 +97,7 @@ class Lowering:
             if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
-                cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
+                cost[node] = self.options.fused_compute_cost    # computed in its user's loop
             elif op.compute is not None:
                 keep.add(node)
                 cost[node] = 0
@@ -109,7 +105,8 @@ class Lowering:
                 # clamped: only small thresholds are asked of it below, and a chain that uses
                 # each node twice (y = y * y) would double it at every step
                 cost[node] = min((0 if op.view else _cost(node)) +
-                                 sum(cost[i] for i in _read(node)), MAX_INLINE_COST)
+                                 sum(cost[i] for i in _read(node)),
+                                 self.options.max_inline_cost)
         for node in self.order:
             if node.opdef.compute is None or node.op in _CONSTANT_COMPUTE:
                 continue
@@ -133,22 +130,23 @@ class Lowering:
 
     def _cap(self, keep: set[Node]) -> None:
         """Keep the operands whose inlined expressions would make a node's cost more than
-        MAX_INLINE_COST (the costliest first), and note in `body_cost` what computing each
+        `max_inline_cost` (the costliest first), and note in `body_cost` what computing each
         node in a loop costs (a node used twice in one expression counted twice: that is the
         size of the expression tree)."""
         tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
+        cap = self.options.max_inline_cost
         for node in self.order:
             op = node.opdef
             if node.op in ("input", "constant") or node.op in _CONSTANT_COMPUTE:
                 own = 0
             elif op.compute is not None:
-                own = _FUSED_COMPUTE_COST
+                own = self.options.fused_compute_cost
             else:   # a view costs nothing to run, but it nests the index expression
                 own = 1 if op.view else _cost(node)
             sources = _read(node)
             body = own + sum(tree[i] for i in sources)
             for source in sorted(dict.fromkeys(sources), key=lambda i: -tree[i]):
-                if body <= MAX_INLINE_COST or tree[source] == 0:
+                if body <= cap or tree[source] == 0:
                     break
                 keep.add(source)
                 body -= tree[source] * sources.count(source)
@@ -301,7 +299,7 @@ class Lowering:
                 group = []
                 body += self._indexing_stage(node)
             elif group and group[0].shape == node.shape and \
-                    group_cost + self.body_cost[node] <= MAX_GROUP_COST and \
+                    group_cost + self.body_cost[node] <= self.options.max_group_cost and \
                     self._joins(group, node):
                 group.append(node)
                 group_cost += self.body_cost[node]
@@ -343,7 +341,7 @@ class Lowering:
             return []
         shape = group[0].shape
         size = math.prod(shape)
-        parallel = size >= PARALLEL_ELEMENTS
+        parallel = size >= self.options.parallel_elements
         if not shape:
             return self._group_body(group, ())
         var = loops.Var("i")
@@ -371,7 +369,7 @@ class Lowering:
             operands = GemmOperands.of(self, node)
             if operands is not None:
                 return gemm_stage(self.buffers[node], operands)
-        if node.op in CONV_OPS and worth_it(node):
+        if node.op in CONV_OPS and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
                 return stmts
@@ -381,7 +379,7 @@ class Lowering:
         def store(*index):
             return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
-        parallel = math.prod(node.shape) >= 64 and touched >= PARALLEL_ELEMENTS
+        parallel = math.prod(node.shape) >= 64 and touched >= self.options.parallel_elements
         return [loops.loop_nest(node.shape, store, parallel=parallel)]
 
 
@@ -424,8 +422,9 @@ def _names(ndim: int) -> tuple:
     return tuple(loops.Var("ijklmn"[d] if d < 6 else f"i{d}") for d in range(ndim))
 
 
-def lower(graph: Graph, name: str = "kernel") -> Lowered:
-    """Lower a graph to one loop-IR kernel (see the module docstring for the decisions).
+def lower(graph: Graph, name: str = "kernel", options: CompileOptions | None = None) -> Lowered:
+    """Lower a graph to one loop-IR kernel (see the module docstring for the decisions), with
+    the lowering settings of `options` (default: a new CompileOptions).
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(4,))
@@ -441,7 +440,8 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
     for node in outputs:
         if node.op not in ("input", "constant") and node not in computed_outputs:
             computed_outputs.append(node)
-    lowering = Lowering(computed_outputs, graph.inputs)
+    lowering = Lowering(computed_outputs, graph.inputs,
+                        CompileOptions() if options is None else options)
     computed = lowering.materialized() if computed_outputs else []
     ins, outs, temps = lowering.declare(computed)
     body = lowering.stages(computed)
