@@ -17,10 +17,10 @@ ROOT = Path(__file__).parents[1]
 # own package (the op families share helpers)
 LAYERS = {
     "graphnn.errors": 0, "graphnn.version": 0,
-    "graphnn.shapes": 1,
+    "graphnn.shapes": 1, "graphnn.options": 1,
     "graphnn.ir": 2,
     "graphnn.ops": 3,
-    "graphnn.render.text": 4, "graphnn.render.opdoc": 4,
+    "graphnn.text": 4,
     "graphnn.graph": 5,
     "graphnn.autodiff": 6, "graphnn.evaluate": 6, "graphnn.model_file": 6,
     "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7,

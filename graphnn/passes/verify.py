@@ -22,7 +22,7 @@ from graphnn.errors import GraphnnError
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY, Node, toposort
 from graphnn.options import checks_from_environment  # noqa: F401  (re-exported)
-from graphnn.render.text import node_names, type_text
+from graphnn.text import node_names, type_text
 
 
 class InvariantError(GraphnnError, AssertionError):
