@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from codegen import loops
-from codegen.cost import work
+from codegen.cost import statement_size, work
 from codegen.llvm import stages
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
 from codegen.llvm.gemm_native import clamp_threads
@@ -88,7 +88,7 @@ class _ModuleBuilder:
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        sizes = [stages.statement_size(stmt) for stmt in self.kernel.body]
+        sizes = [statement_size(stmt) for stmt in self.kernel.body]
         self.long = sum(sizes) > self.options.stage_size
         if not self.long:       # (every hand-written network: the IR is one body function)
             self._fill(body, self.kernel.body)

@@ -12,7 +12,8 @@ Which nodes get memory is the main decision:
   member used by a later member of the same loop is reused from the register, not reloaded;
 - the work per loop is bounded, so compile time grows linearly with the graph: an inlined
   expression stops growing at `max_inline_cost` (the node gets a buffer) and a loop's members
-  at `max_group_cost` (the next member starts a new loop), both CompileOptions fields. LLVM's
+  at `max_group_cost` (the next member starts a new loop), both CompileOptions fields, in the
+  units of codegen's cost model (codegen.cost.inline_cost of each op's scalar rule). LLVM's
   optimizer is superlinear in the size of a function, and codegen splits a long kernel into
   functions at statement boundaries.
 matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen import loops
+from codegen.cost import EXPENSIVE, inline_cost
+from codegen.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.conv import CONV_OPS, conv_stage, worth_it
@@ -33,10 +36,15 @@ from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
 from graphnn.options import CompileOptions
 
-_EXPENSIVE = {"exp", "log", "tanh", "pow", "sigmoid", "elu", "sqrt", "div"}
 _SINGLE_READ = {"sum", "mean", "max", "min"}    # indexing ops that read each element once
 _CONSTANT_COMPUTE = {"size"}                     # its value is read off a static shape
 _GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements when they can be
+# A node broadcast into a larger user is recomputed for every element of the user: from this
+# cost on (more than one cheap op, which is what reloading it costs) it is stored instead.
+_BROADCAST_STORE_COST = 2
+# An indexing op's loop is split among threads by its outputs, so a parallel one needs outputs
+# to split: at least as many as the most threads a loop runs on (codegen.runtime.MAX_THREADS).
+_PARALLEL_MIN_OUTPUTS = MAX_THREADS
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,6 @@ class _NotFlat(Exception):
 _FLAT = "flat"     # index marker: the group's single flat loop variable
 
 
-def _cost(node: Node) -> int:
-    return 4 if node.op in _EXPENSIVE else 1
-
-
 class Lowering:
     """Builds the kernel for one graph; one instance per `lower` call."""
 
@@ -84,6 +88,7 @@ class Lowering:
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
+        self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtypes) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
 
     # -- planning ------------------------------------------------------------------------------
@@ -104,7 +109,7 @@ class Lowering:
             else:
                 # clamped: only small thresholds are asked of it below, and a chain that uses
                 # each node twice (y = y * y) would double it at every step
-                cost[node] = min((0 if op.view else _cost(node)) +
+                cost[node] = min((0 if op.view else self._cost(node)) +
                                  sum(cost[i] for i in _read(node)),
                                  self.options.max_inline_cost)
         for node in self.order:
@@ -123,7 +128,10 @@ class Lowering:
             # body (codegen emits an expression once per body), so sharing costs nothing there
             shared = len(users) > 1 and not all(
                 u.opdef.scalar is not None and u.shape == node.shape for u in users)
-            if (shared and cost[node] >= 4) or (broadcast and node.shape and cost[node] >= 2):
+            # a node read in other loops is recomputed in each: stored when that repeats an
+            # expensive op (cost.EXPENSIVE)
+            if (shared and cost[node] >= EXPENSIVE) or \
+                    (broadcast and node.shape and cost[node] >= _BROADCAST_STORE_COST):
                 keep.add(node)
         self._cap(keep)
         return [n for n in self.order if n in keep]
@@ -142,7 +150,7 @@ class Lowering:
             elif op.compute is not None:
                 own = self.options.fused_compute_cost
             else:   # a view costs nothing to run, but it nests the index expression
-                own = 1 if op.view else _cost(node)
+                own = 1 if op.view else self._cost(node)
             sources = _read(node)
             body = own + sum(tree[i] for i in sources)
             for source in sorted(dict.fromkeys(sources), key=lambda i: -tree[i]):
@@ -153,6 +161,19 @@ class Lowering:
                 tree[source] = 0
             self.body_cost[node] = body
             tree[node] = 0 if node in keep else body
+
+    def _cost(self, node: Node) -> int:
+        """What computing one element of an elementwise node costs: codegen's cost model asked
+        about the expression its scalar rule builds (operands not counted)."""
+        key = (node.op, node.attr_items, tuple(i.dtype for i in node.inputs))
+        found = self.unit_costs.get(key)
+        if found is None:
+            operands = [loops.const(0, node.dtype) if i is None else
+                        loops.Buffer(f"a{k}", i.dtype, ())[()]
+                        for k, i in enumerate(_read(node, keep_positions=True))]
+            found = self.unit_costs[key] = inline_cost(
+                node.opdef.scalar(*operands, **node.attrs), operands)
+        return found
 
     def _fusable(self, node: Node) -> bool:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
@@ -379,7 +400,8 @@ class Lowering:
         def store(*index):
             return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
-        parallel = math.prod(node.shape) >= 64 and touched >= self.options.parallel_elements
+        parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \
+            touched >= self.options.parallel_elements
         return [loops.loop_nest(node.shape, store, parallel=parallel)]
 
 

@@ -1,4 +1,5 @@
-"""Teaching renders with Graphviz: `render`, `compare`, and the helpers the CLI and demo call.
+"""Teaching renders with Graphviz: `render`, `compare`, and saving them (`write_picture`,
+`save_pictures`; the command line's drawing commands are graphnn/cli/render.py).
 
 Stage: rendering. Input: output nodes or a Graph, optional input values and the nodes to
 differentiate with respect to. Output: a `Rendering` (DOT source, saved as SVG, PNG, PDF or

@@ -14,7 +14,7 @@ import numpy as np
 import graphnn as gn
 from codegen import loops
 from codegen.llvm import build_module
-from codegen.llvm.stages import statement_size
+from codegen.cost import statement_size
 from graphnn.compiler.plans import make_plan
 from graphnn.options import CompileOptions
 from tests.harness import shallow_stack
