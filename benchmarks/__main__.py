@@ -12,6 +12,7 @@ from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
 from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
+from benchmarks.workloads import export as export_workload
 
 WORKLOADS = {
     "neuron": lambda quick: [neuron.build(quick)],
@@ -27,15 +28,16 @@ WORKLOADS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
-    parser.add_argument("--only", nargs="*", choices=[*WORKLOADS, "compile", "epoch", "scale"],
+    parser.add_argument("--only", nargs="*",
+                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export"],
                         help="run only these workloads (scale: compile time against graph "
-                             "size, 100 to 20,000 nodes)")
+                             "size, 100 to 20,000 nodes; export: C calls of exported code)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
     args = parser.parse_args(argv)
     if args.gemm:
         os.environ["BENCH_GEMM"] = args.gemm
-    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale"]
+    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export"]
     print(machine_line())
     rows: list[tuple[str, str, float]] = []
     for name in chosen:
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if name == "scale":                 # one compile per size, in fresh processes
             rows += scale.run(quick=args.quick)
+            continue
+        if name == "export":                # C calls, timed by a harness in C
+            rows += export_workload.run(repeats=1 if args.quick else 3, quick=args.quick)
             continue
         for work in WORKLOADS[name](args.quick):
             rows += _measure(work, 0.3 if args.quick else 1.5)

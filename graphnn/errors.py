@@ -45,6 +45,10 @@ class SymbolicLimitError(GraphnnError, ValueError):
     """A graph is too large to hand to SymPy within the configured bounds."""
 
 
+class ExportError(GraphnnError, ValueError):
+    """A compiled function cannot be exported as asked (path, name, cpu, batch, linker)."""
+
+
 def user_frame() -> tuple[str, int, str] | None:
     """The innermost stack frame outside the graphnn package: (file, line number, source line).
 

@@ -77,25 +77,29 @@ def symbol(dtype: str, trans_a: bool = False, trans_b: bool = False) -> str:
 VARIANTS = [(trans_a, trans_b) for trans_a in (False, True) for trans_b in (False, True)]
 
 
-def gemm_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool) -> str:
+def gemm_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool,
+            allocator: str = "aligned_alloc") -> str:
     """The IR text of one variant, graphnn_gemm_<dtype>_<layout>, for `vector_bits` vectors
-    (one module per variant: a program compiles only the layouts it uses)."""
+    (one module per variant: a program compiles only the layouts it uses). The packing
+    buffers come from `allocator`, a function with aligned_alloc's signature and contract."""
     module = ir.Module(name=symbol(dtype, trans_a, trans_b))
-    _Gemm(module, dtype, blocking(dtype, vector_bits)).build(trans_a, trans_b)
+    _Gemm(module, dtype, blocking(dtype, vector_bits), allocator).build(trans_a, trans_b)
     return str(module)
 
 
 class _Gemm:
-    def __init__(self, module: ir.Module, dtype: str, block: Blocking) -> None:
+    def __init__(self, module: ir.Module, dtype: str, block: Blocking,
+                 allocator: str = "aligned_alloc") -> None:
         self.module, self.block = module, block
         self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
         self.size = 4 if dtype == "f32" else 8
         self.vec = ir.VectorType(self.t, block.vector)
         self.dtype = dtype
+        # fmuladd, not fma: one fused instruction where the target has FMA, a multiply and an
+        # add where it has not (x86-64-v2), where llvm.fma would call libm's fmaf per lane
         self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
-                               f"llvm.fma.v{block.vector}{'f32' if dtype == 'f32' else 'f64'}")
-        self.aligned_alloc = ir.Function(module, ir.FunctionType(PTR, [I64, I64]),
-                                         "aligned_alloc")
+                               f"llvm.fmuladd.v{block.vector}{'f32' if dtype == 'f32' else 'f64'}")
+        self.aligned_alloc = ir.Function(module, ir.FunctionType(PTR, [I64, I64]), allocator)
         self.free = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), "free")
         self.parallel = ir.Function(module, ir.FunctionType(
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)

@@ -7,12 +7,13 @@
                       --set NAME=VALUE (repeatable) gives an input's value instead of the feed's
     optimize FILE     print a model file's graphs before and after optimization, with a report
     verify FILE       check a model file's gradients with SymPy (or finite differences)
+    export FILE --out DIR  write a model file's graph as a C library (.so or .o) and header
     ops               print the op reference (docs/ops.md) from the registry
     animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
                       page per frame (.pdf), or a directory of numbered frames (--format)
 
-One module per command (demo, show, render: render and animate, optimize, verify, ops), and
-commands.py, the argument parser that dispatches to them. Model files are read by
+One module per command (demo, show, render: render and animate, optimize, verify, export,
+ops), and commands.py, the argument parser that dispatches to them. Model files are read by
 graphnn/model_file.py.
 """
 

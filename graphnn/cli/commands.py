@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from graphnn.cli import export as export_command
 from graphnn.cli.demo import demo
 from graphnn.cli.ops import op_reference
 from graphnn.cli.optimize import run_optimize
@@ -87,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
                                help=f"bound on partial derivatives for SymPy ({MAX_PARTIALS})")
     verify_parser.add_argument("--timeout", type=float, default=TIMEOUT,
                                help=f"seconds of SymPy work before giving up ({TIMEOUT:g})")
+    export_command.add_arguments(commands.add_parser(
+        "export", help="write a model file's graph as a C library (.so or .o) and header"))
     return top
 
 
@@ -104,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               max_partials=args.max_partials, timeout=args.timeout)
         if args.command == "animate":
             return animate_command(args)
+        if args.command == "export":
+            return export_command.run_export(args)
         if args.command == "ops":
             print(op_reference(), end="")
             return 0

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from codegen.aot import Exported
 from codegen.jit import CompiledKernel, compile_kernel
 from codegen.llvm import GEMM_MODES, Target
 from codegen.pycall import NativeEntry, native_entry
 from codegen.pyentry import Argument, EntrySpec
 from codegen.runtime import thread_count
+from graphnn.compiler.export import export_function
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.errors import InputError, OpError, did_you_mean
@@ -279,6 +282,30 @@ class Function:
                                      f"{_out_label(j, graph.outputs[j])}: each output needs "
                                      f"memory of its own")
         return arrays
+
+    def export(self, path: str | os.PathLike, name: str | None = None,
+               cpu: str | Target = "host", batch: Sequence[str] | bool | None = None
+               ) -> Exported:
+        """Write the function for the declared shapes as C: `path` ending in .o (an object
+        file) or .so (a shared library, linked with the system's C compiler) and NAME.h
+        beside it, callable with no Python. `name` prefixes every symbol (default: the
+        compile name, or "graphnn_fn" for the default "f"); `cpu` is "host" or an x86-64
+        level ("x86-64-v2", "-v3", "-v4") for a library that runs on every CPU of that
+        level; `batch` names the batched inputs of NAME_batch (None: inferred where the rows
+        are independent; False: none). docs/export.md describes the C interface.
+
+        >>> import os, tempfile, graphnn as gn
+        >>> x = gn.input("x", shape=(3,))
+        >>> f = gn.compile(gn.tanh(x), name="squash")
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     exported = f.export(os.path.join(folder, "squash.o"))
+        ...     header = exported.header.read_text()
+        >>> exported.symbols
+        ('squash', 'squash_set_threads', 'squash_version', 'squash_with_workspace')
+        >>> "int squash(const double *x, double *out_0);" in header
+        True
+        """
+        return export_function(self, path, name, cpu, batch)
 
     def __repr__(self) -> str:
         names = ", ".join(n.name for n in self.graph.inputs)

@@ -219,6 +219,13 @@ def batch_shapes(graph: Graph, batched: Sequence[Node], declared: int) -> BatchS
 
 def _rebuild(graph: Graph, shapes: BatchShapes, size: int) -> Graph:
     """The graph at batch `size` (condition 4 of the module docstring)."""
+    memo = rebuilt_nodes(graph, shapes, size)
+    return Graph([memo[o] for o in graph.outputs], [memo[i] for i in graph.inputs],
+                 name=graph.name)
+
+
+def rebuilt_nodes(graph: Graph, shapes: BatchShapes, size: int) -> dict[Node, Node]:
+    """Every node of the graph, rebuilt at batch `size`: node -> its rebuilt twin."""
     memo: dict[Node, Node] = {}
     for node in graph.inputs:
         new = shapes.shape(node, size)
@@ -239,8 +246,7 @@ def _rebuild(graph: Graph, shapes: BatchShapes, size: int) -> Graph:
             raise NotBatchGeneric(f"{node.op} gives shape {memo[node].shape} at batch {size}, "
                                   f"not {want}: a batch of {size} would broadcast against a "
                                   "fixed axis")
-    return Graph([memo[o] for o in graph.outputs], [memo[i] for i in graph.inputs],
-                 name=graph.name)
+    return memo
 
 
 def rebatch(graph: Graph, shapes: Sequence[Shape]) -> Graph:

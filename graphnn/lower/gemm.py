@@ -38,6 +38,10 @@ def memory_of(node: Node, kept) -> bool:
     return _layout(node, kept) is not None
 
 
+# BLAS (and so a Gemm statement) takes its sizes and leading dimensions as 32-bit ints
+GEMM_MAX_DIMENSION = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Operand:
     buffer: loops.Buffer
@@ -59,6 +63,8 @@ class GemmOperands:
             return None
         a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
         b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+        if max(a_shape[-2:] + b_shape[-1:]) > GEMM_MAX_DIMENSION:
+            return None         # computed by loops over 64-bit indices instead
         return GemmOperands(Operand(kept[la[0]], la[1], a_shape),
                             Operand(kept[lb[0]], lb[1], b_shape))
 

@@ -13,8 +13,8 @@ import numpy as np
 
 import graphnn as gn
 from codegen import loops
-from codegen.llvm import build_module
 from codegen.cost import statement_size
+from codegen.llvm import build_module
 from graphnn.compiler.plans import make_plan
 from graphnn.options import CompileOptions
 from tests.harness import shallow_stack

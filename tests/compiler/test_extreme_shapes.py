@@ -80,3 +80,14 @@ def test_a_result_too_large_for_any_array_is_refused():
                                             r"result's shape .* has 2\*\*64 elements"):
         a + b
     assert gn.input("c", shape=(1 << 59,), dtype="float32").shape == (1 << 59,)   # 2**61 bytes
+
+
+def test_a_matmul_beyond_blas_sizes_compiles_to_loops():
+    # the reproducer: a dimension of 2**31 raised codegen's TypeError ("m must be an int in
+    # [0, 2**31)": BLAS takes 32-bit sizes); such a product is lowered to loops over 64-bit
+    # indices instead (compiled here, not run: the input alone would be 8 GiB)
+    x = gn.input("x", shape=(2**31, 1), dtype="float32")
+    w = gn.input("w", shape=(1, 1), dtype="float32")
+    f = compile(x @ w)
+    assert "gemm" not in f.loop_ir
+    assert "gemm" in compile(gn.input("y", shape=(4, 1), dtype="float32") @ w).loop_ir
