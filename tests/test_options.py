@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from codegen.aot import object_code
+from codegen.llvm import Target
 from codegen.options import CodegenOptions
+from graphnn.compiler.export import make_entry
 from graphnn.options import CompileOptions
 from tests.harness import run_docstring_examples
 
@@ -89,3 +92,18 @@ def test_each_stage_reads_its_settings_from_the_options():
 def test_docstring_examples():
     result = run_docstring_examples("graphnn.options")
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_an_exported_function_is_built_with_its_options():
+    x = gn.input("x", shape=(4,))
+    chain = x
+    for _ in range(40):
+        chain = gn.tanh(chain * 1.5)
+    staged = CompileOptions(max_inline_cost=10, max_group_cost=10,
+                            codegen=CodegenOptions(stage_size=50))
+    f = gn.compile(chain, options=staged)
+    entry = make_entry(f.graph, f.base.plan, "chain", False, f.options)
+    assert entry.options == staged.codegen
+    unstaged = dataclasses.replace(entry, options=CodegenOptions())
+    target = Target.host()
+    assert object_code([entry], target) != object_code([unstaged], target)

@@ -88,7 +88,8 @@ def export(entries: Sequence[Entry], path: Path, target: Target, *, header: str,
 def object_code(entries: Sequence[Entry], target: Target) -> bytes:
     """The object file holding every entry, for `target`."""
     kernels = {e.name: _renamed(e.kernel, e.name) for e in entries}
-    texts = [str(build_module(k, gemm="native").module) for k in kernels.values()]
+    texts = [str(build_module(kernels[e.name], gemm="native", options=e.options).module)
+             for e in entries]
     products = sorted({(g.c.dtype, g.trans_a, g.trans_b) for k in kernels.values()
                        for g in _gemms(k)})
     texts += [gemm_native.gemm_ir(dtype, target.vector_bits, a, b, allocator=GEMM_ALLOC)
