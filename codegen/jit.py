@@ -10,8 +10,8 @@ and features, llvmlite version and these settings; a cached object is checked
 (``codegen.objectfile``) before the linker sees it, and one that fails the check or the link is
 evicted and rebuilt; ORC links the object into its own JIT library, resolving libc and libm from the
 process and ``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for
-a target this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native
-CPython entry points) are the only ones that touch ctypes.
+a target this CPU can run (``Target.check_runs_here``). This module and codegen.native (the
+CPython entry points and their ABI probes) are the only ones that touch ctypes.
 
 >>> import numpy as np
 >>> from codegen import loops
@@ -42,11 +42,12 @@ import numpy as np
 
 from codegen import cache, loops, objectfile
 from codegen.arrays import address, check_call
-from codegen.llvm import gemm_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
+from codegen.native import gemm as native_gemm
+from codegen.native.abi import capsule_address
+from codegen.native.runtime import futex_syscall, runtime_ir, thread_count
 from codegen.options import CodegenOptions
-from codegen.runtime import runtime_ir, thread_count
 from codegen.workspace import layout
 
 # How a module is compiled (each string is part of its cache key):
@@ -64,7 +65,7 @@ LEVELS = {
     "none": "no passes opt=0 reloc=pic",
 }
 # Undefined symbols generated code may leave to the process besides a caller's imports: PIC
-# code's GOT base, the C library functions codegen.runtime and codegen.llvm.gemm_native call,
+# code's GOT base, the C library functions codegen.native.runtime and codegen.native.gemm call,
 # and those LLVM calls for memory intrinsics and for math intrinsics a CPU lacks instructions
 # for (llvm.pow always; floor, rint, fma, minnum, maxnum, sqrt without SSE4.1, FMA, AVX).
 PROCESS_SYMBOLS = frozenset({
@@ -205,20 +206,12 @@ def link_entry(description: str, build: Callable[[], str], symbol: str, target: 
     return _link_generated(description, build, symbol, [symbol], {}, target, level)
 
 
-def _capsule_address(capsule: object) -> int:
-    name = ctypes.pythonapi.PyCapsule_GetName
-    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return pointer(capsule, name(capsule))
-
-
 @functools.cache
 def _blas_symbols() -> dict[str, int]:
     """SciPy's Fortran sgemm/dgemm, from its cython_blas capsules. The extension is loaded by
     itself: importing scipy.linalg for it would cost 0.5 s, this about 0.17 s."""
     blas = sys.modules.get("scipy.linalg.cython_blas") or _load_cython_blas()
-    return {f"blas_{p}gemm": _capsule_address(blas.__pyx_capi__[f"{p}gemm"]) for p in "sd"}
+    return {f"blas_{p}gemm": capsule_address(blas.__pyx_capi__[f"{p}gemm"]) for p in "sd"}
 
 
 def _load_cython_blas() -> Any:
@@ -244,7 +237,9 @@ def _parallel_symbols() -> dict[str, int]:
     CPU: one thread pool serves the kernels of every target."""
     # glue too: the pool's hand-off costs the same compiled either way (measured, 200k-element
     # loop on 2 threads), and quick compilation takes 40 ms less on a process's first kernel
-    tracker = _link_generated("graphnn runtime", runtime_ir, "graphnn_runtime",
+    # the futex syscall (None: the serial runtime) picks the runtime's text, so it is in the key
+    tracker = _link_generated(f"graphnn runtime futex={futex_syscall()}", runtime_ir,
+                              "graphnn_runtime",
                               [PARALLEL_FOR, "graphnn_parallel_reset"], {}, Target.host(),
                               level="none")
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
@@ -255,7 +250,7 @@ def _parallel_symbols() -> dict[str, int]:
 
 @functools.cache
 def gemm_symbol(name: str, target: Target) -> int:
-    """Address of one variant of our GEMM (codegen.llvm.gemm_native), generated for the
+    """Address of one variant of our GEMM (codegen.native.gemm), generated for the
     target's vector width and compiled or loaded from the cache the first time this process
     needs it."""
     target.check_runs_here()
@@ -263,7 +258,7 @@ def gemm_symbol(name: str, target: Target) -> int:
     trans_a, trans_b = layout[0] == "t", layout[1] == "t"
     bits = target.vector_bits
     tracker = _link_generated(f"{name} {bits}", functools.partial(
-        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
+        native_gemm.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
         target)
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
@@ -275,7 +270,7 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
-    micro-kernel, codegen.llvm.gemm_native), "auto" (BLAS at the top level, native and
+    micro-kernel, codegen.native.gemm), "auto" (BLAS at the top level, native and
     single-threaded inside parallel loops) or "loops" (plain loops); without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and
     native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
@@ -353,7 +348,7 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
         if mode == "blas" or (mode == "auto" and id(g) not in nested):
             imports.update(_blas_symbols())
         elif mode in ("native", "auto"):
-            name = gemm_native.symbol(g.c.dtype, g.trans_a, g.trans_b)
+            name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
             imports[name] = gemm_symbol(name, target)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())

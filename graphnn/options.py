@@ -78,7 +78,7 @@ class CompileOptions:
 
     # -- calling (graphnn.compiler.function) --
     # native calls of kernels touching more elements release the GIL: releasing it costs a
-    # save and a restore and guards the shared workspace (codegen/pyentry.py), worth it only
+    # save and a restore and guards the shared workspace (codegen/native/pyentry.py), worth it only
     # when the kernel runs long enough for other threads to use the time
     release_gil_elements: int = 1 << 14
 

@@ -69,19 +69,26 @@ def test_the_function_keeps_its_options_for_every_batch_size():
     assert rebatched.options is options and "gemm" not in rebatched.kernel.loop_ir
 
 
+def _chain() -> gn.Node:
+    x = gn.input("x", shape=(4,))
+    chain = x
+    for _ in range(40):
+        chain = gn.tanh(chain * 1.5)
+    return chain
+
+
+# small loops (max_inline_cost, max_group_cost), in small LLVM functions (stage_size)
+STAGED = CompileOptions(max_inline_cost=10, max_group_cost=10,
+                        codegen=CodegenOptions(stage_size=50))
+
+
 def test_each_stage_reads_its_settings_from_the_options():
     x = gn.input("x", shape=(4, 4))
     c = gn.constant(np.arange(4.0))
     grown = gn.Graph(x * (gn.reshape(c, (4, 1)) + c))     # 16 elements folded from 4
     assert "add" not in str(gn.optimize(grown))
     assert "add" in str(gn.optimize(grown, options=CompileOptions(fold_limit=0)))
-    x = gn.input("x", shape=(4,))
-    chain = x
-    for _ in range(40):
-        chain = gn.tanh(chain * 1.5)
-    # small loops (max_inline_cost, max_group_cost), in small LLVM functions (stage_size)
-    staged = CompileOptions(max_inline_cost=10, max_group_cost=10,
-                            codegen=CodegenOptions(stage_size=50))
+    chain, staged = _chain(), STAGED
     assert ".stage1" in gn.compile(chain, options=staged).llvm_ir
     assert ".stage" not in gn.compile(chain).llvm_ir
     gil = gn.compile(chain, options=CompileOptions(release_gil_elements=0))
@@ -95,15 +102,9 @@ def test_docstring_examples():
 
 
 def test_an_exported_function_is_built_with_its_options():
-    x = gn.input("x", shape=(4,))
-    chain = x
-    for _ in range(40):
-        chain = gn.tanh(chain * 1.5)
-    staged = CompileOptions(max_inline_cost=10, max_group_cost=10,
-                            codegen=CodegenOptions(stage_size=50))
-    f = gn.compile(chain, options=staged)
+    f = gn.compile(_chain(), options=STAGED)
     entry = make_entry(f.graph, f.base.plan, "chain", False, f.options)
-    assert entry.options == staged.codegen
+    assert entry.options == STAGED.codegen
     unstaged = dataclasses.replace(entry, options=CodegenOptions())
     target = Target.host()
     assert object_code([entry], target) != object_code([unstaged], target)

@@ -35,8 +35,8 @@ from codegen import loops
 from codegen.cost import statement_size, work
 from codegen.llvm import stages
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
-from codegen.llvm.gemm_native import clamp_threads
 from codegen.llvm.vecmath import keep_variants
+from codegen.native.gemm import clamp_threads
 from codegen.options import CodegenOptions
 from codegen.workspace import Layout, layout
 

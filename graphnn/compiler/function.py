@@ -19,9 +19,9 @@ import numpy as np
 from codegen.aot import Exported
 from codegen.jit import CompiledKernel, compile_kernel
 from codegen.llvm import GEMM_MODES, Target
-from codegen.pycall import NativeEntry, native_entry
-from codegen.pyentry import Argument, EntrySpec
-from codegen.runtime import thread_count
+from codegen.native.pycall import NativeEntry, native_entry
+from codegen.native.pyentry import Argument, EntrySpec
+from codegen.native.runtime import thread_count
 from graphnn.compiler.export import export_function
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
@@ -138,7 +138,7 @@ class Function:
 
     def _native_entry(self, specialization: Specialization) -> NativeEntry | None:
         """Calls with the declared shapes go straight to native code that validates them
-        (codegen.pycall); every other call takes the Python path below, `call_python`."""
+        (codegen.native.pycall); every other call takes the Python path below, `call_python`."""
         spec = specialization.entry_spec(self.single)
         native = None if spec is None else native_entry(
             specialization.kernel, spec, specialization.plan.constants, self.call_python)

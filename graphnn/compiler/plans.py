@@ -39,7 +39,7 @@ import numpy as np
 import graphnn.ops  # noqa: F401  (every built-in op registered before the snapshot below)
 from codegen import cache, loops, serialize
 from codegen.jit import codegen_version, host
-from codegen.runtime import available_cores
+from codegen.native.runtime import available_cores
 from codegen.schedule import schedule
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from codegen import loops
-from codegen.runtime import available_cores
+from codegen.native.runtime import available_cores
 from graphnn.ir import Node
 from graphnn.ops.common import clamped, when, window_load
 from graphnn.options import CompileOptions

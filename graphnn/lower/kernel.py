@@ -28,7 +28,7 @@ import numpy as np
 
 from codegen import loops
 from codegen.cost import EXPENSIVE, inline_cost
-from codegen.runtime import MAX_THREADS
+from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.conv import CONV_OPS, conv_stage, worth_it
@@ -43,7 +43,7 @@ _GEMM_OPS = {"matmul", *CONV_OPS}                # lowered to Gemm statements wh
 # cost on (more than one cheap op, which is what reloading it costs) it is stored instead.
 _BROADCAST_STORE_COST = 2
 # An indexing op's loop is split among threads by its outputs, so a parallel one needs outputs
-# to split: at least as many as the most threads a loop runs on (codegen.runtime.MAX_THREADS).
+# to split: at least as many as the most threads a loop runs on (the runtime's MAX_THREADS).
 _PARALLEL_MIN_OUTPUTS = MAX_THREADS
 
 
