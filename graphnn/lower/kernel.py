@@ -88,7 +88,7 @@ class Lowering:
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
-        self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtypes) -> _cost
+        self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtype) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
 
     # -- planning ------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ class Lowering:
     def _cost(self, node: Node) -> int:
         """What computing one element of an elementwise node costs: codegen's cost model asked
         about the expression its scalar rule builds (operands not counted)."""
-        key = (node.op, node.attr_items, tuple(i.dtype for i in node.inputs))
+        key = (node.op, node.attr_items, node.dtype)       # operands have the node's dtype
         found = self.unit_costs.get(key)
         if found is None:
             operands = [loops.const(0, node.dtype) if i is None else
