@@ -1,17 +1,17 @@
 """Kernel -> native code: verify, optimize, cache, JIT-link, and call with NumPy arrays.
 
 Input: a ``loops.Kernel``. Output: a ``CompiledKernel``. Steps: ``codegen.llvm`` emits LLVM IR;
-llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3,
-loop and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told
-otherwise, e.g. ``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target
-machine emits a PIC object file, which the disk cache (``codegen.cache``) stores under a hash of
-the loop IR, the options, codegen's source, the target's CPU name and features, llvmlite
-version and these settings; a cached object is checked (``codegen.objectfile``) before the
-linker sees it, and one that fails the check or the link is evicted and rebuilt; ORC links the
-object into its own JIT library, resolving libc and libm from the process and
-``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for a target
-this CPU can run (``Target.check_runs_here``). This module and codegen.pycall (native CPython
-entry points) are the only ones that touch ctypes.
+llvmlite parses and verifies it and runs the new pass manager at a fixed level (speed level 3, loop
+and SLP vectorization) for a ``Target`` (codegen.llvm.target: this CPU unless told otherwise, e.g.
+``Target.named("x86-64-v3")`` for AVX2 code on an AVX-512 machine); the target machine emits a PIC
+object file, which the disk cache (``codegen.cache``) stores under a hash of the loop IR, the
+options (``codegen.options.CodegenOptions``, by its repr), codegen's source, the target's CPU name
+and features, llvmlite version and these settings; a cached object is checked
+(``codegen.objectfile``) before the linker sees it, and one that fails the check or the link is
+evicted and rebuilt; ORC links the object into its own JIT library, resolving libc and libm from the
+process and ``blas_sgemm``/``blas_dgemm`` from SciPy's Cython BLAS capsules. Code is linked only for
+a target this CPU can run (``Target.check_runs_here``). This module and codegen.native (the
+CPython entry points and their ABI probes) are the only ones that touch ctypes.
 
 >>> import numpy as np
 >>> from codegen import loops
@@ -42,10 +42,12 @@ import numpy as np
 
 from codegen import cache, loops, objectfile
 from codegen.arrays import address, check_call
-from codegen.llvm import gemm_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
-from codegen.runtime import runtime_ir, thread_count
+from codegen.native import gemm as native_gemm
+from codegen.native.abi import capsule_address
+from codegen.native.runtime import futex_syscall, runtime_ir, thread_count
+from codegen.options import CodegenOptions
 from codegen.workspace import layout
 
 # How a module is compiled (each string is part of its cache key):
@@ -63,7 +65,7 @@ LEVELS = {
     "none": "no passes opt=0 reloc=pic",
 }
 # Undefined symbols generated code may leave to the process besides a caller's imports: PIC
-# code's GOT base, the C library functions codegen.runtime and codegen.llvm.gemm_native call,
+# code's GOT base, the C library functions codegen.native.runtime and codegen.native.gemm call,
 # and those LLVM calls for memory intrinsics and for math intrinsics a CPU lacks instructions
 # for (llvm.pow always; floor, rint, fma, minnum, maxnum, sqrt without SSE4.1, FMA, AVX).
 PROCESS_SYMBOLS = frozenset({
@@ -204,20 +206,12 @@ def link_entry(description: str, build: Callable[[], str], symbol: str, target: 
     return _link_generated(description, build, symbol, [symbol], {}, target, level)
 
 
-def _capsule_address(capsule: object) -> int:
-    name = ctypes.pythonapi.PyCapsule_GetName
-    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    pointer = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer.restype, pointer.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return pointer(capsule, name(capsule))
-
-
 @functools.cache
 def _blas_symbols() -> dict[str, int]:
     """SciPy's Fortran sgemm/dgemm, from its cython_blas capsules. The extension is loaded by
     itself: importing scipy.linalg for it would cost 0.5 s, this about 0.17 s."""
     blas = sys.modules.get("scipy.linalg.cython_blas") or _load_cython_blas()
-    return {f"blas_{p}gemm": _capsule_address(blas.__pyx_capi__[f"{p}gemm"]) for p in "sd"}
+    return {f"blas_{p}gemm": capsule_address(blas.__pyx_capi__[f"{p}gemm"]) for p in "sd"}
 
 
 def _load_cython_blas() -> Any:
@@ -243,7 +237,9 @@ def _parallel_symbols() -> dict[str, int]:
     CPU: one thread pool serves the kernels of every target."""
     # glue too: the pool's hand-off costs the same compiled either way (measured, 200k-element
     # loop on 2 threads), and quick compilation takes 40 ms less on a process's first kernel
-    tracker = _link_generated("graphnn runtime", runtime_ir, "graphnn_runtime",
+    # the futex syscall (None: the serial runtime) picks the runtime's text, so it is in the key
+    tracker = _link_generated(f"graphnn runtime futex={futex_syscall()}", runtime_ir,
+                              "graphnn_runtime",
                               [PARALLEL_FOR, "graphnn_parallel_reset"], {}, Target.host(),
                               level="none")
     reset = ctypes.CFUNCTYPE(None)(tracker["graphnn_parallel_reset"])
@@ -254,7 +250,7 @@ def _parallel_symbols() -> dict[str, int]:
 
 @functools.cache
 def gemm_symbol(name: str, target: Target) -> int:
-    """Address of one variant of our GEMM (codegen.llvm.gemm_native), generated for the
+    """Address of one variant of our GEMM (codegen.native.gemm), generated for the
     target's vector width and compiled or loaded from the cache the first time this process
     needs it."""
     target.check_runs_here()
@@ -262,23 +258,25 @@ def gemm_symbol(name: str, target: Target) -> int:
     trans_a, trans_b = layout[0] == "t", layout[1] == "t"
     bits = target.vector_bits
     tracker = _link_generated(f"{name} {bits}", functools.partial(
-        gemm_native.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
+        native_gemm.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
         target)
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
-                   threads: int | None = None, target: Target | None = None) -> CompiledKernel:
+                   threads: int | None = None, target: Target | None = None,
+                   options: CodegenOptions | None = None) -> CompiledKernel:
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
-    micro-kernel, codegen.llvm.gemm_native), "auto" (BLAS at the top level, native and
+    micro-kernel, codegen.native.gemm), "auto" (BLAS at the top level, native and
     single-threaded inside parallel loops) or "loops" (plain loops); without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and
     native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
     ``runtime.thread_count``), overridable per call. ``target`` is the CPU the code is built
     for (None: ``Target.host()``); one this CPU cannot run raises ``UnsupportedTarget``.
+    ``options`` sets how the module is built (stage size, parallel grain; None: the defaults).
 
     The cache key is the loop IR with the options, codegen's own source and the target: a
     cached kernel is linked without building its LLVM IR at all (``llvm_ir`` is made on demand).
@@ -289,19 +287,33 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     count = thread_count(threads)
     target = Target.host() if target is None else target
     target.check_runs_here()
+    options = CodegenOptions() if options is None else options
     nodes = _nodes(kernel)
-    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
     level = _level(nodes)
-    key = cache.cache_key([str(kernel), mode if has_gemm else "", codegen_version(),
-                           target.cpu, target.features, llvmlite.__version__, LEVELS[level]])
+    key = _kernel_key(kernel, nodes, mode, target, options)
     symbol = entry_symbol(kernel)
     with _LOCK:
         imports = _kernel_imports(kernel, nodes, mode, target)
         tracker, cached = _cached_link(
-            "kernel", key,
-            lambda k: emit(str(build_module(kernel, gemm=mode).module), target, level, k),
+            "kernel", key, lambda k: emit(str(build_module(
+                kernel, gemm=mode, options=options).module), target, level, k),
             kernel.name, [symbol], imports)
-    return CompiledKernel(kernel, mode, tracker, count, cached, target)
+    return CompiledKernel(kernel, mode, tracker, count, cached, target, options)
+
+
+def kernel_key(kernel: loops.Kernel, gemm: str, target: Target, options: CodegenOptions) -> str:
+    """The object cache key of a kernel compiled with these settings: its loop IR, the gemm
+    mode (when it has a Gemm), the options' repr (every field, so a new one cannot be left out),
+    codegen's source, the target and llvmlite's version and optimization level."""
+    return _kernel_key(kernel, _nodes(kernel), gemm, target, options)
+
+
+def _kernel_key(kernel: loops.Kernel, nodes: list[loops.Node], gemm: str, target: Target,
+                options: CodegenOptions) -> str:
+    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
+    return cache.cache_key([str(kernel), gemm if has_gemm else "", repr(options),
+                            codegen_version(), target.cpu, target.features,
+                            llvmlite.__version__, LEVELS[_level(nodes)]])
 
 
 def kernel_level(kernel: loops.Kernel) -> str:
@@ -336,7 +348,7 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
         if mode == "blas" or (mode == "auto" and id(g) not in nested):
             imports.update(_blas_symbols())
         elif mode in ("native", "auto"):
-            name = gemm_native.symbol(g.c.dtype, g.trans_a, g.trans_b)
+            name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
             imports[name] = gemm_symbol(name, target)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
@@ -361,10 +373,12 @@ class CompiledKernel:
     """
 
     def __init__(self, kernel: loops.Kernel, gemm: str, tracker: llvm.ResourceTracker,
-                 threads: int, from_cache: bool, target: Target) -> None:
+                 threads: int, from_cache: bool, target: Target,
+                 options: CodegenOptions | None = None) -> None:
         self.kernel = kernel
         self.name = kernel.name
         self.gemm = gemm
+        self.options = CodegenOptions() if options is None else options
         self.threads = thread_count(threads)
         self.target = target
         self.from_cache = from_cache
@@ -377,7 +391,7 @@ class CompiledKernel:
     @functools.cached_property
     def llvm_ir(self) -> str:
         """The LLVM IR as emitted, before optimization (built on demand)."""
-        return str(build_module(self.kernel, gemm=self.gemm).module)
+        return str(build_module(self.kernel, gemm=self.gemm, options=self.options).module)
 
     @property
     def function_address(self) -> int:

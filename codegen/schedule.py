@@ -33,10 +33,12 @@ kernel colsum(x: f32[100,8]) -> (out: f32[8]) {
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from codegen import loops
-from codegen.cost import PARALLEL_MIN_WORK, work
+from codegen.cost import work
+from codegen.options import CodegenOptions
 
 Rewrite = Callable[[loops.Stmt], loops.Stmt | tuple[loops.Stmt, ...]]
 
@@ -205,20 +207,24 @@ def _independent_iterations(loop: loops.Loop) -> bool:
     return len(kinds) == len({name for name, _ in kinds})  # one indexing geometry per buffer
 
 
-def _parallelize(stmt: loops.Stmt) -> loops.Stmt:
+def _parallelize(stmt: loops.Stmt, min_work: int) -> loops.Stmt:
     if not isinstance(stmt, loops.Loop) or stmt.parallel or stmt.extent < 2:
         return stmt
-    if work(stmt) < 2 * PARALLEL_MIN_WORK or not _independent_iterations(stmt):
+    if work(stmt) < 2 * min_work or not _independent_iterations(stmt):
         return stmt
     return loops.Loop(stmt.var, stmt.extent, stmt.body, parallel=True)
 
 
-def parallelize(kernel: loops.Kernel) -> loops.Kernel:
-    """Mark top-level loops with independent iterations and enough work as parallel."""
-    return _rebuild(kernel, _parallelize, top_only=True)
+def parallelize(kernel: loops.Kernel, options: CodegenOptions | None = None) -> loops.Kernel:
+    """Mark top-level loops with independent iterations and enough work (at least twice
+    ``options.parallel_min_work``: two threads' worth) as parallel."""
+    options = CodegenOptions() if options is None else options
+    return _rebuild(kernel, functools.partial(_parallelize, min_work=options.parallel_min_work),
+                    top_only=True)
 
 
-def schedule(kernel: loops.Kernel, *, parallel: bool = True) -> loops.Kernel:
+def schedule(kernel: loops.Kernel, *, parallel: bool = True,
+             options: CodegenOptions | None = None) -> loops.Kernel:
     """The default schedule: interchange reductions, flatten, then (optionally) parallelize."""
     kernel = flatten_elementwise(interchange_reductions(kernel))
-    return parallelize(kernel) if parallel else kernel
+    return parallelize(kernel, options) if parallel else kernel

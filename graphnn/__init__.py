@@ -12,7 +12,8 @@ with SymPy, and compile it to native code through LLVM.
 """
 
 from graphnn import nn, ops
-from graphnn.api import Function, Graph, Node, animate, apply, compile, constant, evaluate, grad
+from graphnn.api import CompileOptions, Function, Graph, Node, animate, apply, compile, constant
+from graphnn.api import evaluate, grad
 from graphnn.api import input
 from graphnn.api import optimize, render, scope
 from graphnn.api import SYMBOLIC, SymbolicLimitError
@@ -26,7 +27,8 @@ from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tan
 
 
 __all__ = [
-    "Function", "Graph", "Node", "OpDef", "REGISTRY", "animate", "apply", "compile", "constant",
+    "CompileOptions", "Function", "Graph", "Node", "OpDef", "REGISTRY", "animate", "apply",
+    "compile", "constant",
     "evaluate", "grad", "input", "nn", "ops", "optimize", "render", "scope",
     "SymbolicLimitError", "check_gradients", "check_ops", "to_sympy",
     "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",

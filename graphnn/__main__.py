@@ -1,4 +1,4 @@
-"""`python -m graphnn`: see graphnn/cli.py."""
+"""`python -m graphnn`: see graphnn/cli/."""
 
 import sys
 

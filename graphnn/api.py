@@ -14,6 +14,7 @@ from graphnn.errors import SymbolicLimitError
 from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, input, scope
+from graphnn.options import CompileOptions
 from graphnn.passes import optimize
 from graphnn.render import notebook
 from graphnn.render.animate import animate
@@ -25,8 +26,8 @@ notebook.install(Function)      # graphs, nodes and compiled functions display i
 # declaring, differentiating, evaluating and compiling graphs never need it.
 SYMBOLIC = ("check_gradients", "check_ops", "to_sympy")
 
-__all__ = ["Function", "Graph", "Node", "SymbolicLimitError", "animate", "apply", "compile",
-           "constant",
+__all__ = ["CompileOptions", "Function", "Graph", "Node", "SymbolicLimitError", "animate",
+           "apply", "compile", "constant",
            "evaluate", "grad", "input", "optimize", "render", "scope", *SYMBOLIC]
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from graphnn.errors import InputError, OpError
 from graphnn.ir import Node, toposort
-from graphnn.render.text import graph_text
 from graphnn.shapes import format_shape
+from graphnn.text import graph_text
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -52,10 +52,8 @@ INITIALIZERS = ("he", "xavier")        # the nn initializers an activation may d
 class Lowering:
     """How lowering (graphnn/lower) treats an op, besides its scalar/compute/view rule.
 
-    `cost`: an op with a `scalar` rule declares what computing one element inlined costs, in
-    additions: 1 for arithmetic, comparisons and selects, 4 for division, square roots and
-    the polynomial or libm functions (exp, log, tanh, pow, ...). Lowering keeps a value in
-    memory rather than recompute it when it is costly and read many times.
+    What an element costs is not declared: codegen's cost model (codegen.cost.inline_cost)
+    prices the loop IR the op's scalar rule builds, so there is one cost model.
     `reads_once`: an indexing op that reads each operand element once, a reduction over its
     `axis` attribute (declared in `axes` as "many"): its operands are not kept in memory for
     it, and it is fused into its user's loop unless it reduces leading axes.
@@ -63,7 +61,6 @@ class Lowering:
     GEMM_FORMS), "" for none.
     """
 
-    cost: int = 0
     reads_once: bool = False
     gemm: str = ""
 
@@ -298,9 +295,6 @@ def _check_lowering(op: OpDef) -> str:
                 "through their expansion)")
     if op.scalar is not None and not op.elementwise:
         return "has a scalar lowering but is not elementwise"
-    if (op.scalar is not None) != (op.lowering.cost > 0):
-        return ("needs lowering=Lowering(cost=...) with its scalar rule (1 for arithmetic, 4 "
-                "for division, roots, exp-like functions), and a cost only with one")
     if op.lowering.reads_once and (op.compute is None or op.axes.get("axis") != "many"):
         return "reads_once needs a compute rule reducing over an axis attribute of kind 'many'"
     if op.lowering.gemm and (op.lowering.gemm not in GEMM_FORMS or op.compute is None):

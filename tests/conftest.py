@@ -37,12 +37,16 @@ def private_compile_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True, scope="session")
 def checked_optimizer():
-    """Graph invariants are verified after every optimizer pass in tests (gn.compile too)."""
-    from graphnn.passes import verify
-
-    saved, verify.CHECKS = verify.CHECKS, True
+    """Graph invariants are verified after every optimizer pass in tests (gn.compile too):
+    GRAPHNN_CHECK_PASSES is the default of CompileOptions.check_passes, read whenever options
+    are made."""
+    saved = os.environ.get("GRAPHNN_CHECK_PASSES")
+    os.environ["GRAPHNN_CHECK_PASSES"] = "1"
     yield
-    verify.CHECKS = saved
+    if saved is None:
+        os.environ.pop("GRAPHNN_CHECK_PASSES", None)
+    else:
+        os.environ["GRAPHNN_CHECK_PASSES"] = saved
 
 
 @pytest.fixture(autouse=True, scope="session")

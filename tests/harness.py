@@ -4,6 +4,7 @@ docstring examples, work started on several threads at once, the CPU levels to t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import doctest
 import importlib
 import json
@@ -16,6 +17,21 @@ import llvmlite.binding as llvm
 import pytest
 
 from codegen.llvm.target import X86_LEVELS, Target
+
+
+def changed_fields(options: object) -> list[tuple[str, object]]:
+    """(dotted field name, the options with only that field changed) for every field of a
+    frozen options dataclass, nested ones (CompileOptions.codegen) field by field."""
+    changed: list[tuple[str, object]] = []
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        if dataclasses.is_dataclass(value):
+            changed += [(f"{field.name}.{name}", dataclasses.replace(options, **{field.name: v}))
+                        for name, v in changed_fields(value)]
+        else:
+            other = (not value) if isinstance(value, bool) else value + 1
+            changed.append((field.name, dataclasses.replace(options, **{field.name: other})))
+    return changed
 
 
 def golden_checker(directory: Path, update: bool) -> Callable[[str, str], None]:

@@ -31,11 +31,12 @@ For an entry named NAME the library defines exactly these symbols (every other o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from codegen import loops
+from codegen.options import CodegenOptions
 from codegen.workspace import ALIGNMENT, layout
 
 # (suffix of the macro GRAPHNN_<suffix>, value, meaning): the return codes of every entry point
@@ -117,7 +118,8 @@ class Entry:
     output k. With `batch` (the declared batch size), NAME_batch runs the kernel over consecutive
     chunks of `batch` rows of every batched argument, the last chunk through the workspace
     (the graph side sets it only for graphs whose rows are independent); `no_batch` says why
-    there is none otherwise. `version` is the graph's text hash; `text` its text form."""
+    there is none otherwise. `version` is the graph's text hash; `text` its text form; `options`
+    how its kernel is emitted (the compiled function's)."""
 
     name: str
     kernel: loops.Kernel
@@ -130,6 +132,7 @@ class Entry:
     text: str = ""
     sources: tuple[tuple[str, int], ...] = ()
     output_constants: tuple[np.ndarray, ...] = ()
+    options: CodegenOptions = field(default_factory=CodegenOptions)
 
     def __post_init__(self) -> None:
         if not self.sources:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codegen.aot.abi import DEFAULT_THREADS, ERRORS, Argument, Entry
-from codegen.runtime import MAX_THREADS
+from codegen.native.runtime import MAX_THREADS
 
 _DTYPES = {"f32": "float32", "f64": "float64"}
 

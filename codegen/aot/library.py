@@ -5,7 +5,7 @@ Output: the files, and an ``Exported`` record of what was written.
 
 One LLVM module holds everything the functions run: each entry's kernel (built with our own
 GEMM, ``gemm="native"``, never BLAS), the GEMM variants its kernels call (generated for the
-target's vector width), the thread pool (codegen.runtime) when anything runs in parallel, and
+target's vector width), the thread pool (codegen.native.runtime) when anything runs in parallel, and
 the C entry points (codegen.aot.wrapper). Linked into one module, every symbol but the entry
 points becomes internal, so the optimizer sees the whole program and the object file exports
 exactly the documented names; two exported libraries never clash. The object code then needs
@@ -31,10 +31,10 @@ from codegen.aot.elf import Symbols
 from codegen.aot.header import Build, header_text
 from codegen.aot.link import link_shared, shared_suffix
 from codegen.aot.wrapper import GEMM_ALLOC, wrapper_ir
-from codegen.llvm import gemm_native
 from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
-from codegen.runtime import runtime_ir
+from codegen.native import gemm as native_gemm
+from codegen.native.runtime import runtime_ir
 
 LLVM_LOCK = jit._LOCK         # noqa: SLF001 - the one lock around llvmlite's JIT and passes
 LIBM = frozenset({"pow", "powf", "fma", "fmaf", "exp", "expf", "log", "logf", "rint", "rintf",
@@ -88,10 +88,11 @@ def export(entries: Sequence[Entry], path: Path, target: Target, *, header: str,
 def object_code(entries: Sequence[Entry], target: Target) -> bytes:
     """The object file holding every entry, for `target`."""
     kernels = {e.name: _renamed(e.kernel, e.name) for e in entries}
-    texts = [str(build_module(k, gemm="native").module) for k in kernels.values()]
+    texts = [str(build_module(kernels[e.name], gemm="native", options=e.options).module)
+             for e in entries]
     products = sorted({(g.c.dtype, g.trans_a, g.trans_b) for k in kernels.values()
                        for g in _gemms(k)})
-    texts += [gemm_native.gemm_ir(dtype, target.vector_bits, a, b, allocator=GEMM_ALLOC)
+    texts += [native_gemm.gemm_ir(dtype, target.vector_bits, a, b, allocator=GEMM_ALLOC)
               for dtype, a, b in products]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
@@ -119,7 +120,7 @@ def gemm_heap(kernel: loops.Kernel, target: Target) -> tuple[int, bool]:
     for g in _gemms(kernel):
         if g.m <= 0 or g.n <= 0 or (g.m * g.n == 0 and g.beta == 1.0):
             continue
-        block = gemm_native.blocking(g.c.dtype, target.vector_bits)
+        block = native_gemm.blocking(g.c.dtype, target.vector_bits)
         size = 4 if g.c.dtype == "f32" else 8
         panels = math.ceil(g.n / block.nr) * block.nr + math.ceil(g.m / block.mr) * block.mr
         most = max(most, panels * block.kc * size)

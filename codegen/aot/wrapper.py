@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from llvmlite import ir
 
 from codegen.aot.abi import CODES, DEFAULT_THREADS, ITEMSIZE, Argument, Entry
-from codegen.runtime import MAX_THREADS
+from codegen.native.runtime import MAX_THREADS
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()

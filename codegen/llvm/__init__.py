@@ -1,11 +1,12 @@
-"""Loop IR -> LLVM IR, built with llvmlite's IR builder: the only llvmlite users besides
-``codegen.jit`` (which optimizes, compiles and links what this package builds).
+"""Loop IR -> LLVM IR, built with llvmlite's IR builder: with ``codegen.jit`` (which optimizes,
+compiles and links what this package builds), ``codegen.native.gemm`` and ``codegen.aot``, the
+only llvmlite users.
 
 - ``emitter``: one ``emit_<Node>`` method per loop node class (expressions, loops, reductions);
 - ``module``: a whole kernel as a module (entry, body, outlined parallel loops, workspace);
 - ``mathlib``: exp, log, tanh and the rest as vectorizable polynomials in IR;
-- ``gemm``: a Gemm statement as a BLAS call, a call to our GEMM, or plain loops;
-- ``gemm_native``: our packed GEMM micro-kernel, generated per operand layout;
+- ``gemm``: a Gemm statement as a BLAS call, a call to our GEMM (codegen.native.gemm), or plain
+  loops;
 - ``target``: the CPU code is generated for (``Target.host()``, ``Target.named("x86-64-v3")``).
 """
 

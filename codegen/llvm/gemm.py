@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from codegen import loops
-from codegen.llvm.gemm_native import symbol as native_symbol
 from codegen.llvm.mathlib import declare
+from codegen.native.gemm import symbol as native_symbol
 
 if TYPE_CHECKING:
     from codegen.llvm.emitter import Emitter
@@ -73,7 +73,7 @@ def call_blas(em: Emitter, g: loops.Gemm) -> None:
 
 
 def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
-    """A call to graphnn_gemm_<dtype> (codegen.llvm.gemm_native), linked by codegen.jit."""
+    """A call to graphnn_gemm_<dtype> (codegen.native.gemm), linked by codegen.jit."""
     if g.m * g.n == 0 and g.beta == 1.0:
         return
     module, dtype, t = em.builder.module, g.c.dtype, FLOAT[g.c.dtype]

@@ -9,14 +9,16 @@ entry symbol and the workspace layout. The calling ABI is one pointer array:
 ``threads`` is an integer stored in a pointer-sized slot, clamped to 1..MAX_THREADS on entry
 (whatever a caller stored there, native code never sees a count it cannot use). The entry loads
 every pointer and calls ``<name>.body`` whose buffer parameters are ``noalias`` (the checked
-call guarantees outputs overlap nothing), so loops vectorize without runtime alias checks. Temps are byte offsets into
-the workspace. A top-level ``parallel`` loop becomes ``<name>.par<N>(args, start, end)``, which
-runs iterations start..end, and the body calls the runtime's ``graphnn_parallel_for`` with an
-array of its own buffer pointers (so LLVM sees the call may touch them).
+call guarantees outputs overlap nothing), so loops vectorize without runtime alias checks.
+Temps are byte offsets into the workspace. A top-level ``parallel`` loop becomes
+``<name>.par<N>(args, start, end)``, which runs iterations start..end, and the body calls the
+runtime's ``graphnn_parallel_for`` with an array of its own buffer pointers (so LLVM sees the
+call may touch them).
 
 A long kernel (an unrolled recurrence, an imported model: thousands of statements) is split at
-statement boundaries into ``<name>.stage<N>`` functions of at most about ``STAGE_SIZE`` loop IR
-nodes each, called in order by the body and never inlined into it: LLVM's optimizer takes time
+statement boundaries into ``<name>.stage<N>`` functions of at most about ``stage_size`` loop IR
+nodes each (``codegen.options.CodegenOptions``), called in order by the body and never inlined
+into it: LLVM's optimizer takes time
 superlinear in the size of a function, so bounded functions make compile time linear in the
 kernel's length. A statement that repeats up to its buffers (``codegen.llvm.stages``) becomes a
 call of ``<name>.shared<N>(p0, p1, ..., threads)``, compiled once. Kernels below the limit
@@ -31,11 +33,12 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from codegen import loops
-from codegen.cost import PARALLEL_MIN_WORK, work
+from codegen.cost import statement_size, work
 from codegen.llvm import stages
 from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
-from codegen.llvm.gemm_native import clamp_threads
 from codegen.llvm.vecmath import keep_variants
+from codegen.native.gemm import clamp_threads
+from codegen.options import CodegenOptions
 from codegen.workspace import Layout, layout
 
 PTR = ir.PointerType()
@@ -55,22 +58,26 @@ def entry_symbol(kernel: loops.Kernel) -> str:
     return f"kernel.{kernel.name}"
 
 
-def build_module(kernel: loops.Kernel, *, gemm: str = "blas") -> LoweredKernel:
-    """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel.
+def build_module(kernel: loops.Kernel, *, gemm: str = "blas",
+                 options: CodegenOptions | None = None) -> LoweredKernel:
+    """Lower ``kernel`` into a fresh module; the text is deterministic for a given kernel and
+    options.
 
-    ``gemm``: how Gemm statements run, "auto", "blas", "native" or "loops" (codegen.llvm.gemm)."""
+    ``gemm``: how Gemm statements run, "auto", "blas", "native" or "loops" (codegen.llvm.gemm).
+    ``options``: the stage size and the parallel grain (default: ``CodegenOptions()``)."""
     if gemm not in GEMM_MODES:
         raise ValueError(f"gemm must be one of {GEMM_MODES}, got {gemm!r}")
-    builder = _ModuleBuilder(kernel, gemm)
+    builder = _ModuleBuilder(kernel, gemm, CodegenOptions() if options is None else options)
     builder.build()
     return LoweredKernel(builder.module, entry_symbol(kernel), builder.layout,
                          builder.workspace_slot + 2)
 
 
 class _ModuleBuilder:
-    def __init__(self, kernel: loops.Kernel, gemm: str) -> None:
+    def __init__(self, kernel: loops.Kernel, gemm: str, options: CodegenOptions) -> None:
         self.kernel = kernel
         self.gemm = gemm
+        self.options = options
         self.module = ir.Module(name=kernel.name)
         self.layout = layout(kernel)
         self.buffers = kernel.inputs + kernel.outputs
@@ -82,14 +89,15 @@ class _ModuleBuilder:
 
     def build(self) -> None:
         body = self._region(f"{self.kernel.name}.body", [("threads", I64)])
-        sizes = [stages.statement_size(stmt) for stmt in self.kernel.body]
-        self.long = sum(sizes) > stages.STAGE_SIZE
+        sizes = [statement_size(stmt) for stmt in self.kernel.body]
+        self.long = sum(sizes) > self.options.stage_size
         if not self.long:       # (every hand-written network: the IR is one body function)
             self._fill(body, self.kernel.body)
         else:
             self.repeats = stages.Repeats(self.kernel.body)
             b = ir.IRBuilder(body.append_basic_block("entry"))
-            for k, stmts in enumerate(stages.split_stages(self.kernel.body, sizes)):
+            split = stages.split_stages(self.kernel.body, sizes, self.options.stage_size)
+            for k, stmts in enumerate(split):
                 stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
                 stage.attributes.add("noinline")      # inlined back, it would be one function
                 self._fill(stage, stmts)
@@ -192,7 +200,7 @@ class _ModuleBuilder:
         b.ret_void()
 
         per_iteration = max(1, sum(work(s) for s in stmt.body))
-        grain = max(1, math.ceil(PARALLEL_MIN_WORK / per_iteration))
+        grain = max(1, math.ceil(self.options.parallel_min_work / per_iteration))
         runtime = self.module.globals.get(PARALLEL_FOR) or ir.Function(
             self.module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
         # The workers reach the buffers through a pointer array built here from this function's

@@ -1,11 +1,11 @@
 """How a long kernel is cut for LLVM: stage functions of bounded size, and one function for each
 statement that repeats up to the buffers it touches.
 
-Input: a kernel's top-level statements. Output: their sizes (``statement_size``), runs of them
-of at most ``STAGE_SIZE`` (``split_stages``), and ``Repeats``: for each statement whose shape
-(the statement with its buffers renamed ``p0``, ``p1``, ... in order of first use) occurs more
-than once, that shape and the buffers to call it with. ``codegen.llvm.module`` emits a stage
-per run and each repeated shape once, as a function of its buffers' pointers.
+Input: a kernel's top-level statements. Output: runs of them of at most a stage size
+(``split_stages``, ``CodegenOptions.stage_size``), and ``Repeats``: for each statement whose shape
+(the statement with its buffers renamed ``p0``, ``p1``, ... in order of first use) occurs more than
+once, that shape and the buffers to call it with. ``codegen.llvm.module`` emits a stage per run and
+each repeated shape once, as a function of its buffers' pointers.
 
 Why: LLVM's optimizer takes time superlinear in a function's size, and 2-5 ms per loop nest
 (measured, llvmlite 0.50) even at a bounded size. An unrolled recurrence is the same few
@@ -19,30 +19,15 @@ from collections import Counter
 
 from codegen import loops
 
-# Loop IR nodes per stage function (statement_size): twice the largest kernel of the tests and
-# examples (a training step, about 1,400), so their IR stays one function as it always was
-STAGE_SIZE = 4000
-# A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines,
-# or to a GEMM (13 arguments passed through memory): about this many instructions
-_CALL_SIZE = 30
-_CALLS = (loops.Exp, loops.Expm1, loops.Log, loops.Tanh, loops.Gemm)
 
-
-def statement_size(stmt: loops.Stmt) -> int:
-    """About how many instructions a top-level statement becomes: its distinct loop IR nodes
-    (the emitter computes a shared subexpression once), a math function or a GEMM counted as
-    the instructions of the inlined polynomial or the call."""
-    return sum(_CALL_SIZE if isinstance(n, _CALLS) else 1 for n in loops.walk(stmt))
-
-
-def split_stages(body: tuple[loops.Stmt, ...],
-                 sizes: list[int]) -> list[tuple[loops.Stmt, ...]]:
-    """Consecutive runs of statements (of `sizes`, see statement_size) of at most STAGE_SIZE
+def split_stages(body: tuple[loops.Stmt, ...], sizes: list[int],
+                 limit: int) -> list[tuple[loops.Stmt, ...]]:
+    """Consecutive runs of statements (of `sizes`, codegen.cost.statement_size) of at most `limit`
     each; a larger statement is a run alone."""
     stages: list[tuple[loops.Stmt, ...]] = []
     start, size = 0, 0
     for k, cost in enumerate(sizes):
-        if k > start and size + cost > STAGE_SIZE:
+        if k > start and size + cost > limit:
             stages.append(body[start:k])
             start, size = k, 0
         size += cost

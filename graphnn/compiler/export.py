@@ -41,6 +41,7 @@ from graphnn.compiler.plans import Plan, plan
 from graphnn.errors import ExportError, GraphnnError
 from graphnn.graph import Graph
 from graphnn.lower.kernel import ascii_name
+from graphnn.options import CompileOptions
 from graphnn.version import __version__
 
 DEFAULT_NAME = "graphnn_fn"       # for a function compiled under compile()'s default name "f"
@@ -55,19 +56,20 @@ def export_function(function: Any, path: str | os.PathLike, name: str | None = N
     graph = function.graph
     name = _name(graph, name)
     target, path = _target(cpu), _path(path)
-    entry = make_entry(graph, function.base.plan, name, batch)
+    entry = make_entry(graph, function.base.plan, name, batch, function.options)
     return _write([entry], path, target, f"{name}.h")
 
 
 def export_graph(graph: Graph, path: str | os.PathLike, name: str | None = None,
                  cpu: str | Target = "host", batch: Sequence[str] | bool | None = None,
-                 optimize: bool = True) -> Exported:
+                 optimize: bool = True, options: CompileOptions | None = None) -> Exported:
     """Export a graph without compiling it for this process first (the command line's
-    `export`): planned as `gn.compile` plans it."""
+    `export`): planned as `gn.compile` plans it, with `options` (default: a new one)."""
     name = _name(graph, name)
     target, path = _target(cpu), _path(path)
-    return _write([make_entry(graph, _plan(graph, name, optimize), name, batch)], path, target,
-                  f"{name}.h")
+    options = CompileOptions() if options is None else options
+    made = _plan(graph, name, optimize, options)
+    return _write([make_entry(graph, made, name, batch, options)], path, target, f"{name}.h")
 
 
 def export_library(functions: Sequence[tuple[str, Any]], path: str | os.PathLike,
@@ -75,13 +77,15 @@ def export_library(functions: Sequence[tuple[str, Any]], path: str | os.PathLike
     """Several compiled functions, (name, function) pairs, in one library and one header
     (`header`, default: the library's stem + ".h")."""
     target, path = _target(cpu), _path(path)
-    entries = [make_entry(f.graph, f.base.plan, _name(f.graph, n), None) for n, f in functions]
+    entries = [make_entry(f.graph, f.base.plan, _name(f.graph, n), None, f.options)
+               for n, f in functions]
     return _write(entries, path, target, header or f"{path.stem}.h")
 
 
-def make_entry(graph: Graph, made: Plan, name: str,
-               batch: Sequence[str] | bool | None) -> Entry:
-    """The C description of `graph`, whose plan for the declared shapes is `made`."""
+def make_entry(graph: Graph, made: Plan, name: str, batch: Sequence[str] | bool | None,
+               options: CompileOptions | None = None) -> Entry:
+    """The C description of `graph`, whose plan for the declared shapes is `made` (with
+    `options`, whose codegen part builds the kernel's code)."""
     inputs = _c_names(n.name for n in graph.inputs)
     rows = _rows(graph, batch)
     batched = set(rows.batched) if rows.independent else set()
@@ -101,7 +105,8 @@ def make_entry(graph: Graph, made: Plan, name: str,
                      hashlib.sha256(str(graph).encode()).hexdigest(),
                      constants=made.constants, batch=rows.declared if batched else None,
                      no_batch=rows.reason, text="\n".join(text), sources=sources,
-                     output_constants=constants)
+                     output_constants=constants,
+                     options=(CompileOptions() if options is None else options).codegen)
     except AbiError as error:
         raise ExportError(str(error)) from None
 
@@ -192,11 +197,11 @@ def _path(path: str | os.PathLike) -> Path:
     return path
 
 
-def _plan(graph: Graph, name: str, optimize: bool) -> Plan:
+def _plan(graph: Graph, name: str, optimize: bool, options: CompileOptions) -> Plan:
     """The plan, with a failure inside an op registered outside graphnn named as such."""
     user = sorted({n.op for n in graph.nodes if not n.opdef.builtin})
     try:
-        return plan(graph, ascii_name(name), optimize)
+        return plan(graph, ascii_name(name), optimize, options)
     except GraphnnError:
         raise
     except Exception as error:       # noqa: BLE001 - a user's rule raised: report it

@@ -21,9 +21,9 @@ import numpy as np
 from codegen.aot import Exported
 from codegen.jit import CompiledKernel, compile_kernel
 from codegen.llvm import GEMM_MODES, Target
-from codegen.pycall import NativeEntry, native_entry
-from codegen.pyentry import Argument, EntrySpec
-from codegen.runtime import thread_count
+from codegen.native.pycall import NativeEntry, native_entry
+from codegen.native.pyentry import Argument, EntrySpec
+from codegen.native.runtime import thread_count
 from graphnn.compiler.export import export_function
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
@@ -31,11 +31,11 @@ from graphnn.errors import InputError, OpError, did_you_mean
 from graphnn.evaluate import NUMBERS, convert
 from graphnn.graph import Graph
 from graphnn.ir import Node, identifier
+from graphnn.options import CompileOptions
 from graphnn.passes import optimize as optimize_graph
 
 _NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 _LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
-RELEASE_GIL_ELEMENTS = 1 << 14    # kernels touching more elements run without holding the GIL
 CALL_OPTIONS = ("out", "threads")  # keywords of a call that are not inputs (unless one is named so)
 
 
@@ -43,22 +43,25 @@ class Specialization:
     """One compiled kernel for one set of input shapes, and how to assemble its results.
 
     `graph` is the graph as declared for these shapes; the kernel comes from its plan
-    (graphnn.compiler.plans: optimized, lowered, scheduled; from the disk cache when the same
-    graph was compiled before)."""
+    (graphnn.compiler.plans: optimized, lowered, scheduled with `options`; from the disk cache
+    when the same graph was compiled before)."""
 
     def __init__(self, graph: Graph, name: str, gemm: str, threads: int | None,
-                 optimize: bool, target: Target) -> None:
+                 optimize: bool, target: Target, options: CompileOptions) -> None:
         self.declared = graph
         self.optimize = optimize
-        self.plan = plan(graph, name, optimize)
+        self.options = options
+        self.plan = plan(graph, name, optimize, options)
         self.kernel: CompiledKernel = compile_kernel(self.plan.kernel, gemm=gemm,
-                                                     threads=threads, target=target)
+                                                     threads=threads, target=target,
+                                                     options=options.codegen)
 
     @functools.cached_property
     def graph(self) -> Graph:
         """The graph the kernel was lowered from (optimized unless optimize=False); made on
         demand, since a plan from the cache skips optimizing."""
-        return optimize_graph(self.declared) if self.optimize else self.declared
+        return optimize_graph(self.declared, options=self.options) if self.optimize \
+            else self.declared
 
     def entry_spec(self, single: bool) -> EntrySpec | None:
         """The native entry's description, when every graph output is its own kernel output
@@ -70,7 +73,7 @@ class Specialization:
         outputs = tuple(Argument(_LOOP_DTYPE[dtype], shape) for dtype, shape in self.plan.outputs)
         touched = sum(math.prod(a.shape) for a in arguments + outputs)
         return EntrySpec(self.plan.kernel.name, arguments, len(self.plan.constants), outputs,
-                         single, release_gil=touched >= RELEASE_GIL_ELEMENTS,
+                         single, release_gil=touched >= self.options.release_gil_elements,
                          out_keyword="out" not in (n.name for n in self.declared.inputs))
 
     def run(self, arrays: list[np.ndarray], out: list[np.ndarray] | None,
@@ -121,13 +124,14 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
 
     def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
                  threads: int | None = None, optimize: bool = True,
-                 target: Target | None = None) -> None:
+                 target: Target | None = None, options: CompileOptions | None = None) -> None:
         self.graph = graph
         self.single = single
         self.gemm = gemm
         self.threads = threads
         self.optimize = optimize
         self.target = Target.host() if target is None else target
+        self.options = CompileOptions() if options is None else options
         self._lock = threading.Lock()
         self._names = tuple(n.name for n in graph.inputs)
         declared = tuple(n.shape for n in graph.inputs)
@@ -136,8 +140,8 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
 
     def _native_entry(self, specialization: Specialization) -> NativeEntry | None:
         """The native code that validates calls with the declared shapes and runs them
-        (codegen.pycall), falling back on `call_python` for every other call; None when there
-        is none (`NativeFunction.around` makes it the call of what `gn.compile` returns)."""
+        (codegen.native.pycall), falling back on `call_python` for every other call; None when
+        there is none (`NativeFunction.around` makes it the call of what `gn.compile` returns)."""
         spec = specialization.entry_spec(self.single)
         return None if spec is None else native_entry(
             specialization.kernel, spec, specialization.plan.constants, self.call_python)
@@ -146,7 +150,7 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
         # optimized after specializing: folding fixes the graph to its shapes (a `size` node
         # becomes a number), so the declared graph, not the optimized one, is what rebatches
         return Specialization(graph, self.graph.name, self.gemm, self.threads, self.optimize,
-                              self.target)
+                              self.target, self.options)
 
     # -- introspection --------------------------------------------------------------------------
 
@@ -393,7 +397,8 @@ def _array(node: Node, value: Any) -> np.ndarray:
 
 def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None, *,  # noqa: A001
             optimize: bool = True, gemm: str = "auto", threads: int | None = None,
-            name: str = "f", cpu: str | Target = "host") -> Function | NativeFunction:
+            name: str = "f", cpu: str | Target = "host",
+            options: CompileOptions | None = None) -> Function | NativeFunction:
     """Compile output nodes (values and gradients together) to native code through LLVM.
 
     `inputs` fixes the call order (default: every input reached, as `Graph` orders them). The
@@ -406,7 +411,9 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
     for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
     "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
-    machine cannot run is refused here.
+    machine cannot run is refused here. `options` (a `gn.CompileOptions`, default: a new one)
+    holds every other setting of the optimizer, lowering and code generation (none changes a
+    result); the function keeps it as `f.options`.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))
@@ -419,9 +426,14 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     if not single and not isinstance(outputs, (list, tuple)):
         raise OpError(f"compile takes a node or a list of nodes, got {type(outputs).__name__}")
     threads, target = _checked_options(name, gemm, threads, cpu)
+    if options is None:
+        options = CompileOptions()
+    elif not isinstance(options, CompileOptions):
+        raise OpError(f"compile: options must be a gn.CompileOptions, got "
+                      f"{type(options).__name__}")
     graph = Graph(outputs, inputs, name=name)
     return NativeFunction.around(Function(graph, single, gemm=gemm, threads=threads,
-                                          optimize=optimize, target=target))
+                                          optimize=optimize, target=target, options=options))
 
 
 def _checked_options(name: Any, gemm: Any, threads: Any, cpu: Any) -> tuple[int | None, Target]:

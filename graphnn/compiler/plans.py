@@ -1,12 +1,13 @@
 """Plans: what compilation derives from a graph before native code, cached on disk.
 
-Stage: compilation. Input: a graph with fixed input shapes, its name and whether to optimize
-it. Output: a `Plan`, the scheduled loop-IR kernel with its constant arrays and, for each graph
-output, where its value comes from. Optimizing, lowering and scheduling are pure functions of
-the graph's text (`print(graph)`, which is the same in every process), the full bytes of its
-constants, the option and graphnn's and codegen's source, so a plan is stored in the disk cache
-(codegen.cache, beside the object code) under a hash of exactly those, and a graph compiled
-before skips all three: about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
+Stage: compilation. Input: a graph with fixed input shapes, its name, whether to optimize it and the
+CompileOptions. Output: a `Plan`, the scheduled loop-IR kernel with its constant arrays and, for
+each graph output, where its value comes from. Optimizing, lowering and scheduling are pure
+functions of the graph's text (`print(graph)`, which is the same in every process), the full bytes
+of its constants, the options (by their repr: every field, so a new setting cannot be left out of
+the key) and graphnn's and codegen's source, so a plan is stored in the disk cache (codegen.cache,
+beside the object code) under a hash of exactly those, and a graph compiled before skips all three:
+about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
 
 A plan is stored as data, never as a pickle (a cache entry cannot run code when read): a
 little-endian length, JSON for the structure (`PLAN_FORMAT`, the cache key it was made for, the
@@ -20,8 +21,8 @@ Not cached: a graph with an op that is not one of graphnn's own (OpDef.builtin, 
 graphnn.ops whenever the op is registered: its lowering is the user's code, which no stamp
 covers), a plan whose constants exceed PLAN_CONSTANTS_LIMIT bytes (they would be
 stored again for every batch size and every change of a baked-in weight; the object code is
-still cached), and any graph while the optimizer's invariant checks are on (the checks run in
-the optimizer a cached plan skips).
+still cached), and any graph while the optimizer's invariant checks are on
+(`CompileOptions.check_passes`: the checks run in the optimizer a cached plan skips).
 """
 
 from __future__ import annotations
@@ -36,28 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from codegen import cache, cost, loops, serialize
+from codegen import cache, loops, serialize
 from codegen.jit import codegen_version, host
-from codegen.runtime import available_cores
+from codegen.native.runtime import available_cores
 from codegen.schedule import schedule
 from graphnn.graph import Graph
-from graphnn.lower import conv, lower
-from graphnn.lower import gemm as lower_gemm
-from graphnn.lower import kernel as lower_kernel
-from graphnn.passes import fold, rewrite, verify
+from graphnn.lower import lower
+from graphnn.options import CompileOptions
 from graphnn.passes import optimize as optimize_graph
 
 PLAN_FORMAT = "plan 2"
 PLAN_CONSTANTS_LIMIT = 1 << 20
-# The module-level settings a plan depends on besides the source, read at each compile (tests
-# change some of them); tests/compiler/test_plans.py checks that every numeric setting of the
-# modules that make plans is listed here.
-SETTINGS = (
-    (conv, "MIN_DEPTH"), (conv, "PARALLEL_SCRATCH"), (lower_kernel, "PARALLEL_ELEMENTS"),
-    (lower_kernel, "_FUSED_COMPUTE_COST"), (fold, "FOLD_LIMIT"), (rewrite, "MAX_ROUNDS"),
-    (cost, "PARALLEL_MIN_WORK"), (lower_kernel, "MAX_INLINE_COST"),
-    (lower_kernel, "MAX_GROUP_COST"), (lower_gemm, "GEMM_MAX_DIMENSION"),
-)
 
 
 @dataclass(frozen=True)
@@ -69,10 +59,12 @@ class Plan:
     sources: tuple[tuple[str, Any], ...]
 
 
-def make_plan(graph: Graph, name: str, optimize: bool) -> Plan:
-    """Optimize (when asked), lower and schedule `graph`."""
-    prepared = optimize_graph(graph) if optimize else graph
-    lowered = lower(prepared, name=name)
+def make_plan(graph: Graph, name: str, optimize: bool,
+              options: CompileOptions | None = None) -> Plan:
+    """Optimize (when asked), lower and schedule `graph` with `options`."""
+    options = CompileOptions() if options is None else options
+    prepared = optimize_graph(graph, options=options) if optimize else graph
+    lowered = lower(prepared, name=name, options=options)
     computed = {node: k for k, node in enumerate(lowered.outputs)}
     sources = []
     for node in lowered.results:
@@ -82,28 +74,30 @@ def make_plan(graph: Graph, name: str, optimize: bool) -> Plan:
             sources.append(("input", prepared.inputs.index(node)))
         else:
             sources.append(("constant", node.value))
-    return Plan(schedule(lowered.kernel),
+    return Plan(schedule(lowered.kernel, options=options.codegen),
                 tuple(np.ascontiguousarray(c) for c in lowered.constants),
                 tuple((n.dtype, n.shape) for n in lowered.outputs), tuple(sources))
 
 
-def cacheable(graph: Graph) -> bool:
+def cacheable(graph: Graph, options: CompileOptions) -> bool:
     """Whether a plan of `graph` may come from (and go to) the disk cache."""
-    return not verify.CHECKS and all(n.opdef.builtin for n in graph.nodes)
+    return not options.check_passes and all(n.opdef.builtin for n in graph.nodes)
 
 
-def plan(graph: Graph, name: str, optimize: bool) -> Plan:
-    """The plan for `graph`, from the disk cache when it has one."""
-    if not cacheable(graph):
-        return make_plan(graph, name, optimize)
-    key = plan_key(graph, name, optimize)
+def plan(graph: Graph, name: str, optimize: bool, options: CompileOptions | None = None) -> Plan:
+    """The plan for `graph` with `options` (default: a new CompileOptions), from the disk cache
+    when it has one."""
+    options = CompileOptions() if options is None else options
+    if not cacheable(graph, options):
+        return make_plan(graph, name, optimize, options)
+    key = plan_key(graph, name, optimize, options)
     payload = cache.load("plan", key)
     if payload is not None:
         try:
             return decode_plan(payload, graph, key)
         except PlanFormatError:
             cache.evict("plan", key)
-    made = make_plan(graph, name, optimize)
+    made = make_plan(graph, name, optimize, options)
     if sum(c.nbytes for c in made.constants) <= PLAN_CONSTANTS_LIMIT:
         try:
             cache.store("plan", key, encode_plan(made, key))
@@ -112,20 +106,20 @@ def plan(graph: Graph, name: str, optimize: bool) -> Plan:
     return made
 
 
-def plan_key(graph: Graph, name: str, optimize: bool) -> str:
+def plan_key(graph: Graph, name: str, optimize: bool,
+             options: CompileOptions | None = None) -> str:
     """A hash of everything a plan follows from: the graph's text (which names a large constant
-    by a short digest, so constants' full bytes are hashed too), the name, the option, the
-    SETTINGS, the core count (convolutions size their scratch by it), the sources, NumPy's
-    version and the CPU."""
+    by a short digest, so constants' full bytes are hashed too), the name, whether to optimize,
+    the options (their repr names every field and its value), the core count (convolutions
+    size their scratch by it), the sources, NumPy's version and the CPU."""
+    options = CompileOptions() if options is None else options
     constants = [hashlib.sha256(np.ascontiguousarray(n.value).tobytes()).hexdigest()
                  for n in graph.nodes if n.op == "constant"]
-    settings = [f"{module.__name__}.{attribute}={getattr(module, attribute)!r}"
-                for module, attribute in SETTINGS]
     # NumPy's version and the CPU: constant folding runs NumPy, whose SIMD kernels may round
     # transcendental functions differently per CPU and release (a cache directory can be
     # shared between machines)
     return cache.cache_key([PLAN_FORMAT, str(graph), name, str(optimize), *constants,
-                            *settings, f"cores={available_cores()}", _graphnn_version(),
+                            repr(options), f"cores={available_cores()}", _graphnn_version(),
                             codegen_version(), np.__version__, host()])
 
 

@@ -18,22 +18,21 @@ from __future__ import annotations
 import math
 
 from codegen import loops
-from codegen.runtime import available_cores
+from codegen.native.runtime import available_cores
 from graphnn.ir import Node
 from graphnn.ops.common import clamped, when, window_load
-
-MIN_DEPTH = 16        # below this many multiply-adds per output, the direct loops are faster
-PARALLEL_SCRATCH = 64 << 20   # images run in parallel when their scratch fits in this many bytes
+from graphnn.options import CompileOptions
 
 
-def worth_it(node: Node) -> bool:
-    """im2col + Gemm pays when each output sums enough terms (C KH KW, or N OH OW)."""
+def worth_it(node: Node, options: CompileOptions) -> bool:
+    """im2col + Gemm pays when each output sums enough terms (C KH KW, or N OH OW): at least
+    `options.conv_min_depth`."""
     form = node.opdef.lowering.gemm
     if form == "conv2d_grad_weight":
-        return math.prod(node.inputs[1].shape[2:]) >= MIN_DEPTH
+        return math.prod(node.inputs[1].shape[2:]) >= options.conv_min_depth
     weights = node.inputs[1]
     depth = weights.shape[0] if form == "conv2d_grad_input" else math.prod(weights.shape[1:])
-    return depth >= MIN_DEPTH
+    return depth >= options.conv_min_depth
 
 
 def _times(index: loops.Expr, factor: int) -> loops.Expr:
@@ -96,7 +95,7 @@ class _Images:
     cache while the next image reuses it (a slot per image measured 2-4 ms slower on a 0.9
     GFLOP convolution, every image's columns going out to memory). Images run one after the
     other, sharing one slot (and multi-threaded Gemms), when there is one image or core, or
-    when the slots would not fit PARALLEL_SCRATCH.
+    when the slots would not fit `CompileOptions.conv_parallel_scratch` bytes.
 
     The batch splits into `slots` runs of `per` images, then `rest` single images, one slot
     each: `for t in 0..slots (parallel) { for k in 0..per { image t*per + k in slot t } }`,
@@ -107,7 +106,7 @@ class _Images:
         itemsize = 4 if loops.normalize_dtype(dtype) == "f32" else 8
         cores = min(batch, available_cores())
         total = cores * sum(math.prod(shape) for shape in sizes) * itemsize
-        self.parallel = cores > 1 and total <= PARALLEL_SCRATCH
+        self.parallel = cores > 1 and total <= lowering.options.conv_parallel_scratch
         self.slots = cores if self.parallel else 1
         self.batch = batch
         self.buffers = [lowering.scratch(dtype, (self.slots,) + shape) for shape in sizes]

@@ -11,9 +11,11 @@ Which nodes get memory is the main decision:
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
   member used by a later member of the same loop is reused from the register, not reloaded;
 - the work per loop is bounded, so compile time grows linearly with the graph: an inlined
-  expression stops growing at MAX_INLINE_COST (the node gets a buffer) and a loop's members at
-  MAX_GROUP_COST (the next member starts a new loop). LLVM's optimizer is superlinear in the
-  size of a function, and codegen splits a long kernel into functions at statement boundaries.
+  expression stops growing at `max_inline_cost` (the node gets a buffer) and a loop's members
+  at `max_group_cost` (the next member starts a new loop), both CompileOptions fields, in the
+  units of codegen's cost model (codegen.cost.inline_cost of each op's scalar rule). LLVM's
+  optimizer is superlinear in the size of a function, and codegen splits a long kernel into
+  functions at statement boundaries.
 matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
 """
 
@@ -25,20 +27,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen import loops
+from codegen.cost import EXPENSIVE, inline_cost
+from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.conv import conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
+from graphnn.options import CompileOptions
 
-PARALLEL_ELEMENTS = 1 << 15          # loops over at least this many elements use every core
-_FUSED_COMPUTE_COST = 8                          # an indexing op computed inside another loop
-# Caps on the work fused into one loop body (in _cost units, a shared subexpression counted at
-# each use): above the graphs people write by hand (the largest inlined expression and fused
-# loop of the test suite and examples cost 76 and 72), so only long chains (unrolled
-# recurrences, imported models) are cut into several loops.
-MAX_INLINE_COST = 96                             # one node's inlined expression tree
-MAX_GROUP_COST = 256                             # all the members of one loop
+# A node broadcast into a larger user is recomputed for every element of the user: from this
+# cost on (more than one cheap op, which is what reloading it costs) it is stored instead.
+_BROADCAST_STORE_COST = 2
+# An indexing op's loop is split among threads by its outputs, so a parallel one needs outputs
+# to split: at least as many as the most threads a loop runs on (the runtime's MAX_THREADS).
+_PARALLEL_MIN_OUTPUTS = MAX_THREADS
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,6 @@ class _NotFlat(Exception):
 _FLAT = "flat"     # index marker: the group's single flat loop variable
 
 
-def _cost(node: Node) -> int:
-    return node.opdef.lowering.cost
-
-
 def _constant(node: Node) -> bool:
     """A source, or an op whose value its inputs' shapes give (size): nothing to compute."""
     return node.opdef.source or node.opdef.from_shapes
@@ -74,8 +73,10 @@ def _constant(node: Node) -> bool:
 class Lowering:
     """Builds the kernel for one graph; one instance per `lower` call."""
 
-    def __init__(self, outputs: list[Node], inputs: tuple[Node, ...]) -> None:
+    def __init__(self, outputs: list[Node], inputs: tuple[Node, ...],
+                 options: CompileOptions) -> None:
         self.outputs = outputs
+        self.options = options
         self.order = toposort(outputs)
         self.inputs = inputs
         self.users: dict[Node, list[Node]] = {n: [] for n in self.order}
@@ -89,6 +90,7 @@ class Lowering:
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
+        self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtype) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
 
     # -- planning ------------------------------------------------------------------------------
@@ -102,15 +104,16 @@ class Lowering:
             if _constant(node):
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
-                cost[node] = _FUSED_COMPUTE_COST         # computed in its user's loop
+                cost[node] = self.options.fused_compute_cost    # computed in its user's loop
             elif op.compute is not None:
                 keep.add(node)
                 cost[node] = 0
             else:
                 # clamped: only small thresholds are asked of it below, and a chain that uses
                 # each node twice (y = y * y) would double it at every step
-                cost[node] = min((0 if op.view else _cost(node)) +
-                                 sum(cost[i] for i in _read(node)), MAX_INLINE_COST)
+                cost[node] = min((0 if op.view else self._cost(node)) +
+                                 sum(cost[i] for i in _read(node)),
+                                 self.options.max_inline_cost)
         for node in self.order:
             lowering = node.opdef.lowering
             if node.opdef.compute is None or _constant(node):
@@ -128,35 +131,52 @@ class Lowering:
             # body (codegen emits an expression once per body), so sharing costs nothing there
             shared = len(users) > 1 and not all(
                 u.opdef.scalar is not None and u.shape == node.shape for u in users)
-            if (shared and cost[node] >= 4) or (broadcast and node.shape and cost[node] >= 2):
+            # a node read in other loops is recomputed in each: stored when that repeats an
+            # expensive op (cost.EXPENSIVE)
+            if (shared and cost[node] >= EXPENSIVE) or \
+                    (broadcast and node.shape and cost[node] >= _BROADCAST_STORE_COST):
                 keep.add(node)
         self._cap(keep)
         return [n for n in self.order if n in keep]
 
     def _cap(self, keep: set[Node]) -> None:
         """Keep the operands whose inlined expressions would make a node's cost more than
-        MAX_INLINE_COST (the costliest first), and note in `body_cost` what computing each
+        `max_inline_cost` (the costliest first), and note in `body_cost` what computing each
         node in a loop costs (a node used twice in one expression counted twice: that is the
         size of the expression tree)."""
         tree: dict[Node, int] = {}          # what a user inlines: 0 for a node in memory
+        cap = self.options.max_inline_cost
         for node in self.order:
             op = node.opdef
             if _constant(node):
                 own = 0
             elif op.compute is not None:
-                own = _FUSED_COMPUTE_COST
+                own = self.options.fused_compute_cost
             else:   # a view costs nothing to run, but it nests the index expression
-                own = 1 if op.view else _cost(node)
+                own = 1 if op.view else self._cost(node)
             sources = _read(node)
             body = own + sum(tree[i] for i in sources)
             for source in sorted(dict.fromkeys(sources), key=lambda i: -tree[i]):
-                if body <= MAX_INLINE_COST or tree[source] == 0:
+                if body <= cap or tree[source] == 0:
                     break
                 keep.add(source)
                 body -= tree[source] * sources.count(source)
                 tree[source] = 0
             self.body_cost[node] = body
             tree[node] = 0 if node in keep else body
+
+    def _cost(self, node: Node) -> int:
+        """What computing one element of an elementwise node costs: codegen's cost model asked
+        about the expression its scalar rule builds (operands not counted)."""
+        key = (node.op, node.attr_items, node.dtype)       # operands have the node's dtype
+        found = self.unit_costs.get(key)
+        if found is None:
+            operands = [loops.const(0, node.dtype) if i is None else
+                        loops.Buffer(f"a{k}", i.dtype, ())[()]
+                        for k, i in enumerate(_read(node, keep_positions=True))]
+            found = self.unit_costs[key] = inline_cost(
+                node.opdef.scalar(*operands, **node.attrs), operands)
+        return found
 
     def _fusable(self, node: Node) -> bool:
         """An indexing op (not a matmul or conv: those want a Gemm) whose only user is
@@ -303,7 +323,7 @@ class Lowering:
                 group = []
                 body += self._indexing_stage(node)
             elif group and group[0].shape == node.shape and \
-                    group_cost + self.body_cost[node] <= MAX_GROUP_COST and \
+                    group_cost + self.body_cost[node] <= self.options.max_group_cost and \
                     self._joins(group, node):
                 group.append(node)
                 group_cost += self.body_cost[node]
@@ -345,7 +365,7 @@ class Lowering:
             return []
         shape = group[0].shape
         size = math.prod(shape)
-        parallel = size >= PARALLEL_ELEMENTS
+        parallel = size >= self.options.parallel_elements
         if not shape:
             return self._group_body(group, ())
         var = loops.Var("i")
@@ -374,7 +394,7 @@ class Lowering:
             operands = GemmOperands.of(self, node)
             if operands is not None:
                 return gemm_stage(self.buffers[node], operands)
-        elif form and worth_it(node):
+        elif form and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
                 return stmts
@@ -384,7 +404,8 @@ class Lowering:
         def store(*index):
             return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
-        parallel = math.prod(node.shape) >= 64 and touched >= PARALLEL_ELEMENTS
+        parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \
+            touched >= self.options.parallel_elements
         return [loops.loop_nest(node.shape, store, parallel=parallel)]
 
 
@@ -427,8 +448,9 @@ def _names(ndim: int) -> tuple:
     return tuple(loops.Var("ijklmn"[d] if d < 6 else f"i{d}") for d in range(ndim))
 
 
-def lower(graph: Graph, name: str = "kernel") -> Lowered:
-    """Lower a graph to one loop-IR kernel (see the module docstring for the decisions).
+def lower(graph: Graph, name: str = "kernel", options: CompileOptions | None = None) -> Lowered:
+    """Lower a graph to one loop-IR kernel (see the module docstring for the decisions), with
+    the lowering settings of `options` (default: a new CompileOptions).
 
     >>> import graphnn as gn
     >>> x = gn.input("x", shape=(4,))
@@ -444,7 +466,8 @@ def lower(graph: Graph, name: str = "kernel") -> Lowered:
     for node in outputs:
         if node.op not in ("input", "constant") and node not in computed_outputs:
             computed_outputs.append(node)
-    lowering = Lowering(computed_outputs, graph.inputs)
+    lowering = Lowering(computed_outputs, graph.inputs,
+                        CompileOptions() if options is None else options)
     computed = lowering.materialized() if computed_outputs else []
     ins, outs, temps = lowering.declare(computed)
     body = lowering.stages(computed)

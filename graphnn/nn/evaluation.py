@@ -9,13 +9,17 @@ evaluation mode, and losses are computed per example, so the padding rows are le
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from graphnn.compiler import Function, compile
 from graphnn.ir import input
 from graphnn.nn.errors import ModelError
 from graphnn.nn.losses import Loss, get_loss
-from graphnn.nn.model import Sequential
+
+if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
+    from graphnn.nn.model import Sequential
 
 
 def check_inputs(model: Sequential, x: np.ndarray, what: str = "x") -> np.ndarray:

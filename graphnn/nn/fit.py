@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -22,9 +23,11 @@ from graphnn.nn.errors import ModelError
 from graphnn.nn.evaluation import check_finite, check_inputs, evaluate
 from graphnn.nn.history import History
 from graphnn.nn.losses import Loss, get_loss
-from graphnn.nn.model import Sequential
 from graphnn.nn.optimizers import Optimizer
 from graphnn.nn.step import TrainStep
+
+if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
+    from graphnn.nn.model import Sequential
 
 
 @dataclass

@@ -14,13 +14,15 @@ import os
 import zipfile
 import zlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from graphnn.nn.errors import ParameterFileError
-from graphnn.nn.model import Sequential
+
+if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
+    from graphnn.nn.model import Sequential
 
 
 def save(model: Sequential, path: str | os.PathLike) -> None:

@@ -10,6 +10,7 @@ copied back: after a call, `model.values` holds the new parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,8 +19,10 @@ from graphnn.compiler import Function, compile
 from graphnn.ir import Node, input
 from graphnn.nn.errors import ModelError
 from graphnn.nn.losses import Loss, get_loss
-from graphnn.nn.model import Sequential
 from graphnn.nn.optimizers import Optimizer, get_optimizer
+
+if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
+    from graphnn.nn.model import Sequential
 
 
 @dataclass(frozen=True)

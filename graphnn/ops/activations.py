@@ -55,7 +55,7 @@ SIGMOID = elementwise(
     to_sympy=lambda x: 1 / (1 + sympy.exp(-x)),
     scalar=_sigmoid_scalar,
     derivative=("out·(1 - out)",),
-    symbol="σ", cost=4, activation="xavier", kinks=(),
+    symbol="σ", activation="xavier", kinks=(),
     function=lambda x: functions.Sigmoid(x),
 )
 
@@ -71,7 +71,7 @@ TANH = elementwise(
     to_sympy=lambda x: sympy.tanh(x),
     scalar=loops.tanh,
     derivative=("1 - out²",),
-    symbol="tanh", cost=4, activation="xavier", kinks=(),
+    symbol="tanh", activation="xavier", kinks=(),
 )
 
 STEP = elementwise(
@@ -89,7 +89,7 @@ STEP = elementwise(
     to_sympy=lambda x: sympy.Heaviside(x, 0),
     scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.le(x, 0), 0, x)),
     derivative=("0",),
-    symbol="step", cost=1, kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
+    symbol="step", kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
 )
 
 RELU = elementwise(
@@ -107,7 +107,7 @@ RELU = elementwise(
     to_sympy=lambda x: sympy.Piecewise((x, x > 0), (0, True)),
     scalar=lambda x: loops.fmax(x, 0),
     derivative=("[x > 0]",),
-    symbol="relu", cost=1, activation="he",
+    symbol="relu", activation="he",
     kinks=(Kink("x = 0", (0.0,), True, "relu'(0) = 0, the convention of the usual frameworks "
                 "and textbooks (not the max gate's 1/2); SymPy's derivative of "
                 "Piecewise((x, x > 0), (0, True)) is 0 there too"),),
@@ -130,7 +130,7 @@ LEAKY_RELU = elementwise(
     canonical=lambda shape, alpha: {"alpha": float_attr("alpha", alpha)},
     scalar=lambda x, alpha: loops.select(loops.gt(x, 0), x, alpha * x),
     derivative=("1 if x > 0 else alpha",),
-    symbol="lrelu", cost=1, activation="he", instances=scalar_instance(1, alpha=0.1),
+    symbol="lrelu", activation="he", instances=scalar_instance(1, alpha=0.1),
     kinks=(Kink("x = 0, alpha = 0.1", (0.0,), True, "the left side's slope alpha, as "
                 "relu'(0) = 0", attrs={"alpha": 0.1}),),
 )
@@ -163,7 +163,7 @@ ELU = elementwise(
     scalar=lambda x, alpha: loops.select(loops.gt(x, 0), x,
                                          alpha * loops.expm1(loops.fmin(x, 0))),
     derivative=("1 if x > 0 else out + alpha",),
-    symbol="elu", cost=4, activation="he", instances=scalar_instance(1, alpha=0.5),
+    symbol="elu", activation="he", instances=scalar_instance(1, alpha=0.5),
     kinks=(Kink("x = 0, alpha = 0.5", (0.0,), True, "the left side's slope alpha e^0 = alpha "
                 "(with the default alpha = 1 both sides agree)", attrs={"alpha": 0.5}),),
 )

@@ -10,7 +10,7 @@ import numpy as np
 
 from codegen import loops
 from graphnn.ir import Node, OpDef, apply, op_function
-from graphnn.opdef import POSITIVE, REAL, Kink, Labels, Lowering, Symbolic
+from graphnn.opdef import POSITIVE, REAL, Kink, Labels, Symbolic
 from graphnn.ops.common import (
     NO_GRADIENT,
     elementwise,
@@ -36,7 +36,7 @@ ADD = elementwise(
     to_sympy=lambda x, y: x + y,
     scalar=lambda x, y: x + y,
     derivative=("1", "1"),
-    symbol="+", commutative=True, labels=INFIX, cost=1, kinks=(),
+    symbol="+", commutative=True, labels=INFIX, kinks=(),
 )
 
 SUB = register(OpDef(
@@ -54,7 +54,7 @@ SUB = register(OpDef(
     scalar=lambda x, y: x - y,
     derivative=("1", "-1"),
     vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−", labels=INFIX,
-    lowering=Lowering(cost=1), symbolic=Symbolic(instances=scalar_instance(2)), kinks=(),
+    symbolic=Symbolic(instances=scalar_instance(2)), kinks=(),
 ))
 
 MUL = elementwise(
@@ -71,7 +71,7 @@ MUL = elementwise(
     to_sympy=lambda x, y: x * y,
     scalar=lambda x, y: x * y,
     derivative=("y", "x"),
-    symbol="×", commutative=True, labels=INFIX, cost=1, kinks=(),
+    symbol="×", commutative=True, labels=INFIX, kinks=(),
 )
 
 DIV = elementwise(
@@ -88,7 +88,7 @@ DIV = elementwise(
     to_sympy=lambda x, y: x / y,
     scalar=lambda x, y: x / y,
     derivative=("1/y", "-x/y²"),
-    symbol="÷", labels=INFIX, cost=4, kinks=(),
+    symbol="÷", labels=INFIX, kinks=(),
 )
 
 NEG = elementwise(
@@ -103,7 +103,7 @@ NEG = elementwise(
     to_sympy=lambda x: -x,
     scalar=lambda x: -x,
     derivative=("-1",),
-    symbol="×-1", cost=1, kinks=(),
+    symbol="×-1", kinks=(),
 )
 
 def _one_at_zero(x: Node) -> Node:
@@ -131,7 +131,7 @@ POW = elementwise(
     to_sympy=lambda x, y: x ** y,
     scalar=loops.power,
     derivative=("y·x^(y-1)", "out·log(x)"),
-    symbol="^", cost=4, domains=(POSITIVE, REAL), kinks=(),
+    symbol="^", domains=(POSITIVE, REAL), kinks=(),
 )
 
 SQUARE = elementwise(
@@ -146,7 +146,7 @@ SQUARE = elementwise(
     to_sympy=lambda x: x ** 2,
     scalar=lambda x: x * x,
     derivative=("2x",),
-    symbol="x²", cost=1, kinks=(),
+    symbol="x²", kinks=(),
 )
 
 SQRT = elementwise(
@@ -163,7 +163,7 @@ SQRT = elementwise(
     to_sympy=lambda x: sympy.sqrt(x),
     scalar=loops.sqrt,
     derivative=("1/(2·out)",),
-    symbol="√", cost=4, domains=(POSITIVE,),
+    symbol="√", domains=(POSITIVE,),
     kinks=(Kink("x = 0", (0.0,), True, "the derivative is unbounded: +inf in graphnn, "
                 "complex infinity in SymPy"),),
 )
@@ -180,8 +180,7 @@ SIGN = elementwise(
     to_sympy=lambda x: sympy.sign(x),
     scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.lt(x, 0), -1, x)),
     derivative=("0",),
-    symbol="sign", public=False, cost=1,
-    kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
+    symbol="sign", public=False, kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
 )
 
 ABS = elementwise(
@@ -199,9 +198,8 @@ ABS = elementwise(
     to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
-    symbol="|x|", cost=1,
-    kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; SymPy's "
-                "derivative of Abs(x) is sign(x) too"),),
+    symbol="|x|", kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
+                              "SymPy's derivative of Abs(x) is sign(x) too"),),
 )
 
 EXP = elementwise(
@@ -218,7 +216,7 @@ EXP = elementwise(
     to_sympy=lambda x: sympy.exp(x),
     scalar=loops.exp,
     derivative=("out",),
-    symbol="exp", cost=4, kinks=(),
+    symbol="exp", kinks=(),
 )
 
 LOG = elementwise(
@@ -233,7 +231,7 @@ LOG = elementwise(
     to_sympy=lambda x: sympy.log(x),
     scalar=loops.log,
     derivative=("1/x",),
-    symbol="log", cost=4, domains=(POSITIVE,), kinks=(),
+    symbol="log", domains=(POSITIVE,), kinks=(),
 )
 
 add, sub, mul, div, neg = (op_function(op) for op in (ADD, SUB, MUL, DIV, NEG))

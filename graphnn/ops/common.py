@@ -14,7 +14,7 @@ from codegen import loops
 from graphnn import ir
 from graphnn.errors import OpError
 from graphnn.ir import Node, OpDef, apply
-from graphnn.opdef import Instance, Lowering, Symbolic
+from graphnn.opdef import Instance, Symbolic
 from graphnn.shapes import Shape, broadcast, reduced
 
 
@@ -72,15 +72,15 @@ def scalar_instance(arity: int, **attrs: Any) -> tuple[Instance, ...]:
 
 
 def elementwise(name: str, inputs: tuple[str, ...], doc: str, reference: Callable,
-                vjp: Callable | None, to_sympy: Callable, symbol: str, *, cost: int,
+                vjp: Callable | None, to_sympy: Callable, symbol: str, *,
                 instances: tuple[Instance, ...] | None = None, **fields: Any) -> OpDef:
-    """Register an elementwise op (broadcasting shape rule, scalar SymPy form): `cost` is its
-    Lowering.cost, `instances` default to `scalar_instance`."""
+    """Register an elementwise op (broadcasting shape rule, scalar SymPy form); `instances`
+    default to `scalar_instance`."""
     symbolic = Symbolic(instances=instances or scalar_instance(len(inputs)),
                         function=fields.pop("function", None))
     return register(OpDef(name, inputs, doc, shape=elementwise_shape, reference=reference,
                           vjp=vjp, to_sympy=to_sympy, elementwise=True, symbol=symbol,
-                          lowering=Lowering(cost=cost), symbolic=symbolic, **fields))
+                          symbolic=symbolic, **fields))
 
 
 def float_attr(name: str, value: Any) -> float:

@@ -59,7 +59,7 @@ GREATER = elementwise(
     canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
     scalar=_greater_scalar,
     derivative=("0", "0"),
-    symbol=">", public=False, cost=1, instances=scalar_instance(2, tie=0.5),
+    symbol=">", public=False, instances=scalar_instance(2, tie=0.5),
     kinks=(Kink("x = y, tie = 0.5", (1.0, 1.0), False, NO_GRADIENT, attrs={"tie": 0.5}),),
 )
 
@@ -84,7 +84,7 @@ MAXIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Max(x, y),
     scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
-    symbol="max", commutative=True, cost=1, kinks=(_TIE,),
+    symbol="max", commutative=True, kinks=(_TIE,),
 )
 
 MINIMUM = elementwise(
@@ -101,7 +101,7 @@ MINIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Min(x, y),
     scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
-    symbol="min", commutative=True, cost=1, kinks=(_TIE,),
+    symbol="min", commutative=True, kinks=(_TIE,),
 )
 
 maximum, minimum, greater = (op_function(op) for op in (MAXIMUM, MINIMUM, GREATER))

@@ -196,7 +196,7 @@ BROADCAST_LIKE = elementwise(
     to_sympy=lambda x, like: x,
     scalar=lambda x, like: x,
     derivative=("1", "0"),
-    symbol="bcast", public=False, shape_only=(1,), cost=1, kinks=(),
+    symbol="bcast", public=False, shape_only=(1,), kinks=(),
     instances=(Instance(((2,), (3, 2))),),
 )
 

@@ -9,7 +9,12 @@
 
 Every rule keeps the NumPy reference semantics bit for bit, NaN and inf included: an optimized
 graph evaluates to the same bits as the original (NaN compares equal to NaN). With checks on
-(`verify.CHECKS`, or GRAPHNN_CHECK_PASSES=1), the graph is verified after every pass.
+(`CompileOptions.check_passes`, by default GRAPHNN_CHECK_PASSES=1 in the environment), the graph
+is verified after every pass.
+
+A pass is `run(graph, fired, options) -> Graph`: `fired` a Counter of what it did (by rule
+name, for the report), `options` the CompileOptions whose settings it reads (fold_limit,
+max_rounds). docs/architecture.md shows how to add one.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Literal, overload
 
 from graphnn.errors import OpError
 from graphnn.graph import Graph
+from graphnn.options import CompileOptions
 from graphnn.passes import verify
 from graphnn.passes.cse import merge_common
 from graphnn.passes.dce import eliminate_dead
@@ -29,7 +35,8 @@ from graphnn.passes.reuse import reuse_forward
 from graphnn.passes.simplify import simplify
 from graphnn.passes.verify import InvariantError
 
-Pass = Callable[..., Graph]      # run(graph, fired: Counter | None = None) -> Graph
+# run(graph, fired: Counter | None = None, options: CompileOptions | None = None) -> Graph
+Pass = Callable[[Graph, Counter, CompileOptions], Graph]
 
 PIPELINE: tuple[tuple[str, Pass], ...] = (
     ("merge common", merge_common),
@@ -42,17 +49,20 @@ PIPELINE: tuple[tuple[str, Pass], ...] = (
 
 @overload
 def optimize(graph: Graph, report: Literal[False] = ..., *, check: bool | None = ...,
-             pipeline: Sequence[tuple[str, Pass]] | None = ...) -> Graph: ...
+             pipeline: Sequence[tuple[str, Pass]] | None = ...,
+             options: CompileOptions | None = ...) -> Graph: ...
 @overload
 def optimize(graph: Graph, report: Literal[True], *, check: bool | None = ...,
-             pipeline: Sequence[tuple[str, Pass]] | None = ...) -> tuple[Graph, Report]: ...
+             pipeline: Sequence[tuple[str, Pass]] | None = ...,
+             options: CompileOptions | None = ...) -> tuple[Graph, Report]: ...
 
 
-def optimize(graph, report=False, *, check=None, pipeline=None):
+def optimize(graph, report=False, *, check=None, pipeline=None, options=None):
     """Run the passes of PIPELINE (or `pipeline`) in order; with report=True, also return a
     Report (per pass: node counts and rules fired; the text before and after).
 
-    `check` turns the invariant checks between passes on or off (default: `verify.CHECKS`).
+    `options` (a gn.CompileOptions; default: a new one) go to every pass. `check` turns the
+    invariant checks between passes on or off (default: `options.check_passes`).
 
     >>> import graphnn as gn
     >>> x = gn.input("x")
@@ -68,12 +78,13 @@ def optimize(graph, report=False, *, check=None, pipeline=None):
     if not isinstance(graph, Graph):
         raise OpError(f"optimize takes a gn.Graph, got {type(graph).__name__}; wrap the "
                       "outputs: gn.optimize(gn.Graph([y, *grads]))")
-    checking = verify.CHECKS if check is None else check
+    options = CompileOptions() if options is None else options
+    checking = options.check_passes if check is None else check
     records = []
     current = graph
     for name, run in PIPELINE if pipeline is None else pipeline:
         fired: Counter = Counter()
-        result = run(current, fired)
+        result = run(current, fired, options)
         if checking:
             verify.verify(result, graph, after=name)
         records.append(PassRecord(name, len(current.nodes), len(result.nodes),

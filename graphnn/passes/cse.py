@@ -28,6 +28,7 @@ from collections.abc import Hashable
 
 from graphnn.graph import Graph
 from graphnn.ir import Node
+from graphnn.options import CompileOptions
 from graphnn.passes.rewrite import exactly_commutative, rebuild
 
 
@@ -53,9 +54,10 @@ def _reason(kept: Node, inputs: tuple[Node, ...]) -> str:
     return "same value, other name or scope -> one node"
 
 
-def merge_common(graph: Graph, fired: Counter | None = None) -> Graph:
+def merge_common(graph: Graph, fired: Counter | None = None,
+                 options: CompileOptions | None = None) -> Graph:
     """Merge nodes that compute the same value (see the module docstring); the graph itself
-    when there is nothing to merge."""
+    when there is nothing to merge. (No setting applies: `options` is the pass signature's.)"""
     fired = Counter() if fired is None else fired
     kept: dict[Hashable, Node] = {}
     new: dict[Node, Node] = {}

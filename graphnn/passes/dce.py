@@ -33,6 +33,7 @@ import numpy as np
 
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant, toposort
+from graphnn.options import CompileOptions
 from graphnn.passes.rewrite import P, Rule, Var, rewrite, value_read
 
 x, like = Var("x"), Var("like")
@@ -65,7 +66,8 @@ def dead_nodes(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if id(n) not in live]
 
 
-def eliminate_dead(graph: Graph, fired: Counter | None = None) -> Graph:
+def eliminate_dead(graph: Graph, fired: Counter | None = None,
+                   options: CompileOptions | None = None) -> Graph:
     """Replace shape-only reads by what they read (see the module docstring) and keep only
     the nodes the outputs reach."""
     fired = Counter() if fired is None else fired
@@ -73,4 +75,4 @@ def eliminate_dead(graph: Graph, fired: Counter | None = None) -> Graph:
     if unreachable:
         fired["unreachable node -> removed"] += unreachable
         graph = Graph(graph.outputs, graph.inputs, graph.name)
-    return rewrite(graph, DEAD, fired)
+    return rewrite(graph, DEAD, fired, options)

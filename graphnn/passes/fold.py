@@ -6,10 +6,11 @@ folded value is bit for bit what evaluation would have produced.
 
 Two things keep folding from being a pessimization or a change of semantics:
 
-- Size. A folded array may hold at most FOLD_LIMIT elements, or as many as its largest constant
-  input (folding never grows the constants). A uniform result (every element the same bits) is
-  kept as a *splat*, `broadcast_to(c, shape)` of a scalar constant, whatever its size: folding
-  the gradient seed `broadcast_to(1.0)` into a 784x256 array would only cost memory.
+- Size. A folded array may hold at most `CompileOptions.fold_limit` elements (256), or as many
+  as its largest constant input (folding never grows the constants). A uniform result (every
+  element the same bits) is kept as a *splat*, `broadcast_to(c, shape)` of a scalar constant,
+  whatever its size: folding the gradient seed `broadcast_to(1.0)` into a 784x256 array would
+  only cost memory.
 - Layout. The evaluator's value of a layout op is a NumPy view (a transpose is a strided view)
   and a later reduction sums in memory order, so replacing the view with a contiguous array
   could change the last bit of a sum. Only contiguous values are folded into arrays.
@@ -33,9 +34,8 @@ import numpy as np
 from graphnn.evaluate import run
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply, constant
+from graphnn.options import CompileOptions
 from graphnn.passes.rewrite import SPLATS, Rule, Where, rebuild, rewrite, splat_core
-
-FOLD_LIMIT = 256   # elements a folded array may have (unless a constant input is bigger)
 
 
 def _uniform(value: np.ndarray) -> bool:
@@ -50,12 +50,12 @@ def _splat(value: np.ndarray, node: Node) -> Node:
     return core if node.shape == () else apply("broadcast_to", core, shape=node.shape)
 
 
-def _fold(node: Node) -> Node | None:
+def _fold(node: Node, options: CompileOptions) -> Node | None:
     # f(c1, ..., cn) -> c: the reference applied to constants, by the evaluator
     if not node.inputs or not all(i.op == "constant" for i in node.inputs) or \
             splat_core(node) is not None:
         return None
-    limit = max([FOLD_LIMIT] + [i.value.size for i in node.inputs])
+    limit = max([options.fold_limit] + [i.value.size for i in node.inputs])
     if math.prod(node.shape) > limit:
         return None            # too big to hold; a uniform one is the splat rules' business
     value = run([*node.inputs, node], {})[node]
@@ -106,7 +106,8 @@ FOLD = (
 )
 
 
-def fold_constants(graph: Graph, fired: Counter | None = None) -> Graph:
+def fold_constants(graph: Graph, fired: Counter | None = None,
+                   options: CompileOptions | None = None) -> Graph:
     """Replace constant subexpressions by their values (see the module docstring).
 
     >>> import graphnn as gn
@@ -116,4 +117,4 @@ def fold_constants(graph: Graph, fired: Counter | None = None) -> Graph:
       return 6.0
     }
     """
-    return rewrite(graph, FOLD, fired)
+    return rewrite(graph, FOLD, fired, options)

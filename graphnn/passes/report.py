@@ -1,13 +1,16 @@
 """The optimizer's report: per pass, the node counts before and after and the rules that fired.
 
 Stage: optimization. Input: what `optimize` records. Output: a printable table, and the text
-form of the graph before and after (with a unified diff), for reading what the passes did.
+form of the graph before and after (with a unified diff), for reading what the passes did; and
+`same_bits`, the optimizer's promise (an optimized graph evaluates to the same bits) as a test.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,20 @@ class Report:
 
     def __str__(self) -> str:
         return self.table()
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal to the last bit, any NaN equal to any NaN (its sign and payload are not values).
+
+    >>> same_bits(np.array([0.0, np.nan]), np.array([0.0, -np.nan]))
+    True
+    >>> same_bits(np.array(0.0), np.array(-0.0))
+    False
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    bits = f"u{a.itemsize}"
+    return bool(np.array_equal(nan_a, nan_b) and
+                np.array_equal(a[~nan_a].view(bits), b[~nan_b].view(bits)))

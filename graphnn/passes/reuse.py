@@ -32,6 +32,7 @@ from collections import Counter
 
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply
+from graphnn.options import CompileOptions
 from graphnn.passes.rewrite import P, Rule, Var, find, rewrite
 
 x = Var("x")
@@ -62,7 +63,8 @@ REUSE = (
 )
 
 
-def reuse_forward(graph: Graph, fired: Counter | None = None) -> Graph:
+def reuse_forward(graph: Graph, fired: Counter | None = None,
+                  options: CompileOptions | None = None) -> Graph:
     """Compute backward masks from forward outputs (see the module docstring).
 
     >>> import graphnn as gn
@@ -74,4 +76,4 @@ def reuse_forward(graph: Graph, fired: Counter | None = None) -> Graph:
     >>> [str(n.inputs[0]) for n in reuse_forward(graph).nodes if n.op == "step"]
     ['<Node relu f64[3]>']
     """
-    return rewrite(graph, REUSE, fired)
+    return rewrite(graph, REUSE, fired, options)

@@ -37,6 +37,7 @@ from graphnn import ir
 from graphnn.errors import GraphnnError
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY, Node, OpDef, apply, constant
+from graphnn.options import CompileOptions
 
 Bindings = dict[str, Node]
 
@@ -217,7 +218,8 @@ P = _OpPatterns()
 @dataclass(frozen=True)
 class Rule:
     """`name` is the rewrite as text (`x * 1 -> x`), shown in reports; `build` gets the bound
-    variables it names as keyword arguments (and `node`, the matched node, if it asks)."""
+    variables it names as keyword arguments (and `node`, the matched node, and `options`, the
+    CompileOptions of the rewrite, if it asks)."""
 
     name: str
     pattern: Pattern
@@ -227,12 +229,14 @@ class Rule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", tuple(inspect.signature(self.build).parameters))
 
-    def apply(self, node: Node) -> Node | None:
+    def apply(self, node: Node, options: CompileOptions | None = None) -> Node | None:
         """The replacement for `node`, or None when the pattern or the builder declines."""
-        bindings: Bindings = {}
+        bindings: dict[str, Any] = {}
         if not self.pattern.match(node, bindings):
             return None
         bindings["node"] = node
+        if "options" in self.params:
+            bindings["options"] = CompileOptions() if options is None else options
         return self.build(**{k: bindings[k] for k in self.params})
 
 
@@ -354,12 +358,13 @@ class _RulesByOp:
         return found
 
 
-def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter) -> Node | None:
+def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter,
+               options: CompileOptions) -> Node | None:
     if not rules:
         return None
     with at_scope(node.scope):
         for rule in rules:
-            result = rule.apply(node)
+            result = rule.apply(node, options)
             if result is None or result is node:
                 continue
             fired[rule.name] += 1
@@ -367,7 +372,8 @@ def _try_rules(node: Node, rules: Sequence[Rule], fired: Counter) -> Node | None
     return None
 
 
-def _round(graph: Graph, rules: _RulesByOp, fired: Counter) -> tuple[Graph, bool]:
+def _round(graph: Graph, rules: _RulesByOp, fired: Counter,
+           options: CompileOptions) -> tuple[Graph, bool]:
     """One walk over the graph: each node rebuilt on its inputs' replacements, then the rules
     tried on it."""
     new: dict[Node, Node] = {}
@@ -380,7 +386,7 @@ def _round(graph: Graph, rules: _RulesByOp, fired: Counter) -> tuple[Graph, bool
             if current not in context.nodes:
                 context.stands_for.setdefault(current, node)
             replaced = None if node.op == "input" else \
-                _try_rules(current, rules(current.op), fired)
+                _try_rules(current, rules(current.op), fired, options)
             new[node] = current if replaced is None else replaced
             if new[node] is not node:
                 changed = True
@@ -393,21 +399,23 @@ def _round(graph: Graph, rules: _RulesByOp, fired: Counter) -> tuple[Graph, bool
     return Graph([new[o] for o in graph.outputs], graph.inputs, graph.name), True
 
 
-MAX_ROUNDS = 64
-
-
-def rewrite(graph: Graph, rules: Sequence[Rule], fired: Counter | None = None) -> Graph:
-    """Apply `rules` until none fires; `fired` (if given) counts the firings by rule name."""
+def rewrite(graph: Graph, rules: Sequence[Rule], fired: Counter | None = None,
+            options: CompileOptions | None = None) -> Graph:
+    """Apply `rules` until none fires, in at most `options.max_rounds` rounds; `fired` (if
+    given) counts the firings by rule name."""
     fired = Counter() if fired is None else fired
+    options = CompileOptions() if options is None else options
     by_op = _RulesByOp(rules)
-    for round_number in range(MAX_ROUNDS):
-        if round_number == MAX_ROUNDS - 4:
+    rounds = options.max_rounds
+    before = Counter(fired)
+    for round_number in range(rounds):
+        if round_number == rounds - 4:
             before = Counter(fired)        # the rules of the last rounds are the cycle
-        graph, changed = _round(graph, by_op, fired)
+        graph, changed = _round(graph, by_op, fired, options)
         if not changed:
             return graph
     cycling = sorted((fired - before).keys())
-    raise RewriteError(f"rules still fire after {MAX_ROUNDS} rounds: {cycling}")
+    raise RewriteError(f"rules still fire after {rounds} rounds: {cycling}")
 
 
 def scalar(value: Any, like: Node) -> Node:

@@ -28,6 +28,7 @@ import numpy as np
 
 from graphnn.graph import Graph
 from graphnn.ir import Node, apply
+from graphnn.options import CompileOptions
 from graphnn.passes.cse import merge_common
 from graphnn.passes.fold import FOLD
 from graphnn.passes.rewrite import (
@@ -180,7 +181,8 @@ SIMPLIFY = (
 )
 
 
-def simplify(graph: Graph, fired: Counter | None = None) -> Graph:
+def simplify(graph: Graph, fired: Counter | None = None,
+             options: CompileOptions | None = None) -> Graph:
     """Apply FOLD and SIMPLIFY until no rule fires.
 
     >>> import graphnn as gn
@@ -194,8 +196,8 @@ def simplify(graph: Graph, fired: Counter | None = None) -> Graph:
     """
     fired = Counter() if fired is None else fired
     while True:
-        graph = rewrite(graph, FOLD + SIMPLIFY, fired)
-        merged = merge_common(graph, fired)
+        graph = rewrite(graph, FOLD + SIMPLIFY, fired, options)
+        merged = merge_common(graph, fired, options)
         if merged is graph:
             return graph
         graph = merged

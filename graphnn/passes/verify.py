@@ -12,31 +12,18 @@ Invariants:
 - constants hold arrays of their own shape and dtype;
 - the inputs are unchanged, and the outputs keep their number, shapes and dtypes.
 
-Checks are on when the environment variable GRAPHNN_CHECK_PASSES is set to anything but 0 or
-empty, or when `CHECKS` is set to True (tests/passes/conftest.py does).
+Checks are on when the compile options say so (`CompileOptions.check_passes`, whose default is
+on when the environment variable GRAPHNN_CHECK_PASSES is set to anything but 0 or empty, read
+when the options are made: `checks_from_environment`), or when `optimize(check=True)` asks.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from graphnn.errors import DTypeError, GraphnnError
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY, Node, canonical_attrs, result_dtype, toposort
-from graphnn.render.text import node_names, type_text
-
-
-def checks_from_environment(environ: Mapping[str, str]) -> bool:
-    """Whether GRAPHNN_CHECK_PASSES asks for checks: set, and neither empty nor 0.
-
-    >>> checks_from_environment({}), checks_from_environment({"GRAPHNN_CHECK_PASSES": "1"})
-    (False, True)
-    """
-    return environ.get("GRAPHNN_CHECK_PASSES", "") not in ("", "0")
-
-
-CHECKS: bool = checks_from_environment(os.environ)
+from graphnn.options import checks_from_environment  # noqa: F401  (re-exported)
+from graphnn.text import node_names, type_text
 
 
 class InvariantError(GraphnnError, AssertionError):

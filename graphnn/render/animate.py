@@ -14,7 +14,7 @@ text is still laid out, in transparent ink, so nothing moves from one frame to t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from typing import Any
 from graphnn.errors import GraphnnError, OpError
 from graphnn.graph import Graph
 from graphnn.ir import Node
-from graphnn.model_file import load_model
 from graphnn.render.annotate import annotate
 from graphnn.render.dot import scene_source
 from graphnn.render.drawing import RenderError, Rendering, draw
@@ -182,36 +181,3 @@ def animate(outputs: Any, feed: Feed = None, grads: bool | Node | Sequence[Node]
     output = scene.names[scene.outputs[0]]
     style = _style(scene, True, layout=layout, gradient_of=output, digits=digits, legend=legend)
     return Animation(scene, arranged(scene, numbers, style, name), numbers, name)
-
-
-def animate_file(path: str | os.PathLike, out: str | os.PathLike, *, layout: str = "slide",
-                 values: Mapping[str, Any] | None = None, expand: bool = False,
-                 digits: int = 2, format: str | None = None) -> Path:  # noqa: A002
-    """The step-through of a model file (`outputs`, `feed`, `wrt`; see docs/cli.md) saved to
-    `out` (.html, .pdf, or a directory of frames); `values` complete or replace its feed.
-
-    >>> import tempfile
-    >>> model = Path(tempfile.mkdtemp()) / "square.py"
-    >>> _ = model.write_text("import graphnn as gn\\noutputs = gn.square(gn.input('x'))")
-    >>> page = animate_file(model, model.with_suffix(".html"), values={"x": 3.0})
-    >>> "∂square/∂x = 2x = 6; upstream 1 × local 6 = 6" in page.read_text()
-    True
-    """
-    model = load_model(os.fspath(path))
-    feed = {**model.feed, **(values or {})}
-    root = model.graph.outputs[0]
-    grads = model.wrt if root.shape == () else None
-    animation = animate(model.graph, feed=feed or None, grads=grads, layout=layout,
-                        expand=expand, digits=digits)
-    return animation.save(out, format=format)
-
-
-def write_neuron_steps(f: Node, inputs: Sequence[Node], feed: Feed,
-                       directory: str | os.PathLike) -> Path | str:
-    """The step-through page of the lecture neuron, neuron_steps.html in `directory`: its
-    absolute path, or without Graphviz to draw it, the reason (the demo prints either)."""
-    try:
-        return animate(f, feed=feed, grads=list(inputs)).save(
-            Path(directory) / "neuron_steps.html").resolve()
-    except RenderError as error:
-        return f"(not written: {error})"

@@ -1,4 +1,5 @@
-"""Teaching renders with Graphviz: `render`, `compare`, and the helpers the CLI and demo call.
+"""Teaching renders with Graphviz: `render`, `compare`, and saving them (`write_picture`,
+`save_pictures`; the command line's drawing commands are graphnn/cli/render.py).
 
 Stage: rendering. Input: output nodes or a Graph, optional input values and the nodes to
 differentiate with respect to. Output: a `Rendering` (DOT source, saved as SVG, PNG, PDF or
@@ -22,8 +23,7 @@ from typing import Any
 from graphnn.autodiff import grad
 from graphnn.errors import GraphnnError, OpError
 from graphnn.graph import Graph, reached_inputs
-from graphnn.ir import Node, apply, toposort
-from graphnn.model_file import load_model
+from graphnn.ir import Node, toposort
 from graphnn.passes import optimize
 from graphnn.render.annotate import Numbers, annotate, backward_scopes
 from graphnn.render.display import carry_scopes, simplify_for_display
@@ -247,58 +247,6 @@ def write_picture(outputs: Outputs, path: str | os.PathLike, **options: Any) -> 
     True
     """
     return render(outputs, **options).save(path).resolve()
-
-
-def render_file(path: str | os.PathLike, out: str | os.PathLike, view: str = "forward",
-                expand: bool = False, values: Mapping[str, Any] | None = None,
-                **options: Any) -> Path:
-    """Render a model file (`outputs`, optional `feed` and `wrt`) to `out`; the path written.
-
-    Values come from the file's feed, updated with `values` (input name to value, from the
-    command line's `--set`), so one file can be drawn at other points without editing it;
-    gradients of its first output with respect to its `wrt` (default: every input) are drawn
-    when that output is a scalar and there are values (or the view is not "forward").
-    `options` are render's.
-
-    >>> import pathlib, tempfile
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "model.py").write_text(
-    ...     "import graphnn as gn\\nx = gn.input('x')\\noutputs = [gn.exp(x)]\\nfeed = {'x': 0.0}")
-    >>> "∂exp/∂x = exp = 1.00" in render_file(folder / "model.py", folder / "m.dot").read_text()
-    True
-    >>> "2.72" in render_file(folder / "model.py", folder / "m.dot", values={"x": 1.0}).read_text()
-    True
-    """
-    model = load_model(os.fspath(path))
-    feed = {**model.feed, **(values or {})}
-    root = model.graph.outputs[0]
-    differentiate = root.shape == () and (bool(feed) or view != "forward")
-    return write_picture(model.graph, out, feed=feed or None,
-                         grads=model.wrt if differentiate else None, view=view,
-                         expand=expand, **options)
-
-
-def write_neuron_pictures(f: Node, inputs: Sequence[Node], feed: Feed,
-                          directory: str | os.PathLike) -> list[Path]:
-    """The lecture neuron f = sigmoid(z) drawn twice into `directory`: neuron.svg with the σ
-    gate, neuron_primitives.svg as the circuit 1 / (1 + exp(-z)); the absolute paths.
-
-    Without Graphviz to draw SVG, the DOT sources are written instead (neuron.dot, ...).
-
-    >>> import graphnn as gn, tempfile
-    >>> w, x = gn.input("w"), gn.input("x")
-    >>> paths = write_neuron_pictures(gn.sigmoid(w * x), [w, x], {"w": 2.0, "x": -1.0},
-    ...                               tempfile.mkdtemp())
-    >>> [p.name for p in paths]
-    ['neuron.svg', 'neuron_primitives.svg']
-    """
-    if f.op != "sigmoid":
-        raise OpError(f"the neuron's picture needs f = sigmoid(z), got {f.describe()}")
-    z = f.inputs[0]
-    circuit = 1.0 / (1.0 + apply("exp", -z))
-    suffix = ".svg" if backend() else ".dot"
-    return [write_picture(node, Path(directory) / (stem + suffix), feed=feed, grads=inputs)
-            for stem, node in (("neuron", f), ("neuron_primitives", circuit))]
 
 
 def save_pictures(renderings: Mapping[str, Rendering], argv: Sequence[str] | None = None

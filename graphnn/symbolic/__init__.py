@@ -5,7 +5,8 @@ check_ops()                         every op's derivative rule against sympy.dif
 check_labels()                      every op's drawn derivative label against sympy.diff
 check_gradients(y, wrt, feed=None)  a graph's gradients against SymPy, or finite differences
 derivative_formula(y, wrt)          SymPy's derivative as short plain text and LaTeX
-run_verify(path)                    the `verify FILE` command
+
+The `verify FILE` command is graphnn/cli/verify.py.
 """
 
 from graphnn.symbolic.compare import Decision, decide, rational_points
@@ -17,12 +18,11 @@ from graphnn.symbolic.labels import check_label, check_labels
 from graphnn.symbolic.report import GradientReport, OpsReport, Row
 from graphnn.symbolic.rules import Instance, check_ops, check_rule, instances
 from graphnn.symbolic.translate import SymbolicLimitError, element_symbols, to_sympy, translate
-from graphnn.symbolic.verify import run_verify
 
 __all__ = [
     "Decision", "Formula", "GradientReport", "Instance", "OpsReport", "Row", "Sigmoid",
     "SymbolicLimitError", "check_conventions", "check_gradients", "check_label", "check_labels",
     "check_ops", "check_rule", "conventions", "conventions_table", "decide",
-    "derivative_formula", "element_symbols", "instances", "rational_points", "run_verify",
-    "to_sympy", "translate",
+    "derivative_formula", "element_symbols", "instances", "rational_points", "to_sympy",
+    "translate",
 ]

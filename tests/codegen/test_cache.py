@@ -20,8 +20,9 @@ import pytest
 from codegen import cache, jit, loops
 from codegen.jit import compile_kernel
 from codegen.llvm.target import Target
+from codegen.options import CodegenOptions
 from tests.codegen.support import elementwise
-from tests.harness import run_in_threads
+from tests.harness import changed_fields, run_in_threads
 
 ROOT = Path(__file__).parents[2]
 X = np.linspace(-3, 3, 19, dtype=np.float32)
@@ -67,6 +68,18 @@ def test_a_second_compile_is_a_hit_and_the_entry_names_itself(directory):
     assert cache.decode_entry("kernel", key, data) is not None
     assert cache.decode_entry("plan", key, data) is None             # its kind, checked
     assert compile_kernel(kernel, blas=False).from_cache             # no Gemm: the same key
+
+
+def test_every_field_of_the_options_reaches_the_key(directory):
+    # the key hashes the options' repr: a field added to CodegenOptions is in it by itself
+    kernel, host = sigmoid("keyed"), Target.host()
+    key = jit.kernel_key(kernel, "blas", host, CodegenOptions())
+    keys = {name: jit.kernel_key(kernel, "blas", host, other)
+            for name, other in changed_fields(CodegenOptions())}
+    assert {"stage_size", "parallel_min_work"} <= set(keys)
+    assert key not in keys.values() and len(set(keys.values())) == len(keys)
+    compile_kernel(kernel)
+    assert not compile_kernel(kernel, options=CodegenOptions(stage_size=10)).from_cache
 
 
 def test_off_disables_the_cache(monkeypatch):

@@ -16,7 +16,7 @@ from codegen import cost, loops
 from codegen.exprs import iterate
 from codegen.jit import compile_kernel
 from codegen.llvm import build_module
-from codegen.llvm import stages as llvm_stages
+from codegen.options import CodegenOptions
 from codegen.schedule import schedule
 from codegen.workspace import ITEMSIZE, layout
 from tests.harness import run_docstring_examples, shallow_stack
@@ -89,7 +89,8 @@ def _long_kernel(statements: int, dtype: str = "f64") -> loops.Kernel:
                  lambda v: loops.expm1(v * 0.5) * 0.5]
     body, source = [], x
     for k, target in enumerate(targets):
-        body.append(loops.loop(37, lambda i, s=source, t=target, f=functions[k % len(functions)]:
+        function = functions[k % len(functions)]
+        body.append(loops.loop(37, lambda i, s=source, t=target, f=function:
                                loops.store(t, i, f(s[i]))))
         source = target
     return loops.Kernel("long", [x], [out], temps, body)
@@ -136,18 +137,16 @@ def test_a_statement_repeated_on_other_buffers_is_compiled_once():
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_a_long_kernel_computes_what_the_same_kernel_as_one_function_does(monkeypatch, dtype):
+def test_a_long_kernel_computes_what_the_same_kernel_as_one_function_does(dtype):
     kernel = _long_kernel(30, dtype)
     specials = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-310, 88.0, -90.0, 710.0, 20.5]
     values = np.concatenate([specials, np.linspace(-30.0, 30.0, 37 - len(specials))])
     values = values.astype(np.float32 if dtype == "f32" else np.float64)
-    monkeypatch.setattr(llvm_stages, "STAGE_SIZE", 300)      # long: ten statements a stage
-    long = compile_kernel(kernel)
+    long = compile_kernel(kernel, options=CodegenOptions(stage_size=300))  # ten statements a stage
     assert "long.stage2" in long.llvm_ir and "long.shared2" in long.llvm_ir
     for name in ("exp", "expm1", "log", "tanh"):
         assert f"{name}.{dtype}.call" in long.llvm_ir and f"{name}.{dtype}.v4" in long.llvm_ir
-    monkeypatch.setattr(llvm_stages, "STAGE_SIZE", 10**9)
-    whole = compile_kernel(kernel)
+    whole = compile_kernel(kernel, options=CodegenOptions(stage_size=10**9))
     assert ".stage" not in whole.llvm_ir and ".call" not in whole.llvm_ir
     np.testing.assert_array_equal(long(values), whole(values))
 

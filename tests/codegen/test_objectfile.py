@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from codegen import jit, loops, objectfile
-from codegen.llvm import gemm_native
 from codegen.llvm.module import PARALLEL_FOR, build_module, entry_symbol
-from codegen.runtime import runtime_ir
 from codegen.llvm.target import X86_LEVELS, Target
+from codegen.native import gemm as native_gemm
+from codegen.native.runtime import runtime_ir
 
 ROOT = Path(__file__).parents[2]
 KEY = "5e" * 32
@@ -94,8 +94,8 @@ def test_every_kind_of_object_codegen_makes_passes():
             data = jit.emit(str(build_module(matmul, gemm=gemm).module), target, "full", KEY)
             objectfile.check(data, [entry_symbol(matmul)], jit.PROCESS_SYMBOLS | imports.keys(),
                              KEY)
-        name = gemm_native.symbol("f32", True, False)
-        native = jit.emit(gemm_native.gemm_ir("f32", target.vector_bits, True, False), target,
+        name = native_gemm.symbol("f32", True, False)
+        native = jit.emit(native_gemm.gemm_ir("f32", target.vector_bits, True, False), target,
                           "full", KEY)
         objectfile.check(native, [name], jit.PROCESS_SYMBOLS | {PARALLEL_FOR}, KEY)
     runtime = jit.emit(runtime_ir(), Target.host(), "none", KEY)

@@ -13,10 +13,10 @@ import numpy as np
 
 import graphnn as gn
 from codegen import loops
+from codegen.cost import statement_size
 from codegen.llvm import build_module
-from codegen.llvm.stages import statement_size
 from graphnn.compiler.plans import make_plan
-from graphnn.lower import kernel as lower_kernel
+from graphnn.options import CompileOptions
 from tests.harness import shallow_stack
 
 
@@ -107,7 +107,7 @@ def test_loops_and_llvm_functions_stay_bounded_as_the_chain_grows():
     # four times the nodes: about four times the loops, of the same bounded size (a loop's
     # members cost at most MAX_GROUP_COST: about 8 loop IR nodes a unit, a tanh 31 for 4)
     assert 3 <= len(long.body) / len(short.body) <= 5
-    bound = 10 * lower_kernel.MAX_GROUP_COST
+    bound = 10 * CompileOptions().max_group_cost
     assert max(map(statement_size, long.body)) <= bound
     assert max(map(statement_size, short.body)) <= bound
     # and about four times the LLVM functions, of the same bounded size (the last one of
@@ -127,12 +127,12 @@ def test_an_inlined_expression_and_a_fused_loop_are_capped():
         tanh = sum(isinstance(n, loops.Tanh) for s in stores for n in _tree(s.value))
         others = sum(isinstance(n, (loops.Add, loops.Sub, loops.Mul))
                      for s in stores for n in _tree(s.value))
-        assert tanh * 4 + others <= lower_kernel.MAX_GROUP_COST
+        assert tanh * 4 + others <= CompileOptions().max_group_cost
         for store in stores:
             tree = _tree(store.value)
             assert 4 * sum(isinstance(n, loops.Tanh) for n in tree) + sum(
                 isinstance(n, (loops.Add, loops.Sub, loops.Mul)) for n in tree) \
-                <= lower_kernel.MAX_INLINE_COST
+                <= CompileOptions().max_inline_cost
 
 
 def _tree(e: loops.Expr) -> list[loops.Expr]:

@@ -16,7 +16,7 @@ from graphnn.compiler.export import export_graph
 from graphnn.errors import ExportError
 from graphnn.ir import REGISTRY, OpDef, register
 from graphnn.model_file import load_model
-from graphnn.opdef import Lowering, Symbolic
+from graphnn.opdef import Symbolic
 from graphnn.ops.common import elementwise_shape, scalar_instance
 from tests.codegen.aot_support import call, load, needs_cc
 
@@ -38,7 +38,7 @@ if "python_erf" not in REGISTRY:
     register(OpDef("python_erf", ("x",), "erf through Python's math module",
                    shape=elementwise_shape, reference=np.vectorize(math.erf), vjp=None,
                    to_sympy=lambda x: x, scalar=lambda x: math.erf(x), elementwise=True,
-                   derivative=("?",), symbol="erf", kinks=(), lowering=Lowering(cost=4),
+                   derivative=("?",), symbol="erf", kinks=(),
                    symbolic=Symbolic(instances=scalar_instance(1))))
 x = gn.input("x", shape=(3,))
 outputs = [apply("python_erf", x) * 2.0]
@@ -101,7 +101,7 @@ def test_a_user_op_lowered_to_loop_ir_is_exported(tmp_path):
         register(OpDef("user_triple", ("x",), "x * 3", shape=elementwise_shape,
                        reference=lambda x: x * 3.0, vjp=None, to_sympy=lambda x: 3 * x,
                        scalar=lambda x: x * 3.0, elementwise=True, derivative=("3",),
-                       symbol="3x", kinks=(), lowering=Lowering(cost=1),
+                       symbol="3x", kinks=(),
                        symbolic=Symbolic(instances=scalar_instance(1))))
         x = gn.input("x", shape=(4,))
         f = gn.compile(gn.exp(gn.apply("user_triple", x)), name="triple")

@@ -4,6 +4,7 @@ Reference counts and memory stay balanced."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import sys
 import weakref
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from codegen import pycall
+from codegen.native import abi, pycall
 from graphnn.compiler import compile
 from tests.harness import run_in_threads
 
@@ -195,3 +196,24 @@ def test_out_references_stay_balanced(pair):
     for _ in range(1000):
         pair(xv, yv, out=out)
     assert [sys.getrefcount(a) for a in out] == before
+
+
+def test_a_failing_abi_probe_takes_the_portable_path(neuron):
+    # as on a CPython or NumPy whose layout differs: the probe of one fact fails, no native
+    # entry is made, and every call takes the Python path with the same results
+    outputs, native = neuron
+    wrong = tuple(dataclasses.replace(f, value=f.value + 8) if f.name == "ARRAY_FLAGS" else f
+                  for f in abi.FACTS)
+    saved = abi.FACTS
+    abi.supported.cache_clear()
+    try:
+        abi.FACTS = wrong
+        portable = compile(outputs, native.graph.inputs)
+    finally:
+        abi.FACTS = saved
+        abi.supported.cache_clear()
+    assert portable._native is None and native._native is not None
+    assert type(portable).__call__ is gn.Function.__call__
+    for call in (lambda f: f(*VALUES), lambda f: f(*VALUES[:4], w2=VALUES[4]),
+                 lambda f: f.call(list(VALUES))):
+        assert [float(v) for v in call(portable)] == [float(v) for v in call(native)]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from codegen import pycall
-from codegen.runtime import MAX_THREADS
+from codegen.native import pycall
+from codegen.native.runtime import MAX_THREADS
 from graphnn.compiler import compile
 
 ROOT = Path(__file__).parents[2]

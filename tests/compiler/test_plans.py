@@ -1,13 +1,11 @@
 """The plan cache (graphnn/compiler/plans.py): a graph compiled before skips optimizing,
 lowering and scheduling; its key changes with everything a plan follows from; a plan is stored
 as data (never a pickle) that round-trips; an entry that is damaged, another key's or not a plan
-for this graph is rebuilt and replaced; every numeric setting of the modules that make plans is
-part of the key."""
+for this graph is rebuilt and replaced; every field of the compile options is part of the key."""
 
 from __future__ import annotations
 
-import ast
-import importlib
+import dataclasses
 import json
 import os
 import pickle
@@ -21,9 +19,10 @@ import pytest
 
 import graphnn as gn
 from codegen import cache, loops, serialize
+from codegen.options import CodegenOptions
 from graphnn.compiler import compile, plans
-from graphnn.lower import conv
-from graphnn.passes import verify
+from graphnn.options import CompileOptions
+from tests.harness import changed_fields
 
 ROOT = Path(__file__).parents[2]
 
@@ -31,8 +30,9 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture(autouse=True)
 def unchecked_optimizer(monkeypatch):
     """The suite runs the optimizer's invariant checks (tests/conftest.py), which keep plans
-    out of the cache; these tests are about the cache, so the checks are off here."""
-    monkeypatch.setattr(verify, "CHECKS", False)
+    out of the cache; these tests are about the cache, so the checks are off here (the
+    environment variable is the default of CompileOptions.check_passes)."""
+    monkeypatch.setenv("GRAPHNN_CHECK_PASSES", "0")
 
 
 def _graph(scale: float = 3.0):
@@ -63,7 +63,7 @@ def test_a_graph_compiled_before_loads_its_plan(tmp_path, monkeypatch):
         compile(outputs, [x])                # another constant: another plan
 
 
-def test_the_key_follows_the_graph_option_constants_and_settings(monkeypatch):
+def test_the_key_follows_the_graph_option_constants_and_settings():
     outputs, x = _graph()
     graph = gn.Graph(outputs, [x])
     key = plans.plan_key(graph, "f", True)
@@ -73,8 +73,8 @@ def test_the_key_follows_the_graph_option_constants_and_settings(monkeypatch):
     assert plans.plan_key(gn.Graph(other, [x3]), "f", True) != key
     assert plans.plan_key(graph, "f", False) != key
     assert plans.plan_key(graph, "g", True) != key
-    monkeypatch.setattr(conv, "MIN_DEPTH", conv.MIN_DEPTH + 1)
-    assert plans.plan_key(graph, "f", True) != key
+    deeper = CompileOptions(conv_min_depth=CompileOptions().conv_min_depth + 1)
+    assert plans.plan_key(graph, "f", True, deeper) != key
 
 
 def test_large_constants_are_keyed_by_all_their_bytes():
@@ -233,30 +233,22 @@ def test_a_stored_plan_round_trips(tmp_path, monkeypatch):
     assert any(t.name.startswith("s") for t in kernels[1].temps)   # conv scratch: s0, ...
 
 
-def _numeric_settings(module_name: str) -> set[str]:
-    """Module-level UPPER_CASE names bound to a number in one module."""
-    module = importlib.import_module(module_name)
-    path = ROOT / (module_name.replace(".", "/") + ".py")
-    names = set()
-    for node in ast.parse(path.read_text()).body:
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, ast.AnnAssign) else []
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id.lstrip("_").isupper():
-                value = getattr(module, target.id)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    names.add(target.id)
-    return names
-
-
-def test_every_numeric_setting_of_plan_making_modules_is_in_the_key():
-    modules = [f"graphnn.lower.{p.stem}" for p in (ROOT / "graphnn/lower").glob("*.py")] + \
-        [f"graphnn.passes.{p.stem}" for p in (ROOT / "graphnn/passes").glob("*.py")] + \
-        ["codegen.schedule", "codegen.cost"]
-    listed = {(module.__name__, name) for module, name in plans.SETTINGS}
-    missing = [(m, n) for m in modules if not m.endswith("__init__")
-               for n in _numeric_settings(m) if (m, n) not in listed]
-    assert not missing, f"add these to plans.SETTINGS: {missing}"
+def test_every_field_of_the_options_reaches_the_key():
+    # the key hashes the options' repr, so a field added to CompileOptions (or to its codegen
+    # part) is in the key without a list to keep: no setting can be forgotten
+    outputs, x = _graph()
+    graph = gn.Graph(outputs, [x])
+    options = CompileOptions()
+    key = plans.plan_key(graph, "f", True, options)
+    assert plans.plan_key(graph, "f", True, CompileOptions()) == key
+    changed = changed_fields(options)
+    names = {name for name, _ in changed}
+    assert {"fold_limit", "conv_min_depth", "codegen.stage_size"} <= names
+    assert len(names) == len(dataclasses.fields(CompileOptions)) - 1 + \
+        len(dataclasses.fields(CodegenOptions))
+    keys = {name: plans.plan_key(graph, "f", True, other) for name, other in changed}
+    assert key not in keys.values()
+    assert len(set(keys.values())) == len(keys), "two settings give the same key"
 
 
 UNRELATED_WORK = """
@@ -316,7 +308,7 @@ def test_a_graph_with_a_user_registered_op_is_never_planned_from_the_cache(tmp_p
         "register(OpDef('user_scale', ('x',), 'x * k', shape=elementwise_shape,\n"
         "    reference=lambda x: x * k, vjp=lambda g, out, x: (g * k,),\n"
         "    to_sympy=lambda x: k * x, scalar=lambda x: x * k, elementwise=True,\n"
-        "    derivative=('k',), symbol='k', kinks=(), lowering=Lowering(cost=1),\n"
+        "    derivative=('k',), symbol='k', kinks=(),\n"
         "    symbolic=Symbolic(instances=scalar_instance(1))))\n"
         "x = gn.input('x', shape=(3,))\n"
         "print(gn.compile(apply('user_scale', x))(np.ones(3)).tolist())\n")
@@ -344,9 +336,8 @@ def test_plans_with_large_constants_are_not_stored(tmp_path, monkeypatch):
 
 def test_no_cached_plan_while_the_optimizer_checks_itself(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(verify, "CHECKS", True)
     outputs, x = _graph(6.0)
-    compile(outputs, [x])
+    compile(outputs, [x], options=CompileOptions(check_passes=True))
     assert _plan_entries(tmp_path) == []
 
 

@@ -4,7 +4,6 @@ registered (no snapshot of the registry anywhere)."""
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import importlib
 import pkgutil
@@ -30,6 +29,7 @@ from graphnn.opdef import (
     register,
 )
 from graphnn.ops import common
+from graphnn.options import CompileOptions
 from graphnn.passes.cse import merge_common
 from graphnn.passes.rewrite import AnyConst, P, Var, exactly_commutative
 
@@ -39,7 +39,7 @@ def _cube(**changes) -> OpDef:
     fields = dict(shape=common.elementwise_shape, reference=lambda x: x ** 3,
                   vjp=lambda g, out, x: (g * 3.0 * x * x,), to_sympy=lambda x: x ** 3,
                   scalar=lambda x: x * x * x, elementwise=True, derivative=("3x²",),
-                  symbol="x³", kinks=(), lowering=Lowering(cost=1),
+                  symbol="x³", kinks=(),
                   symbolic=Symbolic(instances=common.scalar_instance(1)))
     return OpDef("test_cube", ("x",), "x cubed.", **{**fields, **changes})
 
@@ -68,13 +68,12 @@ def test_a_complete_op_registers(registered):
 MISSING = [
     ({"kinks": opdef._MISSING}, "declares no kinks .* kinks=\\(\\) when"),
     ({"vjp": opdef._MISSING}, "declares no vjp"),
-    ({"lowering": Lowering()}, "needs lowering=Lowering\\(cost=...\\) with its scalar rule"),
     ({"symbolic": Symbolic()}, "declares no symbolic=Symbolic\\(instances=...\\)"),
     ({"derivative": ()}, "one derivative text per input"),
     ({"to_sympy": None}, "declares no SymPy form"),
 ]
 CONTRADICTIONS = [
-    ({"lowering": Lowering(cost=1, reads_once=True)}, "reads_once needs a compute rule"),
+    ({"lowering": Lowering(reads_once=True)}, "reads_once needs a compute rule"),
     ({"scalar": None, "compute": lambda out, x: x[out], "lowering": Lowering(gemm="matmul2")},
      "gemm must be one of"),
     ({"params": (("axis", -1),)}, "axis attributes \\['axis'\\] but declares axes \\{\\}"),
@@ -128,7 +127,7 @@ def test_graphnns_own_ops_are_builtin():
     assert all(op.builtin and REGISTRY[op.name] is op for op in defined)
 
 
-def test_an_op_registered_later_is_treated_like_a_builtin_one(registered, monkeypatch):
+def test_an_op_registered_later_is_treated_like_a_builtin_one(registered):
     # the passes, the plan cache and the renderer were imported long before: nothing of
     # theirs was computed from the registry at import time
     mean2 = registered(OpDef(
@@ -136,23 +135,22 @@ def test_an_op_registered_later_is_treated_like_a_builtin_one(registered, monkey
         reference=lambda x, y: (x + y) * 0.5, vjp=lambda g, out, x, y: (g * 0.5, g * 0.5),
         to_sympy=lambda x, y: (x + y) / 2, scalar=lambda x, y: (x + y) * 0.5,
         elementwise=True, commutative=True, derivative=("1/2", "1/2"), symbol="mean2",
-        kinks=(), lowering=Lowering(cost=1),
+        kinks=(),
         symbolic=Symbolic(instances=common.scalar_instance(2))), builtin=True)
     assert exactly_commutative(mean2)
     x, y = gn.input("x", shape=(2,)), gn.input("y", shape=(2,))
     xy, yx = ir.apply("test_mean2", x, y), ir.apply("test_mean2", y, x)
     assert len(set(merge_common(gn.Graph([xy, yx])).outputs)) == 1
     assert P.test_mean2(AnyConst("c"), Var("v")).match(ir.apply("test_mean2", x, 2.0), {})
-    monkeypatch.setattr(plans.verify, "CHECKS", False)
-    assert plans.cacheable(gn.Graph(xy))
+    assert plans.cacheable(gn.Graph(xy), CompileOptions(check_passes=False))
 
 
-def test_a_users_op_keeps_its_graphs_out_of_the_plan_cache(registered, monkeypatch):
+def test_a_users_op_keeps_its_graphs_out_of_the_plan_cache(registered):
     registered(_cube())
-    monkeypatch.setattr(plans.verify, "CHECKS", False)
     x = gn.input("x", shape=(2,))
-    assert not plans.cacheable(gn.Graph(ir.apply("test_cube", x)))
-    assert plans.cacheable(gn.Graph(x * 2.0))
+    unchecked = CompileOptions(check_passes=False)
+    assert not plans.cacheable(gn.Graph(ir.apply("test_cube", x)), unchecked)
+    assert plans.cacheable(gn.Graph(x * 2.0), unchecked)
 
 
 def test_a_dtype_rule_gives_the_result_dtype_and_its_errors_name_the_op(registered):
@@ -199,15 +197,3 @@ def test_an_activation_is_declared_with_its_initializer():
                              "sigmoid": "xavier", "tanh": "xavier", "softmax": "xavier"}
     assert {name for name, op in REGISTRY.items() if op.activation} == set(activations()) - {
         "linear"}
-
-
-def test_lowering_reads_the_declared_cost(monkeypatch):
-    # an expensive node read by two reductions is kept in memory; the same node declared
-    # cheap is recomputed in each (the decision reads Lowering.cost, no table of op names)
-    x = gn.input("x", shape=(4,))
-    e = gn.exp(x)
-    graph = gn.Graph([gn.sum(e), gn.max(e)])
-    assert str(lower(graph).kernel).count("exp(") == 1
-    cheap = dataclasses.replace(REGISTRY["exp"].lowering, cost=1)
-    monkeypatch.setitem(REGISTRY["exp"].__dict__, "lowering", cheap)
-    assert str(lower(graph).kernel).count("exp(") == 2

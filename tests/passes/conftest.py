@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from graphnn.passes import verify
 from tests.harness import golden_checker
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -14,8 +13,9 @@ GOLDEN = Path(__file__).parent / "golden"
 
 @pytest.fixture(autouse=True)
 def checked_passes(monkeypatch):
-    """Every optimize() in these tests verifies the graph after each pass."""
-    monkeypatch.setattr(verify, "CHECKS", True)
+    """Every optimize() in these tests verifies the graph after each pass (the environment
+    variable is the default of CompileOptions.check_passes)."""
+    monkeypatch.setenv("GRAPHNN_CHECK_PASSES", "1")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from tests.harness import run_docstring_examples
 
-MODULES = ["", ".command", ".cse", ".dce", ".fold", ".report", ".reuse", ".rewrite",
+MODULES = ["", ".cse", ".dce", ".fold", ".report", ".reuse", ".rewrite",
            ".simplify", ".verify"]
 
 

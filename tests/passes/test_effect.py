@@ -8,18 +8,18 @@ recorded in docs/optimizer.md.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import graphnn as gn
+from graphnn.cli.optimize import gradient_graph
 from graphnn.ir import Node, apply
 from graphnn.passes import optimize
-from graphnn.passes.command import gradient_graph, run_optimize, same_bits
 from graphnn.passes.cse import duplicates
 from graphnn.passes.dce import dead_nodes
+from graphnn.passes.report import same_bits
 
 ROOT = Path(__file__).parents[2]
 MLP = str(ROOT / "tests/passes/models/mlp.py")
@@ -98,13 +98,3 @@ def test_softmax_cross_entropy_gradient_keeps_the_general_form_for_input_targets
     loss = gn.softmax_cross_entropy(z, t)
     optimized = optimize(gn.Graph([loss, gn.grad(loss, z)]))
     assert "sum t {axis=(1,), keepdims=True}" in str(optimized)
-
-
-def test_run_optimize_prints_before_after_and_report():
-    out = io.StringIO()
-    assert run_optimize(NEURON, out=out, diff=True) == 0
-    text = out.getvalue()
-    assert "# before: 18 nodes" in text and "# after: 17 nodes" in text
-    assert "simplify                  18           17  x * 1 -> x (1)" in text
-    assert "-  %7 = mul 1.0, %6  : f64[]" in text
-    assert text.rstrip().endswith("both graphs evaluate to the same bits")

@@ -10,6 +10,7 @@ import pytest
 import graphnn as gn
 from graphnn.ir import REGISTRY, toposort
 from graphnn.ops import size
+from graphnn.options import CompileOptions
 from graphnn.passes import (
     PIPELINE,
     eliminate_dead,
@@ -20,7 +21,6 @@ from graphnn.passes import (
 )
 from graphnn.passes.cse import duplicates
 from graphnn.passes.dce import dead_nodes
-from graphnn.passes.fold import FOLD_LIMIT
 from graphnn.passes.rewrite import exactly_commutative
 from tests.passes.support import stable
 
@@ -106,7 +106,8 @@ def test_fold_keeps_big_broadcasts_as_splats():
     x = gn.input("x", shape=(784, 256), dtype="float32")
     one = gn.reshape(gn.constant(1.0, dtype="float32"), (1, 1))
     after = fold_constants(gn.Graph([x * gn.broadcast_to(one, (784, 256)) * 2.0]))
-    assert max(n.value.size for n in after.nodes if n.op == "constant") <= FOLD_LIMIT
+    limit = CompileOptions().fold_limit
+    assert max(n.value.size for n in after.nodes if n.op == "constant") <= limit
     assert "broadcast_to 1.0 {shape=(784, 256)}" in str(after)
 
 

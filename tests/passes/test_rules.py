@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 import graphnn as gn
-from graphnn.passes.command import same_bits
 from graphnn.passes.dce import DEAD
 from graphnn.passes.fold import FOLD
+from graphnn.passes.report import same_bits
 from graphnn.passes.reuse import REUSE
 from graphnn.passes.rewrite import rewrite
 from graphnn.passes.simplify import SIMPLIFY

@@ -14,7 +14,7 @@ import pytest
 import graphnn as gn
 from graphnn.ir import REGISTRY
 from graphnn.passes import optimize
-from graphnn.passes.command import same_bits
+from graphnn.passes.report import same_bits
 from tests.passes.randomgraphs import (
     BUILDERS,
     ELEMENTWISE,

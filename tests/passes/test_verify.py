@@ -16,34 +16,34 @@ def _graph() -> gn.Graph:
     return gn.Graph([y, *gn.grad(y, [w])])
 
 
-def _wrong_shape(graph, fired=None):
+def _wrong_shape(graph, fired=None, options=None):
     # forge a node the way no apply() call could: sigmoid claiming a shape it does not have
     out = graph.outputs[1]
     forged = ir._make_node(ir.REGISTRY["sigmoid"], (out,), (), (4,), out.dtype, None, (), None)
     return gn.Graph([graph.outputs[0], forged])
 
 
-def _float32_output(graph, fired=None):
+def _float32_output(graph, fired=None, options=None):
     return gn.Graph([gn.constant(np.float32(0.0)), *graph.outputs[1:]], graph.inputs)
 
 
-def _stale_node_list(graph, fired=None):
+def _stale_node_list(graph, fired=None, options=None):
     result = gn.Graph(graph.outputs, graph.inputs, graph.name)
     result.nodes = result.nodes + (gn.exp(graph.inputs[0]),)
     return result
 
 
-def _duplicate_listing(graph, fired=None):
+def _duplicate_listing(graph, fired=None, options=None):
     result = gn.Graph(graph.outputs, graph.inputs, graph.name)
     result.nodes = result.nodes + result.nodes[-1:]
     return result
 
 
-def _dropped_input(graph, fired=None):
+def _dropped_input(graph, fired=None, options=None):
     return gn.Graph([gn.constant(0.0), gn.broadcast_to(gn.constant(1.0), (3,))])
 
 
-def _mixed_dtypes(graph, fired=None):
+def _mixed_dtypes(graph, fired=None, options=None):
     x = graph.outputs[1]
     c = gn.constant(np.ones(3, dtype=np.float32))
     forged = ir._make_node(ir.REGISTRY["mul"], (x, c), (), x.shape, x.dtype, None, (), None)

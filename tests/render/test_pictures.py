@@ -15,13 +15,10 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn.render import drawing
 from graphnn.render.pictures import (
     compare,
     render,
-    render_file,
     save_pictures,
-    write_neuron_pictures,
     write_picture,
 )
 
@@ -229,15 +226,6 @@ def test_optimized_view_draws_the_graph_and_its_gradients_before_and_after():
     assert "∂f" not in alone and "as built: 5 ops" in alone
 
 
-def test_render_file_draws_a_model_file_with_its_feed(tmp_path):
-    out = render_file(EXAMPLES / "02_neuron.py", tmp_path / "neuron.svg")
-    assert out.is_absolute() and out.exists()
-    assert "0.73" in out.read_text()
-    dot = render_file(EXAMPLES / "02_neuron.py", tmp_path / "neuron_gradient.dot",
-                      view="gradient")
-    assert "∂f/∂w0" in dot.read_text()
-
-
 def test_write_picture_and_save_pictures(tmp_path, monkeypatch):
     x = gn.input("x")
     path = write_picture(gn.exp(x), tmp_path / "a" / "e.dot", feed={"x": 0.0}, grads=True)
@@ -249,20 +237,6 @@ def test_write_picture_and_save_pictures(tmp_path, monkeypatch):
     assert save_pictures({"e": r}, [])[0].parent == tmp_path / "env"
     with pytest.raises(gn.GraphnnError, match="usage"):
         save_pictures({"e": r}, ["a", "b"])
-
-
-def test_the_demo_writes_both_neuron_pictures(tmp_path, monkeypatch):
-    f, inputs = neuron(primitives=False)
-    paths = write_neuron_pictures(f, inputs, NEURON, tmp_path)
-    assert [p.name for p in paths] == ["neuron.svg", "neuron_primitives.svg"]
-    assert all(p.is_absolute() and "0.73" in p.read_text() for p in paths)
-    assert ">1/x<" in paths[1].read_text()
-    monkeypatch.setattr(drawing, "find_dot", lambda: None)
-    monkeypatch.setattr(drawing, "_pygraphviz", lambda: None)
-    dots = write_neuron_pictures(f, inputs, NEURON, tmp_path / "plain")
-    assert [p.name for p in dots] == ["neuron.dot", "neuron_primitives.dot"]
-    with pytest.raises(gn.OpError, match="sigmoid"):
-        write_neuron_pictures(gn.exp(inputs[0]), inputs, NEURON, tmp_path)
 
 
 def test_titles_and_legends():

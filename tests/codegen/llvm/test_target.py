@@ -92,7 +92,7 @@ def test_a_level_uses_only_its_own_vector_registers(cpu):
     np.testing.assert_allclose(compiled(x), exact, rtol=3e-7)     # 2.5 float32 ulp
 
 
-@pytest.mark.parametrize("module", ["codegen.llvm.target", "codegen.runtime"])
+@pytest.mark.parametrize("module", ["codegen.llvm.target", "codegen.native.runtime"])
 def test_docstring_examples(module):
     result = run_docstring_examples(module)
     assert result.failed == 0 and result.attempted > 0

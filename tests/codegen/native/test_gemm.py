@@ -1,4 +1,4 @@
-"""Our packed GEMM (codegen.llvm.gemm_native) against NumPy: edge tiles, transposes, alpha and beta,
+"""Our packed GEMM (codegen.native.gemm) against NumPy: edge tiles, transposes, alpha and beta,
 k = 0, batched offsets, both dtypes, for this CPU and for each x86-64 level it runs (the
 micro-kernel is generated per vector width); and the same bits whatever the thread count."""
 
@@ -9,8 +9,8 @@ import pytest
 
 from codegen import loops
 from codegen.jit import compile_kernel
-from codegen.llvm.gemm_native import blocking
 from codegen.llvm.target import Target
+from codegen.native.gemm import blocking
 from tests.harness import cpu_levels
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}

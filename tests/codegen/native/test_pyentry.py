@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codegen import loops, pycall, pyentry
+from codegen import loops
 from codegen.jit import compile_kernel
+from codegen.native import pycall, pyentry
 
 pytestmark = pytest.mark.skipif(not pycall.supported(), reason="object layouts differ here")
 

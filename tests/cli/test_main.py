@@ -13,7 +13,7 @@ import graphnn
 from graphnn.cli import main
 from tests.harness import run_docstring_examples
 
-SCALAR_EXPRESSION = Path(__file__).parents[1] / "examples" / "01_scalar_expression.py"
+SCALAR_EXPRESSION = Path(__file__).parents[2] / "examples" / "01_scalar_expression.py"
 
 
 def test_demo_prints_the_neurons_value_and_gradients(capsys, tmp_path):
@@ -45,7 +45,7 @@ def test_version_is_printed_by_the_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "graphnn", "--version"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == f"graphnn {graphnn.__version__}\n"
-    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
     assert 'version = { attr = "graphnn.version.__version__" }' in pyproject   # one source
 
 
@@ -192,6 +192,7 @@ def test_render_set_of_an_unknown_or_misshapen_input_is_one_line(tmp_path, capsy
     assert err.startswith("graphnn: error:") and message in err
 
 
-def test_docstring_examples():
-    result = run_docstring_examples("graphnn.cli")
+@pytest.mark.parametrize("name", ["demo", "optimize", "render", "verify"])
+def test_docstring_examples(name):
+    result = run_docstring_examples(f"graphnn.cli.{name}")
     assert result.failed == 0 and result.attempted > 0

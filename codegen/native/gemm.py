@@ -1,6 +1,7 @@
 """Our own matrix multiply, generated in LLVM IR for a target's vector width (BLIS's scheme).
 
-Input: a float dtype and the vector width of the target (codegen.llvm.target). Output: IR text defining
+Input: a float dtype and the vector width of the target (codegen.llvm.target). Output: IR text
+defining
 
     void graphnn_gemm_<f32|f64>_<nn|nt|tn|tt>(i64 m, i64 n, i64 k, ptr a, i64 lda,
                                                ptr b, i64 ldb, ptr c, i64 ldc,
@@ -8,7 +9,7 @@ Input: a float dtype and the vector width of the target (codegen.llvm.target). O
 
 computing row-major C = alpha op(A) op(B) + beta C (beta == 0 never reads C), where the suffix
 says whether op transposes A and B; compiled once per process by codegen.jit like the parallel
-runtime.
+runtime (codegen.native.runtime). The IR is built with llvmlite's builder.
 
 The scheme: depth blocks of at most KC (split evenly); for each, B[p:p+KC, :] is packed into
 column panels NR wide and A[:, p:p+KC] into row panels MR tall (zero-padded), in parallel, then
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from codegen.runtime import MAX_THREADS
+from codegen.native.runtime import MAX_THREADS
 
 I64, I32, I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
 PTR = ir.PointerType()

@@ -1,5 +1,8 @@
 """The canonical text form of a graph, used by print(graph), errors and golden files.
 
+Part of the core (below graphnn.graph, which prints itself with it, and the optimizer's checks,
+which name nodes with it): the text form is the IR's own notation, not a rendering.
+
     graph f(x: f64[2,3], w: f64[3,4]) {
       %0 = matmul x, w  : f64[2,4]
       %1 = sigmoid %0   : f64[2,4]

@@ -30,13 +30,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# Layout of CPython and NumPy objects (stable ABI fields, checked at run time by codegen.pycall)
-OB_TYPE = 8                    # PyObject.ob_type
-FLOAT_VALUE = 16               # PyFloatObject.ob_fval
-ARRAY_DATA, ARRAY_ND, ARRAY_DIMS, ARRAY_DESCR, ARRAY_FLAGS = 16, 24, 32, 56, 64
-NPY_C_CONTIGUOUS_ALIGNED = 0x0001 | 0x0100
-NPY_WRITEABLE = 0x0400
-VAR_SIZE, ITEMS = 16, 24        # PyVarObject.ob_size; a list's ob_item pointer, a tuple's items
+# The layout of CPython and NumPy objects: codegen.native.abi's table, each fact probed there
+# before any entry is made
+from codegen.native.abi import (
+    ARRAY_DATA,
+    ARRAY_DESCR,
+    ARRAY_DIMS,
+    ARRAY_FLAGS,
+    ARRAY_ND,
+    FLOAT_VALUE,
+    LIST_ITEMS,
+    NPY_C_CONTIGUOUS_ALIGNED,
+    NPY_WRITEABLE,
+    OB_TYPE,
+    POINTER_SIZE,
+    TUPLE_ITEMS,
+    VAR_SIZE,
+)
 
 # slots of the address table passed as `self`; the constants' addresses follow them
 TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vectorcall",
@@ -215,7 +225,7 @@ class _Entry:
         if argument.shape:
             dims = self.field(obj, ARRAY_DIMS, "ptr")
             for axis, size in enumerate(argument.shape):
-                extent = self.field(dims, 8 * axis, "i64")
+                extent = self.field(dims, POINTER_SIZE * axis, "i64")
                 self.check(self.compare("eq", "i64", extent, size), "dim")
         wanted = NPY_C_CONTIGUOUS_ALIGNED | (NPY_WRITEABLE if writable else 0)
         flags = self.value(f"and i32 {self.field(obj, ARRAY_FLAGS, 'i32')}, {wanted}")
@@ -247,7 +257,7 @@ class _Entry:
         spec = self.spec
         self.check(self.compare("eq", "i64", self.field("%kwnames", VAR_SIZE, "i64"), 1),
                    "one_keyword")
-        name = self.field("%kwnames", ITEMS, "i64")
+        name = self.field("%kwnames", TUPLE_ITEMS, "i64")
         self.check(self.compare("eq", "i64", name, self.words["out_name"]), "keyword_is_out")
         address = self.value(f"getelementptr inbounds ptr, ptr %args, i64 "
                              f"{len(spec.arguments)}")
@@ -258,12 +268,12 @@ class _Entry:
         self.check(self.value(f"or i1 {is_list}, {is_tuple}"), "out_sequence")
         size = self.field(out, VAR_SIZE, "i64")
         self.check(self.compare("eq", "i64", size, len(spec.outputs)), "out_count")
-        list_items = self.field(out, ITEMS, "ptr")
-        tuple_items = self.value(f"getelementptr inbounds i8, ptr {out}, i64 {ITEMS}")
+        list_items = self.field(out, LIST_ITEMS, "ptr")
+        tuple_items = self.value(f"getelementptr inbounds i8, ptr {out}, i64 {TUPLE_ITEMS}")
         items = self.value(f"select i1 {is_list}, ptr {list_items}, ptr {tuple_items}")
         arrays = []
         for k, output in enumerate(spec.outputs):
-            array = self.field(items, 8 * k, "ptr")
+            array = self.field(items, POINTER_SIZE * k, "ptr")
             self.check(self.compare("eq", "i64", self.field(array, OB_TYPE, "i64"),
                                     self.words["array_type"]), "out_array")
             self.array(self.first_output + k, output, array, writable=True)
@@ -280,7 +290,8 @@ class _Entry:
             [(self.first_output + k, o) for k, o in enumerate(spec.outputs)]
         bounds = []
         for slot, tensor in spans:
-            start = self.value(f"ptrtoint ptr {self.field('%argv', 8 * slot, 'ptr')} to i64")
+            start = self.value(f"ptrtoint ptr {self.field('%argv', POINTER_SIZE * slot, 'ptr')} "
+                               "to i64")
             end = self.value(f"add i64 {start}, {_SIZE[tensor.dtype] * math.prod(tensor.shape)}")
             bounds.append((start, end))
         for k in range(len(spec.outputs)):

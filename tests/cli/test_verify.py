@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from graphnn.cli.verify import run_verify
 from graphnn.ir import REGISTRY
-from graphnn.symbolic import run_verify
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

@@ -1,9 +1,9 @@
 """`graphnn optimize FILE`: a model file's graph and gradients before and after optimization.
 
-Stage: command line (the CLI calls `run_optimize`). Input: a model file (see model_file.py).
-Output: printed text: the graph with the gradients of its first output (where the redundancy
-is), the optimized graph, the per-pass report, optionally a diff, and, when the file gives a
-`feed`, whether both graphs evaluate to the same bits.
+Stage: command line (graphnn/cli/commands.py calls `run_optimize`). Input: a model file (see
+model_file.py). Output: printed text: the graph with the gradients of its first output (where the
+redundancy is), the optimized graph, the per-pass report, optionally a diff, and, when the file
+gives a `feed`, whether both graphs evaluate to the same bits.
 """
 
 from __future__ import annotations
@@ -11,30 +11,12 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-import numpy as np
-
 from graphnn.autodiff import grad
 from graphnn.evaluate import evaluate
 from graphnn.graph import Graph
 from graphnn.model_file import load_model
 from graphnn.passes import optimize
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal to the last bit, any NaN equal to any NaN (its sign and payload are not values).
-
-    >>> same_bits(np.array([0.0, np.nan]), np.array([0.0, -np.nan]))
-    True
-    >>> same_bits(np.array(0.0), np.array(-0.0))
-    False
-    """
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    nan_a, nan_b = np.isnan(a), np.isnan(b)
-    bits = f"u{a.itemsize}"
-    return bool(np.array_equal(nan_a, nan_b) and
-                np.array_equal(a[~nan_a].view(bits), b[~nan_b].view(bits)))
+from graphnn.passes.report import same_bits
 
 
 def gradient_graph(path: str) -> tuple[Graph, dict]:

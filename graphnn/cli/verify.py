@@ -1,7 +1,8 @@
-"""Verifying the gradients of a model file, for the command line (`graphnn verify FILE`).
+"""`graphnn verify FILE`: the gradients of a model file checked with SymPy (or differences).
 
-Stage: verification, user-facing. Input: a Python file defining `outputs` (and optionally
-`feed` and `wrt`, see graphnn/model_file.py). Output: the printed report and an exit status.
+Stage: command line (through graphnn.symbolic's check_gradients). Input: a Python file defining
+`outputs` (and optionally `feed` and `wrt`, see graphnn/model_file.py). Output: the printed report
+and an exit status.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The op reference (docs/ops.md), generated from the registry so it cannot drift.
+"""`graphnn ops`: the op reference (docs/ops.md), generated from the registry so it cannot drift.
 
-`python -m graphnn ops` prints it; tests/render/test_opdoc.py checks the committed file.
+`python -m graphnn ops` prints it; tests/cli/test_ops.py checks the committed file.
 """
 
 from __future__ import annotations

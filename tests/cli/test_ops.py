@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from graphnn.cli.ops import FAMILIES, family_ops, op_reference
 from graphnn.ir import REGISTRY
-from graphnn.render.opdoc import FAMILIES, family_ops, op_reference
 
 DOC = Path(__file__).parents[2] / "docs" / "ops.md"
 

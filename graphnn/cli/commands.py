@@ -1,18 +1,9 @@
 """The command line: `python -m graphnn <command>` (also the `graphnn` console script);
 `python -m graphnn --version` prints the version.
 
-    demo              the lecture neuron: build, differentiate, evaluate, compile, draw, verify
-    show FILE         print the text form of a model file's graph (and its gradients)
-    render FILE -o OUT  draw a model file's graph with values and gradients (.svg .png .pdf .dot);
-                      --set NAME=VALUE (repeatable) gives an input's value instead of the feed's
-    optimize FILE     print a model file's graphs before and after optimization, with a report
-    verify FILE       check a model file's gradients with SymPy (or finite differences)
-    export FILE --out DIR  write a model file's graph as a C library (.so or .o) and header
-    ops               print the op reference (docs/ops.md) from the registry
-    animate FILE --out OUT  backpropagation step by step: a web page (.html), a PDF with a
-                      page per frame (.pdf), or a directory of numbered frames (--format)
-    onnx SUBCOMMAND MODEL  ONNX models: info, render, verify, run, bench, conformance
-                      (graphnn/onnx/command.py)
+Stage: command line. Input: the arguments. Output: the command's printed output and exit status
+(2 with a one-line message for a graphnn error). The commands are listed in graphnn/cli's
+docstring; each lives in its own module of this package.
 """
 
 from __future__ import annotations
@@ -20,119 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-import numpy as np
-
-from graphnn.autodiff import grad
-from graphnn.compiler import command as export_command
-from graphnn.compiler import compile as compile_graph
+from graphnn.cli import export as export_command
+from graphnn.cli.demo import demo
+from graphnn.cli.ops import op_reference
+from graphnn.cli.optimize import run_optimize
+from graphnn.cli.render import animate_command, input_value, render_command
+from graphnn.cli.show import show
+from graphnn.cli.verify import run_verify
 from graphnn.errors import GraphnnError
-from graphnn.evaluate import evaluate
-from graphnn.graph import Graph
-from graphnn.ir import input as declare
-from graphnn.model_file import load_model
 from graphnn.onnx import command as onnx_command
-from graphnn.ops import sigmoid
-from graphnn.passes.command import run_optimize
-from graphnn.render.animate import animate_file, write_neuron_steps
-from graphnn.render.display import display_text
 from graphnn.render.layout import LAYOUTS
-from graphnn.render.opdoc import op_reference
-from graphnn.render.pictures import VIEWS, render_file, write_neuron_pictures
-from graphnn.symbolic import check_gradients, run_verify
+from graphnn.render.pictures import VIEWS
 from graphnn.symbolic.gradients import MAX_PARTIALS, TIMEOUT
 from graphnn.symbolic.translate import MAX_OPS
 from graphnn.version import __version__
-
-NEURON_FEED = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
-
-
-def lecture_neuron():
-    """f = sigmoid(w0 x0 + w1 x1 + w2) over five scalar inputs, and the inputs in order."""
-    w0, x0, w1, x1, w2 = (declare(name) for name in NEURON_FEED)
-    return sigmoid(w0 * x0 + w1 * x1 + w2, name="f"), [w0, x0, w1, x1, w2]
-
-
-def demo(out=None, pictures: str = "out") -> int:
-    out = out or sys.stdout
-    f, inputs = lecture_neuron()
-    grads = grad(f, inputs)
-    say = lambda *parts: print(*parts, file=out)  # noqa: E731
-    say("graphnn demo: the lecture neuron  f = sigmoid(w0*x0 + w1*x1 + w2)\n")
-    say(f"{Graph(f, name='neuron')}\n")
-    say("Its gradient, built by reverse mode as a graph of its own:\n")
-    say(f"{display_text(Graph(grads, name='neuron_gradient'))}\n")
-    feed_text = ", ".join(f"{k} = {v:g}" for k, v in NEURON_FEED.items())
-    say(f"Evaluated with the NumPy reference at {feed_text}:\n")
-    values = evaluate([f, *grads], NEURON_FEED)
-    say(f"  {'f':<6} = {float(values[0]):+.4f}")
-    for node, value in zip(inputs, values[1:]):
-        say(f"  {'df/d' + node.name:<6} = {float(value):+.4f}")
-    say("\nCompiled to native code through LLVM and called with the same values:\n")
-    function = compile_graph([f, *grads], inputs, name="neuron")
-    compiled = function(**NEURON_FEED)
-    worst = max(abs(float(a) - float(b)) for a, b in zip(compiled, values))
-    say("  " + ", ".join(f"{float(v):+.4f}" for v in compiled))
-    say(f"  largest difference from the NumPy reference: {worst:.1e}")
-    say("\nIts loop IR (one fused loop body, no intermediate arrays):\n")
-    say(function.loop_ir)
-    drawn = write_neuron_pictures(f, inputs, NEURON_FEED, Path(pictures))
-    say("\nDrawn with values (green), gradients (red) and the chain rule on every edge:")
-    for path in drawn:
-        say(f"  {path}")
-    say("\nBackpropagation step by step, a page to open in a browser (arrow keys step):")
-    say(f"  {write_neuron_steps(f, inputs, NEURON_FEED, Path(pictures))}")
-    say("\nVerified with SymPy: sympy.diff of f against graphnn's gradient graph in SymPy:\n")
-    report = check_gradients(f, inputs, feed=NEURON_FEED)
-    say(report)
-    return 0 if report.ok else 1
-
-
-def input_value(text: str) -> tuple[str, float | list[float]]:
-    """A `--set` argument: NAME=VALUE, the value a number or, for a 1-D input, numbers
-    separated by commas. Lists are left to the evaluator, which converts them to the input's
-    dtype and reports a wrong length with the shape it expects.
-
-    >>> input_value("x=-2"), input_value("w=0.5,1e-3")
-    (('x', -2.0), ('w', [0.5, 0.001]))
-    """
-    name, equals, value = text.partition("=")
-    try:
-        numbers = [float(part) for part in value.split(",")]
-    except ValueError:
-        numbers = []
-    if not equals or not name.strip() or not numbers:
-        raise argparse.ArgumentTypeError(
-            f"expected NAME=VALUE with a number or comma-separated numbers, got {text!r}")
-    return name.strip(), numbers if "," in value else numbers[0]
-
-
-def render_command(args: argparse.Namespace, out=None) -> int:
-    collapse = True if args.collapse == [] else tuple(args.collapse or ())
-    written = render_file(args.file, args.out, view=args.view, expand=args.expand,
-                          values=dict(args.values or ()), collapse=collapse, digits=args.digits)
-    print(f"wrote {written}", file=out or sys.stdout)
-    return 0
-
-
-def show(path: str, with_grad: bool, out=None, raw: bool = False) -> int:
-    out = out or sys.stdout
-    model = load_model(path)
-    print(model.graph, file=out)
-    if with_grad:
-        y = model.graph.outputs[0]
-        grads = grad(y, model.wrt)
-        print(f"\n# gradients of output 0 with respect to "
-              f"{', '.join(w.name or w.op for w in model.wrt)}", file=out)
-        print(display_text(Graph(grads, name=f"{model.graph.name}_gradient"), raw=raw),
-              file=out)
-    if model.feed:
-        values = evaluate(list(model.graph.outputs), model.feed)
-        with np.printoptions(precision=4, suppress=True, threshold=20):
-            for k, value in enumerate(values):
-                print(f"# output {k} = {value}", file=out)
-    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -215,11 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_verify(args.file, args.method, max_ops=args.max_ops,
                               max_partials=args.max_partials, timeout=args.timeout)
         if args.command == "animate":
-            written = animate_file(args.file, args.out, layout=args.layout, expand=args.expand,
-                                   values=dict(args.values or ()), digits=args.digits,
-                                   format=args.format)
-            print(f"wrote {written}")
-            return 0
+            return animate_command(args)
         if args.command == "export":
             return export_command.run_export(args)
         if args.command == "onnx":

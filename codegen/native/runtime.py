@@ -28,13 +28,28 @@ pay for threads.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import numbers
 import os
 import platform
+import sys
 
-MAX_WORKERS = 63
+# The pool's numbers, each written into the IR below:
+MAX_WORKERS = 63                # worker threads at most: their count fits WORKER_BITS
 MAX_THREADS = MAX_WORKERS + 1   # participants of one parallel loop at most: its caller + workers
-SPIN = 300
+SPIN = 300                      # pause-hinted polls before a waiter sleeps in the kernel
+WORKER_BITS = 10                # state = generation << WORKER_BITS | active workers (< 1024)
+# the generation wraps within state's 32 bits less the worker bits and the sign bit
+GENERATION_MASK = (1 << (31 - WORKER_BITS)) - 1
+GATE_CLOSED = 1 << 31           # gate = generation << 32 | GATE_CLOSED | workers joined
+JOINED_MASK = GATE_CLOSED - 1   # the joined count below the closed bit
+CHUNKS_PER_PARTICIPANT = 4      # a slow participant delays at most about a quarter of its share
+WAKE_ALL = (1 << 31) - 1        # futex wake count: every waiter (INT_MAX)
+# Linux's futex(2): the private (one process) wait and wake operations, and the syscall
+# number per machine (a machine not listed gets the serial runtime)
+FUTEX_WAIT_PRIVATE = 0 | 128    # FUTEX_WAIT | FUTEX_PRIVATE_FLAG
+FUTEX_WAKE_PRIVATE = 1 | 128    # FUTEX_WAKE | FUTEX_PRIVATE_FLAG
 _FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}
 _PAUSE = {"x86_64": "call void @llvm.x86.sse2.pause()", "amd64": "call void @llvm.x86.sse2.pause()",
           "aarch64": 'call void asm sideeffect "yield", ""()',
@@ -100,12 +115,12 @@ declare i32 @pthread_detach(i64)
 
 define internal void @futex_wait(ptr %word, i32 %expected) {{
   %e = zext i32 %expected to i64
-  %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %word, i64 128, i64 %e, ptr null)
+  %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %word, i64 {futex_wait}, i64 %e, ptr null)
   ret void
 }}
 
 define internal void @futex_wake(ptr %word, i64 %count) {{
-  %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %word, i64 129, i64 %count)
+  %r = call i64 (i64, ...) @syscall(i64 {futex}, ptr %word, i64 {futex_wake}, i64 %count)
   ret void
 }}
 
@@ -166,17 +181,17 @@ wait:
   %seen = phi i32 [-1, %entry], [%s, %next]
   call void @wait_change(ptr @state, i32 %seen, ptr @sleepers)
   %s = load atomic i32, ptr @state acquire, align 4
-  %active = and i32 %s, 1023
+  %active = and i32 %s, {worker_mask}
   %mine = icmp ult i32 %index, %active
   br i1 %mine, label %join, label %next
 join:
-  %generation = lshr i32 %s, 10
+  %generation = lshr i32 %s, {worker_bits}
   %generation64 = zext i32 %generation to i64
   %open_gate = shl i64 %generation64, 32
   br label %try
 try:
   %g = load atomic i64, ptr @gate acquire, align 8
-  %top = and i64 %g, -2147483648            ; generation and closed bit
+  %top = and i64 %g, {joined_clear}            ; generation and closed bit
   %is_open = icmp eq i64 %top, %open_gate
   br i1 %is_open, label %enter, label %next
 enter:
@@ -256,7 +271,7 @@ unlock_inline:
   br label %inline
 publish:
   %participants = add i64 %workers, 1
-  %pieces = mul i64 %participants, 4
+  %pieces = mul i64 %participants, {chunks}
   %pm1 = sub i64 %pieces, 1
   %ep = add i64 %e, %pm1
   %c0 = udiv i64 %ep, %pieces
@@ -270,25 +285,25 @@ publish:
   store atomic i32 0, ptr @left monotonic, align 4
   %w32 = trunc i64 %workers to i32
   %old = load atomic i32, ptr @state monotonic, align 4
-  %gen = lshr i32 %old, 10
+  %gen = lshr i32 %old, {worker_bits}
   %gen1 = add i32 %gen, 1
-  %genm = and i32 %gen1, 2097151
+  %genm = and i32 %gen1, {generation_mask}
   %gen64 = zext i32 %genm to i64
   %gate_open = shl i64 %gen64, 32
   store atomic i64 %gate_open, ptr @gate release, align 8
-  %shifted = shl i32 %genm, 10
+  %shifted = shl i32 %genm, {worker_bits}
   %new = or i32 %shifted, %w32
   store atomic i32 %new, ptr @state seq_cst, align 4
   %sleeping = load atomic i32, ptr @sleepers seq_cst, align 4
   %any = icmp ne i32 %sleeping, 0
   br i1 %any, label %wake, label %work
 wake:
-  call void @futex_wake(ptr @state, i64 2147483647)
+  call void @futex_wake(ptr @state, i64 {wake_all})
   br label %work
 work:
   call void @run_chunks()
-  %closing = atomicrmw or ptr @gate, i64 2147483648 acq_rel   ; no worker may join any more
-  %joined64 = and i64 %closing, 2147483647
+  %closing = atomicrmw or ptr @gate, i64 {gate_closed} acq_rel   ; no worker may join any more
+  %joined64 = and i64 %closing, {joined_mask}
   %joined = trunc i64 %joined64 to i32
   br label %join
 join:
@@ -317,12 +332,44 @@ define void @graphnn_parallel_reset() {{
 
 
 def runtime_ir(machine: str | None = None) -> str:
-    """IR text of the runtime for ``machine`` (default: this one)."""
-    machine = (machine or platform.machine()).lower()
-    futex = _FUTEX_SYSCALL.get(machine)
+    """IR text of the runtime for ``machine`` (default: this one, whose futex syscall is also
+    probed: `futex_works`)."""
+    futex = futex_syscall(machine)
     if futex is None:
         return _SERIAL_RUNTIME
+    machine = (machine or platform.machine()).lower()
     pause = _PAUSE.get(machine, "")
     return _POOL_RUNTIME.format(
-        futex=futex, spin=SPIN, max_workers=MAX_WORKERS, max_participants=MAX_THREADS,
-        pause=pause, pause_declaration=_PAUSE_DECLARATION if "x86" in pause else "")
+        futex=futex, futex_wait=FUTEX_WAIT_PRIVATE, futex_wake=FUTEX_WAKE_PRIVATE, spin=SPIN,
+        max_workers=MAX_WORKERS, max_participants=MAX_THREADS, worker_bits=WORKER_BITS,
+        worker_mask=(1 << WORKER_BITS) - 1, generation_mask=GENERATION_MASK,
+        gate_closed=GATE_CLOSED, joined_mask=JOINED_MASK, joined_clear=-GATE_CLOSED,
+        chunks=CHUNKS_PER_PARTICIPANT, wake_all=WAKE_ALL, pause=pause,
+        pause_declaration=_PAUSE_DECLARATION if "x86" in pause else "")
+
+
+def futex_syscall(machine: str | None = None) -> int | None:
+    """The futex syscall number the pool uses on `machine` (default: this one, on Linux, where
+    the number is probed too), or None for the serial runtime."""
+    if machine is not None:
+        return _FUTEX_SYSCALL.get(machine.lower())
+    number = _FUTEX_SYSCALL.get(platform.machine().lower())
+    if number is None or not sys.platform.startswith("linux") or not futex_works(number):
+        return None
+    return number
+
+
+@functools.cache
+def futex_works(number: int) -> bool:
+    """The start-up probe of the futex facts: syscall `number` with FUTEX_WAKE_PRIVATE on a
+    word nobody waits on wakes nobody and returns 0 (a wrong number or a kernel without futex
+    returns -1)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        syscall = libc.syscall
+    except (OSError, AttributeError):
+        return False
+    syscall.restype = ctypes.c_long
+    word = ctypes.c_int32(0)
+    return syscall(ctypes.c_long(number), ctypes.byref(word), ctypes.c_long(FUTEX_WAKE_PRIVATE),
+                   ctypes.c_long(1)) == 0

@@ -13,11 +13,12 @@ import pytest
 
 from codegen import loops
 from codegen.jit import compile_kernel
-from codegen.runtime import MAX_THREADS, available_cores, thread_count
+from codegen.native import runtime
+from codegen.native.runtime import MAX_THREADS, available_cores, thread_count
 from tests.codegen.support import NUMPY, compiled
 from tests.harness import run_in_threads
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def rowwise(parallel: bool, n: int = 300, m: int = 257) -> loops.Kernel:
@@ -155,7 +156,7 @@ RAW_COUNTS = """
 import numpy as np
 from codegen import loops
 from codegen.jit import compile_kernel
-from codegen.runtime import MAX_THREADS, available_cores, thread_count
+from codegen.native.runtime import MAX_THREADS, available_cores, thread_count
 a, b = loops.Buffer("a", "f32", (64, 48)), loops.Buffer("b", "f32", (48, 40))
 c = loops.Buffer("c", "f32", (64, 40))
 kernel = compile_kernel(loops.Kernel("product", [a, b], [c], body=[
@@ -249,10 +250,49 @@ def test_default_thread_count_follows_the_cpu_affinity():
     # A process pinned to one core (taskset, a container's cpuset) uses one thread by default,
     # however many cores the machine has; checked in a child so this process keeps its cores.
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-            "from tests.codegen.test_parallel import elementwise; "
+            "from tests.codegen.native.test_runtime import elementwise; "
             "from codegen.jit import compile_kernel; "
             "print(compile_kernel(elementwise(True)).threads)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_the_futex_facts_are_chosen_by_machine_and_probed_here():
+    assert runtime.futex_syscall("x86_64") == 202 and runtime.futex_syscall("aarch64") == 98
+    assert runtime.futex_syscall("sparc64") is None                  # not known: serial
+    assert "@futex_wait" not in runtime.runtime_ir("sparc64")
+    assert "@graphnn_parallel_for" in runtime.runtime_ir("sparc64")
+    number = runtime.futex_syscall()
+    if number is not None:                  # a machine the pool runs on: its probe passed
+        assert runtime.futex_works(number)
+        assert f"i64 {number}, ptr %word, i64 {runtime.FUTEX_WAKE_PRIVATE}" in \
+            runtime.runtime_ir()
+
+
+# The pool's portable path, forced: the futex probe fails, so the process links the serial
+# runtime, and parallel loops run inline on the caller's thread with the same results.
+SERIAL_SCRIPT = """
+import os
+import numpy as np
+from codegen.native import runtime
+runtime.futex_works = lambda number: False
+from codegen import jit
+from tests.codegen.native.test_runtime import elementwise
+assert "@futex_wait" not in runtime.runtime_ir()
+x = np.random.default_rng(5).standard_normal(200_003)
+parallel = jit.compile_kernel(elementwise(True))
+serial = jit.compile_kernel(elementwise(False))
+tasks = len(os.listdir("/proc/self/task"))
+assert np.array_equal(parallel(x, threads=4), serial(x))
+assert len(os.listdir("/proc/self/task")) == tasks         # no worker thread was started
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_failing_futex_probe_runs_parallel_loops_serially():
+    result = subprocess.run([sys.executable, "-c", SERIAL_SCRIPT], capture_output=True,
+                            text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -1,6 +1,6 @@
 """`python -m graphnn export MODEL.py --out DIR`: a model file's graph as a C library and header.
 
-Stage: the command line's export (graphnn/cli.py dispatches here). Input: a model file (see
+Stage: the command line's export (graphnn/cli/commands.py dispatches here). Input: a model file (see
 docs/cli.md: `outputs`, optionally `feed`), the output directory and options. Output:
 DIR/NAME.so (or NAME.o) and DIR/NAME.h, and a line per file written. The graph is planned as
 `gn.compile` plans it; no kernel is compiled for this process.

@@ -1,0 +1,51 @@
+"""The settings of code generation, in one frozen object passed to each step that reads them.
+
+Input: nothing (defaults) or the caller's choices. Output: a `CodegenOptions`, handed to
+``codegen.schedule.schedule``, ``codegen.llvm.build_module`` and ``codegen.jit.compile_kernel``.
+Its ``repr`` is part of the object cache key (``codegen.jit``), so a field added here is in the
+key without anyone listing it. graphnn nests one in its ``CompileOptions`` (codegen never
+imports graphnn).
+
+>>> CodegenOptions()
+CodegenOptions(parallel_min_work=524288, stage_size=4000)
+>>> CodegenOptions(stage_size=300).stage_size
+300
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CodegenOptions:
+    """How kernels are scheduled and emitted; every field changes code, never results."""
+
+    # Iterations per thread must amount to at least this much estimated work (codegen.cost
+    # ``work``: about 13 us of vectorized code here), so a parallel loop never pays thread
+    # wake-ups (a few us) for less work than they cost.
+    parallel_min_work: int = 1 << 19
+    # Loop IR nodes per stage function (codegen.cost ``statement_size``): twice the largest
+    # kernel of the tests and examples (a training step, about 1,400), so their IR stays one
+    # function; LLVM's optimizer is superlinear in a function's size (codegen.llvm.stages).
+    stage_size: int = 4000
+
+    def __post_init__(self) -> None:
+        check_counts(self)
+
+
+def check_counts(options: object) -> None:
+    """Every int field of a dataclass is a non-negative int (not a bool); ValueError naming
+    the field otherwise.
+
+    >>> CodegenOptions(stage_size=-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: CodegenOptions: stage_size must be a non-negative int, got -1
+    """
+    for field in dataclasses.fields(options):
+        value = getattr(options, field.name)
+        if field.type in ("int", int) and (type(value) is not int or value < 0):
+            raise ValueError(f"{type(options).__name__}: {field.name} must be a non-negative "
+                             f"int, got {value!r}")
