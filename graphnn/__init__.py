@@ -17,7 +17,16 @@ from graphnn.api import evaluate, grad
 from graphnn.api import input
 from graphnn.api import optimize, render, scope
 from graphnn.api import SYMBOLIC, SymbolicLimitError
-from graphnn.errors import DTypeError, GradError, GraphnnError, InputError, OpError, ShapeError
+from graphnn.errors import (
+    DTypeError,
+    ExportError,
+    GradError,
+    GraphnnError,
+    InputError,
+    LoweringError,
+    OpError,
+    ShapeError,
+)
 from graphnn.ir import REGISTRY, OpDef
 from graphnn.version import __version__
 from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to, conv2d, div
@@ -31,7 +40,8 @@ __all__ = [
     "compile", "constant",
     "evaluate", "grad", "input", "nn", "ops", "optimize", "render", "scope",
     "SymbolicLimitError", "check_gradients", "check_ops", "to_sympy",
-    "DTypeError", "GradError", "GraphnnError", "InputError", "OpError", "ShapeError",
+    "DTypeError", "ExportError", "GradError", "GraphnnError", "InputError", "LoweringError",
+    "OpError", "ShapeError",
     "abs", "add", "avg_pool2d", "binary_cross_entropy", "broadcast_to", "conv2d", "div", "elu",
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",
     "min", "minimum", "mse", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",

@@ -45,6 +45,11 @@ class SymbolicLimitError(GraphnnError, ValueError):
     """A graph is too large to hand to SymPy within the configured bounds."""
 
 
+class LoweringError(GraphnnError, ValueError):
+    """A graph cannot be lowered to native code: the rules of an op registered outside graphnn
+    do not build loop IR."""
+
+
 class ExportError(GraphnnError, ValueError):
     """A compiled function cannot be exported as asked (path, name, cpu, batch, linker)."""
 

@@ -38,7 +38,7 @@ from codegen.llvm import LoweringError, Target, UnsupportedTarget
 from codegen.loops import KernelError
 from graphnn.compiler.batchrows import Rows, batch_rows
 from graphnn.compiler.plans import Plan, plan
-from graphnn.errors import ExportError, GraphnnError
+from graphnn.errors import ExportError, LoweringError
 from graphnn.graph import Graph
 from graphnn.lower.kernel import ascii_name
 from graphnn.options import CompileOptions
@@ -198,20 +198,12 @@ def _path(path: str | os.PathLike) -> Path:
 
 
 def _plan(graph: Graph, name: str, optimize: bool, options: CompileOptions) -> Plan:
-    """The plan, with a failure inside an op registered outside graphnn named as such."""
-    user = sorted({n.op for n in graph.nodes if not n.opdef.builtin})
+    """The plan, with a user's op that cannot be lowered reported as an export error."""
     try:
         return plan(graph, ascii_name(name), optimize, options)
-    except GraphnnError:
-        raise
-    except Exception as error:       # noqa: BLE001 - a user's rule raised: report it
-        if not user:
-            raise
-        raise ExportError(
-            f"cannot export {graph.name}: op{'s' if len(user) > 1 else ''} "
-            f"{', '.join(repr(o) for o in user)} (registered outside graphnn) could not be "
-            f"lowered to loop IR ({type(error).__name__}: {error}); an exported library runs "
-            "only code lowered to native instructions, never Python") from None
+    except LoweringError as error:
+        raise ExportError(f"cannot export {graph.name}: {error}; an exported library runs "
+                          "only code lowered to native instructions") from None
 
 
 def _write(entries: list[Entry], path: Path, target: Target, header: str) -> Exported:

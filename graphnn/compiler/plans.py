@@ -41,6 +41,7 @@ from codegen import cache, loops, serialize
 from codegen.jit import codegen_version, host
 from codegen.native.runtime import available_cores
 from codegen.schedule import schedule
+from graphnn.errors import GraphnnError, LoweringError
 from graphnn.graph import Graph
 from graphnn.lower import lower
 from graphnn.options import CompileOptions
@@ -89,7 +90,7 @@ def plan(graph: Graph, name: str, optimize: bool, options: CompileOptions | None
     when it has one."""
     options = CompileOptions() if options is None else options
     if not cacheable(graph, options):
-        return make_plan(graph, name, optimize, options)
+        return _user_plan(graph, name, optimize, options)
     key = plan_key(graph, name, optimize, options)
     payload = cache.load("plan", key)
     if payload is not None:
@@ -104,6 +105,24 @@ def plan(graph: Graph, name: str, optimize: bool, options: CompileOptions | None
         except PlanFormatError:      # an array of a dtype plans do not store
             pass
     return made
+
+
+def _user_plan(graph: Graph, name: str, optimize: bool, options: CompileOptions) -> Plan:
+    """make_plan, with a failure inside the rules of an op registered outside graphnn (a
+    lowering that calls Python on loop IR, say) reported as such, naming the op."""
+    try:
+        return make_plan(graph, name, optimize, options)
+    except GraphnnError:
+        raise
+    except Exception as error:       # noqa: BLE001 - a user's rule raised: report it
+        user = sorted({n.op for n in graph.nodes if not n.opdef.builtin})
+        if not user:
+            raise
+        raise LoweringError(
+            f"op{'s' if len(user) > 1 else ''} {', '.join(repr(o) for o in user)} "
+            f"(registered outside graphnn) could not be lowered to loop IR "
+            f"({type(error).__name__}: {error}): native code runs only rules that build loop "
+            "IR (codegen.loops expressions), never Python") from None
 
 
 def plan_key(graph: Graph, name: str, optimize: bool,
