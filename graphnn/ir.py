@@ -391,7 +391,9 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
         raise type(error)(f"{op.name}({operands}): {error}{where()}") from None
     items = tuple(sorted(attrs.items()))
     node_scope = _SCOPE.get()
-    key = (op.name, tuple(id(n) for n in inputs), items, name, node_scope)
+    # the OpDef itself, not its name: a node of an op since unregistered (or registered again
+    # under the same name) is never handed out for the new op
+    key = (op, tuple(id(n) for n in inputs), items, name, node_scope)
     return _intern(key, lambda: _make_node(op, inputs, items, tuple(shape), dtype, name,
                                            node_scope, None))
 

@@ -34,7 +34,8 @@ from codegen.aot import (
     shared_suffix,
 )
 from codegen.aot.link import environment
-from codegen.llvm import LoweringError, Target, UnsupportedTarget
+from codegen.llvm import LoweringError as EmitError
+from codegen.llvm import Target, UnsupportedTarget
 from codegen.loops import KernelError
 from graphnn.compiler.batchrows import Rows, batch_rows
 from graphnn.compiler.plans import Plan, plan
@@ -212,7 +213,7 @@ def _write(entries: list[Entry], path: Path, target: Target, header: str) -> Exp
                       environ=environment())
     except (LinkerNotFound, LinkError) as error:
         raise ExportError(f"export to {str(path)!r}: {error}") from None
-    except (AbiError, LoweringError, KernelError) as error:
+    except (AbiError, EmitError, KernelError) as error:
         raise ExportError(f"export to {str(path)!r}: {error}") from None
     except OSError as error:
         raise ExportError(f"export: cannot write {str(path)!r}: "

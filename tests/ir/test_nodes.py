@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -215,3 +217,21 @@ def test_ints_beyond_int64_are_numbers_and_beyond_float64_an_error():
         x * 10**400
     with pytest.raises(gn.DTypeError, match="a constant holds an int of 1329 bits"):
         gn.constant(10**400)
+
+
+def test_an_op_registered_again_under_its_name_gets_new_nodes():
+    # interning is keyed by the OpDef, not its name: a node of the old definition (still
+    # alive) is never handed out for the new one
+    from graphnn.ir import REGISTRY, apply, register
+    from graphnn.ops.arithmetic import NEG
+
+    x = gn.input("x", shape=(2,))
+    first = register(dataclasses.replace(NEG, name="test_again"))
+    try:
+        old = apply("test_again", x)
+        REGISTRY.pop("test_again")
+        second = register(dataclasses.replace(NEG, name="test_again"))
+        new = apply("test_again", x)
+        assert old.opdef is first and new.opdef is second and new is not old
+    finally:
+        REGISTRY.pop("test_again", None)
