@@ -178,7 +178,8 @@ class Node:
     def __iter__(self) -> Iterator[Node]:
         """The rows along the first axis, x[0], x[1], ..., as iterating a NumPy array gives."""
         if not self.shape:
-            raise TypeError(f"iteration over a scalar node ({self.describe()})")
+            raise ShapeError(f"cannot iterate over a scalar node ({self.describe()}): "
+                             f"iteration gives the rows along the first axis{where()}")
         return (self[k] for k in range(self.shape[0]))
 
 
