@@ -229,14 +229,21 @@ def _slice_grad_compute(out, g, x, index: Index):
     """out[i] = g[j] where x[index] takes element i of x as its element j, else 0: per axis,
     i - start must be a multiple of the step within the slice's range (clamped loads, then a
     select: both arms of a select are computed)."""
+    zero = loops.const(0, g.dtype)
     g_index, conditions = [], []
     for axis, where in resolved(index, x.shape):
         if axis is None:
             g_index.append(0)
+        elif not isinstance(where, int) and not where:
+            return zero                               # an empty slice: no element of x is read
+        elif isinstance(out[axis], int):
+            # a size-1 axis read by a broadcasting user: its index is a number, decided here
+            position = _position(out[axis], where)
+            if position is None:
+                return zero
+            g_index += [] if isinstance(where, int) else [position]
         elif isinstance(where, int):
             conditions.append(loops.eq(out[axis], where))
-        elif not where:
-            return loops.const(0, g.dtype)           # an empty slice: no element of x is read
         elif where.step == 1 and len(where) == x.shape[axis]:
             g_index.append(out[axis])
         else:
@@ -245,6 +252,13 @@ def _slice_grad_compute(out, g, x, index: Index):
             g_index.append(position)
             conditions += inside
     return when(conditions, g[tuple(g_index)])
+
+
+def _position(i: int, where: int | range) -> int | None:
+    """Which element of the slice position i of x is (None: none of them)."""
+    if isinstance(where, int):
+        return 0 if i == where else None
+    return where.index(i) if i in where else None
 
 
 SLICE_GRAD = register(OpDef(

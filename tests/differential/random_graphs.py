@@ -1,5 +1,5 @@
 """Random graphs drawn from the op table, for differential tests: broadcasting, fan-out,
-reductions, matmul, layout ops and composites, with inputs holding edge values (0, exact ties,
+reductions, matmul, layout ops, indexing, joining and composites, with inputs holding edge values (0, exact ties,
 ±inf, NaN, large magnitudes) and size-1 dimensions.
 
 The elementwise ops come from the registry: every public elementwise op of one or two inputs
@@ -17,6 +17,7 @@ import numpy as np
 import graphnn as gn
 from graphnn.ir import REGISTRY, Node, OpDef
 from graphnn.opdef import POSITIVE, REAL, UNIT
+from tests.passes.randomgraphs import joined, rearranged
 
 SHAPES = [(3, 4), (4,), (3, 1), (), (1, 4), (2, 3, 4)]
 # how an operand of any value is brought into an input's domain
@@ -53,7 +54,7 @@ def _broadcastable(a, b) -> bool:
 
 
 def _step(rng, pool):
-    kind = rng.choice(["unary", "binary", "binary", "reduce", "layout", "special"])
+    kind = rng.choice(["unary", "binary", "binary", "reduce", "layout", "special", "index"])
     x = pool[rng.integers(len(pool))]
     if kind == "unary":
         return UNARY[rng.integers(len(UNARY))](x)
@@ -64,6 +65,8 @@ def _step(rng, pool):
     if kind == "reduce" and x.ndim:
         reduce = [gn.sum, gn.mean, gn.max, gn.min][rng.integers(4)]
         return reduce(x, axis=int(rng.integers(x.ndim)), keepdims=bool(rng.integers(2)))
+    if kind == "index":
+        return _indexing(rng, pool)
     if kind == "layout" and x.ndim:
         return gn.transpose(x) if rng.integers(2) else gn.reshape(x, (-1,))
     if kind == "special" and x.ndim:
@@ -72,6 +75,21 @@ def _step(rng, pool):
             return x @ matrices[rng.integers(len(matrices))]
         return (gn.softmax if rng.integers(2) else gn.log_softmax)(x)
     return gn.tanh(x)
+
+
+INDEXING = ["slice", "slice", "concat", "stack", "pad", "squeeze", "expand_dims", "flip",
+            "tile", "repeat"]
+
+
+def _indexing(rng, pool):
+    """x[...] with a random basic index, or a joining or rearranging op (drawn as the random
+    graphs of tests/passes draw them), until one fits the pool."""
+    while True:
+        name = INDEXING[rng.integers(len(INDEXING))]
+        try:
+            return (joined if name in ("concat", "stack") else rearranged)(rng, pool, name)
+        except gn.GraphnnError:
+            continue
 
 
 def random_graph(seed: int, steps: int = 12, dtype: str = "float64"):

@@ -121,3 +121,20 @@ def test_indices_counted_from_the_end_follow_the_batch():
     with pytest.raises(gn.InputError, match=r"cannot run at batch size 4 \(declared 8\): slice "
                                             r"gives axis 0 the size 7 at batch 8"):
         g(value)
+
+
+@pytest.mark.parametrize("shape,index", [((3, 1), (0, -1)), ((3, 1), (S(None, None, 2), 0)),
+                                         ((1, 4), (0, S(None, None, 2))),
+                                         ((2, 1, 3), (1, S(None), S(None, None, -2)))])
+def test_a_gradient_on_a_size_1_axis_fused_into_its_user(shape, index):
+    # the reproducer (a random graph of tests/differential): fused into an elementwise user,
+    # slice_grad's size-1 axes are indexed by the number 0, not a loop variable, and its
+    # compute rule built `0 == 0` in loop IR, which has no dtype
+    x, w = gn.input("x", shape=shape), gn.input("w", shape=shape)
+    (dx,) = gn.grad(gn.sum(gn.exp(x[index])), [x])
+    value = np.random.default_rng(0).standard_normal(shape)
+    weights = np.arange(float(np.prod(shape))).reshape(shape)
+    expected = np.zeros(shape)
+    expected[index] = np.exp(value[index])
+    np.testing.assert_allclose(gn.compile(dx + w, inputs=[x, w])(value, weights),
+                               expected + weights, rtol=1e-12)

@@ -80,7 +80,7 @@ def _image(rng, pool, name):
     return apply(name, x, kernel=2)
 
 
-def _pick(rng, items):
+def pick(rng, items):
     if not items:
         raise GraphnnError("nothing to pick")
     return items[rng.integers(len(items))]
@@ -94,7 +94,7 @@ def _index(rng, shape) -> tuple:
         if size and rng.random() < 0.3:
             parts.append(int(rng.integers(-size, size)))
         else:
-            step = int(_pick(rng, [1, 1, 2, -1, -2]))
+            step = int(pick(rng, [1, 1, 2, -1, -2]))
             bound = lambda: None if rng.random() < 0.5 else int(rng.integers(-4, 5))  # noqa: E731
             parts.append(slice(bound(), bound(), step))
     if rng.random() < 0.3:
@@ -104,27 +104,27 @@ def _index(rng, shape) -> tuple:
     return tuple(parts)
 
 
-def _joined(rng, pool, name):
+def joined(rng, pool, name):
     """concat or stack of a node with nodes of the pool that fit it."""
-    x = _pick(rng, pool)
+    x = pick(rng, pool)
     if name == "stack":
         same = [n for n in pool if n.shape == x.shape]
-        return apply("stack", x, *(_pick(rng, same) for _ in range(int(rng.integers(1, 3)))),
+        return apply("stack", x, *(pick(rng, same) for _ in range(int(rng.integers(1, 3)))),
                      axis=int(rng.integers(x.ndim + 1)))
     axis = int(rng.integers(max(x.ndim, 1)))
     fits = [n for n in pool if n.ndim == x.ndim and all(
         a == b for k, (a, b) in enumerate(zip(n.shape, x.shape)) if k != axis)]
-    return apply("concat", x, *(_pick(rng, fits) for _ in range(int(rng.integers(1, 3)))),
+    return apply("concat", x, *(pick(rng, fits) for _ in range(int(rng.integers(1, 3)))),
                  axis=axis)
 
 
-def _rearranged(rng, pool, name):
-    x = _pick(rng, pool)
+def rearranged(rng, pool, name):
+    x = pick(rng, pool)
     axis = int(rng.integers(max(x.ndim, 1)))
     attrs = {
         "slice": lambda: {"index": _index(rng, x.shape)},
         "pad": lambda: {"widths": tuple((int(rng.integers(3)), int(rng.integers(3)))
-                                        for _ in x.shape), "value": _pick(rng, SPECIAL)},
+                                        for _ in x.shape), "value": pick(rng, SPECIAL)},
         "squeeze": lambda: {"axis": tuple(k for k, d in enumerate(x.shape) if d == 1)},
         "expand_dims": lambda: {"axis": int(rng.integers(x.ndim + 1))},
         "flip": lambda: {"axis": None if rng.random() < 0.5 else axis},
@@ -136,9 +136,9 @@ def _rearranged(rng, pool, name):
 
 
 BUILDERS: dict[str, Callable] = {
-    **{name: _rearranged for name in ("slice", "pad", "squeeze", "expand_dims", "flip", "tile",
+    **{name: rearranged for name in ("slice", "pad", "squeeze", "expand_dims", "flip", "tile",
                                       "repeat")},
-    "concat": _joined, "stack": _joined,
+    "concat": joined, "stack": joined,
     **{name: _reduce for name in ("sum", "mean", "max", "min")},
     **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
     "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,
