@@ -164,7 +164,8 @@ def _tile_shape(x: Shape, reps: tuple[int, ...]) -> Shape:
 
 def _tile_view(out, x_shape: Shape, reps: tuple[int, ...]) -> tuple:
     lead = len(reps) - len(x_shape)
-    return tuple(o if r == 1 else 0 if d == 1 else o % d
+    # an empty axis of x (d = 0) gives an empty result, whose index is never used
+    return tuple(o if r == 1 else 0 if d <= 1 else o % d
                  for o, r, d in zip(out[lead:], reps[lead:], x_shape))
 
 

@@ -86,7 +86,7 @@ def pick(rng, items):
     return items[rng.integers(len(items))]
 
 
-def _index(rng, shape) -> tuple:
+def random_index(rng, shape) -> tuple:
     """A random basic index: per axis an int (negative too) or a slice with a step of either
     sign and bounds that may fall outside; a None and an ... here and there."""
     parts = []
@@ -122,7 +122,7 @@ def rearranged(rng, pool, name):
     x = pick(rng, pool)
     axis = int(rng.integers(max(x.ndim, 1)))
     attrs = {
-        "slice": lambda: {"index": _index(rng, x.shape)},
+        "slice": lambda: {"index": random_index(rng, x.shape)},
         "pad": lambda: {"widths": tuple((int(rng.integers(3)), int(rng.integers(3)))
                                         for _ in x.shape), "value": pick(rng, SPECIAL)},
         "squeeze": lambda: {"axis": tuple(k for k, d in enumerate(x.shape) if d == 1)},
