@@ -185,11 +185,12 @@ class OpDef:
     axes, and their kind: AXIS_KINDS), `variadic` (takes one or more inputs, all named by its
     one input name, "xs": the rules receive them spread, `shape(*shapes)`, `vjp(g, out, *xs)`
     returning one cotangent each, and its one `derivative` text and domain serve every
-    input; `input_names` numbers them xs0, xs1, ...), `elementwise`, `commutative` (op(x, y) = op(y, x), up
-    to the sign of a zero), `shape_only` (positions of inputs whose values are never read,
-    only their shapes), `domains` (per input, where sample points come from), `public`
-    (exported as gn.<name>), `builtin` (one of graphnn's own ops, set by graphnn.ops),
-    `activation` (usable as nn.Dense(activation=name); the initializer it defaults to).
+    input; `input_names` numbers them xs0, xs1, ...), `elementwise`, `commutative`
+    (op(x, y) = op(y, x), up to the sign of a zero), `shape_only` (positions of inputs whose
+    values are never read, only their shapes), `domains` (per input, where sample points come
+    from), `public` (exported as gn.<name>), `builtin` (one of graphnn's own ops, set by
+    graphnn.ops), `activation` (usable as nn.Dense(activation=name); the initializer it
+    defaults to).
 
     `kinks` lists the points where the op is not differentiable, with graphnn's derivative
     there; every op declares them, () when it has none. `symbol` is the drawings' short label

@@ -25,7 +25,7 @@ import numpy as np
 
 from codegen import loops
 from graphnn.errors import IndexingError
-from graphnn.ir import Node, OpDef, apply, op_function
+from graphnn.ir import OpDef, apply, op_function
 from graphnn.opdef import REQUIRED, Instance, Symbolic
 from graphnn.ops.common import clamped, register, sympy, when
 from graphnn.shapes import Shape

@@ -1,6 +1,6 @@
 """Random graphs drawn from the op table, for differential tests: broadcasting, fan-out,
-reductions, matmul, layout ops, indexing, joining and composites, with inputs holding edge values (0, exact ties,
-±inf, NaN, large magnitudes) and size-1 dimensions.
+reductions, matmul, layout ops, indexing, joining and composites, with inputs holding edge
+values (0, exact ties, ±inf, NaN, large magnitudes) and size-1 dimensions.
 
 The elementwise ops come from the registry: every public elementwise op of one or two inputs
 that maps floats to floats (the default dtype rule), with its default attributes, an operand

@@ -130,11 +130,10 @@ def _pad_with_node(ctx, x, widths, value):
                               "expected")
     value = ops.reshape(ctx.node(value, x), ())
     for axis, (before, after) in enumerate(widths):
-        if not before and not after:
-            continue
-        border = lambda size: ops.broadcast_to(  # noqa: E731
-            value, x.shape[:axis] + (size,) + x.shape[axis + 1:])
-        x = ops.concat([border(before), x, border(after)], axis=axis)
+        if before or after:
+            borders = [ops.broadcast_to(value, x.shape[:axis] + (size,) + x.shape[axis + 1:])
+                       for size in (before, after)]
+            x = ops.concat([borders[0], x, borders[1]], axis=axis)
     return x
 
 
