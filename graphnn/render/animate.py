@@ -7,13 +7,15 @@ text is still laid out, in transparent ink, so nothing moves from one frame to t
 
 - `.save("x.html")`: one self-contained page (page.py) with previous, next and play
   controls, the arrow keys, a frame counter and the current step in words;
-- `.save("x.pdf")`: one page per frame, for slides;
+- `.save("x.pdf")`: one 16:9 page per frame, for slides, with the step in words and the
+  frame's number ("3 / 22") under the drawing;
 - `.save("dir/", format="svg" | "png")`: the frames as frame_01.svg, frame_02.svg, ...
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,14 +27,17 @@ from graphnn.ir import Node
 from graphnn.render.annotate import annotate
 from graphnn.render.dot import scene_source
 from graphnn.render.drawing import RenderError, Rendering, draw
+from graphnn.render.layout import svg_size
 from graphnn.render.page import ItemColors, page
-from graphnn.render.pdf import merge_pdfs
+from graphnn.render.pdf import merge_pdfs, page_size
 from graphnn.render.pictures import Feed, _outputs, _style, _wrt, arranged
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.steps import Frame, frames
-from graphnn.render.style import Item, Style
+from graphnn.render.style import Caption, Item, Style
 
 HIDDEN = "transparent"
+SLIDE_RATIO = 16 / 9      # a PDF frame's page: width over height
+CHARACTER_WIDTH = 0.6     # of a caption character, in ems: wide enough for Helvetica's widest
 
 
 class Animation:
@@ -43,13 +48,30 @@ class Animation:
         self.numbers = numbers
         self.frames: list[Frame] = frames(scene, numbers, style.digits, style.gradient_of)
 
-    def source(self, k: int) -> str:
-        """The DOT text of frame k (0-based): numbers not yet computed are transparent."""
+    def source(self, k: int, **fields: Any) -> str:
+        """The DOT text of frame k (0-based): numbers not yet computed are transparent.
+        `fields` change the style further (a PDF page's caption and pad)."""
         frame = self.frames[k]
         shown = frame.shown
         style = replace(self.style, focus=frame.focus,
-                        paint=lambda key, color: color if key in shown else HIDDEN)
+                        paint=lambda key, color: color if key in shown else HIDDEN, **fields)
         return scene_source(self.scene, self.numbers, style, self.name)
+
+    def pdf(self) -> bytes:
+        """One 16:9 page per frame: the drawing, the step in words under it and the frame's
+        number ("3 / 22"). Every page has one size and one layout: the words sit in a box as
+        wide as the page, with as many lines as the longest step needs."""
+        bare = svg_size(draw(self.source(0, pad="0,0"), "svg").decode())
+        width = max(bare[0], bare[1] * SLIDE_RATIO)
+        count = len(self.frames)
+        captions = [_caption(f.words, f"{f.index + 1} / {count}", width) for f in self.frames]
+        rows = max(len(c.lines) for c in captions)
+        captions = [replace(c, rows=rows) for c in captions]
+        # the page Graphviz makes (drawing, words and its own margin) widened or heightened
+        page = page_size(draw(self.source(0, caption=captions[0], pad="0,0"), "pdf"))
+        pad = _slide_pad(*page)
+        return merge_pdfs([draw(self.source(k, caption=c, pad=pad), "pdf")
+                           for k, c in enumerate(captions)])
 
     def rendering(self, k: int) -> Rendering:
         """Frame k as a Rendering (.save by suffix, .svg(), Jupyter display)."""
@@ -76,8 +98,7 @@ class Animation:
         if kind == "html":
             path.write_text(self.html(), encoding="utf-8")
         elif kind == "pdf":
-            path.write_bytes(merge_pdfs([draw(self.source(k), "pdf")
-                                         for k in range(len(self.frames))]))
+            path.write_bytes(self.pdf())
         else:
             raise RenderError(f"cannot tell how to save an animation as {str(path)!r}: use "
                               ".html, .pdf, or a directory with format='svg' or 'png'")
@@ -135,6 +156,21 @@ class Animation:
         import html
         return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
                 'style="width:100%;height:620px;border:0"></iframe>')
+
+
+def _caption(words: str, number: str, width: float) -> Caption:
+    """A frame's words wrapped to `width` points, and its number."""
+    size = Caption((), "", 0, 0).size
+    columns = max(20, int(width / (CHARACTER_WIDTH * size)))
+    return Caption(tuple(textwrap.wrap(words, columns)), number, width, 1)
+
+
+def _slide_pad(width: float, height: float) -> str:
+    """Graphviz's pad ("x,y" inches, added on both sides) that makes a page of width x
+    height points 16:9."""
+    page_width = max(width, height * SLIDE_RATIO)
+    page_height = page_width / SLIDE_RATIO
+    return f"{(page_width - width) / 144:.4f},{(page_height - height) / 144:.4f}"
 
 
 def _first_frame(steps: Sequence[Frame], key: Item) -> int:

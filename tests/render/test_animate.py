@@ -195,6 +195,29 @@ def test_pdf_has_a_page_per_frame(tmp_path):
 
 
 @needs_graphviz
+@pytest.mark.parametrize("stem,node", [("01_scalar_expression", "f"),
+                                       ("02_neuron", "f_primitives")])
+def test_pdf_pages_are_slides_with_the_words_and_the_frame_number(tmp_path, stem, node):
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (in the test extra) reads the PDF back")
+    module = example(stem)
+    animation = gn.animate(module[node], feed=module["feed"], grads=module["wrt"])
+    reader = pypdf.PdfReader(animation.save(tmp_path / "frames.pdf"))
+    count = len(animation.frames)
+    assert len(reader.pages) == count
+    sizes = {(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages}
+    (width, height), = sizes                                  # one page size for every frame
+    assert abs(width / height - 16 / 9) < 0.005
+
+    def squeezed(text: str) -> str:                           # the words, wrapped or not
+        return re.sub(r"\s+", "", text)
+
+    for k, (page, frame) in enumerate(zip(reader.pages, animation.frames)):
+        text = page.extract_text()
+        assert f"{k + 1} / {count}" in text
+        assert squeezed(frame.words) in squeezed(text), (k, frame.words)
+
+
+@needs_graphviz
 @pytest.mark.parametrize("kind", ["svg", "png"])
 def test_frames_saved_as_numbered_pictures(tmp_path, kind):
     animation = circuit()
