@@ -6,7 +6,8 @@ one drawing. Every frame is that drawing with the numbers of later steps left ou
 text is still laid out, in transparent ink, so nothing moves from one frame to the next.
 
 - `.save("x.html")`: one self-contained page (page.py) with previous, next and play
-  controls, the arrow keys, a frame counter and the current step in words;
+  controls, the arrow keys, a frame counter and the current step in words; its drawing is
+  arranged for the page's wide box under the controls, not for a 16:9 slide;
 - `.save("x.pdf")`: one 16:9 page per frame, for slides, with the step in words and the
   frame's number ("3 / 22") under the drawing;
 - `.save("dir/", format="svg" | "png")`: the frames as frame_01.svg, frame_02.svg, ...
@@ -15,6 +16,7 @@ text is still laid out, in transparent ink, so nothing moves from one frame to t
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,16 +29,19 @@ from graphnn.ir import Node
 from graphnn.render.annotate import annotate
 from graphnn.render.dot import scene_source
 from graphnn.render.drawing import RenderError, Rendering, draw
-from graphnn.render.layout import svg_size
+from graphnn.render.layout import CANDIDATES, drawn_edges, slide_text_height, svg_size
 from graphnn.render.page import ItemColors, page
 from graphnn.render.pdf import merge_pdfs, page_size
 from graphnn.render.pictures import Feed, _outputs, _style, _wrt, arranged
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.steps import Frame, frames
-from graphnn.render.style import Caption, Item, Style
+from graphnn.render.style import Caption, Item, Style, legend_items
 
 HIDDEN = "transparent"
 SLIDE_RATIO = 16 / 9      # a PDF frame's page: width over height
+# the step-through page's box for its drawing in a 1280x540 window (a laptop's browser): the
+# window less the page's margins (16 px a side), its two lines of controls and words
+PAGE_BOX = (1248, 450)
 CHARACTER_WIDTH = 0.6     # of a caption character, in ems: wide enough for Helvetica's widest
 
 
@@ -81,10 +86,30 @@ class Animation:
         """The self-contained page: the drawing once, each text tagged with the first frame
         that shows it, and a script that steps through the frames."""
         colors = ItemColors()
-        coded = replace(self.style, paint=lambda key, color: colors.code(key, color))
+        coded = replace(self.page_style(), paint=lambda key, color: colors.code(key, color))
         svg = draw(scene_source(self.scene, self.numbers, coded, self.name), "svg").decode()
         appears = {code: _first_frame(self.frames, key) for key, code in colors.codes.items()}
-        return page(svg, self.frames, colors.real, appears, title=self.name)
+        return page(svg, self.frames, colors.real, appears, title=self.name,
+                    legend=legend_items(self.style, self.numbers))
+
+    def page_style(self) -> Style:
+        """The style of the page's drawing: its colour key on the page instead, its ranks
+        arranged (among layout.CANDIDATES) for the largest smallest text in PAGE_BOX, a box
+        far wider than a slide. A lecture layout is kept as it is."""
+        plain = replace(self.style, legend=False)
+        if not self.style.min_text:
+            return plain
+        best, chosen = -1.0, plain
+        for rankdir, bands in CANDIDATES:
+            style = replace(plain, rankdir=rankdir, bands=bands)
+            source = scene_source(self.scene, self.numbers, style, self.name)
+            svg = draw(source, "svg").decode()
+            if not set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source)) <= drawn_edges(svg):
+                continue                             # Graphviz lost an edge of this one
+            size = slide_text_height(svg, PAGE_BOX)
+            if size > best:
+                best, chosen = size, style
+        return chosen
 
     def save(self, path: str | os.PathLike, format: str | None = None) -> Path:  # noqa: A002
         """Write the step-through: `.html` (a page), `.pdf` (a page per frame), or with

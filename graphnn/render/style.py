@@ -83,17 +83,23 @@ class Style:
     pad: str | None = None
 
 
+def legend_items(style: Style, numbers: Numbers) -> list[tuple[str, str]]:
+    """The colour key of a drawing: (text, colour) per kind of number it shows."""
+    items = []
+    if style.teaching and numbers.values:
+        items.append(("value", VALUE_COLOR))
+        if numbers.grads:
+            items += [(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
+                      ("local derivative", LOCAL_COLOR),
+                      ("upstream × local = downstream", GRADIENT_COLOR)]
+    if style.note:
+        items.append((style.note, MUTED_COLOR))
+    return items
+
+
 def legend(style: Style, numbers: Numbers) -> str | None:
     """The colour key under a teaching drawing with numbers (and the title above it)."""
-    parts = []
-    if style.teaching and numbers.values:
-        parts.append(font("value", VALUE_COLOR))
-        if numbers.grads:
-            parts += [font(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
-                      font("local derivative", LOCAL_COLOR),
-                      font("upstream × local = downstream", GRADIENT_COLOR)]
-    if style.note:
-        parts.append(font(style.note, MUTED_COLOR))
+    parts = [font(text, color) for text, color in legend_items(style, numbers)]
     lines = [font(style.title, bold=True, size=14)] if style.title else []
     if parts and style.legend:
         lines.append("     ".join(parts))
