@@ -3,11 +3,11 @@
 Stage: compilation. Input: a graph with fixed input shapes, its name, whether to optimize it and the
 CompileOptions. Output: a `Plan`, the scheduled loop-IR kernel with its constant arrays and, for
 each graph output, where its value comes from. Optimizing, lowering and scheduling are pure
-functions of the graph's raw text (`graph.text(raw=True)`, the same in every process), the full bytes
-of its constants, the options (by their repr: every field, so a new setting cannot be left out of
-the key) and graphnn's and codegen's source, so a plan is stored in the disk cache (codegen.cache,
-beside the object code) under a hash of exactly those, and a graph compiled before skips all three:
-about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
+functions of the graph's raw text (`graph.text(raw=True)`, the same in every process), the full
+bytes of its constants, the options (by their repr: every field, so a new setting cannot be left out
+of the key) and graphnn's and codegen's source, so a plan is stored in the disk cache
+(codegen.cache, beside the object code) under a hash of exactly those, and a graph compiled before
+skips all three: about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
 
 A plan is stored as data, never as a pickle (a cache entry cannot run code when read): a
 little-endian length, JSON for the structure (`PLAN_FORMAT`, the cache key it was made for, the
