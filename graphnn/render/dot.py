@@ -247,14 +247,22 @@ class _Writer:
             links += self.link(f"{self.prefix}o{k}", self.node_id(node), f"{self.prefix}out{k}",
                                arrow, tree, attrs, ())
         self.write_cluster(graph, (), tree, attrs)
-        rows, loose, apart = wrap_rows([i for ids in tree.values() for i in ids],
-                                       [(tail, head) for tail, head, _ in links],
-                                       self.style.bands)
+        fold = wrap_rows([i for ids in tree.values() for i in ids],
+                         [(tail, head) for tail, head, _ in links], self.style.bands)
         for k, (tail, head, edge_attrs) in enumerate(links):
-            graph.edge(tail, head, **edge_attrs, **({"constraint": "false"} if k in loose else {}))
-        for first, second in apart:             # band 1 above (or left of) band 2, ...
+            if k in fold.loose:
+                # between bands: no ports (they would force a loop around a node), and the
+                # edge does not rank its ends
+                edge_attrs = {a: v for a, v in edge_attrs.items() if not a.endswith("port")}
+                edge_attrs["constraint"] = "false"
+            elif k in fold.turned:
+                # a band running backwards: written head to tail, drawn with its arrow
+                # at the head as ever
+                tail, head, edge_attrs = head, tail, _turned(edge_attrs)
+            graph.edge(tail, head, **edge_attrs)
+        for first, second in fold.apart:        # band 1 above (or left of) band 2, ...
             graph.edge(first, second, style="invis")
-        for row in rows:
+        for row in fold.rows:
             with graph.subgraph() as same:
                 same.attr(rank="same")
                 for node_id in row:
@@ -275,10 +283,12 @@ class _Writer:
         stroke = {k: v for k, v in edge_attrs.items() if k in ("color", "penwidth", "style")}
         # the edge enters and leaves the label at opposite sides, so it runs through the
         # label's middle; a margin keeps other edges clear of the label's outer lines
-        attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": "0.04,0.15",
+        # (the margin is small where the edge meets the label, so it reaches the text)
+        into, out, margin = ("n", "s", "0.15,0.03") if self.style.rankdir == "TB" \
+            else ("w", "e", "0.04,0.15")
+        attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": margin,
                           "label": label, "id": edge_id}
         tree.setdefault(where, []).append(edge_id)
-        into, out = ("n", "s") if self.style.rankdir == "TB" else ("w", "e")
         return [(tail, edge_id, {"id": edge_id + "a", "arrowhead": "none", "headport": into,
                                  **edge_attrs, **focus}),
                 (edge_id, head, {"id": edge_id + "b", "tailport": out, **stroke, **focus})]
@@ -308,7 +318,9 @@ class _Writer:
         for child in children:
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
-                cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica",
+                # a slide's titles go left, clear of the edges entering a cluster's middle
+                left = {"labeljust": "l"} if self.style.min_text else {}
+                cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica", **left,
                              fontsize=str(max(12, self.style.min_text)),
                              style="rounded,dashed", color="#9e9e9e",
                              fontcolor=MUTED_COLOR)
@@ -329,6 +341,16 @@ def _common(source: tuple[str, ...], consumer: tuple[str, ...]) -> tuple[str, ..
     while depth < min(len(source), len(consumer)) and source[depth] == consumer[depth]:
         depth += 1
     return source[:depth]
+
+
+def _turned(edge_attrs: dict[str, str]) -> dict[str, str]:
+    """The attributes of an edge written from its head to its tail: drawn backwards (its
+    arrow where its head is), ports swapped."""
+    swap = {"headport": "tailport", "tailport": "headport", "arrowhead": "arrowtail"}
+    side = {"w": "e", "e": "w", "n": "s", "s": "n"}
+    turned = {swap.get(a, a): side.get(v, v) if a.endswith("port") else v
+              for a, v in edge_attrs.items()}
+    return {"dir": "back", **turned}
 
 
 def _is_number(text: str) -> bool:

@@ -83,12 +83,12 @@ def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
     (layout.py), measured on drawings of `scene`; any other is returned as it is."""
     if not style.min_text:
         return style
-    rankdir, bands, lines = fit_to_slide(
+    fields = fit_to_slide(
         lambda rankdir, bands, lines: scene_source(
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
         _trial if backend() else None)
-    return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
+    return replace(style, **fields)
 
 
 def _trial(source: str) -> tuple[str, list[str]]:

@@ -12,6 +12,7 @@ import pytest
 
 import graphnn as gn
 from graphnn.render import layout
+from graphnn.render.dot import _turned
 from graphnn.render.drawing import backend
 from graphnn.render.layout import MIN_TEXT_PX, slide_text_height, svg_size, wrap_rows
 from graphnn.render.pictures import render
@@ -71,13 +72,22 @@ def test_slide_text_height_scales_the_smallest_text_to_the_slide():
     assert slide_text_height(svg) == 5.0            # 1280 / 2560 of 10 points
 
 
-def test_wrapping_folds_ranks_into_bands():
+def test_wrapping_folds_ranks_into_bands_as_a_snake():
     chain = [(f"n{k}", f"n{k + 1}") for k in range(5)]
-    rows, loose, apart = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
-    assert rows == [["n0", "n3"], ["n1", "n4"], ["n2", "n5"]]
-    assert loose == {2}                             # n2 -> n3 joins the bands
-    assert apart == [("n0", "n3"), ("n1", "n4"), ("n2", "n5")]
-    assert wrap_rows(["a", "b"], [("a", "b")], 1) == ([], set(), [])
+    fold = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
+    # the second band runs backwards: n2 -> n3 is a step between neighbours on one rank
+    assert fold.rows == [["n0", "n5"], ["n1", "n4"], ["n2", "n3"]]
+    assert fold.loose == {2}                        # n2 -> n3 joins the bands
+    assert fold.turned == {3, 4}                    # n3 -> n4 -> n5, drawn backwards
+    assert fold.apart == [("n0", "n5"), ("n1", "n4"), ("n2", "n3")]
+    assert wrap_rows(["a", "b"], [("a", "b")], 1) == layout.Fold()
+
+
+def test_a_turned_edge_keeps_its_arrow_and_ports_on_its_own_sides():
+    source = render(gn.input("x") * 2.0, feed={"x": 1.0}, grads=True).source
+    assert "dir=back" not in source                 # the lecture layout turns nothing
+    assert _turned({"headport": "w", "arrowhead": "none"}) == \
+        {"dir": "back", "tailport": "e", "arrowtail": "none"}
 
 
 def test_an_arrangement_that_loses_an_edge_is_not_chosen():
@@ -86,10 +96,34 @@ def test_an_arrangement_that_loses_an_edge_is_not_chosen():
            '<g id="e0" class="edge"><path d="M0,0 C1,1 2,2 3,3"/></g>'
            '<g id="e1" class="edge"></g><text font-size="14">a</text></svg>')
     assert layout.drawn_edges(svg) == {"e0"}
-    assert layout._measure(source, lambda _: (svg, [])) == -1.0
-    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: (svg, [])) > 0
+    assert layout._measure(source, lambda _: (svg, [])).text == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: (svg, [])).text > 0
     lost = (svg, ["Error: lost a b edge"])
-    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: lost) == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: lost).text == -1.0
+
+
+def test_the_tidiest_readable_arrangement_is_chosen_and_spread_to_a_slide():
+    # three trial drawings: large text but tangled, readable and tidy but a strip, too small
+    trials = {("LR", 1): (20.0, 4.0, 0), ("TB", 1): (30.0, 1.5, 6), ("LR", 2): (9.0, 1.7, 0)}
+
+    def draw(source):
+        text, aspect, crossed = trials[tuple(source.split())[:1] + (int(source[3]),)]
+        width, height = 720 * aspect, 720
+        scale = min(1280 / width, 1.0)
+        edges = "".join(f'<g id="e{k}" class="edge"><path d="M0,{k}C10,{k} 20,{k} 30,{k}"/>'
+                        f'</g>' for k in range(0, 10 * crossed, 10))
+        across = '<g id="x" class="edge"><path d="M15,-9C15,0 15,90 15,99"/></g>'
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}pt" '
+                f'height="{height}pt">{edges}{across if crossed else ""}'
+                f'<text font-size="{text / scale}">a</text></svg>'), []
+
+    def source_for(rankdir, bands, lines):
+        return f"{rankdir} {bands}" if (rankdir, bands) in trials else "LR 2"
+
+    fields = layout.fit_to_slide(source_for, draw)
+    assert fields == {"rankdir": "LR", "bands": 1, "tensor_lines": None,
+                      "aspect": layout.spread(4.0)}
+    assert layout.spread(16 / 9) is None and 1 / layout.spread(4.0) <= 21 / 9
 
 
 def test_unknown_layout_is_an_error():
