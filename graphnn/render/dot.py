@@ -103,7 +103,8 @@ class _Writer:
             title = f"{name or 'constant'} {shape}".strip()
             head = [self.font(title, MUTED_COLOR, size=10, italic=True)]
             head += [self.font(t, MUTED_COLOR, size=12)
-                     for t in labels.value_lines(node.value, self.style.digits)]
+                     for t in labels.value_lines(node.value, self.style.digits)
+                     [:self.style.tensor_lines]]
         else:
             head = [self.font(symbol(node), size=16)]
             if name:
@@ -138,14 +139,19 @@ class _Writer:
         ops: dict[str, None] = {}
         for node in members:
             ops.setdefault(symbol(node), None)
-        summary = " ".join(list(ops)[:8]) + (" …" if len(ops) > 8 else "")
         leaving = {e.source for e in self.scene.edges if e.source in members
                    and self.scene.groups.get(e.consumer) != (scope,)}
-        shapes = ", ".join(labels.shape_text(n.shape) or "scalar" for n in members
-                           if n in leaving)
-        lines = [self.font(scope, bold=True),
-                 self.font(f"{len(members)} ops: {summary}", MUTED_COLOR, size=10)]
-        lines += [self.font(f"→ {shapes}", MUTED_COLOR, size=10)] if shapes else []
+        shapes = [labels.shape_text(n.shape) or "scalar" for n in members if n in leaving]
+        symbols = list(ops)[:8] + (["…"] if len(ops) > 8 else [])
+        # a slide's text is large: the lists wrap, so the box is not the widest of its rank
+        per_line = (3, 2) if self.style.min_text else (len(symbols), len(shapes))
+        text = [f"{len(members)} ops:"] + _wrapped(symbols, per_line[0], " ")
+        if shapes:
+            text += _wrapped([f"→ {shapes[0]}"] + shapes[1:], per_line[1], ", ")
+        if not self.style.min_text:                 # one line each, as ever
+            text = [f"{text[0]} {text[1]}", *text[2:]]
+        lines = [self.font(scope, bold=True)]
+        lines += [self.font(t, MUTED_COLOR, size=10) for t in text]
         return {"shape": "box3d", "label": labels.html_label(lines),
                 "tooltip": f"scope {scope}: {len(members)} ops (collapsed)"}
 
@@ -318,8 +324,10 @@ class _Writer:
         for child in children:
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
-                # a slide's titles go left, clear of the edges entering a cluster's middle
-                left = {"labeljust": "l"} if self.style.min_text else {}
+                # a slide's titles go to a corner: on the right left to right, where no
+                # edge enters; on the left top to bottom
+                corner = "r" if self.style.rankdir == "LR" else "l"
+                left = {"labeljust": corner} if self.style.min_text else {}
                 cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica", **left,
                              fontsize=str(max(12, self.style.min_text)),
                              style="rounded,dashed", color="#9e9e9e",
@@ -351,6 +359,15 @@ def _turned(edge_attrs: dict[str, str]) -> dict[str, str]:
     turned = {swap.get(a, a): side.get(v, v) if a.endswith("port") else v
               for a, v in edge_attrs.items()}
     return {"dir": "back", **turned}
+
+
+def _wrapped(items: Sequence[str], per_line: int, between: str) -> list[str]:
+    """Items joined by `between`, at most `per_line` to a line (lines but the last end with
+    the separator's mark, so "a, b," reads on)."""
+    per_line = max(per_line, 1)
+    rows = [between.join(items[k:k + per_line]) for k in range(0, len(items), per_line)]
+    mark = between.strip()
+    return [row + mark if k < len(rows) - 1 else row for k, row in enumerate(rows)]
 
 
 def _is_number(text: str) -> bool:

@@ -16,6 +16,7 @@ from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
 from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
+from graphnn.render.layout import PAD
 from graphnn.render.magnitude import Scale
 
 GRAPH_ATTRS = {"rankdir": "LR", "fontname": "Helvetica", "bgcolor": "white", "pad": "0.2",
@@ -39,9 +40,8 @@ class Style:
     `forward`: nodes drawn muted (the forward nodes a gradient graph reuses), explained by
     `note` in the legend. `min_text` raises every text size to at least that many points
     (slides), and `tensor_lines` keeps that many lines of a tensor's value and of its gradient
-    (None: all). `rankdir` and `bands` place the ranks, and `aspect` (Graphviz's ratio,
-    height over width) spreads the nodes to a slide's shape (see layout.py). An animation
-    frame sets
+    (None: all). `rankdir` and `bands` place the ranks, and `pad` (Graphviz's, in inches)
+    frames the drawing in a slide's shape (see layout.py). An animation frame sets
     `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
     the DOT ids of the node or edge of the current step. `grad_scale` draws each edge's
     width and colour by the magnitude of the gradient flowing along it (magnitude.py).
@@ -59,7 +59,7 @@ class Style:
     tensor_lines: int | None = None
     rankdir: str = "LR"
     bands: int = 1
-    aspect: float | None = None
+    pad: str | None = None
     paint: Callable[[Item, str], str] | None = None
     focus: frozenset[str] = frozenset()
     grad_scale: Scale | None = None
@@ -94,9 +94,7 @@ def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
     if style.teaching:
         graph_attrs.update(ranksep="0.5", nodesep="0.35")
     if style.min_text:
-        graph_attrs.update(ranksep="0.25", nodesep="0.12", pad="0.05")
-    if style.aspect:
-        graph_attrs.update(ratio=str(style.aspect))
+        graph_attrs.update(ranksep="0.15", nodesep="0.12", pad=style.pad or str(PAD))
     key = legend(style, numbers)
     if key:
         graph_attrs.update(label=key, labelloc="b", fontsize=str(max(11, style.min_text)))
