@@ -257,13 +257,11 @@ class _Writer:
                          [(tail, head) for tail, head, _ in links], self.style.bands)
         for k, (tail, head, edge_attrs) in enumerate(links):
             if k in fold.loose:
-                # between bands: no ports (they would force a loop around a node), and the
-                # edge does not rank its ends
+                # between bands: no ports (they would force a loop around a node)
                 edge_attrs = {a: v for a, v in edge_attrs.items() if not a.endswith("port")}
-                edge_attrs["constraint"] = "false"
-            elif k in fold.turned:
-                # a band running backwards: written head to tail, drawn with its arrow
-                # at the head as ever
+            if k in fold.turned:
+                # against the rank order (a band running backwards): written head to tail,
+                # drawn with its arrow at the head as ever
                 tail, head, edge_attrs = head, tail, _turned(edge_attrs)
             graph.edge(tail, head, **edge_attrs)
         for first, second in fold.apart:        # band 1 above (or left of) band 2, ...

@@ -146,7 +146,8 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
         rows[column[rank[node]] - least].append(node)
     of = {node: band[rank[node]] for node in rank}
     loose = {k for k, (tail, head) in enumerate(links) if of[tail] != of[head]}
-    turned = {k for k, (tail, head) in enumerate(links) if k not in loose and of[tail] % 2}
+    turned = {k for k, (tail, head) in enumerate(links)
+              if column[rank[head]] < column[rank[tail]]}
     # every node of a row before every node of the next band in that row
     apart = [(a, b) for row in rows for a in row for b in row if of[b] == of[a] + 1]
     return Fold([row for row in rows if len(row) > 1], loose, turned, apart)
