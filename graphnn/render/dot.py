@@ -23,8 +23,15 @@ import numpy as np
 from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
-from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
-from graphnn.render.layout import wrap_rows
+from graphnn.render.labels import (
+    GRADIENT_COLOR,
+    LOCAL_COLOR,
+    MUTED_COLOR,
+    VALUE_COLOR,
+    font,
+    wrapped,
+)
+from graphnn.render.layout import turned, wrap_rows
 from graphnn.render.magnitude import magnitude
 from graphnn.render.scene import Edge, Scene, top_scopes
 from graphnn.render.style import FOCUS_COLOR, FORWARD_STYLE, INPUT_STYLE, Item, Style, new_graph
@@ -145,9 +152,9 @@ class _Writer:
         symbols = list(ops)[:8] + (["…"] if len(ops) > 8 else [])
         # a slide's text is large: the lists wrap, so the box is not the widest of its rank
         per_line = (3, 2) if self.style.min_text else (len(symbols), len(shapes))
-        text = [f"{len(members)} ops:"] + _wrapped(symbols, per_line[0], " ")
+        text = [f"{len(members)} ops:"] + wrapped(symbols, per_line[0], " ")
         if shapes:
-            text += _wrapped([f"→ {shapes[0]}"] + shapes[1:], per_line[1], ", ")
+            text += wrapped([f"→ {shapes[0]}"] + shapes[1:], per_line[1], ", ")
         if not self.style.min_text:                 # one line each, as ever
             text = [f"{text[0]} {text[1]}", *text[2:]]
         lines = [self.font(scope, bold=True)]
@@ -262,7 +269,7 @@ class _Writer:
             if k in fold.turned:
                 # against the rank order (a band running backwards): written head to tail,
                 # drawn with its arrow at the head as ever
-                tail, head, edge_attrs = head, tail, _turned(edge_attrs)
+                tail, head, edge_attrs = head, tail, turned(edge_attrs)
             graph.edge(tail, head, **edge_attrs)
         for first, second in fold.apart:        # band 1 above (or left of) band 2, ...
             graph.edge(first, second, style="invis")
@@ -347,25 +354,6 @@ def _common(source: tuple[str, ...], consumer: tuple[str, ...]) -> tuple[str, ..
     while depth < min(len(source), len(consumer)) and source[depth] == consumer[depth]:
         depth += 1
     return source[:depth]
-
-
-def _turned(edge_attrs: dict[str, str]) -> dict[str, str]:
-    """The attributes of an edge written from its head to its tail: drawn backwards (its
-    arrow where its head is), ports swapped."""
-    swap = {"headport": "tailport", "tailport": "headport", "arrowhead": "arrowtail"}
-    side = {"w": "e", "e": "w", "n": "s", "s": "n"}
-    turned = {swap.get(a, a): side.get(v, v) if a.endswith("port") else v
-              for a, v in edge_attrs.items()}
-    return {"dir": "back", **turned}
-
-
-def _wrapped(items: Sequence[str], per_line: int, between: str) -> list[str]:
-    """Items joined by `between`, at most `per_line` to a line (lines but the last end with
-    the separator's mark, so "a, b," reads on)."""
-    per_line = max(per_line, 1)
-    rows = [between.join(items[k:k + per_line]) for k in range(0, len(items), per_line)]
-    mark = between.strip()
-    return [row + mark if k < len(rows) - 1 else row for k, row in enumerate(rows)]
 
 
 def _is_number(text: str) -> bool:

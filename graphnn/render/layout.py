@@ -153,6 +153,20 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
     return Fold([row for row in rows if len(row) > 1], loose, turned, apart)
 
 
+def turned(edge_attrs: dict[str, str]) -> dict[str, str]:
+    """The attributes of an edge written from its head to its tail: drawn backwards (its
+    arrow where its head is), ports swapped.
+
+    >>> turned({"headport": "w", "arrowhead": "none"})
+    {'dir': 'back', 'tailport': 'e', 'arrowtail': 'none'}
+    """
+    swap = {"headport": "tailport", "tailport": "headport", "arrowhead": "arrowtail"}
+    side = {"w": "e", "e": "w", "n": "s", "s": "n"}
+    turned = {swap.get(a, a): side.get(v, v) if a.endswith("port") else v
+              for a, v in edge_attrs.items()}
+    return {"dir": "back", **turned}
+
+
 def svg_size(svg: str) -> tuple[float, float]:
     """Width and height of a Graphviz SVG in points (its user units)."""
     root = ET.fromstring(svg)
@@ -234,8 +248,8 @@ def fit_to_slide(source_for: Callable[[str, int, int | None], str],
     Every arrangement is tried with tensors showing all their lines of numbers, one, and
     none; among those whose text is at least MIN_TEXT_PX high on the slide the tidiest wins
     (`_tidiest`), spread to a slide's shape if it has none (`spread`). When none is large
-    enough, the one with the largest text. `draw` turns DOT into SVG and Graphviz's complaints; without
-    it (no Graphviz), left to right in three bands.
+    enough, the one with the largest text. `draw` turns DOT into SVG and Graphviz's
+    complaints; without it (no Graphviz), left to right in three bands.
     """
     if draw is None:
         return {"rankdir": "LR", "bands": 3, "tensor_lines": 1}

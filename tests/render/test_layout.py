@@ -12,7 +12,6 @@ import pytest
 
 import graphnn as gn
 from graphnn.render import geometry, layout
-from graphnn.render.dot import _turned
 from graphnn.render.drawing import backend
 from graphnn.render.layout import MIN_TEXT_PX, slide_text_height, svg_size, wrap_rows
 from graphnn.render.pictures import render
@@ -114,7 +113,7 @@ def test_wrapping_folds_ranks_into_bands_as_a_snake():
 def test_a_turned_edge_keeps_its_arrow_and_ports_on_its_own_sides():
     source = render(gn.input("x") * 2.0, feed={"x": 1.0}, grads=True).source
     assert "dir=back" not in source                 # the lecture layout turns nothing
-    assert _turned({"headport": "w", "arrowhead": "none"}) == \
+    assert layout.turned({"headport": "w", "arrowhead": "none"}) == \
         {"dir": "back", "tailport": "e", "arrowtail": "none"}
 
 
