@@ -26,13 +26,14 @@ from graphnn.graph import Graph, reached_inputs
 from graphnn.ir import Node, toposort
 from graphnn.passes import optimize
 from graphnn.render.annotate import Numbers, annotate, backward_scopes
-from graphnn.render.display import carry_scopes, simplify_for_display
+from graphnn.render.display import carry_scopes
 from graphnn.render.dot import comparison_source, scene_source
 from graphnn.render.drawing import Rendering, backend, draw
 from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
 from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.style import Style
+from graphnn.text import without_unit_factors
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
 MAX_NODES = 150           # beyond this many, scopes collapse into one box each
@@ -78,9 +79,11 @@ def _style(scene: Scene, teaching: bool | None, layout: str = "lecture", **field
     return Style(teaching=teaching, min_text=SLIDE_TEXT if layout == "slide" else 0, **fields)
 
 
-def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
+def arranged(scene: Scene, numbers: Numbers, style: Style, name: str,
+             framed: bool = False) -> Style:
     """`style` with its ranks placed: a slide style (min_text set) is arranged to fit 16:9
-    (layout.py), measured on drawings of `scene`; any other is returned as it is."""
+    (layout.py), measured on drawings of `scene`; any other is returned as it is. `framed`
+    also pads the drawing to a slide's shape (a picture; an animation shapes its own pages)."""
     if not style.min_text:
         return style
     fields = fit_to_slide(
@@ -88,6 +91,8 @@ def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
         _trial if backend() else None)
+    if not framed:
+        fields.pop("pad", None)
     return replace(style, **fields)
 
 
@@ -98,8 +103,9 @@ def _trial(source: str) -> tuple[str, list[str]]:
 
 
 def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
-    """DOT for a scene, arranged for a slide when the style asks for one."""
-    return scene_source(scene, numbers, arranged(scene, numbers, style, name), name)
+    """DOT for a scene, arranged and framed for a slide when the style asks for one."""
+    return scene_source(scene, numbers, arranged(scene, numbers, style, name, framed=True),
+                        name)
 
 
 def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,
@@ -166,7 +172,7 @@ def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
     gradients = grad(root, wrt)
     scopes = backward_scopes(root, wrt)
     if not raw:
-        gradients, shown = simplify_for_display(gradients)
+        gradients, shown = without_unit_factors(gradients)
         scopes = carry_scopes(scopes, shown)
     if style.get("layout") == "slide" and not collapse:
         # a slide shows the backward pass; each forward layer it reuses is one box
