@@ -129,3 +129,16 @@ def font(text: str, color: str | None = None, size: int | None = None, bold: boo
 def html_label(lines: Sequence[str]) -> str:
     """Lines of markup (from `font`) as one HTML-like label, centred, one per row."""
     return "<" + "<br/>".join(lines) + ">"
+
+
+def wrapped(items: Sequence[str], per_line: int, between: str) -> list[str]:
+    """Items joined by `between`, at most `per_line` to a line (lines but the last end with
+    the separator's mark, so "a, b," reads on).
+
+    >>> wrapped(["[2]", "[3]", "[4]"], 2, ", ")
+    ['[2], [3],', '[4]']
+    """
+    per_line = max(per_line, 1)
+    rows = [between.join(items[k:k + per_line]) for k in range(0, len(items), per_line)]
+    mark = between.strip()
+    return [row + mark if k < len(rows) - 1 else row for k, row in enumerate(rows)]
