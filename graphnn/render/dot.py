@@ -181,9 +181,14 @@ class _Writer:
             return None
         down = self.number(self.numbers.flow[key])
         if key in self.numbers.local and edge.consumer in self.numbers.grads:
-            up = _operand(self.number(self.numbers.grads[edge.consumer]))
-            local = _operand(self.number(self.numbers.local[key]))
-            return self.item(("flow", *key), f"{up} × {local} = {down}", GRADIENT_COLOR, 11)
+            up = self.number(self.numbers.grads[edge.consumer])
+            local = self.number(self.numbers.local[key])
+            # the lecture's rounded numbers, with ≈ where they do not multiply to the shown
+            # result (0.20 × 2.00 ≈ 0.39: the exact factor is 0.1966); the step-through's
+            # words give the digits that make it exact
+            sign = "=" if self.number(float(up) * float(local)) == down else "≈"
+            return self.item(("flow", *key), f"{_operand(up)} × {_operand(local)} {sign} {down}",
+                             GRADIENT_COLOR, 11)
         return self.item(("flow", *key), down, GRADIENT_COLOR, 11)
 
     def edge_label(self, edge: Edge) -> str | None:
