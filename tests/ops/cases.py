@@ -106,37 +106,58 @@ def unary(shapes=((3, 4), (), (1,), (2, 1, 3)), edges=EDGES_UNARY, **kw) -> list
             for k, s in enumerate(shapes)]
 
 
-def _conv_naive(x, w, stride=(1, 1), padding=(0, 0)):
-    (sh, sw), (ph, pw) = stride, padding
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+def _conv_naive(x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """The textbook loops: each output a sum over its group's channels and the dilated taps."""
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple(padding))
     n, _, hp, wp = xp.shape
-    o, c, kh, kw = w.shape
-    out = np.zeros((n, o, (hp - kh) // sh + 1, (wp - kw) // sw + 1))
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    out = np.zeros((n, o, (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1))
     for b, f, i, j in np.ndindex(out.shape):
-        out[b, f, i, j] = np.sum(xp[b, :, i * sh:i * sh + kh, j * sw:j * sw + kw] * w[f])
+        c0 = f // og * cg
+        window = xp[b, c0:c0 + cg, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                    j * sw:j * sw + dw * (kw - 1) + 1:dw]
+        out[b, f, i, j] = np.sum(window * w[f])
     return out
 
 
-def _conv_input_adjoint(g, w, input_hw, stride=(1, 1), padding=(0, 0)):
+def _conv_input_adjoint(g, w, input_hw, **attrs):
     """dx as the transpose of the (linear in x) naive convolution, column by column."""
-    n, c = g.shape[0], w.shape[1]
+    n, c = g.shape[0], w.shape[1] * attrs.get("groups", 1)
     basis = np.zeros((n, c) + tuple(input_hw))
     out = np.zeros_like(basis)
     for index in np.ndindex(basis.shape):
         basis[index] = 1.0
-        out[index] = np.sum(_conv_naive(basis, w, stride, padding) * g)
+        out[index] = np.sum(_conv_naive(basis, w, **attrs) * g)
         basis[index] = 0.0
     return out
 
 
-def _conv_weight_adjoint(x, g, kernel_hw, stride=(1, 1), padding=(0, 0)):
-    shape = (g.shape[1], x.shape[1]) + tuple(kernel_hw)
+def _conv_weight_adjoint(x, g, kernel_hw, **attrs):
+    shape = (g.shape[1], x.shape[1] // attrs.get("groups", 1)) + tuple(kernel_hw)
     basis, out = np.zeros(shape), np.zeros(shape)
     for index in np.ndindex(shape):
         basis[index] = 1.0
-        out[index] = np.sum(_conv_naive(x, basis, stride, padding) * g)
+        out[index] = np.sum(_conv_naive(x, basis, **attrs) * g)
         basis[index] = 0.0
     return out
+
+
+def _conv_row(x_shape, w_shape, edges=False, label="", **attrs) -> Case:
+    case = Case((x_shape, w_shape), attrs=attrs, expected=_conv_naive, label=label)
+    return at_magnitudes(case) if edges else case
+
+
+def _conv_grad_input_row(g_shape, w_shape, input_hw, label="", **attrs) -> Case:
+    return Case((g_shape, w_shape), attrs={"input_hw": input_hw, **attrs}, label=label,
+                expected=_conv_input_adjoint)
+
+
+def _conv_grad_weight_row(x_shape, g_shape, kernel_hw, edges=False, label="", **attrs) -> Case:
+    case = Case((x_shape, g_shape), attrs={"kernel_hw": kernel_hw, **attrs}, label=label,
+                expected=_conv_weight_adjoint)
+    return at_magnitudes(case) if edges else case
 
 
 def _pool_naive(x, kernel=2, stride=None, reduce=np.max):
@@ -300,31 +321,41 @@ CASES: dict[str, list[Case]] = {
                Case(((2, 3, 4), (4, 5)), label="batched"),
                Case(((2, 1, 3, 4), (5, 4, 2)), label="batch broadcast")],
     # edges on the strided, padded rows: smaller than the first rows, so the checks stay fast
-    "conv2d": [Case(((2, 3, 5, 5), (4, 3, 3, 3)), expected=_conv_naive),
-               at_magnitudes(Case(((1, 2, 6, 5), (3, 2, 3, 2)), attrs={"stride": 2, "padding": 1},
-                                  expected=lambda x, w, stride, padding: _conv_naive(
-                                      x, w, stride, padding))),
-               Case(((1, 1, 4, 4), (1, 1, 1, 1)), label="1x1 kernel")],
+    "conv2d": [_conv_row((2, 3, 5, 5), (4, 3, 3, 3)),
+               _conv_row((1, 2, 6, 5), (3, 2, 3, 2), edges=True, stride=2, padding=1),
+               _conv_row((1, 1, 4, 4), (1, 1, 1, 1), label="1x1 kernel"),
+               _conv_row((1, 2, 7, 6), (3, 2, 3, 2), dilation=2, label="dilation 2"),
+               _conv_row((2, 4, 5, 5), (6, 2, 3, 3), groups=2, padding=1, label="groups 2"),
+               _conv_row((1, 3, 6, 6), (6, 1, 3, 3), groups=3, label="depthwise x2"),
+               _conv_row((1, 2, 5, 6), (3, 2, 3, 3), padding=((2, 0), (1, 3)),
+                         label="asymmetric padding"),
+               _conv_row((1, 2, 7, 8), (2, 2, 3, 3), stride=2, padding=((1, 1), (0, 2)),
+                         label="stride 2, asymmetric padding"),
+               _conv_row((1, 4, 8, 7), (4, 1, 2, 3), stride=(2, 1), padding=((1, 2), (2, 0)),
+                         dilation=(1, 3), groups=4, label="every attribute")],
     "conv2d_grad_input": [
-        Case(((2, 4, 3, 3), (4, 3, 3, 3)), attrs={"input_hw": (5, 5)},
-             expected=lambda g, w, input_hw, stride, padding: _conv_input_adjoint(
-                 g, w, input_hw, stride, padding)),
+        _conv_grad_input_row((2, 4, 3, 3), (4, 3, 3, 3), (5, 5)),
         Case(((1, 3, 3, 3), (3, 2, 3, 2)), attrs={"input_hw": (6, 5), "stride": 2, "padding": 1},
-             expected=lambda g, w, input_hw, stride, padding: _conv_input_adjoint(
-                 g, w, input_hw, stride, padding), edges=[
+             expected=_conv_input_adjoint, edges=[
                  # 1e150 is inf in float32: a weight reaches only the positions its windows
                  # cover, so the rest stays finite (the direct loops mask the product, not
                  # the load, so no 0 * inf from windows that miss)
                  Edge(pattern((1, 3, 3, 3), LARGE), pattern((3, 2, 3, 2), LARGE, seed=1)),
-                 *magnitudes(((1, 3, 3, 3), (3, 2, 3, 2)))[1:]])],
+                 *magnitudes(((1, 3, 3, 3), (3, 2, 3, 2)))[1:]]),
+        _conv_grad_input_row((1, 6, 4, 4), (6, 2, 3, 3), (4, 4), groups=2, padding=1,
+                             label="groups 2"),
+        _conv_grad_input_row((1, 3, 2, 3), (3, 1, 3, 2), (6, 6), stride=2, dilation=(2, 1),
+                             padding=((1, 0), (0, 1)), groups=3,
+                             label="depthwise, dilated, strided, asymmetric")],
     "conv2d_grad_weight": [
-        Case(((2, 3, 5, 5), (2, 4, 3, 3)), attrs={"kernel_hw": (3, 3)},
-             expected=lambda x, g, kernel_hw, stride, padding: _conv_weight_adjoint(
-                 x, g, kernel_hw, stride, padding)),
-        at_magnitudes(Case(((1, 2, 6, 5), (1, 3, 3, 3)),
-                           attrs={"kernel_hw": (3, 2), "stride": 2, "padding": 1},
-                           expected=lambda x, g, kernel_hw, stride, padding: _conv_weight_adjoint(
-                               x, g, kernel_hw, stride, padding)))],
+        _conv_grad_weight_row((2, 3, 5, 5), (2, 4, 3, 3), (3, 3)),
+        _conv_grad_weight_row((1, 2, 6, 5), (1, 3, 3, 3), (3, 2), edges=True, stride=2,
+                              padding=1),
+        _conv_grad_weight_row((1, 4, 5, 5), (1, 6, 5, 5), (3, 3), groups=2, padding=1,
+                              label="groups 2"),
+        _conv_grad_weight_row((1, 3, 6, 6), (1, 3, 2, 3), (3, 2), stride=2, dilation=(2, 1),
+                              padding=((1, 0), (0, 1)), groups=3,
+                              label="depthwise, dilated, strided, asymmetric")],
     "max_pool2d": [
         at_magnitudes(Case(((2, 3, 4, 4),), sample=lambda r: [r.permutation(96).reshape(
             2, 3, 4, 4) / 9.0], expected=lambda x, kernel, stride: _pool_naive(x, kernel, stride)),
