@@ -118,11 +118,42 @@ def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, slot, kernel_hw, geometry:
     return loops.loop_nest(dx.shape[1:], body, names=("c", "h", "w"))
 
 
+class _Reshaped:
+    """A buffer read as another shape of the same size: a reshape of a value in memory (the
+    same bytes, row-major), such as conv1d's (N, C, L) input seen as (N, C, 1, L). Indexing
+    it gives a flat load; `buffer` is what a Gemm reads by offsets."""
+
+    def __init__(self, buffer: loops.Buffer, shape: tuple[int, ...]) -> None:
+        self.buffer, self.shape, self.dtype = buffer, shape, buffer.dtype
+
+    def __getitem__(self, index: tuple) -> loops.Expr:
+        flat = index[0]
+        for i, size in zip(index[1:], self.shape[1:]):
+            flat = flat * size + i
+        return self.buffer.flat[flat]
+
+
+def _in_memory(node: Node, buffer_of):
+    """node's elements in memory: its buffer, or a reshape's operand's read in node's shape
+    (None when neither is in memory)."""
+    source = node
+    while buffer_of(source) is None and source.op == "reshape":
+        source = source.inputs[0]
+    buffer = buffer_of(source)
+    if buffer is None or source is node:
+        return buffer
+    return _Reshaped(buffer, node.shape)
+
+
+def _raw(operand) -> loops.Buffer:
+    """The buffer a Gemm reads an operand from (by element offsets)."""
+    return operand.buffer if isinstance(operand, _Reshaped) else operand
+
+
 def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     """The statements computing a conv op into its buffer, or None when an operand is not in
     memory (the compute rule's direct loops are used then)."""
-    a, b = node.inputs
-    first, second = buffer_of(a), buffer_of(b)
+    first, second = (_in_memory(i, buffer_of) for i in node.inputs)
     if first is None or second is None:
         return None
     geometry = _Geometry.of(node)
@@ -187,7 +218,7 @@ def _forward(lowering, out, x, w, geometry: _Geometry) -> list[loops.Stmt]:
     def image(n, slot):
         return [_im2col(cols, x, n, slot, w.shape[2:], geometry, (oh, ow)),
                 geometry.groups_loop(lambda k: loops.Gemm(
-                    out, w, cols, per_group, oh * ow, depth,
+                    out, _raw(w), cols, per_group, oh * ow, depth,
                     a_offset=_offset(_times(k, per_group * depth)),
                     b_offset=_offset(images.offset(cols, slot), _times(k, depth * oh * ow)),
                     c_offset=_offset(n * (channels_out * oh * ow),
@@ -212,7 +243,7 @@ def _weights(lowering, dw, x, g, geometry: _Geometry) -> list[loops.Stmt]:
     def image(n, slot):
         return [_im2col(cols, x, n, slot, dw.shape[2:], geometry, (oh, ow)),
                 geometry.groups_loop(lambda k: loops.Gemm(
-                    partial, cols, g, depth, per_group, oh * ow, trans_b=True, beta=1.0,
+                    partial, cols, _raw(g), depth, per_group, oh * ow, trans_b=True, beta=1.0,
                     a_offset=_offset(images.offset(cols, slot), _times(k, depth * oh * ow)),
                     b_offset=_offset(n * (channels_out * oh * ow),
                                      _times(k, per_group * oh * ow)),
@@ -237,7 +268,7 @@ def _inputs(lowering, dx, g, w, geometry: _Geometry) -> list[loops.Stmt]:
 
     def image(n, slot):
         return [geometry.groups_loop(lambda k: loops.Gemm(
-                    dcols, w, g, depth, oh * ow, per_group, trans_a=True,
+                    dcols, _raw(w), _raw(g), depth, oh * ow, per_group, trans_a=True,
                     a_offset=_offset(_times(k, per_group * depth)),
                     b_offset=_offset(n * (channels_out * oh * ow),
                                      _times(k, per_group * oh * ow)),
