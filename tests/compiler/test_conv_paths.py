@@ -41,3 +41,25 @@ def test_conv_and_gradients(path, x_shape, w_shape, attrs):
     assert uses_gemm == (path == "im2col")
     for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["im2col", "direct"])
+@pytest.mark.parametrize("attrs", [{}, {"stride": 2, "padding": (2, 1), "dilation": 2},
+                                   {"groups": 3, "padding": 1}], ids=["plain", "strided",
+                                                                      "depthwise"])
+def test_conv1d_reads_its_reshaped_operands_in_place(path, attrs):
+    # conv1d is reshape -> conv2d -> reshape: the Gemm path reads x, w and (in the gradients)
+    # g through the reshapes, the direct loops index them; both agree with the reference
+    options = CompileOptions(conv_min_depth=0 if path == "im2col" else 10**9)
+    x = gn.input("x", shape=(2, 3, 11))
+    w = gn.input("w", shape=(6, 3 // attrs.get("groups", 1), 3))
+    y = gn.conv1d(x, w, **attrs)
+    g = gn.input("g", shape=y.shape)
+    outputs = [y, *gn.grad(gn.sum(y * g), [x, w])]
+    rng = np.random.default_rng(7)
+    feed = {"x": rng.normal(size=x.shape), "w": rng.normal(size=w.shape),
+            "g": rng.normal(size=y.shape)}
+    compiled = compile(outputs, [x, w, g], options=options)
+    assert ("gemm" in compiled.loop_ir) == (path == "im2col")
+    for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
