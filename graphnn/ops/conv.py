@@ -52,7 +52,7 @@ def _conv_canonical(*shapes: Shape, stride: Any, padding: Any, dilation: Any, gr
     attrs = {"stride": pair(stride, "stride"), "padding": padding_sides(padding),
              "dilation": pair(dilation, "dilation")}
     if min(attrs["stride"]) < 1 or min(attrs["dilation"]) < 1 or \
-            min(min(attrs["padding"])) < 0:
+            min(map(min, attrs["padding"])) < 0:
         raise ShapeError(f"stride and dilation must be >= 1 and padding >= 0, got stride "
                          f"{stride}, dilation {dilation}, padding {padding}")
     if isinstance(groups, bool) or not hasattr(groups, "__index__") or groups < 1:

@@ -39,7 +39,7 @@ def pool_canonical(*shapes: Shape, kernel: Any, stride: Any, padding: Any, **res
     sides = padding_sides(padding)
     if min(kernel) < 1 or min(stride) < 1:
         raise ShapeError(f"kernel and stride must be >= 1, got {kernel} and {stride}")
-    if min(min(sides)) < 0 or any(max(s) >= k for s, k in zip(sides, kernel)):
+    if min(map(min, sides)) < 0 or any(max(s) >= k for s, k in zip(sides, kernel)):
         raise ShapeError(f"padding {sides} must be >= 0 and smaller than the kernel {kernel} "
                          "on each side (so every window holds an element of the input)")
     attrs = {"kernel": kernel, "stride": stride, "padding": sides}
