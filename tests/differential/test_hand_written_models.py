@@ -24,6 +24,21 @@ def sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
+def computed(path: str, outputs, feed, wrt) -> list[np.ndarray]:
+    """The outputs by the NumPy reference or compiled."""
+    if path == "evaluate":
+        return gn.evaluate(outputs, feed)
+    return gn.compile(outputs, inputs=wrt)(**feed)
+
+
+def assert_gradients(wrt, got, expected: dict, rtol: float = RTOL, atol: float = 1e-12):
+    """Each gradient in got (in the order of wrt) equals expected[name], where given."""
+    for node, value in zip(wrt, got):
+        if node.name in expected:
+            np.testing.assert_allclose(value, expected[node.name], rtol=rtol, atol=atol,
+                                       err_msg=f"gradient in {node.name}")
+
+
 # ---------------------------------------------------------------------------------------------
 # LSTM: i, f, o = sigmoid(x W + h U + b), g = tanh(...), c' = f c + i g, h' = o tanh(c')
 
@@ -110,16 +125,11 @@ def lstm_expected(feed, weights):
 @pytest.mark.parametrize("path", ["evaluate", "compile"])
 def test_lstm_cell_matches_the_textbook_equations(lstm, path):
     feed, weights, nodes, outputs, wrt = lstm
-    if path == "evaluate":
-        got = gn.evaluate(outputs, feed)
-    else:
-        got = gn.compile(outputs, inputs=wrt)(**feed)
+    got = computed(path, outputs, feed, wrt)
     h, c, grads = lstm_expected(feed, weights)
     np.testing.assert_allclose(got[0], h, rtol=RTOL)
     np.testing.assert_allclose(got[1], c, rtol=RTOL)
-    for node, value in zip(wrt, got[2:]):
-        np.testing.assert_allclose(value, grads[node.name], rtol=RTOL, atol=1e-13,
-                                   err_msg=f"gradient in {node.name}")
+    assert_gradients(wrt, got[2:], grads, atol=1e-13)
 
 
 def test_lstm_cell_matches_pytorch(lstm):
@@ -140,10 +150,15 @@ def test_lstm_cell_matches_pytorch(lstm):
     loss.backward()
     got = gn.evaluate(outputs, feed)
     np.testing.assert_allclose(got[0], h.detach().numpy(), rtol=RTOL)
-    for node, value in zip(wrt, got[2:]):
-        if node.name in ("h0", "c0") or node.name.startswith("x"):
-            np.testing.assert_allclose(value, tensors[node.name].grad.numpy(), rtol=1e-9,
-                                       atol=1e-12, err_msg=node.name)
+    expected = {k: v.grad.numpy() for k, v in tensors.items() if v.grad is not None}
+    units = feed["h0"].shape[1]
+    for row, k in enumerate(GATES):     # the packed gradients, unpacked per gate
+        rows = slice(row * units, (row + 1) * units)
+        expected |= {f"W{k}": cell.weight_ih.grad[rows].numpy().T,
+                     f"U{k}": cell.weight_hh.grad[rows].numpy().T,
+                     f"b{k}": cell.bias_ih.grad[rows].numpy()}
+    assert len(expected) == len(wrt)
+    assert_gradients(wrt, got[2:], expected, rtol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,17 +237,12 @@ def attention():
 @pytest.mark.parametrize("path", ["evaluate", "compile"])
 def test_attention_matches_the_textbook_equations(attention, path):
     feed, r, outputs, wrt = attention
-    if path == "evaluate":
-        got = gn.evaluate(outputs, feed)
-    else:
-        got = gn.compile(outputs, inputs=wrt)(**feed)
+    got = computed(path, outputs, feed, wrt)
     p = {k: v for k, v in feed.items() if k != "x"}
     y, saved = attention_numpy(feed["x"], p)
     grads = attention_numpy_backward(r, y, saved, feed["x"], p)
     np.testing.assert_allclose(got[0], y, rtol=RTOL, atol=1e-13)
-    for node, value in zip(wrt, got[1:]):
-        np.testing.assert_allclose(value, grads[node.name], rtol=RTOL, atol=1e-12,
-                                   err_msg=f"gradient in {node.name}")
+    assert_gradients(wrt, got[1:], grads)
 
 
 def test_attention_matches_pytorch(attention):
@@ -251,6 +261,4 @@ def test_attention_matches_pytorch(attention):
     (y * torch.tensor(r)).sum().backward()
     got = gn.evaluate(outputs, feed)
     np.testing.assert_allclose(got[0], y.detach().numpy(), rtol=1e-9, atol=1e-12)
-    for node, value in zip(wrt, got[1:]):
-        np.testing.assert_allclose(value, t[node.name].grad.numpy(), rtol=1e-9, atol=1e-12,
-                                   err_msg=node.name)
+    assert_gradients(wrt, got[1:], {k: v.grad.numpy() for k, v in t.items()}, rtol=1e-9)
