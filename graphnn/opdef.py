@@ -47,6 +47,13 @@ GEMM_FORMS = ("matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight")
 
 INITIALIZERS = ("he", "xavier")        # the nn initializers an activation may default to
 
+# What dtypes the operands of an op with the shared dtype rule (OpDef.dtype None) may have:
+ACCEPTS = (
+    "float",         # float32 and float64 (the default: exp, matmul, reductions)
+    "number",        # ints too (add, mul, maximum: integer arithmetic wraps, as NumPy's)
+    "any",           # bools too (layout ops: reshape, transpose, broadcast_to)
+)
+
 
 @dataclass(frozen=True)
 class Lowering:
@@ -170,8 +177,13 @@ class OpDef:
       view(out_index, in_shape)               lowering of a layout op: the input index that
                                               holds an output element
       dtype(*in_dtypes) -> dtype              the result's dtype (raises DTypeError); None:
-                                              the inputs share one dtype, which it has
+                                              the inputs share one dtype, which it has, of
+                                              the kinds `accepts` names (ACCEPTS)
       canonical(*in_shapes) -> attrs          attributes normalized (axes already are)
+
+    `own_dtype` lists the inputs whose dtype is their own (indices, conditions, cast's
+    operand): a Python number or array there keeps NumPy's dtype (int64, bool) instead of
+    taking the other operands' dtype, as numbers elsewhere do.
 
     Facts about the op: `params` (attribute names and defaults), `axes` (which attributes are
     axes, and their kind: AXIS_KINDS), `elementwise`, `commutative` (op(x, y) = op(y, x), up
@@ -200,6 +212,8 @@ class OpDef:
     axes: Mapping[str, str] = field(default_factory=dict)   # axis attribute -> its kind
     canonical: Callable[..., dict] | None = None   # (*in_shapes, **attrs) -> normalized attrs
     dtype: Callable[..., str] | None = None        # (*in_dtypes, **attrs) -> result dtype
+    accepts: str = "float"                         # with dtype None: operand kinds, ACCEPTS
+    own_dtype: tuple[int, ...] = ()                # inputs typed by their own values
     elementwise: bool = False                      # output = broadcast of inputs, per element
     commutative: bool = False                      # op(x, y) = op(y, x)
     shape_only: tuple[int, ...] = ()               # inputs read for their shape alone
@@ -318,6 +332,10 @@ def _check_attributes(op: OpDef) -> str:
 
 
 def _check_inputs(op: OpDef) -> str:
+    if op.accepts not in ACCEPTS:
+        return f"accepts {op.accepts!r}, not one of {ACCEPTS}"
+    if not all(0 <= k < op.arity for k in op.own_dtype) or (op.own_dtype and op.dtype is None):
+        return "declares own_dtype positions beyond its inputs, or without a dtype rule"
     if op.commutative and op.arity != 2:
         return "is commutative but does not take two inputs"
     if not all(0 <= k < op.arity for k in op.shape_only):

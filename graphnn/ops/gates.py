@@ -84,7 +84,7 @@ MAXIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Max(x, y),
     scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
-    symbol="max", commutative=True, kinks=(_TIE,),
+    symbol="max", commutative=True, kinks=(_TIE,), accepts="number",
 )
 
 MINIMUM = elementwise(
@@ -101,7 +101,7 @@ MINIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Min(x, y),
     scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
-    symbol="min", commutative=True, kinks=(_TIE,),
+    symbol="min", commutative=True, kinks=(_TIE,), accepts="number",
 )
 
 maximum, minimum, greater = (op_function(op) for op in (MAXIMUM, MINIMUM, GREATER))
