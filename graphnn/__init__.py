@@ -33,6 +33,9 @@ from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to
 from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max_pool2d, maximum
 from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
+from graphnn.ops import argmax, argmin, cast, clip, equal, greater, greater_equal, less
+from graphnn.ops import less_equal, logical_and, logical_not, logical_or, not_equal, one_hot
+from graphnn.ops import take, where
 
 
 __all__ = [
@@ -46,6 +49,9 @@ __all__ = [
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",
     "min", "minimum", "mse", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
+    "argmax", "argmin", "cast", "clip", "equal", "greater", "greater_equal", "less",
+    "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "one_hot", "take",
+    "where",
 ]
 
 

@@ -168,6 +168,12 @@ class Node:
     def __pow__(self, other): return apply("pow", self, other)
     def __rpow__(self, other): return apply("pow", other, self)
     def __neg__(self): return apply("neg", self)
+    # comparisons build bool nodes; == and != stay identity (interning relies on it): use
+    # gn.equal and gn.not_equal
+    def __gt__(self, other): return apply("greater", self, other)
+    def __ge__(self, other): return apply("greater_equal", self, other)
+    def __lt__(self, other): return apply("less", self, other)
+    def __le__(self, other): return apply("less_equal", self, other)
     def __abs__(self): return apply("abs", self)
 
 

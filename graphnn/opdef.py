@@ -66,10 +66,15 @@ class Lowering:
     it, and it is fused into its user's loop unless it reduces leading axes.
     `gemm`: the matrix-product lowering the op uses when its operands are in memory (one of
     GEMM_FORMS), "" for none.
+    `checks(*in_shapes, **attrs) -> ((position, size), ...)`: inputs holding indices into an
+    axis of `size` (NumPy's range, -size <= i < size): lowering checks every one before the
+    op runs (a loop of codegen Checks, the kernel returning an error code), and the op gets
+    a buffer of its own (never fused), so native code never reads out of bounds.
     """
 
     reads_once: bool = False
     gemm: str = ""
+    checks: Callable[..., tuple[tuple[int, int], ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,15 @@ class Symbolic:
     `terms`: for an op whose output elements are sums (matmul, convolutions), how many terms
     each sums: translating it costs that many SymPy operations per element, which the bound
     on symbolic work (`max_ops`) counts.
+    `without`: instead of instances, why the rule proofs do not apply: an op with an int or
+    bool input or result (a comparison, `take`'s indices) has no derivative there to prove;
+    its gradients (where it has any) are checked against central differences instead.
     """
 
     instances: tuple[Instance, ...] = ()
     function: Callable[..., Any] | None = None
     terms: Callable[[Node], int] | None = None
+    without: str = ""       # why the symbolic checks do not apply (an op on ints or bools)
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,9 @@ class OpDef:
                                               one output element; operands are indexable
       view(out_index, in_shape)               lowering of a layout op: the input index that
                                               holds an output element
+      scatter(out_buffer, *operands)          lowering of an op written by statements (a
+                                              scatter-add): codegen loop statements filling
+                                              the output buffer, never a dense product
       dtype(*in_dtypes) -> dtype              the result's dtype (raises DTypeError); None:
                                               the inputs share one dtype, which it has, of
                                               the kinds `accepts` names (ACCEPTS)
@@ -223,6 +235,7 @@ class OpDef:
     scalar: Callable[..., Any] | None = None       # elementwise lowering: loop exprs -> expr
     compute: Callable[..., Any] | None = None      # indexing lowering: one output element
     view: Callable[..., Any] | None = None         # layout ops: output index -> input index
+    scatter: Callable[..., Any] | None = None      # statement lowering: out buffer -> stmts
     kinks: tuple[Kink, ...] = _MISSING             # non-differentiable points; () for none
     symbol: str = ""                               # short label for drawings: "+", "σ", "@"
     derivative: tuple[str, ...] = ()               # per input, for drawings: see above
@@ -240,6 +253,11 @@ class OpDef:
     def composite(self) -> bool:
         """Composite ops are defined by an expansion into primitives."""
         return self.expand is not None
+
+    @property
+    def indexing(self) -> Callable[..., Any] | None:
+        """The lowering of an op that gets a loop nest of its own: compute or scatter."""
+        return self.compute if self.compute is not None else self.scatter
 
     @property
     def source(self) -> bool:
@@ -303,10 +321,10 @@ def _check_kinks(op: OpDef) -> str:
 
 
 def _check_lowering(op: OpDef) -> str:
-    lowerings = [f for f in (op.scalar, op.compute, op.view) if f is not None]
+    lowerings = [f for f in (op.scalar, op.compute, op.view, op.scatter) if f is not None]
     if len(lowerings) > 1 or (not lowerings and not op.composite):
-        return ("needs exactly one of scalar, compute or view (composites may instead lower "
-                "through their expansion)")
+        return ("needs exactly one of scalar, compute, view or scatter (composites may instead "
+                "lower through their expansion)")
     if op.scalar is not None and not op.elementwise:
         return "has a scalar lowering but is not elementwise"
     if op.lowering.reads_once and (op.compute is None or op.axes.get("axis") != "many"):
@@ -352,9 +370,9 @@ def _check_inputs(op: OpDef) -> str:
 def _check_checks(op: OpDef) -> str:
     """The small instances and kinks the symbolic checks run: one value per input each."""
     params = {key for key, _ in op.params}
-    if not op.symbolic.instances:
+    if not op.symbolic.instances and not op.symbolic.without:
         return ("declares no symbolic=Symbolic(instances=...): the small shapes check_ops "
-                "proves its rules on")
+                "proves its rules on (or Symbolic(without=...) saying why there are none)")
     for point in op.symbolic.instances:
         if len(point.shapes) != op.arity or not set(point.attrs) <= params:
             return f"has an instance that does not fit its inputs and attributes: {point}"

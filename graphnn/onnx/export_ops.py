@@ -60,8 +60,8 @@ def _step(b: Builder, node: Node, x: str) -> str:
     return b.add("Relu", [b.add("Sign", [x])])
 
 
-@exports("greater")
-def _greater(b: Builder, node: Node, x: str, y: str) -> str:
+@exports("above")
+def _above(b: Builder, node: Node, x: str, y: str) -> str:
     # 1 where x > y, 0 where x < y, tie where equal, NaN where either is NaN
     value = lambda v: b.constant(v, node.dtype)  # noqa: E731
     tie = b.add("Where", [b.add("Equal", [x, y]), value(node.attrs["tie"]), value(np.nan)])

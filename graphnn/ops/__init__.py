@@ -6,8 +6,23 @@ re-exports the public op functions.
 
 from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
 from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
+from graphnn.ops.compare import (
+                                 cast,
+                                 clip,
+                                 equal,
+                                 greater,
+                                 greater_equal,
+                                 less,
+                                 less_equal,
+                                 logical_and,
+                                 logical_not,
+                                 logical_or,
+                                 not_equal,
+                                 where,
+)
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
-from graphnn.ops.gates import greater, maximum, minimum
+from graphnn.ops.gates import above, maximum, minimum
+from graphnn.ops.gather import argmax, argmin, first_match, one_hot, take, take_grad
 from graphnn.ops.layout import broadcast_like, broadcast_to, reshape, transpose
 from graphnn.ops.linalg import matmul
 from graphnn.ops.losses import binary_cross_entropy, mse, softmax_cross_entropy

@@ -241,8 +241,8 @@ CASES: dict[str, list[Case]] = {
     "minimum": [Case(s, sample=_gate_sample(s),
                      edges=EDGES_BINARY if k == 0 else [], label=f"{s[0]}x{s[1]}")
                 for k, s in enumerate(BROADCASTS)],
-    "greater": [Case(((3, 4), (4,)), attrs={"tie": 0.5}, sample=_gate_sample(((3, 4), (4,))),
-                     edges=[Edge(*e, skip=_jump("greater", at="x = y"))
+    "above": [Case(((3, 4), (4,)), attrs={"tie": 0.5}, sample=_gate_sample(((3, 4), (4,))),
+                     edges=[Edge(*e, skip=_jump("above", at="x = y"))
                             if e[0] == e[1] else e for e in EDGES_BINARY]),
                 Case(((3,), ()), attrs={"tie": 1.0}, sample=_gate_sample(((3,), ())))],
     "sigmoid": unary(expected=_expit, step=scipy_step, edges=[

@@ -24,7 +24,7 @@ FEED_SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, 1e300, -1e-310, 0.5]
 GRADIENT_ONLY = {name for name, op in REGISTRY.items() if not op.public and not op.source
                  and not (op.elementwise and not op.shape_only)}
 ATTRS = {"leaky_relu": [{"alpha": 0.01}, {"alpha": 0.5}, {"alpha": -0.5}],
-         "elu": [{"alpha": 1.0}, {"alpha": 0.0}], "greater": [{"tie": 0.5}, {"tie": 1.0}]}
+         "elu": [{"alpha": 1.0}, {"alpha": 0.0}], "above": [{"tie": 0.5}, {"tie": 1.0}]}
 
 
 def _elementwise(rng: np.random.Generator, pool: list[Node], name: str) -> Node:

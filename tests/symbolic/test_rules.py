@@ -69,7 +69,7 @@ def test_an_op_without_a_small_instance_fails(monkeypatch):
 def test_a_changed_convention_is_caught_by_the_conventions_check(monkeypatch):
     # relu'(0) = 1/2 (the max gate's split) still agrees with sympy.diff almost everywhere,
     # so the rule proof passes at rational points; the declared convention relu'(0) = 0 fails
-    _patch(monkeypatch, "relu", "vjp", lambda g, out, x: (g * apply("greater", x, 0.0,
+    _patch(monkeypatch, "relu", "vjp", lambda g, out, x: (g * apply("above", x, 0.0,
                                                                     tie=0.5),))
     (rule,) = check_rule("relu")
     assert (rule.verdict, rule.method) == (AGREE, "rational points")
