@@ -345,10 +345,23 @@ def _adopted(op: OpDef, position: int, array: np.ndarray, dtype: str) -> str:
     return dtype
 
 
+def _untyped_default(values: Sequence[Any]) -> str:
+    """The dtype numbers and arrays take when no node or float array sets one: float64 when
+    one of them is a float, bool when all are bools, else int64 (NumPy's promotion)."""
+    kinds = set()
+    for value in values:
+        try:
+            kinds.add(np.asarray(value).dtype.kind)
+        except (TypeError, ValueError):       # refused with a clear error by _lift
+            kinds.add("O")
+    return "bool" if kinds == {"b"} else "int64" if kinds and kinds <= set("iub") else "float64"
+
+
 def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
     typed = [d for k, d in enumerate(_typed_dtype(a) for a in args)
              if d is not None and k not in op.own_dtype]
-    default = typed[0] if typed else "float64"
+    default = typed[0] if typed else _untyped_default(
+        [a for k, a in enumerate(args) if k not in op.own_dtype])
     out = []
     for position, arg in enumerate(args):
         if isinstance(arg, Node):

@@ -92,7 +92,7 @@ TAKE = register(OpDef(
     dtype=_take_dtype, own_dtype=(1,),
     reference=_take_reference,
     vjp=lambda g, out, x, indices, axis: (
-        apply("take_grad", g, indices, axis=axis, size=x.shape[axis]), None),
+        apply("take_grad", g, indices, at=axis, size=x.shape[axis]), None),
     to_sympy=lambda x, indices, axis: np.take(x, np.asarray(indices, dtype=np.int64), axis),
     compute=_take_compute,
     lowering=Lowering(checks=lambda x, indices, axis: ((1, x[axis]),)),
@@ -101,24 +101,29 @@ TAKE = register(OpDef(
 ))
 
 
-def _take_grad_shape(g: Shape, indices: Shape, axis: int, size: int) -> Shape:
+def _take_grad_shape(g: Shape, indices: Shape, at: int, size: int) -> Shape:
+    axis = at
     k = len(indices)
     if g[axis:axis + k] != indices:
         raise ShapeError(f"g {g} does not hold indices {indices} at axis {axis}")
     return g[:axis] + (size,) + g[axis + k:]
 
 
-def _take_grad_canonical(g: Shape, indices: Shape, axis: int, size: int) -> dict:
+def _take_grad_canonical(g: Shape, indices: Shape, at: int, size: int) -> dict:
+    # `at` is the axis of x (the result), which g may lack (a scalar index removes it)
+    axis = at
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
         raise OpError(f"size must be a non-negative int, got {size!r}")
-    if not 0 <= axis <= len(g) - len(indices):
-        raise OpError(f"axis {axis} does not fit g {g} and indices {indices}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or \
+            not 0 <= axis <= len(g) - len(indices):
+        raise OpError(f"axis {axis!r} does not fit g {g} and indices {indices}")
     if size == 0 and int(np.prod(indices)) > 0:
         raise ShapeError("cannot scatter into an axis of size 0")
-    return {"axis": int(axis), "size": int(size)}
+    return {"at": int(axis), "size": int(size)}
 
 
-def _take_grad_reference(g, indices, axis, size):
+def _take_grad_reference(g, indices, at, size):
+    axis = at
     check_indices(indices, size, f"axis {axis}")
     k = indices.ndim
     out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + k:], dtype=g.dtype)
@@ -129,7 +134,8 @@ def _take_grad_reference(g, indices, axis, size):
     return out
 
 
-def _take_grad_scatter(out, g, indices, axis, size):
+def _take_grad_scatter(out, g, indices, at, size):
+    axis = at
     # out = 0, then out[..., idx[j], ...] += g[..., j, ...]: one pass over g, repeated indices
     # accumulating (never a one-hot matrix product)
     k = len(indices.shape)
@@ -143,7 +149,8 @@ def _take_grad_scatter(out, g, indices, axis, size):
             loops.loop_nest(g.shape, add, names=[f"s{d}" for d in range(len(g.shape))])]
 
 
-def _take_grad_sympy(g, indices, axis, size):
+def _take_grad_sympy(g, indices, at, size):
+    axis = at
     out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + indices.ndim:], dtype=object)
     out[...] = sympy.S.Zero
     np.add.at(np.moveaxis(out, axis, 0), np.asarray(indices, dtype=np.int64).reshape(-1),
@@ -158,17 +165,17 @@ TAKE_GRAD = register(OpDef(
     position indices[j] (repeated indices accumulate; negative ones count from the end).
     Lowered to a scatter loop, one pass over g.
 
-    >>> gn.evaluate(gn.ops.take_grad(np.array([1.0, 2.0, 3.0]), [0, 2, 0], axis=0, size=3))
+    >>> gn.evaluate(gn.ops.take_grad(np.array([1.0, 2.0, 3.0]), [0, 2, 0], at=0, size=3))
     array([4., 0., 2.])
     """,
-    shape=_take_grad_shape, params=(("axis", 0), ("size", 0)), axes={"axis": "one"},
+    shape=_take_grad_shape, params=(("at", 0), ("size", 0)),
     canonical=_take_grad_canonical,
     dtype=_take_dtype, own_dtype=(1,),
     reference=_take_grad_reference,
-    vjp=lambda gg, out, g, indices, axis, size: (apply("take", gg, indices, axis=axis), None),
+    vjp=lambda gg, out, g, indices, at, size: (apply("take", gg, indices, axis=at), None),
     to_sympy=_take_grad_sympy,
     scatter=_take_grad_scatter,
-    lowering=Lowering(checks=lambda g, indices, axis, size: ((1, size),)),
+    lowering=Lowering(checks=lambda g, indices, at, size: ((1, size),)),
     derivative=("take(g, indices)", "0"),
     symbol="scatter+", public=False, kinks=(), symbolic=Symbolic(without=_INDEX_WITHOUT),
 ))
@@ -308,6 +315,9 @@ def _arg(name: str, extreme: str, pick, doc: str) -> OpDef:
         shape=_arg_shape, params=(("axis", None), ("keepdims", False)), axes={"axis": "many"},
         canonical=_arg_canonical, dtype=lambda x, axis, keepdims: _arg_dtype(x),
         reference=_arg_reference(pick), vjp=None, expand=_arg_expand(extreme),
+        # no SymPy function picks an index: the form is the reference on the numbers
+        to_sympy=lambda x, axis, keepdims: _arg_reference(pick)(
+            np.asarray(x, dtype=float), axis, keepdims),
         derivative=("0",), symbol=name, kinks=(),
         symbolic=Symbolic(without="an int result has no derivative to prove"),
     ))

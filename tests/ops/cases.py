@@ -15,6 +15,7 @@ import numpy as np
 import scipy.special
 
 from tests.ops.differences import relative_step, scipy_step
+from tests.ops.cases_dtypes import dtype_cases
 from tests.ops.edges import LARGE, TINY, Edge, magnitudes, pair_ties, pattern, underflow
 
 Array = np.ndarray
@@ -37,10 +38,20 @@ class Case:
     rtol: float = 1e-8                # gradient tolerance beyond the differences' rounding bound
     relative: bool = False            # compiled results accurate relative to themselves, as
     label: str = ""                   # every elementwise op's are (no magnitude term)
+    dtypes: tuple[str | None, ...] = ()   # per operand: a fixed dtype ("int64", "bool"), or
+                                          # None (and beyond the tuple) the test's float dtype
+
+    def dtype_of(self, position: int) -> str | None:
+        return self.dtypes[position] if position < len(self.dtypes) else None
+
+    def floats(self) -> tuple[int, ...]:
+        """The positions of float operands (the others hold indices or conditions)."""
+        return tuple(k for k in range(len(self.shapes)) if self.dtype_of(k) is None)
 
     def draw(self, rng: np.random.Generator) -> list[Array]:
         if self.sample is not None:
-            return [np.asarray(a, dtype=np.float64) for a in self.sample(rng)]
+            return [np.asarray(a, dtype=self.dtype_of(k) or np.float64)
+                    for k, a in enumerate(self.sample(rng))]
         ranges = self.ranges or [(self.low, self.high)] * len(self.shapes)
         arrays = [rng.uniform(lo, hi, size=s) for s, (lo, hi) in zip(self.shapes, ranges)]
         if self.away_from is not None:
@@ -399,10 +410,12 @@ CASES: dict[str, list[Case]] = {
              expected=_softmax_ce, step=scipy_step, label="soft targets")],
 }
 
+CASES.update(dtype_cases(Case))
 
 # Linear in each operand (max_pool2d piecewise linear): central differences are exact, so the
 # gradient checks leave out the Richardson step for these, the costly ones to difference.
 MULTILINEAR = frozenset({"matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
+                         "take", "take_grad",
                          "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
                          "avg_pool2d_grad"})
 
