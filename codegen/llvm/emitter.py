@@ -372,7 +372,7 @@ class Emitter:
             x = yield self.sub(e.x)
             negative = self.builder.icmp_signed("<", x, ir.Constant(TYPES[e.dtype], 0))
             return self.builder.select(negative, self.builder.neg(x), x)
-        return self._intrinsic("fabs", e, e.x)
+        return (yield from self._intrinsic("fabs", e, e.x))
 
     def emit_Floor(self, e: loops.Floor) -> loops.Recursive:
         return self._intrinsic("floor", e, e.x)

@@ -153,7 +153,7 @@ class _Entry:
         self.start("entry")
         self.emit(f"%argv = alloca ptr, i64 {self.slots}")
         for k, argument in enumerate(spec.arguments):
-            if not argument.shape:
+            if not argument.shape and argument.dtype in _LLVM:
                 self.emit(f"%scalar{k} = alloca {_LLVM[argument.dtype]}")
         table_address = self.value("getelementptr inbounds i8, ptr %self, i64 "
                                    f"{ARRAY_DATA}")

@@ -420,6 +420,20 @@ MULTILINEAR = frozenset({"matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_w
                          "avg_pool2d_grad"})
 
 
+def edge_arrays(case: Case, edge: tuple[Any, ...]) -> list[Array]:
+    """An edge point as arrays: scalars fill the case's shape, arrays keep their own; each of
+    the operand's dtype (float64 unless the case fixes an int or bool one)."""
+    return [np.full(s, v, dtype=case.dtype_of(k) or float) if np.ndim(v) == 0 else
+            np.asarray(v, dtype=case.dtype_of(k) or float)
+            for k, (v, s) in enumerate(zip(edge, case.shapes))]
+
+
+def differentiable(case: Case, result_dtype: str) -> bool:
+    """Whether gradients are checked: a float result and float operands to differentiate."""
+    wrt = case.wrt if case.wrt is not None else range(len(case.shapes))
+    return bool(tuple(wrt)) and result_dtype in ("float32", "float64")
+
+
 def all_cases() -> list[tuple[str, int, Case]]:
     """(op name, index, case) for every row, in a stable order (pytest ids)."""
     return [(name, k, case) for name in sorted(CASES) for k, case in enumerate(CASES[name])]

@@ -18,7 +18,7 @@ import sympy
 
 import graphnn as gn
 from graphnn.ir import REGISTRY
-from tests.ops.cases import CASES, MULTILINEAR, all_cases
+from tests.ops.cases import CASES, MULTILINEAR, all_cases, differentiable, edge_arrays
 from tests.ops.differences import assert_gradient_close, differentiate
 from tests.ops.edges import gradient_skips
 from tests.support import assert_same, central_difference, feed_for, inputs_for
@@ -48,7 +48,7 @@ def _build(name, case, dtype="float64"):
 
 def _differentiable(name, case):
     """A float result and float operands to differentiate (ints and bools have no gradient)."""
-    return bool(_wrt(case)) and _build(name, case)[1].dtype == "float64"
+    return differentiable(case, _build(name, case)[1].dtype)
 
 
 def assert_values(value, expected, what, **tolerance):
@@ -103,11 +103,7 @@ def test_expansion_matches_reference(name, k, case):
                       rtol=1e-12, atol=1e-14, what=f"{name} expansion")
 
 
-def _edge_arrays(case, edge):
-    """An edge point as arrays: scalars fill the case's shape, arrays keep their own."""
-    return [np.full(s, v, dtype=case.dtype_of(k) or float) if np.ndim(v) == 0 else
-            np.asarray(v, dtype=case.dtype_of(k) or float)
-            for k, (v, s) in enumerate(zip(edge, case.shapes))]
+_edge_arrays = edge_arrays
 
 
 def _gradient_check(name, case, arrays, seed, wrt=None):
