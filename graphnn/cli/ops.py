@@ -17,7 +17,10 @@ FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
         ("Arithmetic", "arithmetic"), ("Gates", "gates"), ("Activations", "activations"),
         ("Reductions", "reduce"), ("Shape", "layout"), ("Linear algebra", "linalg"),
         ("Convolution", "conv"), ("Pooling", "pool"), ("Softmax", "softmax"),
-        ("Losses", "losses"), ("Sources", "source")))
+        ("Losses", "losses"),
+        ("Comparison and selection", "compare"),
+        ("Gather and indices", "gather"),
+        ("Sources", "source")))
 
 
 def family_ops(module: ModuleType) -> list[OpDef]:

@@ -199,3 +199,6 @@ def _max_pool2d_grad(b: Builder, node: Node, x: str, out: str, g: str) -> str:
     weights = np.eye(kh * kw).reshape(kh * kw, 1, kh, kw)
     weights = np.tile(weights, (channels, 1, 1, 1))
     return _depthwise_scatter(b, node, parts, channels, weights, (oh, ow), node.shape[2:])
+
+
+from graphnn.onnx import export_dtypes  # noqa: E402,F401  (the int and bool ops' rules)

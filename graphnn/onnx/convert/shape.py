@@ -1,9 +1,9 @@
 """Shape ONNX operators: Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand, Tile, Dropout
 (inference), and the operators of shape computations (Shape, Size, Constant, ConstantOfShape,
-Range, Cast, Gather, Concat, Slice), folded at import.
+Range, Concat, Slice), folded at import (Cast and Gather: graphnn/onnx/convert/dtypes.py).
 
 graphnn graphs have static shapes, so a shape computation (Shape -> Gather -> Concat ->
-Reshape) is known at import and computed there with NumPy. Gather, Concat and Slice of values
+Reshape) is known at import and computed there with NumPy. Concat and Slice of values
 computed at run time wait for graphnn's indexing ops.
 """
 
@@ -14,9 +14,7 @@ import math
 import numpy as np
 
 from graphnn import ops
-from graphnn.ir import Node
 from graphnn.onnx.registry import converter
-from graphnn.onnx.tensors import numpy_dtype, type_name
 from graphnn.shapes import broadcast
 
 
@@ -218,34 +216,6 @@ def _range(ctx, start, limit, delta):
 converter("Range", fold=_range)(_range)
 
 
-def _cast(ctx, x, dtype: np.dtype | None, target: str):
-    if dtype is None:
-        raise ctx.unsupported(f"casting to {target} (graphnn reads no such elements)")
-    if isinstance(x, np.ndarray):
-        return x.astype(dtype)
-    if x.dtype == dtype.name:
-        return x
-    raise ctx.unsupported(f"casting values computed at run time from {x.dtype} to "
-                          f"{dtype.name} (waiting for gn.cast)")
-
-
-def _cast_to(ctx, x, *, to, saturate=None):
-    return _cast(ctx, x, numpy_dtype(to), type_name(to))
-
-
-def _cast_like(ctx, x, like, *, saturate=None):
-    dtype = np.dtype(like.dtype) if isinstance(like, (Node, np.ndarray)) else None
-    return _cast(ctx, x, dtype, str(dtype))
-
-
-converter("Cast", attributes=("to", "saturate"), fold=_cast_to)(_cast_to)
-converter("CastLike", attributes=("saturate",), fold=_cast_like)(_cast_like)
-
-
-def _gather(ctx, data, indices, *, axis):
-    return np.take(data, indices, axis=axis)
-
-
 def _slice(ctx, data, starts, ends, axes=None, steps=None):
     begin, stop = ctx.ints(starts, "starts"), ctx.ints(ends, "ends")
     axes = range(len(begin)) if axes is None else _axes(ctx, ctx.ints(axes, "axes"), data.ndim)
@@ -256,7 +226,6 @@ def _slice(ctx, data, starts, ends, axes=None, steps=None):
     return data[tuple(index)]
 
 
-converter("Gather", attributes=("axis",), fold=_gather)(waiting("gn.take"))
 converter("Concat", attributes=("axis",), fold=lambda ctx, *xs, axis: np.concatenate(xs, axis))(
     waiting("gn.concat"))
 converter("Slice", opsets=(10, None), fold=_slice)(waiting("graphnn's indexing"))
