@@ -199,8 +199,9 @@ ABS = elementwise(
     to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
-    symbol="|x|", accepts="number", kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
-                              "SymPy's derivative of Abs(x) is sign(x) too"),),
+    symbol="|x|", accepts="number",
+    kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
+                "SymPy's derivative of Abs(x) is sign(x) too"),),
 )
 
 EXP = elementwise(

@@ -47,8 +47,9 @@ ABOVE = elementwise(
     doc="""Elementwise comparison as a number: 1 where x > y, 0 where x < y, `tie` where
     x == y, NaN where either is NaN. Piecewise constant: no gradient.
 
-    It routes gradients: maximum's derivative in x is above(x, y, tie=0.5). The bool comparison x > y is the op
-    `greater` (graphnn/ops/compare.py); this one is its float mask, with a tie value.
+    It routes gradients: maximum's derivative in x is above(x, y, tie=0.5). The bool
+    comparison x > y is the op `greater` (graphnn/ops/compare.py); this one is its float
+    mask, with a tie value.
 
     >>> gn.evaluate(gn.ops.above(np.array([1.0, 2.0, 3.0]), 2.0, tie=0.5))
     array([0. , 0.5, 1. ])

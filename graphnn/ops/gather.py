@@ -16,7 +16,7 @@ from graphnn.errors import DTypeError, InputError, OpError, ShapeError
 from graphnn.ir import INT_DTYPES, apply, op_function
 from graphnn.opdef import Lowering, OpDef, Symbolic
 from graphnn.ops.common import register, sympy
-from graphnn.shapes import Shape, normalize_axis, reduced
+from graphnn.shapes import Shape, reduced
 
 _INDEX_WITHOUT = ("its indices are ints, which the symbolic checks cannot build (they make "
                   "float inputs); its gradient is checked against central differences")

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from tests.ops.differences import relative_step, scipy_step
 from tests.ops.cases_dtypes import dtype_cases
+from tests.ops.differences import relative_step, scipy_step
 from tests.ops.edges import LARGE, TINY, Edge, magnitudes, pair_ties, pattern, underflow
 
 Array = np.ndarray
