@@ -1,6 +1,6 @@
 """ONNX operators of int and bool values: Cast, CastLike, the comparisons (Equal, Greater,
-Less, GreaterOrEqual, LessOrEqual), the logical operators (Not, And, Or, Xor), Where, Gather,
-OneHot, ArgMax and ArgMin.
+Less, GreaterOrEqual, LessOrEqual, IsNaN), the logical operators (Not, And, Or, Xor), Where,
+Gather, OneHot, ArgMax and ArgMin.
 
 Each becomes graphnn's op of the same meaning (gn.cast, gn.greater, gn.where, gn.take, ...),
 and each has a NumPy fold for values known at import (shape computations: Shape -> Gather ->
@@ -74,6 +74,8 @@ for _name, (_op, _numpy) in BINARY.items():
     _convert, _fold = _binary(_op, _numpy)
     converter(_name, fold=_fold)(_convert)
 converter("Not", fold=lambda ctx, x: np.logical_not(x))(lambda ctx, x: ops.logical_not(x))
+# NaN is the one value not equal to itself
+converter("IsNaN", fold=lambda ctx, x: np.isnan(x))(lambda ctx, x: ops.not_equal(x, x))
 
 
 @converter("Where", fold=lambda ctx, cond, a, b: np.where(cond, a, b))
