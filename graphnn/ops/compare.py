@@ -200,7 +200,7 @@ CLIP = elementwise(
     vjp=_clip_vjp,
     to_sympy=lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
     scalar=lambda x, lo, hi: loops.fmin(loops.fmax(x, lo), hi),
-    derivative=("[lo ≤ x ≤ hi]", "[x < lo]", "[x > hi]"),
+    derivative=("[x ≥ lo]·[x ≤ hi]", "[x < lo]·[lo ≤ hi]", "[x > hi]·[lo ≤ hi] + [lo > hi]"),
     symbol="clip", accepts="number",
     instances=scalar_instance(3),
     kinks=(Kink("x = lo", (1.0, 1.0, 2.0), False, _AT_BOUND),

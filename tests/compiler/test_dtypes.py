@@ -48,6 +48,19 @@ def test_grad_refuses_an_int_target_and_stops_at_int_nodes():
         gn.grad(gn.max(i), [x])
 
 
+def test_cast_gradient_passes_through_between_float_dtypes():
+    # d/dx sum(c * cast(x)) = c, converted back to x's dtype, both ways
+    c32 = np.array([0.1, -3.0, 7.25], dtype=np.float32)
+    for source, target in (("float64", "float32"), ("float32", "float64")):
+        x = gn.input("x", shape=(3,), dtype=source)
+        c = gn.constant(c32, dtype=target)
+        (dx,) = gn.grad(gn.sum(gn.cast(x, target) * c), [x])
+        assert dx.dtype == source
+        feed = {"x": np.array([1.0, -2.0, 3.0], dtype=source)}
+        np.testing.assert_array_equal(gn.evaluate(dx, feed), c32.astype(source))
+        np.testing.assert_array_equal(gn.compile(dx)(feed["x"]), c32.astype(source))
+
+
 def test_cast_float_to_int_is_defined_and_native_code_agrees():
     x = gn.input("x", shape=(8,))
     values = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30, 2.9, -2.9, 2.0**31])

@@ -105,7 +105,9 @@ CAST_EDGES = [(0.0,), (-0.0,), (2.9,), (-2.9,), (LARGE,), (-LARGE,), (TINY,), (i
 
 def _cast_cases(Case):
     cases = [Case(((3, 4),), attrs={"dtype": "float64"}, edges=CAST_EDGES, label="float64"),
-             Case(((3, 4),), attrs={"dtype": "float32"}, label="float32", edges=[
+             # wrt=(): a difference quotient of a rounding to float32 is noise at float64
+             # steps; tests/compiler/test_dtypes.py checks this gradient exactly
+             Case(((3, 4),), attrs={"dtype": "float32"}, label="float32", wrt=(), edges=[
                  (LARGE,), (TINY,), (1e3,), (nan,)])]
     for dtype in ("int32", "int64"):
         cases.append(Case(((3, 4),), attrs={"dtype": dtype}, low=-1e3, high=1e3, wrt=(),

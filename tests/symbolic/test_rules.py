@@ -13,7 +13,11 @@ from graphnn.symbolic.rules import SOURCES, rule_names
 
 
 def test_every_registered_op_has_a_rule_to_prove():
-    assert set(rule_names()) == set(REGISTRY) - set(SOURCES)
+    excused = {name: op.symbolic.without for name, op in REGISTRY.items()
+               if op.symbolic.without}
+    assert set(rule_names()) == set(REGISTRY) - set(SOURCES) - set(excused)
+    # only int and bool values excuse an op: the symbolic checks build float inputs
+    assert all("int" in why or "bool" in why for why in excused.values()), excused
     assert all(REGISTRY[name].symbolic.instances for name in rule_names()), \
         "an op without instances to prove its rule on"
 
