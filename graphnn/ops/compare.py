@@ -15,7 +15,7 @@ import numpy as np
 from codegen import loops
 from graphnn.errors import DTypeError
 from graphnn.ir import DTYPES, FLOAT_DTYPES, INT_DTYPES, apply, op_function
-from graphnn.opdef import Kink, Symbolic
+from graphnn.opdef import REQUIRED, Kink, Symbolic
 from graphnn.ops.common import elementwise, scalar_instance, sympy
 
 NO_SYMBOLIC = ("a bool result has no derivative to prove: comparisons are piecewise constant "
@@ -252,7 +252,7 @@ CAST = elementwise(
     vjp=_cast_vjp,
     to_sympy=lambda x, dtype: x,
     scalar=lambda x, dtype: loops.cast(x, dtype),
-    params=(("dtype", "float64"),), canonical=_cast_canonical,
+    params=(("dtype", REQUIRED),), canonical=_cast_canonical,
     dtype=lambda x, dtype: dtype, own_dtype=(0,),
     derivative=("1",), symbol="cast", kinks=(),
     instances=scalar_instance(1, dtype="float64"),

@@ -14,7 +14,7 @@ import numpy as np
 from codegen import loops
 from graphnn.errors import DTypeError, InputError, OpError, ShapeError
 from graphnn.ir import INT_DTYPES, apply, op_function
-from graphnn.opdef import Lowering, OpDef, Symbolic
+from graphnn.opdef import REQUIRED, Lowering, OpDef, Symbolic
 from graphnn.ops.common import register, sympy
 from graphnn.shapes import Shape, reduced
 
@@ -222,7 +222,7 @@ ONE_HOT = register(OpDef(
            [0., 0., 1.]])
     """,
     shape=lambda indices, depth, dtype: indices + (depth,),
-    params=(("depth", 1), ("dtype", "float64")), canonical=_one_hot_canonical,
+    params=(("depth", REQUIRED), ("dtype", "float64")), canonical=_one_hot_canonical,
     dtype=_one_hot_dtype, own_dtype=(0,),
     reference=_one_hot_reference,
     vjp=None,
