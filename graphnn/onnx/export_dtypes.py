@@ -1,7 +1,7 @@
 """ONNX export rules of the int and bool ops (graphnn/ops/compare.py, graphnn/ops/gather.py):
 comparisons, logical ops, where, clip, cast, take and its gradient, one_hot, argmax/argmin.
 
-They join graphnn.onnx.export_ops.EXPORTS (imported at its end). Where ONNX leaves a case
+They join graphnn.onnx.export_ops.EXPORTS (RULES, merged at its end). Where ONNX leaves a case
 undefined or runtimes differ from NumPy (Cast of NaN or of a float beyond an int's range,
 ArgMax over NaN), the rule writes graphnn's definition out in ONNX operators, so an exported
 model computes what graphnn computes.
@@ -9,19 +9,28 @@ model computes what graphnn computes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from onnx import numpy_helper
 
 from graphnn.ir import FLOAT_DTYPES, INT_DTYPES, Node
 from graphnn.onnx.builder import Builder
 from graphnn.onnx.errors import OnnxError
-from graphnn.onnx.export_ops import EXPORTS, exports
 from graphnn.onnx.tensors import element_type
 
+RULES: dict[str, Callable[..., str]] = {}
 SCATTER_ADD_OPSET = 16          # ScatterND's reduction="add" (take's gradient) is from here on
 
 _COMPARISONS = {"greater": "Greater", "greater_equal": "GreaterOrEqual", "less": "Less",
                 "less_equal": "LessOrEqual", "equal": "Equal"}
+
+
+def _rule(*names: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    def register(rule: Callable[..., str]) -> Callable[..., str]:
+        RULES.update(dict.fromkeys(names, rule))
+        return rule
+    return register
 
 
 def _comparison(op_type: str):
@@ -34,17 +43,17 @@ def _comparison(op_type: str):
 
 
 for _name, _op_type in _COMPARISONS.items():
-    EXPORTS[_name] = _comparison(_op_type)
-EXPORTS["not_equal"] = lambda b, node, x, y: b.add("Not", [b.add("Equal", [x, y])])
-EXPORTS["logical_and"] = lambda b, node, x, y: b.add("And", [x, y])
-EXPORTS["logical_or"] = lambda b, node, x, y: b.add("Or", [x, y])
-EXPORTS["logical_not"] = lambda b, node, x: b.add("Not", [x])
-EXPORTS["where"] = lambda b, node, cond, x, y: b.add("Where", [cond, x, y])
+    RULES[_name] = _comparison(_op_type)
+RULES["not_equal"] = lambda b, node, x, y: b.add("Not", [b.add("Equal", [x, y])])
+RULES["logical_and"] = lambda b, node, x, y: b.add("And", [x, y])
+RULES["logical_or"] = lambda b, node, x, y: b.add("Or", [x, y])
+RULES["logical_not"] = lambda b, node, x: b.add("Not", [x])
+RULES["where"] = lambda b, node, cond, x, y: b.add("Where", [cond, x, y])
 # ONNX's Clip takes scalar bounds; graphnn's broadcast like any elementwise operand
-EXPORTS["clip"] = lambda b, node, x, lo, hi: b.add("Min", [b.add("Max", [x, lo]), hi])
+RULES["clip"] = lambda b, node, x, lo, hi: b.add("Min", [b.add("Max", [x, lo]), hi])
 
 
-@exports("cast")
+@_rule("cast")
 def _cast(b: Builder, node: Node, x: str) -> str:
     source, to = node.inputs[0].dtype, node.dtype
     if source not in FLOAT_DTYPES or to not in INT_DTYPES:
@@ -61,7 +70,7 @@ def _cast(b: Builder, node: Node, x: str) -> str:
     return b.add("Where", [below, b.constant(info.min, to), out])
 
 
-EXPORTS["take"] = lambda b, node, x, indices: b.add("Gather", [x, indices],
+RULES["take"] = lambda b, node, x, indices: b.add("Gather", [x, indices],
                                                     axis=node.attrs["axis"])
 
 
@@ -71,7 +80,7 @@ def _wrapped(b: Builder, indices: str, dtype: str, size: int) -> str:
     return b.add("Where", [b.add("Less", [indices, zero]), b.add("Add", [indices, n]), indices])
 
 
-@exports("take_grad")
+@_rule("take_grad")
 def _take_grad(b: Builder, node: Node, g: str, indices: str) -> str:
     # zeros of shape (size, pre..., post...), g's index axes moved first, added at the
     # indices by ScatterND (reduction add: repeated indices accumulate), moved back
@@ -93,7 +102,7 @@ def _take_grad(b: Builder, node: Node, g: str, indices: str) -> str:
                                              *range(axis + 1, len(node.shape))])
 
 
-@exports("one_hot")
+@_rule("one_hot")
 def _one_hot(b: Builder, node: Node, indices: str) -> str:
     # wrapped[..., None] == arange(depth): rows of zeros for indices out of range, as OneHot
     depth, dtype = node.attrs["depth"], node.inputs[0].dtype
@@ -102,7 +111,7 @@ def _one_hot(b: Builder, node: Node, indices: str) -> str:
     return hot if node.dtype == "bool" else b.add("Cast", [hot], to=element_type(node.dtype))
 
 
-@exports("first_match")
+@_rule("first_match")
 def _first_match(b: Builder, node: Node, x: str, m: str) -> str:
     # the first position where x == m or x is NaN: ArgMax of that mask (first on ties)
     found = b.add("Or", [b.add("Equal", [x, m]), b.add("IsNaN", [x])]) \
@@ -111,7 +120,7 @@ def _first_match(b: Builder, node: Node, x: str, m: str) -> str:
     return b.add("ArgMax", [mask], axis=node.attrs["axis"], keepdims=0)
 
 
-@exports("argmax", "argmin")
+@_rule("argmax", "argmin")
 def _arg(b: Builder, node: Node, x: str) -> str:
     op_type = "ArgMax" if node.op == "argmax" else "ArgMin"
     axis, keepdims = node.attrs["axis"], int(node.attrs["keepdims"])

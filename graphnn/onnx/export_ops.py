@@ -201,4 +201,6 @@ def _max_pool2d_grad(b: Builder, node: Node, x: str, out: str, g: str) -> str:
     return _depthwise_scatter(b, node, parts, channels, weights, (oh, ow), node.shape[2:])
 
 
-from graphnn.onnx import export_dtypes  # noqa: E402,F401  (the int and bool ops' rules)
+from graphnn.onnx.export_dtypes import RULES as _DTYPE_RULES  # noqa: E402  (the int/bool ops)
+
+EXPORTS.update(_DTYPE_RULES)
