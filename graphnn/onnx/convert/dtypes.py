@@ -56,12 +56,6 @@ def _nodes(ctx, *values):
     return [ctx.node(v, like=like) for v in values]
 
 
-def _binary(op, numpy):
-    """A converter (and its fold) of a binary op with NumPy broadcasting."""
-    converter_function = lambda ctx, a, b: op(*_nodes(ctx, a, b))  # noqa: E731
-    return converter_function, lambda ctx, a, b: numpy(a, b)
-
-
 BINARY = {
     "Equal": (ops.equal, np.equal), "Greater": (ops.greater, np.greater),
     "Less": (ops.less, np.less), "GreaterOrEqual": (ops.greater_equal, np.greater_equal),
@@ -70,9 +64,9 @@ BINARY = {
     "Xor": (ops.not_equal, np.logical_xor),           # on bools, xor is "differs"
 }
 
-for _name, (_op, _numpy) in BINARY.items():
-    _convert, _fold = _binary(_op, _numpy)
-    converter(_name, fold=_fold)(_convert)
+for _name, (_op, _numpy) in BINARY.items():       # NumPy broadcasting, as ONNX's
+    converter(_name, fold=lambda ctx, a, b, f=_numpy: f(a, b))(
+        lambda ctx, a, b, op=_op: op(*_nodes(ctx, a, b)))
 converter("Not", fold=lambda ctx, x: np.logical_not(x))(lambda ctx, x: ops.logical_not(x))
 # NaN is the one value not equal to itself
 converter("IsNaN", fold=lambda ctx, x: np.isnan(x))(lambda ctx, x: ops.not_equal(x, x))
