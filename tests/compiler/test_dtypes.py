@@ -176,3 +176,32 @@ def test_bool_buffers_hold_numpy_bools():
     assert flags.dtype == np.bool_
     np.testing.assert_array_equal(flags, [True, False, False, False])
     np.testing.assert_array_equal(values, [1.0, -1.0, -2.0, np.nan])
+
+
+LAYOUT_OPS = {   # every op that moves elements without computing on them, on an int or bool x
+    "slice": lambda x: x[1:, ::-1],
+    "concat": lambda x: gn.concat([x, x], axis=1),
+    "stack": lambda x: gn.stack([x, x]),
+    "pad": lambda x: gn.pad(x, ((1, 0), (0, 1))),
+    "expand_dims": lambda x: gn.expand_dims(x, 0),
+    "squeeze": lambda x: gn.squeeze(x[:1], 0),
+    "flip": lambda x: gn.flip(x, 1),
+    "tile": lambda x: gn.tile(x, (2, 1)),
+    "repeat": lambda x: gn.repeat(x, 2, axis=0),
+    "reshape": lambda x: gn.reshape(x, (4, 3)),
+    "transpose": lambda x: gn.transpose(x),
+}
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+@pytest.mark.parametrize("name", sorted(LAYOUT_OPS))
+def test_layout_ops_carry_ints_and_bools(name, dtype):
+    # token ids and masks are sliced, joined and padded like floats (an imported model's
+    # Unsqueeze of int64 indices, a padding mask built by concat)
+    x = gn.input("x", shape=(3, 4), dtype=dtype)
+    value = (np.arange(12).reshape(3, 4) % 5).astype(dtype)
+    y = LAYOUT_OPS[name](x)
+    assert y.dtype == dtype
+    want = gn.evaluate(y, {"x": value})
+    got = gn.compile(y, inputs=[x])(value)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
