@@ -103,7 +103,7 @@ class _ModuleBuilder:
                 self._fill(stage, stmts)
                 b.call(stage, list(body.args))
             b.ret_void()
-            keep_variants(self.module)
+        keep_variants(self.module)      # long kernels' math, and sin and cos in any kernel
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
                             entry_symbol(self.kernel))
         entry.args[0].name = "args"
