@@ -6,6 +6,9 @@ re-exports the public op functions.
 
 from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
 from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
+from graphnn.ops.elementary import (
+    cos, erf, expm1, gelu, log1p, reciprocal, rsqrt, silu, sin, softplus, softsign,
+)
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.gates import greater, maximum, minimum
 from graphnn.ops.layout import broadcast_like, broadcast_to, reshape, transpose
@@ -19,5 +22,6 @@ from graphnn.ops.pool import (
                               max_pool2d_select,
 )
 from graphnn.ops.reduce import max, mean, min, sum
+from graphnn.ops.rounding import ceil, floor, logsumexp, round
 from graphnn.ops.softmax import log_softmax, softmax
 from graphnn.ops.source import size
