@@ -17,7 +17,8 @@ FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
         ("Arithmetic", "arithmetic"), ("Gates", "gates"), ("Activations", "activations"),
         ("Reductions", "reduce"), ("Shape", "layout"), ("Linear algebra", "linalg"),
         ("Convolution", "conv"), ("Pooling", "pool"), ("Softmax", "softmax"),
-        ("Losses", "losses"), ("Sources", "source")))
+        ("Losses", "losses"), ("Sources", "source"),
+        ("Elementary functions", "elementary"), ("Rounding and logsumexp", "rounding")))
 
 
 def family_ops(module: ModuleType) -> list[OpDef]:

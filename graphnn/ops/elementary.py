@@ -141,7 +141,7 @@ NORMAL_CDF = elementwise(
     doc="""Φ(x), the standard normal distribution's CDF, accurate in both tails (gelu's CDF and
     its gradient: gn.gelu). Gradient: the density φ(x) = e^(-x²/2) / √(2π).
 
-    >>> gn.evaluate(gn.apply("normal_cdf", 0.0))
+    >>> gn.evaluate(gn.ops.normal_cdf(0.0))
     array(0.5)
     """,
     reference=scipy.special.ndtr,
@@ -307,4 +307,4 @@ RSQRT = elementwise(
 
 log1p, expm1, softplus, softsign = (op_function(op) for op in (LOG1P, EXPM1, SOFTPLUS, SOFTSIGN))
 erf, gelu, silu, sin, cos = (op_function(op) for op in (ERF, GELU, SILU, SIN, COS))
-reciprocal, rsqrt = op_function(RECIPROCAL), op_function(RSQRT)
+reciprocal, rsqrt, normal_cdf = (op_function(op) for op in (RECIPROCAL, RSQRT, NORMAL_CDF))
