@@ -11,7 +11,7 @@ calling the result vectorizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from llvmlite import ir
@@ -49,6 +49,23 @@ def declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type])
     if existing is not None:
         return existing
     return ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
+
+
+def unary_function(module: ir.Module, symbol: str, dtype: str, attributes: Sequence[str],
+                   body: Callable[[ir.IRBuilder, ir.Value], ir.Value]) -> ir.Function:
+    """The internal function ``T @<symbol>(T)`` of ``module`` (T the dtype's float type),
+    defined once, with `attributes`, returning what `body` builds from its argument."""
+    existing = module.globals.get(symbol)
+    if existing is not None:
+        return existing
+    float_type = FORMATS[dtype].float_type
+    fn = ir.Function(module, ir.FunctionType(float_type, [float_type]), name=symbol)
+    fn.linkage = "internal"
+    for attribute in attributes:
+        fn.attributes.add(attribute)
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    builder.ret(body(builder, fn.args[0]))
+    return fn
 
 
 class Math:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from codegen.llvm import special
-from codegen.llvm.mathcore import FORMATS, Math, exp
+from codegen.llvm.mathcore import Math, exp, unary_function
 
 
 def _expm1_small(m: Math, x: ir.Value) -> ir.Value:
@@ -117,19 +117,10 @@ BODIES: dict[str, Callable[[Math, ir.Value], ir.Value]] = {
 
 
 def math_function(module: ir.Module, name: str, dtype: str) -> ir.Function:
-    """The internal function ``@<name>.<dtype>`` of ``module`` (exp, expm1, log or tanh),
-    defined once."""
-    symbol = f"{name}.{dtype}"
-    existing = module.globals.get(symbol)
-    if existing is not None:
-        return existing
-    float_type = FORMATS[dtype].float_type
-    fn = ir.Function(module, ir.FunctionType(float_type, [float_type]), name=symbol)
-    fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(BODIES[name](Math(builder, dtype), fn.args[0]))
-    return fn
+    """The internal function ``@<name>.<dtype>`` of ``module`` (a name of BODIES), defined
+    once."""
+    return unary_function(module, f"{name}.{dtype}", dtype, ("alwaysinline",),
+                          lambda builder, x: BODIES[name](Math(builder, dtype), x))
 
 
 def vector_body(builder: ir.IRBuilder, name: str, dtype: str, x: ir.Value, lanes: int) -> ir.Value:

@@ -31,7 +31,7 @@ from fractions import Fraction
 
 from llvmlite import ir
 
-from codegen.llvm.mathcore import FORMATS, Math, declare
+from codegen.llvm.mathcore import Math, declare, unary_function
 from codegen.llvm.vecmath import with_variants
 
 D, I1, I64, I128 = ir.DoubleType(), ir.IntType(1), ir.IntType(64), ir.IntType(128)
@@ -269,25 +269,16 @@ def _to_double_double(b: ir.IRBuilder, r: ir.Value) -> tuple[ir.Value, ir.Value]
 
 def _huge(module: ir.Module, name: str, dtype: str) -> ir.Function:
     """``@<name>.<dtype>.huge``: the scalar function through the exact reduction."""
-    symbol = f"{name}.{dtype}.huge"
-    existing = module.globals.get(symbol)
-    if existing is not None:
-        return existing
-    t = FORMATS[dtype].float_type
-    fn = ir.Function(module, ir.FunctionType(t, [t]), name=symbol)
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
-    fn.attributes.add("nounwind")
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    m = Math(b, dtype)
-    d, wide = _widen(m, fn.args[0])
-    reduced = b.call(_huge_reduction(module), [d.fabs(wide)])
-    n, y0, y1 = (b.extract_value(reduced, k) for k in range(3))
-    sine, cosine = _kernels(d, y0, y1)
-    value = _assemble(d, name, n, sine, cosine, _negative(d, wide))
-    undefined = b.fcmp_unordered("uno", b.fsub(wide, wide), d.c(0.0))   # inf or NaN
-    b.ret(_narrow(m, b.select(undefined, d.c(float("nan")), value)))
-    return fn
+    def body(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+        m = Math(b, dtype)
+        d, wide = _widen(m, x)
+        reduced = b.call(_huge_reduction(module), [d.fabs(wide)])
+        n, y0, y1 = (b.extract_value(reduced, k) for k in range(3))
+        sine, cosine = _kernels(d, y0, y1)
+        value = _assemble(d, name, n, sine, cosine, _negative(d, wide))
+        undefined = b.fcmp_unordered("uno", b.fsub(wide, wide), d.c(0.0))   # inf or NaN
+        return _narrow(m, b.select(undefined, d.c(float("nan")), value))
+    return unary_function(module, f"{name}.{dtype}.huge", dtype, ("noinline", "nounwind"), body)
 
 
 # ---------------------------------------------------------------------------------------------
