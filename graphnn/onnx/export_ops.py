@@ -246,6 +246,17 @@ def _normal_cdf(b: Builder, node: Node, x: str) -> str:
 EXPORTS["normal_cdf"] = _normal_cdf
 
 
+@exports("erf_slope", "normal_pdf")
+def _gaussian(b: Builder, node: Node, x: str) -> str:
+    # erf'(x) = 2/√π e^(-x²), φ(x) = e^(-x²/2) / √(2π)
+    value = lambda v: b.constant(v, node.dtype)  # noqa: E731
+    half = node.op == "normal_pdf"
+    square = b.add("Mul", [x, x])
+    exponent = b.add("Mul", [square, value(-0.5 if half else -1.0)])
+    scale = 1.0 / np.sqrt(2.0 * np.pi) if half else 2.0 / np.sqrt(np.pi)
+    return b.add("Mul", [b.add("Exp", [exponent]), value(scale)])
+
+
 @exports("gelu")
 def _gelu(b: Builder, node: Node, x: str) -> str:
     approximate = node.attrs["approximate"]

@@ -7,7 +7,8 @@ re-exports the public op functions.
 from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
 from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
 from graphnn.ops.elementary import (
-    cos, erf, expm1, gelu, log1p, normal_cdf, reciprocal, rsqrt, silu, sin, softplus, softsign,
+    cos, erf, erf_slope, expm1, gelu, log1p, normal_cdf, normal_pdf, reciprocal, rsqrt, silu, sin,
+    softplus, softsign,
 )
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.gates import greater, maximum, minimum

@@ -25,7 +25,7 @@ from graphnn.opdef import POSITIVE, Labels
 from graphnn.ops.activations import _sigmoid_reference, _sigmoid_scalar
 from graphnn.ops.common import elementwise, scalar_instance, sympy
 
-IN_WORDS = Labels(in_words=True)     # derivative labels with π or Φ: the rule proof covers them
+IN_WORDS = Labels(in_words=True)     # gelu's label, Φ and φ in words: the rule proof covers it
 NEAR_MINUS_ONE = (-0.5, 3.0)         # log1p's domain for sample points: away from its pole
 AWAY_FROM_ZERO = (0.25, 3.0)         # reciprocal, rsqrt: away from their pole
 SQRT_2_PI = math.sqrt(2.0 * math.pi)
@@ -123,17 +123,53 @@ ERF = elementwise(
     array([0.        , 0.52049988, 1.        ])
     """,
     reference=scipy.special.erf,
-    vjp=lambda g, out, x: (g * (2.0 / math.sqrt(math.pi)) * apply("exp", -apply("square", x)),),
+    vjp=lambda g, out, x: (g * apply("erf_slope", x),),
     to_sympy=lambda x: sympy.erf(x),
     scalar=loops.erf,
-    derivative=("2/√π·e^(-x²)",),
-    symbol="erf", labels=IN_WORDS, kinks=(),
+    derivative=("erf_slope(x)",),
+    symbol="erf", kinks=(),
+)
+
+
+# The derivatives of erf and Φ are ops of their own: their constants 2/√π and 1/√(2π) are
+# irrational, and as graph constants (floats) their SymPy forms would be rationals near them,
+# which check_ops's proofs at 60 digits tell apart from sympy.diff's.
+
+ERF_SLOPE = elementwise(
+    "erf_slope", ("x",),
+    doc="""erf'(x) = 2/√π e^-x², the gradient of gn.erf (0 for |x| beyond 27 or so).
+    Gradient: -2x out.
+
+    >>> gn.evaluate(gn.ops.erf_slope(0.0))
+    array(1.12837917)
+    """,
+    reference=lambda x: (2.0 / math.sqrt(math.pi)) * np.exp(-np.square(x)),
+    vjp=lambda g, out, x: (g * (-2.0 * x * out),),
+    to_sympy=lambda x: 2 * sympy.exp(-x ** 2) / sympy.sqrt(sympy.pi),
+    scalar=lambda x: (2.0 / math.sqrt(math.pi)) * loops.exp(-(x * x)),
+    derivative=("-2x·out",),
+    symbol="erf'", public=False, kinks=(),
+)
+
+NORMAL_PDF = elementwise(
+    "normal_pdf", ("x",),
+    doc="""φ(x) = e^(-x²/2) / √(2π), the standard normal density: the gradient of Φ
+    (gn.ops.normal_cdf) and part of gelu's. Gradient: -x out.
+
+    >>> gn.evaluate(gn.ops.normal_pdf(0.0))
+    array(0.39894228)
+    """,
+    reference=lambda x: np.exp(-0.5 * np.square(x)) / SQRT_2_PI,
+    vjp=lambda g, out, x: (g * (-x * out),),
+    to_sympy=lambda x: sympy.exp(-x ** 2 / 2) / sympy.sqrt(2 * sympy.pi),
+    scalar=lambda x: loops.exp(-0.5 * (x * x)) * (1.0 / SQRT_2_PI),
+    derivative=("-x·out",),
+    symbol="φ", public=False, kinks=(),
 )
 
 
 def _normal_pdf(x):
-    """φ(x) = e^(-x²/2) / √(2π) as graph ops."""
-    return apply("exp", -0.5 * apply("square", x)) / SQRT_2_PI
+    return apply("normal_pdf", x)
 
 
 NORMAL_CDF = elementwise(
@@ -148,8 +184,8 @@ NORMAL_CDF = elementwise(
     vjp=lambda g, out, x: (g * _normal_pdf(x),),
     to_sympy=lambda x: (1 + sympy.erf(x / sympy.sqrt(2))) / 2,
     scalar=loops.normal_cdf,
-    derivative=("φ(x)",),
-    symbol="Φ", labels=IN_WORDS, public=False, kinks=(),
+    derivative=("normal_pdf(x)",),
+    symbol="Φ", public=False, kinks=(),
 )
 
 
@@ -187,7 +223,10 @@ def _gelu_vjp(g, out, x, approximate):
 
 def _gelu_sympy(x, approximate):
     if approximate == "tanh":
-        u = sympy.sqrt(2 / sympy.pi) * (x + sympy.Rational(44715, 1000000) * x ** 3)
+        # with the constant graphnn computes with, √(2/π) rounded to a double: the form of
+        # what the op computes (and its gradient rule differentiates)
+        c, a = (sympy.Rational(repr(v)) for v in (GELU_C, GELU_A))
+        u = c * x * (1 + a * x ** 2)
         return x / (1 + sympy.exp(-2 * u))
     return x * (1 + sympy.erf(x / sympy.sqrt(2))) / 2
 
@@ -308,3 +347,4 @@ RSQRT = elementwise(
 log1p, expm1, softplus, softsign = (op_function(op) for op in (LOG1P, EXPM1, SOFTPLUS, SOFTSIGN))
 erf, gelu, silu, sin, cos = (op_function(op) for op in (ERF, GELU, SILU, SIN, COS))
 reciprocal, rsqrt, normal_cdf = (op_function(op) for op in (RECIPROCAL, RSQRT, NORMAL_CDF))
+erf_slope, normal_pdf = op_function(ERF_SLOPE), op_function(NORMAL_PDF)

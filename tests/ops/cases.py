@@ -290,6 +290,12 @@ CASES: dict[str, list[Case]] = {
         (1e3,), (-1e3,),
         (inf,), (-inf,), (nan,)])
     + [Case(((3, 4),), low=-30.0, high=8.0, step=scipy_step, label="left tail")],
+    "erf_slope": unary(step=scipy_step, edges=[
+        (0.0,), (-0.0,), (1e-8,), (1.0,), (-3.0,), (5.0,), Edge(-26.0, skip=SATURATED),
+        (1e3,), (-1e3,), (inf,), (-inf,), (nan,)]),
+    "normal_pdf": unary(step=scipy_step, edges=[
+        (0.0,), (-0.0,), (1e-8,), (1.0,), (-3.0,), (10.0,), Edge(-37.0, skip=SATURATED),
+        (1e3,), (-1e3,), (inf,), (-inf,), (nan,)]),
     "gelu": unary(step=scipy_step, edges=GELU_EDGES)
     + [Case(((3, 4),), attrs={"approximate": "tanh"}, step=scipy_step, label="tanh",
             edges=GELU_EDGES),
