@@ -26,8 +26,6 @@ from graphnn.ops.activations import _sigmoid_reference, _sigmoid_scalar
 from graphnn.ops.common import elementwise, scalar_instance, sympy
 
 IN_WORDS = Labels(in_words=True)     # gelu's label, Φ and φ in words: the rule proof covers it
-NEAR_MINUS_ONE = (-0.5, 3.0)         # log1p's domain for sample points: away from its pole
-AWAY_FROM_ZERO = (0.25, 3.0)         # reciprocal, rsqrt: away from their pole
 SQRT_2_PI = math.sqrt(2.0 * math.pi)
 GELU_C, GELU_A = math.sqrt(2.0 / math.pi), 0.044715     # tanh form: u = C (x + A x³)
 GELU_FORMS = ("none", "tanh")
@@ -51,7 +49,7 @@ LOG1P = elementwise(
     to_sympy=lambda x: sympy.log(1 + x),
     scalar=loops.log1p,
     derivative=("1/(1 + x)",),
-    symbol="log1p", domains=(NEAR_MINUS_ONE,), kinks=(),
+    symbol="log1p", domains=(POSITIVE,), kinks=(),
 )
 
 EXPM1 = elementwise(
@@ -326,7 +324,7 @@ RECIPROCAL = elementwise(
     to_sympy=lambda x: 1 / x,
     scalar=lambda x: 1.0 / x,
     derivative=("-out²",),
-    symbol="1/·", domains=(AWAY_FROM_ZERO,), kinks=(),
+    symbol="1/·", domains=(POSITIVE,), kinks=(),
 )
 
 RSQRT = elementwise(

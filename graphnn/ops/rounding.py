@@ -6,7 +6,8 @@ Dirac comb as derivative, 0 between the jumps.
 
 logsumexp is the stable log(sum(e^x)) = m + log(sum(e^(x - m))), m the maximum along the axes
 clamped to the dtype's finite range: an all -inf slice gives -inf and a +inf gives +inf (not
-NaN from inf - inf), and no exponential overflows.
+NaN from inf - inf), no exponential overflows, and the sum is split into the maxima's count k
+and the rest r, log(k) + log1p(r/k), so results near 0 keep their digits.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 from codegen import loops
 from graphnn.errors import ShapeError
@@ -100,17 +100,33 @@ def _logsumexp_shape(shape: Shape, axis: tuple[int, ...], keepdims: bool) -> Sha
 
 
 def _logsumexp_reference(x, axis, keepdims):
-    with np.errstate(invalid="ignore"):
-        value = scipy.special.logsumexp(x, axis=axis, keepdims=keepdims)
-    return np.asarray(value).astype(x.dtype)
+    big = np.finfo(x.dtype).max
+    m = np.max(x, axis=axis, keepdims=True)
+    shift = np.clip(m, -big, big)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        below = np.where(x < shift, 1.0, np.where(np.isnan(x), np.nan, 0.0))   # as greater
+        others = np.sum(np.exp(np.minimum(x - shift, 0)) * below, axis=axis, keepdims=True)
+        count = np.sum(x >= shift, axis=axis, keepdims=True).astype(x.dtype)
+        total = (shift + np.log(count)) + np.log1p(others / np.maximum(count, 1)) + (m - shift)
+    return np.asarray(total if keepdims else total.reshape(reduced(x.shape, axis, False)),
+                      x.dtype)
 
 
 def _logsumexp_expand(x, axis, keepdims):
+    # m + log(sum(e^(x - m))) = m + log(k) + log1p(r / k), k the count of maxima and r the sum
+    # of the others' e^(x - m) (< k (n - 1)): log1p keeps r's digits where 1 + r rounds to 1
+    # (logsumexp([0, -90]) = 8.2e-40, not 0). m is clamped to the finite range (a +inf or an
+    # all -inf slice, not NaN from inf - inf) and m - clamp(m), 0 unless m is infinite, added.
     big = float(np.finfo(x.dtype).max)
-    shift = apply("minimum", apply("maximum", apply("max", x, axis=axis, keepdims=True), -big),
-                  big)
-    total = apply("log", apply("sum", apply("exp", x - shift), axis=axis, keepdims=keepdims))
-    return total + (shift if keepdims else apply("reshape", shift, shape=total.shape))
+    m = apply("max", x, axis=axis, keepdims=True)
+    shift = apply("minimum", apply("maximum", m, -big), big)
+    below = apply("greater", shift, x, tie=0.0)                # 1 below the maximum, else 0
+    others = apply("sum", apply("exp", apply("minimum", x - shift, 0.0)) * below, axis=axis,
+                   keepdims=True)
+    count = apply("sum", apply("greater", x, shift, tie=1.0), axis=axis, keepdims=True)
+    total = (shift + apply("log", count)) + apply("log1p", others / apply("maximum", count, 1.0))
+    total = total + (m - shift)
+    return total if keepdims else apply("reshape", total, shape=reduced(x.shape, axis, False))
 
 
 def _logsumexp_vjp(g, out, x, axis, keepdims):

@@ -277,7 +277,8 @@ CASES: dict[str, list[Case]] = {
         (0.0,), (-0.0,), (1e-8,), (20.0,), (-20.0,), (-50.0,), (1e3,), (-1e3,), (LARGE,),
         (-LARGE,), (inf,), (-inf,), (nan,), *underflow("softplus")]),
     "softsign": unary(step=scipy_step, edges=[
-        *(Edge(v, skip=SOFTSIGN_AT_0) for v in (0.0, -0.0, 1e-8, -1e-8)), (0.5,), (1e3,),
+        *(Edge(v, skip=SOFTSIGN_AT_0) for v in (0.0, -0.0, 1e-8, -1e-8)), (0.5,),
+        (pattern((3, 4), 1e-3),), (1e3,),
         (-1e3,), Edge(LARGE, skip=SATURATED), Edge(-LARGE, skip=SATURATED), (inf,), (-inf,),
         (nan,)]),
     "erf": unary(step=scipy_step, edges=[

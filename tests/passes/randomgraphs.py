@@ -81,7 +81,7 @@ def _image(rng, pool, name):
 
 
 BUILDERS: dict[str, Callable] = {
-    **{name: _reduce for name in ("sum", "mean", "max", "min")},
+    **{name: _reduce for name in ("sum", "mean", "max", "min", "logsumexp")},
     **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
     "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,
     **{name: _pair for name in ("mse", "binary_cross_entropy", "softmax_cross_entropy")},
