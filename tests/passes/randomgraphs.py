@@ -107,12 +107,18 @@ def random_graph(seed: int, dtype: str = "float64") -> gn.Graph:
         inputs.append(gn.input("kernel", shape=KERNEL, dtype=dtype))
     pool = inputs + _constants(rng, dtype)
     ops = ELEMENTWISE + sorted(BUILDERS)
-    for _ in range(int(rng.integers(5, 14))):
-        name = ops[rng.integers(len(ops))]
-        try:
-            pool.append(BUILDERS.get(name, _elementwise)(rng, pool, name))
-        except GraphnnError:
-            continue
+    steps = int(rng.integers(5, 14))
+    for step in range(steps):
+        # the last op is the seed's, an output (so every op is in some graph once the seeds
+        # outnumber the ops, however long the table grows), tried on operands until it fits
+        last = step == steps - 1
+        name = ops[seed % len(ops)] if last else ops[rng.integers(len(ops))]
+        for _ in range(20 if last else 1):
+            try:
+                pool.append(BUILDERS.get(name, _elementwise)(rng, pool, name))
+                break
+            except GraphnnError:
+                continue
     outputs = pool[-2:]
     loss = gn.sum(outputs[0]) + gn.sum(outputs[1] * outputs[0] if outputs[1].shape ==
                                        outputs[0].shape else outputs[1])
