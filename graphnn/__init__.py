@@ -22,6 +22,7 @@ from graphnn.errors import (
     ExportError,
     GradError,
     GraphnnError,
+    IndexingError,
     InputError,
     LoweringError,
     OpError,
@@ -35,6 +36,7 @@ from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, s
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
 from graphnn.ops import ceil, cos, erf, expm1, floor, gelu, log1p, logsumexp, reciprocal, round
 from graphnn.ops import rsqrt, sign, silu, sin, softplus, softsign
+from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
 
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
     "ceil", "cos", "erf", "expm1", "floor", "gelu", "log1p", "logsumexp", "reciprocal", "round",
     "rsqrt", "sign", "silu", "sin", "softplus", "softsign",
+    "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
+    "stack", "tile",
 ]
 
 

@@ -1,6 +1,7 @@
 """The case rows of the math ops (tests/ops/cases.py explains the fields): log1p expm1 softplus
 softsign erf gelu silu sin cos reciprocal rsqrt floor ceil round logsumexp, and the private
-normal_cdf, normal_pdf and erf_slope. cases.py adds them to CASES (import cases, not this module)."""
+normal_cdf, normal_pdf and erf_slope. cases.py adds them to CASES (import cases, not this
+module)."""
 
 from __future__ import annotations
 
