@@ -11,7 +11,7 @@ from benchmarks import epoch
 from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
-from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
+from benchmarks.workloads import conv, elementwise, mathchain, mlp, neuron, scale
 from benchmarks.workloads import export as export_workload
 
 WORKLOADS = {
@@ -29,15 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
     parser.add_argument("--only", nargs="*",
-                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export"],
+                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain"],
                         help="run only these workloads (scale: compile time against graph "
-                             "size, 100 to 20,000 nodes; export: C calls of exported code)")
+                             "size, 100 to 20,000 nodes; export: C calls of exported code; "
+                             "mathchain: the new math functions against exp/tanh)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
     args = parser.parse_args(argv)
     if args.gemm:
         os.environ["BENCH_GEMM"] = args.gemm
-    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export"]
+    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain"]
     print(machine_line())
     rows: list[tuple[str, str, float]] = []
     for name in chosen:
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if name == "scale":                 # one compile per size, in fresh processes
             rows += scale.run(quick=args.quick)
+            continue
+        if name == "mathchain":             # two workloads and their ratio
+            rows += mathchain.run(quick=args.quick)
             continue
         if name == "export":                # C calls, timed by a harness in C
             rows += export_workload.run(repeats=1 if args.quick else 3, quick=args.quick)

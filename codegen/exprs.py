@@ -399,6 +399,31 @@ class Log(_Unary):
 
 
 @_node
+class Log1p(_Unary):
+    """log(1 + x), accurate relative to x near 0 (where log(1 + x) loses x's digits)."""
+
+
+@_node
+class Erf(_Unary):
+    """The error function, our own rational approximation (codegen.llvm.special)."""
+
+
+@_node
+class NormalCdf(_Unary):
+    """Φ(x) = erfc(-x/√2)/2, the standard normal CDF, accurate in both tails."""
+
+
+@_node
+class Sin(_Unary):
+    """Sine with exact argument reduction (codegen.llvm.trig); sin(±inf) = NaN."""
+
+
+@_node
+class Cos(_Unary):
+    """Cosine with exact argument reduction (codegen.llvm.trig); cos(±inf) = NaN."""
+
+
+@_node
 class Tanh(_Unary):
     """Hyperbolic tangent, accurate relative to x near 0, exactly ±1 beyond ±20."""
 
@@ -416,6 +441,16 @@ class Abs(_SignedUnary):
 @_node
 class Floor(_Unary):
     """Round toward -inf."""
+
+
+@_node
+class Ceil(_Unary):
+    """Round toward +inf."""
+
+
+@_node
+class RoundEven(_Unary):
+    """Round to the nearest integer, ties to even (np.round): 0.5 -> 0, 1.5 -> 2, -0.5 -> -0."""
 
 
 @_node

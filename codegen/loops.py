@@ -32,9 +32,12 @@ from codegen.exprs import (
     Abs,
     Add,
     Cast,
+    Ceil,
     Const,
+    Cos,
     Div,
     Eq,
+    Erf,
     Exp,
     Expm1,
     Expr,
@@ -47,16 +50,20 @@ from codegen.exprs import (
     Le,
     Load,
     Log,
+    Log1p,
     Lt,
     Mod,
     Mul,
     Ne,
     Neg,
     Node,
+    NormalCdf,
     Pow,
     Recursive,
     Reduce,
+    RoundEven,
     Select,
+    Sin,
     Sqrt,
     Sub,
     Tanh,
@@ -78,6 +85,8 @@ __all__ = [
     "loop", "loop_nest", "lor", "lt", "map_children", "ne", "normalize_dtype", "power",
     "rebuild", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store",
     "substitute", "tanh", "walk",
+    "Ceil", "Cos", "Erf", "Log1p", "NormalCdf", "RoundEven", "Sin", "ceil", "cos", "erf",
+    "log1p", "normal_cdf", "roundeven", "sin",
 ]
 
 Number = int | float
@@ -99,8 +108,29 @@ def log(x: Expr) -> Expr:
     return Log(x)
 
 
+def log1p(x: Expr) -> Expr:
+    return Log1p(x)
+
+
 def tanh(x: Expr) -> Expr:
     return Tanh(x)
+
+
+def erf(x: Expr) -> Expr:
+    return Erf(x)
+
+
+def normal_cdf(x: Expr) -> Expr:
+    """Φ(x), the standard normal distribution's CDF."""
+    return NormalCdf(x)
+
+
+def sin(x: Expr) -> Expr:
+    return Sin(x)
+
+
+def cos(x: Expr) -> Expr:
+    return Cos(x)
 
 
 def sqrt(x: Expr) -> Expr:
@@ -113,6 +143,15 @@ def fabs(x: Expr) -> Expr:
 
 def floor(x: Expr) -> Expr:
     return Floor(x)
+
+
+def ceil(x: Expr) -> Expr:
+    return Ceil(x)
+
+
+def roundeven(x: Expr) -> Expr:
+    """Round to nearest, ties to even (np.round)."""
+    return RoundEven(x)
 
 
 def _pair(a: Expr | Number, b: Expr | Number) -> tuple[Expr, Expr]:

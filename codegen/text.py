@@ -26,8 +26,10 @@ _INFIX = {
     E.Ge: (">=", _COMPARE), E.Eq: ("==", _COMPARE), E.Ne: ("!=", _COMPARE),
 }
 _CALLS = {
-    E.Exp: "exp", E.Expm1: "expm1", E.Log: "log", E.Tanh: "tanh", E.Sqrt: "sqrt", E.Abs: "abs",
-    E.Floor: "floor", E.Pow: "pow", E.FMax: "max", E.FMin: "min", E.Select: "select",
+    E.Exp: "exp", E.Expm1: "expm1", E.Log: "log", E.Log1p: "log1p", E.Tanh: "tanh",
+    E.Erf: "erf", E.NormalCdf: "normal_cdf", E.Sin: "sin", E.Cos: "cos", E.Sqrt: "sqrt",
+    E.Abs: "abs", E.Floor: "floor", E.Ceil: "ceil", E.RoundEven: "roundeven", E.Pow: "pow",
+    E.FMax: "max", E.FMin: "min", E.Select: "select",
 }
 _ACCUMULATE_OPS = {"sum": "+=", "max": "max=", "min": "min="}
 

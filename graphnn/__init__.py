@@ -34,6 +34,8 @@ from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to
 from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max_pool2d, maximum
 from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
+from graphnn.ops import ceil, cos, erf, expm1, floor, gelu, log1p, logsumexp, reciprocal, round
+from graphnn.ops import rsqrt, sign, silu, sin, softplus, softsign
 from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
 from graphnn.ops import batch_norm, conv1d, global_avg_pool2d, layer_norm
 from graphnn.ops import argmax, argmin, cast, clip, equal, greater, greater_equal, less
@@ -52,6 +54,8 @@ __all__ = [
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",
     "min", "minimum", "mse", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
+    "ceil", "cos", "erf", "expm1", "floor", "gelu", "log1p", "logsumexp", "reciprocal", "round",
+    "rsqrt", "sign", "silu", "sin", "softplus", "softsign",
     "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
     "stack", "tile",
     "batch_norm", "conv1d", "global_avg_pool2d", "layer_norm",

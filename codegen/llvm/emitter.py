@@ -27,7 +27,9 @@ from llvmlite import ir
 
 from codegen import loops
 from codegen.llvm import gemm
-from codegen.llvm.mathlib import declare, math_function
+from codegen.llvm.mathcore import declare
+from codegen.llvm.mathlib import math_function
+from codegen.llvm.trig import trig_function
 from codegen.llvm.vecmath import called_math_function
 
 TYPES: dict[str, ir.Type] = {
@@ -377,13 +379,23 @@ class Emitter:
     def emit_Floor(self, e: loops.Floor) -> loops.Recursive:
         return self._intrinsic("floor", e, e.x)
 
+    def emit_Ceil(self, e: loops.Ceil) -> loops.Recursive:
+        return self._intrinsic("ceil", e, e.x)
+
+    def emit_RoundEven(self, e: loops.RoundEven) -> loops.Recursive:
+        return self._intrinsic("roundeven", e, e.x)
+
     def emit_Pow(self, e: loops.Pow) -> loops.Recursive:
         return self._intrinsic("pow", e, e.a, e.b)  # libm pow: C99 semantics, as np.power
 
-    def _math(self, name: str, e: loops.Exp | loops.Expm1 | loops.Log | loops.Tanh
-              ) -> loops.Recursive:
+    def _math(self, name: str, e: loops.Expr) -> loops.Recursive:
         function = called_math_function if self.call_math else math_function
         fn = function(self.builder.module, name, e.dtype)
+        return self.builder.call(fn, [(yield self.sub(e.x))])  # type: ignore[attr-defined]
+
+    def _trig(self, name: str, e: loops.Sin | loops.Cos) -> loops.Recursive:
+        # always called: the function branches (codegen.llvm.trig), vector variants included
+        fn = trig_function(self.builder.module, name, e.dtype)
         return self.builder.call(fn, [(yield self.sub(e.x))])
 
     def emit_Exp(self, e: loops.Exp) -> loops.Recursive:
@@ -397,6 +409,21 @@ class Emitter:
 
     def emit_Tanh(self, e: loops.Tanh) -> loops.Recursive:
         return self._math("tanh", e)
+
+    def emit_Log1p(self, e: loops.Log1p) -> loops.Recursive:
+        return self._math("log1p", e)
+
+    def emit_Erf(self, e: loops.Erf) -> loops.Recursive:
+        return self._math("erf", e)
+
+    def emit_NormalCdf(self, e: loops.NormalCdf) -> loops.Recursive:
+        return self._math("normal_cdf", e)
+
+    def emit_Sin(self, e: loops.Sin) -> loops.Recursive:
+        return self._trig("sin", e)
+
+    def emit_Cos(self, e: loops.Cos) -> loops.Recursive:
+        return self._trig("cos", e)
 
     def _compare(self, e: loops.Expr) -> loops.Recursive:
         a = yield self.sub(e.a)  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from codegen import loops
-from codegen.llvm.mathlib import declare
+from codegen.llvm.mathcore import declare
 from codegen.native.gemm import symbol as native_symbol
 
 if TYPE_CHECKING:

@@ -28,112 +28,22 @@ docs/loop-ir.md and checked by tests/codegen/test_mathlib.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 
 from llvmlite import ir
 
-
-@dataclass(frozen=True)
-class _Format:
-    float_type: ir.Type
-    int_type: ir.IntType
-    mantissa_bits: int
-    bias: int
-    exp_range: tuple[float, float]  # clamp for exp: beyond it the result is 0 or inf anyway
-    exp_degree: int
-    ln2_split: tuple[float, float]  # high part with few bits (exact products) + remainder
-    subnormal_scale: int  # log: scale inputs below the smallest normal by 2**this
-    log_terms: int
-    # tanh(x) = x + x z P(z), z = x**2, for |x| < 0.35 (least-squares fit on Chebyshev nodes,
-    # 5e-10 relative): the t / (t + 2) form rounds to 3 ulp there in f32. Empty: not used.
-    tanh_small: tuple[float, ...]
+from codegen.llvm import special
+from codegen.llvm.mathcore import Math, exp, unary_function
 
 
-FORMATS = {
-    "f32": _Format(ir.FloatType(), ir.IntType(32), 23, 127, (-104.0, 89.0), 7,
-                   (0.693359375, -2.12194440e-4), 24, 5,
-                   (-0.3333332189058981, 0.13332389855318194, -0.053728124689863155,
-                    0.01944353731180982)),
-    "f64": _Format(ir.DoubleType(), ir.IntType(64), 52, 1023, (-746.0, 710.0), 13,
-                   (6.93147180369123816490e-01, 1.90821492927058770002e-10), 54, 9, ()),
-}
-
-
-def declare(module: ir.Module, name: str, ret: ir.Type, args: Sequence[ir.Type]) -> ir.Function:
-    """The function ``name`` of ``module``, declared on first use (intrinsics, runtime calls)."""
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    return ir.Function(module, ir.FunctionType(ret, list(args)), name=name)
-
-
-class _Math:
-    """Builder helpers for one float format; every method emits IR at the builder's position."""
-
-    def __init__(self, builder: ir.IRBuilder, dtype: str) -> None:
-        self.b = builder
-        self.fmt = FORMATS[dtype]
-        self.t = self.fmt.float_type
-        self.suffix = dtype
-
-    def c(self, value: float) -> ir.Constant:
-        return ir.Constant(self.t, value)
-
-    def i(self, value: int) -> ir.Constant:
-        return ir.Constant(self.fmt.int_type, value)
-
-    def call(self, name: str, *args: ir.Value) -> ir.Value:
-        fn = declare(self.b.module, f"llvm.{name}.{self.suffix}", self.t, [self.t] * len(args))
-        return self.b.call(fn, list(args))
-
-    def horner(self, x: ir.Value, coefficients: Sequence[float]) -> ir.Value:
-        """c[0] + x (c[1] + x (c[2] + ...)), one fused multiply-add per step."""
-        acc: ir.Value = self.c(coefficients[-1])
-        for coefficient in reversed(coefficients[:-1]):
-            acc = self.call("fmuladd", acc, x, self.c(coefficient))
-        return acc
-
-    def pow2(self, k: ir.Value) -> ir.Value:
-        """2**k for integer k in the normal exponent range, by writing the exponent field."""
-        field = self.b.shl(self.b.add(k, self.i(self.fmt.bias)), self.i(self.fmt.mantissa_bits))
-        return self.b.bitcast(field, self.t)
-
-    def keep_nan(self, x: ir.Value, y: ir.Value) -> ir.Value:
-        return self.b.select(self.b.fcmp_unordered("uno", x, x), x, y)
-
-    def reduce_ln2(self, x: ir.Value) -> tuple[ir.Value, ir.Value]:
-        """k = rint(x / ln2) as an integer and r = x - k ln2, |r| <= ln2/2."""
-        high, low = self.fmt.ln2_split
-        k = self.call("rint", self.b.fmul(x, self.c(1.0 / math.log(2.0))))
-        r = self.call("fmuladd", k, self.c(-high), x)
-        r = self.call("fmuladd", k, self.c(-low), r)
-        return self.b.fptosi(k, self.fmt.int_type), r
-
-    def expm1_poly(self, r: ir.Value) -> ir.Value:
-        """e**r - 1 = r (1 + r/2 + r**2/6 + ...), accurate relative to small r."""
-        taylor = [1.0 / math.factorial(n) for n in range(1, self.fmt.exp_degree + 1)]
-        return self.b.fmul(r, self.horner(r, taylor))
-
-
-def _exp(m: _Math, x: ir.Value) -> ir.Value:
-    lo, hi = m.fmt.exp_range
-    clamped = m.call("minnum", m.call("maxnum", x, m.c(lo)), m.c(hi))  # NaN -> lo, fixed below
-    k, r = m.reduce_ln2(clamped)
-    p = m.b.fadd(m.expm1_poly(r), m.c(1.0))
-    half = m.b.ashr(k, m.i(1))  # 2**k = 2**half * 2**(k - half): both factors stay normal
-    y = m.b.fmul(m.b.fmul(p, m.pow2(half)), m.pow2(m.b.sub(k, half)))
-    return m.keep_nan(x, y)
-
-
-def _expm1_small(m: _Math, x: ir.Value) -> ir.Value:
+def _expm1_small(m: Math, x: ir.Value) -> ir.Value:
     """e**x - 1 for 0 <= x <= 40: 2**k (e**r - 1) + (2**k - 1)."""
     k, r = m.reduce_ln2(x)
     scale = m.pow2(k)
     return m.call("fmuladd", m.expm1_poly(r), scale, m.b.fsub(scale, m.c(1.0)))
 
 
-def _expm1(m: _Math, x: ir.Value) -> ir.Value:
+def _expm1(m: Math, x: ir.Value) -> ir.Value:
     """e**x - 1 for every x: 2**k (e**r - 1) + (2**k - 1) while 2**k - 1 is not just 2**k,
     e**x itself beyond (as _exp, in two halves: results near overflow stay finite)."""
     clamped = m.call("minnum", m.call("maxnum", x, m.c(-40.0)), m.c(m.fmt.exp_range[1]))
@@ -148,7 +58,7 @@ def _expm1(m: _Math, x: ir.Value) -> ir.Value:
     return m.keep_nan(x, y)
 
 
-def _tanh(m: _Math, x: ir.Value) -> ir.Value:
+def _tanh(m: Math, x: ir.Value) -> ir.Value:
     absolute = m.call("fabs", x)
     magnitude = m.call("minnum", absolute, m.c(20.0))
     t = _expm1_small(m, m.b.fmul(magnitude, m.c(2.0)))
@@ -160,7 +70,7 @@ def _tanh(m: _Math, x: ir.Value) -> ir.Value:
     return m.keep_nan(x, m.call("copysign", y, x))  # tanh is odd; keeps tanh(-0.0) = -0.0
 
 
-def _log(m: _Math, x: ir.Value) -> ir.Value:
+def _log(m: Math, x: ir.Value) -> ir.Value:
     b, fmt = m.b, m.fmt
     tiny = b.fcmp_ordered("<", x, m.c(2.0 ** (1 - fmt.bias)))  # subnormal, zero or negative
     scaled = b.select(tiny, b.fmul(x, m.c(2.0 ** fmt.subnormal_scale)), x)
@@ -188,34 +98,33 @@ def _log(m: _Math, x: ir.Value) -> ir.Value:
     return m.keep_nan(x, y)
 
 
-_BODIES: dict[str, Callable[[_Math, ir.Value], ir.Value]] = {
-    "exp": _exp, "expm1": _expm1, "log": _log, "tanh": _tanh,
+def _log1p(m: Math, x: ir.Value) -> ir.Value:
+    """log(1 + x) = log(u) + (x - (u - 1)) / u with u = 1 + x rounded: x - (u - 1) is the
+    rounding error of 1 + x, exactly (u - 1 is exact), and 1/u the slope of log there, so the
+    digits of x that 1 + x drops come back (log1p(1e-10) = 1e-10, not 1.00000008e-10)."""
+    b = m.b
+    u = b.fadd(x, m.c(1.0))
+    y = b.fadd(_log(m, u), b.fdiv(b.fsub(x, b.fsub(u, m.c(1.0))), u))
+    y = m.where("==", x, m.c(math.inf), m.c(math.inf), y)      # inf - inf in the correction
+    y = m.where("==", u, m.c(0.0), m.c(-math.inf), y)          # x = -1: 0 / 0 in it
+    return m.keep_nan(x, m.where("==", x, m.c(0.0), x, y))      # log1p(-0.0) = -0.0
+
+
+BODIES: dict[str, Callable[[Math, ir.Value], ir.Value]] = {
+    "exp": exp, "expm1": _expm1, "log": _log, "log1p": _log1p, "tanh": _tanh,
+    "erf": special.erf, "normal_cdf": special.normal_cdf,
 }
 
 
 def math_function(module: ir.Module, name: str, dtype: str) -> ir.Function:
-    """The internal function ``@<name>.<dtype>`` of ``module`` (exp, expm1, log or tanh),
-    defined once."""
-    symbol = f"{name}.{dtype}"
-    existing = module.globals.get(symbol)
-    if existing is not None:
-        return existing
-    float_type = FORMATS[dtype].float_type
-    fn = ir.Function(module, ir.FunctionType(float_type, [float_type]), name=symbol)
-    fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(_BODIES[name](_Math(builder, dtype), fn.args[0]))
-    return fn
+    """The internal function ``@<name>.<dtype>`` of ``module`` (a name of BODIES), defined
+    once."""
+    return unary_function(module, f"{name}.{dtype}", dtype, ("alwaysinline",),
+                          lambda builder, x: BODIES[name](Math(builder, dtype), x))
 
 
 def vector_body(builder: ir.IRBuilder, name: str, dtype: str, x: ir.Value, lanes: int) -> ir.Value:
     """The polynomial of ``name`` on a vector ``x`` of ``lanes`` values, emitted at the
     builder's position: every lane computes what ``@<name>.<dtype>`` computes (the same
     operations, on vector types), for ``codegen.llvm.vecmath``'s vector variants."""
-    scalar = FORMATS[dtype]
-    fmt = replace(scalar, float_type=ir.VectorType(scalar.float_type, lanes),
-                              int_type=ir.VectorType(scalar.int_type, lanes))
-    m = _Math(builder, dtype)
-    m.fmt, m.t, m.suffix = fmt, fmt.float_type, f"v{lanes}{dtype}"
-    return _BODIES[name](m, x)
+    return BODIES[name](Math(builder, dtype, lanes), x)

@@ -108,7 +108,7 @@ class _ModuleBuilder:
                 with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
                     b.ret(status)                     # a check failed: stop there
             b.ret(ir.Constant(I32, 0))
-            keep_variants(self.module)
+        keep_variants(self.module)      # long kernels' math, and sin and cos in any kernel
         entry = ir.Function(self.module, ir.FunctionType(I32, [PTR]), entry_symbol(self.kernel))
         entry.args[0].name = "args"
         entry.attributes.add("nounwind")

@@ -20,9 +20,12 @@ computes exactly what the scalar function computes, so results do not depend on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 
-from codegen.llvm.mathlib import FORMATS, math_function, vector_body
+from codegen.llvm.mathcore import FORMATS
+from codegen.llvm.mathlib import math_function, vector_body
 
 # Vector widths offered to the vectorizer: every width an x86 vector register holds for f32 or
 # f64 (SSE to AVX-512); it picks the one its cost model prefers for the host CPU.
@@ -42,33 +45,52 @@ class _Attributes(ir.FunctionAttributes):
 def called_math_function(module: ir.Module, name: str, dtype: str) -> ir.Function:
     """``@<name>.<dtype>.call``: the math function as a call with vector variants (the module
     needs ``keep_variants`` once complete)."""
-    symbol = f"{name}.{dtype}.call"
+    def scalar(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
+        return builder.call(math_function(module, name, dtype), [x])
+
+    def vector(builder: ir.IRBuilder, x: ir.Value, width: int) -> ir.Value:
+        return vector_body(builder, name, dtype, x, width)
+
+    return with_variants(module, f"{name}.{dtype}", dtype, scalar, vector)
+
+
+Body = Callable[[ir.IRBuilder, ir.Value], ir.Value]
+VectorBody = Callable[[ir.IRBuilder, ir.Value, int], ir.Value]
+
+
+def with_variants(module: ir.Module, name: str, dtype: str, scalar: Body,
+                  vector: VectorBody) -> ir.Function:
+    """``@<name>.call``, a ``noinline`` scalar function whose body `scalar` builds, with the
+    vector variants ``@<name>.v<width>`` that `vector` builds (each lane must compute what the
+    scalar function computes), defined once per module."""
+    symbol = f"{name}.call"
     existing = module.globals.get(symbol)
     if existing is not None:
         return existing
-    inline = math_function(module, name, dtype)
     float_type = FORMATS[dtype].float_type
-    variants = [_variant(module, name, dtype, width) for width in WIDTHS]
+    variants = [_variant(module, name, float_type, width, vector) for width in WIDTHS]
     fn = ir.Function(module, ir.FunctionType(float_type, [float_type]), name=symbol)
     fn.linkage = "internal"
     fn.attributes = _Attributes(["noinline", "nounwind"])
     mangled = ",".join(f"_ZGV_LLVM_N{w}v_{symbol}({v.name})" for w, v in zip(WIDTHS, variants))
     fn.attributes.add(f'"vector-function-abi-variant"="{mangled}"')
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(builder.call(inline, [fn.args[0]]))
+    builder.ret(scalar(builder, fn.args[0]))
     return fn
 
 
-def _variant(module: ir.Module, name: str, dtype: str, width: int) -> ir.Function:
-    """``<width x T> @<name>.<dtype>.v<width>(<width x T>)``: the polynomial on vectors."""
-    vector = ir.VectorType(FORMATS[dtype].float_type, width)
-    fn = ir.Function(module, ir.FunctionType(vector, [vector]), name=f"{name}.{dtype}.v{width}")
+def _variant(module: ir.Module, name: str, float_type: ir.Type, width: int,
+             vector: VectorBody) -> ir.Function:
+    """``<width x T> @<name>.v<width>(<width x T>)``: the function on vectors."""
+    vector_type = ir.VectorType(float_type, width)
+    fn = ir.Function(module, ir.FunctionType(vector_type, [vector_type]),
+                     name=f"{name}.v{width}")
     fn.linkage = "internal"
     fn.attributes.add("noinline")
     fn.attributes.add("nounwind")
     fn.vector_variant = True      # for keep_variants
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    builder.ret(vector_body(builder, name, dtype, fn.args[0], width))
+    builder.ret(vector(builder, fn.args[0], width))
     return fn
 
 

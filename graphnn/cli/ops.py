@@ -24,7 +24,8 @@ FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
         ("Losses", "losses"),
         ("Comparison and selection", "compare"),
         ("Gather and indices", "gather"),
-        ("Sources", "source")))
+        ("Sources", "source"),
+        ("Elementary functions", "elementary"), ("Rounding and logsumexp", "rounding")))
 
 
 def family_ops(module: ModuleType) -> list[OpDef]:

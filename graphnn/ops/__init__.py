@@ -20,6 +20,10 @@ from graphnn.ops.compare import (
                                  not_equal,
                                  where,
 )
+from graphnn.ops.elementary import (
+    cos, erf, erf_slope, expm1, gelu, log1p, normal_cdf, normal_pdf, reciprocal, rsqrt, silu, sin,
+    softplus, softsign,
+)
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.conv1d import conv1d
 from graphnn.ops.gates import above, maximum, minimum
@@ -35,5 +39,6 @@ from graphnn.ops.avgpool import avg_pool2d, avg_pool2d_grad, global_avg_pool2d
 from graphnn.ops.maxpool import max_pool2d, max_pool2d_grad, max_pool2d_select
 from graphnn.ops.normalization import batch_norm, layer_norm
 from graphnn.ops.reduce import max, mean, min, sum
+from graphnn.ops.rounding import ceil, floor, logsumexp, round
 from graphnn.ops.softmax import log_softmax, softmax
 from graphnn.ops.source import size

@@ -171,9 +171,10 @@ SQRT = elementwise(
 
 SIGN = elementwise(
     "sign", ("x",),
-    doc="""Elementwise sign: -1, 0 or 1 (NaN for NaN). Piecewise constant: no gradient.
+    doc="""Elementwise sign: -1, 0 or 1 (sign(-0.0) = -0.0, NaN for NaN). Piecewise constant:
+    no gradient.
 
-    >>> gn.evaluate(gn.ops.sign(np.array([-2.0, 0.0, 3.0])))
+    >>> gn.evaluate(gn.sign(np.array([-2.0, 0.0, 3.0])))
     array([-1.,  0.,  1.])
     """,
     reference=np.sign,
@@ -181,7 +182,7 @@ SIGN = elementwise(
     to_sympy=lambda x: sympy.sign(x),
     scalar=lambda x: loops.select(loops.gt(x, 0), 1, loops.select(loops.lt(x, 0), -1, x)),
     derivative=("0",),
-    symbol="sign", public=False, kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
+    symbol="sign", kinks=(Kink("x = 0", (0.0,), False, NO_GRADIENT),),
 )
 
 ABS = elementwise(

@@ -15,6 +15,7 @@ from typing import Any
 import mpmath
 import sympy
 
+from graphnn.ops.functions import Ceil, Floor, RoundHalfEven
 from graphnn.symbolic.functions import Sigmoid
 
 
@@ -82,6 +83,9 @@ _RULES: tuple[tuple[type, Any], ...] = (
     (sympy.log, lambda v: mpmath.log(v[0])), (sympy.tanh, lambda v: mpmath.tanh(v[0])),
     (sympy.Abs, lambda v: abs(v[0])), (sympy.sign, lambda v: mpmath.sign(v[0])),
     (Sigmoid, lambda v: 1 / (1 + mpmath.exp(-v[0]))),
+    (sympy.sin, lambda v: mpmath.sin(v[0])), (sympy.cos, lambda v: mpmath.cos(v[0])),
+    (sympy.erf, lambda v: mpmath.erf(v[0])), (Floor, lambda v: mpmath.floor(v[0])),
+    (Ceil, lambda v: mpmath.ceil(v[0])), (RoundHalfEven, lambda v: mpmath.nint(v[0])),
     (sympy.Max, max), (sympy.Min, min), (sympy.Heaviside, _heaviside),
     (sympy.DiracDelta, lambda v: mpmath.mpf(0) if v[0] != 0 else None),
     (sympy.And, all), (sympy.Or, any), (sympy.Not, lambda v: not v[0]),
@@ -111,7 +115,8 @@ def _leaf(expr: sympy.Basic) -> Any:
     if expr.is_Rational:
         return mpmath.mpf(expr.p) / expr.q
     if expr.is_number and expr.is_finite:
-        return mpmath.mpmathify(complex(sympy.N(expr, mpmath.mp.dps)))
+        value = sympy.N(expr, mpmath.mp.dps)        # π stays real (an mpf), as a Rational does
+        return mpmath.mpf(value) if value.is_real else mpmath.mpmathify(complex(value))
     raise ValueError(f"not a finite number: {expr}")
 
 

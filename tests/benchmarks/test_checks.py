@@ -9,7 +9,7 @@ import pytest
 import graphnn as gn
 from benchmarks.report import table
 from benchmarks.workload import CheckError, Workload
-from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
+from benchmarks.workloads import conv, elementwise, mathchain, mlp, neuron, scale
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +23,8 @@ BUILDERS = {
     "elementwise": lambda: elementwise.build(100_000, with_out=True, quick=True),
     "mlp": lambda: mlp.build(64, quick=True),
     "conv": lambda: conv.build(4, 2, 4, 8, quick=True),
+    "math chain": lambda: mathchain.build(10_000, "new math", quick=True),
+    "exp/tanh chain": lambda: mathchain.build(10_000, "exp/tanh", quick=True),
 }
 
 

@@ -27,3 +27,17 @@ def elementwise(name: str, dtype: str, n: int, arity: int,
 def compiled(kernel: loops.Kernel, blas: bool = True, cpu: str = "host") -> CompiledKernel:
     """The kernel compiled (once per session) for `cpu`, "host" or an x86-64 level."""
     return compile_kernel(kernel, blas=blas, target=Target.named(cpu))
+
+
+@functools.cache
+def unary_kernel(op: str, dtype: str, n: int) -> loops.Kernel:
+    """out[i] = loops.<op>(x0[i]) over n elements (the math function tests)."""
+    return elementwise(f"{op}_{dtype}", dtype, n, 1, getattr(loops, op))
+
+
+def assert_same_values(got: np.ndarray, expected: np.ndarray) -> None:
+    """Equal values (NaN where NaN) with the same signs of zeros; a NaN's sign bit means
+    nothing."""
+    np.testing.assert_array_equal(got, expected)
+    number = ~np.isnan(expected)
+    np.testing.assert_array_equal(np.signbit(got[number]), np.signbit(expected[number]))

@@ -194,6 +194,7 @@ def test_size_reads_its_operand_for_its_shape_alone():
 def test_an_activation_is_declared_with_its_initializer():
     from graphnn.nn.layers import activations
     assert activations() == {"linear": "xavier", "relu": "he", "leaky_relu": "he", "elu": "he",
-                             "sigmoid": "xavier", "tanh": "xavier", "softmax": "xavier"}
+                             "sigmoid": "xavier", "tanh": "xavier", "softmax": "xavier",
+                             "softplus": "he", "softsign": "xavier", "gelu": "he", "silu": "he"}
     assert {name for name, op in REGISTRY.items() if op.activation} == set(activations()) - {
         "linear"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 
 import graphnn as gn
 from graphnn import nn
@@ -21,7 +22,9 @@ def sigmoid(z):
 
 ACTIVATIONS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0), "sigmoid": sigmoid,
                "tanh": np.tanh, "elu": lambda z: np.where(z > 0, z, np.expm1(z)),
-               "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z)}
+               "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+               "softplus": lambda z: np.logaddexp(0.0, z), "softsign": lambda z: z / (1 + abs(z)),
+               "gelu": lambda z: z * scipy.special.ndtr(z), "silu": lambda z: z * sigmoid(z)}
 
 
 def test_every_activation_has_a_reference_here():

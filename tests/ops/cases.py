@@ -688,3 +688,9 @@ def differentiable(case: Case, result_dtype: str) -> bool:
 def all_cases() -> list[tuple[str, int, Case]]:
     """(op name, index, case) for every row, in a stable order (pytest ids)."""
     return [(name, k, case) for name in sorted(CASES) for k, case in enumerate(CASES[name])]
+
+
+# the math family's rows (log1p ... logsumexp), in a module of their own
+from tests.ops.math_cases import ROWS as _MATH_ROWS  # noqa: E402
+
+CASES.update(_MATH_ROWS)

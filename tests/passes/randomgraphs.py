@@ -224,7 +224,7 @@ BUILDERS: dict[str, Callable] = {
     **{name: rearranged for name in ("slice", "pad", "squeeze", "expand_dims", "flip", "tile",
                                       "repeat")},
     "concat": joined, "stack": joined,
-    **{name: _reduce for name in ("sum", "mean", "max", "min")},
+    **{name: _reduce for name in ("sum", "mean", "max", "min", "logsumexp")},
     **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
     "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,
     **{name: _pair for name in ("mse", "binary_cross_entropy", "softmax_cross_entropy")},
@@ -259,15 +259,22 @@ def random_graph(seed: int, dtype: str = "float64") -> gn.Graph:
     # drawn a quarter of the time, so that float arithmetic keeps the rewrite rules busy
     own = [n for n in ops if REGISTRY[n].dtype is not None]
     rest = [n for n in ops if REGISTRY[n].dtype is None]
-    for _ in range(int(rng.integers(5, 14))):
+    steps = int(rng.integers(5, 14))
+    for step in range(steps):
+        # the last op is the seed's (so every op is in some graph once the seeds outnumber
+        # the ops, however long the table grows), tried on operands until it fits
+        last = step == steps - 1
         names = own if rng.random() < 0.25 else rest
-        name = names[rng.integers(len(names))]
+        name = ops[seed % len(ops)] if last else names[rng.integers(len(names))]
         # the float ops draw their operands among the float nodes
-        operands = pool if names is own else [n for n in pool if n.dtype == dtype]
-        try:
-            pool.append(BUILDERS.get(name, _elementwise)(rng, operands, name))
-        except GraphnnError:
-            continue
+        operands = pool if REGISTRY[name].dtype is not None else \
+            [n for n in pool if n.dtype == dtype]
+        for _ in range(20 if last else 1):
+            try:
+                pool.append(BUILDERS.get(name, _elementwise)(rng, operands, name))
+                break
+            except GraphnnError:
+                continue
     outputs = [n for n in pool if n.dtype == dtype][-2:]      # float outputs: a loss of them
     loss = gn.sum(outputs[0]) + gn.sum(outputs[1] * outputs[0] if outputs[1].shape ==
                                        outputs[0].shape else outputs[1])

@@ -2,15 +2,13 @@
 
 Each becomes a graphnn op or a short composition of them; each has a NumPy fold for values
 known at import (shape arithmetic on int64 arrays). Compositions are exact where it matters:
-they return x itself on the identity side of an activation (PRelu, Celu), and Softplus uses
-relu(x) + log(1 + e^-|x|), which neither overflows for large x nor loses more than about one
-unit in the last place of 1 in absolute error.
+they return x itself on the identity side of an activation (PRelu, Celu). Softplus, Softsign,
+Gelu, Swish (alpha 1), Erf, Sin, Cos, Floor, Ceil and Round are graphnn ops of their own.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -66,8 +64,10 @@ UNARY = {
     "Neg": (ops.neg, np.negative), "Abs": (ops.abs, np.abs), "Sqrt": (ops.sqrt, np.sqrt),
     "Exp": (ops.exp, np.exp), "Log": (ops.log, np.log), "Sign": (ops.sign, np.sign),
     "Relu": (ops.relu, _relu_fold), "Sigmoid": (ops.sigmoid, None), "Tanh": (ops.tanh, None),
-    "Reciprocal": (lambda x: 1.0 / x, None), "Identity": (lambda x: x, lambda x: x),
-    "Softsign": (lambda x: x / (1.0 + ops.abs(x)), None),
+    "Reciprocal": (ops.reciprocal, None), "Identity": (lambda x: x, lambda x: x),
+    "Softsign": (ops.softsign, None), "Softplus": (ops.softplus, None), "Erf": (ops.erf, None),
+    "Sin": (ops.sin, None), "Cos": (ops.cos, None), "Floor": (ops.floor, np.floor),
+    "Ceil": (ops.ceil, np.ceil), "Round": (ops.round, np.round),   # both: half to even
 }
 
 for _name, (_op, _numpy) in UNARY.items():
@@ -125,33 +125,21 @@ def prelu(ctx, x, slope):
     return ops.relu(x) - ctx.node(slope, like=x) * ops.relu(-x)
 
 
-def softplus(x):
-    """log(1 + e^x) as relu(x) + log(1 + e^-|x|): no overflow for large x."""
-    return ops.relu(x) + ops.log(1.0 + ops.exp(-ops.abs(x)))
-
-
-converter("Softplus", limits="absolute error about 1e-7 (float32) where softplus(x) is "
-          "below that, until gn.softplus")(lambda ctx, x: softplus(x))
-
-
 @converter("Mish")
 def mish(ctx, x):
-    return x * ops.tanh(softplus(x))
+    return x * ops.tanh(ops.softplus(x))
 
 
 @converter("Swish", attributes=("alpha",))
 def swish(ctx, x, *, alpha):
-    return x * ops.sigmoid(x if alpha == 1.0 else float(alpha) * x)
+    return ops.silu(x) if alpha == 1.0 else x * ops.sigmoid(float(alpha) * x)
 
 
-@converter("Gelu", attributes=("approximate",), limits="approximate='none' waits for gn.erf")
+@converter("Gelu", attributes=("approximate",))
 def gelu(ctx, x, *, approximate):
-    if approximate != "tanh":
-        raise ctx.attribute_error("approximate", approximate, "waiting for gn.erf; 'tanh' "
-                                  "is supported")
-    # 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
-    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
-    return 0.5 * x * (1.0 + ops.tanh(inner))
+    if approximate not in ("none", "tanh"):
+        raise ctx.attribute_error("approximate", approximate, "'none' or 'tanh'")
+    return ops.gelu(x, approximate=approximate)
 
 
 # -- variadic and Clip -----------------------------------------------------------------------------

@@ -16,16 +16,6 @@ from graphnn import ops
 from graphnn.onnx.convert.shape import waiting
 from graphnn.onnx.registry import converter
 
-
-def log_sum_exp(x, axes, keepdims: bool):
-    """log(sum(e^x)) as m + log(sum(e^(x - m))) with m the maximum, clamped to the finite
-    range so that all -inf gives -inf and a +inf gives +inf (not NaN from inf - inf)."""
-    big = float(np.finfo(x.dtype).max)
-    m = ops.minimum(ops.maximum(ops.max(x, axis=axes, keepdims=True), -big), big)
-    total = ops.log(ops.sum(ops.exp(x - m), axis=axes, keepdims=keepdims))
-    return total + ops.reshape(m, total.shape)
-
-
 # name: (opset where axes became an input, graph form, NumPy fold or None)
 REDUCTIONS = {
     "ReduceSum": (13, ops.sum, np.sum),
@@ -36,7 +26,7 @@ REDUCTIONS = {
     "ReduceL1": (18, lambda x, **k: ops.sum(ops.abs(x), **k), None),
     "ReduceL2": (18, lambda x, **k: ops.sqrt(ops.sum(ops.square(x), **k)), None),
     "ReduceLogSum": (18, lambda x, **k: ops.log(ops.sum(x, **k)), None),
-    "ReduceLogSumExp": (18, lambda x, axis, keepdims: log_sum_exp(x, axis, keepdims), None),
+    "ReduceLogSumExp": (18, ops.logsumexp, None),
     "ReduceProd": (18, None, np.prod),
 }
 
