@@ -120,10 +120,10 @@ def _logsumexp_expand(x, axis, keepdims):
     big = float(np.finfo(x.dtype).max)
     m = apply("max", x, axis=axis, keepdims=True)
     shift = apply("minimum", apply("maximum", m, -big), big)
-    below = apply("greater", shift, x, tie=0.0)                # 1 below the maximum, else 0
+    below = apply("above", shift, x, tie=0.0)                # 1 below the maximum, else 0
     others = apply("sum", apply("exp", apply("minimum", x - shift, 0.0)) * below, axis=axis,
                    keepdims=True)
-    count = apply("sum", apply("greater", x, shift, tie=1.0), axis=axis, keepdims=True)
+    count = apply("sum", apply("above", x, shift, tie=1.0), axis=axis, keepdims=True)
     total = (shift + apply("log", count)) + apply("log1p", others / apply("maximum", count, 1.0))
     total = total + (m - shift)
     return total if keepdims else apply("reshape", total, shape=reduced(x.shape, axis, False))
