@@ -250,11 +250,12 @@ def random_graph(seed: int, dtype: str = "float64") -> gn.Graph:
     rng = np.random.default_rng(seed)
     inputs = [gn.input(f"a{k}", shape=SHAPES[rng.integers(len(SHAPES))], dtype=dtype)
               for k in range(int(rng.integers(1, 4)))]
-    if rng.random() < 0.2:
+    ops = ELEMENTWISE + sorted(BUILDERS)
+    # an image when drawn, or when the seed's own op (the graph's last) needs one
+    if rng.random() < 0.2 or BUILDERS.get(ops[seed % len(ops)]) is _image:
         inputs.append(gn.input("image", shape=IMAGE, dtype=dtype))
         inputs.append(gn.input("kernel", shape=KERNEL, dtype=dtype))
     pool = inputs + _constants(rng, dtype)
-    ops = ELEMENTWISE + sorted(BUILDERS)
     # the ops with their own dtype rule (comparisons, casts, indices: bool and int results)
     # drawn a quarter of the time, so that float arithmetic keeps the rewrite rules busy
     own = [n for n in ops if REGISTRY[n].dtype is not None]
