@@ -16,6 +16,7 @@ dask is imported only when these functions are called.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -180,10 +181,7 @@ def _weighted(function: Any, rows: int, total: int, reduce: str, *arrays: Any) -
 def _add(*parts: tuple) -> tuple:
     """Partial results added output by output (blocks of no rows gave ())."""
     parts = [p for p in parts if p]
-    if not parts:
-        return ()
-    return tuple(np.sum(column, axis=0) if len(column) > 1 else column[0]
-                 for column in (np.stack(c) for c in zip(*parts)))
+    return tuple(functools.reduce(np.add, column) for column in zip(*parts))
 
 
 def sum_blocks(function: Any, batched: Sequence[Any], whole: Sequence[Any],
