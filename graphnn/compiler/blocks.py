@@ -213,7 +213,6 @@ def sum_blocks(function: Any, batched: Sequence[Any], whole: Sequence[Any],
         pending = [dask.delayed(_add, pure=True)(*pending[i:i + _FAN_IN])
                    for i in range(0, len(pending), _FAN_IN)]
     (found,) = dask.compute(pending[0])
-    found = _add(found)
     return found[0] if function.single else list(found)
 
 

@@ -27,7 +27,8 @@ def grad_sum(f: Any, x: Any, y: Any, params: Sequence[np.ndarray],
     provably the batch).
 
     >>> import numpy as np, dask.array as da, graphnn as gn
-    >>> x = gn.input("x", shape=(4, 2)); y = gn.input("y", shape=(4,)); w = gn.input("w", shape=(2,))
+    >>> x, y = gn.input("x", shape=(4, 2)), gn.input("y", shape=(4,))
+    >>> w = gn.input("w", shape=(2,))
     >>> loss = gn.sum(gn.square(x @ w - y))
     >>> f = gn.compile([loss, *gn.grad(loss, [w])], inputs=[x, y, w])
     >>> xs = da.ones((10, 2), chunks=4); ys = da.zeros(10, chunks=4)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphnn.nn.errors import ParameterFileError
-from graphnn.nn.fit import Totals
 from graphnn.nn.history import History
+from graphnn.nn.loop import Totals
 from graphnn.nn.saving import check_arrays
 from graphnn.nn.step import TrainStep
 

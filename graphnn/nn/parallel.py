@@ -44,16 +44,16 @@ from graphnn.ir import input
 from graphnn.nn import checkpoint as checkpoints
 from graphnn.nn.checkpoint import Position
 from graphnn.nn.errors import ModelError
-from graphnn.nn.fit import (
+from graphnn.nn.history import History
+from graphnn.nn.loop import (
     Schedule,
     Totals,
-    _split,
     end_epoch,
     finish,
     progress_bar,
+    split_validation,
     training_step,
 )
-from graphnn.nn.history import History
 from graphnn.nn.losses import Loss
 from graphnn.nn.optimizers import Optimizer
 from graphnn.nn.parallel_data import cluster_data
@@ -270,7 +270,7 @@ def fit_parallel(model: Sequential, x: Any, y: Any, loss: Loss, optimizer: str |
         raise DistributedError(f"client must be a distributed.Client, got "
                                f"{type(client).__name__}")
     x, t, validation_data = cluster_data(model, x, y, loss, validation[1])
-    x, t, held_out = _split(x, t, validation[0], validation_data, model, loss)
+    x, t, held_out = split_validation(x, t, validation[0], validation_data, model, loss)
     if held_out is not None:
         held_out = tuple(np.asarray(a) if isinstance(a, np.ndarray) else a.compute()
                          for a in held_out)
