@@ -39,7 +39,7 @@ def dask_modules() -> tuple[Any, Any]:
         import dask.array
     except ImportError:
         raise ImportError("running compiled functions on dask arrays needs dask: "
-                          "pip install 'graphnn[distributed]' (or dask[array,distributed])"
+                          "pip install 'graphnn[dask]' (or 'dask[array,distributed]')"
                           ) from None
     return dask, dask.array
 
