@@ -196,7 +196,10 @@ class _Run:
         order = self.batches.order()
         rows = [self.batches.rows(order, k) for k in range(len(self.batches))]
         rows = [np.arange(r.start, r.stop) if isinstance(r, slice) else r for r in rows]
-        self.parallel.reserve(rows)
+        try:
+            self.parallel.reserve(rows)
+        except WorkerLostError as lost:
+            raise self._named(lost, position.epoch, position.batch, "before") from None
         for k in range(position.batch, len(rows)):
             try:
                 value, correct = self.parallel(rows[k])
@@ -209,8 +212,9 @@ class _Run:
                 self._save(position)
         return position
 
-    def _named(self, lost: WorkerLostError, epoch: int, k: int) -> WorkerLostError:
-        return WorkerLostError(f"{lost} during step {self.step.count + 1} (epoch {epoch}, "
+    def _named(self, lost: WorkerLostError, epoch: int, k: int,
+               when: str = "during") -> WorkerLostError:
+        return WorkerLostError(f"{lost} {when} step {self.step.count + 1} (epoch {epoch}, "
                                f"batch {k + 1} of {len(self.batches)})", lost.worker)
 
     def recover(self, lost: WorkerLostError) -> Position:
