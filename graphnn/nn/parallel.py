@@ -42,18 +42,10 @@ from graphnn.distributed import DistributedError, ShardGroup, WorkerLostError
 from graphnn.graph import Graph
 from graphnn.ir import input
 from graphnn.nn import checkpoint as checkpoints
+from graphnn.nn import loop
 from graphnn.nn.checkpoint import Position
 from graphnn.nn.errors import ModelError
 from graphnn.nn.history import History
-from graphnn.nn.loop import (
-    Schedule,
-    Totals,
-    end_epoch,
-    finish,
-    progress_bar,
-    split_validation,
-    training_step,
-)
 from graphnn.nn.losses import Loss
 from graphnn.nn.optimizers import Optimizer
 from graphnn.nn.parallel_data import cluster_data
@@ -160,7 +152,7 @@ class ParallelStep:
 class _Run:
     """One data-parallel fit: its loop over epochs and batches, checkpoints and recovery."""
 
-    def __init__(self, step: TrainStep, data: tuple, schedule: Schedule, client: Any,
+    def __init__(self, step: TrainStep, data: tuple, schedule: loop.Schedule, client: Any,
                  checkpoint: str | os.PathLike | None, every: int) -> None:
         self.step, self.schedule, self.client = step, schedule, client
         self.x, self.t, self.validation = data
@@ -179,7 +171,7 @@ class _Run:
         return ParallelStep(self.step, group, self.batches.size)
 
     def start(self) -> Position:
-        fresh = Position(1, 0, self.batches.rng.bit_generator.state, Totals())
+        fresh = Position(1, 0, self.batches.rng.bit_generator.state, loop.Totals())
         if self.checkpoint is None:
             return fresh
         if os.path.exists(self.checkpoint):
@@ -240,7 +232,7 @@ class _Run:
     def train(self) -> History:
         schedule, history = self.schedule, self.history
         position = self.start()
-        with progress_bar(schedule, len(self.batches)) as bar:
+        with loop.progress_bar(schedule, len(self.batches)) as bar:
             while position.epoch <= schedule.epochs:
                 bar.set_description(f"epoch {position.epoch}/{schedule.epochs}")
                 started = time.perf_counter()
@@ -249,15 +241,15 @@ class _Run:
                 except WorkerLostError as lost:
                     position = self.recover(lost)
                     continue
-                stop = end_epoch(position.epoch, self.step, position.totals, self.validation,
-                                 history, started, bar, schedule)
+                stop = loop.end_epoch(position.epoch, self.step, position.totals,
+                                      self.validation, history, started, bar, schedule)
                 position = Position(position.epoch + 1, 0, self.batches.rng.bit_generator.state,
-                                    Totals())
+                                    loop.Totals())
                 if self.checkpoint is not None:
                     self._save(position)
                 if stop:
                     break
-        finish(history, self.step.model, schedule, len(self.batches))
+        loop.finish(history, self.step.model, schedule, len(self.batches))
         return history
 
     def close(self) -> None:
@@ -265,7 +257,7 @@ class _Run:
 
 
 def fit_parallel(model: Sequential, x: Any, y: Any, loss: Loss, optimizer: str | Optimizer,
-                 schedule: Schedule, step: TrainStep | None, validation: tuple, client: Any,
+                 schedule: loop.Schedule, step: TrainStep | None, validation: tuple, client: Any,
                  checkpoint: str | os.PathLike | None, checkpoint_every: int) -> History:
     """`fit(..., client=)`: see the module docstring and `graphnn.nn.fit`."""
     if type(checkpoint_every) is not int or checkpoint_every < 1:
@@ -274,11 +266,11 @@ def fit_parallel(model: Sequential, x: Any, y: Any, loss: Loss, optimizer: str |
         raise DistributedError(f"client must be a distributed.Client, got "
                                f"{type(client).__name__}")
     x, t, validation_data = cluster_data(model, x, y, loss, validation[1])
-    x, t, held_out = split_validation(x, t, validation[0], validation_data, model, loss)
+    x, t, held_out = loop.split_validation(x, t, validation[0], validation_data, model, loss)
     if held_out is not None:
         held_out = tuple(np.asarray(a) if isinstance(a, np.ndarray) else a.compute()
                          for a in held_out)
-    step = training_step(model, loss, optimizer, step, schedule.seed)
+    step = loop.training_step(model, loss, optimizer, step, schedule.seed)
     if math.prod(x.shape) == 0:
         raise ModelError("x has no examples to train on")
     run = _Run(step, (x, t, held_out), schedule, client, checkpoint, checkpoint_every)

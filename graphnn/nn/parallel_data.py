@@ -11,7 +11,7 @@ import numpy as np
 
 from graphnn.compiler.blocks import dask_modules
 from graphnn.nn.errors import ModelError
-from graphnn.nn.evaluation import check_finite, check_inputs
+from graphnn.nn.evaluation import check_finite, check_inputs, check_layout
 from graphnn.nn.losses import Loss
 
 if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
@@ -35,12 +35,7 @@ def _check_dask(model: Sequential, x: Any, y: Any, dask: Any, da: Any) -> None:
     """Shapes, dtypes and finiteness of dask data, in one computation."""
     if any(np.isnan(d) for d in (*x.shape, *y.shape)):
         raise ModelError("x or y has unknown chunk sizes: call .compute_chunk_sizes() on it")
-    if x.shape[1:] != model.input_shape or x.ndim == 0:
-        expected = ", ".join(map(str, model.input_shape))
-        raise ModelError(f"x must have shape (n, {expected}) for this model, got {x.shape}")
-    if x.dtype != np.dtype(model.dtype):
-        raise ModelError(f"x is {x.dtype} but the model is {model.dtype}; convert it with "
-                         f"x.astype({model.dtype!r})")
+    check_layout(model, x)
     if y.shape[0] != x.shape[0]:
         raise ModelError(f"x has {x.shape[0]} examples but y has {y.shape[0]}")
     bad_x, bad_y = dask.compute(_bad_rows(x, da), _bad_rows(y, da))
