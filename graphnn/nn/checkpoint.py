@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,7 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         with np.load(path, allow_pickle=False) as file:
             members = {k: file[k] for k in file.files}
         state = json.loads(members.pop("state").tobytes())
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise ParameterFileError(f"{os.fspath(path)} is not a readable graphnn checkpoint "
                                  f"({error})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT or \
