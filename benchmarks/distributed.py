@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="batch 256 only, fewer repeats")
     args = parser.parse_args(argv)
     repeats = 5 if args.quick else 15
+    import scipy.linalg.cython_blas  # noqa: F401 (load graphnn's BLAS so that the limit reaches it)
     with blas_threads(1) as threads:          # the workers' BLAS has one thread (dask's nanny)
         print(f"{machine_line()}; {threads}")
         print("\n".join(training_table(repeats, BATCHES[:1] if args.quick else BATCHES)))
