@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from graphnn.errors import InputError, OpError
 from graphnn.ir import Node, toposort
 from graphnn.shapes import format_shape
-from graphnn.text import graph_text
+from graphnn.text import graph_text, without_unit_factors
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -119,8 +119,35 @@ class Graph:
                 graph.add_edge(index[source], k, position=position)
         return graph
 
+    def text(self, raw: bool = False) -> str:
+        """The text form. By default as print shows it, for reading: without products and
+        quotients by a scalar 1 (the `mul 1.0, x` that gn.grad's seed leaves until gn.optimize
+        removes it). With raw=True, the graph exactly as built: the canonical form that the
+        plan cache's keys and an export's version hash are made from.
+
+        >>> import graphnn as gn
+        >>> x, y = gn.input("x"), gn.input("y")
+        >>> g = gn.Graph(gn.grad(x * y, [x, y]), name="dxy")
+        >>> print(g.text(raw=True))
+        graph dxy(y: f64[], x: f64[]) {
+          %0 = mul 1.0, y  : f64[]
+          %1 = mul 1.0, x  : f64[]
+          return %0, %1
+        }
+        >>> print(g)
+        graph dxy(y: f64[], x: f64[]) {
+          return y, x
+        }
+        """
+        if raw:
+            return graph_text(self.name, self.inputs, self.outputs, self.nodes)
+        outputs, _ = without_unit_factors(self.outputs)
+        if all(new is old for new, old in zip(outputs, self.outputs)):
+            return graph_text(self.name, self.inputs, self.outputs, self.nodes)
+        return graph_text(self.name, self.inputs, outputs, toposort(outputs))
+
     def __str__(self) -> str:
-        return graph_text(self.name, self.inputs, self.outputs, self.nodes)
+        return self.text()
 
     def __repr__(self) -> str:
         return (f"<Graph {self.name}: {len(self.inputs)} inputs, {len(self.nodes)} nodes, "

@@ -126,6 +126,8 @@ class Labels:
     """What the teaching drawings and the label checker need beyond `symbol` and `derivative`.
 
     `infix`: step-through text writes the op between its operands with its symbol (x + y).
+    `written`: how step-through text writes the op applied to its operand x, when its drawn
+    symbol is no function name: "-(x)" for neg (drawn as the gate ×-1), "(x)²" for square.
     `in_words`: the derivative labels are words, not formulas (max: "g routed to the max"), so
     the label checker leaves them to the rule proof.
     `sizes`: what the size letters of the labels stand for (mean's N: elements per mean).
@@ -134,6 +136,7 @@ class Labels:
     """
 
     infix: bool = False
+    written: str = ""
     in_words: bool = False
     sizes: Mapping[str, Callable[[Node], int]] = field(default_factory=dict)
     assumes: Callable[..., Mapping[Any, Any]] | None = None

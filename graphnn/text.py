@@ -1,4 +1,5 @@
-"""The canonical text form of a graph, used by print(graph), errors and golden files.
+"""The text form of a graph: the canonical form (errors, cache keys, hashes) and the one print
+shows, which is the same without products by a scalar 1.
 
 Part of the core (below graphnn.graph, which prints itself with it, and the optimizer's checks,
 which name nodes with it): the text form is the IR's own notation, not a rendering.
@@ -13,6 +14,11 @@ Inputs keep their names; other nodes are %0, %1, ... in topological order; scala
 are written inline as literals; attributes that differ from the op's default are listed in
 braces, sorted. Nothing depends on object ids or hash seeds, so the text is the same in every
 process.
+
+Reverse mode seeds the output's gradient with 1 and every rule multiplies by its upstream
+gradient, so the graphs gn.grad builds hold `mul 1.0, x` (and `mul 1.0, 1.0`) until gn.optimize
+removes them. `without_unit_factors` rebuilds outputs without them for reading: print(graph)
+and the drawings show that; the raw form (`graph.text(raw=True)`) is what was built.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.ir import Node
+from graphnn.ir import Node, apply, toposort
 from graphnn.shapes import format_shape
 
 _SHORT = {"float32": "f32", "float64": "f64"}
@@ -99,3 +105,51 @@ def graph_text(name: str, inputs: Sequence[Node], outputs: Sequence[Node],
     lines.append("  return " + ", ".join(names[o] for o in outputs))
     lines.append("}")
     return "\n".join(lines)
+
+
+def _is_one(node: Node) -> bool:
+    return node.op == "constant" and node.shape == () and float(node.value) == 1.0
+
+
+def _identity_operand(node: Node, inputs: tuple[Node, ...]) -> Node | None:
+    """The operand `node` equals when it multiplies or divides it by a scalar 1 (None: none).
+
+    Only when that operand already has the node's shape and dtype: 1 * x with x broadcast
+    to a larger shape is not x.
+    """
+    if node.op == "mul":
+        candidates = [b for a, b in (inputs, inputs[::-1]) if _is_one(a)]
+    elif node.op == "div":
+        candidates = [inputs[0]] if _is_one(inputs[1]) else []
+    else:
+        return None
+    for other in candidates:
+        if other.shape == node.shape and other.dtype == node.dtype:
+            return other
+    return None
+
+
+def without_unit_factors(outputs: Sequence[Node]) -> tuple[list[Node], dict[Node, Node]]:
+    """`outputs` without products and quotients by a scalar 1 (x * 1 = x and x / 1 = x
+    exactly, for every x); and original -> shown node. The nodes given are not changed.
+
+    A rebuilt node keeps its name; a removed `× 1` shows as its operand, under the operand's
+    name (or none).
+
+    >>> import graphnn as gn
+    >>> x = gn.input("x")
+    >>> (shown,), _ = without_unit_factors([gn.exp(x * 1.0) / 1.0])
+    >>> shown.op, shown.inputs[0] is x
+    ('exp', True)
+    """
+    mapping: dict[Node, Node] = {}
+    for node in toposort(list(outputs)):
+        inputs = tuple(mapping[i] for i in node.inputs)
+        same = _identity_operand(node, inputs)
+        if same is not None:
+            mapping[node] = same
+        elif all(new is old for new, old in zip(inputs, node.inputs)):
+            mapping[node] = node
+        else:
+            mapping[node] = apply(node.op, *inputs, name=node.name, **node.attrs)
+    return [mapping[o] for o in outputs], mapping

@@ -1,9 +1,10 @@
 """The C header of an exported library: prototypes, shapes, dtypes, sizes, return codes.
 
 Input: the entries, a description of the build (``Build``). Output: the header's text,
-deterministic for the same entries and build. Every number a caller needs is a ``#define``
-(shapes, element counts, workspace bytes, the batch chunk), every argument has a comment, and
-the graph's text form is quoted, so the header documents the function it declares.
+deterministic for the same entries and build. Every number and type a caller needs is a
+``#define`` (element types, shapes, element counts, workspace bytes, the batch chunk), every
+argument has a comment, and the graph's text form is quoted, so the header documents the
+function it declares.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def _entry(entry: Entry, build: Build) -> list[str]:
 def _shape_macros(prefix: str, argument: Argument, batch: bool) -> list[str]:
     shape = ", ".join(str(d) for d in argument.shape)
     lines = [f"/* {argument.label} `{argument.name}`: {_DTYPES[argument.dtype]}[{shape}] */",
+             f"#define {prefix}_TYPE {argument.c_type}",
              f"#define {prefix}_NDIM {len(argument.shape)}",
              f"#define {prefix}_SHAPE {{{shape}}}" if argument.shape else
              f"#define {prefix}_SHAPE {{1}}  /* a scalar: one element */",

@@ -55,8 +55,8 @@ def parser() -> argparse.ArgumentParser:
     show_parser = commands.add_parser("show", help="print a model file's graph as text")
     show_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")
     show_parser.add_argument("--grad", action="store_true", help="also print its gradients")
-    show_parser.add_argument("--raw", action="store_true", help="print the gradients as "
-                             "gn.grad built them, with the seed's products by 1")
+    show_parser.add_argument("--raw", action="store_true", help="print the graphs as built "
+                             "(gn.grad's gradients with the seed's products by 1)")
     optimize_parser = commands.add_parser(
         "optimize", help="print a model file's graph and gradients before and after optimization")
     optimize_parser.add_argument("file", help="a Python file defining `outputs` (see docs/cli.md)")

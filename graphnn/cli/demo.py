@@ -21,7 +21,6 @@ from graphnn.ir import Node, apply
 from graphnn.ir import input as declare
 from graphnn.ops import sigmoid
 from graphnn.render.animate import animate
-from graphnn.render.display import display_text
 from graphnn.render.drawing import RenderError, backend
 from graphnn.render.pictures import Feed, write_picture
 from graphnn.symbolic import check_gradients
@@ -43,7 +42,7 @@ def demo(out=None, pictures: str = "out") -> int:
     say("graphnn demo: the lecture neuron  f = sigmoid(w0*x0 + w1*x1 + w2)\n")
     say(f"{Graph(f, name='neuron')}\n")
     say("Its gradient, built by reverse mode as a graph of its own:\n")
-    say(f"{display_text(Graph(grads, name='neuron_gradient'))}\n")
+    say(f"{Graph(grads, name='neuron_gradient')}\n")
     feed_text = ", ".join(f"{k} = {v:g}" for k, v in NEURON_FEED.items())
     say(f"Evaluated with the NumPy reference at {feed_text}:\n")
     values = evaluate([f, *grads], NEURON_FEED)

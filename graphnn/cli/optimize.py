@@ -49,8 +49,8 @@ def run_optimize(path: str, out: TextIO | None = None, diff: bool = False) -> in
     out = out or sys.stdout
     graph, feed = gradient_graph(path)
     optimized, report = optimize(graph, report=True)
-    print(f"# before: {report.nodes_before} nodes\n{graph}\n", file=out)
-    print(f"# after: {report.nodes_after} nodes\n{optimized}\n", file=out)
+    print(f"# before: {report.nodes_before} nodes\n{graph.text(raw=True)}\n", file=out)
+    print(f"# after: {report.nodes_after} nodes\n{optimized.text(raw=True)}\n", file=out)
     print(report.table(), file=out)
     if diff:
         print(f"\n{report.diff()}", file=out)

@@ -98,12 +98,12 @@ def make_entry(graph: Graph, made: Plan, name: str, batch: Sequence[str] | bool 
                              f"output {k}" + (f" {n.name!r}" if n.name else ""), bool(batched))
                     for k, (n, c) in enumerate(zip(graph.outputs, names)))
     sources, constants = _sources(made, graph)
-    text = str(graph).splitlines()
+    text = graph.text(raw=True).splitlines()
     if len(text) > TEXT_LINES:
         text = text[:TEXT_LINES - 1] + [f"... ({len(text) - TEXT_LINES + 1} more lines)"]
     try:
         return Entry(name, made.kernel, arguments, outputs,
-                     hashlib.sha256(str(graph).encode()).hexdigest(),
+                     hashlib.sha256(graph.text(raw=True).encode()).hexdigest(),
                      constants=made.constants, batch=rows.declared if batched else None,
                      no_batch=rows.reason, text="\n".join(text), sources=sources,
                      output_constants=constants,

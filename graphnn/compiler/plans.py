@@ -3,11 +3,11 @@
 Stage: compilation. Input: a graph with fixed input shapes, its name, whether to optimize it and the
 CompileOptions. Output: a `Plan`, the scheduled loop-IR kernel with its constant arrays and, for
 each graph output, where its value comes from. Optimizing, lowering and scheduling are pure
-functions of the graph's text (`print(graph)`, which is the same in every process), the full bytes
-of its constants, the options (by their repr: every field, so a new setting cannot be left out of
-the key) and graphnn's and codegen's source, so a plan is stored in the disk cache (codegen.cache,
-beside the object code) under a hash of exactly those, and a graph compiled before skips all three:
-about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
+functions of the graph's raw text (`graph.text(raw=True)`, the same in every process), the full
+bytes of its constants, the options (by their repr: every field, so a new setting cannot be left out
+of the key) and graphnn's and codegen's source, so a plan is stored in the disk cache
+(codegen.cache, beside the object code) under a hash of exactly those, and a graph compiled before
+skips all three: about 30 ms of Python for the MLP step, 15 ms for the lecture neuron.
 
 A plan is stored as data, never as a pickle (a cache entry cannot run code when read): a
 little-endian length, JSON for the structure (`PLAN_FORMAT`, the cache key it was made for, the
@@ -137,7 +137,7 @@ def plan_key(graph: Graph, name: str, optimize: bool,
     # NumPy's version and the CPU: constant folding runs NumPy, whose SIMD kernels may round
     # transcendental functions differently per CPU and release (a cache directory can be
     # shared between machines)
-    return cache.cache_key([PLAN_FORMAT, str(graph), name, str(optimize), *constants,
+    return cache.cache_key([PLAN_FORMAT, graph.text(raw=True), name, str(optimize), *constants,
                             repr(options), f"cores={available_cores()}", _graphnn_version(),
                             codegen_version(), np.__version__, host()])
 

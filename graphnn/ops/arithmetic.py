@@ -103,7 +103,7 @@ NEG = elementwise(
     to_sympy=lambda x: -x,
     scalar=lambda x: -x,
     derivative=("-1",),
-    symbol="×-1", kinks=(),
+    symbol="×-1", labels=Labels(written="-(x)"), kinks=(),
 )
 
 def _one_at_zero(x: Node) -> Node:
@@ -146,7 +146,7 @@ SQUARE = elementwise(
     to_sympy=lambda x: x ** 2,
     scalar=lambda x: x * x,
     derivative=("2x",),
-    symbol="x²", kinks=(),
+    symbol="x²", labels=Labels(written="(x)²"), kinks=(),
 )
 
 SQRT = elementwise(
@@ -198,8 +198,9 @@ ABS = elementwise(
     to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
-    symbol="|x|", kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
-                              "SymPy's derivative of Abs(x) is sign(x) too"),),
+    symbol="|x|", labels=Labels(written="|x|"),
+    kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
+                "SymPy's derivative of Abs(x) is sign(x) too"),),
 )
 
 EXP = elementwise(

@@ -91,7 +91,7 @@ def optimize(graph, report=False, *, check=None, pipeline=None, options=None):
                                   tuple(fired.items())))
         current = result
     if report:
-        return current, Report(tuple(records), str(graph), str(current))
+        return current, Report(tuple(records), graph.text(raw=True), current.text(raw=True))
     return current
 
 

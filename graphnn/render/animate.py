@@ -6,14 +6,18 @@ one drawing. Every frame is that drawing with the numbers of later steps left ou
 text is still laid out, in transparent ink, so nothing moves from one frame to the next.
 
 - `.save("x.html")`: one self-contained page (page.py) with previous, next and play
-  controls, the arrow keys, a frame counter and the current step in words;
-- `.save("x.pdf")`: one page per frame, for slides;
+  controls, the arrow keys, a frame counter and the current step in words; its drawing is
+  arranged for the page's wide box under the controls, not for a 16:9 slide;
+- `.save("x.pdf")`: one 16:9 page per frame, for slides, with the step in words and the
+  frame's number ("3 / 22") under the drawing;
 - `.save("dir/", format="svg" | "png")`: the frames as frame_01.svg, frame_02.svg, ...
 """
 
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,14 +29,20 @@ from graphnn.ir import Node
 from graphnn.render.annotate import annotate
 from graphnn.render.dot import scene_source
 from graphnn.render.drawing import RenderError, Rendering, draw
+from graphnn.render.layout import CANDIDATES, drawn_edges, slide_text_height, svg_size
 from graphnn.render.page import ItemColors, page
-from graphnn.render.pdf import merge_pdfs
+from graphnn.render.pdf import merge_pdfs, page_size
 from graphnn.render.pictures import Feed, _outputs, _style, _wrt, arranged
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.steps import Frame, frames
-from graphnn.render.style import Item, Style
+from graphnn.render.style import Caption, Item, Style, legend_items
 
 HIDDEN = "transparent"
+SLIDE_RATIO = 16 / 9      # a PDF frame's page: width over height
+# the step-through page's box for its drawing in a 1280x540 window (a laptop's browser): the
+# window less the page's margins (16 px a side), its two lines of controls and words
+PAGE_BOX = (1248, 450)
+CHARACTER_WIDTH = 0.6     # of a caption character, in ems: wide enough for Helvetica's widest
 
 
 class Animation:
@@ -43,13 +53,30 @@ class Animation:
         self.numbers = numbers
         self.frames: list[Frame] = frames(scene, numbers, style.digits, style.gradient_of)
 
-    def source(self, k: int) -> str:
-        """The DOT text of frame k (0-based): numbers not yet computed are transparent."""
+    def source(self, k: int, **fields: Any) -> str:
+        """The DOT text of frame k (0-based): numbers not yet computed are transparent.
+        `fields` change the style further (a PDF page's caption and pad)."""
         frame = self.frames[k]
         shown = frame.shown
         style = replace(self.style, focus=frame.focus,
-                        paint=lambda key, color: color if key in shown else HIDDEN)
+                        paint=lambda key, color: color if key in shown else HIDDEN, **fields)
         return scene_source(self.scene, self.numbers, style, self.name)
+
+    def pdf(self) -> bytes:
+        """One 16:9 page per frame: the drawing, the step in words under it and the frame's
+        number ("3 / 22"). Every page has one size and one layout: the words sit in a box as
+        wide as the page, with as many lines as the longest step needs."""
+        bare = svg_size(draw(self.source(0, pad="0,0"), "svg").decode())
+        width = max(bare[0], bare[1] * SLIDE_RATIO)
+        count = len(self.frames)
+        captions = [_caption(f.words, f"{f.index + 1} / {count}", width) for f in self.frames]
+        rows = max(len(c.lines) for c in captions)
+        captions = [replace(c, rows=rows) for c in captions]
+        # the page Graphviz makes (drawing, words and its own margin) widened or heightened
+        page = page_size(draw(self.source(0, caption=captions[0], pad="0,0"), "pdf"))
+        pad = _slide_pad(*page)
+        return merge_pdfs([draw(self.source(k, caption=c, pad=pad), "pdf")
+                           for k, c in enumerate(captions)])
 
     def rendering(self, k: int) -> Rendering:
         """Frame k as a Rendering (.save by suffix, .svg(), Jupyter display)."""
@@ -59,10 +86,30 @@ class Animation:
         """The self-contained page: the drawing once, each text tagged with the first frame
         that shows it, and a script that steps through the frames."""
         colors = ItemColors()
-        coded = replace(self.style, paint=lambda key, color: colors.code(key, color))
+        coded = replace(self.page_style(), paint=lambda key, color: colors.code(key, color))
         svg = draw(scene_source(self.scene, self.numbers, coded, self.name), "svg").decode()
         appears = {code: _first_frame(self.frames, key) for key, code in colors.codes.items()}
-        return page(svg, self.frames, colors.real, appears, title=self.name)
+        return page(svg, self.frames, colors.real, appears, title=self.name,
+                    legend=legend_items(self.style, self.numbers))
+
+    def page_style(self) -> Style:
+        """The style of the page's drawing: its colour key on the page instead, its ranks
+        arranged (among layout.CANDIDATES) for the largest smallest text in PAGE_BOX, a box
+        far wider than a slide. A lecture layout is kept as it is."""
+        plain = replace(self.style, legend=False)
+        if not self.style.min_text:
+            return plain
+        best, chosen = -1.0, plain
+        for rankdir, bands in CANDIDATES:
+            style = replace(plain, rankdir=rankdir, bands=bands)
+            source = scene_source(self.scene, self.numbers, style, self.name)
+            svg = draw(source, "svg").decode()
+            if not set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source)) <= drawn_edges(svg):
+                continue                             # Graphviz lost an edge of this one
+            size = slide_text_height(svg, PAGE_BOX)
+            if size > best:
+                best, chosen = size, style
+        return chosen
 
     def save(self, path: str | os.PathLike, format: str | None = None) -> Path:  # noqa: A002
         """Write the step-through: `.html` (a page), `.pdf` (a page per frame), or with
@@ -76,8 +123,7 @@ class Animation:
         if kind == "html":
             path.write_text(self.html(), encoding="utf-8")
         elif kind == "pdf":
-            path.write_bytes(merge_pdfs([draw(self.source(k), "pdf")
-                                         for k in range(len(self.frames))]))
+            path.write_bytes(self.pdf())
         else:
             raise RenderError(f"cannot tell how to save an animation as {str(path)!r}: use "
                               ".html, .pdf, or a directory with format='svg' or 'png'")
@@ -135,6 +181,21 @@ class Animation:
         import html
         return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" '
                 'style="width:100%;height:620px;border:0"></iframe>')
+
+
+def _caption(words: str, number: str, width: float) -> Caption:
+    """A frame's words wrapped to `width` points, and its number."""
+    size = Caption((), "", 0, 0).size
+    columns = max(20, int(width / (CHARACTER_WIDTH * size)))
+    return Caption(tuple(textwrap.wrap(words, columns)), number, width, 1)
+
+
+def _slide_pad(width: float, height: float) -> str:
+    """Graphviz's pad ("x,y" inches, added on both sides) that makes a page of width x
+    height points 16:9."""
+    page_width = max(width, height * SLIDE_RATIO)
+    page_height = page_width / SLIDE_RATIO
+    return f"{(page_width - width) / 144:.4f},{(page_height - height) / 144:.4f}"
 
 
 def _first_frame(steps: Sequence[Frame], key: Item) -> int:

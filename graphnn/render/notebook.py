@@ -16,9 +16,9 @@ from typing import Any
 
 from graphnn.graph import Graph
 from graphnn.ir import Node
-from graphnn.render.display import display_text, simplify_for_display
 from graphnn.render.drawing import RenderError
 from graphnn.render.pictures import render
+from graphnn.text import without_unit_factors
 
 INLINE_LIMIT = 2000      # nodes: larger graphs show their text only (drawing takes seconds)
 
@@ -27,7 +27,7 @@ def _bundle(graph: Graph, plain: str) -> dict[str, str]:
     if len(graph.nodes) > INLINE_LIMIT:
         return {"text/plain": f"{plain}\n({len(graph.nodes)} nodes: too many to draw inline; "
                               "gn.render(...).save('graph.svg') draws it)"}
-    outputs, _ = simplify_for_display(graph.outputs)
+    outputs, _ = without_unit_factors(graph.outputs)
     try:
         svg = render(Graph(outputs, inputs=graph.inputs, name=graph.name)).svg()
     except RenderError as error:
@@ -44,18 +44,18 @@ def graph_bundle(graph: Graph, include: Any = None, exclude: Any = None) -> dict
     >>> sorted(bundle), "mul" in bundle["text/plain"]
     (['image/svg+xml', 'text/plain'], False)
     """
-    return _bundle(graph, display_text(graph))
+    return _bundle(graph, str(graph))
 
 
 def node_bundle(node: Node, include: Any = None, exclude: Any = None) -> dict[str, str]:
     """A node: the drawing and text form of the graph computing it."""
     graph = Graph(node)
-    return _bundle(graph, f"{node!r}\n{display_text(graph)}")
+    return _bundle(graph, f"{node!r}\n{graph}")
 
 
 def function_bundle(function: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
     """A compiled function: the drawing and text form of the graph it was compiled from."""
-    return _bundle(function.graph, f"{function!r}\n{display_text(function.graph)}")
+    return _bundle(function.graph, f"{function!r}\n{function.graph}")
 
 
 def install(function_class: type) -> None:

@@ -1,13 +1,20 @@
 """The step-through as one self-contained web page: no network, no external scripts or fonts.
 
 Stage: rendering. Input: the drawing as SVG, whose numbers are painted in code colours (one
-per item: a value, a gradient, a local derivative), and the frames. Output: HTML text.
+per item: a value, a gradient, a local derivative), the frames and the colour key. Output:
+HTML text.
 
 The drawing is inlined once. The page's script gives each coded text its real colour and
 shows it from the first frame that has it on; the current step's node or edge is outlined,
-and its formula is written under the drawing. Controls: previous, play/pause, next, the arrow
+and its formula is written above the drawing. Controls: previous, play/pause, next, the arrow
 keys (space plays), Home and End; `#frame=N` in the address opens frame N. Any script error
 is written into the page (element `#errors`), so a test can read it from the DOM too.
+
+Every text is readable: the page's own at least 15 px, and the drawing's at least
+MIN_TEXT_PX (14 px). The controls, the words and the colour key take two lines, and the
+drawing fills the rest of the window, scaled as large as fits; where that would make its
+smallest text smaller than MIN_TEXT_PX, it is drawn at that size instead and its box scrolls,
+each step scrolling its node or edge into view.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import re
 from collections.abc import Hashable, Mapping, Sequence
 
+from graphnn.render.layout import MIN_TEXT_PX
 from graphnn.render.steps import Frame
 
 CODE_BASE = 0xFD0000      # code colours #fd0000, #fd0001, ...: not a colour a drawing uses
@@ -43,16 +51,20 @@ def inline_svg(svg: str) -> str:
 
 STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 0; background: #fff; color: #212121; }
-main { max-width: 1280px; margin: 0 auto; padding: 12px 16px; }
-h1 { font-size: 20px; margin: 4px 0 8px; }
-#drawing svg { width: 100%; height: auto; max-height: 72vh; }
-#words { font-size: 22px; min-height: 2.6em; margin: 8px 0; }
-#phase { color: #616161; font-size: 15px; }
+main { box-sizing: border-box; height: 100vh; padding: 8px 16px; display: flex;
+       flex-direction: column; gap: 4px; }
+header { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 14px; }
+h1 { font-size: 18px; margin: 0; }
 nav { display: flex; gap: 8px; align-items: center; font-size: 16px; }
-nav button { font-size: 16px; padding: 4px 14px; }
-#counter { min-width: 6em; text-align: center; font-variant-numeric: tabular-nums; }
+nav button { font-size: 16px; padding: 3px 12px; }
+#counter { min-width: 5.5em; text-align: center; font-variant-numeric: tabular-nums; }
+#phase { color: #616161; font-size: 15px; }
+#legend { display: flex; flex-wrap: wrap; gap: 2px 16px; font-size: 15px; margin-left: auto; }
+#words { font-size: 20px; line-height: 1.3; min-height: 1.3em; }
+#drawing { flex: 1 1 0; min-height: 0; overflow: auto; }
+#drawing svg { display: block; margin: 0 auto; }
 .focus path, .focus polygon, .focus ellipse { stroke: #ef6c00 !important; stroke-width: 3px; }
-#errors { color: #b71c1c; white-space: pre-wrap; }
+#errors { color: #b71c1c; white-space: pre-wrap; margin: 0; }
 """
 
 SCRIPT = """
@@ -62,6 +74,25 @@ SCRIPT = """
   window.addEventListener("error", function (e) { errors.textContent += e.message + "\\n"; });
   var frames = JSON.parse(document.getElementById("frames").textContent);
   var items = JSON.parse(document.getElementById("items").textContent);
+  var drawing = document.getElementById("drawing");
+  var svg = drawing.querySelector("svg");
+  var box = svg.viewBox.baseVal;
+  var smallest = Infinity;
+  svg.querySelectorAll("text").forEach(function (t) {
+    if (t.textContent.trim()) {
+      smallest = Math.min(smallest, parseFloat(t.getAttribute("font-size")) || 14);
+    }
+  });
+  var least = parseFloat(drawing.getAttribute("data-min-text")) / smallest;
+  function fit() {
+    // as large as the box allows, but never with text under the least size
+    var scale = Math.min(drawing.clientWidth / box.width, drawing.clientHeight / box.height);
+    scale = Math.max(scale, isFinite(least) ? least : 0);
+    svg.style.width = (box.width * scale) + "px";
+    svg.style.height = (box.height * scale) + "px";
+  }
+  fit();
+  window.addEventListener("resize", fit);
   var texts = [];
   document.querySelectorAll("#drawing text").forEach(function (t) {
     var code = (t.getAttribute("fill") || "").toLowerCase();
@@ -82,9 +113,11 @@ SCRIPT = """
     document.querySelectorAll("#drawing .focus").forEach(function (el) {
       el.classList.remove("focus");
     });
+    var focused = [];
     frames[current].focus.forEach(function (id) {
-      parts(id).forEach(function (el) { el.classList.add("focus"); });
+      parts(id).forEach(function (el) { el.classList.add("focus"); focused.push(el); });
     });
+    if (focused.length) { focused[0].scrollIntoView({block: "nearest", inline: "nearest"}); }
     document.getElementById("words").textContent = frames[current].words;
     document.getElementById("phase").textContent = frames[current].phase;
     document.getElementById("counter").textContent = (current + 1) + " / " + frames.length;
@@ -129,12 +162,16 @@ def _json(value: object) -> str:
 
 
 def page(svg: str, frames: Sequence[Frame], real: Mapping[str, str],
-         appears: Mapping[str, int], title: str = "f") -> str:
-    """The HTML page (see the module docstring) for a coded SVG and its frames."""
+         appears: Mapping[str, int], title: str = "f",
+         legend: Sequence[tuple[str, str]] = ()) -> str:
+    """The HTML page (see the module docstring) for a coded SVG, its frames and its colour key
+    (text, colour)."""
     data = [{"words": f.words, "phase": PHASES[f.phase], "focus": sorted(f.focus)}
             for f in frames]
     items = {code: [real[code], appears[code]] for code in real}
     name = html.escape(title)
+    key = "".join(f'<span style="color: {color}">{html.escape(text)}</span>'
+                  for text, color in legend)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -145,6 +182,7 @@ def page(svg: str, frames: Sequence[Frame], real: Mapping[str, str],
 </head>
 <body>
 <main>
+<header>
 <h1>{name}: backpropagation step by step</h1>
 <nav>
 <button id="prev" type="button" title="previous step (←)">previous</button>
@@ -153,8 +191,10 @@ def page(svg: str, frames: Sequence[Frame], real: Mapping[str, str],
 <span id="counter">1 / {len(frames)}</span>
 <span id="phase"></span>
 </nav>
+<div id="legend">{key}</div>
+</header>
 <div id="words" aria-live="polite"></div>
-<div id="drawing">{inline_svg(svg)}</div>
+<div id="drawing" data-min-text="{MIN_TEXT_PX}">{inline_svg(svg)}</div>
 <pre id="errors"></pre>
 </main>
 <script type="application/json" id="frames">{_json(data)}</script>

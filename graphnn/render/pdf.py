@@ -19,6 +19,7 @@ from graphnn.render.drawing import RenderError
 _REFERENCE = re.compile(rb"(\d+) 0 R\b")
 _PAGE = re.compile(rb"/Type\s*/Page\b(?!s)")
 _PARENT = re.compile(rb"/Parent\s+\d+ 0 R")
+_MEDIA_BOX = re.compile(rb"/MediaBox\s*\[\s*" + rb"\s+".join([rb"([-\d.]+)"] * 4))
 
 
 def _objects(data: bytes) -> dict[int, bytes]:
@@ -51,6 +52,17 @@ def _renumbered(body: bytes, shift: int) -> bytes:
     head, stream, tail = body.partition(b"stream")
     head = _REFERENCE.sub(lambda m: b"%d 0 R" % (int(m.group(1)) + shift), head)
     return head + stream + tail
+
+
+def page_size(data: bytes) -> tuple[float, float]:
+    """Width and height in points of the first page of a PDF (its MediaBox)."""
+    for body in _objects(data).values():
+        head = body.partition(b"stream")[0]
+        box = _MEDIA_BOX.search(head)
+        if _PAGE.search(head) and box:
+            left, bottom, right, top = (float(v) for v in box.groups())
+            return right - left, top - bottom
+    raise RenderError("Graphviz wrote a PDF without a page size")
 
 
 def merge_pdfs(files: Sequence[bytes]) -> bytes:

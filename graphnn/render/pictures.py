@@ -26,13 +26,14 @@ from graphnn.graph import Graph, reached_inputs
 from graphnn.ir import Node, toposort
 from graphnn.passes import optimize
 from graphnn.render.annotate import Numbers, annotate, backward_scopes
-from graphnn.render.display import carry_scopes, simplify_for_display
+from graphnn.render.display import carry_scopes
 from graphnn.render.dot import comparison_source, scene_source
 from graphnn.render.drawing import Rendering, backend, draw
 from graphnn.render.layout import LAYOUTS, SLIDE_TEXT, fit_to_slide
 from graphnn.render.magnitude import Scale, magnitude
 from graphnn.render.scene import Scene, build_scene
 from graphnn.render.style import Style
+from graphnn.text import without_unit_factors
 
 TEACHING_LIMIT = 40       # up to this many drawn nodes, edges carry the chain rule
 MAX_NODES = 150           # beyond this many, scopes collapse into one box each
@@ -166,7 +167,7 @@ def _gradient_view(nodes: list[Node], name: str, feed: Feed, wrt: list[Node], *,
     gradients = grad(root, wrt)
     scopes = backward_scopes(root, wrt)
     if not raw:
-        gradients, shown = simplify_for_display(gradients)
+        gradients, shown = without_unit_factors(gradients)
         scopes = carry_scopes(scopes, shown)
     if style.get("layout") == "slide" and not collapse:
         # a slide shows the backward pass; each forward layer it reuses is one box

@@ -11,10 +11,16 @@ which node or edge is the current step, and the step as a formula in words.
   upstream gradient times the local derivative, "∂f/∂q = z = -4; upstream 1 × local -4 = -4".
   A node used more than once receives one such frame per use, and the words add up its
   gradient as it accumulates; its sum appears on the drawing with its last use.
+
+The arithmetic in the words is right as written: a product (or sum) is shown with as many
+decimals as make the numbers shown multiply (or add) to the result shown. 0.2 × -2 is -0.4,
+so a flow of -0.393 reads "upstream 0.1966 × local -2 = -0.3932", never "0.2 × -2 = -0.39".
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +31,8 @@ from graphnn.render.annotate import Numbers
 from graphnn.render.scene import Edge, Scene
 from graphnn.render.style import Item
 from graphnn.render.symbols import derivative, fold, substitute, symbol
+
+MORE_DIGITS = 6      # decimals an arithmetic step may add to read right (see the docstring)
 
 
 @dataclass(frozen=True)
@@ -47,12 +55,24 @@ class _Words:
     def __init__(self, scene: Scene, numbers: Numbers, digits: int, output: str) -> None:
         self.scene, self.numbers, self.digits, self.output = scene, numbers, digits, output
 
-    def number(self, value: object) -> str:
+    def number(self, value: object, digits: int | None = None) -> str:
         """A scalar as the lecture says it: -4, 0.2, 0.73 (no trailing zeros)."""
-        text = labels.format_number(float(np.asarray(value)), self.digits)
+        text = labels.format_number(float(np.asarray(value)),
+                                    self.digits if digits is None else digits)
         if "." in text and "e" not in text:
             text = text.rstrip("0").rstrip(".")
         return "0" if text in ("-0", "") else text
+
+    def arithmetic(self, operands: Sequence[object], combine: Callable[[list[float]], float],
+                   result: object) -> tuple[list[str], str]:
+        """Operands and result as text, at the fewest decimals (from `digits`) at which
+        `combine` of the operands as written gives the result as written."""
+        for digits in range(self.digits, self.digits + MORE_DIGITS + 1):
+            texts = [self.number(v, digits) for v in operands]
+            shown = self.number(result, digits)
+            if self.number(combine([float(t) for t in texts]), digits) == shown:
+                break
+        return texts, shown
 
     def value(self, node: Node) -> str:
         value = self.numbers.values[node]
@@ -86,7 +106,9 @@ class _Words:
         if folded:
             if "x" in folded.symbol:
                 return substitute(folded.symbol, {"x": operands[0]})
-            return f"{operands[0]} {folded.symbol[0]} {folded.symbol[1:]}"
+            return f"{operands[0]} {folded.symbol[0]} {_operand(folded.symbol[1:])}"
+        if node.opdef.labels.written and len(operands) == 1:
+            return substitute(node.opdef.labels.written, {"x": operands[0]})    # -(z)
         if node.opdef.labels.infix and len(operands) == 2:
             return f"{operands[0]} {node.opdef.symbol} {operands[1]}"
         return f"{symbol(node)}({', '.join(operands)})"
@@ -104,9 +126,9 @@ class _Words:
             words = (f"{text.symbol} = {text.formula} with g = ∂{self.output}/"
                      f"∂{self.name(edge.consumer)}; this use gives {flow}")
         else:
-            local = self.number(self.numbers.local[key])
-            up = self.number(self.numbers.grads[edge.consumer])
-            down = self.number(self.numbers.flow[key])
+            (up, local), down = self.arithmetic(
+                [self.numbers.grads[edge.consumer], self.numbers.local[key]], math.prod,
+                self.numbers.flow[key])
             head = f"{text.symbol} = {text.formula}"
             head += "" if text.formula == local else f" = {local}"
             words = f"{head}; upstream {up} × local {local} = {down}"
@@ -118,9 +140,10 @@ class _Words:
         so_far = "in all" if len(flows) == uses else "so far"
         if edge.source.shape != ():
             return f"{words}; {source} is used {uses} times: {len(flows)} summed {so_far}"
-        terms = " + ".join(_operand(self.number(f)) for f in flows)
-        total = self.number(sum(float(np.asarray(f)) for f in flows))
-        sum_text = f"{terms} = {total}" if len(flows) > 1 else total
+        values = [float(np.asarray(f)) for f in flows]
+        shown, total = self.arithmetic(values, sum, sum(values))
+        sum_text = f"{' + '.join(_operand(t) for t in shown)} = {total}" if len(flows) > 1 \
+            else total
         return f"{words}; {source} is used {uses} times: {gradient} {so_far} = {sum_text}"
 
     def uses(self, node: Node) -> list[Edge]:

@@ -1,7 +1,7 @@
 """How a drawing looks: the `Style` of a drawing, Graphviz's shared attributes, the legend.
 
 Stage: rendering. Input: the choices of a view (teaching or compact, slide sizes, an
-animation frame's paint and focus, a gradient-magnitude scale). Output: Graphviz graph
+animation frame's paint, focus and caption, a gradient-magnitude scale). Output: Graphviz graph
 attributes and the legend's HTML-like label; dot.py writes the nodes and edges.
 """
 
@@ -30,6 +30,23 @@ Item = tuple[Hashable, ...]    # ("value", node), ("grad", node), ("local" | "fl
 FORWARD_STYLE = {"color": "#9e9e9e", "fontcolor": "#757575", "style": "rounded,dashed"}
 
 
+@dataclass(frozen=True)
+class Caption:
+    """Text under a drawing, in a box of fixed size so that frames with other text keep one
+    layout: an animation frame's step words (`lines`, wrapped to `width` points) and its
+    number ("3 / 22") at the right. `rows` is how many lines of words the box holds."""
+
+    lines: tuple[str, ...]
+    number: str
+    width: float
+    rows: int
+    size: int = 14
+
+    @property
+    def line_height(self) -> float:
+        return self.size * 1.3
+
+
 @dataclass
 class Style:
     """How to draw a scene.
@@ -43,6 +60,8 @@ class Style:
     `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
     the DOT ids of the node or edge of the current step. `grad_scale` draws each edge's
     width and colour by the magnitude of the gradient flowing along it (magnitude.py).
+    `caption` writes text under the legend (a PDF frame's words and number), `pad` sets the
+    margins, Graphviz's "x,y" in inches (a PDF frame's page shape).
     """
 
     digits: int = 2
@@ -60,19 +79,27 @@ class Style:
     paint: Callable[[Item, str], str] | None = None
     focus: frozenset[str] = frozenset()
     grad_scale: Scale | None = None
+    caption: Caption | None = None
+    pad: str | None = None
+
+
+def legend_items(style: Style, numbers: Numbers) -> list[tuple[str, str]]:
+    """The colour key of a drawing: (text, colour) per kind of number it shows."""
+    items = []
+    if style.teaching and numbers.values:
+        items.append(("value", VALUE_COLOR))
+        if numbers.grads:
+            items += [(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
+                      ("local derivative", LOCAL_COLOR),
+                      ("upstream × local = downstream", GRADIENT_COLOR)]
+    if style.note:
+        items.append((style.note, MUTED_COLOR))
+    return items
 
 
 def legend(style: Style, numbers: Numbers) -> str | None:
     """The colour key under a teaching drawing with numbers (and the title above it)."""
-    parts = []
-    if style.teaching and numbers.values:
-        parts.append(font("value", VALUE_COLOR))
-        if numbers.grads:
-            parts += [font(f"gradient ∂{style.gradient_of}/∂·", GRADIENT_COLOR),
-                      font("local derivative", LOCAL_COLOR),
-                      font("upstream × local = downstream", GRADIENT_COLOR)]
-    if style.note:
-        parts.append(font(style.note, MUTED_COLOR))
+    parts = [font(text, color) for text, color in legend_items(style, numbers)]
     lines = [font(style.title, bold=True, size=14)] if style.title else []
     if parts and style.legend:
         lines.append("     ".join(parts))
@@ -85,6 +112,24 @@ def legend(style: Style, numbers: Numbers) -> str | None:
     return labels.html_label(lines) if lines else None
 
 
+def captioned(key: str | None, caption: Caption) -> str:
+    """The legend label `key` (HTML-like, or none) with the caption's box under it.
+
+    >>> captioned("<value>", Caption(("q = x + y",), "2 / 8", 200, 2)).count("fixedsize")
+    2
+    """
+    size, height = caption.size, caption.line_height
+    words = "<br/>".join(font(line, size=size) for line in caption.lines) or font(" ")
+    cell = f'fixedsize="true" width="{caption.width:.0f}" height'
+    box = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
+           f'<tr><td {cell}="{caption.rows * height:.0f}" align="left" balign="left" '
+           f'valign="top">{words}</td></tr>'
+           f'<tr><td {cell}="{height:.0f}" align="right">{font(caption.number, size=size)}'
+           "</td></tr></table>")
+    legend_row = f"<tr><td>{key[1:-1]}</td></tr>" if key else ""
+    return f'<<table border="0" cellspacing="4">{legend_row}<tr><td>{box}</td></tr></table>>'
+
+
 def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
     """An empty left-to-right digraph with the shared attributes and the legend."""
     graph_attrs = dict(GRAPH_ATTRS, rankdir=style.rankdir)
@@ -92,7 +137,11 @@ def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
         graph_attrs.update(ranksep="0.5", nodesep="0.35")
     if style.min_text:
         graph_attrs.update(ranksep="0.25", nodesep="0.12", pad="0.05")
+    if style.pad is not None:
+        graph_attrs.update(pad=style.pad)
     key = legend(style, numbers)
+    if style.caption:
+        key = captioned(key, style.caption)
     if key:
         graph_attrs.update(label=key, labelloc="b", fontsize=str(max(11, style.min_text)))
     return graphviz.Digraph(name, graph_attr=graph_attrs, node_attr=NODE_ATTRS,

@@ -6,6 +6,7 @@ calls from several threads are correct; every mistake is a clear ExportError."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 
 import numpy as np
 import pytest
@@ -51,7 +52,8 @@ def test_the_plain_call_equals_the_python_function(mlp_library):
     got = sentinel((B, 3), "float32")
     assert call(library, "mlp", x, w1, b1, got) == 0
     np.testing.assert_array_equal(got, f(x, w1, b1))
-    assert native.version(library, "mlp") == hashlib.sha256(str(f.graph).encode()).hexdigest()
+    raw = f.graph.text(raw=True)                                 # not the printed form
+    assert native.version(library, "mlp") == hashlib.sha256(raw.encode()).hexdigest()
 
 
 @needs_cc
@@ -78,11 +80,58 @@ def test_the_header_describes_the_library(mlp_library):
     assert "#define MLP_BATCH 8 " in header and "#define MLP_IN_1_SHAPE {6, 5}" in header
     assert "#define MLP_IN_0_ROW_SIZE 6 " in header and "#define MLP_IN_1_ROW_SIZE 0 " in header
     assert "float32[batch, 6]" in header
-    assert f'#define MLP_VERSION "{hashlib.sha256(str(f.graph).encode()).hexdigest()}"' in header
-    assert str(f.graph).splitlines()[1].strip() in header          # the graph's text, quoted
+    raw = f.graph.text(raw=True)
+    assert f'#define MLP_VERSION "{hashlib.sha256(raw.encode()).hexdigest()}"' in header
+    assert raw.splitlines()[1].strip() in header                 # the graph's text, quoted
     assert set(exported.symbols) == {"mlp", "mlp_with_workspace", "mlp_batch",
                                      "mlp_batch_with_workspace", "mlp_set_threads",
                                      "mlp_version"}
+
+
+# A C program that declares every buffer from the header's macros alone (element type and size),
+# checks each type against the prototype at compile time and prints the outputs.
+TYPED_PROGRAM = r"""
+#include <stdio.h>
+#include "mixed.h"
+#define IS_FLOAT(T) _Generic((T)0, float: 1, double: 0)
+_Static_assert(IS_FLOAT(MIXED_IN_0_TYPE) && !IS_FLOAT(MIXED_IN_1_TYPE), "input types");
+_Static_assert(IS_FLOAT(MIXED_OUT_0_TYPE) && !IS_FLOAT(MIXED_OUT_1_TYPE), "output types");
+int main(void) {
+    MIXED_IN_0_TYPE x[MIXED_IN_0_SIZE];
+    MIXED_IN_1_TYPE y[MIXED_IN_1_SIZE];
+    MIXED_OUT_0_TYPE a[MIXED_OUT_0_SIZE];
+    MIXED_OUT_1_TYPE b[MIXED_OUT_1_SIZE];
+    for (int k = 0; k < MIXED_IN_0_SIZE; k++) x[k] = (MIXED_IN_0_TYPE)k / 4;
+    for (int k = 0; k < MIXED_IN_1_SIZE; k++) y[k] = (MIXED_IN_1_TYPE)k / 3;
+    if (mixed(x, y, a, b) != GRAPHNN_OK) return 1;
+    for (int k = 0; k < MIXED_OUT_0_SIZE; k++) printf("%.17g\n", (double)a[k]);
+    for (int k = 0; k < MIXED_OUT_1_SIZE; k++) printf("%.17g\n", b[k]);
+    return 0;
+}
+"""
+
+
+@needs_cc
+def test_a_c_program_declares_its_buffers_from_the_type_macros(tmp_path):
+    x = gn.input("x", shape=(4, 3), dtype="float32")
+    y = gn.input("y", shape=(3,), dtype="float64")
+    f = gn.compile([gn.exp(x) * 0.5, gn.square(y) + 1.0], [x, y], name="mixed")
+    header = f.export(tmp_path / "mixed.o").header.read_text()
+    assert "#define MIXED_IN_0_TYPE float\n" in header
+    assert "#define MIXED_OUT_1_TYPE double\n" in header
+    (tmp_path / "main.c").write_text(TYPED_PROGRAM)
+    # -Werror: a macro naming the wrong type would pass a float* for a double* (or fail the
+    # static assertions) and stop the build
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", str(tmp_path),
+                    str(tmp_path / "main.c"), str(tmp_path / "mixed.o"), "-lpthread", "-lm",
+                    "-o", str(tmp_path / "main")], check=True, capture_output=True)
+    done = subprocess.run([str(tmp_path / "main")], check=True, capture_output=True, text=True)
+    printed = np.array([float(v) for v in done.stdout.split()])
+    xv = (np.arange(12, dtype=np.float32) / np.float32(4)).reshape(4, 3)
+    yv = np.arange(3) / 3
+    want = f(xv, yv)
+    np.testing.assert_array_equal(printed[:12].astype(np.float32), want[0].ravel())
+    np.testing.assert_array_equal(printed[12:], want[1])
 
 
 @needs_cc
@@ -172,6 +221,16 @@ def test_batch_for_one_declared_row_and_for_chosen_inputs(tmp_path):
     assert call(load(single.path), "single_batch", 5, xs, got) == 0
     np.testing.assert_allclose(got, np.exp(2 * xs) / np.exp(2 * xs).sum(1, keepdims=True),
                                rtol=1e-13)
+
+
+def test_the_version_hashes_the_raw_text_and_the_header_quotes_it(tmp_path):
+    x = gn.input("x")
+    f = gn.compile(gn.grad(gn.sigmoid(x), [x]), [x], name="dexp")
+    raw = f.graph.text(raw=True)
+    assert "mul 1.0" in raw and raw != str(f.graph)          # print shows it without the seed
+    header = f.export(tmp_path / "dexp.o").header.read_text()
+    assert f'#define DEXP_VERSION "{hashlib.sha256(raw.encode()).hexdigest()}"' in header
+    assert all(f" * {line}".rstrip() in header for line in raw.splitlines())
 
 
 def test_names(tmp_path):

@@ -77,6 +77,15 @@ def test_the_key_follows_the_graph_option_constants_and_settings():
     assert plans.plan_key(graph, "f", True, deeper) != key
 
 
+def test_the_key_is_made_from_the_raw_text_not_the_printed_one():
+    # x * 1 prints as x (print leaves out products by 1); unoptimized, the two graphs compile
+    # to different kernels, so their keys differ
+    x = gn.input("x", shape=(3,))
+    times_one, plain = gn.Graph(gn.exp(x) * 1.0, [x]), gn.Graph(gn.exp(x), [x])
+    assert str(times_one) == str(plain)
+    assert plans.plan_key(times_one, "f", False) != plans.plan_key(plain, "f", False)
+
+
 def test_large_constants_are_keyed_by_all_their_bytes():
     x = gn.input("x", shape=(300,))
     base = np.linspace(0, 1, 300)

@@ -1,5 +1,6 @@
-"""The examples: golden text forms of their graphs and gradient graphs, golden DOT of their
-pictures, and each example runs as a script (writing its pictures to a temporary directory)."""
+"""The examples: golden text forms of their graphs and gradient graphs (as print shows them),
+golden DOT of their pictures, and each example runs as a script (writing its pictures to a
+temporary directory)."""
 
 from __future__ import annotations
 

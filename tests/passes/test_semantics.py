@@ -29,7 +29,8 @@ SEEDS = range(120)
 
 def _assert_same(graph, optimized, feed, what):
     for k, (a, b) in enumerate(zip(gn.evaluate(graph, feed), gn.evaluate(optimized, feed))):
-        assert same_bits(a, b), f"{what}: output {k} differs\n{graph}\n{optimized}\n{a}\n{b}"
+        assert same_bits(a, b), (f"{what}: output {k} differs\n{graph.text(raw=True)}\n"
+                                 f"{optimized.text(raw=True)}\n{a}\n{b}")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -65,6 +65,69 @@ def test_fan_out_sums_accumulate_one_use_per_frame():
     assert sums[0].words == uses[1]          # x's sum appears with its last use
 
 
+NUMBER = r"\(?(-?[\d.]+(?:e[-+]?\d+)?)\)?"
+TERM = r"\(?-?[\d.]+(?:e[-+]?\d+)?\)?"
+
+
+def decimals(text: str) -> int:
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+
+def reads_right(words: str) -> list[str]:
+    """The products and sums in a step's words whose result is not what their numbers, as
+    written, give at the result's decimals (or the factors', when they have more)."""
+    wrong = []
+    for a, b, c in re.findall(rf"upstream {NUMBER} × local {NUMBER} = {NUMBER}", words):
+        places = max(decimals(a), decimals(b), decimals(c))
+        if round(float(a) * float(b), places) != round(float(c), places):
+            wrong.append(f"{a} × {b} = {c}")
+    for terms, total in re.findall(rf"= ((?:{TERM} \+ )+{TERM}) = {NUMBER}$", words):
+        numbers = [t.strip("()") for t in terms.split(" + ")]
+        places = max(decimals(t) for t in [*numbers, total])
+        if round(sum(float(t) for t in numbers), places) != round(float(total), places):
+            wrong.append(f"{terms} = {total}")
+    return wrong
+
+
+@pytest.mark.parametrize("stem,node", [("02_neuron", "f"), ("02_neuron", "f_primitives"),
+                                       ("03_logistic_regression", "loss"),
+                                       ("06_gradient_patterns", "f")])
+def test_the_arithmetic_in_the_words_reads_right(stem, node):
+    module = example(stem)
+    frames = gn.animate(module[node], feed=module["feed"], grads=module["wrt"]).frames
+    steps = [f.words for f in frames if "upstream" in f.words]
+    assert steps and [w for w in steps if reads_right(w)] == []
+    assert reads_right("upstream 0.2 × local -2 = -0.39") == ["0.2 × -2 = -0.39"]
+
+
+def test_the_neuron_reads_its_exact_products():
+    module = example("02_neuron")
+    words = [f.words for f in gn.animate(module["f"], feed=module["feed"],
+                                         grads=module["wrt"]).frames]
+    # 0.1966 is df/dz: 0.2 × -2 would be -0.4, not the -0.39 the drawing shows for df/dw1
+    assert "∂mul₂/∂w1 = x1 = -2; upstream 0.1966 × local -2 = -0.3932 = ∂f/∂w1" in words
+    assert "∂f/∂z = f·(1 - f) = 0.2; upstream 1 × local 0.2 = 0.2" in words
+
+
+def test_fan_out_sums_read_right_with_more_digits():
+    x = gn.input("x")
+    f = gn.add(gn.mul(x, 0.114, name="a"), gn.mul(x, 0.1141, name="b"), name="f")
+    frames = gn.animate(f, feed={"x": 1.0}).frames
+    (last,) = [w.words for w in frames if "in all" in w.words]
+    assert not reads_right(last) and last.endswith("= 0.114 + 0.114 = 0.228")   # not 0.11 +
+    assert reads_right("∂f/∂x in all = 0.11 + 0.11 = 0.23") == ["0.11 + 0.11 = 0.23"]
+
+
+def test_neg_and_square_read_as_formulas():
+    x = gn.input("x")
+    n = gn.neg(x, name="n")
+    frames = gn.animate(gn.square(n, name="s"), feed={"x": 3.0}).frames
+    assert frames[1].words == "n = -(x) = -(3) = -3"
+    assert frames[2].words == "s = (n)² = (-3)² = 9"
+    folded = gn.animate(gn.mul(x, -2.0, name="m"), feed={"x": 3.0}).frames
+    assert folded[1].words == "m = x × (-2) = 3 × (-2) = -6"
+
+
 def test_tensor_steps_show_shapes_and_gradient_formulas():
     mlp = example("04_mlp")
     frames = gn.animate(mlp["loss"], feed=mlp["feed"], grads=mlp["wrt"]).frames
@@ -129,6 +192,29 @@ def test_pdf_has_a_page_per_frame(tmp_path):
     assert len(pages) == len(animation.frames)
     (tree,) = [b for n, b in objects.items() if b"/Kids" in b and b"/Count 8" in b]
     assert tree.count(b" 0 R") == len(animation.frames)
+
+
+@needs_graphviz
+@pytest.mark.parametrize("stem,node", [("01_scalar_expression", "f"),
+                                       ("02_neuron", "f_primitives")])
+def test_pdf_pages_are_slides_with_the_words_and_the_frame_number(tmp_path, stem, node):
+    pypdf = pytest.importorskip("pypdf", reason="pypdf (in the test extra) reads the PDF back")
+    module = example(stem)
+    animation = gn.animate(module[node], feed=module["feed"], grads=module["wrt"])
+    reader = pypdf.PdfReader(animation.save(tmp_path / "frames.pdf"))
+    count = len(animation.frames)
+    assert len(reader.pages) == count
+    sizes = {(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages}
+    (width, height), = sizes                                  # one page size for every frame
+    assert abs(width / height - 16 / 9) < 0.005
+
+    def squeezed(text: str) -> str:                           # the words, wrapped or not
+        return re.sub(r"\s+", "", text)
+
+    for k, (page, frame) in enumerate(zip(reader.pages, animation.frames)):
+        text = page.extract_text()
+        assert f"{k + 1} / {count}" in text
+        assert squeezed(frame.words) in squeezed(text), (k, frame.words)
 
 
 @needs_graphviz

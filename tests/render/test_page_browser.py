@@ -1,5 +1,6 @@
 """The step-through page in a real headless Chromium: it loads without console errors, the
-buttons and the arrow keys move through every frame, and a middle frame is drawn.
+buttons and the arrow keys move through every frame, a middle frame is drawn, and every text
+is at least 14 px high in a 1280x540 window, with the current step in view.
 
 Skipped, with the reason, where no Chromium is installed (`.ci/run` installs Debian's
 `chromium` where it can). The browser is driven over the DevTools protocol on a pipe
@@ -95,3 +96,45 @@ def test_a_middle_frame_is_drawn(neuron_page, tmp_path):
     reds = sum(n for n, (r, g, b) in colors if r > 150 and g < 90 and b < 90)
     greens = sum(n for n, (r, g, b) in colors if g > 90 and r < 80 and b < 100)
     assert reds and greens                  # gradients (red) and values (green) are drawn
+
+
+# every text of the page as laid out: the drawing's (font size times the scale the SVG is
+# drawn at, from the text's screen transform) and the page's own (computed font size), and
+# whether the current step's node or edge is inside the drawing's visible box
+MEASURE = """(function () {
+  var texts = [], page = [];
+  document.querySelectorAll('#drawing text').forEach(function (t) {
+    if (!t.textContent.trim()) { return; }
+    var m = t.getScreenCTM();
+    texts.push([parseFloat(t.getAttribute('font-size')) * Math.hypot(m.a, m.b), t.textContent]);
+  });
+  document.querySelectorAll('main *').forEach(function (el) {
+    var own = Array.from(el.childNodes).some(function (n) {
+      return n.nodeType === 3 && n.textContent.trim(); });
+    if (own && !(el instanceof SVGElement)) {
+      page.push([parseFloat(getComputedStyle(el).fontSize), el.textContent.trim()]);
+    }
+  });
+  var box = document.getElementById('drawing').getBoundingClientRect();
+  var seen = Array.from(document.querySelectorAll('#drawing .focus')).map(function (el) {
+    var r = el.getBoundingClientRect();
+    return r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom;
+  });
+  return [texts, page, seen];
+})()"""
+
+
+def test_every_text_is_readable_in_a_small_window(neuron_page):
+    path, animation = neuron_page
+    count = len(animation.frames)
+    with Browser(CHROMIUM, width=1280, height=540) as browser:
+        for k in (1, count // 2, count - 2, count):
+            browser.open(f"{path.as_uri()}#frame={k}")
+            assert state(browser)[0] == f"{k} / {count}"
+            texts, page, seen = browser.evaluate(MEASURE)
+            assert len(texts) > 30 and any("∂" in text for _, text in texts)
+            small = [(round(px, 2), text) for px, text in texts + page if px < 14 - 1e-6]
+            assert small == [], f"frame {k}: text under 14 px"
+            assert any(text == animation.frames[k - 1].words for _, text in page)
+            assert seen and all(seen), f"frame {k}: the current step is scrolled out of view"
+        assert browser.errors() == []
