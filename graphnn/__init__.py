@@ -22,6 +22,7 @@ from graphnn.errors import (
     ExportError,
     GradError,
     GraphnnError,
+    IndexingError,
     InputError,
     LoweringError,
     OpError,
@@ -33,6 +34,7 @@ from graphnn.ops import abs, add, avg_pool2d, binary_cross_entropy, broadcast_to
 from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max_pool2d, maximum
 from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
+from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
 
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
     "exp", "leaky_relu", "log", "log_softmax", "matmul", "max", "max_pool2d", "maximum", "mean",
     "min", "minimum", "mse", "mul", "neg", "pow", "relu", "reshape", "sigmoid", "softmax",
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
+    "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
+    "stack", "tile",
 ]
 
 

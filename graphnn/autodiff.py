@@ -40,9 +40,12 @@ def _input_cotangents(node: Node, g: Node, wanted: list[Node]) -> Sequence[Node 
         return rule(g, node, *node.inputs, **node.attrs)
     if node.opdef.composite:
         # differentiate through the expansion, a graph of primitives over the same inputs,
-        # stopping at those inputs: the outer walk carries the gradient on from there
+        # stopping at those inputs: the outer walk carries the gradient on from there. An
+        # input given twice (stack([x, x])) has one cotangent, its whole: the first position
+        # takes it, the others none
         inner = backprop(node.expansion(), g, wanted, leaves=node.inputs)
-        return [inner.get(i) for i in node.inputs]
+        firsts = {id(i): k for k, i in reversed(list(enumerate(node.inputs)))}
+        return [inner.get(i) if firsts[id(i)] == k else None for k, i in enumerate(node.inputs)]
     return [None] * len(node.inputs)
 
 

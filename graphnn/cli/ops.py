@@ -15,7 +15,9 @@ from graphnn.ir import OpDef, op_function
 FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
     (title, importlib.import_module(f"graphnn.ops.{module}")) for title, module in (
         ("Arithmetic", "arithmetic"), ("Gates", "gates"), ("Activations", "activations"),
-        ("Reductions", "reduce"), ("Shape", "layout"), ("Linear algebra", "linalg"),
+        ("Reductions", "reduce"), ("Shape", "layout"), ("Indexing", "indexing"),
+        ("Joining and splitting", "joining"), ("Rearranging", "rearrange"),
+        ("Linear algebra", "linalg"),
         ("Convolution", "conv"), ("Pooling", "pool"), ("Softmax", "softmax"),
         ("Losses", "losses"), ("Sources", "source")))
 

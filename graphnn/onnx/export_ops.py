@@ -14,6 +14,7 @@ import numpy as np
 
 from graphnn.ir import Node
 from graphnn.onnx.builder import Builder
+from graphnn.onnx.export_layout import RULES as LAYOUT_RULES
 
 Rule = Callable[..., str]
 EXPORTS: dict[str, Rule] = {}
@@ -43,6 +44,7 @@ for _name, _op_type in {
 }.items():
     EXPORTS[_name] = _simple(_op_type)
 
+EXPORTS.update(LAYOUT_RULES)       # slice, concat, pad, ...: graphnn/onnx/export_layout.py
 EXPORTS["square"] = lambda b, node, x: b.add("Mul", [x, x])
 EXPORTS["leaky_relu"] = lambda b, node, x: b.add("LeakyRelu", [x], alpha=node.attrs["alpha"])
 EXPORTS["elu"] = lambda b, node, x: b.add("Elu", [x], alpha=node.attrs["alpha"])

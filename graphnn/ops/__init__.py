@@ -8,9 +8,13 @@ from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
 from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.gates import greater, maximum, minimum
+from graphnn.ops.indexing import slice_grad
+from graphnn.ops.indexing import slice_op as slice  # noqa: A004 (gn.ops.slice, as numpy's)
+from graphnn.ops.joining import concat, pad, split, stack
 from graphnn.ops.layout import broadcast_like, broadcast_to, reshape, transpose
 from graphnn.ops.linalg import matmul
 from graphnn.ops.losses import binary_cross_entropy, mse, softmax_cross_entropy
+from graphnn.ops.rearrange import expand_dims, flip, repeat, squeeze, tile
 from graphnn.ops.pool import (
                               avg_pool2d,
                               avg_pool2d_grad,

@@ -92,3 +92,21 @@ def test_errors():
         gn.grad(gn.sum(x), "x")
     with pytest.raises(gn.GradError, match="needs a graph node"):
         gn.grad(1.0, [x])
+
+
+@pytest.mark.parametrize("build,expected", [
+    # stack([x, x]) reads x twice: each element of x gets both weights, once
+    (lambda x: gn.sum(gn.stack([x, x]) * np.array([[1.0], [10.0]])), lambda v: np.full(1, 11.0)),
+    # binary_cross_entropy(p, p) = -(p log p + (1 - p) log(1 - p)), whose derivative in p
+    # is log((1 - p) / p); through p = σ(x), times σ'(x)
+    (lambda x: gn.binary_cross_entropy(gn.sigmoid(x), gn.sigmoid(x)),
+     lambda v: -np.log(1 / (1 + np.exp(-v)) / (1 - 1 / (1 + np.exp(-v))))
+     * np.exp(-v) / (1 + np.exp(-v)) ** 2),
+])
+def test_a_composite_given_one_node_twice_counts_its_gradient_once(build, expected):
+    # the reproducer (a random graph against PyTorch): the expansion's cotangent of x, already
+    # the sum over both positions, was handed to each position and so counted twice
+    x = gn.input("x", shape=(1,))
+    v = np.array([1.0])
+    np.testing.assert_allclose(gn.evaluate(gn.grad(build(x), x), {"x": v}), expected(v),
+                               rtol=1e-12)

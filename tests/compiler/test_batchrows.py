@@ -60,7 +60,14 @@ def neighbours():
 INDEPENDENT = {"mlp": mlp, "cnn": cnn, "transposed round trip": transposed_round_trip,
                "images flattened": images_flattened, "labels follow": labels_follow,
                "log_softmax rows": lambda: gn.log_softmax(x_(), axis=1),
-               "row sums": lambda: gn.sum(x_(), axis=1, keepdims=True) * x_()}
+               "row sums": lambda: gn.sum(x_(), axis=1, keepdims=True) * x_(),
+               "features sliced, padded, joined": lambda: gn.concat(
+                   [x_()[:, ::-2], gn.pad(x_()[:, :1], ((0, 0), (1, 2)), value=3.0),
+                    gn.flip(x_(), axis=1)], axis=1),
+               "features stacked, tiled, repeated": lambda: gn.repeat(
+                   gn.tile(gn.stack([x_(), x_() * 2.0], axis=1), (1, 1, 2)), 2, axis=2),
+               "axes added, removed, split": lambda: gn.squeeze(gn.expand_dims(x_(), 1), 1)
+               * gn.split(x_(), 2, axis=1)[1][:, None, -1]}
 
 MIXING = {
     "mean loss": (lambda: gn.mean(gn.square(x_())), "combines the rows"),
@@ -71,6 +78,12 @@ MIXING = {
     "neighbouring rows": (neighbours, "reads other rows"),
     "max over the batch, broadcast back": (
         lambda: x_() - gn.max(x_(), axis=0), "combines the rows"),
+    "rows flipped": (lambda: gn.flip(x_(), axis=0), "reads other rows"),
+    "rows reversed by a slice": (lambda: x_()[::-1, 1:], "reads other rows"),
+    "the last row": (lambda: x_()[-1], "combines the rows"),
+    "rows tiled": (lambda: gn.tile(x_(), (2, 1)), "not one axis of one example"),
+    "batches joined": (lambda: gn.concat([x_(), x_() * 2.0], axis=0),
+                       "not one axis of one example"),
 }
 
 

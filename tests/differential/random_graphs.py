@@ -1,6 +1,6 @@
 """Random graphs drawn from the op table, for differential tests: broadcasting, fan-out,
-reductions, matmul, layout ops and composites, with inputs holding edge values (0, exact ties,
-±inf, NaN, large magnitudes) and size-1 dimensions.
+reductions, matmul, layout ops, indexing, joining and composites, with inputs holding edge
+values (0, exact ties, ±inf, NaN, large magnitudes) and size-1 dimensions.
 
 The elementwise ops come from the registry: every public elementwise op of one or two inputs
 that maps floats to floats (the default dtype rule), with its default attributes, an operand
@@ -17,6 +17,7 @@ import numpy as np
 import graphnn as gn
 from graphnn.ir import REGISTRY, Node, OpDef
 from graphnn.opdef import POSITIVE, REAL, UNIT
+from tests.passes.randomgraphs import joined, rearranged
 
 SHAPES = [(3, 4), (4,), (3, 1), (), (1, 4), (2, 3, 4)]
 # how an operand of any value is brought into an input's domain
@@ -53,7 +54,7 @@ def _broadcastable(a, b) -> bool:
 
 
 def _step(rng, pool):
-    kind = rng.choice(["unary", "binary", "binary", "reduce", "layout", "special"])
+    kind = rng.choice(["unary", "binary", "binary", "reduce", "layout", "special", "index"])
     x = pool[rng.integers(len(pool))]
     if kind == "unary":
         return UNARY[rng.integers(len(UNARY))](x)
@@ -64,6 +65,8 @@ def _step(rng, pool):
     if kind == "reduce" and x.ndim:
         reduce = [gn.sum, gn.mean, gn.max, gn.min][rng.integers(4)]
         return reduce(x, axis=int(rng.integers(x.ndim)), keepdims=bool(rng.integers(2)))
+    if kind == "index":
+        return _indexing(rng, pool)
     if kind == "layout" and x.ndim:
         return gn.transpose(x) if rng.integers(2) else gn.reshape(x, (-1,))
     if kind == "special" and x.ndim:
@@ -72,6 +75,21 @@ def _step(rng, pool):
             return x @ matrices[rng.integers(len(matrices))]
         return (gn.softmax if rng.integers(2) else gn.log_softmax)(x)
     return gn.tanh(x)
+
+
+INDEXING = ["slice", "slice", "concat", "stack", "pad", "squeeze", "expand_dims", "flip",
+            "tile", "repeat"]
+
+
+def _indexing(rng, pool):
+    """x[...] with a random basic index, or a joining or rearranging op (drawn as the random
+    graphs of tests/passes draw them), until one fits the pool."""
+    while True:
+        name = INDEXING[rng.integers(len(INDEXING))]
+        try:
+            return (joined if name in ("concat", "stack") else rearranged)(rng, pool, name)
+        except gn.GraphnnError:
+            continue
 
 
 def random_graph(seed: int, steps: int = 12, dtype: str = "float64"):
@@ -121,6 +139,44 @@ def _rows(x):
     return gn.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
 
 
+def _holds_batch(x, axis: int) -> bool:
+    """Whether the axis holds the batch: its size is a multiple of REFERENCE_BATCH where the
+    recipe is drawn (0 at batch 0), a number no fixed size here is."""
+    return x.shape[axis] % REFERENCE_BATCH == 0
+
+
+def _fixed_axis(x, k: int) -> int:
+    """An axis of x that does not hold the batch; where the recipe is drawn, a ShapeError (the
+    recipe draws again) when the axis k picks holds it: slicing or padding the batch fixes it.
+    A step kept was drawn with a fixed axis, which stays fixed at every batch size."""
+    axis = k % max(x.ndim, 1)
+    if not x.ndim or _holds_batch(x, axis):
+        raise gn.ShapeError("slicing or padding the batch fixes it")
+    return axis
+
+
+def _cut(x, k: int):
+    """x reversed on one axis (any), or on a fixed axis every other element from the second,
+    or its last element."""
+    if k % 3 == 0:
+        return gn.flip(x, axis=k % x.ndim) if x.ndim else x[None]
+    axis = _fixed_axis(x, k)
+    return x[(slice(None),) * axis + ((slice(1, None, 2), -1)[k % 3 - 1],)]
+
+
+def _padded(x, k: int):
+    axis = _fixed_axis(x, k)
+    return gn.pad(x, tuple((1, 2) if a == axis else (0, 0) for a in range(x.ndim)), value=0.5)
+
+
+def _rearranged(x, k: int):
+    axis = k % max(x.ndim, 1)
+    if not x.ndim:
+        return gn.tile(x, (2,))
+    return (x[..., ::-1], gn.repeat(x, 2, axis=axis), gn.tile(x, (2,) + (1,) * axis),
+            gn.squeeze(gn.expand_dims(x, axis), axis))[k % 4]
+
+
 BATCH_STEPS = {   # name -> (arity, build(operands, axis)); axis: a random int for reductions
     "unary": (1, lambda xs, k: UNARY[k % len(UNARY)](xs[0])),
     "binary": (2, lambda xs, k: BINARY[k % len(BINARY)](*xs)),
@@ -132,6 +188,11 @@ BATCH_STEPS = {   # name -> (arity, build(operands, axis)); axis: a random int f
     "matmul": (2, lambda xs, k: xs[0] @ xs[1]),
     "softmax": (1, lambda xs, k: (gn.softmax, gn.log_softmax)[k % 2](xs[0], axis=-(k % 2) - 1)),
     "mse": (2, lambda xs, k: gn.mse(*xs)),
+    "slice": (1, lambda xs, k: _cut(xs[0], k)),
+    "concat": (2, lambda xs, k: gn.concat([xs[0], xs[1] * 2.0], axis=k % max(xs[0].ndim, 1))),
+    "stack": (1, lambda xs, k: gn.stack([xs[0], -xs[0]], axis=k % (xs[0].ndim + 1))),
+    "pad": (1, lambda xs, k: _padded(xs[0], k)),
+    "rearrange": (1, lambda xs, k: _rearranged(xs[0], k)),
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import graphnn as gn
 from graphnn import ir
+from tests.ops.cases import CASES
 
 
 def test_same_op_on_same_inputs_is_the_same_node():
@@ -127,11 +128,14 @@ BAD_AXES = {   # (axis or axes, message) per kind of op
              ((1, -1), r"axis \(1, -1\) repeats axis 1 \(rank 2\)")],
     "axis": [(2, "axis 2 " + OUT_OF_RANGE), (-3, "axis -3 " + OUT_OF_RANGE),
              ((0, 1), r"axis must be one int, got \(0, 1\)")],
+    "new": [(3, r"axis 3 is out of range for an array of rank 3 \(axes are -3..2\)"),
+            (-4, r"axis -4 is out of range for an array of rank 3 \(axes are -3..2\)"),
+            ((0, 1), r"axis must be one int, got \(0, 1\)")],
     "permutation": [((0, 5), r"axis 5 in axes \(0, 5\) " + OUT_OF_RANGE),
                     ((1, 0, 2), r"axis 2 in axes \(1, 0, 2\) " + OUT_OF_RANGE),
                     ((1, -1), r"axes \(1, -1\) repeats axis 1 \(rank 2\)")],
 }
-KIND = {"many": "axes", "one": "axis", "permutation": "permutation"}   # op.axes kind -> rows
+KIND = {"many": "axes", "one": "axis", "permutation": "permutation", "new": "new"}
 AXIS_ROWS = [(name, attribute, axis, message) for name in sorted(AXIS_OPS)
              for attribute, kind in AXIS_OPS[name].axes.items()
              for axis, message in BAD_AXES[KIND[kind]]]
@@ -140,8 +144,12 @@ AXIS_ROWS = [(name, attribute, axis, message) for name in sorted(AXIS_OPS)
 @pytest.mark.parametrize("name,attribute,axis,message", AXIS_ROWS)
 def test_axes_are_never_taken_modulo_the_rank(name, attribute, axis, message):
     x = gn.input("x", shape=(2, 3))
-    with pytest.raises(gn.ShapeError, match=rf"^{name}\(x \[2,3\]\): {message}\n  at "):
-        gn.apply(name, x, **{attribute: axis})
+    op = ir.REGISTRY[name]
+    label = op.input_names(1)[0]
+    # the op's other attributes (repeat's count) as its first case row gives them
+    attrs = {key: value for key, value in CASES[name][0].attrs.items() if key not in op.axes}
+    with pytest.raises(gn.ShapeError, match=rf"^{name}\({label} \[2,3\]\): {message}\n  at "):
+        gn.apply(name, x, **attrs, **{attribute: axis})
 
 
 def test_an_axis_of_a_new_result_axis_counts_one_more_axis():

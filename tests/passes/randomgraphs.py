@@ -80,7 +80,65 @@ def _image(rng, pool, name):
     return apply(name, x, kernel=2)
 
 
+def pick(rng, items):
+    if not items:
+        raise GraphnnError("nothing to pick")
+    return items[rng.integers(len(items))]
+
+
+def random_index(rng, shape) -> tuple:
+    """A random basic index: per axis an int (negative too) or a slice with a step of either
+    sign and bounds that may fall outside; a None and an ... here and there."""
+    parts = []
+    for size in shape:
+        if size and rng.random() < 0.3:
+            parts.append(int(rng.integers(-size, size)))
+        else:
+            step = int(pick(rng, [1, 1, 2, -1, -2]))
+            bound = lambda: None if rng.random() < 0.5 else int(rng.integers(-4, 5))  # noqa: E731
+            parts.append(slice(bound(), bound(), step))
+    if rng.random() < 0.3:
+        parts.insert(int(rng.integers(len(parts) + 1)), None)
+    if parts and rng.random() < 0.3:
+        parts[int(rng.integers(len(parts)))] = Ellipsis
+    return tuple(parts)
+
+
+def joined(rng, pool, name):
+    """concat or stack of a node with nodes of the pool that fit it."""
+    x = pick(rng, pool)
+    if name == "stack":
+        same = [n for n in pool if n.shape == x.shape]
+        return apply("stack", x, *(pick(rng, same) for _ in range(int(rng.integers(1, 3)))),
+                     axis=int(rng.integers(x.ndim + 1)))
+    axis = int(rng.integers(max(x.ndim, 1)))
+    fits = [n for n in pool if n.ndim == x.ndim and all(
+        a == b for k, (a, b) in enumerate(zip(n.shape, x.shape)) if k != axis)]
+    return apply("concat", x, *(pick(rng, fits) for _ in range(int(rng.integers(1, 3)))),
+                 axis=axis)
+
+
+def rearranged(rng, pool, name):
+    x = pick(rng, pool)
+    axis = int(rng.integers(max(x.ndim, 1)))
+    attrs = {
+        "slice": lambda: {"index": random_index(rng, x.shape)},
+        "pad": lambda: {"widths": tuple((int(rng.integers(3)), int(rng.integers(3)))
+                                        for _ in x.shape), "value": pick(rng, SPECIAL)},
+        "squeeze": lambda: {"axis": tuple(k for k, d in enumerate(x.shape) if d == 1)},
+        "expand_dims": lambda: {"axis": int(rng.integers(x.ndim + 1))},
+        "flip": lambda: {"axis": None if rng.random() < 0.5 else axis},
+        "tile": lambda: {"reps": tuple(int(rng.integers(1, 3))
+                                       for _ in range(x.ndim + int(rng.integers(2))))},
+        "repeat": lambda: {"repeats": int(rng.integers(1, 4)), "axis": axis},
+    }[name]()
+    return apply(name, x, **attrs)
+
+
 BUILDERS: dict[str, Callable] = {
+    **{name: rearranged for name in ("slice", "pad", "squeeze", "expand_dims", "flip", "tile",
+                                      "repeat")},
+    "concat": joined, "stack": joined,
     **{name: _reduce for name in ("sum", "mean", "max", "min")},
     **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
     "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,

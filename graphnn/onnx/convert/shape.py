@@ -1,10 +1,10 @@
 """Shape ONNX operators: Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand, Tile, Dropout
 (inference), and the operators of shape computations (Shape, Size, Constant, ConstantOfShape,
-Range, Cast, Gather, Concat, Slice), folded at import.
+Range, Cast, Gather), folded at import; Concat and Slice are in convert/indexing.py.
 
 graphnn graphs have static shapes, so a shape computation (Shape -> Gather -> Concat ->
-Reshape) is known at import and computed there with NumPy. Gather, Concat and Slice of values
-computed at run time wait for graphnn's indexing ops.
+Reshape) is known at import and computed there with NumPy. Gather of values computed at run
+time waits for gn.take.
 """
 
 from __future__ import annotations
@@ -68,41 +68,49 @@ converter("Flatten", attributes=("axis",), fold=_flatten)(_flatten)
 
 
 def _squeezed(ctx, x, axes) -> tuple[int, ...]:
+    """The axes a Squeeze drops (every size-1 axis when it names none)."""
     if axes is None:
-        return tuple(d for d in x.shape if d != 1)
-    drop = _axes(ctx, axes, len(x.shape))
+        return tuple(k for k, d in enumerate(x.shape) if d == 1)
+    drop = tuple(sorted(set(_axes(ctx, axes, len(x.shape)))))
     for axis in drop:
         if x.shape[axis] != 1:
             raise ctx.unsupported("squeezing an axis whose size is not 1",
                                   f" (axis {axis} of shape {x.shape})")
-    return tuple(d for k, d in enumerate(x.shape) if k not in drop)
+    return drop
 
 
-def _unsqueezed(ctx, x, axes) -> tuple[int, ...]:
-    rank = len(x.shape) + len(axes)
-    new = set(_axes(ctx, axes, rank))
-    rest = iter(x.shape)
-    return tuple(1 if k in new else next(rest) for k in range(rank))
+def _squeeze(ctx, x, axes):
+    drop = _squeezed(ctx, x, axes)
+    if isinstance(x, np.ndarray):
+        return x.reshape(tuple(d for k, d in enumerate(x.shape) if k not in drop))
+    return ops.squeeze(x, axis=drop)
 
 
-def _reshaped(x, shape):
-    return x.reshape(shape) if isinstance(x, np.ndarray) else ops.reshape(x, shape)
+def _unsqueeze(ctx, x, axes):
+    # each new axis at its position in the result: inserted in ascending order, each lands
+    # where the result has it
+    new = sorted(set(_axes(ctx, axes, len(x.shape) + len(axes))))
+    if isinstance(x, np.ndarray):
+        return np.expand_dims(x, tuple(new))
+    for axis in new:
+        x = ops.expand_dims(x, axis=axis)
+    return x
 
 
 def _squeeze_attribute(ctx, x, *, axes=None):
-    return _reshaped(x, _squeezed(ctx, x, axes))
+    return _squeeze(ctx, x, axes)
 
 
 def _squeeze_input(ctx, x, axes=None):
-    return _reshaped(x, _squeezed(ctx, x, None if axes is None else ctx.ints(axes, "axes")))
+    return _squeeze(ctx, x, None if axes is None else ctx.ints(axes, "axes"))
 
 
 def _unsqueeze_attribute(ctx, x, *, axes):
-    return _reshaped(x, _unsqueezed(ctx, x, axes))
+    return _unsqueeze(ctx, x, axes)
 
 
 def _unsqueeze_input(ctx, x, axes):
-    return _reshaped(x, _unsqueezed(ctx, x, ctx.ints(axes, "axes")))
+    return _unsqueeze(ctx, x, ctx.ints(axes, "axes"))
 
 
 converter("Squeeze", attributes=("axes",), opsets=(1, 12), fold=_squeeze_attribute)(
@@ -135,16 +143,11 @@ def _tile_fold(ctx, x, repeats):
 
 @converter("Tile", fold=_tile_fold)
 def tile(ctx, x, repeats):
-    # (d0, d1) tiled (r0, r1): reshape to (1, d0, 1, d1), broadcast to (r0, d0, r1, d1),
-    # reshape to (r0 d0, r1 d1)
     counts = ctx.ints(repeats, "repeats")
     if len(counts) != len(x.shape):
         raise ctx.unsupported("repeats of another length than the input's rank",
                               f" ({len(counts)} for shape {x.shape})")
-    spread = tuple(d for n in x.shape for d in (1, n))
-    target = tuple(d for r, n in zip(counts, x.shape) for d in (r, n))
-    final = tuple(r * n for r, n in zip(counts, x.shape))
-    return ops.reshape(ops.broadcast_to(ops.reshape(x, spread), target), final)
+    return ops.tile(x, counts)
 
 
 # -- Dropout (inference) -------------------------------------------------------------------------
@@ -246,17 +249,4 @@ def _gather(ctx, data, indices, *, axis):
     return np.take(data, indices, axis=axis)
 
 
-def _slice(ctx, data, starts, ends, axes=None, steps=None):
-    begin, stop = ctx.ints(starts, "starts"), ctx.ints(ends, "ends")
-    axes = range(len(begin)) if axes is None else _axes(ctx, ctx.ints(axes, "axes"), data.ndim)
-    steps = (1,) * len(begin) if steps is None else ctx.ints(steps, "steps")
-    index = [slice(None)] * data.ndim
-    for axis, b, e, s in zip(axes, begin, stop, steps):
-        index[axis] = slice(b, e, s)      # NumPy clamps out-of-range bounds as ONNX does
-    return data[tuple(index)]
-
-
 converter("Gather", attributes=("axis",), fold=_gather)(waiting("gn.take"))
-converter("Concat", attributes=("axis",), fold=lambda ctx, *xs, axis: np.concatenate(xs, axis))(
-    waiting("gn.concat"))
-converter("Slice", opsets=(10, None), fold=_slice)(waiting("graphnn's indexing"))
