@@ -43,6 +43,7 @@ import numpy as np
 from graphnn.errors import GraphnnError
 from graphnn.graph import Graph
 from graphnn.ir import REGISTRY, Node, apply, constant, input, scope
+from graphnn.ops.indexing import Index
 from graphnn.version import __version__
 
 FORMAT = "graphnn.graph"
@@ -61,7 +62,8 @@ class GraphDataError(GraphnnError, ValueError):
 
 def _encode(value: Any, where: str) -> Any:
     """An attribute value as JSON: None, bools, ints, finite floats and strings as they are;
-    tuples, non-finite floats, slices, Ellipsis and NumPy scalars and dtypes tagged."""
+    tuples, indexes (x[...]'s), non-finite floats, slices, Ellipsis and NumPy scalars and
+    dtypes tagged."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
@@ -70,6 +72,8 @@ def _encode(value: Any, where: str) -> Any:
         return float(value) if math.isfinite(value) else {"float": repr(float(value))}
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, Index):             # before tuple: an Index is one, made canonical
+        return {"index": [_encode(v, where) for v in value]}
     if isinstance(value, tuple):
         return {"tuple": [_encode(v, where) for v in value]}
     if isinstance(value, slice):
@@ -85,6 +89,7 @@ def _encode(value: Any, where: str) -> Any:
 _TAGS: dict[str, Callable[[Any, str], Any]] = {
     "float": lambda v, w: float(_text(v, w)),
     "tuple": lambda v, w: tuple(_decode(item, w) for item in _list(v, w)),
+    "index": lambda v, w: Index(_decode(item, w) for item in _list(v, w)),
     "slice": lambda v, w: slice(*(_decode(item, w) for item in _list(v, w, 3))),
     "ellipsis": lambda v, w: Ellipsis,
     "dtype": lambda v, w: np.dtype(_text(v, w)),
