@@ -35,6 +35,7 @@ from graphnn.ops import elu, exp, leaky_relu, log, log_softmax, matmul, max, max
 from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, sigmoid, softmax
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
 from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
+from graphnn.ops import batch_norm, conv1d, global_avg_pool2d, layer_norm
 
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "softmax_cross_entropy", "sqrt", "square", "step", "sub", "sum", "tanh", "transpose",
     "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
     "stack", "tile",
+    "batch_norm", "conv1d", "global_avg_pool2d", "layer_norm",
 ]
 
 

@@ -1,7 +1,9 @@
 """How each graphnn op is written in ONNX: one rule per op, `(builder, node, *input names) ->
 output name`.
 
-Composite ops without a rule here (mse, the cross-entropies) are written as their expansion;
+Composite ops without a rule here (mse, the cross-entropies) are written as their expansion
+(as are those whose rule returns None); convolution, pooling and normalization rules are in
+graphnn.onnx.export_conv;
 ops with no ONNX counterpart are listed in NO_COUNTERPART with the reason, and a test checks
 that every op of the registry is in one of the three.
 """
@@ -14,6 +16,7 @@ import numpy as np
 
 from graphnn.ir import Node
 from graphnn.onnx.builder import Builder
+from graphnn.onnx.export_conv import CONV_EXPORTS
 from graphnn.onnx.export_layout import RULES as LAYOUT_RULES
 
 Rule = Callable[..., str]
@@ -48,11 +51,6 @@ EXPORTS.update(LAYOUT_RULES)       # slice, concat, pad, ...: graphnn/onnx/expor
 EXPORTS["square"] = lambda b, node, x: b.add("Mul", [x, x])
 EXPORTS["leaky_relu"] = lambda b, node, x: b.add("LeakyRelu", [x], alpha=node.attrs["alpha"])
 EXPORTS["elu"] = lambda b, node, x: b.add("Elu", [x], alpha=node.attrs["alpha"])
-
-
-def _element_type(node: Node) -> int:
-    from graphnn.onnx.tensors import element_type
-    return element_type(node.dtype)
 
 
 @exports("step")
@@ -119,85 +117,4 @@ def _softmax(b: Builder, node: Node, x: str) -> str:
     return b.add(op_type, [x], axis=node.attrs["axis"])
 
 
-def _pads(node: Node) -> list[int]:
-    return list(node.attrs["padding"]) * 2
-
-
-@exports("conv2d")
-def _conv2d(b: Builder, node: Node, x: str, w: str) -> str:
-    return b.add("Conv", [x, w], strides=list(node.attrs["stride"]), pads=_pads(node))
-
-
-@exports("conv2d_grad_input")
-def _conv2d_grad_input(b: Builder, node: Node, g: str, w: str) -> str:
-    # the adjoint of conv2d is a transposed convolution; output_padding reaches input_hw
-    stride, padding = node.attrs["stride"], node.attrs["padding"]
-    kernel, grid = node.inputs[1].shape[2:], node.inputs[0].shape[2:]
-    extra = [h - ((o - 1) * s - 2 * p + k)
-             for h, o, s, p, k in zip(node.attrs["input_hw"], grid, stride, padding, kernel)]
-    return b.add("ConvTranspose", [g, w], strides=list(stride), pads=_pads(node),
-                 output_padding=extra)
-
-
-@exports("conv2d_grad_weight")
-def _conv2d_grad_weight(b: Builder, node: Node, x: str, g: str) -> str:
-    # dW[o, c, i, j] = sum over n, y, x of g[n, o, y, x] * xpad[n, c, s y + i, s x + j]: a
-    # convolution of x seen as (C, N, H, W) with g seen as (O, N, OH, OW) as weights, dilated
-    # by the stride, giving (C, O, KH', KW'), cropped to the kernel and transposed to (O, C)
-    stride, kernel = node.attrs["stride"], node.attrs["kernel_hw"]
-    swapped = b.add("Conv", [b.add("Transpose", [x], perm=[1, 0, 2, 3]),
-                             b.add("Transpose", [g], perm=[1, 0, 2, 3])],
-                    dilations=list(stride), pads=_pads(node))
-    cropped = b.add("Slice", [swapped, b.ints([0, 0]), b.ints(kernel), b.ints([2, 3])])
-    return b.add("Transpose", [cropped], perm=[1, 0, 2, 3])
-
-
-@exports("max_pool2d", "avg_pool2d")
-def _pool(b: Builder, node: Node, x: str) -> str:
-    op_type = "MaxPool" if node.op == "max_pool2d" else "AveragePool"
-    return b.add(op_type, [x], kernel_shape=list(node.attrs["kernel"]),
-                 strides=list(node.attrs["stride"]))
-
-
-def _depthwise_scatter(b: Builder, node: Node, parts: str, channels: int, weights: np.ndarray,
-                       grid, input_hw) -> str:
-    """ConvTranspose with one (KH, KW) filter per channel (group = channels): each window's
-    values added back onto the input positions it covers."""
-    kernel, stride = node.attrs["kernel"], node.attrs["stride"]
-    extra = [h - ((o - 1) * s + k) for h, o, s, k in zip(input_hw, grid, stride, kernel)]
-    return b.add("ConvTranspose", [parts, b.constant(weights, node.dtype)], group=channels,
-                 strides=list(stride), output_padding=extra)
-
-
-@exports("avg_pool2d_grad")
-def _avg_pool2d_grad(b: Builder, node: Node, g: str) -> str:
-    kh, kw = node.attrs["kernel"]
-    channels = node.inputs[0].shape[1]
-    weights = np.full((channels, 1, kh, kw), 1.0 / (kh * kw))
-    return _depthwise_scatter(b, node, g, channels, weights, node.inputs[0].shape[2:],
-                              node.attrs["input_hw"])
-
-
-@exports("max_pool2d_grad")
-def _max_pool2d_grad(b: Builder, node: Node, x: str, out: str, g: str) -> str:
-    # for each offset (i, j) of the window: mask_ij = (x[s y + i, s x + j] == out[y, x]); the
-    # window's g goes to its maxima in equal shares: g mask_ij / sum_ij mask_ij, scattered
-    # back by a depthwise transposed convolution with one-hot filters
-    (kh, kw), (sh, sw) = node.attrs["kernel"], node.attrs["stride"]
-    n, channels, oh, ow = node.inputs[1].shape
-    masks = []
-    for i in range(kh):
-        for j in range(kw):
-            window = b.add("Slice", [x, b.ints([i, j]), b.ints([i + sh * (oh - 1) + 1,
-                                                               j + sw * (ow - 1) + 1]),
-                                     b.ints([2, 3]), b.ints([sh, sw])])
-            masks.append(b.add("Cast", [b.add("Equal", [window, out])],
-                               to=_element_type(node)))
-    stacked = b.add("Concat", masks, axis=2) if len(masks) > 1 else masks[0]
-    shaped = b.add("Reshape", [stacked, b.ints([n, channels, kh * kw, oh, ow])])
-    share = b.add("Div", [b.add("Mul", [shaped, b.add("Unsqueeze", [g, b.ints([2])])]),
-                          b.add("ReduceSum", [shaped, b.ints([2])], keepdims=1)])
-    parts = b.add("Reshape", [share, b.ints([n, channels * kh * kw, oh, ow])])
-    weights = np.eye(kh * kw).reshape(kh * kw, 1, kh, kw)
-    weights = np.tile(weights, (channels, 1, 1, 1))
-    return _depthwise_scatter(b, node, parts, channels, weights, (oh, ow), node.shape[2:])
+EXPORTS.update(CONV_EXPORTS)

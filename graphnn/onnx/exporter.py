@@ -107,18 +107,21 @@ def _write(builder: Builder, node: Node, values: dict[Node, str], label: str) ->
         values[node] = builder.constant(node.value, node.dtype)
         return
     rule = EXPORTS.get(node.op)
-    if rule is None and node.opdef.composite:
+    if rule is not None:
+        builder.scope = label
+        written = rule(builder, node, *(values[i] for i in node.inputs))
+        if written is not None:          # None: a composite written as its expansion
+            values[node] = written
+            return
+    if node.opdef.composite:
         expansion = node.expansion()
         for k, part in enumerate(toposort([expansion], leaves=node.inputs)):
             _write(builder, part, values, f"{label}_{k}")
         values[node] = values[expansion]
         return
-    if rule is None:
-        reason = NO_COUNTERPART.get(node.op, "no ONNX rule")
-        raise OnnxError(f"graphnn op {node.op} ({node.describe()}) has no ONNX form: {reason}",
-                        f"no ONNX form for {node.op}")
-    builder.scope = label
-    values[node] = rule(builder, node, *(values[i] for i in node.inputs))
+    reason = NO_COUNTERPART.get(node.op, "no ONNX rule")
+    raise OnnxError(f"graphnn op {node.op} ({node.describe()}) has no ONNX form: {reason}",
+                    f"no ONNX form for {node.op}")
 
 
 def _name_scope_outputs(builder: Builder, graph: Graph, values: dict[Node, str]) -> None:

@@ -23,8 +23,15 @@ import numpy as np
 from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
-from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
-from graphnn.render.layout import wrap_rows
+from graphnn.render.labels import (
+    GRADIENT_COLOR,
+    LOCAL_COLOR,
+    MUTED_COLOR,
+    VALUE_COLOR,
+    font,
+    wrapped,
+)
+from graphnn.render.layout import turned, wrap_rows
 from graphnn.render.magnitude import magnitude
 from graphnn.render.scene import Edge, Scene, top_scopes
 from graphnn.render.style import FOCUS_COLOR, FORWARD_STYLE, INPUT_STYLE, Item, Style, new_graph
@@ -103,7 +110,8 @@ class _Writer:
             title = f"{name or 'constant'} {shape}".strip()
             head = [self.font(title, MUTED_COLOR, size=10, italic=True)]
             head += [self.font(t, MUTED_COLOR, size=12)
-                     for t in labels.value_lines(node.value, self.style.digits)]
+                     for t in labels.value_lines(node.value, self.style.digits)
+                     [:self.style.tensor_lines]]
         else:
             head = [self.font(symbol(node), size=16)]
             if name:
@@ -138,14 +146,19 @@ class _Writer:
         ops: dict[str, None] = {}
         for node in members:
             ops.setdefault(symbol(node), None)
-        summary = " ".join(list(ops)[:8]) + (" …" if len(ops) > 8 else "")
         leaving = {e.source for e in self.scene.edges if e.source in members
                    and self.scene.groups.get(e.consumer) != (scope,)}
-        shapes = ", ".join(labels.shape_text(n.shape) or "scalar" for n in members
-                           if n in leaving)
-        lines = [self.font(scope, bold=True),
-                 self.font(f"{len(members)} ops: {summary}", MUTED_COLOR, size=10)]
-        lines += [self.font(f"→ {shapes}", MUTED_COLOR, size=10)] if shapes else []
+        shapes = [labels.shape_text(n.shape) or "scalar" for n in members if n in leaving]
+        symbols = list(ops)[:8] + (["…"] if len(ops) > 8 else [])
+        # a slide's text is large: the lists wrap, so the box is not the widest of its rank
+        per_line = (3, 2) if self.style.min_text else (len(symbols), len(shapes))
+        text = [f"{len(members)} ops:"] + wrapped(symbols, per_line[0], " ")
+        if shapes:
+            text += wrapped([f"→ {shapes[0]}"] + shapes[1:], per_line[1], ", ")
+        if not self.style.min_text:                 # one line each, as ever
+            text = [f"{text[0]} {text[1]}", *text[2:]]
+        lines = [self.font(scope, bold=True)]
+        lines += [self.font(t, MUTED_COLOR, size=10) for t in text]
         return {"shape": "box3d", "label": labels.html_label(lines),
                 "tooltip": f"scope {scope}: {len(members)} ops (collapsed)"}
 
@@ -168,9 +181,14 @@ class _Writer:
             return None
         down = self.number(self.numbers.flow[key])
         if key in self.numbers.local and edge.consumer in self.numbers.grads:
-            up = _operand(self.number(self.numbers.grads[edge.consumer]))
-            local = _operand(self.number(self.numbers.local[key]))
-            return self.item(("flow", *key), f"{up} × {local} = {down}", GRADIENT_COLOR, 11)
+            up = self.number(self.numbers.grads[edge.consumer])
+            local = self.number(self.numbers.local[key])
+            # the lecture's rounded numbers, with ≈ where they do not multiply to the shown
+            # result (0.20 × 2.00 ≈ 0.39: the exact factor is 0.1966); the step-through's
+            # words give the digits that make it exact
+            sign = "=" if self.number(float(up) * float(local)) == down else "≈"
+            return self.item(("flow", *key), f"{_operand(up)} × {_operand(local)} {sign} {down}",
+                             GRADIENT_COLOR, 11)
         return self.item(("flow", *key), down, GRADIENT_COLOR, 11)
 
     def edge_label(self, edge: Edge) -> str | None:
@@ -248,14 +266,20 @@ class _Writer:
             links += self.link(f"{self.prefix}o{k}", self.node_id(node), f"{self.prefix}out{k}",
                                arrow, tree, attrs, ())
         self.write_cluster(graph, (), tree, attrs)
-        rows, loose, apart = wrap_rows([i for ids in tree.values() for i in ids],
-                                       [(tail, head) for tail, head, _ in links],
-                                       self.style.bands)
+        fold = wrap_rows([i for ids in tree.values() for i in ids],
+                         [(tail, head) for tail, head, _ in links], self.style.bands)
         for k, (tail, head, edge_attrs) in enumerate(links):
-            graph.edge(tail, head, **edge_attrs, **({"constraint": "false"} if k in loose else {}))
-        for first, second in apart:             # band 1 above (or left of) band 2, ...
+            if k in fold.loose:
+                # between bands: no ports (they would force a loop around a node)
+                edge_attrs = {a: v for a, v in edge_attrs.items() if not a.endswith("port")}
+            if k in fold.turned:
+                # against the rank order (a band running backwards): written head to tail,
+                # drawn with its arrow at the head as ever
+                tail, head, edge_attrs = head, tail, turned(edge_attrs)
+            graph.edge(tail, head, **edge_attrs)
+        for first, second in fold.apart:        # band 1 above (or left of) band 2, ...
             graph.edge(first, second, style="invis")
-        for row in rows:
+        for row in fold.rows:
             with graph.subgraph() as same:
                 same.attr(rank="same")
                 for node_id in row:
@@ -276,10 +300,12 @@ class _Writer:
         stroke = {k: v for k, v in edge_attrs.items() if k in ("color", "penwidth", "style")}
         # the edge enters and leaves the label at opposite sides, so it runs through the
         # label's middle; a margin keeps other edges clear of the label's outer lines
-        attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": "0.04,0.15",
+        # (the margin is small where the edge meets the label, so it reaches the text)
+        into, out, margin = ("n", "s", "0.15,0.03") if self.style.rankdir == "TB" \
+            else ("w", "e", "0.04,0.15")
+        attrs[edge_id] = {"shape": "box", "penwidth": "0", "margin": margin,
                           "label": label, "id": edge_id}
         tree.setdefault(where, []).append(edge_id)
-        into, out = ("n", "s") if self.style.rankdir == "TB" else ("w", "e")
         return [(tail, edge_id, {"id": edge_id + "a", "arrowhead": "none", "headport": into,
                                  **edge_attrs, **focus}),
                 (edge_id, head, {"id": edge_id + "b", "tailport": out, **stroke, **focus})]
@@ -309,7 +335,11 @@ class _Writer:
         for child in children:
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
-                cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica",
+                # a slide's titles go to a corner: on the right left to right, where no
+                # edge enters; on the left top to bottom
+                corner = "r" if self.style.rankdir == "LR" else "l"
+                left = {"labeljust": corner} if self.style.min_text else {}
+                cluster.attr(label=child[-1], labelloc="t", fontname="Helvetica", **left,
                              fontsize=str(max(12, self.style.min_text)),
                              style="rounded,dashed", color="#9e9e9e",
                              fontcolor=MUTED_COLOR)

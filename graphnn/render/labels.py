@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,35 @@ LOCAL_COLOR = "#6c3483"
 MUTED_COLOR = "#616161"
 
 SMALL_TENSOR = 6         # tensors up to this many elements are drawn as their values
+
+
+MORE_DIGITS = 6      # decimals a product or sum on a drawing may add to read right
+
+
+def readable_arithmetic(operands: Sequence[float], combine: Callable[[list[float]], float],
+                        result: float, number: Callable[[float, int], str],
+                        digits: int) -> tuple[list[str], str]:
+    """Operands and result as text, at the fewest decimals from `digits` (up to MORE_DIGITS
+    more) at which `combine` of the operands as written gives the result as written, so a
+    slide never shows 0.20 × (-2.00) = -0.39 (0.2 × -2 is -0.4) but 0.1966 × (-2.00) =
+    -0.3932. An operand exact at `digits` (-2.00) keeps them. `number(value, digits)` writes
+    one number.
+
+    >>> fixed = lambda v, d: f"{v:.{d}f}"
+    >>> readable_arithmetic([0.19661, -2.0], lambda t: t[0] * t[1], -0.39322, fixed, 2)
+    (['0.1966', '-2.00'], '-0.3932')
+    """
+    def operand(value: float, places: int) -> str:
+        # a number exact at `digits` (2.00) keeps them; only the others grow
+        text = number(value, digits)
+        return text if float(text) == value else number(value, places)
+
+    for places in range(digits, digits + MORE_DIGITS + 1):
+        texts = [operand(v, places) for v in operands]
+        shown = number(result, places)
+        if number(combine([float(t) for t in texts]), places) == shown:
+            break
+    return texts, shown
 
 
 def format_number(value: float, digits: int = 2) -> str:
@@ -129,3 +158,16 @@ def font(text: str, color: str | None = None, size: int | None = None, bold: boo
 def html_label(lines: Sequence[str]) -> str:
     """Lines of markup (from `font`) as one HTML-like label, centred, one per row."""
     return "<" + "<br/>".join(lines) + ">"
+
+
+def wrapped(items: Sequence[str], per_line: int, between: str) -> list[str]:
+    """Items joined by `between`, at most `per_line` to a line (lines but the last end with
+    the separator's mark, so "a, b," reads on).
+
+    >>> wrapped(["[2]", "[3]", "[4]"], 2, ", ")
+    ['[2], [3],', '[4]']
+    """
+    per_line = max(per_line, 1)
+    rows = [between.join(items[k:k + per_line]) for k in range(0, len(items), per_line)]
+    mark = between.strip()
+    return [row + mark if k < len(rows) - 1 else row for k, row in enumerate(rows)]

@@ -21,13 +21,20 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from graphnn.render import geometry
 
 SLIDE = (1280, 720)             # pixels of a 16:9 slide
 MIN_TEXT_PX = 14                 # the smallest text a slide may show, at SLIDE
+ASPECTS = (4 / 3, 21 / 9)        # width over height of a slide-shaped drawing
+PAD = 0.05                       # inches of white space around a slide drawing
 SLIDE_TEXT = 14                  # points: a slide drawing's smallest text before scaling
 LAYOUTS = ("lecture", "slide")
+Arrangement = tuple[str, int, "int | None"]     # rankdir, bands, tensor lines
 # (rankdir, bands): the arrangements a slide layout tries
-CANDIDATES = (("LR", 1), ("TB", 1), ("LR", 2), ("TB", 2), ("TB", 3), ("LR", 3))
+CANDIDATES = (("LR", 1), ("TB", 1), ("LR", 2), ("TB", 2), ("TB", 3), ("LR", 3), ("TB", 4),
+              ("LR", 4))
 
 
 def ranks(node_ids: Sequence[str], links: Sequence[tuple[str, str]]) -> dict[str, int]:
@@ -72,31 +79,92 @@ def ranks(node_ids: Sequence[str], links: Sequence[tuple[str, str]]) -> dict[str
     return rank
 
 
-def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int
-              ) -> tuple[list[list[str]], set[int], list[tuple[str, str]]]:
-    """How to fold the ranks into `bands` bands side by side (1 or 0: no folding): rows of
-    nodes to put on one rank, the links (by index) that stop constraining, and pairs of
-    nodes in one row whose order keeps the bands in order (the first band first).
+@dataclass(frozen=True)
+class Fold:
+    """How the ranks fold into bands: `rows` of nodes to put on one rank, the links (by index)
+    that stop constraining the ranking (`loose`), the links drawn against the rank order
+    (`turned`: the bands running backwards), and pairs of nodes in one row whose order keeps
+    the bands in order (`apart`: the first band first)."""
 
-    >>> wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
-    ([['a', 'c'], ['b', 'd']], {1}, [('a', 'c'), ('b', 'd')])
+    rows: list[list[str]] = field(default_factory=list)
+    loose: set[int] = field(default_factory=set)
+    turned: set[int] = field(default_factory=set)
+    apart: list[tuple[str, str]] = field(default_factory=list)
+
+
+def cuts(rank: dict[str, int], links: Sequence[tuple[str, str]], bands: int) -> list[int]:
+    """The first rank of each band after the first: near an even split, where the fewest
+    links cross from one band into the next (each crossing link is a turn to follow).
+
+    >>> chain = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f")]
+    >>> cuts({n: k for k, n in enumerate("abcdef")}, chain + [("b", "d")], 2)
+    [4]
     """
-    if bands <= 1:
-        return [], set(), []
-    rank = ranks(node_ids, links)
     depth = max(rank.values(), default=0) + 1
     every = math.ceil(depth / bands)
-    if every >= depth:
-        return [], set(), []
-    rows: list[list[str]] = [[] for _ in range(every)]
+    slack = max(1, every // 4)
+    spans = [(rank[t], rank[h]) for t, h in links]
+    found: list[int] = []
+    for _ in range(bands - 1):
+        start = found[-1] if found else 0
+        near = start + every
+        options = [c for c in range(near - slack, near + slack + 1) if start < c < depth]
+        if not options:
+            break
+        found.append(min(options, key=lambda c: (sum(t < c <= h for t, h in spans),
+                                                 abs(c - near))))
+    return found
+
+
+def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int) -> Fold:
+    """Fold the ranks into `bands` bands side by side (1 or 0: no folding), as a snake: every
+    second band runs backwards, so the last rank of one band is the first of the next, and
+    a link from one band into the next is a short step between neighbours, never a detour
+    across the drawing. The bands are cut where few links cross (`cuts`).
+
+    >>> wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
+    Fold(rows=[['a', 'd'], ['b', 'c']], loose={1}, turned={2}, apart=[('a', 'd'), ('b', 'c')])
+    """
+    if bands <= 1:
+        return Fold()
+    rank = ranks(node_ids, links)
+    depth = max(rank.values(), default=0) + 1
+    starts = cuts(rank, links, bands)
+    if not starts:
+        return Fold()
+    band = {r: sum(r >= c for c in starts) for r in range(depth)}
+    # each band starts in the column where the one before ended, and runs the other way
+    column, cursor = {}, 0
+    for r in range(depth):
+        if r and band[r] == band[r - 1]:
+            cursor += -1 if band[r] % 2 else 1
+        column[r] = cursor
+    least = min(column.values())
+    rows: list[list[str]] = [[] for _ in range(max(column.values()) - least + 1)]
     position = {node: k for k, node in enumerate(rank)}
     for node in sorted(rank, key=lambda n: (rank[n], position[n])):
-        rows[rank[node] % every].append(node)
-    loose = {k for k, (tail, head) in enumerate(links)
-             if rank[tail] // every != rank[head] // every}
-    apart = [(a, b) for row in rows for a, b in zip(row, row[1:])
-             if rank[a] // every != rank[b] // every]
-    return [row for row in rows if len(row) > 1], loose, apart
+        rows[column[rank[node]] - least].append(node)
+    of = {node: band[rank[node]] for node in rank}
+    loose = {k for k, (tail, head) in enumerate(links) if of[tail] != of[head]}
+    turned = {k for k, (tail, head) in enumerate(links)
+              if column[rank[head]] < column[rank[tail]]}
+    # every node of a row before every node of the next band in that row
+    apart = [(a, b) for row in rows for a in row for b in row if of[b] == of[a] + 1]
+    return Fold([row for row in rows if len(row) > 1], loose, turned, apart)
+
+
+def turned(edge_attrs: dict[str, str]) -> dict[str, str]:
+    """The attributes of an edge written from its head to its tail: drawn backwards (its
+    arrow where its head is), ports swapped.
+
+    >>> turned({"headport": "w", "arrowhead": "none"})
+    {'dir': 'back', 'tailport': 'e', 'arrowtail': 'none'}
+    """
+    swap = {"headport": "tailport", "tailport": "headport", "arrowhead": "arrowtail"}
+    side = {"w": "e", "e": "w", "n": "s", "s": "n"}
+    turned = {swap.get(a, a): side.get(v, v) if a.endswith("port") else v
+              for a, v in edge_attrs.items()}
+    return {"dir": "back", **turned}
 
 
 def svg_size(svg: str) -> tuple[float, float]:
@@ -121,39 +189,78 @@ def drawn_edges(svg: str) -> set[str]:
             is not None}
 
 
-def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> float:
-    """The slide text height of a drawing of `source`, or -1 when Graphviz lost an edge
-    (it says so, or the edge is missing from the SVG)."""
+@dataclass(frozen=True)
+class Measure:
+    """A trial drawing measured: its smallest text at 1280x720 (-1 when Graphviz lost an
+    edge), its width and height in points, how often its edges cross one another, and how many
+    edges run through a cluster's title."""
+
+    text: float
+    size: tuple[float, float] = (1.0, 1.0)
+    crossings: int = 0
+    titles: int = 0
+
+
+
+def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> Measure:
+    """A drawing of `source` measured; text -1 when Graphviz lost an edge (it says so, or
+    the edge is missing from the SVG)."""
     svg, heard = draw(source)
     wanted = set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source))
-    if any("lost" in line or "failed" in line for line in heard):
-        return -1.0
-    return slide_text_height(svg) if wanted <= drawn_edges(svg) else -1.0
+    if any("lost" in line or "failed" in line for line in heard) \
+            or not wanted <= drawn_edges(svg):
+        return Measure(-1.0)
+    return Measure(slide_text_height(svg), svg_size(svg),
+                   len(geometry.crossings(geometry.edge_paths(svg))),
+                   len(geometry.through_titles(svg)))
+
+
+def _tidiest(measured: Sequence[tuple[Measure, Arrangement]]) -> tuple[Measure, Arrangement]:
+    """The arrangement with no edge through a title and the fewest crossings, then the most
+    lines of tensor numbers, then the fewest bands (each costs the reader a turn), then the
+    largest text."""
+    kept = {None: 0, 1: 1, 0: 2}
+    return min(measured, key=lambda m: (m[0].titles > 0, m[0].crossings, kept[m[1][2]],
+                                        m[1][1], -m[0].text))
+
+
+def spread(width: float, height: float, pad: float = PAD) -> str | None:
+    """Graphviz's `pad` (inches, x,y) that frames a drawing of `width` x `height` points
+    (with `pad` inches already around it) in a slide's shape, or None when it has one. The
+    frame is white space along the short side: the text keeps its size on the slide, since
+    the long side still sets the scale.
+
+    >>> spread(700, 200), spread(400, 600), spread(1600, 900)
+    ('0.05,0.87', '3.31,0.05', None)
+    """
+    if width / height > ASPECTS[1]:
+        return f"{pad:g},{round(pad + (width / 2.2 - height) / 144, 2):g}"   # inside 21:9
+    if width / height < ASPECTS[0]:
+        return f"{round(pad + (height * 1.45 - width) / 144, 2):g},{pad:g}"  # inside 4:3
+    return None
 
 
 def fit_to_slide(source_for: Callable[[str, int, int | None], str],
-                 draw: Callable[[str], tuple[str, list[str]]] | None
-                 ) -> tuple[str, int, int | None]:
-    """The arrangement for a 1280x720 slide: (rankdir, bands, tensor_lines) among the
-    drawings `source_for(rankdir, bands, tensor_lines)`.
+                 draw: Callable[[str], tuple[str, list[str]]] | None) -> dict[str, object]:
+    """The arrangement for a 1280x720 slide, as Style fields (rankdir, bands, tensor_lines,
+    aspect), chosen among the drawings `source_for(rankdir, bands, tensor_lines)`.
 
-    Tensors keep as many lines of numbers (all, one, none) as leave the smallest text at
-    least MIN_TEXT_PX high; an arrangement in one band is preferred when it reaches that
-    (bands cost the reader the edges between them), else the tallest text wins. `draw` turns
-    DOT into SVG and Graphviz's complaints; without it (no Graphviz), top to bottom in two
-    bands.
+    Every arrangement is tried with tensors showing all their lines of numbers, one, and
+    none; among those whose text is at least MIN_TEXT_PX high on the slide the tidiest wins
+    (`_tidiest`), spread to a slide's shape if it has none (`spread`). When none is large
+    enough, the one with the largest text. `draw` turns DOT into SVG and Graphviz's
+    complaints; without it (no Graphviz), left to right in three bands.
     """
     if draw is None:
-        return "TB", 2, 1
-    tried: list[tuple[float, tuple[str, int, int | None]]] = []
+        return {"rankdir": "LR", "bands": 3, "tensor_lines": 1}
+    measured: dict[str, tuple[Measure, Arrangement]] = {}
     for lines in (None, 1, 0):
-        measured = [(_measure(source_for(rankdir, bands, lines), draw),
-                     (rankdir, bands, lines)) for rankdir, bands in CANDIDATES]
-        best_plain = max((m for m in measured if m[1][1] == 1), key=lambda m: m[0])
-        if best_plain[0] >= MIN_TEXT_PX:
-            return best_plain[1]
-        best = max(measured, key=lambda m: m[0])
-        if best[0] >= MIN_TEXT_PX:
-            return best[1]
-        tried.append(best)
-    return max(tried, key=lambda m: m[0])[1]
+        for rankdir, bands in CANDIDATES:
+            source = source_for(rankdir, bands, lines)
+            if source not in measured:          # a graph without tensors: one per arrangement
+                measured[source] = (_measure(source, draw), (rankdir, bands, lines))
+    readable = [m for m in measured.values() if m[0].text >= MIN_TEXT_PX]
+    best = _tidiest(readable) if readable else max(measured.values(), key=lambda m: m[0].text)
+    (rankdir, bands, lines) = best[1]
+    return {"rankdir": rankdir, "bands": bands, "tensor_lines": lines,
+            "pad": spread(*best[0].size)}

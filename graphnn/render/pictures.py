@@ -79,17 +79,21 @@ def _style(scene: Scene, teaching: bool | None, layout: str = "lecture", **field
     return Style(teaching=teaching, min_text=SLIDE_TEXT if layout == "slide" else 0, **fields)
 
 
-def arranged(scene: Scene, numbers: Numbers, style: Style, name: str) -> Style:
+def arranged(scene: Scene, numbers: Numbers, style: Style, name: str,
+             framed: bool = False) -> Style:
     """`style` with its ranks placed: a slide style (min_text set) is arranged to fit 16:9
-    (layout.py), measured on drawings of `scene`; any other is returned as it is."""
+    (layout.py), measured on drawings of `scene`; any other is returned as it is. `framed`
+    also pads the drawing to a slide's shape (a picture; an animation shapes its own pages)."""
     if not style.min_text:
         return style
-    rankdir, bands, lines = fit_to_slide(
+    fields = fit_to_slide(
         lambda rankdir, bands, lines: scene_source(
             scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
             name),
         _trial if backend() else None)
-    return replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines)
+    if not framed:
+        fields.pop("pad", None)
+    return replace(style, **fields)
 
 
 def _trial(source: str) -> tuple[str, list[str]]:
@@ -99,8 +103,9 @@ def _trial(source: str) -> tuple[str, list[str]]:
 
 
 def scene_dot(scene: Scene, numbers: Numbers, style: Style, name: str) -> str:
-    """DOT for a scene, arranged for a slide when the style asks for one."""
-    return scene_source(scene, numbers, arranged(scene, numbers, style, name), name)
+    """DOT for a scene, arranged and framed for a slide when the style asks for one."""
+    return scene_source(scene, numbers, arranged(scene, numbers, style, name, framed=True),
+                        name)
 
 
 def render(outputs: Outputs, feed: Feed = None, grads: bool | Node | Sequence[Node] | None = None,

@@ -32,8 +32,6 @@ from graphnn.render.scene import Edge, Scene
 from graphnn.render.style import Item
 from graphnn.render.symbols import derivative, fold, substitute, symbol
 
-MORE_DIGITS = 6      # decimals an arithmetic step may add to read right (see the docstring)
-
 
 @dataclass(frozen=True)
 class Frame:
@@ -65,14 +63,9 @@ class _Words:
 
     def arithmetic(self, operands: Sequence[object], combine: Callable[[list[float]], float],
                    result: object) -> tuple[list[str], str]:
-        """Operands and result as text, at the fewest decimals (from `digits`) at which
-        `combine` of the operands as written gives the result as written."""
-        for digits in range(self.digits, self.digits + MORE_DIGITS + 1):
-            texts = [self.number(v, digits) for v in operands]
-            shown = self.number(result, digits)
-            if self.number(combine([float(t) for t in texts]), digits) == shown:
-                break
-        return texts, shown
+        """Operands and result as text that reads right (labels.readable_arithmetic)."""
+        return labels.readable_arithmetic([float(np.asarray(v)) for v in operands], combine,
+                                          float(np.asarray(result)), self.number, self.digits)
 
     def value(self, node: Node) -> str:
         value = self.numbers.values[node]

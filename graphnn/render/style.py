@@ -16,6 +16,7 @@ from graphnn.ir import Node
 from graphnn.render import labels
 from graphnn.render.annotate import Numbers
 from graphnn.render.labels import GRADIENT_COLOR, LOCAL_COLOR, MUTED_COLOR, VALUE_COLOR, font
+from graphnn.render.layout import PAD
 from graphnn.render.magnitude import Scale
 
 GRAPH_ATTRS = {"rankdir": "LR", "fontname": "Helvetica", "bgcolor": "white", "pad": "0.2",
@@ -56,12 +57,13 @@ class Style:
     `forward`: nodes drawn muted (the forward nodes a gradient graph reuses), explained by
     `note` in the legend. `min_text` raises every text size to at least that many points
     (slides), and `tensor_lines` keeps that many lines of a tensor's value and of its gradient
-    (None: all). `rankdir` and `bands` place the ranks (see layout.py). An animation frame sets
-    `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
+    (None: all). `rankdir` and `bands` place the ranks (see layout.py). An animation frame
+    sets `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
     the DOT ids of the node or edge of the current step. `grad_scale` draws each edge's
     width and colour by the magnitude of the gradient flowing along it (magnitude.py).
     `caption` writes text under the legend (a PDF frame's words and number), `pad` sets the
-    margins, Graphviz's "x,y" in inches (a PDF frame's page shape).
+    margins, Graphviz's "x,y" in inches (a slide drawing's frame in a slide's shape, see
+    layout.py; a PDF frame's page shape).
     """
 
     digits: int = 2
@@ -136,7 +138,7 @@ def new_graph(name: str, style: Style, numbers: Numbers) -> graphviz.Digraph:
     if style.teaching:
         graph_attrs.update(ranksep="0.5", nodesep="0.35")
     if style.min_text:
-        graph_attrs.update(ranksep="0.25", nodesep="0.12", pad="0.05")
+        graph_attrs.update(ranksep="0.15", nodesep="0.12", pad=str(PAD))
     if style.pad is not None:
         graph_attrs.update(pad=style.pad)
     key = legend(style, numbers)

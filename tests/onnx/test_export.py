@@ -5,6 +5,7 @@ trips through ONNX both ways."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 
@@ -142,3 +143,19 @@ def test_round_trip_onnx_graphnn_onnx_runs_in_onnxruntime():
     (want,) = run_onnxruntime(proto.SerializeToString(), {"input/0": x})
     (got,) = run_onnxruntime(again, {"input_0": x})
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("opset, axis, operator", [(18, -1, "LayerNormalization"),
+                                                   (18, (1, 2), "LayerNormalization"),
+                                                   (13, -1, None), (18, 0, None)])
+def test_layer_norm_is_layer_normalization_where_onnx_has_it(opset, axis, operator):
+    # LayerNormalization (opset 17) normalizes trailing axes; other axes, and older opsets,
+    # get the expansion: both run in onnxruntime with graphnn's values
+    x = gn.input("x", (2, 3, 4), "float32")
+    y = gn.layer_norm(x, axis=axis, eps=1e-3)
+    data = gn.onnx.to_bytes([y], opset=opset)
+    types = {n.op_type for n in onnx.load_from_string(data).graph.node}
+    assert (operator in types) if operator else ("LayerNormalization" not in types)
+    value = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    (got,) = run_onnxruntime(data, {"x": value})
+    np.testing.assert_allclose(got, gn.evaluate(y, {"x": value}), rtol=1e-5, atol=1e-6)

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
@@ -131,11 +132,37 @@ def test_unsupported_operator_names_the_node():
 
 
 def test_unsupported_attribute_value_names_the_node_and_value():
-    proto = model([("Conv", ["x", "w"], ["y"], {"group": 2})],
-                  [("x", FLOAT, [1, 4, 5, 5])], [("y", FLOAT, [1, 2, 3, 3])],
-                  [("w", np.ones((2, 2, 3, 3), np.float32))])
-    with pytest.raises(OnnxError, match=r"ONNX node 0 'n0_conv' \(Conv\): attribute group=2"):
+    proto = model([("MaxPool", ["x"], ["y"], {"kernel_shape": [2, 2], "dilations": [2, 2]})],
+                  [("x", FLOAT, [1, 4, 5, 5])], [("y", FLOAT, [1, 4, 3, 3])])
+    with pytest.raises(OnnxError, match=r"ONNX node 0 'n0_maxpool' \(MaxPool\): attribute "
+                                        r"dilations=\[2, ?2\]"):
         gn.onnx.load(proto)
+
+
+def test_conv_pooling_and_norms_import_onto_graphnn_ops():
+    # grouped, dilated, asymmetrically padded Conv; padded pooling without counting the
+    # padding; the normalizations as graphnn's own composites: values as onnxruntime's
+    rng = np.random.default_rng(4)
+    channels = rng.uniform(0.5, 2.0, (4, 4)).astype(np.float32)
+    proto = model([
+        ("Conv", ["x", "w"], ["c"], {"group": 2, "dilations": [2, 1], "pads": [1, 0, 2, 1]}),
+        ("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["b"], {}),
+        ("AveragePool", ["b"], ["a"], {"kernel_shape": [3, 2], "pads": [1, 1, 0, 0],
+                                       "count_include_pad": 0}),
+        ("MaxPool", ["a"], ["m"], {"kernel_shape": [2, 2], "pads": [0, 1, 1, 0]}),
+        ("LayerNormalization", ["m", "scale"], ["y"], {"axis": -2})],
+        [("x", FLOAT, [2, 4, 7, 6])], [("y", FLOAT, [2, 4, 7, 5])],
+        [("w", rng.standard_normal((4, 2, 2, 3)).astype(np.float32)),
+         *zip(("gamma", "beta", "mean", "var"), channels),
+         ("scale", rng.standard_normal((7, 5)).astype(np.float32))])
+    m = gn.onnx.load(proto)
+    assert {"conv2d", "batch_norm", "avg_pool2d", "max_pool2d", "layer_norm"} <= {
+        n.op for n in m.graph.nodes}
+    x = rng.standard_normal((2, 4, 7, 6)).astype(np.float32)
+    session = onnxruntime.InferenceSession(proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"x": x})
+    np.testing.assert_allclose(m.compile()(x)[0], want, rtol=1e-4, atol=1e-5)
 
 
 def test_unknown_attribute_is_refused_unless_it_is_the_default():

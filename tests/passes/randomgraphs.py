@@ -69,15 +69,47 @@ def _pair(rng, pool, name):
     return apply(name, x, same[rng.integers(len(same))])
 
 
+def _pick(rng, choices: list):
+    return choices[rng.integers(len(choices))]
+
+
 def _image(rng, pool, name):
     images = [n for n in pool if n.shape == IMAGE]
     if not images:
         raise GraphnnError("no image in the pool")
-    x = images[rng.integers(len(images))]
-    if name == "conv2d":
-        kernels = [n for n in pool if n.shape == KERNEL]
-        return apply("conv2d", x, kernels[rng.integers(len(kernels))], padding=1)
-    return apply(name, x, kernel=2)
+    x = _pick(rng, images)
+    if name in ("conv2d", "conv1d"):
+        kernel = _pick(rng, [n for n in pool if n.shape == KERNEL])
+        groups = int(rng.integers(1, 3))
+        if groups == 2:                      # (O, C / groups, KH, KW) = (4, 1, 3, 3)
+            kernel = apply("reshape", kernel, shape=(4, 1, 3, 3))
+        if name == "conv1d":                 # (1, 2, 16) by (O, C / groups, 9)
+            return apply("conv1d", apply("reshape", x, shape=(1, 2, 16)),
+                         apply("reshape", kernel, shape=kernel.shape[:2] + (9,)),
+                         stride=int(rng.integers(1, 3)), groups=groups,
+                         padding=(int(rng.integers(0, 3)), int(rng.integers(0, 3))))
+        return apply("conv2d", x, kernel, groups=groups, dilation=_pick(rng, [1, (2, 1)]),
+                     padding=_pick(rng, [1, ((1, 0), (0, 2))]))
+    if name == "global_avg_pool2d":
+        return apply(name, x, keepdims=bool(rng.integers(2)))
+    extra = {"count_include_pad": bool(rng.integers(2))} if name == "avg_pool2d" else {}
+    return apply(name, x, kernel=2, padding=_pick(rng, [0, 1, ((1, 0), (0, 1))]), **extra)
+
+
+def _layer_norm(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    return apply(name, x, axis=int(rng.integers(max(x.ndim, 1))) if x.ndim else None,
+                 eps=_pick(rng, [1e-5, 0.0]))
+
+
+def _batch_norm(rng, pool, name):
+    x = _pick(rng, [n for n in pool if n.ndim >= 2] or [None])
+    if x is None:
+        raise GraphnnError("no (N, C, ...) value in the pool")
+    channels = [n for n in pool if n.shape == (x.shape[1],)]
+    vectors = [_pick(rng, channels) if channels and rng.random() < 0.5 else
+               gn.constant(rng.normal(size=x.shape[1]), dtype=x.dtype) for _ in range(4)]
+    return apply(name, x, *vectors, eps=_pick(rng, [1e-5, 0.0]))
 
 
 def pick(rng, items):
@@ -143,7 +175,9 @@ BUILDERS: dict[str, Callable] = {
     **{name: _layout for name in ("reshape", "transpose", "broadcast_to")},
     "matmul": _matmul, "softmax": _axis_op, "log_softmax": _axis_op,
     **{name: _pair for name in ("mse", "binary_cross_entropy", "softmax_cross_entropy")},
-    **{name: _image for name in ("conv2d", "max_pool2d", "avg_pool2d")},
+    **{name: _image for name in ("conv2d", "conv1d", "max_pool2d", "avg_pool2d",
+                                 "global_avg_pool2d")},
+    "layer_norm": _layer_norm, "batch_norm": _batch_norm,
 }
 ELEMENTWISE = sorted(n for n, op in REGISTRY.items()
                      if op.elementwise and n not in BUILDERS and n not in GRADIENT_ONLY)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import graphnn as gn
-from graphnn.render import layout
+from graphnn.render import geometry, layout
 from graphnn.render.drawing import backend
 from graphnn.render.layout import MIN_TEXT_PX, slide_text_height, svg_size, wrap_rows
 from graphnn.render.pictures import render
@@ -35,6 +35,7 @@ def lecture_graphs() -> dict[str, dict]:
         "neuron σ": (neuron["f"], neuron, {}),
         "neuron primitives": (neuron["f_primitives"], neuron, {}),
         "logistic regression": (logistic["loss"], logistic, {}),
+        "logistic regression expanded": (logistic["loss"], logistic, {"expand": True}),
         "MLP": (mlp["loss"], mlp, {}),
         "MLP gradient": (mlp["loss"], mlp, {"view": "gradient"}),
         "CNN": (conv["loss"], conv, {}),
@@ -43,8 +44,34 @@ def lecture_graphs() -> dict[str, dict]:
             for name, (node, module, options) in graphs.items()}
 
 
-LECTURE_GRAPHS = ["f=(x+y)z", "neuron σ", "neuron primitives", "logistic regression", "MLP",
-                  "MLP gradient", "CNN"]
+# the graphs the slide review found tangled, and the most edge crossings each may show (the
+# drawings before the snake folding crossed 33, 139, 42 and 7 times)
+TANGLED = {"neuron primitives": 1, "logistic regression expanded": 7, "MLP gradient": 1,
+           "CNN": 1}
+
+
+@needs_graphviz
+@pytest.mark.parametrize("name", sorted(TANGLED))
+def test_slide_drawings_are_slide_shaped_readable_and_untangled(name):
+    svg = render(**lecture_graphs()[name], layout="slide").svg()
+    width, height = svg_size(svg)
+    assert 4 / 3 <= width / height <= 21 / 9, f"{name}: {width:.0f}x{height:.0f} pt"
+    assert slide_text_height(svg) >= MIN_TEXT_PX
+    assert geometry.through_titles(svg) == []
+    crossed = geometry.crossings(geometry.edge_paths(svg))
+    assert len(crossed) <= TANGLED[name], f"{name}: edges cross at {crossed}"
+
+
+@needs_graphviz
+def test_no_edge_runs_through_a_cluster_title_on_a_slide():
+    for name in ("MLP", "MLP gradient", "CNN"):
+        svg = render(**lecture_graphs()[name], layout="slide").svg()
+        assert geometry.title_boxes(svg), f"{name} has no cluster titles"
+        assert geometry.through_titles(svg) == [], name
+
+
+LECTURE_GRAPHS = ["f=(x+y)z", "neuron σ", "neuron primitives", "logistic regression",
+                  "logistic regression expanded", "MLP", "MLP gradient", "CNN"]
 
 
 @needs_graphviz
@@ -55,6 +82,7 @@ def test_lecture_graphs_fit_a_slide_with_readable_text(name):
     width, tall = svg_size(svg)
     assert height >= MIN_TEXT_PX, f"{name}: smallest text {height} px at 1280x720 " \
         f"({width:.0f}x{tall:.0f} pt)"
+    assert 4 / 3 <= width / tall <= 21 / 9, f"{name}: {width:.0f}x{tall:.0f} pt"
 
 
 @needs_graphviz
@@ -71,13 +99,22 @@ def test_slide_text_height_scales_the_smallest_text_to_the_slide():
     assert slide_text_height(svg) == 5.0            # 1280 / 2560 of 10 points
 
 
-def test_wrapping_folds_ranks_into_bands():
+def test_wrapping_folds_ranks_into_bands_as_a_snake():
     chain = [(f"n{k}", f"n{k + 1}") for k in range(5)]
-    rows, loose, apart = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
-    assert rows == [["n0", "n3"], ["n1", "n4"], ["n2", "n5"]]
-    assert loose == {2}                             # n2 -> n3 joins the bands
-    assert apart == [("n0", "n3"), ("n1", "n4"), ("n2", "n5")]
-    assert wrap_rows(["a", "b"], [("a", "b")], 1) == ([], set(), [])
+    fold = wrap_rows([f"n{k}" for k in range(6)], chain, 2)
+    # the second band runs backwards: n2 -> n3 is a step between neighbours on one rank
+    assert fold.rows == [["n0", "n5"], ["n1", "n4"], ["n2", "n3"]]
+    assert fold.loose == {2}                        # n2 -> n3 joins the bands
+    assert fold.turned == {3, 4}                    # n3 -> n4 -> n5, drawn backwards
+    assert fold.apart == [("n0", "n5"), ("n1", "n4"), ("n2", "n3")]
+    assert wrap_rows(["a", "b"], [("a", "b")], 1) == layout.Fold()
+
+
+def test_a_turned_edge_keeps_its_arrow_and_ports_on_its_own_sides():
+    source = render(gn.input("x") * 2.0, feed={"x": 1.0}, grads=True).source
+    assert "dir=back" not in source                 # the lecture layout turns nothing
+    assert layout.turned({"headport": "w", "arrowhead": "none"}) == \
+        {"dir": "back", "tailport": "e", "arrowtail": "none"}
 
 
 def test_an_arrangement_that_loses_an_edge_is_not_chosen():
@@ -86,10 +123,37 @@ def test_an_arrangement_that_loses_an_edge_is_not_chosen():
            '<g id="e0" class="edge"><path d="M0,0 C1,1 2,2 3,3"/></g>'
            '<g id="e1" class="edge"></g><text font-size="14">a</text></svg>')
     assert layout.drawn_edges(svg) == {"e0"}
-    assert layout._measure(source, lambda _: (svg, [])) == -1.0
-    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: (svg, [])) > 0
+    assert layout._measure(source, lambda _: (svg, [])).text == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: (svg, [])).text > 0
     lost = (svg, ["Error: lost a b edge"])
-    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: lost) == -1.0
+    assert layout._measure(source.replace("c [id=e1]", "c"), lambda _: lost).text == -1.0
+
+
+def test_the_tidiest_readable_arrangement_is_chosen_and_spread_to_a_slide():
+    # three trial drawings: large text but tangled, readable and tidy but a strip, too small
+    trials = {("LR", 1): (20.0, 4.0, 0), ("TB", 1): (30.0, 1.5, 6), ("LR", 2): (9.0, 1.7, 0)}
+
+    def draw(source):
+        text, aspect, crossed = trials[tuple(source.split())[:1] + (int(source[3]),)]
+        width, height = 720 * aspect, 720
+        scale = min(1280 / width, 1.0)
+        edges = "".join(f'<g id="e{k}" class="edge"><path d="M0,{k}C10,{k} 20,{k} 30,{k}"/>'
+                        f'</g>' for k in range(0, 10 * crossed, 10))
+        across = '<g id="x" class="edge"><path d="M15,-9C15,0 15,90 15,99"/></g>'
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}pt" '
+                f'height="{height}pt">{edges}{across if crossed else ""}'
+                f'<text font-size="{text / scale}">a</text></svg>'), []
+
+    def source_for(rankdir, bands, lines):
+        return f"{rankdir} {bands}" if (rankdir, bands) in trials else "LR 2"
+
+    fields = layout.fit_to_slide(source_for, draw)
+    assert fields == {"rankdir": "LR", "bands": 1, "tensor_lines": None,
+                      "pad": layout.spread(720 * 4.0, 720)}
+    # the pad frames the strip in a slide's shape: white space above and below
+    assert layout.spread(1600, 900) is None
+    x, y = (float(v) for v in layout.spread(720 * 4.0, 720).split(","))
+    assert x == layout.PAD and 4 / 3 <= 720 * 4.0 / (720 + 144 * (y - layout.PAD)) <= 21 / 9
 
 
 def test_unknown_layout_is_an_error():

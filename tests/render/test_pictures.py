@@ -55,6 +55,18 @@ def svg_groups(svg: str) -> dict[str, list[tuple[str, str]]]:
     return groups
 
 
+PRODUCT = re.compile(r"^\(?(-?[\d.]+)\)? × \(?(-?[\d.]+)\)? ([=≈]) (-?[\d.]+)$")
+
+
+def assert_reads_right(label: str) -> None:
+    """An edge's chain-rule product says = only when its shown factors give its shown result
+    (at the shown decimals), ≈ otherwise: 0.20 × 2.00 ≈ 0.39, 1.00 × (-0.20) = -0.20."""
+    up, local, sign, result = PRODUCT.match(label).groups()
+    decimals = len(result.split(".")[1]) if "." in result else 0
+    exact = f"{float(up) * float(local):.{decimals}f}" == f"{float(result):.{decimals}f}"
+    assert sign == ("=" if exact else "≈"), label
+
+
 @pytest.mark.parametrize("primitives", [False, True], ids=["sigma_gate", "primitives"])
 def test_neuron_svg_shows_the_lecture_numbers(primitives):
     f, inputs = neuron(primitives)
@@ -65,7 +77,8 @@ def test_neuron_svg_shows_the_lecture_numbers(primitives):
                    if title.startswith(ids[name] + "->")]
         assert (f"{NEURON[name]:.2f}", VALUE) in edge                  # its value, green
         products = [text for text, fill in edge if fill == GRADIENT]
-        assert products and products[-1].endswith(f"= {gradient}")   # its gradient, red
+        assert products and products[-1].split()[-1] == gradient     # its gradient, red
+        assert_reads_right(products[-1])
     output = [texts for title, texts in groups.items() if title.endswith("->out0")][0]
     assert output == [("0.73", VALUE), ("1.00", GRADIENT)]
     symbols = sorted(texts[0][0] for title, texts in groups.items()

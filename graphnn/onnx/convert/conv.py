@@ -2,9 +2,10 @@
 GlobalAveragePool, GlobalMaxPool.
 
 2-D operators map onto conv2d, conv2d_grad_input (a transposed convolution is the adjoint of a
-convolution), max_pool2d and avg_pool2d; 1-D ones run as 2-D ones over a height of 1.
-auto_pad is resolved to explicit padding here. What graphnn's ops do not have yet (dilation,
-groups, padding that differs between the two sides, pooling with padding) is refused by name.
+convolution), max_pool2d and avg_pool2d (GlobalAveragePool onto global_avg_pool2d); 1-D ones
+run as 2-D ones over a height of 1. auto_pad is resolved to explicit padding, (begin, end) on
+each axis. What graphnn's ops do not have (3-D operators, dilated pooling, partial windows of
+ceil_mode, MaxPool's Indices output) is refused by name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 
 from graphnn import ops
-from graphnn.ir import REGISTRY
 from graphnn.onnx.registry import converter
 
 CONV_ATTRIBUTES = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
@@ -40,14 +40,6 @@ def spatial_pads(ctx, sizes, kernel, strides, dilations, auto_pad, pads) -> list
     return list(zip(pads[:rank], pads[rank:]))
 
 
-def symmetric(ctx, pads) -> tuple[int, ...]:
-    if any(begin != end for begin, end in pads):
-        raise ctx.unsupported("padding that differs between the two sides of an axis "
-                              "(waiting for asymmetric padding in graphnn's conv2d and gn.pad)",
-                              f" ({pads})")
-    return tuple(begin for begin, _ in pads)
-
-
 class Geometry:
     """A node's spatial settings, 1-D lifted to 2-D (a height of 1)."""
 
@@ -58,11 +50,10 @@ class Geometry:
         self.rank = rank
         strides = tuple(strides or (1,) * rank)
         dilations = tuple(dilations or (1,) * rank)
-        pads = symmetric(ctx, spatial_pads(ctx, x.shape[2:], kernel, strides, dilations,
-                                           auto_pad, pads))
+        pads = tuple(spatial_pads(ctx, x.shape[2:], kernel, strides, dilations, auto_pad, pads))
         lift = (lambda t, one: (one, *t)) if rank == 1 else (lambda t, one: tuple(t))
         self.kernel, self.strides = lift(kernel, 1), lift(strides, 1)
-        self.dilations, self.pads = lift(dilations, 1), lift(pads, 0)
+        self.dilations, self.pads = lift(dilations, 1), lift(pads, (0, 0))
 
     def lift(self, x):
         """x as 4-D: (N, C, L) -> (N, C, 1, L)."""
@@ -70,24 +61,6 @@ class Geometry:
 
     def lower(self, y):
         return ops.reshape(y, (*y.shape[:2], y.shape[3])) if self.rank == 1 else y
-
-
-def _op_takes(op: str, attribute: str) -> bool:
-    return attribute in dict(REGISTRY[op].params)
-
-
-def _extras(ctx, op: str, dilations, group) -> dict:
-    """dilation and groups for conv2d, where graphnn's conv2d has them; refused otherwise."""
-    extras = {}
-    if any(d != 1 for d in dilations):
-        if not _op_takes(op, "dilation"):
-            raise ctx.attribute_error("dilations", dilations, f"waiting for {op} dilation")
-        extras["dilation"] = dilations
-    if group != 1:
-        if not _op_takes(op, "groups"):
-            raise ctx.attribute_error("group", group, f"waiting for {op} groups")
-        extras["groups"] = group
-    return extras
 
 
 def _check_kernel(ctx, kernel_shape, w) -> tuple[int, ...]:
@@ -102,9 +75,8 @@ def _check_kernel(ctx, kernel_shape, w) -> tuple[int, ...]:
 def conv(ctx, x, w, b=None, *, auto_pad, dilations, group, kernel_shape, pads, strides):
     kernel = _check_kernel(ctx, kernel_shape, w)
     shape = Geometry(ctx, x, kernel, strides, dilations, auto_pad, pads)
-    extras = _extras(ctx, "conv2d", shape.dilations, group)
     y = ops.conv2d(shape.lift(x), shape.lift(ctx.node(w, like=x)), stride=shape.strides,
-                   padding=shape.pads, **extras)
+                   padding=shape.pads, dilation=shape.dilations, groups=group)
     if b is not None:
         y = y + ops.reshape(ctx.node(b, like=x), (y.shape[1], 1, 1))
     return shape.lower(y)
@@ -117,7 +89,6 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad, dilations, group, kernel_shap
     rank = len(x.shape) - 2
     strides = tuple(strides or (1,) * rank)
     dilations = tuple(dilations or (1,) * rank)
-    _extras(ctx, "conv2d_grad_input", dilations, group)
     extra = tuple(output_padding or (0,) * rank)
     full = [s * (n - 1) + e + (k - 1) * d + 1
             for n, k, s, d, e in zip(x.shape[2:], kernel, strides, dilations, extra)]
@@ -139,7 +110,8 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad, dilations, group, kernel_shap
     sizes = [f - p - q for f, (p, q) in zip(full, pads)]
     hw = tuple(sizes) if rank == 2 else (1, sizes[0])
     y = ops.conv2d_grad_input(shape.lift(x), shape.lift(ctx.node(w, like=x)), input_hw=hw,
-                              stride=shape.strides, padding=shape.pads)
+                              stride=shape.strides, padding=shape.pads,
+                              dilation=shape.dilations, groups=group)
     if b is not None:
         y = y + ops.reshape(ctx.node(b, like=x), (y.shape[1], 1, 1))
     return shape.lower(y)
@@ -148,20 +120,19 @@ def conv_transpose(ctx, x, w, b=None, *, auto_pad, dilations, group, kernel_shap
 POOL_ATTRIBUTES = ("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides")
 
 
-def _pool(ctx, op, x, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides):
+def _pool(ctx, op, x, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides, **extra):
     kernel = tuple(kernel_shape)
     shape = Geometry(ctx, x, kernel, strides, dilations, auto_pad, pads)
-    if any(shape.pads):
-        raise ctx.unsupported("pooling with padding (waiting for padding in graphnn's pooling)",
-                              f" (pads {shape.pads})")
     if any(d != 1 for d in shape.dilations):
         raise ctx.attribute_error("dilations", dilations, "waiting for pooling dilation")
     if ceil_mode:
-        for n, k, s in zip(x.shape[2:], kernel, shape.strides[-len(kernel):]):
-            if math.ceil((n - k) / s) != (n - k) // s:
+        hw = (1, *x.shape[2:]) if shape.rank == 1 else x.shape[2:]
+        for n, k, s, (begin, end) in zip(hw, shape.kernel, shape.strides, shape.pads):
+            if (n + begin + end - k) % s:
                 raise ctx.unsupported("ceil_mode=1 where it adds a partial window "
                                       "(graphnn pools whole windows)")
-    y = op(shape.lift(x), kernel=shape.kernel, stride=shape.strides)
+    y = op(shape.lift(x), kernel=shape.kernel, stride=shape.strides, padding=shape.pads,
+           **extra)
     return shape.lower(y)
 
 
@@ -178,12 +149,18 @@ def max_pool(ctx, x, *, auto_pad, ceil_mode, dilations, kernel_shape, pads, stri
 def average_pool(ctx, x, *, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides,
                  count_include_pad):
     return _pool(ctx, ops.avg_pool2d, x, auto_pad, ceil_mode, dilations, kernel_shape, pads,
-                 strides)
+                 strides, count_include_pad=bool(count_include_pad))
 
 
 def _spatial(x) -> tuple[int, ...]:
     return tuple(range(2, len(x.shape)))
 
 
-converter("GlobalAveragePool")(lambda ctx, x: ops.mean(x, axis=_spatial(x), keepdims=True))
+@converter("GlobalAveragePool")
+def global_average_pool(ctx, x):
+    if len(x.shape) == 4:
+        return ops.global_avg_pool2d(x, keepdims=True)
+    return ops.mean(x, axis=_spatial(x), keepdims=True)
+
+
 converter("GlobalMaxPool")(lambda ctx, x: ops.max(x, axis=_spatial(x), keepdims=True))

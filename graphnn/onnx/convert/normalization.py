@@ -1,7 +1,9 @@
 """Normalization ONNX operators as compositions: BatchNormalization (inference),
 InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization,
 MeanVarianceNormalization. Each is (x - mean) / sqrt(var + epsilon), scaled and shifted, with
-the statistics over the operator's axes (or, for BatchNormalization, given as inputs)."""
+the statistics over the operator's axes (or, for BatchNormalization, given as inputs).
+BatchNormalization is graphnn's batch_norm, LayerNormalization its layer_norm (a composition
+where the mean and inverse deviation outputs are wanted too)."""
 
 from __future__ import annotations
 
@@ -31,9 +33,8 @@ def batch_normalization(ctx, x, scale, bias, mean, var, *, epsilon, momentum,
                               "graphs: use nn.BatchNorm to train)")
     if spatial == 0:
         raise ctx.attribute_error("spatial", spatial, "per-activation statistics")
-    shifted = x - _per_channel(ctx, mean, x)
-    spread = ops.sqrt(_per_channel(ctx, var, x) + float(epsilon))
-    return shifted / spread * _per_channel(ctx, scale, x) + _per_channel(ctx, bias, x)
+    return ops.batch_norm(x, *(ctx.node(v, like=x) for v in (mean, var, scale, bias)),
+                          eps=float(epsilon))
 
 
 @converter("InstanceNormalization", attributes=("epsilon",))
@@ -45,11 +46,14 @@ def instance_normalization(ctx, x, scale, bias, *, epsilon):
 @converter("LayerNormalization", attributes=("axis", "epsilon", "stash_type"), opsets=(17, None))
 def layer_normalization(ctx, x, scale, bias=None, *, axis, epsilon, stash_type):
     axes = tuple(range(axis % len(x.shape), len(x.shape)))
-    y, mean, inverse = _normalize(x, axes, epsilon)
+    if len(ctx.outputs) > 1:             # the statistics wanted too: the composition
+        y, *statistics = _normalize(x, axes, epsilon)
+    else:
+        y, statistics = ops.layer_norm(x, axis=axes, eps=float(epsilon)), []
     y = y * ctx.node(scale, like=x)
     if bias is not None:
         y = y + ctx.node(bias, like=x)
-    return (y, mean, inverse)[:max(1, len(ctx.outputs))]
+    return (y, *statistics)[:max(1, len(ctx.outputs))]
 
 
 @converter("RMSNormalization", attributes=("axis", "epsilon", "stash_type"), opsets=(23, None))
