@@ -18,7 +18,16 @@ import numpy as np
 from codegen import loops
 
 NUMPY_DTYPES = {"f32": np.dtype(np.float32), "f64": np.dtype(np.float64),
-                "i64": np.dtype(np.int64)}
+                "i32": np.dtype(np.int32), "i64": np.dtype(np.int64), "i1": np.dtype(np.bool_)}
+
+
+class CheckFailed(ValueError):
+    """A kernel stopped at a failed ``loops.Check`` (an index out of range); ``code`` says
+    which check (the caller that made the kernel knows what it stands for)."""
+
+    def __init__(self, kernel: str, code: int) -> None:
+        super().__init__(f"kernel {kernel}: check {code} failed (an index out of range)")
+        self.kernel, self.code = kernel, code
 
 
 def describe(buffer: loops.Buffer) -> str:

@@ -3,9 +3,9 @@
 Input: Python values built by hand or by ``graphnn.lower`` through ``codegen.loops``. Output:
 immutable expression trees. Nodes are frozen dataclasses with structural equality and a hash cached
 at construction, so equal subexpressions compare equal and the emitter computes each of them once.
-Every expression knows its ``dtype`` ("f32", "f64", "i64" or "i1"), and an ill-typed expression
-cannot be built. Comparisons are functions (``loops.lt(a, b)``) because ``==`` must stay
-structural. Nothing here imports llvmlite.
+Every expression knows its ``dtype`` ("f32", "f64", "i32", "i64" or "i1"), and an ill-typed
+expression cannot be built. Comparisons are functions (``loops.lt(a, b)``) because ``==``
+must stay structural. Nothing here imports llvmlite.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     from codegen.stmts import Buffer
 
 FLOAT_DTYPES = ("f32", "f64")
-BUFFER_DTYPES = ("f32", "f64", "i64")
-DTYPES = ("f32", "f64", "i64", "i1")
-_DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "i1"}
+INT_DTYPES = ("i32", "i64")
+NUMERIC_DTYPES = FLOAT_DTYPES + INT_DTYPES          # arithmetic, max/min, reductions
+DTYPES = (*NUMERIC_DTYPES, "i1")
+# every dtype can live in memory: an i1 (bool) element is one byte holding 0 or 1, as NumPy's
+# bool; the emitter loads it as "byte != 0" and stores 0 or 1
+BUFFER_DTYPES = DTYPES
+_DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
+                  "bool": "i1", "bool_": "i1"}
 
 
 def normalize_dtype(dtype: Any) -> str:
@@ -205,7 +210,7 @@ def lift(value: Any, like: Expr | str) -> Expr:
     dtype = like if isinstance(like, str) else like.dtype
     if not isinstance(value, numbers.Number):
         raise TypeError(f"cannot use {value!r} ({type(value).__name__}) in a loop expression")
-    if dtype in ("i64", "i1") and not isinstance(value, numbers.Integral):
+    if dtype in ("i32", "i64", "i1") and not isinstance(value, numbers.Integral):
         raise TypeError(f"float literal {value!r} meets an {dtype} expression; cast one side")
     return Const(value, dtype)
 
@@ -231,10 +236,13 @@ class Const(Expr):
         object.__setattr__(self, "dtype", dtype)
         if dtype in FLOAT_DTYPES:
             value: float | int | bool = float(self.value)
-        elif dtype == "i64":
+        elif dtype in INT_DTYPES:
             if self.value != int(self.value):
-                raise TypeError(f"i64 constant must be integral, got {self.value!r}")
+                raise TypeError(f"{dtype} constant must be integral, got {self.value!r}")
             value = int(self.value)
+            bits = 32 if dtype == "i32" else 64
+            if not -2**(bits - 1) <= value < 2**(bits - 1):
+                raise TypeError(f"{dtype} constant {value} is out of range")
         else:
             value = bool(self.value)
         object.__setattr__(self, "value", value)
@@ -284,19 +292,19 @@ class _Binary(Expr):
 @_node
 class Add(_Binary):
     def _infer_dtype(self) -> str:
-        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return _same(self, self.a, self.b, NUMERIC_DTYPES)
 
 
 @_node
 class Sub(_Binary):
     def _infer_dtype(self) -> str:
-        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return _same(self, self.a, self.b, NUMERIC_DTYPES)
 
 
 @_node
 class Mul(_Binary):
     def _infer_dtype(self) -> str:
-        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return _same(self, self.a, self.b, NUMERIC_DTYPES)
 
 
 @_node
@@ -329,18 +337,18 @@ class Mod(_IntDivision):
 
 @_node
 class FMax(_Binary):
-    """Like np.maximum: NaN if either input is NaN; on ties returns b. On i64: signed max."""
+    """Like np.maximum: NaN if either input is NaN; on ties returns b. On ints: signed max."""
 
     def _infer_dtype(self) -> str:
-        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return _same(self, self.a, self.b, NUMERIC_DTYPES)
 
 
 @_node
 class FMin(_Binary):
-    """Like np.minimum: NaN if either input is NaN; on ties returns b. On i64: signed min."""
+    """Like np.minimum: NaN if either input is NaN; on ties returns b. On ints: signed min."""
 
     def _infer_dtype(self) -> str:
-        return _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        return _same(self, self.a, self.b, NUMERIC_DTYPES)
 
 
 @_node
@@ -363,9 +371,16 @@ class _Unary(Expr):
 
 
 @_node
-class Neg(_Unary):
+class _SignedUnary(_Unary):
+    """A unary op defined on ints too (wrapping as NumPy: -(-2**63) is -2**63)."""
+
     def _infer_dtype(self) -> str:
-        return self.x.dtype if self.x.dtype == "i64" else super()._infer_dtype()
+        return self.x.dtype if self.x.dtype in INT_DTYPES else super()._infer_dtype()
+
+
+@_node
+class Neg(_SignedUnary):
+    pass
 
 
 @_node
@@ -394,8 +409,8 @@ class Sqrt(_Unary):
 
 
 @_node
-class Abs(_Unary):
-    """|x|; abs(NaN) is NaN."""
+class Abs(_SignedUnary):
+    """|x|; abs(NaN) is NaN; on ints abs(min) is min, as NumPy's wrapping abs."""
 
 
 @_node
@@ -405,10 +420,11 @@ class Floor(_Unary):
 
 @_node
 class _Compare(_Binary):
-    """IEEE comparison producing i1: false when either side is NaN, except Ne."""
+    """IEEE comparison producing i1: false when either side is NaN, except Ne. Ints compare
+    signed, i1 (bools) unsigned (False < True, as NumPy)."""
 
     def _infer_dtype(self) -> str:
-        _same(self, self.a, self.b, ("f32", "f64", "i64"))
+        _same(self, self.a, self.b, DTYPES)
         return "i1"
 
 
@@ -458,7 +474,11 @@ class Select(Expr):
 
 @_node
 class Cast(Expr):
-    """Convert ``x`` to ``dtype``: i1 -> float gives 1.0/0.0; float -> i64 saturates, NaN -> 0."""
+    """Convert ``x`` to ``dtype``, with every case defined (C leaves float -> int undefined
+    out of range): i1 -> number gives 1/0; number -> i1 is ``x != 0`` (NaN is true, as NumPy);
+    float -> int truncates toward zero, saturates out of range (±inf included) to the int's
+    extremes, and NaN gives 0; i64 -> i32 wraps (keeps the low 32 bits, as NumPy); int ->
+    float rounds to nearest."""
 
     x: Expr
     dtype: str
@@ -488,6 +508,6 @@ class Reduce(Expr):
             raise TypeError(f"Reduce kind must be one of {REDUCE_KINDS}, got {self.kind!r}")
         if not isinstance(self.extent, int) or self.extent < 0:
             raise TypeError(f"Reduce extent must be a non-negative int, got {self.extent!r}")
-        if self.body.dtype not in ("f32", "f64", "i64"):
+        if self.body.dtype not in NUMERIC_DTYPES:
             raise TypeError(f"cannot reduce {self.body.dtype} values: {self.body}")
         return self.body.dtype

@@ -41,7 +41,7 @@ import llvmlite.binding as llvm
 import numpy as np
 
 from codegen import cache, loops, objectfile
-from codegen.arrays import address, check_call
+from codegen.arrays import CheckFailed, address, check_call
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
 from codegen.native import gemm as native_gemm
@@ -77,9 +77,10 @@ PROCESS_SYMBOLS = frozenset({
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
 _RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
-# void kernel(void **args), called with the integer address of a ctypes pointer array: an int
-# argument converts faster than a ctypes array object (see BoundKernel.run).
-KernelFunction = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+# int32_t kernel(void **args), called with the integer address of a ctypes pointer array: an
+# int argument converts faster than a ctypes array object (see BoundKernel.run). It returns 0,
+# or the code of the loops.Check that failed.
+KernelFunction = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p)
 
 
 @functools.cache
@@ -395,7 +396,7 @@ class CompiledKernel:
 
     @property
     def function_address(self) -> int:
-        """Address of the native ``void kernel(void **args)``."""
+        """Address of the native ``int32_t kernel(void **args)``."""
         return ctypes.cast(self._function, ctypes.c_void_p).value
 
     @property
@@ -426,11 +427,14 @@ class CompiledKernel:
 
     def __call__(self, *inputs: np.ndarray, out: Any = None,
                  threads: int | None = None) -> np.ndarray | tuple[np.ndarray, ...]:
-        """Validate the arrays, run, and return the output (a tuple if several)."""
+        """Validate the arrays, run, and return the output (a tuple if several); a failed
+        check of the kernel (an index out of range) raises ``CheckFailed`` with its code."""
         outputs, addresses = check_call(self.kernel, inputs, out)
         count = self.threads if threads is None else thread_count(threads)
         arguments = self._arguments(addresses, self._workspace(), count)
-        self._function(ctypes.addressof(arguments))
+        status = self._function(ctypes.addressof(arguments))
+        if status:
+            raise CheckFailed(self.name, status)
         return outputs[0] if len(outputs) == 1 else outputs
 
     def bind(self, *inputs: np.ndarray, out: Any = None, threads: int | None = None) -> BoundKernel:
@@ -450,8 +454,9 @@ class BoundKernel:
 
     The arrays are kept alive here; refill ``inputs`` in place (``x[...] = new``) and read
     ``outputs`` after each call. ``bound.run()`` is the same call without returning the outputs,
-    the cheapest way to run native code from Python (one ctypes call with an int argument). Not
-    for concurrent use from several threads (one workspace).
+    the cheapest way to run native code from Python (one ctypes call with an int argument); it
+    returns the kernel's status (0, or the code of a failed check). Not for concurrent use from
+    several threads (one workspace).
     """
 
     def __init__(self, compiled: CompiledKernel, inputs: tuple[np.ndarray, ...],
@@ -475,5 +480,7 @@ class BoundKernel:
             self.compiled.threads if count is None else thread_count(count)
 
     def __call__(self) -> tuple[np.ndarray, ...]:
-        self.run()
+        status = self.run()
+        if status:
+            raise CheckFailed(self.compiled.name, status)
         return self.outputs

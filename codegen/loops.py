@@ -65,18 +65,19 @@ from codegen.exprs import (
     lift,
     normalize_dtype,
 )
-from codegen.stmts import Accumulate, Buffer, Gemm, Kernel, Loop, Stmt, Store
+from codegen.stmts import Accumulate, Buffer, Check, Gemm, Kernel, Loop, Stmt, Store
 from codegen.verify import KernelError
 
 __all__ = [
-    "Abs", "Accumulate", "Add", "Buffer", "Cast", "Const", "DTYPES", "Div", "Eq", "Exp",
-    "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm", "Gt",
-    "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg", "Node",
-    "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh", "Var",
-    "accumulate", "cast", "children", "clamp", "const", "eq", "exp", "expm1", "fabs", "floor",
-    "fmax", "fmin", "ge", "gt", "iterate", "le", "lift", "log", "loop", "loop_nest", "lt",
-    "map_children", "ne", "normalize_dtype", "power", "rebuild", "reduce_max", "reduce_min",
-    "reduce_sum", "select", "sqrt", "store", "substitute", "tanh", "walk",
+    "Abs", "Accumulate", "Add", "Buffer", "Cast", "Check", "Const", "DTYPES", "Div", "Eq",
+    "Exp", "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm",
+    "Gt", "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg",
+    "Node", "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh",
+    "Var", "accumulate", "cast", "check", "children", "clamp", "const", "eq", "exp", "expm1",
+    "fabs", "floor", "fmax", "fmin", "ge", "gt", "iterate", "land", "le", "lift", "lnot", "log",
+    "loop", "loop_nest", "lor", "lt", "map_children", "ne", "normalize_dtype", "power",
+    "rebuild", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store",
+    "substitute", "tanh", "walk",
 ]
 
 Number = int | float
@@ -167,6 +168,26 @@ def ne(a: Expr | Number, b: Expr | Number) -> Expr:
 
 def select(cond: Expr, a: Expr | Number, b: Expr | Number) -> Expr:
     return Select(cond, *_pair(a, b))
+
+
+def land(a: Expr, b: Expr) -> Expr:
+    """a and b, on i1 (a select: LLVM makes it an `and`)."""
+    return Select(a, b, Const(False, "i1"))
+
+
+def lor(a: Expr, b: Expr) -> Expr:
+    """a or b, on i1."""
+    return Select(a, Const(True, "i1"), b)
+
+
+def lnot(a: Expr) -> Expr:
+    """not a, on i1."""
+    return Select(a, Const(False, "i1"), Const(True, "i1"))
+
+
+def check(cond: Expr, code: int) -> Check:
+    """``if not cond: return code`` (see ``Check``)."""
+    return Check(cond, code)
 
 
 def cast(x: Expr, dtype: Any) -> Expr:

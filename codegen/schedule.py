@@ -210,8 +210,9 @@ def _independent_iterations(loop: loops.Loop) -> bool:
 def _parallelize(stmt: loops.Stmt, min_work: int) -> loops.Stmt:
     if not isinstance(stmt, loops.Loop) or stmt.parallel or stmt.extent < 2:
         return stmt
-    if work(stmt) < 2 * min_work or not _independent_iterations(stmt):
-        return stmt
+    if work(stmt) < 2 * min_work or not _independent_iterations(stmt) or \
+            any(isinstance(n, loops.Check) for n in loops.walk(stmt)):
+        return stmt          # a check returns from the kernel: only a serial loop can
     return loops.Loop(stmt.var, stmt.extent, stmt.body, parallel=True)
 
 

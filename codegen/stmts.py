@@ -123,6 +123,24 @@ class Accumulate(Stmt):
 
 
 @_node
+class Check(Stmt):
+    """``if not cond: return code``: the kernel stops at once and returns ``code`` (1 or more)
+    to its caller, which raises the error the code stands for (an index out of range). Never
+    inside a parallel loop (``codegen.verify``): an outlined loop body cannot return."""
+
+    cond: Expr
+    code: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cond, Expr) or self.cond.dtype != "i1":
+            raise TypeError(f"check: the condition must be an i1 expression, got {self.cond}")
+        if isinstance(self.code, bool) or not isinstance(self.code, int) or \
+                not 1 <= self.code < 2**31:
+            raise TypeError(f"check: the code must be an int in [1, 2**31), got {self.code!r}")
+        super().__post_init__()
+
+
+@_node
 class Loop(Stmt):
     """``for var in 0..extent { body }``; parallel loops split iterations across threads."""
 

@@ -116,6 +116,8 @@ def render_stmt(s: S.Stmt, indent: str = "") -> list[str]:
         return [head, *inner, f"{indent}}}"]
     if isinstance(s, S.Gemm):
         return [indent + _gemm(s)]
+    if isinstance(s, S.Check):
+        return [f"{indent}check {_expr(s.cond)[0]} else return {s.code}"]
     raise TypeError(f"no text form for {type(s).__name__}")
 
 

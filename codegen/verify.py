@@ -53,6 +53,7 @@ class _Checker:
         self.roles = roles
         self.seen: set[tuple[tuple[tuple[str, Interval], ...], bool, int]] = set()
         self.current: E.Node | None = None  # the statement being checked, for messages
+        self.parallel = False               # inside a parallel loop
 
     def fail(self, message: str) -> KernelError:
         return KernelError(f"kernel {self.kernel}: {message}, in `{_short(self.current)}`")
@@ -77,10 +78,17 @@ class _Checker:
             if s.parallel and not top:
                 raise self.fail(f"parallel loop {s.var.name} is not at the top level")
             inner = {**env, s.var.name: (0, s.extent - 1)}
+            outer, self.parallel = self.parallel, self.parallel or s.parallel
             for child in s.body:
                 self.stmt(child, inner, top=False, live=live and s.extent > 0)
+            self.parallel = outer
         elif isinstance(s, S.Gemm):
             self.gemm(s, env, live)
+        elif isinstance(s, S.Check):
+            if self.parallel:
+                raise self.fail("a check inside a parallel loop (an outlined body cannot "
+                                "return its code)")
+            self.expr(s.cond, env, live)
         else:
             raise self.fail(f"unknown statement {type(s).__name__}")
 

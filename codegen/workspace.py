@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from codegen import loops
 
 ALIGNMENT = 64
-ITEMSIZE = {"f32": 4, "f64": 8, "i64": 8}
+ITEMSIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ def _touched(stmt: loops.Stmt) -> set[str]:
         elif isinstance(node, (loops.Store, loops.Accumulate)):
             names.add(node.buffer.name)
             names.update(*(e.reads for e in (node.value, *node.index)))
+        elif isinstance(node, loops.Check):
+            names.update(node.cond.reads)
         elif isinstance(node, loops.Gemm):
             names |= {node.a.name, node.b.name, node.c.name}
             names.update(*(e.reads for e in (node.a_offset, node.b_offset, node.c_offset)))

@@ -36,6 +36,9 @@ from graphnn.ops import mean, min, minimum, mse, mul, neg, pow, relu, reshape, s
 from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tanh, transpose
 from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
 from graphnn.ops import batch_norm, conv1d, global_avg_pool2d, layer_norm
+from graphnn.ops import argmax, argmin, cast, clip, equal, greater, greater_equal, less
+from graphnn.ops import less_equal, logical_and, logical_not, logical_or, not_equal, one_hot
+from graphnn.ops import take, where
 
 
 __all__ = [
@@ -52,6 +55,9 @@ __all__ = [
     "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
     "stack", "tile",
     "batch_norm", "conv1d", "global_avg_pool2d", "layer_norm",
+    "argmax", "argmin", "cast", "clip", "equal", "greater", "greater_equal", "less",
+    "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "one_hot", "take",
+    "where",
 ]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from graphnn.errors import GradError, where
-from graphnn.ir import Node, apply, constant, toposort
+from graphnn.ir import FLOAT_DTYPES, Node, apply, constant, toposort
 from graphnn.shapes import Shape
 
 
@@ -61,7 +61,9 @@ def backprop(root: Node, seed: Node, wrt: Sequence[Node],
     targets = {id(w) for w in wrt}
     relevant: set[int] = set()
     for node in order:
-        if id(node) in targets or any(id(i) in relevant for i in node.inputs):
+        # an int or bool node carries no gradient: a path through one contributes zero
+        if node.dtype in FLOAT_DTYPES and \
+                (id(node) in targets or any(id(i) in relevant for i in node.inputs)):
             relevant.add(id(node))
     cot: dict[Node, Node] = {root: seed} if id(root) in relevant else {}
     stop = {id(leaf) for leaf in leaves}
@@ -107,6 +109,12 @@ def grad(y: Node, wrt: Node | Sequence[Node]) -> list[Node] | Node:
         if not isinstance(w, Node):
             raise GradError(f"wrt[{k}] is a {type(w).__name__}, not a graph node; pass the "
                             f"nodes returned by gn.input(...){where()}")
+        if w.dtype not in FLOAT_DTYPES:
+            raise GradError(f"wrt[{k}] is {w.describe()}: {w.dtype} values carry no gradient "
+                            f"(only float32 and float64 nodes do){where()}")
+    if y.dtype not in FLOAT_DTYPES:
+        raise GradError(f"grad needs a float output, but y is {y.describe()}; {y.dtype} "
+                        f"values carry no gradient{where()}")
     cot = backprop(y, constant(1.0, dtype=y.dtype), targets)
     grads = [cot[w] if w in cot else full_like(w, 0.0) for w in targets]
     return grads[0] if single else grads

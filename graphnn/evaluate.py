@@ -15,7 +15,7 @@ import numpy as np
 
 from graphnn.errors import GraphnnError, InputError, OpError, did_you_mean, short_repr
 from graphnn.graph import Graph, check_input_names, reached_inputs
-from graphnn.ir import Node, holds_numbers, identifier, toposort
+from graphnn.ir import INT_DTYPES, Node, holds_numbers, identifier, toposort
 
 
 def _expected(node: Node) -> str:
@@ -33,8 +33,17 @@ def convert(node: Node, value: Any) -> np.ndarray:
     try:
         if isinstance(value, (list, tuple)) and not holds_numbers(np.asarray(value)):
             raise TypeError("not numbers")
+        given = np.asarray(value)
+    except (TypeError, ValueError):
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(value)}") from None
+    _keeps_value(node, given)
+    try:
         return np.asarray(value, dtype=node.dtype)
     except OverflowError:
+        if node.dtype in INT_DTYPES:
+            raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                             f"{short_repr(value)}, beyond {node.dtype}'s range") from None
         largest = float(np.finfo(node.dtype).max)
         raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
                          f"{short_repr(value)}, beyond {node.dtype}'s range (its largest "
@@ -42,6 +51,14 @@ def convert(node: Node, value: Any) -> np.ndarray:
     except (TypeError, ValueError):
         raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
                          f"{short_repr(value)}") from None
+
+
+def _keeps_value(node: Node, given: np.ndarray) -> None:
+    """Numbers fed to an int or bool input must be ints (bools): 1.5 is never truncated."""
+    kinds = {"int32": "iub", "int64": "iub", "bool": "b"}.get(node.dtype)
+    if kinds is not None and given.dtype.kind not in kinds:
+        raise InputError(f"input {node.name!r} expects {_expected(node)}, got "
+                         f"{short_repr(given)}; graphnn never converts silently")
 
 
 def check_value(node: Node, value: Any) -> np.ndarray:
@@ -117,7 +134,12 @@ def bind_feed(inputs: Sequence[Node], feed: Mapping[str | Node, Any] | None,
 
 
 def _compute(node: Node, args: list[np.ndarray]) -> np.ndarray:
-    result = np.asarray(node.opdef.reference(*args, **node.attrs))
+    try:
+        result = np.asarray(node.opdef.reference(*args, **node.attrs))
+    except InputError as error:       # a value the op refuses (an index out of range)
+        operands = ", ".join(f"{label} = {i.describe()}"
+                             for label, i in zip(node.opdef.inputs, node.inputs))
+        raise InputError(f"{node.op}({operands}): {error}") from None
     if result.shape != node.shape:
         raise GraphnnError(f"internal error: the reference of {node.op} returned shape "
                            f"{result.shape}, but its shape rule says {node.shape}")

@@ -34,8 +34,12 @@ from graphnn.shapes import (
     normalize_permutation,
 )
 
-DTYPES = ("float32", "float64")
-_SHORT = {"float32": "f32", "float64": "f64"}
+DTYPES = ("float32", "float64", "int32", "int64", "bool")
+FLOAT_DTYPES = ("float32", "float64")
+INT_DTYPES = ("int32", "int64")
+# the dtypes an op's operands may have, by OpDef.accepts
+KINDS = {"float": FLOAT_DTYPES, "number": FLOAT_DTYPES + INT_DTYPES, "any": DTYPES}
+_SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "bool"}
 
 # ---------------------------------------------------------------------------------------------
 # Scopes: names that group nodes (a layer), drawn as clusters by the renderer.
@@ -164,6 +168,12 @@ class Node:
     def __pow__(self, other): return apply("pow", self, other)
     def __rpow__(self, other): return apply("pow", other, self)
     def __neg__(self): return apply("neg", self)
+    # comparisons build bool nodes; == and != stay identity (interning relies on it): use
+    # gn.equal and gn.not_equal
+    def __gt__(self, other): return apply("greater", self, other)
+    def __ge__(self, other): return apply("greater_equal", self, other)
+    def __lt__(self, other): return apply("less", self, other)
+    def __le__(self, other): return apply("less_equal", self, other)
     def __abs__(self): return apply("abs", self)
 
     def __getitem__(self, index: Any) -> Node:
@@ -228,9 +238,27 @@ def _check_dtype(dtype: Any) -> str:
     except (TypeError, ValueError):         # not a dtype NumPy knows: a typo, most likely
         name, hint = None, did_you_mean(dtype, DTYPES)
     if name not in DTYPES:
-        raise DTypeError(f"dtype must be 'float32' or 'float64', got {short_repr(dtype)}"
-                         f"{hint}{where()}")
+        raise DTypeError(f"dtype must be one of {', '.join(map(repr, DTYPES))}, got "
+                         f"{short_repr(dtype)}{hint}{where()}")
     return name
+
+
+def natural_dtype(array: np.ndarray) -> str:
+    """The graph dtype an array keeps when nothing says otherwise: its own float or int32
+    dtype, int64 for other ints, bool for bools (a DTypeError for anything else)."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return "bool"
+    if kind in "iu":
+        if array.dtype == np.int32:
+            return "int32"
+        if kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+            raise DTypeError(f"{short_repr(array)} holds an int beyond int64's range{where()}")
+        return "int64"
+    if kind == "f" and array.dtype.name in FLOAT_DTYPES:
+        return array.dtype.name
+    raise DTypeError(f"a graph value must be float32, float64, int32, int64 or bool, got "
+                     f"dtype {array.dtype}{where()}")
 
 
 def input(name: str, shape: Sequence[int] | int = (), dtype: str = "float64") -> Node:  # noqa: A001
@@ -281,7 +309,7 @@ def holds_numbers(array: np.ndarray) -> bool:
 
 def numeric_array(value: Any, what: str) -> np.ndarray:
     """`np.asarray(value)`, except that ints beyond int64, which NumPy keeps as Python objects,
-    become float64 (every graph dtype is a float); an int beyond float64 is a DTypeError. (A
+    become float64 (no graph int holds them); an int beyond float64 is a DTypeError. (A
     float beyond float32's range becomes inf in a float32 graph, as NumPy casts it.)"""
     array = np.asarray(value)
     if array.dtype != object or not holds_numbers(array):
@@ -295,17 +323,21 @@ def numeric_array(value: Any, what: str) -> np.ndarray:
 
 
 def constant(value: Any, dtype: str | None = None, name: str | None = None) -> Node:
-    """A constant node holding a copy of `value` (float arrays keep their dtype by default).
+    """A constant node holding a copy of `value`. Without `dtype` it keeps the value's own
+    (`natural_dtype`): float32 and float64 arrays theirs, ints int64 (int32 arrays int32),
+    bools bool, as NumPy types them.
 
     >>> import numpy as np, graphnn as gn
     >>> gn.constant(np.eye(2)).shape
     (2, 2)
+    >>> gn.constant([1, 2]).dtype, gn.constant(True).dtype
+    ('int64', 'bool')
     """
     array = numeric_array(value, "a constant")
     if dtype is None:
-        dtype = array.dtype if array.dtype.kind == "f" else "float64"
         if array.dtype.kind not in "fiub":
             raise DTypeError(f"a constant must be numeric, got dtype {array.dtype}{where()}")
+        dtype = natural_dtype(array)
     dtype = _check_dtype(dtype)
     array = np.array(array, dtype=dtype, copy=True)
     array.setflags(write=False)
@@ -329,12 +361,45 @@ def _typed_dtype(value: Any) -> str | None:
     return None
 
 
+def _adopted(op: OpDef, position: int, array: np.ndarray, dtype: str) -> str:
+    """`dtype`, which a number or untyped array at `position` takes from the other operands;
+    a DTypeError where that would change its value (0.5 next to an int, 2 next to a bool, an
+    int beyond int32 next to an int32)."""
+    label = f"{op.name}: input {op.input_names(position + 1)[position]!r} ({short_repr(array)})"
+    if dtype in INT_DTYPES:
+        if array.dtype.kind not in "iub":
+            raise DTypeError(f"{label} is a float, and the other operand is {dtype}: graphnn "
+                             f"never converts silently; write an int, or convert the "
+                             f"{dtype} operand with gn.cast(x, 'float64'){where()}")
+        limits = np.iinfo(dtype)
+        if array.size and (int(array.min()) < limits.min or int(array.max()) > limits.max):
+            raise DTypeError(f"{label} is out of {dtype}'s range{where()}")
+    if dtype == "bool" and array.dtype.kind != "b":
+        raise DTypeError(f"{label} is a number, and the other operand is bool: write True or "
+                         f"False, or convert with gn.cast{where()}")
+    return dtype
+
+
+def _untyped_default(values: Sequence[Any]) -> str:
+    """The dtype numbers and arrays take when no node or float array sets one: float64 when
+    one of them is a float, bool when all are bools, else int64 (NumPy's promotion)."""
+    kinds = set()
+    for value in values:
+        try:
+            kinds.add(np.asarray(value).dtype.kind)
+        except (TypeError, ValueError):       # refused with a clear error by _lift
+            kinds.add("O")
+    return "bool" if kinds == {"b"} else "int64" if kinds and kinds <= set("iub") else "float64"
+
+
 def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
-    typed = [d for d in (_typed_dtype(a) for a in args) if d is not None]
-    default = typed[0] if typed else "float64"
+    typed = [d for k, d in enumerate(_typed_dtype(a) for a in args)
+             if d is not None and k not in op.own_dtype]
+    default = typed[0] if typed else _untyped_default(
+        [a for k, a in enumerate(args) if k not in op.own_dtype])
     labels = op.input_names(len(args))
     out = []
-    for label, arg in zip(labels, args):
+    for position, (label, arg) in enumerate(zip(labels, args)):
         if isinstance(arg, Node):
             out.append(arg)
         elif isinstance(arg, (bool, int, float, np.generic, np.ndarray, list, tuple)):
@@ -342,8 +407,11 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
             if array.dtype.kind not in "fiub" or array.dtype.itemsize > 8:
                 raise DTypeError(f"{op.name}: input {label!r} has unsupported "
                                  f"dtype {array.dtype}{where()}")
-            keeps = isinstance(arg, np.ndarray) and array.dtype.kind == "f"
-            out.append(constant(array, dtype=array.dtype.name if keeps else default))
+            # indices and conditions keep their own dtype; a float array keeps its own too
+            keeps = position in op.own_dtype or \
+                (isinstance(arg, np.ndarray) and array.dtype.kind == "f")
+            dtype = natural_dtype(array) if keeps else _adopted(op, position, array, default)
+            out.append(constant(array, dtype=dtype))
         else:
             raise OpError(f"{op.name}: input {label!r} must be a graph node, a "
                           f"number or a numpy array, got {type(arg).__name__}{where()}")
@@ -352,14 +420,20 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
 
 def _common_dtype(op: OpDef, inputs: tuple[Node, ...]) -> str:
     dtypes = {n.dtype for n in inputs}
+    described = ", ".join(f"{label} = {n.describe()}"
+                          for label, n in zip(op.input_names(len(inputs)), inputs))
     if len(dtypes) > 1:
         described = ", ".join(f"{label} = {n.describe()}"
                               for label, n in zip(op.input_names(len(inputs)), inputs))
         raise DTypeError(
             f"{op.name}: operands have different dtypes ({described}); graphnn never upcasts "
             "silently: declare inputs and arrays with one dtype, e.g. "
-            f"np.asarray(a, dtype='float32'){where()}")
-    return dtypes.pop() if dtypes else "float64"
+            f"np.asarray(a, dtype='float32'), or convert a node with gn.cast{where()}")
+    dtype = dtypes.pop() if dtypes else "float64"
+    if dtype not in KINDS[op.accepts]:
+        raise DTypeError(f"{op.name}: takes {' or '.join(KINDS[op.accepts])} operands, got "
+                         f"{described}; convert with gn.cast(x, 'float64'){where()}")
+    return dtype
 
 
 _AXIS_RULES: dict[str, Callable[[Any, int], Any]] = {
@@ -393,6 +467,9 @@ def result_dtype(op: OpDef, dtypes: Sequence[str], attrs: Mapping[str, Any]) -> 
     if op.dtype is None:
         if len(set(dtypes)) > 1:
             raise DTypeError(f"operands have different dtypes ({', '.join(dtypes)})")
+        if dtypes and dtypes[0] not in KINDS[op.accepts]:
+            raise DTypeError(f"takes {' or '.join(KINDS[op.accepts])} operands, got "
+                             f"{dtypes[0]}")
         return dtypes[0] if dtypes else "float64"
     dtype = op.dtype(*dtypes, **attrs)
     if dtype not in DTYPES:

@@ -47,6 +47,13 @@ GEMM_FORMS = ("matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight")
 
 INITIALIZERS = ("he", "xavier")        # the nn initializers an activation may default to
 
+# What dtypes the operands of an op with the shared dtype rule (OpDef.dtype None) may have:
+ACCEPTS = (
+    "float",         # float32 and float64 (the default: exp, matmul, reductions)
+    "number",        # ints too (add, mul, maximum: integer arithmetic wraps, as NumPy's)
+    "any",           # bools too (layout ops: reshape, transpose, broadcast_to)
+)
+
 
 @dataclass(frozen=True)
 class Lowering:
@@ -66,11 +73,16 @@ class Lowering:
     is stored (never computed in its user's loop) and reads each operand element once; its
     `compute` rule, whose selects pick the box per element, is what analyses read
     (graphnn/compiler/batchrows.py).
+    `checks(*in_shapes, **attrs) -> ((position, size), ...)`: inputs holding indices into an
+    axis of `size` (NumPy's range, -size <= i < size): lowering checks every one before the
+    op runs (a loop of codegen Checks, the kernel returning an error code), and the op gets
+    a buffer of its own (never fused), so native code never reads out of bounds.
     """
 
     reads_once: bool = False
     gemm: str = ""
     pieces: Callable[..., list] | None = None
+    checks: Callable[..., tuple[tuple[int, int], ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,11 +115,15 @@ class Symbolic:
     `terms`: for an op whose output elements are sums (matmul, convolutions), how many terms
     each sums: translating it costs that many SymPy operations per element, which the bound
     on symbolic work (`max_ops`) counts.
+    `without`: instead of instances, why the rule proofs do not apply: an op with an int or
+    bool input or result (a comparison, `take`'s indices) has no derivative there to prove;
+    its gradients (where it has any) are checked against central differences instead.
     """
 
     instances: tuple[Instance, ...] = ()
     function: Callable[..., Any] | None = None
     terms: Callable[[Node], int] | None = None
+    without: str = ""       # why the symbolic checks do not apply (an op on ints or bools)
 
 
 @dataclass(frozen=True)
@@ -180,9 +196,17 @@ class OpDef:
                                               one output element; operands are indexable
       view(out_index, in_shape)               lowering of a layout op: the input index that
                                               holds an output element
+      scatter(out_buffer, *operands)          lowering of an op written by statements (a
+                                              scatter-add): codegen loop statements filling
+                                              the output buffer, never a dense product
       dtype(*in_dtypes) -> dtype              the result's dtype (raises DTypeError); None:
-                                              the inputs share one dtype, which it has
+                                              the inputs share one dtype, which it has, of
+                                              the kinds `accepts` names (ACCEPTS)
       canonical(*in_shapes) -> attrs          attributes normalized (axes already are)
+
+    `own_dtype` lists the inputs whose dtype is their own (indices, conditions, cast's
+    operand): a Python number or array there keeps NumPy's dtype (int64, bool) instead of
+    taking the other operands' dtype, as numbers elsewhere do.
 
     Facts about the op: `params` (attribute names and defaults), `axes` (which attributes are
     axes, and their kind: AXIS_KINDS), `variadic` (takes one or more inputs, all named by its
@@ -216,6 +240,8 @@ class OpDef:
     canonical: Callable[..., dict] | None = None   # (*in_shapes, **attrs) -> normalized attrs
     dtype: Callable[..., str] | None = None        # (*in_dtypes, **attrs) -> result dtype
     variadic: bool = False                         # any number (>= 1) of inputs, named xs0...
+    accepts: str = "float"                         # with dtype None: operand kinds, ACCEPTS
+    own_dtype: tuple[int, ...] = ()                # inputs typed by their own values
     elementwise: bool = False                      # output = broadcast of inputs, per element
     commutative: bool = False                      # op(x, y) = op(y, x)
     shape_only: tuple[int, ...] = ()               # inputs read for their shape alone
@@ -225,6 +251,7 @@ class OpDef:
     scalar: Callable[..., Any] | None = None       # elementwise lowering: loop exprs -> expr
     compute: Callable[..., Any] | None = None      # indexing lowering: one output element
     view: Callable[..., Any] | None = None         # layout ops: output index -> input index
+    scatter: Callable[..., Any] | None = None      # statement lowering: out buffer -> stmts
     kinks: tuple[Kink, ...] = _MISSING             # non-differentiable points; () for none
     symbol: str = ""                               # short label for drawings: "+", "σ", "@"
     derivative: tuple[str, ...] = ()               # per input, for drawings: see above
@@ -262,6 +289,11 @@ class OpDef:
     def composite(self) -> bool:
         """Composite ops are defined by an expansion into primitives."""
         return self.expand is not None
+
+    @property
+    def indexing(self) -> Callable[..., Any] | None:
+        """The lowering of an op that gets a loop nest of its own: compute or scatter."""
+        return self.compute if self.compute is not None else self.scatter
 
     @property
     def source(self) -> bool:
@@ -327,10 +359,10 @@ def _check_kinks(op: OpDef) -> str:
 
 
 def _check_lowering(op: OpDef) -> str:
-    lowerings = [f for f in (op.scalar, op.compute, op.view) if f is not None]
+    lowerings = [f for f in (op.scalar, op.compute, op.view, op.scatter) if f is not None]
     if len(lowerings) > 1 or (not lowerings and not op.composite):
-        return ("needs exactly one of scalar, compute or view (composites may instead lower "
-                "through their expansion)")
+        return ("needs exactly one of scalar, compute, view or scatter (composites may instead "
+                "lower through their expansion)")
     if op.scalar is not None and not op.elementwise:
         return "has a scalar lowering but is not elementwise"
     if op.lowering.reads_once and (op.compute is None or op.axes.get("axis") != "many"):
@@ -362,6 +394,10 @@ def _check_inputs(op: OpDef) -> str:
                         or op.activation):
         return ("is variadic: it declares one input name (inputs=(\"xs\",)), and is neither "
                 "commutative, elementwise, an activation nor reads an input for its shape only")
+    if op.accepts not in ACCEPTS:
+        return f"accepts {op.accepts!r}, not one of {ACCEPTS}"
+    if not all(0 <= k < op.arity for k in op.own_dtype) or (op.own_dtype and op.dtype is None):
+        return "declares own_dtype positions beyond its inputs, or without a dtype rule"
     if op.commutative and op.arity != 2:
         return "is commutative but does not take two inputs"
     if not all(0 <= k < op.arity for k in op.shape_only):
@@ -378,9 +414,9 @@ def _check_inputs(op: OpDef) -> str:
 def _check_checks(op: OpDef) -> str:
     """The small instances and kinks the symbolic checks run: one value per input each."""
     params = {key for key, _ in op.params}
-    if not op.symbolic.instances:
+    if not op.symbolic.instances and not op.symbolic.without:
         return ("declares no symbolic=Symbolic(instances=...): the small shapes check_ops "
-                "proves its rules on")
+                "proves its rules on (or Symbolic(without=...) saying why there are none)")
     for point in op.symbolic.instances:
         if not op.takes(len(point.shapes)) or not set(point.attrs) <= params:
             return f"has an instance that does not fit its inputs and attributes: {point}"

@@ -32,7 +32,7 @@ import numpy as np
 from graphnn.ir import Node, apply, toposort
 from graphnn.shapes import format_shape
 
-_SHORT = {"float32": "f32", "float64": "f64"}
+_SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "bool"}
 _INLINE_ELEMENTS = 16      # array constants up to this size are printed in full
 _ALIGN_LIMIT = 40          # the type column is aligned up to this width
 
@@ -43,7 +43,12 @@ def type_text(node: Node) -> str:
 
 
 def number_text(value: Any, dtype: str) -> str:
-    """Shortest text that reads back as the same number of that dtype: 0.1, -inf, nan."""
+    """Shortest text that reads back as the same number of that dtype: 0.1, -inf, nan; ints
+    and bools as Python writes them (3, True)."""
+    if dtype in ("int32", "int64"):
+        return str(int(value))
+    if dtype == "bool":
+        return str(bool(value))
     text = str(np.float32(value)) if dtype == "float32" else repr(float(value))
     return text if any(c in text for c in ".enia") else text + ".0"
 
@@ -53,7 +58,9 @@ def constant_text(node: Node) -> str:
     value = node.value
     if value.size <= _INLINE_ELEMENTS:
         text = np.array2string(value, separator=", ", max_line_width=1 << 30,
-                               formatter={"float": lambda v: number_text(v, node.dtype)})
+                               formatter={"float": lambda v: number_text(v, node.dtype),
+                                          "int": lambda v: number_text(v, node.dtype),
+                                          "bool": lambda v: number_text(v, node.dtype)})
         return text.replace("\n", "")
     digest = hashlib.sha256(value.tobytes()).hexdigest()[:12]
     return f"<sha256:{digest}>"

@@ -33,9 +33,12 @@ def central_difference(f: Callable[[list[np.ndarray]], float], arrays: list[np.n
 
 
 def inputs_for(shapes: Sequence[tuple[int, ...]], dtype: str = "float64",
-               prefix: str = "a") -> list[gn.Node]:
-    """Fresh graph inputs a0, a1, ... with these shapes."""
-    return [gn.input(f"{prefix}{k}", shape=s, dtype=dtype) for k, s in enumerate(shapes)]
+               prefix: str = "a", dtypes: Sequence[str | None] = ()) -> list[gn.Node]:
+    """Fresh graph inputs a0, a1, ... with these shapes, of `dtype` unless `dtypes` fixes
+    an operand's (an index array, a condition)."""
+    return [gn.input(f"{prefix}{k}", shape=s,
+                     dtype=(dtypes[k] if k < len(dtypes) else None) or dtype)
+            for k, s in enumerate(shapes)]
 
 
 def feed_for(nodes: Sequence[gn.Node], arrays: Sequence[np.ndarray]) -> dict[str, np.ndarray]:

@@ -182,3 +182,16 @@ def test_the_stages_shown_are_what_the_code_prints():
     page = DOCS / "architecture.md"
     ran = _run_block(page)
     assert str(gn.Graph(ran["y"], [ran["x"], ran["w"]])) in page.read_text(encoding="utf-8")
+
+
+def test_readme_embedding_example_prints_what_it_says():
+    # the block runs after the README's first one (its imports), and prints the block after it
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Integer indices: an embedding lookup", 1)[1].split("\n## ", 1)[0]
+    setup = PYTHON_BLOCK.findall(text)[0]
+    (code,), (printed,) = PYTHON_BLOCK.findall(section), OUTPUT_AFTER_PYTHON.findall(section)
+    namespace: dict = {}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(setup + code, "README.md", "exec"), namespace)
+    assert " ".join(out.getvalue().split()).endswith(" ".join(printed.split()))

@@ -51,11 +51,14 @@ ERRORS: tuple[tuple[str, int, str], ...] = (
     ("ERROR_BATCH", 5, "batch is negative, or so large that a buffer's size in bytes would not "
                        "fit in int64_t"),
     ("ERROR_THREADS", 6, "NAME_set_threads: a count below 1"),
+    ("ERROR_INDEX", 7, "an index (take, gather) is out of range; the outputs may be partly "
+                       "written"),
 )
 CODES = {suffix: value for suffix, value, _ in ERRORS}
 DEFAULT_THREADS = 1          # an exported function runs on the calling thread until told
-C_TYPES = {"f32": "float", "f64": "double"}
-ITEMSIZE = {"f32": 4, "f64": 8}
+# a bool element is one byte holding 0 or 1 (NumPy's bool), as uint8_t
+C_TYPES = {"f32": "float", "f64": "double", "i32": "int32_t", "i64": "int64_t", "i1": "uint8_t"}
+ITEMSIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 # C keywords, the header's own parameter names and common C library macros: never a parameter
 # or function name
 C_RESERVED = frozenset("""auto break case char const continue default do double else enum
@@ -84,7 +87,7 @@ class Argument:
     """One buffer of the C call: a dense row-major array of `shape` and `dtype`."""
 
     name: str                    # the C parameter name
-    dtype: str                   # "f32" or "f64"
+    dtype: str                   # "f32", "f64", "i32", "i64" or "i1" (bool)
     shape: tuple[int, ...]
     label: str                   # what it is, for the header's comment
     batched: bool = False        # its leading axis is the batch of NAME_batch

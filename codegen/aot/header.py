@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from codegen.aot.abi import DEFAULT_THREADS, ERRORS, Argument, Entry
 from codegen.native.runtime import MAX_THREADS
 
-_DTYPES = {"f32": "float32", "f64": "float64"}
+_DTYPES = {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64", "i1": "bool"}
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """The C entry points of exported functions, in LLVM IR (llvmlite's builder).
 
-Input: ``abi.Entry`` records and the symbol of each entry's kernel (``void kernel.K(void
-**args)``, codegen.llvm.module). Output: IR text defining, per entry, the functions
+Input: ``abi.Entry`` records and the symbol of each entry's kernel (``int32_t kernel.K(void
+**args)``, codegen.llvm.module: 0, or the code of a failed index check). Output: IR text
+defining, per entry, the functions
 ``abi.Entry.symbols`` lists, with the constants and the version string as read-only data.
 
 Every entry point validates before any kernel runs: no NULL pointer where a buffer has
 elements, each buffer aligned to its element size (a workspace to 64 bytes), no output
 overlapping another argument or the workspace (the kernel's buffer parameters are noalias), a
-batch within 0..max_batch; the first failing check's code (abi.ERRORS) is returned. NAME
+batch within 0..max_batch; the first failing check's code (abi.ERRORS) is returned. An index
+out of range, found by the kernel itself, returns ERROR_INDEX (the outputs may be partly
+written: indices computed inside the graph are known only as it runs). NAME
 allocates its workspace per call (aligned_alloc, freed before it returns) when the kernel has
 one; the *_with_workspace variants take the caller's. The thread count of an entry is one
 word read and written atomically (relaxed: it orders nothing else).
@@ -89,7 +92,7 @@ class _Api:
 
     def __init__(self, module: ir.Module, entry: Entry, kernel: str) -> None:
         self.module, self.entry = module, entry
-        self.kernel = _declare(module, kernel, ir.VoidType(), [PTR])
+        self.kernel = _declare(module, kernel, I32, [PTR])
         self.threads = ir.GlobalVariable(module, I64, f"{entry.name}.threads")
         self.threads.initializer = _i64(DEFAULT_THREADS)
         self.threads.linkage = "internal"
@@ -134,7 +137,7 @@ class _Api:
         """run(ws, buffers...): the kernel's pointer array, the kernel, then the outputs that
         are copies (of an input, a constant, or an output given twice)."""
         e = self.entry
-        fn, b = self._function(f"{e.name}.run", ir.VoidType(), [("ws", PTR)], True)
+        fn, b = self._function(f"{e.name}.run", I32, [("ws", PTR)], True)
         ins, outs = fn.args[1:1 + len(e.inputs)], fn.args[1 + len(e.inputs):]
         first: dict[int, int] = {}          # kernel output -> the output it is written to
         for k, (kind, where) in enumerate(e.sources):
@@ -146,14 +149,16 @@ class _Api:
             b.store(value, b.gep(array, [_i64(0), _i64(n)], inbounds=True))
         threads = b.load_atomic(self.threads, "monotonic", 8)
         b.store(threads, b.gep(array, [_i64(0), _i64(len(slots))], inbounds=True))
-        b.call(self.kernel, [array])
+        status = b.call(self.kernel, [array])
+        with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
+            b.ret(_code("ERROR_INDEX"))
         for k, (kind, where) in enumerate(e.sources):
             source = ins[where] if kind == "input" else self.output_constants[where] \
                 if kind == "constant" else outs[first[where]] if first[where] != k else None
             if source is not None:
                 b.call(self.memcpy, [outs[k], source, _i64(e.outputs[k].nbytes),
                                      ir.Constant(I1, 0)])
-        b.ret_void()
+        b.ret(_code("OK"))
         return fn
 
     def _plain(self, name: str, with_workspace: bool) -> None:
@@ -187,30 +192,32 @@ class _Api:
                    lambda ws: b.call(self.chunks, [ws, batch, *buffers]))
 
     def _call(self, b: ir.IRBuilder, size: int, given: ir.Value | None, call) -> None:
-        """Run `call(ws)` on the caller's workspace `given`, or on one allocated for the call."""
+        """Return `call(ws)`'s code, run on the caller's workspace `given` or on one allocated
+        for the call."""
         if given is not None:
-            call(given)
+            b.ret(call(given))
         elif size == 0:
-            call(ir.Constant(PTR, None))
+            b.ret(call(ir.Constant(PTR, None)))
         else:
             ws = b.call(self.alloc, [_i64(64), _i64(size)], name="ws")
             with b.if_then(b.icmp_unsigned("==", ws, ir.Constant(PTR, None)), likely=False):
                 b.ret(_code("ERROR_NO_MEMORY"))
-            call(ws)
+            status = call(ws)
             b.call(self.free, [ws])
-        b.ret(_code("OK"))
+            b.ret(status)
 
     def _chunks(self) -> ir.Function:
         """chunks(ws, batch, buffers...): whole chunks in place, then the rest through `ws`."""
         e = self.entry
-        fn, b = self._function(f"{e.name}.chunks", ir.VoidType(), [("ws", PTR), ("batch", I64)],
-                               True)
+        fn, b = self._function(f"{e.name}.chunks", I32, [("ws", PTR), ("batch", I64)], True)
         ws, batch, buffers = fn.args[0], fn.args[1], list(fn.args[2:])
         chunk = _i64(e.batch)
         full = b.udiv(batch, chunk, name="full")
         with _counted(b, fn, full, "chunk") as c:
             first = b.mul(c, chunk)
-            b.call(self.run, [ws, *self._rows(b, buffers, first)])
+            status = b.call(self.run, [ws, *self._rows(b, buffers, first)])
+            with b.if_then(b.icmp_signed("!=", status, _code("OK")), likely=False):
+                b.ret(status)
         tail = b.urem(batch, chunk, name="tail")
         with b.if_then(b.icmp_unsigned("!=", tail, _i64(0))):
             first = b.mul(full, chunk)
@@ -225,12 +232,14 @@ class _Api:
                                     used, no])
                     b.call(memset, [b.gep(staged[k], [used], source_etype=I8),
                                     ir.Constant(I8, 0), b.sub(_i64(argument.nbytes), used), no])
-            b.call(self.run, [ws, *staged])
+            status = b.call(self.run, [ws, *staged])
+            with b.if_then(b.icmp_signed("!=", status, _code("OK")), likely=False):
+                b.ret(status)
             for argument, _ in e.staging[sum(a.batched for a in e.inputs):]:
                 k = e.arguments.index(argument)
                 b.call(memcpy, [self._row(b, buffers[k], argument, first), staged[k],
                                 b.mul(tail, _i64(argument.row_bytes)), no])
-        b.ret_void()
+        b.ret(_code("OK"))
         return fn
 
     def _rows(self, b: ir.IRBuilder, buffers: list, first: ir.Value) -> list[ir.Value]:

@@ -31,10 +31,15 @@ from codegen.llvm.mathlib import declare, math_function
 from codegen.llvm.vecmath import called_math_function
 
 TYPES: dict[str, ir.Type] = {
-    "f32": ir.FloatType(), "f64": ir.DoubleType(), "i64": ir.IntType(64), "i1": ir.IntType(1),
+    "f32": ir.FloatType(), "f64": ir.DoubleType(), "i32": ir.IntType(32), "i64": ir.IntType(64),
+    "i1": ir.IntType(1),
 }
-ALIGN = {"f32": 4, "f64": 8, "i64": 8}
+# in memory an i1 (a NumPy bool) is a byte: loaded as byte != 0, stored as 0 or 1
+MEMORY = {**TYPES, "i1": ir.IntType(8)}
+ALIGN = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 I64 = ir.IntType(64)
+I32 = ir.IntType(32)
+INTS = ("i32", "i64")
 REDUCE_FLAGS = ("reassoc", "contract")
 _FLOAT_COMPARE = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "=="}
 _INT_COMPARE = {**_FLOAT_COMPARE, "Ne": "!="}
@@ -209,17 +214,28 @@ class Emitter:
         else:
             offset = yield self.sub(index[0])
         return self.builder.gep(self.pointers[buffer.name], [offset], inbounds=True,
-                                source_etype=TYPES[buffer.dtype])
+                                source_etype=MEMORY[buffer.dtype])
 
     def emit_Load(self, e: loops.Load) -> loops.Recursive:
         pointer = yield from self.address(e.buffer, e.index)
-        return self.builder.load(pointer, typ=TYPES[e.dtype], align=ALIGN[e.dtype])
+        value = self.builder.load(pointer, typ=MEMORY[e.dtype], align=ALIGN[e.dtype])
+        if e.dtype == "i1":     # any nonzero byte is true, as NumPy reads a bool
+            return self.builder.icmp_unsigned("!=", value, ir.Constant(MEMORY["i1"], 0))
+        return value
 
     def emit_Store(self, s: loops.Store) -> loops.Recursive:
         value = yield self.sub(s.value)
         pointer = yield from self.address(s.buffer, s.index)
+        if s.buffer.dtype == "i1":
+            value = self.builder.zext(value, MEMORY["i1"])
         self.builder.store(value, pointer, align=ALIGN[s.buffer.dtype])
         self.invalidate({s.buffer.name})
+
+    def emit_Check(self, s: loops.Check) -> loops.Recursive:
+        # the function returns i32 (codegen.llvm.module): 0 when it ran to the end
+        ok = yield self.sub(s.cond)
+        with self.builder.if_then(self.builder.not_(ok), likely=False):
+            self.builder.ret(ir.Constant(I32, s.code))
 
     def emit_Accumulate(self, s: loops.Accumulate) -> loops.Recursive:
         value = yield self.sub(s.value)
@@ -233,11 +249,11 @@ class Emitter:
                 flags: tuple[str, ...]) -> ir.Value:
         """acc + value, or the NaN-propagating max/min (llvm.maximum/minimum on floats)."""
         if kind == "sum":
-            if dtype == "i64":
+            if dtype in INTS:
                 return self.builder.add(acc, value)
             return self.builder.fadd(acc, value, flags=flags)
-        prefix = ("s" if dtype == "i64" else "") + ("max" if kind == "max" else "min")
-        name = f"llvm.{prefix}imum" if dtype != "i64" else f"llvm.{prefix}"
+        prefix = ("s" if dtype in INTS else "") + ("max" if kind == "max" else "min")
+        name = f"llvm.{prefix}imum" if dtype not in INTS else f"llvm.{prefix}"
         fn = declare(self.builder.module, f"{name}.{dtype}", TYPES[dtype], [TYPES[dtype]] * 2)
         return self.builder.call(fn, [acc, value])
 
@@ -284,7 +300,7 @@ class Emitter:
     def _arith(self, e: loops.Expr, float_op: str, int_op: str) -> loops.Recursive:
         a = yield self.sub(e.a)  # type: ignore[attr-defined]
         b = yield self.sub(e.b)  # type: ignore[attr-defined]
-        op = int_op if e.dtype == "i64" else float_op
+        op = int_op if e.dtype in INTS else float_op
         return getattr(self.builder, op)(a, b)
 
     def emit_Add(self, e: loops.Add) -> loops.Recursive:
@@ -319,7 +335,9 @@ class Emitter:
 
     def emit_Neg(self, e: loops.Neg) -> loops.Recursive:
         x = yield self.sub(e.x)
-        return self.builder.sub(i64(0), x) if e.dtype == "i64" else self.builder.fneg(x)
+        if e.dtype in INTS:
+            return self.builder.sub(ir.Constant(TYPES[e.dtype], 0), x)
+        return self.builder.fneg(x)
 
     def _pick(self, e: loops.FMax | loops.FMin, op: str) -> loops.Recursive:
         # np.maximum(a, b) is `a if (a > b or isnan(a)) else b`: NaN from either side wins, and
@@ -327,7 +345,7 @@ class Emitter:
         b = self.builder
         x = yield self.sub(e.a)
         y = yield self.sub(e.b)
-        if e.dtype == "i64":
+        if e.dtype in INTS:
             return b.select(b.icmp_signed(op, x, y), x, y)
         pick_x = b.or_(b.fcmp_ordered(op, x, y), b.fcmp_unordered("uno", x, x))
         return b.select(pick_x, x, y)
@@ -350,7 +368,11 @@ class Emitter:
         return self._intrinsic("sqrt", e, e.x)
 
     def emit_Abs(self, e: loops.Abs) -> loops.Recursive:
-        return self._intrinsic("fabs", e, e.x)
+        if e.dtype in INTS:     # wraps at the most negative int, as NumPy's abs
+            x = yield self.sub(e.x)
+            negative = self.builder.icmp_signed("<", x, ir.Constant(TYPES[e.dtype], 0))
+            return self.builder.select(negative, self.builder.neg(x), x)
+        return (yield from self._intrinsic("fabs", e, e.x))
 
     def emit_Floor(self, e: loops.Floor) -> loops.Recursive:
         return self._intrinsic("floor", e, e.x)
@@ -380,8 +402,10 @@ class Emitter:
         a = yield self.sub(e.a)  # type: ignore[attr-defined]
         b = yield self.sub(e.b)  # type: ignore[attr-defined]
         kind = type(e).__name__
-        if e.a.dtype == "i64":  # type: ignore[attr-defined]
+        if e.a.dtype in INTS:  # type: ignore[attr-defined]
             return self.builder.icmp_signed(_INT_COMPARE[kind], a, b)
+        if e.a.dtype == "i1":  # type: ignore[attr-defined]  (False < True)
+            return self.builder.icmp_unsigned(_INT_COMPARE[kind], a, b)
         if kind == "Ne":
             return self.builder.fcmp_unordered("!=", a, b)  # true when either side is NaN
         return self.builder.fcmp_ordered(_FLOAT_COMPARE[kind], a, b)
@@ -397,15 +421,17 @@ class Emitter:
         b, x, source, target = self.builder, (yield self.sub(e.x)), e.x.dtype, e.dtype
         t = TYPES[target]
         if target == "i1":  # nonzero (or NaN) is true
-            if source == "i64":
-                return b.icmp_signed("!=", x, i64(0))
+            if source in INTS:
+                return b.icmp_signed("!=", x, ir.Constant(TYPES[source], 0))
             return b.fcmp_unordered("!=", x, ir.Constant(TYPES[source], 0.0))
         if source == "i1":
-            return b.zext(x, t) if target == "i64" else b.uitofp(x, t)
-        if source == "i64":
+            return b.zext(x, t) if target in INTS else b.uitofp(x, t)
+        if source in INTS and target in INTS:  # i64 -> i32 keeps the low bits, as NumPy
+            return b.trunc(x, t) if target == "i32" else b.sext(x, t)
+        if source in INTS:
             return b.sitofp(x, t)
-        if target == "i64":  # saturating: NaN -> 0, out of range -> the nearest i64
-            fn = declare(b.module, f"llvm.fptosi.sat.i64.{source}", I64, [TYPES[source]])
+        if target in INTS:  # saturating: NaN -> 0, out of range -> the nearest int
+            fn = declare(b.module, f"llvm.fptosi.sat.{target}.{source}", t, [TYPES[source]])
             return b.call(fn, [x])
         return b.fpext(x, t) if target == "f64" else b.fptrunc(x, t)
 
@@ -414,8 +440,9 @@ class Emitter:
         with b.goto_entry_block():
             acc = b.alloca(t, name=f"{e.var.name}.acc")
         initial = {"sum": 0, "max": float("-inf"), "min": float("inf")}[e.kind]
-        if e.dtype == "i64" and e.kind != "sum":
-            initial = -(2**63) if e.kind == "max" else 2**63 - 1
+        if e.dtype in INTS and e.kind != "sum":
+            bits = t.width - 1
+            initial = -(2**bits) if e.kind == "max" else 2**bits - 1
         b.store(ir.Constant(t, initial), acc)
         with self.scope(), self.counted_loop(i64(0), i64(e.extent), e.var.name) as r:
             with self.bind(e.var.name, r):

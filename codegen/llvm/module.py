@@ -3,8 +3,11 @@
 Input: a verified ``loops.Kernel``. Output: a ``LoweredKernel`` holding the ``ir.Module``, the
 entry symbol and the workspace layout. The calling ABI is one pointer array:
 
-    void kernel.<name>(void **args)
+    int32_t kernel.<name>(void **args)
     args = [input_0, ..., output_0, ..., workspace, threads]
+
+It returns 0, or the code of the first ``loops.Check`` that failed (an index out of range),
+at which point the kernel stopped: the body and stage functions return that status too.
 
 ``threads`` is an integer stored in a pointer-sized slot, clamped to 1..MAX_THREADS on entry
 (whatever a caller stored there, native code never sees a count it cannot use). The entry loads
@@ -35,7 +38,7 @@ from llvmlite import ir
 from codegen import loops
 from codegen.cost import statement_size, work
 from codegen.llvm import stages
-from codegen.llvm.emitter import I64, Emitter, i64, written_buffers
+from codegen.llvm.emitter import I32, I64, Emitter, i64, written_buffers
 from codegen.llvm.vecmath import keep_variants
 from codegen.native.gemm import clamp_threads
 from codegen.options import CodegenOptions
@@ -101,18 +104,18 @@ class _ModuleBuilder:
                 stage = self._region(f"{self.kernel.name}.stage{k}", [("threads", I64)])
                 stage.attributes.add("noinline")      # inlined back, it would be one function
                 self._fill(stage, stmts)
-                b.call(stage, list(body.args))
-            b.ret_void()
+                status = b.call(stage, list(body.args))
+                with b.if_then(b.icmp_signed("!=", status, ir.Constant(I32, 0)), likely=False):
+                    b.ret(status)                     # a check failed: stop there
+            b.ret(ir.Constant(I32, 0))
             keep_variants(self.module)
-        entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR]),
-                            entry_symbol(self.kernel))
+        entry = ir.Function(self.module, ir.FunctionType(I32, [PTR]), entry_symbol(self.kernel))
         entry.args[0].name = "args"
         entry.attributes.add("nounwind")
         b = ir.IRBuilder(entry.append_basic_block("entry"))
         threads = b.load(b.gep(entry.args[0], [i64(self.workspace_slot + 1)],
                                source_etype=I64), typ=I64, name="threads")
-        b.call(body, [*self._load_pointers(b, entry.args[0]), clamp_threads(b, threads)])
-        b.ret_void()
+        b.ret(b.call(body, [*self._load_pointers(b, entry.args[0]), clamp_threads(b, threads)]))
 
     def _fill(self, fn: ir.Function, stmts: tuple[loops.Stmt, ...]) -> None:
         """Emit `stmts` as the whole body of a region function with a threads argument."""
@@ -128,7 +131,7 @@ class _ModuleBuilder:
                 emitter.invalidate(written_buffers((stmt,)))
             else:
                 emitter.emit(stmt)
-        emitter.builder.ret_void()
+        emitter.builder.ret(ir.Constant(I32, 0))
 
     def _shared(self, number: int, stmt: loops.Stmt,
                 buffers: tuple[loops.Buffer, ...]) -> ir.Function:
@@ -155,10 +158,12 @@ class _ModuleBuilder:
             self.shared[number] = fn
         return fn
 
-    def _region(self, name: str, extra: list[tuple[str, ir.Type]]) -> ir.Function:
-        """An internal function taking every buffer pointer (noalias), the workspace, extras."""
+    def _region(self, name: str, extra: list[tuple[str, ir.Type]],
+                returns: ir.Type = I32) -> ir.Function:
+        """An internal function taking every buffer pointer (noalias), the workspace, extras;
+        it returns the kernel's status (i32) unless told otherwise."""
         types = [PTR] * (self.workspace_slot + 1) + [t for _, t in extra]
-        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), types), name)
+        fn = ir.Function(self.module, ir.FunctionType(returns, types), name)
         fn.linkage = "internal"
         fn.attributes.add("nounwind")
         names = [b.name for b in self.buffers] + ["workspace"] + [n for n, _ in extra]
@@ -185,7 +190,7 @@ class _ModuleBuilder:
     def _parallel(self, emitter: Emitter, stmt: loops.Loop, threads: ir.Value) -> None:
         name = f"{self.kernel.name}.par{self.parallel_count}"
         self.parallel_count += 1
-        body = self._region(f"{name}.body", [("start", I64), ("end", I64)])
+        body = self._region(f"{name}.body", [("start", I64), ("end", I64)], ir.VoidType())
         inner = self._emitter(body)
         inner.serial_loop(stmt, body.args[-2], body.args[-1])
         inner.builder.ret_void()

@@ -78,13 +78,15 @@ def shape_of(stmt: loops.Stmt, buffers: tuple[loops.Buffer, ...]) -> loops.Stmt:
 
 class Repeats:
     """The statements of a body whose signature occurs more than once (parallel loops aside:
-    the module builder outlines those itself)."""
+    the module builder outlines those itself; and statements holding a check, which returns
+    from the kernel: a shared function returns nothing)."""
 
     def __init__(self, body: tuple[loops.Stmt, ...]) -> None:
         self.keys: dict[int, tuple[int, tuple[loops.Buffer, ...]]] = {}
         numbers: dict[tuple, int] = {}
         for stmt in body:
-            if not (isinstance(stmt, loops.Loop) and stmt.parallel):
+            if not (isinstance(stmt, loops.Loop) and stmt.parallel) and \
+                    not any(isinstance(n, loops.Check) for n in loops.walk(stmt)):
                 key, buffers = signature(stmt)
                 self.keys[id(stmt)] = numbers.setdefault(key, len(numbers)), buffers
         counts = Counter(number for number, _ in self.keys.values())

@@ -135,8 +135,11 @@ def _writeable(value: int) -> bool:
         _int(id(_READ_ONLY) + flags) & value == 0
 
 
-def _canonical_descr(value: int) -> bool:    # a float32 view has the one float32 descriptor
-    return (np.asarray(_ARRAY[:, ::2]).dtype is np.dtype(np.float32)) == bool(value)
+def _canonical_descr(value: int) -> bool:
+    # a float32 view has the one float32 descriptor; so do fresh int32, int64 and bool arrays
+    views = [np.asarray(_ARRAY[:, ::2]).dtype is np.dtype(np.float32)]
+    views += [np.zeros(3, t)[::2].dtype is np.dtype(t) for t in (np.int32, np.int64, np.bool_)]
+    return all(views) == bool(value)
 
 
 def _var_size(value: int) -> bool:
@@ -240,7 +243,7 @@ FACTS: tuple[Fact, ...] = (
     Fact("NPY_C_CONTIGUOUS_ALIGNED", _C_CONTIGUOUS_ALIGNED,
          "NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED", _contiguous_aligned, ("ARRAY_FLAGS",)),
     Fact("NPY_WRITEABLE", 0x0400, "NPY_ARRAY_WRITEABLE", _writeable, ("ARRAY_FLAGS",)),
-    Fact("CANONICAL_DESCR", 1, "arrays of a builtin float dtype share its one descriptor",
+    Fact("CANONICAL_DESCR", 1, "arrays of a builtin dtype share its one descriptor",
          _canonical_descr),
     Fact("VAR_SIZE", 16, "offsetof(PyVarObject, ob_size)", _var_size, ("OB_TYPE",)),
     Fact("LIST_ITEMS", 24, "offsetof(PyListObject, ob_item), a PyObject **", _list_items,

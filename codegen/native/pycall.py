@@ -43,6 +43,8 @@ def c_api() -> dict[str, int]:
         "save_thread": _function_address("PyEval_SaveThread"),
         "restore_thread": _function_address("PyEval_RestoreThread"),
         "descr_f32": id(np.dtype(np.float32)), "descr_f64": id(np.dtype(np.float64)),
+        "descr_i32": id(np.dtype(np.int32)), "descr_i64": id(np.dtype(np.int64)),
+        "descr_i1": id(np.dtype(np.bool_)),
         "list_type": id(list), "tuple_type": id(tuple),
         # keyword names arrive interned; a name that is not this very object falls back
         "out_name": id(sys.intern("out")),

@@ -6,13 +6,16 @@ signature,
 
     PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 
-that checks every argument (exact ndarray type, the canonical dtype descriptor, dimensions,
-C-contiguous and aligned flags; or an exact Python float for a 0-d input), allocates the outputs
-with NumPy's PyArray_NewFromDescr (or checks the arrays given as `out=`), runs the kernel
-(releasing the GIL for large kernels) and returns the array (or a list of them). Anything else
-(other keywords, another shape, a subclass, an int, a non-contiguous array) goes to a Python
-fallback, which gives the same result or the proper error. So native code runs only on
-arguments it validated itself.
+that checks every argument (exact ndarray type, the canonical dtype descriptor of float32,
+float64, int32, int64 or bool, dimensions, C-contiguous and aligned flags; or an exact Python
+float for a 0-d float input), allocates the outputs with NumPy's PyArray_NewFromDescr (or checks
+the arrays given as `out=`), runs the kernel (releasing the GIL for large kernels) and returns
+the array (or a list of them). Anything else (other keywords, another shape, a subclass, an int,
+a non-contiguous array) goes to a Python fallback, which gives the same result or the proper
+error. So native code runs only on arguments it validated itself. A kernel that returns a
+nonzero status (a failed index check: the values of an index array are only known once it
+runs) releases what the entry allocated and goes to the fallback too, which runs the call
+again on the Python path and raises the error naming the input and the index.
 
 `self` is a NumPy array of process-specific addresses (`TABLE`): type objects, dtype
 descriptors, C-API functions, the kernel, the fallback. The IR holds no address, so its object
@@ -52,14 +55,14 @@ from codegen.native.abi import (
 TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vectorcall",
          "list_new", "list_set_item", "save_thread", "restore_thread", "kernel", "fallback",
          "workspace", "threads", "busy", "descr_f32", "descr_f64", "list_type", "tuple_type",
-         "out_name")
-_SIZE = {"f32": 4, "f64": 8}
+         "out_name", "descr_i32", "descr_i64", "descr_i1")
+_SIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 _LLVM = {"f32": "float", "f64": "double"}
 
 
 @dataclass(frozen=True)
 class Argument:
-    dtype: str                       # "f32" or "f64"
+    dtype: str                       # "f32", "f64", "i32", "i64" or "i1" (bool)
     shape: tuple[int, ...]
 
 
@@ -150,7 +153,7 @@ class _Entry:
         self.start("entry")
         self.emit(f"%argv = alloca ptr, i64 {self.slots}")
         for k, argument in enumerate(spec.arguments):
-            if not argument.shape:
+            if not argument.shape and argument.dtype in _LLVM:
                 self.emit(f"%scalar{k} = alloca {_LLVM[argument.dtype]}")
         table_address = self.value("getelementptr inbounds i8, ptr %self, i64 "
                                    f"{ARRAY_DATA}")
@@ -195,7 +198,7 @@ class _Entry:
         address = self.value(f"getelementptr inbounds ptr, ptr %args, i64 {position}")
         obj = self.value(f"load ptr, ptr {address}")
         kind = self.field(obj, OB_TYPE, "i64")
-        if argument.shape:
+        if argument.shape or argument.dtype not in _LLVM:   # (a Python int or bool: fallback)
             self.check(self.compare("eq", "i64", kind, self.words["array_type"]), "array")
             self.array(position, argument, obj)
             return
@@ -317,7 +320,8 @@ class _Entry:
     def run_kernel(self, arrays: list[str]) -> None:
         kernel = self.value(f"inttoptr i64 {self.words['kernel']} to ptr")
         if not self.spec.release_gil:
-            self.emit(f"call void {kernel}(ptr %argv)")
+            status = self.value(f"call i32 {kernel}(ptr %argv)")
+            self.succeeded(status, arrays)
             return
         # the workspace is shared: a second thread arriving while it is in use takes the
         # Python path, which has a workspace per thread
@@ -326,9 +330,16 @@ class _Entry:
         self.fail_unless(self.value(f"extractvalue {{ i64, i1 }} {swapped}, 1"), arrays,
                          "workspace_free", fallback=True)
         state = self.call("save_thread", "ptr", "")
-        self.emit(f"call void {kernel}(ptr %argv)")
+        status = self.value(f"call i32 {kernel}(ptr %argv)")
         self.call("restore_thread", "void", f"ptr {state}")
         self.emit(f"store atomic i64 0, ptr {busy} release, align 8")
+        self.succeeded(status, arrays)
+
+    def succeeded(self, status: str, arrays: list[str]) -> None:
+        """Continue when the kernel returned 0; otherwise (a failed check) release `arrays`
+        and let the fallback run the call again and raise the error."""
+        self.fail_unless(self.compare("eq", "i32", status, 0), arrays, "checked",
+                         fallback=True)
 
     def finish(self, arrays: list[str]) -> None:
         if self.spec.single:

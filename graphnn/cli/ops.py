@@ -21,7 +21,10 @@ FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
         ("Linear algebra", "linalg"),
         ("Convolution", "conv"), ("Convolution", "conv1d"), ("Pooling", "maxpool"),
         ("Pooling", "avgpool"), ("Normalization", "normalization"), ("Softmax", "softmax"),
-        ("Losses", "losses"), ("Sources", "source")))
+        ("Losses", "losses"),
+        ("Comparison and selection", "compare"),
+        ("Gather and indices", "gather"),
+        ("Sources", "source")))
 
 
 def family_ops(module: ModuleType) -> list[OpDef]:

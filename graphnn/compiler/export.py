@@ -47,7 +47,7 @@ from graphnn.version import __version__
 
 DEFAULT_NAME = "graphnn_fn"       # for a function compiled under compile()'s default name "f"
 TEXT_LINES = 120                  # lines of the graph's text quoted in the header, at most
-_LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
+_LOOP_DTYPE = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "i1"}
 
 
 def export_function(function: Any, path: str | os.PathLike, name: str | None = None,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from codegen.aot import Exported
+from codegen.arrays import CheckFailed
 from codegen.jit import CompiledKernel, compile_kernel
 from codegen.llvm import GEMM_MODES, Target
 from codegen.native.pycall import NativeEntry, native_entry
@@ -30,14 +31,14 @@ from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
 from graphnn.compiler.shipping import Shipped, cpu_setting, decode, encode
 from graphnn.errors import InputError, OpError, did_you_mean
-from graphnn.evaluate import NUMBERS, convert
+from graphnn.evaluate import NUMBERS, convert, evaluate
 from graphnn.graph import Graph
-from graphnn.ir import Node, identifier
+from graphnn.ir import DTYPES, Node, identifier
 from graphnn.options import CompileOptions
 from graphnn.passes import optimize as optimize_graph
 
-_NUMPY = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
-_LOOP_DTYPE = {"float32": "f32", "float64": "f64"}
+_NUMPY = {name: np.dtype(name) for name in DTYPES}
+_LOOP_DTYPE = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "i1"}
 CALL_OPTIONS = ("out", "threads")  # keywords of a call that are not inputs (unless one is named so)
 
 
@@ -90,10 +91,24 @@ class Specialization:
                     taken.add(where)
             kernel_out = [a if a is not None else np.empty(shape, dtype)
                           for a, (dtype, shape) in zip(kernel_out, self.plan.outputs)]
-        results = self.kernel(*arrays, *self.plan.constants, out=kernel_out, threads=threads) \
-            if self.plan.outputs else ()
+        try:
+            results = self.kernel(*arrays, *self.plan.constants, out=kernel_out,
+                                  threads=threads) if self.plan.outputs else ()
+        except CheckFailed as failed:
+            raise self._index_error(arrays, failed) from None
         results = results if isinstance(results, tuple) else (results,)
         return self._assemble(results, arrays, out)
+
+    def _index_error(self, arrays: list[np.ndarray], failed: CheckFailed) -> InputError:
+        """The error of a call whose kernel found an index out of range: the one the
+        reference evaluation gives on these arguments (naming the op, the input and the
+        index), which runs only now, on the error path."""
+        try:
+            evaluate(self.declared, dict(zip(self.declared.inputs, arrays)))
+        except InputError as error:
+            return error
+        return InputError(f"an index is out of range (check {failed.code} of kernel "
+                          f"{failed.kernel})")
 
     def _assemble(self, results, arrays, out) -> list[np.ndarray]:
         values, used = [], set()

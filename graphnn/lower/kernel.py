@@ -92,6 +92,7 @@ class Lowering:
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
         self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtype) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
+        self.check_codes = 0                         # index checks emitted so far
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class Lowering:
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
                 cost[node] = self.options.fused_compute_cost    # computed in its user's loop
-            elif op.compute is not None:
+            elif op.indexing is not None:
                 keep.add(node)
                 cost[node] = 0
             else:
@@ -116,7 +117,7 @@ class Lowering:
                                  self.options.max_inline_cost)
         for node in self.order:
             lowering = node.opdef.lowering
-            if node.opdef.compute is None or _constant(node):
+            if node.opdef.indexing is None or _constant(node):
                 continue
             once = lowering.reads_once or lowering.pieces is not None
             for source in _read(node):       # operands read many times by an indexing op
@@ -151,7 +152,7 @@ class Lowering:
             op = node.opdef
             if _constant(node):
                 own = 0
-            elif op.compute is not None:
+            elif op.indexing is not None:
                 own = self.options.fused_compute_cost
             else:   # a view costs nothing to run, but it nests the index expression
                 own = 1 if op.view else self._cost(node)
@@ -187,8 +188,10 @@ class Lowering:
         # into a contiguous accumulation (codegen.schedule.interchange_reductions)
         strided = node.opdef.lowering.reads_once and node.inputs[0].ndim - 1 not in \
             node.attrs["axis"]
+        # an op whose indices are checked runs in its own loop, after its checks
         return (node not in self.outputs and not node.opdef.lowering.gemm and not strided
                 and node.opdef.lowering.pieces is None
+                and node.opdef.lowering.checks is None
                 and len(users) == 1 and users[0].opdef.scalar is not None
                 and users[0].shape == node.shape)
 
@@ -245,7 +248,7 @@ class Lowering:
             return []
         if index == _FLAT:
             return self._flat_operands(node)
-        if op.compute is not None:
+        if op.indexing is not None:
             return []
         if op.view is not None:
             (source,) = node.inputs
@@ -320,7 +323,7 @@ class Lowering:
         group: list[Node] = []
         group_cost = 0
         for node in computed:
-            if node.opdef.compute is not None:
+            if node.opdef.indexing is not None:
                 body += self._close(group)
                 group = []
                 body += self._indexing_stage(node)
@@ -390,7 +393,32 @@ class Lowering:
     def buffer_of(self, node: Node) -> loops.Buffer | None:
         return self.buffers.get(node)
 
+    def _checks(self, node: Node) -> list[loops.Stmt]:
+        """A loop per index operand of `node`, returning a code from the kernel (numbered in
+        the kernel, from 1) at the first index outside [-size, size)."""
+        rule = node.opdef.lowering.checks
+        if rule is None:
+            return []
+        stmts = []
+        for position, size in rule(*(i.shape for i in node.inputs), **node.attrs):
+            operand = _Operand(self, node.inputs[position])
+            self.check_codes += 1
+
+            def check(*index, operand=operand, size=size, code=self.check_codes):
+                value = loops.cast(operand[index], "i64")
+                return loops.check(loops.land(loops.ge(value, -size), loops.lt(value, size)),
+                                   code)
+            stmts.append(loops.loop_nest(operand.shape, check))
+        return stmts
+
     def _indexing_stage(self, node: Node) -> list[loops.Stmt]:
+        checks = self._checks(node)
+        if node.opdef.scatter is not None:
+            operands = [_Operand(self, i) for i in node.inputs]
+            return checks + list(node.opdef.scatter(self.buffers[node], *operands, **node.attrs))
+        return checks + self._computed_stage(node)
+
+    def _computed_stage(self, node: Node) -> list[loops.Stmt]:
         form = node.opdef.lowering.gemm
         if form == "matmul":
             operands = GemmOperands.of(self, node)

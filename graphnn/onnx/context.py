@@ -16,6 +16,9 @@ from graphnn.ir import DTYPES, Node, constant
 from graphnn.onnx.errors import OnnxError, node_label
 
 Value = Node | np.ndarray | None
+# the end of the reason of every refusal of a value that must be known at import
+STATIC_REASON = ("(graphnn graphs have static shapes and attributes: it must be known at "
+                 "import)")
 
 
 class NodeContext:
@@ -49,8 +52,7 @@ class NodeContext:
             return value
         if isinstance(value, Node) and value in self._known:
             return self._known[value]
-        raise self.unsupported(f"{what} computed at run time (graphnn graphs have static "
-                               "shapes and attributes: it must be known at import)")
+        raise self.unsupported(f"{what} computed at run time {STATIC_REASON}")
 
     def ints(self, value: Value, what: str) -> tuple[int, ...]:
         """A value known at import as a tuple of ints (axes, shapes, pads)."""

@@ -17,6 +17,7 @@ import numpy as np
 from graphnn.ir import Node
 from graphnn.onnx.builder import Builder
 from graphnn.onnx.export_conv import CONV_EXPORTS
+from graphnn.onnx.export_dtypes import RULES as DTYPE_RULES
 from graphnn.onnx.export_layout import RULES as LAYOUT_RULES
 
 Rule = Callable[..., str]
@@ -60,8 +61,8 @@ def _step(b: Builder, node: Node, x: str) -> str:
     return b.add("Relu", [b.add("Sign", [x])])
 
 
-@exports("greater")
-def _greater(b: Builder, node: Node, x: str, y: str) -> str:
+@exports("above")
+def _above(b: Builder, node: Node, x: str, y: str) -> str:
     # 1 where x > y, 0 where x < y, tie where equal, NaN where either is NaN
     value = lambda v: b.constant(v, node.dtype)  # noqa: E731
     tie = b.add("Where", [b.add("Equal", [x, y]), value(node.attrs["tie"]), value(np.nan)])
@@ -118,3 +119,4 @@ def _softmax(b: Builder, node: Node, x: str) -> str:
 
 
 EXPORTS.update(CONV_EXPORTS)
+EXPORTS.update(DTYPE_RULES)        # the int/bool ops: graphnn/onnx/export_dtypes.py

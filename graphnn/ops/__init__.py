@@ -6,9 +6,24 @@ re-exports the public op functions.
 
 from graphnn.ops.activations import elu, leaky_relu, relu, sigmoid, step, tanh
 from graphnn.ops.arithmetic import abs, add, div, exp, log, mul, neg, pow, sign, sqrt, square, sub
+from graphnn.ops.compare import (
+                                 cast,
+                                 clip,
+                                 equal,
+                                 greater,
+                                 greater_equal,
+                                 less,
+                                 less_equal,
+                                 logical_and,
+                                 logical_not,
+                                 logical_or,
+                                 not_equal,
+                                 where,
+)
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.conv1d import conv1d
-from graphnn.ops.gates import greater, maximum, minimum
+from graphnn.ops.gates import above, maximum, minimum
+from graphnn.ops.gather import argmax, argmin, first_match, one_hot, take, take_grad
 from graphnn.ops.indexing import slice_grad
 from graphnn.ops.indexing import slice_op as slice  # noqa: A004 (gn.ops.slice, as numpy's)
 from graphnn.ops.joining import concat, pad, split, stack

@@ -36,7 +36,7 @@ ADD = elementwise(
     to_sympy=lambda x, y: x + y,
     scalar=lambda x, y: x + y,
     derivative=("1", "1"),
-    symbol="+", commutative=True, labels=INFIX, kinks=(),
+    symbol="+", commutative=True, labels=INFIX, kinks=(), accepts="number",
 )
 
 SUB = register(OpDef(
@@ -54,6 +54,7 @@ SUB = register(OpDef(
     scalar=lambda x, y: x - y,
     derivative=("1", "-1"),
     vjp=None, to_sympy=lambda x, y: x - y, elementwise=True, symbol="−", labels=INFIX,
+    accepts="number",
     symbolic=Symbolic(instances=scalar_instance(2)), kinks=(),
 ))
 
@@ -71,7 +72,7 @@ MUL = elementwise(
     to_sympy=lambda x, y: x * y,
     scalar=lambda x, y: x * y,
     derivative=("y", "x"),
-    symbol="×", commutative=True, labels=INFIX, kinks=(),
+    symbol="×", commutative=True, labels=INFIX, kinks=(), accepts="number",
 )
 
 DIV = elementwise(
@@ -103,7 +104,7 @@ NEG = elementwise(
     to_sympy=lambda x: -x,
     scalar=lambda x: -x,
     derivative=("-1",),
-    symbol="×-1", labels=Labels(written="-(x)"), kinks=(),
+    symbol="×-1", labels=Labels(written="-(x)"), kinks=(), accepts="number",
 )
 
 def _one_at_zero(x: Node) -> Node:
@@ -198,7 +199,7 @@ ABS = elementwise(
     to_sympy=lambda x: sympy.Abs(x),
     scalar=loops.fabs,
     derivative=("sign(x)",),
-    symbol="|x|", labels=Labels(written="|x|"),
+    symbol="|x|", labels=Labels(written="|x|"), accepts="number",
     kinks=(Kink("x = 0", (0.0,), True, "sign(0) = 0, the smallest subgradient; "
                 "SymPy's derivative of Abs(x) is sign(x) too"),),
 )

@@ -76,8 +76,8 @@ def elementwise(name: str, inputs: tuple[str, ...], doc: str, reference: Callabl
                 instances: tuple[Instance, ...] | None = None, **fields: Any) -> OpDef:
     """Register an elementwise op (broadcasting shape rule, scalar SymPy form); `instances`
     default to `scalar_instance`."""
-    symbolic = Symbolic(instances=instances or scalar_instance(len(inputs)),
-                        function=fields.pop("function", None))
+    symbolic = fields.pop("symbolic", None) or Symbolic(
+        instances=instances or scalar_instance(len(inputs)), function=fields.pop("function", None))
     return register(OpDef(name, inputs, doc, shape=elementwise_shape, reference=reference,
                           vjp=vjp, to_sympy=to_sympy, elementwise=True, symbol=symbol,
                           symbolic=symbolic, **fields))

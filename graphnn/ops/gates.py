@@ -1,4 +1,4 @@
-"""Gates: maximum and minimum (the "max gate" of the lecture), and `greater`, their router.
+"""Gates: maximum and minimum (the "max gate" of the lecture), and `above`, their router.
 
 The max gate routes the upstream gradient to the larger input. At a tie, x == y, the
 derivative does not exist; graphnn splits the gradient evenly (1/2 each), the convention of
@@ -30,34 +30,36 @@ _TIE_LABEL = ("the label reads the derivative away from a tie, as the lecture's 
 _TIE = Kink("x = y", (1.0, 1.0), True, TIES_SPLIT, label=_TIE_LABEL)
 
 
-def _greater_reference(x, y, tie):
+def _above_reference(x, y, tie):
     nan = np.isnan(x) | np.isnan(y)
     out = np.where(x > y, 1.0, np.where(x == y, tie, 0.0))
     return np.where(nan, np.nan, out).astype(np.result_type(x, y))
 
 
-def _greater_scalar(x, y, tie):
+def _above_scalar(x, y, tie):
     # 1 above, tie at equality, 0 below; when either is NaN none holds and x + y (NaN) remains
     below = loops.select(loops.lt(x, y), 0, x + y)
     return loops.select(loops.gt(x, y), 1, loops.select(loops.eq(x, y), tie, below))
 
 
-GREATER = elementwise(
-    "greater", ("x", "y"),
+ABOVE = elementwise(
+    "above", ("x", "y"),
     doc="""Elementwise comparison as a number: 1 where x > y, 0 where x < y, `tie` where
     x == y, NaN where either is NaN. Piecewise constant: no gradient.
 
-    It routes gradients: maximum's derivative in x is greater(x, y, tie=0.5).
+    It routes gradients: maximum's derivative in x is above(x, y, tie=0.5). The bool
+    comparison x > y is the op `greater` (graphnn/ops/compare.py); this one is its float
+    mask, with a tie value.
 
-    >>> gn.evaluate(gn.ops.greater(np.array([1.0, 2.0, 3.0]), 2.0, tie=0.5))
+    >>> gn.evaluate(gn.ops.above(np.array([1.0, 2.0, 3.0]), 2.0, tie=0.5))
     array([0. , 0.5, 1. ])
     """,
-    reference=_greater_reference,
+    reference=_above_reference,
     vjp=None,
     to_sympy=lambda x, y, tie: sympy.Heaviside(x - y, tie),
     params=(("tie", 0.0),),
     canonical=lambda a, b, tie: {"tie": float_attr("tie", tie)},
-    scalar=_greater_scalar,
+    scalar=_above_scalar,
     derivative=("0", "0"),
     symbol=">", public=False, instances=scalar_instance(2, tie=0.5),
     kinks=(Kink("x = y, tie = 0.5", (1.0, 1.0), False, NO_GRADIENT, attrs={"tie": 0.5}),),
@@ -66,7 +68,7 @@ GREATER = elementwise(
 
 def _route(g, x, y):
     """The cotangents of a max gate: g to the larger input, g/2 to each at a tie."""
-    return (g * apply("greater", x, y, tie=0.5), g * apply("greater", y, x, tie=0.5))
+    return (g * apply("above", x, y, tie=0.5), g * apply("above", y, x, tie=0.5))
 
 
 MAXIMUM = elementwise(
@@ -84,7 +86,7 @@ MAXIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Max(x, y),
     scalar=loops.fmax,
     derivative=("[x > y]", "[y > x]"),
-    symbol="max", commutative=True, kinks=(_TIE,),
+    symbol="max", commutative=True, kinks=(_TIE,), accepts="number",
 )
 
 MINIMUM = elementwise(
@@ -101,7 +103,7 @@ MINIMUM = elementwise(
     to_sympy=lambda x, y: sympy.Min(x, y),
     scalar=loops.fmin,
     derivative=("[x < y]", "[y < x]"),
-    symbol="min", commutative=True, kinks=(_TIE,),
+    symbol="min", commutative=True, kinks=(_TIE,), accepts="number",
 )
 
-maximum, minimum, greater = (op_function(op) for op in (MAXIMUM, MINIMUM, GREATER))
+maximum, minimum, above = (op_function(op) for op in (MAXIMUM, MINIMUM, ABOVE))

@@ -199,7 +199,7 @@ SLICE = register(OpDef(
     to_sympy=lambda x, index: x[index.key()],
     view=_slice_view,
     derivative=("slice_grad(g, x)",),
-    symbol="[·]", kinks=(), public=False,
+    symbol="[·]", kinks=(), accepts="any", public=False,
     symbolic=Symbolic(instances=(Instance(((3, 4),), {"index": (slice(None, None, -2), 1)}),
                                  Instance(((2, 3),), {"index": (None, Ellipsis, slice(1, 3))}))),
 ))

@@ -102,7 +102,7 @@ CONCAT = register(OpDef(
     compute=_concat_compute,
     lowering=Lowering(pieces=_concat_pieces),
     derivative=("g's part",),
-    symbol="concat", kinks=(), labels=IN_WORDS,
+    symbol="concat", kinks=(), accepts="any", labels=IN_WORDS,
     symbolic=Symbolic(instances=(Instance(((2, 1), (2, 2)), {"axis": 1}),
                                  Instance(((1,), (2,), (1,))))),
 ))
@@ -134,7 +134,7 @@ STACK = register(OpDef(
     vjp=None,
     to_sympy=lambda *xs, axis: np.stack(xs, axis),
     derivative=("g's slice",),
-    symbol="stack", kinks=(), labels=IN_WORDS,
+    symbol="stack", kinks=(), accepts="any", labels=IN_WORDS,
     symbolic=Symbolic(instances=(Instance(((2,), (2,)), {"axis": 1}),)),
 ))
 
@@ -264,7 +264,7 @@ PAD = register(OpDef(
     compute=_pad_compute,
     lowering=Lowering(pieces=_pad_pieces),
     derivative=("g without the border",),
-    symbol="pad", kinks=(), labels=IN_WORDS,
+    symbol="pad", kinks=(), accepts="any", labels=IN_WORDS,
     symbolic=Symbolic(instances=(Instance(((2, 2),), {"widths": ((1, 0), (0, 2)),
                                                       "value": 0.5}),)),
 ))

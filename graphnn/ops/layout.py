@@ -122,7 +122,7 @@ RESHAPE = register(OpDef(
     to_sympy=lambda x, shape: np.reshape(x, shape),
     view=_reshape_view,
     derivative=("reshape(g)",),
-    symbol="reshape", kinks=(), symbolic=_instance((2, 3), shape=(3, 2)),
+    symbol="reshape", kinks=(), symbolic=_instance((2, 3), shape=(3, 2)), accepts="any",
     rebatch=Rebatch("shape", _reshape_batch),
 ))
 
@@ -145,7 +145,7 @@ TRANSPOSE = register(OpDef(
     to_sympy=lambda x, axes: np.transpose(x, axes),
     view=lambda out, x_shape, axes: tuple(out[k] for k in np.argsort(axes)),
     derivative=("transpose(g)",),
-    symbol="(·)ᵀ", kinks=(), symbolic=_instance((2, 3)),
+    symbol="(·)ᵀ", kinks=(), symbolic=_instance((2, 3)), accepts="any",
 ))
 
 
@@ -174,7 +174,7 @@ BROADCAST_TO = register(OpDef(
     to_sympy=lambda x, shape: np.broadcast_to(x, shape),
     view=_broadcast_view,
     derivative=("sum(g)",),
-    symbol="bcast", kinks=(), symbolic=_instance((2, 1), shape=(2, 2, 3)),
+    symbol="bcast", kinks=(), symbolic=_instance((2, 1), shape=(2, 2, 3)), accepts="any",
     rebatch=Rebatch("shape", _broadcast_batch),
 ))
 
@@ -197,6 +197,7 @@ BROADCAST_LIKE = elementwise(
     scalar=lambda x, like: x,
     derivative=("1", "0"),
     symbol="bcast", public=False, shape_only=(1,), kinks=(),
+    dtype=lambda x, like: x,          # like's values are never read: any dtype
     instances=(Instance(((2,), (3, 2))),),
 )
 

@@ -73,7 +73,7 @@ SQUEEZE = register(OpDef(
     to_sympy=lambda x, axis: np.squeeze(x, axis),
     view=_squeeze_view,
     derivative=("reshape(g)",),
-    symbol="squeeze", kinks=(), symbolic=_instance((1, 2, 1), axis=(0, 2)),
+    symbol="squeeze", kinks=(), accepts="any", symbolic=_instance((1, 2, 1), axis=(0, 2)),
 ))
 
 
@@ -111,7 +111,7 @@ EXPAND_DIMS = register(OpDef(
     to_sympy=lambda x, axis: np.expand_dims(x, axis),
     view=_expand_view,
     derivative=("reshape(g)",),
-    symbol="expand", kinks=(), symbolic=_instance((2, 2), axis=1),
+    symbol="expand", kinks=(), accepts="any", symbolic=_instance((2, 2), axis=1),
 ))
 
 
@@ -141,7 +141,7 @@ FLIP = register(OpDef(
     to_sympy=lambda x, axis: np.flip(x, axis),
     view=_flip_view,
     derivative=("flip(g)",),
-    symbol="flip", kinks=(), symbolic=_instance((2, 3), axis=1),
+    symbol="flip", kinks=(), accepts="any", symbolic=_instance((2, 3), axis=1),
 ))
 
 
@@ -204,7 +204,7 @@ TILE = register(OpDef(
     to_sympy=lambda x, reps: np.tile(x, reps),
     view=_tile_view,
     derivative=("the sum of g's tiles",),
-    symbol="tile", kinks=(), labels=IN_WORDS, symbolic=_instance((2,), reps=(2, 2)),
+    symbol="tile", kinks=(), accepts="any", labels=IN_WORDS, symbolic=_instance((2,), reps=(2, 2)),
 ))
 
 
@@ -235,7 +235,8 @@ REPEAT = register(OpDef(
     view=lambda out, x_shape, repeats, axis: tuple(
         o // repeats if a == axis and repeats > 1 else o for a, o in enumerate(out)),
     derivative=("the sum of g's copies",),
-    symbol="repeat", kinks=(), labels=IN_WORDS, symbolic=_instance((2, 2), repeats=2, axis=1),
+    symbol="repeat", kinks=(), accepts="any", labels=IN_WORDS,
+    symbolic=_instance((2, 2), repeats=2, axis=1),
 ))
 
 

@@ -82,11 +82,11 @@ def _reduce_compute(kind: str, divide: bool = False):
 
 
 def _extreme_vjp(g, out, x, axis, keepdims, larger: bool):
-    # mask = 1 where x equals the extreme of its group (greater(., ., tie=1) is 1 at equality
+    # mask = 1 where x equals the extreme of its group (above(., ., tie=1) is 1 at equality
     # and 0 on the other side); ties share the gradient: g * mask / count.
     extreme = apply("reshape", out, shape=kept_shape(x, axis))
-    mask = apply("greater", x, extreme, tie=1.0) if larger else \
-        apply("greater", extreme, x, tie=1.0)
+    mask = apply("above", x, extreme, tie=1.0) if larger else \
+        apply("above", extreme, x, tie=1.0)
     count = apply("sum", mask, axis=axis, keepdims=True)
     return (unreduce(g, x, axis) * mask / count,)
 
@@ -153,7 +153,7 @@ MAX = register(OpDef(
     derivative=("g routed to the max",),
     symbol="max",
     lowering=_READS_ONCE, symbolic=_instance((2, 3), axis=1),
-    labels=_IN_WORDS,
+    labels=_IN_WORDS, accepts="number",
     kinks=(Kink("two of three tied", ((1.0, 1.0, 0.0),), True, TIES_SPLIT),
            Kink("three tied", ((1.0, 1.0, 1.0),), False, SUBGRADIENT)),
 ))
@@ -176,7 +176,7 @@ MIN = register(OpDef(
     derivative=("g routed to the min",),
     symbol="min",
     lowering=_READS_ONCE, symbolic=_instance((3,)),
-    labels=_IN_WORDS,
+    labels=_IN_WORDS, accepts="number",
     kinks=(Kink("two of three tied", ((0.0, 1.0, 0.0),), True, TIES_SPLIT),),
 ))
 

@@ -7,7 +7,7 @@ Several gradient rules already read the forward output: sigmoid's is g out (1 - 
 g (1 - out²), exp's g out, softmax's out (g - sum(g out)), and interning plus `merge common`
 make sure such an `out` is the forward's node itself, whatever its name or scope. What remains
 are the masks that routing ops build from their *input*: relu's step(x), the max gate's
-greater(x, y). relu's mask equals the same mask of relu's output, and with these rules the
+above(x, y). relu's mask equals the same mask of relu's output, and with these rules the
 backward pass reads only the forward's output, so the pre-activation need not be kept for it:
 
     step(x) = step(relu(x))               relu(x) > 0 exactly when x > 0; NaN stays NaN
@@ -17,7 +17,7 @@ backward pass reads only the forward's output, so the pre-activation need not be
 step works because it gives 0 both at 0 and below. A rule fires only when the forward op is
 already in the graph (it is looked up, never built). Not rules, because they are not exact:
 
-    greater(x, y, tie) -> greater(maximum(x, y), y, tie)   for x < y the right side is a tie
+    above(x, y, tie) -> above(maximum(x, y), y, tie)       for x < y the right side is a tie
     exp(log_softmax(x)) -> softmax(x)                       differs in the last bits
 
 Softmax cross-entropy's gradient is (softmax(z) sum(t) - t) g / N, which is (p - t) / N only

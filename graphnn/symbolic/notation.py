@@ -8,7 +8,7 @@ a scalar), combined with numpy's broadcasting, and the names it used.
 The grammar, loosest binding first:
 
     conditional := sum ["if" comparison "else" conditional]        1 if x > 0 else alpha
-    comparison  := sum ("<" | ">") sum
+    comparison  := sum ("<" | ">" | "≤" | "≥") sum
     sum         := product (("+" | "-") product)*
     product     := factor (("·" | "/" | "@") factor | factor)*     2x, prob(1 - prob) multiply
     factor      := "-" factor | postfix
@@ -74,6 +74,8 @@ _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "@": lambda a, b: np.asarray(np.matmul(*_as_row(a, b)), dtype=object),
     "<": lambda a, b: each(sympy.Lt, a, b),
     ">": lambda a, b: each(sympy.Gt, a, b),
+    "≤": lambda a, b: each(sympy.Le, a, b),
+    "≥": lambda a, b: each(sympy.Ge, a, b),
 }
 
 
@@ -120,8 +122,8 @@ class _Reader:
 
     def comparison(self) -> np.ndarray:
         left = self.sum()
-        if self.peek() not in ("<", ">"):
-            raise self.fail("expected a comparison < or >")
+        if self.peek() not in ("<", ">", "≤", "≥"):
+            raise self.fail("expected a comparison < > ≤ or ≥")
         return _BINARY[self.take()](left, self.sum())
 
     def sum(self) -> np.ndarray:

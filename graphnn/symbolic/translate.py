@@ -6,7 +6,7 @@ Output: one numpy object array of SymPy expressions per node, in the node's shap
 Inputs become real symbols: a scalar input `w0` is `Symbol('w0', real=True)`, element (0, 1) of
 a tensor input `W` is `W_0_1`. Constants become exact rationals: 0.1 becomes 1/10, the shortest
 decimal that reads back as the same float, which is what the user wrote. Float attributes
-(leaky_relu's alpha, greater's tie) are made exact the same way.
+(leaky_relu's alpha, above's tie) are made exact the same way.
 
 Translating costs about one SymPy operation per scalar operation of the graph, so a bound on
 that count (`max_ops`) refuses big graphs before any SymPy work starts.

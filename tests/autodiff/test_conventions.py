@@ -56,7 +56,7 @@ CONVENTIONS = [
                ([1.0, 2.0, 3.0], [1.0, 1.0, 4.0]), ([0.5, 1.0, 0.0], [0.5, 0.0, 1.0])),
     Convention("minimum splits a tie evenly: 1/2 to each input", gn.minimum,
                ([1.0, 2.0, 3.0], [1.0, 1.0, 4.0]), ([0.5, 0.0, 1.0], [0.5, 1.0, 0.0])),
-    Convention("greater has no gradient (0), also at a tie", lambda x, y: gn.ops.greater(
+    Convention("above has no gradient (0), also at a tie", lambda x, y: gn.ops.above(
         x, y, tie=0.5), ([1.0, 2.0], [1.0, 1.0]), ([0.0, 0.0], [0.0, 0.0])),
     Convention("max shares a tie of k evenly (1/k each)", gn.max,
                ([3.0, 1.0, 3.0, 3.0],), ([1 / 3, 0.0, 1 / 3, 1 / 3],)),

@@ -26,8 +26,8 @@ def round_trip(node: loops.Node) -> loops.Node:
 
 def everything() -> loops.Kernel:
     """A kernel using every node class: Gemm with every field set, a parallel loop, nested
-    reductions, accumulations of each kind, comparisons, selects, casts, special constants
-    and a scratch temp."""
+    reductions, accumulations of each kind, comparisons, selects, casts, special constants,
+    a status check and a scratch temp."""
     a, b = loops.Buffer("a", "f64", (4, 6)), loops.Buffer("b", "f64", (6, 5))
     n = loops.Buffer("n", "i64", (4,))
     c, total = loops.Buffer("c", "f64", (2, 4, 5)), loops.Buffer("total", "f64", (4,))
@@ -58,7 +58,10 @@ def everything() -> loops.Kernel:
             5, lambda m: loops.cast(scratch[i, k], "f64") * b[k, m]))),
         loops.accumulate(total, i, loops.reduce_min(6, lambda k: a[i, k]), "max"),
         loops.accumulate(total, i, 1.0, "min"), loops.accumulate(total, i, 2.0)])
-    return loops.Kernel("everything", [a, b, n], [c, total], [scratch], [gemm, fill, sums])
+    # a status check before anything runs: every n[i] a valid row of a
+    checks = loops.loop(4, lambda i: loops.check(loops.lt(n[i], 4), 1))
+    return loops.Kernel("everything", [a, b, n], [c, total], [scratch],
+                        [checks, gemm, fill, sums])
 
 
 def test_every_node_class_round_trips():

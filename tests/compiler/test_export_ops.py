@@ -29,7 +29,7 @@ def exported(request, tmp_path_factory):
     dtype = request.param
     functions = []
     for k, ((name, row, case), _) in enumerate(FIRST):
-        nodes = inputs_for(case.shapes, dtype)
+        nodes = inputs_for(case.shapes, dtype, dtypes=case.dtypes)
         out = gn.apply(name, *nodes, **case.attrs)
         functions.append((f"op{k}", gn.compile(out, nodes, gemm="native", name=f"op{k}"),
                           (name, row, case)))
@@ -46,10 +46,10 @@ def test_every_op_is_exported_and_agrees(exported):
         for point in points_of(case, row):
             if [p.shape for p in point] != list(case.shapes):
                 continue        # an edge case of other shapes (test_ops_compiled has it)
-            nodes = inputs_for(case.shapes, dtype)
+            nodes = inputs_for(case.shapes, dtype, dtypes=case.dtypes)
             arrays = list(feed_for(nodes, point).values())
             with np.errstate(all="ignore"):
                 want = function(*arrays)
-            got = np.full(want.shape, -12345.0, dtype=dtype)
+            got = np.zeros(want.shape, dtype=want.dtype)
             assert call(library, symbol, *arrays, got) == 0, label
             np.testing.assert_array_equal(got, want, err_msg=f"{label} {dtype} at {point}")

@@ -2,8 +2,8 @@
 reductions, matmul, layout ops, indexing, joining and composites, with inputs holding edge
 values (0, exact ties, ±inf, NaN, large magnitudes) and size-1 dimensions.
 
-The elementwise ops come from the registry: every public elementwise op of one or two inputs
-that maps floats to floats (the default dtype rule), with its default attributes, an operand
+The elementwise ops come from the registry: every public elementwise op of one, two or three
+inputs that maps floats to floats (the default dtype rule), with its default attributes, an operand
 outside the REAL domain made to fit its domain (OpDef.domains: |x| + 0.5 for POSITIVE, σ(x)
 for UNIT). tests/differential/test_random_graphs.py fails for an elementwise op it cannot
 draw."""
@@ -43,6 +43,7 @@ def _builder(op: OpDef) -> Callable[..., Node]:
 
 UNARY = [_builder(op) for op in elementwise_float_ops() if op.arity == 1]
 BINARY = [_builder(op) for op in elementwise_float_ops() if op.arity == 2]
+TERNARY = [_builder(op) for op in elementwise_float_ops() if op.arity == 3]    # clip
 
 
 def _broadcastable(a, b) -> bool:
@@ -61,6 +62,10 @@ def _step(rng, pool):
     if kind == "binary":
         partners = [y for y in pool if _broadcastable(x, y)]
         y = partners[rng.integers(len(partners))]
+        if TERNARY and rng.random() < 0.2:     # a third operand fitting both
+            thirds = [z for z in partners if _broadcastable(y, z)]
+            z = thirds[rng.integers(len(thirds))]
+            return TERNARY[rng.integers(len(TERNARY))](x, y, z)
         return BINARY[rng.integers(len(BINARY))](x, y)
     if kind == "reduce" and x.ndim:
         reduce = [gn.sum, gn.mean, gn.max, gn.min][rng.integers(4)]

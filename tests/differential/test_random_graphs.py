@@ -16,6 +16,7 @@ from graphnn.compiler import compile
 from tests.differential.random_graphs import (
     BINARY,
     INTO_DOMAIN,
+    TERNARY,
     UNARY,
     elementwise_float_ops,
     random_graph,
@@ -47,8 +48,8 @@ def assert_agree(got, want, dtype, what):
 
 def test_every_elementwise_op_is_drawn():
     # a new elementwise op joins the random graphs by itself; one this generator cannot draw
-    # (three inputs, a domain it has no way into, an attribute without a default) fails here
-    drawn = {f.__name__ for f in UNARY + BINARY}
+    # (four inputs, a domain it has no way into, an attribute without a default) fails here
+    drawn = {f.__name__ for f in UNARY + BINARY + TERNARY}
     assert drawn == {op.name for op in elementwise_float_ops()}
     for op in elementwise_float_ops():
         assert all(op.domain(k) in INTO_DOMAIN for k in range(op.arity)), op.name

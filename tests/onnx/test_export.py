@@ -38,8 +38,10 @@ def test_every_op_has_an_onnx_form_or_a_stated_reason():
 def test_exported_op_matches_onnxruntime(name):
     rng = np.random.default_rng(0)
     for case in CASES[name]:
-        arrays = [a.astype(np.float32) for a in case.draw(rng)]
-        xs = [gn.input(f"in{k}", a.shape, "float32") for k, a in enumerate(arrays)]
+        # float operands in float32, indices and conditions in their own dtype
+        arrays = [a if case.dtype_of(k) else a.astype(np.float32)
+                  for k, a in enumerate(case.draw(rng))]
+        xs = [gn.input(f"in{k}", a.shape, a.dtype.name) for k, a in enumerate(arrays)]
         y = apply(name, *xs, **case.attrs)
         feed = {x.name: a for x, a in zip(xs, arrays)}
         (got,) = run_onnxruntime(gn.onnx.to_bytes([y], inputs=xs), feed)

@@ -99,7 +99,8 @@ def test_shape_subgraph_is_folded_at_import():
 def test_inputs_given_at_import_as_constants():
     proto = model([("Reshape", ["x", "shape"], ["y"], {})],
                   [("x", FLOAT, [2, 3]), ("shape", INT64, [2])], [("y", FLOAT, [3, 2])])
-    with pytest.raises(OnnxError, match="holds int64 elements"):
+    with pytest.raises(OnnxError, match="Reshape.*the target shape computed at run time .*"
+                                        "must be known at import"):
         gn.onnx.load(proto)
     m = gn.onnx.load(proto, constants={"shape": np.array([3, 2])})
     assert [n.name for n in m.inputs] == ["x"] and m.outputs[0].shape == (3, 2)

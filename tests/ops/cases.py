@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.special
 
+from tests.ops.cases_dtypes import dtype_cases
 from tests.ops.differences import relative_step, scipy_step
 from tests.ops.edges import LARGE, TINY, Edge, magnitudes, pair_ties, pattern, underflow
 
@@ -37,10 +38,20 @@ class Case:
     rtol: float = 1e-8                # gradient tolerance beyond the differences' rounding bound
     relative: bool = False            # compiled results accurate relative to themselves, as
     label: str = ""                   # every elementwise op's are (no magnitude term)
+    dtypes: tuple[str | None, ...] = ()   # per operand: a fixed dtype ("int64", "bool"), or
+                                          # None (and beyond the tuple) the test's float dtype
+
+    def dtype_of(self, position: int) -> str | None:
+        return self.dtypes[position] if position < len(self.dtypes) else None
+
+    def floats(self) -> tuple[int, ...]:
+        """The positions of float operands (the others hold indices or conditions)."""
+        return tuple(k for k in range(len(self.shapes)) if self.dtype_of(k) is None)
 
     def draw(self, rng: np.random.Generator) -> list[Array]:
         if self.sample is not None:
-            return [np.asarray(a, dtype=np.float64) for a in self.sample(rng)]
+            return [np.asarray(a, dtype=self.dtype_of(k) or np.float64)
+                    for k, a in enumerate(self.sample(rng))]
         ranges = self.ranges or [(self.low, self.high)] * len(self.shapes)
         arrays = [rng.uniform(lo, hi, size=s) for s, (lo, hi) in zip(self.shapes, ranges)]
         if self.away_from is not None:
@@ -369,8 +380,8 @@ CASES: dict[str, list[Case]] = {
     "minimum": [Case(s, sample=_gate_sample(s),
                      edges=EDGES_BINARY if k == 0 else [], label=f"{s[0]}x{s[1]}")
                 for k, s in enumerate(BROADCASTS)],
-    "greater": [Case(((3, 4), (4,)), attrs={"tie": 0.5}, sample=_gate_sample(((3, 4), (4,))),
-                     edges=[Edge(*e, skip=_jump("greater", at="x = y"))
+    "above": [Case(((3, 4), (4,)), attrs={"tie": 0.5}, sample=_gate_sample(((3, 4), (4,))),
+                     edges=[Edge(*e, skip=_jump("above", at="x = y"))
                             if e[0] == e[1] else e for e in EDGES_BINARY]),
                 Case(((3,), ()), attrs={"tie": 1.0}, sample=_gate_sample(((3,), ())))],
     "sigmoid": unary(expected=_expit, step=scipy_step, edges=[
@@ -648,14 +659,30 @@ CASES: dict[str, list[Case]] = {
                Case(((2, 2),), {"repeats": 1, "axis": -2}, label="once")],
 }
 
+CASES.update(dtype_cases(Case))
 
 # Linear in each operand (max_pool2d piecewise linear): central differences are exact, so the
 # gradient checks leave out the Richardson step for these, the costly ones to difference.
 MULTILINEAR = frozenset({"matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
+                         "take", "take_grad",
                          "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
                          "avg_pool2d_grad", "slice", "slice_grad", "concat", "stack", "pad",
                          "squeeze", "expand_dims", "flip", "tile", "repeat",
                          "global_avg_pool2d", "conv1d"})
+
+
+def edge_arrays(case: Case, edge: tuple[Any, ...]) -> list[Array]:
+    """An edge point as arrays: scalars fill the case's shape, arrays keep their own; each of
+    the operand's dtype (float64 unless the case fixes an int or bool one)."""
+    return [np.full(s, v, dtype=case.dtype_of(k) or float) if np.ndim(v) == 0 else
+            np.asarray(v, dtype=case.dtype_of(k) or float)
+            for k, (v, s) in enumerate(zip(edge, case.shapes))]
+
+
+def differentiable(case: Case, result_dtype: str) -> bool:
+    """Whether gradients are checked: a float result and float operands to differentiate."""
+    wrt = case.wrt if case.wrt is not None else range(len(case.shapes))
+    return bool(tuple(wrt)) and result_dtype in ("float32", "float64")
 
 
 def all_cases() -> list[tuple[str, int, Case]]:

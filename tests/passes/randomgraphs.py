@@ -24,7 +24,7 @@ FEED_SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, 1e300, -1e-310, 0.5]
 GRADIENT_ONLY = {name for name, op in REGISTRY.items() if not op.public and not op.source
                  and not (op.elementwise and not op.shape_only)}
 ATTRS = {"leaky_relu": [{"alpha": 0.01}, {"alpha": 0.5}, {"alpha": -0.5}],
-         "elu": [{"alpha": 1.0}, {"alpha": 0.0}], "greater": [{"tie": 0.5}, {"tie": 1.0}]}
+         "elu": [{"alpha": 1.0}, {"alpha": 0.0}], "above": [{"tie": 0.5}, {"tie": 1.0}]}
 
 
 def _elementwise(rng: np.random.Generator, pool: list[Node], name: str) -> Node:
@@ -50,12 +50,18 @@ def _layout(rng, pool, name):
 
 
 def _matmul(rng, pool, name):
-    a, b = (pool[rng.integers(len(pool))] for _ in range(2))
-    if a.ndim == 0 or b.ndim == 0:
+    # a random array times the first array (or matrix transposed) of the pool that fits it
+    arrays = [n for n in pool if n.ndim]
+    if not arrays:
         raise GraphnnError("matmul needs arrays")
-    if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
-        b = apply("transpose", b) if b.ndim == 2 else b
-    return apply("matmul", a, b)
+    a = arrays[rng.integers(len(arrays))]
+    for k in rng.permutation(len(arrays)):
+        b = arrays[k]
+        if b.ndim == 2 and b.shape[-1] == a.shape[-1] != b.shape[-2]:
+            b = apply("transpose", b)
+        if a.shape[-1] == (b.shape[0] if b.ndim == 1 else b.shape[-2]):
+            return apply("matmul", a, b)
+    raise GraphnnError("no operand fits")
 
 
 def _axis_op(rng, pool, name):
@@ -167,6 +173,53 @@ def rearranged(rng, pool, name):
     return apply(name, x, **attrs)
 
 
+def _bool(rng, pool) -> Node:
+    """A bool node of the pool, or a new comparison of a float one with 0."""
+    bools = [n for n in pool if n.dtype == "bool"]
+    if bools and rng.random() < 0.7:
+        return bools[rng.integers(len(bools))]
+    floats = [n for n in pool if n.dtype in ("float32", "float64")]
+    return apply("greater", floats[rng.integers(len(floats))], 0.0)
+
+
+def _logical(rng, pool, name):
+    return apply(name, *(_bool(rng, pool) for _ in range(REGISTRY[name].arity)))
+
+
+def _where(rng, pool, name):
+    a, b = (pool[rng.integers(len(pool))] for _ in range(2))
+    return apply("where", _bool(rng, pool), a, b)
+
+
+def _cast(rng, pool, name):
+    x = pool[rng.integers(len(pool))]
+    return apply("cast", x, dtype=["int32", "int64", "bool", "float32", "float64"][
+        rng.integers(5)])
+
+
+def _index(rng, pool, name):
+    """take (repeated and negative indices), one_hot, argmax, argmin and first_match."""
+    x = pool[rng.integers(len(pool))]
+    if name == "first_match":         # argmax's second step, drawn on its own too
+        axis = 0 if x.ndim == 0 else int(rng.integers(x.ndim))
+        if x.ndim == 0:
+            raise GraphnnError("first_match needs an array")
+        return apply(name, x, apply("max", x, axis=axis, keepdims=True), axis=axis)
+    if name in ("argmax", "argmin"):
+        return apply(name, x, axis=None if x.ndim == 0 else int(rng.integers(x.ndim)))
+    if name == "one_hot":
+        ints = [n for n in pool if n.dtype in ("int32", "int64")] or [
+            gn.constant(np.array([2, -1, 0]), dtype="int64")]
+        return apply("one_hot", ints[rng.integers(len(ints))], depth=3, dtype=x.dtype
+                     if x.dtype in ("float32", "float64") else "float64")
+    if x.ndim == 0:
+        raise GraphnnError("take needs an array")
+    axis = int(rng.integers(x.ndim))
+    size = x.shape[axis]
+    indices = gn.constant(np.array([0, size - 1, -size, 0])[: 2 + rng.integers(3)], "int64")
+    return apply("take", x, indices, axis=axis)
+
+
 BUILDERS: dict[str, Callable] = {
     **{name: rearranged for name in ("slice", "pad", "squeeze", "expand_dims", "flip", "tile",
                                       "repeat")},
@@ -178,6 +231,9 @@ BUILDERS: dict[str, Callable] = {
     **{name: _image for name in ("conv2d", "conv1d", "max_pool2d", "avg_pool2d",
                                  "global_avg_pool2d")},
     "layer_norm": _layer_norm, "batch_norm": _batch_norm,
+    **{name: _logical for name in ("logical_and", "logical_or", "logical_not")},
+    "where": _where, "cast": _cast,
+    **{name: _index for name in ("take", "one_hot", "argmax", "argmin", "first_match")},
 }
 ELEMENTWISE = sorted(n for n, op in REGISTRY.items()
                      if op.elementwise and n not in BUILDERS and n not in GRADIENT_ONLY)
@@ -199,20 +255,28 @@ def random_graph(seed: int, dtype: str = "float64") -> gn.Graph:
         inputs.append(gn.input("kernel", shape=KERNEL, dtype=dtype))
     pool = inputs + _constants(rng, dtype)
     ops = ELEMENTWISE + sorted(BUILDERS)
+    # the ops with their own dtype rule (comparisons, casts, indices: bool and int results)
+    # drawn a quarter of the time, so that float arithmetic keeps the rewrite rules busy
+    own = [n for n in ops if REGISTRY[n].dtype is not None]
+    rest = [n for n in ops if REGISTRY[n].dtype is None]
     for _ in range(int(rng.integers(5, 14))):
-        name = ops[rng.integers(len(ops))]
+        names = own if rng.random() < 0.25 else rest
+        name = names[rng.integers(len(names))]
+        # the float ops draw their operands among the float nodes
+        operands = pool if names is own else [n for n in pool if n.dtype == dtype]
         try:
-            pool.append(BUILDERS.get(name, _elementwise)(rng, pool, name))
+            pool.append(BUILDERS.get(name, _elementwise)(rng, operands, name))
         except GraphnnError:
             continue
-    outputs = pool[-2:]
+    outputs = [n for n in pool if n.dtype == dtype][-2:]      # float outputs: a loss of them
     loss = gn.sum(outputs[0]) + gn.sum(outputs[1] * outputs[0] if outputs[1].shape ==
                                        outputs[0].shape else outputs[1])
     grads = gn.grad(loss, inputs)
     if rng.random() < 0.25:         # second order: gradients of a gradient's squared norm
         first = grads[rng.integers(len(grads))]
         grads += gn.grad(gn.sum(first * first), inputs)
-    return gn.Graph([*outputs, loss, *grads], inputs=inputs)
+    others = [n for n in pool if n.dtype != dtype][-2:]      # int and bool results too
+    return gn.Graph([*outputs, loss, *grads, *others], inputs=inputs)
 
 
 def image_graph(dtype: str = "float64") -> gn.Graph:

@@ -53,7 +53,8 @@ def test_merge_common(golden):
 def test_maximum_is_not_commutative_to_the_bit():
     # why merge_common keeps maximum(x, y) and maximum(y, x) apart
     assert np.signbit(np.maximum(0.0, -0.0)) != np.signbit(np.maximum(-0.0, 0.0))
-    assert {n for n, op in REGISTRY.items() if exactly_commutative(op)} == {"add", "mul"}
+    assert {n for n, op in REGISTRY.items() if exactly_commutative(op)} == {
+        "add", "mul", "equal", "not_equal", "logical_and", "logical_or"}
 
 
 def test_equal_constants_from_different_scopes_merge():

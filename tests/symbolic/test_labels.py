@@ -27,7 +27,9 @@ def _scalar(value):
 
 
 def test_every_label_is_checked():
-    labeled = {name for name, op in REGISTRY.items() if op.derivative}
+    # but those of the ops on ints and bools, which the symbolic checks cannot build
+    labeled = {name for name, op in REGISTRY.items()
+               if op.derivative and not op.symbolic.without}
     assert labeled == set(rule_names()), "an op with labels the test below never visits"
 
 

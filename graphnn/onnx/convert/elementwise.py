@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from graphnn import ops
-from graphnn.ir import DTYPES
+from graphnn.ir import DTYPES, FLOAT_DTYPES
 from graphnn.onnx.registry import converter
 from graphnn.onnx.tensors import supported_dtypes
 
@@ -37,8 +37,13 @@ def _pow_fold(ctx, x, y):
 def _pow(ctx, x, y):
     if isinstance(x, np.ndarray) and x.dtype.name not in DTYPES:
         raise ctx.unsupported(f"dtype {x.dtype.name} (graphnn holds {supported_dtypes()})")
+    dtype = ctx.dtype_of(x)
+    if dtype not in FLOAT_DTYPES:
+        raise ctx.unsupported(f"Pow of {dtype} values (graphnn's pow takes floats)")
     if isinstance(y, np.ndarray):            # an exponent of another type (int64): X's type
-        y = y.astype(ctx.dtype_of(x))
+        y = y.astype(dtype)
+    elif y.dtype != dtype:
+        y = ops.cast(y, dtype)
     return ops.pow(x, y)
 
 
@@ -176,9 +181,18 @@ def _clip_fold(ctx, x, low=None, high=None):
     return x if high is None else np.minimum(x, high)
 
 
+def _extreme(dtype: str, side: int):
+    """The lowest (side 0) or highest (side 1) value of a dtype: a bound that changes nothing."""
+    if dtype in FLOAT_DTYPES:
+        return (-np.inf, np.inf)[side]
+    info = np.iinfo(dtype)
+    return (info.min, info.max)[side]
+
+
 @converter("Clip", opsets=(11, None), fold=_clip_fold)
 def clip(ctx, x, low=None, high=None):
-    # min(max(x, low), high): every element is high when low > high, as ONNX specifies
-    if low is not None:
-        x = ops.maximum(x, ctx.node(low, like=x))
-    return x if high is None else ops.minimum(x, ctx.node(high, like=x))
+    # min(max(x, low), high): every element is high when low > high, as ONNX specifies; an
+    # omitted bound is the dtype's extreme (-inf or inf for floats)
+    low, high = (ctx.node(np.asarray(_extreme(x.dtype, side)) if v is None else v, like=x)
+                 for side, v in enumerate((low, high)))
+    return ops.clip(x, low, high)

@@ -1,10 +1,10 @@
 """Shape ONNX operators: Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Expand, Tile, Dropout
 (inference), and the operators of shape computations (Shape, Size, Constant, ConstantOfShape,
-Range, Cast, Gather), folded at import; Concat and Slice are in convert/indexing.py.
+Range), folded at import; Concat and Slice are in convert/indexing.py, Cast and Gather in
+convert/dtypes.py.
 
 graphnn graphs have static shapes, so a shape computation (Shape -> Gather -> Concat ->
-Reshape) is known at import and computed there with NumPy. Gather of values computed at run
-time waits for gn.take.
+Reshape) is known at import and computed there with NumPy.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import math
 import numpy as np
 
 from graphnn import ops
-from graphnn.ir import Node
 from graphnn.onnx.registry import converter
-from graphnn.onnx.tensors import numpy_dtype, type_name
 from graphnn.shapes import broadcast
 
 
@@ -221,32 +219,3 @@ def _range(ctx, start, limit, delta):
 converter("Range", fold=_range)(_range)
 
 
-def _cast(ctx, x, dtype: np.dtype | None, target: str):
-    if dtype is None:
-        raise ctx.unsupported(f"casting to {target} (graphnn reads no such elements)")
-    if isinstance(x, np.ndarray):
-        return x.astype(dtype)
-    if x.dtype == dtype.name:
-        return x
-    raise ctx.unsupported(f"casting values computed at run time from {x.dtype} to "
-                          f"{dtype.name} (waiting for gn.cast)")
-
-
-def _cast_to(ctx, x, *, to, saturate=None):
-    return _cast(ctx, x, numpy_dtype(to), type_name(to))
-
-
-def _cast_like(ctx, x, like, *, saturate=None):
-    dtype = np.dtype(like.dtype) if isinstance(like, (Node, np.ndarray)) else None
-    return _cast(ctx, x, dtype, str(dtype))
-
-
-converter("Cast", attributes=("to", "saturate"), fold=_cast_to)(_cast_to)
-converter("CastLike", attributes=("saturate",), fold=_cast_like)(_cast_like)
-
-
-def _gather(ctx, data, indices, *, axis):
-    return np.take(data, indices, axis=axis)
-
-
-converter("Gather", attributes=("axis",), fold=_gather)(waiting("gn.take"))

@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", i64 %"threads") nounwind
+define internal i32 @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   br label %"q.cond"
@@ -21,7 +21,7 @@ q.body:
   %"q.next" = add nuw nsw i64 %"q", 1
   br label %"q.cond"
 q.end:
-  ret void
+  ret i32 0
 }
 
 declare void @"blas_sgemm"(ptr %".1", ptr %".2", ptr %".3", ptr %".4", ptr %".5", ptr %".6", ptr %".7", ptr %".8", ptr %".9", ptr %".10", ptr %".11", ptr %".12", ptr %".13")
@@ -32,7 +32,7 @@ declare void @"blas_sgemm"(ptr %".1", ptr %".2", ptr %".3", ptr %".4", ptr %".5"
 @"blas.i32.4" = private unnamed_addr constant i32 4
 @"blas.f32.1.0" = private unnamed_addr constant float 0x3ff0000000000000
 @"blas.f32.0.0" = private unnamed_addr constant float              0x0
-define void @"kernel.bmm"(ptr %"args") nounwind
+define i32 @"kernel.bmm"(ptr %"args") nounwind
 {
 entry:
   %".3" = getelementptr i64, ptr %"args", i64 4
@@ -49,6 +49,6 @@ entry:
   %".9" = select  i1 %".8", i64 1, i64 %"threads"
   %".10" = icmp sgt i64 %".9", 64
   %"threads.clamped" = select  i1 %".10", i64 64, i64 %".9"
-  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads.clamped")
-  ret void
+  %".11" = call i32 @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads.clamped")
+  ret i32 %".11"
 }

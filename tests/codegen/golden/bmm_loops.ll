@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", i64 %"threads") nounwind
+define internal i32 @"bmm.body"(ptr noalias %"a", ptr noalias %"b", ptr noalias %"c", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   br label %"q.cond"
@@ -16,7 +16,7 @@ q.body:
   %".12" = mul i64 %"q", 15
   br label %"gemm.i.cond"
 q.end:
-  ret void
+  ret i32 0
 gemm.i.cond:
   %"gemm.i" = phi  i64 [0, %"q.body"], [%"gemm.i.next", %"gemm.k.end"]
   %".14" = icmp slt i64 %"gemm.i", 3
@@ -79,7 +79,7 @@ gemm.j.end.1:
   br label %"gemm.k.cond"
 }
 
-define void @"kernel.bmm"(ptr %"args") nounwind
+define i32 @"kernel.bmm"(ptr %"args") nounwind
 {
 entry:
   %".3" = getelementptr i64, ptr %"args", i64 4
@@ -96,6 +96,6 @@ entry:
   %".9" = select  i1 %".8", i64 1, i64 %"threads"
   %".10" = icmp sgt i64 %".9", 64
   %"threads.clamped" = select  i1 %".10", i64 64, i64 %".9"
-  call void @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads.clamped")
-  ret void
+  %".11" = call i32 @"bmm.body"(ptr %"a", ptr %"b", ptr %"c", ptr %"workspace", i64 %"threads.clamped")
+  ret i32 %".11"
 }

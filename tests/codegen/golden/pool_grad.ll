@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"pool_grad.body"(ptr noalias %"g", ptr noalias %"x", ptr noalias %"grad", ptr noalias %"workspace", i64 %"threads") nounwind
+define internal i32 @"pool_grad.body"(ptr noalias %"g", ptr noalias %"x", ptr noalias %"grad", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   %"r0.acc" = alloca double
@@ -37,7 +37,7 @@ i.cond.1:
 i.body.1:
   br label %"j.cond"
 i.end.1:
-  ret void
+  ret i32 0
 j.cond:
   %"j" = phi  i64 [0, %"i.body.1"], [%"j.next", %"k.end"]
   %".29" = icmp slt i64 %"j", 2
@@ -118,7 +118,7 @@ r0.end:
 
 declare double @"llvm.maximum.f64"(double %".1", double %".2")
 
-define void @"kernel.pool_grad"(ptr %"args") nounwind
+define i32 @"kernel.pool_grad"(ptr %"args") nounwind
 {
 entry:
   %".3" = getelementptr i64, ptr %"args", i64 4
@@ -135,6 +135,6 @@ entry:
   %".9" = select  i1 %".8", i64 1, i64 %"threads"
   %".10" = icmp sgt i64 %".9", 64
   %"threads.clamped" = select  i1 %".10", i64 64, i64 %".9"
-  call void @"pool_grad.body"(ptr %"g", ptr %"x", ptr %"grad", ptr %"workspace", i64 %"threads.clamped")
-  ret void
+  %".11" = call i32 @"pool_grad.body"(ptr %"g", ptr %"x", ptr %"grad", ptr %"workspace", i64 %"threads.clamped")
+  ret i32 %".11"
 }

@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"sigmoid.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
+define internal i32 @"sigmoid.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   %"sigmoid.par0.args" = alloca [3 x ptr]
@@ -13,7 +13,7 @@ entry:
   %".10" = getelementptr inbounds [3 x ptr], [3 x ptr]* %"sigmoid.par0.args", i64 0, i32 2
   store ptr %"workspace", ptr %".10"
   call void @"graphnn_parallel_for"(void (ptr, i64, i64)* @"sigmoid.par0", [3 x ptr]* %"sigmoid.par0.args", i64 100000, i64 16913, i64 %"threads")
-  ret void
+  ret i32 0
 }
 
 define internal void @"sigmoid.par0.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"start", i64 %"end") nounwind
@@ -101,7 +101,7 @@ entry:
 
 declare void @"graphnn_parallel_for"(ptr %".1", ptr %".2", i64 %".3", i64 %".4", i64 %".5")
 
-define void @"kernel.sigmoid"(ptr %"args") nounwind
+define i32 @"kernel.sigmoid"(ptr %"args") nounwind
 {
 entry:
   %".3" = getelementptr i64, ptr %"args", i64 3
@@ -116,6 +116,6 @@ entry:
   %".8" = select  i1 %".7", i64 1, i64 %"threads"
   %".9" = icmp sgt i64 %".8", 64
   %"threads.clamped" = select  i1 %".9", i64 64, i64 %".8"
-  call void @"sigmoid.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
-  ret void
+  %".10" = call i32 @"sigmoid.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
+  ret i32 %".10"
 }

@@ -2,7 +2,7 @@
 target triple = "unknown-unknown-unknown"
 target datalayout = ""
 
-define internal void @"softmax.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
+define internal i32 @"softmax.body"(ptr noalias %"x", ptr noalias %"out", ptr noalias %"workspace", i64 %"threads") nounwind
 {
 entry:
   %"top" = getelementptr inbounds i8, ptr %"workspace", i64 0
@@ -70,7 +70,7 @@ i.cond.1:
 i.body.1:
   br label %"j.cond"
 i.end.1:
-  ret void
+  ret i32 0
 j.cond:
   %"j" = phi  i64 [0, %"i.body.1"], [%"j.next", %"j.body"]
   %".48" = icmp slt i64 %"j", 10
@@ -141,7 +141,7 @@ declare float @"llvm.rint.f32"(float %".1")
 
 declare float @"llvm.fmuladd.f32"(float %".1", float %".2", float %".3")
 
-define void @"kernel.softmax"(ptr %"args") nounwind
+define i32 @"kernel.softmax"(ptr %"args") nounwind
 {
 entry:
   %".3" = getelementptr i64, ptr %"args", i64 3
@@ -156,6 +156,6 @@ entry:
   %".8" = select  i1 %".7", i64 1, i64 %"threads"
   %".9" = icmp sgt i64 %".8", 64
   %"threads.clamped" = select  i1 %".9", i64 64, i64 %".8"
-  call void @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
-  ret void
+  %".10" = call i32 @"softmax.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
+  ret i32 %".10"
 }
