@@ -21,7 +21,7 @@ from graphnn.graphdata import GraphDataError, from_data, pack, to_data, unpack
 from graphnn.ir import REGISTRY, OpDef, apply, register
 from graphnn.opdef import Symbolic
 from graphnn.ops.common import elementwise_shape, scalar_instance
-from tests.ops.cases import all_cases
+from tests.ops.cases import all_cases, differentiable
 from tests.support import inputs_for
 
 ROWS = all_cases()
@@ -31,11 +31,13 @@ def _case_graph(name: str, k: int, case) -> gn.Graph:
     """The op on the row's operands, named and scoped, with its gradient graph (constants,
     broadcasting, the op's vjp nodes) as further outputs."""
     with gn.scope("case"), gn.scope(f"{name}{k}"):
-        nodes = inputs_for(case.shapes, "float64")
+        nodes = inputs_for(case.shapes, "float64", dtypes=case.dtypes)
         out = apply(name, *nodes, name=f"{name}_out", **case.attrs)
-        weight = np.random.default_rng(k).normal(size=out.shape)
-        wrt = [nodes[i] for i in (case.wrt if case.wrt is not None else range(len(nodes)))]
-        grads = gn.grad(gn.sum(out * weight), wrt) if REGISTRY[name].vjp is not None else []
+        grads = []
+        if REGISTRY[name].vjp is not None and differentiable(case, out.dtype):
+            weight = np.random.default_rng(k).normal(size=out.shape).astype(out.dtype)
+            wrt = [nodes[i] for i in (case.wrt if case.wrt is not None else case.floats())]
+            grads = gn.grad(gn.sum(out * weight), wrt)
     return gn.Graph([out, *grads], nodes, name=f"g_{name}_{k}")
 
 
