@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from benchmarks import epoch
+from benchmarks import distributed, epoch
 from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
@@ -29,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
     parser.add_argument("--only", nargs="*",
-                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain"],
+                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain",
+                                 "distributed"],
                         help="run only these workloads (scale: compile time against graph "
                              "size, 100 to 20,000 nodes; export: C calls of exported code; "
-                             "mathchain: the new math functions against exp/tanh)")
+                             "mathchain: the new math functions against exp/tanh; "
+                             "distributed: Dask clusters, its own tables, only when named)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
     args = parser.parse_args(argv)
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     rows: list[tuple[str, str, float]] = []
     for name in chosen:
+        if name == "distributed":           # starts LocalClusters; prints its own tables
+            distributed.main(["--quick"] if args.quick else [])
+            continue
         if name == "compile":
             rows += compile_workload.run(repeats=1 if args.quick else 3)
             continue

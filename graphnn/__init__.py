@@ -67,10 +67,11 @@ __all__ = [
 
 def __getattr__(name: str):
     """check_gradients, check_ops and to_sympy, imported with SymPy when first used; `onnx`
-    (graphnn.onnx), which imports the onnx package only when its functions are used."""
-    if name == "onnx":
+    (graphnn.onnx), which imports the onnx package only when its functions are used, and
+    `distributed` (graphnn.distributed), which imports dask only when its functions are."""
+    if name in ("onnx", "distributed"):
         import importlib
-        return importlib.import_module("graphnn.onnx")
+        return importlib.import_module(f"graphnn.{name}")
     if name in SYMBOLIC:
         from graphnn import api
         return getattr(api, name)
@@ -78,4 +79,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(SYMBOLIC) | {"onnx"})
+    return sorted(set(globals()) | set(SYMBOLIC) | {"onnx", "distributed"})

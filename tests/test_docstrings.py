@@ -7,7 +7,9 @@ import pytest
 from tests.harness import run_docstring_examples
 
 MODULES = ["graphnn.errors", "graphnn.shapes", "graphnn.opdef", "graphnn.ir", "graphnn.graph",
-           "graphnn.evaluate", "graphnn.autodiff", "graphnn.compiler.function"]
+           "graphnn.evaluate", "graphnn.autodiff", "graphnn.compiler.function",
+           "graphnn.graphdata", "graphnn.compiler.shipping", "graphnn.distributed.gradients",
+           "graphnn.distributed.shards"]
 
 
 @pytest.mark.parametrize("name", MODULES)

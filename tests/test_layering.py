@@ -31,9 +31,11 @@ LAYERS = {
     "graphnn.text": 4,
     "graphnn.graph": 5,
     "graphnn.autodiff": 6, "graphnn.evaluate": 6, "graphnn.model_file": 6,
+    "graphnn.graphdata": 6,         # a graph as data (pickled functions), rebuilt through apply
     "graphnn.symbolic": 7, "graphnn.passes": 7, "graphnn.lower": 7,
     "graphnn.compiler": 8, "graphnn.render": 8,
     "graphnn.onnx": 8.5,            # above what it converts and runs, below nn (save_onnx)
+    "graphnn.distributed": 8.7,     # compiled functions on Dask; below nn (fit(client=))
     "graphnn.api": 9, "graphnn.cli": 9, "graphnn.nn": 9,
     "graphnn": 10, "graphnn.__main__": 10,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import hashlib
 import math
 import os
 import threading
@@ -28,6 +29,7 @@ from codegen.native.runtime import thread_count
 from graphnn.compiler.export import export_function
 from graphnn.compiler.plans import plan
 from graphnn.compiler.rebatch import batch_change, rebatch
+from graphnn.compiler.shipping import Shipped, cpu_setting, decode, encode
 from graphnn.errors import InputError, OpError, did_you_mean
 from graphnn.evaluate import NUMBERS, convert, evaluate
 from graphnn.graph import Graph
@@ -320,6 +322,49 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
         """
         return export_function(self, path, name, cpu, batch)
 
+    def map_blocks(self, x: Any, *args: Any) -> Any:
+        """The function applied to every block of the dask array `x` (chunked along its
+        leading, batch axis), as a dask array (a list of them for several outputs). Each
+        further argument is a dask array with the same rows (split alike) or an array or
+        number given whole to every block (weights). Each block size compiles its own
+        specialization (only where the graph's leading dimension is provably the batch:
+        compiler/rebatch.py). Needs dask; works with any dask scheduler, a
+        `distributed.Client` included (the function travels pickled: see `__reduce__`).
+
+        >>> import numpy as np, dask.array as da, graphnn as gn
+        >>> x = gn.input("x", shape=(4, 3)); w = gn.input("w", shape=(3, 2))
+        >>> f = gn.compile(gn.relu(x @ w))
+        >>> xs = da.ones((10, 3), chunks=4)             # blocks of 4, 4 and 2 rows
+        >>> ys = f.map_blocks(xs, np.ones((3, 2)))
+        >>> ys.chunks, float(ys.sum().compute())
+        (((4, 4, 2), (2,)), 60.0)
+        """
+        from graphnn.compiler.blocks import map_blocks
+        return map_blocks(self, x, *args)
+
+    # -- pickling: the graph as data and the compile settings, never machine code ------------
+
+    @functools.cached_property
+    def _shipped(self) -> bytes:
+        return encode(Shipped(self.graph, self.single, self.graph.name, self.gemm, self.threads,
+                              self.optimize, cpu_setting(self.target), self.options))
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its graph (data: graphnn/graphdata.py) and compile settings
+        (graphnn/compiler/shipping.py); unpickling compiles it again, through the disk cache,
+        for the receiver's CPU when it was compiled for the host.
+
+        >>> import pickle, numpy as np, graphnn as gn
+        >>> f = gn.compile(gn.tanh(gn.input("x", shape=(2,))))
+        >>> g = pickle.loads(pickle.dumps(f))
+        >>> g(np.zeros(2)), g.graph.outputs == f.graph.outputs
+        (array([0., 0.]), True)
+        """
+        return rebuild, (self._shipped, False)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return "graphnn.Function", hashlib.sha256(self._shipped).hexdigest()
+
     def __repr__(self) -> str:
         names = ", ".join(n.name for n in self.graph.inputs)
         return f"<compiled {self.graph.name}({names}): {len(self.graph.outputs)} outputs>"
@@ -368,8 +413,27 @@ class NativeFunction:
     def __repr__(self) -> str:
         return repr(self.function)
 
+    def __reduce__(self) -> tuple:
+        return rebuild, (self.function._shipped, True)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return self.function.__dask_tokenize__()
+
 
 Function.register(NativeFunction)
+
+
+@functools.lru_cache(maxsize=32)
+def rebuild(shipped: bytes, native: bool) -> Function | NativeFunction:
+    """A pickled compiled function (`Function.__reduce__`), compiled again from its graph and
+    settings; the same bytes unpickled again in this process give the same function (kept
+    for the last 32), so a task that receives a function many times compiles it once."""
+    found = decode(shipped)
+    graph = found.graph
+    made = compile(graph.outputs[0] if found.single else list(graph.outputs), list(graph.inputs),
+                   optimize=found.optimize, gemm=found.gemm, threads=found.threads,
+                   name=found.name, cpu=found.cpu, options=found.options)
+    return made if native or not isinstance(made, NativeFunction) else made.function
 
 
 def _describe(value: Any) -> str:

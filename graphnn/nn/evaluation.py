@@ -9,7 +9,7 @@ evaluation mode, and losses are computed per example, so the padding rows are le
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,13 +26,19 @@ def check_inputs(model: Sequential, x: np.ndarray, what: str = "x") -> np.ndarra
     """x as a batch of model inputs, or a ModelError saying what is expected."""
     if not isinstance(x, np.ndarray):
         raise ModelError(f"{what} must be a numpy array, got {type(x).__name__}")
+    check_layout(model, x, what)
+    return x
+
+
+def check_layout(model: Sequential, x: Any, what: str = "x") -> None:
+    """A ModelError unless the array (NumPy or dask) `x` has the model's input shape (after
+    the batch axis) and dtype."""
     if x.shape[1:] != model.input_shape or x.ndim == 0:
         expected = ", ".join(map(str, model.input_shape))
         raise ModelError(f"{what} must have shape (n, {expected}) for this model, got {x.shape}")
     if x.dtype != np.dtype(model.dtype):
         raise ModelError(f"{what} is {x.dtype} but the model is {model.dtype}; convert it with "
                          f"{what}.astype({model.dtype!r})")
-    return x
 
 
 def check_finite(array: np.ndarray, what: str) -> None:

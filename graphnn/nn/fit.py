@@ -1,6 +1,6 @@
 """The training loop: epochs of compiled steps over (shuffled) batches, per-epoch loss and
 accuracy, optional validation and early stopping, a progress bar (or, when the output is not
-a terminal, one summary line), and the History of it all.
+a terminal, one summary line), and the History of it all (the bookkeeping: graphnn/nn/loop.py).
 
 The training loss and accuracy of an epoch are averaged over its batches as they were trained
 (in training mode, while the parameters changed), as the usual frameworks report them; the
@@ -9,19 +9,25 @@ validation ones are computed after the epoch, in evaluation mode.
 
 from __future__ import annotations
 
-import math
-import sys
+import os
 import time
-import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from graphnn.nn.errors import ModelError
-from graphnn.nn.evaluation import check_finite, check_inputs, evaluate
+from graphnn.nn.evaluation import check_finite, check_inputs
 from graphnn.nn.history import History
+from graphnn.nn.loop import (
+    Batches,
+    Schedule,
+    Totals,
+    end_epoch,
+    finish,
+    progress_bar,
+    split_validation,
+    training_step,
+)
 from graphnn.nn.losses import Loss, get_loss
 from graphnn.nn.optimizers import Optimizer
 from graphnn.nn.step import TrainStep
@@ -30,72 +36,14 @@ if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training 
     from graphnn.nn.model import Sequential
 
 
-@dataclass
-class _Batches:
-    """Yields the batches of one epoch into preallocated arrays (no allocation when shuffling:
-    np.take writes the chosen rows into the batch buffers)."""
-
-    x: np.ndarray
-    t: np.ndarray
-    size: int
-    shuffle: bool
-    rng: np.random.Generator
-    drop_last: bool = False
-
-    def __post_init__(self) -> None:
-        self.buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        whole = self.x.shape[0] // self.size
-        return whole if self.drop_last and whole else math.ceil(self.x.shape[0] / self.size)
-
-    def __iter__(self):
-        n = self.x.shape[0]
-        order = self.rng.permutation(n) if self.shuffle else None
-        for start in range(0, len(self) * self.size, self.size):
-            stop = min(start + self.size, n)
-            if order is None:
-                yield self.x[start:stop], self.t[start:stop]
-                continue
-            xb, tb = self._buffers(stop - start)
-            rows = order[start:stop]
-            np.take(self.x, rows, axis=0, out=xb)
-            np.take(self.t, rows, axis=0, out=tb)
-            yield xb, tb
-
-    def _buffers(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        if count not in self.buffers:
-            self.buffers[count] = (np.empty((count, *self.x.shape[1:]), self.x.dtype),
-                                   np.empty((count, *self.t.shape[1:]), self.t.dtype))
-        return self.buffers[count]
-
-
-def _split(x, t, validation_split, validation_data, model, loss):
-    """(train x, train t, validation (x, t) or None): the last `validation_split` of the
-    examples, or the given validation data."""
-    if validation_data is not None:
-        vx, vy = validation_data
-        vx = check_inputs(model, vx, "validation x")
-        check_finite(vx, "validation x")
-        check_finite(np.asarray(vy), "validation y")
-        return x, t, (vx, loss.targets(vy, model.output_shape, model.dtype))
-    if not validation_split:
-        return x, t, None
-    if not 0.0 < validation_split < 1.0:
-        raise ModelError(f"validation_split must be in (0, 1), got {validation_split}")
-    keep = x.shape[0] - int(round(x.shape[0] * validation_split))
-    if keep < 1 or keep == x.shape[0]:
-        raise ModelError(f"validation_split {validation_split} of {x.shape[0]} examples leaves "
-                         "no training or no validation examples")
-    return x[:keep], t[:keep], (x[keep:], t[keep:])
-
-
-def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
+def fit(model: Sequential, x: Any, y: Any, *, loss: str | Loss,
         optimizer: str | Optimizer, epochs: int = 10, batch_size: int | None = 32,
         shuffle: bool = True, drop_last: bool = False, validation_split: float = 0.0,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
         patience: int | None = None, min_delta: float = 0.0, restore_best: bool = True,
-        progress: bool = True, seed: int = 0, step: TrainStep | None = None) -> History:
+        progress: bool = True, seed: int = 0, step: TrainStep | None = None,
+        client: Any = None, checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1) -> History:
     """Train `model` on (x, y) and return the History of each epoch's metrics.
 
     - `batch_size`: examples per step; None uses the whole set (batch gradient descent), 1 is
@@ -110,6 +58,12 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
       is a terminal (or in a notebook); otherwise (a log, CI) one summary line at the end.
     - `step`: continue with an existing TrainStep of this model and loss (its optimizer
       state and dropout RNG); `optimizer` is then not used.
+    - `client`: a `distributed.Client`: data-parallel training on its workers, each holding a
+      shard of (x, y) (NumPy or dask arrays), with the same result as training here up to
+      rounding (graphnn/nn/parallel.py, docs/distributed.md). `checkpoint`: a path where the
+      parameters, optimizer state and position are saved every `checkpoint_every` steps and
+      after each epoch; a lost worker then costs the steps since, not the run, and a fit
+      given an existing checkpoint of the same run resumes from it.
 
     >>> import numpy as np
     >>> from graphnn import nn
@@ -121,99 +75,39 @@ def fit(model: Sequential, x: np.ndarray, y: np.ndarray, *, loss: str | Loss,
     True
     """
     loss = get_loss(loss)
+    schedule = Schedule(epochs, batch_size, shuffle, drop_last, patience, min_delta,
+                        restore_best, progress, seed)
+    if client is not None:
+        from graphnn.nn.parallel import fit_parallel
+        return fit_parallel(model, x, y, loss, optimizer, schedule, step,
+                            (validation_split, validation_data), client,
+                            checkpoint, checkpoint_every)
+    if checkpoint is not None:
+        raise ModelError("checkpoint= saves data-parallel training: give fit a client= too")
     x = check_inputs(model, x)
     check_finite(x, "x")
     check_finite(np.asarray(y), "y")
     t = loss.targets(y, model.output_shape, model.dtype)
     if t.shape[0] != x.shape[0]:
         raise ModelError(f"x has {x.shape[0]} examples but y has {t.shape[0]}")
-    if batch_size is not None and int(batch_size) < 1 or epochs < 1:
-        raise ModelError(f"epochs and batch_size must be at least 1, got {epochs} and "
-                         f"{batch_size}")
-    x, t, validation = _split(x, t, validation_split, validation_data, model, loss)
-    if step is None:
-        step = TrainStep(model, loss, optimizer, seed=seed)
-    elif step.model is not model or step.loss != loss:
-        raise ModelError("the given step trains another model or loss than fit was asked for")
-    size = x.shape[0] if batch_size is None else int(batch_size)
-    batches = _Batches(x, t, size, shuffle, np.random.default_rng(seed), drop_last)
+    x, t, validation = split_validation(x, t, validation_split, validation_data, model, loss)
+    step = training_step(model, loss, optimizer, step, seed)
+    batches = schedule.batches(x, t)
     history = History()
-    bar_shown = progress and _interactive()
-    with tqdm(total=epochs * len(batches), disable=not bar_shown, unit="batch",
-              leave=True, dynamic_ncols=True) as bar:
+    with progress_bar(schedule, len(batches)) as bar:
         for epoch in range(1, epochs + 1):
             bar.set_description(f"epoch {epoch}/{epochs}")
-            _run_epoch(epoch, step, batches, validation, history, bar)
-            if _diverged(history) or _should_stop(history, model, patience, min_delta):
+            started = time.perf_counter()
+            totals = _epoch(step, batches, bar)
+            if end_epoch(epoch, step, totals, validation, history, started, bar, schedule):
                 break
-    if progress and not bar_shown:
-        print(_summary(history, len(batches)), file=sys.stderr)
-    if patience is not None and restore_best and history.best_parameters is not None:
-        model.set_parameters(history.best_parameters, "the best epoch's parameters")
+    finish(history, model, schedule, len(batches))
     return history
 
-
-def _interactive() -> bool:
-    """Whether a progress bar can redraw itself: stderr is a terminal, or tqdm draws a notebook
-    widget. In a log file or CI output every redraw would be a line of its own."""
-    notebook = any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__)
-    return notebook or (sys.stderr is not None and sys.stderr.isatty())
-
-
-def _summary(history: History, batches: int) -> str:
-    """One line for a log, instead of the bar: what was trained, how long, the last metrics."""
-    epochs = len(history.epoch)
-    metrics = ", ".join(f"{name} {value}" for name, value in history.latest().items())
-    return (f"fit: {epochs} epoch{'s' * (epochs != 1)} of {batches} batches in "
-            f"{sum(history.seconds):.1f} s; {metrics}")
-
-
-def _run_epoch(epoch: int, step: TrainStep, batches: _Batches, validation, history: History,
-               bar) -> None:
-    """Train one epoch, measure the validation set, record both in the history."""
-    started = time.perf_counter()
-    train_loss, train_accuracy = _epoch(step, batches, bar)
-    val_loss, val_accuracy = evaluate(step.model, *validation, step.loss) if validation else \
-        (None, None)
-    history.record(epoch, train_loss, train_accuracy, val_loss, val_accuracy,
-                   time.perf_counter() - started)
-    bar.set_postfix(history.latest(), refresh=False)
-
-
-def _diverged(history: History) -> bool:
-    loss = history.loss[-1]
-    if math.isfinite(loss):
-        return False
-    warnings.warn(f"training stopped at epoch {history.epoch[-1]}: the loss is {loss} "
-                  "(diverged); try a smaller learning rate", stacklevel=3)
-    return True
-
-
-def _epoch(step: TrainStep, batches: _Batches, bar) -> tuple[float, float | None]:
-    total, correct, seen = 0.0, 0, 0
+def _epoch(step: TrainStep, batches: Batches, bar) -> Totals:
+    totals = Totals()
     for xb, tb in batches:
         value = step(xb, tb)
-        count = xb.shape[0]
-        total += value * count
-        seen += count
-        right = step.loss.correct(step.output, tb)
-        correct = None if right is None else correct + right
+        totals.add(value, xb.shape[0], step.loss.correct(step.output, tb))
         bar.update(1)
-    return total / seen, None if correct is None else correct / seen
-
-
-def _should_stop(history: History, model: Sequential, patience: int | None,
-                 min_delta: float) -> bool:
-    """Track the best epoch (and its parameters); True when `patience` epochs did not improve."""
-    if patience is None:
-        return False
-    monitored = history.monitored()
-    current = monitored[-1]
-    if history.best_epoch is None or current < history.best_value - min_delta:
-        history.best_epoch, history.best_value = history.epoch[-1], current
-        history.best_parameters = model.get_parameters()
-        return False
-    if history.epoch[-1] - history.best_epoch >= patience:
-        history.stopped_epoch = history.epoch[-1]
-        return True
-    return False
+    return totals

@@ -65,10 +65,16 @@ class Loss(ABC):
 
     def __call__(self, output: Node, target: Node, weights: Sequence[Node] = ()) -> Node:
         loss = self.data_loss(output, target)
-        if self.weight_decay and weights:
-            squares = [total(w * w) for w in weights]
-            loss = loss + (self.weight_decay / 2.0) * sum(squares[1:], squares[0])
-        return loss
+        decay = self.decay(weights)
+        return loss if decay is None else loss + decay
+
+    def decay(self, weights: Sequence[Node]) -> Node | None:
+        """The L2 term (weight_decay / 2) * sum of squared weights; None without decay. It
+        does not depend on the data (data-parallel training adds it once per batch)."""
+        if not self.weight_decay or not weights:
+            return None
+        squares = [total(w * w) for w in weights]
+        return (self.weight_decay / 2.0) * sum(squares[1:], squares[0])
 
     @abstractmethod
     def data_loss(self, output: Node, target: Node) -> Node:

@@ -9,6 +9,7 @@ copied back: after a call, `model.values` holds the new parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from graphnn.nn.losses import Loss, get_loss
 from graphnn.nn.optimizers import Optimizer, get_optimizer
 
 if TYPE_CHECKING:     # annotations only: graphnn.nn.model imports the training modules
-    from graphnn.nn.model import Sequential
+    from graphnn.nn.model import Parameter, Sequential
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,32 @@ class StepGraph:
     masks: tuple[tuple[Node, float], ...]
     buffers: tuple[str, ...]
     scalars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Updates:
+    """An optimizer's rule applied to parameters: the new value of each parameter and slot
+    (by buffer name: `dense1_w`, `dense1_w_velocity`), the slots' input nodes and the scalar
+    inputs (the learning rate, Adam's corrections)."""
+
+    new: dict[str, Node]
+    slots: dict[str, Node]
+    scalars: dict[str, Node]
+
+
+def optimizer_updates(optimizer: Optimizer, trainable: Sequence[Parameter],
+                      grads: Sequence[Node], dtype: str) -> Updates:
+    """The update nodes of `optimizer` for each trainable parameter and its gradient."""
+    scalars = {k: input(k, (), dtype) for k in optimizer.hyperparameters(1)}
+    new: dict[str, Node] = {}
+    slot_nodes: dict[str, Node] = {}
+    for p, g in zip(trainable, grads):
+        slots = {s: input(f"{p.name}_{s}", p.shape, dtype) for s in optimizer.slots}
+        new[p.name], new_slots = optimizer.update(p.node, g, slots, scalars)
+        for s, node in new_slots.items():
+            slot_nodes[f"{p.name}_{s}"] = slots[s]
+            new[f"{p.name}_{s}"] = node
+    return Updates(new, slot_nodes, scalars)
 
 
 class TrainStep:
@@ -79,15 +106,9 @@ class TrainStep:
         weights = [p.node for p in trainable if p.decay]
         loss = self.loss(forward.output, target, weights)
         grads = grad(loss, [p.node for p in trainable])
-        scalars = {k: input(k, (), dtype) for k in self.optimizer.hyperparameters(1)}
-        new: dict[str, Node] = dict(forward.build.updates)
-        slot_nodes: dict[str, Node] = {}
-        for p, g in zip(trainable, grads):
-            slots = {s: input(f"{p.name}_{s}", p.shape, dtype) for s in self.optimizer.slots}
-            new[p.name], new_slots = self.optimizer.update(p.node, g, slots, scalars)
-            for s, node in new_slots.items():
-                slot_nodes[f"{p.name}_{s}"] = slots[s]
-                new[f"{p.name}_{s}"] = node
+        updates = optimizer_updates(self.optimizer, trainable, grads, dtype)
+        new: dict[str, Node] = {**forward.build.updates, **updates.new}
+        slot_nodes, scalars = updates.slots, updates.scalars
         buffers = tuple(new)
         nodes = {**{name: model.parameters[name].node for name in model.parameters}, **slot_nodes}
         inputs = (forward.x, target, *(m for m, _ in forward.build.masks),

@@ -23,7 +23,7 @@ def example(stem: str):
 
 def test_every_example_is_tested():
     tested = {"01_perceptron", "02_xor", "03_logistic_regression", "04_digits_mlp",
-              "05_digits_cnn", "06_mnist_mlp", "07_consecutive_ones"}
+              "05_digits_cnn", "06_mnist_mlp", "07_consecutive_ones", "08_lbfgs_dask"}
     assert {p.stem for p in EXAMPLES.glob("[0-9]*.py")} == tested
 
 
@@ -49,6 +49,15 @@ def test_logistic_regression_separates_blobs_not_moons():
 def test_digits_mlp_reaches_95_percent(capsys):
     assert example("04_digits_mlp").main(epochs=10, progress=False)["accuracy"] >= 0.95
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_lbfgs_on_dask_blocks_reaches_95_percent(capsys):
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        results = example("08_lbfgs_dask").main(iterations=40)
+    assert results["accuracy"] >= 0.95 and results["iterations"] <= 40
+    assert "L-BFGS on 6 blocks" in capsys.readouterr().out
 
 
 def test_digits_cnn_reaches_97_percent():
