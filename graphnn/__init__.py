@@ -22,6 +22,7 @@ from graphnn.errors import (
     ExportError,
     GradError,
     GraphnnError,
+    IndexingError,
     InputError,
     LoweringError,
     OpError,
@@ -36,6 +37,7 @@ from graphnn.ops import softmax_cross_entropy, sqrt, square, step, sub, sum, tan
 from graphnn.ops import argmax, argmin, cast, clip, equal, greater, greater_equal, less
 from graphnn.ops import less_equal, logical_and, logical_not, logical_or, not_equal, one_hot
 from graphnn.ops import take, where
+from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
 
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "argmax", "argmin", "cast", "clip", "equal", "greater", "greater_equal", "less",
     "less_equal", "logical_and", "logical_not", "logical_or", "not_equal", "one_hot", "take",
     "where",
+    "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
+    "stack", "tile",
 ]
 
 

@@ -25,6 +25,11 @@ class ShapeError(GraphnnError, ValueError):
     """An op was given operands whose shapes it cannot combine, or bad shape attributes."""
 
 
+class IndexingError(ShapeError, IndexError):
+    """An index out of range for its axis (naming the axis and its size), too many indices, or
+    an index NumPy's basic indexing does not have (boolean masks, lists and arrays)."""
+
+
 class DTypeError(GraphnnError, TypeError):
     """Operands of different dtypes met (graphnn never upcasts silently), or a bad dtype."""
 

@@ -176,8 +176,42 @@ class Node:
     def __le__(self, other): return apply("less_equal", self, other)
     def __abs__(self): return apply("abs", self)
 
+    def __getitem__(self, index: Any) -> Node:
+        """NumPy's basic indexing, `x[1:, ::2, -1]`, `x[None, ..., 0]` (ints, slices, None,
+        ...: a `slice` node, graphnn/ops/indexing.py); a node of integers indexes one axis
+        through gn.take: `x[idx]`, `x[:, idx]`."""
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(p, Node) for p in parts):
+            return _take(self, parts)
+        return apply("slice", self, index=index)
+
+    def __iter__(self) -> Iterator[Node]:
+        """The rows along the first axis, x[0], x[1], ..., as iterating a NumPy array gives."""
+        if not self.shape:
+            raise TypeError(f"iteration over a scalar node ({self.describe()})")
+        return (self[k] for k in range(self.shape[0]))
+
 
 NodeLike = Node | float | int | np.ndarray
+
+
+def _take(x: Node, parts: tuple) -> Node:
+    """x[idx] with a node of integers: gn.take along the one axis it stands for (the other
+    parts full slices, `:` or `...`), when the op exists."""
+    if "take" not in REGISTRY:
+        raise OpError(f"indexing with a node needs gn.take (integer dtypes), which this graphnn "
+                      f"does not have (indexing {x.describe()}){where()}")
+    full = [isinstance(p, slice) and p == slice(None) or p is Ellipsis for p in parts]
+    nodes = [k for k, p in enumerate(parts) if isinstance(p, Node)]
+    if len(nodes) != 1 or sum(not f for f in full) != 1 or \
+            sum(p is Ellipsis for p in parts) > 1:
+        raise OpError(f"indexing {x.describe()} with a node takes the node alone on one axis, "
+                      f"with full slices (:) or ... elsewhere; index the result again for the "
+                      f"rest (x[idx][:, 1:]){where()}")
+    k = nodes[0]
+    before = parts[:k]
+    axis = x.ndim - (len(parts) - k) if any(p is Ellipsis for p in before) else k
+    return apply("take", x, parts[k], axis=axis)
 
 
 def _make_node(opdef, inputs, attrs, shape, dtype, name, node_scope, value) -> Node:
@@ -330,7 +364,7 @@ def _adopted(op: OpDef, position: int, array: np.ndarray, dtype: str) -> str:
     """`dtype`, which a number or untyped array at `position` takes from the other operands;
     a DTypeError where that would change its value (0.5 next to an int, 2 next to a bool, an
     int beyond int32 next to an int32)."""
-    label = f"{op.name}: input {op.inputs[position]!r} ({short_repr(array)})"
+    label = f"{op.name}: input {op.input_names(position + 1)[position]!r} ({short_repr(array)})"
     if dtype in INT_DTYPES:
         if array.dtype.kind not in "iub":
             raise DTypeError(f"{label} is a float, and the other operand is {dtype}: graphnn "
@@ -362,14 +396,15 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
              if d is not None and k not in op.own_dtype]
     default = typed[0] if typed else _untyped_default(
         [a for k, a in enumerate(args) if k not in op.own_dtype])
+    labels = op.input_names(len(args))
     out = []
-    for position, arg in enumerate(args):
+    for position, (label, arg) in enumerate(zip(labels, args)):
         if isinstance(arg, Node):
             out.append(arg)
         elif isinstance(arg, (bool, int, float, np.generic, np.ndarray, list, tuple)):
-            array = numeric_array(arg, f"{op.name}: input {op.inputs[position]!r}")
+            array = numeric_array(arg, f"{op.name}: input {label!r}")
             if array.dtype.kind not in "fiub" or array.dtype.itemsize > 8:
-                raise DTypeError(f"{op.name}: input {op.inputs[position]!r} has unsupported "
+                raise DTypeError(f"{op.name}: input {label!r} has unsupported "
                                  f"dtype {array.dtype}{where()}")
             # indices and conditions keep their own dtype; a float array keeps its own too
             keeps = position in op.own_dtype or \
@@ -377,14 +412,15 @@ def _lift(op: OpDef, args: Sequence[Any]) -> tuple[Node, ...]:
             dtype = natural_dtype(array) if keeps else _adopted(op, position, array, default)
             out.append(constant(array, dtype=dtype))
         else:
-            raise OpError(f"{op.name}: input {op.inputs[position]!r} must be a graph node, a "
+            raise OpError(f"{op.name}: input {label!r} must be a graph node, a "
                           f"number or a numpy array, got {type(arg).__name__}{where()}")
     return tuple(out)
 
 
 def _common_dtype(op: OpDef, inputs: tuple[Node, ...]) -> str:
     dtypes = {n.dtype for n in inputs}
-    described = ", ".join(f"{label} = {n.describe()}" for label, n in zip(op.inputs, inputs))
+    described = ", ".join(f"{label} = {n.describe()}"
+                          for label, n in zip(op.input_names(len(inputs)), inputs))
     if len(dtypes) > 1:
         raise DTypeError(
             f"{op.name}: operands have different dtypes ({described}); graphnn never upcasts "
@@ -449,9 +485,10 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
     op = REGISTRY.get(opname)
     if op is None:
         raise OpError(f"unknown op {opname!r}{where()}")
-    if len(args) != op.arity:
-        raise OpError(f"{op.name} takes {op.arity} input(s) ({', '.join(op.inputs)}), "
-                      f"got {len(args)}{where()}")
+    if not op.takes(len(args)):
+        wanted = "one or more inputs" if op.variadic else \
+            f"{op.arity} input(s) ({', '.join(op.inputs)})"
+        raise OpError(f"{op.name} takes {wanted}, got {len(args)}{where()}")
     inputs = _lift(op, args)
     dtype = _common_dtype(op, inputs) if op.dtype is None else None
     shapes = [n.shape for n in inputs]
@@ -462,7 +499,8 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
         shape = check_size(tuple(op.shape(*shapes, **attrs)), np.dtype(dtype).itemsize,
                            what="the result's shape")
     except (ShapeError, OpError, DTypeError) as error:
-        operands = ", ".join(f"{label} {format_shape(s)}" for label, s in zip(op.inputs, shapes))
+        operands = ", ".join(f"{label} {format_shape(s)}"
+                             for label, s in zip(op.input_names(len(shapes)), shapes))
         raise type(error)(f"{op.name}({operands}): {error}{where()}") from None
     items = tuple(sorted(attrs.items()))
     node_scope = _SCOPE.get()
@@ -474,10 +512,13 @@ def apply(opname: str, *args: NodeLike, name: str | None = None, **attrs: Any) -
 
 
 def op_function(op: OpDef) -> Callable[..., Node]:
-    """The public function `gn.<op>(*inputs, **attrs, name=None)` for a registered op."""
+    """The public function `gn.<op>(*inputs, **attrs, name=None)` for a registered op; a
+    variadic op's takes its inputs as one list, `gn.concat(xs, axis)`."""
     def function(*args: NodeLike, name: str | None = None, **attrs: Any) -> Node:
         # attributes may also be given by position after the inputs, as in numpy
         extra, args = args[op.arity:], args[:op.arity]
+        if op.variadic:
+            args = _spread(op, args)
         if len(extra) > len(op.params):
             raise OpError(f"{op.name} takes {op.arity} input(s) and attributes "
                           f"{[k for k, _ in op.params]}, got {op.arity + len(extra)} "
@@ -497,6 +538,17 @@ def op_function(op: OpDef) -> Callable[..., Node]:
     function.__doc__ = op.doc
     function.__module__ = "graphnn"
     return function
+
+
+def _spread(op: OpDef, args: tuple) -> tuple:
+    """A variadic op's list of inputs, checked: a list or tuple of one or more values."""
+    given = args[0] if args else None
+    if isinstance(given, (list, tuple)) and given:
+        return tuple(given)
+    got = "an empty list" if isinstance(given, (list, tuple)) else \
+        "nothing" if not args else f"a {type(given).__name__}"
+    raise OpError(f"{op.name} takes a list of one or more nodes ({op.inputs[0]}), got {got}"
+                  f"{where()}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,11 +70,19 @@ class Lowering:
     axis of `size` (NumPy's range, -size <= i < size): lowering checks every one before the
     op runs (a loop of codegen Checks, the kernel returning an error code), and the op gets
     a buffer of its own (never fused), so native code never reads out of bounds.
+    `pieces(out_shape, *operands, **attrs)`: the op's output as boxes, each written by a loop
+    of its own, `[(start, shape, element), ...]`, `element(index)` giving the box's element
+    at `index` (counted from the box's corner) from the operands (indexable, as in `compute`):
+    concat writes each input into its part of the output, pad the value around x. Such an op
+    is stored (never computed in its user's loop) and reads each operand element once; its
+    `compute` rule, whose selects pick the box per element, is what analyses read
+    (graphnn/compiler/batchrows.py).
     """
 
     reads_once: bool = False
     gemm: str = ""
     checks: Callable[..., tuple[tuple[int, int], ...]] | None = None
+    pieces: Callable[..., list] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +206,10 @@ class OpDef:
     taking the other operands' dtype, as numbers elsewhere do.
 
     Facts about the op: `params` (attribute names and defaults), `axes` (which attributes are
-    axes, and their kind: AXIS_KINDS), `elementwise`, `commutative` (op(x, y) = op(y, x), up
+    axes, and their kind: AXIS_KINDS), `variadic` (takes one or more inputs, all named by its
+    one input name, "xs": the rules receive them spread, `shape(*shapes)`, `vjp(g, out, *xs)`
+    returning one cotangent each, and its one `derivative` text and domain serve every
+    input; `input_names` numbers them xs0, xs1, ...), `elementwise`, `commutative` (op(x, y) = op(y, x), up
     to the sign of a zero), `shape_only` (positions of inputs whose values are never read,
     only their shapes), `domains` (per input, where sample points come from), `public`
     (exported as gn.<name>), `builtin` (one of graphnn's own ops, set by graphnn.ops),
@@ -226,6 +237,7 @@ class OpDef:
     dtype: Callable[..., str] | None = None        # (*in_dtypes, **attrs) -> result dtype
     accepts: str = "float"                         # with dtype None: operand kinds, ACCEPTS
     own_dtype: tuple[int, ...] = ()                # inputs typed by their own values
+    variadic: bool = False                         # any number (>= 1) of inputs, named xs0...
     elementwise: bool = False                      # output = broadcast of inputs, per element
     commutative: bool = False                      # op(x, y) = op(y, x)
     shape_only: tuple[int, ...] = ()               # inputs read for their shape alone
@@ -247,7 +259,27 @@ class OpDef:
 
     @property
     def arity(self) -> int:
+        """The number of input names declared (a variadic op's one name covers them all)."""
         return len(self.inputs)
+
+    def takes(self, count: int) -> bool:
+        """Whether the op accepts `count` inputs."""
+        return count >= 1 if self.variadic else count == self.arity
+
+    def input_names(self, count: int | None = None) -> tuple[str, ...]:
+        """The names of the op's inputs when it has `count` of them: `inputs`, or for a
+        variadic op its one name numbered (xs0, xs1, ...: identifiers, as symbols need).
+
+        >>> OpDef("concat", ("xs",), "doc", shape=max, variadic=True).input_names(2)
+        ('xs0', 'xs1')
+        """
+        if not self.variadic:
+            return self.inputs
+        return tuple(f"{self.inputs[0]}{k}" for k in range(1 if count is None else count))
+
+    def derivative_of(self, position: int) -> str:
+        """The drawings' derivative text of the input at `position`."""
+        return self.derivative[0 if self.variadic else position]
 
     @property
     def composite(self) -> bool:
@@ -271,7 +303,9 @@ class OpDef:
 
     def domain(self, position: int) -> Domain:
         """Where sample points of input `position` come from."""
-        return self.domains[position] if self.domains else REAL
+        if not self.domains:
+            return REAL
+        return self.domains[0 if self.variadic else position]
 
     def __repr__(self) -> str:
         return f"OpDef({self.name!r})"
@@ -331,6 +365,8 @@ def _check_lowering(op: OpDef) -> str:
         return "reads_once needs a compute rule reducing over an axis attribute of kind 'many'"
     if op.lowering.gemm and (op.lowering.gemm not in GEMM_FORMS or op.compute is None):
         return f"gemm must be one of {GEMM_FORMS}, with a compute rule to fall back on"
+    if op.lowering.pieces is not None and (op.compute is None or op.lowering.gemm):
+        return "pieces needs a compute rule (what analyses read), and no gemm form"
     return ""
 
 
@@ -354,6 +390,10 @@ def _check_inputs(op: OpDef) -> str:
         return f"accepts {op.accepts!r}, not one of {ACCEPTS}"
     if not all(0 <= k < op.arity for k in op.own_dtype) or (op.own_dtype and op.dtype is None):
         return "declares own_dtype positions beyond its inputs, or without a dtype rule"
+    if op.variadic and (op.arity != 1 or op.commutative or op.elementwise or op.shape_only
+                        or op.activation):
+        return ("is variadic: it declares one input name (inputs=(\"xs\",)), and is neither "
+                "commutative, elementwise, an activation nor reads an input for its shape only")
     if op.commutative and op.arity != 2:
         return "is commutative but does not take two inputs"
     if not all(0 <= k < op.arity for k in op.shape_only):
@@ -374,10 +414,10 @@ def _check_checks(op: OpDef) -> str:
         return ("declares no symbolic=Symbolic(instances=...): the small shapes check_ops "
                 "proves its rules on (or Symbolic(without=...) saying why there are none)")
     for point in op.symbolic.instances:
-        if len(point.shapes) != op.arity or not set(point.attrs) <= params:
+        if not op.takes(len(point.shapes)) or not set(point.attrs) <= params:
             return f"has an instance that does not fit its inputs and attributes: {point}"
     for kink in op.kinks:
-        if len(kink.values) != op.arity or not set(kink.attrs) <= params:
+        if not op.takes(len(kink.values)) or not set(kink.attrs) <= params:
             return f"has a kink that does not fit its inputs and attributes: {kink}"
     return ""
 

@@ -124,7 +124,8 @@ def _check(graph: Graph, batched: list[Node], shapes: BatchShapes,
                     not _same_row(probe[node], probe[source], axis[node], axis[source],
                                   position):
                 raise _Refused(f"{shapes.call(node)} reads other rows of its operand "
-                               f"{node.opdef.inputs[position]!r} to compute a row")
+                               f"{node.opdef.input_names(len(node.inputs))[position]!r} to "
+                               "compute a row")
     for k, out in enumerate(graph.outputs):
         if out not in dependent or axis[out] != 0:
             where = "does not depend on the batch" if out not in dependent else \

@@ -65,8 +65,8 @@ class BatchShapes:
 
     def call(self, node: Node) -> str:
         """The node's op and operands with symbolic shapes: mul(x [B,2], y [5,2])."""
-        operands = ", ".join(f"{label} {self.text(x)}"
-                             for label, x in zip(node.opdef.inputs, node.inputs))
+        labels = node.opdef.input_names(len(node.inputs))
+        operands = ", ".join(f"{label} {self.text(x)}" for label, x in zip(labels, node.inputs))
         return f"{node.op}({operands})"
 
 

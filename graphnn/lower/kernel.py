@@ -119,8 +119,9 @@ class Lowering:
             lowering = node.opdef.lowering
             if node.opdef.indexing is None or _constant(node):
                 continue
-            for source in node.inputs:       # operands read many times by an indexing op
-                if not lowering.reads_once and cost[source] > 0 and \
+            once = lowering.reads_once or lowering.pieces is not None
+            for source in _read(node):       # operands read many times by an indexing op
+                if not once and cost[source] > 0 and \
                         not (lowering.gemm == "matmul" and memory_of(source, keep)):
                     keep.add(source)
         for node in self.order:
@@ -190,6 +191,7 @@ class Lowering:
         # an op whose indices are checked runs in its own loop, after its checks
         return (node not in self.outputs and not node.opdef.lowering.gemm and not strided
                 and node.opdef.lowering.checks is None
+                and node.opdef.lowering.pieces is None
                 and len(users) == 1 and users[0].opdef.scalar is not None
                 and users[0].shape == node.shape)
 
@@ -428,6 +430,8 @@ class Lowering:
                 return stmts
         buffer = self.buffers[node]
         operands = [_Operand(self, i) for i in node.inputs]
+        if node.opdef.lowering.pieces is not None:
+            return self._pieces_stage(node, buffer, operands)
 
         def store(*index):
             return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
@@ -435,6 +439,24 @@ class Lowering:
         parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \
             touched >= self.options.parallel_elements
         return [loops.loop_nest(node.shape, store, parallel=parallel)]
+
+
+    def _pieces_stage(self, node: Node, buffer: loops.Buffer, operands: list) -> list:
+        """One loop nest per box of an op that declares its output's pieces (Lowering.pieces:
+        concat's inputs, pad's interior and borders)."""
+        stmts = []
+        for start, shape, element in node.opdef.lowering.pieces(node.shape, *operands,
+                                                                **node.attrs):
+            if math.prod(shape) == 0:
+                continue
+
+            def store(*index, start=start, element=element):
+                at = tuple(i + s if s else i for i, s in zip(index, start))
+                return loops.store(buffer, at, element(index))
+            size = math.prod(shape)         # a copy: each element read once, written once
+            parallel = size >= _PARALLEL_MIN_OUTPUTS and 2 * size >= self.options.parallel_elements
+            stmts.append(loops.loop_nest(shape, store, parallel=parallel))
+        return stmts
 
 
 class _Operand:

@@ -23,9 +23,13 @@ from graphnn.ops.compare import (
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
 from graphnn.ops.gates import above, maximum, minimum
 from graphnn.ops.gather import argmax, argmin, first_match, one_hot, take, take_grad
+from graphnn.ops.indexing import slice_grad
+from graphnn.ops.indexing import slice_op as slice  # noqa: A004 (gn.ops.slice, as numpy's)
+from graphnn.ops.joining import concat, pad, split, stack
 from graphnn.ops.layout import broadcast_like, broadcast_to, reshape, transpose
 from graphnn.ops.linalg import matmul
 from graphnn.ops.losses import binary_cross_entropy, mse, softmax_cross_entropy
+from graphnn.ops.rearrange import expand_dims, flip, repeat, squeeze, tile
 from graphnn.ops.pool import (
                               avg_pool2d,
                               avg_pool2d_grad,

@@ -58,7 +58,7 @@ def _node_problem(node: Node) -> str | None:
             return f"holds a {value.dtype} array of shape {value.shape}"
         return None
     op = REGISTRY.get(node.op)
-    if op is not node.opdef or len(node.inputs) != op.arity:
+    if op is not node.opdef or not op.takes(len(node.inputs)):
         return "is not a registered op with that many inputs"
     shapes = [i.shape for i in node.inputs]
     attrs = dict(node.attr_items)

@@ -194,9 +194,10 @@ class _Writer:
         label = self.edge_label(edge)
         if label:
             return {"label": label}
-        op = edge.consumer.opdef
-        if len(op.inputs) == 2 and not op.commutative and not self.style.teaching:
-            return {"headlabel": op.inputs[edge.position],
+        op, count = edge.consumer.opdef, len(edge.consumer.inputs)
+        if (count == 2 or op.variadic and count > 1) and not op.commutative and \
+                not self.style.teaching:
+            return {"headlabel": op.input_names(count)[edge.position],
                     "fontsize": str(max(9, self.style.min_text)),
                     "fontcolor": MUTED_COLOR}
         return {}

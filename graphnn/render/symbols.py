@@ -159,10 +159,11 @@ def derivative(node: Node, position: int, names: Mapping[Node, str],
         mapping = {"x": names[drawn[0]]} if named else {}
         formula, wrt = substitute(folded.derivative, mapping), mapping.get("x", "x")
     else:
-        placeholders = {p: names[i] for p, i in zip(op.inputs, node.inputs)} if named else {}
+        labels = op.input_names(len(node.inputs))
+        placeholders = {p: names[i] for p, i in zip(labels, node.inputs)} if named else {}
         # an input called out (max_pool2d_grad's x, out, g) is that input, not the output
-        formula = substitute(op.derivative[position], {"out": output, **placeholders})
-        wrt = placeholders.get(op.inputs[position], op.inputs[position])
+        formula = substitute(op.derivative_of(position), {"out": output, **placeholders})
+        wrt = placeholders.get(labels[position], labels[position])
     if op.elementwise:
         return Derivative(f"∂{output}/∂{wrt}", formula, local=True)
     if gradient_of:

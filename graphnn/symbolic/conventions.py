@@ -53,7 +53,8 @@ class Convention:
         when its result is not a scalar; the inputs; the feed."""
         op = REGISTRY[self.op]
         values = [np.asarray(v, dtype=float) for v in self.kink.values]
-        inputs = [input(name, shape=v.shape) for name, v in zip(op.inputs, values)]
+        inputs = [input(name, shape=v.shape)
+                  for name, v in zip(op.input_names(len(values)), values)]
         y = apply(self.op, *inputs, **self.kink.attrs)
         y = y if y.shape == () else apply("sum", y)
         return y, inputs, {n.name: v if v.shape else float(v) for n, v in zip(inputs, values)}

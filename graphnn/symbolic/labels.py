@@ -98,7 +98,8 @@ def _names(node: Node, values: Mapping[Node, np.ndarray], seed: Node) -> dict[st
     op = node.opdef
     # out is the op's output, unless an input has that name (max_pool2d_grad's x, out, g)
     names = {"out": values[node], seed.name: values[seed]}
-    names.update({label: values[i] for label, i in zip(op.inputs, node.inputs)})
+    names.update({label: values[i]
+                  for label, i in zip(op.input_names(len(node.inputs)), node.inputs)})
     names.update({k: np.asarray(exact(v), dtype=object) for k, v in node.attr_items
                   if isinstance(v, float)})
     names.update({k: np.asarray(sympy.Integer(count(node)), dtype=object)
@@ -113,7 +114,7 @@ def label_gradient(node: Node, position: int, values: Mapping[Node, np.ndarray],
     `values` holds the SymPy elements of the node, its inputs and the upstream gradient `seed`.
     """
     target = node.inputs[position]
-    text = node.opdef.derivative[position]
+    text = node.opdef.derivative_of(position)
     value, used = read_label(text, _names(node, values, seed), _functions(node, target))
     if seed.name in used:
         return value
@@ -128,7 +129,8 @@ def label_gradient(node: Node, position: int, values: Mapping[Node, np.ndarray],
 def _label_claim(out: Node, inputs: list[Node], seed: Node,
                  values: dict[Node, np.ndarray]) -> list[tuple[str, np.ndarray]]:
     claims = []
-    for position, (text, node) in enumerate(zip(out.opdef.derivative, inputs)):
+    for position, node in enumerate(inputs):
+        text = out.opdef.derivative_of(position)
         value = label_gradient(out, position, values, seed)
         if value.shape != node.shape:
             raise LabelError(f"the label {text!r} of {out.op} has shape {value.shape}, but "
@@ -154,7 +156,7 @@ def _at_kink(convention: Convention) -> Row:
     """The label's value at a kink against graphnn's gradient there (drawn beside it)."""
     y, wrt, feed = convention.build()
     ours = [float(v) for v in evaluate(Graph(grad(y, wrt), wrt), feed)]
-    seed = input(cotangent_name(y.opdef.inputs))
+    seed = input(cotangent_name(y.opdef.input_names(len(y.inputs))))
     values = translate([y], functions=False)
     values[seed] = np.asarray(sympy.S.One, dtype=object)
     kink = {values[i][()]: exact(feed[i.name]) for i in y.inputs}

@@ -92,18 +92,19 @@ def prove_instance(name: str, instance: Instance, deadline: float, claim: Claim 
     what the claim may take for granted about the inputs (one-hot rows sum to 1).
     """
     op = REGISTRY[name]
-    inputs = [input(label, shape=s) for label, s in zip(op.inputs, instance.shapes)]
+    labels = op.input_names(len(instance.shapes))
+    inputs = [input(label, shape=s) for label, s in zip(labels, instance.shapes)]
     out = apply(name, *inputs, **instance.attrs)
-    seed = input(cotangent_name(op.inputs), shape=out.shape)
+    seed = input(cotangent_name(labels), shape=out.shape)
     values = translate([out, seed], functions=False)
     claims = claim(out, inputs, seed, values)
     vjp_sum = sympy.Add(*(g * f for g, f in zip(values[seed].flat, values[out].flat)))
     domains = {s: op.domain(k) for k, node in enumerate(inputs) for s in values[node].flat}
     substitutions = assume(*(values[node] for node in inputs)) if assume else None
     chosen = rational_points(vjp_sum.free_symbols | set(values[seed].flat), points, 0, domains)
-    shown = instance.describe(op.inputs)
+    shown = instance.describe(labels)
     rows = []
-    for node, label, (what, claimed) in zip(inputs, op.inputs, claims):
+    for node, label, (what, claimed) in zip(inputs, labels, claims):
         decisions = []
         for index in np.ndindex(node.shape):
             if time.monotonic() > deadline:

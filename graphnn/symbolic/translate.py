@@ -143,7 +143,7 @@ def _apply(node: Node, args: list[np.ndarray], functions: bool, cache: dict) -> 
         inner = translate([expansion], dict(zip(node.inputs, args)), functions)
         return inner[expansion]
     if op.elementwise:
-        scalar = np.frompyfunc(lambda *xs: form(*xs, **attrs), op.arity, 1)
+        scalar = np.frompyfunc(lambda *xs: form(*xs, **attrs), len(args), 1)
         return _as_elements(node, scalar(*args), cache)
     return _as_elements(node, form(*args, **attrs), cache)
 

@@ -208,6 +208,27 @@ UNDERFLOW_GRADIENT = ("every gradient entry is below e^-87 (subnormal in float64
                       "smaller than the rounding of the values near 1, so no difference sees it")
 
 
+def specials(shape: tuple[int, ...]) -> Array:
+    """0, -0, ±inf, NaN, large and tiny values in turn: a layout op moves each unchanged, and
+    the selects of pad, concat and slice_grad never let one leak to another element."""
+    values = [0.0, -0.0, inf, -inf, nan, 1e300, -1e-300, 1.5]
+    return np.resize(np.array(values), shape)
+
+
+def layout(shapes, attrs=None, **kw) -> Case:
+    """A case of a layout op, with edges at large and tiny magnitudes, zero and the special
+    values (every operand). With several operands, a large first one absorbs the others' tiny
+    contributions to the sum the gradient check differences."""
+    absorbed = {f"xs{k}": ABSORBED_PARTS for k in range(1, len(shapes))}
+    case = at_magnitudes(Case(shapes, attrs or {}, **kw), absorbed=absorbed)
+    case.edges.append(tuple(specials(s) for s in shapes))
+    return case
+
+
+S = slice      # index parts of the slice op's rows
+ABSORBED_PARTS = ("the other parts are absorbed: the weighted sum the differences take is "
+                  "1e150 and rounds their 1e-150 away")
+
 CASES: dict[str, list[Case]] = {
     "add": binary(EDGES_SUM),
     "sub": binary(EDGES_SUM),
@@ -408,6 +429,45 @@ CASES: dict[str, list[Case]] = {
         Case(((2, 2, 3), (2, 2, 3)), sample=lambda r: (r.normal(size=(2, 2, 3)),
                                                        r.dirichlet(np.ones(3), size=(2, 2))),
              expected=_softmax_ce, step=scipy_step, label="soft targets")],
+    "slice": [layout(((3, 4),), {"index": (S(1, None), S(None, None, -2))}),
+              Case(((2, 3, 4),), {"index": (None, Ellipsis, 0)}, label="None, ..., int"),
+              Case(((5,),), {"index": (S(-1, -6, -2),)}, label="negative bounds and step"),
+              Case(((4, 3),), {"index": -1}, label="negative int"),
+              Case(((3,),), {"index": (S(10, 20),)}, label="empty, clamped"),
+              Case(((1,),), {"index": (0, None)}, label="size 1"),
+              Case(((2, 3),), {"index": ()}, label="everything")],
+    "slice_grad": [at_magnitudes(Case(((2,), (3, 4)), {"index": (S(None, None, 2), -1)}),
+                                 (specials((2,)), specials((3, 4)))),
+                   Case(((2, 2, 1), (4, 3)), {"index": (S(None, None, -2), S(0, 2), None)},
+                        label="negative step, new axis"),
+                   Case(((0,), (3,)), {"index": (S(5, None),)}, label="empty")],
+    "concat": [layout(((2, 1), (2, 3)), {"axis": 1}),
+               Case(((1,), (3,), (2,)), label="three"),
+               Case(((2, 0), (2, 2)), {"axis": -1}, label="an empty part"),
+               Case(((3, 2),), label="one")],
+    "stack": [layout(((3,), (3,))),
+              Case(((2, 2), (2, 2), (2, 2)), {"axis": -1}, label="last axis"),
+              Case(((), ()), label="scalars")],
+    "pad": [layout(((2, 3),), {"widths": ((1, 0), (2, 1))}),
+            Case(((3,),), {"widths": 2, "value": 1e3}, label="large border"),
+            Case(((2, 2),), {"widths": (1, 2), "value": -2.5}, label="negative border"),
+            Case(((1, 2),), {"widths": ((0, 0), (0, 3)), "value": 1.5}, label="one side"),
+            Case(((),), {"widths": 3}, label="scalar")],
+    "squeeze": [layout(((1, 3, 1),), {"axis": (0, 2)}),
+                Case(((1,),), {"axis": 0}, label="to scalar"),
+                Case(((2, 1),), {"axis": -1}, label="last")],
+    "expand_dims": [layout(((2, 3),), {"axis": 1}),
+                    Case(((),), {"axis": 0}, label="scalar"),
+                    Case(((3,),), {"axis": -1}, label="last")],
+    "flip": [layout(((3, 4),)), Case(((2, 3, 4),), {"axis": (0, 2)}, label="two axes"),
+             Case(((1, 2),), {"axis": 0}, label="size 1")],
+    "tile": [layout(((2, 3),), {"reps": (2, 1)}),
+             Case(((3,),), {"reps": (2, 2)}, label="new axis"),
+             Case(((2, 2),), {"reps": 3}, label="int"),
+             Case(((2,),), {"reps": 0}, label="none")],
+    "repeat": [layout(((2, 3),), {"repeats": 2, "axis": 1}),
+               Case(((3,),), {"repeats": 3, "axis": 0}, label="vector"),
+               Case(((2, 2),), {"repeats": 1, "axis": -2}, label="once")],
 }
 
 CASES.update(dtype_cases(Case))
@@ -417,7 +477,8 @@ CASES.update(dtype_cases(Case))
 MULTILINEAR = frozenset({"matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_weight",
                          "take", "take_grad",
                          "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
-                         "avg_pool2d_grad"})
+                         "avg_pool2d_grad", "slice", "slice_grad", "concat", "stack", "pad",
+                         "squeeze", "expand_dims", "flip", "tile", "repeat"})
 
 
 def edge_arrays(case: Case, edge: tuple[Any, ...]) -> list[Array]:

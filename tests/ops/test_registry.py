@@ -122,7 +122,12 @@ def _gradient_check(name, case, arrays, seed, wrt=None):
         numeric, rounding = differentiate(value, arrays, i, cotangent, case.step,
                                           quadratic=name in MULTILINEAR)
         assert_gradient_close(analytic, numeric, rounding, case.rtol,
-                              what=f"d {name} / d {REGISTRY[name].inputs[i]}")
+                              what=f"d {name} / d {_names(name, arrays)[i]}")
+
+
+def _names(name, operands):
+    """The op's input names for these operands (a variadic op's numbered: xs0, xs1, ...)."""
+    return REGISTRY[name].input_names(len(operands))
 
 
 def _wrt(case):
@@ -156,7 +161,7 @@ def test_edge_values(name, k, case):
 
 def _edge_skips(name, case, edge):
     """The operands whose gradient is checked at this edge, and why the others are not."""
-    inputs = REGISTRY[name].inputs
+    inputs = _names(name, case.shapes)
     skips = gradient_skips(edge, _edge_arrays(case, edge), [inputs[i] for i in _wrt(case)])
     return [i for i in _wrt(case) if inputs[i] not in skips], skips
 
@@ -218,7 +223,7 @@ def test_gradient_of_gradient(name, k, case):
             lambda p: float(gn.evaluate(gn.Graph(h, nodes), feed_for(nodes, p))[0]), arrays, i)
         scale = max(1.0, float(np.max(np.abs(numeric), initial=0.0)))
         assert_same(value, numeric, rtol=1e-4, atol=1e-6 * scale,
-                    what=f"d² {name} / d {REGISTRY[name].inputs[i]}²")
+                    what=f"d² {name} / d {_names(name, arrays)[i]}²")
 
 
 def _sympy_value(op, arrays, attrs):
