@@ -38,6 +38,7 @@ from graphnn.ops import argmax, argmin, cast, clip, equal, greater, greater_equa
 from graphnn.ops import less_equal, logical_and, logical_not, logical_or, not_equal, one_hot
 from graphnn.ops import take, where
 from graphnn.ops import concat, expand_dims, flip, pad, repeat, split, squeeze, stack, tile
+from graphnn.ops import batch_norm, conv1d, global_avg_pool2d, layer_norm
 
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "where",
     "IndexingError", "concat", "expand_dims", "flip", "pad", "repeat", "split", "squeeze",
     "stack", "tile",
+    "batch_norm", "conv1d", "global_avg_pool2d", "layer_norm",
 ]
 
 

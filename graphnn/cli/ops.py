@@ -11,18 +11,32 @@ from types import ModuleType
 
 from graphnn.ir import OpDef, op_function
 
-# by module path: graphnn.ops.softmax the module is shadowed by the softmax function
+# by module path: graphnn.ops.softmax the module is shadowed by the softmax function; a family
+# may span several modules (listed one after the other)
 FAMILIES: tuple[tuple[str, ModuleType], ...] = tuple(
     (title, importlib.import_module(f"graphnn.ops.{module}")) for title, module in (
         ("Arithmetic", "arithmetic"), ("Gates", "gates"), ("Activations", "activations"),
         ("Reductions", "reduce"), ("Shape", "layout"), ("Linear algebra", "linalg"),
-        ("Convolution", "conv"), ("Pooling", "pool"), ("Softmax", "softmax"),
+        ("Convolution", "conv"), ("Convolution", "conv1d"), ("Pooling", "maxpool"),
+        ("Pooling", "avgpool"), ("Normalization", "normalization"), ("Softmax", "softmax"),
         ("Losses", "losses"), ("Sources", "source")))
 
 
 def family_ops(module: ModuleType) -> list[OpDef]:
-    """The OpDefs a family module defines, in definition order."""
+    """The OpDefs a family module holds (its own and those it imports), in order."""
     return [value for value in vars(module).values() if isinstance(value, OpDef)]
+
+
+def sections() -> dict[str, list[OpDef]]:
+    """Each family's ops by title, each op once: under the first module that holds it (conv1d's
+    module imports conv2d, which conv's module lists already)."""
+    seen: set[str] = set()
+    by_title: dict[str, list[OpDef]] = {}
+    for title, module in FAMILIES:
+        ops = [op for op in family_ops(module) if op.name not in seen]
+        seen.update(op.name for op in ops)
+        by_title.setdefault(title, []).extend(ops)
+    return by_title
 
 
 def _kind(op: OpDef) -> str:
@@ -72,13 +86,13 @@ def op_reference() -> str:
              "by an expansion into primitives. Internal ops are built by gradient rules; you "
              "can call them through `gn.ops`.", ""]
     lines += ["| op | family | what it computes |", "|---|---|---|"]
-    for title, module in FAMILIES:
+    for title, ops in sections().items():
         lines += [f"| [`{op.name}`](#{op.name}) | {title.lower()} | {_summary(op)} |"
-                  for op in family_ops(module) if op.public]
+                  for op in ops if op.public]
     lines.append("")
-    for title, module in FAMILIES:
+    for title, ops in sections().items():
         lines += [f"## {title}", ""]
-        for op in family_ops(module):
+        for op in ops:
             lines += [f"### {op.name}", "", f"`{_signature(op)}`: {_kind(op)}.", ""]
             lines += _doc_markdown(op.doc)
             if op.arity:

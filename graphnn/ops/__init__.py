@@ -21,6 +21,7 @@ from graphnn.ops.compare import (
                                  where,
 )
 from graphnn.ops.conv import conv2d, conv2d_grad_input, conv2d_grad_weight
+from graphnn.ops.conv1d import conv1d
 from graphnn.ops.gates import above, maximum, minimum
 from graphnn.ops.gather import argmax, argmin, first_match, one_hot, take, take_grad
 from graphnn.ops.indexing import slice_grad
@@ -30,13 +31,9 @@ from graphnn.ops.layout import broadcast_like, broadcast_to, reshape, transpose
 from graphnn.ops.linalg import matmul
 from graphnn.ops.losses import binary_cross_entropy, mse, softmax_cross_entropy
 from graphnn.ops.rearrange import expand_dims, flip, repeat, squeeze, tile
-from graphnn.ops.pool import (
-                              avg_pool2d,
-                              avg_pool2d_grad,
-                              max_pool2d,
-                              max_pool2d_grad,
-                              max_pool2d_select,
-)
+from graphnn.ops.avgpool import avg_pool2d, avg_pool2d_grad, global_avg_pool2d
+from graphnn.ops.maxpool import max_pool2d, max_pool2d_grad, max_pool2d_select
+from graphnn.ops.normalization import batch_norm, layer_norm
 from graphnn.ops.reduce import max, mean, min, sum
 from graphnn.ops.softmax import log_softmax, softmax
 from graphnn.ops.source import size

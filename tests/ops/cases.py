@@ -117,62 +117,158 @@ def unary(shapes=((3, 4), (), (1,), (2, 1, 3)), edges=EDGES_UNARY, **kw) -> list
             for k, s in enumerate(shapes)]
 
 
-def _conv_naive(x, w, stride=(1, 1), padding=(0, 0)):
-    (sh, sw), (ph, pw) = stride, padding
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+def _conv_naive(x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """The textbook loops: each output a sum over its group's channels and the dilated taps."""
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple(padding))
     n, _, hp, wp = xp.shape
-    o, c, kh, kw = w.shape
-    out = np.zeros((n, o, (hp - kh) // sh + 1, (wp - kw) // sw + 1))
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    out = np.zeros((n, o, (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1))
     for b, f, i, j in np.ndindex(out.shape):
-        out[b, f, i, j] = np.sum(xp[b, :, i * sh:i * sh + kh, j * sw:j * sw + kw] * w[f])
+        c0 = f // og * cg
+        window = xp[b, c0:c0 + cg, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                    j * sw:j * sw + dw * (kw - 1) + 1:dw]
+        out[b, f, i, j] = np.sum(window * w[f])
     return out
 
 
-def _conv_input_adjoint(g, w, input_hw, stride=(1, 1), padding=(0, 0)):
+def _conv_input_adjoint(g, w, input_hw, **attrs):
     """dx as the transpose of the (linear in x) naive convolution, column by column."""
-    n, c = g.shape[0], w.shape[1]
+    n, c = g.shape[0], w.shape[1] * attrs.get("groups", 1)
     basis = np.zeros((n, c) + tuple(input_hw))
     out = np.zeros_like(basis)
     for index in np.ndindex(basis.shape):
         basis[index] = 1.0
-        out[index] = np.sum(_conv_naive(basis, w, stride, padding) * g)
+        out[index] = np.sum(_conv_naive(basis, w, **attrs) * g)
         basis[index] = 0.0
     return out
 
 
-def _conv_weight_adjoint(x, g, kernel_hw, stride=(1, 1), padding=(0, 0)):
-    shape = (g.shape[1], x.shape[1]) + tuple(kernel_hw)
+def _conv_weight_adjoint(x, g, kernel_hw, **attrs):
+    shape = (g.shape[1], x.shape[1] // attrs.get("groups", 1)) + tuple(kernel_hw)
     basis, out = np.zeros(shape), np.zeros(shape)
     for index in np.ndindex(shape):
         basis[index] = 1.0
-        out[index] = np.sum(_conv_naive(x, basis, stride, padding) * g)
+        out[index] = np.sum(_conv_naive(x, basis, **attrs) * g)
         basis[index] = 0.0
     return out
 
 
-def _pool_naive(x, kernel=2, stride=None, reduce=np.max):
+def _conv_row(x_shape, w_shape, edges=False, label="", **attrs) -> Case:
+    case = Case((x_shape, w_shape), attrs=attrs, expected=_conv_naive, label=label)
+    return at_magnitudes(case) if edges else case
+
+
+def _conv_grad_input_row(g_shape, w_shape, input_hw, label="", **attrs) -> Case:
+    return Case((g_shape, w_shape), attrs={"input_hw": input_hw, **attrs}, label=label,
+                expected=_conv_input_adjoint)
+
+
+def _conv_grad_weight_row(x_shape, g_shape, kernel_hw, edges=False, label="", **attrs) -> Case:
+    case = Case((x_shape, g_shape), attrs={"kernel_hw": kernel_hw, **attrs}, label=label,
+                expected=_conv_weight_adjoint)
+    return at_magnitudes(case) if edges else case
+
+
+def _pool_naive(x, kernel=2, stride=None, padding=((0, 0), (0, 0)), reduce=np.max,
+                count_include_pad=True):
+    """The textbook loops over each window's input elements (padding left out of max and
+    of the mean, or counted as zeros when count_include_pad)."""
     k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
     s = k if stride is None else (stride if isinstance(stride, tuple) else (stride, stride))
+    (top, bottom), (left, right) = padding
     n, c, h, w = x.shape
-    out = np.zeros((n, c, (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1))
+    out = np.zeros((n, c, (h + top + bottom - k[0]) // s[0] + 1,
+                    (w + left + right - k[1]) // s[1] + 1))
     for b, f, i, j in np.ndindex(out.shape):
-        out[b, f, i, j] = reduce(x[b, f, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]])
+        r0, c0 = i * s[0] - top, j * s[1] - left
+        window = x[b, f, max(r0, 0):r0 + k[0], max(c0, 0):c0 + k[1]]
+        out[b, f, i, j] = reduce(window)
+        if reduce is np.mean and count_include_pad:
+            out[b, f, i, j] = np.sum(window) / (k[0] * k[1])
     return out
 
 
-def _pool_grad_sample(kernel, stride, shape):
+def _max_naive(x, kernel, stride, padding):
+    return _pool_naive(x, kernel, stride, padding)
+
+
+def _avg_naive(x, kernel, stride, padding, count_include_pad):
+    return _pool_naive(x, kernel, stride, padding, np.mean, count_include_pad)
+
+
+def _pool_grad_sample(kernel, stride, shape, padding=((0, 0), (0, 0))):
     def sample(rng):
         x = rng.permutation(np.prod(shape)).reshape(shape) / 7.0      # distinct values
-        out = _pool_naive(x, kernel, stride)
+        out = _pool_naive(x, kernel, stride, padding)
         return x, out, rng.normal(size=out.shape)
     return sample
 
 
-def _select_sample(kernel, stride, shape):
+def _select_sample(kernel, stride, shape, padding=((0, 0), (0, 0))):
     def sample(rng):
-        x, out, _ = _pool_grad_sample(kernel, stride, shape)(rng)
+        x, out, _ = _pool_grad_sample(kernel, stride, shape, padding)(rng)
         return x, out, rng.normal(size=shape)
     return sample
+
+
+def _distinct(shape):
+    return lambda r: [r.permutation(np.prod(shape)).reshape(shape) / 9.0]
+
+
+def _conv1d_naive(x, w, stride, padding, dilation, groups):
+    return _conv_naive(x[:, :, None, :], w[:, :, None, :], (1, stride), ((0, 0), padding),
+                       (1, dilation), groups)[:, :, 0, :]
+
+
+def _conv1d_row(x_shape, w_shape, edges=False, label="", **attrs) -> Case:
+    case = Case((x_shape, w_shape), attrs=attrs, expected=_conv1d_naive, label=label)
+    return at_magnitudes(case) if edges else case
+
+
+def _layer_norm_naive(x, axis, eps):
+    return (x - np.mean(x, axis=axis, keepdims=True)) / np.sqrt(
+        np.var(x, axis=axis, keepdims=True) + eps)
+
+
+def _batch_norm_naive(x, mean, var, gamma, beta, eps):
+    out = np.empty_like(x)
+    for c in range(x.shape[1]):
+        out[:, c] = (x[:, c] - mean[c]) / np.sqrt(var[c] + eps) * gamma[c] + beta[c]
+    return out
+
+
+def _batch_norm_row(x_shape, channels, label="", **attrs) -> Case:
+    return Case((x_shape,) + ((channels,),) * 4, attrs=attrs, expected=_batch_norm_naive,
+                ranges=((-2, 2), (-1, 1), (0.5, 2), (-2, 2), (-2, 2)), label=label)
+
+
+def _with_edges(case: Case, edges: list) -> Case:
+    case.edges = edges
+    return case
+
+
+def _batch_norm_edges(x_shape, channels) -> list:
+    """Large inputs and statistics with an output of order 1e3, tiny ones (var + eps about
+    1e-3), a variance of 0 (eps alone keeps the division finite) and all zeros."""
+    def operands(scales, seed=0):
+        shapes = (x_shape,) + ((channels,),) * 4
+        return [pattern(s, m, seed + k) for k, (s, m) in enumerate(zip(shapes, scales))]
+    x, mean, var, gamma, beta = operands((LARGE, LARGE, LARGE, 1e3, 1e3))
+    large = Edge(x, mean, var * var, gamma, beta)
+    x, mean, var, gamma, beta = operands((TINY, TINY, 1e-3, 1.0, TINY), seed=5)
+    tiny = Edge(x, mean, np.abs(var), gamma, beta)
+    zero_var = Edge(pattern(x_shape, 1.0), np.zeros(channels), np.zeros(channels),
+                    np.ones(channels), np.zeros(channels), skip={
+                        "var": "var + eps is 1e-5, and the step at var = 0 (6e-6, absolute) "
+                               "spans most of it: the differences' truncation is not small"})
+    zeros = Edge(*[np.zeros(x_shape)] + [np.zeros(channels)] * 4)
+    return [large, tiny, zero_var, zeros]
+
+
+def _batched_einsum(a, b):
+    return np.einsum("...ik,...kj->...ij", a, b)
 
 
 def _onehot(rng, n, k):
@@ -188,13 +284,24 @@ def _softmax_ce(z, t):
     return -np.sum(t * scipy.special.log_softmax(z, axis=-1)) / np.prod(z.shape[:-1])
 
 
-def _pool_grad_edges(shape, third_shape):
+def _pool_grad_edges(shape, third_shape, kernel=2, stride=None, padding=((0, 0), (0, 0))):
     """max_pool2d_grad and max_pool2d_select: x large, tiny, all tied (4 per window) and tied
     in pairs, with out = max_pool2d(x); both are linear in their third operand, so ties in x
     do not stop the check."""
     xs = [pattern(shape, LARGE), pattern(shape, TINY), np.zeros(shape), pair_ties(shape)]
-    return [Edge(x, _pool_naive(x), pattern(third_shape, scale, seed=1))
+    return [Edge(x, _pool_naive(x, kernel, stride, padding), pattern(third_shape, scale, seed=1))
             for x, scale in zip(xs, [LARGE, TINY, 1.0, 1.0])]
+
+
+def _avg_grad_adjoint(g, input_hw, **attrs):
+    """avg_pool2d_grad as the transpose of the (linear) naive average pooling."""
+    basis = np.zeros(g.shape[:2] + tuple(input_hw))
+    out = np.zeros_like(basis)
+    for index in np.ndindex(basis.shape):
+        basis[index] = 1.0
+        out[index] = np.sum(_avg_naive(basis, **attrs) * g)
+        basis[index] = 0.0
+    return out
 
 
 def _rows(*rows):
@@ -330,58 +437,139 @@ CASES: dict[str, list[Case]] = {
                Case(((3, 4), (4,)), label="matrix @ vector"),
                Case(((4,), (4,)), label="dot"),
                Case(((2, 3, 4), (4, 5)), label="batched"),
-               Case(((2, 1, 3, 4), (5, 4, 2)), label="batch broadcast")],
+               Case(((2, 1, 3, 4), (5, 4, 2)), label="batch broadcast"),
+               # rank 3 and 4, the batch axes broadcast on either side (einsum's "..." is the
+               # independent reference)
+               Case(((2, 3, 4), (2, 4, 5)), expected=_batched_einsum, label="rank 3"),
+               Case(((3, 4), (2, 4, 5)), expected=_batched_einsum, label="matrix @ rank 3"),
+               Case(((1, 3, 4), (2, 4, 5)), expected=_batched_einsum,
+                    label="rank 3, left broadcast"),
+               Case(((2, 3, 4), (1, 4, 5)), expected=_batched_einsum,
+                    label="rank 3, right broadcast"),
+               Case(((2, 3, 3, 4), (2, 3, 4, 2)), expected=_batched_einsum, label="rank 4"),
+               Case(((2, 1, 3, 4), (1, 3, 4, 2)), expected=_batched_einsum,
+                    label="rank 4, both broadcast"),
+               Case(((3, 2, 4), (2, 1, 4, 5)), expected=_batched_einsum,
+                    label="rank 3 @ rank 4"),
+               Case(((2, 1, 3, 3, 4), (3, 4, 1)), expected=_batched_einsum,
+                    label="rank 5 @ rank 3")],
     # edges on the strided, padded rows: smaller than the first rows, so the checks stay fast
-    "conv2d": [Case(((2, 3, 5, 5), (4, 3, 3, 3)), expected=_conv_naive),
-               at_magnitudes(Case(((1, 2, 6, 5), (3, 2, 3, 2)), attrs={"stride": 2, "padding": 1},
-                                  expected=lambda x, w, stride, padding: _conv_naive(
-                                      x, w, stride, padding))),
-               Case(((1, 1, 4, 4), (1, 1, 1, 1)), label="1x1 kernel")],
+    "conv2d": [_conv_row((2, 3, 5, 5), (4, 3, 3, 3)),
+               _conv_row((1, 2, 6, 5), (3, 2, 3, 2), edges=True, stride=2, padding=1),
+               _conv_row((1, 1, 4, 4), (1, 1, 1, 1), label="1x1 kernel"),
+               _conv_row((1, 2, 7, 6), (3, 2, 3, 2), dilation=2, label="dilation 2"),
+               _conv_row((2, 4, 5, 5), (6, 2, 3, 3), groups=2, padding=1, label="groups 2"),
+               _conv_row((1, 3, 6, 6), (6, 1, 3, 3), groups=3, label="depthwise x2"),
+               _conv_row((1, 2, 5, 6), (3, 2, 3, 3), padding=((2, 0), (1, 3)),
+                         label="asymmetric padding"),
+               _conv_row((1, 2, 7, 8), (2, 2, 3, 3), stride=2, padding=((1, 1), (0, 2)),
+                         label="stride 2, asymmetric padding"),
+               _conv_row((1, 4, 8, 7), (4, 1, 2, 3), stride=(2, 1), padding=((1, 2), (2, 0)),
+                         dilation=(1, 3), groups=4, label="every attribute")],
     "conv2d_grad_input": [
-        Case(((2, 4, 3, 3), (4, 3, 3, 3)), attrs={"input_hw": (5, 5)},
-             expected=lambda g, w, input_hw, stride, padding: _conv_input_adjoint(
-                 g, w, input_hw, stride, padding)),
+        _conv_grad_input_row((2, 4, 3, 3), (4, 3, 3, 3), (5, 5)),
         Case(((1, 3, 3, 3), (3, 2, 3, 2)), attrs={"input_hw": (6, 5), "stride": 2, "padding": 1},
-             expected=lambda g, w, input_hw, stride, padding: _conv_input_adjoint(
-                 g, w, input_hw, stride, padding), edges=[
+             expected=_conv_input_adjoint, edges=[
                  # 1e150 is inf in float32: a weight reaches only the positions its windows
                  # cover, so the rest stays finite (the direct loops mask the product, not
                  # the load, so no 0 * inf from windows that miss)
                  Edge(pattern((1, 3, 3, 3), LARGE), pattern((3, 2, 3, 2), LARGE, seed=1)),
-                 *magnitudes(((1, 3, 3, 3), (3, 2, 3, 2)))[1:]])],
+                 *magnitudes(((1, 3, 3, 3), (3, 2, 3, 2)))[1:]]),
+        _conv_grad_input_row((1, 6, 4, 4), (6, 2, 3, 3), (4, 4), groups=2, padding=1,
+                             label="groups 2"),
+        _conv_grad_input_row((1, 3, 2, 3), (3, 1, 3, 2), (6, 6), stride=2, dilation=(2, 1),
+                             padding=((1, 0), (0, 1)), groups=3,
+                             label="depthwise, dilated, strided, asymmetric")],
     "conv2d_grad_weight": [
-        Case(((2, 3, 5, 5), (2, 4, 3, 3)), attrs={"kernel_hw": (3, 3)},
-             expected=lambda x, g, kernel_hw, stride, padding: _conv_weight_adjoint(
-                 x, g, kernel_hw, stride, padding)),
-        at_magnitudes(Case(((1, 2, 6, 5), (1, 3, 3, 3)),
-                           attrs={"kernel_hw": (3, 2), "stride": 2, "padding": 1},
-                           expected=lambda x, g, kernel_hw, stride, padding: _conv_weight_adjoint(
-                               x, g, kernel_hw, stride, padding)))],
+        _conv_grad_weight_row((2, 3, 5, 5), (2, 4, 3, 3), (3, 3)),
+        _conv_grad_weight_row((1, 2, 6, 5), (1, 3, 3, 3), (3, 2), edges=True, stride=2,
+                              padding=1),
+        _conv_grad_weight_row((1, 4, 5, 5), (1, 6, 5, 5), (3, 3), groups=2, padding=1,
+                              label="groups 2"),
+        _conv_grad_weight_row((1, 3, 6, 6), (1, 3, 2, 3), (3, 2), stride=2, dilation=(2, 1),
+                              padding=((1, 0), (0, 1)), groups=3,
+                              label="depthwise, dilated, strided, asymmetric")],
     "max_pool2d": [
-        at_magnitudes(Case(((2, 3, 4, 4),), sample=lambda r: [r.permutation(96).reshape(
-            2, 3, 4, 4) / 9.0], expected=lambda x, kernel, stride: _pool_naive(x, kernel, stride)),
-            (pair_ties((2, 3, 4, 4)),), ties=TIES),
-        Case(((1, 2, 5, 5),), attrs={"kernel": 3, "stride": 1},
-             sample=lambda r: [r.permutation(50).reshape(1, 2, 5, 5) / 9.0],
-             expected=lambda x, kernel, stride: _pool_naive(x, kernel, stride), label="overlap")],
+        at_magnitudes(Case(((2, 3, 4, 4),), sample=_distinct((2, 3, 4, 4)), expected=_max_naive),
+                      (pair_ties((2, 3, 4, 4)),), ties=TIES),
+        Case(((1, 2, 5, 5),), attrs={"kernel": 3, "stride": 1}, sample=_distinct((1, 2, 5, 5)),
+             expected=_max_naive, label="overlap"),
+        Case(((1, 2, 5, 6),), attrs={"kernel": 3, "stride": 2, "padding": 1},
+             sample=_distinct((1, 2, 5, 6)), expected=_max_naive, label="stride 2, padding 1",
+             edges=[Edge(np.full((1, 2, 5, 6), -1e3), skip=TIES), (-pattern((1, 2, 5, 6), LARGE),),
+                    (np.full((1, 2, 5, 6), -inf),)]),
+        Case(((1, 1, 4, 5),), attrs={"kernel": (2, 3), "stride": 1,
+                                     "padding": ((1, 0), (2, 1))},
+             sample=_distinct((1, 1, 4, 5)), expected=_max_naive, label="asymmetric padding")],
     "max_pool2d_grad": [
         Case(((1, 2, 4, 4), (1, 2, 2, 2), (1, 2, 2, 2)), sample=_pool_grad_sample(2, None,
                                                                                   (1, 2, 4, 4)),
              wrt=(2,), edges=_pool_grad_edges((1, 2, 4, 4), (1, 2, 2, 2))),
         Case(((1, 1, 5, 5), (1, 1, 3, 3), (1, 1, 3, 3)), attrs={"kernel": 3, "stride": 1},
-             sample=_pool_grad_sample(3, 1, (1, 1, 5, 5)), wrt=(2,), label="overlap")],
+             sample=_pool_grad_sample(3, 1, (1, 1, 5, 5)), wrt=(2,), label="overlap"),
+        Case(((1, 2, 4, 4), (1, 2, 3, 2), (1, 2, 3, 2)),
+             attrs={"kernel": 3, "stride": 2, "padding": ((1, 2), (1, 1))},
+             sample=_pool_grad_sample(3, 2, (1, 2, 4, 4), ((1, 2), (1, 1))), wrt=(2,),
+             edges=_pool_grad_edges((1, 2, 4, 4), (1, 2, 3, 2), 3, 2, ((1, 2), (1, 1))),
+             label="padding")],
     "max_pool2d_select": [
         Case(((1, 2, 4, 4), (1, 2, 2, 2), (1, 2, 4, 4)), sample=_select_sample(2, None,
                                                                                (1, 2, 4, 4)),
-             wrt=(2,), edges=_pool_grad_edges((1, 2, 4, 4), (1, 2, 4, 4)))],
+             wrt=(2,), edges=_pool_grad_edges((1, 2, 4, 4), (1, 2, 4, 4))),
+        Case(((1, 2, 4, 4), (1, 2, 3, 2), (1, 2, 4, 4)),
+             attrs={"kernel": 3, "stride": 2, "padding": ((1, 2), (1, 1))},
+             sample=_select_sample(3, 2, (1, 2, 4, 4), ((1, 2), (1, 1))), wrt=(2,),
+             edges=_pool_grad_edges((1, 2, 4, 4), (1, 2, 4, 4), 3, 2, ((1, 2), (1, 1))),
+             label="padding")],
     "avg_pool2d": [
-        at_magnitudes(Case(((2, 3, 4, 4),), expected=lambda x, kernel, stride: _pool_naive(
-            x, kernel, stride, np.mean))),
-        Case(((1, 2, 5, 6),), attrs={"kernel": (3, 2), "stride": (1, 2)},
-             expected=lambda x, kernel, stride: _pool_naive(x, kernel, stride, np.mean))],
-    "avg_pool2d_grad": [at_magnitudes(Case(((1, 2, 2, 2),), attrs={"input_hw": (4, 4)})),
-                        Case(((1, 1, 3, 3),), attrs={"input_hw": (5, 5), "kernel": 3,
-                                                     "stride": 1})],
+        at_magnitudes(Case(((2, 3, 4, 4),), expected=_avg_naive)),
+        Case(((1, 2, 5, 6),), attrs={"kernel": (3, 2), "stride": (1, 2)}, expected=_avg_naive),
+        Case(((1, 2, 5, 6),), attrs={"kernel": 3, "stride": 2, "padding": 1},
+             expected=_avg_naive, label="padding, count_include_pad"),
+        Case(((1, 2, 5, 6),), attrs={"kernel": 3, "stride": 2, "padding": 1,
+                                     "count_include_pad": False},
+             expected=_avg_naive, label="padding, count_include_pad=False"),
+        Case(((1, 1, 4, 5),), attrs={"kernel": (2, 3), "stride": 1,
+                                     "padding": ((1, 0), (2, 1)), "count_include_pad": False},
+             expected=_avg_naive, label="asymmetric padding, count_include_pad=False")],
+    "avg_pool2d_grad": [
+        at_magnitudes(Case(((1, 2, 2, 2),), attrs={"input_hw": (4, 4)},
+                           expected=_avg_grad_adjoint)),
+        Case(((1, 1, 3, 3),), attrs={"input_hw": (5, 5), "kernel": 3, "stride": 1},
+             expected=_avg_grad_adjoint),
+        Case(((1, 2, 3, 3),), attrs={"input_hw": (5, 6), "kernel": 3, "stride": 2,
+                                     "padding": 1}, expected=_avg_grad_adjoint,
+             label="padding, count_include_pad"),
+        Case(((1, 2, 3, 3),), attrs={"input_hw": (4, 5), "kernel": 3, "stride": 2,
+                                     "padding": ((1, 2), (1, 1)), "count_include_pad": False},
+             expected=_avg_grad_adjoint, label="padding, count_include_pad=False")],
+    "global_avg_pool2d": [
+        at_magnitudes(Case(((2, 3, 4, 5),), expected=lambda x, keepdims: np.mean(
+            x, axis=(2, 3), keepdims=keepdims))),
+        Case(((1, 2, 1, 3),), attrs={"keepdims": True}, label="keepdims")],
+    "conv1d": [_conv1d_row((2, 3, 10), (4, 3, 3), edges=True),
+               _conv1d_row((1, 2, 11), (3, 2, 3), stride=2, padding=(2, 0), dilation=2,
+                           label="stride, padding, dilation"),
+               _conv1d_row((2, 3, 8), (3, 1, 3), padding=1, groups=3, label="depthwise"),
+               _conv1d_row((1, 4, 9), (6, 2, 2), stride=3, padding=(0, 1), groups=2,
+                           label="groups 2, stride 3")],
+    "layer_norm": [
+        at_magnitudes(Case(((3, 4),), expected=_layer_norm_naive),
+                      # rows far from 0: the two-pass variance keeps their spread exactly
+                      Edge(1e8 + pattern((3, 4), 1.0), skip="central differences with steps "
+                           "relative to 1e8 are wider than the rows' spread of 1"),
+                      (pattern((3, 4), 1e-3),)),
+        Case(((2, 3, 4),), attrs={"axis": (1, 2), "eps": 1e-3}, expected=_layer_norm_naive,
+             label="two axes"),
+        Case(((4, 3),), attrs={"axis": 0}, expected=_layer_norm_naive, label="axis 0"),
+        Case(((2, 5),), attrs={"eps": 0.0}, expected=_layer_norm_naive, label="eps 0"),
+        Case(((2, 1, 3),), attrs={"axis": None}, expected=_layer_norm_naive,
+             label="every axis")],
+    "batch_norm": [
+        _with_edges(_batch_norm_row((2, 3, 2, 2), 3, label="NCHW"),
+                    _batch_norm_edges((2, 3, 2, 2), 3)),
+        _batch_norm_row((4, 3), 3, label="(N, C)", eps=1e-3),
+        _batch_norm_row((2, 3, 4), 3, label="NCL", eps=0.0)],
     # softmax and its losses vary on a unit length wherever they are: steps of max(|x|, 1)
     "softmax": [Case(((3, 4),), expected=lambda x, axis: scipy.special.softmax(x, axis=axis),
                      step=scipy_step, relative=True, edges=[
@@ -478,7 +666,8 @@ MULTILINEAR = frozenset({"matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_w
                          "take", "take_grad",
                          "max_pool2d", "max_pool2d_grad", "max_pool2d_select", "avg_pool2d",
                          "avg_pool2d_grad", "slice", "slice_grad", "concat", "stack", "pad",
-                         "squeeze", "expand_dims", "flip", "tile", "repeat"})
+                         "squeeze", "expand_dims", "flip", "tile", "repeat",
+                         "global_avg_pool2d", "conv1d"})
 
 
 def edge_arrays(case: Case, edge: tuple[Any, ...]) -> list[Array]:
