@@ -4,11 +4,14 @@ and against torch.nn.RNN/LSTM/GRU with weights copied through the state-dict hel
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 import graphnn as gn
 from graphnn import nn
+from graphnn.nn.recurrent import CELLS, GATES
 from tests.nn import sequence_references as ref
 from tests.nn.references import check_layer
 
@@ -99,11 +102,28 @@ def test_functions_on_nodes_take_an_initial_state():
     np.testing.assert_allclose(gn.evaluate(seq, {"x": X}), np.stack(hs_relu, 1), rtol=1e-12)
 
 
-def test_each_time_step_is_a_scope_inside_the_layer_scope():
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_one_step_cell_gradients_agree_with_sympy(kind):
+    # the cell's gradient graph (what BPTT chains T times) against sympy.diff of the cell
+    x, h, c = gn.input("x", (1, 2)), gn.input("h", (1, 2)), gn.input("c", (1, 2))
+    gates = GATES[kind] * 2
+    w_ih, w_hh, b = gn.input("w_ih", (2, gates)), gn.input("w_hh", (2, gates)), \
+        gn.input("b", (gates,))
+    state = (h, c) if kind == "lstm" else (h,)
+    new = CELLS[kind](x @ w_ih, state, w_hh, b, "tanh")
+    loss = gn.sum(new[0] * new[0]) + (gn.sum(new[1]) if kind == "lstm" else 0.0)
+    report = gn.check_gradients(loss, [x, w_ih, w_hh, b, *state])
+    assert report.ok, str(report)
+
+
+def test_each_layer_is_one_cluster_with_one_cluster_per_time_step():
     model, layer = model_of("gru")
     out = model.build(2, training=False).output
-    scopes = {n.scope for n in gn.Graph([out]).nodes}
-    assert {(layer.name, f"step{t}") for t in range(4)} <= scopes
+    clusters = set(re.findall(r"subgraph (cluster_\w+)", gn.render(out).source))
+    assert {f"cluster_{layer.name}", *(f"cluster_{layer.name}_step{t}" for t in range(4))} \
+        <= clusters
+    collapsed = gn.render(out, collapse=[layer.name]).source
+    assert f"cluster_{layer.name}_step0" not in collapsed and "(collapsed)" in collapsed
 
 
 def test_wrong_inputs_name_the_layer():
