@@ -23,6 +23,7 @@ from graphnn.ir import Node, constant, scope
 from graphnn.nn.errors import ModelError
 from graphnn.nn.layers import activate, activations
 from graphnn.nn.model import Build, Layer
+from graphnn.nn.sequence import need_sequence
 from graphnn.ops import cast, layer_norm, reshape, softmax, transpose
 
 MASKED = -1e9       # the score of a key a query may not see: exp(MASKED - max) is 0
@@ -105,12 +106,6 @@ def _check_heads(layer: Layer, dim: int, heads: int) -> None:
                           f"{heads}")
 
 
-def _need_sequence(layer: Layer, x: Node, dim: int | None = None) -> None:
-    if x.ndim != 3 or (dim is not None and x.shape[2] != dim):
-        features = "features" if dim is None else str(dim)
-        raise layer.error(f"expects input of shape (batch, time, {features}), got {x.shape}")
-
-
 class MultiHeadAttention(Layer):
     """Multi-head scaled dot-product self-attention (the module docstring's equations), as
     `torch.nn.MultiheadAttention(dim, heads, batch_first=True)` with query = key = value = x.
@@ -133,7 +128,7 @@ class MultiHeadAttention(Layer):
         _check_heads(self, self.dim, self.heads)
 
     def forward(self, x: Node, build: Build, mask: Node | None = None) -> Node:
-        _need_sequence(self, x)
+        need_sequence(self, x)
         mask = build.padding if mask is None else mask
         return _attention(self, build, x, "", self.dim, self.heads, mask, self.causal)
 
@@ -206,7 +201,7 @@ class TransformerEncoderLayer(Layer):
         self.causal, self.eps = bool(causal), float(eps)
 
     def forward(self, x: Node, build: Build, mask: Node | None = None) -> Node:
-        _need_sequence(self, x, self.dim)
+        need_sequence(self, x, self.dim)
         mask = build.padding if mask is None else mask
         with scope("attention"):
             a = _attention(self, build, _norm(self, build, x, "norm1_", self.eps), "attention_",

@@ -112,6 +112,7 @@ class Layer(ABC):
         """Raise a ModelError if `x`, a batch of the model's inputs, cannot be fed to this
         layer as the model's first layer (token ids out of range). Checked in Python before
         native code runs; most layers accept any array of the right shape and dtype."""
+        return None
 
     def error(self, message: str) -> ModelError:
         """A ModelError naming this layer, and the user's line that declared it while it has

@@ -24,6 +24,7 @@ import numpy as np
 
 from graphnn.ir import Node, apply, scope
 from graphnn.nn.model import Build, Layer
+from graphnn.nn.sequence import need_sequence
 from graphnn.ops import broadcast_to, concat, sigmoid, stack, tanh
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -176,8 +177,7 @@ class _Recurrent(Layer):
         return ("", "_reverse") if self.bidirectional else ("",)
 
     def forward(self, x: Node, build: Build) -> Node:
-        if x.ndim != 3:
-            raise self.error(f"expects input of shape (batch, time, features), got {x.shape}")
+        need_sequence(self, x)
         if x.dtype not in ("float32", "float64"):
             raise self.error(f"expects float input, got {x.dtype}; put nn.Embedding first "
                              "for token ids")

@@ -8,14 +8,18 @@ from __future__ import annotations
 import numpy as np
 
 from graphnn.ir import Node, constant
+from graphnn.nn.init import Initializer
 from graphnn.nn.model import Build, Layer
 from graphnn.ops import cast, maximum, mean, not_equal, take
 from graphnn.ops import sum as total
 
 
-def _need_sequence(layer: Layer, x: Node) -> None:
-    if x.ndim != 3:
-        raise layer.error(f"expects input of shape (batch, time, features), got {x.shape}")
+def need_sequence(layer: Layer, x: Node, dim: int | None = None) -> None:
+    """A ModelError naming `layer` unless x is (batch, time, features), with `dim` features
+    if given."""
+    if x.ndim != 3 or (dim is not None and x.shape[2] != dim):
+        features = "features" if dim is None else str(dim)
+        raise layer.error(f"expects input of shape (batch, time, {features}), got {x.shape}")
 
 
 class Embedding(Layer):
@@ -43,7 +47,7 @@ outside the vocabulary [0, 10)
     kind = "embedding"
 
     def __init__(self, vocab: int, dim: int, *, pad_id: int | None = None,
-                 init: str = "normal1", name: str | None = None) -> None:
+                 init: str | Initializer | None = None, name: str | None = None) -> None:
         super().__init__(name)
         self.vocab, self.dim, self.pad_id, self.init = int(vocab), int(dim), pad_id, init
         if self.vocab < 1 or self.dim < 1:
@@ -53,7 +57,7 @@ outside the vocabulary [0, 10)
         if not x.dtype.startswith("int"):
             raise self.error(f"takes integer token ids, got {x.dtype} input {x.shape}; "
                              "declare the model with input_dtype='int64' and feed int64 ids")
-        init = _unit_normal if self.init == "normal1" else self.init
+        init = _unit_normal if self.init is None else self.init
         table = build.parameter(self, "table", (self.vocab, self.dim), init,
                                 (self.vocab, self.dim), decay=False)
         if self.pad_id is not None:
@@ -106,7 +110,7 @@ class PositionalEncoding(Layer):
     kind = "position"
 
     def forward(self, x: Node, build: Build) -> Node:
-        _need_sequence(self, x)
+        need_sequence(self, x)
         return x + constant(sinusoids(x.shape[1], x.shape[2]).astype(x.dtype))
 
 
@@ -122,7 +126,7 @@ class GlobalAveragePool1D(Layer):
     kind = "pool"
 
     def forward(self, x: Node, build: Build) -> Node:
-        _need_sequence(self, x)
+        need_sequence(self, x)
         if build.padding is None:
             return mean(x, axis=1)
         weights = build.padding[:, :, None]          # 1 for real steps, 0 for padding
@@ -143,5 +147,5 @@ class LastStep(Layer):
     kind = "last"
 
     def forward(self, x: Node, build: Build) -> Node:
-        _need_sequence(self, x)
+        need_sequence(self, x)
         return x[:, -1, :]

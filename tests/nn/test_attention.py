@@ -28,7 +28,7 @@ MASK = np.array([[1, 1, 1, 0], [1, 1, 0, 0]])
 def model_of(layer, dtype="float64", shape=(4, 6)):
     model = nn.Sequential([layer], input_shape=shape, dtype=dtype, seed=2)
     rng = np.random.default_rng(3)
-    for name, value in model.values.items():      # biases and norms away from 0 and 1
+    for value in model.values.values():      # biases and norms away from 0 and 1
         value += 0.1 * rng.normal(size=value.shape).astype(value.dtype)
     return model
 
