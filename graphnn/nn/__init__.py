@@ -13,6 +13,12 @@ Layers and models declare graphs; the training step compiles forward pass, loss,
 """
 
 from graphnn.nn import datasets, init
+from graphnn.nn.attention import (
+    LayerNorm,
+    MultiHeadAttention,
+    TransformerEncoderLayer,
+    multi_head_attention,
+)
 from graphnn.nn.errors import ModelError, ParameterFileError
 from graphnn.nn.evaluation import evaluate, predict
 from graphnn.nn.fit import fit
@@ -31,18 +37,32 @@ from graphnn.nn.layers import (
     Softmax,
     Tanh,
 )
-from graphnn.nn.losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, one_hot
+from graphnn.nn.losses import (
+    MSE,
+    BinaryCrossEntropy,
+    Loss,
+    SoftmaxCrossEntropy,
+    one_hot,
+    sequence_cross_entropy,
+    sequence_labels,
+)
 from graphnn.nn.model import Build, Forward, Layer, Parameter, Sequential
 from graphnn.nn.optimizers import SGD, Adam, Momentum, Optimizer
+from graphnn.nn.recurrent import GRU, LSTM, RNN, gru, lstm, rnn
 from graphnn.nn.regularization import BatchNorm, Dropout
 from graphnn.nn.saving import load, save
+from graphnn.nn.sequence import Embedding, GlobalAveragePool1D, LastStep, PositionalEncoding
 from graphnn.nn.step import StepGraph, TrainStep
+from graphnn.nn.torch_weights import load_torch_state, torch_state
 
 __all__ = [
-    "Activation", "Adam", "AvgPool2D", "BatchNorm", "BinaryCrossEntropy", "Build", "Conv2D",
-    "Dense", "Dropout", "Flatten", "Forward", "History", "Layer", "LeakyReLU", "Loss", "MSE",
-    "MaxPool2D", "Maxout", "ModelError", "Momentum", "Optimizer", "Parameter",
-    "ParameterFileError", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax",
-    "SoftmaxCrossEntropy", "StepGraph", "Tanh", "TrainStep", "datasets", "evaluate", "fit",
-    "init", "load", "one_hot", "predict", "save",
+    "GRU", "LSTM", "MSE", "RNN", "SGD", "Activation", "Adam", "AvgPool2D", "BatchNorm",
+    "BinaryCrossEntropy", "Build", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
+    "Forward", "GlobalAveragePool1D", "History", "LastStep", "Layer", "LayerNorm", "LeakyReLU",
+    "Loss", "MaxPool2D", "Maxout", "ModelError", "Momentum", "MultiHeadAttention", "Optimizer",
+    "Parameter", "ParameterFileError", "PositionalEncoding", "ReLU", "Sequential", "Sigmoid",
+    "Softmax", "SoftmaxCrossEntropy", "StepGraph", "Tanh", "TrainStep",
+    "TransformerEncoderLayer", "datasets", "evaluate", "fit", "gru", "init", "load",
+    "load_torch_state", "lstm", "multi_head_attention", "one_hot", "predict", "rnn", "save",
+    "sequence_cross_entropy", "sequence_labels", "torch_state",
 ]

@@ -27,6 +27,7 @@ def check_inputs(model: Sequential, x: np.ndarray, what: str = "x") -> np.ndarra
     if not isinstance(x, np.ndarray):
         raise ModelError(f"{what} must be a numpy array, got {type(x).__name__}")
     check_layout(model, x, what)
+    model.check_data(x)         # values (token ids within the vocabulary): NumPy arrays only
     return x
 
 
@@ -35,10 +36,16 @@ def check_layout(model: Sequential, x: Any, what: str = "x") -> None:
     the batch axis) and dtype."""
     if x.shape[1:] != model.input_shape or x.ndim == 0:
         expected = ", ".join(map(str, model.input_shape))
-        raise ModelError(f"{what} must have shape (n, {expected}) for this model, got {x.shape}")
-    if x.dtype != np.dtype(model.dtype):
-        raise ModelError(f"{what} is {x.dtype} but the model is {model.dtype}; convert it with "
-                         f"{what}.astype({model.dtype!r})")
+        first = f" (its first layer {model.layers[0].name!r} ({type(model.layers[0]).__name__}) " \
+            "was declared for it: a sequence model unrolls that many time steps)" \
+            if model.layers else ""
+        raise ModelError(f"{what} must have shape (n, {expected}) for this model, got "
+                         f"{x.shape}{first}")
+    if x.dtype != np.dtype(model.input_dtype):
+        verb = "is" if model.input_dtype == model.dtype else "takes"    # "takes int64" tokens
+        raise ModelError(f"{what} is {x.dtype} but the model {verb} {model.input_dtype}; "
+                         f"convert it with {what}.astype({model.input_dtype!r})")
+    return x
 
 
 def check_finite(array: np.ndarray, what: str) -> None:

@@ -59,7 +59,9 @@ class Dense(Layer):
     """Fully connected: activation(x @ w + b), w of shape (features, units).
 
     `init` defaults to "he" for ReLU-like activations and "xavier" otherwise; biases start at
-    zero. Input: (batch, features).
+    zero. Input: (batch, features); with `per_step=True`, (batch, time, features), the same
+    weights applied at every time step (a per-step classifier after a recurrent layer with
+    `return_sequences=True`).
 
     >>> from graphnn import nn
     >>> nn.Sequential([nn.Dense(5, "tanh")], input_shape=(3,)).values["dense1_w"].shape
@@ -70,17 +72,22 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation: str | None = None, *,
                  init: str | Initializer | None = None, bias_init: str | Initializer = "zeros",
-                 bias: bool = True, name: str | None = None) -> None:
+                 bias: bool = True, per_step: bool = False, name: str | None = None) -> None:
         super().__init__(name)
         self.units = int(units)
+        self.per_step = bool(per_step)
         self.activation = _activation(self, activation)
         self.init = _default_init(init, self.activation)
         self.bias_init = bias_init
         self.bias = bias
 
     def forward(self, x: Node, build: Build) -> Node:
-        _need_rank(self, x, 2, "(batch, features)", "; put nn.Flatten() before it")
-        fans = (x.shape[1], self.units)
+        if self.per_step:
+            _need_rank(self, x, 3, "(batch, time, features) (per_step=True)")
+        else:
+            _need_rank(self, x, 2, "(batch, features)", "; put nn.Flatten() before it (or, "
+                       "on a sequence, give per_step=True)")
+        fans = (x.shape[-1], self.units)
         y = x @ build.parameter(self, "w", fans, self.init, fans)
         if self.bias:
             y = y + build.parameter(self, "b", (self.units,), self.bias_init, decay=False)

@@ -21,6 +21,7 @@ from graphnn.nn.errors import ModelError
 from graphnn.ops import (
     abs,
     binary_cross_entropy,
+    cast,
     exp,
     log,
     log_softmax,
@@ -50,6 +51,57 @@ def one_hot(labels: np.ndarray, classes: int, dtype: str = "float32") -> np.ndar
     out = np.zeros((labels.size, classes), dtype=dtype)
     out[np.arange(labels.size), labels] = 1.0
     return out
+
+
+def sequence_labels(labels: np.ndarray, steps: int, classes: int,
+                    dtype: str = "float32") -> np.ndarray:
+    """Integer labels (n, time) as one-hot (n, time, classes); a label -1 marks a padded step
+    (PyTorch's ignore_index), whose row stays all zeros and so takes no part in the loss.
+
+    >>> sequence_labels(np.array([[1, -1]]), 2, 2)
+    array([[[0., 1.],
+            [0., 0.]]], dtype=float32)
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[1] != steps or labels.dtype.kind not in "iu":
+        raise ModelError(f"labels must be an integer array (n, {steps}), got {labels.dtype} "
+                         f"{labels.shape}")
+    bad = labels[(labels < -1) | (labels >= classes)]
+    if bad.size:
+        raise ModelError(f"label {int(bad[0])} is outside 0..{classes - 1} (the model has "
+                         f"{classes} outputs per step; -1 marks padding)")
+    out = np.zeros((*labels.shape, classes), dtype=dtype)
+    n, t = np.nonzero(labels >= 0)
+    out[n, t, labels[n, t]] = 1.0
+    return out
+
+
+def sequence_cross_entropy(logits: Node, onehot: Node, mask: Node | None = None) -> Node:
+    """Per-step softmax cross-entropy of logits (batch, time, classes) against one-hot targets,
+    averaged over the real steps: sum over real steps of -sum(t log softmax(z)), divided by
+    their number. `mask` (batch, time) is 1 for real steps and 0 for padding; without it, a
+    step whose target row is all zeros (label -1) is padding.
+
+    >>> import numpy as np, graphnn as gn
+    >>> t = sequence_labels(np.array([[0, -1]]), 2, 4, "float64")
+    >>> float(gn.evaluate(sequence_cross_entropy(gn.constant(np.zeros((1, 2, 4))), t)))
+    1.3862943611198906
+    """
+    if logits.ndim != 3 or onehot.shape != logits.shape:
+        raise ModelError(f"sequence_cross_entropy takes logits and targets of one shape "
+                         f"(batch, time, classes), got {logits.shape} and {onehot.shape}")
+    if mask is None:
+        real = total(onehot, axis=-1)                     # 1 per real step, 0 per padded one
+    elif mask.shape != logits.shape[:2]:
+        raise ModelError(f"sequence_cross_entropy: the mask must have shape (batch, time) = "
+                         f"{logits.shape[:2]}, got {mask.shape}")
+    else:
+        real = cast(mask, logits.dtype)
+        onehot = onehot * real[:, :, None]
+    # the op averages over all batch * time rows (padded ones contribute 0); rescale to the
+    # mean over real steps (max(., 1): a batch of padding only has loss 0, not 0 / 0)
+    rows = logits.shape[0] * logits.shape[1]
+    return softmax_cross_entropy(logits, onehot) * (rows / maximum(total(real), 1.0))
 
 
 def _mean_per_example(values: Node) -> Node:
@@ -155,23 +207,39 @@ class BinaryCrossEntropy(Loss):
 class SoftmaxCrossEntropy(Loss):
     """Softmax cross-entropy of logits (classes on the last axis) against one-hot targets,
     averaged over the batch. Integer labels (n,) are turned into one-hot rows when fed.
-    An example is correct when its largest logit is its label's."""
+    An example is correct when its largest logit is its label's.
+
+    Per-step outputs (batch, time, classes) take labels (n, time), -1 marking padded steps:
+    the loss is `sequence_cross_entropy`, the mean over real steps, and accuracy counts each
+    example's fraction of real steps right."""
 
     def data_loss(self, output: Node, target: Node) -> Node:
+        if output.ndim == 3:
+            return sequence_cross_entropy(output, target)
         return softmax_cross_entropy(output, target)
 
     def per_example(self, output: Node, target: Node) -> Node:
+        terms = -total(target * log_softmax(output), axis=-1)
+        if output.ndim == 3:          # the mean over each example's real steps
+            return total(terms, axis=1) / maximum(total(target, axis=(1, 2)), 1.0)
         # the mean over positions of -sum(t log softmax(z)) over classes, for each example
-        return _mean_per_example(-total(target * log_softmax(output), axis=-1))
+        return _mean_per_example(terms)
 
     def targets(self, y: np.ndarray, output_shape: tuple[int, ...], dtype: str) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim == 1 and y.dtype.kind in "iu" and len(output_shape) == 1:
             return one_hot(y, output_shape[0], dtype)
+        if y.ndim == 2 and y.dtype.kind in "iu" and len(output_shape) == 2:
+            return sequence_labels(y, *output_shape, dtype)
         return super().targets(y, output_shape, dtype)
 
-    def correct(self, output: np.ndarray, target: np.ndarray) -> int:
-        return int(np.sum(np.argmax(output, axis=-1) == np.argmax(target, axis=-1)))
+    def correct(self, output: np.ndarray, target: np.ndarray) -> int | float:
+        right = np.argmax(output, axis=-1) == np.argmax(target, axis=-1)
+        if output.ndim == 2:
+            return int(np.sum(right))
+        # per-step outputs: each example counts the fraction of its real steps it gets right
+        real = target.sum(axis=-1)
+        return float(np.sum((right * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1.0)))
 
 
 LOSSES = {"mse": MSE, "binary_cross_entropy": BinaryCrossEntropy,

@@ -22,6 +22,7 @@ from graphnn.nn.errors import ModelError
 from graphnn.nn.init import Initializer, initializer
 
 DTYPES = ("float32", "float64")
+INPUT_DTYPES = (*DTYPES, "int32", "int64")     # integer inputs: token ids for nn.Embedding
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Build:
     training: bool
     masks: list[tuple[Node, float]] = field(default_factory=list)   # (input, drop rate)
     updates: dict[str, Node] = field(default_factory=dict)          # parameter name -> new value
+    # (batch, time) 1.0 for real steps and 0.0 for padding, set by nn.Embedding(pad_id=...) and
+    # read by the layers after it (attention, pooling) so that padded steps are left out
+    padding: Node | None = None
     shapes: dict[str, tuple] = field(default_factory=dict)          # layer name -> output shape
 
     @property
@@ -66,9 +70,10 @@ class Build:
         """The graph input of `layer`'s parameter `name`, created and initialized on first use."""
         return self.model.declare(layer, name, tuple(shape), init, fans, trainable, decay)
 
-    def mask(self, layer: Layer, shape: tuple[int, ...], rate: float) -> Node:
-        """A dropout mask input (0 or 1 / (1 - rate) per element), fed anew at every step."""
-        node = input(f"{layer.name}_mask", shape, self.dtype)
+    def mask(self, layer: Layer, shape: tuple[int, ...], rate: float, part: str = "") -> Node:
+        """A dropout mask input (0 or 1 / (1 - rate) per element), fed anew at every step;
+        `part` tells apart the masks of one layer that has several (`encoder1_mask_attention`)."""
+        node = input(f"{layer.name}_mask{'_' * bool(part)}{part}", shape, self.dtype)
         self.masks.append((node, rate))
         return node
 
@@ -103,6 +108,12 @@ class Layer(ABC):
         """Short text for `model.summary()`: the layer's settings."""
         return ""
 
+    def check_data(self, x: np.ndarray) -> None:
+        """Raise a ModelError if `x`, a batch of the model's inputs, cannot be fed to this
+        layer as the model's first layer (token ids out of range). Checked in Python before
+        native code runs; most layers accept any array of the right shape and dtype."""
+        return None
+
     def error(self, message: str) -> ModelError:
         """A ModelError naming this layer, and the user's line that declared it while it has
         no name yet (Sequential names layers: dense1, conv2)."""
@@ -120,7 +131,9 @@ class Sequential:
     Parameters are created and initialized when the model is declared, from `seed`.
     `compile_options` are passed to `gn.compile` for every function compiled for the model
     (training steps, predictions, evaluations): `threads`, `gemm`, `cpu`. For a network that is
-    not a chain, subclass and override `forward`.
+    not a chain, subclass and override `forward`. `input_dtype` is the dtype of the data input
+    x (the model's `dtype` unless given): "int64" (or "int32") for token ids fed to
+    `nn.Embedding`.
 
     >>> from graphnn import nn
     >>> model = nn.Sequential([nn.Dense(16, "relu"), nn.Dense(3)], input_shape=(4,), seed=0)
@@ -132,14 +145,19 @@ class Sequential:
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int] | int, *,
                  dtype: str = "float32", seed: int = 0, name: str = "model",
-                 compile_options: Mapping[str, Any] | None = None) -> None:
+                 compile_options: Mapping[str, Any] | None = None,
+                 input_dtype: str | None = None) -> None:
         if dtype not in DTYPES:
             raise ModelError(f"dtype must be 'float32' or 'float64', got {dtype!r}"
                              f"{did_you_mean(dtype, DTYPES)}")
+        if input_dtype is not None and input_dtype not in INPUT_DTYPES:
+            raise ModelError(f"input_dtype must be one of {', '.join(INPUT_DTYPES)}, got "
+                             f"{input_dtype!r}{did_you_mean(str(input_dtype), INPUT_DTYPES)}")
         self.layers = list(layers)
         self.input_shape = (input_shape,) if isinstance(input_shape, int) else \
             tuple(int(d) for d in input_shape)
         self.dtype = dtype
+        self.input_dtype = input_dtype or dtype
         self.seed = seed
         self.name = name
         self.parameters: dict[str, Parameter] = {}
@@ -179,7 +197,7 @@ class Sequential:
 
     def build(self, batch: int, training: bool) -> Forward:
         """Declare the forward pass for `batch` examples, in training or evaluation mode."""
-        x = input("x", (batch, *self.input_shape), self.dtype)
+        x = input("x", (batch, *self.input_shape), self.input_dtype)
         build = Build(self, batch, training)
         return Forward(x, self.forward(x, build), build)
 
@@ -207,6 +225,12 @@ class Sequential:
     def trainable(self) -> list[Parameter]:
         """The parameters the optimizer updates, in declaration order."""
         return [p for p in self.parameters.values() if p.trainable]
+
+    def check_data(self, x: np.ndarray) -> None:
+        """What the first layer requires of the data beyond shape and dtype (`Layer.check_data`:
+        token ids within the vocabulary), checked before any native code runs on it."""
+        if self.layers:
+            self.layers[0].check_data(x)
 
     # -- values -----------------------------------------------------------------------------
 

@@ -20,13 +20,32 @@ from dataclasses import dataclass
 from graphnn.errors import did_you_mean
 from graphnn.ir import Node
 from graphnn.nn.errors import ModelError
-from graphnn.ops import sqrt
+from graphnn.ops import maximum, sqrt
+from graphnn.ops import sum as total
 
 
 class Optimizer(ABC):
-    """Base of the optimizers. `slots` names the state arrays kept per parameter."""
+    """Base of the optimizers. `slots` names the state arrays kept per parameter.
+
+    Every optimizer takes `clip_norm`: when set, the gradients are first scaled together so
+    that their global norm sqrt(sum over parameters of sum(g²)) is at most `clip_norm`
+    (gradient clipping by global norm, Pascanu et al. 2013; recurrent nets need it), inside
+    the compiled step like the rest of the update.
+    """
 
     slots: tuple[str, ...] = ()
+    clip_norm: float | None = None
+
+    def clip(self, grads: list[Node]) -> list[Node]:
+        """The gradients scaled by clip_norm / max(norm, clip_norm): unchanged when their
+        global norm is within clip_norm, else rescaled to exactly that norm (the direction
+        kept). The norm is computed in the graph, so clipping needs no extra call."""
+        if self.clip_norm is None or not grads:
+            return grads
+        squares = [total(g * g) for g in grads]
+        norm = sqrt(sum(squares[1:], squares[0]))
+        scale = self.clip_norm / maximum(norm, self.clip_norm)
+        return [g * scale for g in grads]
 
     @abstractmethod
     def hyperparameters(self, step: int) -> dict[str, float]:
@@ -36,6 +55,14 @@ class Optimizer(ABC):
     def update(self, p: Node, g: Node, slots: dict[str, Node],
                h: dict[str, Node]) -> tuple[Node, dict[str, Node]]:
         """(new p, new slots) from parameter p, its gradient g, its slots and the scalars h."""
+
+
+def _check_clip(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not float(value) > 0.0:
+        raise ModelError(f"clip_norm must be a positive number (or None), got {value}")
+    return float(value)
 
 
 def _check(name: str, value: float, low: float, high: float = math.inf) -> float:
@@ -61,8 +88,10 @@ class SGD(Optimizer):
     lr: float = 0.01
     momentum: float = 0.0
     nesterov: bool = False
+    clip_norm: float | None = None
 
     def __post_init__(self) -> None:
+        self.clip_norm = _check_clip(self.clip_norm)
         _check("lr", self.lr, 0.0)
         _check("momentum", self.momentum, 0.0, 1.0)
         if self.nesterov and not self.momentum:
@@ -85,9 +114,10 @@ class SGD(Optimizer):
         return p + velocity, {"velocity": velocity}
 
 
-def Momentum(lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False) -> SGD:  # noqa: N802
+def Momentum(lr: float = 0.01, momentum: float = 0.9, nesterov: bool = False,  # noqa: N802
+             clip_norm: float | None = None) -> SGD:
     """SGD with classical (or Nesterov) momentum, mu = 0.9 by default."""
-    return SGD(lr=lr, momentum=momentum, nesterov=nesterov)
+    return SGD(lr=lr, momentum=momentum, nesterov=nesterov, clip_norm=clip_norm)
 
 
 @dataclass
@@ -107,9 +137,11 @@ class Adam(Optimizer):
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
+    clip_norm: float | None = None
     slots = ("m", "v")
 
     def __post_init__(self) -> None:
+        self.clip_norm = _check_clip(self.clip_norm)
         _check("lr", self.lr, 0.0)
         _check("beta1", self.beta1, 0.0, 1.0)
         _check("beta2", self.beta2, 0.0, 1.0)

@@ -105,7 +105,9 @@ class ParallelStep:
         self.masks = [(m.shape[1:], rate) for m, rate in model.build(1, training=True).build.masks]
         trainable = model.trainable
         grads = [input(f"{p.name}_gradient", p.shape, model.dtype) for p in trainable]
-        updates = optimizer_updates(step.optimizer, trainable, grads, model.dtype)
+        # clip_norm applies to the summed gradient, as in one process
+        updates = optimizer_updates(step.optimizer, trainable, step.optimizer.clip(grads),
+                                    model.dtype)
         self.buffers = tuple(updates.new)
         self.update = compile([updates.new[k] for k in self.buffers],
                               [*(p.node for p in trainable), *updates.slots.values(), *grads,

@@ -19,6 +19,7 @@ from graphnn.autodiff import grad
 from graphnn.compiler import Function, compile
 from graphnn.ir import Node, input
 from graphnn.nn.errors import ModelError
+from graphnn.nn.evaluation import check_inputs
 from graphnn.nn.losses import Loss, get_loss
 from graphnn.nn.optimizers import Optimizer, get_optimizer
 
@@ -105,7 +106,7 @@ class TrainStep:
         trainable = model.trainable
         weights = [p.node for p in trainable if p.decay]
         loss = self.loss(forward.output, target, weights)
-        grads = grad(loss, [p.node for p in trainable])
+        grads = self.optimizer.clip(grad(loss, [p.node for p in trainable]))
         updates = optimizer_updates(self.optimizer, trainable, grads, dtype)
         new: dict[str, Node] = {**forward.build.updates, **updates.new}
         slot_nodes, scalars = updates.slots, updates.scalars
@@ -159,13 +160,7 @@ class TrainStep:
 
     def _specialization(self, x: np.ndarray) -> _Compiled:
         model = self.model
-        if not isinstance(x, np.ndarray) or x.shape[1:] != model.input_shape or x.ndim < 1:
-            raise ModelError(f"x must be an array of shape (batch, "
-                             f"{', '.join(map(str, model.input_shape))}), got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
-        if x.dtype != np.dtype(model.dtype):
-            raise ModelError(f"x is {x.dtype} but the model is {model.dtype}; convert it with "
-                             f"x.astype({model.dtype!r})")
+        check_inputs(model, x)
         batch = x.shape[0]
         found = self._compiled.get(batch)
         if found is None:

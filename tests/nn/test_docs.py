@@ -115,3 +115,18 @@ def test_the_readme_training_example_reaches_the_accuracy_it_states(tmp_path, mo
     assert abs(accuracy - int(stated.group(1))) <= 0.5, \
         f"the README says ~{stated.group(1)}%, the example reaches {accuracy:.2f}%"
     assert (tmp_path / "digits_mlp.npz").exists()
+
+
+SEQUENCE_DOC = ROOT / "docs" / "sequence-models.md"
+
+
+def test_the_sequence_models_page_runs_and_reaches_the_accuracy_it_states():
+    text = SEQUENCE_DOC.read_text(encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile("\n".join(PYTHON_BLOCK.findall(text)), str(SEQUENCE_DOC), "exec"), {})
+    printed = out.getvalue()
+    for block in OUTPUT_AFTER_PYTHON.findall(text):
+        assert _normalized(block) in _normalized(printed), f"not printed:\n{block}"
+    stated = float(re.search(r"# at least (\d\.\d+)", text).group(1))
+    assert float(_printed(printed, r"^test accuracy (\d\.\d+)$").group(1)) >= stated

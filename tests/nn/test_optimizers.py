@@ -115,3 +115,33 @@ def test_losses_per_example_average_to_the_batch_loss(loss, output, target):
         # the stable form is right where sigmoid(z) rounds to 0 or 1: log(1 + e^z) - t z
         exact = np.mean(np.logaddexp(0.0, output) - target * output)
         assert float(batch) == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, clip", [("sgd", 0.05), ("sgd", 100.0), ("momentum", 0.05)])
+def test_clip_norm_scales_all_gradients_to_the_global_norm(optimizer, clip):
+    # (not Adam: its first step m / sqrt(v) is the same for any scale of the gradient)
+    model = nn.Sequential([nn.Dense(2)], input_shape=(3,), dtype="float64")
+    rule = {"sgd": sgd, "momentum": momentum}[optimizer]
+    step = nn.TrainStep(model, "mse", nn.Momentum(lr=0.1, clip_norm=clip)
+                        if optimizer == "momentum" else nn.SGD(lr=0.1, clip_norm=clip))
+    params = [model.values["dense1_w"].copy(), model.values["dense1_b"].copy()]
+    state = [np.zeros_like(p) for p in params]
+    for t in range(1, 4):
+        grads = gradients(*params)
+        norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+        assert (norm > clip) == (clip < 1.0)      # the small clip does clip, the large not
+        params, state = rule(params, state, [g * min(1.0, clip / norm) for g in grads], t)
+        step(X, T)
+        np.testing.assert_allclose(model.values["dense1_w"], params[0], rtol=1e-10,
+                                   atol=1e-14)
+        np.testing.assert_allclose(model.values["dense1_b"], params[1], rtol=1e-10,
+                                   atol=1e-14)
+    assert len(step._compiled) == 1                # the clipping is inside the compiled step
+
+
+def test_clip_norm_must_be_positive():
+    with pytest.raises(nn.ModelError, match="clip_norm must be a positive number"):
+        nn.SGD(clip_norm=0.0)
+    with pytest.raises(nn.ModelError, match="clip_norm must be a positive number"):
+        nn.Adam(clip_norm=-1.0)
+    assert nn.Momentum(clip_norm=2).clip_norm == 2.0
