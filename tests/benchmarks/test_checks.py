@@ -9,7 +9,7 @@ import pytest
 import graphnn as gn
 from benchmarks.report import table
 from benchmarks.workload import CheckError, Workload
-from benchmarks.workloads import conv, elementwise, mlp, neuron, scale
+from benchmarks.workloads import conv, elementwise, lstm, mlp, neuron, scale, transformer
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +23,10 @@ BUILDERS = {
     "elementwise": lambda: elementwise.build(100_000, with_out=True, quick=True),
     "mlp": lambda: mlp.build(64, quick=True),
     "conv": lambda: conv.build(4, 2, 4, 8, quick=True),
+    # the sequence workloads at small sizes: the same step, checked against BPTT and the
+    # encoder layer's backward pass written out in NumPy
+    "lstm": lambda: lstm.build(batch=3, steps=4, features=5, units=6),
+    "transformer": lambda: transformer.build(batch=2, length=5, dim=8, heads=2),
 }
 
 
