@@ -122,7 +122,8 @@ def _torch(work: Workload, data, params) -> None:
     lstm = torch.nn.LSTM(w_ih.shape[0], w_hh.shape[0], batch_first=True)
     lstm.load_state_dict({"weight_ih_l0": torch.from_numpy(w_ih.T.copy()),
                           "weight_hh_l0": torch.from_numpy(w_hh.T.copy()),
-                          "bias_ih_l0": torch.from_numpy(b_ih), "bias_hh_l0": torch.from_numpy(b_hh)})
+                          "bias_ih_l0": torch.from_numpy(b_ih),
+                          "bias_hh_l0": torch.from_numpy(b_hh)})
     head = [torch.tensor(w_out, requires_grad=True), torch.tensor(b_out, requires_grad=True)]
     weights = [*lstm.parameters(), *head]
     x, labels = torch.from_numpy(data["x"]), torch.from_numpy(data["t"].argmax(1))

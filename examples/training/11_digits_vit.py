@@ -2,13 +2,14 @@
 
 As in ViT (Dosovitskiy et al. 2020), the image is cut into non-overlapping patches, here 4
 patches of 4x4 pixels read in row order, each flattened to 16 numbers: the image becomes a
-sequence of 4 "tokens" (`patch=2` gives 16 tokens of 4 pixels: the same accuracy, slower). A dense layer applied at every step embeds each patch in 32
-dimensions, the sinusoidal position table tells the patches apart by place (ViT learns its
-table; either works), two pre-norm encoder layers (4 heads, feed-forward 64) let every patch
-attend to every other, and the mean over the patches feeds a 10-way classifier (ViT uses a
-class token; the mean is the common simpler head). Nothing but attention and per-patch dense
-layers looks at the image: no convolution. The full run (20 epochs) reaches about 99% test
-accuracy in about 15 s on 2 cores.
+sequence of 4 "tokens" (`patch=2` gives 16 tokens of 4 pixels: the same accuracy, slower).
+A dense layer applied at every step embeds each patch in 32 dimensions, the sinusoidal
+position table tells the patches apart by place (ViT learns its table; either works), two
+pre-norm encoder layers (4 heads, feed-forward 64) let every patch attend to every other,
+and the mean over the patches feeds a 10-way classifier (ViT uses a class token; the mean is
+the common simpler head). Nothing but attention and per-patch dense layers looks at the
+image: no convolution. The full run (20 epochs) reaches about 99% test accuracy in about
+15 s on 2 cores.
 
 Run: python examples/training/11_digits_vit.py
 """
