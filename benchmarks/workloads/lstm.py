@@ -10,7 +10,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload, options
+from benchmarks.workload import Workload, options, training_steps
 from graphnn import nn
 
 LR = 0.1
@@ -92,23 +92,8 @@ def build(quick: bool = False, batch: int = 32, steps: int = 50, features: int =
     work = Workload(f"lstm {batch}x{steps}x{features}->{units}",
                     lambda: numpy_step(data["x"], data["t"], *params), rtol=1e-4, atol=1e-5,
                     note="LSTM training step: forward, BPTT, SGD update; float32")
-    step = graphnn_step(batch, steps, features, units)
-    sets = [[p.copy() for p in params], [np.empty_like(p) for p in params]]
-    loss_out = np.empty((), np.float32)
-
-    def run():
-        current, following = sets
-        results = step(data["x"], data["t"], *current, out=[loss_out, *following])
-        sets.reverse()
-        return results
-    work.add("graphnn", run)
-    state = [p.copy() for p in params]
-
-    def numpy_run():
-        results = numpy_step(data["x"], data["t"], *state)
-        state[:] = results[1:]
-        return results
-    work.add("numpy", numpy_run)
+    training_steps(work, graphnn_step(batch, steps, features, units), numpy_step,
+                   [data["x"], data["t"]], params)
     _torch(work, data, params)
     _jax(work, data, params)
     return work
@@ -131,13 +116,9 @@ def _torch(work: Workload, data, params) -> None:
     def step():
         _, (h, _) = lstm(x)
         loss = torch.nn.functional.cross_entropy(h[0] @ head[0] + head[1], labels)
-        loss.backward()
-        with torch.no_grad():
-            for p in weights:
-                p -= LR * p.grad
-                p.grad = None
+        loss = peers.torch_sgd(torch, loss, weights, LR)
         ih, hh, bi, bh = (p.detach() for p in lstm.parameters())
-        return [loss.detach(), ih.T.clone(), hh.T.clone(), bi.clone(), bh.clone(),
+        return [loss, ih.T.clone(), hh.T.clone(), bi.clone(), bh.clone(),
                 *(p.detach().clone() for p in head)]
     work.add("torch eager", step, lambda r: [t.numpy() for t in r])
 
@@ -162,14 +143,4 @@ def _jax(work: Workload, data, params) -> None:
         (h, _), _ = jax.lax.scan(cell, (zeros, zeros), jnp.swapaxes(x @ w_ih + b_ih, 0, 1))
         return -jnp.sum(t * jax.nn.log_softmax(h @ w_out + b_out)) / x.shape[0]
 
-    @jax.jit
-    def step(p, x, t):
-        loss, grads = jax.value_and_grad(loss_fn)(p, x, t)
-        return loss, [w - LR * g for w, g in zip(p, grads)]
-    x, t = jnp.asarray(data["x"]), jnp.asarray(data["t"])
-    state = [[jnp.asarray(p) for p in params]]
-
-    def run():
-        loss, state[0] = step(state[0], x, t)
-        return jax.block_until_ready([loss, *state[0]])
-    work.add("jax jit", run, lambda r: [np.asarray(v) for v in r])
+    peers.add_jax_sgd(work, jax, loss_fn, [data["x"], data["t"]], params, LR)

@@ -10,7 +10,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload, options
+from benchmarks.workload import Workload, options, training_steps
 from graphnn import nn
 
 LR = 0.1
@@ -121,24 +121,9 @@ def build(quick: bool = False, batch: int = 32, length: int = 64, dim: int = 128
     work = Workload(f"transformer {batch}x{length}x{dim}, {heads} heads",
                     lambda: numpy_step(data["x"], data["t"], values, heads), rtol=1e-4,
                     atol=1e-5, note="pre-norm encoder layer training step; float32")
-    step = graphnn_step(model, batch)
-    params = list(values.values())
-    sets = [[p.copy() for p in params], [np.empty_like(p) for p in params]]
-    loss_out = np.empty((), np.float32)
-
-    def run():
-        current, following = sets
-        results = step(data["x"], data["t"], *current, out=[loss_out, *following])
-        sets.reverse()
-        return results
-    work.add("graphnn", run)
-    state = dict(values)
-
-    def numpy_run():
-        results = numpy_step(data["x"], data["t"], state, heads)
-        state.update(zip(values, results[1:]))
-        return results
-    work.add("numpy", numpy_run)
+    training_steps(work, graphnn_step(model, batch),
+                   lambda x, t, *params: numpy_step(x, t, dict(zip(values, params)), heads),
+                   [data["x"], data["t"]], list(values.values()))
     _torch(work, data, model, heads)
     return work
 
@@ -156,13 +141,9 @@ def _torch(work: Workload, data, model: nn.Sequential, heads: int) -> None:
     x, t = torch.from_numpy(data["x"]), torch.from_numpy(data["t"])
 
     def step():
-        loss = torch.nn.functional.mse_loss(layer(x), t)
-        loss.backward()
-        with torch.no_grad():
-            for p in layer.parameters():
-                p -= LR * p.grad
-                p.grad = None
-        return loss.detach(), {k: v.detach().numpy().copy() for k, v in
+        loss = peers.torch_sgd(torch, torch.nn.functional.mse_loss(layer(x), t),
+                               list(layer.parameters()), LR)
+        return loss, {k: v.detach().numpy().copy() for k, v in
                                layer.state_dict().items()}
 
     def results(found):
