@@ -33,3 +33,32 @@ def jax() -> ModuleType | None:
     if module is not None:
         module.config.update("jax_enable_x64", True)
     return module
+
+
+def add_jax_sgd(work, jax: ModuleType, loss_fn, data: list, params: list, lr: float) -> None:
+    """Register "jax jit" on `work`: one SGD step of `loss_fn(params, *data)` under `jax.jit`,
+    returning [loss, *updated parameters] and carrying the parameters from call to call."""
+    import numpy as np
+
+    @jax.jit
+    def step(p, *inputs):
+        loss, grads = jax.value_and_grad(loss_fn)(p, *inputs)
+        return loss, [w - lr * g for w, g in zip(p, grads)]
+    inputs = [jax.numpy.asarray(a) for a in data]
+    state = [[jax.numpy.asarray(p) for p in params]]
+
+    def run():
+        loss, state[0] = step(state[0], *inputs)
+        return jax.block_until_ready([loss, *state[0]])
+    work.add("jax jit", run, lambda r: [np.asarray(v) for v in r])
+
+
+def torch_sgd(torch: ModuleType, loss, params, lr: float):
+    """Backpropagate PyTorch's `loss` and apply one SGD step to `params` in place (clearing
+    their gradients); returns the detached loss."""
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    return loss.detach()

@@ -59,3 +59,27 @@ class Workload:
     def time(self, budget: float = 1.0) -> dict[str, float]:
         return {label: median_seconds(run, budget) for label, run in
                 self.implementations.items()}
+
+
+def training_steps(work: Workload, compiled: Callable, reference: Callable,
+                   data: list[np.ndarray], params: list[np.ndarray]) -> None:
+    """Register a training step's "graphnn" and "numpy" runs: `compiled(*data, *params)` and
+    `reference(*data, *params)` both return [loss, *updated parameters]. Each run starts from
+    `params` and carries its parameters from call to call, as a training loop does; graphnn
+    writes them into one of two preallocated sets of arrays in turn (out=)."""
+    sets = [[p.copy() for p in params], [np.empty_like(p) for p in params]]
+    loss_out = np.empty((), params[0].dtype)
+
+    def run():
+        current, following = sets
+        results = compiled(*data, *current, out=[loss_out, *following])
+        sets.reverse()
+        return results
+    work.add("graphnn", run)
+    state = [p.copy() for p in params]
+
+    def numpy_run():
+        results = reference(*data, *state)
+        state[:] = results[1:]
+        return results
+    work.add("numpy", numpy_run)

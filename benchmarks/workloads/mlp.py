@@ -8,7 +8,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks import peers
-from benchmarks.workload import Workload, options
+from benchmarks.workload import Workload, options, training_steps
 
 LR = 0.1
 
@@ -55,23 +55,7 @@ def build(batch: int, quick: bool = False) -> Workload:
     data, params = initial(batch)
     work = Workload(f"mlp batch {batch}", lambda: numpy_step(data["x"], data["t"], *params),
                     rtol=1e-4, atol=1e-5, note="784-256-10 ReLU MLP, one SGD step, float32")
-    step = graphnn_step(batch)
-    sets = [[p.copy() for p in params], [np.empty_like(p) for p in params]]
-    loss_out = np.empty((), np.float32)
-
-    def run():
-        current, following = sets
-        results = step(data["x"], data["t"], *current, out=[loss_out, *following])
-        sets.reverse()
-        return results
-    work.add("graphnn", run)
-    state = [p.copy() for p in params]
-
-    def numpy_run():
-        results = numpy_step(data["x"], data["t"], *state)
-        state[:] = results[1:]
-        return results
-    work.add("numpy", numpy_run)
+    training_steps(work, graphnn_step(batch), numpy_step, [data["x"], data["t"]], params)
     _torch(work, data, params)
     _jax(work, data, params)
     return work
@@ -87,12 +71,8 @@ def _torch(work: Workload, data, params) -> None:
     def step():
         w1, b1, w2, b2 = state
         loss = torch.nn.functional.cross_entropy(torch.relu(x @ w1 + b1) @ w2 + b2, labels)
-        loss.backward()
-        with torch.no_grad():
-            for p in state:
-                p -= LR * p.grad
-                p.grad = None
-        return [loss.detach()] + [p.detach().clone() for p in state]
+        loss = peers.torch_sgd(torch, loss, state, LR)
+        return [loss] + [p.detach().clone() for p in state]
     work.add("torch eager", step, lambda r: [t.numpy() for t in r])
 
 
@@ -107,14 +87,4 @@ def _jax(work: Workload, data, params) -> None:
         logits = jax.nn.relu(x @ w1 + b1) @ w2 + b2
         return -jnp.sum(t * jax.nn.log_softmax(logits)) / x.shape[0]
 
-    @jax.jit
-    def step(p, x, t):
-        loss, grads = jax.value_and_grad(loss_fn)(p, x, t)
-        return loss, [w - LR * g for w, g in zip(p, grads)]
-    x, t = jnp.asarray(data["x"]), jnp.asarray(data["t"])
-    state = [[jnp.asarray(p) for p in params]]
-
-    def run():
-        loss, state[0] = step(state[0], x, t)
-        return jax.block_until_ready([loss, *state[0]])
-    work.add("jax jit", run, lambda r: [np.asarray(v) for v in r])
+    peers.add_jax_sgd(work, jax, loss_fn, [data["x"], data["t"]], params, LR)

@@ -22,6 +22,7 @@ from graphnn.nn.attention import (
 from graphnn.nn.errors import ModelError, ParameterFileError
 from graphnn.nn.evaluation import evaluate, predict
 from graphnn.nn.fit import fit
+from graphnn.nn.gradients import step_gradient_norms
 from graphnn.nn.history import History
 from graphnn.nn.layers import (
     Activation,
@@ -64,5 +65,5 @@ __all__ = [
     "Softmax", "SoftmaxCrossEntropy", "StepGraph", "Tanh", "TrainStep",
     "TransformerEncoderLayer", "datasets", "evaluate", "fit", "gru", "init", "load",
     "load_torch_state", "lstm", "multi_head_attention", "one_hot", "predict", "rnn", "save",
-    "sequence_cross_entropy", "sequence_labels", "torch_state",
+    "sequence_cross_entropy", "sequence_labels", "step_gradient_norms", "torch_state",
 ]

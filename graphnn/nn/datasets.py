@@ -191,3 +191,34 @@ def consecutive_ones(bits: int = 8, n: int | None = None, seed: int = 0,
     x = (codes[:, None] >> np.arange(bits - 1, -1, -1)) & 1
     y = np.any(x[:, 1:] & x[:, :-1], axis=1)
     return x.astype(dtype), y.astype(np.int64)
+
+
+def remember_first(n: int = 1000, steps: int = 30, symbols: int = 8, seed: int = 0,
+                   dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """A memory task: `steps` random symbols (one-hot, plus a marker feature that is 1 at the
+    first step only); the label is the first symbol, to be recalled after the last step.
+    x (n, steps, symbols + 1), y (n,). Every later step is noise the network must keep from
+    overwriting what it stored: the answer is `steps - 1` steps back.
+
+    >>> x, y = remember_first(2, steps=4, symbols=3)
+    >>> x.shape, bool((x[:, 0, :3].argmax(-1) == y).all()), x[:, :, 3].tolist()
+    ((2, 4, 4), True, [[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    """
+    tokens = np.random.default_rng(seed).integers(0, symbols, size=(n, steps))
+    x = np.zeros((n, steps, symbols + 1), dtype)
+    x[:, :, :symbols] = np.eye(symbols, dtype=dtype)[tokens]
+    x[:, 0, symbols] = 1.0
+    return x, tokens[:, 0].astype(np.int64)
+
+
+def reversed_digits(n: int = 1000, length: int = 8, seed: int = 0) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+    """A sequence-to-sequence task: random digit strings x (n, length) of ids 0..9 and the
+    same strings reversed, y (n, length), for per-step labels.
+
+    >>> x, y = reversed_digits(1, length=5, seed=1)
+    >>> bool((y == x[:, ::-1]).all()), x.dtype.name
+    (True, 'int64')
+    """
+    x = np.random.default_rng(seed).integers(0, 10, size=(n, length)).astype(np.int64)
+    return x, np.ascontiguousarray(x[:, ::-1])

@@ -59,6 +59,9 @@ class Build:
     # read by the layers after it (attention, pooling) so that padded steps are left out
     padding: Node | None = None
     shapes: dict[str, tuple] = field(default_factory=dict)          # layer name -> output shape
+    # recurrent layer name -> its hidden state at each time step (forward direction, in time
+    # order), for teaching views such as nn.step_gradient_norms
+    states: dict[str, list[Node]] = field(default_factory=dict)
 
     @property
     def dtype(self) -> str:

@@ -203,6 +203,8 @@ class _Recurrent(Layer):
         state = self._state(x, build, suffix)
         outputs, final = unroll(self.kind, x, w_ih, w_hh, b_ih, b_hh, state,
                                 reverse=suffix == "_reverse", activation=self.activation)
+        if not suffix:
+            build.states[self.name] = outputs
         return stack(outputs, axis=1), final[0]
 
     def _state(self, x: Node, build: Build, suffix: str) -> State:

@@ -9,7 +9,7 @@ import pytest
 import graphnn as gn
 from benchmarks.report import table
 from benchmarks.workload import CheckError, Workload
-from benchmarks.workloads import conv, elementwise, mathchain, mlp, neuron, scale
+from benchmarks.workloads import conv, elementwise, lstm, mathchain, mlp, neuron, scale, transformer
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +25,10 @@ BUILDERS = {
     "conv": lambda: conv.build(4, 2, 4, 8, quick=True),
     "math chain": lambda: mathchain.build(10_000, "new math", quick=True),
     "exp/tanh chain": lambda: mathchain.build(10_000, "exp/tanh", quick=True),
+    # the sequence workloads at small sizes: the same step, checked against BPTT and the
+    # encoder layer's backward pass written out in NumPy
+    "lstm": lambda: lstm.build(batch=3, steps=4, features=5, units=6),
+    "transformer": lambda: transformer.build(batch=2, length=5, dim=8, heads=2),
 }
 
 

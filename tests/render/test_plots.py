@@ -144,3 +144,21 @@ def test_optimization_example_draws_surface_and_boundaries(tmp_path):
     paths = results["paths"]
     assert set(paths) == {"SGD", "momentum", "Adam"}
     assert all(path.shape == (51, 2) for path in paths.values())
+
+
+def test_rnn_gradients_example_draws_steps_and_the_vanishing_gradient(tmp_path, capsys):
+    results = runpy.run_path(str(TEACHING / "rnn_gradients.py"))["main"](tmp_path)
+    # one cluster per time step inside the layer's, the hidden state an edge between them
+    clusters = set(re.findall(r"subgraph (cluster_\w+)", results["source"]))
+    assert {"cluster_rnn1", *(f"cluster_rnn1_step{t}" for t in range(4))} <= clusters
+    step = {node: int(t) for t, body in re.findall(r"subgraph cluster_rnn1_step(\d) \{(.*?)\}",
+                                                   results["source"], re.S)
+            for node in re.findall(r"^\s*(n\d+) ", body, re.M)}
+    crossing = {(step[a], step[b]) for a, b in re.findall(r"(n\d+) -> (n\d+)", results["source"])
+                if a in step and b in step and step[a] != step[b]}
+    assert crossing == {(0, 1), (1, 2), (2, 3)}
+    norms = results["norms"]
+    rnn, kept = norms["tanh RNN(32)"], norms["LSTM(32), forget bias 3"]
+    assert rnn["0"] / rnn["39"] < 1e-6 < 1e-2 < kept["0"] / kept["39"]
+    assert all(p.exists() and p.stat().st_size > 1000 for p in results["written"])
+    assert "first/last" in capsys.readouterr().out

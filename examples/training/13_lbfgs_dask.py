@@ -7,7 +7,7 @@ workers when a `distributed.Client` is active: pass --cluster) and adds the resu
 optimizer sees the loss and gradient of the whole training set without it ever being one
 array. The L2 term does not depend on the data: it is added here, once.
 
-Run: python examples/training/09_lbfgs_dask.py [--cluster]
+Run: python examples/training/13_lbfgs_dask.py [--cluster]
 """
 
 from __future__ import annotations
