@@ -1,7 +1,8 @@
 """Normalization ONNX operators as compositions: BatchNormalization (inference),
 InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization,
-MeanVarianceNormalization, LpNormalization. Each but the last is (x - mean) / sqrt(var + epsilon), scaled and shifted, with
-the statistics over the operator's axes (or, for BatchNormalization, given as inputs).
+MeanVarianceNormalization, LpNormalization. Each but the last is (x - mean) / sqrt(var +
+epsilon), scaled and shifted, with the statistics over the operator's axes (or, for
+BatchNormalization, given as inputs); LpNormalization is x / ||x||_p.
 BatchNormalization is graphnn's batch_norm, LayerNormalization its layer_norm (a composition
 where the mean and inverse deviation outputs are wanted too)."""
 
