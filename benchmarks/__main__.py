@@ -11,7 +11,7 @@ from benchmarks import distributed, epoch
 from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
-from benchmarks.workloads import conv, elementwise, mathchain, mlp, neuron, scale
+from benchmarks.workloads import conv, elementwise, mathchain, mlp, neuron, onnx_models, scale
 from benchmarks.workloads import export as export_workload
 
 WORKLOADS = {
@@ -22,6 +22,7 @@ WORKLOADS = {
     "mlp": lambda quick: [mlp.build(b, quick) for b in ((64,) if quick else (64, 1024))],
     "conv": lambda quick: [conv.build(64, 1, 8, 28, quick)] +
     ([] if quick else [conv.build(32, 16, 32, 32, quick)]),
+    "onnx": onnx_models.build,
 }
 
 
