@@ -3,9 +3,12 @@
 The models of tests/onnx/zoo.py (an MLP, a small CNN, a ResNet-style network), exported as
 other frameworks export them, are imported with `gn.onnx.load` and compiled; each runs at
 batch 1 and 32 next to an onnxruntime session of the same model, both with the same number of
-threads (BENCH_THREADS, default 1) in this one process. Each result is checked against
-onnxruntime's before anything is timed. Then every convolution of the ResNet-style network
-alone, by kind (1x1, 3x3, strided, depthwise) at batch 32: where the network's time goes.
+threads (BENCH_THREADS, default 1) in this one process, and NumPy's and SciPy's BLAS (which
+graphnn calls for matrix products) limited to as many (threadpoolctl): a BLAS left at its
+default thread count on a loaded machine made calls 100-600x slower in whole 16 ms scheduler
+slices. Each result is checked against onnxruntime's before anything is timed. Then every
+convolution of the ResNet-style network alone, by kind (1x1, 3x3, strided, depthwise) at
+batch 32: where the network's time goes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import numpy as np
 
 import graphnn as gn
+from benchmarks.epoch import blas_threads
 from benchmarks.workload import Workload, options
 
 
@@ -67,3 +71,14 @@ def build(quick: bool = False) -> list[Workload]:
         works.append(_workload(f"onnx conv {kind} #{seen[kind]} {shape}", proto, None,
                                f"one Conv of the resnet, {kind}"))
     return works
+
+
+def run(quick: bool = False) -> list[tuple[str, str, float]]:
+    """Every workload checked, then timed, with BLAS limited to the benchmark's threads."""
+    rows = []
+    with blas_threads(threads()):
+        for work in build(quick):
+            work.check()
+            rows += [(work.name, label, seconds)
+                     for label, seconds in work.time(0.3 if quick else 1.5).items()]
+    return rows
