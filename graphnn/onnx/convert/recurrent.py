@@ -79,7 +79,10 @@ class _Step:
         # z = f(x Wz + H Rz + ..), r = f(x Wr + H Rr + ..), gates in order z, r, h
         (h,) = state
         f, g = self.act
-        hr = h @ self.r + self.rb
+        # ONNX's default needs only the z and r columns of H R here (its h gate multiplies
+        # r * H by Rh below); PyTorch's form uses all three
+        cut = None if self.reset_after else 2 * self.hidden
+        hr = h @ self.r[:, :cut] + self.rb[:cut]
         z = self.apply(f, self.gate(xw, 0) + self.gate(hr, 0))
         r = self.apply(f, self.gate(xw, 1) + self.gate(hr, 1))
         if self.reset_after:                   # PyTorch's form: r scales H Rh + Rbh
