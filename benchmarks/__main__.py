@@ -11,7 +11,17 @@ from benchmarks import distributed, epoch
 from benchmarks.report import machine_line, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
-from benchmarks.workloads import conv, elementwise, lstm, mathchain, mlp, neuron, scale, transformer
+from benchmarks.workloads import (
+    conv,
+    elementwise,
+    lstm,
+    mathchain,
+    mlp,
+    neuron,
+    onnx_models,
+    scale,
+    transformer,
+)
 from benchmarks.workloads import export as export_workload
 
 WORKLOADS = {
@@ -32,17 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
     parser.add_argument("--only", nargs="*",
                         choices=[*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain",
-                                 "distributed"],
+                                 "onnx", "distributed"],
                         help="run only these workloads (scale: compile time against graph "
                              "size, 100 to 20,000 nodes; export: C calls of exported code; "
                              "mathchain: the new math functions against exp/tanh; "
+                             "onnx: imported models against onnxruntime; "
                              "distributed: Dask clusters, its own tables, only when named)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
     args = parser.parse_args(argv)
     if args.gemm:
         os.environ["BENCH_GEMM"] = args.gemm
-    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain"]
+    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain",
+                           "onnx"]
     print(machine_line())
     rows: list[tuple[str, str, float]] = []
     for name in chosen:
@@ -60,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if name == "mathchain":             # two workloads and their ratio
             rows += mathchain.run(quick=args.quick)
+            continue
+        if name == "onnx":                  # BLAS limited to the threads onnxruntime gets
+            rows += onnx_models.run(quick=args.quick)
             continue
         if name == "export":                # C calls, timed by a harness in C
             rows += export_workload.run(repeats=1 if args.quick else 3, quick=args.quick)

@@ -2,4 +2,4 @@
 graphnn.onnx.registry.CONVERTERS."""
 
 from graphnn.onnx.convert import (  # noqa: F401 (importing registers the converters)
-    conv, dtypes, elementwise, indexing, linalg, normalization, reduce, shape)
+    conv, dtypes, elementwise, indexing, linalg, normalization, recurrent, reduce, shape)

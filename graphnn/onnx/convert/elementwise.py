@@ -111,6 +111,15 @@ def hard_sigmoid(ctx, x, *, alpha, beta):
     return _hard_sigmoid(x, alpha, beta)
 
 
+@converter("ThresholdedRelu", attributes=("alpha",))
+def thresholded_relu(ctx, x, *, alpha):
+    # x where x > alpha, else 0 (a where, not a product with the mask: -inf * 0 is NaN)
+    dtype = ctx.dtype_of(x)
+    x = ctx.node(x)
+    zero = ctx.node(np.zeros(x.shape, dtype))
+    return ops.where(ops.greater(x, ctx.node(np.array(alpha, dtype))), x, zero)
+
+
 @converter("HardSwish")
 def hard_swish(ctx, x):
     return x * _hard_sigmoid(x, 1.0 / 6.0, 0.5)

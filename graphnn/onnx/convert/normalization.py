@@ -1,11 +1,14 @@
 """Normalization ONNX operators as compositions: BatchNormalization (inference),
 InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization,
-MeanVarianceNormalization. Each is (x - mean) / sqrt(var + epsilon), scaled and shifted, with
-the statistics over the operator's axes (or, for BatchNormalization, given as inputs).
+MeanVarianceNormalization, LpNormalization. Each but the last is (x - mean) / sqrt(var +
+epsilon), scaled and shifted, with the statistics over the operator's axes (or, for
+BatchNormalization, given as inputs); LpNormalization is x / ||x||_p.
 BatchNormalization is graphnn's batch_norm, LayerNormalization its layer_norm (a composition
 where the mean and inverse deviation outputs are wanted too)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from graphnn import ops
 from graphnn.onnx.registry import converter
@@ -88,3 +91,17 @@ def mean_variance_normalization(ctx, x, *, axes):
     mean = ops.mean(x, axis=axes, keepdims=True)
     variance = ops.mean(ops.square(x), axis=axes, keepdims=True) - ops.square(mean)
     return (x - mean) / (ops.sqrt(variance) + 1e-9)
+
+
+@converter("LpNormalization", attributes=("axis", "p"))
+def lp_normalization(ctx, x, *, axis, p):
+    # x / ||x||_p along axis, p 1 or 2 (the only ones ONNX defines); a lane of zeros stays
+    # zeros (ONNX's 0/0 = 0), divided by 1 where its norm is 0
+    if p == 1:
+        norm = ops.sum(ops.abs(x), axis=axis, keepdims=True)
+    elif p == 2:
+        norm = ops.sqrt(ops.sum(ops.square(x), axis=axis, keepdims=True))
+    else:
+        raise ctx.attribute_error("p", p, "ONNX defines p 1 and 2")
+    zero = ops.equal(norm, ctx.node(np.zeros((), x.dtype)))
+    return x / ops.where(zero, ctx.node(np.ones(norm.shape, x.dtype)), norm)

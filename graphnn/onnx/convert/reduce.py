@@ -1,5 +1,5 @@
 """Reductions and softmax: ReduceSum/Mean/Max/Min, ReduceL1/L2/SumSquare/LogSum/LogSumExp,
-ReduceProd (folded at import only), Softmax, LogSoftmax.
+ReduceProd, Softmax, LogSoftmax, Hardmax.
 
 The axes of a reduction moved from an attribute to an optional input (ReduceSum at opset 13,
 the others at 18), so each reduction has two entries; an empty or absent axes list reduces
@@ -13,8 +13,34 @@ import math
 import numpy as np
 
 from graphnn import ops
-from graphnn.onnx.convert.shape import waiting
 from graphnn.onnx.registry import converter
+
+
+def _product(x, axis=None, keepdims=False):
+    """The product over `axis` (a tuple, None for all) as a tree of multiplications: the
+    reduced axes moved last and flattened to K, then the first half of the K entries times
+    the second, log2(K) times. Exact products (no exp of a sum of logs), gradients included."""
+    rank = len(x.shape)
+    axes = tuple(range(rank)) if axis is None else axis
+    kept = tuple(a for a in range(rank) if a not in axes)
+    outer = tuple(x.shape[a] for a in kept)
+    size = math.prod(x.shape[a] for a in axes)
+    if size == 0:                                    # the empty product is 1
+        z = ops.broadcast_to(np.ones((), x.dtype), outer)
+    else:
+        z = ops.reshape(ops.transpose(x, kept + axes), outer + (size,))
+        lead = (slice(None),) * len(outer)
+        while size > 1:
+            half = size // 2
+            paired = z[lead + (slice(0, half),)] * z[lead + (slice(half, 2 * half),)]
+            z = ops.concat([paired, z[lead + (slice(2 * half, size),)]], axis=-1) \
+                if size % 2 else paired
+            size -= half
+        z = ops.reshape(z, outer)
+    if keepdims:
+        z = ops.reshape(z, tuple(1 if a in axes else d for a, d in enumerate(x.shape)))
+    return z
+
 
 # name: (opset where axes became an input, graph form, NumPy fold or None)
 REDUCTIONS = {
@@ -27,7 +53,7 @@ REDUCTIONS = {
     "ReduceL2": (18, lambda x, **k: ops.sqrt(ops.sum(ops.square(x), **k)), None),
     "ReduceLogSum": (18, lambda x, **k: ops.log(ops.sum(x, **k)), None),
     "ReduceLogSumExp": (18, ops.logsumexp, None),
-    "ReduceProd": (18, None, np.prod),
+    "ReduceProd": (18, _product, np.prod),
 }
 
 
@@ -44,8 +70,6 @@ def _reduction(build, numpy_fold):
         axes = _axes(ctx, x, axes, noop)
         if axes == "noop":
             return x
-        if build is None:
-            return waiting("a product reduction")(ctx)
         return build(x, axis=axes, keepdims=bool(keepdims))
 
     def fold(ctx, x, axes, keepdims, noop):
@@ -97,3 +121,19 @@ for _name, _op in (("Softmax", ops.softmax), ("LogSoftmax", ops.log_softmax)):
         lambda ctx, x, *, axis, op=_op: _coerced(x, axis, op))
     converter(_name, attributes=("axis",), opsets=(13, None))(
         lambda ctx, x, *, axis, op=_op: op(x, axis=axis))
+
+
+def _hardmax(x, axis: int):
+    """1 at the first maximum along axis, 0 elsewhere: argmax as a one-hot row, its axis
+    moved back from last to `axis`."""
+    axis %= len(x.shape)
+    hot = ops.one_hot(ops.argmax(x, axis=axis), x.shape[axis], dtype=x.dtype)
+    order = list(range(len(x.shape) - 1))
+    order.insert(axis, len(x.shape) - 1)
+    return ops.transpose(hot, tuple(order))
+
+
+converter("Hardmax", attributes=("axis",), opsets=(1, 12))(
+    lambda ctx, x, *, axis: _coerced(x, axis, lambda flat, axis: _hardmax(flat, axis)))
+converter("Hardmax", attributes=("axis",), opsets=(13, None))(
+    lambda ctx, x, *, axis: _hardmax(x, axis))

@@ -18,14 +18,6 @@ from graphnn.onnx.registry import converter
 from graphnn.shapes import broadcast
 
 
-def waiting(op: str):
-    """A converter for operators graphnn can only fold at import until its op `op` exists."""
-    def refuse(ctx, *inputs, **attributes):
-        raise ctx.unsupported(f"{ctx.op_type} of values computed at run time (waiting for "
-                              f"{op}; folded at import when its inputs are known)")
-    return refuse
-
-
 def _axes(ctx, axes, rank: int) -> list[int]:
     out = []
     for axis in axes:
