@@ -223,12 +223,13 @@ def drawn_edges(svg: str) -> set[str]:
 class Measure:
     """A trial drawing measured: its smallest text at 1280x720 (-1 when Graphviz lost an
     edge), its width and height in points, how often its edges cross one another, and how many
-    edges run through a cluster's title."""
+    edges run through a cluster's title, how many time steps are out of order."""
 
     text: float
     size: tuple[float, float] = (1.0, 1.0)
     crossings: int = 0
     titles: int = 0
+    jumps: int = 0          # time steps a reader following them in order jumps over
 
 
 
@@ -242,16 +243,18 @@ def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> Measu
         return Measure(-1.0)
     return Measure(slide_text_height(svg), svg_size(svg),
                    len(geometry.crossings(geometry.edge_paths(svg))),
-                   len(geometry.through_titles(svg)))
+                   len(geometry.through_titles(svg)), len(geometry.out_of_order(svg)))
 
 
 def _rank(trial: tuple[Measure, Arrangement]) -> tuple[object, ...]:
     """The order of preference among readable arrangements: no edge through a title and the
-    fewest crossings, then the most lines of tensor numbers, then the fewest bands (each
-    costs the reader a turn), then the largest text."""
+    time steps in order (`geometry.out_of_order`), then the fewest crossings, then the most
+    lines of tensor numbers, then the fewest bands (each costs the reader a turn), then the
+    largest text."""
     kept = {None: 0, 1: 1, 0: 2}
     measure, (_, bands, lines) = trial
-    return (measure.titles > 0, measure.crossings, kept[lines], bands, -measure.text)
+    return (measure.titles > 0, measure.jumps, measure.crossings, kept[lines], bands,
+            -measure.text)
 
 
 def spread(width: float, height: float, pad: float = PAD) -> str | None:
