@@ -42,10 +42,11 @@ def pictures():
 
 
 if __name__ == "__main__":
-    values = gn.evaluate([loss, *gn.grad(loss, wrt)], feed)
-    print(f"loss = {float(values[0]):.4f}")
+    loss_value, d_ih, d_hh = gn.evaluate([loss, *gn.grad(loss, wrt)], feed)
+    model_value = gn.evaluate([model_loss], model_feed)[0]
+    print(f"loss = {float(loss_value):.4f} (nn.rnn), {float(model_value):.4f} (nn.RNN model)")
     with np.printoptions(precision=3, suppress=True):
-        for node, value in zip(wrt, values[1:]):
-            print(f"dL/d{node.name} {value.shape}:\n{value}")
+        print(f"dL/dW_ih, the input projection shared by the {STEPS} steps:\n{d_ih}")
+        print(f"dL/dW_hh, the sum of the {STEPS} steps' h_(t-1)ᵀ @ g:\n{d_hh}")
     for path in save_pictures(pictures()):
         print("wrote", path)
