@@ -125,19 +125,20 @@ def cuts(rank: dict[str, int], links: Sequence[tuple[str, str]], bands: int,
         start = found[-1] if found else 0
         if not extent:
             near = start + every
-            options = [c for c in range(near - slack, near + slack + 1) if start < c < depth]
-            key = lambda c: (sum(t < c <= h for t, h in spans), abs(c - near))  # noqa: E731
+            reach = slack
         else:
             # between clusters (a cut inside one splits it), the rest shared evenly by the
             # bands left: clusters of one size (time steps) get one band each
             near = start + math.ceil((depth - start) / (bands - len(found)))
-            options = [c for c in range(near - every // 2, near + every // 2 + 1)
-                       if start < c < depth]
-            key = lambda c: (sum(low < c <= high for low, high in extent.values()),  # noqa
-                             abs(c - near), c)
+            reach = every // 2
+        options = [c for c in range(near - reach, near + reach + 1) if start < c < depth]
         if not options:
             break
-        found.append(min(options, key=key))
+        found.append(min(options, key=lambda c, near=near: (
+            sum(low < c <= high for low, high in extent.values()),
+            # with clusters: nearest the split, then the earlier; else fewest links crossing
+            (abs(c - near), c) if extent else (sum(t < c <= h for t, h in spans),
+                                               abs(c - near)))))
     return found
 
 

@@ -4,6 +4,7 @@ nearer to that edge than to any other."""
 
 from __future__ import annotations
 
+import functools
 import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -48,6 +49,13 @@ def lecture_graphs() -> dict[str, dict]:
             for name, (node, module, options) in graphs.items()}
 
 
+@functools.cache
+def slide(name: str):
+    """A lecture graph's slide drawing, made once: each is measured by several tests, and an
+    arrangement is chosen among dozens of trial drawings (seconds for the RNN)."""
+    return render(**lecture_graphs()[name], layout="slide")
+
+
 # the graphs the slide review found tangled, and the most edge crossings each may show (the
 # drawings before the snake folding crossed 33, 139, 42 and 7 times; the unrolled RNN 30 and
 # 44, before its time steps had a band each: x W_ih + b_ih feeds every step)
@@ -58,7 +66,7 @@ TANGLED = {"neuron primitives": 1, "logistic regression expanded": 7, "MLP gradi
 @needs_graphviz
 @pytest.mark.parametrize("name", sorted(TANGLED))
 def test_slide_drawings_are_slide_shaped_readable_and_untangled(name):
-    svg = render(**lecture_graphs()[name], layout="slide").svg()
+    svg = slide(name).svg()
     width, height = svg_size(svg)
     assert 4 / 3 <= width / height <= 21 / 9, f"{name}: {width:.0f}x{height:.0f} pt"
     assert slide_text_height(svg) >= MIN_TEXT_PX
@@ -70,7 +78,7 @@ def test_slide_drawings_are_slide_shaped_readable_and_untangled(name):
 @needs_graphviz
 def test_no_edge_runs_through_a_cluster_title_on_a_slide():
     for name in ("MLP", "MLP gradient", "CNN"):
-        svg = render(**lecture_graphs()[name], layout="slide").svg()
+        svg = slide(name).svg()
         assert geometry.title_boxes(svg), f"{name} has no cluster titles"
         assert geometry.through_titles(svg) == [], name
 
@@ -83,7 +91,7 @@ LECTURE_GRAPHS = ["f=(x+y)z", "neuron σ", "neuron primitives", "logistic regres
 @needs_graphviz
 @pytest.mark.parametrize("name", LECTURE_GRAPHS)
 def test_lecture_graphs_fit_a_slide_with_readable_text(name):
-    svg = render(**lecture_graphs()[name], layout="slide").svg()
+    svg = slide(name).svg()
     height = slide_text_height(svg)
     width, tall = svg_size(svg)
     assert height >= MIN_TEXT_PX, f"{name}: smallest text {height} px at 1280x720 " \
@@ -97,7 +105,7 @@ def test_the_unrolled_rnn_on_a_slide(name):
     # the reproducer of the slide review: 4 steps of nn.rnn (or an nn.RNN layer), 3 units,
     # gradients of sum(h * h); size, text, titles and crossings: the tests above
     options = lecture_graphs()[name]
-    rendering = render(**options, layout="slide")
+    rendering = slide(name)
     svg = rendering.svg()
     steps = [title for title in geometry.cluster_boxes(svg) if "step" in title]
     assert [t.split("_")[-1] for t in steps] == ["step0", "step1", "step2", "step3"]
