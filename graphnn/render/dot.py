@@ -14,6 +14,7 @@ and every node holds its own numbers: the compact form for large graphs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -170,6 +171,10 @@ class _Writer:
             return None
         text = derivative(edge.consumer, edge.position, self.scene.names,
                           gradient_of=self.style.gradient_of)
+        shown = self.style.formulas
+        if edge.source.shape != () and (shown == "none" or
+                                        shown == "telling" and _is_number(text.formula)):
+            return None
         line = f"{text.symbol} = {text.formula}"
         if key in self.numbers.local and not _is_number(text.formula):
             line += f" = {self.number(self.numbers.local[key])}"
@@ -241,12 +246,17 @@ class _Writer:
 
     def write(self, graph: graphviz.Digraph) -> None:
         tree, attrs = self.node_tree()
+        shared = self.shared_leaves()
+        for node in shared:
+            tree[self.scene.scopes[node]].remove(self.node_id(node))
         links: list[tuple[str, str, dict[str, str]]] = []
         seen: set[tuple[str, str]] = set()
         for k, edge in enumerate(self.scene.edges):
             if edge.source in self.scene.hidden:
                 continue
             tail, head = self.node_id(edge.source), self.node_id(edge.consumer)
+            if edge.source in shared:
+                tail = self.copy_of(edge.source, self.scene.scopes[edge.consumer], tree, attrs)
             grouped = edge.source in self.scene.groups or edge.consumer in self.scene.groups
             if tail == head or (grouped and (tail, head) in seen):
                 continue
@@ -267,7 +277,8 @@ class _Writer:
                                arrow, tree, attrs, ())
         self.write_cluster(graph, (), tree, attrs)
         fold = wrap_rows([i for ids in tree.values() for i in ids],
-                         [(tail, head) for tail, head, _ in links], self.style.bands)
+                         [(tail, head) for tail, head, _ in links], self.style.bands,
+                         _sequence_clusters(tree))
         for k, (tail, head, edge_attrs) in enumerate(links):
             if k in fold.loose:
                 # between bands: no ports (they would force a loop around a node)
@@ -284,6 +295,30 @@ class _Writer:
                 same.attr(rank="same")
                 for node_id in row:
                     same.node(node_id)
+
+    def shared_leaves(self) -> set[Node]:
+        """On a slide, the inputs used in two or more clusters of their own cluster (an
+        unrolled RNN's W_hh in every time step): each is drawn once in every cluster that
+        uses it, so no edge from one shared weight runs across the drawing to every step."""
+        if not self.style.min_text:
+            return set()
+        used: dict[Node, set[tuple[str, ...]]] = {}
+        for edge in self.scene.edges:
+            if edge.source.op == "input" and edge.source not in self.scene.outputs:
+                used.setdefault(edge.source, set()).add(self.scene.scopes[edge.consumer])
+        return {node for node, scopes in used.items()
+                if len(scopes) > 1 and all(len(s) > len(self.scene.scopes[node]) and
+                                           s[:len(self.scene.scopes[node])] ==
+                                           self.scene.scopes[node] for s in scopes)}
+
+    def copy_of(self, node: Node, where: tuple[str, ...],
+                tree: dict[tuple[str, ...], list[str]], attrs: dict[str, dict[str, str]]) -> str:
+        """The id of `node`'s copy drawn in the cluster `where` (made on first use)."""
+        copy_id = f"{self.node_id(node)}_{'_'.join(where)}"
+        if copy_id not in attrs:
+            attrs[copy_id] = {**attrs[self.node_id(node)], "id": copy_id}
+            tree.setdefault(where, []).append(copy_id)
+        return copy_id
 
     def link(self, edge_id: str, tail: str, head: str, edge_attrs: dict[str, str],
              tree: dict[tuple[str, ...], list[str]], attrs: dict[str, dict[str, str]],
@@ -332,6 +367,11 @@ class _Writer:
         for node_id in tree[path]:
             graph.node(node_id, **attrs[node_id])
         children = [p for p in tree if len(p) == len(path) + 1 and p[:len(path)] == path]
+        if self.style.min_text:
+            # time steps in order (step2 before step10): Graphviz keeps the order it is
+            # given where it can, and a slide's folded bands follow it
+            children.sort(key=lambda p: [int(w) if w.isdigit() else w
+                                         for w in re.split(r"(\d+)", p[-1])])
         for child in children:
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
@@ -344,6 +384,20 @@ class _Writer:
                              style="rounded,dashed", color="#9e9e9e",
                              fontcolor=MUTED_COLOR)
                 self.write_cluster(cluster, child, tree, attrs)
+
+
+def _sequence_clusters(tree: Mapping[tuple[str, ...], list[str]]) -> dict[str, tuple[str, ...]]:
+    """The cluster of each node drawn in a cluster of a sequence: three or more clusters in
+    one parent named by one stem and a number (the time steps step0, step1, ... of an
+    unrolled RNN), which a slide's bands keep whole. Other clusters (an MLP's layers) are cut
+    by rank alone."""
+    siblings: dict[tuple[str, ...], int] = {}
+    numbered = [p for p in tree if p and re.fullmatch(r"\D+\d+", p[-1])]
+    for path in numbered:       # step0, step1, ...: one stem, numbered
+        stem = path[:-1] + (path[-1].rstrip("0123456789"),)
+        siblings[stem] = siblings.get(stem, 0) + 1
+    return {node_id: path for path in numbered for node_id in tree[path]
+            if siblings[path[:-1] + (path[-1].rstrip("0123456789"),)] >= 3}
 
 
 def _between_clusters(source: tuple[str, ...], consumer: tuple[str, ...]) -> bool:

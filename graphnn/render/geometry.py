@@ -106,3 +106,59 @@ def through_titles(svg: str) -> list[tuple[str, str]]:
             if inside.any() or len(_segment_crossings(points, outline)):
                 found.append((cluster, edge))
     return found
+
+
+def cluster_boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
+    """Each cluster's outline as a box (left, top, right, bottom), by the cluster's name."""
+    boxes = {}
+    for group in ET.fromstring(svg).iter(f"{SVG}g"):
+        outline = group.find(f"{SVG}path")
+        if outline is None:
+            outline = group.find(f"{SVG}polygon")
+        if group.get("class") != "cluster" or outline is None:
+            continue
+        points = bezier_points(outline.get("d")) if outline.tag == f"{SVG}path" else \
+            np.array([[float(v) for v in p.split(",")] for p in outline.get("points").split()])
+        (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
+        boxes[group.findtext(f"{SVG}title")] = (left, top, right, bottom)
+    return boxes
+
+
+def out_of_order(svg: str) -> list[tuple[str, str]]:
+    """The pairs of consecutive clusters of a numbered sequence (an unrolled RNN's
+    cluster_step0, cluster_step1, ...) whose centres a straight line joins only across
+    another cluster of the sequence: a reader following the steps in order jumps over one.
+
+    >>> svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="90pt" height="10pt">' + "".join(
+    ...     f'<g class="cluster"><title>cluster_step{k}</title>'
+    ...     f'<polygon points="{x},0 {x + 20},0 {x + 20},10 {x},10"/></g>'
+    ...     for k, x in enumerate([0, 60, 30])) + '</svg>')
+    >>> out_of_order(svg)
+    [('cluster_step0', 'cluster_step1')]
+    """
+    boxes = cluster_boxes(svg)
+    numbered: dict[str, dict[int, str]] = {}
+    for name in boxes:
+        found = re.fullmatch(r"(.*\D)(\d+)", name)
+        if found:
+            numbered.setdefault(found.group(1), {})[int(found.group(2))] = name
+    jumps = []
+    for steps in numbered.values():
+        for k in sorted(steps):
+            if k + 1 not in steps:
+                continue
+            (x0, y0), (x1, y1) = (_centre(boxes[steps[t]]) for t in (k, k + 1))
+            line = np.linspace((x0, y0), (x1, y1), 50)
+            for t, name in steps.items():
+                left, top, right, bottom = boxes[name]
+                if t not in (k, k + 1) and (
+                        (left < line[:, 0]) & (line[:, 0] < right) &
+                        (top < line[:, 1]) & (line[:, 1] < bottom)).any():
+                    jumps.append((steps[k], steps[k + 1]))
+                    break
+    return jumps
+
+
+def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
+    left, top, right, bottom = box
+    return (left + right) / 2, (top + bottom) / 2

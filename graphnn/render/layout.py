@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graphnn.render import geometry
@@ -31,6 +31,9 @@ ASPECTS = (4 / 3, 21 / 9)        # width over height of a slide-shaped drawing
 PAD = 0.05                       # inches of white space around a slide drawing
 SLIDE_TEXT = 14                  # points: a slide drawing's smallest text before scaling
 LAYOUTS = ("lecture", "slide")
+# the derivative formulas on tensors' edges, from all to none (Style.formulas): a slide drops
+# them only when no arrangement with them is readable
+FORMULAS = ("all", "telling", "none")
 Arrangement = tuple[str, int, "int | None"]     # rankdir, bands, tensor lines
 # (rankdir, bands): the arrangements a slide layout tries
 CANDIDATES = (("LR", 1), ("TB", 1), ("LR", 2), ("TB", 2), ("TB", 3), ("LR", 3), ("TB", 4),
@@ -92,31 +95,55 @@ class Fold:
     apart: list[tuple[str, str]] = field(default_factory=list)
 
 
-def cuts(rank: dict[str, int], links: Sequence[tuple[str, str]], bands: int) -> list[int]:
-    """The first rank of each band after the first: near an even split, where the fewest
-    links cross from one band into the next (each crossing link is a turn to follow).
+def cuts(rank: dict[str, int], links: Sequence[tuple[str, str]], bands: int,
+         clusters: Mapping[str, Hashable] | None = None) -> list[int]:
+    """The first rank of each band after the first: near an even split, between clusters
+    (`clusters` maps a node to its cluster: a time step of an unrolled RNN stays in one
+    band), where the fewest links cross from one band into the next (each crossing link is a
+    turn to follow).
 
     >>> chain = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("e", "f")]
     >>> cuts({n: k for k, n in enumerate("abcdef")}, chain + [("b", "d")], 2)
+    [4]
+    >>> cuts({n: k for k, n in enumerate("abcdef")}, chain, 2, dict.fromkeys("abcd", "s0"))
     [4]
     """
     depth = max(rank.values(), default=0) + 1
     every = math.ceil(depth / bands)
     slack = max(1, every // 4)
     spans = [(rank[t], rank[h]) for t, h in links]
+    extent: dict[Hashable, list[int]] = {}
+    fed = {head for _, head in links}
+    for node, cluster in (clusters or {}).items():
+        # a cluster's inputs sit one rank before their consumers, in the previous
+        # cluster's last rank: the cluster spans the ranks of the nodes it computes
+        if node in rank and node in fed:
+            low, high = extent.setdefault(cluster, [rank[node], rank[node]])
+            extent[cluster] = [min(low, rank[node]), max(high, rank[node])]
     found: list[int] = []
     for _ in range(bands - 1):
         start = found[-1] if found else 0
-        near = start + every
-        options = [c for c in range(near - slack, near + slack + 1) if start < c < depth]
+        if not extent:
+            near = start + every
+            reach = slack
+        else:
+            # between clusters (a cut inside one splits it), the rest shared evenly by the
+            # bands left: clusters of one size (time steps) get one band each
+            near = start + math.ceil((depth - start) / (bands - len(found)))
+            reach = every // 2
+        options = [c for c in range(near - reach, near + reach + 1) if start < c < depth]
         if not options:
             break
-        found.append(min(options, key=lambda c: (sum(t < c <= h for t, h in spans),
-                                                 abs(c - near))))
+        found.append(min(options, key=lambda c, near=near: (
+            sum(low < c <= high for low, high in extent.values()),
+            # with clusters: nearest the split, then the earlier; else fewest links crossing
+            (abs(c - near), c) if extent else (sum(t < c <= h for t, h in spans),
+                                               abs(c - near)))))
     return found
 
 
-def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int) -> Fold:
+def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: int,
+              clusters: Mapping[str, Hashable] | None = None) -> Fold:
     """Fold the ranks into `bands` bands side by side (1 or 0: no folding), as a snake: every
     second band runs backwards, so the last rank of one band is the first of the next, and
     a link from one band into the next is a short step between neighbours, never a detour
@@ -129,7 +156,7 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
         return Fold()
     rank = ranks(node_ids, links)
     depth = max(rank.values(), default=0) + 1
-    starts = cuts(rank, links, bands)
+    starts = cuts(rank, links, bands, clusters)
     if not starts:
         return Fold()
     band = {r: sum(r >= c for c in starts) for r in range(depth)}
@@ -145,6 +172,10 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
     for node in sorted(rank, key=lambda n: (rank[n], position[n])):
         rows[column[rank[node]] - least].append(node)
     of = {node: band[rank[node]] for node in rank}
+    fed = {head for _, head in links}
+    for tail, head in links:
+        if tail not in fed:             # an input goes with the band of what it feeds
+            of[tail] = of[head]
     loose = {k for k, (tail, head) in enumerate(links) if of[tail] != of[head]}
     turned = {k for k, (tail, head) in enumerate(links)
               if column[rank[head]] < column[rank[tail]]}
@@ -193,12 +224,13 @@ def drawn_edges(svg: str) -> set[str]:
 class Measure:
     """A trial drawing measured: its smallest text at 1280x720 (-1 when Graphviz lost an
     edge), its width and height in points, how often its edges cross one another, and how many
-    edges run through a cluster's title."""
+    edges run through a cluster's title, how many time steps are out of order."""
 
     text: float
     size: tuple[float, float] = (1.0, 1.0)
     crossings: int = 0
     titles: int = 0
+    jumps: int = 0          # time steps a reader following them in order jumps over
 
 
 
@@ -212,16 +244,18 @@ def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> Measu
         return Measure(-1.0)
     return Measure(slide_text_height(svg), svg_size(svg),
                    len(geometry.crossings(geometry.edge_paths(svg))),
-                   len(geometry.through_titles(svg)))
+                   len(geometry.through_titles(svg)), len(geometry.out_of_order(svg)))
 
 
-def _tidiest(measured: Sequence[tuple[Measure, Arrangement]]) -> tuple[Measure, Arrangement]:
-    """The arrangement with no edge through a title and the fewest crossings, then the most
+def _rank(trial: tuple[Measure, Arrangement]) -> tuple[object, ...]:
+    """The order of preference among readable arrangements: no edge through a title and the
+    time steps in order (`geometry.out_of_order`), then the fewest crossings, then the most
     lines of tensor numbers, then the fewest bands (each costs the reader a turn), then the
     largest text."""
     kept = {None: 0, 1: 1, 0: 2}
-    return min(measured, key=lambda m: (m[0].titles > 0, m[0].crossings, kept[m[1][2]],
-                                        m[1][1], -m[0].text))
+    measure, (_, bands, lines) = trial
+    return (measure.titles > 0, measure.jumps, measure.crossings, kept[lines], bands,
+            -measure.text)
 
 
 def spread(width: float, height: float, pad: float = PAD) -> str | None:
@@ -240,27 +274,36 @@ def spread(width: float, height: float, pad: float = PAD) -> str | None:
     return None
 
 
-def fit_to_slide(source_for: Callable[[str, int, int | None], str],
+def fit_to_slide(source_for: Callable[..., str],
                  draw: Callable[[str], tuple[str, list[str]]] | None) -> dict[str, object]:
     """The arrangement for a 1280x720 slide, as Style fields (rankdir, bands, tensor_lines,
-    aspect), chosen among the drawings `source_for(rankdir, bands, tensor_lines)`.
+    formulas, pad), chosen among the drawings `source_for(rankdir, bands, tensor_lines)`
+    (with `formulas=` when the full formulas do not fit).
 
     Every arrangement is tried with tensors showing all their lines of numbers, one, and
     none; among those whose text is at least MIN_TEXT_PX high on the slide the tidiest wins
-    (`_tidiest`), spread to a slide's shape if it has none (`spread`). When none is large
-    enough, the one with the largest text. `draw` turns DOT into SVG and Graphviz's
-    complaints; without it (no Graphviz), left to right in three bands.
+    (`_rank`), spread to a slide's shape if it has none (`spread`). When none is large
+    enough, the same again with the tensors' edges carrying fewer derivative formulas (see
+    `FORMULAS`: an unrolled RNN's twenty tensor ops), and when still none is, the one with
+    the largest text. `draw` turns DOT into SVG and Graphviz's complaints; without it (no
+    Graphviz), left to right in three bands.
     """
     if draw is None:
-        return {"rankdir": "LR", "bands": 3, "tensor_lines": 1}
-    measured: dict[str, tuple[Measure, Arrangement]] = {}
-    for lines in (None, 1, 0):
-        for rankdir, bands in CANDIDATES:
-            source = source_for(rankdir, bands, lines)
-            if source not in measured:          # a graph without tensors: one per arrangement
-                measured[source] = (_measure(source, draw), (rankdir, bands, lines))
-    readable = [m for m in measured.values() if m[0].text >= MIN_TEXT_PX]
-    best = _tidiest(readable) if readable else max(measured.values(), key=lambda m: m[0].text)
+        return {"rankdir": "LR", "bands": 3, "tensor_lines": 1, "formulas": FORMULAS[0]}
+    measured: dict[str, tuple[Measure, Arrangement, str]] = {}
+    for formulas in FORMULAS:
+        options = {"formulas": formulas} if formulas != FORMULAS[0] else {}
+        for lines in (None, 1, 0):
+            for rankdir, bands in CANDIDATES:
+                source = source_for(rankdir, bands, lines, **options)
+                if source not in measured:      # a graph without tensors: one per arrangement
+                    measured[source] = (_measure(source, draw), (rankdir, bands, lines),
+                                        formulas)
+        readable = [m for m in measured.values() if m[0].text >= MIN_TEXT_PX]
+        if readable:
+            break
+    best = min(readable, key=lambda m: _rank(m[:2])) if readable else \
+        max(measured.values(), key=lambda m: m[0].text)
     (rankdir, bands, lines) = best[1]
-    return {"rankdir": rankdir, "bands": bands, "tensor_lines": lines,
+    return {"rankdir": rankdir, "bands": bands, "tensor_lines": lines, "formulas": best[2],
             "pad": spread(*best[0].size)}

@@ -87,9 +87,9 @@ def arranged(scene: Scene, numbers: Numbers, style: Style, name: str,
     if not style.min_text:
         return style
     fields = fit_to_slide(
-        lambda rankdir, bands, lines: scene_source(
-            scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines),
-            name),
+        lambda rankdir, bands, lines, formulas="all": scene_source(
+            scene, numbers, replace(style, rankdir=rankdir, bands=bands, tensor_lines=lines,
+                                    formulas=formulas), name),
         _trial if backend() else None)
     if not framed:
         fields.pop("pad", None)

@@ -57,7 +57,9 @@ class Style:
     `forward`: nodes drawn muted (the forward nodes a gradient graph reuses), explained by
     `note` in the legend. `min_text` raises every text size to at least that many points
     (slides), and `tensor_lines` keeps that many lines of a tensor's value and of its gradient
-    (None: all). `rankdir` and `bands` place the ranks (see layout.py). An animation frame
+    (None: all); `formulas` which derivative formulas a tensor's edge carries ("all",
+    "telling": not those that are a number, as the 1 of ∂(a + b)/∂a, or "none": a slide of
+    a large graph). `rankdir` and `bands` place the ranks (see layout.py). An animation frame
     sets `paint`, which gives the colour of each numbered item (key, colour) -> colour, and `focus`,
     the DOT ids of the node or edge of the current step. `grad_scale` draws each edge's
     width and colour by the magnitude of the gradient flowing along it (magnitude.py).
@@ -76,6 +78,7 @@ class Style:
     note: str | None = None
     min_text: int = 0
     tensor_lines: int | None = None
+    formulas: str = "all"
     rankdir: str = "LR"
     bands: int = 1
     paint: Callable[[Item, str], str] | None = None

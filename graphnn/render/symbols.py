@@ -88,6 +88,8 @@ def fold(node: Node) -> Fold | None:
 def symbol(node: Node) -> str:
     """The label of a node's op in a drawing (inputs and constants have none)."""
     folded = fold(node)
+    if node.op == "slice":          # the index itself, [:, 1, :], says which part is taken
+        return str(node.attrs["index"])
     return folded.symbol if folded else node.opdef.symbol or node.op
 
 
@@ -147,6 +149,9 @@ def derivative(node: Node, position: int, names: Mapping[Node, str],
     >>> d = derivative(a @ b, 1, {a: "a", b: "b"}, gradient_of="loss")
     >>> d.symbol, d.formula
     ('∂loss/∂b', 'aᵀ @ g')
+    >>> d = derivative(a[:, 1], 0, {a: "a"}, gradient_of="loss")
+    >>> d.symbol, d.formula
+    ('∂loss/∂a', 'g at [:, 1], 0 elsewhere')
     """
     op = node.opdef
     folded = fold(node)
@@ -164,6 +169,9 @@ def derivative(node: Node, position: int, names: Mapping[Node, str],
         # an input called out (max_pool2d_grad's x, out, g) is that input, not the output
         formula = substitute(op.derivative_of(position), {"out": output, **placeholders})
         wrt = placeholders.get(labels[position], labels[position])
+    if node.op == "slice":
+        # slice_grad(g, x) in words: the gradient of the part taken, zeros elsewhere
+        formula = f"g at {node.attrs['index']}, 0 elsewhere"
     if op.elementwise:
         return Derivative(f"∂{output}/∂{wrt}", formula, local=True)
     if gradient_of:
