@@ -110,9 +110,28 @@ def _log1p(m: Math, x: ir.Value) -> ir.Value:
     return m.keep_nan(x, m.where("==", x, m.c(0.0), x, y))      # log1p(-0.0) = -0.0
 
 
+# softplus: terms of the atanh series kept, w**n / (2n + 3) < 0.1 ulp at w = 1/9
+_SOFTPLUS_TERMS = {"f32": 7, "f64": 16}
+
+
+def _softplus(m: Math, x: ir.Value) -> ir.Value:
+    """log(1 + e**x) = max(x, 0) + log1p(z), z = e**-|x| in [0, 1], one exp for both sides;
+    log1p(z) = 2 atanh(s), s = z / (2 + z) in [0, 1/3], as z r (1 + w P(w)) with r = 2/(2 + z),
+    w = s**2 and P the atanh series: one division, and no 1 + z rounded (no correction term, no
+    exponent split as in log1p). z multiplies last, so subnormal z (x << 0) keep their digits."""
+    b = m.b
+    z = exp(m, b.fneg(m.fabs(x)))
+    r = b.fdiv(m.c(2.0), b.fadd(z, m.c(2.0)))
+    s = b.fmul(b.fmul(z, r), m.c(0.5))
+    w = b.fmul(s, s)
+    series = m.horner(w, [1.0 / (2 * n + 3) for n in range(_SOFTPLUS_TERMS[m.dtype])])
+    log1p_z = b.fmul(z, m.call("fmuladd", b.fmul(r, w), series, r))
+    return m.keep_nan(x, b.fadd(m.call("maxnum", x, m.c(0.0)), log1p_z))
+
+
 BODIES: dict[str, Callable[[Math, ir.Value], ir.Value]] = {
     "exp": exp, "expm1": _expm1, "log": _log, "log1p": _log1p, "tanh": _tanh,
-    "erf": special.erf, "normal_cdf": special.normal_cdf,
+    "erf": special.erf, "normal_cdf": special.normal_cdf, "softplus": _softplus,
 }
 
 
