@@ -91,58 +91,33 @@ def split_square(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
     return m.b.fmul(z, z), m.b.fmul(m.b.fsub(a, z), m.b.fadd(a, z))
 
 
-def _reversed(coefficients: Sequence[float], n: int) -> tuple[float, ...]:
-    """w**(n-1) P(1/w) as a polynomial in w (ascending powers), P's coefficients ascending."""
-    return tuple(reversed(_padded(coefficients, n)))
-
-
-def _divided(m: Math, n: ir.Value, d: ir.Value, reciprocal: ir.Value) -> ir.Value:
-    """n / d from an approximate 1/d (a few ulp): q = n (1/d), then one correction step,
-    q + (n - q d) / d, the residual n - q d exact with FMA: within about an ulp of n / d."""
-    q = m.b.fmul(n, reciprocal)
-    residual = m.call("fmuladd", m.b.fneg(q), d, n)
-    return m.call("fmuladd", residual, reciprocal, q)
-
-
 def erf_erfc(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(erf(a), erfc(a)) for a >= 0 (NaN lanes give NaN), with a² = hi + lo.
-
-    The three quotients (head P/Q, tail R/S, and 1/t) share one division: 1/(Q S t), each then
-    the product of the other two denominators with it, corrected by one step (``_divided``).
-    The tail's R(1/t²)/S(1/t²) is evaluated as R'(t²)/S'(t²), both multiplied by t^16 (reversed
-    coefficients), so 1/t² needs no division of its own."""
+    """(erf(a), erfc(a)) for a >= 0 (NaN lanes give NaN), with a² = hi + lo."""
     b = m.b
     head = b.fcmp_ordered("<", a, m.c(HEAD))
     small = b.fcmp_ordered("<", a, m.c(MIDDLE))
     # head and middle: one rational function, its variable and coefficients chosen per lane
     v = b.select(head, b.fmul(a, a), b.fsub(a, m.c(1.0)))
-    numerator = _horner(m, v, _chosen(m, head, PP, PA))
-    denominator = _horner(m, v, _chosen(m, head, QQ, QA))
-    # tail: a clamped into the range (no lane overflows), exp's argument -a² - 0.5625 + R/S as
-    # an exact part plus a small one
-    t = m.call("minnum", m.call("maxnum", a, m.c(MIDDLE)), m.c(LIMIT))
-    w = b.fmul(t, t)
-    near = b.fcmp_ordered("<", t, m.c(TAIL_SPLIT))
-    tail_numerator = _horner(m, w, _chosen(m, near, _reversed(RA, 9), _reversed(RB, 9)))
-    tail_denominator = _horner(m, w, _chosen(m, near, _reversed(SA, 9), _reversed(SB, 9)))
-    tail_t = b.fmul(tail_denominator, t)
-    reciprocal = b.fdiv(m.c(1.0), b.fmul(denominator, tail_t))
-    q = _divided(m, numerator, denominator, b.fmul(tail_t, reciprocal))
-    ratio = _divided(m, tail_numerator, tail_denominator,
-                     b.fmul(b.fmul(denominator, t), reciprocal))
-    inverse_t = _divided(m, m.c(1.0), t, b.fmul(b.fmul(denominator, tail_denominator), reciprocal))
+    q = b.fdiv(_horner(m, v, _chosen(m, head, PP, PA)), _horner(m, v, _chosen(m, head, QQ, QA)))
     erf_head = m.call("fmuladd", a, q, a)
     erfc_head = m.where("<", a, m.c(0.25), b.fsub(m.c(1.0), erf_head),
                         b.fsub(m.c(0.5), m.call("fmuladd", a, q, b.fsub(a, m.c(0.5)))))
     erf_middle = b.fadd(m.c(ERX), q)
     erfc_middle = b.fsub(m.c(1.0 - ERX), q)
+    # tail: the rational function of s = 1/a² (a clamped into the range, so no lane divides by
+    # 0 or overflows), exp's argument -a² - 0.5625 + R/S as an exact part plus a small one
+    t = m.call("minnum", m.call("maxnum", a, m.c(MIDDLE)), m.c(LIMIT))
     t_hi = b.select(small, m.c(MIDDLE * MIDDLE), m.call("minnum", hi, m.c(LIMIT * LIMIT)))
     t_lo = b.select(small, m.c(0.0), lo)
+    s = b.fdiv(m.c(1.0), b.fmul(t, t))
+    near = b.fcmp_ordered("<", t, m.c(TAIL_SPLIT))
+    ratio = b.fdiv(_horner(m, s, _chosen(m, near, RA, RB)),
+                   _horner(m, s, _chosen(m, near, SA, SB)))
     exact = b.fsub(b.fneg(t_hi), m.c(0.5625))                 # exact: t_hi has half the bits
     small_part = b.fsub(ratio, t_lo)
     total = b.fadd(exact, small_part)
     error = b.fsub(small_part, b.fsub(total, exact))          # what total rounded off (Fast2Sum)
-    erfc_tail = b.fmul(b.fmul(exp(m, total), b.fadd(m.c(1.0), error)), inverse_t)
+    erfc_tail = b.fdiv(b.fmul(exp(m, total), b.fadd(m.c(1.0), error)), t)
     erfc_tail = m.where(">=", a, m.c(LIMIT), m.c(0.0), erfc_tail)
     erfc = b.select(head, erfc_head, b.select(small, erfc_middle, erfc_tail))
     erf = b.select(head, erf_head, b.select(small, erf_middle, b.fsub(m.c(1.0), erfc_tail)))
