@@ -109,7 +109,8 @@ def erf_erfc(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Value
     t = m.call("minnum", m.call("maxnum", a, m.c(MIDDLE)), m.c(LIMIT))
     t_hi = b.select(small, m.c(MIDDLE * MIDDLE), m.call("minnum", hi, m.c(LIMIT * LIMIT)))
     t_lo = b.select(small, m.c(0.0), lo)
-    s = b.fdiv(m.c(1.0), b.fmul(t, t))
+    inverse = b.fdiv(m.c(1.0), t)                             # one division for s and 1/t
+    s = b.fmul(inverse, inverse)
     near = b.fcmp_ordered("<", t, m.c(TAIL_SPLIT))
     ratio = b.fdiv(_horner(m, s, _chosen(m, near, RA, RB)),
                    _horner(m, s, _chosen(m, near, SA, SB)))
@@ -117,7 +118,7 @@ def erf_erfc(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Value
     small_part = b.fsub(ratio, t_lo)
     total = b.fadd(exact, small_part)
     error = b.fsub(small_part, b.fsub(total, exact))          # what total rounded off (Fast2Sum)
-    erfc_tail = b.fdiv(b.fmul(exp(m, total), b.fadd(m.c(1.0), error)), t)
+    erfc_tail = b.fmul(b.fmul(exp(m, total), b.fadd(m.c(1.0), error)), inverse)
     erfc_tail = m.where(">=", a, m.c(LIMIT), m.c(0.0), erfc_tail)
     erfc = b.select(head, erfc_head, b.select(small, erfc_middle, erfc_tail))
     erf = b.select(head, erf_head, b.select(small, erf_middle, b.fsub(m.c(1.0), erfc_tail)))
