@@ -18,7 +18,9 @@ Both dtypes compute in double and round once, with fdlibm's arrangement (Sun Mic
   arithmetic) in 64-bit integer arithmetic, keeps the product modulo 4, and multiplies the
   fraction by π/2 in fixed point: exact reduction up to the largest double;
 - sin(y0 + y1) and cos(y0 + y1) on [-π/4, π/4] by fdlibm's kernel polynomials (degree 13 and
-  14, minimax), the quadrant k mod 4 choosing which and its sign; sin is odd, cos even.
+  14, minimax), the quadrant k mod 4 choosing which and its sign; sin is odd, cos even;
+- float32, |x| <= BOUND: musl's cheaper path instead (one reduction stage, y = |x| - k π/2 in
+  double, and its float kernels of degree 9 and 8): a float's result needs no double-double.
 
 sin(±inf) = cos(±inf) = NaN, NaN in gives NaN, sin(-0.0) = -0.0, sin of a subnormal is the
 input. Accuracy: docs/loop-ir.md, tests/codegen/llvm/test_trig.py.
