@@ -138,8 +138,9 @@ _SOFTPLUS_SERIES = {
 def _softplus(m: Math, x: ir.Value) -> ir.Value:
     """log(1 + e**x) = max(x, 0) + log1p(z), z = e**-|x| in [0, 1], one exp for both sides;
     log1p(z) = 2 atanh(s), s = z / (2 + z) in [0, 1/3], as z r (1 + w P(w)) with r = 2/(2 + z),
-    w = s**2 and P the atanh series (fitted): one division, and no 1 + z rounded (no correction term, no
-    exponent split as in log1p). z multiplies last, so subnormal z (x << 0) keep their digits."""
+    w = s**2 and P the atanh series (fitted): one division, and no 1 + z rounded (no correction
+    term, no exponent split as in log1p). z multiplies last, so subnormal z (x << 0) keep their
+    digits."""
     b = m.b
     z = exp(m, b.fneg(m.fabs(x)))
     r = b.fdiv(m.c(2.0), b.fadd(z, m.c(2.0)))

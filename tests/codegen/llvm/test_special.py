@@ -1,7 +1,7 @@
-"""Accuracy of the IR's log1p, erf, Φ (normal_cdf), softplus, sin and cos (codegen.llvm.mathlib, special,
-trig) against 120-bit mpmath or long-double NumPy, for this CPU and for each x86-64 level it
-runs (vector widths, FMA or not). Their exact special values (and ceil's and roundeven's) are
-in test_mathlib.py's table.
+"""Accuracy of the IR's log1p, erf, Φ (normal_cdf), softplus, sin and cos (codegen.llvm.mathlib,
+special, trig) against 120-bit mpmath or long-double NumPy, for this CPU and for each x86-64
+level it runs (vector widths, FMA or not). Their exact special values (and ceil's and
+roundeven's) are in test_mathlib.py's table.
 
 The bounds are the contract stated in docs/loop-ir.md (measured maxima, rounded up). Φ is
 checked against mpmath, not scipy.special.ndtr: ndtr(x) = erfc(-x/√2)/2 rounds x/√2 first and
