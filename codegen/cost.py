@@ -23,17 +23,17 @@ from collections.abc import Iterable
 from codegen import loops
 
 # Relative cost of a node in simple operations: the polynomial math functions are some twenty
-# instructions (log1p a log and a division more; erf and Φ two rational functions and an exp;
-# sin and cos a reduction and two polynomials, in double), pow a libm call per element,
-# division and square root several cycles.
+# instructions (log1p a log and a few more, softplus an exp and a short series; erf and Φ up to
+# two rational functions and an exp; sin and cos a reduction and two polynomials, in double),
+# pow a libm call per element, division and square root several cycles.
 _COST = {loops.Exp: 20, loops.Expm1: 20, loops.Log: 20, loops.Tanh: 25, loops.Pow: 40, loops.Div: 4,
-         loops.Sqrt: 4, loops.Log1p: 30, loops.Erf: 60, loops.NormalCdf: 60, loops.Sin: 50,
-         loops.Cos: 50}
+         loops.Sqrt: 4, loops.Log1p: 30, loops.Erf: 60, loops.NormalCdf: 60, loops.Softplus: 30,
+         loops.Sin: 50, loops.Cos: 50}
 # A call to one of the polynomial math functions (codegen.llvm.mathlib), which LLVM inlines,
 # or to a GEMM (13 arguments passed through memory): about this many instructions
 _CALL_SIZE = 30
 _CALLS = (loops.Exp, loops.Expm1, loops.Log, loops.Tanh, loops.Gemm, loops.Log1p, loops.Erf,
-          loops.NormalCdf, loops.Sin, loops.Cos)
+          loops.NormalCdf, loops.Softplus, loops.Sin, loops.Cos)
 # Lowering's unit: an op whose element runs a node costing at least EXPENSIVE simple operations
 # (a math function, a division, a square root) costs EXPENSIVE units, any other op 1. Coarse on
 # purpose: the caps it feeds bound how much code LLVM sees in one loop, not run time.

@@ -414,6 +414,11 @@ class NormalCdf(_Unary):
 
 
 @_node
+class Softplus(_Unary):
+    """log(1 + e^x), without overflow for large x or loss of e^x for x << 0."""
+
+
+@_node
 class Sin(_Unary):
     """Sine with exact argument reduction (codegen.llvm.trig); sin(±inf) = NaN."""
 

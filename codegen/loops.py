@@ -64,6 +64,7 @@ from codegen.exprs import (
     RoundEven,
     Select,
     Sin,
+    Softplus,
     Sqrt,
     Sub,
     Tanh,
@@ -86,7 +87,7 @@ __all__ = [
     "rebuild", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store",
     "substitute", "tanh", "walk",
     "Ceil", "Cos", "Erf", "Log1p", "NormalCdf", "RoundEven", "Sin", "ceil", "cos", "erf",
-    "log1p", "normal_cdf", "roundeven", "sin",
+    "log1p", "normal_cdf", "roundeven", "sin", "Softplus", "softplus",
 ]
 
 Number = int | float
@@ -123,6 +124,11 @@ def erf(x: Expr) -> Expr:
 def normal_cdf(x: Expr) -> Expr:
     """Φ(x), the standard normal distribution's CDF."""
     return NormalCdf(x)
+
+
+def softplus(x: Expr) -> Expr:
+    """log(1 + e^x), one exp and one division (codegen.llvm.mathlib)."""
+    return Softplus(x)
 
 
 def sin(x: Expr) -> Expr:

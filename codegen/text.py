@@ -27,7 +27,8 @@ _INFIX = {
 }
 _CALLS = {
     E.Exp: "exp", E.Expm1: "expm1", E.Log: "log", E.Log1p: "log1p", E.Tanh: "tanh",
-    E.Erf: "erf", E.NormalCdf: "normal_cdf", E.Sin: "sin", E.Cos: "cos", E.Sqrt: "sqrt",
+    E.Erf: "erf", E.NormalCdf: "normal_cdf", E.Softplus: "softplus",
+    E.Sin: "sin", E.Cos: "cos", E.Sqrt: "sqrt",
     E.Abs: "abs", E.Floor: "floor", E.Ceil: "ceil", E.RoundEven: "roundeven", E.Pow: "pow",
     E.FMax: "max", E.FMin: "min", E.Select: "select",
 }

@@ -419,6 +419,9 @@ class Emitter:
     def emit_NormalCdf(self, e: loops.NormalCdf) -> loops.Recursive:
         return self._math("normal_cdf", e)
 
+    def emit_Softplus(self, e: loops.Softplus) -> loops.Recursive:
+        return self._math("softplus", e)
+
     def emit_Sin(self, e: loops.Sin) -> loops.Recursive:
         return self._trig("sin", e)
 

@@ -18,7 +18,9 @@ Both dtypes compute in double and round once, with fdlibm's arrangement (Sun Mic
   arithmetic) in 64-bit integer arithmetic, keeps the product modulo 4, and multiplies the
   fraction by π/2 in fixed point: exact reduction up to the largest double;
 - sin(y0 + y1) and cos(y0 + y1) on [-π/4, π/4] by fdlibm's kernel polynomials (degree 13 and
-  14, minimax), the quadrant k mod 4 choosing which and its sign; sin is odd, cos even.
+  14, minimax), the quadrant k mod 4 choosing which and its sign; sin is odd, cos even;
+- float32, |x| <= BOUND: musl's cheaper path instead (one reduction stage, y = |x| - k π/2 in
+  double, and its float kernels of degree 9 and 8): a float's result needs no double-double.
 
 sin(±inf) = cos(±inf) = NaN, NaN in gives NaN, sin(-0.0) = -0.0, sin of a subnormal is the
 input. Accuracy: docs/loop-ir.md, tests/codegen/llvm/test_trig.py.
@@ -74,6 +76,15 @@ _TWO_OVER_PI = int((2 / PI) * (1 << (64 * (WORDS - 1))))
 TABLE = [0] + [(_TWO_OVER_PI >> (64 * (WORDS - 2 - j))) & (2**64 - 1) for j in range(WORDS - 1)]
 PIO2_FIXED = int(PI / 2 * (1 << 126))       # π/2 2**126, for the fixed-point product
 
+# float32 (musl's __rem_pio2f, __sindf, __cosdf): one reduction stage, π/2 = PF1 + PF1T with
+# PF1 25 bits (k * PF1 exact for k < 2**28), and polynomials good to 2**-34 or so on [-π/4, π/4]
+PF1 = _rounded(PI / 2, 25)
+PF1T = float(PI / 2 - Fraction(PF1))
+SF = tuple(float.fromhex(h) for h in ("-0x15555554cbac77p-55", "0x111110896efbb2p-59",
+                                      "-0x1a00f9e2cae774p-65", "0x16cd878c3b46a7p-71"))
+CF = tuple(float.fromhex(h) for h in ("-0x1ffffffd0c5e81p-54", "0x155553e1053a42p-57",
+                                      "-0x16c087e80f1e27p-62", "0x199342e0ee5069p-68"))
+
 S = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
      2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
 C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
@@ -97,6 +108,22 @@ def _medium(d: Math, a: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
         w = b.fsub(b.fmul(k, d.c(tail)), b.fsub(b.fsub(t, r), w))
     y0 = b.fsub(r, w)
     return b.fptosi(k, d.fmt.int_type), y0, b.fsub(b.fsub(r, y0), w)
+
+
+def _float_kernels(d: Math, a: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(k, sin y, cos y) with y = a - k π/2 in double, for a float a in [0, BOUND]: the float32
+    path, whose result is rounded to float (y's error, about 2**-51 k, stays far below that)."""
+    b = d.b
+    k = d.call("rint", b.fmul(a, d.c(INVPIO2)))
+    y = b.fsub(b.fsub(a, b.fmul(k, d.c(PF1))), b.fmul(k, d.c(PF1T)))
+    z = b.fmul(y, y)
+    w = b.fmul(z, z)
+    s = b.fmul(z, y)
+    sine = b.fadd(d.call("fmuladd", s, d.horner(z, SF[:2]), y),
+                  b.fmul(b.fmul(s, w), d.horner(z, SF[2:])))
+    cosine = b.fadd(d.call("fmuladd", w, d.c(CF[1]), d.call("fmuladd", z, d.c(CF[0]), d.c(1.0))),
+                    b.fmul(b.fmul(w, z), d.horner(z, CF[2:])))
+    return b.fptosi(k, d.fmt.int_type), sine, cosine
 
 
 def _kernels(d: Math, y0: ir.Value, y1: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -151,8 +178,11 @@ def _fast(m: Math, name: str, x: ir.Value) -> ir.Value:
     """sin or cos of x for |x| <= BOUND (huge lanes are computed on 0: their value is unused)."""
     d, wide = _widen(m, x)
     a = d.b.select(_is_huge(d, wide), d.c(0.0), d.fabs(wide))
-    n, y0, y1 = _medium(d, a)
-    sine, cosine = _kernels(d, y0, y1)
+    if m.dtype == "f32":
+        n, sine, cosine = _float_kernels(d, a)
+    else:
+        n, y0, y1 = _medium(d, a)
+        sine, cosine = _kernels(d, y0, y1)
     return _narrow(m, _assemble(d, name, n, sine, cosine, _negative(d, wide)))
 
 

@@ -1,7 +1,7 @@
-"""Accuracy of the IR's log1p, erf, Φ (normal_cdf), sin and cos (codegen.llvm.mathlib, special,
-trig) against 120-bit mpmath or long-double NumPy, for this CPU and for each x86-64 level it
-runs (vector widths, FMA or not). Their exact special values (and ceil's and roundeven's) are
-in test_mathlib.py's table.
+"""Accuracy of the IR's log1p, erf, Φ (normal_cdf), softplus, sin and cos (codegen.llvm.mathlib,
+special, trig) against 120-bit mpmath or long-double NumPy, for this CPU and for each x86-64
+level it runs (vector widths, FMA or not). Their exact special values (and ceil's and
+roundeven's) are in test_mathlib.py's table.
 
 The bounds are the contract stated in docs/loop-ir.md (measured maxima, rounded up). Φ is
 checked against mpmath, not scipy.special.ndtr: ndtr(x) = erfc(-x/√2)/2 rounds x/√2 first and
@@ -19,7 +19,7 @@ from tests.codegen.support import unary_kernel as kernel
 
 N = 4000
 EPS = {"f32": 2.0 ** -23, "f64": 2.0 ** -52}
-ULPS = {"log1p": 1.5, "erf": 2.5, "normal_cdf": 4.0, "sin": 1.5, "cos": 1.5}
+ULPS = {"log1p": 1.5, "erf": 2.5, "normal_cdf": 4.0, "softplus": 2.5, "sin": 1.5, "cos": 1.5}
 
 
 def _mp(function):
@@ -34,6 +34,7 @@ def _long(function):
 
 
 REFERENCE = {"log1p": _long(np.log1p), "erf": _mp(mpmath.erf), "normal_cdf": _mp(mpmath.ncdf),
+             "softplus": _mp(lambda v: mpmath.log1p(mpmath.exp(v))),
              "sin": _long(np.sin), "cos": _long(np.cos)}
 
 
@@ -48,6 +49,9 @@ SWEEPS = {
             "tiny": lambda d: uniform(-1e-4, 1e-4)},
     "normal_cdf": {"dense": lambda d: uniform(-8, 8),
                    "left tail": lambda d: uniform(-13, -3) if d == "f32" else uniform(-37, -3)},
+    "softplus": {"dense": lambda d: uniform(-20, 20), "near 0": lambda d: uniform(-1, 1),
+                 "left tail": lambda d: uniform(-100, -20) if d == "f32" else uniform(-740, -20),
+                 "large": lambda d: uniform(20, 1e4)},
     "sin": {"dense": lambda d: uniform(-10, 10), "medium": lambda d: uniform(-1e6, 1e6),
             "huge": lambda d: uniform(-1e30, 1e30)},
     "cos": {"dense": lambda d: uniform(-10, 10), "medium": lambda d: uniform(-1e6, 1e6),
