@@ -61,17 +61,12 @@ class Sigmoid(sympy.Function):
 class _Stepwise(sympy.Function):
     """A piecewise-constant function of one real argument: its value at numbers, and as its
     derivative a Dirac comb, DiracDelta(jumps(x)), which SymPy evaluates to 0 away from the
-    jumps and leaves as DiracDelta(0) on them (where graphnn's gradient is 0 by convention)."""
+    jumps and leaves as DiracDelta(0) on them (where graphnn's gradient is 0 by convention).
+
+    Each subclass gives `text` (its notation) and two classmethods: `value(x)`, the function
+    at a rational x, and `jumps(x)`, an expression that is zero exactly at its jumps."""
 
     text = ""
-
-    @classmethod
-    def value(cls, x: sympy.Rational) -> sympy.Integer:
-        raise NotImplementedError
-
-    @classmethod
-    def jumps(cls, x: sympy.Expr) -> sympy.Expr:
-        raise NotImplementedError
 
     @classmethod
     def eval(cls, x):
