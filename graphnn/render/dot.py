@@ -15,7 +15,7 @@ and every node holds its own numbers: the compact form for large graphs.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import graphviz
@@ -32,7 +32,7 @@ from graphnn.render.labels import (
     font,
     wrapped,
 )
-from graphnn.render.layout import turned, wrap_rows
+from graphnn.render.layout import wrap_rows, write_fold
 from graphnn.render.magnitude import magnitude
 from graphnn.render.scene import Edge, Scene, top_scopes
 from graphnn.render.style import FOCUS_COLOR, FORWARD_STYLE, INPUT_STYLE, Item, Style, new_graph
@@ -275,26 +275,15 @@ class _Writer:
             tree[()].append(f"{self.prefix}out{k}")
             links += self.link(f"{self.prefix}o{k}", self.node_id(node), f"{self.prefix}out{k}",
                                arrow, tree, attrs, ())
-        self.write_cluster(graph, (), tree, attrs)
+        sequences = _sequence_clusters(tree)
+        # on a slide, a layer holding time steps (an nn.RNN's rnn1) draws no box of its own:
+        # Graphviz would order the steps inside it freely, and its margins cost text size
+        flat = {path[:-1] for path in sequences.values()} - {()} if self.style.min_text \
+            else set()
+        self.write_cluster(graph, (), tree, attrs, flat)
         fold = wrap_rows([i for ids in tree.values() for i in ids],
-                         [(tail, head) for tail, head, _ in links], self.style.bands,
-                         _sequence_clusters(tree))
-        for k, (tail, head, edge_attrs) in enumerate(links):
-            if k in fold.loose:
-                # between bands: no ports (they would force a loop around a node)
-                edge_attrs = {a: v for a, v in edge_attrs.items() if not a.endswith("port")}
-            if k in fold.turned:
-                # against the rank order (a band running backwards): written head to tail,
-                # drawn with its arrow at the head as ever
-                tail, head, edge_attrs = head, tail, turned(edge_attrs)
-            graph.edge(tail, head, **edge_attrs)
-        for first, second in fold.apart:        # band 1 above (or left of) band 2, ...
-            graph.edge(first, second, style="invis")
-        for row in fold.rows:
-            with graph.subgraph() as same:
-                same.attr(rank="same")
-                for node_id in row:
-                    same.node(node_id)
+                         [(tail, head) for tail, head, _ in links], self.style.bands, sequences)
+        write_fold(graph, links, fold, self.prefix)
 
     def shared_leaves(self) -> set[Node]:
         """On a slide, the inputs used in two or more clusters of their own cluster (an
@@ -363,7 +352,10 @@ class _Writer:
 
     def write_cluster(self, graph: graphviz.Digraph, path: tuple[str, ...],
                       tree: Mapping[tuple[str, ...], list[str]],
-                      attrs: Mapping[str, dict[str, str]]) -> None:
+                      attrs: Mapping[str, dict[str, str]],
+                      flat: Collection[tuple[str, ...]] = ()) -> None:
+        """The nodes of cluster `path` and its clusters, in `graph`; those in `flat` are
+        written without a box, their nodes and clusters straight into `graph`."""
         for node_id in tree[path]:
             graph.node(node_id, **attrs[node_id])
         children = [p for p in tree if len(p) == len(path) + 1 and p[:len(path)] == path]
@@ -373,6 +365,9 @@ class _Writer:
             children.sort(key=lambda p: [int(w) if w.isdigit() else w
                                          for w in re.split(r"(\d+)", p[-1])])
         for child in children:
+            if child in flat:
+                self.write_cluster(graph, child, tree, attrs, flat)
+                continue
             name = f"cluster_{self.prefix}{'_'.join(child)}"
             with graph.subgraph(name=name) as cluster:
                 # a slide's titles go to a corner: on the right left to right, where no
@@ -383,7 +378,7 @@ class _Writer:
                              fontsize=str(max(12, self.style.min_text)),
                              style="rounded,dashed", color="#9e9e9e",
                              fontcolor=MUTED_COLOR)
-                self.write_cluster(cluster, child, tree, attrs)
+                self.write_cluster(cluster, child, tree, attrs, flat)
 
 
 def _sequence_clusters(tree: Mapping[tuple[str, ...], list[str]]) -> dict[str, tuple[str, ...]]:

@@ -22,6 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from graphnn.render import geometry
 
@@ -87,12 +88,16 @@ class Fold:
     """How the ranks fold into bands: `rows` of nodes to put on one rank, the links (by index)
     that stop constraining the ranking (`loose`), the links drawn against the rank order
     (`turned`: the bands running backwards), and pairs of nodes in one row whose order keeps
-    the bands in order (`apart`: the first band first)."""
+    the bands in order (`apart`: the first band first). When the bands hold a sequence of
+    clusters (time steps), `guides` are the nodes of each band, in band order, in the row
+    where most bands meet: an invisible node above each group, chained in order, keeps the
+    steps in order (see `write_fold`)."""
 
     rows: list[list[str]] = field(default_factory=list)
     loose: set[int] = field(default_factory=set)
     turned: set[int] = field(default_factory=set)
     apart: list[tuple[str, str]] = field(default_factory=list)
+    guides: list[list[str]] = field(default_factory=list)
 
 
 def cuts(rank: dict[str, int], links: Sequence[tuple[str, str]], bands: int,
@@ -149,8 +154,12 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
     a link from one band into the next is a short step between neighbours, never a detour
     across the drawing. The bands are cut where few links cross (`cuts`).
 
-    >>> wrap_rows(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("c", "d")], 2)
-    Fold(rows=[['a', 'd'], ['b', 'c']], loose={1}, turned={2}, apart=[('a', 'd'), ('b', 'c')])
+    >>> chain = [("a", "b"), ("b", "c"), ("c", "d")]
+    >>> fold = wrap_rows(["a", "b", "c", "d"], chain, 2)
+    >>> fold.rows, fold.loose, fold.turned, fold.apart, fold.guides
+    ([['a', 'd'], ['b', 'c']], {1}, {2}, [('a', 'd'), ('b', 'c')], [])
+    >>> wrap_rows(["a", "b", "c", "d"], chain, 2, {"b": "step0", "c": "step1"}).guides
+    [['a'], ['d']]
     """
     if bands <= 1:
         return Fold()
@@ -181,7 +190,53 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
               if column[rank[head]] < column[rank[tail]]}
     # every node of a row before every node of the next band in that row
     apart = [(a, b) for row in rows for a in row for b in row if of[b] == of[a] + 1]
-    return Fold([row for row in rows if len(row) > 1], loose, turned, apart)
+    return Fold([row for row in rows if len(row) > 1], loose, turned, apart,
+                _guides(rows, of) if clusters else [])
+
+
+def _guides(rows: list[list[str]], band: Mapping[str, int]) -> list[list[str]]:
+    """The nodes of each band, in band order, in the row holding the most bands (the first
+    such row): Graphviz orders clusters freely, whatever the invisible edges between their
+    nodes (`apart`) say, but keeps the order of plain nodes joined by such edges, and an
+    order of those nodes with edges into the clusters below them is one without crossings.
+
+    >>> _guides([["a", "d"], ["b", "c", "e"]], {"a": 0, "b": 0, "c": 1, "d": 1, "e": 2})
+    [['b'], ['c'], ['e']]
+    """
+    row = max(rows, key=lambda r: len({band[n] for n in r}))
+    present = sorted({band[n] for n in row})
+    return [[n for n in row if band[n] == b] for b in present] if len(present) > 1 else []
+
+
+def write_fold(graph: Any, links: Sequence[tuple[str, str, dict[str, str]]], fold: Fold,
+               prefix: str = "") -> None:
+    """Write the edges `links` (tail, head, attributes) into `graph` (a graphviz.Digraph)
+    folded as `fold` says: links between bands without ports, links against the rank order
+    turned, the rows on one rank each, invisible edges and guide nodes (ids `prefix`guide0,
+    ...) keeping the bands in order."""
+    for k, (tail, head, edge_attrs) in enumerate(links):
+        if k in fold.loose:
+            # between bands: no ports (they would force a loop around a node)
+            edge_attrs = {a: v for a, v in edge_attrs.items() if not a.endswith("port")}
+        if k in fold.turned:
+            # against the rank order (a band running backwards): written head to tail,
+            # drawn with its arrow at the head as ever
+            tail, head, edge_attrs = head, tail, turned(edge_attrs)
+        graph.edge(tail, head, **edge_attrs)
+    for first, second in fold.apart:        # band 1 above (or left of) band 2, ...
+        graph.edge(first, second, style="invis")
+    guides = [f"{prefix}guide{k}" for k in range(len(fold.guides))]
+    for guide, members in zip(guides, fold.guides):
+        graph.node(guide, style="invis", shape="point", width="0", height="0", label="")
+        for node_id in members:
+            graph.edge(guide, node_id, style="invis")
+    for first, second in zip(guides, guides[1:]):
+        graph.edge(first, second, style="invis")
+    for row in fold.rows + ([guides] if guides else []):
+        with graph.subgraph() as same:
+            same.attr(rank="same")
+            for node_id in row:
+                same.node(node_id)
 
 
 def turned(edge_attrs: dict[str, str]) -> dict[str, str]:
