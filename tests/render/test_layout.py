@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import graphnn as gn
-from graphnn.render import geometry, layout
+from graphnn.render import geometry, layout, pictures
 from graphnn.render.drawing import backend
 from graphnn.render.layout import MIN_TEXT_PX, slide_text_height, svg_size, wrap_rows
 from graphnn.render.pictures import render
@@ -58,9 +58,10 @@ def slide(name: str):
 
 # the graphs the slide review found tangled, and the most edge crossings each may show (the
 # drawings before the snake folding crossed 33, 139, 42 and 7 times; the unrolled RNN 30 and
-# 44, before its time steps had a band each: x W_ih + b_ih feeds every step)
+# 44, before its time steps had a band each: x W_ih + b_ih feeds every step; the model form
+# 19, its steps out of order, before guide nodes kept them in order and the layer's box went)
 TANGLED = {"neuron primitives": 1, "logistic regression expanded": 7, "MLP gradient": 1,
-           "CNN": 1, "RNN": 10, "RNN model": 20}
+           "CNN": 1, "RNN": 6, "RNN model": 8}
 
 
 @needs_graphviz
@@ -109,9 +110,11 @@ def test_the_unrolled_rnn_on_a_slide(name):
     svg = rendering.svg()
     steps = [title for title in geometry.cluster_boxes(svg) if "step" in title]
     assert [t.split("_")[-1] for t in steps] == ["step0", "step1", "step2", "step3"]
-    if name == "RNN":
-        # followed in order, no step is jumped over (a snake: step0 step1 / step3 step2)
-        assert geometry.out_of_order(svg) == []
+    # followed in order, no step is jumped over (a snake: step0 step1 / step3 step2)
+    assert geometry.out_of_order(svg) == []
+    # the model's layer draws no box around its steps on a slide (its name is in its
+    # weights'), but does in the lecture layout
+    assert not [title for title in geometry.cluster_boxes(svg) if title.endswith("rnn1")]
     # the shared weight W_hh enters each step from a copy drawn inside that step
     hh = "W_hh" if name == "RNN" else "rnn1_w_hh"
     assert rendering.source.count(f"<b>{hh}</b>") == 4
@@ -119,6 +122,22 @@ def test_the_unrolled_rnn_on_a_slide(name):
     lecture = render(**options).source
     assert lecture.count(f"<b>{hh}</b>") == 1 and "g at [:, 1, :], 0 elsewhere" in lecture
     assert "slice_grad" not in lecture
+    assert ("subgraph cluster_rnn1 {" in lecture) == (name == "RNN model")
+
+
+@needs_graphviz
+@pytest.mark.parametrize("name", ["RNN", "RNN model"])
+@pytest.mark.parametrize("rankdir, bands", [("LR", 2), ("TB", 3), ("LR", 3), ("TB", 4),
+                                            ("LR", 4)])
+def test_every_folding_of_the_unrolled_rnn_keeps_its_steps_in_order(monkeypatch, name,
+                                                                      rankdir, bands):
+    # Graphviz orders clusters freely, whatever invisible edges between their nodes say:
+    # without guide nodes the model form drew its steps 1, 2, 0, 3 in four bands
+    arrangement = {"rankdir": rankdir, "bands": bands, "tensor_lines": 0, "formulas": "none"}
+    monkeypatch.setattr(pictures, "fit_to_slide", lambda source_for, draw: arrangement)
+    svg = render(**lecture_graphs()[name], layout="slide").svg()
+    assert len([t for t in geometry.cluster_boxes(svg) if "step" in t]) == 4
+    assert geometry.out_of_order(svg) == [], f"{name}, {rankdir} in {bands} bands"
 
 
 def test_a_slide_cuts_bands_between_numbered_clusters():
