@@ -253,24 +253,32 @@ def turned(edge_attrs: dict[str, str]) -> dict[str, str]:
     return {"dir": "back", **turned}
 
 
-def svg_size(svg: str) -> tuple[float, float]:
+Svg = str | ET.Element      # SVG text, or its parsed root (a drawing measured parses it once)
+
+
+def _root(svg: Svg) -> ET.Element:
+    return ET.fromstring(svg) if isinstance(svg, str) else svg
+
+
+def svg_size(svg: Svg) -> tuple[float, float]:
     """Width and height of a Graphviz SVG in points (its user units)."""
-    root = ET.fromstring(svg)
+    root = _root(svg)
     return tuple(float(re.sub(r"[a-z]+$", "", root.get(k))) for k in ("width", "height"))
 
 
-def slide_text_height(svg: str, slide: tuple[int, int] = SLIDE) -> float:
+def slide_text_height(svg: Svg, slide: tuple[int, int] = SLIDE) -> float:
     """The height in pixels of the smallest text of `svg` shown as large as fits on `slide`."""
-    width, height = svg_size(svg)
+    root = _root(svg)
+    width, height = svg_size(root)
     scale = min(slide[0] / width, slide[1] / height)
-    sizes = [float(t.get("font-size")) for t in ET.fromstring(svg).iter()
+    sizes = [float(t.get("font-size")) for t in root.iter()
              if t.tag.endswith("text") and t.get("font-size") and (t.text or "").strip()]
     return round(min(sizes, default=0.0) * scale, 2)
 
 
-def drawn_edges(svg: str) -> set[str]:
+def drawn_edges(svg: Svg) -> set[str]:
     """The ids of the edges an SVG draws (Graphviz leaves out one it fails to route)."""
-    return {g.get("id") for g in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g")
+    return {g.get("id") for g in _root(svg).iter("{http://www.w3.org/2000/svg}g")
             if g.get("class") == "edge" and g.find("{http://www.w3.org/2000/svg}path")
             is not None}
 
@@ -279,7 +287,8 @@ def drawn_edges(svg: str) -> set[str]:
 class Measure:
     """A trial drawing measured: its smallest text at 1280x720 (-1 when Graphviz lost an
     edge), its width and height in points, how often its edges cross one another, and how many
-    edges run through a cluster's title, how many time steps are out of order."""
+    edges run through a cluster's title, how many time steps are out of order (these three
+    only when the text is readable: the others are ranked by their text alone)."""
 
     text: float
     size: tuple[float, float] = (1.0, 1.0)
@@ -288,17 +297,21 @@ class Measure:
     jumps: int = 0          # time steps a reader following them in order jumps over
 
 
-
 def _measure(source: str, draw: Callable[[str], tuple[str, list[str]]]) -> Measure:
     """A drawing of `source` measured; text -1 when Graphviz lost an edge (it says so, or
     the edge is missing from the SVG)."""
     svg, heard = draw(source)
     wanted = set(re.findall(r"-> \S+ \[[^\]]*\bid=(\w+)", source))
+    root = ET.fromstring(svg)
     if any("lost" in line or "failed" in line for line in heard) \
-            or not wanted <= drawn_edges(svg):
+            or not wanted <= drawn_edges(root):
         return Measure(-1.0)
-    return Measure(slide_text_height(svg), svg_size(svg),
-                   len(geometry.crossings(geometry.edge_paths(svg))),
+    text = slide_text_height(root)
+    if text < MIN_TEXT_PX:
+        # crossings take most of a measurement (every pair of edges): an unreadable
+        # drawing is never chosen by them
+        return Measure(text, svg_size(root))
+    return Measure(text, svg_size(root), len(geometry.crossings(geometry.edge_paths(svg))),
                    len(geometry.through_titles(svg)), len(geometry.out_of_order(svg)))
 
 
