@@ -90,8 +90,8 @@ class Fold:
     (`turned`: the bands running backwards), and pairs of nodes in one row whose order keeps
     the bands in order (`apart`: the first band first). When the bands hold a sequence of
     clusters (time steps), `guides` are the nodes of each band, in band order, in the row
-    where most bands meet: an invisible node above each group, chained in order, keeps the
-    steps in order (see `write_fold`)."""
+    where most bands meet: an invisible node one rank before each group, the nodes chained
+    in order, keeps the steps in order (`_guides`, `write_fold`)."""
 
     rows: list[list[str]] = field(default_factory=list)
     loose: set[int] = field(default_factory=set)
@@ -196,9 +196,10 @@ def wrap_rows(node_ids: Sequence[str], links: Sequence[tuple[str, str]], bands: 
 
 def _guides(rows: list[list[str]], band: Mapping[str, int]) -> list[list[str]]:
     """The nodes of each band, in band order, in the row holding the most bands (the first
-    such row): Graphviz orders clusters freely, whatever the invisible edges between their
-    nodes (`apart`) say, but keeps the order of plain nodes joined by such edges, and an
-    order of those nodes with edges into the clusters below them is one without crossings.
+    such row). Graphviz orders clusters freely, whatever the invisible edges between their
+    nodes (`apart`) say, but keeps the order of plain nodes joined by such edges: a chain of
+    guide nodes one rank before that row, each with edges into its band's nodes, would be
+    crossed by those edges if the clusters were in another order than the guides'.
 
     >>> _guides([["a", "d"], ["b", "c", "e"]], {"a": 0, "b": 0, "c": 1, "d": 1, "e": 2})
     [['b'], ['c'], ['e']]
