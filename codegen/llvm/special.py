@@ -29,31 +29,57 @@ tails, where gelu(x) = x Φ(x) lives for x < 0. Accuracy: docs/loop-ir.md, tests
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from llvmlite import ir
 
 from codegen.llvm.mathcore import Math, exp
 
-# float64, fitted by codegen/llvm/fits.py (python -m codegen.llvm.fits reprints them):
-# erf(a) = a + a Q(a²) for a < HEAD64_END (Q near-minimax, 0.05 ulp of erf);
-# erfc(a) = e^-a² (1/a) R(u), u = C1 w + C0 in [-1, 1], w = 1/(a + G), up to TAIL64_END (R
-# near-minimax in relative error, 0.3 ulp, most of it the rounding of its first coefficient)
-HEAD64 = (0.1283791670955126, -0.3761263890318374, 0.11283791670954392, -0.02686617064494689,
-    0.005223977623072841, -0.0008548326844993986, 0.00012055324490239849, -1.4925384587962032e-05,
-    1.6456555645121838e-06, -1.6288649332127643e-07, 1.4119112651723048e-08, -8.65676309299732e-10)
-TAIL64 = (0.5508184497883215, -0.03471104368596991, -0.0409043524009492, -0.03205010507007558,
-    -0.019926296560434747, -0.01029812417415119, -0.004469417739651582, -0.001612096891605625,
-    -0.00046679187708725177, -9.92090943477161e-05, -1.0962149312717319e-05,
-    1.5506236148878008e-06, 9.433521875167523e-07, 1.3054920144409755e-07, -2.72250430869345e-08,
-    -1.275317968044299e-08, -2.886116623418026e-10, 8.616282820914058e-10, 1.1455632115312308e-10,
-    -7.448153223660472e-11, -9.955886126833292e-12, 7.682786106817725e-12)
-HEAD64_END, TAIL64_END = 0.875, 27.25      # erfc(27.25)/2 rounds to 0
-# the pole of w: its distance from the range sets how fast R's series converges (22 terms
-# where w = 1/a needs 36); u = C1 w + C0 maps w's range onto [-1, 1]
-G = 4.0
-_W_LOW, _W_HIGH = 1 / (TAIL64_END + G), 1 / (HEAD64_END + G)
-C1, C0 = 2 / (_W_HIGH - _W_LOW), -(_W_HIGH + _W_LOW) / (_W_HIGH - _W_LOW)
+@dataclass(frozen=True)
+class Tail:
+    """A tail of erfc's shape, e^-E R(u)/s for start <= s < end and 0 beyond, with E = a² for
+    erfc(a) (s = a) and E = x²/2 for Φ (s = |x|): R a polynomial (coefficients low power first)
+    in u, affine in w = 1/(s + pole), running over [-1, 1] (``variable``).
+
+    The pole's distance from the range sets how fast R's series converges (Φ's 21 terms with
+    the pole at 5.5, where w = 1/s needs 36); R varies slowly, so u's roundings cost little,
+    and the 1/s that carries most of the variation is one division, rounded once."""
+    start: float
+    end: float
+    pole: float
+    coefficients: tuple[float, ...]
+
+    @property
+    def variable(self) -> tuple[float, float]:
+        """(c0, k): u = (c0 s + k)/(s + pole), the affine map of w = 1/(s + pole) onto
+        [-1, 1] as one quotient (u rounded about once, where c1 w + c0 cancels near ±1)."""
+        low, high = 1 / (self.end + self.pole), 1 / (self.start + self.pole)
+        c1, c0 = 2 / (high - low), -(high + low) / (high - low)
+        return c0, c1 + c0 * self.pole
+
+
+# float64, fitted by codegen/llvm/fits.py (``python -m codegen.llvm.fits`` prints them again):
+# erf(a) = a + a Q(a²) for a < HEAD64_END, Q near-minimax in erf's relative error (0.05 ulp)
+HEAD64_END = 0.875
+HEAD64 = (0.1283791670955126, -0.3761263890318374, 0.11283791670954389, -0.026866170644946445,
+          0.0052239776230683386, -0.0008548326844729237, 0.0001205532448052991,
+          -1.4925384358541375e-05, 1.6456552150251353e-06, -1.6288616158526548e-07,
+          1.4118934150888209e-08, -8.656347209732405e-10)
+# erfc(a) for erf = 1 - erfc, a from HEAD64_END to 6 (erf(6) rounds to 1), fitted in the error
+# it causes in erf; Φ(-s) = erfc(s/√2)/2 in terms of s = |x| itself (no rounded s/√2 nor √2
+# constant), s from HEAD64_END √2 to 38.54 (Φ(-38.54) rounds to 0), in relative error
+ERF_TAIL = Tail(HEAD64_END, 6.0, 3.75, (
+    0.527605457086665, -0.054515710734024836, -0.03887438798833277, -0.0186460093888872,
+    -0.00681983798382203, -0.001959462598284587, -0.00043799373220370334, -7.218028910811356e-05,
+    -7.338102966239863e-06, -3.0961820314032454e-08, 1.1419448578148526e-07,
+    1.8662147595217526e-08, -2.861513178464293e-09))
+PHI_TAIL = Tail(HEAD64_END * math.sqrt(2.0), 38.54, 5.5, (
+    0.3892461858363801, -0.025110953820699854, -0.02934326340051364, -0.022638333387098555,
+    -0.013774429686143291, -0.006916292867590434, -0.0028874623554127794, -0.0009865129893995876,
+    -0.0002628635532245718, -4.761831868594592e-05, -2.4787213700385966e-06,
+    1.6488410435208894e-06, 5.223690685630457e-07, 1.8868195666251162e-08, -2.7206168703365207e-08,
+    -5.573641743775469e-09, 9.720456624137693e-10, 4.692328173594764e-10, -1.722644864778293e-11,
+    -2.502016735719883e-11, -9.601552623506035e-13))
 
 
 def split_square(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -64,30 +90,28 @@ def split_square(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
     return m.b.fmul(z, z), m.b.fmul(m.b.fsub(a, z), m.b.fadd(a, z))
 
 
-def erf_erfc64(m: Math, a: ir.Value, inverse: ir.Value, hi: ir.Value,
-               lo: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(erf(a), erfc(a)) in f64 for a >= 0 (NaN lanes: anything), `inverse` = 1/a rounded
-    once, a² = hi + lo with hi exact. Head and tail on every lane, chosen by selects: one
-    polynomial each, one division for the tail's variable, one exp.
+def head64(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(erf(a), erfc(a)) for 0 <= a < HEAD64_END: a + a Q and (1 - a) - a Q (1 - a is exact
+    from a = 0.5; below, erfc > 1/2 and its rounding is small)."""
+    q = m.horner(m.b.fmul(a, a), HEAD64)
+    return (m.call("fmuladd", a, q, a),
+            m.call("fmuladd", m.b.fneg(a), q, m.b.fsub(m.c(1.0), a)))
 
-    The tail's variable u needs no great accuracy (R varies slowly in u), but its factor 1/a
-    does: 1/(a + G) rounded twice would cost erfc (a + G)/a ulp, 5 near a = 1."""
+
+def tail64(m: Math, s: ir.Value, hi: ir.Value, lo: ir.Value, tail: Tail) -> ir.Value:
+    """e^-E R(u)/s for s >= 0, E = hi + lo (hi exact), 0 from tail.end on (inf too)."""
     b = m.b
-    q = m.horner(b.fmul(a, a), HEAD64)
-    erf_head = m.call("fmuladd", a, q, a)
-    erfc_head = m.call("fmuladd", b.fneg(a), q, b.fsub(m.c(1.0), a))  # 1 - a exact for a >= 0.5
-    w = b.fdiv(m.c(1.0), b.fadd(a, m.c(G)))
-    r = b.fmul(inverse, m.horner(m.call("fmuladd", w, m.c(C1), m.c(C0)), TAIL64))
+    c0, k = tail.variable
+    u = b.fdiv(m.call("fmuladd", s, m.c(c0), m.c(k)), b.fadd(s, m.c(tail.pole)))
+    r = m.horner(u, tail.coefficients)
     # e^-(hi + lo) = e^total (1 + error): total = -hi - lo rounded, error what it rounded off
-    # (Fast2Sum: -hi is the larger); an error of a² (700 in Φ's tail) is the same relative
-    # error of erfc, so lo counts
+    # (Fast2Sum: -hi is the larger). An error of E (up to 740) is the same relative error of
+    # the result, so lo counts; e^total r (1 + error) rounded once, the small part added in
     total = b.fsub(b.fneg(hi), lo)
     error = b.fsub(b.fsub(b.fneg(hi), total), lo)
-    erfc_tail = b.fmul(exp(m, total), m.call("fmuladd", r, error, r))
-    erfc_tail = m.where("<", a, m.c(TAIL64_END), erfc_tail, m.c(0.0))   # also a = inf
-    head = b.fcmp_ordered("<", a, m.c(HEAD64_END))
-    return (b.select(head, erf_head, b.fsub(m.c(1.0), erfc_tail)),
-            b.select(head, erfc_head, erfc_tail))
+    scale = exp(m, total)
+    value = b.fdiv(m.call("fmuladd", scale, r, b.fmul(scale, b.fmul(r, error))), s)
+    return m.where("<", s, m.c(tail.end), value, m.c(0.0))
 
 
 # float32: erf(a) = a + a Q(a²) for a < 1 (Q least-squares on Chebyshev nodes, 0.6 ulp in f32);
@@ -119,16 +143,6 @@ def erf_erfc32(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Val
     return erf, erfc
 
 
-def _erf_erfc(m: Math, magnitude: ir.Value, scale: float, hi: ir.Value,
-              lo: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(erf(a), erfc(a)), a = magnitude scale >= 0 (clamped to LIMIT32 in f32; NaN lanes:
-    anything), a² = hi + lo. f64's tail takes 1/a as (1/scale)/magnitude, rounded once."""
-    a = m.b.fmul(magnitude, m.c(scale)) if scale != 1.0 else magnitude
-    if m.dtype == "f32":
-        return erf_erfc32(m, a, hi, lo)
-    return erf_erfc64(m, a, m.b.fdiv(m.c(1.0 / scale), magnitude), hi, lo)
-
-
 def _magnitude(m: Math, x: ir.Value, scale: float = 1.0) -> ir.Value:
     """|x|, clamped in f32 where erfc(|x| scale) rounds to 0 (inf gives a finite square)."""
     magnitude = m.fabs(x)
@@ -139,17 +153,26 @@ def erf(m: Math, x: ir.Value) -> ir.Value:
     """erf(x), odd: computed on |x|, the sign put back (erf(-0.0) = -0.0, erf(±inf) = ±1)."""
     a = _magnitude(m, x)
     hi, lo = split_square(m, a)
-    value, _ = _erf_erfc(m, a, 1.0, hi, lo)
+    if m.dtype == "f32":
+        value, _ = erf_erfc32(m, a, hi, lo)
+    else:
+        value = m.where("<", a, m.c(HEAD64_END), head64(m, a)[0],
+                        m.b.fsub(m.c(1.0), tail64(m, a, hi, lo, ERF_TAIL)))
     return m.keep_nan(x, m.copysign(value, x))
 
 
 def normal_cdf(m: Math, x: ir.Value) -> ir.Value:
-    """Φ(x) = erfc(-x/√2)/2: erfc(a)/2 for x < 0, (1 + erf(a))/2 for x >= 0, a = |x|/√2."""
+    """Φ(x) = erfc(-x/√2)/2: erfc(a)/2 for x < 0, (1 + erf(a))/2 for x >= 0, a = |x|/√2; in
+    f64's tail Φ(-|x|) directly from |x|, and 1 - Φ(-|x|) for x > 0."""
     b = m.b
     magnitude = _magnitude(m, x, 1.0 / math.sqrt(2.0))
-    hi, lo = split_square(m, magnitude)
-    value, complement = _erf_erfc(m, magnitude, 1.0 / math.sqrt(2.0), b.fmul(hi, m.c(0.5)),
-                                  b.fmul(lo, m.c(0.5)))
-    upper = m.call("fmuladd", value, m.c(0.5), m.c(0.5))
-    y = m.where("<", x, m.c(0.0), b.fmul(complement, m.c(0.5)), upper)
-    return m.keep_nan(x, y)
+    hi, lo = (b.fmul(part, m.c(0.5)) for part in split_square(m, magnitude))
+    a = b.fmul(magnitude, m.c(1.0 / math.sqrt(2.0)))
+    value, complement = erf_erfc32(m, a, hi, lo) if m.dtype == "f32" else head64(m, a)
+    lower, upper = b.fmul(complement, m.c(0.5)), m.call("fmuladd", value, m.c(0.5), m.c(0.5))
+    if m.dtype == "f64":
+        tail = tail64(m, magnitude, hi, lo, PHI_TAIL)
+        head = b.fcmp_ordered("<", magnitude, m.c(PHI_TAIL.start))
+        lower = b.select(head, lower, tail)
+        upper = b.select(head, upper, b.fsub(m.c(1.0), tail))
+    return m.keep_nan(x, m.where("<", x, m.c(0.0), lower, upper))
