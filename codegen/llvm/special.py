@@ -9,10 +9,10 @@ Both dtypes work on a = |x| with two fitted forms, each lane computing both and 
 select:
 
 - head: erf(a) = a + a Q(a²), and erfc(a) = (1 - a) - a Q(a²) (1 - a exact from a = 0.5);
-- tail: erfc(a) = e^-a² S(a), S a polynomial in a variable with one division (f32:
-  t P(t), t = 2/(2 + a), from 0.5 to 10.1; f64: (1/a) R(u), u affine in 1/(a + 4), from 0.875
-  to 27.25, the 1/a a division of its own so that it is rounded once), erf = 1 - erfc; beyond
-  the tail's end erfc = 0.
+- tail: erfc(a) = e^-a² S(a), erf = 1 - erfc, 0 beyond the tail's end. f32: S = t P(t),
+  t = 2/(2 + a), from 0.5 to 10.1. f64 (``Tail``): S = R(u)/a, u = (c0 a + k)/(a + pole) in
+  [-1, 1], the 1/a a division of its own so that it is rounded once; erf's tail ends at 6
+  (erf rounds to 1 beyond), and Φ has a tail of its own in |x| (below).
 
 One exp and one division (f64: two) per lane, where fdlibm's rational functions took three or
 four divisions and a select per coefficient. The f64 fits are made by ``codegen/llvm/fits.py``.
@@ -23,7 +23,9 @@ and exp's argument is split likewise.
 
 Φ(x) = erfc(-x/√2)/2 runs the same code on a = |x|/√2, with a² = x²/2 taken from x itself
 (halving is exact): rounding x/√2 first would cost the result 2a² units of rounding in the
-tails, where gelu(x) = x Φ(x) lives for x < 0. Accuracy: docs/loop-ir.md, tests/codegen/llvm.
+tails, where gelu(x) = x Φ(x) lives for x < 0. In f64 the tail is Φ(-s) = e^(-s²/2) R(u)/s
+with s = |x| itself, so no rounded |x|/√2 (nor √2) enters it. Accuracy: docs/loop-ir.md,
+tests/codegen/llvm.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from llvmlite import ir
 
 from codegen.llvm.mathcore import Math, exp
 
+
 @dataclass(frozen=True)
 class Tail:
     """A tail of erfc's shape, e^-E R(u)/s for start <= s < end and 0 beyond, with E = a² for
@@ -42,7 +45,7 @@ class Tail:
     in u, affine in w = 1/(s + pole), running over [-1, 1] (``variable``).
 
     The pole's distance from the range sets how fast R's series converges (Φ's 21 terms with
-    the pole at 5.5, where w = 1/s needs 36); R varies slowly, so u's roundings cost little,
+    the pole at 5.5, where w = 1/s needs about 36); R varies slowly, so u's roundings cost little,
     and the 1/s that carries most of the variation is one division, rounded once."""
     start: float
     end: float
