@@ -1,130 +1,120 @@
-"""erf and the normal distribution's CDF Φ emitted as LLVM IR rational functions (f64) or
-polynomials (f32), with no branch and no table, so loops calling them vectorize.
+"""erf and the normal distribution's CDF Φ emitted as LLVM IR polynomials, with no branch and
+no table, so loops calling them vectorize.
 
 Input: a ``mathcore.Math`` (a builder, a float format, scalars or vectors) and the argument.
 Output: the value. ``codegen.llvm.mathlib`` makes ``@erf.<dtype>`` and ``@normal_cdf.<dtype>``
 of them.
 
-In f32 (``erf_erfc32``): erf(a) = a + a Q(a²) below 1, erfc(a) = e^-a² t P(t), t = 2/(2 + a),
-from 0.5 to 10.1 (least-squares fits): one division and one exp per lane. In f64 the
-approximations are fdlibm's (s_erf.c, Sun Microsystems 1993, "permission to use, copy,
-modify, and distribute this software is freely granted"): for a = |w|,
+Both dtypes work on a = |x| with two fitted forms, each lane computing both and choosing by a
+select:
 
-- a < 0.84375: erf(a) = a + a R(a²)/S(a²);
-- 0.84375 <= a < 1.25: erf(a) = erx + P(a - 1)/Q(a - 1), erx = erf(1) rounded to 24 bits;
-- 1.25 <= a < 28: erfc(a) = exp(-a² - 0.5625 + R(1/a²)/S(1/a²)) / a, with one of two
-  coefficient sets (below and above 1/0.35); erf(a) = 1 - erfc(a);
-- beyond: erf = 1, erfc = 0.
+- head: erf(a) = a + a Q(a²), and erfc(a) = (1 - a) - a Q(a²) (1 - a exact from a = 0.5);
+- tail: erfc(a) = e^-a² S(a), erf = 1 - erfc, 0 beyond the tail's end. f32: S = t P(t),
+  t = 2/(2 + a), from 0.5 to 10.1. f64 (``Tail``): S = R(u)/a, u = (c0 a + k)/(a + pole) in
+  [-1, 1], the 1/a a division of its own so that it is rounded once; erf's tail ends at 6
+  (erf rounds to 1 beyond), and Φ has a tail of its own in |x| (below).
 
-Every lane evaluates both rational functions (head/middle and tail) with its range's
-coefficients chosen by selects, so there is no branch. The tail needs a² to full precision:
-exp(-a²) amplifies an absolute error of a² into the same relative error of the result (a² = 700
-rounded to double is off by 6e-14, which would be 60 ulp), so a² is carried as hi + lo with hi
-exact (a with its low half of bits cleared, squared) and exp's argument is split likewise.
+One exp and one division (f64: two) per lane, where fdlibm's rational functions took three or
+four divisions and a select per coefficient. The f64 fits are made by ``codegen/llvm/fits.py``.
+The tail needs a² to full precision: exp(-a²) amplifies an absolute error of a² into the same
+relative error of the result (a² = 700 rounded to double is off by 6e-14, which would be 60
+ulp), so a² is carried as hi + lo with hi exact (a with its low half of bits cleared, squared)
+and exp's argument is split likewise.
 
-Φ(x) = erfc(-x/√2) / 2 runs the same code on a = |x|/√2, with a² = x²/2 taken from x itself
+Φ(x) = erfc(-x/√2)/2 runs the same code on a = |x|/√2, with a² = x²/2 taken from x itself
 (halving is exact): rounding x/√2 first would cost the result 2a² units of rounding in the
-tails, where gelu(x) = x Φ(x) lives for x < 0. Accuracy: docs/loop-ir.md, tests/codegen/llvm.
+tails, where gelu(x) = x Φ(x) lives for x < 0. In f64 the tail is Φ(-s) = e^(-s²/2) R(u)/s
+with s = |x| itself, so no rounded |x|/√2 (nor √2) enters it. Accuracy: docs/loop-ir.md,
+tests/codegen/llvm.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from llvmlite import ir
 
 from codegen.llvm.mathcore import Math, exp
 
-ERX = 8.45062911510467529297e-01
-# erf on [0, 0.84375]: a + a PP(a²)/QQ(a²)
-PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
-      -5.77027029648944159157e-03, -2.37630166566501626084e-05)
-QQ = (1.0, 3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
-      1.32494738004321644526e-04, -3.96022827877536812320e-06)
-# erf on [0.84375, 1.25]: erx + PA(s)/QA(s), s = a - 1
-PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
-      3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
-      -2.16637559486879084300e-03)
-QA = (1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
-      1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
-# erfc on [1.25, 1/0.35]: RA(s)/SA(s), s = 1/a²
-RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
-      -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
-      -8.12874355063065934246e+01, -9.81432934416914548592e+00)
-SA = (1.0, 1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
-      6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
-      6.57024977031928170135e+00, -6.04244152148580987438e-02)
-# erfc on [1/0.35, 28]
-RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
-      -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
-      -4.83519191608651397019e+02)
-SB = (1.0, 3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
-      3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
-      -2.24409524465858183362e+01)
 
-HEAD, MIDDLE, TAIL_SPLIT, LIMIT = 0.84375, 1.25, 1 / 0.35, 28.0
+@dataclass(frozen=True)
+class Tail:
+    """A tail of erfc's shape, e^-E R(u)/s for start <= s < end and 0 beyond, with E = a² for
+    erfc(a) (s = a) and E = x²/2 for Φ (s = |x|): R a polynomial (coefficients low power first)
+    in u, affine in w = 1/(s + pole), running over [-1, 1] (``variable``).
+
+    The pole's distance from the range sets how fast R's series converges (Φ's 21 terms with
+    the pole at 5.5, where w = 1/s needs about 36); R varies slowly, so u's roundings cost little,
+    and the 1/s that carries most of the variation is one division, rounded once."""
+    start: float
+    end: float
+    pole: float
+    coefficients: tuple[float, ...]
+
+    @property
+    def variable(self) -> tuple[float, float]:
+        """(c0, k): u = (c0 s + k)/(s + pole), the affine map of w = 1/(s + pole) onto
+        [-1, 1] as one quotient (u rounded about once, where c1 w + c0 cancels near ±1)."""
+        low, high = 1 / (self.end + self.pole), 1 / (self.start + self.pole)
+        c1, c0 = 2 / (high - low), -(high + low) / (high - low)
+        return c0, c1 + c0 * self.pole
 
 
-def _padded(coefficients: Sequence[float], n: int) -> tuple[float, ...]:
-    return tuple(coefficients) + (0.0,) * (n - len(coefficients))
-
-
-def _chosen(m: Math, first: ir.Value, a: Sequence[float], b: Sequence[float]) -> list[ir.Value]:
-    """Per lane, the coefficients `a` where `first` holds, else `b` (zero-padded to one length)."""
-    n = max(len(a), len(b))
-    return [m.c(p) if p == q else m.b.select(first, m.c(p), m.c(q))
-            for p, q in zip(_padded(a, n), _padded(b, n))]
-
-
-def _horner(m: Math, v: ir.Value, coefficients: list[ir.Value]) -> ir.Value:
-    acc = coefficients[-1]
-    for coefficient in reversed(coefficients[:-1]):
-        acc = m.call("fmuladd", acc, v, coefficient)
-    return acc
+# float64, fitted by codegen/llvm/fits.py (``python -m codegen.llvm.fits`` prints them again):
+# erf(a) = a + a Q(a²) for a < HEAD64_END, Q near-minimax in erf's relative error (0.05 ulp)
+HEAD64_END = 0.875
+HEAD64 = (0.1283791670955126, -0.3761263890318374, 0.11283791670954389, -0.026866170644946445,
+          0.0052239776230683386, -0.0008548326844729237, 0.0001205532448052991,
+          -1.4925384358541375e-05, 1.6456552150251353e-06, -1.6288616158526548e-07,
+          1.4118934150888209e-08, -8.656347209732405e-10)
+# erfc(a) for erf = 1 - erfc, a from HEAD64_END to 6 (erf(6) rounds to 1), fitted in the error
+# it causes in erf; Φ(-s) = erfc(s/√2)/2 in terms of s = |x| itself (no rounded s/√2 nor √2
+# constant), s from HEAD64_END √2 to 38.54 (Φ(-38.54) rounds to 0), in relative error
+ERF_TAIL = Tail(HEAD64_END, 6.0, 3.75, (
+    0.527605457086665, -0.054515710734024836, -0.03887438798833277, -0.0186460093888872,
+    -0.00681983798382203, -0.001959462598284587, -0.00043799373220370334, -7.218028910811356e-05,
+    -7.338102966239863e-06, -3.0961820314032454e-08, 1.1419448578148526e-07,
+    1.8662147595217526e-08, -2.861513178464293e-09))
+PHI_TAIL = Tail(HEAD64_END * math.sqrt(2.0), 38.54, 5.5, (
+    0.3892461858363801, -0.025110953820699854, -0.02934326340051364, -0.022638333387098555,
+    -0.013774429686143291, -0.006916292867590434, -0.0028874623554127794, -0.0009865129893995876,
+    -0.0002628635532245718, -4.761831868594592e-05, -2.4787213700385966e-06,
+    1.6488410435208894e-06, 5.223690685630457e-07, 1.8868195666251162e-08, -2.7206168703365207e-08,
+    -5.573641743775469e-09, 9.720456624137693e-10, 4.692328173594764e-10, -1.722644864778293e-11,
+    -2.502016735719883e-11, -9.601552623506035e-13))
 
 
 def split_square(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
     """a² as hi + lo: hi = z² with z = a with a little over half of its bits cleared, so that
-    z² and -z² - 0.5625 are exact; lo = (a - z)(a + z) (a - z exact: lo is right to a few ulp
-    of itself)."""
+    z² is exact; lo = (a - z)(a + z) (a - z exact: lo is right to a few ulp of itself)."""
     bits = m.fmt.mantissa_bits // 2 + 2
     z = m.b.bitcast(m.b.and_(m.b.bitcast(a, m.fmt.int_type), m.i(-(1 << bits))), m.t)
     return m.b.fmul(z, z), m.b.fmul(m.b.fsub(a, z), m.b.fadd(a, z))
 
 
-def erf_erfc(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(erf(a), erfc(a)) for a >= 0 (NaN lanes give NaN), with a² = hi + lo."""
+def head64(m: Math, a: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(erf(a), erfc(a)) for 0 <= a < HEAD64_END: a + a Q and (1 - a) - a Q (1 - a is exact
+    from a = 0.5; below, erfc > 1/2 and its rounding is small)."""
+    q = m.horner(m.b.fmul(a, a), HEAD64)
+    return (m.call("fmuladd", a, q, a),
+            m.call("fmuladd", m.b.fneg(a), q, m.b.fsub(m.c(1.0), a)))
+
+
+def tail64(m: Math, s: ir.Value, hi: ir.Value, lo: ir.Value, tail: Tail) -> ir.Value:
+    """e^-E R(u)/s for s >= 0, E = hi + lo (hi exact), 0 from tail.end on (inf too)."""
     b = m.b
-    head = b.fcmp_ordered("<", a, m.c(HEAD))
-    small = b.fcmp_ordered("<", a, m.c(MIDDLE))
-    # head and middle: one rational function, its variable and coefficients chosen per lane
-    v = b.select(head, b.fmul(a, a), b.fsub(a, m.c(1.0)))
-    q = b.fdiv(_horner(m, v, _chosen(m, head, PP, PA)), _horner(m, v, _chosen(m, head, QQ, QA)))
-    erf_head = m.call("fmuladd", a, q, a)
-    erfc_head = m.where("<", a, m.c(0.25), b.fsub(m.c(1.0), erf_head),
-                        b.fsub(m.c(0.5), m.call("fmuladd", a, q, b.fsub(a, m.c(0.5)))))
-    erf_middle = b.fadd(m.c(ERX), q)
-    erfc_middle = b.fsub(m.c(1.0 - ERX), q)
-    # tail: the rational function of s = 1/a² (a clamped into the range, so no lane divides by
-    # 0 or overflows), exp's argument -a² - 0.5625 + R/S as an exact part plus a small one
-    t = m.call("minnum", m.call("maxnum", a, m.c(MIDDLE)), m.c(LIMIT))
-    t_hi = b.select(small, m.c(MIDDLE * MIDDLE), m.call("minnum", hi, m.c(LIMIT * LIMIT)))
-    t_lo = b.select(small, m.c(0.0), lo)
-    inverse = b.fdiv(m.c(1.0), t)                             # one division for s and 1/t
-    s = b.fmul(inverse, inverse)
-    near = b.fcmp_ordered("<", t, m.c(TAIL_SPLIT))
-    ratio = b.fdiv(_horner(m, s, _chosen(m, near, RA, RB)),
-                   _horner(m, s, _chosen(m, near, SA, SB)))
-    exact = b.fsub(b.fneg(t_hi), m.c(0.5625))                 # exact: t_hi has half the bits
-    small_part = b.fsub(ratio, t_lo)
-    total = b.fadd(exact, small_part)
-    error = b.fsub(small_part, b.fsub(total, exact))          # what total rounded off (Fast2Sum)
-    erfc_tail = b.fmul(b.fmul(exp(m, total), b.fadd(m.c(1.0), error)), inverse)
-    erfc_tail = m.where(">=", a, m.c(LIMIT), m.c(0.0), erfc_tail)
-    erfc = b.select(head, erfc_head, b.select(small, erfc_middle, erfc_tail))
-    erf = b.select(head, erf_head, b.select(small, erf_middle, b.fsub(m.c(1.0), erfc_tail)))
-    return m.keep_nan(a, erf), m.keep_nan(a, erfc)
+    c0, k = tail.variable
+    u = b.fdiv(m.call("fmuladd", s, m.c(c0), m.c(k)), b.fadd(s, m.c(tail.pole)))
+    r = m.horner(u, tail.coefficients)
+    # e^-(hi + lo) = e^total (1 + error): total = -hi - lo rounded, error what it rounded off
+    # (Fast2Sum: -hi is the larger). An error of E (up to 740) is the same relative error of
+    # the result, so lo counts; e^total r (1 + error) rounded once, the small part added in
+    total = b.fsub(b.fneg(hi), lo)
+    error = b.fsub(b.fsub(b.fneg(hi), total), lo)
+    scale = exp(m, total)
+    value = b.fdiv(m.call("fmuladd", scale, r, b.fmul(scale, b.fmul(r, error))), s)
+    return m.where("<", s, m.c(tail.end), value, m.c(0.0))
 
 
 # float32: erf(a) = a + a Q(a²) for a < 1 (Q least-squares on Chebyshev nodes, 0.6 ulp in f32);
@@ -156,11 +146,6 @@ def erf_erfc32(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Val
     return erf, erfc
 
 
-def _erf_erfc(m: Math, a: ir.Value, hi: ir.Value, lo: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(erf(a), erfc(a)) for a >= 0 clamped to LIMIT32 in f32 (NaN lanes: anything)."""
-    return (erf_erfc32 if m.dtype == "f32" else erf_erfc)(m, a, hi, lo)
-
-
 def _magnitude(m: Math, x: ir.Value, scale: float = 1.0) -> ir.Value:
     """|x|, clamped in f32 where erfc(|x| scale) rounds to 0 (inf gives a finite square)."""
     magnitude = m.fabs(x)
@@ -171,17 +156,26 @@ def erf(m: Math, x: ir.Value) -> ir.Value:
     """erf(x), odd: computed on |x|, the sign put back (erf(-0.0) = -0.0, erf(±inf) = ±1)."""
     a = _magnitude(m, x)
     hi, lo = split_square(m, a)
-    value, _ = _erf_erfc(m, a, hi, lo)
+    if m.dtype == "f32":
+        value, _ = erf_erfc32(m, a, hi, lo)
+    else:
+        value = m.where("<", a, m.c(HEAD64_END), head64(m, a)[0],
+                        m.b.fsub(m.c(1.0), tail64(m, a, hi, lo, ERF_TAIL)))
     return m.keep_nan(x, m.copysign(value, x))
 
 
 def normal_cdf(m: Math, x: ir.Value) -> ir.Value:
-    """Φ(x) = erfc(-x/√2)/2: erfc(a)/2 for x < 0, (1 + erf(a))/2 for x >= 0, a = |x|/√2."""
+    """Φ(x) = erfc(-x/√2)/2: erfc(a)/2 for x < 0, (1 + erf(a))/2 for x >= 0, a = |x|/√2; in
+    f64's tail Φ(-|x|) directly from |x|, and 1 - Φ(-|x|) for x > 0."""
     b = m.b
     magnitude = _magnitude(m, x, 1.0 / math.sqrt(2.0))
-    hi, lo = split_square(m, magnitude)
+    hi, lo = (b.fmul(part, m.c(0.5)) for part in split_square(m, magnitude))
     a = b.fmul(magnitude, m.c(1.0 / math.sqrt(2.0)))
-    value, complement = _erf_erfc(m, a, b.fmul(hi, m.c(0.5)), b.fmul(lo, m.c(0.5)))
-    upper = m.call("fmuladd", value, m.c(0.5), m.c(0.5))
-    y = m.where("<", x, m.c(0.0), b.fmul(complement, m.c(0.5)), upper)
-    return m.keep_nan(x, y)
+    value, complement = erf_erfc32(m, a, hi, lo) if m.dtype == "f32" else head64(m, a)
+    lower, upper = b.fmul(complement, m.c(0.5)), m.call("fmuladd", value, m.c(0.5), m.c(0.5))
+    if m.dtype == "f64":
+        tail = tail64(m, magnitude, hi, lo, PHI_TAIL)
+        head = b.fcmp_ordered("<", magnitude, m.c(PHI_TAIL.start))
+        lower = b.select(head, lower, tail)
+        upper = b.select(head, upper, b.fsub(m.c(1.0), tail))
+    return m.keep_nan(x, m.where("<", x, m.c(0.0), lower, upper))

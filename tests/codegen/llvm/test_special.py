@@ -48,7 +48,8 @@ SWEEPS = {
     "erf": {"dense": lambda d: uniform(-6, 6), "head": lambda d: uniform(-1.3, 1.3),
             "tiny": lambda d: uniform(-1e-4, 1e-4)},
     "normal_cdf": {"dense": lambda d: uniform(-8, 8),
-                   "left tail": lambda d: uniform(-13, -3) if d == "f32" else uniform(-37, -3)},
+                   "head to tail": lambda d: uniform(-1.5, 1.5),     # both dtypes' switches
+                   "left tail": lambda d: uniform(-13, -3) if d == "f32" else uniform(-37.5, -3)},
     "softplus": {"dense": lambda d: uniform(-20, 20), "near 0": lambda d: uniform(-1, 1),
                  "left tail": lambda d: uniform(-100, -20) if d == "f32" else uniform(-740, -20),
                  "large": lambda d: uniform(20, 1e4)},
@@ -80,3 +81,15 @@ def test_odd_functions_of_subnormals_are_near_the_input(op, dtype, cpu):
     got = compiled(kernel(op, dtype, x.size), cpu=cpu)(x)
     tiny = np.finfo(NUMPY[dtype]).smallest_subnormal
     np.testing.assert_allclose(got, x * scale, rtol=0, atol=tiny)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_normal_cdf_deep_in_the_left_tail_is_within_a_subnormal_spacing(dtype, cpu):
+    # subnormal results, down to 0 (Φ(-38.6) rounds to 0 in f64, Φ(-14.3) in f32)
+    low, high = (-14.4, -13.0) if dtype == "f32" else (-38.7, -37.6)
+    x = uniform(low, high).astype(NUMPY[dtype])
+    got = compiled(kernel("normal_cdf", dtype, x.size), cpu=cpu)(x).astype(np.float64)
+    reference = REFERENCE["normal_cdf"](x)
+    spacing = np.finfo(NUMPY[dtype]).smallest_subnormal
+    assert np.abs(got - reference).max() <= 1.5 * spacing
+    assert np.all(got[x < low + 0.1] == 0.0)
