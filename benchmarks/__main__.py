@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from benchmarks import distributed, epoch, limits
 from benchmarks.report import Rows, header, scaling_table, table
-from codegen.native.runtime import available_cores
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
 from benchmarks.workloads import (
@@ -27,6 +26,7 @@ from benchmarks.workloads import (
     transformer,
 )
 from benchmarks.workloads import export as export_workload
+from codegen.native.runtime import available_cores
 
 WORKLOADS = {
     "neuron": lambda quick: [neuron.build(quick)],

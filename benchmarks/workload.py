@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import graphnn as gn
-
 from benchmarks.timing import median_seconds
 
 
