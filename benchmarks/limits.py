@@ -1,9 +1,11 @@
 """This machine's limits, measured in the same run as the workloads, so every workload can be
 read as a fraction of the limit it is bound by:
 
-- copy bandwidth: NumPy's `np.copyto` and a graphnn-compiled copy (`x * 1.0 + 0.0` with out=,
-  on all cores and on one), bytes read plus bytes written per second (the write-allocate
-  reads of the destination are not counted), on 10M float32 (40 MB each way: beyond the caches);
+- copy bandwidth: NumPy's `np.copyto`, a graphnn-compiled copy (`x * 1.0 + 0.0` with out=,
+  on all cores and on one), and a JIT-compiled vector copy loop with ordinary and with
+  non-temporal stores (which skip reading the destination into the cache first), bytes read
+  plus bytes written per second (the write-allocate reads of the destination are not
+  counted), on 10M float32 (40 MB each way: beyond the caches);
 - FMA peak: a JIT-compiled loop of independent vector FMA chains, as wide as the target's
   vectors (codegen.llvm.target), on one core and on every core at once;
 - BLAS sgemm: `np.matmul` of two 1024x1024 float32 matrices, with the BLAS's default threads
@@ -43,6 +45,8 @@ class Limits:
     copy_numpy: float
     copy_graphnn: float
     copy_graphnn_1: float
+    copy_stores: tuple[float, float]          # the vector loop: 1 thread, every core
+    copy_streaming: tuple[float, float]       # the same with non-temporal stores
     fma_core: float
     fma_all: float
     sgemm: float
@@ -52,7 +56,8 @@ class Limits:
     @property
     def bandwidth(self) -> float:
         """The copy bandwidth elementwise work is measured against: the best copy."""
-        return max(self.copy_numpy, self.copy_graphnn, self.copy_graphnn_1)
+        return max(self.copy_numpy, self.copy_graphnn, self.copy_graphnn_1, *self.copy_stores,
+                   *self.copy_streaming)
 
     @property
     def gemm_rate(self) -> float:
@@ -66,6 +71,10 @@ class Limits:
             f"{self.copy_graphnn / 1e9:.1f} GB/s on {self.cores} threads, "
             f"{self.copy_graphnn_1 / 1e9:.1f} GB/s on 1 (bytes read + written, "
             f"{COPY_ELEMENTS // 1_000_000}M float32)",
+            f"# limit copy loop: {self.copy_stores[0] / 1e9:.1f} GB/s on 1 thread, "
+            f"{self.copy_stores[1] / 1e9:.1f} on {self.cores}; with non-temporal stores "
+            f"{self.copy_streaming[0] / 1e9:.1f} on 1, {self.copy_streaming[1] / 1e9:.1f} on "
+            f"{self.cores}",
             f"# limit fma: {self.fma_core / 1e9:.1f} GFLOP/s per core, "
             f"{self.fma_all / 1e9:.1f} on {self.cores} cores (compiled FMA chains)",
             f"# limit sgemm: {self.sgemm / 1e9:.1f} GFLOP/s with BLAS's threads, "
@@ -77,8 +86,10 @@ def measure(quick: bool = False) -> Limits:
     budget = 0.2 if quick else 0.6
     numpy_copy, graphnn_copy, graphnn_copy_1 = copy_bandwidth(budget)
     cores = available_cores()
+    loops = {streaming: tuple(copy_loop_rate(streaming, threads, budget)
+                              for threads in (1, cores)) for streaming in (False, True)}
     fma_core = fma_peak(1, budget)
-    return Limits(numpy_copy, graphnn_copy, graphnn_copy_1, fma_core,
+    return Limits(numpy_copy, graphnn_copy, graphnn_copy_1, loops[False], loops[True], fma_core,
                   fma_core if cores == 1 else fma_peak(cores, budget),
                   *sgemm_rates(budget), cores)
 
@@ -103,6 +114,78 @@ def graphnn_copy(size: int, threads: int | None = None) -> gn.Function:
     elementwise loop; + 0.0 stays, as it turns -0.0 into 0.0)."""
     x = gn.input("x", shape=(size,), dtype="float32")
     return gn.compile(x * 1.0 + 0.0, threads=threads)
+
+
+def copy_ir(lanes: int, streaming: bool) -> str:
+    """`void @copy_loop(ptr dst, ptr src, i64 vectors)`: copies `vectors` vectors of `lanes`
+    floats, both pointers aligned to the vector size; with `streaming`, the stores are
+    non-temporal (a fence after them: such stores are weakly ordered). Without, they are
+    volatile: LLVM would otherwise replace the loop by a call of libc's memcpy, which itself
+    streams large copies."""
+    vector = f"<{lanes} x float>"
+    hint = ", !nontemporal !0" if streaming else ""
+    store = "store" if streaming else "store volatile"
+    return "\n".join([
+        "define void @copy_loop(ptr noalias %dst, ptr noalias %src, i64 %vectors) {",
+        "entry:", "  %empty = icmp sle i64 %vectors, 0",
+        "  br i1 %empty, label %exit, label %loop", "loop:",
+        "  %i = phi i64 [ 0, %entry ], [ %next, %loop ]",
+        f"  %from = getelementptr inbounds {vector}, ptr %src, i64 %i",
+        f"  %v = load {vector}, ptr %from, align {lanes * 4}",
+        f"  %to = getelementptr inbounds {vector}, ptr %dst, i64 %i",
+        f"  {store} {vector} %v, ptr %to, align {lanes * 4}{hint}",
+        "  %next = add i64 %i, 1", "  %done = icmp eq i64 %next, %vectors",
+        "  br i1 %done, label %exit, label %loop", "exit:", "  fence seq_cst", "  ret void",
+        "}", "!0 = !{i32 1}", ""])
+
+
+class CopyLoop:
+    """The copy loop compiled for `target` (default: this CPU); `copy(dst, src, threads)`
+    copies between float32 arrays made by `aligned`, split among `threads` threads."""
+
+    def __init__(self, streaming: bool, target: Target | None = None) -> None:
+        target = Target.host() if target is None else target
+        self.lanes = target.vector_bits // 32
+        text = copy_ir(self.lanes, streaming)
+        self._tracker = jit.link_entry(f"benchmark {text}", lambda: text, "copy_loop", target)
+        self.loop = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)(
+            self._tracker["copy_loop"])
+
+    def aligned(self, size: int) -> np.ndarray:
+        """An uninitialized float32 array of `size` elements (a whole number of vectors),
+        aligned to the vector size."""
+        if size % self.lanes:
+            raise ValueError(f"{size} elements are not whole vectors of {self.lanes}")
+        raw = np.empty(size + self.lanes, np.float32)
+        skip = (-raw.ctypes.data % (4 * self.lanes)) // 4
+        return raw[skip:skip + size]
+
+    def copy(self, target: np.ndarray, source: np.ndarray, threads: int = 1) -> None:
+        vectors = source.size // self.lanes
+        bounds = [vectors * k // threads for k in range(threads + 1)]
+        step = 4 * self.lanes
+        parts = [(target.ctypes.data + step * start, source.ctypes.data + step * start,
+                  end - start) for start, end in zip(bounds, bounds[1:])]
+        if threads == 1:
+            self.loop(*parts[0])
+            return
+        workers = [threading.Thread(target=self.loop, args=part) for part in parts]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+
+def copy_loop_rate(streaming: bool, threads: int, budget: float) -> float:
+    """Bytes/s of the copy loop on COPY_ELEMENTS float32, checked first."""
+    loop = CopyLoop(streaming)
+    source, target = loop.aligned(COPY_ELEMENTS), loop.aligned(COPY_ELEMENTS)
+    source[:] = np.random.default_rng(0).normal(size=COPY_ELEMENTS)
+    loop.copy(target, source, threads)
+    if not np.array_equal(target, source):
+        raise AssertionError("the copy loop does not copy")
+    return 2 * source.nbytes / median_seconds(lambda: loop.copy(target, source, threads),
+                                              budget)
 
 
 def fma_ir(lanes: int, chains: int) -> str:

@@ -24,6 +24,23 @@ def test_the_fma_loop_computes_its_chains(level):
         assert loop.loop(n) == loop.chains * loop.lanes * (1 - 0.5 ** n)
 
 
+@pytest.mark.parametrize("level", [None, *cpu_levels()])
+@pytest.mark.parametrize("streaming", [False, True], ids=["stores", "non-temporal"])
+def test_the_copy_loop_copies(level, streaming):
+    from codegen.llvm.target import Target
+    loop = limits.CopyLoop(streaming, None if level is None else Target.named(level))
+    size = 64 * loop.lanes
+    source, target = loop.aligned(size), loop.aligned(size)
+    assert source.ctypes.data % (4 * loop.lanes) == 0 and target.size == size
+    source[:] = np.random.default_rng(0).normal(size=size)
+    for threads in (1, 3):
+        target[:] = np.nan
+        loop.copy(target, source, threads)
+        assert np.array_equal(target, source)
+    with pytest.raises(ValueError, match="whole vectors"):
+        loop.aligned(size + 1)
+
+
 def test_the_compiled_copy_copies():
     source = np.random.default_rng(0).normal(size=1000).astype(np.float32)
     for threads in (None, 1):
@@ -49,7 +66,8 @@ def test_gemm_flops_count_a_convolution_and_its_gradients_alike():
     assert gemm_flops(gn.Graph(gn.grad(gn.sum(y), [x, w]))) == 3 * forward
 
 
-LIMITS = limits.Limits(copy_numpy=20e9, copy_graphnn=25e9, copy_graphnn_1=15e9, fma_core=1e11,
+LIMITS = limits.Limits(copy_numpy=20e9, copy_graphnn=25e9, copy_graphnn_1=15e9,
+                       copy_stores=(18e9, 22e9), copy_streaming=(21e9, 24e9), fma_core=1e11,
                        fma_all=2e11, sgemm=80e9, sgemm_1=100e9, cores=2)
 
 
