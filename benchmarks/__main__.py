@@ -1,14 +1,17 @@
-"""`python -m benchmarks [--quick] [--only NAME ...]`: every workload, checked, then timed; a
-table of medians and ratios (peer time / graphnn time: above 1 means graphnn is faster)."""
+"""`python -m benchmarks [--quick] [--only NAME ...] [--threads] [--env]`: the machine and
+its measured limits, then every workload, checked, then timed; a table of medians, ratios (peer
+time / graphnn time: above 1 means graphnn is faster) and fractions of the machine's limits."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
-from benchmarks import distributed, epoch
-from benchmarks.report import machine_line, table
+from benchmarks import distributed, epoch, limits
+from benchmarks.report import Rows, header, scaling_table, table
 from benchmarks.workload import Workload
 from benchmarks.workloads import compile as compile_workload
 from benchmarks.workloads import (
@@ -23,6 +26,7 @@ from benchmarks.workloads import (
     transformer,
 )
 from benchmarks.workloads import export as export_workload
+from codegen.native.runtime import available_cores
 
 WORKLOADS = {
     "neuron": lambda quick: [neuron.build(quick)],
@@ -37,12 +41,42 @@ WORKLOADS = {
 }
 
 
+OTHERS = ["compile", "epoch", "scale", "export", "mathchain", "onnx", "distributed"]
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.gemm:
+        os.environ["BENCH_GEMM"] = args.gemm
+    print(header())
+    if args.env:
+        return 0
+    chosen = args.only or [*WORKLOADS, *OTHERS[:-1]]
+    measured = limits.measure(quick=args.quick)
+    print("\n".join(measured.lines()))
+    rows: Rows = []
+    bounds: dict[str, tuple[int, int]] = {}
+    for name in chosen:
+        if name in WORKLOADS:
+            for work in WORKLOADS[name](args.quick):
+                rows += _measure(work, 0.3 if args.quick else 1.5)
+                bounds[work.name] = (work.flops, work.bytes_moved)
+        else:
+            rows += _other(name, args.quick)
+        if os.environ.get("BENCH_PROGRESS"):
+            print(table(rows, measured, bounds), file=sys.stderr)
+    print(table(rows, measured, bounds))
+    if args.threads:
+        print()
+        print(scaling_table(scaling([n for n in chosen if n in WORKLOADS], args.quick),
+                            available_cores()))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter timing")
-    parser.add_argument("--only", nargs="*",
-                        choices=[*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain",
-                                 "onnx", "distributed"],
+    parser.add_argument("--only", nargs="*", choices=[*WORKLOADS, *OTHERS],
                         help="run only these workloads (scale: compile time against graph "
                              "size, 100 to 20,000 nodes; export: C calls of exported code; "
                              "mathchain: the new math functions against exp/tanh; "
@@ -50,46 +84,68 @@ def main(argv: list[str] | None = None) -> int:
                              "distributed: Dask clusters, its own tables, only when named)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
-    args = parser.parse_args(argv)
-    if args.gemm:
-        os.environ["BENCH_GEMM"] = args.gemm
-    chosen = args.only or [*WORKLOADS, "compile", "epoch", "scale", "export", "mathchain",
-                           "onnx"]
-    print(machine_line())
-    rows: list[tuple[str, str, float]] = []
-    for name in chosen:
-        if name == "distributed":           # starts LocalClusters; prints its own tables
-            distributed.main(["--quick"] if args.quick else [])
-            continue
-        if name == "compile":
-            rows += compile_workload.run(repeats=1 if args.quick else 3)
-            continue
-        if name == "epoch":                 # whole epochs, timed by its own module
-            rows += epoch.run(repeats=1 if args.quick else 3, quick=args.quick)
-            continue
-        if name == "scale":                 # one compile per size, in fresh processes
-            rows += scale.run(quick=args.quick)
-            continue
-        if name == "mathchain":             # two workloads and their ratio
-            rows += mathchain.run(quick=args.quick)
-            continue
-        if name == "onnx":                  # BLAS limited to the threads onnxruntime gets
-            rows += onnx_models.run(quick=args.quick)
-            continue
-        if name == "export":                # C calls, timed by a harness in C
-            rows += export_workload.run(repeats=1 if args.quick else 3, quick=args.quick)
-            continue
-        for work in WORKLOADS[name](args.quick):
-            rows += _measure(work, 0.3 if args.quick else 1.5)
-        if os.environ.get("BENCH_PROGRESS"):
-            print(table(rows), file=sys.stderr)
-    print(table(rows))
-    return 0
+    parser.add_argument("--env", action="store_true",
+                        help="print the machine and graphnn's kernel choices for it, and stop")
+    parser.add_argument("--threads", action="store_true",
+                        help="also time graphnn on 1 thread and on every core (threads=, BLAS "
+                             "limited alike): speed-up and parallel efficiency per workload")
+    return parser
 
 
-def _measure(work: Workload, budget: float) -> list[tuple[str, str, float]]:
+def _other(name: str, quick: bool) -> Rows:
+    """The workloads timed by their own modules."""
+    repeats = 1 if quick else 3
+    if name == "distributed":           # starts LocalClusters; prints its own tables
+        distributed.main(["--quick"] if quick else [])
+        return []
+    runs = {
+        "compile": lambda: compile_workload.run(repeats=repeats),
+        "epoch": lambda: epoch.run(repeats=repeats, quick=quick),   # whole epochs
+        "scale": lambda: scale.run(quick=quick),        # one compile per size, fresh processes
+        "mathchain": lambda: mathchain.run(quick=quick),            # two workloads, a ratio
+        "onnx": lambda: onnx_models.run(quick=quick),   # BLAS limited to onnxruntime's threads
+        "export": lambda: export_workload.run(repeats=repeats, quick=quick),   # timed in C
+    }
+    return runs[name]()
+
+
+def _measure(work: Workload, budget: float) -> Rows:
     work.check()
     return [(work.name, label, seconds) for label, seconds in work.time(budget).items()]
+
+
+def scaling(names: list[str], quick: bool) -> dict[str, tuple[float, float]]:
+    """graphnn's median per workload on 1 thread (BLAS too) and on every core, each compiled
+    with that `threads=`, checked, and timed back to back."""
+    cores = available_cores()
+    times: dict[str, tuple[float, float]] = {}
+    for name in names:
+        with _environment(BENCH_PEERS="none", BENCH_THREADS="1"):
+            single = WORKLOADS[name](quick)
+        with _environment(BENCH_PEERS="none", BENCH_THREADS=str(cores)):
+            every = WORKLOADS[name](quick)
+        for one, many in zip(single, every):
+            one.check()
+            many.check()
+            with epoch.blas_threads(1):
+                alone = one.time(0.3 if quick else 1.0)["graphnn"]
+            times[one.name] = (alone, many.time(0.3 if quick else 1.0)["graphnn"])
+    return times
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the workloads built inside (and restored after)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 if __name__ == "__main__":

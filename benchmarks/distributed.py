@@ -31,7 +31,7 @@ import numpy as np
 
 import graphnn as gn
 from benchmarks.epoch import blas_threads
-from benchmarks.report import machine_line
+from benchmarks.report import header
 from graphnn import nn
 
 MODELS = {"digits MLP 64-64-10": (64, 64, 10), "MLP 784-256-10": (784, 256, 10)}
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 5 if args.quick else 15
     import scipy.linalg.cython_blas  # noqa: F401 (load graphnn's BLAS so that the limit reaches it)
     with blas_threads(1) as threads:          # the workers' BLAS has one thread (dask's nanny)
-        print(f"{machine_line()}; {threads}")
+        print(f"{header()}\n# {threads}")
         print("\n".join(training_table(repeats, BATCHES[:1] if args.quick else BATCHES)))
         print()
         print("\n".join(inference_table()))

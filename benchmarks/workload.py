@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+import graphnn as gn
 from benchmarks.timing import median_seconds
 
 
 def options() -> dict:
-    """Compile options for graphnn in every workload (BENCH_GEMM chooses the matrix product)."""
-    gemm = os.environ.get("BENCH_GEMM")
-    return {"gemm": gemm} if gemm else {}
+    """Compile options for graphnn in every workload: BENCH_GEMM chooses the matrix product,
+    BENCH_THREADS the threads of parallel loops and graphnn's GEMM (`threads=`; unset: every
+    core), as `python -m benchmarks --gemm` and `--threads` set them."""
+    chosen: dict = {}
+    if os.environ.get("BENCH_GEMM"):
+        chosen["gemm"] = os.environ["BENCH_GEMM"]
+    if os.environ.get("BENCH_THREADS"):
+        chosen["threads"] = int(os.environ["BENCH_THREADS"])
+    return chosen
+
+
+def gemm_flops(graph: gn.Graph) -> int:
+    """Floating-point operations of a graph's matrix products and convolutions (2 per
+    multiply-add), which is what a GEMM-bound workload is measured by against sgemm's rate. A
+    convolution's gradients with respect to its input and its weights cost what it costs."""
+    total = 0
+    for node in graph.nodes:
+        op = getattr(node.op, "name", node.op)
+        if op == "matmul":
+            total += 2 * math.prod(node.shape) * node.inputs[0].shape[-1]
+        elif op == "conv2d":
+            total += 2 * math.prod(node.shape) * math.prod(node.inputs[1].shape[1:])
+        elif op == "conv2d_grad_input":
+            total += 2 * math.prod(node.inputs[0].shape) * math.prod(node.inputs[1].shape[1:])
+        elif op == "conv2d_grad_weight":
+            total += 2 * math.prod(node.inputs[1].shape) * math.prod(node.shape[1:])
+    return total
 
 
 class CheckError(AssertionError):
@@ -30,6 +56,10 @@ class Workload:
     rtol: float = 1e-5
     atol: float = 1e-6
     note: str = ""
+    # what bounds it, for the fraction of the machine's limit (benchmarks.limits): the GEMM
+    # flops it computes, or else the bytes it must read and write; 0 where neither is known
+    flops: int = 0
+    bytes_moved: int = 0
 
     def add(self, label: str, run: Callable[[], object],
             result: Callable[[object], list[np.ndarray]] | None = None) -> None:
@@ -67,6 +97,7 @@ def training_steps(work: Workload, compiled: Callable, reference: Callable,
     `reference(*data, *params)` both return [loss, *updated parameters]. Each run starts from
     `params` and carries its parameters from call to call, as a training loop does; graphnn
     writes them into one of two preallocated sets of arrays in turn (out=)."""
+    work.flops = gemm_flops(compiled.graph)
     sets = [[p.copy() for p in params], [np.empty_like(p) for p in params]]
     loss_out = np.empty((), params[0].dtype)
 

@@ -20,7 +20,8 @@ def build(size: int, with_out: bool, quick: bool = False) -> Workload:
     x_value = np.random.default_rng(0).normal(size=size).astype(np.float32)
     label = f"elementwise {size // 1_000_000}M" + (" out=" if with_out else "")
     work = Workload(label, lambda: [_numpy_grad(x_value.astype(np.float64))], rtol=2e-5,
-                    atol=2e-5, note=f"gradient of sum(y) for {size:,} float32 elements")
+                    atol=2e-5, note=f"gradient of sum(y) for {size:,} float32 elements",
+                    bytes_moved=2 * x_value.nbytes)      # read x, write the gradient
     x = gn.input("x", shape=(size,), dtype="float32")
     y = gn.sigmoid(1.5 * x - 0.25) * gn.maximum(x, 0.0) + x * x
     compiled = gn.compile(gn.grad(gn.sum(y), x), **options())

@@ -44,7 +44,8 @@ def build(size: int, kind: str, quick: bool = False, dtype: str = "float32") -> 
     chain = CHAINS[kind]
     x_value = np.random.default_rng(0).normal(size=size).astype(dtype)
     work = Workload(f"{kind} chain {dtype}", lambda: [_numpy(chain, x_value)],
-                    rtol=2e-5, atol=2e-6, note=f"{len(chain)} functions on {size:,} {dtype}")
+                    rtol=2e-5, atol=2e-6, note=f"{len(chain)} functions on {size:,} {dtype}",
+                    bytes_moved=2 * x_value.nbytes)
     x = gn.input("x", shape=(size,), dtype=dtype)
     y = x
     for function, _ in chain:

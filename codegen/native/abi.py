@@ -13,7 +13,7 @@ compares with what Python reports through its own API. It never follows a pointe
 the facts it needs (`needs`) passed first, so a wrong offset is reported, not dereferenced.
 
 >>> [fact.name for fact in FACTS][:3]
-['POINTER_SIZE', 'OB_TYPE', 'FLOAT_VALUE']
+['POINTER_SIZE', 'OB_REFCNT', 'OB_TYPE']
 >>> failing() == []              # on the CPython and NumPy this runs on
 True
 """
@@ -24,6 +24,7 @@ import ctypes
 import functools
 import os
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -86,6 +87,15 @@ def _pointer_size(value: int) -> bool:       # every offset below assumes 64-bit
     return ctypes.sizeof(ctypes.c_void_p) == value == np.dtype(np.intp).itemsize
 
 
+def _ob_refcnt(value: int) -> bool:
+    """The count sys.getrefcount reports (less the reference its argument holds), one more
+    for another name."""
+    array = np.zeros(2)
+    alone = _int64(id(array) + value)
+    other = array
+    return alone == 1 and _int64(id(other) + value) == sys.getrefcount(array) - 1 == 2
+
+
 def _ob_type(value: int) -> bool:            # after ob_refcnt; a debug build adds two pointers
     return all(_word(id(o) + value) == id(type(o)) for o in (2.5, [], (), _ARRAY))
 
@@ -133,6 +143,14 @@ def _writeable(value: int) -> bool:
     flags = _VALUES["ARRAY_FLAGS"]
     return _int(id(_ARRAY) + flags) & value == value and \
         _int(id(_READ_ONLY) + flags) & value == 0
+
+
+def _array_weakreflist(value: int) -> bool:  # NULL, or the array's first weak reference
+    array = np.zeros(2)
+    if _word(id(array) + value) != 0:
+        return False
+    reference = weakref.ref(array)
+    return _word(id(array) + value) == id(reference)
 
 
 def _canonical_descr(value: int) -> bool:
@@ -229,6 +247,8 @@ _C_CONTIGUOUS_ALIGNED = 0x0001 | 0x0100
 
 FACTS: tuple[Fact, ...] = (
     Fact("POINTER_SIZE", 8, "sizeof(void *) == sizeof(npy_intp)", _pointer_size),
+    Fact("OB_REFCNT", 0, "offsetof(PyObject, ob_refcnt), read as 64 bits", _ob_refcnt,
+         ("POINTER_SIZE",)),
     Fact("OB_TYPE", 8, "offsetof(PyObject, ob_type)", _ob_type, ("POINTER_SIZE",)),
     Fact("FLOAT_VALUE", 16, "offsetof(PyFloatObject, ob_fval)", _float_value, ("OB_TYPE",)),
     Fact("ARRAY_DATA", 16, "offsetof(PyArrayObject_fields, data)", _array_data, ("OB_TYPE",)),
@@ -240,6 +260,8 @@ FACTS: tuple[Fact, ...] = (
          ("ARRAY_DATA",)),
     Fact("ARRAY_FLAGS", 64, "offsetof(PyArrayObject_fields, flags), an int", _array_flags,
          ("ARRAY_DESCR",)),
+    Fact("ARRAY_WEAKREFLIST", 72, "offsetof(PyArrayObject_fields, weakreflist)",
+         _array_weakreflist, ("ARRAY_FLAGS",)),
     Fact("NPY_C_CONTIGUOUS_ALIGNED", _C_CONTIGUOUS_ALIGNED,
          "NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED", _contiguous_aligned, ("ARRAY_FLAGS",)),
     Fact("NPY_WRITEABLE", 0x0400, "NPY_ARRAY_WRITEABLE", _writeable, ("ARRAY_FLAGS",)),
@@ -258,6 +280,7 @@ FACTS: tuple[Fact, ...] = (
 _VALUES = {fact.name: fact.value for fact in FACTS}
 
 POINTER_SIZE = _VALUES["POINTER_SIZE"]
+OB_REFCNT = _VALUES["OB_REFCNT"]
 OB_TYPE = _VALUES["OB_TYPE"]
 FLOAT_VALUE = _VALUES["FLOAT_VALUE"]
 ARRAY_DATA = _VALUES["ARRAY_DATA"]
@@ -265,6 +288,7 @@ ARRAY_ND = _VALUES["ARRAY_ND"]
 ARRAY_DIMS = _VALUES["ARRAY_DIMS"]
 ARRAY_DESCR = _VALUES["ARRAY_DESCR"]
 ARRAY_FLAGS = _VALUES["ARRAY_FLAGS"]
+ARRAY_WEAKREFLIST = _VALUES["ARRAY_WEAKREFLIST"]
 NPY_C_CONTIGUOUS_ALIGNED = _VALUES["NPY_C_CONTIGUOUS_ALIGNED"]
 NPY_WRITEABLE = _VALUES["NPY_WRITEABLE"]
 VAR_SIZE = _VALUES["VAR_SIZE"]

@@ -21,7 +21,10 @@ import numpy as np
 
 from codegen import jit
 from codegen.native import abi, pyentry
-from codegen.native.pyentry import TABLE, EntrySpec
+from codegen.native.pyentry import POOL_SIZE, TABLE, EntrySpec
+
+_NUMPY_DTYPE = {"f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
+                "i1": np.bool_}
 
 
 def _function_address(name: str) -> int:
@@ -87,8 +90,11 @@ def native_entry(compiled: jit.CompiledKernel, spec: EntrySpec,
               "workspace": workspace.address, "threads": compiled.threads,
               "busy": busy.ctypes.data}
     arrays = [np.ascontiguousarray(c) for c in constants]
-    table = np.array([values[key] for key in TABLE] + [a.ctypes.data for a in arrays],
-                     dtype=np.uint64).view(_Table)
+    # the result pool (pyentry.POOL_BYTES): the table holds the arrays' one reference each
+    pool = [np.empty(spec.outputs[k].shape, _NUMPY_DTYPE[spec.outputs[k].dtype])
+            for k in spec.pooled for _ in range(POOL_SIZE)]
+    table = np.array([values[key] for key in TABLE] + [a.ctypes.data for a in arrays] +
+                     [id(a) for a in pool], dtype=np.uint64).view(_Table)
     method = abi.MethodDef(spec.symbol.encode(), address, abi.METH_FASTCALL_KEYWORDS, None)
-    table.keep = (tracker, method, workspace, busy, arrays, fallback, compiled)
+    table.keep = (tracker, method, workspace, busy, arrays, pool, fallback, compiled)
     return NativeEntry(abi.make_builtin(method, table))

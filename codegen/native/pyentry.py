@@ -41,10 +41,12 @@ from codegen.native.abi import (
     ARRAY_DIMS,
     ARRAY_FLAGS,
     ARRAY_ND,
+    ARRAY_WEAKREFLIST,
     FLOAT_VALUE,
     LIST_ITEMS,
     NPY_C_CONTIGUOUS_ALIGNED,
     NPY_WRITEABLE,
+    OB_REFCNT,
     OB_TYPE,
     POINTER_SIZE,
     TUPLE_ITEMS,
@@ -56,6 +58,13 @@ TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vect
          "list_new", "list_set_item", "save_thread", "restore_thread", "kernel", "fallback",
          "workspace", "threads", "busy", "descr_f32", "descr_f64", "list_type", "tuple_type",
          "out_name", "descr_i32", "descr_i64", "descr_i1")
+# Result pooling: an output of at most POOL_BYTES gets POOL_SIZE arrays, made once (pycall) and
+# held by the table; a call returns one the caller has let go of (its only reference is the
+# pool's) instead of allocating. Allocating a small array through NumPy's C API costs about 60
+# ns, most of a small function's call. Two arrays per output cover `r = f(x)` in a loop (the
+# previous result is still held while the next call runs); beyond that, calls allocate.
+POOL_BYTES = 4096
+POOL_SIZE = 2
 _SIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 _LLVM = {"f32": "float", "f64": "double"}
 
@@ -81,6 +90,13 @@ class EntrySpec:
     def symbol(self) -> str:
         return f"entry.{self.name}"
 
+    @property
+    def pooled(self) -> tuple[int, ...]:
+        """The outputs whose results come from the pool (see POOL_BYTES), in order; their
+        arrays' addresses follow the constants' in the table, POOL_SIZE per output."""
+        return tuple(k for k, output in enumerate(self.outputs)
+                     if _SIZE[output.dtype] * math.prod(output.shape) <= POOL_BYTES)
+
 
 def entry_ir(spec: EntrySpec) -> str:
     """The LLVM IR text of the entry point (deterministic for a given spec)."""
@@ -97,6 +113,7 @@ class _Entry:
         self.globals: list[str] = []
         self.count = 0
         self.labels = 0
+        self.current = "entry"                  # the block being written (for phi nodes)
         self.words: dict[str, str] = {}
         self.first_output = len(spec.arguments) + spec.constants
         self.slots = self.first_output + len(spec.outputs) + 2
@@ -118,15 +135,17 @@ class _Entry:
 
     def start(self, label: str) -> None:
         self.lines.append(f"{label}:")
+        self.current = label
 
     def field(self, pointer: str, offset: int, kind: str) -> str:
         address = self.value(f"getelementptr inbounds i8, ptr {pointer}, i64 {offset}")
         return self.value(f"load {kind}, ptr {address}")
 
-    def check(self, condition: str, hint: str) -> None:
-        """Continue when condition holds; otherwise go to the Python fallback."""
+    def check(self, condition: str, hint: str, otherwise: str = "fallback") -> None:
+        """Continue when condition holds; otherwise go to block `otherwise` (by default the
+        Python fallback)."""
         passed = self.label(hint)
-        self.emit(f"br i1 {condition}, label %{passed}, label %fallback")
+        self.emit(f"br i1 {condition}, label %{passed}, label %{otherwise}")
         self.start(passed)
 
     def compare(self, predicate: str, kind: str, left: str, right: str | int) -> str:
@@ -220,38 +239,76 @@ class _Entry:
         self.start(done)
 
     def array(self, slot: int, argument: Argument, obj: str, writable: bool = False) -> None:
+        self.valid(argument, obj, writable, "fallback")
+        self.set_slot(slot, self.field(obj, ARRAY_DATA, "ptr"))
+
+    def valid(self, argument: Argument, obj: str, writable: bool, otherwise: str) -> None:
+        """Continue when the array `obj` has the argument's dtype and shape and is C-contiguous
+        and aligned (and writable); otherwise go to block `otherwise`."""
         descr = self.field(obj, ARRAY_DESCR, "i64")
         self.check(self.compare("eq", "i64", descr, self.words[f"descr_{argument.dtype}"]),
-                   "dtype")
+                   "dtype", otherwise)
         nd = self.field(obj, ARRAY_ND, "i32")
-        self.check(self.compare("eq", "i32", nd, len(argument.shape)), "ndim")
+        self.check(self.compare("eq", "i32", nd, len(argument.shape)), "ndim", otherwise)
         if argument.shape:
             dims = self.field(obj, ARRAY_DIMS, "ptr")
             for axis, size in enumerate(argument.shape):
                 extent = self.field(dims, POINTER_SIZE * axis, "i64")
-                self.check(self.compare("eq", "i64", extent, size), "dim")
+                self.check(self.compare("eq", "i64", extent, size), "dim", otherwise)
         wanted = NPY_C_CONTIGUOUS_ALIGNED | (NPY_WRITEABLE if writable else 0)
         flags = self.value(f"and i32 {self.field(obj, ARRAY_FLAGS, 'i32')}, {wanted}")
-        self.check(self.compare("eq", "i32", flags, wanted), "layout")
-        self.set_slot(slot, self.field(obj, ARRAY_DATA, "ptr"))
+        self.check(self.compare("eq", "i32", flags, wanted), "layout", otherwise)
 
     def allocate_outputs(self) -> list[str]:
         arrays: list[str] = []
+        pooled = self.spec.pooled
         for k, output in enumerate(self.spec.outputs):
-            rank = max(1, len(output.shape))
-            values = ", ".join(f"i64 {d}" for d in output.shape or (0,))
-            self.globals.append(f"@dims{k} = private unnamed_addr constant [{rank} x i64] "
-                                f"[{values}]")
-            descr = self.value(f"inttoptr i64 {self.words[f'descr_{output.dtype}']} to ptr")
-            self.call("incref", "void", f"ptr {descr}")    # NewFromDescr steals a reference
-            array_type = self.value(f"inttoptr i64 {self.words['array_type']} to ptr")
-            array = self.call("new_from_descr", "ptr", (
-                f"ptr {array_type}, ptr {descr}, i32 {len(output.shape)}, ptr @dims{k}, "
-                "ptr null, ptr null, i32 0, ptr null"))
-            self.fail_unless(self.compare("ne", "ptr", array, "null"), arrays, "allocated")
+            array = self.from_pool(k, output, pooled.index(k), arrays) if k in pooled else \
+                self.new_array(k, output, arrays)
             arrays.append(array)
             self.set_slot(self.first_output + k, self.field(array, ARRAY_DATA, "ptr"))
         return arrays
+
+    def from_pool(self, k: int, output: Argument, position: int, arrays: list[str]) -> str:
+        """A pooled array of output k that nobody else holds (its reference count is the
+        pool's one, no weak reference watches it, and it still has the output's dtype, shape
+        and layout, which its last holder may have changed), with a new reference; else a new
+        array."""
+        done, incoming = self.label("result"), []
+        first = len(TABLE) + self.spec.constants + POOL_SIZE * position
+        for index in range(first, first + POOL_SIZE):
+            address = self.value(f"getelementptr inbounds i64, ptr %table, i64 {index}")
+            obj = self.value(f"load ptr, ptr {address}")
+            taken = self.label("pool_taken")
+            self.check(self.compare("eq", "i64", self.field(obj, OB_REFCNT, "i64"), 1),
+                       "pool_free", taken)
+            self.check(self.compare("eq", "i64", self.field(obj, ARRAY_WEAKREFLIST, "i64"), 0),
+                       "pool_unwatched", taken)
+            self.valid(output, obj, True, taken)
+            self.call("incref", "void", f"ptr {obj}")
+            incoming.append((obj, self.current))
+            self.emit(f"br label %{done}")
+            self.start(taken)
+        incoming.append((self.new_array(k, output, arrays), self.current))
+        self.emit(f"br label %{done}")
+        self.start(done)
+        return self.value("phi ptr " + ", ".join(f"[ {v}, %{b} ]" for v, b in incoming))
+
+    def new_array(self, k: int, output: Argument, arrays: list[str]) -> str:
+        """A new array for output k (on failure, `arrays` are released and NULL returned with
+        NumPy's error set)."""
+        rank = max(1, len(output.shape))
+        values = ", ".join(f"i64 {d}" for d in output.shape or (0,))
+        self.globals.append(f"@dims{k} = private unnamed_addr constant [{rank} x i64] "
+                            f"[{values}]")
+        descr = self.value(f"inttoptr i64 {self.words[f'descr_{output.dtype}']} to ptr")
+        self.call("incref", "void", f"ptr {descr}")    # NewFromDescr steals a reference
+        array_type = self.value(f"inttoptr i64 {self.words['array_type']} to ptr")
+        array = self.call("new_from_descr", "ptr", (
+            f"ptr {array_type}, ptr {descr}, i32 {len(output.shape)}, ptr @dims{k}, "
+            "ptr null, ptr null, i32 0, ptr null"))
+        self.fail_unless(self.compare("ne", "ptr", array, "null"), arrays, "allocated")
+        return array
 
     def given_outputs(self) -> list[str]:
         """out=[arrays]: the one keyword, a list or tuple of exact, C-contiguous, aligned,

@@ -108,7 +108,7 @@ def test_arrays_are_checked_natively_and_odd_ones_fall_back():
 def test_reference_counts_stay_balanced(neuron):
     _, f = neuron
     descr = np.dtype(np.float64)
-    f(*VALUES)
+    held = [f(*VALUES), f(*VALUES)]   # the pool's arrays are taken: every call allocates
     gc.collect()                      # garbage of earlier tests may hold the dtype too
     before = sys.getrefcount(descr)
     for _ in range(2000):             # an imbalance would show as a change of 2000 or more
@@ -121,6 +121,26 @@ def test_reference_counts_stay_balanced(neuron):
     del result
     gc.collect()
     assert all(p() is None for p in probes)
+    # the pooled results: the pool's reference and the caller's, and only the pool's once the
+    # caller lets go, however often they were handed out
+    del held
+    for _ in range(2000):
+        f(*VALUES)
+    result = f(*VALUES)
+    assert sys.getrefcount(result[0]) == 4            # ... and the pool
+    pooled = result[0]
+    del result
+    assert sys.getrefcount(pooled) == 3               # the pool, the local name, the argument
+
+
+def test_a_large_result_is_freed_when_dropped():
+    x = gn.input("x", shape=(2048,))                 # 16 KiB: above the pool's limit
+    f = compile(x * 2.0)
+    result = f(np.ones(2048))
+    probe = weakref.ref(result)
+    assert sys.getrefcount(result) == 2
+    del result
+    assert probe() is None
 
 
 def test_large_kernels_release_the_gil_and_share_safely():
@@ -135,6 +155,26 @@ def test_large_kernels_release_the_gil_and_share_safely():
         for _ in range(40):
             if not np.array_equal(f(values[k]), expected[k]):
                 failures.append(k)
+    run_in_threads(work)
+    assert not failures
+
+
+def test_pooled_results_of_threads_that_release_the_gil_stay_their_own():
+    # a large input and small (pooled) outputs: each thread holds results while the other's
+    # calls run without the GIL, and none may be handed an array another thread holds
+    x = gn.input("x", shape=(100_000,))
+    f = compile([gn.sum(x), gn.max(x)])
+    values = [np.random.default_rng(k).normal(size=100_000) for k in range(4)]
+    expected = [[float(v) for v in f(value)] for value in values]
+    failures = []
+
+    def work(k):
+        held = []
+        for step in range(200):
+            held = [f(values[2 * k + step % 2])] + held[:2]
+            for age, result in enumerate(held):
+                if [float(v) for v in result] != expected[2 * k + (step - age) % 2]:
+                    failures.append((k, step, age))
     run_in_threads(work)
     assert not failures
 

@@ -87,3 +87,65 @@ def test_entry_text_is_deterministic_and_names_no_address():
     assert text == pyentry.entry_ir(SPEC)
     assert "0x" not in text and str(id(np.ndarray)) not in text
     assert 'define ptr @"entry.scale_shift"' in text
+
+
+# -- the result pool -----------------------------------------------------------------------------
+
+def pooled_entry():
+    """An entry of its own: a test that spoils the pool's arrays spoils no other test's."""
+    return pycall.native_entry(compile_kernel(scale_shift()), SPEC,
+                               [np.arange(5, dtype=np.float32)], lambda *a, **k: "fallback")
+
+def test_a_result_is_reused_only_once_its_caller_let_go():
+    function = pooled_entry().function
+    x = np.array([1, 2, 3, 4, 5], np.float32)
+    first, second, third = function(x, 1.0), function(x, 2.0), function(x, 3.0)
+    arrays = [a for result in (first, second, third) for a in result]
+    assert len({id(a) for a in arrays}) == 6           # three held results: no array shared
+    assert first[0].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0]       # unchanged by later calls
+    assert second[0].tolist() == [2.0, 5.0, 8.0, 11.0, 14.0]
+    released = [id(a) for a in first]
+    del first, arrays
+    fourth = function(x, 4.0)
+    assert [id(a) for a in fourth] == released          # the released arrays, refilled
+    assert fourth[0].tolist() == [4.0, 9.0, 14.0, 19.0, 24.0] and float(fourth[1]) == 15.0
+
+
+@pytest.mark.parametrize("change", [
+    lambda a: setattr(a, "shape", (5, 1)),
+    lambda a: a.setflags(write=False),
+    lambda a: setattr(a, "dtype", np.int32),
+], ids=["reshaped", "read-only", "retyped"])
+def test_a_released_result_its_holder_changed_is_not_reused(change):
+    function = pooled_entry().function
+    x = np.ones(5, np.float32)
+    results = [function(x, 1.0) for _ in range(pyentry.POOL_SIZE)]   # the whole pool
+    for result in results:
+        change(result[0])
+    ids = {id(result[0]) for result in results}      # alive in the pool: ids stay theirs
+    del results
+    fresh = function(x, 2.0)[0]
+    assert id(fresh) not in ids
+    assert fresh.shape == (5,) and fresh.dtype == np.float32 and fresh.flags.writeable
+    assert fresh.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_a_result_a_weak_reference_watches_is_not_reused():
+    import weakref
+
+    function = pooled_entry().function
+    x = np.ones(5, np.float32)
+    results = [function(x, 1.0) for _ in range(pyentry.POOL_SIZE)]
+    watched = [weakref.ref(result[0]) for result in results]
+    del results
+    fresh = function(x, 2.0)[0]
+    assert all(fresh is not w() for w in watched)
+    assert all(w() is not None and w().tolist() == [1.0, 2.0, 3.0, 4.0, 5.0] for w in watched)
+
+
+def test_only_small_outputs_are_pooled():
+    big = pyentry.Argument("f32", (pyentry.POOL_BYTES // 4 + 1,))
+    small = pyentry.Argument("f64", (pyentry.POOL_BYTES // 8,))
+    spec = pyentry.EntrySpec("pool", (small,), 0, (big, small, small), single=False,
+                             release_gil=False)
+    assert spec.pooled == (1, 2)

@@ -1,0 +1,72 @@
+"""The machine header of every benchmark table (`python -m benchmarks --env`): read from the
+host, graphnn's choices from the functions that make them. No assertion names a vector width,
+a cache size or a core count of this machine: they are compared with their sources."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import __main__ as runner
+from benchmarks import machine
+from codegen.llvm.target import X86_LEVELS, Target
+from codegen.native import gemm
+from codegen.native.runtime import available_cores
+
+
+def test_caches_are_read_from_sysfs(tmp_path):
+    for index, (level, kind, size, shared) in enumerate(
+            [("1", "Data", "48K", "0"), ("1", "Instruction", "32K", "0"),
+             ("2", "Unified", "1024K", "0"), ("3", "Unified", "32768K", "0-3,8")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size),
+                            ("shared_cpu_list", shared)):
+            (folder / name).write_text(value + "\n")
+    found = machine.caches(tmp_path)
+    assert found[0] == machine.Cache(1, "Data", 48 << 10, 1)
+    assert found[3] == machine.Cache(3, "Unified", 32 << 20, 5)
+
+
+def test_without_sysfs_the_caches_come_from_sysconf(tmp_path):
+    assert all(c.size > 0 and c.level in (1, 2, 3) for c in machine.caches(tmp_path))
+
+
+@pytest.mark.parametrize("level", list(X86_LEVELS))
+def test_the_isa_level_of_a_forced_target_is_that_level(level):
+    assert machine.isa_level(Target.named(level)) == level
+
+
+def test_the_host_level_is_one_its_features_allow():
+    level = machine.isa_level(Target.host())
+    assert level in X86_LEVELS or level == "below x86-64-v2"
+    if level in X86_LEVELS:
+        assert set(X86_LEVELS[level]) <= Target.host().enabled
+
+
+def test_the_header_states_graphnns_choices_for_the_vector_width():
+    for bits in (256, 512):
+        fake = machine.Machine("Some CPU", "x", "x86-64-v3", bits, (), 3, ("blas",),
+                               (("numpy", "9"),), bits)
+        text = "\n".join(fake.lines())
+        tile = gemm.blocking("f32", bits)
+        assert f"f32 {tile.mr}x{tile.nr} micro-tile" in text and f"kc {tile.kc}" in text
+        assert f"{bits}-bit vectors ({bits // 32} float32 / {bits // 64} float64 lanes)" in text
+        assert "Some CPU" in text and "3 cores" in text and "numpy 9" in text
+        assert all(line.startswith("# ") for line in fake.lines())
+
+
+def test_the_host_machine_matches_its_sources():
+    here = machine.Machine.here()
+    target = Target.host()
+    assert (here.llvm_cpu, here.vector_bits, here.cores) == (
+        target.cpu, target.vector_bits, available_cores())
+    assert here.loop_bits in (128, 256, 512) and here.loop_bits <= target.vector_bits
+    assert dict(here.versions)["numpy"]
+
+
+def test_env_prints_the_header_and_stops(capsys):
+    assert runner.main(["--env"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# cpu: ") and any(line.startswith("# graphnn gemm: ")
+                                                  for line in lines)
+    assert not any(line.startswith("workload") for line in lines)
