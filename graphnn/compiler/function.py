@@ -135,8 +135,10 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
     Every argument is checked (dtype, shape, C-contiguity: other layouts are copied) before
     native code runs. The leading (batch) dimension may differ from the declared one where it
     is provably the batch (compiler/rebatch.py): the function compiles a specialization per
-    batch size and keeps it. Results are new arrays
-    (or the arrays passed as `out=`). Safe to call from several threads at once.
+    batch size and keeps it. Results are arrays nobody else holds (or the arrays passed as
+    `out=`): a small result (4 KiB or less) may be an array the function returned earlier and
+    its caller has since let go of, reused instead of allocated; an array anyone still holds is
+    never written again. Safe to call from several threads at once.
     """
 
     def __init__(self, graph: Graph, single: bool, *, gemm: str = "auto",
