@@ -61,9 +61,13 @@ TABLE = ("float_type", "array_type", "new_from_descr", "incref", "decref", "vect
 # Result pooling: an output of at most POOL_BYTES gets POOL_SIZE arrays, made once (pycall) and
 # held by the table; a call returns one the caller has let go of (its only reference is the
 # pool's) instead of allocating. Allocating a small array through NumPy's C API costs about 60
-# ns, most of a small function's call. Two arrays per output cover `r = f(x)` in a loop (the
-# previous result is still held while the next call runs); beyond that, calls allocate.
-POOL_BYTES = 4096
+# ns, most of a small function's call; a large one costs its page faults (the kernel zeroes
+# every page a fresh mmap'd array touches: about 1.5 ms for 80 MB, more than an elementwise
+# pass over it), which a reused array has already paid. Two arrays per output cover
+# `r = f(x)` in a loop (the previous result is still held while the next call runs); beyond
+# that, calls allocate. The price: after a call, up to POOL_SIZE results per output stay
+# allocated with the function (np.empty reserves address space; pages count once touched).
+POOL_BYTES = 64 << 20
 POOL_SIZE = 2
 _SIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "i1": 1}
 _LLVM = {"f32": "float", "f64": "double"}

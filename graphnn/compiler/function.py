@@ -136,7 +136,7 @@ class Function(metaclass=abc.ABCMeta):  # noqa: B024 (ABCMeta to register Native
     native code runs. The leading (batch) dimension may differ from the declared one where it
     is provably the batch (compiler/rebatch.py): the function compiles a specialization per
     batch size and keeps it. Results are arrays nobody else holds (or the arrays passed as
-    `out=`): a small result (4 KiB or less) may be an array the function returned earlier and
+    `out=`): a result (up to 64 MiB) may be an array the function returned earlier and
     its caller has since let go of, reused instead of allocated; an array anyone still holds is
     never written again. Safe to call from several threads at once.
     """

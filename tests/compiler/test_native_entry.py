@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from codegen.native import abi, pycall
+from codegen.native import abi, pycall, pyentry
 from graphnn.compiler import compile
 from tests.harness import run_in_threads
 
@@ -133,10 +133,24 @@ def test_reference_counts_stay_balanced(neuron):
     assert sys.getrefcount(pooled) == 3               # the pool, the local name, the argument
 
 
-def test_a_large_result_is_freed_when_dropped():
-    x = gn.input("x", shape=(2048,))                 # 16 KiB: above the pool's limit
+def test_a_large_result_reuses_the_pages_of_one_its_caller_dropped():
+    # 8 MiB: a fresh array would be mmap'd and its pages faulted in (zeroed) on every call
+    x = gn.input("x", shape=(1 << 20,))
     f = compile(x * 2.0)
-    result = f(np.ones(2048))
+    first = f(np.ones(1 << 20))
+    address = first.ctypes.data
+    held = f(np.full(1 << 20, 3.0))                   # `first` is held: another array
+    assert held.ctypes.data != address and np.all(first == 2.0) and np.all(held == 6.0)
+    del first
+    again = f(np.full(1 << 20, 5.0))
+    assert again.ctypes.data == address and np.all(again == 10.0) and np.all(held == 6.0)
+
+
+def test_a_large_result_is_freed_when_dropped():
+    size = pyentry.POOL_BYTES // 8 + 1               # just above the pool's limit
+    x = gn.input("x", shape=(size,))
+    f = compile(x * 2.0)
+    result = f(np.ones(size))
     probe = weakref.ref(result)
     assert sys.getrefcount(result) == 2
     del result
