@@ -99,9 +99,31 @@ class Lowering:
     def materialized(self) -> list[Node]:
         """The computed nodes that get a buffer, in topological order."""
         keep = {n for n in self.outputs if n.op not in ("input", "constant")}
+        cost, level = self._costs(keep)
+        for node in self.order:
+            lowering = node.opdef.lowering
+            if node.opdef.indexing is None or _constant(node):
+                continue
+            once = lowering.reads_once or lowering.pieces is not None
+            for source in _read(node):       # operands read many times by an indexing op
+                if not once and cost[source] > 0 and \
+                        not (lowering.gemm == "matmul" and memory_of(source, keep)):
+                    keep.add(source)
+        self._keep_shared(keep, cost, level)
+        self._cap(keep)
+        return [n for n in self.order if n in keep]
+
+    def _costs(self, keep: set[Node]) -> tuple[dict[Node, int], dict[Node, int]]:
+        """Each node's inlined cost, and its barrier level: the most stored indexing ops
+        (GEMMs, reductions) on a path to it. Loops run in topological order and an indexing
+        op closes the current loop, so nodes at different levels are in different loops.
+        Adds the indexing ops that are not fused into their user to `keep`."""
         cost: dict[Node, int] = {}
+        level: dict[Node, int] = {}
         for node in self.order:
             op = node.opdef
+            level[node] = max((level[i] + (i in keep and i.opdef.indexing is not None)
+                               for i in _read(node)), default=0)
             if _constant(node):
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
@@ -115,31 +137,36 @@ class Lowering:
                 cost[node] = min((0 if op.view else self._cost(node)) +
                                  sum(cost[i] for i in _read(node)),
                                  self.options.max_inline_cost)
-        for node in self.order:
-            lowering = node.opdef.lowering
-            if node.opdef.indexing is None or _constant(node):
-                continue
-            once = lowering.reads_once or lowering.pieces is not None
-            for source in _read(node):       # operands read many times by an indexing op
-                if not once and cost[source] > 0 and \
-                        not (lowering.gemm == "matmul" and memory_of(source, keep)):
-                    keep.add(source)
-        for node in self.order:
-            if node in keep or cost[node] == 0:
-                continue
+        return cost, level
+
+    def _keep_shared(self, keep: set[Node], cost: dict[Node, int],
+                     level: dict[Node, int]) -> None:
+        """Keep the nodes that inlining would recompute in several loops or elements. Users
+        come before their operands: an inlined node is computed in the loops of its users
+        (`computed_at`, by barrier level), a stored one at its own level."""
+        computed_at: dict[Node, set[int]] = {}
+        for node in reversed(self.order):
             users = self.users[node]
-            broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
-            # users that are elementwise over the same shape compute node[i] in the same loop
-            # body (codegen emits an expression once per body), so sharing costs nothing there
-            shared = len(users) > 1 and not all(
-                u.opdef.scalar is not None and u.shape == node.shape for u in users)
-            # a node read in other loops is recomputed in each: stored when that repeats an
-            # expensive op (cost.EXPENSIVE)
-            if (shared and cost[node] >= EXPENSIVE) or \
-                    (broadcast and node.shape and cost[node] >= _BROADCAST_STORE_COST):
-                keep.add(node)
-        self._cap(keep)
-        return [n for n in self.order if n in keep]
+            at = set().union(*(computed_at[u] for u in users))
+            if node not in keep and cost[node] > 0:
+                broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
+                # users that are elementwise over the same shape compute node[i] in the same
+                # loop body (codegen emits an expression once per body), so sharing costs
+                # nothing there...
+                shared = len(users) > 1 and not all(
+                    u.opdef.scalar is not None and u.shape == node.shape for u in users)
+                # ...unless a GEMM or reduction lies between them: an LSTM's cell state c_t
+                # (tanh(c_t) -> h_t -> h_t @ w_hh, then f * c_t after that product). Inlined,
+                # it is recomputed in each loop, and a recurrence recomputes the chain of
+                # earlier steps there.
+                split = len(at) > 1
+                # stored when recomputing repeats an expensive op (cost.EXPENSIVE) in another
+                # loop, or more than a load's worth per element of a broadcast or a later loop
+                if (shared and cost[node] >= EXPENSIVE) or \
+                        ((split or broadcast and node.shape) and
+                         cost[node] >= _BROADCAST_STORE_COST):
+                    keep.add(node)
+            computed_at[node] = at if node not in keep and at else {level[node]}
 
     def _cap(self, keep: set[Node]) -> None:
         """Keep the operands whose inlined expressions would make a node's cost more than

@@ -46,3 +46,35 @@ def test_value_and_gradient_share_one_loop():
     value = np.linspace(-3, 3, 1000, dtype=np.float32)
     for got, want in zip(f(value), gn.evaluate([y, gn.grad(gn.sum(y), x)], {"x": value})):
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-6)
+
+
+def _recurrent_products_read(f, weight: str) -> list[set[str]]:
+    """For each top-level loop of the kernel: which products by the input `weight` it reads."""
+    kernel = f.base.kernel.kernel
+    products = {s.c.name for s in kernel.body if isinstance(s, loops.Gemm)
+                and s.b.name.endswith(f"_{weight}")}
+    return [{n.buffer.name for n in loops.walk(s) if isinstance(n, loops.Load)
+             and n.buffer.name in products} for s in kernel.body if isinstance(s, loops.Loop)]
+
+
+def test_an_lstm_cell_state_is_stored_not_recomputed_in_later_steps():
+    """c_t is read by tanh(c_t) -> h_t -> h_t @ w_hh and by f * c_t after that product: stored
+    once, so each step's gate loop reads its own step's product only (inlined, it read every
+    earlier step's product and recomputed those steps' gates), forward and backward."""
+    from graphnn import nn
+    x = gn.input("x", (4, 6, 5), "float32")
+    w_ih, w_hh = gn.input("w_ih", (5, 32), "float32"), gn.input("w_hh", (8, 32), "float32")
+    b = gn.input("b", (32,), "float32")
+    _, (h, c) = nn.lstm(x, w_ih, w_hh, b, b)
+    loss = gn.sum(h * h) + gn.sum(c)
+    outputs = [loss, *gn.grad(loss, [w_ih, w_hh, b])]
+    f = compile(outputs, [x, w_ih, w_hh, b], gemm="native")
+    reads = _recurrent_products_read(f, "w_hh")
+    assert sum(len(r) == 1 for r in reads) >= 5          # a gate loop per step after the first
+    assert all(len(r) <= 1 for r in reads)
+    rng = np.random.default_rng(0)
+    feed = {"x": rng.normal(size=(4, 6, 5)), "w_ih": rng.normal(size=(5, 32)) * 0.5,
+            "w_hh": rng.normal(size=(8, 32)) * 0.5, "b": rng.normal(size=32) * 0.1}
+    feed = {k: v.astype(np.float32) for k, v in feed.items()}
+    for got, want in zip(f(**feed), gn.evaluate(outputs, feed), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)     # float32, 6 steps
