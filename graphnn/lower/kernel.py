@@ -149,7 +149,10 @@ class Lowering:
             users = self.users[node]
             at = set().union(*(computed_at[u] for u in users))
             if node not in keep and cost[node] > 0:
-                broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
+                # (an indexing user reads its operand as its rule says: the loop over
+                # indexing ops above stored those read many times)
+                broadcast = any(u.opdef.indexing is None and
+                                math.prod(u.shape) > math.prod(node.shape) for u in users)
                 # users that are elementwise over the same shape compute node[i] in the same
                 # loop body (codegen emits an expression once per body), so sharing costs
                 # nothing there...

@@ -78,3 +78,23 @@ def test_an_lstm_cell_state_is_stored_not_recomputed_in_later_steps():
     feed = {k: v.astype(np.float32) for k, v in feed.items()}
     for got, want in zip(f(**feed), gn.evaluate(outputs, feed), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)     # float32, 6 steps
+
+
+def test_a_transposed_matmul_operand_is_read_from_its_buffer_not_copied():
+    """h is stored for h @ w; hᵀ @ g (a weight gradient's shape) reads the same buffer with the
+    GEMM's transpose flag, although the product is larger than hᵀ."""
+    x, w = gn.input("x", (4, 8)), gn.input("w", (8, 32))
+    g = gn.input("g", (4, 32))
+    h = gn.tanh(x)
+    outputs = [h @ w, gn.transpose(h) @ g]
+    f = compile(outputs, [x, w, g], gemm="native")
+    kernel = f.base.kernel.kernel
+    assert [t.shape for t in kernel.temps] == [(4, 8)]
+    gemms = [s for s in kernel.body if isinstance(s, loops.Gemm)]
+    assert [(s.a.name, s.trans_a) for s in gemms] == [(kernel.temps[0].name, False),
+                                                      (kernel.temps[0].name, True)]
+    rng = np.random.default_rng(1)
+    feed = {"x": rng.normal(size=(4, 8)), "w": rng.normal(size=(8, 32)),
+            "g": rng.normal(size=(4, 32))}
+    for got, want in zip(f(**feed), gn.evaluate(outputs, feed), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
