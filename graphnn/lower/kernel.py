@@ -31,6 +31,7 @@ from codegen.cost import EXPENSIVE, inline_cost
 from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
+from graphnn.lower.accumulate import inner_adds, product_sums
 from graphnn.lower.conv import conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
@@ -93,6 +94,9 @@ class Lowering:
         self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtype) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
         self.check_codes = 0                         # index checks emitted so far
+        # sums of products accumulated in the sum's buffer (lower.accumulate): root -> leaves
+        self.sums = product_sums(self.order, self.users, outputs)
+        self.sum_of = {leaf: root for root, leaves in self.sums.items() for leaf in leaves}
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -111,6 +115,9 @@ class Lowering:
                     keep.add(source)
         self._keep_shared(keep, cost, level)
         self._cap(keep)
+        for root, leaves in self.sums.items():   # the leaves' Gemms write the root's buffer
+            keep.add(root)
+            keep -= inner_adds(root, leaves)
         return [n for n in self.order if n in keep]
 
     def _costs(self, keep: set[Node]) -> tuple[dict[Node, int], dict[Node, int]]:
@@ -341,9 +348,11 @@ class Lowering:
             outs.append(buf)
         temps = []
         for node in computed:
-            if node not in self.buffers:
+            if node not in self.buffers and node not in self.sum_of:
                 self.buffers[node] = buf = loops.Buffer(f"t{len(temps)}", node.dtype, node.shape)
                 temps.append(buf)
+        for leaf, root in self.sum_of.items():
+            self.buffers[leaf] = self.buffers[root]
         return ins, outs, temps
 
     # -- stages --------------------------------------------------------------------------------
@@ -353,6 +362,8 @@ class Lowering:
         group: list[Node] = []
         group_cost = 0
         for node in computed:
+            if node in self.sums:           # computed by its products' Gemms
+                continue
             if node.opdef.indexing is not None:
                 body += self._close(group)
                 group = []
@@ -450,10 +461,12 @@ class Lowering:
 
     def _computed_stage(self, node: Node) -> list[loops.Stmt]:
         form = node.opdef.lowering.gemm
+        # a later product of a sum adds to the partial sum in the buffer (lower.accumulate)
+        adds = node in self.sum_of and self.sums[self.sum_of[node]][0] is not node
         if form == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
-                return gemm_stage(self.buffers[node], operands)
+                return gemm_stage(self.buffers[node], operands, accumulate=adds)
         elif form and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
@@ -464,7 +477,8 @@ class Lowering:
             return self._pieces_stage(node, buffer, operands)
 
         def store(*index):
-            return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
+            value = node.opdef.compute(index, *operands, **node.attrs)
+            return (loops.accumulate if adds else loops.store)(buffer, index, value)
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
         parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \
             touched >= self.options.parallel_elements
