@@ -1,4 +1,5 @@
-"""Sums of matrix products, accumulated into one buffer.
+"""Sums of matrix products as fewer, deeper products: accumulated into one buffer, or one
+product over a batch.
 
 Stage: lowering. Input: a graph's nodes in topological order and their users. Output: the add
 trees whose every leaf is a 2-D matmul read by nothing else: a recurrent weight's gradient,
@@ -13,6 +14,11 @@ chain autodiff builds ((p1 + p2) + p3 ...): each term is rounded as a product of
 then added to the partial sum (graphnn's GEMM adds its depth blocks of more than a few hundred
 terms to C one after the other, so for such long products the rounding differs, within a
 GEMM's usual error bound).
+
+A sum over the batch axes of a batched matmul aᵀ b (the weight gradient of x @ w for a
+(batch, t, d) input) is one product of depth batch * t over the operands' memory
+(`batch_sums`, lower.gemm.batch_sum_stage): no product per batch item written to a
+(batch, d, n) temporary to be summed afterwards.
 """
 
 from __future__ import annotations
@@ -70,3 +76,21 @@ def inner_adds(root: Node, leaves: Iterable[Node]) -> set[Node]:
                 stack.append(term)
     return inner
 
+
+
+def batch_sums(order: list[Node], users: dict[Node, list[Node]],
+               outputs: list[Node]) -> dict[Node, Node]:
+    """{sum over every batch axis: the batched matmul it alone reads}: the weight gradient of
+    x @ w for x of shape (batch, t, d) is sum_b x_bᵀ g_b, a product of depth batch * t over
+    the same memory (lower.gemm.batch_sum_stage), instead of a product per batch item written
+    to a (batch, d, n) temporary and then summed. Whether the operands' layout allows it is
+    known once buffers are chosen (the kernel's plan checks it)."""
+    found = {}
+    for node in order:
+        if node.op != "matmul" or node.ndim < 3 or node in outputs or len(users[node]) != 1:
+            continue
+        (user,) = users[node]
+        if user.op == "sum" and user.attrs["axis"] == tuple(range(node.ndim - 2)) and \
+                min(i.ndim for i in node.inputs) == node.ndim:
+            found[user] = node
+    return found

@@ -117,3 +117,24 @@ def _offset(flat: loops.Expr, batch: tuple[int, ...], op: Operand):
             offset = offset + index * stride
             stride *= own[axis - lead]
     return offset
+
+
+def folds_batch(node: Node, kept) -> bool:
+    """Whether the sum over the batch of the batched matmul `node` is one product over the same
+    memory: its aᵀ stored as (batch..., t, d) and its b as (batch..., t, n), both unbroadcast,
+    are a (batch * t, d)ᵀ and a (batch * t, n) matrix."""
+    a, b = node.inputs
+    la, lb = _layout(a, kept), _layout(b, kept)
+    if la is None or lb is None:
+        return False
+    depth = math.prod(a.shape[:-2]) * a.shape[-1]
+    return la[1] and not lb[1] and a.shape[:-2] == b.shape[:-2] and 0 not in a.shape + b.shape \
+        and max(depth, a.shape[-2], b.shape[-1]) <= GEMM_MAX_DIMENSION
+
+
+def batch_sum_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
+    """c = the sum over the batch of a_i @ b_i, as one Gemm (when `folds_batch`)."""
+    a, b = operands.a, operands.b
+    m, n = a.shape[-2], b.shape[-1]
+    depth = math.prod(a.shape[:-2]) * a.shape[-1]
+    return [loops.Gemm(c, a.buffer, b.buffer, m, n, depth, trans_a=True, lda=m, ldb=n, ldc=n)]

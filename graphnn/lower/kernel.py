@@ -31,10 +31,16 @@ from codegen.cost import EXPENSIVE, inline_cost
 from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
-from graphnn.lower.accumulate import inner_adds, product_sums
+from graphnn.lower.accumulate import batch_sums, inner_adds, product_sums
 from graphnn.lower.conv import conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
-from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
+from graphnn.lower.gemm import (
+    GemmOperands,
+    batch_sum_stage,
+    folds_batch,
+    gemm_stage,
+    memory_of,
+)
 from graphnn.options import CompileOptions
 
 # A node broadcast into a larger user is recomputed for every element of the user: from this
@@ -97,6 +103,8 @@ class Lowering:
         # sums of products accumulated in the sum's buffer (lower.accumulate): root -> leaves
         self.sums = product_sums(self.order, self.users, outputs)
         self.sum_of = {leaf: root for root, leaves in self.sums.items() for leaf in leaves}
+        # sums over the batch of a batched matmul, as one deeper product: sum -> its matmul
+        self.batch_sums = batch_sums(self.order, self.users, outputs)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -118,6 +126,11 @@ class Lowering:
         for root, leaves in self.sums.items():   # the leaves' Gemms write the root's buffer
             keep.add(root)
             keep -= inner_adds(root, leaves)
+        for total, product in list(self.batch_sums.items()):
+            if total in keep and folds_batch(product, keep):
+                keep.discard(product)         # computed by the sum's Gemm, never stored
+            else:
+                del self.batch_sums[total]
         return [n for n in self.order if n in keep]
 
     def _costs(self, keep: set[Node]) -> tuple[dict[Node, int], dict[Node, int]]:
@@ -460,6 +473,9 @@ class Lowering:
         return checks + self._computed_stage(node)
 
     def _computed_stage(self, node: Node) -> list[loops.Stmt]:
+        if node in self.batch_sums:
+            return batch_sum_stage(self.buffers[node],
+                                   GemmOperands.of(self, self.batch_sums[node]))
         form = node.opdef.lowering.gemm
         # a later product of a sum adds to the partial sum in the buffer (lower.accumulate)
         adds = node in self.sum_of and self.sums[self.sum_of[node]][0] is not node

@@ -59,3 +59,32 @@ def test_empty_and_loop_computed_products_in_a_sum():
         w_value = np.array([[1.0, np.nan, 2.0, -3.0], [0.5, 1.0, np.inf, 4.0]])
         _check(f, outputs, {"ea": np.zeros((3, 0)), "eb": np.zeros((0, 4)),
                             "a": np.arange(6.0).reshape(3, 2), "w": w_value})
+
+
+def test_a_weight_gradient_summed_over_the_batch_is_one_deeper_product():
+    """d/dw of x @ w for x of shape (batch, t, d) is sum_b x_bᵀ g_b: one Gemm of depth
+    batch * t over x's and g's memory, with no (batch, d, n) temporary."""
+    x, w = gn.input("x", (3, 5, 4)), gn.input("w", (4, 6))
+    g = gn.input("g", (3, 5, 6))
+    (dw,) = gn.grad(gn.sum(gn.tanh(x @ w) * g), [w])
+    f = compile([dw], [x, w, g], gemm="native")
+    gemms = _gemms(f)
+    assert [(p.m, p.n, p.k, p.trans_a) for p in gemms] == [(3 * 5, 6, 4, False),
+                                                           (4, 6, 3 * 5, True)]
+    assert (3, 4, 6) not in [t.shape for t in f.base.kernel.kernel.temps]
+    rng = np.random.default_rng(2)
+    _check(f, [dw], {"x": rng.normal(size=(3, 5, 4)), "w": rng.normal(size=(4, 6)),
+                     "g": rng.normal(size=(3, 5, 6))})
+
+
+def test_batch_sums_that_cannot_be_one_product_are_summed_as_before():
+    """aᵀ-free or broadcast batches: a product per batch item, then the sum."""
+    a, b = gn.input("a", (2, 3, 4)), gn.input("b", (2, 4, 5))
+    c = gn.input("c", (3, 4))
+    outputs = [gn.sum(a @ b, axis=0), gn.sum(gn.transpose(a, (0, 2, 1)) @ gn.input(
+        "d", (1, 3, 5)), axis=0), gn.sum(c @ b, axis=0)]
+    f = compile(outputs, gemm="native")
+    assert all(p.k in (3, 4) for p in _gemms(f))
+    rng = np.random.default_rng(3)
+    _check(f, outputs, {"a": rng.normal(size=(2, 3, 4)), "b": rng.normal(size=(2, 4, 5)),
+                        "c": rng.normal(size=(3, 4)), "d": rng.normal(size=(1, 3, 5))})
