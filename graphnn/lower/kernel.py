@@ -118,8 +118,13 @@ class Lowering:
                 continue
             once = lowering.reads_once or lowering.pieces is not None
             for source in _read(node):       # operands read many times by an indexing op
-                if not once and cost[source] > 0 and \
-                        not (lowering.gemm == "matmul" and memory_of(source, keep)):
+                if lowering.gemm == "matmul":
+                    # a Gemm reads memory: a view that is no matrix in memory (heads merged
+                    # by a transpose and a reshape) is copied once, or the product would be
+                    # loops recomputing the view's index arithmetic for every term
+                    if not memory_of(source, keep) and not _constant(source):
+                        keep.add(source)
+                elif not once and cost[source] > 0:
                     keep.add(source)
         self._keep_shared(keep, cost, level)
         self._cap(keep)

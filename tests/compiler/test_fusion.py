@@ -98,3 +98,19 @@ def test_a_transposed_matmul_operand_is_read_from_its_buffer_not_copied():
             "g": rng.normal(size=(4, 32))}
     for got, want in zip(f(**feed), gn.evaluate(outputs, feed), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_product_of_merged_heads_is_a_gemm_on_a_copy_not_loops():
+    """Attention's heads merged by a transpose and a reshape are no matrix in memory: that
+    operand is copied once and the product is a Gemm (it was loops that recomputed the view's
+    index arithmetic for every term)."""
+    x, w0, w = gn.input("x", (2, 3, 4, 5)), gn.input("w0", (5, 5)), gn.input("w", (15, 6))
+    heads = x @ w0                                             # (batch, heads, t, d), stored
+    merged = gn.reshape(gn.transpose(heads, (0, 2, 1, 3)), (8, 15))
+    f = compile(merged @ w, [x, w0, w], gemm="native")
+    gemms = [s for s in f.base.kernel.kernel.body if isinstance(s, loops.Gemm)]
+    assert [(g.m, g.n, g.k) for g in gemms] == [(24, 5, 5), (8, 6, 15)]
+    rng = np.random.default_rng(4)
+    feed = {"x": rng.normal(size=(2, 3, 4, 5)), "w0": rng.normal(size=(5, 5)),
+            "w": rng.normal(size=(15, 6))}
+    np.testing.assert_allclose(f(**feed), gn.evaluate(merged @ w, feed), rtol=1e-12, atol=1e-12)
