@@ -6,8 +6,9 @@ Kernel plus how its buffers map to graph inputs, constant arrays and outputs.
 Which nodes get memory is the main decision:
 - indexing ops (reductions, matmul, conv, pooling) write a buffer; so do graph outputs;
 - elementwise and layout nodes are inlined into their consumers' loops, except when inlining
-  would recompute something costly (a node with several users, a node broadcast into a larger
-  consumer, an operand that an indexing op reads many times);
+  would recompute something costly (a node with several users, a node whose users are
+  computed on both sides of a product or reduction, a node broadcast into a larger consumer,
+  an operand that an indexing op reads many times or a Gemm cannot read from memory);
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
   member used by a later member of the same loop is reused from the register, not reloaded;
 - the work per loop is bounded, so compile time grows linearly with the graph: an inlined
@@ -16,7 +17,8 @@ Which nodes get memory is the main decision:
   units of codegen's cost model (codegen.cost.inline_cost of each op's scalar rule). LLVM's
   optimizer is superlinear in the size of a function, and codegen splits a long kernel into
   functions at statement boundaries.
-matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
+matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included;
+sums of products become fewer, deeper Gemms (lower.accumulate).
 """
 
 from __future__ import annotations
