@@ -42,6 +42,7 @@ import numpy as np
 
 from codegen import cache, loops, objectfile
 from codegen.arrays import CheckFailed, address, check_call
+from codegen.llvm.gemm import on_blas
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
 from codegen.native import gemm as native_gemm
@@ -271,8 +272,9 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
-    micro-kernel, codegen.native.gemm), "auto" (BLAS at the top level, native and
-    single-threaded inside parallel loops) or "loops" (plain loops); without it, ``blas``
+    micro-kernel, codegen.native.gemm), "auto" (BLAS for a large product at the top level,
+    else native, single-threaded inside parallel loops: ``codegen.llvm.gemm.on_blas``) or
+    "loops" (plain loops); without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and
     native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
     ``runtime.thread_count``), overridable per call. ``target`` is the CPU the code is built
@@ -346,7 +348,7 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
               for n in loops.walk(stmt)}
     imports: dict[str, int] = {}
     for g in (n for n in nodes if isinstance(n, loops.Gemm)):
-        if mode == "blas" or (mode == "auto" and id(g) not in nested):
+        if on_blas(mode, g, id(g) in nested):
             imports.update(_blas_symbols())
         elif mode in ("native", "auto"):
             name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)

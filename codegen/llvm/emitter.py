@@ -99,8 +99,9 @@ class Emitter:
 
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
-    ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
-    (see ``codegen.llvm.gemm``). ``call_math`` calls exp, log and tanh (with vector variants,
+    ``threads``), "auto" (BLAS for a large product at the top level, else native, single-
+    threaded inside parallel loops: ``gemm.on_blas``) or "loops" (see ``codegen.llvm.gemm``).
+    ``call_math`` calls exp, log and tanh (with vector variants,
     ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
     """
 
@@ -279,7 +280,7 @@ class Emitter:
                     yield self.sub(child)
 
     def emit_Gemm(self, g: loops.Gemm) -> None:
-        if self.gemm == "blas" or (self.gemm == "auto" and self.threads is not None):
+        if gemm.on_blas(self.gemm, g, nested=self.threads is None):
             gemm.call_blas(self, g)
         elif self.gemm in ("native", "auto"):
             # inside a parallel loop there is no threads value: the product runs on this

@@ -42,6 +42,22 @@ def _constant(module: ir.Module, kind: str, t: ir.Type, value: int | float) -> i
     return g
 
 
+# Under gemm "auto", a top-level product of fewer floating-point operations (2 m n k) runs on
+# graphnn's GEMM, on the kernel's own threads. OpenBLAS wakes its thread pool for any product
+# above about 0.5 MFLOP; the threads then spin on the cores graphnn's parallel loops need next,
+# which made a sequence of small products between elementwise loops (an LSTM step: 4 MFLOP)
+# slower on BLAS than on graphnn's kernel, by 2-7x on a busy 2-core machine. BLAS keeps the
+# large products, where its threading pays (an MLP's 64x784x256, 26 MFLOP, 20 % faster).
+BLAS_MIN_FLOPS = 1 << 24
+
+
+def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
+    """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
+    `nested`: it runs inside a parallel loop, whose threads already use every core."""
+    return mode == "blas" or (mode == "auto" and not nested and
+                              2 * g.m * g.n * g.k >= BLAS_MIN_FLOPS)
+
+
 def call_blas(em: Emitter, g: loops.Gemm) -> None:
     if g.m * g.n == 0:
         return

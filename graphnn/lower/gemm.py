@@ -75,8 +75,10 @@ def _leading(op: Operand) -> int:
     return rows if op.transposed else cols
 
 
-def gemm_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
-    """Gemm statements computing c = a @ b (batched over broadcast leading dimensions)."""
+def gemm_stage(c: loops.Buffer, operands: GemmOperands,
+               accumulate: bool = False) -> list[loops.Stmt]:
+    """Gemm statements computing c = a @ b (batched over broadcast leading dimensions), or
+    c += a @ b with `accumulate` (2-D operands only)."""
     a, b = operands.a, operands.b
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -84,11 +86,13 @@ def gemm_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
     if 0 in (m, n, k) or 0 in batch:
         # an empty product: no element of c (m, n or the batch 0), or every element a sum of
         # nothing (k = 0), which is 0 as in NumPy; BLAS would reject the leading dimension 0
-        return [] if c.size == 0 else [loops.loop_nest(c.shape, lambda *i: loops.store(c, i, 0))]
+        return [] if c.size == 0 or accumulate else \
+            [loops.loop_nest(c.shape, lambda *i: loops.store(c, i, 0))]
     common = dict(trans_a=a.transposed, trans_b=b.transposed, lda=_leading(a),
                   ldb=_leading(b), ldc=n)
     if not batch:
-        return [loops.Gemm(c, a.buffer, b.buffer, m, n, k, **common)]
+        return [loops.Gemm(c, a.buffer, b.buffer, m, n, k, beta=float(accumulate), **common)]
+    assert not accumulate, "a sum of products accumulates 2-D products only"
     count = math.prod(batch)
     if not b.shape[:-2] and not a.transposed and a.shape[:-2] == batch:
         # (batch, M, K) @ (K, N): one (batch * M, K) @ (K, N) product over the same memory
@@ -113,3 +117,24 @@ def _offset(flat: loops.Expr, batch: tuple[int, ...], op: Operand):
             offset = offset + index * stride
             stride *= own[axis - lead]
     return offset
+
+
+def folds_batch(node: Node, kept) -> bool:
+    """Whether the sum over the batch of the batched matmul `node` is one product over the same
+    memory: its aᵀ stored as (batch..., t, d) and its b as (batch..., t, n), both unbroadcast,
+    are a (batch * t, d)ᵀ and a (batch * t, n) matrix."""
+    a, b = node.inputs
+    la, lb = _layout(a, kept), _layout(b, kept)
+    if la is None or lb is None:
+        return False
+    depth = math.prod(a.shape[:-2]) * a.shape[-1]
+    return la[1] and not lb[1] and a.shape[:-2] == b.shape[:-2] and 0 not in a.shape + b.shape \
+        and max(depth, a.shape[-2], b.shape[-1]) <= GEMM_MAX_DIMENSION
+
+
+def batch_sum_stage(c: loops.Buffer, operands: GemmOperands) -> list[loops.Stmt]:
+    """c = the sum over the batch of a_i @ b_i, as one Gemm (when `folds_batch`)."""
+    a, b = operands.a, operands.b
+    m, n = a.shape[-2], b.shape[-1]
+    depth = math.prod(a.shape[:-2]) * a.shape[-1]
+    return [loops.Gemm(c, a.buffer, b.buffer, m, n, depth, trans_a=True, lda=m, ldb=n, ldc=n)]

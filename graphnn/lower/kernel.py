@@ -6,8 +6,9 @@ Kernel plus how its buffers map to graph inputs, constant arrays and outputs.
 Which nodes get memory is the main decision:
 - indexing ops (reductions, matmul, conv, pooling) write a buffer; so do graph outputs;
 - elementwise and layout nodes are inlined into their consumers' loops, except when inlining
-  would recompute something costly (a node with several users, a node broadcast into a larger
-  consumer, an operand that an indexing op reads many times);
+  would recompute something costly (a node with several users, a node whose users are
+  computed on both sides of a product or reduction, a node broadcast into a larger consumer,
+  an operand that an indexing op reads many times or a Gemm cannot read from memory);
 - consecutive elementwise nodes of one shape share one loop nest (one pass over memory), and a
   member used by a later member of the same loop is reused from the register, not reloaded;
 - the work per loop is bounded, so compile time grows linearly with the graph: an inlined
@@ -16,7 +17,8 @@ Which nodes get memory is the main decision:
   units of codegen's cost model (codegen.cost.inline_cost of each op's scalar rule). LLVM's
   optimizer is superlinear in the size of a function, and codegen splits a long kernel into
   functions at statement boundaries.
-matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included.
+matmul becomes a `Gemm` (BLAS or codegen's loops) on operands in memory, transposes included;
+sums of products become fewer, deeper Gemms (lower.accumulate).
 """
 
 from __future__ import annotations
@@ -31,9 +33,16 @@ from codegen.cost import EXPENSIVE, inline_cost
 from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
+from graphnn.lower.accumulate import batch_sums, inner_adds, product_sums
 from graphnn.lower.conv import conv_stage, worth_it
 from graphnn.lower.expand import expand_composites
-from graphnn.lower.gemm import GemmOperands, gemm_stage, memory_of
+from graphnn.lower.gemm import (
+    GemmOperands,
+    batch_sum_stage,
+    folds_batch,
+    gemm_stage,
+    memory_of,
+)
 from graphnn.options import CompileOptions
 
 # A node broadcast into a larger user is recomputed for every element of the user: from this
@@ -93,15 +102,55 @@ class Lowering:
         self.unit_costs: dict[tuple, int] = {}       # (op, attributes, dtype) -> _cost
         self.built: dict[tuple, loops.Expr] | None = None   # expressions of the current body
         self.check_codes = 0                         # index checks emitted so far
+        # sums of products accumulated in the sum's buffer (lower.accumulate): root -> leaves
+        self.sums = product_sums(self.order, self.users, outputs)
+        self.sum_of = {leaf: root for root, leaves in self.sums.items() for leaf in leaves}
+        # sums over the batch of a batched matmul, as one deeper product: sum -> its matmul
+        self.batch_sums = batch_sums(self.order, self.users, outputs)
 
     # -- planning ------------------------------------------------------------------------------
 
     def materialized(self) -> list[Node]:
         """The computed nodes that get a buffer, in topological order."""
         keep = {n for n in self.outputs if n.op not in ("input", "constant")}
+        cost, level = self._costs(keep)
+        for node in self.order:
+            lowering = node.opdef.lowering
+            if node.opdef.indexing is None or _constant(node):
+                continue
+            once = lowering.reads_once or lowering.pieces is not None
+            for source in _read(node):       # operands read many times by an indexing op
+                if lowering.gemm == "matmul":
+                    # a Gemm reads memory: a view that is no matrix in memory (heads merged
+                    # by a transpose and a reshape) is copied once, or the product would be
+                    # loops recomputing the view's index arithmetic for every term
+                    if not memory_of(source, keep) and not _constant(source):
+                        keep.add(source)
+                elif not once and cost[source] > 0:
+                    keep.add(source)
+        self._keep_shared(keep, cost, level)
+        self._cap(keep)
+        for root, leaves in self.sums.items():   # the leaves' Gemms write the root's buffer
+            keep.add(root)
+            keep -= inner_adds(root, leaves)
+        for total, product in list(self.batch_sums.items()):
+            if total in keep and folds_batch(product, keep):
+                keep.discard(product)         # computed by the sum's Gemm, never stored
+            else:
+                del self.batch_sums[total]
+        return [n for n in self.order if n in keep]
+
+    def _costs(self, keep: set[Node]) -> tuple[dict[Node, int], dict[Node, int]]:
+        """Each node's inlined cost, and its barrier level: the most stored indexing ops
+        (GEMMs, reductions) on a path to it. Loops run in topological order and an indexing
+        op closes the current loop, so nodes at different levels are in different loops.
+        Adds the indexing ops that are not fused into their user to `keep`."""
         cost: dict[Node, int] = {}
+        level: dict[Node, int] = {}
         for node in self.order:
             op = node.opdef
+            level[node] = max((level[i] + (i in keep and i.opdef.indexing is not None)
+                               for i in _read(node)), default=0)
             if _constant(node):
                 cost[node] = 0
             elif op.compute is not None and self._fusable(node):
@@ -115,31 +164,39 @@ class Lowering:
                 cost[node] = min((0 if op.view else self._cost(node)) +
                                  sum(cost[i] for i in _read(node)),
                                  self.options.max_inline_cost)
-        for node in self.order:
-            lowering = node.opdef.lowering
-            if node.opdef.indexing is None or _constant(node):
-                continue
-            once = lowering.reads_once or lowering.pieces is not None
-            for source in _read(node):       # operands read many times by an indexing op
-                if not once and cost[source] > 0 and \
-                        not (lowering.gemm == "matmul" and memory_of(source, keep)):
-                    keep.add(source)
-        for node in self.order:
-            if node in keep or cost[node] == 0:
-                continue
+        return cost, level
+
+    def _keep_shared(self, keep: set[Node], cost: dict[Node, int],
+                     level: dict[Node, int]) -> None:
+        """Keep the nodes that inlining would recompute in several loops or elements. Users
+        come before their operands: an inlined node is computed in the loops of its users
+        (`computed_at`, by barrier level), a stored one at its own level."""
+        computed_at: dict[Node, set[int]] = {}
+        for node in reversed(self.order):
             users = self.users[node]
-            broadcast = any(math.prod(u.shape) > math.prod(node.shape) for u in users)
-            # users that are elementwise over the same shape compute node[i] in the same loop
-            # body (codegen emits an expression once per body), so sharing costs nothing there
-            shared = len(users) > 1 and not all(
-                u.opdef.scalar is not None and u.shape == node.shape for u in users)
-            # a node read in other loops is recomputed in each: stored when that repeats an
-            # expensive op (cost.EXPENSIVE)
-            if (shared and cost[node] >= EXPENSIVE) or \
-                    (broadcast and node.shape and cost[node] >= _BROADCAST_STORE_COST):
-                keep.add(node)
-        self._cap(keep)
-        return [n for n in self.order if n in keep]
+            at = set().union(*(computed_at[u] for u in users))
+            if node not in keep and cost[node] > 0:
+                # (an indexing user reads its operand as its rule says: the loop over
+                # indexing ops above stored those read many times)
+                broadcast = any(u.opdef.indexing is None and
+                                math.prod(u.shape) > math.prod(node.shape) for u in users)
+                # users that are elementwise over the same shape compute node[i] in the same
+                # loop body (codegen emits an expression once per body), so sharing costs
+                # nothing there...
+                shared = len(users) > 1 and not all(
+                    u.opdef.scalar is not None and u.shape == node.shape for u in users)
+                # ...unless a GEMM or reduction lies between them: an LSTM's cell state c_t
+                # (tanh(c_t) -> h_t -> h_t @ w_hh, then f * c_t after that product). Inlined,
+                # it is recomputed in each loop, and a recurrence recomputes the chain of
+                # earlier steps there.
+                split = len(at) > 1
+                # stored when recomputing repeats an expensive op (cost.EXPENSIVE) in another
+                # loop, or more than a load's worth per element of a broadcast or a later loop
+                if (shared and cost[node] >= EXPENSIVE) or \
+                        ((split or broadcast and node.shape) and
+                         cost[node] >= _BROADCAST_STORE_COST):
+                    keep.add(node)
+            computed_at[node] = at if node not in keep and at else {level[node]}
 
     def _cap(self, keep: set[Node]) -> None:
         """Keep the operands whose inlined expressions would make a node's cost more than
@@ -311,9 +368,11 @@ class Lowering:
             outs.append(buf)
         temps = []
         for node in computed:
-            if node not in self.buffers:
+            if node not in self.buffers and node not in self.sum_of:
                 self.buffers[node] = buf = loops.Buffer(f"t{len(temps)}", node.dtype, node.shape)
                 temps.append(buf)
+        for leaf, root in self.sum_of.items():
+            self.buffers[leaf] = self.buffers[root]
         return ins, outs, temps
 
     # -- stages --------------------------------------------------------------------------------
@@ -323,6 +382,8 @@ class Lowering:
         group: list[Node] = []
         group_cost = 0
         for node in computed:
+            if node in self.sums:           # computed by its products' Gemms
+                continue
             if node.opdef.indexing is not None:
                 body += self._close(group)
                 group = []
@@ -419,11 +480,16 @@ class Lowering:
         return checks + self._computed_stage(node)
 
     def _computed_stage(self, node: Node) -> list[loops.Stmt]:
+        if node in self.batch_sums:
+            return batch_sum_stage(self.buffers[node],
+                                   GemmOperands.of(self, self.batch_sums[node]))
         form = node.opdef.lowering.gemm
+        # a later product of a sum adds to the partial sum in the buffer (lower.accumulate)
+        adds = node in self.sum_of and self.sums[self.sum_of[node]][0] is not node
         if form == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
-                return gemm_stage(self.buffers[node], operands)
+                return gemm_stage(self.buffers[node], operands, accumulate=adds)
         elif form and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
@@ -434,7 +500,8 @@ class Lowering:
             return self._pieces_stage(node, buffer, operands)
 
         def store(*index):
-            return loops.store(buffer, index, node.opdef.compute(index, *operands, **node.attrs))
+            value = node.opdef.compute(index, *operands, **node.attrs)
+            return (loops.accumulate if adds else loops.store)(buffer, index, value)
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
         parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \
             touched >= self.options.parallel_elements

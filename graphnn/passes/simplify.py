@@ -98,6 +98,23 @@ def _reciprocal(x: Node, c: Node) -> Node | None:
     return apply("mul", x, scalar(inverse, x))
 
 
+def _zero_product(x: Node, y: Node) -> Node | None:
+    # zeros @ b -> sum_k (b[k, j] * 0) + 0 in every row: each term 0 b[k, j] is ±0, or NaN
+    # where b[k, j] is inf or NaN, so the product is +0 (its sum starts at +0), or NaN where
+    # a column of b holds a non-finite value; the "+ 0" makes a sum of -0 terms +0 as well.
+    # That costs k n, not m k n (an RNN's h_0 @ w_hh with h_0 = 0). a @ zeros likewise by row.
+    if x.ndim < 2 or y.ndim < 2:
+        return None
+    for zero, other, axis in ((x, y, -2), (y, x, -1)):
+        value = uniform_value(zero)
+        if value is not None and value == 0:
+            terms = apply("mul", other, scalar(0, other))
+            summed = apply("sum", terms, axis=(other.ndim + axis,), keepdims=True)
+            return apply("broadcast_to", apply("add", summed, scalar(0, summed)),
+                         shape=apply("matmul", x, y).shape)
+    return None
+
+
 def _negated(e: Node, depth: int = 3) -> Node | None:
     """-e built without a neg node, or None: -(-a) = a; a constant is negated exactly; and
     -(a b) = (-a) b, -(a / b) = (-a) / b = a / (-b), since IEEE rounding is sign-symmetric.
@@ -165,6 +182,7 @@ SIMPLIFY = (
     Rule("square(-x) -> square(x)", P.square(P.neg(x)), lambda x: apply("square", x)),
     # |-x| = |x|: abs clears the sign bit, the only bit neg changes
     Rule("abs(-x) -> abs(x)", P.abs(P.neg(x)), lambda x: apply("abs", x)),
+    Rule("zeros @ y -> sum(y * 0) + 0", P.matmul(x, y), _zero_product),
     # negations: -(-x) = x and (-x) y = -(x y) hold exactly, so negations can move and cancel
     Rule("-(-x) -> x", P.neg(P.neg(x)), lambda x: x),
     Rule("x * -1 -> -x", P.mul(x, -1.0), lambda x: apply("neg", x)),

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from codegen import loops
+from codegen.jit import compile_kernel
+from codegen.llvm.gemm import on_blas
 from tests.codegen.support import NUMPY, compiled
 
 # BLAS and the fallback round differently from np.matmul (blocking, FMA): the f32 bound is a
@@ -163,3 +165,22 @@ def test_gemm_rejects_out_of_bounds_operands():
         loops.Kernel("bad_gemm", [a, b], [c], body=[loops.Gemm(c, a, b, 4, 4, 4, c_offset=1)])
     with pytest.raises(TypeError, match="must not also be an operand"):
         loops.Gemm(a, a, b, 4, 4, 4)
+
+
+@pytest.mark.parametrize("m,n,k,blas", [(32, 512, 128, False), (256, 256, 256, True)])
+def test_auto_calls_blas_only_for_a_large_product(m, n, k, blas):
+    """gemm "auto": a small top-level product (an LSTM step's 32x512x128) runs on graphnn's
+    GEMM, so OpenBLAS's threads are not woken for it; a large one calls BLAS."""
+    a, b = loops.Buffer("a", "f32", (m, k)), loops.Buffer("b", "f32", (k, n))
+    c = loops.Buffer("c", "f32", (m, n))
+    product = loops.Gemm(c, a, b, m, n, k)
+    assert on_blas("auto", product, nested=False) is blas
+    assert not on_blas("auto", product, nested=True)       # inside a parallel loop: native
+    assert on_blas("blas", product, nested=True) and not on_blas("native", product, False)
+    kernel = loops.Kernel(f"auto_{m}_{n}_{k}", [a, b], [c], body=[product])
+    compiled_kernel = compile_kernel(kernel, gemm="auto")
+    assert ("blas_sgemm" in compiled_kernel.llvm_ir) is blas
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+    np.testing.assert_allclose(compiled_kernel(av, bv), av.astype(np.float64) @ bv,
+                               rtol=1e-4, atol=1e-4 * np.sqrt(k))    # float32 sums of k terms

@@ -85,6 +85,9 @@ EXAMPLES: dict[str, tuple[str, Callable[[], gn.Graph]]] = {
     "x / 2^k -> x * 2^-k": ("div_power_of_two", lambda: _graph(_xy()[0] / 64.0)),
     "square(-x) -> square(x)": ("square_neg", lambda: _graph(gn.square(-_xy()[0]))),
     "abs(-x) -> abs(x)": ("abs_neg", lambda: _graph(gn.abs(-_xy()[0]))),
+    "zeros @ y -> sum(y * 0) + 0": ("zero_product", lambda: _graph(
+        gn.broadcast_to(gn.constant(0.0), (2, 3)) @ _xy((3, 4))[0],
+        _xy((3, 4))[1].T @ np.zeros((3, 5)))),
     # simplify: negations
     "-(-x) -> x": ("neg_neg", lambda: _graph(gn.neg(gn.neg(_xy()[0])))),
     "x * -1 -> -x": ("mul_minus_one", lambda: _graph(_xy()[0] * -1.0)),
