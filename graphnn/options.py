@@ -63,6 +63,9 @@ class CompileOptions:
     # -- lowering (graphnn.lower) --
     # below this many multiply-adds per output, a convolution's direct loops beat im2col + Gemm
     conv_min_depth: int = 16
+    # a shallower conv2d reads a zero-padded copy of each image (vectorized direct loops)
+    # instead of the compute rule's bounds-checked loads
+    conv_padded_direct: bool = True
     # bytes of scratch under which a convolution's images run in parallel, a slot per core
     conv_parallel_scratch: int = 64 << 20
     # loops over at least this many elements use every core
