@@ -91,3 +91,13 @@ class Images:
             steps.append(loops.loop(rest, lambda t: body(t + self.slots * per, t), name="t",
                                     parallel=True))
         return steps
+
+
+def padded_copy(xp: loops.Buffer, source, n, slot, padding) -> list[loops.Stmt]:
+    """xp[slot] = image n of source with its padding ((top, bottom), (left, right)): zeros,
+    then the image inside them (two nests without bounds checks, which vectorize)."""
+    (top, _), (left, _) = padding
+    return [loops.loop_nest(xp.shape[1:], lambda c, h, v: loops.store(
+                xp, (slot, c, h, v), 0.0), names=("c", "h", "w")),
+            loops.loop_nest(source.shape[1:], lambda c, h, v: loops.store(
+                xp, (slot, c, h + top, v + left), source[n, c, h, v]), names=("c", "h", "w"))]

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen import loops
-from graphnn.lower.conv_common import Geometry, Images, times
+from graphnn.lower.conv_common import Geometry, Images, padded_copy, times
 
 # output channels per loop body of `blocked`: two, measured best on AVX-512 (four spill)
 _BLOCK = 2
@@ -92,15 +92,7 @@ class Direct:
         return images, images.buffers[0]
 
     def fill(self, xp: loops.Buffer, n, slot) -> list[loops.Stmt]:
-        """xp[slot] = image n with its padding: zeros, then the image inside them (two nests
-        without guards, which vectorize)."""
-        (top, _), (left, _) = self.padding
-        source = self.source
-        return [loops.loop_nest(xp.shape[1:], lambda c, h, v: loops.store(
-                    xp, (slot, c, h, v), 0.0), names=("c", "h", "w")),
-                loops.loop_nest(source.shape[1:], lambda c, h, v: loops.store(
-                    xp, (slot, c, h + top, v + left), source[n, c, h, v]),
-                    names=("c", "h", "w"))]
+        return padded_copy(xp, self.source, n, slot, self.padding)
 
     def base(self, o) -> loops.Expr | int:
         """The first input channel of output channel o's group."""
