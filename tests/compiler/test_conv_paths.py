@@ -105,3 +105,17 @@ def test_conv1d_reads_its_reshaped_operands_in_place(path, attrs):
     assert ("gemm" in compiled.loop_ir) == (path == "im2col")
     for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("size", [6, 7], ids=["tiled", "untiled"])
+def test_max_pool_gradient_with_ties(size):
+    # windows that tile the input exactly take the unchecked form of pool.covering; a row and
+    # column left over take the checked one. Ties (the repeated values) split the gradient.
+    x = gn.input("x", shape=(2, 3, size, size))
+    y = gn.max_pool2d(x)
+    g = gn.input("g", shape=y.shape)
+    outputs = [y, gn.grad(gn.sum(y * g), [x])[0]]
+    rng = np.random.default_rng(size)
+    feed = {"x": rng.integers(0, 3, size=x.shape).astype(float), "g": rng.normal(size=y.shape)}
+    for got, want in zip(compile(outputs, [x, g])(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
