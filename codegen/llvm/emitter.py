@@ -7,8 +7,9 @@ an ``llvmlite.ir.IRBuilder``; ``codegen.llvm.module`` assembles whole functions 
   scope, and a memoized value that reads a buffer is dropped when that buffer is stored to (and
   hidden inside loops that write it), so a load never returns a stale value.
 - No fast-math flag on elementwise arithmetic, so results, NaN and inf match NumPy operation by
-  operation. Reduction sums carry ``reassoc contract`` so they vectorize: they may differ from a
-  sequential sum by the usual O(n eps sum|x|) bound.
+  operation. Reduction sums carry ``reassoc contract`` so they vectorize, and a product summed
+  is multiplied with ``contract`` so it fuses into an FMA: they may differ from a sequential sum
+  by the usual O(n eps sum|x|) bound.
 - Loops are counted ``for i in start..stop`` context managers with blocks ``i.cond``,
   ``i.body``, ``i.end``.
 - No recursion as deep as the loop IR: an ``emit_*`` method that needs the value of a child
