@@ -7,9 +7,8 @@ an ``llvmlite.ir.IRBuilder``; ``codegen.llvm.module`` assembles whole functions 
   scope, and a memoized value that reads a buffer is dropped when that buffer is stored to (and
   hidden inside loops that write it), so a load never returns a stale value.
 - No fast-math flag on elementwise arithmetic, so results, NaN and inf match NumPy operation by
-  operation. Reduction sums carry ``reassoc contract`` so they vectorize, and a product summed
-  is multiplied with ``contract`` so it fuses into an FMA: they may differ from a sequential sum
-  by the usual O(n eps sum|x|) bound.
+  operation. Reduction sums carry ``reassoc contract`` so they vectorize: they may differ from a
+  sequential sum by the usual O(n eps sum|x|) bound.
 - Loops are counted ``for i in start..stop`` context managers with blocks ``i.cond``,
   ``i.body``, ``i.end``.
 - No recursion as deep as the loop IR: an ``emit_*`` method that needs the value of a child
@@ -466,17 +465,6 @@ class Emitter:
             return b.call(fn, [x])
         return b.fpext(x, t) if target == "f64" else b.fptrunc(x, t)
 
-    def _term(self, e: loops.Reduce) -> loops.Recursive:
-        """A reduction's term; a float product summed is multiplied with ``contract``, so
-        LLVM fuses it with the reassociable sum into one FMA (within the sum's documented
-        bound: the product is not rounded on its own)."""
-        body = e.body
-        if e.kind != "sum" or e.dtype in INTS or not isinstance(body, loops.Mul):
-            return (yield self.sub(body))
-        a = yield self.sub(body.a)
-        c = yield self.sub(body.b)
-        return self.builder.fmul(a, c, flags=("contract",))
-
     def emit_Reduce(self, e: loops.Reduce) -> loops.Recursive:
         b, t = self.builder, TYPES[e.dtype]
         with b.goto_entry_block():
@@ -488,6 +476,6 @@ class Emitter:
         b.store(ir.Constant(t, initial), acc)
         with self.scope(), self.counted_loop(i64(0), i64(e.extent), e.var.name) as r:
             with self.bind(e.var.name, r):
-                term = yield from self._term(e)
+                term = yield self.sub(e.body)
                 b.store(self.combine(e.kind, b.load(acc, typ=t), term, e.dtype, REDUCE_FLAGS), acc)
         return b.load(acc, typ=t)
