@@ -1,4 +1,5 @@
-"""conv2d and its gradients as im2col + Gemm, one image at a time.
+"""conv2d and its gradients as im2col + Gemm, one image at a time (or as the direct loops of
+graphnn/lower/conv_direct.py, where `conv_stage` finds them faster).
 
 For image n, the columns buffer holds every receptive field, cols[c, p, q, i, j] =
 xpad[n, c, i*sh + p*dh - top, j*sw + q*dw - left] (zeros in the padding); read as a
