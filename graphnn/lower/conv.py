@@ -1,4 +1,5 @@
-"""conv2d and its gradients as im2col + Gemm, one image at a time.
+"""conv2d and its gradients as im2col + Gemm, one image at a time (or as the direct loops of
+graphnn/lower/conv_direct.py, where `conv_stage` finds them faster).
 
 For image n, the columns buffer holds every receptive field, cols[c, p, q, i, j] =
 xpad[n, c, i*sh + p*dh - top, j*sw + q*dw - left] (zeros in the padding); read as a
@@ -19,21 +20,25 @@ multi-threaded).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from codegen import loops
-from codegen.native.runtime import available_cores
 from graphnn.ir import Node
+from graphnn.lower import conv_direct
+from graphnn.lower.conv_common import Geometry, Images, offset, padded_copy, times
 from graphnn.ops.common import clamped, when, window_load
 from graphnn.options import CompileOptions
 
 
 def worth_it(node: Node, options: CompileOptions) -> bool:
-    """im2col + Gemm pays when each output sums enough terms (Cg KH KW, Og, or N OH OW: the
+    """Whether conv_stage lowers the node (else the compute rule's direct loops do).
+
+    im2col + Gemm pays when each output sums enough terms (Cg KH KW, Og, or N OH OW: the
     depth of one group's product): at least `options.conv_min_depth`. A grouped weight
     gradient also needs each group's product to write that many outputs (Og Cg KH KW): a
     depthwise 3x3 one writes 9 per group, and its many small Gemm calls cost more than they
-    compute, so it takes the direct loops (as a depthwise conv2d does, by its depth of 9)."""
+    compute, so it takes the direct loops (as a depthwise conv2d does, by its depth of 9).
+    With `options.conv_direct`, conv_stage also chooses direct loops over a zero-padded copy
+    of each image for conv2d and conv2d_grad_input where they are faster (`_direct`)."""
     form = node.opdef.lowering.gemm
     groups = node.attrs["groups"]
     if form == "conv2d_grad_weight":
@@ -42,62 +47,51 @@ def worth_it(node: Node, options: CompileOptions) -> bool:
         return math.prod(g.shape[2:]) * g.shape[0] >= options.conv_min_depth and (
             groups == 1 or per_group * x.shape[1] // groups * math.prod(node.shape[2:]) >=
             options.conv_min_depth)
-    weights = node.inputs[1]
-    depth = weights.shape[0] // groups if form == "conv2d_grad_input" else \
-        math.prod(weights.shape[1:])
+    return options.conv_direct or _deep(node, options)
+
+
+def _deep(node: Node, options: CompileOptions) -> bool:
+    """Whether a conv2d or conv2d_grad_input sums at least conv_min_depth terms per output."""
+    weights, groups = node.inputs[1], node.attrs["groups"]
+    depth = weights.shape[0] // groups if node.opdef.lowering.gemm == "conv2d_grad_input" \
+        else math.prod(weights.shape[1:])
     return depth >= options.conv_min_depth
 
 
-@dataclass(frozen=True)
-class _Geometry:
-    """A conv node's attributes, as the lowering reads them."""
+def _im2col(cols: loops.Buffer, x, n, slot, kernel_hw, geometry: Geometry,
+            out_hw, xp: loops.Buffer | None = None) -> list[loops.Stmt]:
+    """cols[slot, c, p, q, i, j] = xpad[n, c, i*sh + p*dh - top, j*sw + q*dw - left]. Given
+    xp, image n is first copied into xp[slot] with its zeros, and the columns read that copy
+    without bounds checks (checked loads do not vectorize); else the loads are checked where
+    there is padding."""
+    (sh, sw), (dh, dw) = geometry.stride, geometry.dilation
+    if xp is None:
+        steps, guard = [], geometry.padding != ((0, 0), (0, 0))
 
-    stride: tuple[int, int]
-    padding: tuple[tuple[int, int], tuple[int, int]]
-    dilation: tuple[int, int]
-    groups: int
+        def value(c, p, q, i, j):
+            return window_load(x, (n, c), geometry.rows(i, p), geometry.cols(j, q), guard=guard)
+    else:
+        steps = padded_copy(xp, x, n, slot, geometry.padding)
 
-    @staticmethod
-    def of(node: Node) -> _Geometry:
-        attrs = node.attrs
-        return _Geometry(attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"])
-
-    def rows(self, i, p) -> loops.Expr:
-        """The input row of output row i's tap p (outside the input in the padding)."""
-        return _times(i, self.stride[0]) + _times(p, self.dilation[0]) - self.padding[0][0]
-
-    def cols(self, j, q) -> loops.Expr:
-        return _times(j, self.stride[1]) + _times(q, self.dilation[1]) - self.padding[1][0]
-
-    def groups_loop(self, body) -> loops.Stmt:
-        """body(k) for every group k (body(0) alone when there is one)."""
-        return body(0) if self.groups == 1 else loops.loop(self.groups, body, name="group")
+        def value(c, p, q, i, j):
+            return xp[slot, c, times(i, sh) + times(p, dh), times(j, sw) + times(q, dw)]
+    return [*steps, loops.loop_nest(
+        (cols.shape[1],) + tuple(kernel_hw) + tuple(out_hw),
+        lambda c, p, q, i, j: loops.store(cols, (slot, c, p, q, i, j), value(c, p, q, i, j)),
+        names=("c", "p", "q", "i", "j"))]
 
 
-def _times(index: loops.Expr, factor: int) -> loops.Expr:
-    return index if factor == 1 else index * factor
+def _padded_size(x, geometry: Geometry) -> list[tuple[int, ...]]:
+    """The shape of one image's zero-padded copy for the columns, [] when nothing is padded or
+    the stride is not 1 (strided reads gather either way, and the copy then cost more than
+    the checks: the strided 3x3 of tests/onnx/zoo.py's ResNet took 0.87 ms instead of 0.7)."""
+    (top, bottom), (left, right) = geometry.padding
+    if geometry.padding == ((0, 0), (0, 0)) or geometry.stride != (1, 1):
+        return []
+    return [(x.shape[1], x.shape[2] + top + bottom, x.shape[3] + left + right)]
 
 
-def _offset(*terms) -> loops.Expr | int:
-    """The sum of the terms that are not the literal 0 (one group, slot 0: no `+ 0` in the IR)."""
-    kept = [t for t in terms if not (isinstance(t, int) and t == 0)]
-    return sum(kept[1:], kept[0]) if kept else 0
-
-
-def _im2col(cols: loops.Buffer, x, n, slot, kernel_hw, geometry: _Geometry,
-            out_hw) -> loops.Stmt:
-    """cols[slot, c, p, q, i, j] = xpad[n, c, i*sh + p*dh - top, j*sw + q*dw - left]."""
-    guard = geometry.padding != ((0, 0), (0, 0))
-    channels = cols.shape[1]
-
-    def body(c, p, q, i, j):
-        value = window_load(x, (n, c), geometry.rows(i, p), geometry.cols(j, q), guard=guard)
-        return loops.store(cols, (slot, c, p, q, i, j), value)
-    return loops.loop_nest((channels,) + tuple(kernel_hw) + tuple(out_hw), body,
-                           names=("c", "p", "q", "i", "j"))
-
-
-def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, slot, kernel_hw, geometry: _Geometry,
+def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, slot, kernel_hw, geometry: Geometry,
             out_hw) -> loops.Stmt:
     """dx[n, c, h, w] = sum over (p, q) of dcols[slot, c, p, q, i, j], i*sh + p*dh - top = h.
 
@@ -107,9 +101,9 @@ def _col2im(dx: loops.Buffer, dcols: loops.Buffer, n, slot, kernel_hw, geometry:
 
     def body(c, h, w):
         def term(p, q):
-            i, i_ok = clamped(h + top - _times(p, geometry.dilation[0]), out_hw[0],
+            i, i_ok = clamped(h + top - times(p, geometry.dilation[0]), out_hw[0],
                               geometry.stride[0])
-            j, j_ok = clamped(w + left - _times(q, geometry.dilation[1]), out_hw[1],
+            j, j_ok = clamped(w + left - times(q, geometry.dilation[1]), out_hw[1],
                               geometry.stride[1])
             return when(i_ok + j_ok, dcols[slot, c, p, q, i, j])
         total = loops.reduce_sum(kernel_hw[0], lambda p: loops.reduce_sum(
@@ -152,81 +146,74 @@ def _raw(operand) -> loops.Buffer:
 
 def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     """The statements computing a conv op into its buffer, or None when an operand is not in
-    memory (the compute rule's direct loops are used then)."""
+    memory or the op is shallow and no direct form fits (the compute rule's loops are used
+    then)."""
     first, second = (_in_memory(i, buffer_of) for i in node.inputs)
     if first is None or second is None:
         return None
-    geometry = _Geometry.of(node)
+    geometry = Geometry.of(node)
     out = lowering.buffers[node]
     form = node.opdef.lowering.gemm
-    if form == "conv2d":
-        return _forward(lowering, out, first, second, geometry)
     if form == "conv2d_grad_weight":
         return _weights(lowering, out, first, second, geometry)
+    if lowering.options.conv_direct:
+        stmts = _direct(lowering, form, out, first, second, geometry)
+        if stmts is not None:
+            return stmts
+    if not _deep(node, lowering.options):
+        return None
+    if form == "conv2d":
+        return _forward(lowering, out, first, second, geometry)
     return _inputs(lowering, out, first, second, geometry)
 
 
-class _Images:
-    """The loop over images, each using one *slot* of scratch (its columns, its partial
-    weight gradient). With the images in parallel there is one slot per core, and each slot's
-    images run one after the other on that core: the scratch of a slot stays in the core's
-    cache while the next image reuses it (a slot per image measured 2-4 ms slower on a 0.9
-    GFLOP convolution, every image's columns going out to memory). Images run one after the
-    other, sharing one slot (and multi-threaded Gemms), when there is one image or core, or
-    when the slots would not fit `CompileOptions.conv_parallel_scratch` bytes.
-
-    The batch splits into `slots` runs of `per` images, then `rest` single images, one slot
-    each: `for t in 0..slots (parallel) { for k in 0..per { image t*per + k in slot t } }`,
-    then `for t in 0..rest (parallel) { image slots*per + t in slot t }`. Two images in flight
-    at once never share a slot, whatever thread count the call uses."""
-
-    def __init__(self, lowering, batch: int, dtype: str, sizes: list[tuple[int, ...]]) -> None:
-        itemsize = 4 if loops.normalize_dtype(dtype) == "f32" else 8
-        cores = min(batch, available_cores())
-        total = cores * sum(math.prod(shape) for shape in sizes) * itemsize
-        self.parallel = cores > 1 and total <= lowering.options.conv_parallel_scratch
-        self.slots = cores if self.parallel else 1
-        self.batch = batch
-        self.buffers = [lowering.scratch(dtype, (self.slots,) + shape) for shape in sizes]
-
-    @staticmethod
-    def offset(buffer: loops.Buffer, slot) -> loops.Expr | int:
-        return slot * math.prod(buffer.shape[1:])
-
-    def each(self, body) -> list[loops.Stmt]:
-        """Statements running body(n, slot) for every image n."""
-        if not self.parallel:
-            return [loops.loop(self.batch, lambda n: body(n, 0), name="n")]
-        per, rest = divmod(self.batch, self.slots)
-        steps = []
-        if per:
-            steps.append(loops.loop(self.slots, lambda t: loops.loop(
-                per, lambda k: body(_times(t, per) + k, t), name="k"), name="t", parallel=True))
-        if rest:
-            steps.append(loops.loop(rest, lambda t: body(t + self.slots * per, t), name="t",
-                                    parallel=True))
-        return steps
+def _direct(lowering, form: str, out, first, second,
+            geometry: Geometry) -> list[loops.Stmt] | None:
+    """A conv2d or conv2d_grad_input as direct loops (graphnn/lower/conv_direct.py) where
+    they beat the other lowerings: shallow ones (each output sums fewer than conv_min_depth
+    terms) that the compute rule would read with bounds checks, and deep ones at stride 1
+    with rows that fill vectors."""
+    if form == "conv2d":
+        conv = conv_direct.Direct.forward(out, first, second, geometry)
+    else:
+        conv = conv_direct.Direct.transposed(out, first, second, geometry)
+        if conv is None:
+            return None
+    if math.prod(conv.taps) < lowering.options.conv_min_depth:
+        # conv2d_grad_input's compute rule checks bounds even where nothing is padded
+        checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
+        return conv_direct.shallow(lowering, conv) if checked else None
+    return conv_direct.blocked(lowering, conv) if conv.blockable() else None
 
 
-def _forward(lowering, out, x, w, geometry: _Geometry) -> list[loops.Stmt]:
+def _forward(lowering, out, x, w, geometry: Geometry) -> list[loops.Stmt]:
+    """out[n, k] = W_k @ cols_k per image n and group k. A 1x1 convolution at stride 1
+    without padding needs no columns: image n itself, (C, H W), is the matrix."""
     batch, channels_out, oh, ow = out.shape
     depth = math.prod(w.shape[1:])                     # Cg KH KW
     per_group = channels_out // geometry.groups        # Og
-    images = _Images(lowering, batch, x.dtype, [(x.shape[1],) + w.shape[2:] + (oh, ow)])
-    (cols,) = images.buffers
+    pointwise = w.shape[2:] == (1, 1) and geometry.stride == (1, 1) and \
+        geometry.padding == ((0, 0), (0, 0))
+    images = Images(lowering, batch, x.dtype, [] if pointwise else [
+        (x.shape[1],) + w.shape[2:] + (oh, ow), *_padded_size(x, geometry)])
 
     def image(n, slot):
-        return [_im2col(cols, x, n, slot, w.shape[2:], geometry, (oh, ow)),
-                geometry.groups_loop(lambda k: loops.Gemm(
+        if pointwise:
+            cols, start, steps = _raw(x), n * (x.shape[1] * oh * ow), []
+        else:
+            cols, start = images.buffers[0], images.offset(images.buffers[0], slot)
+            steps = _im2col(cols, x, n, slot, w.shape[2:], geometry, (oh, ow),
+                            *images.buffers[1:])
+        return [*steps, geometry.groups_loop(lambda k: loops.Gemm(
                     out, _raw(w), cols, per_group, oh * ow, depth,
-                    a_offset=_offset(_times(k, per_group * depth)),
-                    b_offset=_offset(images.offset(cols, slot), _times(k, depth * oh * ow)),
-                    c_offset=_offset(n * (channels_out * oh * ow),
-                                     _times(k, per_group * oh * ow))))]
+                    a_offset=offset(times(k, per_group * depth)),
+                    b_offset=offset(start, times(k, depth * oh * ow)),
+                    c_offset=offset(n * (channels_out * oh * ow),
+                                    times(k, per_group * oh * ow))))]
     return images.each(image)
 
 
-def _weights(lowering, dw, x, g, geometry: _Geometry) -> list[loops.Stmt]:
+def _weights(lowering, dw, x, g, geometry: Geometry) -> list[loops.Stmt]:
     """dW_kᵀ (Cg KH KW, Og) = cols_k @ g[n, k]ᵀ per image and group k: with the many columns
     of the receptive field as rows, the Gemm's tiles are full (Og is often one panel wide).
     Each slot accumulates the images it runs into its own partial, (groups, Cg KH KW, Og);
@@ -236,19 +223,20 @@ def _weights(lowering, dw, x, g, geometry: _Geometry) -> list[loops.Stmt]:
     depth = math.prod(dw.shape[1:])                    # Cg KH KW
     groups = geometry.groups
     per_group = channels_out // groups                 # Og
-    images = _Images(lowering, batch, x.dtype, [(x.shape[1],) + dw.shape[2:] + (oh, ow),
-                                                (groups, depth, per_group)])
-    cols, partial = images.buffers
+    images = Images(lowering, batch, x.dtype, [(x.shape[1],) + dw.shape[2:] + (oh, ow),
+                                                (groups, depth, per_group),
+                                                *_padded_size(x, geometry)])
+    cols, partial, *padded = images.buffers
 
     def image(n, slot):
-        return [_im2col(cols, x, n, slot, dw.shape[2:], geometry, (oh, ow)),
+        return [*_im2col(cols, x, n, slot, dw.shape[2:], geometry, (oh, ow), *padded),
                 geometry.groups_loop(lambda k: loops.Gemm(
                     partial, cols, _raw(g), depth, per_group, oh * ow, trans_b=True, beta=1.0,
-                    a_offset=_offset(images.offset(cols, slot), _times(k, depth * oh * ow)),
-                    b_offset=_offset(n * (channels_out * oh * ow),
-                                     _times(k, per_group * oh * ow)),
-                    c_offset=_offset(images.offset(partial, slot),
-                                     _times(k, depth * per_group))))]
+                    a_offset=offset(images.offset(cols, slot), times(k, depth * oh * ow)),
+                    b_offset=offset(n * (channels_out * oh * ow),
+                                     times(k, per_group * oh * ow)),
+                    c_offset=offset(images.offset(partial, slot),
+                                     times(k, depth * per_group))))]
 
     def total(e):        # dw.flat[e] = dW[o, r] with e = o * depth + r, from partial[., k, r, o']
         o, r = e // depth, e % depth
@@ -259,19 +247,19 @@ def _weights(lowering, dw, x, g, geometry: _Geometry) -> list[loops.Stmt]:
     return [zero, *images.each(image), loops.loop(dw.size, total)]
 
 
-def _inputs(lowering, dx, g, w, geometry: _Geometry) -> list[loops.Stmt]:
+def _inputs(lowering, dx, g, w, geometry: Geometry) -> list[loops.Stmt]:
     batch, channels_out, oh, ow = g.shape
     depth = math.prod(w.shape[1:])                     # Cg KH KW
     per_group = channels_out // geometry.groups        # Og
-    images = _Images(lowering, batch, g.dtype, [(dx.shape[1],) + w.shape[2:] + (oh, ow)])
+    images = Images(lowering, batch, g.dtype, [(dx.shape[1],) + w.shape[2:] + (oh, ow)])
     (dcols,) = images.buffers
 
     def image(n, slot):
         return [geometry.groups_loop(lambda k: loops.Gemm(
                     dcols, _raw(w), _raw(g), depth, oh * ow, per_group, trans_a=True,
-                    a_offset=_offset(_times(k, per_group * depth)),
-                    b_offset=_offset(n * (channels_out * oh * ow),
-                                     _times(k, per_group * oh * ow)),
-                    c_offset=_offset(images.offset(dcols, slot), _times(k, depth * oh * ow)))),
+                    a_offset=offset(times(k, per_group * depth)),
+                    b_offset=offset(n * (channels_out * oh * ow),
+                                     times(k, per_group * oh * ow)),
+                    c_offset=offset(images.offset(dcols, slot), times(k, depth * oh * ow)))),
                 _col2im(dx, dcols, n, slot, w.shape[2:], geometry, (oh, ow))]
     return images.each(image)

@@ -23,12 +23,15 @@ STATIC_REASON = ("(graphnn graphs have static shapes and attributes: it must be 
 
 class NodeContext:
     """The ONNX node being converted: `index`, `name`, `op_type`, `opset`, `outputs` (its
-    output names, "" for an omitted optional output)."""
+    output names, "" for an omitted optional output), `readers` (for each input, how many
+    ONNX nodes and graph outputs read that value: 1 when this node is its only reader)."""
 
     def __init__(self, index: int, name: str, op_type: str, opset: int,
-                 outputs: Sequence[str], known: Mapping[Node, np.ndarray]) -> None:
+                 outputs: Sequence[str], known: Mapping[Node, np.ndarray],
+                 readers: Sequence[int] = ()) -> None:
         self.index, self.name, self.op_type, self.opset = index, name, op_type, opset
         self.outputs = tuple(outputs)
+        self.readers = tuple(readers)
         self._known = known
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -86,6 +87,7 @@ class Importer:
         self.input_infos = [i for i in infos if i.name not in self.values]
         self.names = NameMap(i.name for i in self.input_infos)
         self.scopes = NameMap()
+        self.readers: Counter[str] = Counter()     # ONNX value name -> nodes and outputs reading it
 
     def run(self, wanted: list[str] | None = None) -> OnnxModel:
         inputs = [self._declare(info) for info in self.input_infos]
@@ -94,6 +96,8 @@ class Importer:
         if wanted is not None:
             infos = [self._inner(name) for name in wanted]
         needed = _needed(self.graph, [i.name for i in infos])
+        self.readers = Counter(name for k in needed for name in self.graph.node[k].input)
+        self.readers.update(i.name for i in infos)
         for index, proto in enumerate(self.graph.node):
             if index in needed:
                 self._convert(index, proto)
@@ -176,7 +180,8 @@ class Importer:
 
     def _convert(self, index: int, proto: onnx.NodeProto) -> None:
         op_type = proto.op_type
-        ctx = NodeContext(index, proto.name, op_type, self.opset, proto.output, self.known)
+        ctx = NodeContext(index, proto.name, op_type, self.opset, proto.output, self.known,
+                          [self.readers[name] for name in proto.input])
         entry = self._entry(ctx, proto)
         inputs = [self._value(ctx, name) for name in proto.input]
         attributes = self._attributes(ctx, entry, proto)

@@ -114,7 +114,7 @@ def _max_pool2d_grad_compute(out_index, x, out, g, kernel, stride, padding):
     n, c, h, v = out_index
     return pool.covering(h, v, kernel, stride, padding, out.shape[2:], lambda i, j, p, q: _is_max(
         x, out, n, c, i, j, kernel, stride, padding, p, q) * (g[n, c, i, j] / _tie_count(
-            x, out, n, c, i, j, kernel, stride, padding)))
+            x, out, n, c, i, j, kernel, stride, padding)), in_hw=x.shape[2:])
 
 
 def _max_pool2d_select_compute(out_index, x, out, h, kernel, stride, padding):

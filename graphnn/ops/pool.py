@@ -152,11 +152,17 @@ def window_count(i, j, shape: Shape, kernel, stride, padding) -> loops.Expr:
     return span(i, 0) * span(j, 1)
 
 
-def covering(h, v, kernel, stride, padding, out_hw, body):
+def covering(h, v, kernel, stride, padding, out_hw, body, in_hw=None):
     """sum of body(i, j, p, q) over the windows (i, j) that contain input position (h, v), with
     (p, q) the position's offset inside the window; windows are found by trying each offset,
-    or, when they tile the input (stride = kernel), by one division."""
+    or, when they tile the input (stride = kernel), by one division, which needs no bounds
+    check when they tile the whole input, `in_hw`, without padding."""
     h, v = h + padding[0][0], v + padding[1][0]        # in padded coordinates, >= 0
+    exact = in_hw is not None and tuple(in_hw) == tuple(k * n for k, n in zip(kernel, out_hw))
+    if tuple(stride) == tuple(kernel) and padding == NO_PADDING and exact:
+        # the windows tile the input exactly: position (h, v) is element (h % KH, v % KW)
+        # of window (h // KH, v // KW), always inside (no bounds to check)
+        return body(h // kernel[0], v // kernel[1], h % kernel[0], v % kernel[1])
     if tuple(stride) == tuple(kernel):
         i, i_ok = _tile(h, kernel[0], out_hw[0])
         j, j_ok = _tile(v, kernel[1], out_hw[1])

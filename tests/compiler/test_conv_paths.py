@@ -1,5 +1,6 @@
-"""conv2d and its gradients through both lowerings (im2col + Gemm, and the direct loops of the
-ops' compute rules), forced in turn, against the NumPy reference."""
+"""conv2d and its gradients through every lowering (im2col + Gemm, the direct loops of the
+ops' compute rules, and the direct loops over a zero-padded copy of each image), forced in
+turn, against the NumPy reference."""
 
 from __future__ import annotations
 
@@ -19,15 +20,54 @@ CONFIGS = [((2, 3, 7, 6), (4, 3, 3, 3), {"padding": 1}),
            ((3, 3, 7, 7), (6, 1, 3, 3), {"groups": 3, "stride": 2, "padding": (1, 0)}),
            ((1, 2, 6, 7), (3, 2, 2, 3), {"padding": ((0, 2), (3, 1)), "stride": (1, 2)}),
            ((2, 4, 9, 8), (4, 2, 3, 2), {"stride": 2, "dilation": (2, 3), "groups": 2,
-                                         "padding": ((2, 1), (0, 3))})]
+                                         "padding": ((2, 1), (0, 3))}),
+           ((2, 4, 5, 6), (6, 2, 1, 1), {"groups": 2}),
+           ((1, 3, 4, 4), (2, 3, 1, 1), {"dilation": 2})]
+# pointwise: 1x1 at stride 1 unpadded, whose Gemm reads the image itself (no columns)
 IDS = ["pad1", "stride2", "valid", "stride3", "dilation2", "groups2", "depthwise",
-       "asymmetric", "every-attribute"]
+       "asymmetric", "every-attribute", "pointwise-groups2", "pointwise"]
+
+
+# rows of 16 or more outputs at stride 1: the padded direct loops take conv2d and
+# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time
+WIDE = [((2, 4, 5, 17), (6, 4, 3, 3), {"padding": 1}),
+        ((1, 4, 4, 18), (4, 2, 3, 3), {"groups": 2, "padding": ((0, 2), (2, 1))}),
+        ((1, 2, 6, 20), (2, 2, 2, 3), {"dilation": (1, 2)}),
+        ((2, 4, 5, 16), (4, 1, 3, 3), {"groups": 4, "padding": 1}),
+        ((1, 2, 3, 16), (3, 2, 1, 5), {"padding": (1, 2)})]
+# how many loop nests of each direct form (blocked: a loop over blocks of output channels,
+# "ob"; shallow: a loop over output channels, "o") the padded path runs, forward and input
+# gradient
+WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1)]
+WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding"]
+
+
+def _paths(path: str) -> CompileOptions:
+    if path == "im2col":
+        return CompileOptions(conv_min_depth=0, conv_direct=False)
+    if path == "direct":
+        return CompileOptions(conv_min_depth=10**9, conv_direct=False)
+    return CompileOptions(conv_direct=True)
 
 
 @pytest.mark.parametrize("path", ["im2col", "direct"])
 @pytest.mark.parametrize("x_shape,w_shape,attrs", CONFIGS, ids=IDS)
 def test_conv_and_gradients(path, x_shape, w_shape, attrs):
-    options = CompileOptions(conv_min_depth=0 if path == "im2col" else 10**9)
+    _check(path, x_shape, w_shape, attrs)
+
+
+@pytest.mark.parametrize("path", ["im2col", "direct", "padded"])
+@pytest.mark.parametrize("x_shape,w_shape,attrs,forms", [
+    (*config, forms) for config, forms in zip(WIDE, WIDE_FORMS)], ids=WIDE_IDS)
+def test_wide_conv_and_gradients(path, x_shape, w_shape, attrs, forms):
+    loop_ir = _check(path, x_shape, w_shape, attrs)
+    if path == "padded":
+        blocked = loop_ir.count("for ob in")
+        assert (blocked, loop_ir.count("for o in")) == forms
+
+
+def _check(path, x_shape, w_shape, attrs) -> str:
+    options = _paths(path)
     x = gn.input("x", shape=x_shape)
     w = gn.input("w", shape=w_shape)
     y = gn.conv2d(x, w, **attrs)
@@ -38,9 +78,11 @@ def test_conv_and_gradients(path, x_shape, w_shape, attrs):
             "g": rng.normal(size=y.shape)}
     compiled = compile(outputs, [x, w, g], options=options)
     uses_gemm = "gemm" in compiled.loop_ir
-    assert uses_gemm == (path == "im2col")
+    if path != "padded":
+        assert uses_gemm == (path == "im2col")
     for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    return compiled.loop_ir
 
 
 @pytest.mark.parametrize("path", ["im2col", "direct"])
@@ -50,7 +92,7 @@ def test_conv_and_gradients(path, x_shape, w_shape, attrs):
 def test_conv1d_reads_its_reshaped_operands_in_place(path, attrs):
     # conv1d is reshape -> conv2d -> reshape: the Gemm path reads x, w and (in the gradients)
     # g through the reshapes, the direct loops index them; both agree with the reference
-    options = CompileOptions(conv_min_depth=0 if path == "im2col" else 10**9)
+    options = _paths(path)
     x = gn.input("x", shape=(2, 3, 11))
     w = gn.input("w", shape=(6, 3 // attrs.get("groups", 1), 3))
     y = gn.conv1d(x, w, **attrs)
@@ -62,4 +104,18 @@ def test_conv1d_reads_its_reshaped_operands_in_place(path, attrs):
     compiled = compile(outputs, [x, w, g], options=options)
     assert ("gemm" in compiled.loop_ir) == (path == "im2col")
     for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("size", [6, 7], ids=["tiled", "untiled"])
+def test_max_pool_gradient_with_ties(size):
+    # windows that tile the input exactly take the unchecked form of pool.covering; a row and
+    # column left over take the checked one. Ties (the repeated values) split the gradient.
+    x = gn.input("x", shape=(2, 3, size, size))
+    y = gn.max_pool2d(x)
+    g = gn.input("g", shape=y.shape)
+    outputs = [y, gn.grad(gn.sum(y * g), [x])[0]]
+    rng = np.random.default_rng(size)
+    feed = {"x": rng.integers(0, 3, size=x.shape).astype(float), "g": rng.normal(size=y.shape)}
+    for got, want in zip(compile(outputs, [x, g])(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

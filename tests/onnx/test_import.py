@@ -141,8 +141,9 @@ def test_unsupported_attribute_value_names_the_node_and_value():
 
 
 def test_conv_pooling_and_norms_import_onto_graphnn_ops():
-    # grouped, dilated, asymmetrically padded Conv; padded pooling without counting the
-    # padding; the normalizations as graphnn's own composites: values as onnxruntime's
+    # grouped, dilated, asymmetrically padded Conv (the BatchNormalization folded into it);
+    # padded pooling without counting the padding; the normalizations as graphnn's own
+    # composites: values as onnxruntime's
     rng = np.random.default_rng(4)
     channels = rng.uniform(0.5, 2.0, (4, 4)).astype(np.float32)
     proto = model([
@@ -157,8 +158,9 @@ def test_conv_pooling_and_norms_import_onto_graphnn_ops():
          *zip(("gamma", "beta", "mean", "var"), channels),
          ("scale", rng.standard_normal((7, 5)).astype(np.float32))])
     m = gn.onnx.load(proto)
-    assert {"conv2d", "batch_norm", "avg_pool2d", "max_pool2d", "layer_norm"} <= {
-        n.op for n in m.graph.nodes}
+    ops = {n.op for n in m.graph.nodes}
+    assert {"conv2d", "avg_pool2d", "max_pool2d", "layer_norm"} <= ops
+    assert "batch_norm" not in ops
     x = rng.standard_normal((2, 4, 7, 6)).astype(np.float32)
     session = onnxruntime.InferenceSession(proto.SerializeToString(),
                                            providers=["CPUExecutionProvider"])

@@ -3,7 +3,8 @@ InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization,
 MeanVarianceNormalization, LpNormalization. Each but the last is (x - mean) / sqrt(var +
 epsilon), scaled and shifted, with the statistics over the operator's axes (or, for
 BatchNormalization, given as inputs); LpNormalization is x / ||x||_p.
-BatchNormalization is graphnn's batch_norm, LayerNormalization its layer_norm (a composition
+BatchNormalization is graphnn's batch_norm (folded into a Conv or Gemm with constant weights
+before it: graphnn/onnx/fold.py), LayerNormalization its layer_norm (a composition
 where the mean and inverse deviation outputs are wanted too)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphnn import ops
+from graphnn.onnx.fold import fold_batch_norm
 from graphnn.onnx.registry import converter
 
 
@@ -36,6 +38,11 @@ def batch_normalization(ctx, x, scale, bias, mean, var, *, epsilon, momentum,
                               "graphs: use nn.BatchNorm to train)")
     if spatial == 0:
         raise ctx.attribute_error("spatial", spatial, "per-activation statistics")
+    statistics = (mean, var, scale, bias)
+    if ctx.readers[:1] == (1,) and all(isinstance(v, np.ndarray) for v in statistics):
+        folded = fold_batch_norm(x, statistics, float(epsilon))
+        if folded is not None:          # into the Conv or Gemm before it (graphnn/onnx/fold.py)
+            return folded
     return ops.batch_norm(x, *(ctx.node(v, like=x) for v in (mean, var, scale, bias)),
                           eps=float(epsilon))
 
