@@ -282,7 +282,7 @@ class Emitter:
     def emit_Gemm(self, g: loops.Gemm) -> None:
         if gemm.on_blas(self.gemm, g, nested=self.threads is None):
             gemm.call_blas(self, g)
-        elif self.gemm in ("native", "auto"):
+        elif self.gemm == "native" or (self.gemm == "auto" and not gemm.row_product(g)):
             # inside a parallel loop there is no threads value: the product runs on this
             # thread alone (the loop already uses every core)
             gemm.call_native(self, g, self.threads if self.threads is not None else i64(1))
