@@ -101,9 +101,11 @@ class Emitter:
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
     ``threads``), "auto" (BLAS at the top level, native inside parallel loops) or "loops"
     (see ``codegen.llvm.gemm``). ``call_math`` calls exp, log and tanh (with vector variants,
-    ``codegen.llvm.vecmath``) instead of inlining them: for long kernels. Loops (not reductions,
-    whose order unrolling may change) of ``unroll_below`` iterations or more are never unrolled
-    (``CodegenOptions.unroll_below``; None: LLVM decides), nor any loop of a long kernel.
+    ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
+
+    Loops (not reductions, whose order unrolling may change) of ``unroll_below`` iterations or
+    more are never unrolled (``CodegenOptions.unroll_below``; None: LLVM decides), nor any loop
+    of a long kernel.
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
