@@ -7,7 +7,7 @@ key without anyone listing it. graphnn nests one in its ``CompileOptions`` (code
 imports graphnn).
 
 >>> CodegenOptions()
-CodegenOptions(parallel_min_work=524288, stage_size=4000)
+CodegenOptions(parallel_min_work=524288, stage_size=4000, unroll_below=64)
 >>> CodegenOptions(stage_size=300).stage_size
 300
 """
@@ -30,6 +30,13 @@ class CodegenOptions:
     # kernel of the tests and examples (a training step, about 1,400), so their IR stays one
     # function; LLVM's optimizer is superlinear in a function's size (codegen.llvm.stages).
     stage_size: int = 4000
+    # Loops of at least this many iterations are not unrolled by LLVM (``llvm.loop.unroll.
+    # disable``): the vectorizer already runs them in wide, interleaved steps, and copying the
+    # few vector iterations left (8 copies of a 256-wide ReLU row, 4 of a vectorized log) made
+    # the MLP step's object code twice the size and its LLVM time a quarter longer, for the
+    # same speed and bit-identical results (measured, docs/performance.md). Shorter loops (a
+    # 3x3 window, a 10-class softmax row) are still unrolled: the convolutions need that.
+    unroll_below: int = 64
 
     def __post_init__(self) -> None:
         check_counts(self)

@@ -11,7 +11,7 @@ with SymPy, and compile it to native code through LLVM.
 0.25
 """
 
-from graphnn import nn, ops
+from graphnn import ops
 from graphnn.api import CompileOptions, Function, Graph, Node, animate, apply, compile, constant
 from graphnn.api import evaluate, grad
 from graphnn.api import input
@@ -64,12 +64,16 @@ __all__ = [
     "where",
 ]
 
+_SUBMODULES = ("distributed", "nn", "onnx")
+
 
 def __getattr__(name: str):
     """check_gradients, check_ops and to_sympy, imported with SymPy when first used; `onnx`
-    (graphnn.onnx), which imports the onnx package only when its functions are used, and
-    `distributed` (graphnn.distributed), which imports dask only when its functions are."""
-    if name in ("onnx", "distributed"):
+    (graphnn.onnx), which imports the onnx package only when its functions are used,
+    `distributed` (graphnn.distributed), which imports dask only when its functions are, and
+    `nn` (graphnn.nn, with its progress bars' tqdm), imported on first use: compiling a graph,
+    or loading one from the disk cache, needs none of them."""
+    if name in _SUBMODULES:
         import importlib
         return importlib.import_module(f"graphnn.{name}")
     if name in SYMBOLIC:
@@ -79,4 +83,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(SYMBOLIC) | {"onnx", "distributed"})
+    return sorted(set(globals()) | set(SYMBOLIC) | set(_SUBMODULES))

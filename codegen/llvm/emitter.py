@@ -103,15 +103,21 @@ class Emitter:
     threaded inside parallel loops: ``gemm.on_blas``) or "loops" (see ``codegen.llvm.gemm``).
     ``call_math`` calls exp, log and tanh (with vector variants,
     ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
+
+    Loops (not reductions, whose order unrolling may change) of ``unroll_below`` iterations or
+    more are never unrolled (``CodegenOptions.unroll_below``; None: LLVM decides), nor any loop
+    of a long kernel.
     """
 
     def __init__(self, builder: ir.IRBuilder, pointers: dict[str, ir.Value], gemm: str,
-                 threads: ir.Value | None = None, call_math: bool = False) -> None:
+                 threads: ir.Value | None = None, call_math: bool = False,
+                 unroll_below: int | None = None) -> None:
         self.builder = builder
         self.pointers = pointers
         self.gemm = gemm
         self.threads = threads
         self.call_math = call_math
+        self.unroll_below = unroll_below
         self.vars: dict[str, ir.Value] = {}
         self.scopes = [_Scope({}, frozenset())]
 
@@ -188,6 +194,10 @@ class Emitter:
         if not unroll:
             latch.set_metadata("llvm.loop", _loop_id(b.module, "llvm.loop.unroll.disable"))
         b.position_at_end(end)
+
+    def unrolls(self, extent: int) -> bool:
+        """Whether LLVM may unroll a loop of `extent` iterations."""
+        return self.unroll_below is None or extent < self.unroll_below
 
     @contextmanager
     def bind(self, name: str, value: ir.Value) -> Iterator[None]:
@@ -272,7 +282,7 @@ class Emitter:
         loops.iterate(self._serial_loop(s, start, stop))
 
     def _serial_loop(self, s: loops.Loop, start: ir.Value, stop: ir.Value) -> loops.Recursive:
-        unroll = not self.call_math
+        unroll = not self.call_math and self.unrolls(s.extent)
         with self.scope(written_buffers(s.body)), \
                 self.counted_loop(start, stop, s.var.name, unroll) as i:
             with self.bind(s.var.name, i):

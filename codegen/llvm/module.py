@@ -152,7 +152,8 @@ class _ModuleBuilder:
             fn.args[-1].name = "threads"
             b = ir.IRBuilder(fn.append_basic_block("entry"))
             pointers = {f"p{k}": arg for k, arg in enumerate(fn.args[:-1])}
-            emitter = Emitter(b, pointers, self.gemm, fn.args[-1], call_math=True)
+            emitter = Emitter(b, pointers, self.gemm, fn.args[-1], call_math=True,
+                              unroll_below=self.options.unroll_below)
             emitter.emit(stages.shape_of(stmt, buffers))
             b.ret_void()
             self.shared[number] = fn
@@ -180,7 +181,8 @@ class _ModuleBuilder:
         if not self.long:       # every temp's pointer up front (a stage makes the ones it uses)
             for temp in self.kernel.temps:
                 pointers[temp.name]  # noqa: B018 - __missing__ emits its address
-        return Emitter(b, pointers, self.gemm, threads, call_math=self.long)
+        return Emitter(b, pointers, self.gemm, threads, call_math=self.long,
+                       unroll_below=self.options.unroll_below)
 
     def _load_pointers(self, b: ir.IRBuilder, args: ir.Value) -> list[ir.Value]:
         names = [buf.name for buf in self.buffers] + ["workspace"]

@@ -16,7 +16,6 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 from codegen import loops
 from graphnn.errors import OpError
@@ -112,6 +111,14 @@ SOFTSIGN = elementwise(
     symbol="softsign", activation="xavier", kinks=(),
 )
 
+def _special() -> Any:
+    """scipy.special, imported when a NumPy reference first needs it (erf, Φ): SciPy's import
+    (30-400 ms, with NumPy's f2py and testing modules) is then no part of `import graphnn`,
+    nor of compiling or of loading from the disk cache."""
+    import scipy.special
+    return scipy.special
+
+
 ERF = elementwise(
     "erf", ("x",),
     doc="""The error function erf(x) = 2/√π ∫₀ˣ e^-t² dt (odd, ±1 at ±inf).
@@ -120,7 +127,7 @@ ERF = elementwise(
     >>> gn.evaluate(gn.erf(np.array([0.0, 0.5, np.inf])))
     array([0.        , 0.52049988, 1.        ])
     """,
-    reference=scipy.special.erf,
+    reference=lambda x: _special().erf(x),
     vjp=lambda g, out, x: (g * apply("erf_slope", x),),
     to_sympy=lambda x: sympy.erf(x),
     scalar=loops.erf,
@@ -178,7 +185,7 @@ NORMAL_CDF = elementwise(
     >>> gn.evaluate(gn.ops.normal_cdf(0.0))
     array(0.5)
     """,
-    reference=scipy.special.ndtr,
+    reference=lambda x: _special().ndtr(x),
     vjp=lambda g, out, x: (g * _normal_pdf(x),),
     to_sympy=lambda x: (1 + sympy.erf(x / sympy.sqrt(2))) / 2,
     scalar=loops.normal_cdf,
@@ -198,7 +205,7 @@ def _gelu_reference(x, approximate):
         if approximate == "tanh":
             value = x * _sigmoid_reference(2.0 * _gelu_u(x)[0])
         else:
-            value = x * scipy.special.ndtr(x)
+            value = x * _special().ndtr(x)
         return _minus_inf_to_zero(x, value.astype(x.dtype))
 
 

@@ -42,3 +42,43 @@ def test_the_schedule_and_the_module_read_the_parallel_grain():
 def test_docstring_examples():
     result = run_docstring_examples("codegen.options")
     assert result.attempted > 0 and result.failed == 0
+
+
+
+def _nested_loops() -> loops.Kernel:
+    """A 3-iteration loop (a window) inside a 64-iteration one, and a 64-term reduction."""
+    x = loops.Buffer("x", "f64", (64, 3))
+    out, total = loops.Buffer("out", "f64", (64, 3)), loops.Buffer("total", "f64", ())
+    body = [loops.loop(64, lambda i: loops.loop(3, lambda j: loops.store(
+        out, (i, j), loops.exp(x[i, j]) * 2.0), name="j"), name="i"),
+        loops.store(total, (), loops.reduce_sum(64, lambda r: x[r, 0]))]
+    return loops.Kernel("nested", [x], [out, total], body=body)
+
+
+def _latches_not_unrolled(text: str) -> int:
+    """How many loop latches carry a loop id (the only one emitted: unroll disabled)."""
+    return sum(line.lstrip().startswith("br") and "!llvm.loop" in line
+               for line in text.splitlines())
+
+
+def test_long_loops_are_not_unrolled_and_short_loops_and_reductions_are():
+    kernel = _nested_loops()
+    default = str(build_module(kernel).module)          # unroll_below=64: the i loop only
+    assert "llvm.loop.unroll.disable" in default and _latches_not_unrolled(default) == 1
+    free = str(build_module(kernel, options=CodegenOptions(unroll_below=65)).module)
+    assert "llvm.loop.unroll.disable" not in free
+    # a reduction is never marked: unrolling it may reorder its (reassociable) sum
+    every = str(build_module(kernel, options=CodegenOptions(unroll_below=0)).module)
+    assert _latches_not_unrolled(every) == 2
+
+
+def test_the_unroll_limit_changes_code_not_results():
+    import numpy as np
+    from codegen.jit import compile_kernel
+    x = np.random.default_rng(0).normal(size=(64, 3))
+    results = [compile_kernel(_nested_loops(), options=CodegenOptions(unroll_below=limit))(x)
+               for limit in (0, 64, 1000)]
+    for result in results:
+        for value, first in zip(result, results[0]):
+            np.testing.assert_array_equal(value, first)
+    np.testing.assert_allclose(results[0][0], np.exp(x) * 2.0, rtol=1e-15)

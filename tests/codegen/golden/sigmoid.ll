@@ -34,7 +34,7 @@ i.body:
   %".16" = getelementptr inbounds double, ptr %"out", i64 %"i"
   store double %".15", ptr %".16", align 8
   %"i.next" = add nuw nsw i64 %"i", 1
-  br label %"i.cond"
+  br label %"i.cond", !llvm.loop !1
 i.end:
   ret void
 }
@@ -119,3 +119,6 @@ entry:
   %".10" = call i32 @"sigmoid.body"(ptr %"x", ptr %"out", ptr %"workspace", i64 %"threads.clamped")
   ret i32 %".10"
 }
+
+!0 = !{ !"llvm.loop.unroll.disable" }
+!1 = !{ !1, !0 }
