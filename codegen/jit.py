@@ -57,6 +57,9 @@ LEVELS = {
     # (without the loop unroller a third less compile time, but the direct convolution loses
     # its fully unrolled 3x3 windows: 1.5-2x slower, measured)
     "full": "speed_level=3 loop_vectorization slp_vectorization opt=3 reloc=pic",
+    # graphnn's GEMM (codegen.native.gemm): its micro-kernel is already written out as vector
+    # FMAs over the register tile, so the unroller only copied the depth loop around it
+    "no_unroll": "speed_level=3 loop_vectorization slp_vectorization no_unroll opt=3 reloc=pic",
     # straight-line kernels (no loop, reduction or product: nothing to vectorize): registers
     # for locals and local simplification, then the fast instruction selector; bit-identical
     # results (the same instructions in the same order), 4 ms instead of 20 ms
@@ -65,6 +68,7 @@ LEVELS = {
     # 7 ms instead of 80 ms for an entry, at the same cost per call
     "none": "no passes opt=0 reloc=pic",
 }
+_OPTIMIZED = ("full", "no_unroll")      # the levels whose instruction selection is -O3
 # Undefined symbols generated code may leave to the process besides a caller's imports: PIC
 # code's GOT base, the C library functions codegen.native.runtime and codegen.native.gemm call,
 # and those LLVM calls for memory intrinsics and for math intrinsics a CPU lacks instructions
@@ -121,10 +125,11 @@ def optimize(ir_text: str, target: Target, level: str = "full") -> llvm.ModuleRe
             # no .eh_frame, which the runtime linker would hand to the process's unwinder
             # unchecked (codegen.objectfile refuses objects that carry one).
             function.add_function_attribute("nounwind")
-    if level == "full":
+    if level in _OPTIMIZED:
         options = llvm.create_pipeline_tuning_options(speed_level=3)
         options.loop_vectorization = True
         options.slp_vectorization = True
+        options.loop_unrolling = level == "full"
         builder = llvm.create_pass_builder(tm, options)
         builder.getModulePassManager().run(module, builder)
     elif level == "light":
@@ -145,7 +150,7 @@ def emit(ir_text: str, target: Target, level: str = "full", key: str | None = No
     (``objectfile.KEY_SYMBOL``): the object says which entry it was made for."""
     if key is not None:
         ir_text += f'\n@"{objectfile.KEY_SYMBOL}" = constant [64 x i8] c"{key}"\n'
-    return target_machine(target, 3 if level == "full" else 0).emit_object(
+    return target_machine(target, 3 if level in _OPTIMIZED else 0).emit_object(
         optimize(ir_text, target, level))
 
 
@@ -261,7 +266,7 @@ def gemm_symbol(name: str, target: Target) -> int:
     bits = target.vector_bits
     tracker = _link_generated(f"{name} {bits}", functools.partial(
         native_gemm.gemm_ir, dtype, bits, trans_a, trans_b), name, [name], _parallel_symbols(),
-        target)
+        target, level="no_unroll")
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
 
@@ -414,7 +419,7 @@ class CompiledKernel:
     def assembly(self) -> str:
         level = kernel_level(self.kernel)
         with _LOCK:
-            return target_machine(self.target, 3 if level == "full" else 0).emit_assembly(
+            return target_machine(self.target, 3 if level in _OPTIMIZED else 0).emit_assembly(
                 optimize(self.llvm_ir, self.target, level))
 
     def _workspace(self) -> Workspace:

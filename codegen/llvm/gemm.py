@@ -49,13 +49,19 @@ def _constant(module: ir.Module, kind: str, t: ir.Type, value: int | float) -> i
 # slower on BLAS than on graphnn's kernel, by 2-7x on a busy 2-core machine. BLAS keeps the
 # large products, where its threading pays (an MLP's 64x784x256, 26 MFLOP, 20 % faster).
 BLAS_MIN_FLOPS = 1 << 24
+# ...except a tiny one, which OpenBLAS runs on the calling thread (its interface stays serial
+# while m n k <= 65536 * 4, i.e. 2 m n k <= 2^19): BLAS there wakes nothing, and graphnn's GEMM
+# would cost a cold compile its variants (about 170 ms of LLVM each) for a product of
+# microseconds (an MLP's 64x256x10 layer and its gradients).
+BLAS_SERIAL_FLOPS = 1 << 19
 
 
 def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
     """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
     `nested`: it runs inside a parallel loop, whose threads already use every core."""
+    flops = 2 * g.m * g.n * g.k
     return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and
-                              2 * g.m * g.n * g.k >= BLAS_MIN_FLOPS)
+                              (flops >= BLAS_MIN_FLOPS or flops <= BLAS_SERIAL_FLOPS))
 
 
 def row_product(g: loops.Gemm) -> bool:

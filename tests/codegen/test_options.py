@@ -74,6 +74,7 @@ def test_long_loops_are_not_unrolled_and_short_loops_and_reductions_are():
 
 def test_the_unroll_limit_changes_code_not_results():
     import numpy as np
+
     from codegen.jit import compile_kernel
     x = np.random.default_rng(0).normal(size=(64, 3))
     results = [compile_kernel(_nested_loops(), options=CodegenOptions(unroll_below=limit))(x)
