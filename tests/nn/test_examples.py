@@ -106,14 +106,15 @@ def test_digits_as_sequences_rnn_lstm_gru_reach_90_percent(capsys):
 
 
 def test_lstm_remembers_the_first_symbol_where_the_rnn_does_not(capsys):
-    # shortened: 2000 sequences of 30 steps for 5 epochs (the full run, 40 steps, leaves the
-    # RNN at chance, 12.5%, and takes the LSTM to 100%); the RNN may start to learn over 30
-    # steps, but stays well behind
-    results = example("09_remember_first").main(epochs=5, train=2000, steps=30,
-                                                progress=False)
+    # the full run (4000 sequences of 40 steps, 8 epochs; about 10 s): over 30 steps the RNN
+    # can start to learn and the LSTM's breakthrough epoch moves with float32 rounding (a
+    # change of matrix-product kernel once left both near 87%), so a shortened run could not
+    # tell them apart reliably; over 40 the RNN stays at chance and the LSTM reaches 99-100%
+    # under every product kernel tried
+    results = example("09_remember_first").main(progress=False)
     assert results["LSTM"]["accuracy"] >= 0.95, results
-    assert results["RNN"]["accuracy"] <= results["LSTM"]["accuracy"] - 0.1, results
-    assert "remember the first of 30 symbols, LSTM(32): test accuracy" in capsys.readouterr().out
+    assert results["RNN"]["accuracy"] <= 0.3, results
+    assert "remember the first of 40 symbols, LSTM(32): test accuracy" in capsys.readouterr().out
 
 
 def test_transformer_reverses_digit_strings_95_percent_per_token(capsys):
