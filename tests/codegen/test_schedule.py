@@ -103,9 +103,30 @@ def test_flatten_declines_broadcasts_and_index_arithmetic():
     bias = loops.Kernel("bias", [x, b], [out], body=[loops.loop_nest(
         (4, 5), lambda i, j: loops.store(out, (i, j), x[i, j] + b[j]))])
     assert schedule.flatten_elementwise(bias) is bias
+    transposed = loops.Kernel("transposed", [x], [out], body=[loops.loop_nest(
+        (4, 5), lambda i, j: loops.store(out, (i, j), x[i, j] + x[3 - i, j]))])
+    assert schedule.flatten_elementwise(transposed) is transposed
     ramp = loops.Kernel("ramp", [x], [out], body=[loops.loop_nest(
         (4, 5), lambda i, j: loops.store(out, (i, j), x[i, j] * loops.cast(j, "f64")))])
     assert schedule.flatten_elementwise(ramp) is ramp
+
+
+def test_flatten_collapses_the_inner_run_of_a_broadcast():
+    # a conv's per-channel bias and ReLU: images of 5x6 are one run of 30 elements, so the
+    # loops over them become one (a short inner loop of 6 is what LLVM leaves scalar)
+    x, b = loops.Buffer("x", "f32", (4, 3, 5, 6)), loops.Buffer("b", "f32", (1, 3, 1, 1))
+    out = loops.Buffer("out", "f32", (4, 3, 5, 6))
+    kernel = loops.Kernel("bias_relu", [x, b], [out], body=[loops.loop_nest(
+        (4, 3, 5, 6), lambda i, j, k, l: loops.store(
+            out, (i, j, k, l), loops.fmax(x[i, j, k, l] + b[0, j, 0, 0], 0.0)))])
+    flat = schedule.flatten_elementwise(kernel)
+    assert str(flat).splitlines()[1:5] == [
+        "  for i in 0..4 {", "    for j in 0..3 {", "      for k in 0..30 {",
+        "        out.flat[(i * 3 + j) * 30 + k] = max(x.flat[(i * 3 + j) * 30 + k] + "
+        "b[0, j, 0, 0], 0.0)"]
+    xs, bs = data((4, 3, 5, 6), "f32", 1), data((1, 3, 1, 1), "f32", 2)
+    np.testing.assert_array_equal(compiled(flat)(xs, bs), compiled(kernel)(xs, bs))
+    np.testing.assert_array_equal(compiled(flat)(xs, bs), np.maximum(xs + bs, 0))
 
 
 def test_parallelize_marks_independent_loops_only():
