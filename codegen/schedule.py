@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 from codegen import loops
 from codegen.cost import work
+from codegen.indices import simplify_indices
 from codegen.options import CodegenOptions
 
 Rewrite = Callable[[loops.Stmt], loops.Stmt | tuple[loops.Stmt, ...]]
@@ -298,6 +299,7 @@ def parallelize(kernel: loops.Kernel, options: CodegenOptions | None = None) -> 
 
 def schedule(kernel: loops.Kernel, *, parallel: bool = True,
              options: CodegenOptions | None = None) -> loops.Kernel:
-    """The default schedule: interchange reductions, flatten, then (optionally) parallelize."""
-    kernel = flatten_elementwise(interchange_reductions(kernel))
+    """The default schedule: resolve index arithmetic (codegen.indices), interchange
+    reductions, flatten, then (optionally) parallelize."""
+    kernel = flatten_elementwise(interchange_reductions(simplify_indices(kernel)))
     return parallelize(kernel, options) if parallel else kernel
