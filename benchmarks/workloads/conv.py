@@ -11,12 +11,17 @@ from benchmarks import peers
 from benchmarks.workload import Workload, options
 
 
+def _conv3x3(x, w):
+    """The padded image, its 3x3 windows (n c h w 3 3) and the convolution (n o h w)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = sliding_window_view(xp, (3, 3), axis=(2, 3))
+    return xp, windows, np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+
+
 def numpy_conv(x, w, g):
     """Forward and input/weight gradients with im2col (sliding windows) and tensordot."""
     n, c, h, wd = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    windows = sliding_window_view(xp, (3, 3), axis=(2, 3))           # n c h w 3 3
-    z = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+    xp, windows, z = _conv3x3(x, w)
     r = np.maximum(z, 0)
     blocks = r.reshape(n, -1, h // 2, 2, wd // 2, 2)
     pooled = blocks.max(axis=(3, 5))
@@ -39,10 +44,7 @@ def _near_ties(x, w, margin: float = 1e-3):
     pick either element there; a zero upstream gradient at those windows makes every correct
     implementation agree with the float64 reference."""
     n, _, h, wd = x.shape
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
-    windows = sliding_window_view(xp, (3, 3), axis=(2, 3))
-    z = np.tensordot(windows, w.astype(np.float64), axes=([1, 4, 5], [1, 2, 3])
-                     ).transpose(0, 3, 1, 2)
+    z = _conv3x3(x.astype(np.float64), w.astype(np.float64))[2]
     blocks = z.reshape(n, -1, h // 2, 2, wd // 2, 2).transpose(0, 1, 2, 4, 3, 5)
     ranked = np.sort(blocks.reshape(*blocks.shape[:4], 4), axis=-1)
     scale = margin * max(1.0, float(np.abs(z).max()))
