@@ -266,7 +266,8 @@ def _independent_iterations(loop: loops.Loop) -> bool:
     gemm_outputs = {n.c.name for n in nodes if isinstance(n, loops.Gemm)}
     for n in nodes:
         if isinstance(n, loops.Gemm):
-            if not _gemm_block_is_private(n, var) or n.c.name in written | {n.a.name, n.b.name}:
+            if not _gemm_block_is_private(n, var) or \
+                    n.c.name in written | {x.name for x in n.operands}:
                 return False
         elif isinstance(n, (loops.Load, loops.Store, loops.Accumulate)):
             if n.buffer.name in gemm_outputs:

@@ -29,7 +29,7 @@ from typing import Any
 from codegen import exprs, stmts
 from codegen.exprs import Node
 
-FORMAT = "loops 1"
+FORMAT = "loops 2"
 
 
 class FormatError(ValueError):
@@ -56,6 +56,7 @@ _REFERENCES = {"Expr": exprs.Expr, "Var": exprs.Var, "Buffer": stmts.Buffer,
 _SCALARS = {"str": (str,), "int": (int,), "bool": (bool,)}
 # the declared field types this format can hold (a tuple of any of them too)
 FIELD_TYPES = frozenset([*_SCALARS, "float", "float | int | bool", *_REFERENCES,
+                         "Buffer | None",
                          *(f"tuple[{t}, ...]" for t in (*_SCALARS, *_REFERENCES))])
 
 
@@ -98,6 +99,8 @@ def _children(node: Node) -> list[Node]:
 
 
 def _encode(value: Any, annotation: str, index: dict[int, int], where: str) -> Any:
+    if annotation.endswith(" | None"):          # an optional reference: null when absent
+        return None if value is None else _encode(value, annotation[:-7], index, where)
     if annotation.startswith("tuple[") and annotation.endswith(", ...]"):
         item = annotation[len("tuple["):-len(", ...]")]
         return [_encode(v, item, index, where) for v in value]
@@ -133,6 +136,8 @@ def from_data(data: Any) -> Any:
 
 
 def _decode(value: Any, annotation: str, nodes: list[Node], where: str) -> Any:
+    if annotation.endswith(" | None"):
+        return None if value is None else _decode(value, annotation[:-7], nodes, where)
     if annotation.startswith("tuple[") and annotation.endswith(", ...]"):
         if not isinstance(value, list):
             raise FormatError(f"{where}: expected a list")

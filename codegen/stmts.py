@@ -161,6 +161,16 @@ class Loop(Stmt):
         super().__post_init__()
 
 
+# Prepacked B panels (Gemm.packed_b) are PACK_WIDTH columns wide whatever the target's register
+# tile (whose width divides it), so a packed constant is the same on every x86 target.
+PACK_WIDTH = 64
+
+
+def packed_size(k: int, n: int) -> int:
+    """Elements of a k x n operand packed for Gemm.packed_b: rows padded to whole panels."""
+    return k * -(-n // PACK_WIDTH) * PACK_WIDTH
+
+
 @_node
 class Gemm(Stmt):
     """Row-major matrix product on element offsets (a batched matmul is a Loop around a Gemm).
@@ -169,6 +179,13 @@ class Gemm(Stmt):
     i < m, j < n, k < k, where ``opA(i, k) = a[a_offset + i*lda + k]`` (``a[a_offset + k*lda + i]``
     when ``trans_a``) and likewise for b. As in BLAS, ``beta == 0`` means c is not read, so NaN in
     uninitialized memory does not leak. Leading dimensions default to the dense row length.
+
+    The epilogue, applied as the result is stored (no pass of its own): with ``source`` the beta
+    term reads ``source`` (laid out as c: same offset and ldc) instead of c; ``bias[j]`` is added
+    to column j; ``relu`` stores max(value, 0) as the loop IR's FMax does (NaN stays NaN).
+    ``packed_b``: a kernel input holding op(b) (k x n, b_offset 0) in the panel layout of
+    ``codegen.native.gemm.pack_b`` (at least ``packed_size(k, n)`` elements), which our GEMM
+    reads instead of packing b on every call; BLAS and plain loops read b.
     """
 
     c: Buffer
@@ -187,6 +204,10 @@ class Gemm(Stmt):
     lda: int = -1
     ldb: int = -1
     ldc: int = -1
+    source: Buffer | None = None
+    bias: Buffer | None = None
+    relu: bool = False
+    packed_b: Buffer | None = None
 
     def __post_init__(self) -> None:
         for name in ("a_offset", "b_offset", "c_offset"):
@@ -205,12 +226,20 @@ class Gemm(Stmt):
         super().__post_init__()
 
     def _check_types(self) -> None:
-        dtypes = {self.a.dtype, self.b.dtype, self.c.dtype}
+        extra = [x for x in (self.source, self.bias, self.packed_b) if x is not None]
+        dtypes = {self.a.dtype, self.b.dtype, self.c.dtype, *(x.dtype for x in extra)}
         if len(dtypes) != 1 or self.c.dtype not in FLOAT_DTYPES:
             raise TypeError(f"gemm into {self.c.name}: a, b, c must share one float dtype, got "
                             f"{self.a.dtype}, {self.b.dtype}, {self.c.dtype}")
-        if self.c.name in (self.a.name, self.b.name):
+        if self.c.name in (self.a.name, self.b.name, *(x.name for x in extra)):
             raise TypeError(f"gemm into {self.c.name}: the output must not also be an operand")
+        if self.packed_b is not None and self.packed_b.size < packed_size(self.k, self.n):
+            raise TypeError(f"gemm into {self.c.name}: packed_b {self.packed_b.name} holds "
+                            f"{self.packed_b.size} elements, fewer than the packed {self.k}x"
+                            f"{self.n} operand's {packed_size(self.k, self.n)}")
+        if self.bias is not None and self.bias.size < self.n:
+            raise TypeError(f"gemm into {self.c.name}: bias {self.bias.name} is shorter than "
+                            f"n = {self.n}")
         for name in ("m", "n", "k", "lda", "ldb", "ldc"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value < 2**31:  # BLAS takes 32-bit ints
@@ -218,6 +247,12 @@ class Gemm(Stmt):
         for name in ("a_offset", "b_offset", "c_offset"):
             if getattr(self, name).dtype != "i64":
                 raise TypeError(f"gemm into {self.c.name}: {name} must be an i64 expression")
+
+    @property
+    def operands(self) -> tuple[Buffer, ...]:
+        """Every buffer the product reads (c too when beta != 0 and there is no source)."""
+        return tuple(x for x in (self.a, self.b, self.source, self.bias, self.packed_b)
+                     if x is not None)
 
     def rows_cols(self, operand: str) -> tuple[int, int]:
         """Rows and columns of the stored (untransposed) operand "a", "b" or "c"."""

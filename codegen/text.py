@@ -132,7 +132,12 @@ def _gemm(g: S.Gemm) -> str:
     b = operand(g.b, g.b_offset, g.ldb, g.trans_b)
     c = operand(g.c, g.c_offset, g.ldc, False)
     alpha, beta = format_const(g.alpha), format_const(g.beta)
-    return f"gemm {g.m}x{g.n}x{g.k}: {c} = {alpha} * {a} @ {b} + {beta} * {g.c.name}"
+    if g.packed_b is not None:
+        b += f" (packed {g.packed_b.name})"
+    value = f"{alpha} * {a} @ {b} + {beta} * {(g.source or g.c).name}"
+    if g.bias is not None:
+        value += f" + {g.bias.name}[j]"
+    return f"gemm {g.m}x{g.n}x{g.k}: {c} = {f'relu({value})' if g.relu else value}"
 
 
 def render_kernel(k: S.Kernel) -> str:

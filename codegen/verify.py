@@ -99,13 +99,18 @@ class _Checker:
             raise self.fail(f"loop variable {name} shadows an enclosing loop")
 
     def gemm(self, g: S.Gemm, env: dict[str, Interval], live: bool) -> None:
-        for operand, buffer, offset, ld in (("a", g.a, g.a_offset, g.lda),
-                                            ("b", g.b, g.b_offset, g.ldb),
-                                            ("c", g.c, g.c_offset, g.ldc)):
+        for extra in (g.bias, g.packed_b):     # sizes checked by the statement itself
+            if extra is not None:
+                self.buffer(extra, writing=False)
+        laid_out = [("a", g.a, g.a_offset, g.lda), ("b", g.b, g.b_offset, g.ldb),
+                    ("c", g.c, g.c_offset, g.ldc)]
+        if g.source is not None:         # the beta term's matrix, laid out as c
+            laid_out.append(("source", g.source, g.c_offset, g.ldc))
+        for operand, buffer, offset, ld in laid_out:
             self.buffer(buffer, writing=operand == "c")
             self.expr(offset, env, live)
             lo, hi = interval(offset, env)
-            rows, cols = g.rows_cols(operand)
+            rows, cols = g.rows_cols("c" if operand == "source" else operand)
             if not live or rows * cols == 0:
                 continue
             last = None if hi is None else hi + (rows - 1) * ld + cols - 1

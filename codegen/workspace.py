@@ -36,7 +36,7 @@ def _touched(stmt: loops.Stmt) -> set[str]:
         elif isinstance(node, loops.Check):
             names.update(node.cond.reads)
         elif isinstance(node, loops.Gemm):
-            names |= {node.a.name, node.b.name, node.c.name}
+            names |= {node.c.name, *(x.name for x in node.operands)}
             names.update(*(e.reads for e in (node.a_offset, node.b_offset, node.c_offset)))
     return names
 

@@ -1,7 +1,10 @@
 """Gemm statements -> LLVM IR: a call to BLAS sgemm/dgemm, to our own GEMM, or plain loops.
 
 Input: a ``loops.Gemm`` and the ``Emitter`` positioned where it runs. Output: IR that computes
-``C = alpha op(A) op(B) + beta C`` on row-major operands at element offsets.
+``C = alpha op(A) op(B) + beta C`` on row-major operands at element offsets, with the
+statement's epilogue (beta times a source matrix instead of C, a bias along the rows, a ReLU):
+in our GEMM's store; around a BLAS call or the plain loops, as a copy of the source into C
+before and a pass over C after (BLAS has no such epilogue).
 
 BLAS is reached through the symbols ``blas_sgemm``/``blas_dgemm``, which ``codegen.jit`` binds to
 SciPy's Cython BLAS capsules: the Fortran ABI, every argument by pointer (transa, transb, m, n,
@@ -19,6 +22,7 @@ from llvmlite import ir
 
 from codegen import loops
 from codegen.llvm.mathcore import declare
+from codegen.native import gemm as native_gemm
 from codegen.native.gemm import symbol as native_symbol
 
 if TYPE_CHECKING:
@@ -58,9 +62,12 @@ BLAS_SERIAL_FLOPS = 1 << 19
 
 def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
     """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
-    `nested`: it runs inside a parallel loop, whose threads already use every core."""
+    `nested`: it runs inside a parallel loop, whose threads already use every core. A product
+    whose B comes prepacked (a constant) runs on our GEMM under "auto" at every size: it skips
+    packing B, which BLAS redoes on every call."""
     flops = 2 * g.m * g.n * g.k
     return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and
+                              g.packed_b is None and
                               (flops >= BLAS_MIN_FLOPS or flops <= BLAS_SERIAL_FLOPS))
 
 
@@ -76,6 +83,8 @@ def row_product(g: loops.Gemm) -> bool:
 def call_blas(em: Emitter, g: loops.Gemm) -> None:
     if g.m * g.n == 0:
         return
+    if g.source is not None and g.beta != 0:
+        _over_c(em, g, lambda at, j: em.builder.load(at("source"), typ=FLOAT[g.c.dtype]))
     module, dtype = em.builder.module, g.c.dtype
     fn = declare(module, BLAS_SYMBOLS[dtype], ir.VoidType(), [ir.PointerType()] * 13)
 
@@ -101,6 +110,41 @@ def call_blas(em: Emitter, g: loops.Gemm) -> None:
             element(g.a, g.a_offset), int32(g.lda),
             scalar(g.beta), element(g.c, g.c_offset), int32(g.ldc)]
     em.builder.call(fn, args)
+    _finish(em, g)
+
+
+def _over_c(em: Emitter, g: loops.Gemm, value) -> None:
+    """C[i, j] = value(at, j) for every element, `at(name)` addressing [i, j] of C's layout
+    in "c" or "source"."""
+    b, t = em.builder, FLOAT[g.c.dtype]
+    offset, zero = em.value(g.c_offset), ir.Constant(I64, 0)
+    with em.counted_loop(zero, ir.Constant(I64, g.m), "gemm.i") as i:
+        with em.counted_loop(zero, ir.Constant(I64, g.n), "gemm.j") as j:
+            index = b.add(b.add(offset, b.mul(i, ir.Constant(I64, g.ldc), flags=("nuw", "nsw")),
+                                flags=("nuw", "nsw")), j, flags=("nuw", "nsw"))
+
+            def at(name: str, index=index) -> ir.Value:
+                buffer = g.source if name == "source" else g.c
+                return b.gep(em.pointers[buffer.name], [index], inbounds=True, source_etype=t)
+            b.store(value(at, j), at("c"))
+
+
+def _finish(em: Emitter, g: loops.Gemm) -> None:
+    """The bias and the ReLU, as a pass over C (after BLAS or the plain loops)."""
+    if g.bias is None and not g.relu:
+        return
+    b, t = em.builder, FLOAT[g.c.dtype]
+
+    def value(at, j) -> ir.Value:
+        v = b.load(at("c"), typ=t)
+        if g.bias is not None:
+            bias = b.gep(em.pointers[g.bias.name], [j], inbounds=True, source_etype=t)
+            v = b.fadd(v, b.load(bias, typ=t))
+        if g.relu:          # max(v, 0) as FMax: NaN stays NaN, -0 becomes 0
+            zero = ir.Constant(t, 0.0)
+            v = b.select(b.fcmp_unordered(">", v, zero), v, zero)
+        return v
+    _over_c(em, g, value)
 
 
 def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
@@ -110,7 +154,7 @@ def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
     module, dtype, t = em.builder.module, g.c.dtype, FLOAT[g.c.dtype]
     fn = declare(module, native_symbol(dtype, g.trans_a, g.trans_b), ir.VoidType(), [
         I64, I64, I64, ir.PointerType(), I64, ir.PointerType(), I64, ir.PointerType(), I64,
-        t, t, I64])
+        t, t, I64, ir.PointerType(), ir.PointerType(), I64])
 
     def element(buffer: loops.Buffer, offset: loops.Expr) -> ir.Value:
         return em.builder.gep(em.pointers[buffer.name], [em.value(offset)], source_etype=t)
@@ -118,11 +162,17 @@ def call_native(em: Emitter, g: loops.Gemm, threads: ir.Value) -> None:
     def integer(value: int) -> ir.Value:
         return ir.Constant(I64, value)
 
+    null = ir.Constant(ir.PointerType(), None)
+    zero = loops.lift(0, "i64")
+    b = element(g.packed_b, zero) if g.packed_b is not None else element(g.b, g.b_offset)
+    flags = (native_gemm.RELU if g.relu else 0) | \
+        (native_gemm.PACKED if g.packed_b is not None else 0)
     em.builder.call(fn, [integer(g.m), integer(g.n), integer(g.k),
-                         element(g.a, g.a_offset), integer(g.lda),
-                         element(g.b, g.b_offset), integer(g.ldb),
+                         element(g.a, g.a_offset), integer(g.lda), b, integer(g.ldb),
                          element(g.c, g.c_offset), integer(g.ldc),
-                         ir.Constant(t, g.alpha), ir.Constant(t, g.beta), threads])
+                         ir.Constant(t, g.alpha), ir.Constant(t, g.beta), threads,
+                         null if g.source is None else element(g.source, g.c_offset),
+                         null if g.bias is None else element(g.bias, zero), integer(flags)])
 
 
 def emit_loops(em: Emitter, g: loops.Gemm) -> None:
@@ -130,12 +180,13 @@ def emit_loops(em: Emitter, g: loops.Gemm) -> None:
         return
     b, t = em.builder, FLOAT[g.c.dtype]
     offsets = {"a": em.value(g.a_offset), "b": em.value(g.b_offset), "c": em.value(g.c_offset)}
+    offsets["source"] = offsets["c"]
 
     def element(operand: str, row: ir.Value, ld: int, column: ir.Value) -> ir.Value:
         scaled = b.mul(row, ir.Constant(I64, ld), flags=("nuw", "nsw"))
         index = b.add(b.add(offsets[operand], scaled, flags=("nuw", "nsw")), column,
                       flags=("nuw", "nsw"))
-        buffer = {"a": g.a, "b": g.b, "c": g.c}[operand]
+        buffer = {"a": g.a, "b": g.b, "c": g.c, "source": g.source}[operand]
         return b.gep(em.pointers[buffer.name], [index], inbounds=True, source_etype=t)
 
     def load(pointer: ir.Value) -> ir.Value:
@@ -146,8 +197,9 @@ def emit_loops(em: Emitter, g: loops.Gemm) -> None:
         with em.counted_loop(zero, ir.Constant(I64, g.n), "gemm.j") as j:
             c_ij = element("c", i, g.ldc, j)
             # beta == 0 does not read C (BLAS convention: uninitialized NaN must not leak).
+            d_ij = c_ij if g.source is None else element("source", i, g.ldc, j)
             scaled = ir.Constant(t, 0.0) if g.beta == 0 else b.fmul(ir.Constant(t, g.beta),
-                                                                      load(c_ij))
+                                                                      load(d_ij))
             b.store(scaled, c_ij)
         with em.counted_loop(zero, ir.Constant(I64, g.k), "gemm.k") as k:
             a_ik = load(element("a", k, g.lda, i) if g.trans_a else element("a", i, g.lda, k))
@@ -157,3 +209,4 @@ def emit_loops(em: Emitter, g: loops.Gemm) -> None:
                 b_kj = load(element("b", j, g.ldb, k) if g.trans_b else element("b", k, g.ldb, j))
                 c_ij = element("c", i, g.ldc, j)
                 b.store(b.fadd(load(c_ij), b.fmul(a_ik, b_kj)), c_ij)
+    _finish(em, g)

@@ -5,11 +5,19 @@ defining
 
     void graphnn_gemm_<f32|f64>_<nn|nt|tn|tt>(i64 m, i64 n, i64 k, ptr a, i64 lda,
                                                ptr b, i64 ldb, ptr c, i64 ldc,
-                                               T alpha, T beta, i64 threads)
+                                               T alpha, T beta, i64 threads,
+                                               ptr d, ptr bias, i64 flags)
 
-computing row-major C = alpha op(A) op(B) + beta C (beta == 0 never reads C), where the suffix
-says whether op transposes A and B; compiled once per process by codegen.jit like the parallel
-runtime (codegen.native.runtime). The IR is built with llvmlite's builder.
+computing row-major C = epilogue(alpha op(A) op(B) + beta D + bias) (beta == 0 never reads D),
+where the suffix says whether op transposes A and B. D is C when `d` is null, else a matrix laid
+out as C (leading dimension ldc): the SGD update w - lr g is one product writing straight into the
+output, never a pass over the gradient. `bias` (null: none) is a vector added along the rows
+(bias[j] to column j); flags bit 0 (RELU) clamps the result at 0 (NaN stays NaN), bit 1 (PACKED)
+says `b` holds op(B) already packed by `pack_b` (a constant operand packed once, at compile
+time, not on every call; ldb is then unused). The epilogue is applied as each tile of the last
+depth block is stored, so the result is written once. Compiled once per process by
+codegen.jit like the parallel runtime (codegen.native.runtime). The IR is built with
+llvmlite's builder.
 
 The scheme: depth blocks of at most KC (split evenly); for each, B[p:p+KC, :] is packed into
 column panels NR wide and A[:, p:p+KC] into row panels MR tall (zero-padded), in parallel, then
@@ -28,13 +36,21 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+import numpy as np
 from llvmlite import ir
 
 from codegen.native.runtime import MAX_THREADS
+from codegen.stmts import PACK_WIDTH
 
 I64, I32, I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
+RELU, PACKED = 1, 2          # bits of the flags argument
+# Prepacked B panels are PACK_WIDTH columns wide whatever the target's NR (which divides it):
+# the micro-kernel reads its NR columns of a panel row at a stride of PACK_WIDTH, so one packed
+# constant serves AVX2 and AVX-512 code alike and the plan that holds it stays target-free.
+# depth block per dtype, the same for every vector width (pack_b's layout depends on it)
+DEPTH_BLOCK = {"f32": 256, "f64": 192}
 
 
 @dataclass(frozen=True)
@@ -57,8 +73,33 @@ def blocking(dtype: str, vector_bits: int) -> Blocking:
     micro-panel in L1."""
     lanes = vector_bits // (32 if dtype == "f32" else 64)
     if vector_bits >= 512:
-        return Blocking(lanes, 12, 2, 256 if dtype == "f32" else 192, 96, 256)
-    return Blocking(lanes, 6, 2, 256 if dtype == "f32" else 192, 72, 256)
+        return Blocking(lanes, 12, 2, DEPTH_BLOCK[dtype], 96, 256)
+    return Blocking(lanes, 6, 2, DEPTH_BLOCK[dtype], 72, 256)
+
+
+def depth_blocks(k: int, dtype: str) -> list[tuple[int, int]]:
+    """(start, depth) of each depth block: ceil(k / KC) blocks of even size (784 = 4 x 196,
+    not 256 + 256 + 256 + 16), as the driver splits them."""
+    kc = DEPTH_BLOCK[dtype]
+    depth = -(-k // max(-(-k // kc), 1)) if k > 0 else 0
+    return [(p0, min(depth, k - p0)) for p0 in range(0, k, depth)] if k > 0 else []
+
+
+def pack_b(b: np.ndarray, dtype: str) -> np.ndarray:
+    """op(B), a (k, n) array, in the panel layout the GEMM reads with the PACKED flag: for
+    each depth block (p0, kc), panel P holds rows p0..p0+kc of columns P*W..P*W+W (W =
+    PACK_WIDTH, zero past n), row after row, at element p0 * n_padded + P * kc * W.
+
+    >>> pack_b(np.arange(6.0).reshape(2, 3), "f64")[:4].tolist()
+    [0.0, 1.0, 2.0, 0.0]
+    """
+    k, n = b.shape
+    panels = -(-n // PACK_WIDTH)
+    padded = np.zeros((k, panels * PACK_WIDTH), dtype=b.dtype)
+    padded[:, :n] = b
+    parts = [padded[p0:p0 + kc].reshape(kc, panels, PACK_WIDTH).transpose(1, 0, 2).ravel()
+             for p0, kc in depth_blocks(k, dtype)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=b.dtype)
 
 
 def clamp_threads(b: ir.IRBuilder, threads: ir.Value) -> ir.Value:
@@ -169,7 +210,9 @@ class _Builder:
 
 # the job a parallel item reads: slots of the args array the driver fills
 JOB = ("m", "n", "k", "a", "lda", "b", "ldb", "c", "ldc", "alpha", "beta", "p0", "kc", "bp",
-       "items_n", "nc", "ap", "panels_b", "shared_a")
+       "items_n", "nc", "ap", "panels_b", "shared_a", "d", "bias", "has_bias", "relu", "last",
+       "pw")
+POINTERS = ("a", "b", "c", "bp", "ap", "d", "bias")
 
 
 class _JobFunction(_Builder):
@@ -182,7 +225,7 @@ class _JobFunction(_Builder):
         super().__init__(gemm, function)
 
     def load_job(self) -> dict:
-        return {name: self.slot(name, PTR if name in ("a", "b", "c", "bp", "ap") else
+        return {name: self.slot(name, PTR if name in POINTERS else
                                 self.gemm.t if name in ("alpha", "beta") else I64)
                 for name in JOB}
 
@@ -214,8 +257,8 @@ class _Packer(_JobFunction):
         b, blk = self.b, self.gemm.block
         job = self.job = self.load_job()
         start, end = self.function.args[1], self.function.args[2]
-        split = job["panels_b"]
-        full_b = b.sdiv(job["n"], self.i64(blk.nr))
+        split = job["panels_b"]                 # 0 when B comes packed
+        full_b = self.min(b.sdiv(job["n"], self.i64(blk.nr)), split)
         with self.loop(start, self.min(end, full_b), name="pb.full") as panel:
             self.b_panel(panel, masked=False)
         with self.loop(self.max(start, full_b), self.min(end, split), name="pb.edge") as panel:
@@ -309,8 +352,10 @@ class _Item(_JobFunction):
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
         a_panel = self.element(job["ap"], b.mul(b.sdiv(i, self.i64(blk.mr)),
                                                 b.mul(job["kc"], self.i64(blk.mr))))
-        b_panel = self.element(job["bp"], b.mul(b.sdiv(j, self.i64(blk.nr)),
-                                                b.mul(job["kc"], self.i64(blk.nr))))
+        # panels pw columns wide (NR, or PACK_WIDTH when prepacked), rows pw apart
+        pw = job["pw"]
+        b_panel = self.element(job["bp"], b.add(b.mul(b.sdiv(j, pw), b.mul(job["kc"], pw)),
+                                                b.srem(j, pw)))
         before = b.block
         head = self.function.append_basic_block("kk.head")
         body = self.function.append_basic_block("kk.body")
@@ -326,12 +371,13 @@ class _Item(_JobFunction):
                 phi.add_incoming(zero, before)
         b.cbranch(b.icmp_signed("<", kk, job["kc"]), body, end)
         b.position_at_start(body)
-        b_row = self.element(b_panel, b.mul(kk, self.i64(blk.nr)))
+        b_row = self.element(b_panel, b.mul(kk, pw))
         vectors = []
         for v in range(blk.nv):
             load = b.load(self.as_vector(self.element(b_row, self.i64(v * blk.vector))),
                           typ=g.vec)
-            load.align = 64
+            # a prepacked constant is a NumPy array: aligned to its element, maybe no more
+            load.align = g.size
             vectors.append(load)
         a_row = self.element(a_panel, b.mul(kk, self.i64(blk.mr)))
         updated = []
@@ -365,20 +411,49 @@ class _Item(_JobFunction):
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
         alpha = self.splat(job["alpha"])
         beta = self.splat(job["beta"])
-        read_c = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
+        read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
         for r in range(blk.mr):
             row = b.add(b.mul(b.add(i, self.i64(r)), job["ldc"]), j)
             for v in range(blk.nv):
-                target = self.as_vector(self.element(job["c"], b.add(row, self.i64(
-                    v * blk.vector))))
+                at = b.add(row, self.i64(v * blk.vector))
                 scaled = b.fmul(alpha, acc[r][v])
-                with b.if_else(read_c) as (keep, overwrite):
-                    with keep:
-                        old = b.load(target, typ=g.vec)
-                        old.align = self.gemm.size
-                        b.store(b.call(g.fma, [beta, old, scaled]), target).align = g.size
-                    with overwrite:
-                        b.store(scaled, target).align = g.size
+                value = self.combine(scaled, read_d, lambda old, scaled=scaled: b.call(
+                    g.fma, [beta, old, scaled]), at, g.vec)
+                value = self.finish(value, b.add(j, self.i64(v * blk.vector)), g.vec)
+                b.store(value, self.as_vector(self.element(job["c"], at))).align = g.size
+
+    def combine(self, scaled, read_d, with_d, at, kind):
+        """alpha acc, or with_d(D[at]) when beta != 0 (D is not read otherwise)."""
+        b = self.b
+        with b.if_else(read_d) as (keep, overwrite):
+            with keep:
+                source = self.element(self.job["d"], at)
+                old = b.load(self.as_vector(source) if kind is self.gemm.vec else source,
+                             typ=kind)
+                old.align = self.gemm.size
+                kept, kept_block = with_d(old), b.block
+            with overwrite:
+                overwrite_block = b.block
+        value = b.phi(kind)
+        value.add_incoming(kept, kept_block)
+        value.add_incoming(scaled, overwrite_block)
+        return value
+
+    def finish(self, value, column, kind):
+        """The epilogue, in the last depth block: + bias[column...] and the ReLU (as the loop
+        IR's max(x, 0): NaN stays NaN, -0 becomes 0)."""
+        b, job, g = self.b, self.job, self.gemm
+        last = b.icmp_signed("!=", job["last"], self.i64(0))
+        add_bias = b.and_(last, b.icmp_signed("!=", job["has_bias"], self.i64(0)))
+        relu = b.and_(last, b.icmp_signed("!=", job["relu"], self.i64(0)))
+        # without a bias the load reads C's first row instead (always valid memory: column
+        # is below n) and its value is dropped
+        source = self.element(b.select(add_bias, job["bias"], job["c"]), column)
+        bias = b.load(self.as_vector(source) if kind is g.vec else source, typ=kind)
+        bias.align = g.size
+        value = b.select(add_bias, b.fadd(value, bias), value)
+        zero = ir.Constant(kind, [0.0] * g.block.vector if kind is g.vec else 0.0)
+        return b.select(relu, b.select(b.fcmp_unordered(">", value, zero), value, zero), value)
 
     def splat(self, scalar):
         b, g = self.b, self.gemm
@@ -392,19 +467,16 @@ class _Item(_JobFunction):
             for v in range(blk.nv):
                 slot = self.element(self.tile, self.i64(r * blk.nr + v * blk.vector))
                 b.store(acc[r][v], self.as_vector(slot)).align = 64
-        read_c = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
+        read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
         with self.loop(0, rows, name="wr") as r:
             with self.loop(0, columns, name="wc") as c:
                 value = b.load(self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)), c)),
                                typ=g.t)
-                target = self.element(job["c"], b.add(b.mul(b.add(i, r), job["ldc"]),
-                                                      b.add(j, c)))
+                at = b.add(b.mul(b.add(i, r), job["ldc"]), b.add(j, c))
                 scaled = b.fmul(job["alpha"], value)
-                with b.if_then(read_c):
-                    old = b.load(target, typ=g.t)
-                    b.store(b.fadd(scaled, b.fmul(job["beta"], old)), target)
-                with b.if_then(b.not_(read_c)):
-                    b.store(scaled, target)
+                value = self.combine(scaled, read_d, lambda old: b.fadd(
+                    scaled, b.fmul(job["beta"], old)), at, g.t)
+                b.store(self.finish(value, b.add(j, c), g.t), self.element(job["c"], at))
 
 
 class _Driver(_Builder):
@@ -414,14 +486,15 @@ class _Driver(_Builder):
                  trans_b: bool) -> None:
         t = gemm.t
         kind = ir.FunctionType(ir.VoidType(), [I64, I64, I64, PTR, I64, PTR, I64, PTR, I64,
-                                               t, t, I64])
+                                               t, t, I64, PTR, PTR, I64])
         name = symbol(gemm.dtype, trans_a, trans_b)
         super().__init__(gemm, ir.Function(gemm.module, kind, name))
         self.item, self.packer = item, packer
 
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
-        (m, n, k, a, lda, bm, ldb, c, ldc, alpha, beta, threads) = self.function.args
+        (m, n, k, a, lda, bm, ldb, c, ldc, alpha, beta, threads, d, bias,
+         flags) = self.function.args
         threads = clamp_threads(b, threads)
         nothing = b.or_(b.icmp_signed("<=", m, self.i64(0)), b.icmp_signed("<=", n,
                                                                             self.i64(0)))
@@ -431,10 +504,12 @@ class _Driver(_Builder):
         b.position_at_start(done)
         b.ret_void()
         b.position_at_start(work)
-        panels = self.ceil_div(n, self.i64(blk.nr))
+        packed = b.icmp_signed("!=", b.and_(flags, self.i64(PACKED)), self.i64(0))
+        # B's panels to pack per depth block: none when it comes packed
+        panels = b.select(packed, self.i64(0), self.ceil_div(n, self.i64(blk.nr)))
         panels_a = self.ceil_div(m, self.i64(blk.mr))
-        # 64-byte aligned (the micro-kernel's aligned vector loads): NR * KC * size and
-        # MR * KC * size are multiples of 64, as aligned_alloc requires of the size
+        # 64-byte aligned: NR * KC * size and MR * KC * size are multiples of 64, as
+        # aligned_alloc requires of the size (with B packed, a block of size 0 is allowed)
         bp = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
             panels, self.i64(blk.nr * blk.kc)), self.i64(g.size))])
         ap = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
@@ -449,9 +524,13 @@ class _Driver(_Builder):
         nc = self.min(self.i64(blk.nc), nc)
         items_n = self.ceil_div(n, nc)
         shared_a = b.zext(b.icmp_signed(">", items_n, self.i64(1)), I64)
+        null = ir.Constant(PTR, None)
+        has_bias = b.zext(b.icmp_unsigned("!=", bias, null), I64)
+        pw = b.select(packed, self.i64(PACK_WIDTH), self.i64(blk.nr))
         fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "b": bm, "ldb": ldb, "c": c,
-                 "ldc": ldc, "alpha": alpha, "items_n": items_n, "bp": bp, "nc": nc, "ap": ap,
-                 "panels_b": panels, "shared_a": shared_a}
+                 "ldc": ldc, "alpha": alpha, "items_n": items_n, "nc": nc, "ap": ap,
+                 "panels_b": panels, "shared_a": shared_a, "bias": bias, "has_bias": has_bias,
+                 "relu": b.and_(flags, self.i64(RELU)), "pw": pw}
         for name, value in fixed.items():
             self.store_slot(job, name, value)
         # depth blocks of even size (784 = 4 x 196, not 256 + 256 + 256 + 16); k == 0 still
@@ -465,8 +544,16 @@ class _Driver(_Builder):
                           self.min(depth, b.sub(k, p0)))
             first = b.icmp_signed("==", block, self.i64(0))
             self.store_slot(job, "beta", b.select(first, beta, ir.Constant(g.t, 1.0)))
+            # the first block adds beta D, the later ones the partial sum already in C
+            self.store_slot(job, "d", b.select(b.and_(first, b.icmp_unsigned(
+                "!=", d, null)), d, c))
+            self.store_slot(job, "last", b.zext(b.icmp_signed(
+                "==", block, b.sub(blocks, self.i64(1))), I64))
             self.store_slot(job, "p0", p0)
             self.store_slot(job, "kc", kc)
+            # prepacked: this block's panels start at row p0 of the padded matrix
+            self.store_slot(job, "bp", b.select(packed, self.element(bm, b.mul(
+                p0, b.mul(self.ceil_div(n, self.i64(PACK_WIDTH)), self.i64(PACK_WIDTH)))), bp))
             units = b.add(panels, b.mul(panels_a, shared_a))
             b.call(g.parallel, [self.packer, job, units, self.i64(1), threads])
             b.call(g.parallel, [self.item, job, b.mul(items_m, items_n), self.i64(1), threads])
