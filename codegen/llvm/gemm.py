@@ -62,13 +62,14 @@ BLAS_SERIAL_FLOPS = 1 << 19
 
 def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
     """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
-    `nested`: it runs inside a parallel loop, whose threads already use every core. A product
-    whose B comes prepacked (a constant) runs on our GEMM under "auto" at every size: it skips
-    packing B, which BLAS redoes on every call."""
+    `nested`: it runs inside a parallel loop, whose threads already use every core. Under
+    "auto" a product whose B comes prepacked (a constant) or that has an epilogue runs on our
+    GEMM at every size: it skips packing B, which BLAS redoes on every call, and stores the
+    epilogue's result once, where BLAS needs a copy of the source before and a pass after."""
     flops = 2 * g.m * g.n * g.k
-    return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and
-                              g.packed_b is None and
-                              (flops >= BLAS_MIN_FLOPS or flops <= BLAS_SERIAL_FLOPS))
+    plain = g.packed_b is None and g.source is None and g.bias is None and not g.relu
+    return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and plain
+                              and (flops >= BLAS_MIN_FLOPS or flops <= BLAS_SERIAL_FLOPS))
 
 
 def row_product(g: loops.Gemm) -> bool:

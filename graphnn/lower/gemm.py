@@ -3,6 +3,11 @@
 A matmul operand is "in memory" when it is a graph input, a constant array, a node with a
 buffer, a reshape of one (same bytes), or one with its last two axes swapped (the transpose
 flag of BLAS): so the G Bᵀ and Aᵀ G of a backward pass never copy a transposed matrix.
+
+A constant right operand (imported weights, params="constants") is also packed once, here,
+into the panels our GEMM reads (codegen.native.gemm.pack_b): a kernel input of its own that
+the Gemm names as `packed_b`, so no call re-packs it (onnxruntime's MLAS prepacks likewise).
+BLAS and the plain loops still read the constant itself, which stays a kernel input too.
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from codegen import loops
+from codegen.native.gemm import pack_b
+from codegen.stmts import packed_size
 from graphnn.ir import Node
 from graphnn.shapes import broadcast
 
@@ -53,6 +62,7 @@ class Operand:
 class GemmOperands:
     a: Operand
     b: Operand
+    packed_b: loops.Buffer | None = None     # b, a constant, packed once (see the docstring)
 
     @staticmethod
     def of(lowering, node: Node) -> GemmOperands | None:
@@ -65,8 +75,22 @@ class GemmOperands:
         b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
         if max(a_shape[-2:] + b_shape[-1:]) > GEMM_MAX_DIMENSION:
             return None         # computed by loops over 64-bit indices instead
+        packed = None
+        if lb[0].op == "constant" and len(b_shape) == 2 and a_shape[-2] > 1 and \
+                0 not in b_shape:
+            packed = lowering.packed_constant(lb[0], lb[1], b_shape)
         return GemmOperands(Operand(kept[la[0]], la[1], a_shape),
-                            Operand(kept[lb[0]], lb[1], b_shape))
+                            Operand(kept[lb[0]], lb[1], b_shape), packed)
+
+
+def packed_value(constant: Node, transposed: bool, shape: tuple[int, int]) -> np.ndarray:
+    """op(B) of a constant matmul operand of value shape `shape` (k, n), packed for
+    Gemm.packed_b: the stored matrix is (n, k) when `transposed`."""
+    k, n = shape
+    stored = np.reshape(constant.value, (n, k) if transposed else (k, n))
+    packed = pack_b(stored.T if transposed else stored, loops.normalize_dtype(constant.dtype))
+    assert packed.size == packed_size(k, n)
+    return packed
 
 
 def _leading(op: Operand) -> int:
@@ -89,7 +113,7 @@ def gemm_stage(c: loops.Buffer, operands: GemmOperands,
         return [] if c.size == 0 or accumulate else \
             [loops.loop_nest(c.shape, lambda *i: loops.store(c, i, 0))]
     common = dict(trans_a=a.transposed, trans_b=b.transposed, lda=_leading(a),
-                  ldb=_leading(b), ldc=n)
+                  ldb=_leading(b), ldc=n, packed_b=operands.packed_b)
     if not batch:
         return [loops.Gemm(c, a.buffer, b.buffer, m, n, k, beta=float(accumulate), **common)]
     assert not accumulate, "a sum of products accumulates 2-D products only"

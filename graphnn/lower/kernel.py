@@ -39,7 +39,9 @@ from graphnn.lower.gemm import (
     GemmOperands,
     batch_sum_stage,
     gemm_stage,
+    packed_value,
 )
+from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.storage import StoragePlan, reads
 from graphnn.options import CompileOptions
 
@@ -86,6 +88,7 @@ class Lowering:
         self.constants: list[np.ndarray] = []
         self.inline: dict[Node, loops.Expr] = {}     # group members visible in registers
         self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
+        self.packed: dict[tuple, loops.Buffer] = {}  # constant matmul operands, prepacked
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
@@ -227,6 +230,17 @@ class Lowering:
         for leaf, root in self.sum_of.items():
             self.buffers[leaf] = self.buffers[root]
         return ins, outs, temps
+
+    def packed_constant(self, node: Node, transposed: bool, shape: tuple[int, int]) \
+            -> loops.Buffer:
+        """A constant input holding `node` (a constant matrix operand) packed for our GEMM
+        (lower.gemm.packed_value), declared after every other constant; one per layout."""
+        key = (node, transposed, shape)
+        if key not in self.packed:
+            value = packed_value(node, transposed, shape)
+            self.packed[key] = loops.Buffer(f"c{len(self.constants)}", node.dtype, value.shape)
+            self.constants.append(value)
+        return self.packed[key]
 
     # -- stages --------------------------------------------------------------------------------
 
@@ -431,7 +445,8 @@ def lower(graph: Graph, name: str = "kernel", options: CompileOptions | None = N
                         CompileOptions() if options is None else options)
     computed = lowering.materialized() if computed_outputs else []
     ins, outs, temps = lowering.declare(computed)
-    body = lowering.stages(computed)
-    kernel = loops.Kernel(ascii_name(name), ins, outs, temps + lowering.scratches, body)
+    body, temps = fuse_epilogues(lowering.stages(computed), temps)
+    kernel = loops.Kernel(ascii_name(name), ins + list(lowering.packed.values()), outs,
+                          temps + lowering.scratches, body)
     return Lowered(kernel, tuple(graph.inputs), tuple(lowering.constants),
                    tuple(computed_outputs), tuple(outputs))
