@@ -34,6 +34,7 @@ from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.accumulate import batch_sums, product_sums
 from graphnn.lower.conv import conv_stage, worth_it
+from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import (
     GemmOperands,
@@ -41,7 +42,6 @@ from graphnn.lower.gemm import (
     gemm_stage,
     packed_value,
 )
-from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.storage import StoragePlan, reads
 from graphnn.options import CompileOptions
 
