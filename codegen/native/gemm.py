@@ -48,7 +48,8 @@ PARALLEL_FOR = "graphnn_parallel_for"
 RELU, PACKED = 1, 2          # bits of the flags argument
 # Prepacked B panels are PACK_WIDTH columns wide whatever the target's NR (which divides it):
 # the micro-kernel reads its NR columns of a panel row at a stride of PACK_WIDTH, so one packed
-# constant serves AVX2 and AVX-512 code alike and the plan that holds it stays target-free.
+# constant serves AVX2 and AVX-512 code alike and the plan that holds it stays target-free. (64
+# wide, an AVX-512 tile's B rows were 256 bytes apart and used half of L1's sets.)
 # depth block per dtype, the same for every vector width (pack_b's layout depends on it)
 DEPTH_BLOCK = {"f32": 256, "f64": 192}
 

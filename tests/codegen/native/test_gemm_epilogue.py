@@ -68,7 +68,7 @@ def test_native_epilogue_without_packing():
 
 @pytest.mark.parametrize("cpu", cpu_levels())
 def test_packed_layout_on_each_cpu_level(cpu):
-    # one packed constant for every target: panels wider than any register tile
+    # one packed constant for every target: panels as wide as the widest register tile
     _check("f32", 13, 70, 300, False, False, "native", cpu)
 
 
