@@ -40,6 +40,7 @@ from graphnn.lower.gemm import (
     batch_sum_stage,
     gemm_stage,
 )
+from graphnn.lower.pool import pool_stage
 from graphnn.lower.storage import StoragePlan, reads
 from graphnn.options import CompileOptions
 
@@ -347,6 +348,9 @@ class Lowering:
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
                 return stmts
+        stmts = pool_stage(self, node)      # windows tiling the input: passes along planes
+        if stmts is not None:
+            return stmts
         buffer = self.buffers[node]
         operands = [_Operand(self, i) for i in node.inputs]
         if node.opdef.lowering.pieces is not None:

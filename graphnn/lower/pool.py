@@ -1,0 +1,198 @@
+"""Pooling whose windows tile the input, lowered as passes along contiguous memory.
+
+Stage: lowering (called by lower.kernel for max_pool2d and max_pool2d_grad). Input: the node,
+its operands (buffers, or elementwise producers inlined into the first pass). Output: loop-IR
+statements, or None where the op's compute rule stays (overlapping windows, padding, an input
+the windows do not tile exactly).
+
+Why: the compute rule's loop runs along an output row, OW elements (14 after a 28x28 image):
+too short for a 16-lane vector, so LLVM unrolls it and vectorizes the loop around it with
+gathers and scatters (182 us for a 32x16x28x28 float32 input on AVX-512, where one pass of
+ReLU over it takes 35). Here every pass with arithmetic runs along a whole image plane, and
+the one pass along short rows is a copy, which LLVM turns into plain vector moves.
+
+With windows KH x KW tiling an H x W plane (stride = kernel, H = OH KH, W = OW KW), an input
+row is OW groups of KW neighbours, so in the plane's row-major order column group e (of row
+e // OW) starts at element KW e: reducing over q at KW e + q is a loop over e of interleaved
+loads. Then the rows: element e + p OW of the column-reduced plane is the same column group p
+rows below, so one more contiguous pass combines KH rows (at every row; the rows that start a
+window are the result), and a copy keeps every KH-th row:
+
+    max_pool2d:       cols[e] = max_q x[KW e + q];  rows[e] = max_p cols[e + p OW];
+                      out[oh, :] = rows[KH oh, :]
+    max_pool2d_grad:  top[h, :] = out[h // KH, :] (copy);  ties[e] = sum_q [x[KW e + q] = top[e]]
+                      count[e] = sum_p ties[e + p OW];  share = g / count[KH oh, :] (a copy,
+                      then one pass);  dx[KW e + q] = [x[KW e + q] = top[e]] share[h // KH]
+
+Each pass computes what the compute rule computes per element, in the same order within a
+window up to reassociation of max (order-free, NaN included) and of the tie count (small
+integers, exact), so results are identical: a window with NaN gives NaN, ties split evenly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codegen import loops
+from graphnn.ir import Node
+from graphnn.ops.pool import NO_PADDING
+
+Reader = Callable[[loops.Expr, loops.Expr], loops.Expr]   # (plane, offset) -> element
+
+
+def tiles(node: Node) -> bool:
+    """Whether the node is a pooling this module lowers: windows that tile its 4-D float
+    input exactly (stride = kernel, no padding, the height and width multiples of it)."""
+    if node.op not in _STAGES:
+        return False
+    x, attrs = node.inputs[0], node.attrs
+    (kh, kw), (_, _, height, width) = attrs["kernel"], x.shape
+    return tuple(attrs["stride"]) == (kh, kw) and attrs["padding"] == NO_PADDING and \
+        height % kh == 0 and width % kw == 0 and x.dtype in ("float32", "float64")
+
+
+def pool_stage(lowering, node: Node) -> list[loops.Stmt] | None:
+    """The passes computing `node` into its buffer (module docstring), or None where the
+    op's compute rule lowers it."""
+    if not tiles(node):
+        return None
+    return _STAGES[node.op](lowering, node)
+
+
+# -- reading operands plane by plane -------------------------------------------------------------
+
+
+def plane_reader(lowering, source: Node) -> Reader:
+    """read(plane, offset): element `offset` (row-major) of image plane `plane` (n C + c) of
+    a 4-D operand. A stored operand is read as its buffer's flat element; an inlined
+    elementwise producer (a bias and ReLU) is built at a symbolic (n, c, h, w), and each of
+    its loads at exactly that index (an operand of the same shape) becomes the flat load, so
+    the pass stays contiguous; anything else (a broadcast bias) keeps its own index."""
+    channels, height, width = source.shape[1], source.shape[2], source.shape[3]
+    size = height * width
+    buffer = lowering.buffer_of(source)
+    if buffer is not None:
+        return lambda plane, offset: buffer.flat[plane * size + offset]
+    h, w = loops.Var("%h"), loops.Var("%w")
+
+    def read(plane, offset):
+        n, c = plane // channels, plane % channels
+        value = lowering.element(source, (n, c, h, w))
+        value = _flat_loads(value, (n, c), source.shape, plane * size + offset)
+        # any other use of the row and column (an index computed from them) stays correct
+        return loops.substitute(value, {"%h": offset // width, "%w": offset % width})
+    return read
+
+
+def _flat_reader(lowering, source: Node) -> Callable[[loops.Expr], loops.Expr]:
+    """read(i): element i (row-major over the whole operand) of a 4-D operand."""
+    buffer = lowering.buffer_of(source)
+    if buffer is not None:
+        return lambda i: buffer.flat[i]
+    size = source.shape[2] * source.shape[3]
+    read = plane_reader(lowering, source)
+    return lambda i: read(i // size, i % size)
+
+
+def _flat_loads(value: loops.Expr, plane_index: tuple, shape: tuple, flat) -> loops.Expr:
+    """value with its loads buf[n, c, %h, %w] of buffers of `shape` read as buf.flat[flat]."""
+    memo: dict[int, loops.Node] = {}
+
+    def at_element(load: loops.Load) -> bool:
+        index = load.index
+        return load.buffer.shape == shape and len(index) == 4 and \
+            all(a is b for a, b in zip(index[:2], plane_index)) and \
+            [getattr(e, "name", None) for e in index[2:]] == ["%h", "%w"]
+
+    def rewrite(node: loops.Node) -> loops.Recursive:
+        if id(node) not in memo:
+            new = yield from loops.rebuild(node, rewrite)
+            if isinstance(new, loops.Load) and at_element(new):
+                new = new.buffer.flat[flat]
+            memo[id(node)] = new
+        return memo[id(node)]
+    return loops.iterate(rewrite(value))
+
+
+# -- passes ------------------------------------------------------------------------------------
+
+
+def _planes(lowering, planes: int, extent: int, body) -> loops.Stmt:
+    """for plane in 0..planes { for e in 0..extent { body(plane, e) } }, parallel over the
+    planes when there is enough work."""
+    parallel = planes > 1 and planes * extent >= lowering.options.parallel_elements
+    return loops.loop_nest((planes, extent), body, names=("plane", "e"), parallel=parallel)
+
+
+def _decimate(lowering, target: loops.Buffer, source: loops.Buffer, node: Node) -> loops.Stmt:
+    """target (pooled-shaped) = source (input-shaped) at each window's first element: a copy
+    along short rows, which LLVM vectorizes (it unrolls the row and packs its moves)."""
+    planes, height, width, kh, kw, ow = _geometry(node)
+    return _planes(lowering, planes * (height // kh), ow, lambda m, j: loops.store(
+        target, (m * ow + j,), source.flat[m * kh * width + j * kw]))
+
+
+def _spread(lowering, target: loops.Buffer, read: Callable, node: Node) -> loops.Stmt:
+    """target (input-shaped) = each element of `read` (pooled-shaped, flat index -> element)
+    over its window: a copy, window row by window row."""
+    planes, height, width, kh, kw, ow = _geometry(node)
+    return _planes(lowering, planes * (height // kh), kh * width, lambda m, k: loops.store(
+        target, (m * kh * width + k,), read(m * ow + k % width // kw)))
+
+
+def _geometry(node: Node) -> tuple[int, int, int, int, int, int]:
+    """planes (N C), the input's height and width, the window's height and width, the
+    output's width."""
+    x = node.inputs[0]
+    (kh, kw), (n, c, height, width) = node.attrs["kernel"], x.shape
+    return n * c, height, width, kh, kw, width // kw
+
+
+def _window_passes(lowering, node: Node, target: loops.Buffer, element: Callable,
+                   reduce: Callable) -> list[loops.Stmt]:
+    """target[d] = reduce over the window starting at input element d of element(p, d),
+    valid where a window starts (every d of a row but the last KW - 1, every row but the last
+    KH - 1): one contiguous pass over the KW columns from d, one over KH such rows."""
+    planes, height, width, kh, kw, _ = _geometry(node)
+    size = height * width
+    cols = lowering.scratch(target.dtype, (planes, size))
+    return [
+        _planes(lowering, planes, size - kw + 1, lambda p, d: loops.store(
+            cols, (p, d), reduce(kw, lambda q: element(p, d + q)))),
+        _planes(lowering, planes, size - (kh - 1) * width, lambda p, d: loops.store(
+            target, (p, d), reduce(kh, lambda r: cols[p, d + r * width]))),
+    ]
+
+
+def _max_pool2d_stage(lowering, node: Node) -> list[loops.Stmt]:
+    planes, height, width = _geometry(node)[:3]
+    read = plane_reader(lowering, node.inputs[0])
+    maxima = lowering.scratch(node.dtype, (planes, height * width))
+    return _window_passes(lowering, node, maxima, read, loops.reduce_max) + [
+        _decimate(lowering, lowering.buffer_of(node), maxima, node)]
+
+
+def _max_pool2d_grad_stage(lowering, node: Node) -> list[loops.Stmt]:
+    planes, height, width, kh, _, ow = _geometry(node)
+    dtype, size, pooled = node.dtype, height * width, planes * (height // kh) * ow
+    read_x = plane_reader(lowering, node.inputs[0])
+    read_out, read_g = (_flat_reader(lowering, i) for i in node.inputs[1:])
+    top = lowering.scratch(dtype, (planes, size))       # each element's window maximum
+    ties = lowering.scratch(dtype, (planes, size))      # then each element's share of g
+    shares = lowering.scratch(dtype, (pooled,))
+
+    def is_max(p, d):
+        return loops.cast(loops.eq(read_x(p, d), top[p, d]), dtype)
+    return [
+        _spread(lowering, top, read_out, node),
+        *_window_passes(lowering, node, ties, is_max, loops.reduce_sum),
+        _decimate(lowering, shares, ties, node),
+        loops.loop(pooled, lambda i: loops.store(shares, i, read_g(i) / shares[i]),
+                   parallel=pooled >= lowering.options.parallel_elements),
+        _spread(lowering, ties, lambda i: shares[i], node),
+        _planes(lowering, planes, size, lambda p, d: loops.store(
+            lowering.buffer_of(node), (p * size + d,), is_max(p, d) * ties[p, d])),
+    ]
+
+
+_STAGES = {"max_pool2d": _max_pool2d_stage, "max_pool2d_grad": _max_pool2d_grad_stage}
