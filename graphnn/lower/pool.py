@@ -64,24 +64,14 @@ def pool_stage(lowering, node: Node) -> list[loops.Stmt] | None:
 
 def plane_reader(lowering, source: Node) -> Reader:
     """read(plane, offset): element `offset` (row-major) of image plane `plane` (n C + c) of
-    a 4-D operand. A stored operand is read as its buffer's flat element; an inlined
-    elementwise producer (a bias and ReLU) is built at a symbolic (n, c, h, w), and each of
-    its loads at exactly that index (an operand of the same shape) becomes the flat load, so
-    the pass stays contiguous; anything else (a broadcast bias) keeps its own index."""
-    channels, height, width = source.shape[1], source.shape[2], source.shape[3]
-    size = height * width
+    a 4-D operand, as a flat load of its buffer or (an inlined elementwise producer: a bias
+    and ReLU) as `_element`."""
+    channels, size = source.shape[1], source.shape[2] * source.shape[3]
     buffer = lowering.buffer_of(source)
     if buffer is not None:
         return lambda plane, offset: buffer.flat[plane * size + offset]
-    h, w = loops.Var("%h"), loops.Var("%w")
-
-    def read(plane, offset):
-        n, c = plane // channels, plane % channels
-        value = lowering.element(source, (n, c, h, w))
-        value = _flat_loads(value, (n, c), source.shape, plane * size + offset)
-        # any other use of the row and column (an index computed from them) stays correct
-        return loops.substitute(value, {"%h": offset // width, "%w": offset % width})
-    return read
+    return lambda plane, offset: _element(lowering, source, plane // channels,
+                                          plane % channels, offset, plane * size + offset)
 
 
 def _flat_reader(lowering, source: Node) -> Callable[[loops.Expr], loops.Expr]:
@@ -89,9 +79,20 @@ def _flat_reader(lowering, source: Node) -> Callable[[loops.Expr], loops.Expr]:
     buffer = lowering.buffer_of(source)
     if buffer is not None:
         return lambda i: buffer.flat[i]
-    size = source.shape[2] * source.shape[3]
-    read = plane_reader(lowering, source)
-    return lambda i: read(i // size, i % size)
+    channels, size = source.shape[1], source.shape[2] * source.shape[3]
+    return lambda i: _element(lowering, source, i // (channels * size),
+                              i // size % channels, i % size, i)
+
+
+def _element(lowering, source: Node, n, c, offset, flat) -> loops.Expr:
+    """source[n, c, h, w] at `offset` = h W + w of its plane (`flat` over the whole array),
+    built by lowering at a symbolic (n, c, h, w); each of its loads at exactly that index (an
+    operand of the same shape) becomes a flat load, so a pass along the plane stays
+    contiguous. Any other use of h and w (a broadcast's index) reads them from the offset."""
+    h, w = loops.Var("%h"), loops.Var("%w")
+    value = _flat_loads(lowering.element(source, (n, c, h, w)), (n, c), source.shape, flat)
+    width = source.shape[3]
+    return loops.substitute(value, {"%h": offset // width, "%w": offset % width})
 
 
 def _flat_loads(value: loops.Expr, plane_index: tuple, shape: tuple, flat) -> loops.Expr:
@@ -136,8 +137,11 @@ def _spread(lowering, target: loops.Buffer, read: Callable, node: Node) -> loops
     """target (input-shaped) = each element of `read` (pooled-shaped, flat index -> element)
     over its window: a copy, window row by window row."""
     planes, height, width, kh, kw, ow = _geometry(node)
-    return _planes(lowering, planes * (height // kh), kh * width, lambda m, k: loops.store(
-        target, (m * kh * width + k,), read(m * ow + k % width // kw)))
+    rows = planes * (height // kh)
+    parallel = rows * kh * width >= lowering.options.parallel_elements
+    return loops.loop_nest((rows, kh, width), lambda m, r, w: loops.store(
+        target, ((m * kh + r) * width + w,), read(m * ow + w // kw)), names=("row", "r", "w"),
+        parallel=parallel)
 
 
 def _geometry(node: Node) -> tuple[int, int, int, int, int, int]:
