@@ -45,10 +45,15 @@ def tiles(node: Node) -> bool:
     input exactly (stride = kernel, no padding, the height and width multiples of it)."""
     if node.op not in _STAGES:
         return False
-    x, attrs = node.inputs[0], node.attrs
-    (kh, kw), (_, _, height, width) = attrs["kernel"], x.shape
+    attrs = node.attrs
+    (kh, kw), (_, _, height, width) = attrs["kernel"], _input_shape(node)
     return tuple(attrs["stride"]) == (kh, kw) and attrs["padding"] == NO_PADDING and \
-        height % kh == 0 and width % kw == 0 and x.dtype in ("float32", "float64")
+        height % kh == 0 and width % kw == 0 and node.dtype in ("float32", "float64")
+
+
+def _input_shape(node: Node) -> tuple[int, ...]:
+    """The shape of the pooling's input: its first operand's, or a gradient's own."""
+    return node.shape if node.op == "avg_pool2d_grad" else node.inputs[0].shape
 
 
 def pool_stage(lowering, node: Node) -> list[loops.Stmt] | None:
@@ -127,7 +132,8 @@ def _planes(lowering, planes: int, extent: int, body) -> loops.Stmt:
 
 def _decimate(lowering, target: loops.Buffer, source: loops.Buffer, node: Node) -> loops.Stmt:
     """target (pooled-shaped) = source (input-shaped) at each window's first element: a copy
-    along short rows, which LLVM vectorizes (it unrolls the row and packs its moves)."""
+    along short rows, which LLVM vectorizes (it unrolls the row and packs its moves; with
+    arithmetic in it, LLVM vectorizes the loop around the row instead, with gathers)."""
     planes, height, width, kh, kw, ow = _geometry(node)
     return _planes(lowering, planes * (height // kh), ow, lambda m, j: loops.store(
         target, (m * ow + j,), source.flat[m * kh * width + j * kw]))
@@ -147,14 +153,13 @@ def _spread(lowering, target: loops.Buffer, read: Callable, node: Node) -> loops
 def _geometry(node: Node) -> tuple[int, int, int, int, int, int]:
     """planes (N C), the input's height and width, the window's height and width, the
     output's width."""
-    x = node.inputs[0]
-    (kh, kw), (n, c, height, width) = node.attrs["kernel"], x.shape
+    (kh, kw), (n, c, height, width) = node.attrs["kernel"], _input_shape(node)
     return n * c, height, width, kh, kw, width // kw
 
 
 def _window_passes(lowering, node: Node, target: loops.Buffer, element: Callable,
-                   reduce: Callable) -> list[loops.Stmt]:
-    """target[d] = reduce over the window starting at input element d of element(p, d),
+                   reduce: Callable, finish: Callable = lambda v: v) -> list[loops.Stmt]:
+    """target[d] = finish(reduce over the window starting at input element d of element(p, d)),
     valid where a window starts (every d of a row but the last KW - 1, every row but the last
     KH - 1): one contiguous pass over the KW columns from d, one over KH such rows."""
     planes, height, width, kh, kw, _ = _geometry(node)
@@ -164,7 +169,7 @@ def _window_passes(lowering, node: Node, target: loops.Buffer, element: Callable
         _planes(lowering, planes, size - kw + 1, lambda p, d: loops.store(
             cols, (p, d), reduce(kw, lambda q: element(p, d + q)))),
         _planes(lowering, planes, size - (kh - 1) * width, lambda p, d: loops.store(
-            target, (p, d), reduce(kh, lambda r: cols[p, d + r * width]))),
+            target, (p, d), finish(reduce(kh, lambda r: cols[p, d + r * width])))),
     ]
 
 
@@ -199,4 +204,23 @@ def _max_pool2d_grad_stage(lowering, node: Node) -> list[loops.Stmt]:
     ]
 
 
-_STAGES = {"max_pool2d": _max_pool2d_stage, "max_pool2d_grad": _max_pool2d_grad_stage}
+def _avg_pool2d_stage(lowering, node: Node) -> list[loops.Stmt]:
+    # the window's sum in the compute rule's order (over q within each row, then the rows)
+    planes, height, width, kh, kw, _ = _geometry(node)
+    read = plane_reader(lowering, node.inputs[0])
+    sums = lowering.scratch(node.dtype, (planes, height * width))
+    area = float(kh * kw)
+    return _window_passes(lowering, node, sums, read, loops.reduce_sum, lambda v: v / area) + [
+        _decimate(lowering, lowering.buffer_of(node), sums, node)]
+
+
+def _avg_pool2d_grad_stage(lowering, node: Node) -> list[loops.Stmt]:
+    # each window's g / (KH KW) over its elements: one spreading copy
+    kh, kw = node.attrs["kernel"]
+    read = _flat_reader(lowering, node.inputs[0])
+    area = float(kh * kw)
+    return [_spread(lowering, lowering.buffer_of(node), lambda i: read(i) / area, node)]
+
+
+_STAGES = {"max_pool2d": _max_pool2d_stage, "max_pool2d_grad": _max_pool2d_grad_stage,
+           "avg_pool2d": _avg_pool2d_stage, "avg_pool2d_grad": _avg_pool2d_grad_stage}

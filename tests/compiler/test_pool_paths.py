@@ -1,6 +1,6 @@
-"""Max pooling whose windows tile the input, lowered as contiguous passes along image planes
-(graphnn/lower/pool.py), forward and gradient, against the NumPy reference: ties split, NaN
-propagates, an elementwise producer (bias + ReLU) is read inside the first pass."""
+"""Max and average pooling whose windows tile the input, lowered as contiguous passes along
+image planes (graphnn/lower/pool.py), forward and gradient, against the NumPy reference: ties
+split, NaN propagates, an elementwise producer (bias + ReLU) is read inside the first pass."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ TILED = [((2, 3, 8, 6), 2), ((2, 2, 6, 9), 3), ((1, 2, 4, 6), (2, 3)), ((3, 2, 4
 TILED_IDS = ["2x2", "3x3", "2x3", "1x2", "wide-rows"]
 
 
-def _step(shape, kernel, dtype, producer=lambda x: x):
+def _step(shape, kernel, dtype, producer=lambda x: x, pool=gn.max_pool2d):
     x = gn.input("x", shape=shape, dtype=dtype)
-    y = gn.max_pool2d(producer(x), kernel=kernel)
+    y = pool(producer(x), kernel=kernel)
     g = gn.input("g", shape=y.shape, dtype=dtype)
     return [y, gn.grad(gn.sum(y * g), [x])[0]], x, g
 
@@ -49,6 +49,15 @@ def test_tiled_max_pool_and_gradient(shape, kernel, dtype):
     loop_ir = _check(outputs, [x, g], _feed(shape, g.shape, dtype), 1e-6)
     # the passes, not the compute rule's loop over outputs reducing each window
     assert "max(r1 in" not in loop_ir and "== out0[" not in loop_ir
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,kernel", TILED, ids=TILED_IDS)
+def test_tiled_avg_pool_and_gradient(shape, kernel, dtype):
+    outputs, x, g = _step(shape, kernel, dtype, gn.relu, gn.avg_pool2d)
+    assert tiles(outputs[0])
+    loop_ir = _check(outputs, [x, g], _feed(shape, g.shape, dtype, seed=2), 1e-6)
+    assert "sum(r1 in" not in loop_ir      # not the compute rule's loop over outputs
 
 
 def test_nan_window_gives_nan_and_its_gradient_matches_the_reference():
@@ -88,7 +97,9 @@ def test_gradient_alone_with_an_inlined_upstream_gradient():
                          ids=["untiled", "overlapping", "padded"])
 def test_other_windows_keep_the_compute_rule(shape, attrs):
     x = gn.input("x", shape=shape)
-    y = gn.max_pool2d(x, **attrs)
-    g = gn.input("g", shape=y.shape)
-    assert not tiles(y)
-    _check([y, gn.grad(gn.sum(y * g), [x])[0]], [x, g], _feed(shape, g.shape, "float64"), 1e-12)
+    g = gn.input("g", shape=gn.max_pool2d(x, **attrs).shape)
+    for pool in (gn.max_pool2d, gn.avg_pool2d):
+        y = pool(x, **attrs)
+        assert not tiles(y)
+        _check([y, gn.grad(gn.sum(y * g), [x])[0]], [x, g], _feed(shape, g.shape, "float64"),
+               1e-12)
