@@ -103,3 +103,14 @@ def test_other_windows_keep_the_compute_rule(shape, attrs):
         assert not tiles(y)
         _check([y, gn.grad(gn.sum(y * g), [x])[0]], [x, g], _feed(shape, g.shape, "float64"),
                1e-12)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_average_pool_is_one_reduction_over_each_image(keepdims):
+    x = gn.input("x", shape=(2, 3, 4, 5), dtype="float32")
+    y = gn.global_avg_pool2d(x, keepdims=keepdims)
+    outputs = [y, gn.grad(gn.sum(y * y), [x])[0]]
+    feed = {"x": np.random.default_rng(4).normal(size=x.shape).astype(np.float32)}
+    loop_ir = _check(outputs, [x], feed, 1e-6)
+    # one sum along the image's 20 contiguous elements, not a nest of two reductions
+    assert "sum(r0 in 0..20:" in loop_ir and "sum(r1" not in loop_ir
