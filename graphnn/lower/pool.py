@@ -1,32 +1,35 @@
 """Pooling whose windows tile the input, lowered as passes along contiguous memory.
 
-Stage: lowering (called by lower.kernel for max_pool2d and max_pool2d_grad). Input: the node,
-its operands (buffers, or elementwise producers inlined into the first pass). Output: loop-IR
+Stage: lowering (lower.kernel calls `pool_stage` for max_pool2d, avg_pool2d and their
+gradients; lower.storage asks `tiles`). Input: the node, its operands (buffers, or a cheap
+elementwise producer, a bias and ReLU, read inside the first pass). Output: loop-IR
 statements, or None where the op's compute rule stays (overlapping windows, padding, an input
 the windows do not tile exactly).
 
 Why: the compute rule's loop runs along an output row, OW elements (14 after a 28x28 image):
 too short for a 16-lane vector, so LLVM unrolls it and vectorizes the loop around it with
-gathers and scatters (182 us for a 32x16x28x28 float32 input on AVX-512, where one pass of
-ReLU over it takes 35). Here every pass with arithmetic runs along a whole image plane, and
-the one pass along short rows is a copy, which LLVM turns into plain vector moves.
+gathers and scatters (182 us for a 32x16x28x28 float32 max pooling on AVX-512, where a ReLU
+pass over the same input takes 35). Here each pass with arithmetic runs along a whole image
+plane at unit stride, and the passes along short rows are copies, which LLVM unrolls and
+packs into vector moves. (A pass reading one scratch buffer at stride 2 and writing another
+stayed scalar: both live in the kernel's workspace, and LLVM's dependence analysis retries
+with run-time alias checks only for unit strides.)
 
-With windows KH x KW tiling an H x W plane (stride = kernel, H = OH KH, W = OW KW), an input
-row is OW groups of KW neighbours, so in the plane's row-major order column group e (of row
-e // OW) starts at element KW e: reducing over q at KW e + q is a loop over e of interleaved
-loads. Then the rows: element e + p OW of the column-reduced plane is the same column group p
-rows below, so one more contiguous pass combines KH rows (at every row; the rows that start a
-window are the result), and a copy keeps every KH-th row:
+With windows KH x KW tiling an H x W plane (stride = kernel, H = OH KH, W = OW KW), at input
+element d of a plane (row-major):
 
-    max_pool2d:       cols[e] = max_q x[KW e + q];  rows[e] = max_p cols[e + p OW];
-                      out[oh, :] = rows[KH oh, :]
-    max_pool2d_grad:  top[h, :] = out[h // KH, :] (copy);  ties[e] = sum_q [x[KW e + q] = top[e]]
-                      count[e] = sum_p ties[e + p OW];  share = g / count[KH oh, :] (a copy,
-                      then one pass);  dx[KW e + q] = [x[KW e + q] = top[e]] share[h // KH]
+    cols[d] = reduce_q x[d + q]          rows[d] = reduce_r cols[d + r W]
 
-Each pass computes what the compute rule computes per element, in the same order within a
-window up to reassociation of max (order-free, NaN included) and of the tie count (small
-integers, exact), so results are identical: a window with NaN gives NaN, ties split evenly.
+so rows[d] is the window's result wherever a window starts (row KH oh, column KW ow), and a
+copy keeps those. Max pooling reduces with max (avg: sum, then / KH KW). Its gradient:
+
+    top = out spread over each window (a copy);  ties = the same two passes summing
+    [x = top];  shares = g / ties at the window starts;  dx = [x = top] shares (spread)
+
+avg_pool2d_grad is one spreading copy of g / KH KW. Every pass computes what the compute
+rule computes, in the same order within a window (max is order-free, NaN included; the tie
+count is small integers, exact), so results are identical: a window with NaN gives NaN,
+ties split evenly.
 """
 
 from __future__ import annotations
