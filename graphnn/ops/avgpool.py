@@ -158,8 +158,8 @@ GLOBAL_AVG_POOL2D = register(OpDef(
     doc="""Global average pooling: the mean of each channel of NCHW input over its height
     and width, (N, C) (or (N, C, 1, 1) with keepdims, as ONNX's GlobalAveragePool).
 
-    A composite: drawn as one node, defined as the mean of each channel's image read as one
-    row of H W (`_global_expand`); its gradient is the expansion's, g / (H W) spread over
+    A composite: drawn as one node, defined as mean(reshape(x, (N, C, H W)), axis=2) (one
+    reduction along each image); its gradient is the expansion's, g / (H W) spread over
     each channel.
 
     >>> gn.evaluate(gn.global_avg_pool2d(np.arange(8.0).reshape(1, 2, 2, 2)))
