@@ -15,7 +15,7 @@ from graphnn.lower.pool import tiles
 # (input shape, kernel): square and rectangular windows, a window one row high, rows shorter
 # and longer than a vector
 TILED = [((2, 3, 8, 6), 2), ((2, 2, 6, 9), 3), ((1, 2, 4, 6), (2, 3)), ((3, 2, 4, 4), (1, 2)),
-         ((2, 2, 4, 40), 2)]
+         ((2, 2, 4, 40), 2)]      # (rows of 20 outputs: longer than a 16-lane vector)
 TILED_IDS = ["2x2", "3x3", "2x3", "1x2", "wide-rows"]
 
 
@@ -93,8 +93,9 @@ def test_gradient_alone_with_an_inlined_upstream_gradient():
 
 @pytest.mark.parametrize("shape,attrs", [((2, 2, 7, 7), {}), ((1, 2, 8, 8), {"stride": 1}),
                                          ((1, 2, 8, 8), {"kernel": 3, "stride": 2,
-                                                         "padding": 1})],
-                         ids=["untiled", "overlapping", "padded"])
+                                                         "padding": 1}),
+                                         ((1, 1, 2, 56), {})],
+                         ids=["untiled", "overlapping", "padded", "long-rows"])
 def test_other_windows_keep_the_compute_rule(shape, attrs):
     x = gn.input("x", shape=shape)
     g = gn.input("g", shape=gn.max_pool2d(x, **attrs).shape)
