@@ -42,6 +42,7 @@ from graphnn.lower.gemm import (
     gemm_stage,
     packed_value,
 )
+from graphnn.lower.pool import pool_stage
 from graphnn.lower.storage import StoragePlan, reads
 from graphnn.options import CompileOptions
 
@@ -361,6 +362,9 @@ class Lowering:
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
                 return stmts
+        stmts = pool_stage(self, node)      # windows tiling the input: passes along planes
+        if stmts is not None:
+            return stmts
         buffer = self.buffers[node]
         operands = [_Operand(self, i) for i in node.inputs]
         if node.opdef.lowering.pieces is not None:

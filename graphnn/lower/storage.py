@@ -21,6 +21,7 @@ from codegen.cost import EXPENSIVE, inline_cost
 from graphnn.ir import Node
 from graphnn.lower.accumulate import inner_adds
 from graphnn.lower.gemm import folds_batch, memory_of
+from graphnn.lower.pool import tiles
 from graphnn.options import CompileOptions
 
 # A node broadcast into a larger user is recomputed for every element of the user: from this
@@ -70,7 +71,10 @@ class StoragePlan:
                     # loops recomputing the view's index arithmetic for every term
                     if not memory_of(source, keep) and not is_constant(source):
                         keep.add(source)
-                elif not once and cost[source] > 0:
+                elif not once and cost[source] > 0 and not (
+                        tiles(node) and cost[source] < EXPENSIVE):
+                    # (pooling passes, lower.pool, read each element a few times: a cheap
+                    # producer, a bias and ReLU, is recomputed there, not stored)
                     keep.add(source)
         self._keep_shared(keep, cost, level)
         self._cap(keep)
@@ -193,5 +197,6 @@ class StoragePlan:
         return (node not in self.outputs and not node.opdef.lowering.gemm and not strided
                 and node.opdef.lowering.pieces is None
                 and node.opdef.lowering.checks is None
+                and not tiles(node)            # its passes (lower.pool) need a buffer
                 and len(users) == 1 and users[0].opdef.scalar is not None
                 and users[0].shape == node.shape)
