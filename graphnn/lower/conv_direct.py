@@ -14,7 +14,8 @@ wastes part of each register tile of the Gemm. Two forms:
   store per output, the sum over (c, p, q) in it.
 - `blocked` (stride 1, deep): the outputs start at zero and, for each input channel c, every
   output row accumulates c's KH KW taps for two output channels at once, which share the
-  loads of the input rows (more channels per body spill the broadcast weights; measured).
+  loads of the input rows (more channels per body spill the broadcast weights; measured),
+  the taps summed as a written-out tree of additions (`Direct.taps_tree`).
 
 A transposed convolution (conv2d_grad_input at stride 1) is the convolution of g with the
 weights flipped and their in and out channels swapped, padded by the kernel's span minus the
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen import loops
-from graphnn.lower.conv_common import Geometry, Images, padded_copy, times
+from graphnn.lower.conv_common import Geometry, Images, offset, padded_copy, times
 
 # output channels per loop body of `blocked`: two, measured best on AVX-512 (four spill)
 _BLOCK = 2
@@ -106,6 +107,20 @@ class Direct:
             self.taps[2], lambda q: xp[slot, channel, times(i, sh) + times(p, dh),
                                        times(j, sw) + times(q, dw)] * self.weight(o, c, p, q)))
 
+    def taps_tree(self, xp, slot, o, c, i, j) -> loops.Expr:
+        """taps_sum as a balanced tree of additions of the KH KW products, written out: a
+        Reduce starts its sum at 0.0, and LLVM keeps those additions of zero (dropping them
+        would need no-signed-zeros), six of the 26 additions per two channels' 3x3 taps."""
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        channel = self.base(o) + c if self.groups > 1 else c
+        terms = [xp[slot, channel, offset(times(i, sh), p * dh), offset(times(j, sw), q * dw)] *
+                 self.weight(o, c, p, q)
+                 for p in range(self.taps[1]) for q in range(self.taps[2])]
+        while len(terms) > 1:
+            terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                     for k in range(0, len(terms), 2)]
+        return terms[0]
+
 
 def shallow(lowering, conv: Direct) -> list[loops.Stmt]:
     """One store per output, summing its (c, p, q) terms (the compute rule's order)."""
@@ -134,7 +149,7 @@ def blocked(lowering, conv: Direct) -> list[loops.Stmt]:
 
             def row(c, i, j):      # the block's channels are in one group: base(first)
                 return [loops.accumulate(conv.out, (n, first + r, i, j),
-                                         conv.taps_sum(xp, slot, first + r, c, i, j))
+                                         conv.taps_tree(xp, slot, first + r, c, i, j))
                         for r in range(_BLOCK)]
             return [zero, loops.loop_nest((conv.taps[0], oh, ow), row, names=("c", "i", "j"))]
         return [*conv.fill(xp, n, slot), loops.loop(channels_out // _BLOCK, outputs, name="ob")]
