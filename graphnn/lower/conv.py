@@ -209,23 +209,27 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     if node in lowering.epilogues:
         def finish(value, n, o):
             return lowering.finish(node, value, n, o)
+    deep = _deep(node, lowering.options)
     if lowering.options.conv_direct:
-        stmts = _direct(lowering, form, out, first, second, geometry, finish)
+        stmts = _direct(lowering, form, out, first, second, geometry, finish, deep)
         if stmts is not None:
             return stmts
-    if not _deep(node, lowering.options):
+    if not deep:
         return None
     if form == "conv2d":
         return _forward(lowering, out, first, second, geometry, finish)
     return _inputs(lowering, out, first, second, geometry)
 
 
-def _direct(lowering, form: str, out, first, second, geometry: Geometry,
-            finish=None) -> list[loops.Stmt] | None:
+def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=None,
+            deep: bool = True) -> list[loops.Stmt] | None:
     """A conv2d or conv2d_grad_input as direct loops (graphnn/lower/conv_direct.py) where
     they beat the other lowerings: shallow ones (each output sums fewer than conv_min_depth
-    terms) that the compute rule would read with bounds checks, and deep ones at stride 1
-    with rows that fill vectors."""
+    terms) that the compute rule would read with bounds checks, deep ones at stride 1 in
+    blocks of output channels, and the rest that im2col + Gemm would not take (not `deep`:
+    a transposed convolution back to one input channel sums 9 taps of each of few output
+    channels' gradients, and took the compute rule's checked loads, 1.8 ms of the conv
+    benchmark's small case)."""
     if form == "conv2d":
         conv = conv_direct.Direct.forward(out, first, second, geometry)
     else:
@@ -236,7 +240,9 @@ def _direct(lowering, form: str, out, first, second, geometry: Geometry,
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
         return conv_direct.shallow(lowering, conv, finish) if checked else None
-    return conv_direct.blocked(lowering, conv, finish) if conv.blockable() else None
+    if conv.blockable():
+        return conv_direct.blocked(lowering, conv, finish)
+    return None if deep else conv_direct.shallow(lowering, conv, finish)
 
 
 def _forward(lowering, out, x, w, geometry: Geometry, finish=None) -> list[loops.Stmt]:

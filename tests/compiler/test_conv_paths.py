@@ -119,3 +119,19 @@ def test_max_pool_gradient_with_ties(size):
     feed = {"x": rng.integers(0, 3, size=x.shape).astype(float), "g": rng.normal(size=y.shape)}
     for got, want in zip(compile(outputs, [x, g])(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_input_gradient_to_one_channel_takes_the_padded_loops():
+    # conv2d_grad_input back to one input channel from 8 output channels sums 8 terms of 9
+    # taps: too shallow for im2col + Gemm, and not in blocks of two channels; the padded
+    # direct loops take it (the compute rule's bounds-checked loads, select(...), were 7x
+    # slower in the conv benchmark's small case)
+    x = gn.input("x", shape=(2, 1, 9, 14))
+    w = gn.input("w", shape=(8, 1, 3, 3))
+    g = gn.input("g", shape=(2, 8, 9, 14))
+    (dx,) = gn.grad(gn.sum(gn.conv2d(x, w, padding=1) * g), [x])
+    compiled = compile(dx, [x, w, g])
+    assert "select(" not in compiled.loop_ir
+    rng = np.random.default_rng(5)
+    feed = {n.name: rng.normal(size=n.shape) for n in (x, w, g)}
+    np.testing.assert_allclose(compiled(**feed), gn.evaluate(dx, feed), rtol=1e-12, atol=1e-12)
