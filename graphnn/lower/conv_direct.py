@@ -6,16 +6,23 @@ Stage: lowering (graph -> loop IR). Both compute, for image n,
 
 over a scratch copy of the image with its padding written as zeros, so the loops read it
 without a bounds check and LLVM vectorizes them along the output row j (the KH KW taps
-unrolled, each a fused multiply-add). The compute rule's clamped and masked loads do not
+unrolled, a multiply and an add each). The compute rule's clamped and masked loads do not
 vectorize, and im2col + Gemm writes KH KW copies of the image and, with few output channels,
 wastes part of each register tile of the Gemm. Two forms:
 
 - `shallow` (each output sums few terms: a depthwise convolution, one input channel): one
   store per output, the sum over (c, p, q) in it.
-- `blocked` (stride 1, deep): the outputs start at zero and, for each input channel c, every
-  output row accumulates c's KH KW taps for two output channels at once, which share the
-  loads of the input rows (more channels per body spill the broadcast weights; measured),
-  the taps summed as a written-out tree of additions (`Direct.taps_tree`).
+- `blocked` (deep): the outputs start at zero and, for each input channel c, every output
+  row accumulates c's KH KW taps for two output channels at once, which share the loads of
+  the input rows (more channels per body spill the broadcast weights; measured), the taps
+  summed as a written-out tree of additions (`Direct.taps_sum`).
+
+Rows that are not whole vectors (14 or 28 outputs) run along the flattened padded image
+instead (`Direct.flat`): one long vectorized loop per channel, the few positions past each
+row's end computed and dropped. A strided convolution whose stride divides the image reads
+the copy split into its stride phases (`Direct.padded`), where every tap is a stride-1 read.
+A conv2d's epilogue (its bias add and ReLU, graphnn/lower/conv.py `epilogues`) is applied
+per block of channels while they are in cache (`finish`).
 
 A transposed convolution (conv2d_grad_input at stride 1) is the convolution of g with the
 weights flipped and their in and out channels swapped, padded by the kernel's span minus the
@@ -80,22 +87,62 @@ class Direct:
         return self.out.shape[1] // self.groups
 
     def blockable(self) -> bool:
-        """Whether `blocked` suits: stride 1 (a strided row is a gather), rows that fill a
-        vector, more than one tap, whole blocks of output channels per group."""
-        return self.stride == (1, 1) and self.out.shape[2] * self.out.shape[3] >= MIN_ROW and \
-            self.taps[1] * self.taps[2] > 1 and self.per_group % _BLOCK == 0
+        """Whether `blocked` suits: outputs that fill a vector, more than one tap, whole
+        blocks of output channels per group."""
+        return self.out.shape[2] * self.out.shape[3] >= MIN_ROW and \
+            self.taps[1] * self.taps[2] > 1 and self.per_group % _BLOCK == 0 and \
+            (self.stride == (1, 1) or self.phased)
+
+    @property
+    def phased(self) -> bool:
+        """Whether the padded copy is split into phases (`padded`): when strided and the
+        stride divides the image's height and width (whole rows and columns of phases,
+        `_phase_copy`); other strided convolutions read the copy at the stride."""
+        return self.stride != (1, 1) and self.source.shape[2] % self.stride[0] == 0 and \
+            self.source.shape[3] % self.stride[1] == 0
 
     def padded(self, lowering) -> tuple[Images, loops.Buffer]:
+        """The scratch of the zero-padded images: (C, Hp, Wp) per image at stride 1; at
+        stride (sh, sw) its sh sw phases, (C sh sw, Hp / sh, Wp / sw), phase (a, b) of
+        channel c holding xpad[c, sh u + a, sw v + b] at (u, v), so every tap reads a phase
+        at stride 1 (rows of contiguous loads instead of gathers)."""
         (top, bottom), (left, right) = self.padding
+        (sh, sw) = self.stride if self.phased else (1, 1)
         channels, height, width = self.source.shape[1:]
         extra = 1 if self.flat else 0   # a zero row under the image: the flat reads of the
         #                                 last rows' dropped positions stay inside the copy
-        images = Images(lowering, self.out.shape[0], self.out.dtype,
-                        [(channels, height + top + bottom + extra, width + left + right)])
+        shape = (channels * sh * sw, -(-(height + top + bottom) // sh) + extra,
+                 -(-(width + left + right) // sw))
+        images = Images(lowering, self.out.shape[0], self.out.dtype, [shape])
         return images, images.buffers[0]
 
     def fill(self, xp: loops.Buffer, n, slot) -> list[loops.Stmt]:
-        return padded_copy(xp, self.source, n, slot, self.padding)
+        if not self.phased:
+            return padded_copy(xp, self.source, n, slot, self.padding)
+        steps = [loops.loop_nest(xp.shape[1:], lambda c, h, v: loops.store(
+            xp, (slot, c, h, v), 0.0), names=("c", "h", "w"))]
+        steps.append(self._phase_copy(xp, n, slot))
+        return steps
+
+    def _phase_copy(self, xp, n, slot) -> loops.Stmt:
+        """The image into its phases: source rows and columns taken sh and sw at a time,
+        (sh kr + er, sw k + e) into phase ((er + top) % sh, (e + left) % sw) at
+        (kr + (er + top) // sh, k + (e + left) // sw): sh sw stores per body, whose loads
+        are one interleaved group LLVM reads with whole vectors (one nest per phase, reading
+        the source at stride sw, was unrolled along rows of 16 and vectorized across them
+        with gathers and scatters: the strided 3x3 took 2x longer)."""
+        (sh, sw), ((top, _), (left, _)) = self.stride, self.padding
+        channels, height, width = self.source.shape[1:]
+
+        def body(c, kr, k):
+            return [loops.store(xp, (slot, offset(times(c, sh * sw), (er + top) % sh * sw +
+                                                  (e + left) % sw),
+                                     offset(kr, (er + top) // sh), offset(k, (e + left) // sw)),
+                                self.source[n, c, offset(times(kr, sh), er),
+                                            offset(times(k, sw), e)])
+                    for er in range(sh) for e in range(sw)]
+        return loops.loop_nest((channels, height // sh, width // sw), body,
+                               names=("c", "u", "v"))
 
     def base(self, o) -> loops.Expr | int:
         """The first input channel of output channel o's group."""
@@ -108,19 +155,25 @@ class Direct:
         part of each row in narrow vectors or scalars). Output (i, j) is then position
         f = i Wp + j of the padded width Wp, and tap (p, q) reads f + p dh Wp + q dw; the
         Wp - OW positions per row past the output are computed and dropped."""
-        return self.stride == (1, 1) and self.out.shape[3] % MIN_ROW != 0
+        return self.out.shape[3] % MIN_ROW != 0 and (self.stride == (1, 1) or self.phased)
 
     def reader(self, xp: loops.Buffer, slot, i, j=None) -> Callable:
         """read(channel, p, q): the input under tap (p, q) of output (i, j), or of flat
         position i when `flat`."""
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        if j is not None:
+        if self.stride != (1, 1) and not self.phased:       # rows read at the stride
             return lambda channel, p, q: xp[slot, channel, offset(times(i, sh), p * dh),
                                             offset(times(j, sw), q * dw)]
+
+        def phase(channel, p, q):   # the channel of xp holding tap (p, q)'s phase
+            return offset(times(channel, sh * sw), (p * dh % sh) * sw + q * dw % sw)
+        if j is not None:
+            return lambda channel, p, q: xp[slot, phase(channel, p, q),
+                                            offset(i, p * dh // sh), offset(j, q * dw // sw)]
         plane, width = xp.shape[2] * xp.shape[3], xp.shape[3]
         return lambda channel, p, q: xp.flat[offset(times(slot, xp.size // xp.shape[0]),
-                                                    times(channel, plane), i,
-                                                    p * dh * width + q * dw)]
+                                                    times(phase(channel, p, q), plane), i,
+                                                    p * dh // sh * width + q * dw // sw)]
 
     def taps_sum(self, read, o, c) -> loops.Expr:
         """sum over (p, q) of read(base(o) + c, p, q) W(o, c, p, q), written out as a balanced

@@ -29,17 +29,23 @@ IDS = ["pad1", "stride2", "valid", "stride3", "dilation2", "groups2", "depthwise
 
 
 # rows of 16 or more outputs at stride 1: the padded direct loops take conv2d and
-# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time
+# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time;
+# strided with even images, conv2d reads the copy split into phases (rows of 16 outputs, 17,
+# and 5, along the flattened phases)
 WIDE = [((2, 4, 5, 17), (6, 4, 3, 3), {"padding": 1}),
         ((1, 4, 4, 18), (4, 2, 3, 3), {"groups": 2, "padding": ((0, 2), (2, 1))}),
         ((1, 2, 6, 20), (2, 2, 2, 3), {"dilation": (1, 2)}),
         ((2, 4, 5, 16), (4, 1, 3, 3), {"groups": 4, "padding": 1}),
-        ((1, 2, 3, 16), (3, 2, 1, 5), {"padding": (1, 2)})]
+        ((1, 2, 3, 16), (3, 2, 1, 5), {"padding": (1, 2)}),
+        ((2, 3, 8, 32), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+        ((1, 2, 12, 36), (4, 2, 3, 3), {"stride": 2, "dilation": 2, "padding": ((2, 1), (2, 3))}),
+        ((2, 3, 8, 10), (4, 3, 3, 3), {"stride": 2, "padding": 1})]
 # how many loop nests of each direct form (blocked: a loop over blocks of output channels,
 # "ob"; shallow: a loop over output channels, "o") the padded path runs, forward and input
 # gradient
-WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1)]
-WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding"]
+WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1), (1, 0), (1, 0), (1, 0)]
+WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding",
+            "strided-phases", "strided-dilated-phases", "strided-flat-phases"]
 
 
 def _paths(path: str) -> CompileOptions:
