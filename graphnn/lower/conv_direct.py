@@ -39,7 +39,8 @@ from graphnn.lower.conv_common import Geometry, Images, finished, offset, padded
 
 # output channels per loop body of `blocked`: two, measured best on AVX-512 (four spill)
 _BLOCK = 2
-# `blocked` needs rows at least this long to fill vectors (16 floats are one AVX-512 register)
+# rows whose length is a multiple of this fill whole vectors (16 floats are one AVX-512
+# register, two AVX2 ones); other rows run along the flattened padded image (`Direct.flat`)
 MIN_ROW = 16
 
 
