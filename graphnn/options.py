@@ -65,7 +65,7 @@ class CompileOptions:
     conv_min_depth: int = 16
     # direct loops over a zero-padded copy of each image (graphnn/lower/conv_direct.py) for
     # the convolutions they run faster than im2col + Gemm or the compute rule's checked loads:
-    # shallow padded ones, and stride-1 ones with output rows of 16 or more
+    # shallow padded ones, and deep ones at stride 1 or a stride dividing the image
     conv_direct: bool = True
     # bytes of scratch under which a convolution's images run in parallel, a slot per core
     conv_parallel_scratch: int = 64 << 20

@@ -53,14 +53,16 @@ def test_the_environment_is_read_when_options_are_made(monkeypatch):
 
 
 def test_the_function_keeps_its_options_for_every_batch_size():
-    # conv_min_depth beyond any convolution: the direct loops, in the declared specialization
-    # and in one made later for another batch size
-    options = CompileOptions(conv_min_depth=10**9)
+    # conv_min_depth beyond any convolution: the compute rule's direct loops, in the declared
+    # specialization and in one made later for another batch size (the padded direct loops
+    # off, which would take this convolution at any depth: graphnn/lower/conv.py)
+    options = CompileOptions(conv_min_depth=10**9, conv_direct=False)
     x = gn.input("x", shape=(2, 3, 6, 6))
     w = gn.input("w", shape=(4, 3, 3, 3))
     f = gn.compile(gn.sum(gn.conv2d(x, w)), [x, w], options=options)
     assert f.options is options
-    assert "gemm" not in f.loop_ir and "gemm" in gn.compile(gn.sum(gn.conv2d(x, w))).loop_ir
+    im2col = gn.compile(gn.sum(gn.conv2d(x, w)), options=CompileOptions(conv_direct=False))
+    assert "gemm" not in f.loop_ir and "gemm" in im2col.loop_ir
     rng = np.random.default_rng(0)
     xv, wv = rng.normal(size=(5, 3, 6, 6)), rng.normal(size=(4, 3, 3, 3))
     want = gn.evaluate(gn.sum(gn.conv2d(gn.input("x", shape=xv.shape), w)), {"x": xv, "w": wv})

@@ -24,7 +24,7 @@ import math
 from codegen import loops
 from graphnn.ir import Node
 from graphnn.lower import conv_direct
-from graphnn.lower.conv_common import Geometry, Images, offset, padded_copy, times
+from graphnn.lower.conv_common import Geometry, Images, finished, offset, padded_copy, times
 from graphnn.ops.common import clamped, when, window_load
 from graphnn.options import CompileOptions
 
@@ -48,6 +48,55 @@ def worth_it(node: Node, options: CompileOptions) -> bool:
             groups == 1 or per_group * x.shape[1] // groups * math.prod(node.shape[2:]) >=
             options.conv_min_depth)
     return options.conv_direct or _deep(node, options)
+
+
+def epilogues(computed: list[Node], users: dict[Node, list[Node]],
+              outputs: list[Node]) -> dict[Node, Node]:
+    """conv2d -> the node whose buffer it writes, computing that node's elementwise chain
+    (the bias add and ReLU after an imported Conv) as each output is finished, while the
+    image is in cache, instead of a pass over the whole activation afterwards.
+
+    A chain qualifies when the convolution and each member up to the last have one user, the
+    next member, elementwise and of the same shape; the members before the last get no
+    buffer; and the members' other operands are the same along rows and columns (a bias per
+    channel, a scalar: the epilogue is then computed per image and channel, in any loop
+    order) and need nothing computed after the convolution."""
+    position = {node: k for k, node in enumerate(computed)}
+    fused = {}
+    for node in computed:
+        if node.op != "conv2d" or node in outputs:
+            continue
+        chain, last = [], node
+        while len(users[last]) == 1 and _elementwise(users[last][0], node.shape) and \
+                (last is node or last not in position):
+            last = users[last][0]
+            chain.append(last)
+        others = [operand for member in chain for operand in member.inputs
+                  if operand not in chain and operand is not node]
+        if chain and last in position and all(
+                operand.shape[-2:] in ((), (1,), (1, 1)) and
+                _ready(operand, position, position[node]) for operand in others):
+            fused[node] = last
+    return fused
+
+
+def _elementwise(node: Node, shape: tuple[int, ...]) -> bool:
+    return node.opdef.scalar is not None and node.opdef.indexing is None and \
+        node.shape == shape
+
+
+def _ready(operand: Node, position: dict[Node, int], before: int) -> bool:
+    """Whether every computed node operand depends on is computed before position `before`."""
+    stack, seen = [operand], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if position.get(node, -1) >= before:
+            return False
+        stack.extend(node.inputs)
+    return True
 
 
 def _deep(node: Node, options: CompileOptions) -> bool:
@@ -156,23 +205,31 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     form = node.opdef.lowering.gemm
     if form == "conv2d_grad_weight":
         return _weights(lowering, out, first, second, geometry)
+    finish = None
+    if node in lowering.epilogues:
+        def finish(value, n, o):
+            return lowering.finish(node, value, n, o)
+    deep = _deep(node, lowering.options)
     if lowering.options.conv_direct:
-        stmts = _direct(lowering, form, out, first, second, geometry)
+        stmts = _direct(lowering, form, out, first, second, geometry, finish, deep)
         if stmts is not None:
             return stmts
-    if not _deep(node, lowering.options):
+    if not deep:
         return None
     if form == "conv2d":
-        return _forward(lowering, out, first, second, geometry)
+        return _forward(lowering, out, first, second, geometry, finish)
     return _inputs(lowering, out, first, second, geometry)
 
 
-def _direct(lowering, form: str, out, first, second,
-            geometry: Geometry) -> list[loops.Stmt] | None:
+def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=None,
+            deep: bool = True) -> list[loops.Stmt] | None:
     """A conv2d or conv2d_grad_input as direct loops (graphnn/lower/conv_direct.py) where
     they beat the other lowerings: shallow ones (each output sums fewer than conv_min_depth
-    terms) that the compute rule would read with bounds checks, and deep ones at stride 1
-    with rows that fill vectors."""
+    terms) that the compute rule would read with bounds checks, deep ones at stride 1 in
+    blocks of output channels, and the rest that im2col + Gemm would not take (not `deep`:
+    a transposed convolution back to one input channel sums 9 taps of each of few output
+    channels' gradients, and took the compute rule's checked loads, 1.8 ms of the conv
+    benchmark's small case)."""
     if form == "conv2d":
         conv = conv_direct.Direct.forward(out, first, second, geometry)
     else:
@@ -182,13 +239,16 @@ def _direct(lowering, form: str, out, first, second,
     if math.prod(conv.taps) < lowering.options.conv_min_depth:
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
-        return conv_direct.shallow(lowering, conv) if checked else None
-    return conv_direct.blocked(lowering, conv) if conv.blockable() else None
+        return conv_direct.shallow(lowering, conv, finish) if checked else None
+    if conv.blockable():
+        return conv_direct.blocked(lowering, conv, finish)
+    return None if deep else conv_direct.shallow(lowering, conv, finish)
 
 
-def _forward(lowering, out, x, w, geometry: Geometry) -> list[loops.Stmt]:
+def _forward(lowering, out, x, w, geometry: Geometry, finish=None) -> list[loops.Stmt]:
     """out[n, k] = W_k @ cols_k per image n and group k. A 1x1 convolution at stride 1
-    without padding needs no columns: image n itself, (C, H W), is the matrix."""
+    without padding needs no columns: image n itself, (C, H W), is the matrix. `finish`
+    (value, index) -> value, if given, is applied to image n in place after its Gemms."""
     batch, channels_out, oh, ow = out.shape
     depth = math.prod(w.shape[1:])                     # Cg KH KW
     per_group = channels_out // geometry.groups        # Og
@@ -209,7 +269,8 @@ def _forward(lowering, out, x, w, geometry: Geometry) -> list[loops.Stmt]:
                     a_offset=offset(times(k, per_group * depth)),
                     b_offset=offset(start, times(k, depth * oh * ow)),
                     c_offset=offset(n * (channels_out * oh * ow),
-                                    times(k, per_group * oh * ow))))]
+                                    times(k, per_group * oh * ow)))),
+                *finished(out, n, finish)]
     return images.each(image)
 
 

@@ -101,3 +101,21 @@ def padded_copy(xp: loops.Buffer, source, n, slot, padding) -> list[loops.Stmt]:
                 xp, (slot, c, h, v), 0.0), names=("c", "h", "w")),
             loops.loop_nest(source.shape[1:], lambda c, h, v: loops.store(
                 xp, (slot, c, h + top, v + left), source[n, c, h, v]), names=("c", "h", "w"))]
+
+
+def finished(out: loops.Buffer, n, finish, first=0, count: int | None = None) -> list[loops.Stmt]:
+    """out[n, o] = finish(out[n, o], n, o) in place for `count` channels o from `first` (all
+    by default): a conv2d's epilogue (Lowering.finish) run over an image or a block of
+    channels just computed, still in cache. Each channel is one flat loop: a nest over short
+    rows is unrolled along the row by LLVM and vectorized across rows with gathers and
+    scatters (measured 2.5x slower on the ResNet stem). None when finish is None."""
+    if finish is None:
+        return []
+    plane = out.shape[2] * out.shape[3]
+
+    def body(r, e):
+        o = offset(first, r)
+        index = (offset(times(n, out.shape[1] * plane), times(o, plane), e),)
+        return loops.store(out, index, finish(out.flat[index[0]], n, o))
+    return [loops.loop_nest((out.shape[1] if count is None else count, plane), body,
+                            names=("o", "e"))]

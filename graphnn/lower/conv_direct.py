@@ -6,15 +6,23 @@ Stage: lowering (graph -> loop IR). Both compute, for image n,
 
 over a scratch copy of the image with its padding written as zeros, so the loops read it
 without a bounds check and LLVM vectorizes them along the output row j (the KH KW taps
-unrolled, each a fused multiply-add). The compute rule's clamped and masked loads do not
+unrolled, a multiply and an add each). The compute rule's clamped and masked loads do not
 vectorize, and im2col + Gemm writes KH KW copies of the image and, with few output channels,
 wastes part of each register tile of the Gemm. Two forms:
 
 - `shallow` (each output sums few terms: a depthwise convolution, one input channel): one
   store per output, the sum over (c, p, q) in it.
-- `blocked` (stride 1, deep): the outputs start at zero and, for each input channel c, every
-  output row accumulates c's KH KW taps for two output channels at once, which share the
-  loads of the input rows (more channels per body spill the broadcast weights; measured).
+- `blocked` (deep): the outputs start at zero and, for each input channel c, every output
+  row accumulates c's KH KW taps for two output channels at once, which share the loads of
+  the input rows (more channels per body spill the broadcast weights; measured), the taps
+  summed as a written-out tree of additions (`Direct.taps_sum`).
+
+Rows that are not whole vectors (14 or 28 outputs) run along the flattened padded image
+instead (`Direct.flat`): one long vectorized loop per channel, the few positions past each
+row's end computed and dropped. A strided convolution whose stride divides the image reads
+the copy split into its stride phases (`Direct.padded`), where every tap is a stride-1 read.
+A conv2d's epilogue (its bias add and ReLU, graphnn/lower/conv.py `epilogues`) is applied
+per block of channels while they are in cache (`finish`).
 
 A transposed convolution (conv2d_grad_input at stride 1) is the convolution of g with the
 weights flipped and their in and out channels swapped, padded by the kernel's span minus the
@@ -27,11 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from codegen import loops
-from graphnn.lower.conv_common import Geometry, Images, padded_copy, times
+from graphnn.lower.conv_common import Geometry, Images, finished, offset, padded_copy, times
 
 # output channels per loop body of `blocked`: two, measured best on AVX-512 (four spill)
 _BLOCK = 2
-# `blocked` needs rows at least this long to fill vectors (16 floats are one AVX-512 register)
+# rows whose length is a multiple of this fill whole vectors (16 floats are one AVX-512
+# register, two AVX2 ones); other rows run along the flattened padded image (`Direct.flat`)
 MIN_ROW = 16
 
 
@@ -79,63 +88,189 @@ class Direct:
         return self.out.shape[1] // self.groups
 
     def blockable(self) -> bool:
-        """Whether `blocked` suits: stride 1 (a strided row is a gather), rows that fill a
-        vector, more than one tap, whole blocks of output channels per group."""
-        return self.stride == (1, 1) and self.out.shape[3] >= MIN_ROW and \
-            self.taps[1] * self.taps[2] > 1 and self.per_group % _BLOCK == 0
+        """Whether `blocked` suits: outputs that fill a vector, more than one tap, whole
+        blocks of output channels per group."""
+        return self.out.shape[2] * self.out.shape[3] >= MIN_ROW and \
+            self.taps[1] * self.taps[2] > 1 and self.per_group % _BLOCK == 0 and \
+            (self.stride == (1, 1) or self.phased)
+
+    @property
+    def phased(self) -> bool:
+        """Whether the padded copy is split into phases (`padded`): when strided and the
+        stride divides the image's height and width (whole rows and columns of phases,
+        `_phase_copy`); other strided convolutions read the copy at the stride."""
+        return self.stride != (1, 1) and self.source.shape[2] % self.stride[0] == 0 and \
+            self.source.shape[3] % self.stride[1] == 0
 
     def padded(self, lowering) -> tuple[Images, loops.Buffer]:
+        """The scratch of the zero-padded images: (C, Hp, Wp) per image at stride 1; at
+        stride (sh, sw) its sh sw phases, (C sh sw, Hp / sh, Wp / sw), phase (a, b) of
+        channel c holding xpad[c, sh u + a, sw v + b] at (u, v), so every tap reads a phase
+        at stride 1 (rows of contiguous loads instead of gathers)."""
         (top, bottom), (left, right) = self.padding
+        (sh, sw) = self.stride if self.phased else (1, 1)
         channels, height, width = self.source.shape[1:]
-        images = Images(lowering, self.out.shape[0], self.out.dtype,
-                        [(channels, height + top + bottom, width + left + right)])
+        extra = 1 if self.flat else 0   # a zero row under the image: the flat reads of the
+        #                                 last rows' dropped positions stay inside the copy
+        shape = (channels * sh * sw, -(-(height + top + bottom) // sh) + extra,
+                 -(-(width + left + right) // sw))
+        images = Images(lowering, self.out.shape[0], self.out.dtype, [shape])
         return images, images.buffers[0]
 
     def fill(self, xp: loops.Buffer, n, slot) -> list[loops.Stmt]:
-        return padded_copy(xp, self.source, n, slot, self.padding)
+        if not self.phased:
+            return padded_copy(xp, self.source, n, slot, self.padding)
+        steps = [loops.loop_nest(xp.shape[1:], lambda c, h, v: loops.store(
+            xp, (slot, c, h, v), 0.0), names=("c", "h", "w"))]
+        steps.append(self._phase_copy(xp, n, slot))
+        return steps
+
+    def _phase_copy(self, xp, n, slot) -> loops.Stmt:
+        """The image into its phases: source rows and columns taken sh and sw at a time,
+        (sh kr + er, sw k + e) into phase ((er + top) % sh, (e + left) % sw) at
+        (kr + (er + top) // sh, k + (e + left) // sw): sh sw stores per body, whose loads
+        are one interleaved group LLVM reads with whole vectors (one nest per phase, reading
+        the source at stride sw, was unrolled along rows of 16 and vectorized across them
+        with gathers and scatters: the strided 3x3 took 2x longer)."""
+        (sh, sw), ((top, _), (left, _)) = self.stride, self.padding
+        channels, height, width = self.source.shape[1:]
+
+        def body(c, kr, k):
+            return [loops.store(xp, (slot, offset(times(c, sh * sw), (er + top) % sh * sw +
+                                                  (e + left) % sw),
+                                     offset(kr, (er + top) // sh), offset(k, (e + left) // sw)),
+                                self.source[n, c, offset(times(kr, sh), er),
+                                            offset(times(k, sw), e)])
+                    for er in range(sh) for e in range(sw)]
+        return loops.loop_nest((channels, height // sh, width // sw), body,
+                               names=("c", "u", "v"))
 
     def base(self, o) -> loops.Expr | int:
         """The first input channel of output channel o's group."""
         return 0 if self.groups == 1 else (o // self.per_group) * self.taps[0]
 
-    def taps_sum(self, xp, slot, o, c, i, j) -> loops.Expr:
-        """sum over (p, q) of xpad[base(o) + c, i*sh + p*dh, j*sw + q*dw] W(o, c, p, q)."""
+    @property
+    def flat(self) -> bool:
+        """Whether the loops run along the flattened padded image rather than along output
+        rows: at stride 1 when a row is not whole vectors (14 or 28 outputs: LLVM then runs
+        part of each row in narrow vectors or scalars). Output (i, j) is then position
+        f = i Wp + j of the padded width Wp, and tap (p, q) reads f + p dh Wp + q dw; the
+        Wp - OW positions per row past the output are computed and dropped."""
+        return self.out.shape[3] % MIN_ROW != 0 and (self.stride == (1, 1) or self.phased)
+
+    def reader(self, xp: loops.Buffer, slot, i, j=None) -> Callable:
+        """read(channel, p, q): the input under tap (p, q) of output (i, j), or of flat
+        position i when `flat`."""
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        if self.stride != (1, 1) and not self.phased:       # rows read at the stride
+            return lambda channel, p, q: xp[slot, channel, offset(times(i, sh), p * dh),
+                                            offset(times(j, sw), q * dw)]
+
+        def phase(channel, p, q):   # the channel of xp holding tap (p, q)'s phase
+            return offset(times(channel, sh * sw), (p * dh % sh) * sw + q * dw % sw)
+        if j is not None:
+            return lambda channel, p, q: xp[slot, phase(channel, p, q),
+                                            offset(i, p * dh // sh), offset(j, q * dw // sw)]
+        plane, width = xp.shape[2] * xp.shape[3], xp.shape[3]
+        return lambda channel, p, q: xp.flat[offset(times(slot, xp.size // xp.shape[0]),
+                                                    times(phase(channel, p, q), plane), i,
+                                                    p * dh // sh * width + q * dw // sw)]
+
+    def taps_sum(self, read, o, c) -> loops.Expr:
+        """sum over (p, q) of read(base(o) + c, p, q) W(o, c, p, q), written out as a balanced
+        tree of additions: a Reduce starts its sum at 0.0, and LLVM keeps those additions of
+        zero (dropping them would need no-signed-zeros), six of the 26 additions per two
+        channels' 3x3 taps."""
         channel = self.base(o) + c if self.groups > 1 else c
-        return loops.reduce_sum(self.taps[1], lambda p: loops.reduce_sum(
-            self.taps[2], lambda q: xp[slot, channel, times(i, sh) + times(p, dh),
-                                       times(j, sw) + times(q, dw)] * self.weight(o, c, p, q)))
+        terms = [read(channel, p, q) * self.weight(o, c, p, q)
+                 for p in range(self.taps[1]) for q in range(self.taps[2])]
+        while len(terms) > 1:
+            terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                     for k in range(0, len(terms), 2)]
+        return terms[0]
+
+    def total(self, read, o) -> loops.Expr:
+        """The sum over every (c, p, q) of output channel o."""
+        if self.taps[0] == 1:       # one input channel per group: no Reduce over it
+            return self.taps_sum(read, o, 0)
+        return loops.reduce_sum(self.taps[0], lambda c: self.taps_sum(read, o, c))
 
 
-def shallow(lowering, conv: Direct) -> list[loops.Stmt]:
-    """One store per output, summing its (c, p, q) terms (the compute rule's order)."""
+def shallow(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
+    """One store per output, summing its (c, p, q) terms; what is stored is
+    `finish(value, n, o)` (a conv2d's epilogue) when given."""
     images, xp = conv.padded(lowering)
     _, channels_out, oh, ow = conv.out.shape
+    finish = finish or (lambda value, n, o: value)
+    if conv.flat:
+        row = lowering.scratch(conv.out.dtype, (images.slots, oh * xp.shape[3]))
 
     def image(n, slot):
         def body(o, i, j):
-            return loops.store(conv.out, (n, o, i, j), loops.reduce_sum(
-                conv.taps[0], lambda c: conv.taps_sum(xp, slot, o, c, i, j)))
+            return loops.store(conv.out, (n, o, i, j), finish(
+                conv.total(conv.reader(xp, slot, i, j), o), n, o))
+
+        def channel(o):   # the sums at every flat position into a row, then copied out
+            return [loops.loop(row.shape[1], lambda f: loops.store(row, (slot, f), finish(
+                        conv.total(conv.reader(xp, slot, f), o), n, o)), name="f"),
+                    _copy(conv.out, (n, o), row, (slot,), xp.shape[3])]
+        if conv.flat:
+            return [*conv.fill(xp, n, slot), loops.loop(channels_out, channel, name="o")]
         return [*conv.fill(xp, n, slot),
                 loops.loop_nest((channels_out, oh, ow), body, names=("o", "i", "j"))]
     return images.each(image)
 
 
-def blocked(lowering, conv: Direct) -> list[loops.Stmt]:
-    """Per block of output channels: zeros, then each input channel's taps accumulated."""
+def _copy(out: loops.Buffer, at: tuple, sums: loops.Buffer, row: tuple,
+          width: int) -> loops.Stmt:
+    """out[at][i, j] = sums[row][i * width + j]: the outputs of one channel out of its flat
+    sums over the padded width."""
+    oh, ow = out.shape[2:]
+    return loops.loop_nest((oh, ow), lambda i, j: loops.store(
+        out, (*at, i, j), sums[(*row, i * width + j)]), names=("i", "j"))
+
+
+def blocked(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
+    """Per block of output channels: zeros, then each input channel's taps accumulated, then
+    `finish` (a conv2d's epilogue) over the block while it is in cache."""
     images, xp = conv.padded(lowering)
     _, channels_out, oh, ow = conv.out.shape
+    if conv.flat:
+        sums = lowering.scratch(conv.out.dtype, (images.slots, _BLOCK, oh * xp.shape[3]))
 
     def image(n, slot):
         def outputs(block):
             first = times(block, _BLOCK)
+            if conv.flat:
+                return _flat_block(conv, sums, xp, n, slot, first, finish)
             zero = loops.loop_nest((_BLOCK, oh, ow), lambda r, i, j: loops.store(
                 conv.out, (n, first + r, i, j), 0.0), names=("r", "i", "j"))
 
             def row(c, i, j):      # the block's channels are in one group: base(first)
+                read = conv.reader(xp, slot, i, j)
                 return [loops.accumulate(conv.out, (n, first + r, i, j),
-                                         conv.taps_sum(xp, slot, first + r, c, i, j))
+                                         conv.taps_sum(read, first + r, c))
                         for r in range(_BLOCK)]
-            return [zero, loops.loop_nest((conv.taps[0], oh, ow), row, names=("c", "i", "j"))]
+            return [zero, loops.loop_nest((conv.taps[0], oh, ow), row, names=("c", "i", "j")),
+                    *finished(conv.out, n, finish, first, _BLOCK)]
         return [*conv.fill(xp, n, slot), loops.loop(channels_out // _BLOCK, outputs, name="ob")]
     return images.each(image)
+
+
+def _flat_block(conv: Direct, sums, xp, n, slot, first, finish) -> list[loops.Stmt]:
+    """blocked along the flattened padded image: the block's sums at every flat position,
+    finished there (flat loops vectorize; see conv_common.finished), then copied out."""
+    size = sums.shape[2]
+    zero = loops.loop_nest((_BLOCK, size), lambda r, f: loops.store(sums, (slot, r, f), 0.0),
+                           names=("r", "f"))
+
+    def position(c, f):
+        read = conv.reader(xp, slot, f)
+        return [loops.accumulate(sums, (slot, r, f), conv.taps_sum(read, first + r, c))
+                for r in range(_BLOCK)]
+    steps = [zero, loops.loop_nest((conv.taps[0], size), position, names=("c", "f"))]
+    if finish is not None:
+        steps.append(loops.loop_nest((_BLOCK, size), lambda r, f: loops.store(
+            sums, (slot, r, f), finish(sums[slot, r, f], n, first + r)), names=("r", "f")))
+    return [*steps, loops.loop(_BLOCK, lambda r: _copy(conv.out, (n, first + r), sums,
+                                                       (slot, r), xp.shape[3]), name="r")]

@@ -33,7 +33,7 @@ from codegen.native.runtime import MAX_THREADS
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.accumulate import batch_sums, product_sums
-from graphnn.lower.conv import conv_stage, worth_it
+from graphnn.lower.conv import conv_stage, epilogues, worth_it
 from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import (
@@ -100,6 +100,8 @@ class Lowering:
         self.sum_of = {leaf: root for root, leaves in self.sums.items() for leaf in leaves}
         # sums over the batch of a batched matmul, as one deeper product: sum -> its matmul
         self.batch_sums = batch_sums(self.order, self.users, outputs)
+        # conv2d -> the elementwise node it computes too, writing its buffer (lower.conv)
+        self.epilogues: dict[Node, Node] = {}
 
     def materialized(self) -> list[Node]:
         """The computed nodes that get a buffer, in topological order (lower.storage)."""
@@ -224,12 +226,16 @@ class Lowering:
             self.buffers[node] = buf = loops.Buffer(f"out{k}", node.dtype, node.shape)
             outs.append(buf)
         temps = []
+        self.epilogues = epilogues(computed, self.users, self.outputs)
         for node in computed:
-            if node not in self.buffers and node not in self.sum_of:
+            if node not in self.buffers and node not in self.sum_of and \
+                    node not in self.epilogues:
                 self.buffers[node] = buf = loops.Buffer(f"t{len(temps)}", node.dtype, node.shape)
                 temps.append(buf)
         for leaf, root in self.sum_of.items():
             self.buffers[leaf] = self.buffers[root]
+        for conv, last in self.epilogues.items():
+            self.buffers[conv] = self.buffers[last]
         return ins, outs, temps
 
     def packed_constant(self, node: Node, transposed: bool, shape: tuple[int, int]) \
@@ -243,14 +249,30 @@ class Lowering:
             self.constants.append(value)
         return self.packed[key]
 
+    def finish(self, node: Node, value: loops.Expr, n, o) -> loops.Expr:
+        """What a conv2d's stage stores for its element `value` of image n, channel o: the
+        value, or with an epilogue (self.epilogues) the last node's element computed from it
+        (whose other operands do not vary along rows and columns: lower.conv.epilogues)."""
+        last = self.epilogues.get(node)
+        if last is None:
+            return value
+        # as its users index it: a dimension of size 1 (one image, one channel) at 0
+        index = _broadcast_index((n, o, 0, 0), node.shape, node.shape)
+        self.inline, self.group_index, self.built = {node: value}, index, {}
+        try:
+            return self.define(last, index)
+        finally:
+            self.inline, self.group_index, self.built = {}, None, None
+
     # -- stages --------------------------------------------------------------------------------
 
     def stages(self, computed: list[Node]) -> list[loops.Stmt]:
         body: list[loops.Stmt] = []
         group: list[Node] = []
         group_cost = 0
+        absorbed = set(self.epilogues.values())
         for node in computed:
-            if node in self.sums:           # computed by its products' Gemms
+            if node in self.sums or node in absorbed:   # computed by Gemms, by a conv2d
                 continue
             if node.opdef.indexing is not None:
                 body += self._close(group)
@@ -372,6 +394,8 @@ class Lowering:
 
         def store(*index):
             value = node.opdef.compute(index, *operands, **node.attrs)
+            if node in self.epilogues:
+                value = self.finish(node, value, index[0], index[1])
             return (loops.accumulate if adds else loops.store)(buffer, index, value)
         touched = math.prod(node.shape) + sum(math.prod(i.shape) for i in node.inputs)
         parallel = math.prod(node.shape) >= _PARALLEL_MIN_OUTPUTS and \

@@ -29,17 +29,23 @@ IDS = ["pad1", "stride2", "valid", "stride3", "dilation2", "groups2", "depthwise
 
 
 # rows of 16 or more outputs at stride 1: the padded direct loops take conv2d and
-# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time
+# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time;
+# strided with even images, conv2d reads the copy split into phases (rows of 16 outputs, 17,
+# and 5, along the flattened phases)
 WIDE = [((2, 4, 5, 17), (6, 4, 3, 3), {"padding": 1}),
         ((1, 4, 4, 18), (4, 2, 3, 3), {"groups": 2, "padding": ((0, 2), (2, 1))}),
         ((1, 2, 6, 20), (2, 2, 2, 3), {"dilation": (1, 2)}),
         ((2, 4, 5, 16), (4, 1, 3, 3), {"groups": 4, "padding": 1}),
-        ((1, 2, 3, 16), (3, 2, 1, 5), {"padding": (1, 2)})]
+        ((1, 2, 3, 16), (3, 2, 1, 5), {"padding": (1, 2)}),
+        ((2, 3, 8, 32), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+        ((1, 2, 12, 36), (4, 2, 3, 3), {"stride": 2, "dilation": 2, "padding": ((2, 1), (2, 3))}),
+        ((2, 3, 8, 10), (4, 3, 3, 3), {"stride": 2, "padding": 1})]
 # how many loop nests of each direct form (blocked: a loop over blocks of output channels,
 # "ob"; shallow: a loop over output channels, "o") the padded path runs, forward and input
 # gradient
-WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1)]
-WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding"]
+WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1), (1, 0), (1, 0), (1, 0)]
+WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding",
+            "strided-phases", "strided-dilated-phases", "strided-flat-phases"]
 
 
 def _paths(path: str) -> CompileOptions:
@@ -119,3 +125,19 @@ def test_max_pool_gradient_with_ties(size):
     feed = {"x": rng.integers(0, 3, size=x.shape).astype(float), "g": rng.normal(size=y.shape)}
     for got, want in zip(compile(outputs, [x, g])(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_input_gradient_to_one_channel_takes_the_padded_loops():
+    # conv2d_grad_input back to one input channel from 8 output channels sums 8 terms of 9
+    # taps: too shallow for im2col + Gemm, and not in blocks of two channels; the padded
+    # direct loops take it (the compute rule's bounds-checked loads, select(...), were 7x
+    # slower in the conv benchmark's small case)
+    x = gn.input("x", shape=(2, 1, 9, 14))
+    w = gn.input("w", shape=(8, 1, 3, 3))
+    g = gn.input("g", shape=(2, 8, 9, 14))
+    (dx,) = gn.grad(gn.sum(gn.conv2d(x, w, padding=1) * g), [x])
+    compiled = compile(dx, [x, w, g])
+    assert "select(" not in compiled.loop_ir
+    rng = np.random.default_rng(5)
+    feed = {n.name: rng.normal(size=n.shape) for n in (x, w, g)}
+    np.testing.assert_allclose(compiled(**feed), gn.evaluate(dx, feed), rtol=1e-12, atol=1e-12)

@@ -91,6 +91,25 @@ def test_convolution_and_its_gradients_match_numpy(cpu, gemm):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-4)   # float32 sums of 100s
 
 
+# the direct loops with their bias + ReLU epilogue: rows of 16 (a whole AVX-512 vector, two
+# AVX2 ones), rows of 14 along the flattened padded image, stride 2 through the phases
+@pytest.mark.parametrize("shape,attrs", [((2, 4, 5, 16), {"padding": 1}),
+                                         ((2, 4, 6, 14), {"padding": 1}),
+                                         ((2, 4, 8, 32), {"stride": 2, "padding": 1})],
+                         ids=["rows", "flat", "phases"])
+@pytest.mark.parametrize("cpu", LEVELS)
+def test_direct_convolution_with_bias_and_relu_matches_numpy(cpu, shape, attrs):
+    x = gn.input("x", shape=shape, dtype="float32")
+    w = gn.input("w", shape=(6, 4, 3, 3), dtype="float32")
+    b = gn.input("b", shape=(6, 1, 1), dtype="float32")
+    y = gn.relu(gn.conv2d(x, w, **attrs) + b)
+    rng = np.random.default_rng(6)
+    feed = {n.name: rng.normal(size=n.shape).astype(np.float32) for n in (x, w, b)}
+    f = compile(y, [x, w, b], cpu=cpu)
+    assert "gemm" not in f.loop_ir
+    np.testing.assert_allclose(f(**feed), gn.evaluate(y, feed), rtol=2e-5, atol=2e-5)
+
+
 @pytest.mark.parametrize("cpu", LEVELS)
 def test_a_training_step_matches_numpy(cpu):
     model = nn.Sequential([nn.Conv2D(4, 3, padding=1), nn.ReLU(), nn.Flatten(),

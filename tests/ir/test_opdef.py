@@ -106,7 +106,8 @@ def test_every_gemm_form_lowers_to_matrix_products():
     # an op naming a form in Lowering.gemm is lowered by graphnn/lower's code for that form
     forms = {op.lowering.gemm: name for name, op in REGISTRY.items() if op.lowering.gemm}
     assert set(forms) == set(GEMM_FORMS)
-    # sizes where the products pay (lower/conv.py worth_it: 16 terms per output or more)
+    # sizes where the products pay (lower/conv.py worth_it: 16 terms per output or more),
+    # without the direct loops that take deep convolutions by default (lower/conv_direct.py)
     x, w = gn.input("x", shape=(2, 8, 6, 6)), gn.input("w", shape=(16, 8, 3, 3))
     g = gn.input("g", shape=(2, 16, 4, 4))
     a, b = gn.input("a", shape=(16, 16)), gn.input("b", shape=(16, 16))
@@ -115,7 +116,8 @@ def test_every_gemm_form_lowers_to_matrix_products():
     attrs = {"conv2d_grad_input": {"input_hw": (6, 6)}, "conv2d_grad_weight": {"kernel_hw": (3, 3)}}
     for form, name in forms.items():
         node = ir.apply(name, *operands[form], **attrs.get(form, {}))
-        assert "gemm " in str(lower(gn.Graph(node)).kernel), form
+        kernel = lower(gn.Graph(node), options=CompileOptions(conv_direct=False)).kernel
+        assert "gemm " in str(kernel), form
 
 
 def test_graphnns_own_ops_are_builtin():
