@@ -235,9 +235,23 @@ def _interchange(stmt: loops.Stmt) -> loops.Stmt | tuple[loops.Stmt, ...]:
         return stmt
     identity = (_INT_IDENTITY if reduce.dtype == "i64" else _IDENTITY)[reduce.kind]
     init = loops.Loop(j, stmt.extent, (loops.Store(store.buffer, store.index, identity),))
-    update = loops.Accumulate(store.buffer, store.index, reduce.body, reduce.kind)
-    inner = loops.Loop(j, stmt.extent, (update,))
-    return (init, loops.Loop(reduce.var, reduce.extent, (inner,)))
+    update = _accumulation(loops.Accumulate(store.buffer, store.index, reduce.body, reduce.kind),
+                           j, stmt.extent)
+    return (init, loops.Loop(reduce.var, reduce.extent, (update,)))
+
+
+def _accumulation(update: loops.Accumulate, j: loops.Var, extent: int) -> loops.Stmt:
+    """``for j { update }``, with a strided reduction of the same kind inside the update
+    (a sum over two leading axes: buf[j] += sum(r0: x[r1, r0, j])) moved out as well, so the
+    innermost loop runs along j: for r0 { for j { buf[j] += x[r1, r0, j] } }."""
+    inner = update.value
+    if isinstance(inner, loops.Reduce) and inner.kind == update.kind and \
+            update.buffer.name not in inner.reads and \
+            _worth_interchanging(loops.Store(update.buffer, update.index, inner), j.name,
+                                 inner.var.name):
+        deeper = loops.Accumulate(update.buffer, update.index, inner.body, inner.kind)
+        return loops.Loop(inner.var, inner.extent, (_accumulation(deeper, j, extent),))
+    return loops.Loop(j, extent, (update,))
 
 
 def interchange_reductions(kernel: loops.Kernel) -> loops.Kernel:

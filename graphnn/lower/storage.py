@@ -44,6 +44,16 @@ def reads(node: Node, keep_positions: bool = False) -> list:
 
 
 
+def _untransposed(operand: Node) -> Node:
+    """What to store for a matmul operand that is no matrix in memory: for xᵀ (its last two
+    axes swapped) x itself, which the Gemm reads with the transpose flag, so that x and xᵀ
+    used by two products (attention's k in q kᵀ and in dS k) are one buffer, not two."""
+    if operand.op == "transpose" and operand.ndim >= 2 and operand.attrs["axes"] == \
+            tuple(range(operand.ndim - 2)) + (operand.ndim - 1, operand.ndim - 2):
+        return operand.inputs[0]
+    return operand
+
+
 class StoragePlan:
     """Decides the buffers of one lowering (see the module docstring)."""
 
@@ -70,7 +80,7 @@ class StoragePlan:
                     # by a transpose and a reshape) is copied once, or the product would be
                     # loops recomputing the view's index arithmetic for every term
                     if not memory_of(source, keep) and not is_constant(source):
-                        keep.add(source)
+                        keep.add(_untransposed(source))
                 elif not once and cost[source] > 0 and not (
                         tiles(node) and cost[source] < EXPENSIVE):
                     # (pooling passes, lower.pool, read each element a few times: a cheap

@@ -75,8 +75,15 @@ def multi_head_attention(x: Node, w_qkv: Node, b_qkv: Node, w_out: Node, b_out: 
                                         f"dim {dim} is not a multiple of heads {heads}")
     if problem:
         raise ModelError(f"multi_head_attention: {problem}")
-    qkv = x @ w_qkv + b_qkv
-    q, k, v = (_heads(qkv[:, :, j * dim:(j + 1) * dim], heads) for j in range(3))
+    # the bias is added after the heads are split: q, k and v are then sums, which lowering
+    # stores once each for the products (the bias add in the copy), and the backward pass's
+    # qᵀ, kᵀ and vᵀ read those buffers with the transpose flag; split after the add, the
+    # transposes of the split compose into views that are no matrix in memory, and each is
+    # copied again
+    qkv = x @ w_qkv
+    q, k, v = (_heads(qkv[:, :, j * dim:(j + 1) * dim], heads) +
+               reshape(b_qkv[j * dim:(j + 1) * dim], (heads, 1, dim // heads))
+               for j in range(3))
     scores = (q @ transpose(k, (0, 1, 3, 2))) * (1.0 / math.sqrt(dim // heads))
     bias = _bias(x, mask, causal)
     weights = softmax(scores if bias is None else scores + bias, axis=-1)

@@ -31,6 +31,7 @@ from graphnn.ir import Node, apply
 from graphnn.options import CompileOptions
 from graphnn.passes.cse import merge_common
 from graphnn.passes.fold import FOLD
+from graphnn.passes.joins import JOINS
 from graphnn.passes.rewrite import (
     SPLATS,
     AnyConst,
@@ -196,6 +197,8 @@ SIMPLIFY = (
     Rule("-(e) -> e with the negation absorbed", P.neg(x), _absorb_negation),
     Rule("(-x) * y -> -(x * y)", Where("node", lambda n: n.op in ("mul", "div")),
          _hoist_negation),
+    # joins (graphnn.passes.joins): gradients of the parts of a cut value, as one concat
+    *JOINS,
 )
 
 

@@ -51,6 +51,22 @@ def test_interchanged_max_and_min_are_bit_identical(kind):
     np.testing.assert_array_equal(compiled(scheduled)(x), compiled(kernel)(x))
 
 
+def test_a_sum_over_two_leading_axes_runs_along_the_contiguous_axis():
+    """A bias gradient, sum over (batch, time) of (32, 6, 40): both reductions move out of
+    the loop over the 40 columns, each element added in index order."""
+    x, out = loops.Buffer("x", "f32", (32, 6, 40)), loops.Buffer("out", "f32", (40,))
+    body = loops.loop(40, lambda j: loops.store(out, j, loops.reduce_sum(
+        32, lambda a: loops.reduce_sum(6, lambda b: x[a, b, j]))), name="j")
+    kernel = loops.Kernel("bias_sum", [x], [out], body=[body])
+    scheduled = schedule.interchange_reductions(kernel)
+    assert "      for j in 0..40 {\n        out[j] += x[r1, r0, j]" in str(scheduled)
+    values = data((32, 6, 40), "f32")
+    np.testing.assert_array_equal(compiled(scheduled)(values),
+                                  sequential_sum(values.reshape(192, 40), 0))
+    np.testing.assert_allclose(compiled(kernel)(values), compiled(scheduled)(values),
+                               rtol=1e-4, atol=1e-5)
+
+
 def matmul(dtype: str, n: int = 12, k: int = 40, m: int = 24) -> loops.Kernel:
     a, b = loops.Buffer("a", dtype, (n, k)), loops.Buffer("b", dtype, (k, m))
     c = loops.Buffer("c", dtype, (n, m))

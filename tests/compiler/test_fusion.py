@@ -114,3 +114,21 @@ def test_a_product_of_merged_heads_is_a_gemm_on_a_copy_not_loops():
     feed = {"x": rng.normal(size=(2, 3, 4, 5)), "w0": rng.normal(size=(5, 5)),
             "w": rng.normal(size=(15, 6))}
     np.testing.assert_allclose(f(**feed), gn.evaluate(merged @ w, feed), rtol=1e-12, atol=1e-12)
+
+
+def test_a_computed_operand_and_its_transpose_share_one_buffer():
+    """x used as xᵀ by one product and as x by another is stored once, as x: the Gemm
+    reads xᵀ with the transpose flag (graphnn.lower.storage)."""
+    a = gn.input("a", shape=(3, 6, 5), dtype="float32")
+    x = a * 2.0 + 1.0                                  # computed: stored for the products
+    b = gn.input("b", shape=(3, 6, 4), dtype="float32")
+    c = gn.input("c", shape=(3, 5, 2), dtype="float32")
+    outputs = [gn.transpose(x, (0, 2, 1)) @ b, x @ c]
+    f = compile(outputs, [a, b, c])
+    assert [t.shape for t in f.base.kernel.kernel.temps] == [(3, 6, 5)]
+    rng = np.random.default_rng(0)
+    feed = {"a": rng.normal(size=(3, 6, 5)).astype(np.float32),
+            "b": rng.normal(size=(3, 6, 4)).astype(np.float32),
+            "c": rng.normal(size=(3, 5, 2)).astype(np.float32)}
+    for found, expected in zip(f(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-5)

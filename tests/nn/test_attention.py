@@ -161,3 +161,35 @@ def test_encoder_layer_equals_torch_pre_norm_encoder():
         state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
         del state["linear2.bias"]
         nn.load_torch_state(model, "encoder1", state)
+
+
+def test_heads_are_copied_once_for_the_forward_and_backward_products():
+    """q, k and v are each stored once (the bias added in the copy); the backward pass's
+    products read qᵀ, kᵀ and vᵀ from those buffers with the transpose flag, and k's buffer
+    serves q kᵀ too: the qkv product is read by the head copies and by nothing else."""
+    from codegen import loops
+
+    x = gn.input("x", (2, 6, 8), "float32")
+    w_qkv, b_qkv = gn.input("w_qkv", (8, 24), "float32"), gn.input("b_qkv", (24,), "float32")
+    y = nn.multi_head_attention(x, w_qkv, b_qkv, gn.input("w_out", (8, 8), "float32"),
+                                gn.input("b_out", (8,), "float32"), heads=2)
+    loss = gn.sum(y * y)
+    f = gn.compile([loss, *gn.grad(loss, [x, w_qkv, b_qkv])])
+    kernel = f.base.kernel.kernel
+    (product,) = [s.c.name for s in kernel.body
+                  if isinstance(s, loops.Gemm) and s.b.name.endswith("w_qkv") and not s.trans_b]
+    copies = [n.buffer.shape for s in kernel.body for n in loops.walk(s)
+              if isinstance(n, loops.Store) and any(
+                  isinstance(r, loops.Load) and r.buffer.name == product
+                  for r in loops.walk(n.value))]
+    assert sorted(copies) == [(2, 2, 6, 4)] * 3
+    plain = [n for s in kernel.body for n in loops.walk(s)
+             if isinstance(n, loops.Store) and isinstance(n.value, loops.Load)
+             and len(n.index) == 4 and n.value.buffer.ndim == 4]
+    assert plain == []          # no head copied into another head layout (kᵀ from k)
+    rng = np.random.default_rng(0)
+    feed = {n.name: rng.normal(size=n.shape).astype(np.float32) * 0.5
+            for n in gn.Graph([loss]).inputs}
+    for found, expected in zip(f(**feed), gn.evaluate([loss, *gn.grad(loss, [x, w_qkv, b_qkv])],
+                                                       feed)):
+        np.testing.assert_allclose(found, expected, rtol=2e-4, atol=1e-5)

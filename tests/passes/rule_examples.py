@@ -26,6 +26,15 @@ def edge_feed(graph: gn.Graph, shift: int = 0) -> dict[str, np.ndarray]:
     return feed
 
 
+def _slice_grads() -> gn.Graph:
+    # the gradient of three parts cut from one axis (q, k and v of attention), in no order
+    x = gn.input("x", shape=(2, 12))
+    parts = [gn.input(name, shape=(2, 4)) for name in ("a", "b", "c")]
+    grads = [gn.ops.slice_grad(g, x, index=(slice(None), slice(4 * k, 4 * k + 4)))
+             for k, g in zip((1, 0, 2), parts)]
+    return _graph((grads[0] + grads[1]) + grads[2])
+
+
 def _xy(shape=(12,)):
     return gn.input("x", shape=shape), gn.input("y", shape=shape)
 
@@ -98,6 +107,8 @@ EXAMPLES: dict[str, tuple[str, Callable[[], gn.Graph]]] = {
     "x + (-y) -> x - y": ("add_neg", lambda: _graph(_xy()[0] + (-_xy()[1]))),
     "-(e) -> e with the negation absorbed": ("absorb_negation", _neg_pair),
     "(-x) * y -> -(x * y)": ("hoist_negation", lambda: _graph((-_xy()[0]) * _xy()[1])),
+    # simplify: joins
+    "sum of slice_grads tiling an axis -> concat": ("slice_grads_concat", _slice_grads),
     # reuse forward
     "step(x) -> step(relu(x))": ("relu_mask", _relu_like("relu")),
     "step(x) -> step(leaky_relu(x))": ("leaky_relu_mask", _relu_like("leaky_relu", alpha=0.1)),
