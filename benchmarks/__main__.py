@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.gemm:
         os.environ["BENCH_GEMM"] = args.gemm
+    if args.cpu:
+        os.environ["BENCH_CPU"] = args.cpu
     print(header())
     if args.env:
         return 0
@@ -84,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
                              "distributed: Dask clusters, its own tables, only when named)")
     parser.add_argument("--gemm", choices=("auto", "blas", "native", "loops"),
                         help="how graphnn runs matrix products (default: gn.compile's)")
+    parser.add_argument("--cpu", help="the CPU graphnn generates code for (gn.compile's cpu=: "
+                                      "host, x86-64-v3 for the AVX2 kernels, x86-64-v4)")
     parser.add_argument("--env", action="store_true",
                         help="print the machine and graphnn's kernel choices for it, and stop")
     parser.add_argument("--threads", action="store_true",

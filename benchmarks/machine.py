@@ -128,12 +128,17 @@ def versions() -> dict[str, str]:
     return found
 
 
+def chosen_cpu() -> str:
+    """The CPU graphnn generates code for in this run: BENCH_CPU (`--cpu`), else the host."""
+    return os.environ.get("BENCH_CPU") or "host"
+
+
 def loop_vector_bits() -> int:
     """The widest vector registers graphnn's compiled elementwise loops use here, read from a
     compiled loop's assembly (zmm 512, ymm 256, xmm 128 bits)."""
     import graphnn as gn
     x = gn.input("x", shape=(4096,), dtype="float32")
-    assembly = gn.compile(gn.sigmoid(x * 1.5 + 0.25)).assembly
+    assembly = gn.compile(gn.sigmoid(x * 1.5 + 0.25), cpu=chosen_cpu()).assembly
     for register, bits in (("%zmm", 512), ("%ymm", 256), ("%xmm", 128)):
         if register in assembly:
             return bits
@@ -156,7 +161,7 @@ class Machine:
 
     @classmethod
     def here(cls) -> Machine:
-        target = Target.host()
+        target = Target.named(chosen_cpu())
         return cls(cpu_model(), target.cpu, isa_level(target), target.vector_bits,
                    tuple(caches()), available_cores(), tuple(blas()),
                    tuple(versions().items()), loop_vector_bits())
@@ -175,7 +180,8 @@ class Machine:
         lanes = f"{self.loop_bits // 32} float32 / {self.loop_bits // 64} float64 lanes"
         return [
             f"# cpu: {self.model} (LLVM {self.llvm_cpu}), {self.level}, "
-            f"{self.vector_bits}-bit vectors, {self.cores} cores available",
+            f"{self.vector_bits}-bit vectors, {self.cores} cores available" +
+            ("" if chosen_cpu() == "host" else f" (graphnn's code for {chosen_cpu()}: --cpu)"),
             f"# caches: {cache_text or 'unknown'}",
             *[f"# blas: {line}" for line in self.blas or ("none loaded",)],
             "# versions: " + ", ".join(f"{name} {version}" for name, version in self.versions),

@@ -16,8 +16,11 @@ from benchmarks.timing import median_seconds
 def options() -> dict:
     """Compile options for graphnn in every workload: BENCH_GEMM chooses the matrix product,
     BENCH_THREADS the threads of parallel loops and graphnn's GEMM (`threads=`; unset: every
-    core), as `python -m benchmarks --gemm` and `--threads` set them."""
+    core), BENCH_CPU the CPU code is generated for (`cpu=`), as `python -m benchmarks --gemm`,
+    `--threads` and `--cpu` set them."""
     chosen: dict = {}
+    if os.environ.get("BENCH_CPU"):
+        chosen["cpu"] = os.environ["BENCH_CPU"]
     if os.environ.get("BENCH_GEMM"):
         chosen["gemm"] = os.environ["BENCH_GEMM"]
     if os.environ.get("BENCH_THREADS"):

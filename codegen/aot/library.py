@@ -92,8 +92,10 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
              for e in entries]
     products = sorted({(g.c.dtype, g.trans_a, g.trans_b) for k in kernels.values()
                        for g in _gemms(k)})
-    texts += [native_gemm.gemm_ir(dtype, target.vector_bits, a, b, allocator=GEMM_ALLOC)
-              for dtype, a, b in products]
+    texts += [native_gemm.gemm_ir(dtype, target.vector_bits,
+                                  [(a, b) for d, a, b in products if d == dtype],
+                                  allocator=GEMM_ALLOC)
+              for dtype in sorted({d for d, _, _ in products})]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
     if pool:

@@ -34,6 +34,7 @@ only their valid part is written.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,13 +121,43 @@ def symbol(dtype: str, trans_a: bool = False, trans_b: bool = False) -> str:
 VARIANTS = [(trans_a, trans_b) for trans_a in (False, True) for trans_b in (False, True)]
 
 
-def gemm_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool,
+def gemm_ir(dtype: str, vector_bits: int,
+            layouts: Sequence[tuple[bool, bool]] = tuple(VARIANTS),
             allocator: str = "aligned_alloc") -> str:
-    """The IR text of one variant, graphnn_gemm_<dtype>_<layout>, for `vector_bits` vectors
-    (one module per variant: a program compiles only the layouts it uses). The packing
-    buffers come from `allocator`, a function with aligned_alloc's signature and contract."""
+    """The IR text of the GEMM for one dtype and `vector_bits` vectors: the entry
+    graphnn_gemm_<dtype>_<layout> of each (trans_a, trans_b) in `layouts` (default: all
+    four). They share one micro-kernel function (only packing depends on the layout), which
+    is most of LLVM's time: a module per layout compiled it once per layout, 0.25-0.35 s each
+    from an empty cache. The packing buffers come from `allocator`, a function with
+    aligned_alloc's signature and contract."""
+    module = ir.Module(name=f"graphnn_gemm_{dtype}")
+    _Gemm(module, dtype, blocking(dtype, vector_bits), allocator).build(sorted(set(layouts)))
+    return str(module)
+
+
+def item_symbol(dtype: str) -> str:
+    """The micro-kernel's work-item function that item_ir exports and layout_ir imports."""
+    return f"graphnn_gemm_{dtype}_item"
+
+
+def item_ir(dtype: str, vector_bits: int) -> str:
+    """The IR text of the work-item function alone (the micro-kernel and its stores, for A in
+    either layout), exported as item_symbol(dtype): compiled once, it serves every layout's
+    layout_ir module, so that a program using two layouts compiles the micro-kernel once."""
+    module = ir.Module(name=item_symbol(dtype))
+    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits))
+    gemm.item(exported=True)
+    return str(module)
+
+
+def layout_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool) -> str:
+    """The IR text of one layout's entry, graphnn_gemm_<dtype>_<layout> (packing and the
+    driver), calling item_ir's function, which the linker must supply."""
     module = ir.Module(name=symbol(dtype, trans_a, trans_b))
-    _Gemm(module, dtype, blocking(dtype, vector_bits), allocator).build(trans_a, trans_b)
+    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits))
+    kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+    item = ir.Function(module, kind, item_symbol(dtype))
+    _Driver(gemm, item, _Packer(gemm, trans_a, trans_b).build(), trans_a, trans_b).build()
     return str(module)
 
 
@@ -147,10 +178,15 @@ class _Gemm:
         self.parallel = ir.Function(module, ir.FunctionType(
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
 
-    def build(self, trans_a: bool, trans_b: bool) -> None:
-        item = _Item(self, trans_a, trans_b).build()
-        packer = _Packer(self, trans_a, trans_b).build()
-        _Driver(self, item, packer, trans_a, trans_b).build()
+    def item(self, layouts_a: Sequence[bool] = (False, True), exported: bool = False) \
+            -> ir.Function:
+        return _Item(self, list(layouts_a), exported).build()
+
+    def build(self, layouts: list[tuple[bool, bool]]) -> None:
+        item = self.item(sorted({trans_a for trans_a, _ in layouts}))
+        for trans_a, trans_b in layouts:
+            packer = _Packer(self, trans_a, trans_b).build()
+            _Driver(self, item, packer, trans_a, trans_b).build()
 
 
 class _Builder:
@@ -212,17 +248,20 @@ class _Builder:
 # the job a parallel item reads: slots of the args array the driver fills
 JOB = ("m", "n", "k", "a", "lda", "b", "ldb", "c", "ldc", "alpha", "beta", "p0", "kc", "bp",
        "items_n", "nc", "ap", "panels_b", "shared_a", "d", "bias", "has_bias", "relu", "last",
-       "pw")
+       "pw", "trans_a")
 POINTERS = ("a", "b", "c", "bp", "ap", "d", "bias")
 
 
 class _JobFunction(_Builder):
     """void fn(i64 *job, i64 start, i64 end), run by graphnn_parallel_for over a range."""
 
-    def __init__(self, gemm: _Gemm, name: str) -> None:
+    def __init__(self, gemm: _Gemm, name: str, exported: bool = False) -> None:
+        """`name`: the symbol when `exported`, else a suffix of an internal function's."""
         kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
-        function = ir.Function(gemm.module, kind, f"{symbol(gemm.dtype)}.{name}")
-        function.linkage = "internal"
+        function = ir.Function(gemm.module, kind,
+                               name if exported else f"{symbol(gemm.dtype)}.{name}")
+        if not exported:
+            function.linkage = "internal"
         super().__init__(gemm, function)
 
     def load_job(self) -> dict:
@@ -311,12 +350,14 @@ class _Packer(_JobFunction):
 
 
 class _Item(_JobFunction):
-    """Work items start..end of one depth block: a block of MC rows x a chunk of nc columns."""
+    """Work items start..end of one depth block: a block of MC rows x a chunk of nc columns.
+    One function for every layout of the module: A's layout (`layouts_a`, the job's trans_a
+    choosing between two) matters only to the A panels an item packs itself."""
 
-    def __init__(self, gemm: _Gemm, trans_a: bool, trans_b: bool) -> None:
-        super().__init__(gemm, f"item_{'t' if trans_a else 'n'}{'t' if trans_b else 'n'}")
-        self.trans_a = trans_a
-        self.packer = _Packer(gemm, trans_a, trans_b, builder=self)
+    def __init__(self, gemm: _Gemm, layouts_a: list[bool], exported: bool = False) -> None:
+        super().__init__(gemm, item_symbol(gemm.dtype) if exported else "item", exported)
+        # (B's layout does not matter to A panels)
+        self.packers = [_Packer(gemm, trans_a, False, builder=self) for trans_a in layouts_a]
 
     def build(self) -> ir.Function:
         b, blk = self.b, self.gemm.block
@@ -334,7 +375,15 @@ class _Item(_JobFunction):
             with b.if_then(b.icmp_signed("==", job["shared_a"], self.i64(0))):
                 first = b.sdiv(i0, self.i64(blk.mr))
                 last = b.add(first, self.ceil_div(rows, self.i64(blk.mr)))
-                self.packer.pack_a(first, last)
+                if len(self.packers) == 1:
+                    self.packers[0].pack_a(first, last)
+                else:
+                    with b.if_else(b.icmp_signed("!=", job["trans_a"], self.i64(0))) as \
+                            (transposed, plain):
+                        with plain:
+                            self.packers[0].pack_a(first, last)
+                        with transposed:
+                            self.packers[1].pack_a(first, last)
             self.tiles(i0, rows, j0, columns)
         b.ret_void()
         return self.function
@@ -424,21 +473,14 @@ class _Item(_JobFunction):
                 b.store(value, self.as_vector(self.element(job["c"], at))).align = g.size
 
     def combine(self, scaled, read_d, with_d, at, kind):
-        """alpha acc, or with_d(D[at]) when beta != 0 (D is not read otherwise)."""
-        b = self.b
-        with b.if_else(read_d) as (keep, overwrite):
-            with keep:
-                source = self.element(self.job["d"], at)
-                old = b.load(self.as_vector(source) if kind is self.gemm.vec else source,
-                             typ=kind)
-                old.align = self.gemm.size
-                kept, kept_block = with_d(old), b.block
-            with overwrite:
-                overwrite_block = b.block
-        value = b.phi(kind)
-        value.add_incoming(kept, kept_block)
-        value.add_incoming(scaled, overwrite_block)
-        return value
+        """alpha acc, or with_d(D[at]) when beta != 0. Branch-free (a select, not a diamond
+        per vector, which tripled the micro-kernel's compile time): without beta the load
+        reads C[at] instead (always valid memory) and its value is dropped."""
+        b, job = self.b, self.job
+        source = self.element(b.select(read_d, job["d"], job["c"]), at)
+        old = b.load(self.as_vector(source) if kind is self.gemm.vec else source, typ=kind)
+        old.align = self.gemm.size
+        return b.select(read_d, with_d(old), scaled)
 
     def finish(self, value, column, kind):
         """The epilogue, in the last depth block: + bias[column...] and the ReLU (as the loop
@@ -490,7 +532,7 @@ class _Driver(_Builder):
                                                t, t, I64, PTR, PTR, I64])
         name = symbol(gemm.dtype, trans_a, trans_b)
         super().__init__(gemm, ir.Function(gemm.module, kind, name))
-        self.item, self.packer = item, packer
+        self.item, self.packer, self.trans_a = item, packer, trans_a
 
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
@@ -531,7 +573,8 @@ class _Driver(_Builder):
         fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "b": bm, "ldb": ldb, "c": c,
                  "ldc": ldc, "alpha": alpha, "items_n": items_n, "nc": nc, "ap": ap,
                  "panels_b": panels, "shared_a": shared_a, "bias": bias, "has_bias": has_bias,
-                 "relu": b.and_(flags, self.i64(RELU)), "pw": pw}
+                 "relu": b.and_(flags, self.i64(RELU)), "pw": pw,
+                 "trans_a": self.i64(int(self.trans_a))}
         for name, value in fixed.items():
             self.store_slot(job, name, value)
         # depth blocks of even size (784 = 4 x 196, not 256 + 256 + 256 + 16); k == 0 still

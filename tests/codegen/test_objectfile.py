@@ -94,10 +94,9 @@ def test_every_kind_of_object_codegen_makes_passes():
             data = jit.emit(str(build_module(matmul, gemm=gemm).module), target, "full", KEY)
             objectfile.check(data, [entry_symbol(matmul)], jit.PROCESS_SYMBOLS | imports.keys(),
                              KEY)
-        name = native_gemm.symbol("f32", True, False)
-        native = jit.emit(native_gemm.gemm_ir("f32", target.vector_bits, True, False), target,
-                          "full", KEY)
-        objectfile.check(native, [name], jit.PROCESS_SYMBOLS | {PARALLEL_FOR}, KEY)
+        names = [native_gemm.symbol("f32", a, b) for a, b in native_gemm.VARIANTS]
+        native = jit.emit(native_gemm.gemm_ir("f32", target.vector_bits), target, "full", KEY)
+        objectfile.check(native, names, jit.PROCESS_SYMBOLS | {PARALLEL_FOR}, KEY)
     runtime = jit.emit(runtime_ir(), Target.host(), "none", KEY)
     objectfile.check(runtime, [PARALLEL_FOR, "graphnn_parallel_reset"], jit.PROCESS_SYMBOLS, KEY)
     check(kernel_object(light()))
