@@ -290,7 +290,7 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
-    micro-kernel, codegen.native.gemm), "auto" (BLAS for a large product at the top level,
+    micro-kernel, codegen.native.gemm), "auto" (BLAS for a tiny product at the top level,
     else native, single-threaded inside parallel loops: ``codegen.llvm.gemm.on_blas``) or
     "loops" (plain loops); without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and

@@ -99,7 +99,7 @@ class Emitter:
 
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
-    ``threads``), "auto" (BLAS for a large product at the top level, else native, single-
+    ``threads``), "auto" (BLAS for a tiny product at the top level, else native, single-
     threaded inside parallel loops: ``gemm.on_blas``) or "loops" (see ``codegen.llvm.gemm``).
     ``call_math`` calls exp, log and tanh (with vector variants,
     ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.

@@ -46,32 +46,32 @@ def _constant(module: ir.Module, kind: str, t: ir.Type, value: int | float) -> i
     return g
 
 
-# Under gemm "auto", a top-level product of fewer floating-point operations (2 m n k) runs on
-# graphnn's GEMM, on the kernel's own threads. OpenBLAS wakes its thread pool for any product
-# above about 0.5 MFLOP; the threads then spin on the cores graphnn's parallel loops need next,
-# which made a sequence of small products between elementwise loops (an LSTM step: 4 MFLOP)
-# slower on BLAS than on graphnn's kernel, by 2-7x on a busy 2-core machine. BLAS keeps the
-# large products, where its threading pays (an MLP's 64x784x256, 26 MFLOP, 20 % faster).
-BLAS_MIN_FLOPS = 1 << 24
-# ...except a tiny one, which OpenBLAS runs on the calling thread (its interface stays serial
-# while m n k <= 65536 * 4, i.e. 2 m n k <= 2^19): BLAS there wakes nothing, and graphnn's GEMM
-# would cost a cold compile its variants (about 170 ms of LLVM each) for a product of
-# microseconds (an MLP's 64x256x10 layer and its gradients).
+# Under gemm "auto" a product runs on graphnn's GEMM, on the kernel's own threads, except a
+# tiny one (below). OpenBLAS wakes its thread pool for any product above about 0.5 MFLOP; its
+# threads then spin on the cores graphnn's parallel loops need next. Large products once stayed
+# on BLAS (2mnk >= 2^24, where its threading paid on an MLP's 64x784x256 when our GEMM was
+# slower), but between graphnn's loops they cost more than they saved: the LSTM workload (a
+# 1600x64x512 input projection and its gradients among per-step loops) took 10.3-10.8 ms with
+# them on BLAS against 6.1-6.3 ms on our GEMM, the Transformer 17.8-18.2 against 14.9-16.0, on
+# AVX-512 (Zen 5); with AVX2 code on the same machine (cpu="x86-64-v3") 13.7-14.5 against
+# 7.9-12.0 and 21.7-27.0 against 19.3-22.3 (python -m benchmarks --gemm auto|native [--cpu]).
+# A tiny product OpenBLAS runs on the calling thread (its interface stays serial while
+# m n k <= 65536 * 4, i.e. 2 m n k <= 2^19): BLAS there wakes nothing and needs none of our
+# GEMM's layouts compiled for a product of microseconds (an MLP's 64x256x10 layer).
 BLAS_SERIAL_FLOPS = 1 << 19
 
 
 def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
     """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
     `nested`: it runs inside a parallel loop, whose threads already use every core. Under
-    "auto" a large product whose B comes prepacked (a constant) or that has an epilogue runs
-    on our GEMM: it skips packing B, which BLAS redoes on every call, and stores the
-    epilogue's result once, where BLAS needs a copy of the source before and a pass after (an
-    MLP step at batch 1024 took 1.4x as long that way). A tiny one stays on BLAS, where the
-    copy and the pass are as tiny (and our GEMM's compile is spared)."""
+    "auto" only a tiny top-level product without an epilogue or a prepacked B does (see
+    BLAS_SERIAL_FLOPS): ours skips packing a constant B, which BLAS redoes on every call,
+    and stores an epilogue's result once, where BLAS needs a copy of the source before and a
+    pass after."""
     flops = 2 * g.m * g.n * g.k
     plain = g.packed_b is None and g.source is None and g.bias is None and not g.relu
     return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and
-                              (plain and flops >= BLAS_MIN_FLOPS or flops <= BLAS_SERIAL_FLOPS))
+                              plain and flops <= BLAS_SERIAL_FLOPS)
 
 
 def row_product(g: loops.Gemm) -> bool:

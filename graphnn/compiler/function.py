@@ -486,9 +486,8 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
     cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
     chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul of at
-    least 2^24 flops or at most 2^19, plain loops for one row, graphnn's own packed
-    micro-kernel between, and one per thread inside the per-image parallel loops of
-    convolutions), "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread
+    most 2^19 flops, plain loops for one row, graphnn's own packed micro-kernel for the rest,
+    one per thread inside the per-image parallel loops of convolutions), "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread
     pool) or "loops" (plain loops, for checking). docs/performance.md compares them. `name`
     names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
     for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
