@@ -487,8 +487,9 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
     chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul of at
     most 2^19 flops, plain loops for one row, graphnn's own packed micro-kernel for the rest,
-    one per thread inside the per-image parallel loops of convolutions), "blas", "native" (graphnn's micro-kernel everywhere, on graphnn's thread
-    pool) or "loops" (plain loops, for checking). docs/performance.md compares them. `name`
+    one per thread inside the per-image parallel loops of convolutions), "blas", "native"
+    (graphnn's micro-kernel everywhere, on graphnn's thread pool) or "loops" (plain loops, for
+    checking). docs/performance.md compares them. `name`
     names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
     for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
     "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
