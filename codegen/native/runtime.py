@@ -38,7 +38,12 @@ import sys
 # The pool's numbers, each written into the IR below:
 MAX_WORKERS = 63                # worker threads at most: their count fits WORKER_BITS
 MAX_THREADS = MAX_WORKERS + 1   # participants of one parallel loop at most: its caller + workers
-SPIN = 300                      # pause-hinted polls before a waiter sleeps in the kernel
+# pause-hinted polls before a waiter sleeps in the kernel: 30-100 us (a pause is 64-140
+# cycles), longer than the serial stretches between one kernel's parallel loops. At 300 polls
+# (about 5 us) the workers of an MLP step (batch 64) fell asleep between its loops and paid a
+# futex wake-up each time: the step took 170-300 us from run to run on 2 cores, as long as on
+# 1 (291-299 us); at 3000 it took 160-183 us in every run (at 30000 160-172).
+SPIN = 3000
 WORKER_BITS = 10                # state = generation << WORKER_BITS | active workers (< 1024)
 # the generation wraps within state's 32 bits less the worker bits and the sign bit
 GENERATION_MASK = (1 << (31 - WORKER_BITS)) - 1
