@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen import loops
-from codegen.native.gemm import pack_b
-from codegen.stmts import packed_size
+from codegen.native.gemm import depth_blocks, pack_b
+from codegen.stmts import PACK_WIDTH, packed_size
 from graphnn.ir import Node
 from graphnn.shapes import broadcast
 
@@ -76,11 +76,65 @@ class GemmOperands:
         if max(a_shape[-2:] + b_shape[-1:]) > GEMM_MAX_DIMENSION:
             return None         # computed by loops over 64-bit indices instead
         packed = None
-        if lb[0].op == "constant" and len(b_shape) == 2 and a_shape[-2] > 1 and \
-                0 not in b_shape:
-            packed = lowering.packed_constant(lb[0], lb[1], b_shape)
+        if packable(a_shape, b_shape):
+            if lb[0].op == "constant":
+                packed = lowering.packed_constant(lb[0], lb[1], b_shape)
+            elif lb[0].op == "input":
+                packed = lowering.packed_input(lb[0], lb[1], b_shape)
         return GemmOperands(Operand(kept[la[0]], la[1], a_shape),
                             Operand(kept[lb[0]], lb[1], b_shape), packed)
+
+
+def packable(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
+    """Whether our GEMM may read B prepacked: a 2-D B (one matrix for every product of a
+    batch) and more than one row of A (a single row runs as plain loops, see
+    codegen.llvm.gemm.row_product)."""
+    return len(b_shape) == 2 and a_shape[-2] > 1 and 0 not in b_shape
+
+
+def b_operand(lowering, node: Node) -> tuple[Node, bool, tuple[int, int]] | None:
+    """(input node, transposed, (k, n)) of matmul `node`'s B when it is a kernel input our
+    GEMM may read prepacked (see packed_input in lower.kernel); else None."""
+    a, b = node.inputs
+    lb = _layout(b, lowering.buffers)
+    a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
+    b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+    if lb is None or lb[0].op != "input" or not packable(a_shape, b_shape):
+        return None
+    return lb[0], lb[1], b_shape
+
+
+def pack_stage(packed: loops.Buffer, b: loops.Buffer, transposed: bool,
+               shape: tuple[int, int]) -> list[loops.Stmt]:
+    """Loops writing op(b), a (k, n) operand stored (k, n), or (n, k) when `transposed`, into
+    `packed` in the layout of codegen.native.gemm.pack_b: for each depth block (p0, kc),
+    panel P holds rows p0..p0+kc of columns P*W..P*W+W (W = PACK_WIDTH, zeros past n), row
+    after row, from element p0 * n_padded + P * kc * W. Run once per call, it spares every
+    product reading the operand its own packing (an LSTM's W_hh, read by 100 products)."""
+    k, n = shape
+    width = PACK_WIDTH
+    panels = -(-n // width)
+    ld = k if transposed else n
+
+    def element(row, column):             # op(b)[row, column]
+        return b.flat[column * ld + row] if transposed else b.flat[row * ld + column]
+
+    stmts: list[loops.Stmt] = []
+    for p0, kc in depth_blocks(k, loops.normalize_dtype(b.dtype)):
+        base = p0 * panels * width
+        full = n // width
+        if full:
+            stmts.append(loops.loop_nest((full, kc, width), lambda P, r, c, p0=p0, kc=kc, base=base:
+                loops.store(packed, base + (P * kc + r) * width + c,
+                            element(p0 + r, P * width + c))))
+        rest = n - full * width
+        if rest:                          # the last panel: rest columns, then zeros
+            start = base + full * kc * width
+            stmts.append(loops.loop_nest((kc, rest), lambda r, c, p0=p0, start=start, full=full:
+                loops.store(packed, start + r * width + c, element(p0 + r, full * width + c))))
+            stmts.append(loops.loop_nest((kc, width - rest), lambda r, c, start=start, rest=rest:
+                loops.store(packed, start + r * width + rest + c, 0)))
+    return stmts
 
 
 def packed_value(constant: Node, transposed: bool, shape: tuple[int, int]) -> np.ndarray:

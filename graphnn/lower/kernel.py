@@ -24,12 +24,14 @@ sums of products become fewer, deeper Gemms (lower.accumulate).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from codegen import loops
 from codegen.native.runtime import MAX_THREADS
+from codegen.stmts import packed_size
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.accumulate import batch_sums, product_sums
@@ -38,8 +40,10 @@ from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import (
     GemmOperands,
+    b_operand,
     batch_sum_stage,
     gemm_stage,
+    pack_stage,
     packed_value,
 )
 from graphnn.lower.pool import pool_stage
@@ -90,6 +94,11 @@ class Lowering:
         self.inline: dict[Node, loops.Expr] = {}     # group members visible in registers
         self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
         self.packed: dict[tuple, loops.Buffer] = {}  # constant matmul operands, prepacked
+        # input matmul operands read by several products: (node, transposed, shape) -> how
+        # many read it, the buffer packed once per call, and pack loops not yet emitted
+        self.b_readers: Counter = Counter()
+        self.packed_inputs: dict[tuple, loops.Buffer] = {}
+        self.pending: list[loops.Stmt] = []
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
@@ -264,9 +273,29 @@ class Lowering:
         finally:
             self.inline, self.group_index, self.built = {}, None, None
 
+    def packed_input(self, node: Node, transposed: bool, shape: tuple[int, int]) \
+            -> loops.Buffer | None:
+        """A scratch buffer holding `node` (an input matrix operand) packed for our GEMM, when
+        two or more products read it with this layout (else None: each packs its own B): the
+        pack loops (lower.gemm.pack_stage) run before the first of them."""
+        key = (node, transposed, shape)
+        if self.b_readers[key] < 2:
+            return None
+        if key not in self.packed_inputs:
+            buffer = self.scratch(loops.normalize_dtype(node.dtype),
+                                  (packed_size(*shape),))
+            self.packed_inputs[key] = buffer
+            self.pending += pack_stage(buffer, self.buffers[node], transposed, shape)
+        return self.packed_inputs[key]
+
     # -- stages --------------------------------------------------------------------------------
 
     def stages(self, computed: list[Node]) -> list[loops.Stmt]:
+        for product in {self.batch_sums.get(node, node): None for node in computed}:
+            if product.opdef.lowering.gemm == "matmul":
+                key = b_operand(self, product)
+                if key is not None:
+                    self.b_readers[key] += 1
         body: list[loops.Stmt] = []
         group: list[Node] = []
         group_cost = 0
@@ -371,15 +400,17 @@ class Lowering:
 
     def _computed_stage(self, node: Node) -> list[loops.Stmt]:
         if node in self.batch_sums:
-            return batch_sum_stage(self.buffers[node],
-                                   GemmOperands.of(self, self.batch_sums[node]))
+            operands = GemmOperands.of(self, self.batch_sums[node])
+            packs, self.pending = self.pending, []
+            return packs + batch_sum_stage(self.buffers[node], operands)
         form = node.opdef.lowering.gemm
         # a later product of a sum adds to the partial sum in the buffer (lower.accumulate)
         adds = node in self.sum_of and self.sums[self.sum_of[node]][0] is not node
         if form == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
-                return gemm_stage(self.buffers[node], operands, accumulate=adds)
+                packs, self.pending = self.pending, []
+                return packs + gemm_stage(self.buffers[node], operands, accumulate=adds)
         elif form and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
