@@ -85,7 +85,6 @@ PROCESS_SYMBOLS = frozenset({
 _LOCK = threading.RLock()  # llvmlite's JIT objects are not documented as thread-safe
 _LIBRARY_IDS = itertools.count()
 _RUNTIME_OBJECTS: list[Any] = []  # the parallel runtime's JIT library, kept for good
-_GEMMS: dict[tuple, int] = {}   # (symbol, target) -> address: our GEMM's entries, linked once
 # int32_t kernel(void **args), called with the integer address of a ctypes pointer array: an
 # int argument converts faster than a ctypes array object (see BoundKernel.run). It returns 0,
 # or the code of the loops.Check that failed.
@@ -268,23 +267,28 @@ def gemm_symbol(name: str, target: Target) -> int:
     (0.15 s, then 0.05 s per layout, where a module per layout took 0.25-0.35 s each)."""
     target.check_runs_here()
     dtype, layout = name.split("_")[-2:]
-    bits = target.vector_bits
-    with _LOCK:
-        if (name, target) not in _GEMMS:
-            item = native_gemm.item_symbol(dtype)
-            if (item, target) not in _GEMMS:
-                tracker = _link_generated(f"{item} {bits}", functools.partial(
-                    native_gemm.item_ir, dtype, bits), item, [item], _parallel_symbols(),
-                    target, level="gemm")
-                _RUNTIME_OBJECTS.append(tracker)
-                _GEMMS[item, target] = tracker[item]
-            tracker = _link_generated(f"{name} {bits}", functools.partial(
-                native_gemm.layout_ir, dtype, bits, layout[0] == "t", layout[1] == "t"),
-                name, [name], {**_parallel_symbols(), item: _GEMMS[item, target]}, target,
-                level="gemm")
-            _RUNTIME_OBJECTS.append(tracker)
-            _GEMMS[name, target] = tracker[name]
-        return _GEMMS[name, target]
+    item = native_gemm.item_symbol(dtype)
+    imports = {**_parallel_symbols(), item: _gemm_item(dtype, target)}
+    return _runtime_symbol(f"{name} {target.vector_bits}", functools.partial(
+        native_gemm.layout_ir, dtype, target.vector_bits, layout[0] == "t", layout[1] == "t"),
+        name, imports, target)
+
+
+@functools.cache
+def _gemm_item(dtype: str, target: Target) -> int:
+    """Address of our GEMM's work-item function (the micro-kernel) for `dtype` and the
+    target, shared by every layout's module."""
+    item = native_gemm.item_symbol(dtype)
+    return _runtime_symbol(f"{item} {target.vector_bits}", functools.partial(
+        native_gemm.item_ir, dtype, target.vector_bits), item, _parallel_symbols(), target)
+
+
+def _runtime_symbol(description: str, build: Callable[[], str], name: str,
+                    imports: dict[str, int], target: Target) -> int:
+    """Link a module of our GEMM exporting `name`, kept for the process's life."""
+    tracker = _link_generated(description, build, name, [name], imports, target, level="gemm")
+    _RUNTIME_OBJECTS.append(tracker)
+    return tracker[name]
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,

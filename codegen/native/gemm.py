@@ -145,8 +145,7 @@ def item_ir(dtype: str, vector_bits: int) -> str:
     either layout), exported as item_symbol(dtype): compiled once, it serves every layout's
     layout_ir module, so that a program using two layouts compiles the micro-kernel once."""
     module = ir.Module(name=item_symbol(dtype))
-    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits))
-    gemm.item(exported=True)
+    _Item(_Gemm(module, dtype, blocking(dtype, vector_bits)), [False, True], exported=True).build()
     return str(module)
 
 
@@ -178,12 +177,8 @@ class _Gemm:
         self.parallel = ir.Function(module, ir.FunctionType(
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
 
-    def item(self, layouts_a: Sequence[bool] = (False, True), exported: bool = False) \
-            -> ir.Function:
-        return _Item(self, list(layouts_a), exported).build()
-
     def build(self, layouts: list[tuple[bool, bool]]) -> None:
-        item = self.item(sorted({trans_a for trans_a, _ in layouts}))
+        item = _Item(self, sorted({trans_a for trans_a, _ in layouts})).build()
         for trans_a, trans_b in layouts:
             packer = _Packer(self, trans_a, trans_b).build()
             _Driver(self, item, packer, trans_a, trans_b).build()

@@ -71,8 +71,7 @@ class GemmOperands:
         la, lb = _layout(a, kept), _layout(b, kept)
         if la is None or lb is None:
             return None
-        a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
-        b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+        a_shape, b_shape = _matrix_shapes(a, b)
         if max(a_shape[-2:] + b_shape[-1:]) > GEMM_MAX_DIMENSION:
             return None         # computed by loops over 64-bit indices instead
         packed = None
@@ -80,9 +79,14 @@ class GemmOperands:
             if lb[0].op == "constant":
                 packed = lowering.packed_constant(lb[0], lb[1], b_shape)
             elif lb[0].op == "input":
-                packed = lowering.packed_input(lb[0], lb[1], b_shape)
+                packed = lowering.packed_inputs.get((lb[0], lb[1], b_shape))
         return GemmOperands(Operand(kept[la[0]], la[1], a_shape),
                             Operand(kept[lb[0]], lb[1], b_shape), packed)
+
+
+def _matrix_shapes(a: Node, b: Node) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The operands' shapes as matrices: a vector a is one row, a vector b one column."""
+    return (1,) + a.shape if a.ndim == 1 else a.shape, b.shape + (1,) if b.ndim == 1 else b.shape
 
 
 def packable(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
@@ -94,11 +98,10 @@ def packable(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> bool:
 
 def b_operand(lowering, node: Node) -> tuple[Node, bool, tuple[int, int]] | None:
     """(input node, transposed, (k, n)) of matmul `node`'s B when it is a kernel input our
-    GEMM may read prepacked (see packed_input in lower.kernel); else None."""
+    GEMM may read prepacked (Lowering.packed_inputs in lower.kernel); else None."""
     a, b = node.inputs
     lb = _layout(b, lowering.buffers)
-    a_shape = (1,) + a.shape if a.ndim == 1 else a.shape
-    b_shape = b.shape + (1,) if b.ndim == 1 else b.shape
+    a_shape, b_shape = _matrix_shapes(a, b)
     if lb is None or lb[0].op != "input" or not packable(a_shape, b_shape):
         return None
     return lb[0], lb[1], b_shape

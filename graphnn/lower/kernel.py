@@ -94,11 +94,9 @@ class Lowering:
         self.inline: dict[Node, loops.Expr] = {}     # group members visible in registers
         self.scratches: list[loops.Buffer] = []      # temps that are no graph node (im2col)
         self.packed: dict[tuple, loops.Buffer] = {}  # constant matmul operands, prepacked
-        # input matmul operands read by several products: (node, transposed, shape) -> how
-        # many read it, the buffer packed once per call, and pack loops not yet emitted
-        self.b_readers: Counter = Counter()
+        # input matmul operands read by several products in one layout, (node, transposed,
+        # shape) -> a scratch buffer packed once per call (see _pack_shared_inputs)
         self.packed_inputs: dict[tuple, loops.Buffer] = {}
-        self.pending: list[loops.Stmt] = []
         self.group_index: tuple | str | None = None
         self.flat_var: loops.Expr | None = None
         self.body_cost: dict[Node, int] = {}         # the cost of computing a node in a loop
@@ -273,30 +271,28 @@ class Lowering:
         finally:
             self.inline, self.group_index, self.built = {}, None, None
 
-    def packed_input(self, node: Node, transposed: bool, shape: tuple[int, int]) \
-            -> loops.Buffer | None:
-        """A scratch buffer holding `node` (an input matrix operand) packed for our GEMM, when
-        two or more products read it with this layout (else None: each packs its own B): the
-        pack loops (lower.gemm.pack_stage) run before the first of them."""
-        key = (node, transposed, shape)
-        if self.b_readers[key] < 2:
-            return None
-        if key not in self.packed_inputs:
-            buffer = self.scratch(loops.normalize_dtype(node.dtype),
-                                  (packed_size(*shape),))
-            self.packed_inputs[key] = buffer
-            self.pending += pack_stage(buffer, self.buffers[node], transposed, shape)
-        return self.packed_inputs[key]
+    def _pack_shared_inputs(self, computed: list[Node]) -> list[loops.Stmt]:
+        """Loops packing each input matrix that two or more products read as B in one layout
+        (an LSTM's recurrent weight, read by every step) into a scratch buffer for our GEMM
+        (lower.gemm.pack_stage), once per call, at the kernel's start: those products read
+        it there (self.packed_inputs) instead of packing it each. A B read once is packed by
+        its own product, as before."""
+        readers = Counter(b_operand(self, product) for product in
+                          {self.batch_sums.get(node, node): None for node in computed}
+                          if product.opdef.lowering.gemm == "matmul")
+        stmts: list[loops.Stmt] = []
+        for key, count in readers.items():
+            if key is not None and count >= 2:
+                node, transposed, shape = key
+                buffer = self.scratch(loops.normalize_dtype(node.dtype), (packed_size(*shape),))
+                self.packed_inputs[key] = buffer
+                stmts += pack_stage(buffer, self.buffers[node], transposed, shape)
+        return stmts
 
     # -- stages --------------------------------------------------------------------------------
 
     def stages(self, computed: list[Node]) -> list[loops.Stmt]:
-        for product in {self.batch_sums.get(node, node): None for node in computed}:
-            if product.opdef.lowering.gemm == "matmul":
-                key = b_operand(self, product)
-                if key is not None:
-                    self.b_readers[key] += 1
-        body: list[loops.Stmt] = []
+        body = self._pack_shared_inputs(computed)
         group: list[Node] = []
         group_cost = 0
         absorbed = set(self.epilogues.values())
@@ -400,17 +396,15 @@ class Lowering:
 
     def _computed_stage(self, node: Node) -> list[loops.Stmt]:
         if node in self.batch_sums:
-            operands = GemmOperands.of(self, self.batch_sums[node])
-            packs, self.pending = self.pending, []
-            return packs + batch_sum_stage(self.buffers[node], operands)
+            return batch_sum_stage(self.buffers[node],
+                                   GemmOperands.of(self, self.batch_sums[node]))
         form = node.opdef.lowering.gemm
         # a later product of a sum adds to the partial sum in the buffer (lower.accumulate)
         adds = node in self.sum_of and self.sums[self.sum_of[node]][0] is not node
         if form == "matmul":
             operands = GemmOperands.of(self, node)
             if operands is not None:
-                packs, self.pending = self.pending, []
-                return packs + gemm_stage(self.buffers[node], operands, accumulate=adds)
+                return gemm_stage(self.buffers[node], operands, accumulate=adds)
         elif form and worth_it(node, self.options):
             stmts = conv_stage(self, node, self.buffer_of)
             if stmts is not None:
