@@ -70,3 +70,18 @@ def test_env_prints_the_header_and_stops(capsys):
     assert lines[0].startswith("# cpu: ") and any(line.startswith("# graphnn gemm: ")
                                                   for line in lines)
     assert not any(line.startswith("workload") for line in lines)
+
+
+def test_cpu_option_generates_code_for_that_level(capsys, monkeypatch):
+    """`--cpu x86-64-v3`: the header reports the forced target's vector width and tiles and
+    the loops' vectors in its code, and names the option (the CPU model line stays the
+    host's). x86-64-v3 runs on every machine CI lands on (AVX2 and AVX-512)."""
+    monkeypatch.delenv("BENCH_CPU", raising=False)
+    assert runner.main(["--env", "--cpu", "x86-64-v3"]) == 0
+    monkeypatch.delenv("BENCH_CPU")            # main set it for the workloads of the run
+    text = capsys.readouterr().out
+    forced = Target.named("x86-64-v3")
+    tile = gemm.blocking("f32", forced.vector_bits)
+    assert f"{forced.vector_bits}-bit vectors, " in text and "--cpu" in text
+    assert f"f32 {tile.mr}x{tile.nr} micro-tile" in text
+    assert f"# graphnn loops: {forced.vector_bits}-bit vectors" in text
