@@ -2,10 +2,11 @@
 result table, and `python -m benchmarks --env`.
 
 Everything is read from this host at run time (the CPU model from /proc/cpuinfo, the caches
-from sysfs, the instruction set and vector width from LLVM through codegen.llvm.target, BLAS
-from threadpoolctl or NumPy's build configuration) and graphnn's choices from the functions
-that make them (codegen.native.gemm.blocking for the GEMM tiles, a compiled elementwise loop's
-own assembly for its vector registers): nothing here restates a choice.
+from sysfs through codegen.cpu_caches, the instruction set and vector width from LLVM through
+codegen.llvm.target, BLAS from threadpoolctl or NumPy's build configuration) and graphnn's
+choices from the functions that make them (codegen.native.gemm.blocking for the GEMM tiles, a
+compiled elementwise loop's own assembly for its vector registers): nothing here restates a
+choice.
 """
 
 from __future__ import annotations
@@ -13,24 +14,15 @@ from __future__ import annotations
 import importlib
 import os
 import platform
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from codegen.cpu_caches import Cache, CacheSizes, caches, sizes_of
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native import gemm
 from codegen.native.runtime import available_cores
 
 PEERS = ("numpy", "scipy", "torch", "jax", "onnxruntime", "llvmlite")
-_SIZE_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-@dataclass(frozen=True)
-class Cache:
-    level: int
-    kind: str          # "Data", "Instruction" or "Unified"
-    size: int          # bytes
-    shared_by: int     # cores sharing one instance
 
 
 def cpu_model() -> str:
@@ -50,49 +42,6 @@ def isa_level(target: Target) -> str:
     enabled = target.enabled
     found = [name for name, features in X86_LEVELS.items() if set(features) <= enabled]
     return found[-1] if found else "below x86-64-v2"
-
-
-def caches(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> list[Cache]:
-    """cpu0's caches from sysfs (level, kind, size, how many cores share one), L1 first; from
-    sysconf where sysfs has none."""
-    found = []
-    for index in sorted(root.glob("index[0-9]*")):
-        try:
-            level, kind, size, shared = (
-                (index / name).read_text().strip()
-                for name in ("level", "type", "size", "shared_cpu_list"))
-        except OSError:
-            continue
-        found.append(Cache(int(level), kind, _bytes(size), _count(shared)))
-    return found or _sysconf_caches()
-
-
-def _bytes(text: str) -> int:
-    match = re.fullmatch(r"(\d+)([KMG]?)", text)
-    return int(match[1]) * _SIZE_SUFFIX.get(match[2], 1) if match else 0
-
-
-def _count(cpu_list: str) -> int:
-    """How many CPUs a sysfs list names ("0-3,8" is 5)."""
-    total = 0
-    for part in filter(None, cpu_list.split(",")):
-        low, _, high = part.partition("-")
-        total += int(high or low) - int(low) + 1
-    return total
-
-
-def _sysconf_caches() -> list[Cache]:
-    names = [(1, "Data", "SC_LEVEL1_DCACHE_SIZE"), (2, "Unified", "SC_LEVEL2_CACHE_SIZE"),
-             (3, "Unified", "SC_LEVEL3_CACHE_SIZE")]
-    found = []
-    for level, kind, name in names:
-        try:
-            size = os.sysconf(name)
-        except (ValueError, OSError):
-            continue
-        if size > 0:
-            found.append(Cache(level, kind, size, 0))
-    return found
 
 
 def blas() -> list[str]:
@@ -159,6 +108,12 @@ class Machine:
     versions: tuple[tuple[str, str], ...]
     loop_bits: int
 
+    @property
+    def sizes(self) -> CacheSizes:
+        """The cache sizes graphnn's GEMM blocks for on this machine (codegen.jit does the
+        same from the same sysfs files)."""
+        return sizes_of(list(self.caches))
+
     @classmethod
     def here(cls) -> Machine:
         target = Target.named(chosen_cpu())
@@ -174,7 +129,7 @@ class Machine:
             for c in self.caches)
         tiles = []
         for dtype in ("f32", "f64"):
-            b = gemm.blocking(dtype, self.vector_bits)
+            b = gemm.blocking(dtype, self.vector_bits, self.sizes)
             tiles.append(f"{dtype} {b.mr}x{b.nr} micro-tile ({b.mr}x{b.nv} vectors of "
                          f"{b.vector}), kc {b.kc}, mc {b.mc}, nc {b.nc}")
         lanes = f"{self.loop_bits // 32} float32 / {self.loop_bits // 64} float64 lanes"

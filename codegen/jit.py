@@ -42,6 +42,7 @@ import numpy as np
 
 from codegen import cache, loops, objectfile
 from codegen.arrays import CheckFailed, address, check_call
+from codegen.cpu_caches import CacheSizes, host_sizes
 from codegen.llvm.gemm import on_blas
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
@@ -259,28 +260,32 @@ def _parallel_symbols() -> dict[str, int]:
 
 
 @functools.cache
-def gemm_symbol(name: str, target: Target) -> int:
+def gemm_symbol(name: str, target: Target, caches: CacheSizes) -> int:
     """Address of one layout of our GEMM (codegen.native.gemm), generated for the target's
-    vector width, compiled or loaded from the cache the first time this process needs it: a
-    small module per layout (packing and the driver) over one module per dtype holding the
-    micro-kernel, which is most of the compile time and so is compiled once for every layout
-    (0.15 s, then 0.05 s per layout, where a module per layout took 0.25-0.35 s each)."""
+    vector width and blocked for `caches` (codegen.cpu_caches), compiled
+    or loaded from the cache the first time this process needs it: a small module per layout
+    (packing and the driver) over one module per dtype holding the micro-kernel, which is
+    most of the compile time and so is compiled once for every layout (0.15 s, then 0.05 s
+    per layout, where a module per layout took 0.25-0.35 s each)."""
     target.check_runs_here()
     dtype, layout = name.split("_")[-2:]
     item = native_gemm.item_symbol(dtype)
-    imports = {**_parallel_symbols(), item: _gemm_item(dtype, target)}
-    return _runtime_symbol(f"{name} {target.vector_bits}", functools.partial(
-        native_gemm.layout_ir, dtype, target.vector_bits, layout[0] == "t", layout[1] == "t"),
-        name, imports, target)
+    imports = {**_parallel_symbols(), item: _gemm_item(dtype, target, caches)}
+    block = native_gemm.blocking(dtype, target.vector_bits, caches)
+    return _runtime_symbol(f"{name} {target.vector_bits} {block}", functools.partial(
+        native_gemm.layout_ir, dtype, target.vector_bits, layout[0] == "t", layout[1] == "t",
+        caches), name, imports, target)
 
 
 @functools.cache
-def _gemm_item(dtype: str, target: Target) -> int:
-    """Address of our GEMM's work-item function (the micro-kernel) for `dtype` and the
-    target, shared by every layout's module."""
+def _gemm_item(dtype: str, target: Target, caches: CacheSizes) -> int:
+    """Address of our GEMM's work-item function (the micro-kernel) for `dtype`, the target
+    and the caches, shared by every layout's module."""
     item = native_gemm.item_symbol(dtype)
-    return _runtime_symbol(f"{item} {target.vector_bits}", functools.partial(
-        native_gemm.item_ir, dtype, target.vector_bits), item, _parallel_symbols(), target)
+    block = native_gemm.blocking(dtype, target.vector_bits, caches)
+    return _runtime_symbol(f"{item} {target.vector_bits} {block}", functools.partial(
+        native_gemm.item_ir, dtype, target.vector_bits, caches), item, _parallel_symbols(),
+        target)
 
 
 def _runtime_symbol(description: str, build: Callable[[], str], name: str,
@@ -321,7 +326,8 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     key = _kernel_key(kernel, nodes, mode, target, options)
     symbol = entry_symbol(kernel)
     with _LOCK:
-        imports = _kernel_imports(kernel, nodes, mode, target)
+        imports = _kernel_imports(kernel, nodes, mode, target,
+                                  options.cache_sizes(host_sizes()))
         tracker, cached = _cached_link(
             "kernel", key, lambda k: emit(str(build_module(
                 kernel, gemm=mode, options=options).module), target, level, k),
@@ -367,8 +373,9 @@ def codegen_version() -> str:
 
 
 def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
-                    target: Target) -> dict[str, int]:
-    """Addresses of the runtime symbols the kernel's code (its `nodes`) may call."""
+                    target: Target, caches: CacheSizes) -> dict[str, int]:
+    """Addresses of the runtime symbols the kernel's code (its `nodes`) may call, our GEMM's
+    blocked for `caches`."""
     nested = {id(n) for stmt in kernel.body if isinstance(stmt, loops.Loop) and stmt.parallel
               for n in loops.walk(stmt)}
     imports: dict[str, int] = {}
@@ -377,7 +384,7 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
             imports.update(_blas_symbols())
         elif mode in ("native", "auto"):
             name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
-            imports[name] = gemm_symbol(name, target)
+            imports[name] = gemm_symbol(name, target, caches)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports

@@ -6,8 +6,9 @@ Its ``repr`` is part of the object cache key (``codegen.jit``), so a field added
 key without anyone listing it. graphnn nests one in its ``CompileOptions`` (codegen never
 imports graphnn).
 
->>> CodegenOptions()
-CodegenOptions(parallel_min_work=524288, stage_size=4000, unroll_below=64)
+>>> CodegenOptions()  # doctest: +NORMALIZE_WHITESPACE
+CodegenOptions(parallel_min_work=524288, stage_size=4000, unroll_below=64,
+               l1_data_cache=0, l2_cache=0)
 >>> CodegenOptions(stage_size=300).stage_size
 300
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
+from codegen.cpu_caches import CacheSizes
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,24 @@ class CodegenOptions:
     # same speed and bit-identical results (measured, docs/performance.md). Shorter loops (a
     # 3x3 window, a 10-class softmax row) are still unrolled: the convolutions need that.
     unroll_below: int = 64
+    # The L1 data and L2 cache sizes, in bytes, our GEMM's blocking follows (codegen.native.
+    # gemm.blocking); 0: this host's, read from sysfs (codegen.cpu_caches). A size set here
+    # blocks for another machine: an exported library's (codegen.aot) or a test's.
+    l1_data_cache: int = 0
+    l2_cache: int = 0
 
     def __post_init__(self) -> None:
         check_counts(self)
+
+    def cache_sizes(self, default: CacheSizes) -> CacheSizes:
+        """The cache sizes to block for: the ones set here, `default`'s for those left 0.
+
+        >>> from codegen.cpu_caches import PORTABLE
+        >>> CodegenOptions(l2_cache=1 << 20).cache_sizes(PORTABLE)
+        CacheSizes(l1_data=32768, l2=1048576)
+        """
+        return CacheSizes(l1_data=self.l1_data_cache or default.l1_data,
+                          l2=self.l2_cache or default.l2)
 
 
 def check_counts(options: object) -> None:

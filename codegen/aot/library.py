@@ -31,6 +31,7 @@ from codegen.aot.elf import Symbols
 from codegen.aot.header import Build, header_text
 from codegen.aot.link import link_shared, shared_suffix
 from codegen.aot.wrapper import GEMM_ALLOC, wrapper_ir
+from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native import gemm as native_gemm
@@ -67,7 +68,8 @@ def export(entries: Sequence[Entry], path: Path, target: Target, *, header: str,
     symbols = Symbols.read(data)
     libraries = _libraries(symbols)
     build = Build(path.name, producer, target.cpu, _runs_on(target), libraries,
-                  {e.name: gemm_heap(e.kernel, target) for e in entries})
+                  {e.name: gemm_heap(e.kernel, target, library_caches(entries))
+                   for e in entries})
     text = header_text(list(entries), build, _guard(header))
     command: list[str] = []
     with tempfile.TemporaryDirectory(prefix=".graphnn-export-", dir=path.parent) as scratch:
@@ -94,7 +96,7 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
                        for g in _gemms(k)})
     texts += [native_gemm.gemm_ir(dtype, target.vector_bits,
                                   [(a, b) for d, a, b in products if d == dtype],
-                                  allocator=GEMM_ALLOC)
+                                  allocator=GEMM_ALLOC, caches=library_caches(entries))
               for dtype in sorted({d for d, _, _ in products})]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
@@ -113,7 +115,15 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
         return _machine(target).emit_object(optimized)
 
 
-def gemm_heap(kernel: loops.Kernel, target: Target) -> tuple[int, bool]:
+def library_caches(entries: Sequence[Entry]) -> CacheSizes:
+    """The caches a library's GEMM is blocked for: it may run on any machine of its target, so
+    `PORTABLE` sizes, or the smallest an entry's options state (``l1_data_cache``,
+    ``l2_cache``) for a known machine."""
+    sizes = [e.options.cache_sizes(PORTABLE) for e in entries] or [PORTABLE]
+    return CacheSizes(l1_data=min(s.l1_data for s in sizes), l2=min(s.l2 for s in sizes))
+
+
+def gemm_heap(kernel: loops.Kernel, target: Target, caches: CacheSizes) -> tuple[int, bool]:
     """The bytes our GEMM allocates (packed panels of A and B) for the kernel's largest matrix
     product at the target's blocking, and whether a product runs inside a parallel loop."""
     nested = {id(n) for s in kernel.body if isinstance(s, loops.Loop) and s.parallel
@@ -122,10 +132,10 @@ def gemm_heap(kernel: loops.Kernel, target: Target) -> tuple[int, bool]:
     for g in _gemms(kernel):
         if g.m <= 0 or g.n <= 0 or (g.m * g.n == 0 and g.beta == 1.0):
             continue
-        block = native_gemm.blocking(g.c.dtype, target.vector_bits)
+        block = native_gemm.blocking(g.c.dtype, target.vector_bits, caches)
         size = 4 if g.c.dtype == "f32" else 8
         panels = math.ceil(g.n / block.nr) * block.nr + math.ceil(g.m / block.mr) * block.mr
-        most = max(most, panels * block.kc * size)
+        most = max(most, panels * block.depth_most * size)
         inside = inside or id(g) in nested
     return most, inside
 

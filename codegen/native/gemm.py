@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from llvmlite import ir
 
+from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.native.runtime import MAX_THREADS
 from codegen.stmts import PACK_WIDTH
 
@@ -55,28 +56,63 @@ RELU, PACKED = 1, 2          # bits of the flags argument
 DEPTH_BLOCK = {"f32": 256, "f64": 192}
 
 
+# the largest work item's row count: larger measured no faster (48 to 384 rows within 3% on one
+# thread of a Zen 5, 1 MiB L2, for products from 64x784x256 to 2048^3) and splits a product into
+# fewer items to spread over threads
+MC_MOST = {512: 96, 256: 72}
+KC_LEAST = 64               # a shallower depth block pays the C tile's reload too often
+
+
 @dataclass(frozen=True)
 class Blocking:
     vector: int       # lanes per vector register
     mr: int           # rows of a micro-tile
     nv: int           # vectors per micro-tile row (NR = nv * vector)
-    kc: int           # depth block
+    kc: int           # depth block of a B the GEMM packs itself
     mc: int           # rows per work item (a multiple of mr)
     nc: int           # columns per work item (a multiple of NR)
+    pack_depth: int   # depth block of a B packed ahead by pack_b (DEPTH_BLOCK, any target)
 
     @property
     def nr(self) -> int:
         return self.nv * self.vector
 
+    @property
+    def depth_most(self) -> int:
+        """The deepest depth block either kind of B may bring (what A's panels are sized for)."""
+        return max(self.kc, self.pack_depth)
 
-def blocking(dtype: str, vector_bits: int) -> Blocking:
-    """Tile sizes: MR x NR/VL accumulators fit the register file (32 zmm with AVX-512, 16 ymm
-    or xmm below it) with room for the B vectors and one broadcast; KC keeps an A and a B
-    micro-panel in L1."""
+
+def blocking(dtype: str, vector_bits: int, caches: CacheSizes = PORTABLE) -> Blocking:
+    """Tile sizes for a target's vector width and a CPU's caches (codegen.cpu_caches).
+
+    MR x NR/VL accumulators fit the register file (32 zmm with AVX-512, 16 ymm or xmm below it)
+    with room for the B vectors and one broadcast. A work item runs its column panels in the
+    outer loop and its row tiles in the inner one, so:
+
+    - KC: the B micro-panel (KC x NR), reread for every MR rows, stays in L1 with a third of L1
+      left for the A micro-panel streaming past it and the C tile: KC * NR * size <= 2/3 L1d,
+      a multiple of 8, at most DEPTH_BLOCK (the prepacked layout's depth, which a B packed
+      ahead keeps whatever the caches: the plan that holds it is target-free).
+    - MC: the item's A block (MC x KC), reread for every column panel, fills at most half of
+      L2, the other half left to the B panels passing through; at most MC_MOST.
+
+    >>> big = blocking("f32", 512, CacheSizes(l1_data=48 << 10, l2=1 << 20))
+    >>> (big.mr, big.nr, big.kc, big.mc)
+    (12, 32, 256, 96)
+    >>> small = blocking("f32", 512, CacheSizes(l1_data=32 << 10, l2=64 << 10))
+    >>> (small.kc, small.mc, small.pack_depth)
+    (168, 48, 256)
+    """
     lanes = vector_bits // (32 if dtype == "f32" else 64)
-    if vector_bits >= 512:
-        return Blocking(lanes, 12, 2, DEPTH_BLOCK[dtype], 96, 256)
-    return Blocking(lanes, 6, 2, DEPTH_BLOCK[dtype], 72, 256)
+    size = 4 if dtype == "f32" else 8
+    mr, nv = (12, 2) if vector_bits >= 512 else (6, 2)
+    nr = nv * lanes
+    kc = caches.l1_data * 2 // 3 // (nr * size) // 8 * 8
+    kc = max(KC_LEAST, min(DEPTH_BLOCK[dtype], kc))
+    mc = caches.l2 // 2 // (kc * size) // mr * mr
+    mc = max(mr, min(MC_MOST[512 if vector_bits >= 512 else 256], mc))
+    return Blocking(lanes, mr, nv, kc, mc, 256, DEPTH_BLOCK[dtype])
 
 
 def depth_blocks(k: int, dtype: str) -> list[tuple[int, int]]:
@@ -123,15 +159,16 @@ VARIANTS = [(trans_a, trans_b) for trans_a in (False, True) for trans_b in (Fals
 
 def gemm_ir(dtype: str, vector_bits: int,
             layouts: Sequence[tuple[bool, bool]] = tuple(VARIANTS),
-            allocator: str = "aligned_alloc") -> str:
+            allocator: str = "aligned_alloc", caches: CacheSizes = PORTABLE) -> str:
     """The IR text of the GEMM for one dtype and `vector_bits` vectors: the entry
     graphnn_gemm_<dtype>_<layout> of each (trans_a, trans_b) in `layouts` (default: all
     four). They share one micro-kernel function (only packing depends on the layout), which
     is most of LLVM's time: a module per layout compiled it once per layout, 0.25-0.35 s each
     from an empty cache. The packing buffers come from `allocator`, a function with
-    aligned_alloc's signature and contract."""
+    aligned_alloc's signature and contract; the blocking follows `caches`."""
     module = ir.Module(name=f"graphnn_gemm_{dtype}")
-    _Gemm(module, dtype, blocking(dtype, vector_bits), allocator).build(sorted(set(layouts)))
+    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches), allocator)
+    gemm.build(sorted(set(layouts)))
     return str(module)
 
 
@@ -140,20 +177,23 @@ def item_symbol(dtype: str) -> str:
     return f"graphnn_gemm_{dtype}_item"
 
 
-def item_ir(dtype: str, vector_bits: int) -> str:
+def item_ir(dtype: str, vector_bits: int, caches: CacheSizes = PORTABLE) -> str:
     """The IR text of the work-item function alone (the micro-kernel and its stores, for A in
     either layout), exported as item_symbol(dtype): compiled once, it serves every layout's
     layout_ir module, so that a program using two layouts compiles the micro-kernel once."""
     module = ir.Module(name=item_symbol(dtype))
-    _Item(_Gemm(module, dtype, blocking(dtype, vector_bits)), [False, True], exported=True).build()
+    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches))
+    _Item(gemm, [False, True], exported=True).build()
     return str(module)
 
 
-def layout_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool) -> str:
+def layout_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool,
+              caches: CacheSizes = PORTABLE) -> str:
     """The IR text of one layout's entry, graphnn_gemm_<dtype>_<layout> (packing and the
-    driver), calling item_ir's function, which the linker must supply."""
+    driver), calling item_ir's function (built for the same `caches`), which the linker must
+    supply."""
     module = ir.Module(name=symbol(dtype, trans_a, trans_b))
-    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits))
+    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches))
     kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
     item = ir.Function(module, kind, item_symbol(dtype))
     _Driver(gemm, item, _Packer(gemm, trans_a, trans_b).build(), trans_a, trans_b).build()
@@ -551,7 +591,7 @@ class _Driver(_Builder):
         bp = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
             panels, self.i64(blk.nr * blk.kc)), self.i64(g.size))])
         ap = b.call(g.aligned_alloc, [self.i64(64), b.mul(b.mul(
-            panels_a, self.i64(blk.mr * blk.kc)), self.i64(g.size))])
+            panels_a, self.i64(blk.mr * blk.depth_most)), self.i64(g.size))])
         job = b.alloca(I64, len(JOB), name="job")
         items_m = self.ceil_div(m, self.i64(blk.mc))
         # columns per item: enough items for two per thread, whole panels, at most NC
@@ -574,8 +614,10 @@ class _Driver(_Builder):
             self.store_slot(job, name, value)
         # depth blocks of even size (784 = 4 x 196, not 256 + 256 + 256 + 16); k == 0 still
         # scales C by beta: one depth block of zeros
+        # (a B packed ahead comes in pack_b's depth blocks, not in this CPU's)
+        most = b.select(packed, self.i64(blk.pack_depth), self.i64(blk.kc))
         blocks = b.select(b.icmp_signed("<=", k, self.i64(0)), self.i64(1),
-                          self.ceil_div(k, self.i64(blk.kc)))
+                          self.ceil_div(k, most))
         depth = self.ceil_div(k, blocks)
         with self.loop(0, blocks, name="pc") as block:
             p0 = b.mul(block, depth)

@@ -8,27 +8,10 @@ import pytest
 
 from benchmarks import __main__ as runner
 from benchmarks import machine
+from codegen.cpu_caches import PORTABLE, host_sizes
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native import gemm
 from codegen.native.runtime import available_cores
-
-
-def test_caches_are_read_from_sysfs(tmp_path):
-    for index, (level, kind, size, shared) in enumerate(
-            [("1", "Data", "48K", "0"), ("1", "Instruction", "32K", "0"),
-             ("2", "Unified", "1024K", "0"), ("3", "Unified", "32768K", "0-3,8")]):
-        folder = tmp_path / f"index{index}"
-        folder.mkdir()
-        for name, value in (("level", level), ("type", kind), ("size", size),
-                            ("shared_cpu_list", shared)):
-            (folder / name).write_text(value + "\n")
-    found = machine.caches(tmp_path)
-    assert found[0] == machine.Cache(1, "Data", 48 << 10, 1)
-    assert found[3] == machine.Cache(3, "Unified", 32 << 20, 5)
-
-
-def test_without_sysfs_the_caches_come_from_sysconf(tmp_path):
-    assert all(c.size > 0 and c.level in (1, 2, 3) for c in machine.caches(tmp_path))
 
 
 @pytest.mark.parametrize("level", list(X86_LEVELS))
@@ -48,15 +31,22 @@ def test_the_header_states_graphnns_choices_for_the_vector_width():
         fake = machine.Machine("Some CPU", "x", "x86-64-v3", bits, (), 3, ("blas",),
                                (("numpy", "9"),), bits)
         text = "\n".join(fake.lines())
-        tile = gemm.blocking("f32", bits)
+        tile = gemm.blocking("f32", bits, fake.sizes)
         assert f"f32 {tile.mr}x{tile.nr} micro-tile" in text and f"kc {tile.kc}" in text
+        assert f"mc {tile.mc}" in text
         assert f"{bits}-bit vectors ({bits // 32} float32 / {bits // 64} float64 lanes)" in text
         assert "Some CPU" in text and "3 cores" in text and "numpy 9" in text
         assert all(line.startswith("# ") for line in fake.lines())
 
 
+def test_a_machine_of_unknown_caches_blocks_for_portable_ones():
+    fake = machine.Machine("Some CPU", "x", "x86-64-v3", 256, (), 3, (), (), 256)
+    assert fake.sizes == PORTABLE
+
+
 def test_the_host_machine_matches_its_sources():
     here = machine.Machine.here()
+    assert here.sizes == host_sizes()       # what codegen.jit blocks our GEMM for
     target = Target.host()
     assert (here.llvm_cpu, here.vector_bits, here.cores) == (
         target.cpu, target.vector_bits, available_cores())
@@ -81,7 +71,7 @@ def test_cpu_option_generates_code_for_that_level(capsys, monkeypatch):
     monkeypatch.delenv("BENCH_CPU")            # main set it for the workloads of the run
     text = capsys.readouterr().out
     forced = Target.named("x86-64-v3")
-    tile = gemm.blocking("f32", forced.vector_bits)
+    tile = gemm.blocking("f32", forced.vector_bits, host_sizes())
     assert f"{forced.vector_bits}-bit vectors, " in text and "--cpu" in text
     assert f"f32 {tile.mr}x{tile.nr} micro-tile" in text
     assert f"# graphnn loops: {forced.vector_bits}-bit vectors" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,12 @@ import pytest
 from codegen import aot, loops
 from codegen.aot import AbiError, Argument, Entry, LinkerNotFound, Symbols
 from codegen.aot import link as aot_link
+from codegen.aot.library import gemm_heap, library_caches
+from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.jit import compile_kernel
 from codegen.llvm.target import Target
+from codegen.native.gemm import blocking
+from codegen.options import CodegenOptions
 from tests.codegen.aot_support import (
     FOREIGN,
     SYSTEM,
@@ -299,6 +304,24 @@ def test_x86_64_v2_has_no_avx_and_matches(tmp_path):
     y, s = np.empty((BATCH, 3)), np.empty(BATCH)
     assert call(library, "rows", x, np.ones(3), y, s) == 0
     np.testing.assert_allclose(y, rows_reference(x, np.ones(3))[0], rtol=1e-13)
+
+
+def test_a_library_is_blocked_for_portable_caches_or_the_stated_ones():
+    """A library may run on any machine of its target: its GEMM blocks for PORTABLE caches,
+    unless the entries' options state smaller ones (the smallest wins), and the packing heap
+    the header states follows the same blocking."""
+    plain = entries()
+    assert library_caches(plain) == PORTABLE
+    stated = [replace(e, options=CodegenOptions(l1_data_cache=4 << 10)) for e in plain]
+    stated[0] = replace(stated[0], options=CodegenOptions(l1_data_cache=8 << 10,
+                                                          l2_cache=64 << 10))
+    assert library_caches(stated) == CacheSizes(l1_data=4 << 10, l2=64 << 10)
+    target = Target.named("x86-64-v3")
+    product = plain[1].kernel          # a (37 x 29) @ (29 x 41) float32 product
+    for caches in (PORTABLE, library_caches(stated)):
+        block = blocking("f32", target.vector_bits, caches)
+        panels = -(-41 // block.nr) * block.nr + -(-37 // block.mr) * block.mr
+        assert gemm_heap(product, target, caches) == (panels * block.depth_most * 4, False)
 
 
 @needs_objdump

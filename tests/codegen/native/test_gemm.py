@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from codegen import loops
+from codegen.cpu_caches import PORTABLE, CacheSizes, host_sizes
 from codegen.jit import compile_kernel
 from codegen.llvm.target import Target
-from codegen.native.gemm import blocking
+from codegen.native.gemm import DEPTH_BLOCK, KC_LEAST, blocking
+from codegen.options import CodegenOptions
 from tests.harness import cpu_levels
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
@@ -30,7 +32,7 @@ def _kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta):
     return loops.Kernel("gemm", [a, b, c_in], [c], body=body)
 
 
-def _check(dtype, m, n, k, trans_a, trans_b, cpu="host"):
+def _check(dtype, m, n, k, trans_a, trans_b, cpu="host", options=None):
     numpy_dtype, tolerance = DTYPES[dtype]
     rng = np.random.default_rng(m * 1000 + n * 10 + k)
     a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(numpy_dtype)
@@ -38,7 +40,7 @@ def _check(dtype, m, n, k, trans_a, trans_b, cpu="host"):
     c = rng.normal(size=(m, n)).astype(numpy_dtype)
     for alpha, beta in ((1.0, 0.0), (0.5, 0.25), (-2.0, 1.0)):
         got = compile_kernel(_kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta),
-                             gemm="native", target=Target.named(cpu))(a, b, c)
+                             gemm="native", target=Target.named(cpu), options=options)(a, b, c)
         want = alpha * (a.T if trans_a else a).astype(float) @ (b.T if trans_b else b) + \
             beta * c.astype(float)
         scale = max(1.0, np.sqrt(k))
@@ -94,9 +96,41 @@ def test_same_bits_with_any_thread_count():
     assert np.array_equal(one, compiled(*args, threads=5))
 
 
-def test_blocking_fits_the_registers():
+CACHES = [PORTABLE, CacheSizes(48 << 10, 1 << 20), CacheSizes(32 << 10, 2 << 20),
+          CacheSizes(16 << 10, 64 << 10), CacheSizes(4 << 10, 8 << 10), host_sizes()]
+
+
+@pytest.mark.parametrize("caches", CACHES)
+def test_blocking_fits_the_registers_and_the_caches(caches):
     for dtype in DTYPES:
+        size = 4 if dtype == "f32" else 8
         for bits, registers in ((512, 32), (256, 16), (128, 16)):
-            tile = blocking(dtype, bits)
+            tile = blocking(dtype, bits, caches)
             assert tile.mr * tile.nv + tile.nv + 1 <= registers
             assert tile.mc % tile.mr == 0 and tile.nc % tile.nr == 0
+            assert tile.kc % 8 == 0 and KC_LEAST <= tile.kc <= tile.pack_depth == DEPTH_BLOCK[
+                dtype]
+            # the B micro-panel in 2/3 of L1 and the A block in half of L2, unless at the least
+            assert tile.kc == KC_LEAST or tile.kc * tile.nr * size <= caches.l1_data * 2 // 3
+            assert tile.mc == tile.mr or tile.mc * tile.kc * size <= caches.l2 // 2
+
+
+def test_smaller_caches_never_give_larger_blocks():
+    for dtype in DTYPES:
+        for bits in (512, 256):
+            tiles = [blocking(dtype, bits, CacheSizes(l1 << 10, l2 << 10))
+                     for l1, l2 in ((64, 2048), (48, 1024), (32, 256), (16, 64), (4, 8))]
+            assert all(a.kc >= b.kc and a.mc >= b.mc for a, b in zip(tiles, tiles[1:]))
+            assert tiles[0].kc > tiles[-1].kc and tiles[0].mc > tiles[-1].mc
+
+
+@pytest.mark.parametrize("cpu", cpu_levels())
+def test_matches_numpy_blocked_for_small_caches(cpu):
+    """Shallow depth blocks and short row blocks (4 KiB L1, 32 KiB L2): more blocks and work
+    items than the host's caches give, with the same results."""
+    small = CodegenOptions(l1_data_cache=4 << 10, l2_cache=32 << 10)
+    tile = blocking("f32", Target.named(cpu).vector_bits, small.cache_sizes(PORTABLE))
+    assert tile.kc < tile.pack_depth
+    for dtype, trans_a, trans_b in (("f32", False, False), ("f64", True, True)):
+        for m, n, k in [(13, 33, 17), (97, 65, 300), (200, 3, 513), (3, 2, 0)]:
+            _check(dtype, m, n, k, trans_a, trans_b, cpu, small)

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from codegen import loops
+from codegen.cpu_caches import PORTABLE
 from codegen.jit import compile_kernel
 from codegen.llvm.target import Target
-from codegen.native.gemm import pack_b
+from codegen.native.gemm import blocking, pack_b
+from codegen.options import CodegenOptions
 from codegen.stmts import packed_size
 from tests.harness import cpu_levels
 
@@ -30,7 +32,7 @@ def _kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta, relu, packed):
     return loops.Kernel("epilogue", [a, b, d, bias, p], [c], body=[gemm])
 
 
-def _check(dtype, m, n, k, trans_a, trans_b, mode, cpu="host", packed=True):
+def _check(dtype, m, n, k, trans_a, trans_b, mode, cpu="host", packed=True, options=None):
     numpy_dtype, tolerance = DTYPES[dtype]
     rng = np.random.default_rng(m * 1000 + n * 10 + k)
     a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(numpy_dtype)
@@ -42,7 +44,8 @@ def _check(dtype, m, n, k, trans_a, trans_b, mode, cpu="host", packed=True):
     p = np.concatenate([p, np.zeros(1 - p.size, numpy_dtype)]) if p.size == 0 else p
     for alpha, beta, relu in ((1.0, 0.0, True), (-0.1, 1.0, False), (0.5, 0.25, True)):
         kernel = _kernel(dtype, m, n, k, trans_a, trans_b, alpha, beta, relu, packed)
-        got = compile_kernel(kernel, gemm=mode, target=Target.named(cpu))(a, b, d, bias, p)
+        got = compile_kernel(kernel, gemm=mode, target=Target.named(cpu),
+                             options=options)(a, b, d, bias, p)
         want = alpha * (a.T if trans_a else a).astype(float) @ op_b + beta * d + bias
         want = np.maximum(want, 0) if relu else want
         scale = max(1.0, np.sqrt(k))
@@ -70,6 +73,19 @@ def test_native_epilogue_without_packing():
 def test_packed_layout_on_each_cpu_level(cpu):
     # one packed constant for every target: panels as wide as the widest register tile
     _check("f32", 13, 70, 300, False, False, "native", cpu)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_blocked_for_small_caches(packed):
+    """Caches small enough that this CPU's depth block is shallower than the packed layout's:
+    a B packed ahead keeps pack_b's depth blocks, one packed by the GEMM takes the shallow
+    ones, and A's panels hold the deeper of the two."""
+    small = CodegenOptions(l1_data_cache=8 << 10, l2_cache=16 << 10)
+    for dtype in DTYPES:
+        block = blocking(dtype, Target.host().vector_bits, small.cache_sizes(PORTABLE))
+        assert block.kc < block.pack_depth
+        _check(dtype, 13, 70, 300, False, False, "native", packed=packed, options=small)
+        _check(dtype, 32, 40, 784, True, True, "native", packed=packed, options=small)
 
 
 def test_relu_keeps_nan_and_source_is_not_read_at_beta_zero():
