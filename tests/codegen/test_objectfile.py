@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from codegen import jit, loops, objectfile
+from codegen.cpu_caches import PORTABLE
 from codegen.llvm.module import PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native import gemm as native_gemm
@@ -90,7 +91,7 @@ def test_every_kind_of_object_codegen_makes_passes():
     for target in targets:
         for gemm in ("blas", "native", "loops"):
             nodes = jit._nodes(matmul)
-            imports = jit._kernel_imports(matmul, nodes, gemm, target)
+            imports = jit._kernel_imports(matmul, nodes, gemm, target, PORTABLE)
             data = jit.emit(str(build_module(matmul, gemm=gemm).module), target, "full", KEY)
             objectfile.check(data, [entry_symbol(matmul)], jit.PROCESS_SYMBOLS | imports.keys(),
                              KEY)
