@@ -43,7 +43,7 @@ import numpy as np
 from codegen import cache, loops, objectfile
 from codegen.arrays import CheckFailed, address, check_call
 from codegen.cpu_caches import CacheSizes, host_sizes
-from codegen.llvm.gemm import on_blas
+from codegen.llvm.gemm import runs_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
 from codegen.native import gemm as native_gemm
@@ -259,41 +259,28 @@ def _parallel_symbols() -> dict[str, int]:
     return {PARALLEL_FOR: tracker[PARALLEL_FOR]}
 
 
-@functools.cache
 def gemm_symbol(name: str, target: Target, caches: CacheSizes) -> int:
-    """Address of one layout of our GEMM (codegen.native.gemm), generated for the target's
-    vector width and blocked for `caches` (codegen.cpu_caches), compiled
-    or loaded from the cache the first time this process needs it: a small module per layout
-    (packing and the driver) over one module per dtype holding the micro-kernel, which is
-    most of the compile time and so is compiled once for every layout (0.15 s, then 0.05 s
-    per layout, where a module per layout took 0.25-0.35 s each)."""
-    target.check_runs_here()
-    dtype, layout = name.split("_")[-2:]
-    item = native_gemm.item_symbol(dtype)
-    imports = {**_parallel_symbols(), item: _gemm_item(dtype, target, caches)}
-    block = native_gemm.blocking(dtype, target.vector_bits, caches)
-    return _runtime_symbol(f"{name} {target.vector_bits} {block}", functools.partial(
-        native_gemm.layout_ir, dtype, target.vector_bits, layout[0] == "t", layout[1] == "t",
-        caches), name, imports, target)
+    """Address of one layout's entry of our GEMM (codegen.native.gemm), generated for the
+    target's vector width and blocked for `caches` (codegen.cpu_caches): the module of its
+    dtype holds every layout, compiled or loaded from the cache the first time this process
+    needs one."""
+    dtype = name.split("_")[-2]
+    return _gemm_module(dtype, target, caches)[name]
 
 
 @functools.cache
-def _gemm_item(dtype: str, target: Target, caches: CacheSizes) -> int:
-    """Address of our GEMM's work-item function (the micro-kernel) for `dtype`, the target
-    and the caches, shared by every layout's module."""
-    item = native_gemm.item_symbol(dtype)
+def _gemm_module(dtype: str, target: Target, caches: CacheSizes) -> dict[str, int]:
+    """Every layout's entry of our GEMM for `dtype`, the target and the caches: symbol to
+    address."""
+    target.check_runs_here()
+    names = [native_gemm.symbol(dtype, a, b) for a, b in native_gemm.VARIANTS]
     block = native_gemm.blocking(dtype, target.vector_bits, caches)
-    return _runtime_symbol(f"{item} {target.vector_bits} {block}", functools.partial(
-        native_gemm.item_ir, dtype, target.vector_bits, caches), item, _parallel_symbols(),
-        target)
-
-
-def _runtime_symbol(description: str, build: Callable[[], str], name: str,
-                    imports: dict[str, int], target: Target) -> int:
-    """Link a module of our GEMM exporting `name`, kept for the process's life."""
-    tracker = _link_generated(description, build, name, [name], imports, target, level="gemm")
+    tracker = _link_generated(
+        f"graphnn_gemm_{dtype} {target.vector_bits} {block}", functools.partial(
+            native_gemm.gemm_ir, dtype, target.vector_bits, caches=caches),
+        f"graphnn_gemm_{dtype}", names, _parallel_symbols(), target, level="gemm")
     _RUNTIME_OBJECTS.append(tracker)
-    return tracker[name]
+    return {name: tracker[name] for name in names}
 
 
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
@@ -302,9 +289,9 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
     """Compile ``kernel`` to native code (through the disk cache).
 
     ``gemm`` chooses how ``Gemm`` statements run: "blas" (SciPy's BLAS), "native" (our packed
-    micro-kernel, codegen.native.gemm), "auto" (BLAS for a tiny product at the top level,
-    else native, single-threaded inside parallel loops: ``codegen.llvm.gemm.on_blas``) or
-    "loops" (plain loops); without it, ``blas``
+    micro-kernel, codegen.native.gemm, single-threaded inside parallel loops), "auto" (native,
+    a single row as plain loops: ``codegen.llvm.gemm.runs_native``) or "loops" (plain loops);
+    without it, ``blas``
     picks "blas" or "loops". ``threads`` is the default thread count of parallel loops and
     native GEMM (None: every core the process may use, ``runtime.available_cores()``; see
     ``runtime.thread_count``), overridable per call. ``target`` is the CPU the code is built
@@ -376,13 +363,11 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
                     target: Target, caches: CacheSizes) -> dict[str, int]:
     """Addresses of the runtime symbols the kernel's code (its `nodes`) may call, our GEMM's
     blocked for `caches`."""
-    nested = {id(n) for stmt in kernel.body if isinstance(stmt, loops.Loop) and stmt.parallel
-              for n in loops.walk(stmt)}
     imports: dict[str, int] = {}
     for g in (n for n in nodes if isinstance(n, loops.Gemm)):
-        if on_blas(mode, g, id(g) in nested):
+        if mode == "blas":
             imports.update(_blas_symbols())
-        elif mode in ("native", "auto"):
+        elif runs_native(mode, g):
             name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
             imports[name] = gemm_symbol(name, target, caches)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):

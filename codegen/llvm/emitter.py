@@ -99,8 +99,8 @@ class Emitter:
 
     ``pointers`` maps every buffer name to its base pointer in the current function. ``gemm``
     chooses how ``Gemm`` is lowered: "blas", "native" (our packed micro-kernel, run on
-    ``threads``), "auto" (BLAS for a tiny product at the top level, else native, single-
-    threaded inside parallel loops: ``gemm.on_blas``) or "loops" (see ``codegen.llvm.gemm``).
+    ``threads``; single-threaded inside parallel loops), "auto" (native, a single row as
+    loops: ``gemm.runs_native``) or "loops" (see ``codegen.llvm.gemm``).
     ``call_math`` calls exp, log and tanh (with vector variants,
     ``codegen.llvm.vecmath``) instead of inlining them: for long kernels.
 
@@ -290,9 +290,9 @@ class Emitter:
                     yield self.sub(child)
 
     def emit_Gemm(self, g: loops.Gemm) -> None:
-        if gemm.on_blas(self.gemm, g, nested=self.threads is None):
+        if self.gemm == "blas":
             gemm.call_blas(self, g)
-        elif self.gemm == "native" or (self.gemm == "auto" and not gemm.row_product(g)):
+        elif gemm.runs_native(self.gemm, g):
             # inside a parallel loop there is no threads value: the product runs on this
             # thread alone (the loop already uses every core)
             gemm.call_native(self, g, self.threads if self.threads is not None else i64(1))

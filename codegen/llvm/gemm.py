@@ -46,32 +46,26 @@ def _constant(module: ir.Module, kind: str, t: ir.Type, value: int | float) -> i
     return g
 
 
-# Under gemm "auto" a product runs on graphnn's GEMM, on the kernel's own threads, except a
-# tiny one (below). OpenBLAS wakes its thread pool for any product above about 0.5 MFLOP; its
-# threads then spin on the cores graphnn's parallel loops need next. Large products once stayed
-# on BLAS (2mnk >= 2^24, where its threading paid on an MLP's 64x784x256 when our GEMM was
-# slower), but between graphnn's loops they cost more than they saved: the LSTM workload (a
-# 1600x64x512 input projection and its gradients among per-step loops) took 10.3-10.8 ms with
-# them on BLAS against 6.1-6.3 ms on our GEMM, the Transformer 17.8-18.2 against 14.9-16.0, on
-# AVX-512 (Zen 5); with AVX2 code on the same machine (cpu="x86-64-v3") 13.7-14.5 against
-# 7.9-12.0 and 21.7-27.0 against 19.3-22.3 (python -m benchmarks --gemm auto|native [--cpu]).
-# A tiny product OpenBLAS runs on the calling thread (its interface stays serial while
-# m n k <= 65536 * 4, i.e. 2 m n k <= 2^19): BLAS there wakes nothing and needs none of our
-# GEMM's layouts compiled for a product of microseconds (an MLP's 64x256x10 layer).
-BLAS_SERIAL_FLOPS = 1 << 19
+# Under gemm "auto" every product runs on graphnn's GEMM, on the kernel's own threads (a
+# single row as loops: `row_product`), and BLAS is never loaded. OpenBLAS wakes its thread pool
+# for any product above about 0.5 MFLOP, and its threads then spin on the cores graphnn's
+# parallel loops need next: the LSTM workload (a 1600x64x512 input projection and its
+# gradients among per-step loops) took 10.3-10.8 ms with its large products on BLAS against
+# 6.1-6.3 ms on our GEMM, the Transformer 17.8-18.2 against 14.9-16.0, on AVX-512 (Zen 5);
+# with AVX2 code on the same machine (cpu="x86-64-v3") 13.7-14.5 against 7.9-12.0 and
+# 21.7-27.0 against 19.3-22.3 (python -m benchmarks --gemm auto|native [--cpu]). Tiny products
+# (2 m n k <= 2^19, which OpenBLAS runs on the calling thread) stayed on BLAS until our GEMM
+# had masked edge tiles and short tiles, and a module holding every layout: the MLP step,
+# whose 10-unit layer's products are tiny, now runs as fast either way (best of 7 x 3 rounds:
+# 246-250 against 249-250 us on one thread, 140-146 on two, with AVX-512 code; 427-428 and
+# 238-245 us with AVX2 code), and without BLAS it loads no SciPy: 10.9 ms from the disk
+# cache to its first result instead of 16-18.
 
 
-def on_blas(mode: str, g: loops.Gemm, nested: bool) -> bool:
-    """Whether `g` calls BLAS under gemm `mode` ("auto", "blas", "native" or "loops");
-    `nested`: it runs inside a parallel loop, whose threads already use every core. Under
-    "auto" only a tiny top-level product without an epilogue or a prepacked B does (see
-    BLAS_SERIAL_FLOPS): ours skips packing a constant B, which BLAS redoes on every call,
-    and stores an epilogue's result once, where BLAS needs a copy of the source before and a
-    pass after."""
-    flops = 2 * g.m * g.n * g.k
-    plain = g.packed_b is None and g.source is None and g.bias is None and not g.relu
-    return mode == "blas" or (mode == "auto" and not nested and not row_product(g) and
-                              plain and flops <= BLAS_SERIAL_FLOPS)
+def runs_native(mode: str, g: loops.Gemm) -> bool:
+    """Whether `g` runs on graphnn's GEMM under gemm `mode` ("auto", "blas", "native" or
+    "loops"): always under "native", and under "auto" unless it is a single row."""
+    return mode == "native" or (mode == "auto" and not row_product(g))
 
 
 def row_product(g: loops.Gemm) -> bool:

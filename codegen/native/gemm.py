@@ -170,41 +170,16 @@ def gemm_ir(dtype: str, vector_bits: int,
             allocator: str = "aligned_alloc", caches: CacheSizes = PORTABLE) -> str:
     """The IR text of the GEMM for one dtype and `vector_bits` vectors: the entry
     graphnn_gemm_<dtype>_<layout> of each (trans_a, trans_b) in `layouts` (default: all
-    four). They share one micro-kernel function (only packing depends on the layout), which
-    is most of LLVM's time: a module per layout compiled it once per layout, 0.25-0.35 s each
-    from an empty cache. The packing buffers come from `allocator`, a function with
-    aligned_alloc's signature and contract; the blocking follows `caches`."""
+    four), blocked for `caches`. The entries are small drivers over shared functions: the
+    micro-kernel's work items and the panel packers, which read the layout from the job (a
+    branch per panel) and are compiled once for every layout. With all four layouts the module
+    compiles in about 0.1 s from an empty cache, where a module per layout over a shared
+    micro-kernel module took 0.08 s for the micro-kernel and 0.03-0.07 s per layout (an MLP
+    training step needs three). The packing buffers come from `allocator`, a function with
+    aligned_alloc's signature and contract."""
     module = ir.Module(name=f"graphnn_gemm_{dtype}")
     gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches), allocator)
     gemm.build(sorted(set(layouts)))
-    return str(module)
-
-
-def item_symbol(dtype: str) -> str:
-    """The micro-kernel's work-item function that item_ir exports and layout_ir imports."""
-    return f"graphnn_gemm_{dtype}_item"
-
-
-def item_ir(dtype: str, vector_bits: int, caches: CacheSizes = PORTABLE) -> str:
-    """The IR text of the work-item function alone (the micro-kernel and its stores, for A in
-    either layout), exported as item_symbol(dtype): compiled once, it serves every layout's
-    layout_ir module, so that a program using two layouts compiles the micro-kernel once."""
-    module = ir.Module(name=item_symbol(dtype))
-    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches))
-    _Item(gemm, [False, True], exported=True).build()
-    return str(module)
-
-
-def layout_ir(dtype: str, vector_bits: int, trans_a: bool, trans_b: bool,
-              caches: CacheSizes = PORTABLE) -> str:
-    """The IR text of one layout's entry, graphnn_gemm_<dtype>_<layout> (packing and the
-    driver), calling item_ir's function (built for the same `caches`), which the linker must
-    supply."""
-    module = ir.Module(name=symbol(dtype, trans_a, trans_b))
-    gemm = _Gemm(module, dtype, blocking(dtype, vector_bits, caches))
-    kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
-    item = ir.Function(module, kind, item_symbol(dtype))
-    _Driver(gemm, item, _Packer(gemm, trans_a, trans_b).build(), trans_a, trans_b).build()
     return str(module)
 
 
@@ -233,9 +208,11 @@ class _Gemm:
             ir.VoidType(), [PTR, PTR, I64, I64, I64]), PARALLEL_FOR)
 
     def build(self, layouts: list[tuple[bool, bool]]) -> None:
-        item = _Item(self, sorted({trans_a for trans_a, _ in layouts})).build()
+        pack_a = _Panels(self, "a", sorted({trans_a for trans_a, _ in layouts})).build()
+        pack_b = _Panels(self, "b", sorted({trans_b for _, trans_b in layouts})).build()
+        packer = _Packer(self, pack_a, pack_b).build()
+        item = _Item(self, pack_a).build()
         for trans_a, trans_b in layouts:
-            packer = _Packer(self, trans_a, trans_b).build()
             _Driver(self, item, packer, trans_a, trans_b).build()
 
 
@@ -298,20 +275,18 @@ class _Builder:
 # the job a parallel item reads: slots of the args array the driver fills
 JOB = ("m", "n", "k", "a", "lda", "b", "ldb", "c", "ldc", "alpha", "beta", "p0", "kc", "bp",
        "items_n", "nc", "ap", "panels_b", "shared_a", "d", "bias", "has_bias", "relu", "last",
-       "pw", "trans_a")
+       "pw", "trans_a", "trans_b")
 POINTERS = ("a", "b", "c", "bp", "ap", "d", "bias")
 
 
 class _JobFunction(_Builder):
     """void fn(i64 *job, i64 start, i64 end), run by graphnn_parallel_for over a range."""
 
-    def __init__(self, gemm: _Gemm, name: str, exported: bool = False) -> None:
-        """`name`: the symbol when `exported`, else a suffix of an internal function's."""
+    def __init__(self, gemm: _Gemm, name: str) -> None:
+        """An internal function, `name` a suffix of its symbol."""
         kind = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
-        function = ir.Function(gemm.module, kind,
-                               name if exported else f"{symbol(gemm.dtype)}.{name}")
-        if not exported:
-            function.linkage = "internal"
+        function = ir.Function(gemm.module, kind, f"{symbol(gemm.dtype)}.{name}")
+        function.linkage = "internal"
         super().__init__(gemm, function)
 
     def load_job(self) -> dict:
@@ -334,44 +309,59 @@ class _Packer(_JobFunction):
     """Packs units start..end of the current depth block, in parallel: units below panels_b
     are B's column panels, the rest A's row panels (packed once, shared by every item)."""
 
-    def __init__(self, gemm: _Gemm, trans_a: bool, trans_b: bool,
-                 builder: _JobFunction | None = None) -> None:
-        """With `builder`, a helper emitting A packing into that function instead."""
-        if builder is None:
-            super().__init__(gemm, f"pack_{'t' if trans_a else 'n'}{'t' if trans_b else 'n'}")
-        else:
-            self.gemm, self.function, self.b, self.host = gemm, builder.function, None, builder
-        self.trans_a, self.trans_b = trans_a, trans_b
+    def __init__(self, gemm: _Gemm, pack_a: ir.Function, pack_b: ir.Function) -> None:
+        super().__init__(gemm, "pack")
+        self.pack_a, self.pack_b = pack_a, pack_b
+
+    def build(self) -> ir.Function:
+        b = self.b
+        job, start, end = self.function.args
+        split = self.slot("panels_b")           # 0 when B comes packed
+        b.call(self.pack_b, [job, start, self.min(end, split)])
+        b.call(self.pack_a, [job, b.sub(self.max(start, split), split),
+                             b.sub(self.max(end, split), split)])
+        b.ret_void()
+        return self.function
+
+
+class _Panels(_JobFunction):
+    """pack_a(job, first, last) or pack_b: A's row panels (or B's column panels) first..last
+    of the current depth block, for each operand layout in `layouts` (the job's trans_a or
+    trans_b chooses between two). Not inlined: the packer and the work items call one copy.
+
+    A's panel P: ap[(P * kc + kk) * MR + r] = A[P * MR + r, p0 + kk], 0 past the rows.
+    B's panel P: bp[(P * kc + kk) * NR + c] = B[p0 + kk, P * NR + c], 0 past the columns."""
+
+    def __init__(self, gemm: _Gemm, which: str, layouts: list[bool]) -> None:
+        super().__init__(gemm, f"pack_{which}")
+        self.function.attributes.add("noinline")
+        self.which, self.layouts = which, layouts
 
     def build(self) -> ir.Function:
         b = self.b
         job = self.job = self.load_job()
-        start, end = self.function.args[1], self.function.args[2]
-        split = job["panels_b"]                 # 0 when B comes packed
-        with self.loop(start, self.min(end, split), name="pb") as panel:
-            self.b_panel(panel)
-        self.pack_a(b.sub(self.max(start, split), split), b.sub(self.max(end, split), split))
+        first, last = self.function.args[1], self.function.args[2]
+        if len(self.layouts) == 1:
+            self.panels(first, last, self.layouts[0])
+        else:
+            flag = job[f"trans_{self.which}"]
+            with b.if_else(b.icmp_signed("!=", flag, self.i64(0))) as (transposed, plain):
+                with plain:
+                    self.panels(first, last, False)
+                with transposed:
+                    self.panels(first, last, True)
         b.ret_void()
         return self.function
 
-    def pack_a(self, first, last) -> None:
-        """A's row panels first..last of the depth block."""
-        if getattr(self, "host", None) is not None:      # emitting into an item function
-            self.b, self.job = self.host.b, self.host.job
-        with self.loop(first, last, name="pa") as panel:
-            self.a_panel(panel)
-
-    def b_panel(self, panel) -> None:
-        """bp[(panel * kc + kk) * NR + c] = B[p0 + kk, panel * NR + c], 0 past the columns."""
-        job = self.job
-        self.copy_panel(panel, self.gemm.block.nr, job["n"], job["bp"], job["b"], job["ldb"],
-                        along=not self.trans_b)
-
-    def a_panel(self, panel) -> None:
-        """ap[(panel * kc + kk) * MR + r] = A[panel * MR + r, p0 + kk], 0 past the rows."""
-        job = self.job
-        self.copy_panel(panel, self.gemm.block.mr, job["m"], job["ap"], job["a"], job["lda"],
-                        along=self.trans_a)
+    def panels(self, first, last, transposed: bool) -> None:
+        job, blk = self.job, self.gemm.block
+        with self.loop(first, last, name=f"p{self.which}") as panel:
+            if self.which == "a":
+                self.copy_panel(panel, blk.mr, job["m"], job["ap"], job["a"], job["lda"],
+                                along=transposed)
+            else:
+                self.copy_panel(panel, blk.nr, job["n"], job["bp"], job["b"], job["ldb"],
+                                along=not transposed)
 
     def copy_panel(self, panel, width: int, limit, target, base, ld, along: bool) -> None:
         """target[(panel * kc + kk) * width + c] = X[p0 + kk, panel * width + c] for kk below
@@ -471,13 +461,12 @@ class _Packer(_JobFunction):
 
 class _Item(_JobFunction):
     """Work items start..end of one depth block: a block of MC rows x a chunk of nc columns.
-    One function for every layout of the module: A's layout (`layouts_a`, the job's trans_a
-    choosing between two) matters only to the A panels an item packs itself."""
+    One function for every layout of the module: the layout matters only to the A panels an
+    item packs itself (pack_a reads it from the job)."""
 
-    def __init__(self, gemm: _Gemm, layouts_a: list[bool], exported: bool = False) -> None:
-        super().__init__(gemm, item_symbol(gemm.dtype) if exported else "item", exported)
-        # (B's layout does not matter to A panels)
-        self.packers = [_Packer(gemm, trans_a, False, builder=self) for trans_a in layouts_a]
+    def __init__(self, gemm: _Gemm, pack_a: ir.Function) -> None:
+        super().__init__(gemm, "item")
+        self.pack_a = pack_a
 
     def build(self) -> ir.Function:
         b, blk = self.b, self.gemm.block
@@ -495,15 +484,7 @@ class _Item(_JobFunction):
             with b.if_then(b.icmp_signed("==", job["shared_a"], self.i64(0))):
                 first = b.sdiv(i0, self.i64(blk.mr))
                 last = b.add(first, self.ceil_div(rows, self.i64(blk.mr)))
-                if len(self.packers) == 1:
-                    self.packers[0].pack_a(first, last)
-                else:
-                    with b.if_else(b.icmp_signed("!=", job["trans_a"], self.i64(0))) as \
-                            (transposed, plain):
-                        with plain:
-                            self.packers[0].pack_a(first, last)
-                        with transposed:
-                            self.packers[1].pack_a(first, last)
+                b.call(self.pack_a, [self.function.args[0], first, last])
             self.tiles(i0, rows, j0, columns)
         b.ret_void()
         return self.function
@@ -666,7 +647,8 @@ class _Driver(_Builder):
                                                t, t, I64, PTR, PTR, I64])
         name = symbol(gemm.dtype, trans_a, trans_b)
         super().__init__(gemm, ir.Function(gemm.module, kind, name))
-        self.item, self.packer, self.trans_a = item, packer, trans_a
+        self.item, self.packer = item, packer
+        self.trans_a, self.trans_b = trans_a, trans_b
 
     def build(self) -> None:
         b, blk, g = self.b, self.gemm.block, self.gemm
@@ -708,7 +690,8 @@ class _Driver(_Builder):
                  "ldc": ldc, "alpha": alpha, "items_n": items_n, "nc": nc, "ap": ap,
                  "panels_b": panels, "shared_a": shared_a, "bias": bias, "has_bias": has_bias,
                  "relu": b.and_(flags, self.i64(RELU)), "pw": pw,
-                 "trans_a": self.i64(int(self.trans_a))}
+                 "trans_a": self.i64(int(self.trans_a)),
+                 "trans_b": self.i64(int(self.trans_b))}
         for name, value in fixed.items():
             self.store_slot(job, name, value)
         # depth blocks of even size (784 = 4 x 196, not 256 + 256 + 256 + 16); k == 0 still

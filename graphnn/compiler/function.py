@@ -485,17 +485,17 @@ def compile(outputs: Node | Sequence[Node], inputs: Sequence[Node] | None = None
     `inputs` fixes the call order (default: every input reached, as `Graph` orders them). The
     graph is optimized first (`gn.optimize`) unless `optimize=False`. `threads` is how many
     cores parallel loops and matrix products use (None: all; counts above 64 use 64). `gemm`
-    chooses how matrix products run: "auto" (the default: SciPy's BLAS for a matmul of at
-    most 2^19 flops, plain loops for one row, graphnn's own packed micro-kernel for the rest,
-    one per thread inside the per-image parallel loops of convolutions), "blas", "native"
-    (graphnn's micro-kernel everywhere, on graphnn's thread pool) or "loops" (plain loops, for
-    checking). docs/performance.md compares them. `name`
-    names the native symbols (an ASCII identifier). `cpu` is the CPU the code is generated
-    for: "host" (this one, every instruction it has), an x86-64 level ("x86-64-v2",
-    "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a `codegen.llvm.Target`; a CPU this
-    machine cannot run is refused here. `options` (a `gn.CompileOptions`, default: a new one)
-    holds every other setting of the optimizer, lowering and code generation (none changes a
-    result); the function keeps it as `f.options`.
+    chooses how matrix products run: "auto" (the default: graphnn's own packed micro-kernel,
+    one per thread inside the per-image parallel loops of convolutions, and plain loops for
+    one row), "blas" (SciPy's BLAS), "native" (graphnn's micro-kernel everywhere, on
+    graphnn's thread pool) or "loops" (plain loops, for checking). docs/performance.md
+    compares them. `name` names the native symbols (an ASCII identifier). `cpu` is the CPU
+    the code is generated for: "host" (this one, every instruction it has), an x86-64 level
+    ("x86-64-v2", "x86-64-v3": AVX2 and FMA, "x86-64-v4": AVX-512) or a
+    `codegen.llvm.Target`; a CPU this machine cannot run is refused here. `options` (a
+    `gn.CompileOptions`, default: a new one) holds every other setting of the optimizer,
+    lowering and code generation (none changes a result); the function keeps it as
+    `f.options`.
 
     >>> import numpy as np, graphnn as gn
     >>> x = gn.input("x", shape=(3,))

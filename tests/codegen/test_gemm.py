@@ -9,7 +9,7 @@ import pytest
 
 from codegen import loops
 from codegen.jit import compile_kernel
-from codegen.llvm.gemm import on_blas
+from codegen.llvm.gemm import runs_native
 from tests.codegen.support import NUMPY, compiled
 
 # BLAS and the fallback round differently from np.matmul (blocking, FMA): the f32 bound is a
@@ -167,22 +167,21 @@ def test_gemm_rejects_out_of_bounds_operands():
         loops.Gemm(a, a, b, 4, 4, 4)
 
 
-@pytest.mark.parametrize("m,n,k,blas", [(32, 512, 128, False), (256, 256, 256, False),
-                                        (64, 10, 256, True), (1, 256, 784, False)])
-def test_auto_calls_blas_for_tiny_products_only(m, n, k, blas):
-    """gemm "auto": a mid-sized or large top-level product (an LSTM step's 32x512x128, a
-    256^3) runs on graphnn's GEMM, so OpenBLAS's threads are not woken for it; a tiny one
-    (an MLP's 10-unit layer: OpenBLAS runs it on the caller's thread) calls BLAS; a single row
-    runs as loops."""
+@pytest.mark.parametrize("m,n,k", [(32, 512, 128), (256, 256, 256), (64, 10, 256),
+                                   (1, 256, 784)])
+def test_auto_never_calls_blas(m, n, k):
+    """gemm "auto": every product runs on graphnn's GEMM (an LSTM step's 32x512x128, a 256^3,
+    an MLP's tiny 10-unit layer), so OpenBLAS's threads are never woken and SciPy is never
+    loaded for it; a single row runs as loops."""
     a, b = loops.Buffer("a", "f32", (m, k)), loops.Buffer("b", "f32", (k, n))
     c = loops.Buffer("c", "f32", (m, n))
     product = loops.Gemm(c, a, b, m, n, k)
-    assert on_blas("auto", product, nested=False) is blas
-    assert not on_blas("auto", product, nested=True)       # inside a parallel loop: native
-    assert on_blas("blas", product, nested=True) and not on_blas("native", product, False)
+    assert runs_native("auto", product) is (m > 1)
+    assert runs_native("native", product) and not runs_native("blas", product)
     kernel = loops.Kernel(f"auto_{m}_{n}_{k}", [a, b], [c], body=[product])
     compiled_kernel = compile_kernel(kernel, gemm="auto")
-    assert ("blas_sgemm" in compiled_kernel.llvm_ir) is blas
+    assert "blas_sgemm" not in compiled_kernel.llvm_ir
+    assert ("graphnn_gemm_f32_nn" in compiled_kernel.llvm_ir) is (m > 1)
     rng = np.random.default_rng(0)
     av, bv = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
     np.testing.assert_allclose(compiled_kernel(av, bv), av.astype(np.float64) @ bv,
