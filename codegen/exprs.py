@@ -352,6 +352,23 @@ class FMin(_Binary):
 
 
 @_node
+class MulAdd(Expr):
+    """``a * b + c`` on floats, in one rounding where the target has fused multiply-add
+    (LLVM's ``fmuladd``: every x86-64-v3 and v4 CPU), the product rounded first where it has
+    not: the last bits may differ between targets, as a BLAS's do. Elementwise arithmetic is
+    otherwise never contracted (``codegen.llvm.emitter``): lowering asks for this where a sum
+    of products may be fused, as a convolution's taps."""
+
+    a: Expr
+    b: Expr
+    c: Expr
+
+    def _infer_dtype(self) -> str:
+        _same(self, self.a, self.b, FLOAT_DTYPES)
+        return _same(self, self.a, self.c, FLOAT_DTYPES)
+
+
+@_node
 class Pow(_Binary):
     """``a ** b`` with C/NumPy semantics (negative base needs an integral exponent)."""
 

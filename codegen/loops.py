@@ -54,6 +54,7 @@ from codegen.exprs import (
     Lt,
     Mod,
     Mul,
+    MulAdd,
     Ne,
     Neg,
     Node,
@@ -79,11 +80,12 @@ from codegen.verify import KernelError
 __all__ = [
     "Abs", "Accumulate", "Add", "Buffer", "Cast", "Check", "Const", "DTYPES", "Div", "Eq",
     "Exp", "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm",
-    "Gt", "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "Ne", "Neg",
-    "Node", "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub", "Tanh",
-    "Var", "accumulate", "cast", "check", "children", "clamp", "const", "eq", "exp", "expm1",
-    "fabs", "floor", "fmax", "fmin", "ge", "gt", "iterate", "land", "le", "lift", "lnot", "log",
-    "loop", "loop_nest", "lor", "lt", "map_children", "ne", "normalize_dtype", "power",
+    "Gt", "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "MulAdd",
+    "Ne", "Neg", "Node", "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub",
+    "Tanh", "Var", "accumulate", "cast", "check", "children", "clamp", "const", "eq", "exp",
+    "expm1", "fabs", "floor", "fmax", "fmin", "ge", "gt", "iterate", "land", "le", "lift",
+    "lnot", "log", "loop", "loop_nest", "lor", "lt", "map_children", "muladd", "ne",
+    "normalize_dtype", "power",
     "rebuild", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store",
     "substitute", "tanh", "walk",
     "Ceil", "Cos", "Erf", "Log1p", "NormalCdf", "RoundEven", "Sin", "ceil", "cos", "erf",
@@ -180,6 +182,11 @@ def fmax(a: Expr | Number, b: Expr | Number) -> Expr:
 def fmin(a: Expr | Number, b: Expr | Number) -> Expr:
     """np.minimum: NaN if either side is NaN."""
     return FMin(*_pair(a, b))
+
+
+def muladd(a: Expr, b: Expr | Number, c: Expr | Number) -> Expr:
+    """a * b + c, fused where the target has FMA (``MulAdd``)."""
+    return MulAdd(a, lift(b, a), lift(c, a))
 
 
 def clamp(x: Expr, lo: Expr | Number, hi: Expr | Number) -> Expr:

@@ -30,7 +30,7 @@ _CALLS = {
     E.Erf: "erf", E.NormalCdf: "normal_cdf", E.Softplus: "softplus",
     E.Sin: "sin", E.Cos: "cos", E.Sqrt: "sqrt",
     E.Abs: "abs", E.Floor: "floor", E.Ceil: "ceil", E.RoundEven: "roundeven", E.Pow: "pow",
-    E.FMax: "max", E.FMin: "min", E.Select: "select",
+    E.FMax: "max", E.FMin: "min", E.Select: "select", E.MulAdd: "muladd",
 }
 _ACCUMULATE_OPS = {"sum": "+=", "max": "max=", "min": "min="}
 

@@ -7,7 +7,8 @@ an ``llvmlite.ir.IRBuilder``; ``codegen.llvm.module`` assembles whole functions 
   scope, and a memoized value that reads a buffer is dropped when that buffer is stored to (and
   hidden inside loops that write it), so a load never returns a stale value.
 - No fast-math flag on elementwise arithmetic, so results, NaN and inf match NumPy operation by
-  operation. Reduction sums carry ``reassoc contract`` so they vectorize: they may differ from a
+  operation; a ``MulAdd`` (which lowering writes where it allows it) is LLVM's ``fmuladd``.
+  Reduction sums carry ``reassoc contract`` so they vectorize: they may differ from a
   sequential sum by the usual O(n eps sum|x|) bound.
 - Loops are counted ``for i in start..stop`` context managers with blocks ``i.cond``,
   ``i.body``, ``i.end``.
@@ -368,6 +369,9 @@ class Emitter:
 
     def emit_FMin(self, e: loops.FMin) -> loops.Recursive:
         return self._pick(e, "<")
+
+    def emit_MulAdd(self, e: loops.MulAdd) -> loops.Recursive:
+        return self._intrinsic("fmuladd", e, e.a, e.b, e.c)
 
     def _intrinsic(self, name: str, e: loops.Expr, *args: loops.Expr) -> loops.Recursive:
         t = TYPES[e.dtype]

@@ -6,7 +6,7 @@ Stage: lowering (graph -> loop IR). Both compute, for image n,
 
 over a scratch copy of the image with its padding written as zeros, so the loops read it
 without a bounds check and LLVM vectorizes them along the output row j (the KH KW taps
-unrolled, a multiply and an add each). The compute rule's clamped and masked loads do not
+unrolled, a fused multiply-add each). The compute rule's clamped and masked loads do not
 vectorize, and im2col + Gemm writes KH KW copies of the image and, with few output channels,
 wastes part of each register tile of the Gemm. Two forms:
 
@@ -15,7 +15,7 @@ wastes part of each register tile of the Gemm. Two forms:
 - `blocked` (deep): the outputs start at zero and, for each input channel c, every output
   row accumulates c's KH KW taps for two output channels at once, which share the loads of
   the input rows (more channels per body spill the broadcast weights; measured), the taps
-  summed as a written-out tree of additions (`Direct.taps_sum`).
+  summed as a chain of fused multiply-adds (`Direct.taps_sum`).
 
 Rows that are not whole vectors (14 or 28 outputs) run along the flattened padded image
 instead (`Direct.flat`): one long vectorized loop per channel, the few positions past each
@@ -177,17 +177,20 @@ class Direct:
                                                     p * dh // sh * width + q * dw // sw)]
 
     def taps_sum(self, read, o, c) -> loops.Expr:
-        """sum over (p, q) of read(base(o) + c, p, q) W(o, c, p, q), written out as a balanced
-        tree of additions: a Reduce starts its sum at 0.0, and LLVM keeps those additions of
-        zero (dropping them would need no-signed-zeros), six of the 26 additions per two
-        channels' 3x3 taps."""
+        """sum over (p, q) of read(base(o) + c, p, q) W(o, c, p, q), written out as a chain of
+        fused multiply-adds (`loops.muladd`), the first tap a product: a Reduce starts its sum
+        at 0.0, and LLVM keeps those additions of zero (dropping them would need no-signed-
+        zeros). A chain fuses every term's product and sum, where the balanced tree of
+        additions this was fused only the leaves: the 3x3 16->16 convolution at batch 32 ran in
+        0.66 ms instead of 0.85 with AVX-512 code and 1.56 instead of 2.23 with AVX2 code (one
+        thread, 4 December 2026). Every term still rounds once per tap, in tap order."""
         channel = self.base(o) + c if self.groups > 1 else c
-        terms = [read(channel, p, q) * self.weight(o, c, p, q)
-                 for p in range(self.taps[1]) for q in range(self.taps[2])]
-        while len(terms) > 1:
-            terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
-                     for k in range(0, len(terms), 2)]
-        return terms[0]
+        taps = [(p, q) for p in range(self.taps[1]) for q in range(self.taps[2])]
+        (p, q), rest = taps[0], taps[1:]
+        total = read(channel, p, q) * self.weight(o, c, p, q)
+        for p, q in rest:
+            total = loops.muladd(read(channel, p, q), self.weight(o, c, p, q), total)
+        return total
 
     def total(self, read, o) -> loops.Expr:
         """The sum over every (c, p, q) of output channel o."""

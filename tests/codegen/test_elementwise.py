@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from codegen import loops
+from codegen.llvm.target import Target
 from tests.codegen.support import NUMPY, compiled, elementwise
+from tests.harness import cpu_levels
 
 SPECIAL = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.5, -2.5, 1e30, -1e30, 1e-30, 3.0]
 
@@ -47,6 +49,33 @@ def test_binary_ops_match_numpy_bit_for_bit(op, dtype):
         expected = reference(x, y)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))  # -0.0 ties too
+
+
+@pytest.mark.parametrize("cpu", cpu_levels())
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_muladd_is_fused_where_the_target_has_fma(dtype, cpu):
+    """muladd(a, b, c) = a * b + c: one rounding with FMA (x86-64-v3 and up), the product
+    rounded first without it (x86-64-v2); NaN and inf as IEEE arithmetic gives them. The
+    first element tells the two apart: (1 + e)^2 - (1 + 2e) is e^2 exactly, which the rounded
+    product (1 + 2e, the tie rounded to even) loses."""
+    x, y = sample(dtype)
+    c = (x[::-1] * 0.5).astype(NUMPY[dtype])
+    e = 2.0 ** (-12 if dtype == "f32" else -27)
+    x[0], y[0], c[0] = 1 + e, 1 + e, -(1 + 2 * e)
+    kernel = elementwise(f"muladd_{dtype}", dtype, x.size, 3, loops.muladd)
+    got = compiled(kernel, cpu=cpu)(x, y, c)
+    assert got[0] == (e * e if "fma" in Target.named(cpu).enabled else 0.0)
+    with np.errstate(all="ignore"):
+        expected = x * y + c
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[1:], expected[1:], rtol=1e-6 if dtype == "f32" else 1e-15,
+                               atol=float(np.finfo(NUMPY[dtype]).tiny))
+
+
+def test_muladd_takes_floats_only():
+    a = loops.Buffer("a", "i64", (4,))
+    with pytest.raises(TypeError):
+        loops.muladd(a[0], a[1], a[2])
 
 
 EXACT_UNARY = {

@@ -45,7 +45,7 @@ def everything() -> loops.Kernel:
                      loops.tanh(x), loops.sqrt(loops.fabs(x)), loops.floor(x), loops.power(x, 2.0),
                      loops.fmax(x, special[1]), loops.fmin(x, special[2]), -x, x / 3.0,
                      loops.log1p(x), loops.erf(x), loops.normal_cdf(x), loops.softplus(x),
-                     loops.sin(x),
+                     loops.sin(x), loops.muladd(x, special[1], x),
                      loops.cos(x), loops.ceil(x), loops.roundeven(x)):
             value = value + expr
         flags = [loops.le(x, 1.0), loops.gt(x, 1.0), loops.ge(x, 1.0), loops.eq(x, 1.0),
