@@ -67,9 +67,9 @@ def export(entries: Sequence[Entry], path: Path, target: Target, *, header: str,
     data = object_code(entries, target)
     symbols = Symbols.read(data)
     libraries = _libraries(symbols)
+    caches = library_caches(entries)
     build = Build(path.name, producer, target.cpu, _runs_on(target), libraries,
-                  {e.name: gemm_heap(e.kernel, target, library_caches(entries))
-                   for e in entries})
+                  {e.name: gemm_heap(e.kernel, target, caches) for e in entries})
     text = header_text(list(entries), build, _guard(header))
     command: list[str] = []
     with tempfile.TemporaryDirectory(prefix=".graphnn-export-", dir=path.parent) as scratch:

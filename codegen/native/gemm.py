@@ -264,12 +264,29 @@ class _Builder:
     def i64(self, value: int) -> ir.Constant:
         return ir.Constant(I64, value)
 
-    def operand(self, base, ld, transposed: bool, row, column):
-        """Address of op(X)[row, column]: X[row * ld + column], or X[column * ld + row]."""
-        b = self.b
-        if transposed:
-            return self.element(base, b.add(b.mul(column, ld), row))
-        return self.element(base, b.add(b.mul(row, ld), column))
+    def splat(self, scalar, kind=None):
+        """`scalar` in every lane of a vector of `kind` (default: the dtype's vector)."""
+        b, kind = self.b, kind or self.gemm.vec
+        vector = b.insert_element(ir.Constant(kind, ir.Undefined), scalar, ir.Constant(I32, 0))
+        lanes = ir.Constant(ir.VectorType(I32, kind.count), [0] * kind.count)
+        return b.shuffle_vector(vector, ir.Constant(kind, ir.Undefined), lanes)
+
+    def below(self, count):
+        """The lanes whose index is below `count` (an i32)."""
+        kind = ir.VectorType(I32, self.gemm.block.vector)
+        lanes = ir.Constant(kind, list(range(kind.count)))
+        return self.b.icmp_signed("<", lanes, self.splat(count, kind))
+
+    def masked_load(self, pointer, mask):
+        """A vector at `pointer`: the masked-off lanes read as 0 and touch no memory."""
+        g = self.gemm
+        return self.b.call(g.masked_load, [pointer, ir.Constant(I32, g.size), mask,
+                                           ir.Constant(g.vec, [0.0] * g.block.vector)])
+
+    def masked_store(self, value, pointer, mask) -> None:
+        """The lanes of `value` under `mask` at `pointer`; the others touch no memory."""
+        self.b.call(self.gemm.masked_store, [value, pointer, ir.Constant(I32, self.gemm.size),
+                                             mask])
 
 
 # the job a parallel item reads: slots of the args array the driver fills
@@ -381,8 +398,8 @@ class _Panels(_JobFunction):
                 source = b.add(b.mul(b.add(job["p0"], kk), ld), b.mul(panel, self.i64(width)))
                 at = b.mul(b.add(b.mul(panel, kc), kk), self.i64(width))
                 for first in range(0, width, lanes):
-                    value = self.load(self.element(base, b.add(source, self.i64(first))),
-                                      g.vec, self.below(b.sub(columns, ir.Constant(I32, first))))
+                    value = self.masked_load(self.element(base, b.add(source, self.i64(first))),
+                                             self.below(b.sub(columns, ir.Constant(I32, first))))
                     self.store(value, b.add(at, self.i64(first)), target, width - first)
             return
         with self.loop(0, kc, lanes, name="pk.k") as kk:
@@ -398,31 +415,15 @@ class _Panels(_JobFunction):
                     inside = b.icmp_signed("<", b.trunc(c, I32), columns)
                     source = b.add(b.mul(b.add(b.mul(panel, self.i64(width)), c), ld),
                                    b.add(job["p0"], kk))
-                    rows.append(self.load(self.element(base, source), g.vec,
-                                          b.select(inside, depth, none)))
+                    rows.append(self.masked_load(self.element(base, source),
+                                                 b.select(inside, depth, none)))
                 room = self.below(b.trunc(b.sub(self.i64(width), first), I32))
                 for q, column in enumerate(self.transpose(rows)):
                     at = b.add(b.mul(b.add(b.add(b.mul(panel, kc), kk), self.i64(q)),
                                      self.i64(width)), first)
                     inside = b.icmp_signed("<", self.i64(q), b.sub(kc, kk))
-                    b.call(g.masked_store, [column, self.element(target, at),
-                                            ir.Constant(I32, g.size),
-                                            b.select(inside, room, none)])
-
-    def below(self, count):
-        """The lanes whose index is below `count` (an i32)."""
-        b, g = self.b, self.gemm
-        kind = ir.VectorType(I32, g.block.vector)
-        splat = b.shuffle_vector(b.insert_element(ir.Constant(kind, ir.Undefined), count,
-                                                  ir.Constant(I32, 0)),
-                                 ir.Constant(kind, ir.Undefined),
-                                 ir.Constant(kind, [0] * g.block.vector))
-        return b.icmp_signed("<", ir.Constant(kind, list(range(g.block.vector))), splat)
-
-    def load(self, pointer, kind, mask):
-        g = self.gemm
-        return self.b.call(g.masked_load, [pointer, ir.Constant(I32, g.size), mask,
-                                           ir.Constant(g.vec, [0.0] * g.block.vector)])
+                    self.masked_store(column, self.element(target, at),
+                                      b.select(inside, room, none))
 
     def store(self, value, at, target, room: int, inside=None) -> None:
         """value at target[at]: its first `room` lanes (all when room >= VL), none unless
@@ -436,7 +437,7 @@ class _Panels(_JobFunction):
         mask = ir.Constant(g.mask, [int(t < room) for t in range(lanes)])
         if inside is not None:
             mask = b.select(inside, mask, ir.Constant(g.mask, [0] * lanes))
-        b.call(g.masked_store, [value, pointer, ir.Constant(I32, g.size), mask])
+        self.masked_store(value, pointer, mask)
 
     def transpose(self, rows: list) -> list:
         """The VL x VL transpose of `rows` (VL vectors): result[q][t] = rows[t][q]. log2(VL)
@@ -557,27 +558,15 @@ class _Item(_JobFunction):
         b.position_at_start(end)
         return acc
 
-    def combine(self, scaled, read_d, with_d, at, kind, mask=None):
+    def combine(self, scaled, read_d, with_d, at, mask):
         """alpha acc, or with_d(D[at]) when beta != 0. Branch-free (a select, not a diamond
         per vector, which tripled the micro-kernel's compile time): without beta the load
         reads C[at] instead (always valid memory, or masked off) and its value is dropped."""
         b, job = self.b, self.job
-        source = self.element(b.select(read_d, job["d"], job["c"]), at)
-        old = self.load(source, kind, mask)
+        old = self.masked_load(self.element(b.select(read_d, job["d"], job["c"]), at), mask)
         return b.select(read_d, with_d(old), scaled)
 
-    def load(self, pointer, kind, mask=None):
-        """A vector or scalar `kind` at `pointer`; with `mask`, the masked-off lanes read as 0
-        and touch no memory."""
-        g = self.gemm
-        if mask is not None:
-            return self.b.call(g.masked_load, [pointer, ir.Constant(I32, g.size), mask,
-                                               ir.Constant(g.vec, [0.0] * g.block.vector)])
-        value = self.b.load(self.as_vector(pointer) if kind is g.vec else pointer, typ=kind)
-        value.align = g.size
-        return value
-
-    def finish(self, value, column, kind, mask=None):
+    def finish(self, value, column, mask):
         """The epilogue, in the last depth block: + bias[column...] and the ReLU (as the loop
         IR's max(x, 0): NaN stays NaN, -0 becomes 0)."""
         b, job, g = self.b, self.job, self.gemm
@@ -586,17 +575,11 @@ class _Item(_JobFunction):
         relu = b.and_(last, b.icmp_signed("!=", job["relu"], self.i64(0)))
         # without a bias the load reads C's first row instead (always valid memory: column
         # is below n, or masked off) and its value is dropped
-        bias = self.load(self.element(b.select(add_bias, job["bias"], job["c"]), column), kind,
-                         mask)
+        bias = self.masked_load(self.element(b.select(add_bias, job["bias"], job["c"]), column),
+                                mask)
         value = b.select(add_bias, b.fadd(value, bias), value)
-        zero = ir.Constant(kind, [0.0] * g.block.vector if kind is g.vec else 0.0)
+        zero = ir.Constant(g.vec, [0.0] * g.block.vector)
         return b.select(relu, b.select(b.fcmp_unordered(">", value, zero), value, zero), value)
-
-    def splat(self, scalar):
-        b, g = self.b, self.gemm
-        vector = b.insert_element(ir.Constant(g.vec, ir.Undefined), scalar, ir.Constant(I32, 0))
-        lanes = ir.Constant(ir.VectorType(I32, g.block.vector), [0] * g.block.vector)
-        return b.shuffle_vector(vector, ir.Constant(g.vec, ir.Undefined), lanes)
 
     def write(self, acc, i, j, rows, columns) -> None:
         """C[i:i+rows, j:j+columns] = epilogue(alpha acc + beta D) (beta == 0: D is not read),
@@ -612,18 +595,12 @@ class _Item(_JobFunction):
                 b.store(acc[r][v], self.as_vector(slot)).align = 64
         read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
         alpha, beta = self.splat(job["alpha"]), self.splat(job["beta"])
-        lanes = ir.VectorType(I32, blk.vector)
-        lane = ir.Constant(lanes, list(range(blk.vector)))
         valid = b.trunc(columns, I32)
         with self.loop(0, rows, name="wr") as r:
             row = b.add(b.mul(b.add(i, r), job["ldc"]), j)
             for v in range(blk.nv):
                 first = v * blk.vector
-                left = b.sub(valid, ir.Constant(I32, first))
-                mask = b.icmp_signed("<", lane, b.shuffle_vector(
-                    b.insert_element(ir.Constant(lanes, ir.Undefined), left,
-                                     ir.Constant(I32, 0)),
-                    ir.Constant(lanes, ir.Undefined), ir.Constant(lanes, [0] * blk.vector)))
+                mask = self.below(b.sub(valid, ir.Constant(I32, first)))
                 tile = self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)),
                                                      self.i64(first)))
                 value = b.load(self.as_vector(tile), typ=g.vec)
@@ -631,10 +608,9 @@ class _Item(_JobFunction):
                 at = b.add(row, self.i64(first))
                 scaled = b.fmul(alpha, value)
                 value = self.combine(scaled, read_d, lambda old, scaled=scaled: b.call(
-                    g.fma, [beta, old, scaled]), at, g.vec, mask)
-                value = self.finish(value, b.add(j, self.i64(first)), g.vec, mask)
-                b.call(g.masked_store, [value, self.element(job["c"], at),
-                                        ir.Constant(I32, g.size), mask])
+                    g.fma, [beta, old, scaled]), at, mask)
+                value = self.finish(value, b.add(j, self.i64(first)), mask)
+                self.masked_store(value, self.element(job["c"], at), mask)
 
 
 class _Driver(_Builder):
