@@ -27,8 +27,9 @@ split into several column chunks its A panels are packed in the shared step; oth
 item packs them right before use, while they are still in cache. The micro-kernel holds
 MR x NR/VL vector accumulators, and for each k does one vector
 load of B per NR/VL, one broadcast of A per row and MR x NR/VL fused multiply-adds, so the
-arithmetic stays in registers. Tiles at the edges are computed whole (the padding is zeros) and
-only their valid part is written, in masked vector stores. The rows of a row block past its
+arithmetic stays in registers. A whole tile is written from the registers; tiles at the edges
+are computed whole (the padding is zeros) and only their valid part is written, in masked
+vector stores. The rows of a row block past its
 last whole MR run as a short tile of 2/3 MR rows when they fit in one (a 32-row product
 computes 32 rows with AVX-512, not 36). Panels are packed in whole vectors: along the panel's
 width where memory runs that way, else VL x VL blocks transposed in registers.
@@ -278,8 +279,13 @@ class _Builder:
         return self.b.icmp_signed("<", lanes, self.splat(count, kind))
 
     def masked_load(self, pointer, mask):
-        """A vector at `pointer`: the masked-off lanes read as 0 and touch no memory."""
+        """A vector at `pointer`: the masked-off lanes read as 0 and touch no memory (mask
+        None: a whole vector)."""
         g = self.gemm
+        if mask is None:
+            load = self.b.load(self.as_vector(pointer), typ=g.vec)
+            load.align = g.size
+            return load
         return self.b.call(g.masked_load, [pointer, ir.Constant(I32, g.size), mask,
                                            ir.Constant(g.vec, [0.0] * g.block.vector)])
 
@@ -384,60 +390,126 @@ class _Panels(_JobFunction):
         """target[(panel * kc + kk) * width + c] = X[p0 + kk, panel * width + c] for kk below
         kc and c below width, 0 where panel * width + c >= limit, where X[kk, c] is
         base[kk * ld + c] (`along`: memory runs along the panel's width) or base[c * ld + kk]
-        (it runs along the depth). Whole vectors either way, the edges masked (a masked-off
-        lane touches no memory and reads 0, which is the padding): along the width, a row of
-        the panel is a vector or two; along the depth, VL x VL blocks are transposed in
-        registers. (Element by element, packing A took 10-14 % of a 32-row product's time.)"""
-        b, job, g = self.b, self.job, self.gemm
-        lanes = g.block.vector
+        (it runs along the depth). Whole vectors either way: along the width, a row of the
+        panel is a vector or two; along the depth, VL x VL blocks are transposed in registers.
+        (Element by element, packing A took 10-14 % of a 32-row product's time.)
+
+        Inside a full panel, a row narrower than whole vectors (A's 6 rows under AVX2, 12
+        under AVX-512) is stored whole anyway: the lanes past it spill into the start of the
+        panel's next row, which this packer writes afterwards. Masked loads and stores are
+        kept for the edges (the last rows of the depth block, a panel past the matrix's
+        edge), where a masked-off lane touches no memory and the padding reads 0: AVX2's
+        masked loads and stores are slow on AMD's Zen 3 (masked, a 4096x576x64 product spent
+        half its time packing A, and packing B was mostly its masked loads).
+        """
+        b, job = self.b, self.job
+        lanes = self.gemm.block.vector
         columns = b.trunc(self.min(self.i64(width), b.sub(limit, b.mul(panel, self.i64(
             width)))), I32)
+        full = b.icmp_signed("==", columns, ir.Constant(I32, width))
         kc = job["kc"]
-        if along:
-            with self.loop(0, kc, name="pk.k") as kk:
-                source = b.add(b.mul(b.add(job["p0"], kk), ld), b.mul(panel, self.i64(width)))
-                at = b.mul(b.add(b.mul(panel, kc), kk), self.i64(width))
-                for first in range(0, width, lanes):
-                    value = self.masked_load(self.element(base, b.add(source, self.i64(first))),
-                                             self.below(b.sub(columns, ir.Constant(I32, first))))
-                    self.store(value, b.add(at, self.i64(first)), target, width - first)
+        if not along:
+            self.transposed(panel, width, columns, full, target, base, ld)
             return
+        # a full panel's whole vectors load unmasked (on Zen 3 masked loads took most of
+        # packing B's time)
+        with b.if_else(full) as (whole, edge):
+            for inside, branch in ((True, whole), (False, edge)):
+                with branch, self.loop(0, kc, name="pk.k") as kk:
+                    source = b.add(b.mul(b.add(job["p0"], kk), ld),
+                                   b.mul(panel, self.i64(width)))
+                    at = b.mul(b.add(b.mul(panel, kc), kk), self.i64(width))
+                    # the spill lands in row kk + 1, stored next
+                    spill = b.and_(full, b.icmp_signed("<", b.add(kk, self.i64(1)), kc))
+                    for first in range(0, width, lanes):
+                        room = width - first
+                        mask = (None if inside and room >= lanes else
+                                self.below(b.sub(columns, ir.Constant(I32, first))))
+                        value = self.masked_load(
+                            self.element(base, b.add(source, self.i64(first))), mask)
+                        pointer = self.element(target, b.add(at, self.i64(first)))
+                        if room >= lanes:
+                            b.store(value, self.as_vector(pointer)).align = self.gemm.size
+                        else:
+                            self.spilling([(value, pointer)], spill, self.below(
+                                ir.Constant(I32, room)))
+
+    def transposed(self, panel, width: int, columns, full, target, base, ld) -> None:
+        """copy_panel where memory runs along the depth: VL x VL blocks (VL rows of depth, VL
+        columns of the panel) loaded as rows, transposed in registers and stored as the
+        panel's rows. The groups of VL columns run last first, so that a group's spill into
+        the next panel row's first columns is overwritten by the groups after it."""
+        b, job, g = self.b, self.job, self.gemm
+        lanes = g.block.vector
+        kc = job["kc"]
+        groups = -(-width // lanes)
+        none = ir.Constant(g.mask, [0] * lanes)
         with self.loop(0, kc, lanes, name="pk.k") as kk:
             depth = self.below(b.trunc(b.sub(kc, kk), I32))
-            none = ir.Constant(g.mask, [0] * lanes)
+            # a whole block: a full panel, and a row of the depth block after the block's
+            # rows (where the last row's spill lands)
+            whole = b.and_(full, b.icmp_signed("<", b.add(kk, self.i64(lanes)), kc))
             # a loop over the panel's groups of VL columns (NR = 32 is two with AVX-512), not
             # an unrolled one: the transposes are most of the packing module's compile time
-            with self.loop(0, -(-width // lanes), name="pk.g") as group:
-                first = b.mul(group, self.i64(lanes))
-                rows = []
+            with self.loop(0, groups, name="pk.g") as step:
+                first = b.mul(b.sub(self.i64(groups - 1), step), self.i64(lanes))
+                sources, inside = [], []
                 for t in range(lanes):
                     c = b.add(first, self.i64(t))
-                    inside = b.icmp_signed("<", b.trunc(c, I32), columns)
-                    source = b.add(b.mul(b.add(b.mul(panel, self.i64(width)), c), ld),
-                                   b.add(job["p0"], kk))
-                    rows.append(self.masked_load(self.element(base, source),
-                                                 b.select(inside, depth, none)))
+                    inside.append(b.icmp_signed("<", b.trunc(c, I32), columns))
+                    # in a whole block the columns past the panel read its last one instead:
+                    # valid memory, and those lanes only spill
+                    c = self.min(c, self.i64(width - 1))
+                    sources.append(self.element(base, b.add(
+                        b.mul(b.add(b.mul(panel, self.i64(width)), c), ld),
+                        b.add(job["p0"], kk))))
+                rows = self.loads(whole, sources, [b.select(inside[t], depth, none)
+                                                   for t in range(lanes)])
                 room = self.below(b.trunc(b.sub(self.i64(width), first), I32))
+                stores, masks = [], []
                 for q, column in enumerate(self.transpose(rows)):
                     at = b.add(b.mul(b.add(b.add(b.mul(panel, kc), kk), self.i64(q)),
                                      self.i64(width)), first)
-                    inside = b.icmp_signed("<", self.i64(q), b.sub(kc, kk))
-                    self.masked_store(column, self.element(target, at),
-                                      b.select(inside, room, none))
+                    stores.append((column, self.element(target, at)))
+                    masks.append(b.select(b.icmp_signed("<", self.i64(q), b.sub(kc, kk)),
+                                          room, none))
+                self.spilling(stores, whole, masks)
 
-    def store(self, value, at, target, room: int, inside=None) -> None:
-        """value at target[at]: its first `room` lanes (all when room >= VL), none unless
-        `inside` (an i1; None: true)."""
+    def loads(self, whole, pointers, masks) -> list:
+        """A vector at each pointer: whole vectors when `whole`, else under its mask."""
         b, g = self.b, self.gemm
-        lanes = g.block.vector
-        pointer = self.element(target, at)
-        if room >= lanes and inside is None:
-            b.store(value, self.as_vector(pointer)).align = g.size
-            return
-        mask = ir.Constant(g.mask, [int(t < room) for t in range(lanes)])
-        if inside is not None:
-            mask = b.select(inside, mask, ir.Constant(g.mask, [0] * lanes))
-        self.masked_store(value, pointer, mask)
+        values = []
+        with b.if_else(whole) as (plain, masked):
+            with plain:
+                for pointer in pointers:
+                    load = b.load(self.as_vector(pointer), typ=g.vec)
+                    load.align = g.size
+                    values.append(load)
+                plain_end = b.block
+            with masked:
+                masked_values = [self.masked_load(p, m) for p, m in zip(pointers, masks)]
+                masked_end = b.block
+        merged = []
+        for value, other in zip(values, masked_values):
+            phi = b.phi(g.vec)
+            phi.add_incoming(value, plain_end)
+            phi.add_incoming(other, masked_end)
+            merged.append(phi)
+        return merged
+
+    def spilling(self, stores, whole, masks) -> None:
+        """Each (value, pointer) of `stores`: whole vectors when `whole` (their lanes past the
+        panel row spill into memory written afterwards), else under its mask (an i1 vector,
+        or one for all)."""
+        b, g = self.b, self.gemm
+        masks = masks if isinstance(masks, list) else [masks] * len(stores)
+        with b.if_else(whole) as (plain, masked):
+            with plain:
+                for value, pointer in stores:
+                    b.store(value, self.as_vector(pointer)).align = g.size
+            with masked:
+                for (value, pointer), mask in zip(stores, masks):
+                    self.masked_store(value, pointer, mask)
 
     def transpose(self, rows: list) -> list:
         """The VL x VL transpose of `rows` (VL vectors): result[q][t] = rows[t][q]. log2(VL)
@@ -507,7 +579,7 @@ class _Item(_JobFunction):
                            self.min(self.i64(blk.mr), b.sub(main, ir_)), width)
             with b.if_then(b.icmp_signed(">", tail, self.i64(0))):
                 i = b.add(i0, main)
-                self.write(self.micro_kernel(i, j, blk.short), i, j, tail, width)
+                self.write_edge(self.micro_kernel(i, j, blk.short), i, j, tail, width)
 
     def micro_kernel(self, i, j, height: int):
         """`height` x NR/VL vector accumulators (height <= MR: the first rows of the A
@@ -582,35 +654,61 @@ class _Item(_JobFunction):
         return b.select(relu, b.select(b.fcmp_unordered(">", value, zero), value, zero), value)
 
     def write(self, acc, i, j, rows, columns) -> None:
-        """C[i:i+rows, j:j+columns] = epilogue(alpha acc + beta D) (beta == 0: D is not read),
-        through a stack tile: each of the `rows` valid rows in whole vectors, masked to the
-        `columns` valid columns. One path for full and edge tiles: a full tile's masks are all
-        true, which cost nothing measurable (products from 32x784x256 to 1024^3 within noise,
-        best of 30 runs), where a second, unmasked path made the micro-kernel's module take a
-        third longer to compile."""
-        b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
+        """C[i:i+rows, j:j+columns] = epilogue(alpha acc + beta D) (beta == 0: D is not read).
+        A whole tile (every row and column valid) is written from the registers in whole
+        vectors. An edge tile goes through a stack tile: each of the `rows` valid rows in
+        vectors masked to the `columns` valid columns (a masked-off lane touches no memory).
+        One masked path for both cost about a tenth of the products' time on AMD's Zen 3
+        with AVX2 (1024^3: 71-78 GFLOP/s against 85-89, best of 30), nothing measurable with
+        AVX-512 on a Zen 5. The short tile takes the edge path only: a second copy of the
+        whole path made the module's compile longer for little."""
+        b, blk = self.b, self.gemm.block
+        whole = b.and_(b.icmp_signed("==", rows, self.i64(len(acc))),
+                       b.icmp_signed("==", columns, self.i64(blk.nr)))
+        with b.if_else(whole) as (registers, edge):
+            with registers:
+                for r, row in enumerate(acc):
+                    start = b.add(b.mul(b.add(i, self.i64(r)), self.job["ldc"]), j)
+                    for v, value in enumerate(row):
+                        self.store_vector(value, start, b.add(j, self.i64(v * blk.vector)),
+                                          v, None)
+            with edge:
+                self.write_edge(acc, i, j, rows, columns)
+
+    def write_edge(self, acc, i, j, rows, columns) -> None:
+        """`write` for a tile at an edge, through a stack tile."""
+        b, blk = self.b, self.gemm.block
         for r in range(len(acc)):
             for v in range(blk.nv):
                 slot = self.element(self.tile, self.i64(r * blk.nr + v * blk.vector))
                 b.store(acc[r][v], self.as_vector(slot)).align = 64
-        read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
-        alpha, beta = self.splat(job["alpha"]), self.splat(job["beta"])
         valid = b.trunc(columns, I32)
         with self.loop(0, rows, name="wr") as r:
-            row = b.add(b.mul(b.add(i, r), job["ldc"]), j)
+            start = b.add(b.mul(b.add(i, r), self.job["ldc"]), j)
             for v in range(blk.nv):
                 first = v * blk.vector
-                mask = self.below(b.sub(valid, ir.Constant(I32, first)))
                 tile = self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)),
                                                      self.i64(first)))
-                value = b.load(self.as_vector(tile), typ=g.vec)
-                value.align = g.size
-                at = b.add(row, self.i64(first))
-                scaled = b.fmul(alpha, value)
-                value = self.combine(scaled, read_d, lambda old, scaled=scaled: b.call(
-                    g.fma, [beta, old, scaled]), at, mask)
-                value = self.finish(value, b.add(j, self.i64(first)), mask)
-                self.masked_store(value, self.element(job["c"], at), mask)
+                value = b.load(self.as_vector(tile), typ=self.gemm.vec)
+                value.align = self.gemm.size
+                self.store_vector(value, start, b.add(j, self.i64(first)), v,
+                                  self.below(b.sub(valid, ir.Constant(I32, first))))
+
+    def store_vector(self, value, start, column, v: int, mask) -> None:
+        """C[start + v VL ...] = epilogue(alpha value + beta D[...]) for the lanes under `mask`
+        (None: all)."""
+        b, job, g = self.b, self.job, self.gemm
+        read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
+        alpha, beta = self.splat(job["alpha"]), self.splat(job["beta"])
+        at = b.add(start, self.i64(v * g.block.vector))
+        scaled = b.fmul(alpha, value)
+        value = self.combine(scaled, read_d, lambda old: b.call(g.fma, [beta, old, scaled]),
+                             at, mask)
+        value = self.finish(value, column, mask)
+        if mask is None:
+            b.store(value, self.as_vector(self.element(job["c"], at))).align = g.size
+        else:
+            self.masked_store(value, self.element(job["c"], at), mask)
 
 
 class _Driver(_Builder):
