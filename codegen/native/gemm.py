@@ -29,10 +29,11 @@ MR x NR/VL vector accumulators, and for each k does one vector
 load of B per NR/VL, one broadcast of A per row and MR x NR/VL fused multiply-adds, so the
 arithmetic stays in registers. A whole tile is written from the registers; tiles at the edges
 are computed whole (the padding is zeros) and only their valid part is written, in masked
-vector stores. The rows of a row block past its
-last whole MR run as a short tile of 2/3 MR rows when they fit in one (a 32-row product
-computes 32 rows with AVX-512, not 36). Panels are packed in whole vectors: along the panel's
-width where memory runs that way, else VL x VL blocks transposed in registers.
+vector stores. The matrix's last rows run as one or two short tiles of 2/3 MR rows when they
+fit (a 32-row product computes 32 rows, not 36 with AVX-512's 12-row tiles nor 34 with
+AVX2's 6-row ones), their A panels packed 2/3 MR wide. Panels are packed in whole vectors:
+along the panel's width where memory runs that way, else VL x VL blocks transposed in
+registers.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Blocking:
 
     @property
     def short(self) -> int:
-        """Rows of the short tile that computes a row block's last rows when they fit in it."""
+        """Rows of a short tile (the matrix's last rows, when they fit in one or two)."""
         return self.mr * 2 // 3
 
     @property
@@ -317,6 +318,26 @@ class _JobFunction(_Builder):
                                 self.gemm.t if name in ("alpha", "beta") else I64)
                 for name in JOB}
 
+    def short_tail(self):
+        """(two, one) as i1s: whether the matrix's last rows run as two short tiles (its last
+        MR + m % MR rows, when they fit in two and the last row block holds them all) or as
+        one (its last m % MR rows, when they fit in one); neither: the last MR tile is partial.
+        Two short tiles of 4 rows compute a 32-row product's last 8 rows under AVX2, where one
+        of 4 after five of 6 computed 34 rows."""
+        b, blk, m = self.b, self.gemm.block, self.job["m"]
+        left = b.srem(m, self.i64(blk.mr))
+        some = b.icmp_signed(">", left, self.i64(0))
+        two = ir.Constant(ir.IntType(1), 0)
+        if 2 * blk.short > blk.mr:
+            in_last_block = b.add(b.srem(b.sub(m, self.i64(1)), self.i64(blk.mc)),
+                                  self.i64(1))
+            two = b.and_(b.and_(some, b.icmp_signed("<=", left, self.i64(
+                2 * blk.short - blk.mr))), b.icmp_signed(">=", in_last_block, b.add(
+                    left, self.i64(blk.mr))))
+        one = b.and_(b.and_(some, b.icmp_signed("<=", left, self.i64(blk.short))),
+                     b.not_(two))
+        return two, one
+
     def slot(self, name: str, kind=I64):
         address = self.element(self.function.args[0], self.i64(JOB.index(name)), I64)
         value = self.b.load(address, typ=I64)
@@ -353,7 +374,10 @@ class _Panels(_JobFunction):
     trans_b chooses between two). Not inlined: the packer and the work items call one copy.
 
     A's panel P: ap[(P * kc + kk) * MR + r] = A[P * MR + r, p0 + kk], 0 past the rows.
-    B's panel P: bp[(P * kc + kk) * NR + c] = B[p0 + kk, P * NR + c], 0 past the columns."""
+    B's panel P: bp[(P * kc + kk) * NR + c] = B[p0 + kk, P * NR + c], 0 past the columns.
+    A panel a short tile reads (`short_tail`) is SHORT rows wide: starting at row R, it is
+    ap[R * kc + kk * SHORT + r] = A[R + r, p0 + kk]; the last two panels become the two
+    short ones (R = (P - 1) MR and (P - 1) MR + SHORT), or the last one the only one."""
 
     def __init__(self, gemm: _Gemm, which: str, layouts: list[bool]) -> None:
         super().__init__(gemm, f"pack_{which}")
@@ -377,18 +401,36 @@ class _Panels(_JobFunction):
         return self.function
 
     def panels(self, first, last, transposed: bool) -> None:
-        job, blk = self.job, self.gemm.block
+        b, job, blk = self.b, self.job, self.gemm.block
+        if self.which == "a":
+            two, one = self.short_tail()
+            whole = b.sdiv(job["m"], self.i64(blk.mr))       # the panel of the last rows
         with self.loop(first, last, name=f"p{self.which}") as panel:
-            if self.which == "a":
-                self.copy_panel(panel, blk.mr, job["m"], job["ap"], job["a"], job["lda"],
-                                along=transposed)
+            if self.which == "b":
+                self.copy_panel(b.mul(panel, self.i64(blk.nr)), blk.nr, job["n"], job["bp"],
+                                job["b"], job["ldb"], along=not transposed)
             else:
-                self.copy_panel(panel, blk.nr, job["n"], job["bp"], job["b"], job["ldb"],
-                                along=not transposed)
+                self.a_panel(panel, two, one, whole, transposed)
 
-    def copy_panel(self, panel, width: int, limit, target, base, ld, along: bool) -> None:
-        """target[(panel * kc + kk) * width + c] = X[p0 + kk, panel * width + c] for kk below
-        kc and c below width, 0 where panel * width + c >= limit, where X[kk, c] is
+    def a_panel(self, panel, two, one, whole, transposed: bool) -> None:
+        """A's panel `panel`: MR rows wide, or SHORT for a short tile (`short_tail`; `whole`
+        is the panel of the matrix's last m % MR rows)."""
+        b, job, blk = self.b, self.job, self.gemm.block
+        short = b.or_(b.and_(two, b.icmp_signed(">=", panel, b.sub(whole, self.i64(1)))),
+                      b.and_(one, b.icmp_signed("==", panel, whole)))
+        # the second of two short panels starts SHORT rows after the first
+        start = b.mul(panel, self.i64(blk.mr))
+        start = b.select(b.and_(two, b.icmp_signed("==", panel, whole)),
+                         b.sub(start, self.i64(blk.mr - blk.short)), start)
+        with b.if_else(short) as (narrow, wide):
+            for width, branch in ((blk.short, narrow), (blk.mr, wide)):
+                with branch:
+                    self.copy_panel(start, width, job["m"], job["ap"], job["a"], job["lda"],
+                                    along=transposed)
+
+    def copy_panel(self, start, width: int, limit, target, base, ld, along: bool) -> None:
+        """target[start * kc + kk * width + c] = X[p0 + kk, start + c] for kk below kc and c
+        below width, 0 where start + c >= limit, where X[kk, c] is
         base[kk * ld + c] (`along`: memory runs along the panel's width) or base[c * ld + kk]
         (it runs along the depth). Whole vectors either way: along the width, a row of the
         panel is a vector or two; along the depth, VL x VL blocks are transposed in registers.
@@ -404,21 +446,19 @@ class _Panels(_JobFunction):
         """
         b, job = self.b, self.job
         lanes = self.gemm.block.vector
-        columns = b.trunc(self.min(self.i64(width), b.sub(limit, b.mul(panel, self.i64(
-            width)))), I32)
+        columns = b.trunc(self.min(self.i64(width), b.sub(limit, start)), I32)
         full = b.icmp_signed("==", columns, ir.Constant(I32, width))
         kc = job["kc"]
         if not along:
-            self.transposed(panel, width, columns, full, target, base, ld)
+            self.transposed(start, width, columns, full, target, base, ld)
             return
         # a full panel's whole vectors load unmasked (on Zen 3 masked loads took most of
         # packing B's time)
         with b.if_else(full) as (whole, edge):
             for inside, branch in ((True, whole), (False, edge)):
                 with branch, self.loop(0, kc, name="pk.k") as kk:
-                    source = b.add(b.mul(b.add(job["p0"], kk), ld),
-                                   b.mul(panel, self.i64(width)))
-                    at = b.mul(b.add(b.mul(panel, kc), kk), self.i64(width))
+                    source = b.add(b.mul(b.add(job["p0"], kk), ld), start)
+                    at = b.add(b.mul(start, kc), b.mul(kk, self.i64(width)))
                     # the spill lands in row kk + 1, stored next
                     spill = b.and_(full, b.icmp_signed("<", b.add(kk, self.i64(1)), kc))
                     for first in range(0, width, lanes):
@@ -434,7 +474,7 @@ class _Panels(_JobFunction):
                             self.spilling([(value, pointer)], spill, self.below(
                                 ir.Constant(I32, room)))
 
-    def transposed(self, panel, width: int, columns, full, target, base, ld) -> None:
+    def transposed(self, start, width: int, columns, full, target, base, ld) -> None:
         """copy_panel where memory runs along the depth: VL x VL blocks (VL rows of depth, VL
         columns of the panel) loaded as rows, transposed in registers and stored as the
         panel's rows. The groups of VL columns run last first, so that a group's spill into
@@ -461,15 +501,14 @@ class _Panels(_JobFunction):
                     # valid memory, and those lanes only spill
                     c = self.min(c, self.i64(width - 1))
                     sources.append(self.element(base, b.add(
-                        b.mul(b.add(b.mul(panel, self.i64(width)), c), ld),
-                        b.add(job["p0"], kk))))
+                        b.mul(b.add(start, c), ld), b.add(job["p0"], kk))))
                 rows = self.loads(whole, sources, [b.select(inside[t], depth, none)
                                                    for t in range(lanes)])
                 room = self.below(b.trunc(b.sub(self.i64(width), first), I32))
                 stores, masks = [], []
                 for q, column in enumerate(self.transpose(rows)):
-                    at = b.add(b.mul(b.add(b.add(b.mul(panel, kc), kk), self.i64(q)),
-                                     self.i64(width)), first)
+                    at = b.add(b.add(b.mul(start, kc), b.mul(b.add(kk, self.i64(q)),
+                                                             self.i64(width))), first)
                     stores.append((column, self.element(target, at)))
                     masks.append(b.select(b.icmp_signed("<", self.i64(q), b.sub(kc, kk)),
                                           room, none))
@@ -563,12 +602,16 @@ class _Item(_JobFunction):
         return self.function
 
     def tiles(self, i0, rows, j0, columns) -> None:
-        """Every MR x NR tile of the item; the rows past its last whole MR are a short tile
-        of blk.short rows when they fit in one (8 of 12 rows with AVX-512: a 32-row product
-        computes 32 rows, not 36)."""
+        """Every MR x NR tile of the item; in the matrix's last row block, its last rows run
+        as one or two short tiles of blk.short rows when they fit (`short_tail`): 8 of 12
+        rows with AVX-512, so a 32-row product computes 32 rows, not 36, and with AVX2 two
+        of 4 after four of 6."""
         b, blk = self.b, self.gemm.block
+        two, one = self.short_tail()
         left = b.srem(rows, self.i64(blk.mr))
-        tail = b.select(b.icmp_signed(">", left, self.i64(blk.short)), self.i64(0), left)
+        tail = b.select(two, b.add(left, self.i64(blk.mr)), b.select(one, left, self.i64(0)))
+        tail = b.select(b.icmp_signed("==", b.add(i0, rows), self.job["m"]), tail,
+                        self.i64(0))
         main = b.sub(rows, tail)          # rows of MR-row tiles, the last one maybe partial
         with self.loop(0, columns, blk.nr, name="jr") as jr:
             j = b.add(j0, jr)
@@ -577,16 +620,17 @@ class _Item(_JobFunction):
                 i = b.add(i0, ir_)
                 self.write(self.micro_kernel(i, j, blk.mr), i, j,
                            self.min(self.i64(blk.mr), b.sub(main, ir_)), width)
-            with b.if_then(b.icmp_signed(">", tail, self.i64(0))):
-                i = b.add(i0, main)
-                self.write_edge(self.micro_kernel(i, j, blk.short), i, j, tail, width)
+            with self.loop(0, tail, blk.short, name="is") as is_:
+                i = b.add(b.add(i0, main), is_)
+                self.write_edge(self.micro_kernel(i, j, blk.short), i, j,
+                                self.min(self.i64(blk.short), b.sub(tail, is_)), width)
 
     def micro_kernel(self, i, j, height: int):
-        """`height` x NR/VL vector accumulators (height <= MR: the first rows of the A
-        panel) over the depth block, as phi nodes of the k loop."""
+        """`height` x NR/VL vector accumulators over the depth block, as phi nodes of the k
+        loop: an MR tile reads its rows' MR-wide A panel, a short tile its SHORT-wide one
+        (both at ap[i * kc])."""
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
-        a_panel = self.element(job["ap"], b.mul(b.sdiv(i, self.i64(blk.mr)),
-                                                b.mul(job["kc"], self.i64(blk.mr))))
+        a_panel = self.element(job["ap"], b.mul(i, job["kc"]))
         # panels pw columns wide (NR, or PACK_WIDTH when prepacked), rows pw apart
         pw = job["pw"]
         b_panel = self.element(job["bp"], b.add(b.mul(b.sdiv(j, pw), b.mul(job["kc"], pw)),
@@ -614,7 +658,7 @@ class _Item(_JobFunction):
             # a prepacked constant is a NumPy array: aligned to its element, maybe no more
             load.align = g.size
             vectors.append(load)
-        a_row = self.element(a_panel, b.mul(kk, self.i64(blk.mr)))
+        a_row = self.element(a_panel, b.mul(kk, self.i64(height)))
         updated = []
         for r in range(height):
             scalar = b.load(self.element(a_row, self.i64(r)), typ=g.t)
@@ -683,16 +727,20 @@ class _Item(_JobFunction):
                 slot = self.element(self.tile, self.i64(r * blk.nr + v * blk.vector))
                 b.store(acc[r][v], self.as_vector(slot)).align = 64
         valid = b.trunc(columns, I32)
-        with self.loop(0, rows, name="wr") as r:
-            start = b.add(b.mul(b.add(i, r), self.job["ldc"]), j)
-            for v in range(blk.nv):
-                first = v * blk.vector
-                tile = self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)),
-                                                     self.i64(first)))
-                value = b.load(self.as_vector(tile), typ=self.gemm.vec)
-                value.align = self.gemm.size
-                self.store_vector(value, start, b.add(j, self.i64(first)), v,
-                                  self.below(b.sub(valid, ir.Constant(I32, first))))
+        # only a tile at the right edge needs masks (a tile of fewer rows writes whole rows)
+        with b.if_else(b.icmp_signed("==", columns, self.i64(blk.nr))) as (wide, narrow):
+            for masked, branch in ((False, wide), (True, narrow)):
+                with branch, self.loop(0, rows, name="wr") as r:
+                    start = b.add(b.mul(b.add(i, r), self.job["ldc"]), j)
+                    for v in range(blk.nv):
+                        first = v * blk.vector
+                        tile = self.element(self.tile, b.add(b.mul(r, self.i64(blk.nr)),
+                                                             self.i64(first)))
+                        value = b.load(self.as_vector(tile), typ=self.gemm.vec)
+                        value.align = self.gemm.size
+                        mask = self.below(b.sub(valid, ir.Constant(I32, first))) \
+                            if masked else None
+                        self.store_vector(value, start, b.add(j, self.i64(first)), v, mask)
 
     def store_vector(self, value, start, column, v: int, mask) -> None:
         """C[start + v VL ...] = epilogue(alpha value + beta D[...]) for the lanes under `mask`

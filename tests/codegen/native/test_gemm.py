@@ -17,7 +17,10 @@ from tests.harness import cpu_levels
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
 SHAPES = [(1, 1, 1), (5, 7, 3), (13, 33, 17), (12, 32, 256), (97, 65, 300), (64, 256, 784),
-          (3, 2, 0), (200, 3, 513)]
+          (3, 2, 0), (200, 3, 513),
+          # the last rows as short tiles (AVX2's MC of 72 rows): two and no whole tile (8),
+          # one alone in the last row block (73), two alone in it (79)
+          (8, 40, 20), (73, 300, 20), (79, 33, 70)]
 LAYOUTS = [(False, False), (True, False), (False, True), (True, True)]
 
 
