@@ -43,7 +43,7 @@ def test_the_recipes_op_passes_the_registry_generated_tests(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRAPHNN_CACHE_DIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.recipe", "-p", "no:cacheprovider",
-         "-q", "-rA", "-k", SELECTED, *SUITES], capture_output=True, text=True, env=env,
+         "-n", "0", "-q", "-rA", "-k", SELECTED, *SUITES], capture_output=True, text=True, env=env,
         cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     passed = [line for line in result.stdout.splitlines() if line.startswith("PASSED")]
