@@ -47,16 +47,17 @@ from llvmlite import ir
 
 from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.native.runtime import MAX_THREADS
-from codegen.stmts import PACK_WIDTH
+from codegen.stmts import PACK_WIDTH, pack_strip
 
 I64, I32, I8 = ir.IntType(64), ir.IntType(32), ir.IntType(8)
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
 RELU, PACKED = 1, 2          # bits of the flags argument
-# Prepacked B panels are PACK_WIDTH columns wide whatever the target's NR (which divides it):
-# the micro-kernel reads its NR columns of a panel row at a stride of PACK_WIDTH, so one packed
-# constant serves AVX2 and AVX-512 code alike and the plan that holds it stays target-free. (64
-# wide, an AVX-512 tile's B rows were 256 bytes apart and used half of L1's sets.)
+# A prepacked B is padded to PACK_WIDTH columns, whatever the target's NR (which divides it),
+# in panels of one cache line (codegen.stmts.pack_strip): the micro-kernel reads each vector's
+# panel at a stride of one line, so one packed constant serves AVX2 and AVX-512 code alike and
+# the plan that holds it stays target-free. (Panels 64 wide, an AVX-512 tile's B rows were 256
+# bytes apart and used half of L1's sets; 32 wide, an AVX2 tile's were 128 apart.)
 # depth block per dtype, the same for every vector width (pack_b's layout depends on it)
 DEPTH_BLOCK = {"f32": 256, "f64": 192}
 
@@ -134,18 +135,20 @@ def depth_blocks(k: int, dtype: str) -> list[tuple[int, int]]:
 
 
 def pack_b(b: np.ndarray, dtype: str) -> np.ndarray:
-    """op(B), a (k, n) array, in the panel layout the GEMM reads with the PACKED flag: for
-    each depth block (p0, kc), panel P holds rows p0..p0+kc of columns P*W..P*W+W (W =
-    PACK_WIDTH, zero past n), row after row, at element p0 * n_padded + P * kc * W.
+    """op(B), a (k, n) array, in the panel layout the GEMM reads with the PACKED flag: the
+    columns padded with zeros to n_padded, a multiple of PACK_WIDTH, and for each depth block
+    (p0, kc), panel P holds rows p0..p0+kc of columns P*S..P*S+S (S = pack_strip(dtype), one
+    cache line), row after row, at element p0 * n_padded + P * kc * S.
 
     >>> pack_b(np.arange(6.0).reshape(2, 3), "f64")[:4].tolist()
     [0.0, 1.0, 2.0, 0.0]
     """
     k, n = b.shape
-    panels = -(-n // PACK_WIDTH)
-    padded = np.zeros((k, panels * PACK_WIDTH), dtype=b.dtype)
+    strip = pack_strip(dtype)
+    padded = np.zeros((k, -(-n // PACK_WIDTH) * PACK_WIDTH), dtype=b.dtype)
     padded[:, :n] = b
-    parts = [padded[p0:p0 + kc].reshape(kc, panels, PACK_WIDTH).transpose(1, 0, 2).ravel()
+    panels = padded.shape[1] // strip
+    parts = [padded[p0:p0 + kc].reshape(kc, panels, strip).transpose(1, 0, 2).ravel()
              for p0, kc in depth_blocks(k, dtype)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=b.dtype)
 
@@ -631,10 +634,15 @@ class _Item(_JobFunction):
         (both at ap[i * kc])."""
         b, blk, job, g = self.b, self.gemm.block, self.job, self.gemm
         a_panel = self.element(job["ap"], b.mul(i, job["kc"]))
-        # panels pw columns wide (NR, or PACK_WIDTH when prepacked), rows pw apart
+        # panels pw columns wide (NR, or pack_strip's cache line when prepacked: then an
+        # AVX-512 tile reads two side by side), rows pw apart; vector v's columns j + v VL
+        # lie in one panel
         pw = job["pw"]
-        b_panel = self.element(job["bp"], b.add(b.mul(b.sdiv(j, pw), b.mul(job["kc"], pw)),
-                                                b.srem(j, pw)))
+        b_panels = []
+        for v in range(blk.nv):
+            column = b.add(j, self.i64(v * blk.vector))
+            b_panels.append(self.element(job["bp"], b.add(
+                b.mul(b.sdiv(column, pw), b.mul(job["kc"], pw)), b.srem(column, pw))))
         before = b.block
         head = self.function.append_basic_block("kk.head")
         body = self.function.append_basic_block("kk.body")
@@ -650,11 +658,9 @@ class _Item(_JobFunction):
                 phi.add_incoming(zero, before)
         b.cbranch(b.icmp_signed("<", kk, job["kc"]), body, end)
         b.position_at_start(body)
-        b_row = self.element(b_panel, b.mul(kk, pw))
         vectors = []
         for v in range(blk.nv):
-            load = b.load(self.as_vector(self.element(b_row, self.i64(v * blk.vector))),
-                          typ=g.vec)
+            load = b.load(self.as_vector(self.element(b_panels[v], b.mul(kk, pw))), typ=g.vec)
             # a prepacked constant is a NumPy array: aligned to its element, maybe no more
             load.align = g.size
             vectors.append(load)
@@ -807,7 +813,7 @@ class _Driver(_Builder):
         shared_a = b.zext(b.icmp_signed(">", items_n, self.i64(1)), I64)
         null = ir.Constant(PTR, None)
         has_bias = b.zext(b.icmp_unsigned("!=", bias, null), I64)
-        pw = b.select(packed, self.i64(PACK_WIDTH), self.i64(blk.nr))
+        pw = b.select(packed, self.i64(pack_strip(g.dtype)), self.i64(blk.nr))
         fixed = {"m": m, "n": n, "k": k, "a": a, "lda": lda, "b": bm, "ldb": ldb, "c": c,
                  "ldc": ldc, "alpha": alpha, "items_n": items_n, "nc": nc, "ap": ap,
                  "panels_b": panels, "shared_a": shared_a, "bias": bias, "has_bias": has_bias,

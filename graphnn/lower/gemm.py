@@ -19,7 +19,7 @@ import numpy as np
 
 from codegen import loops
 from codegen.native.gemm import depth_blocks, pack_b
-from codegen.stmts import PACK_WIDTH, packed_size
+from codegen.stmts import PACK_WIDTH, pack_strip, packed_size
 from graphnn.ir import Node
 from graphnn.shapes import broadcast
 
@@ -110,21 +110,23 @@ def b_operand(lowering, node: Node) -> tuple[Node, bool, tuple[int, int]] | None
 def pack_stage(packed: loops.Buffer, b: loops.Buffer, transposed: bool,
                shape: tuple[int, int]) -> list[loops.Stmt]:
     """Loops writing op(b), a (k, n) operand stored (k, n), or (n, k) when `transposed`, into
-    `packed` in the layout of codegen.native.gemm.pack_b: for each depth block (p0, kc),
-    panel P holds rows p0..p0+kc of columns P*W..P*W+W (W = PACK_WIDTH, zeros past n), row
-    after row, from element p0 * n_padded + P * kc * W. Run once per call, it spares every
-    product reading the operand its own packing (an LSTM's W_hh, read by 100 products)."""
+    `packed` in the layout of codegen.native.gemm.pack_b: columns padded with zeros to
+    n_padded (a multiple of PACK_WIDTH), and for each depth block (p0, kc), panel P holds rows
+    p0..p0+kc of columns P*S..P*S+S (S = pack_strip, one cache line), row after row, from
+    element p0 * n_padded + P * kc * S. Run once per call, it spares every product reading
+    the operand its own packing (an LSTM's W_hh, read by 100 products)."""
     k, n = shape
-    width = PACK_WIDTH
-    panels = -(-n // width)
+    dtype = loops.normalize_dtype(b.dtype)
+    width = pack_strip(dtype)
+    padded = -(-n // PACK_WIDTH) * PACK_WIDTH
     ld = k if transposed else n
 
     def element(row, column):             # op(b)[row, column]
         return b.flat[column * ld + row] if transposed else b.flat[row * ld + column]
 
     stmts: list[loops.Stmt] = []
-    for p0, kc in depth_blocks(k, loops.normalize_dtype(b.dtype)):
-        base = p0 * panels * width
+    for p0, kc in depth_blocks(k, dtype):
+        base = p0 * padded
         full = n // width
         if full:
             stmts.append(loops.loop_nest((full, kc, width), lambda P, r, c, p0=p0, kc=kc, base=base:
@@ -137,6 +139,11 @@ def pack_stage(packed: loops.Buffer, b: loops.Buffer, transposed: bool,
                 loops.store(packed, start + r * width + c, element(p0 + r, full * width + c))))
             stmts.append(loops.loop_nest((kc, width - rest), lambda r, c, start=start, rest=rest:
                 loops.store(packed, start + r * width + rest + c, 0)))
+        used = -(-n // width)
+        if padded // width > used:        # whole panels of zeros up to n_padded
+            start = base + used * kc * width
+            stmts.append(loops.loop(kc * (padded - used * width), lambda e, start=start:
+                loops.store(packed, start + e, 0)))
     return stmts
 
 

@@ -19,19 +19,22 @@ from graphnn.lower.gemm import pack_stage
 MODES = ("auto", "native", "blas", "loops")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("transposed", [False, True])
-@pytest.mark.parametrize("k,n", [(300, 70), (64, 32), (5, 1)])
-def test_pack_stage_writes_pack_b_layout(transposed, k, n):
-    """Several depth blocks (k = 300 > 256), a ragged last panel (70 = 2 x 32 + 6) and a
-    transposed operand: the loops write what pack_b computes, padding zeros included."""
+@pytest.mark.parametrize("k,n", [(300, 70), (64, 32), (5, 1), (7, 10)])
+def test_pack_stage_writes_pack_b_layout(dtype, transposed, k, n):
+    """Several depth blocks (k = 300 > 256), a ragged last panel (70 = 4 x 16 + 6 float32
+    columns), whole panels of padding (10 columns padded to 32: float64 panels are 8 wide)
+    and a transposed operand: the loops write what pack_b computes, padding zeros included."""
+    name = loops.normalize_dtype(dtype)
     stored = (n, k) if transposed else (k, n)
-    b = loops.Buffer("b", "f32", stored)
-    packed = loops.Buffer("p", "f32", (packed_size(k, n),))
+    b = loops.Buffer("b", name, stored)
+    packed = loops.Buffer("p", name, (packed_size(k, n),))
     kernel = loops.Kernel("pack", [b], [packed], body=pack_stage(packed, b, transposed, (k, n)))
-    value = np.random.default_rng(1).normal(size=stored).astype(np.float32)
-    out = np.full(packed_size(k, n), np.nan, np.float32)      # every element must be written
+    value = np.random.default_rng(1).normal(size=stored).astype(dtype)
+    out = np.full(packed_size(k, n), np.nan, dtype)           # every element must be written
     compile_kernel(kernel).bind(value, out=(out,))()
-    np.testing.assert_array_equal(out, pack_b(value.T if transposed else value, "f32"))
+    np.testing.assert_array_equal(out, pack_b(value.T if transposed else value, name))
 
 
 def _gemms(f) -> list[loops.Gemm]:
