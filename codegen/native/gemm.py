@@ -294,7 +294,11 @@ class _Builder:
                                            ir.Constant(g.vec, [0.0] * g.block.vector)])
 
     def masked_store(self, value, pointer, mask) -> None:
-        """The lanes of `value` under `mask` at `pointer`; the others touch no memory."""
+        """The lanes of `value` under `mask` at `pointer`; the others touch no memory (mask
+        None: a whole vector)."""
+        if mask is None:
+            self.b.store(value, self.as_vector(pointer)).align = self.gemm.size
+            return
         self.b.call(self.gemm.masked_store, [value, pointer, ir.Constant(I32, self.gemm.size),
                                              mask])
 
@@ -462,8 +466,6 @@ class _Panels(_JobFunction):
                 with branch, self.loop(0, kc, name="pk.k") as kk:
                     source = b.add(b.mul(b.add(job["p0"], kk), ld), start)
                     at = b.add(b.mul(start, kc), b.mul(kk, self.i64(width)))
-                    # the spill lands in row kk + 1, stored next
-                    spill = b.and_(full, b.icmp_signed("<", b.add(kk, self.i64(1)), kc))
                     for first in range(0, width, lanes):
                         room = width - first
                         mask = (None if inside and room >= lanes else
@@ -472,9 +474,13 @@ class _Panels(_JobFunction):
                             self.element(base, b.add(source, self.i64(first))), mask)
                         pointer = self.element(target, b.add(at, self.i64(first)))
                         if room >= lanes:
-                            b.store(value, self.as_vector(pointer)).align = self.gemm.size
+                            self.masked_store(value, pointer, None)
+                        elif inside:    # the spill lands in row kk + 1, stored next
+                            self.spilling([(value, pointer)], b.icmp_signed(
+                                "<", b.add(kk, self.i64(1)), kc), self.below(
+                                    ir.Constant(I32, room)))
                         else:
-                            self.spilling([(value, pointer)], spill, self.below(
+                            self.masked_store(value, pointer, self.below(
                                 ir.Constant(I32, room)))
 
     def transposed(self, start, width: int, columns, full, target, base, ld) -> None:
@@ -520,13 +526,9 @@ class _Panels(_JobFunction):
     def loads(self, whole, pointers, masks) -> list:
         """A vector at each pointer: whole vectors when `whole`, else under its mask."""
         b, g = self.b, self.gemm
-        values = []
         with b.if_else(whole) as (plain, masked):
             with plain:
-                for pointer in pointers:
-                    load = b.load(self.as_vector(pointer), typ=g.vec)
-                    load.align = g.size
-                    values.append(load)
+                values = [self.masked_load(p, None) for p in pointers]
                 plain_end = b.block
             with masked:
                 masked_values = [self.masked_load(p, m) for p, m in zip(pointers, masks)]
@@ -543,15 +545,13 @@ class _Panels(_JobFunction):
         """Each (value, pointer) of `stores`: whole vectors when `whole` (their lanes past the
         panel row spill into memory written afterwards), else under its mask (an i1 vector,
         or one for all)."""
-        b, g = self.b, self.gemm
+        b = self.b
         masks = masks if isinstance(masks, list) else [masks] * len(stores)
         with b.if_else(whole) as (plain, masked):
-            with plain:
-                for value, pointer in stores:
-                    b.store(value, self.as_vector(pointer)).align = g.size
-            with masked:
-                for (value, pointer), mask in zip(stores, masks):
-                    self.masked_store(value, pointer, mask)
+            for branch, chosen in ((plain, [None] * len(stores)), (masked, masks)):
+                with branch:
+                    for (value, pointer), mask in zip(stores, chosen):
+                        self.masked_store(value, pointer, mask)
 
     def transpose(self, rows: list) -> list:
         """The VL x VL transpose of `rows` (VL vectors): result[q][t] = rows[t][q]. log2(VL)
@@ -586,6 +586,9 @@ class _Item(_JobFunction):
     def build(self) -> ir.Function:
         b, blk = self.b, self.gemm.block
         job = self.job = self.load_job()
+        # the epilogue's terms, read once: whether beta D is read, alpha and beta splatted
+        self.read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(self.gemm.t, 0.0))
+        self.alpha, self.beta = self.splat(job["alpha"]), self.splat(job["beta"])
         self.tile = b.alloca(self.gemm.t, blk.mr * blk.nr, name="tile")
         self.tile.align = 64
         start, end = self.function.args[1], self.function.args[2]
@@ -720,8 +723,7 @@ class _Item(_JobFunction):
                 for r, row in enumerate(acc):
                     start = b.add(b.mul(b.add(i, self.i64(r)), self.job["ldc"]), j)
                     for v, value in enumerate(row):
-                        self.store_vector(value, start, b.add(j, self.i64(v * blk.vector)),
-                                          v, None)
+                        self.store_vector(value, start, j, v, None)
             with edge:
                 self.write_edge(acc, i, j, rows, columns)
 
@@ -746,23 +748,19 @@ class _Item(_JobFunction):
                         value.align = self.gemm.size
                         mask = self.below(b.sub(valid, ir.Constant(I32, first))) \
                             if masked else None
-                        self.store_vector(value, start, b.add(j, self.i64(first)), v, mask)
+                        self.store_vector(value, start, j, v, mask)
 
-    def store_vector(self, value, start, column, v: int, mask) -> None:
-        """C[start + v VL ...] = epilogue(alpha value + beta D[...]) for the lanes under `mask`
-        (None: all)."""
-        b, job, g = self.b, self.job, self.gemm
-        read_d = b.fcmp_ordered("!=", job["beta"], ir.Constant(g.t, 0.0))
-        alpha, beta = self.splat(job["alpha"]), self.splat(job["beta"])
-        at = b.add(start, self.i64(v * g.block.vector))
-        scaled = b.fmul(alpha, value)
-        value = self.combine(scaled, read_d, lambda old: b.call(g.fma, [beta, old, scaled]),
-                             at, mask)
-        value = self.finish(value, column, mask)
-        if mask is None:
-            b.store(value, self.as_vector(self.element(job["c"], at))).align = g.size
-        else:
-            self.masked_store(value, self.element(job["c"], at), mask)
+    def store_vector(self, value, start, j, v: int, mask) -> None:
+        """C[start + v VL ...] (row start, tile column j) = epilogue(alpha value + beta D[...])
+        for the lanes under `mask` (None: all)."""
+        b, g = self.b, self.gemm
+        offset = self.i64(v * g.block.vector)
+        at = b.add(start, offset)
+        scaled = b.fmul(self.alpha, value)
+        value = self.combine(scaled, self.read_d, lambda old: b.call(
+            g.fma, [self.beta, old, scaled]), at, mask)
+        value = self.finish(value, b.add(j, offset), mask)
+        self.masked_store(value, self.element(self.job["c"], at), mask)
 
 
 class _Driver(_Builder):
