@@ -51,6 +51,8 @@ def _work(node: loops.Node, seen: set[int]) -> loops.Recursive:
     seen.add(id(node))
     if isinstance(node, loops.Gemm):
         return 2 * node.m * node.n * node.k
+    if isinstance(node, loops.DirectConv):
+        return 2 * node.outs * node.rows * node.cols * len(node.taps)
     inner = 0
     for child in loops.children(node):
         inner += yield _work(child, seen)

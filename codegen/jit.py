@@ -46,6 +46,7 @@ from codegen.cpu_caches import CacheSizes, host_sizes
 from codegen.llvm.gemm import runs_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
+from codegen.native import dconv as native_dconv
 from codegen.native import gemm as native_gemm
 from codegen.native.abi import capsule_address
 from codegen.native.runtime import futex_syscall, runtime_ir, thread_count
@@ -283,6 +284,21 @@ def _gemm_module(dtype: str, target: Target, caches: CacheSizes) -> dict[str, in
     return {name: tracker[name] for name in names}
 
 
+@functools.cache
+def _dconv_module(dtype: str, target: Target) -> int:
+    """Address of our direct convolution's micro-kernel (codegen.native.dconv) for `dtype`,
+    generated for the target's vector width, compiled or loaded from the cache the first time
+    this process needs it."""
+    target.check_runs_here()
+    name = native_dconv.symbol(dtype)
+    tracker = _link_generated(
+        f"{name} {target.vector_bits} {native_dconv.tile_shape(target.vector_bits)}",
+        functools.partial(native_dconv.dconv_ir, dtype, target.vector_bits), name, [name],
+        {}, target, level="gemm")
+    _RUNTIME_OBJECTS.append(tracker)
+    return tracker[name]
+
+
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
                    threads: int | None = None, target: Target | None = None,
                    options: CodegenOptions | None = None) -> CompiledKernel:
@@ -324,14 +340,15 @@ def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None 
 
 def kernel_key(kernel: loops.Kernel, gemm: str, target: Target, options: CodegenOptions) -> str:
     """The object cache key of a kernel compiled with these settings: its loop IR, the gemm
-    mode (when it has a Gemm), the options' repr (every field, so a new one cannot be left out),
-    codegen's source, the target and llvmlite's version and optimization level."""
+    mode (when it has a Gemm or a DirectConv), the options' repr (every field, so a new one
+    cannot be left out), codegen's source, the target and llvmlite's version and optimization
+    level."""
     return _kernel_key(kernel, _nodes(kernel), gemm, target, options)
 
 
 def _kernel_key(kernel: loops.Kernel, nodes: list[loops.Node], gemm: str, target: Target,
                 options: CodegenOptions) -> str:
-    has_gemm = any(isinstance(n, loops.Gemm) for n in nodes)
+    has_gemm = any(isinstance(n, (loops.Gemm, loops.DirectConv)) for n in nodes)
     return cache.cache_key([str(kernel), gemm if has_gemm else "", repr(options),
                             codegen_version(), target.cpu, target.features,
                             llvmlite.__version__, LEVELS[_level(nodes)]])
@@ -348,7 +365,7 @@ def _nodes(kernel: loops.Kernel) -> list[loops.Node]:
 
 
 def _level(nodes: list[loops.Node]) -> str:
-    repeats = (loops.Loop, loops.Reduce, loops.Gemm)
+    repeats = (loops.Loop, loops.Reduce, loops.Gemm, loops.DirectConv)
     return "full" if any(isinstance(n, repeats) for n in nodes) else "light"
 
 
@@ -370,6 +387,10 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
         elif runs_native(mode, g):
             name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
             imports[name] = gemm_symbol(name, target, caches)
+    if mode != "loops":
+        for dtype in sorted({n.out.dtype for n in nodes if isinstance(n, loops.DirectConv)}):
+            name = native_dconv.symbol(dtype)
+            imports[name] = _dconv_module(dtype, target)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports

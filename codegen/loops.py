@@ -74,11 +74,23 @@ from codegen.exprs import (
     lift,
     normalize_dtype,
 )
-from codegen.stmts import Accumulate, Buffer, Check, Gemm, Kernel, Loop, Stmt, Store
+from codegen.stmts import (
+    CONV_SLACK,
+    Accumulate,
+    Buffer,
+    Check,
+    DirectConv,
+    Gemm,
+    Kernel,
+    Loop,
+    Stmt,
+    Store,
+)
 from codegen.verify import KernelError
 
 __all__ = [
-    "Abs", "Accumulate", "Add", "Buffer", "Cast", "Check", "Const", "DTYPES", "Div", "Eq",
+    "Abs", "Accumulate", "Add", "Buffer", "CONV_SLACK", "Cast", "Check", "Const", "DTYPES",
+    "DirectConv", "Div", "Eq",
     "Exp", "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm",
     "Gt", "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "MulAdd",
     "Ne", "Neg", "Node", "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub",

@@ -79,12 +79,16 @@ def _perfect_nest(stmt: loops.Loop) -> tuple[list[loops.Loop], tuple[loops.Stmt,
     return nest, nest[-1].body
 
 
+# statements a nest's body may hold that the rewrites here do not look inside
+_OPAQUE = (loops.Loop, loops.Gemm, loops.DirectConv)
+
+
 def _flatten_nest(stmt: loops.Stmt) -> loops.Stmt:
     if not isinstance(stmt, loops.Loop):
         return stmt
     nest, body = _perfect_nest(stmt)
     nodes = [n for s in body for n in loops.walk(s)]
-    if len(nest) < 2 or any(isinstance(n, (loops.Loop, loops.Gemm)) for n in nodes):
+    if len(nest) < 2 or any(isinstance(n, _OPAQUE) for n in nodes):
         return stmt
     index = tuple(loop.var for loop in nest)
     shape = tuple(loop.extent for loop in nest)
@@ -133,7 +137,7 @@ def _collapse_inner(stmt: loops.Stmt) -> loops.Stmt:
         return stmt
     nest, body = _perfect_nest(stmt)
     nodes = [n for s in body for n in loops.walk(s)]
-    if any(isinstance(n, (loops.Loop, loops.Gemm)) for n in nodes):
+    if any(isinstance(n, _OPAQUE) for n in nodes):
         return stmt
     accesses = [n for n in nodes if isinstance(n, _ACCESSES)]
     for depth in range(1, len(nest) - 1):   # collapse nest[depth:], the widest run first
@@ -279,6 +283,8 @@ def _independent_iterations(loop: loops.Loop) -> bool:
     written = {n.buffer.name for n in nodes if isinstance(n, (loops.Store, loops.Accumulate))}
     gemm_outputs = {n.c.name for n in nodes if isinstance(n, loops.Gemm)}
     for n in nodes:
+        if isinstance(n, loops.DirectConv):
+            return False
         if isinstance(n, loops.Gemm):
             if not _gemm_block_is_private(n, var) or \
                     n.c.name in written | {x.name for x in n.operands}:

@@ -276,6 +276,87 @@ class Gemm(Stmt):
         return (self.m, self.n)
 
 
+# elements a DirectConv's image must hold past the last one its outputs read: the widest tile
+# of any target (two 512-bit vectors, 32 float32 or 16 float64 positions) reads that far past a
+# row's end, its lanes beyond the row dropped (codegen.native.dconv)
+CONV_SLACK = {"f32": 32, "f64": 16}
+
+
+@_node
+class DirectConv(Stmt):
+    """A convolution of one image at unit stride, as a product with its implicit im2col matrix:
+
+    ``out[out_offset + o*out_stride + i*out_row + j] =
+    sum_k w[w_offset + o*ldw + k] * x[x_offset + taps[k] + i*row_stride + j]``
+
+    for o < outs, i < rows, j < cols, k < len(taps). ``taps[k]`` is where the k-th (input
+    channel, tap) pair's input lies relative to the output position in ``x``, an image with
+    its padding written out (or its stride phases: every tap reads contiguous memory). ``x``
+    must hold ``CONV_SLACK`` readable elements past the last one the outputs read (a tile
+    reads whole vectors past a row's end). Lowered to our micro-kernel
+    (codegen.native.dconv) or, with gemm="loops", plain loops.
+    """
+
+    out: Buffer
+    w: Buffer
+    x: Buffer
+    taps: tuple[int, ...]
+    outs: int
+    rows: int
+    cols: int
+    ldw: int
+    row_stride: int
+    out_stride: int
+    out_row: int
+    out_offset: Expr = 0  # type: ignore[assignment]
+    w_offset: Expr = 0  # type: ignore[assignment]
+    x_offset: Expr = 0  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name in ("out_offset", "w_offset", "x_offset"):
+            object.__setattr__(self, name, lift(getattr(self, name), "i64"))
+        object.__setattr__(self, "taps", tuple(self.taps))
+        where = f"direct conv into {self.out.name}"
+        if len({self.out.dtype, self.w.dtype, self.x.dtype}) != 1 or \
+                self.out.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{where}: out, w, x must share one float dtype, got "
+                            f"{self.out.dtype}, {self.w.dtype}, {self.x.dtype}")
+        if self.out.name in (self.w.name, self.x.name):
+            raise TypeError(f"{where}: the output must not also be an operand")
+        for name in ("outs", "rows", "cols", "ldw", "row_stride", "out_stride", "out_row"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value < 2**31:
+                raise TypeError(f"{where}: {name} must be an int in [0, 2**31)")
+        if not all(isinstance(t, int) and 0 <= t < 2**62 for t in self.taps):
+            raise TypeError(f"{where}: taps must be non-negative ints")
+        if self.ldw < len(self.taps):
+            raise TypeError(f"{where}: ldw={self.ldw} is smaller than the depth "
+                            f"{len(self.taps)}")
+        super().__post_init__()
+
+    @property
+    def operands(self) -> tuple[Buffer, ...]:
+        return (self.w, self.x)
+
+    @property
+    def offsets(self) -> tuple[Expr, ...]:
+        return (self.out_offset, self.w_offset, self.x_offset)
+
+    @property
+    def empty(self) -> bool:
+        return self.outs * self.rows * self.cols == 0
+
+    def extents(self) -> dict[str, tuple[Expr, int]]:
+        """Per buffer ("out", "w", "x"): its offset and the last element past it the statement
+        touches (x's CONV_SLACK included); only meaningful when not `empty`."""
+        last_tap = max(self.taps, default=0)
+        return {"out": (self.out_offset, (self.outs - 1) * self.out_stride +
+                        (self.rows - 1) * self.out_row + self.cols - 1),
+                "w": (self.w_offset, (self.outs - 1) * self.ldw + max(len(self.taps), 1) - 1),
+                "x": (self.x_offset, last_tap + (self.rows - 1) * self.row_stride +
+                      self.cols - 1 + CONV_SLACK[self.x.dtype])}
+
+
 @_node
 class Kernel(Node):
     """A function over named buffers: ``inputs`` are read, ``outputs`` and ``temps`` written.

@@ -119,9 +119,20 @@ def render_stmt(s: S.Stmt, indent: str = "") -> list[str]:
         return [head, *inner, f"{indent}}}"]
     if isinstance(s, S.Gemm):
         return [indent + _gemm(s)]
+    if isinstance(s, S.DirectConv):
+        return [indent + _direct_conv(s)]
     if isinstance(s, S.Check):
         return [f"{indent}check {_expr(s.cond)[0]} else return {s.code}"]
     raise TypeError(f"no text form for {type(s).__name__}")
+
+
+def _direct_conv(s: S.DirectConv) -> str:
+    taps = ", ".join(map(str, s.taps[:4])) + (", ..." if len(s.taps) > 4 else "")
+    return (f"direct conv {s.outs}x{s.rows}x{s.cols} over {len(s.taps)} taps: "
+            f"{s.out.name}[{_expr(s.out_offset)[0]}, o*{s.out_stride} + i*{s.out_row} + j] = "
+            f"sum_k {s.w.name}[{_expr(s.w_offset)[0]}, o*{s.ldw} + k] * "
+            f"{s.x.name}[{_expr(s.x_offset)[0]}, taps[k] + i*{s.row_stride} + j], "
+            f"taps = ({taps})")
 
 
 def _gemm(g: S.Gemm) -> str:

@@ -84,6 +84,8 @@ class _Checker:
             self.parallel = outer
         elif isinstance(s, S.Gemm):
             self.gemm(s, env, live)
+        elif isinstance(s, S.DirectConv):
+            self.direct_conv(s, env, live)
         elif isinstance(s, S.Check):
             if self.parallel:
                 raise self.fail("a check inside a parallel loop (an outlined body cannot "
@@ -97,6 +99,19 @@ class _Checker:
             raise self.fail(f"loop variable {name!r} is not an identifier")
         if name in env:
             raise self.fail(f"loop variable {name} shadows an enclosing loop")
+
+    def direct_conv(self, s: S.DirectConv, env: dict[str, Interval], live: bool) -> None:
+        for name, (offset, extent) in s.extents().items():
+            buffer = getattr(s, name)
+            self.buffer(buffer, writing=name == "out")
+            self.expr(offset, env, live)
+            if not live or s.empty:
+                continue
+            lo, hi = interval(offset, env)
+            last = None if hi is None else hi + extent
+            if lo is None or last is None or lo < 0 or last >= buffer.size:
+                raise self.fail(f"direct conv operand {name} reaches {buffer.name} elements "
+                                f"[{lo}, {last}] outside [0, {buffer.size - 1}]")
 
     def gemm(self, g: S.Gemm, env: dict[str, Interval], live: bool) -> None:
         for extra in (g.bias, g.packed_b):     # sizes checked by the statement itself

@@ -38,6 +38,9 @@ def _touched(stmt: loops.Stmt) -> set[str]:
         elif isinstance(node, loops.Gemm):
             names |= {node.c.name, *(x.name for x in node.operands)}
             names.update(*(e.reads for e in (node.a_offset, node.b_offset, node.c_offset)))
+        elif isinstance(node, loops.DirectConv):
+            names |= {node.out.name, *(x.name for x in node.operands)}
+            names.update(*(e.reads for e in node.offsets))
     return names
 
 

@@ -5,7 +5,8 @@ Output: the files, and an ``Exported`` record of what was written.
 
 One LLVM module holds everything the functions run: each entry's kernel (built with our own
 GEMM, ``gemm="native"``, never BLAS), the GEMM variants its kernels call (generated for the
-target's vector width), the thread pool (codegen.native.runtime) when anything runs in parallel, and
+target's vector width), the direct convolutions' micro-kernel (likewise), the thread pool
+(codegen.native.runtime) when anything runs in parallel, and
 the C entry points (codegen.aot.wrapper). Linked into one module, every symbol but the entry
 points becomes internal, so the optimizer sees the whole program and the object file exports
 exactly the documented names; two exported libraries never clash. The object code then needs
@@ -34,6 +35,7 @@ from codegen.aot.wrapper import GEMM_ALLOC, wrapper_ir
 from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
+from codegen.native import dconv as native_dconv
 from codegen.native import gemm as native_gemm
 from codegen.native.runtime import runtime_ir
 
@@ -98,6 +100,9 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
                                   [(a, b) for d, a, b in products if d == dtype],
                                   allocator=GEMM_ALLOC, caches=library_caches(entries))
               for dtype in sorted({d for d, _, _ in products})]
+    texts += [native_dconv.dconv_ir(dtype, target.vector_bits)
+              for dtype in sorted({n.out.dtype for k in kernels.values() for n in _nodes(k)
+                                   if isinstance(n, loops.DirectConv)})]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
     if pool:

@@ -27,7 +27,7 @@ from types import GeneratorType
 from llvmlite import ir
 
 from codegen import loops
-from codegen.llvm import gemm
+from codegen.llvm import direct_conv, gemm
 from codegen.llvm.mathcore import declare
 from codegen.llvm.mathlib import math_function
 from codegen.llvm.trig import trig_function
@@ -92,6 +92,8 @@ def written_buffers(stmts: tuple[loops.Stmt, ...]) -> frozenset[str]:
                 names.add(node.buffer.name)
             elif isinstance(node, loops.Gemm):
                 names.add(node.c.name)
+            elif isinstance(node, loops.DirectConv):
+                names.add(node.out.name)
     return frozenset(names)
 
 
@@ -300,6 +302,13 @@ class Emitter:
         else:
             gemm.emit_loops(self, g)
         self.invalidate({g.c.name})
+
+    def emit_DirectConv(self, s: loops.DirectConv) -> None:
+        if self.gemm == "loops":
+            direct_conv.emit_loops(self, s)
+        else:
+            direct_conv.call_native(self, s)
+        self.invalidate({s.out.name})
 
     # -- scalar expressions ---------------------------------------------------------------------
 

@@ -240,6 +240,8 @@ def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
         return conv_direct.shallow(lowering, conv, finish) if checked else None
+    if conv.native():
+        return conv_direct.tiled(lowering, conv, finish)
     if conv.blockable():
         return conv_direct.blocked(lowering, conv, finish)
     return None if deep else conv_direct.shallow(lowering, conv, finish)

@@ -42,6 +42,23 @@ _BLOCK = 2
 # rows whose length is a multiple of this fill whole vectors (16 floats are one AVX-512
 # register, two AVX2 ones); other rows run along the flattened padded image (`Direct.flat`)
 MIN_ROW = 16
+# the narrowest output row `tiled` takes: half of AVX2's 16-float tile
+MIN_TILE_ROW = 8
+
+
+@dataclass(frozen=True)
+class _InPlace:
+    """W(o, c, p, q) = w[o, c, p, q]: a conv2d's weights (a buffer, or a reshape of one read
+    in place: the same bytes), which `tiled` reads by offsets."""
+
+    weights: object
+
+    def __call__(self, o, c, p, q) -> loops.Expr:
+        return self.weights[o, c, p, q]
+
+    @property
+    def buffer(self) -> loops.Buffer:
+        return getattr(self.weights, "buffer", self.weights)
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,8 @@ class Direct:
 
     @staticmethod
     def forward(out, x, w, geometry: Geometry) -> Direct:
-        return Direct(x, out, lambda o, c, p, q: w[o, c, p, q], tuple(w.shape[1:]),
-                      geometry.padding, geometry.stride, geometry.dilation, geometry.groups)
+        return Direct(x, out, _InPlace(w), tuple(w.shape[1:]), geometry.padding,
+                      geometry.stride, geometry.dilation, geometry.groups)
 
     @staticmethod
     def transposed(dx, g, w, geometry: Geometry) -> Direct | None:
@@ -102,7 +119,23 @@ class Direct:
         return self.stride != (1, 1) and self.source.shape[2] % self.stride[0] == 0 and \
             self.source.shape[3] % self.stride[1] == 0
 
-    def padded(self, lowering) -> tuple[Images, loops.Buffer]:
+    def native(self) -> bool:
+        """Whether `tiled` suits: a deep convolution read at stride 1 (or in phases) whose
+        rows fill at least half an AVX2 vector (a tile computes whole vectors along a row)."""
+        return self.taps[1] * self.taps[2] > 1 and self.out.shape[3] >= MIN_TILE_ROW and \
+            (self.stride == (1, 1) or self.phased)
+
+    def tap_offsets(self, xp: loops.Buffer) -> tuple[int, ...]:
+        """Where each (input channel, tap) pair of a group reads the padded copy `xp`,
+        relative to the output position (i, j) at i Wp + j: k = (c KH + p) KW + q."""
+        (sh, sw), (dh, dw) = self.stride if self.phased else (1, 1), self.dilation
+        plane, width = xp.shape[2] * xp.shape[3], xp.shape[3]
+        return tuple((c * sh * sw + (p * dh % sh) * sw + q * dw % sw) * plane +
+                     p * dh // sh * width + q * dw // sw
+                     for c in range(self.taps[0]) for p in range(self.taps[1])
+                     for q in range(self.taps[2]))
+
+    def padded(self, lowering, slack: bool = False) -> tuple[Images, loops.Buffer]:
         """The scratch of the zero-padded images: (C, Hp, Wp) per image at stride 1; at
         stride (sh, sw) its sh sw phases, (C sh sw, Hp / sh, Wp / sw), phase (a, b) of
         channel c holding xpad[c, sh u + a, sw v + b] at (u, v), so every tap reads a phase
@@ -112,18 +145,30 @@ class Direct:
         channels, height, width = self.source.shape[1:]
         extra = 1 if self.flat else 0   # a zero row under the image: the flat reads of the
         #                                 last rows' dropped positions stay inside the copy
-        shape = (channels * sh * sw, -(-(height + top + bottom) // sh) + extra,
-                 -(-(width + left + right) // sw))
+        rows, cols = -(-(height + top + bottom) // sh), -(-(width + left + right) // sw)
+        if slack:   # zero rows under each plane, so that the last one holds the DirectConv's
+            #         reads past its last output (loops.CONV_SLACK)
+            (dh, dw), (_, kh, kw) = self.dilation, self.taps
+            reach = (kh - 1) * dh // sh * cols + (kw - 1) * dw // sw + \
+                (self.out.shape[2] - 1) * cols + self.out.shape[3] + \
+                loops.CONV_SLACK[self.out.dtype]
+            extra = max(extra, -(-reach // cols) - rows)
+        shape = (channels * sh * sw, rows + extra, cols)
         images = Images(lowering, self.out.shape[0], self.out.dtype, [shape])
         return images, images.buffers[0]
 
+    @staticmethod
+    def clear(xp: loops.Buffer) -> loops.Stmt:
+        """Zeros in every slot of the padded copy, once per call: `fill` writes only the
+        image's positions, so the padding (and the slack) stays zero from image to image
+        (zeroing each image's whole copy again took a pass over it per image)."""
+        return loops.loop(xp.size, lambda e: loops.store(xp, (e,), 0.0), name="e")
+
     def fill(self, xp: loops.Buffer, n, slot) -> list[loops.Stmt]:
+        """Image n into slot `slot` of the padded copy (cleared before: `clear`)."""
         if not self.phased:
-            return padded_copy(xp, self.source, n, slot, self.padding)
-        steps = [loops.loop_nest(xp.shape[1:], lambda c, h, v: loops.store(
-            xp, (slot, c, h, v), 0.0), names=("c", "h", "w"))]
-        steps.append(self._phase_copy(xp, n, slot))
-        return steps
+            return padded_copy(xp, self.source, n, slot, self.padding)[1:]
+        return [self._phase_copy(xp, n, slot)]
 
     def _phase_copy(self, xp, n, slot) -> loops.Stmt:
         """The image into its phases: source rows and columns taken sh and sw at a time,
@@ -221,7 +266,39 @@ def shallow(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
             return [*conv.fill(xp, n, slot), loops.loop(channels_out, channel, name="o")]
         return [*conv.fill(xp, n, slot),
                 loops.loop_nest((channels_out, oh, ow), body, names=("o", "i", "j"))]
-    return images.each(image)
+    return [conv.clear(xp), *images.each(image)]
+
+
+def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
+    """Per image (and group): one DirectConv, our micro-kernel (codegen.native.dconv) with
+    a tile of output channels x positions in registers over every (input channel, tap), then
+    `finish` (a conv2d's epilogue) over the image while it is in cache. The weights are read
+    in place when laid out (o, c, p, q) as the statement reads them (a conv2d's), else first
+    gathered so, once per call (a transposed convolution's flipped, swapped weights)."""
+    images, xp = conv.padded(lowering, slack=True)
+    _, channels_out, oh, ow = conv.out.shape
+    per_group, (cg, kh, kw) = conv.per_group, conv.taps
+    depth = cg * kh * kw
+    steps: list[loops.Stmt] = []
+    weights = getattr(conv.weight, "buffer", None)
+    if weights is None:
+        weights = lowering.scratch(conv.out.dtype, (channels_out, depth))
+        steps.append(loops.loop_nest((channels_out, cg, kh, kw), lambda o, c, p, q: loops.store(
+            weights, (o, (c * kh + p) * kw + q), conv.weight(o, c, p, q)),
+            names=("wo", "wc", "wp", "wq")))
+    taps = conv.tap_offsets(xp)
+    group_input = cg * xp.shape[1] // conv.source.shape[1] * xp.shape[2] * xp.shape[3]
+
+    def image(n, slot):
+        def group(g):
+            return loops.DirectConv(
+                conv.out, weights, xp, taps, per_group, oh, ow, depth, xp.shape[3], oh * ow, ow,
+                out_offset=offset(times(n, channels_out * oh * ow), times(g, per_group * oh * ow)),
+                w_offset=times(g, per_group * depth),
+                x_offset=offset(Images.offset(xp, slot), times(g, group_input)))
+        groups = group(0) if conv.groups == 1 else loops.loop(conv.groups, group, name="g")
+        return [*conv.fill(xp, n, slot), groups, *finished(conv.out, n, finish)]
+    return [*steps, conv.clear(xp), *images.each(image)]
 
 
 def _copy(out: loops.Buffer, at: tuple, sums: loops.Buffer, row: tuple,
@@ -257,7 +334,7 @@ def blocked(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
             return [zero, loops.loop_nest((conv.taps[0], oh, ow), row, names=("c", "i", "j")),
                     *finished(conv.out, n, finish, first, _BLOCK)]
         return [*conv.fill(xp, n, slot), loops.loop(channels_out // _BLOCK, outputs, name="ob")]
-    return images.each(image)
+    return [conv.clear(xp), *images.each(image)]
 
 
 def _flat_block(conv: Direct, sums, xp, n, slot, first, finish) -> list[loops.Stmt]:

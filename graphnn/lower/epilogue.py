@@ -71,6 +71,8 @@ def _touched(stmt: loops.Stmt) -> set[str]:
             names.add(node.buffer.name)
         elif isinstance(node, loops.Gemm):
             names |= {node.c.name, *(x.name for x in node.operands)}
+        elif isinstance(node, loops.DirectConv):
+            names |= {node.out.name, *(x.name for x in node.operands)}
     return names
 
 

@@ -63,8 +63,13 @@ def everything() -> loops.Kernel:
         loops.accumulate(total, i, 1.0, "min"), loops.accumulate(total, i, 2.0)])
     # a status check before anything runs: every n[i] a valid row of a
     checks = loops.loop(4, lambda i: loops.check(loops.lt(n[i], 4), 1))
-    return loops.Kernel("everything", [a, b, n], [c, total], [scratch],
-                        [checks, gemm, fill, sums])
+    # a direct convolution of two 2x2 images (1 channel, 2x2 taps) padded to 3x3 and the slack
+    image, conv = loops.Buffer("image", "f64", (18 + 16,)), loops.Buffer("conv", "f64", (8,))
+    direct = loops.loop(2, lambda i: loops.DirectConv(
+        conv, a, image, (0, 1, 3, 4), 1, 2, 2, 6, 3, 4, 2, out_offset=i * 4, w_offset=i * 6,
+        x_offset=i * 9), name="d")
+    return loops.Kernel("everything", [a, b, n, image], [c, total, conv], [scratch],
+                        [checks, gemm, fill, sums, direct])
 
 
 def test_every_node_class_round_trips():

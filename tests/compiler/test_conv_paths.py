@@ -28,10 +28,11 @@ IDS = ["pad1", "stride2", "valid", "stride3", "dilation2", "groups2", "depthwise
        "asymmetric", "every-attribute", "pointwise-groups2", "pointwise"]
 
 
-# rows of 16 or more outputs at stride 1: the padded direct loops take conv2d and
-# conv2d_grad_input (graphnn/lower/conv_direct.py), blocked two output channels at a time;
-# strided with even images, conv2d reads the copy split into phases (rows of 16 outputs, 17,
-# and 5, along the flattened phases)
+# rows of 8 or more outputs at stride 1: the padded direct path takes conv2d and
+# conv2d_grad_input (graphnn/lower/conv_direct.py) as DirectConv statements, our micro-kernel;
+# strided with even images, conv2d reads the copy split into phases (rows of 16 outputs and
+# 19 as DirectConvs, and 5, too short for a tile, as loops blocked two output channels at a
+# time along the flattened phases); shallow ones (fewer than 16 terms per output) as loops
 WIDE = [((2, 4, 5, 17), (6, 4, 3, 3), {"padding": 1}),
         ((1, 4, 4, 18), (4, 2, 3, 3), {"groups": 2, "padding": ((0, 2), (2, 1))}),
         ((1, 2, 6, 20), (2, 2, 2, 3), {"dilation": (1, 2)}),
@@ -40,10 +41,11 @@ WIDE = [((2, 4, 5, 17), (6, 4, 3, 3), {"padding": 1}),
         ((2, 3, 8, 32), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
         ((1, 2, 12, 36), (4, 2, 3, 3), {"stride": 2, "dilation": 2, "padding": ((2, 1), (2, 3))}),
         ((2, 3, 8, 10), (4, 3, 3, 3), {"stride": 2, "padding": 1})]
-# how many loop nests of each direct form (blocked: a loop over blocks of output channels,
-# "ob"; shallow: a loop over output channels, "o") the padded path runs, forward and input
-# gradient
-WIDE_FORMS = [(2, 0), (2, 0), (0, 1), (0, 2), (0, 1), (1, 0), (1, 0), (1, 0)]
+# how many of each direct form (tiled: a DirectConv statement; blocked: a loop over blocks of
+# output channels, "ob"; shallow: a loop over output channels, "o") the padded path runs,
+# forward and input gradient
+WIDE_FORMS = [(2, 0, 0), (2, 0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 1), (1, 0, 0), (1, 0, 0),
+              (0, 1, 0)]
 WIDE_IDS = ["pad1", "groups2-asymmetric", "dilation-unpadded", "depthwise", "wide-padding",
             "strided-phases", "strided-dilated-phases", "strided-flat-phases"]
 
@@ -68,8 +70,8 @@ def test_conv_and_gradients(path, x_shape, w_shape, attrs):
 def test_wide_conv_and_gradients(path, x_shape, w_shape, attrs, forms):
     loop_ir = _check(path, x_shape, w_shape, attrs)
     if path == "padded":
-        blocked = loop_ir.count("for ob in")
-        assert (blocked, loop_ir.count("for o in")) == forms
+        assert (loop_ir.count("direct conv "), loop_ir.count("for ob in"),
+                loop_ir.count("for o in")) == forms
 
 
 def _check(path, x_shape, w_shape, attrs) -> str:

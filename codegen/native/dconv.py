@@ -1,0 +1,197 @@
+"""A direct convolution's micro-kernel, generated in LLVM IR for a target's vector width.
+
+Input: a float dtype and the vector width of the target (codegen.llvm.target). Output: IR text
+defining
+
+    void graphnn_dconv_<f32|f64>(i64 outs, ptr w, i64 ldw, i64 depth, ptr offsets,
+                                 ptr x, i64 rows, i64 cols, i64 row_stride,
+                                 ptr out, i64 out_stride, i64 out_row)
+
+computing, for o < outs, i < rows, j < cols,
+
+    out[o * out_stride + i * out_row + j] =
+        sum_{k < depth} w[o * ldw + k] * x[offsets[k] + i * row_stride + j]
+
+which is a convolution of one image at unit stride: k runs over the (input channel, tap) pairs,
+offsets[k] is where that pair's input sits relative to the output position (channel c's
+plane, tap (p, q) p rows and q columns further), and x is the image with its padding written
+out (graphnn/lower/conv_direct.py makes that copy, and a strided convolution's stride phases,
+so every tap reads contiguous memory). It is the product of the weights (outs x depth) with
+the image's implicit im2col matrix (depth x positions), whose row k is the image shifted by
+offsets[k]: no columns are written.
+
+The scheme is our GEMM's (codegen.native.gemm): a tile of MR output channels x NR positions
+of one output row stays in MR x NR/VL vector registers over the whole depth; each k loads
+NR/VL vectors of the shifted image (plain unaligned loads: the shift is a different address,
+not a shuffle) and broadcasts MR weights, MR x NR/VL fused multiply-adds. The loop over k is
+one loop over the offsets table, whatever the kernel size, dilation or phases. Tiles run
+along the output row (the row's input, C x KH rows, stays in L1 while every block of output
+channels passes over it), then down the rows. A row's last tile, narrower than NR, is
+computed whole and stored under a mask; its loads read past the row (into the next one, or
+the copy's slack): the caller leaves codegen.stmts.CONV_SLACK elements (at least NR) readable
+past the last output's taps. The last output channels (outs % MR) run as a tile of that many rows.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from codegen.native.gemm import I32, I64, PTR, _Builder
+from codegen.stmts import CONV_SLACK
+
+
+def symbol(dtype: str) -> str:
+    return f"graphnn_dconv_{dtype}"
+
+
+def tile_shape(vector_bits: int) -> tuple[int, int]:
+    """(MR, NV): output channels and vectors of positions per tile. MR x NV accumulators
+    leave AVX2's 16 registers room for the NV loads and a broadcast; AVX-512 has 32."""
+    return (8, 2) if vector_bits >= 512 else (4, 2)
+
+
+class _Shape:
+    """What _Builder reads of the GEMM's blocking: the lanes per vector."""
+
+    def __init__(self, vector: int) -> None:
+        self.vector = vector
+
+
+class _Conv:
+    """The module's types and intrinsics, as codegen.native.gemm._Gemm holds them."""
+
+    def __init__(self, module: ir.Module, dtype: str, vector_bits: int,
+                 shape: tuple[int, int] | None = None) -> None:
+        self.module, self.dtype = module, dtype
+        self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
+        self.size = 4 if dtype == "f32" else 8
+        lanes = vector_bits // (8 * self.size)
+        self.block = _Shape(lanes)
+        self.mr, self.nv = shape or tile_shape(vector_bits)
+        if self.nv * lanes > CONV_SLACK[dtype]:
+            raise ValueError(f"a tile of {self.nv * lanes} positions reads past the slack of "
+                             f"{CONV_SLACK[dtype]} that callers leave")
+        self.vec = ir.VectorType(self.t, lanes)
+        name = f"v{lanes}{'f32' if dtype == 'f32' else 'f64'}"
+        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
+                               f"llvm.fmuladd.{name}")
+        self.mask = ir.VectorType(ir.IntType(1), lanes)
+        self.masked_store = ir.Function(module, ir.FunctionType(
+            ir.VoidType(), [self.vec, PTR, I32, self.mask]), f"llvm.masked.store.{name}.p0")
+        self.masked_load = None     # never used: the caller's slack makes whole loads safe
+
+
+def dconv_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
+    """The IR text of graphnn_dconv_<dtype> for `vector_bits` vectors (`shape`: the tile's
+    (MR, NV), default `tile_shape`)."""
+    module = ir.Module(name=symbol(dtype))
+    _Kernel(_Conv(module, dtype, vector_bits, shape)).build()
+    return str(module)
+
+
+ARGS = ("outs", "w", "ldw", "depth", "offsets", "x", "rows", "cols", "row_stride", "out",
+        "out_stride", "out_row")
+POINTERS = ("w", "offsets", "x", "out")
+
+
+class _Kernel(_Builder):
+    def __init__(self, conv: _Conv) -> None:
+        kinds = [PTR if name in POINTERS else I64 for name in ARGS]
+        function = ir.Function(conv.module, ir.FunctionType(ir.VoidType(), kinds),
+                               symbol(conv.dtype))
+        for arg, name in zip(function.args, ARGS):
+            arg.name = name
+        for k, name in enumerate(ARGS):
+            if name in POINTERS:
+                function.args[k].add_attribute("noalias")
+        function.attributes.add("nounwind")
+        super().__init__(conv, function)
+        self.conv = conv
+        self.args = dict(zip(ARGS, function.args))
+
+    def build(self) -> None:
+        b, c, a = self.b, self.conv, self.args
+        nr = c.nv * c.block.vector
+        main = b.mul(b.sdiv(a["outs"], self.i64(c.mr)), self.i64(c.mr))
+        left = b.sub(a["outs"], main)
+        with self.loop(0, a["rows"], name="i") as i:
+            with self.loop(0, a["cols"], nr, name="j") as j:
+                width = self.min(self.i64(nr), b.sub(a["cols"], j))
+                source = self.element(a["x"], b.add(b.mul(i, a["row_stride"]), j))
+                target = self.element(a["out"], b.add(b.mul(i, a["out_row"]), j))
+                whole = b.icmp_signed("==", width, self.i64(nr))
+                with self.loop(0, main, c.mr, name="o") as o:
+                    self.tile(o, c.mr, source, target, whole, width)
+                # the last outs % MR channels: a tile of that many rows, chosen at run time
+                if c.mr > 1:
+                    self.tail(main, left, source, target, whole, width)
+        b.ret_void()
+
+    def tail(self, main, left, source, target, whole, width) -> None:
+        b = self.b
+        end = self.function.append_basic_block("tail.end")
+        switch = b.switch(left, end)
+        for rows in range(1, self.conv.mr):
+            block = self.function.append_basic_block(f"tail{rows}")
+            switch.add_case(self.i64(rows), block)
+            b.position_at_start(block)
+            self.tile(main, rows, source, target, whole, width)
+            b.branch(end)
+        b.position_at_start(end)
+
+    def tile(self, o, rows: int, source, target, whole, width) -> None:
+        """Output channels o..o+rows at the NR positions from `target` (reading `source`):
+        the accumulators over the depth, then stored (whole vectors, or masked at the row's
+        end)."""
+        b, c, a = self.b, self.conv, self.args
+        weights = [self.element(a["w"], b.mul(b.add(o, self.i64(r)), a["ldw"]))
+                   for r in range(rows)]
+        before = b.block
+        head = self.function.append_basic_block("k.head")
+        body = self.function.append_basic_block("k.body")
+        end = self.function.append_basic_block("k.end")
+        b.branch(head)
+        b.position_at_start(head)
+        k = b.phi(I64, "k")
+        k.add_incoming(self.i64(0), before)
+        zero = ir.Constant(c.vec, [0.0] * c.block.vector)
+        acc = [[b.phi(c.vec, f"acc{r}_{v}") for v in range(c.nv)] for r in range(rows)]
+        for row in acc:
+            for phi in row:
+                phi.add_incoming(zero, before)
+        b.cbranch(b.icmp_signed("<", k, a["depth"]), body, end)
+        b.position_at_start(body)
+        shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
+        at = self.element(source, shift)
+        vectors = []
+        for v in range(c.nv):
+            load = b.load(self.as_vector(self.element(at, self.i64(v * c.block.vector))),
+                          typ=c.vec)
+            load.align = c.size
+            vectors.append(load)
+        updated = []
+        for r in range(rows):
+            splat = self.splat(b.load(self.element(weights[r], k), typ=c.t))
+            updated.append([b.call(c.fma, [splat, vectors[v], acc[r][v]])
+                            for v in range(c.nv)])
+        k.add_incoming(b.add(k, self.i64(1)), b.block)
+        for r in range(rows):
+            for v in range(c.nv):
+                acc[r][v].add_incoming(updated[r][v], b.block)
+        b.branch(head)
+        b.position_at_start(end)
+        with b.if_else(whole) as (plain, edge):
+            with plain:
+                self.store(acc, o, target, None)
+            with edge:
+                self.store(acc, o, target, width)
+
+    def store(self, acc, o, target, width) -> None:
+        b, c, a = self.b, self.conv, self.args
+        for r, row in enumerate(acc):
+            line = self.element(target, b.mul(b.add(o, self.i64(r)), a["out_stride"]))
+            for v, value in enumerate(row):
+                mask = None if width is None else self.below(b.trunc(
+                    b.sub(width, self.i64(v * c.block.vector)), I32))
+                self.masked_store(value, self.element(line, self.i64(v * c.block.vector)),
+                                  mask)
