@@ -29,7 +29,8 @@ along the output row (the row's input, C x KH rows, stays in L1 while every bloc
 channels passes over it), then down the rows. A row's last tile, narrower than NR, is
 computed whole and stored under a mask; its loads read past the row (into the next one, or
 the copy's slack): the caller leaves codegen.stmts.CONV_SLACK elements (at least NR) readable
-past the last output's taps. The last output channels (outs % MR) run as a tile of that many rows.
+past the last output's taps. The last output channels (outs % MR) run as a tile of that many rows,
+or with the last MR in two tiles of about equal height when they are few (`build`).
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def symbol(dtype: str) -> str:
 
 def tile_shape(vector_bits: int) -> tuple[int, int]:
     """(MR, NV): output channels and vectors of positions per tile. MR x NV accumulators
-    leave AVX2's 16 registers room for the NV loads and a broadcast; AVX-512 has 32."""
-    return (8, 2) if vector_bits >= 512 else (4, 2)
+    leave AVX2's 16 registers room for the NV loads and a broadcast (AVX-512 has 32), and
+    are more than an FMA's latency times its throughput (4 x 2 on a Zen 3), so the chains
+    never wait: 6 x 2 measured no slower than 4 x 2 on the Zen 3 and is safer where the
+    latency is 5 (Haswell)."""
+    return (8, 2) if vector_bits >= 512 else (6, 2)
 
 
 class _Shape:
@@ -105,6 +109,10 @@ class _Kernel(_Builder):
             if name in POINTERS:
                 function.args[k].add_attribute("noalias")
         function.attributes.add("nounwind")
+        # the multi-way branches (`cases`) as compares: a jump table would be data in .rodata
+        # with relocations the object code's checks (codegen.objectfile) do not accept
+        # (llvmlite's attribute set knows no string attributes: added past its check)
+        set.add(function.attributes, '"no-jump-tables"="true"')
         super().__init__(conv, function)
         self.conv = conv
         self.args = dict(zip(ARGS, function.args))
@@ -112,8 +120,18 @@ class _Kernel(_Builder):
     def build(self) -> None:
         b, c, a = self.b, self.conv, self.args
         nr = c.nv * c.block.vector
-        main = b.mul(b.sdiv(a["outs"], self.i64(c.mr)), self.i64(c.mr))
-        left = b.sub(a["outs"], main)
+        # the channels past the MR tiles: outs % MR of them in one tile, or, when that is at
+        # most MR / 2 (a tile of few accumulators runs at the FMA's latency, not its
+        # throughput), the last MR tile's with them in two (32 = 4 x 6 + 4 + 4, not + 2)
+        outs, mr = a["outs"], self.i64(c.mr)
+        full, left = b.sdiv(outs, mr), b.srem(outs, mr)
+        split = b.and_(b.and_(b.icmp_signed(">", left, self.i64(0)),
+                              b.icmp_signed("<=", b.mul(left, self.i64(2)), mr)),
+                       b.icmp_signed(">", full, self.i64(0)))
+        main = b.mul(b.sub(full, b.zext(split, I64)), mr)
+        rest = b.sub(outs, main)
+        first = b.select(split, b.sdiv(b.add(rest, self.i64(1)), self.i64(2)), rest)
+        second = b.sub(rest, first)
         with self.loop(0, a["rows"], name="i") as i:
             with self.loop(0, a["cols"], nr, name="j") as j:
                 width = self.min(self.i64(nr), b.sub(a["cols"], j))
@@ -122,21 +140,29 @@ class _Kernel(_Builder):
                 whole = b.icmp_signed("==", width, self.i64(nr))
                 with self.loop(0, main, c.mr, name="o") as o:
                     self.tile(o, c.mr, source, target, whole, width)
-                # the last outs % MR channels: a tile of that many rows, chosen at run time
+                # the rest: one or two tiles of fewer rows, their heights chosen at run time
                 if c.mr > 1:
-                    self.tail(main, left, source, target, whole, width)
+                    self.tail(main, first, source, target, whole, width)
+                    self.tail(b.add(main, first), second, source, target, whole, width)
         b.ret_void()
 
     def tail(self, main, left, source, target, whole, width) -> None:
+        self.cases(left, range(1, self.conv.mr), "tail", lambda rows: self.tile(
+            main, rows, source, target, whole, width))
+
+    def cases(self, value, values, name: str, body) -> None:
+        """body(n) where value == n, for each n of `values` (none: nothing)."""
         b = self.b
-        end = self.function.append_basic_block("tail.end")
-        switch = b.switch(left, end)
-        for rows in range(1, self.conv.mr):
-            block = self.function.append_basic_block(f"tail{rows}")
-            switch.add_case(self.i64(rows), block)
-            b.position_at_start(block)
-            self.tile(main, rows, source, target, whole, width)
+        end = self.function.append_basic_block(f"{name}.end")
+        for n in values:
+            then = self.function.append_basic_block(f"{name}{n}")
+            other = self.function.append_basic_block(f"{name}.not{n}")
+            b.cbranch(b.icmp_signed("==", value, self.i64(n)), then, other)
+            b.position_at_start(then)
+            body(n)
             b.branch(end)
+            b.position_at_start(other)
+        b.branch(end)
         b.position_at_start(end)
 
     def tile(self, o, rows: int, source, target, whole, width) -> None:
@@ -187,11 +213,53 @@ class _Kernel(_Builder):
                 self.store(acc, o, target, width)
 
     def store(self, acc, o, target, width) -> None:
+        """The tile at `target`: whole vectors, or (`width` given) its first `width`
+        positions: the vectors below it whole, the one it ends in by `store_part`."""
         b, c, a = self.b, self.conv, self.args
-        for r, row in enumerate(acc):
-            line = self.element(target, b.mul(b.add(o, self.i64(r)), a["out_stride"]))
-            for v, value in enumerate(row):
-                mask = None if width is None else self.below(b.trunc(
-                    b.sub(width, self.i64(v * c.block.vector)), I32))
-                self.masked_store(value, self.element(line, self.i64(v * c.block.vector)),
-                                  mask)
+        lanes = c.block.vector
+        lines = [self.element(target, b.mul(b.add(o, self.i64(r)), a["out_stride"]))
+                 for r in range(len(acc))]
+        if width is None:
+            for line, row in zip(lines, acc):
+                for v, value in enumerate(row):
+                    self.masked_store(value, self.element(line, self.i64(v * lanes)), None)
+            return
+        for v in range(c.nv):
+            start = self.i64(v * lanes)
+            with b.if_then(b.icmp_signed(">", width, start)):
+                part = b.sub(width, start)
+                with b.if_else(b.icmp_signed(">=", part, self.i64(lanes))) as (whole, some):
+                    with whole:
+                        for line, row in zip(lines, acc):
+                            self.masked_store(row[v], self.element(line, start), None)
+                    with some:
+                        self.store_part([row[v] for row in acc],
+                                        [self.element(line, start) for line in lines], part)
+
+    def store_part(self, values, pointers, count) -> None:
+        """The first `count` (1 to VL - 1) lanes of each value at its pointer, in plain stores
+        of 4, 2 and 1 lanes chosen by the count (AVX2's masked stores, vmaskmovps, are
+        slow on Zen 3: a 14-wide row's every tile ends in one)."""
+        lanes = self.conv.block.vector
+
+        def stores(n: int) -> None:
+            for value, pointer in zip(values, pointers):
+                first, size = 0, lanes // 2
+                while size >= 1:
+                    if n & size:
+                        self.store_lanes(value, pointer, first, size)
+                        first += size
+                    size //= 2
+        self.cases(count, range(1, lanes), "part", stores)
+
+    def store_lanes(self, value, pointer, first: int, size: int) -> None:
+        """Lanes first..first+size of `value` at pointer + first."""
+        b, c = self.b, self.conv
+        at = self.element(pointer, self.i64(first))
+        if size == 1:
+            b.store(b.extract_element(value, ir.Constant(I32, first)), at).align = c.size
+            return
+        kind = ir.VectorType(c.t, size)
+        part = b.shuffle_vector(value, ir.Constant(c.vec, ir.Undefined), ir.Constant(
+            ir.VectorType(I32, size), list(range(first, first + size))))
+        b.store(part, b.bitcast(at, kind.as_pointer())).align = c.size

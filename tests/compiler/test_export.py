@@ -186,6 +186,28 @@ def test_a_training_step_with_gradients_equals_python(tmp_path):
 
 
 @needs_cc
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_convolutions_and_their_gradients_equal_python(tmp_path, dtype):
+    """Two deep 3x3 convolutions (the direct convolutions' micro-kernel, in the library for
+    the target: a conv2d and, for the second's input gradient, a transposed one), rows of 12
+    outputs (a partial tile), 6 and 10 output channels (partial blocks)."""
+    x = gn.input("x", shape=(3, 4, 9, 12), dtype=dtype)
+    w1 = gn.input("w1", shape=(6, 4, 3, 3), dtype=dtype)
+    w2 = gn.input("w2", shape=(10, 6, 3, 3), dtype=dtype)
+    h = gn.relu(gn.conv2d(x, w1, padding=1))
+    loss = gn.sum(gn.square(gn.conv2d(h, w2, padding=1)))
+    f = gn.compile([loss, *gn.grad(loss, [w1, w2])], [x, w1, w2], name="convs")
+    assert "direct conv " in f.loop_ir
+    exported = f.export(tmp_path / "convs.so")
+    rng = np.random.default_rng(6)
+    arrays = [rng.normal(size=n.shape).astype(dtype) for n in (x, w1, w2)]
+    outs = [sentinel(n.shape, dtype) for n in f.graph.outputs]
+    assert call(load(exported.path), "convs", *arrays, *outs) == 0
+    for got, want in zip(outs, f(*arrays)):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@needs_cc
 def test_outputs_that_are_inputs_constants_or_repeats(tmp_path):
     x = gn.input("x", shape=(B, 2))
     y = gn.exp(x)
@@ -268,8 +290,13 @@ def test_errors_are_clear(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("e.*"))                  # nothing half-written
 
 
-def test_any_level_may_be_exported_whatever_this_cpu_runs(tmp_path):
-    f = gn.compile(gn.exp(gn.input("x", shape=(2,))), name="levels")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_any_level_may_be_exported_whatever_this_cpu_runs(tmp_path, dtype):
+    # a deep convolution: the micro-kernels generated for each level's vector width too
+    x = gn.input("x", shape=(1, 8, 6, 20), dtype=dtype)
+    w = gn.constant(np.ones((13, 8, 3, 3), dtype))
+    f = gn.compile([gn.exp(x), gn.conv2d(x, w, padding=1)], name="levels")
+    assert "direct conv " in f.loop_ir
     for level in ("x86-64-v2", "x86-64-v3", "x86-64-v4"):
         exported = f.export(tmp_path / f"{level}.o", cpu=level)
         assert f'#define LEVELS_CPU "{level}"' in exported.header.read_text()

@@ -88,9 +88,10 @@ def test_plain_loops_match_numpy(case):
 @pytest.mark.parametrize("cpu", cpu_levels())
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_each_vector_width(cpu, dtype):
-    """Every tail height of the widest tile (outs % MR from 1 to MR - 1) on each level."""
+    """Every tail of the widest tile (outs % MR from 1 to MR - 1: one short tile, or the last
+    whole one split with them in two), and fewer channels than a tile, on each level."""
     mr = tile_shape(Target.named(cpu).vector_bits)[0]
-    for outs in range(mr + 1, 2 * mr):
+    for outs in [*range(1, mr), *range(mr + 1, 2 * mr), 3 * mr + 1]:
         _check(dtype, (3, outs, 5, 37, 3, 1, 1), cpu=cpu)
 
 
