@@ -292,7 +292,8 @@ def _dconv_module(dtype: str, target: Target) -> int:
     target.check_runs_here()
     name = native_dconv.symbol(dtype)
     tracker = _link_generated(
-        f"{name} {target.vector_bits} {native_dconv.tile_shape(target.vector_bits)}",
+        f"{name} {target.vector_bits} {native_dconv.tile_shape(target.vector_bits)} "
+        f"{native_dconv.narrow_shape(target.vector_bits)}",
         functools.partial(native_dconv.dconv_ir, dtype, target.vector_bits), name, [name],
         {}, target, level="gemm")
     _RUNTIME_OBJECTS.append(tracker)

@@ -26,11 +26,15 @@ NR/VL vectors of the shifted image (plain unaligned loads: the shift is a differ
 not a shuffle) and broadcasts MR weights, MR x NR/VL fused multiply-adds. The loop over k is
 one loop over the offsets table, whatever the kernel size, dilation or phases. Tiles run
 along the output row (the row's input, C x KH rows, stays in L1 while every block of output
-channels passes over it), then down the rows. A row's last tile, narrower than NR, is
-computed whole and stored under a mask; its loads read past the row (into the next one, or
-the copy's slack): the caller leaves codegen.stmts.CONV_SLACK elements (at least NR) readable
-past the last output's taps. The last output channels (outs % MR) run as a tile of that many rows,
-or with the last MR in two tiles of about equal height when they are few (`build`).
+channels passes over it), then down the rows. Rows that fit in one vector (a 16x16 image's
+under AVX-512) run in narrow tiles of one vector and more channels (`narrow_shape`) instead
+of computing half a tile of nothing. A row's last tile, narrower than NR, is computed whole
+and its first positions stored: under a mask with AVX-512, in plain stores of 4, 2 and 1
+lanes with AVX2 (whose masked stores are slow on a Zen 3). Its loads read past the row (into
+the next one, or the copy's slack): the caller leaves codegen.stmts.CONV_SLACK elements (at
+least NR) readable past the last output's taps. The last output channels (outs % MR) run as
+a tile of that many rows, or with the last MR in two tiles of about equal height when they
+are few (`rows`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,14 @@ def tile_shape(vector_bits: int) -> tuple[int, int]:
     return (8, 2) if vector_bits >= 512 else (6, 2)
 
 
+def narrow_shape(vector_bits: int) -> tuple[int, int]:
+    """(MR, 1): the tile of rows that fit in one vector (16 positions or fewer with AVX-512,
+    8 with AVX2), where NR = 2 vectors would compute half a tile of nothing (a 16x16 image's
+    rows with AVX-512): more output channels instead, each broadcast feeding one FMA (a load
+    per FMA, within two loads a cycle)."""
+    return (16, 1) if vector_bits >= 512 else (12, 1)
+
+
 class _Shape:
     """What _Builder reads of the GEMM's blocking: the lanes per vector."""
 
@@ -72,6 +84,10 @@ class _Conv:
         lanes = vector_bits // (8 * self.size)
         self.block = _Shape(lanes)
         self.mr, self.nv = shape or tile_shape(vector_bits)
+        self.narrow = narrow_shape(vector_bits)[0]
+        # AVX-512's masked stores are plain stores under a mask register; AVX2's (vmaskmovps)
+        # are slow on a Zen 3, so there a row's partial tile is stored in pieces (store_part)
+        self.masked_stores = vector_bits >= 512
         if self.nv * lanes > CONV_SLACK[dtype]:
             raise ValueError(f"a tile of {self.nv * lanes} positions reads past the slack of "
                              f"{CONV_SLACK[dtype]} that callers leave")
@@ -86,8 +102,8 @@ class _Conv:
 
 
 def dconv_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
-    """The IR text of graphnn_dconv_<dtype> for `vector_bits` vectors (`shape`: the tile's
-    (MR, NV), default `tile_shape`)."""
+    """The IR text of graphnn_dconv_<dtype> for `vector_bits` vectors (`shape`: the wide
+    tile's (MR, NV), default `tile_shape`; narrow tiles as `narrow_shape`)."""
     module = ir.Module(name=symbol(dtype))
     _Kernel(_Conv(module, dtype, vector_bits, shape)).build()
     return str(module)
@@ -118,17 +134,29 @@ class _Kernel(_Builder):
         self.args = dict(zip(ARGS, function.args))
 
     def build(self) -> None:
+        """Rows that fit in one vector in narrow tiles (`narrow_shape`), others in wide ones."""
         b, c, a = self.b, self.conv, self.args
-        nr = c.nv * c.block.vector
-        # the channels past the MR tiles: outs % MR of them in one tile, or, when that is at
-        # most MR / 2 (a tile of few accumulators runs at the FMA's latency, not its
-        # throughput), the last MR tile's with them in two (32 = 4 x 6 + 4 + 4, not + 2)
-        outs, mr = a["outs"], self.i64(c.mr)
-        full, left = b.sdiv(outs, mr), b.srem(outs, mr)
+        narrow = b.icmp_signed("<=", a["cols"], self.i64(c.block.vector))
+        with b.if_else(narrow) as (one, two):
+            with one:
+                self.rows(c.narrow, 1)
+            with two:
+                self.rows(c.mr, c.nv)
+        b.ret_void()
+
+    def rows(self, mr: int, nv: int) -> None:
+        """Every output row in tiles of mr channels x nv vectors of positions. The channels
+        past the mr tiles: outs % mr of them in one tile, or, when that is at most mr / 2 (a
+        tile of few accumulators runs at the FMA's latency, not its throughput), the last mr
+        tile's with them in two (32 = 4 x 6 + 4 + 4, not + 2)."""
+        b, a = self.b, self.args
+        nr = nv * self.conv.block.vector
+        outs, step = a["outs"], self.i64(mr)
+        full, left = b.sdiv(outs, step), b.srem(outs, step)
         split = b.and_(b.and_(b.icmp_signed(">", left, self.i64(0)),
-                              b.icmp_signed("<=", b.mul(left, self.i64(2)), mr)),
+                              b.icmp_signed("<=", b.mul(left, self.i64(2)), step)),
                        b.icmp_signed(">", full, self.i64(0)))
-        main = b.mul(b.sub(full, b.zext(split, I64)), mr)
+        main = b.mul(b.sub(full, b.zext(split, I64)), step)
         rest = b.sub(outs, main)
         first = b.select(split, b.sdiv(b.add(rest, self.i64(1)), self.i64(2)), rest)
         second = b.sub(rest, first)
@@ -138,17 +166,12 @@ class _Kernel(_Builder):
                 source = self.element(a["x"], b.add(b.mul(i, a["row_stride"]), j))
                 target = self.element(a["out"], b.add(b.mul(i, a["out_row"]), j))
                 whole = b.icmp_signed("==", width, self.i64(nr))
-                with self.loop(0, main, c.mr, name="o") as o:
-                    self.tile(o, c.mr, source, target, whole, width)
+                with self.loop(0, main, mr, name="o") as o:
+                    self.tile(o, mr, nv, source, target, whole, width)
                 # the rest: one or two tiles of fewer rows, their heights chosen at run time
-                if c.mr > 1:
-                    self.tail(main, first, source, target, whole, width)
-                    self.tail(b.add(main, first), second, source, target, whole, width)
-        b.ret_void()
-
-    def tail(self, main, left, source, target, whole, width) -> None:
-        self.cases(left, range(1, self.conv.mr), "tail", lambda rows: self.tile(
-            main, rows, source, target, whole, width))
+                for at, height in ((main, first), (b.add(main, first), second)):
+                    self.cases(height, range(1, mr), "tail", lambda rows, at=at: self.tile(
+                        at, rows, nv, source, target, whole, width))
 
     def cases(self, value, values, name: str, body) -> None:
         """body(n) where value == n, for each n of `values` (none: nothing)."""
@@ -165,10 +188,10 @@ class _Kernel(_Builder):
         b.branch(end)
         b.position_at_start(end)
 
-    def tile(self, o, rows: int, source, target, whole, width) -> None:
-        """Output channels o..o+rows at the NR positions from `target` (reading `source`):
-        the accumulators over the depth, then stored (whole vectors, or masked at the row's
-        end)."""
+    def tile(self, o, rows: int, nv: int, source, target, whole, width) -> None:
+        """Output channels o..o+rows at the nv vectors of positions from `target` (reading
+        `source`): the accumulators over the depth, then stored (whole vectors, or the
+        first `width` positions at the row's end)."""
         b, c, a = self.b, self.conv, self.args
         weights = [self.element(a["w"], b.mul(b.add(o, self.i64(r)), a["ldw"]))
                    for r in range(rows)]
@@ -181,7 +204,7 @@ class _Kernel(_Builder):
         k = b.phi(I64, "k")
         k.add_incoming(self.i64(0), before)
         zero = ir.Constant(c.vec, [0.0] * c.block.vector)
-        acc = [[b.phi(c.vec, f"acc{r}_{v}") for v in range(c.nv)] for r in range(rows)]
+        acc = [[b.phi(c.vec, f"acc{r}_{v}") for v in range(nv)] for r in range(rows)]
         for row in acc:
             for phi in row:
                 phi.add_incoming(zero, before)
@@ -190,7 +213,7 @@ class _Kernel(_Builder):
         shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
         at = self.element(source, shift)
         vectors = []
-        for v in range(c.nv):
+        for v in range(nv):
             load = b.load(self.as_vector(self.element(at, self.i64(v * c.block.vector))),
                           typ=c.vec)
             load.align = c.size
@@ -199,10 +222,10 @@ class _Kernel(_Builder):
         for r in range(rows):
             splat = self.splat(b.load(self.element(weights[r], k), typ=c.t))
             updated.append([b.call(c.fma, [splat, vectors[v], acc[r][v]])
-                            for v in range(c.nv)])
+                            for v in range(nv)])
         k.add_incoming(b.add(k, self.i64(1)), b.block)
         for r in range(rows):
-            for v in range(c.nv):
+            for v in range(nv):
                 acc[r][v].add_incoming(updated[r][v], b.block)
         b.branch(head)
         b.position_at_start(end)
@@ -224,7 +247,13 @@ class _Kernel(_Builder):
                 for v, value in enumerate(row):
                     self.masked_store(value, self.element(line, self.i64(v * lanes)), None)
             return
-        for v in range(c.nv):
+        if c.masked_stores:
+            for line, row in zip(lines, acc):
+                for v, value in enumerate(row):
+                    mask = self.below(b.trunc(b.sub(width, self.i64(v * lanes)), I32))
+                    self.masked_store(value, self.element(line, self.i64(v * lanes)), mask)
+            return
+        for v in range(len(acc[0])):
             start = self.i64(v * lanes)
             with b.if_then(b.icmp_signed(">", width, start)):
                 part = b.sub(width, start)

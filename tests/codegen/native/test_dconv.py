@@ -9,17 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codegen import loops
+from codegen import jit, loops, objectfile
 from codegen.jit import compile_kernel
-from codegen.llvm.target import Target
-from codegen.native.dconv import dconv_ir, tile_shape
+from codegen.llvm.target import X86_LEVELS, Target
+from codegen.native.dconv import dconv_ir, narrow_shape, symbol, tile_shape
 from tests.harness import cpu_levels
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
 # (channels in, channels out, height, width, kernel, dilation, padding)
 CASES = [(1, 1, 1, 1, 1, 1, 0), (3, 16, 8, 8, 3, 1, 1), (16, 16, 32, 32, 3, 1, 1),
          (5, 7, 9, 13, 3, 1, 1), (4, 9, 6, 40, 3, 2, 2), (2, 11, 7, 7, 5, 1, 2),
-         (8, 13, 12, 17, 1, 1, 0), (6, 3, 5, 33, 3, 1, 0), (3, 5, 4, 70, 2, 1, 1)]
+         (8, 13, 12, 17, 1, 1, 0), (6, 3, 5, 33, 3, 1, 0), (3, 5, 4, 70, 2, 1, 1),
+         # rows in one vector (narrow tiles: 8 and fewer positions under AVX2, 16 under
+         # AVX-512), whole and partial, with every tail of their taller tiles
+         (4, 29, 8, 8, 3, 1, 1), (3, 37, 6, 5, 3, 1, 1), (2, 21, 4, 14, 3, 1, 1)]
 
 
 def _geometry(c, h, w, kernel, dilation, padding):
@@ -90,9 +93,10 @@ def test_plain_loops_match_numpy(case):
 def test_each_vector_width(cpu, dtype):
     """Every tail of the widest tile (outs % MR from 1 to MR - 1: one short tile, or the last
     whole one split with them in two), and fewer channels than a tile, on each level."""
-    mr = tile_shape(Target.named(cpu).vector_bits)[0]
-    for outs in [*range(1, mr), *range(mr + 1, 2 * mr), 3 * mr + 1]:
-        _check(dtype, (3, outs, 5, 37, 3, 1, 1), cpu=cpu)
+    bits = Target.named(cpu).vector_bits
+    for width, mr in ((37, tile_shape(bits)[0]), (bits // 64, narrow_shape(bits)[0])):
+        for outs in [*range(1, mr), *range(mr + 1, 2 * mr), 3 * mr + 1]:
+            _check(dtype, (3, outs, 5, width, 3, 1, 1), cpu=cpu)
 
 
 def test_tile_wider_than_the_slack_is_refused():
@@ -113,3 +117,13 @@ def test_statement_checks_its_reach():
     wide = loops.Buffer("x", "f32", (100 + 29 + loops.CONV_SLACK["f32"],))
     loops.Kernel("enough", [wide, w], [out], body=[loops.DirectConv(
         out, w, wide, taps, 1, 8, 8, 9, 10, 64, 8)])
+
+
+@pytest.mark.parametrize("level", X86_LEVELS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_level_compiles_to_object_code_the_checks_accept(level, dtype):
+    """Whatever this CPU runs: the module for each level's vector width compiles, and its
+    object code (no jump tables: `cases` branches by compares) passes codegen.objectfile."""
+    target = Target.named(level)
+    data = jit.emit(dconv_ir(dtype, target.vector_bits), target, "gemm")
+    objectfile.check(data, [symbol(dtype)], ["_GLOBAL_OFFSET_TABLE_"])
