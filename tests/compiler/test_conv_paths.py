@@ -143,3 +143,27 @@ def test_input_gradient_to_one_channel_takes_the_padded_loops():
     rng = np.random.default_rng(5)
     feed = {n.name: rng.normal(size=n.shape) for n in (x, w, g)}
     np.testing.assert_allclose(compiled(**feed), gn.evaluate(dx, feed), rtol=1e-12, atol=1e-12)
+
+
+def test_direct_convs_in_stages_and_shared_functions():
+    """A chain of equal convolutions in a kernel cut into small stages: the repeated
+    DirectConv statements run as one shared function on other buffers, with the values and
+    gradients of the reference."""
+    from codegen.options import CodegenOptions
+
+    rng = np.random.default_rng(0)
+    x = gn.input("x", shape=(2, 8, 10, 12))
+    ws = [gn.input(f"w{k}", shape=(8, 8, 3, 3)) for k in range(4)]
+    h = x
+    for w in ws:
+        h = gn.tanh(gn.conv2d(h, w, padding=1))
+    loss = gn.sum(h * h)
+    outputs = [loss, *gn.grad(loss, ws)]
+    feed = {"x": rng.normal(size=x.shape),
+            **{w.name: rng.normal(size=w.shape) * 0.2 for w in ws}}
+    f = compile(outputs, [x, *ws],
+                options=CompileOptions(codegen=CodegenOptions(stage_size=50)))
+    assert f.loop_ir.count("direct conv ") == 7       # 4 forward, 3 input gradients
+    assert "f.shared" in f.llvm_ir and "f.stage" in f.llvm_ir
+    for got, want in zip(f(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
