@@ -223,10 +223,12 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
 
 def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=None,
             deep: bool = True) -> list[loops.Stmt] | None:
-    """A conv2d or conv2d_grad_input as direct loops (graphnn/lower/conv_direct.py) where
-    they beat the other lowerings: shallow ones (each output sums fewer than conv_min_depth
-    terms) that the compute rule would read with bounds checks, deep ones at stride 1 in
-    blocks of output channels, and the rest that im2col + Gemm would not take (not `deep`:
+    """A conv2d or conv2d_grad_input as our micro-kernel or direct loops
+    (graphnn/lower/conv_direct.py) where they beat the other lowerings: the micro-kernel
+    where rows fill a tile (and, for a shallow one, there are channels for its height);
+    loops for shallow ones (each output sums fewer than conv_min_depth terms) that the
+    compute rule would read with bounds checks, deep ones at stride 1 in blocks of output
+    channels, and the rest that im2col + Gemm would not take (not `deep`:
     a transposed convolution back to one input channel sums 9 taps of each of few output
     channels' gradients, and took the compute rule's checked loads, 1.8 ms of the conv
     benchmark's small case)."""
@@ -236,12 +238,12 @@ def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=
         conv = conv_direct.Direct.transposed(out, first, second, geometry)
         if conv is None:
             return None
+    if conv.native(shallow=math.prod(conv.taps) < lowering.options.conv_min_depth):
+        return conv_direct.tiled(lowering, conv, finish)
     if math.prod(conv.taps) < lowering.options.conv_min_depth:
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
         return conv_direct.shallow(lowering, conv, finish) if checked else None
-    if conv.native():
-        return conv_direct.tiled(lowering, conv, finish)
     if conv.blockable():
         return conv_direct.blocked(lowering, conv, finish)
     return None if deep else conv_direct.shallow(lowering, conv, finish)

@@ -8,8 +8,13 @@ over a scratch copy of the image with its padding written as zeros, so the loops
 without a bounds check and LLVM vectorizes them along the output row j (the KH KW taps
 unrolled, a fused multiply-add each). The compute rule's clamped and masked loads do not
 vectorize, and im2col + Gemm writes KH KW copies of the image and, with few output channels,
-wastes part of each register tile of the Gemm. Two forms:
+wastes part of each register tile of the Gemm. Three forms:
 
+- `tiled` (rows of MIN_TILE_ROW outputs or more; a shallow convolution with
+  MIN_TILE_CHANNELS output channels per group): a DirectConv statement per image and group,
+  our micro-kernel (codegen.native.dconv) holding a tile of output channels x a row's
+  positions in registers over every (input channel, tap) pair, which it reads through a
+  constant table of offsets into the padded copy (`tap_offsets`).
 - `shallow` (each output sums few terms: a depthwise convolution, one input channel): one
   store per output, the sum over (c, p, q) in it.
 - `blocked` (deep): the outputs start at zero and, for each input channel c, every output
@@ -17,12 +22,13 @@ wastes part of each register tile of the Gemm. Two forms:
   the input rows (more channels per body spill the broadcast weights; measured), the taps
   summed as a chain of fused multiply-adds (`Direct.taps_sum`).
 
-Rows that are not whole vectors (14 or 28 outputs) run along the flattened padded image
-instead (`Direct.flat`): one long vectorized loop per channel, the few positions past each
-row's end computed and dropped. A strided convolution whose stride divides the image reads
-the copy split into its stride phases (`Direct.padded`), where every tap is a stride-1 read.
-A conv2d's epilogue (its bias add and ReLU, graphnn/lower/conv.py `epilogues`) is applied
-per block of channels while they are in cache (`finish`).
+In the loop forms, rows that are not whole vectors (14 or 28 outputs) run along the flattened
+padded image instead (`Direct.flat`): one long vectorized loop per channel, the few positions
+past each row's end computed and dropped. A strided convolution whose stride divides the
+image reads the copy split into its stride phases (`Direct.padded`), where every tap is a
+stride-1 read. A conv2d's epilogue (its bias add and ReLU, graphnn/lower/conv.py
+`epilogues`) is applied per image or block of channels while they are in cache (`finish`).
+The copy is zeroed once per call (`Direct.clear`); each image writes only its own positions.
 
 A transposed convolution (conv2d_grad_input at stride 1) is the convolution of g with the
 weights flipped and their in and out channels swapped, padded by the kernel's span minus the
@@ -44,6 +50,11 @@ _BLOCK = 2
 MIN_ROW = 16
 # the narrowest output row `tiled` takes: half of AVX2's 16-float tile
 MIN_TILE_ROW = 8
+# output channels per group from which a shallow convolution (9 terms per output: one input
+# channel) runs in tiles rather than one loop per channel: an MNIST CNN's first convolution
+# (1 -> 16, 28x28, batch 32) took 0.127 ms against 0.154, the conv benchmark's small case
+# (1 -> 8, forward and gradients) 1.39-1.64 ms against 2.07-2.12 (Zen 3, one thread)
+MIN_TILE_CHANNELS = 8
 
 
 @dataclass(frozen=True)
@@ -119,11 +130,14 @@ class Direct:
         return self.stride != (1, 1) and self.source.shape[2] % self.stride[0] == 0 and \
             self.source.shape[3] % self.stride[1] == 0
 
-    def native(self) -> bool:
-        """Whether `tiled` suits: a deep convolution read at stride 1 (or in phases) whose
-        rows fill at least half an AVX2 vector (a tile computes whole vectors along a row)."""
+    def native(self, shallow: bool = False) -> bool:
+        """Whether `tiled` suits: a convolution of more than one tap read at stride 1 (or in
+        phases) whose rows fill at least an AVX2 vector (a tile computes whole vectors along
+        a row); a `shallow` one (few terms per output) when it has MIN_TILE_CHANNELS output
+        channels per group to fill a tile's height."""
         return self.taps[1] * self.taps[2] > 1 and self.out.shape[3] >= MIN_TILE_ROW and \
-            (self.stride == (1, 1) or self.phased)
+            (self.stride == (1, 1) or self.phased) and \
+            (not shallow or self.per_group >= MIN_TILE_CHANNELS)
 
     def tap_offsets(self, xp: loops.Buffer) -> tuple[int, ...]:
         """Where each (input channel, tap) pair of a group reads the padded copy `xp`,
