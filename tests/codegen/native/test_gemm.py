@@ -137,3 +137,49 @@ def test_matches_numpy_blocked_for_small_caches(cpu):
     for dtype, trans_a, trans_b in (("f32", False, False), ("f64", True, True)):
         for m, n, k in [(13, 33, 17), (97, 65, 300), (200, 3, 513), (3, 2, 0)]:
             _check(dtype, m, n, k, trans_a, trans_b, cpu, small)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avx512_code_legalized_for_this_cpu(dtype):
+    """The GEMM generated for 512-bit vectors (12 x 32 tiles, 8-row short tiles, two panels
+    of a packed constant per tile), compiled for this CPU: LLVM splits each vector into the
+    ones this CPU has, with the same results, so the generator's logic for AVX-512 runs on
+    any machine (its instructions run on the CI's AVX-512 machines:
+    test_matches_numpy_on_each_cpu_level): every layout, edge and short tiles, alpha and
+    beta, the epilogue (a source D, bias, ReLU) and a B packed ahead."""
+    import ctypes
+
+    from codegen import jit
+    from codegen.native.gemm import PACKED, RELU, VARIANTS, gemm_ir, pack_b, symbol
+
+    names = [symbol(dtype, a, b) for a, b in VARIANTS]
+    tracker = jit._link_generated(f"test {dtype} gemm at 512 bits", lambda: gemm_ir(
+        dtype, 512, caches=PORTABLE), f"test_gemm_{dtype}_512", names, jit._parallel_symbols(),
+        Target.host(), level="gemm")
+    scalar = ctypes.c_float if dtype == "f32" else ctypes.c_double
+    kinds = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] * 3 + [
+        scalar, scalar, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    numpy_dtype, tolerance = DTYPES[dtype]
+    rng = np.random.default_rng(5)
+    for (trans_a, trans_b), name in zip(VARIANTS, names):
+        run = ctypes.CFUNCTYPE(None, *kinds)(tracker[name])
+        for m, n, k in [(13, 33, 17), (97, 65, 300), (8, 40, 20), (79, 33, 70), (3, 2, 0)]:
+            a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(numpy_dtype)
+            b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(numpy_dtype)
+            op_a, op_b = (a.T if trans_a else a).astype(float), (b.T if trans_b else b)
+            d = rng.normal(size=(m, n)).astype(numpy_dtype)
+            bias = rng.normal(size=n).astype(numpy_dtype)
+            for alpha, beta, with_bias, relu, packed in ((1.0, 0.0, False, False, False),
+                                                        (0.5, 0.25, True, True, False),
+                                                        (-2.0, 1.0, True, False, True)):
+                c = np.full((m, n), np.nan, numpy_dtype)
+                operand = pack_b(np.ascontiguousarray(op_b), dtype) if packed else b
+                flags = (RELU if relu else 0) | (PACKED if packed else 0)
+                run(m, n, k, a.ctypes.data, a.shape[1], operand.ctypes.data, b.shape[1],
+                    c.ctypes.data, n, alpha, beta, 2, d.ctypes.data,
+                    bias.ctypes.data if with_bias else None, flags)
+                want = alpha * op_a @ op_b + beta * d.astype(float) + (bias if with_bias else 0)
+                want = np.maximum(want, 0) if relu else want
+                np.testing.assert_allclose(c, want, rtol=tolerance,
+                                           atol=tolerance * max(1.0, np.sqrt(k)) * 4,
+                                           err_msg=f"{name} {m}x{n}x{k} {alpha} {beta}")
