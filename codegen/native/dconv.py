@@ -46,6 +46,11 @@ from codegen.stmts import CONV_SLACK
 
 
 def symbol(dtype: str) -> str:
+    """The micro-kernel's entry for a dtype (one module per dtype and vector width).
+
+    >>> symbol("f32")
+    'graphnn_dconv_f32'
+    """
     return f"graphnn_dconv_{dtype}"
 
 
@@ -54,7 +59,11 @@ def tile_shape(vector_bits: int) -> tuple[int, int]:
     leave AVX2's 16 registers room for the NV loads and a broadcast (AVX-512 has 32), and
     are more than an FMA's latency times its throughput (4 x 2 on a Zen 3), so the chains
     never wait: 6 x 2 measured no slower than 4 x 2 on the Zen 3 and is safer where the
-    latency is 5 (Haswell)."""
+    latency is 5 (Haswell).
+
+    >>> tile_shape(256), tile_shape(512)
+    ((6, 2), (8, 2))
+    """
     return (8, 2) if vector_bits >= 512 else (6, 2)
 
 
@@ -62,7 +71,11 @@ def narrow_shape(vector_bits: int) -> tuple[int, int]:
     """(MR, 1): the tile of rows that fit in one vector (16 positions or fewer with AVX-512,
     8 with AVX2), where NR = 2 vectors would compute half a tile of nothing (a 16x16 image's
     rows with AVX-512): more output channels instead, each broadcast feeding one FMA (a load
-    per FMA, within two loads a cycle)."""
+    per FMA, within two loads a cycle).
+
+    >>> narrow_shape(256), narrow_shape(512)
+    ((12, 1), (16, 1))
+    """
     return (16, 1) if vector_bits >= 512 else (12, 1)
 
 
@@ -103,7 +116,12 @@ class _Conv:
 
 def dconv_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
     """The IR text of graphnn_dconv_<dtype> for `vector_bits` vectors (`shape`: the wide
-    tile's (MR, NV), default `tile_shape`; narrow tiles as `narrow_shape`)."""
+    tile's (MR, NV), default `tile_shape`; narrow tiles as `narrow_shape`).
+
+    >>> text = dconv_ir("f64", 256)
+    >>> 'define void @"graphnn_dconv_f64"(' in text and "<4 x double>" in text
+    True
+    """
     module = ir.Module(name=symbol(dtype))
     _Kernel(_Conv(module, dtype, vector_bits, shape)).build()
     return str(module)

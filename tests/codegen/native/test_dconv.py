@@ -13,7 +13,7 @@ from codegen import jit, loops, objectfile
 from codegen.jit import compile_kernel
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native.dconv import ARGS, POINTERS, dconv_ir, narrow_shape, symbol, tile_shape
-from tests.harness import cpu_levels
+from tests.harness import cpu_levels, run_docstring_examples
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
 # (channels in, channels out, height, width, kernel, dilation, padding)
@@ -170,3 +170,10 @@ def test_wider_vectors_legalized_for_this_cpu(bits, dtype):
                         :, :, p, q], image[:, p:p + rows, q:q + cols])
             np.testing.assert_allclose(out, want, rtol=tolerance, atol=tolerance * 8,
                                        err_msg=f"cols {cols}, outs {outs}")
+
+
+@pytest.mark.parametrize("name", ["codegen.native.dconv", "codegen.native.gemm",
+                                  "codegen.stmts"])
+def test_docstring_examples(name):
+    result = run_docstring_examples(name)
+    assert result.attempted > 0 and result.failed == 0
