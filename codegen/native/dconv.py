@@ -111,7 +111,6 @@ class _Conv:
         self.mask = ir.VectorType(ir.IntType(1), lanes)
         self.masked_store = ir.Function(module, ir.FunctionType(
             ir.VoidType(), [self.vec, PTR, I32, self.mask]), f"llvm.masked.store.{name}.p0")
-        self.masked_load = None     # never used: the caller's slack makes whole loads safe
 
 
 def dconv_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:

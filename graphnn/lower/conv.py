@@ -238,9 +238,10 @@ def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=
         conv = conv_direct.Direct.transposed(out, first, second, geometry)
         if conv is None:
             return None
-    if conv.native(shallow=math.prod(conv.taps) < lowering.options.conv_min_depth):
+    shallow = math.prod(conv.taps) < lowering.options.conv_min_depth
+    if conv.native(shallow):
         return conv_direct.tiled(lowering, conv, finish)
-    if math.prod(conv.taps) < lowering.options.conv_min_depth:
+    if shallow:
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
         return conv_direct.shallow(lowering, conv, finish) if checked else None
