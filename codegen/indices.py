@@ -31,7 +31,7 @@ from codegen import loops
 Affine = tuple[dict[str, int], int]      # coefficient per term, constant
 
 
-class _Terms:
+class AffineTerms:
     """The terms an affine form may use, with their ranges: loop variables by name, and
     integer divisions that stay (`k // 32`) as opaque terms keyed by their text."""
 
@@ -104,7 +104,7 @@ def _divided(e: loops.Expr, ranges: dict[str, int]) -> loops.Expr:
     """`x // c` or `x % c` with the part of x that c divides taken out (Python's floor
     division: (c h + r) // c = h + r // c and (c h + r) % c = r % c for all integers h, r), and
     the remaining division dropped where the ranges keep r in [0, c); or e itself."""
-    terms_of = _Terms(ranges)
+    terms_of = AffineTerms(ranges)
     form = terms_of.affine(e.a)
     if form is None:
         return e

@@ -8,7 +8,7 @@ imports graphnn).
 
 >>> CodegenOptions()  # doctest: +NORMALIZE_WHITESPACE
 CodegenOptions(parallel_min_work=524288, stage_size=4000, unroll_below=64,
-               l1_data_cache=0, l2_cache=0)
+               l1_data_cache=0, l2_cache=0, fuse_images=True)
 >>> CodegenOptions(stage_size=300).stage_size
 300
 """
@@ -45,6 +45,10 @@ class CodegenOptions:
     # blocks for another machine: an exported library's (codegen.aot) or a test's.
     l1_data_cache: int = 0
     l2_cache: int = 0
+    # Fuse runs of image loops (a convolution's, a pooling's passes over its image planes, a
+    # residual add) into one loop over the images, so each image's activations stay in cache
+    # from one stage to the next (codegen.fuse_images).
+    fuse_images: bool = True
 
     def __post_init__(self) -> None:
         check_counts(self)

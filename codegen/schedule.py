@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 from codegen import loops
 from codegen.cost import work
+from codegen.fuse_images import fuse_images
 from codegen.indices import simplify_indices
 from codegen.options import CodegenOptions
 
@@ -321,6 +322,14 @@ def parallelize(kernel: loops.Kernel, options: CodegenOptions | None = None) -> 
 def schedule(kernel: loops.Kernel, *, parallel: bool = True,
              options: CodegenOptions | None = None) -> loops.Kernel:
     """The default schedule: resolve index arithmetic (codegen.indices), interchange
-    reductions, flatten, then (optionally) parallelize."""
+    reductions, flatten, then (optionally) parallelize, then fuse runs of image loops
+    (codegen.fuse_images, unless ``options.fuse_images`` is off)."""
+    options = CodegenOptions() if options is None else options
     kernel = flatten_elementwise(interchange_reductions(simplify_indices(kernel)))
-    return parallelize(kernel, options) if parallel else kernel
+    if parallel:
+        kernel = parallelize(kernel, options)
+    if not options.fuse_images:
+        return kernel
+    fused = fuse_images(kernel)
+    # image n's index arithmetic written in (plane (t K + k) C + c): `% C` and `// C` resolve
+    return kernel if fused is kernel else simplify_indices(fused)

@@ -160,24 +160,30 @@ class _ModuleBuilder:
         return fn
 
     def _region(self, name: str, extra: list[tuple[str, ir.Type]],
-                returns: ir.Type = I32) -> ir.Function:
-        """An internal function taking every buffer pointer (noalias), the workspace, extras;
-        it returns the kernel's status (i32) unless told otherwise."""
-        types = [PTR] * (self.workspace_slot + 1) + [t for _, t in extra]
+                returns: ir.Type = I32, temps: tuple[loops.Buffer, ...] = ()) -> ir.Function:
+        """An internal function taking every buffer pointer (noalias), the workspace, the
+        addresses of `temps` (noalias), extras; it returns the kernel's status (i32) unless
+        told otherwise."""
+        pointers = self.workspace_slot + 1 + len(temps)
+        types = [PTR] * pointers + [t for _, t in extra]
         fn = ir.Function(self.module, ir.FunctionType(returns, types), name)
         fn.linkage = "internal"
         fn.attributes.add("nounwind")
-        names = [b.name for b in self.buffers] + ["workspace"] + [n for n, _ in extra]
+        names = [b.name for b in self.buffers] + ["workspace"] + [t.name for t in temps] + \
+            [n for n, _ in extra]
         for arg, arg_name in zip(fn.args, names, strict=True):
             arg.name = arg_name
-        for arg in fn.args[: self.workspace_slot + 1]:
+        for arg in fn.args[:pointers]:
             arg.add_attribute("noalias")
         return fn
 
-    def _emitter(self, fn: ir.Function, threads: ir.Value | None = None) -> Emitter:
+    def _emitter(self, fn: ir.Function, threads: ir.Value | None = None,
+                 temps: tuple[loops.Buffer, ...] = ()) -> Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         pointers = _Pointers(b, fn.args[self.workspace_slot], self.layout.offsets)
         pointers.update((buf.name, fn.args[n]) for n, buf in enumerate(self.buffers))
+        pointers.update((temp.name, fn.args[self.workspace_slot + 1 + n])
+                        for n, temp in enumerate(temps))
         if not self.long:       # every temp's pointer up front (a stage makes the ones it uses)
             for temp in self.kernel.temps:
                 pointers[temp.name]  # noqa: B018 - __missing__ emits its address
@@ -192,8 +198,16 @@ class _ModuleBuilder:
     def _parallel(self, emitter: Emitter, stmt: loops.Loop, threads: ir.Value) -> None:
         name = f"{self.kernel.name}.par{self.parallel_count}"
         self.parallel_count += 1
-        body = self._region(f"{name}.body", [("start", I64), ("end", I64)], ir.VoidType())
-        inner = self._emitter(body)
+        # The temps the loop touches are live together, so their bytes are disjoint
+        # (codegen.workspace): passed as noalias parameters rather than offsets into one
+        # workspace, they let LLVM vectorize a loop reading one at a stride and writing another
+        # (a pooling's column pass, a strided convolution's phase split), which as offsets
+        # from one base it left scalar, unable to rule out an overlap.
+        used = _touched_buffers(stmt)
+        temps = tuple(t for t in self.kernel.temps if t.name in used)
+        body = self._region(f"{name}.body", [("start", I64), ("end", I64)], ir.VoidType(),
+                            temps)
+        inner = self._emitter(body, temps=temps)
         inner.serial_loop(stmt, body.args[-2], body.args[-1])
         inner.builder.ret_void()
 
@@ -203,7 +217,10 @@ class _ModuleBuilder:
         for arg, arg_name in zip(outlined.args, ("args", "start", "end"), strict=True):
             arg.name = arg_name
         b = ir.IRBuilder(outlined.append_basic_block("entry"))
-        b.call(body, [*self._load_pointers(b, outlined.args[0]), *outlined.args[1:]])
+        pointers = self._load_pointers(b, outlined.args[0])
+        addresses = [b.gep(pointers[-1], [i64(self.layout.offsets[t.name])], inbounds=True,
+                           source_etype=ir.IntType(8), name=t.name) for t in temps]
+        b.call(body, [*pointers, *addresses, *outlined.args[1:]])
         b.ret_void()
 
         per_iteration = max(1, sum(work(s) for s in stmt.body))
@@ -226,6 +243,18 @@ class _ModuleBuilder:
                                       inbounds=True))
         b.call(runtime, [outlined, shared, i64(stmt.extent), i64(grain), threads])
         emitter.invalidate(written_buffers(stmt.body))
+
+
+def _touched_buffers(stmt: loops.Stmt) -> set[str]:
+    """The names of the buffers a statement reads or writes."""
+    names: set[str] = set()
+    for node in loops.walk(stmt):
+        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)):
+            names.add(node.buffer.name)
+        elif isinstance(node, (loops.Gemm, loops.DirectConv)):
+            names |= {x.name for x in (*node.operands, node.c if isinstance(node, loops.Gemm)
+                                       else node.out)}
+    return names
 
 
 class _Pointers(dict):

@@ -1,0 +1,454 @@
+"""Image loops fused: every stage's work on one image while the image is in cache.
+
+Input: a ``Kernel`` (scheduled: codegen.schedule runs this last). Output: an equivalent
+``Kernel`` in which each run of top-level statements that work image by image is one loop over
+the images.
+
+Why: a network lowered layer by layer runs each stage over the whole batch before the next
+one starts. A convolution's image loop writes a whole-batch activation (0.4-2 MB at batch
+32), a pooling's passes or a residual add then go over it, and the next convolution's image
+loop reads it. The activations are larger than the L2 cache, so every pass streams them from
+L3. Fused, iteration n runs every stage on image n, and what a stage writes the next reads
+while it is still in L2.
+
+A run starts at a *slotted* loop, the form of graphnn's convolutions (one slot of scratch per
+core, graphnn/lower/conv_common.py ``Images``):
+
+    parallel for t in 0..S { for k in 0..K { body } }        image n = t K + k, N = S K
+
+and takes in the statements after it that are
+
+- slotted with the same S and K (another convolution): its body, for the same t and k;
+- *plain*, ``for v in 0..E { body }`` with E a multiple of N (a pooling's passes over the
+  N C image planes, a residual add over the N images): image n's iterations v = n m + c for
+  c < m = E / N, in a loop over c.
+
+Legality comes from the accesses (loads, stores, a product's or a convolution's reach) of each
+member with its image index written in. Image n's *region* of a buffer of N sz elements is
+[n sz, (n + 1) sz). A buffer that two members touch, one of them writing it, must be touched
+by both in image n's region only. So a stage reads of an earlier one exactly what that wrote
+for the same image, and work on different images shares nothing. A buffer only one member
+writes needs the same unless the member's iterations were independent per image already (a
+parallel loop's; a slotted member's scratch, whose slots run their images in the same order
+as before). A statement touching nothing the run writes and writing nothing it touches (the
+next convolution zeroing its padded copy) moves before the run; a statement that neither
+joins nor moves ends it. Nothing else changes: each element is computed by the same
+expression, in the same order within an image, so results are bit-identical.
+
+>>> from codegen import loops
+>>> x, y, z = (loops.Buffer(n, "f32", (4, 8)) for n in "xyz")
+>>> conv = loops.loop(2, lambda t: loops.loop(2, lambda k: loops.loop(8, lambda j: loops.store(
+...     y, (t * 2 + k, j), x[t * 2 + k, j] * 2.0), name="j"), name="k"), name="t", parallel=True)
+>>> relu = loops.loop(32, lambda e: loops.store(z, (e,), loops.fmax(y.flat[e], 0.0)), name="e")
+>>> print(fuse_images(loops.Kernel("f", [x], [z], [y], [conv, relu])))
+kernel f(x: f32[4,8]) -> (z: f32[4,8]) {
+  temp y: f32[16]
+  parallel for t in 0..2 {
+    for k in 0..2 {
+      for j in 0..8 {
+        y[t * 8 + j] = x[t * 2 + k, j] * 2.0
+      }
+      for c in 0..8 {
+        z.flat[(t * 2 + k) * 8 + c] = max(y[t * 8 + c], 0.0)
+      }
+    }
+  }
+}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from codegen import loops
+from codegen.indices import AffineTerms
+
+_GLOBAL = None        # an access's form when it is not affine in the loop variables
+
+
+@dataclass(frozen=True)
+class _Access:
+    buffer: str
+    size: int                                   # the buffer's elements
+    write: bool
+    form: tuple[dict[str, int], int] | None     # its first element, affine in the variables
+    reach: int                                  # elements past the first it touches
+    ranges: dict[str, int]                      # the variables' extents where it happens
+
+
+@dataclass
+class _Run:
+    """A run of members being fused: the slot loop's shape and variables, the members' bodies
+    for image t K + k, and what each touches."""
+
+    first: loops.Stmt        # the slotted loop the run starts with, as it was
+    slots: int
+    per: int
+    t: loops.Var
+    k: loops.Var
+    bodies: list[tuple[loops.Stmt, ...]] = field(default_factory=list)
+    accesses: list[list[_Access]] = field(default_factory=list)
+    private_ok: list[bool] = field(default_factory=list)
+
+    @property
+    def images(self) -> int:
+        return self.slots * self.per
+
+    def image(self) -> loops.Expr:
+        return self.t * self.per + self.k if self.per != 1 else self.t + self.k
+
+    def loop(self) -> loops.Stmt:
+        body = tuple(s for member in self.bodies for s in member)
+        return loops.Loop(self.t, self.slots, (loops.Loop(self.k, self.per, body),), True)
+
+
+def fuse_images(kernel: loops.Kernel) -> loops.Kernel:
+    """The kernel with each run of image loops fused into one (the module docstring); the same
+    object when there is none."""
+    body = list(kernel.body)
+    out: list[loops.Stmt] = []
+    runs: dict[int, _Run] = {}       # position in `out` -> the run fused there
+    k = 0
+    while k < len(body):
+        run = _start(body[k])
+        if run is None:
+            out.append(body[k])
+            k += 1
+            continue
+        moved: list[loops.Stmt] = []
+        k += 1
+        while k < len(body):
+            stmt = body[k]
+            if _independent(stmt, run):
+                moved.append(stmt)
+            elif not _join(run, stmt):
+                break
+            k += 1
+        if len(run.bodies) == 1:         # nothing joined: the statements stay as they were
+            out.append(run.first)
+            out += moved
+        else:
+            out += moved
+            runs[len(out)] = run
+            out.append(run.loop())
+    if not runs:
+        return kernel
+    temps = {t.name: t for t in kernel.temps}
+    for position, run in runs.items():
+        outside = set().union(*(_touched(s)[0] for k, s in enumerate(out) if k != position))
+        smaller = _contractible(run, {n: t for n, t in temps.items() if n not in outside})
+        if smaller:
+            out[position] = _contracted(out[position], run, smaller)
+            temps.update(smaller)
+    return loops.Kernel(kernel.name, kernel.inputs, kernel.outputs, tuple(temps.values()),
+                        tuple(out))
+
+
+# -- members -------------------------------------------------------------------------------
+
+
+def _slotted(stmt: loops.Stmt) -> tuple[loops.Loop, loops.Loop] | None:
+    """(slot loop, image loop) of `parallel for t { for k { ... } }`, or None."""
+    if isinstance(stmt, loops.Loop) and stmt.parallel and len(stmt.body) == 1 and \
+            isinstance(stmt.body[0], loops.Loop) and not stmt.body[0].parallel and \
+            not _has_check(stmt):
+        return stmt, stmt.body[0]
+    return None
+
+
+def _has_check(stmt: loops.Stmt) -> bool:
+    # a check returns from the kernel: what ran before it must stay before it
+    return any(isinstance(n, loops.Check) for n in loops.walk(stmt))
+
+
+def _start(stmt: loops.Stmt) -> _Run | None:
+    nest = _slotted(stmt)
+    if nest is None:
+        return None
+    outer, inner = nest
+    run = _Run(stmt, outer.extent, inner.extent, outer.var, inner.var)
+    run.bodies.append(inner.body)
+    run.accesses.append(_accesses(inner.body, run))
+    run.private_ok.append(True)
+    return run
+
+
+def _join(run: _Run, stmt: loops.Stmt) -> bool:
+    """Add `stmt` to the run if it is an image loop of the run's images and legal there."""
+    candidate = _as_member(run, stmt)
+    if candidate is None:
+        return False
+    body, private_ok = candidate
+    accesses = _accesses(body, run)
+    if not _legal(run, accesses, private_ok):
+        return False
+    run.bodies.append(body)
+    run.accesses.append(accesses)
+    run.private_ok.append(private_ok)
+    return True
+
+
+def _as_member(run: _Run, stmt: loops.Stmt) -> tuple[tuple[loops.Stmt, ...], bool] | None:
+    """The statement's body for image t K + k, and whether its iterations were already
+    independent per image; None when it is not an image loop of the run's images."""
+    if not isinstance(stmt, loops.Loop) or _has_check(stmt):
+        return None
+    taken = {run.t.name, run.k.name}
+    nest = _slotted(stmt)
+    if nest is not None and (nest[0].extent, nest[1].extent) == (run.slots, run.per):
+        outer, inner = nest
+        body = _renamed(inner.body, taken - {outer.var.name, inner.var.name})
+        mapping = {outer.var.name: run.t, inner.var.name: run.k}
+        return tuple(loops.substitute(s, mapping) for s in body), True
+    if stmt.extent % run.images:
+        return None
+    per_image = stmt.extent // run.images
+    body = _renamed(stmt.body, taken)
+    if per_image == 1:
+        mapping = {stmt.var.name: run.image()}
+        return tuple(loops.substitute(s, mapping) for s in body), stmt.parallel
+    c = loops.Var(_fresh("c", _names(body) | taken | {stmt.var.name}))
+    mapping = {stmt.var.name: run.image() * per_image + c}
+    inner = tuple(loops.substitute(s, mapping) for s in body)
+    return (loops.Loop(c, per_image, inner),), stmt.parallel
+
+
+def _names(stmts) -> set[str]:
+    return {n.name for s in stmts for n in loops.walk(s) if isinstance(n, loops.Var)}
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    name, count = base, 1
+    while name in taken:
+        count += 1
+        name = f"{base}{count}"
+    return name
+
+
+def _renamed(stmts: tuple[loops.Stmt, ...], taken: set[str]) -> tuple[loops.Stmt, ...]:
+    """`stmts` with their loop variables named like one of `taken` renamed apart."""
+    bound = {n.var.name for s in stmts for n in loops.walk(s)
+             if isinstance(n, (loops.Loop, loops.Reduce))}
+    clashes = bound & taken
+    if not clashes:
+        return stmts
+    used = _names(stmts) | taken
+    mapping = {}
+    for name in sorted(clashes):
+        new = _fresh(name, used)
+        used.add(new)
+        mapping[name] = loops.Var(new)
+    return tuple(loops.substitute(s, mapping) for s in stmts)
+
+
+# -- accesses ------------------------------------------------------------------------------
+
+
+def _accesses(body: tuple[loops.Stmt, ...], run: _Run) -> list[_Access]:
+    """Every access of the member's body, its index affine in t, k and the loops inside."""
+    found: list[_Access] = []
+    top = {run.t.name: run.slots, run.k.name: run.per}
+    stack: list[tuple[loops.Node, dict[str, int]]] = [(s, top) for s in reversed(body)]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        node, ranges = stack.pop()
+        if (id(node), id(ranges)) in seen:
+            continue
+        seen.add((id(node), id(ranges)))
+        if isinstance(node, (loops.Loop, loops.Reduce)):
+            inner = {**ranges, node.var.name: node.extent}
+            stack.extend((child, inner) for child in reversed(loops.children(node))
+                         if child is not node.var)
+            continue
+        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)):
+            form = _flat_form(node.buffer, node.index, ranges)
+            found.append(_Access(node.buffer.name, node.buffer.size,
+                                 not isinstance(node, loops.Load), form, 0, ranges))
+        elif isinstance(node, loops.Gemm):
+            found += _gemm_accesses(node, ranges)
+        elif isinstance(node, loops.DirectConv):
+            for name, (offset, last) in node.extents().items():
+                buffer = getattr(node, name)
+                found.append(_Access(buffer.name, buffer.size, name == "out",
+                                     _form(offset, ranges), last, ranges))
+        stack.extend((child, ranges) for child in reversed(loops.children(node)))
+    return found
+
+
+def _gemm_accesses(g: loops.Gemm, ranges: dict[str, int]) -> list[_Access]:
+    laid_out = [("a", g.a, g.a_offset, g.lda), ("b", g.b, g.b_offset, g.ldb),
+                ("c", g.c, g.c_offset, g.ldc)]
+    if g.source is not None:
+        laid_out.append(("source", g.source, g.c_offset, g.ldc))
+    found = []
+    for operand, buffer, offset, ld in laid_out:
+        rows, cols = g.rows_cols("c" if operand == "source" else operand)
+        reach = max((rows - 1) * ld + cols - 1, 0)
+        form = _form(offset, ranges)
+        found.append(_Access(buffer.name, buffer.size, operand == "c", form, reach, ranges))
+    for extra in (g.bias, g.packed_b):
+        if extra is not None:
+            found.append(_Access(extra.name, extra.size, False, ({}, 0), extra.size - 1, ranges))
+    return found
+
+
+def _form(e: loops.Expr, ranges: dict[str, int]):
+    """An offset as an affine form in the loop variables, or _GLOBAL."""
+    form = AffineTerms(ranges).affine(e)
+    if form is None or any(t not in ranges for t in form[0]):
+        return _GLOBAL      # a division or remainder that stays: not tracked
+    return form
+
+
+def _flat_form(buffer: loops.Buffer, index: tuple[loops.Expr, ...], ranges: dict[str, int]):
+    """The row-major element offset of buffer[index] as an affine form, or _GLOBAL."""
+    dims = buffer.shape if len(index) == buffer.ndim else (buffer.size,)
+    parts = list(zip(index, dims, strict=True))
+    # (x // c, x % c) over dimensions (.., c) is x over their product: a flat index split
+    # into rows and columns (a global pooling's window, r0 // 16 and r0 % 16)
+    k = len(parts) - 1
+    while k > 0:
+        (high, _), (low, dim) = parts[k - 1], parts[k]
+        if isinstance(high, loops.FloorDiv) and isinstance(low, loops.Mod) and \
+                high.a == low.a and _constant(high.b) == _constant(low.b) == dim:
+            parts[k - 1:k + 1] = [(low.a, parts[k - 1][1] * dim)]
+        k -= 1
+    total: dict[str, int] = {}
+    constant, stride = 0, 1
+    for e, dim in reversed(parts):
+        form = _form(e, ranges)
+        if form is _GLOBAL:
+            return _GLOBAL
+        for t, c in form[0].items():
+            total[t] = total.get(t, 0) + c * stride
+        constant += form[1] * stride
+        stride *= dim
+    return total, constant
+
+
+def _constant(e: loops.Expr) -> int | None:
+    return int(e.value) if isinstance(e, loops.Const) else None
+
+
+# -- legality ------------------------------------------------------------------------------
+
+
+def _legal(run: _Run, accesses: list[_Access], private_ok: bool) -> bool:
+    written_before = {a.buffer for member in run.accesses for a in member if a.write}
+    touched_before = {a.buffer for member in run.accesses for a in member}
+    written = {a.buffer for a in accesses if a.write}
+    touched = {a.buffer for a in accesses}
+    shared = (touched & written_before) | (written & touched_before)
+    private = written - touched_before
+    for name in shared:
+        every = [a for member in run.accesses for a in member if a.buffer == name]
+        if not all(_in_image(run, a) for a in every + [
+                a for a in accesses if a.buffer == name]):
+            return False
+    if not private_ok:
+        for name in private:
+            if not all(_in_image(run, a) for a in accesses if a.buffer == name):
+                return False
+    return True
+
+
+def _in_image(run: _Run, access: _Access) -> bool:
+    """Whether the access stays in image t K + k's region of its buffer."""
+    if access.form is _GLOBAL or access.size % run.images:
+        return False
+    region = access.size // run.images
+    terms, constant = access.form
+    if terms.get(run.t.name, 0) != region * run.per or terms.get(run.k.name, 0) != region:
+        return False
+    rest = {t: c for t, c in terms.items() if t not in (run.t.name, run.k.name)}
+    ranges = AffineTerms(access.ranges)
+    low, high = ranges.range(rest, constant)
+    return low >= 0 and high + access.reach < region
+
+
+def _independent(stmt: loops.Stmt, run: _Run) -> bool:
+    """Whether `stmt` touches nothing the run writes and writes nothing it touches."""
+    if _has_check(stmt):
+        return False
+    written = {a.buffer for member in run.accesses for a in member if a.write}
+    touched = {a.buffer for member in run.accesses for a in member}
+    mine = _touched(stmt)
+    return not (mine[0] & written) and not (mine[1] & touched)
+
+
+def _touched(stmt: loops.Stmt) -> tuple[set[str], set[str]]:
+    """(buffers touched, buffers written) by a statement."""
+    touched: set[str] = set()
+    written: set[str] = set()
+    for node in loops.walk(stmt):
+        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)):
+            touched.add(node.buffer.name)
+            if not isinstance(node, loops.Load):
+                written.add(node.buffer.name)
+        elif isinstance(node, loops.Gemm):
+            touched |= {node.c.name, *(x.name for x in node.operands)}
+            written.add(node.c.name)
+        elif isinstance(node, loops.DirectConv):
+            touched |= {node.out.name, *(x.name for x in node.operands)}
+            written.add(node.out.name)
+    return touched, written
+
+
+# -- per-slot temps --------------------------------------------------------------------------
+
+
+def _contractible(run: _Run, temps: dict[str, loops.Buffer]) -> dict[str, loops.Buffer]:
+    """The temps touched by the run alone, each in its image's region only, as buffers of one
+    region per slot: image t K + k's data lives and dies in iteration (t, k), so the images of
+    slot t can take turns in one region. (A product's beta source and bias, which share the
+    offsets of other operands, keep their size.)"""
+    found = {}
+    shared_offsets = {x.name for member in run.bodies for s in member for n in loops.walk(s)
+                      if isinstance(n, loops.Gemm) for x in (n.source, n.bias, n.packed_b)
+                      if x is not None}
+    for name, buffer in temps.items():
+        accesses = [a for member in run.accesses for a in member if a.buffer == name]
+        if accesses and name not in shared_offsets and \
+                all(_in_image(run, a) for a in accesses):
+            region = buffer.size // run.images
+            found[name] = loops.Buffer(name, buffer.dtype, (run.slots * region,))
+    return found
+
+
+def _contracted(stmt: loops.Stmt, run: _Run, smaller: dict[str, loops.Buffer]) -> loops.Stmt:
+    """The fused loop with each access of a `smaller` temp moved from image t K + k's region
+    of the whole-batch buffer to slot t's region of the per-slot one (a flat index)."""
+    def moved(buffer: loops.Buffer, form, ranges: dict[str, int]) -> loops.Expr:
+        terms, constant = form       # t K sz + k sz + rest (_in_image) -> t sz + rest
+        rest = sorted(((t, c) for t, c in terms.items() if t not in (run.t.name, run.k.name)),
+                      key=lambda term: -abs(term[1]))
+        terms = {run.t.name: buffer.size // run.slots, **dict(rest)}
+        return AffineTerms(ranges).expression(terms, constant)
+
+    def operands(new, old, names: tuple[str, ...], ranges: dict[str, int]):
+        changes = {}
+        for operand in names:
+            target = smaller.get(getattr(new, operand).name)
+            if target is not None:
+                changes[operand] = target
+                offset = getattr(old, f"{operand}_offset")
+                changes[f"{operand}_offset"] = moved(target, _form(offset, ranges), ranges)
+        return replace(new, **changes) if changes else new
+
+    def go(node: loops.Node, ranges: dict[str, int]) -> loops.Recursive:
+        if isinstance(node, (loops.Loop, loops.Reduce)):
+            inner = {**ranges, node.var.name: node.extent}
+            return (yield from loops.rebuild(node, lambda child: go(child, inner)))
+        new = yield from loops.rebuild(node, lambda child: go(child, ranges))
+        if isinstance(new, (loops.Load, loops.Store, loops.Accumulate)) and \
+                new.buffer.name in smaller:
+            target = smaller[new.buffer.name]
+            index = moved(target, _flat_form(node.buffer, node.index, ranges), ranges)
+            return type(new)(target, (index,), *new.fields()[2:])
+        if isinstance(new, loops.Gemm):
+            return operands(new, node, ("a", "b", "c"), ranges)
+        if isinstance(new, loops.DirectConv):
+            return operands(new, node, ("out", "w", "x"), ranges)
+        return new
+
+    return loops.iterate(go(stmt, {}))

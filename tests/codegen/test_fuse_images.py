@@ -1,0 +1,202 @@
+"""codegen.fuse_images: runs of image loops fused where legal, results unchanged, temps shrunk
+to one region per slot; and every case where fusing would be wrong left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+from codegen import loops
+from codegen.fuse_images import fuse_images
+from codegen.options import CodegenOptions
+from codegen.workspace import layout
+from graphnn.compiler.plans import make_plan
+from graphnn.options import CompileOptions
+from tests.codegen.support import compiled
+from tests.harness import run_docstring_examples
+
+N, W = 4, 8          # images, elements per image of the hand-written kernels
+
+
+def image_loop(body, slots: int = 2) -> loops.Stmt:
+    """`parallel for t in 0..slots { for k in 0..N/slots { body(image, t) } }`: a
+    convolution's loop over images (graphnn/lower/conv_common.py Images)."""
+    per = N // slots
+    return loops.loop(slots, lambda t: loops.loop(per, lambda k: body(t * per + k, t),
+                                                  name="k"), name="t", parallel=True)
+
+
+def doubled(x: loops.Buffer, y: loops.Buffer) -> loops.Stmt:
+    return image_loop(lambda n, t: loops.loop(W, lambda j: loops.store(
+        y, (n, j), x[n, j] * 2.0), name="j"))
+
+
+def buffers(*names: str, shape=(N, W)) -> list[loops.Buffer]:
+    return [loops.Buffer(name, "f32", shape) for name in names]
+
+
+def top_level_loops(kernel: loops.Kernel) -> int:
+    return sum(isinstance(s, loops.Loop) for s in kernel.body)
+
+
+def run(kernel: loops.Kernel, *arrays: np.ndarray) -> np.ndarray:
+    return compiled(kernel)(*arrays)
+
+
+def test_docstring_examples_run():
+    result = run_docstring_examples("codegen.fuse_images")
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_an_elementwise_pass_joins_the_image_loop_and_its_temp_shrinks_to_the_slots():
+    x, z = buffers("x", "z")
+    (y,) = buffers("y")
+    relu = loops.loop(N * W, lambda e: loops.store(z, (e,), loops.fmax(y.flat[e], 0.0)),
+                      name="e", parallel=True)
+    kernel = loops.Kernel("chain", [x], [z], [y], [doubled(x, y), relu])
+    fused = fuse_images(kernel)
+    assert top_level_loops(fused) == 1
+    assert fused.temps[0].shape == (2 * W,)            # one image's region per slot
+    xs = np.random.default_rng(0).standard_normal((N, W)).astype(np.float32)
+    np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
+    np.testing.assert_array_equal(run(fused, xs), np.maximum(2 * xs, 0))
+
+
+def test_a_second_image_loop_and_a_per_plane_pass_join_with_their_own_variables_renamed():
+    """Two slotted loops of the same shape, then a pass over N x 2 planes whose inner loop is
+    named like the run's image variable: all one loop, the inner k renamed apart."""
+    x, out = buffers("x", "out", shape=(N, 2, W // 2))
+    y, z = buffers("y", "z", shape=(N, 2, W // 2))
+    first = image_loop(lambda n, t: loops.loop_nest((2, W // 2), lambda c, j: loops.store(
+        y, (n, c, j), x[n, c, j] + 1.0), names=("c", "j")))
+    second = image_loop(lambda n, t: loops.loop_nest((2, W // 2), lambda c, j: loops.store(
+        z, (n, c, j), y[n, 1 - c, j] * 3.0), names=("c", "j")))     # the image's other plane
+    planes = loops.loop(N * 2, lambda p: loops.loop(W // 2, lambda k: loops.store(
+        out, (p * (W // 2) + k,), z.flat[p * (W // 2) + k] - y.flat[p * (W // 2) + k]),
+        name="k"), name="p", parallel=True)
+    kernel = loops.Kernel("three", [x], [out], [y, z], [first, second, planes])
+    fused = fuse_images(kernel)
+    assert top_level_loops(fused) == 1 and "for k2 in" in str(fused)
+    xs = np.random.default_rng(1).standard_normal((N, 2, W // 2)).astype(np.float32)
+    np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
+
+
+def test_an_independent_statement_moves_before_the_run():
+    """The next convolution zeroing its scratch touches nothing the run does: it moves ahead
+    and the loops after it still join."""
+    x, z = buffers("x", "z")
+    (y,) = buffers("y")
+    scratch = loops.Buffer("scratch", "f32", (2, W))
+    clear = loops.loop(2 * W, lambda e: loops.store(scratch, (e,), 0.0), name="e")
+    second = image_loop(lambda n, t: [
+        loops.loop(W, lambda j: loops.store(scratch, (t, j), y[n, j] + scratch[t, j]),
+                   name="j"),
+        loops.loop(W, lambda j: loops.store(z, (n, j), scratch[t, j]), name="j")])
+    kernel = loops.Kernel("moved", [x], [z], [y, scratch], [doubled(x, y), clear, second])
+    fused = fuse_images(kernel)
+    assert [type(s).__name__ for s in fused.body] == ["Loop", "Loop"]
+    assert fused.body[0].extent == 2 * W and not fused.body[0].parallel   # the clear, first
+    xs = np.random.default_rng(2).standard_normal((N, W)).astype(np.float32)
+    np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
+
+
+@pytest.mark.parametrize("case", ["next image", "whole batch", "serial sum", "check",
+                                  "reads scratch"])
+def test_what_would_change_results_is_not_fused(case):
+    x, z = buffers("x", "z")
+    (y,) = buffers("y")
+    producer = doubled(x, y)
+    if case == "next image":        # reads image n + 1 of what the run wrote
+        consumer = loops.loop(N, lambda n: loops.loop(W, lambda j: loops.store(
+            z, (n, j), y[(n + 1) % N, j]), name="j"), name="n", parallel=True)
+    elif case == "whole batch":     # each image's result needs every image
+        consumer = loops.loop(N, lambda n: loops.loop(W, lambda j: loops.store(
+            z, (n, j), loops.reduce_sum(N, lambda m: y[m, j])), name="j"), name="n")
+    elif case == "serial sum":      # a running total across images, in a serial loop
+        total = loops.Buffer("total", "f32", (W,))
+        consumer = loops.loop(N, lambda n: loops.loop(W, lambda j: [
+            loops.accumulate(total, (j,), y[n, j]),
+            loops.store(z, (n, j), total[j])], name="j"), name="n")
+    elif case == "check":           # a check returns from the kernel: order matters
+        consumer = loops.loop(N, lambda n: [loops.check(loops.lt(n, N), 1), loops.loop(
+            W, lambda j: loops.store(z, (n, j), y[n, j]), name="j")], name="n")
+    else:                           # reads the producer's per-slot scratch
+        scratch = loops.Buffer("scratch", "f32", (2, W))
+        producer = image_loop(lambda n, t: [
+            loops.loop(W, lambda j: loops.store(scratch, (t, j), x[n, j]), name="j"),
+            loops.loop(W, lambda j: loops.store(y, (n, j), scratch[t, j]), name="j")])
+        consumer = loops.loop(N, lambda n: loops.loop(W, lambda j: loops.store(
+            z, (n, j), y[n, j] + scratch[n % 2, j]), name="j"), name="n", parallel=True)
+    temps = sorted({b for s in (producer, consumer) for b in _buffers(s)} - {"x", "z"})
+    kernel = loops.Kernel(case.replace(" ", "_"), [x], [z],
+                          [_buffer(name, (producer, consumer)) for name in temps],
+                          [producer, consumer])
+    assert fuse_images(kernel) is kernel
+
+
+def _buffers(stmt: loops.Stmt) -> set[str]:
+    return {n.buffer.name for n in loops.walk(stmt)
+            if isinstance(n, (loops.Load, loops.Store, loops.Accumulate))}
+
+
+def _buffer(name: str, stmts) -> loops.Buffer:
+    return next(n.buffer for s in stmts for n in loops.walk(s)
+                if isinstance(n, (loops.Load, loops.Store, loops.Accumulate))
+                and n.buffer.name == name)
+
+
+# -- through graphnn: a CNN and a residual block at several batches ------------------------------
+
+
+def cnn(batch: int, stride: int = 1, residual: bool = False):
+    rng = np.random.default_rng(3)
+    x = gn.input("x", shape=(batch, 3, 16, 16), dtype="float32")
+    w1 = gn.constant(rng.standard_normal((8, 3, 3, 3)).astype(np.float32))
+    w2 = gn.constant(rng.standard_normal((8, 8, 3, 3)).astype(np.float32))
+    b1 = gn.constant(rng.standard_normal((8, 1, 1)).astype(np.float32))
+    h = gn.relu(gn.conv2d(x, w1, padding=1, stride=stride) + b1)
+    y = gn.conv2d(h, w2, padding=1)
+    y = gn.relu(y + h) if residual else gn.max_pool2d(gn.relu(y), 2)
+    return x, gn.mean(y, axis=(2, 3)), rng.standard_normal((batch, 3, 16, 16)).astype(np.float32)
+
+
+def options(fuse: bool) -> CompileOptions:
+    return CompileOptions(codegen=CodegenOptions(fuse_images=fuse))
+
+
+@pytest.mark.parametrize("batch,stride,residual", [(8, 1, False), (7, 1, False), (1, 1, False),
+                                                   (6, 2, False), (8, 1, True)])
+def test_fused_networks_compute_the_same_bits(batch, stride, residual):
+    x, y, xs = cnn(batch, stride, residual)
+    fused = gn.compile(y, [x], options=options(True))(xs)
+    plain = gn.compile(y, [x], options=options(False))(xs)
+    np.testing.assert_array_equal(fused, plain)
+    np.testing.assert_allclose(fused, gn.evaluate(y, {x: xs}), rtol=1e-4, atol=1e-4)
+
+
+def test_a_fused_cnn_is_one_image_loop_with_a_smaller_workspace():
+    x, y, _ = cnn(8)
+    plans = {fuse: make_plan(gn.compile(y, [x], options=options(fuse)).graph, "f", True,
+                             options(fuse)) for fuse in (True, False)}
+    parallel = [s for s in plans[True].kernel.body if isinstance(s, loops.Loop) and s.parallel]
+    assert len(parallel) == 1
+    assert sum(isinstance(n, loops.DirectConv) for n in loops.walk(parallel[0])) == 2
+    slots = parallel[0].extent
+    before = {t.name: t for t in plans[False].kernel.temps}
+    # every whole-batch intermediate now holds one image per slot
+    for temp in plans[True].kernel.temps:
+        if before[temp.name].shape[0] == 8:
+            assert temp.size == before[temp.name].size // 8 * slots
+    assert layout(plans[True].kernel).size < layout(plans[False].kernel).size
+
+
+def test_a_parallel_loop_gets_the_temps_it_touches_as_noalias_parameters():
+    """What lets LLVM vectorize a pass reading one temp at a stride and writing another."""
+    x, y, _ = cnn(8)
+    text = gn.compile(y, [x]).llvm_ir
+    header = next(line for line in text.splitlines() if line.startswith("define") and
+                  ".par0.body" in line)
+    temps = {t.name for t in make_plan(gn.compile(y, [x]).graph, "f", True).kernel.temps}
+    for name in temps:
+        assert f'ptr noalias %"{name}"' in header
