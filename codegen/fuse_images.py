@@ -88,7 +88,6 @@ class _Run:
     k: loops.Var
     bodies: list[tuple[loops.Stmt, ...]] = field(default_factory=list)
     accesses: list[list[_Access]] = field(default_factory=list)
-    private_ok: list[bool] = field(default_factory=list)
 
     @property
     def images(self) -> int:
@@ -169,7 +168,6 @@ def _start(stmt: loops.Stmt) -> _Run | None:
     run = _Run(stmt, outer.extent, inner.extent, outer.var, inner.var)
     run.bodies.append(inner.body)
     run.accesses.append(_accesses(inner.body, run))
-    run.private_ok.append(True)
     return run
 
 
@@ -184,7 +182,6 @@ def _join(run: _Run, stmt: loops.Stmt) -> bool:
         return False
     run.bodies.append(body)
     run.accesses.append(accesses)
-    run.private_ok.append(private_ok)
     return True
 
 
