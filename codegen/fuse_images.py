@@ -23,6 +23,11 @@ and takes in the statements after it that are
   N C image planes, a residual add over the N images): image n's iterations v = n m + c for
   c < m = E / N, in a loop over c.
 
+When the cores do not divide the batch, the slotted loop is followed by one over the last R
+images, ``parallel for t in 0..R { image S K + t }``: that starts a second run beside the
+first, which takes each plain member's iterations of those images and each slotted member's
+own loop over them, so the batch runs as two fused loops.
+
 Legality comes from the accesses (loads, stores, a product's or a convolution's reach) of each
 member with its image index written in. Image n's *region* of a buffer of N sz elements is
 [n sz, (n + 1) sz). A buffer that two members touch, one of them writing it, must be touched
@@ -78,26 +83,33 @@ class _Access:
 
 @dataclass
 class _Run:
-    """A run of members being fused: the slot loop's shape and variables, the members' bodies
-    for image t K + k, and what each touches."""
+    """A run of members being fused: its loop's shape and variables, the first image it runs
+    and the batch's, the members' bodies for image `image()`, and what each touches. The
+    batch's last images, when the cores do not divide it, are a second run (`per` 1, no k)."""
 
-    first: loops.Stmt        # the slotted loop the run starts with, as it was
+    first: loops.Stmt        # the image loop the run starts with, as it was
     slots: int
     per: int
     t: loops.Var
-    k: loops.Var
+    k: loops.Var | None
+    base: int                # the first image
+    total: int               # images in the batch (both runs')
     bodies: list[tuple[loops.Stmt, ...]] = field(default_factory=list)
     accesses: list[list[_Access]] = field(default_factory=list)
 
     @property
-    def images(self) -> int:
-        return self.slots * self.per
+    def variables(self) -> dict[str, int]:
+        return {self.t.name: self.slots, **({self.k.name: self.per} if self.k else {})}
 
     def image(self) -> loops.Expr:
-        return self.t * self.per + self.k if self.per != 1 else self.t + self.k
+        n = self.t if self.k is None else \
+            (self.t * self.per + self.k if self.per != 1 else self.t + self.k)
+        return n + self.base if self.base else n
 
     def loop(self) -> loops.Stmt:
         body = tuple(s for member in self.bodies for s in member)
+        if self.k is None:
+            return loops.Loop(self.t, self.slots, body, True)
         return loops.Loop(self.t, self.slots, (loops.Loop(self.k, self.per, body),), True)
 
 
@@ -106,38 +118,49 @@ def fuse_images(kernel: loops.Kernel) -> loops.Kernel:
     object when there is none."""
     body = list(kernel.body)
     out: list[loops.Stmt] = []
-    runs: dict[int, _Run] = {}       # position in `out` -> the run fused there
+    families: list[tuple[int, ...]] = []   # positions in `out` of each fused run (and its rest)
+    runs: dict[int, _Run] = {}
     k = 0
     while k < len(body):
-        run = _start(body[k])
-        if run is None:
+        main = _start(body[k])
+        if main is None:
             out.append(body[k])
             k += 1
             continue
+        rest = _start_rest(body[k + 1], main) if k + 1 < len(body) else None
+        family = [main] if rest is None else [main, rest]
+        for run in family:
+            run.total = main.slots * main.per + (rest.slots if rest else 0)
         moved: list[loops.Stmt] = []
-        k += 1
+        k += len(family)
         while k < len(body):
-            stmt = body[k]
-            if _independent(stmt, run):
-                moved.append(stmt)
-            elif not _join(run, stmt):
+            if all(_independent(body[k], run) for run in family):
+                moved.append(body[k])
+                k += 1
+                continue
+            taken = _join(family, body[k:k + 2])
+            if not taken:
                 break
-            k += 1
-        if len(run.bodies) == 1:         # nothing joined: the statements stay as they were
-            out.append(run.first)
-            out += moved
-        else:
-            out += moved
-            runs[len(out)] = run
-            out.append(run.loop())
-    if not runs:
+            k += taken
+        out += moved if len(main.bodies) > 1 else []
+        if len(main.bodies) > 1:
+            families.append(tuple(range(len(out), len(out) + len(family))))
+            for run in family:
+                runs[len(out)] = run
+                out.append(run.loop())
+        else:                   # nothing joined: the statements stay as they were
+            out += [run.first for run in family] + moved
+    if not families:
         return kernel
     temps = {t.name: t for t in kernel.temps}
-    for position, run in runs.items():
-        outside = set().union(*(_touched(s)[0] for k, s in enumerate(out) if k != position))
-        smaller = _contractible(run, {n: t for n, t in temps.items() if n not in outside})
+    for positions in families:
+        outside = set().union(*(_touched(s)[0] for k, s in enumerate(out)
+                                if k not in positions))
+        family = [runs[p] for p in positions]
+        smaller = _contractible(family, {n: t for n, t in temps.items() if n not in outside})
         if smaller:
-            out[position] = _contracted(out[position], run, smaller)
+            for p in positions:
+                out[p] = _contracted(out[p], runs[p], smaller, family[0].slots)
             temps.update(smaller)
     return loops.Kernel(kernel.name, kernel.inputs, kernel.outputs, tuple(temps.values()),
                         tuple(out))
@@ -165,41 +188,82 @@ def _start(stmt: loops.Stmt) -> _Run | None:
     if nest is None:
         return None
     outer, inner = nest
-    run = _Run(stmt, outer.extent, inner.extent, outer.var, inner.var)
+    run = _Run(stmt, outer.extent, inner.extent, outer.var, inner.var, 0, 0)
     run.bodies.append(inner.body)
     run.accesses.append(_accesses(inner.body, run))
     return run
 
 
-def _join(run: _Run, stmt: loops.Stmt) -> bool:
-    """Add `stmt` to the run if it is an image loop of the run's images and legal there."""
-    candidate = _as_member(run, stmt)
-    if candidate is None:
-        return False
-    body, private_ok = candidate
-    accesses = _accesses(body, run)
-    if not _legal(run, accesses, private_ok):
-        return False
-    run.bodies.append(body)
-    run.accesses.append(accesses)
-    return True
+def _is_rest(stmt: loops.Stmt, slotted: loops.Stmt) -> bool:
+    """Whether `stmt` looks like the loop over the batch's last images that follows a slotted
+    one (graphnn/lower/conv_common.py Images: `parallel for t in 0..R { image S K + t }`, R <
+    S, writing what the slotted loop writes). The region checks decide the rest."""
+    return isinstance(stmt, loops.Loop) and stmt.parallel and \
+        0 < stmt.extent < _slotted(slotted)[0].extent and not _has_check(stmt) and \
+        _touched(stmt)[1] == _touched(slotted)[1]
 
 
-def _as_member(run: _Run, stmt: loops.Stmt) -> tuple[tuple[loops.Stmt, ...], bool] | None:
-    """The statement's body for image t K + k, and whether its iterations were already
-    independent per image; None when it is not an image loop of the run's images."""
-    if not isinstance(stmt, loops.Loop) or _has_check(stmt):
+def _start_rest(stmt: loops.Stmt, main: _Run) -> _Run | None:
+    if not _is_rest(stmt, main.first):
         return None
-    taken = {run.t.name, run.k.name}
-    nest = _slotted(stmt)
-    if nest is not None and (nest[0].extent, nest[1].extent) == (run.slots, run.per):
-        outer, inner = nest
-        body = _renamed(inner.body, taken - {outer.var.name, inner.var.name})
-        mapping = {outer.var.name: run.t, inner.var.name: run.k}
-        return tuple(loops.substitute(s, mapping) for s in body), True
-    if stmt.extent % run.images:
+    run = _Run(stmt, stmt.extent, 1, stmt.var, None, main.slots * main.per, 0)
+    run.bodies.append(stmt.body)
+    run.accesses.append(_accesses(stmt.body, run))
+    return run
+
+
+def _join(family: list[_Run], stmts: list[loops.Stmt]) -> int:
+    """Add the next statement to every run of the family if it is an image loop of theirs
+    and legal there (a slotted one with its rest loop, when there is a rest run): how many
+    statements were taken, 0 for none."""
+    main = family[0]
+    nest = _slotted(stmts[0])
+    pair = nest is not None and (nest[0].extent, nest[1].extent) == (main.slots, main.per)
+    if pair and len(family) == 2:
+        if len(stmts) < 2 or stmts[1].extent != family[1].slots or \
+                not _is_rest(stmts[1], stmts[0]):
+            return 0
+        parts = [_slotted_member(main, stmts[0]), _rest_member(family[1], stmts[1])]
+    elif pair:
+        parts = [_slotted_member(main, stmts[0])]
+    else:
+        parts = [_plain_member(run, stmts[0]) for run in family]
+    if any(part is None for part in parts):
+        return 0
+    checked = []
+    for run, (body, private_ok) in zip(family, parts, strict=True):
+        accesses = _accesses(body, run)
+        if not _legal(run, accesses, private_ok):
+            return 0
+        checked.append((body, accesses))
+    for run, (body, accesses) in zip(family, checked, strict=True):
+        run.bodies.append(body)
+        run.accesses.append(accesses)
+    return 2 if pair and len(family) == 2 else 1
+
+
+def _slotted_member(run: _Run, stmt: loops.Loop) -> tuple[tuple[loops.Stmt, ...], bool]:
+    """A slotted loop of the run's shape: its body for the run's t and k (each slot's images
+    in the same order as before: its scratch needs no check)."""
+    outer, inner = _slotted(stmt)
+    body = _renamed(inner.body, set(run.variables) - {outer.var.name, inner.var.name})
+    mapping = {outer.var.name: run.t, inner.var.name: run.k}
+    return tuple(loops.substitute(s, mapping) for s in body), True
+
+
+def _rest_member(run: _Run, stmt: loops.Loop) -> tuple[tuple[loops.Stmt, ...], bool]:
+    """A slotted loop's rest loop in the rest run: its body for the run's t."""
+    body = _renamed(stmt.body, {run.t.name} - {stmt.var.name})
+    return tuple(loops.substitute(s, {stmt.var.name: run.t}) for s in body), True
+
+
+def _plain_member(run: _Run, stmt: loops.Stmt) -> tuple[tuple[loops.Stmt, ...], bool] | None:
+    """`for v in 0..E` with E a multiple of the batch: its iterations of the run's images,
+    and whether they were independent already (a parallel loop's); else None."""
+    if not isinstance(stmt, loops.Loop) or _has_check(stmt) or stmt.extent % run.total:
         return None
-    per_image = stmt.extent // run.images
+    per_image = stmt.extent // run.total
+    taken = set(run.variables)
     body = _renamed(stmt.body, taken)
     if per_image == 1:
         mapping = {stmt.var.name: run.image()}
@@ -244,7 +308,7 @@ def _renamed(stmts: tuple[loops.Stmt, ...], taken: set[str]) -> tuple[loops.Stmt
 def _accesses(body: tuple[loops.Stmt, ...], run: _Run) -> list[_Access]:
     """Every access of the member's body, its index affine in t, k and the loops inside."""
     found: list[_Access] = []
-    top = {run.t.name: run.slots, run.k.name: run.per}
+    top = run.variables
     stack: list[tuple[loops.Node, dict[str, int]]] = [(s, top) for s in reversed(body)]
     seen: set[tuple[int, int]] = set()
     while stack:
@@ -350,16 +414,16 @@ def _legal(run: _Run, accesses: list[_Access], private_ok: bool) -> bool:
 
 
 def _in_image(run: _Run, access: _Access) -> bool:
-    """Whether the access stays in image t K + k's region of its buffer."""
-    if access.form is _GLOBAL or access.size % run.images:
+    """Whether the access stays in image `run.image()`'s region of its buffer."""
+    if access.form is _GLOBAL or access.size % run.total:
         return False
-    region = access.size // run.images
+    region = access.size // run.total
     terms, constant = access.form
-    if terms.get(run.t.name, 0) != region * run.per or terms.get(run.k.name, 0) != region:
+    if terms.get(run.t.name, 0) != region * run.per or \
+            (run.k is not None and terms.get(run.k.name, 0) != region):
         return False
-    rest = {t: c for t, c in terms.items() if t not in (run.t.name, run.k.name)}
-    ranges = AffineTerms(access.ranges)
-    low, high = ranges.range(rest, constant)
+    rest = {t: c for t, c in terms.items() if t not in run.variables}
+    low, high = AffineTerms(access.ranges).range(rest, constant - run.base * region)
     return low >= 0 and high + access.reach < region
 
 
@@ -394,33 +458,39 @@ def _touched(stmt: loops.Stmt) -> tuple[set[str], set[str]]:
 # -- per-slot temps --------------------------------------------------------------------------
 
 
-def _contractible(run: _Run, temps: dict[str, loops.Buffer]) -> dict[str, loops.Buffer]:
-    """The temps touched by the run alone, each in its image's region only, as buffers of one
-    region per slot: image t K + k's data lives and dies in iteration (t, k), so the images of
-    slot t can take turns in one region. (A product's beta source and bias, which share the
-    offsets of other operands, keep their size.)"""
+def _contractible(family: list[_Run], temps: dict[str, loops.Buffer]) \
+        -> dict[str, loops.Buffer]:
+    """The temps touched by the family's runs alone, each in its image's region only, as
+    buffers of one region per slot: an image's data lives and dies in its iteration, so the
+    images of a slot can take turns in one region. (A product's beta source and bias, which
+    share the offsets of other operands, keep their size.)"""
     found = {}
-    shared_offsets = {x.name for member in run.bodies for s in member for n in loops.walk(s)
-                      if isinstance(n, loops.Gemm) for x in (n.source, n.bias, n.packed_b)
-                      if x is not None}
+    shared_offsets = {x.name for run in family for member in run.bodies for s in member
+                      for n in loops.walk(s) if isinstance(n, loops.Gemm)
+                      for x in (n.source, n.bias, n.packed_b) if x is not None}
     for name, buffer in temps.items():
-        accesses = [a for member in run.accesses for a in member if a.buffer == name]
+        accesses = [(run, a) for run in family for member in run.accesses for a in member
+                    if a.buffer == name]
         if accesses and name not in shared_offsets and \
-                all(_in_image(run, a) for a in accesses):
-            region = buffer.size // run.images
-            found[name] = loops.Buffer(name, buffer.dtype, (run.slots * region,))
+                all(_in_image(run, a) for run, a in accesses):
+            region = buffer.size // family[0].total
+            found[name] = loops.Buffer(name, buffer.dtype, (family[0].slots * region,))
     return found
 
 
-def _contracted(stmt: loops.Stmt, run: _Run, smaller: dict[str, loops.Buffer]) -> loops.Stmt:
-    """The fused loop with each access of a `smaller` temp moved from image t K + k's region
-    of the whole-batch buffer to slot t's region of the per-slot one (a flat index)."""
+def _contracted(stmt: loops.Stmt, run: _Run, smaller: dict[str, loops.Buffer],
+                slots: int) -> loops.Stmt:
+    """The fused loop with each access of a `smaller` temp moved from its image's region of
+    the whole-batch buffer to slot t's region of the per-slot one (of `slots` regions), as a
+    flat index."""
     def moved(buffer: loops.Buffer, form, ranges: dict[str, int]) -> loops.Expr:
-        terms, constant = form       # t K sz + k sz + rest (_in_image) -> t sz + rest
-        rest = sorted(((t, c) for t, c in terms.items() if t not in (run.t.name, run.k.name)),
+        # (t K + k + base) sz + rest (_in_image) -> t sz + rest
+        region = buffer.size // slots
+        terms, constant = form
+        rest = sorted(((t, c) for t, c in terms.items() if t not in run.variables),
                       key=lambda term: -abs(term[1]))
-        terms = {run.t.name: buffer.size // run.slots, **dict(rest)}
-        return AffineTerms(ranges).expression(terms, constant)
+        terms = {run.t.name: region, **dict(rest)}
+        return AffineTerms(ranges).expression(terms, constant - run.base * region)
 
     def operands(new, old, names: tuple[str, ...], ranges: dict[str, int]):
         changes = {}

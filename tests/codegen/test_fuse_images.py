@@ -9,6 +9,7 @@ import pytest
 import graphnn as gn
 from codegen import loops
 from codegen.fuse_images import fuse_images
+from codegen.native.runtime import available_cores
 from codegen.options import CodegenOptions
 from codegen.workspace import layout
 from graphnn.compiler.plans import make_plan
@@ -101,6 +102,32 @@ def test_an_independent_statement_moves_before_the_run():
     np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
 
 
+def test_the_batchs_last_images_fuse_in_a_second_loop():
+    """Five images on two slots: images 0-3 in the slotted loop, image 4 in the rest loop
+    after it (graphnn/lower/conv_common.py Images); a pass over all five joins both."""
+    x, z = buffers("x", "z", shape=(5, W))
+    (y,) = buffers("y", shape=(5, W))
+    main = loops.loop(2, lambda t: loops.loop(2, lambda k: loops.loop(W, lambda j: loops.store(
+        y, (t * 2 + k, j), x[t * 2 + k, j] * 2.0), name="j"), name="k"), name="t",
+        parallel=True)
+    rest = loops.loop(1, lambda t: loops.loop(W, lambda j: loops.store(
+        y, (t + 4, j), x[t + 4, j] * 2.0), name="j"), name="t", parallel=True)
+    relu = loops.loop(5 * W, lambda e: loops.store(z, (e,), loops.fmax(y.flat[e], 0.0)),
+                      name="e", parallel=True)
+    kernel = loops.Kernel("rest", [x], [z], [y], [main, rest, relu])
+    fused = fuse_images(kernel)
+    assert top_level_loops(fused) == 2
+    assert all("max(" in str(s) for s in fused.body)      # the pass is in both loops
+    assert fused.temps[0].shape == (2 * W,)
+    xs = np.random.default_rng(4).standard_normal((5, W)).astype(np.float32)
+    np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
+    # a loop after the slotted one that rewrites its first image is no rest loop
+    again = loops.loop(1, lambda t: loops.loop(W, lambda j: loops.store(
+        y, (t, j), x[t + 4, j] * 3.0), name="j"), name="t", parallel=True)
+    other = loops.Kernel("not_rest", [x], [z], [y], [main, again, relu])
+    assert fuse_images(other) is other
+
+
 @pytest.mark.parametrize("case", ["next image", "whole batch", "serial sum", "check",
                                   "reads scratch"])
 def test_what_would_change_results_is_not_fused(case):
@@ -175,19 +202,26 @@ def test_fused_networks_compute_the_same_bits(batch, stride, residual):
     np.testing.assert_allclose(fused, gn.evaluate(y, {x: xs}), rtol=1e-4, atol=1e-4)
 
 
-def test_a_fused_cnn_is_one_image_loop_with_a_smaller_workspace():
-    x, y, _ = cnn(8)
+@pytest.mark.parametrize("batch", [8, 7])
+def test_a_fused_cnn_is_one_image_loop_with_a_smaller_workspace(batch):
+    """One loop over the images through both convolutions, the pooling and the mean; when
+    the cores do not divide the batch, a second one over the last images (Images' rest)."""
+    cores = available_cores()
+    if cores == 1:
+        pytest.skip("one core: the images run one after the other, in no parallel loop")
+    x, y, _ = cnn(batch)
     plans = {fuse: make_plan(gn.compile(y, [x], options=options(fuse)).graph, "f", True,
                              options(fuse)) for fuse in (True, False)}
     parallel = [s for s in plans[True].kernel.body if isinstance(s, loops.Loop) and s.parallel]
-    assert len(parallel) == 1
-    assert sum(isinstance(n, loops.DirectConv) for n in loops.walk(parallel[0])) == 2
-    slots = parallel[0].extent
+    slots = min(batch, cores)
+    assert len(parallel) == (1 if batch % slots == 0 else 2)
+    for loop in parallel:
+        assert sum(isinstance(n, loops.DirectConv) for n in loops.walk(loop)) == 2
     before = {t.name: t for t in plans[False].kernel.temps}
     # every whole-batch intermediate now holds one image per slot
     for temp in plans[True].kernel.temps:
-        if before[temp.name].shape[0] == 8:
-            assert temp.size == before[temp.name].size // 8 * slots
+        if before[temp.name].shape[0] == batch:
+            assert temp.size == before[temp.name].size // batch * slots
     assert layout(plans[True].kernel).size < layout(plans[False].kernel).size
 
 
