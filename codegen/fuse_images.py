@@ -26,7 +26,9 @@ and takes in the statements after it that are
 When the cores do not divide the batch, the slotted loop is followed by one over the last R
 images, ``parallel for t in 0..R { image S K + t }``: that starts a second run beside the
 first, which takes each plain member's iterations of those images and each slotted member's
-own loop over them, so the batch runs as two fused loops.
+own loop over them, so the batch runs as two fused loops. The whole first loop then runs
+before the second: what a member does in the first must not meet what an earlier member
+does in the second, unless both stay in their own images' regions.
 
 Legality comes from the accesses (loads, stores, a product's or a convolution's reach) of each
 member with its image index written in. Image n's *region* of a buffer of N sz elements is
@@ -38,7 +40,10 @@ parallel loop's; a slotted member's scratch, whose slots run their images in the
 as before). A statement touching nothing the run writes and writing nothing it touches (the
 next convolution zeroing its padded copy) moves before the run; a statement that neither
 joins nor moves ends it. Nothing else changes: each element is computed by the same
-expression, in the same order within an image, so results are bit-identical.
+expression, in the same order within an image, so results are bit-identical but for sums: an
+index rebuilt flat (a shrunk temp's, below) may let LLVM vectorize a sum it left serial, and
+the loop IR lets sums reassociate (codegen.exprs.Reduce), so a global pooling's mean may
+differ in its last bits.
 
 >>> from codegen import loops
 >>> x, y, z = (loops.Buffer(n, "f32", (4, 8)) for n in "xyz")
@@ -220,8 +225,8 @@ def _join(family: list[_Run], stmts: list[loops.Stmt]) -> int:
     nest = _slotted(stmts[0])
     pair = nest is not None and (nest[0].extent, nest[1].extent) == (main.slots, main.per)
     if pair and len(family) == 2:
-        if len(stmts) < 2 or stmts[1].extent != family[1].slots or \
-                not _is_rest(stmts[1], stmts[0]):
+        if len(stmts) < 2 or not _is_rest(stmts[1], stmts[0]) or \
+                stmts[1].extent != family[1].slots:
             return 0
         parts = [_slotted_member(main, stmts[0]), _rest_member(family[1], stmts[1])]
     elif pair:
@@ -236,6 +241,8 @@ def _join(family: list[_Run], stmts: list[loops.Stmt]) -> int:
         if not _legal(run, accesses, private_ok):
             return 0
         checked.append((body, accesses))
+    if len(family) == 2 and not _across(family, checked[0][1]):
+        return 0
     for run, (body, accesses) in zip(family, checked, strict=True):
         run.bodies.append(body)
         run.accesses.append(accesses)
@@ -413,6 +420,19 @@ def _legal(run: _Run, accesses: list[_Access], private_ok: bool) -> bool:
     return True
 
 
+def _across(family: list[_Run], accesses: list[_Access]) -> bool:
+    """Whether a new member's part in the main run may run before the rest run's earlier
+    members, as fusing makes it (the whole main loop runs before the rest loop): every buffer
+    they share, one writing it, is touched by each in its own images' regions only (the main
+    run's images come before the rest run's, so they never meet)."""
+    main, rest = family
+    earlier = [a for member in rest.accesses for a in member]
+    shared = ({a.buffer for a in accesses} & {a.buffer for a in earlier if a.write}) | \
+        ({a.buffer for a in accesses if a.write} & {a.buffer for a in earlier})
+    return all(all(_in_image(main, a) for a in accesses if a.buffer == name) and
+               all(_in_image(rest, a) for a in earlier if a.buffer == name) for name in shared)
+
+
 def _in_image(run: _Run, access: _Access) -> bool:
     """Whether the access stays in image `run.image()`'s region of its buffer."""
     if access.form is _GLOBAL or access.size % run.total:
@@ -462,12 +482,14 @@ def _contractible(family: list[_Run], temps: dict[str, loops.Buffer]) \
         -> dict[str, loops.Buffer]:
     """The temps touched by the family's runs alone, each in its image's region only, as
     buffers of one region per slot: an image's data lives and dies in its iteration, so the
-    images of a slot can take turns in one region. (A product's beta source and bias, which
-    share the offsets of other operands, keep their size.)"""
+    images of a slot can take turns in one region. (A product's beta source, read at its
+    output's offset, keeps its size, and so does that output; so do a bias and a packed
+    operand, read whole.)"""
     found = {}
     shared_offsets = {x.name for run in family for member in run.bodies for s in member
                       for n in loops.walk(s) if isinstance(n, loops.Gemm)
-                      for x in (n.source, n.bias, n.packed_b) if x is not None}
+                      for x in (n.source, n.bias, n.packed_b,
+                                n.c if n.source is not None else None) if x is not None}
     for name, buffer in temps.items():
         accesses = [(run, a) for run in family for member in run.accesses for a in member
                     if a.buffer == name]
