@@ -249,18 +249,23 @@ def _join(family: list[_Run], stmts: list[loops.Stmt]) -> int:
     return 2 if pair and len(family) == 2 else 1
 
 
-def _slotted_member(run: _Run, stmt: loops.Loop) -> tuple[tuple[loops.Stmt, ...], bool]:
+def _slotted_member(run: _Run, stmt: loops.Loop) \
+        -> tuple[tuple[loops.Stmt, ...], bool] | None:
     """A slotted loop of the run's shape: its body for the run's t and k (each slot's images
     in the same order as before: its scratch needs no check)."""
     outer, inner = _slotted(stmt)
     body = _renamed(inner.body, set(run.variables) - {outer.var.name, inner.var.name})
+    if body is None:
+        return None
     mapping = {outer.var.name: run.t, inner.var.name: run.k}
     return tuple(loops.substitute(s, mapping) for s in body), True
 
 
-def _rest_member(run: _Run, stmt: loops.Loop) -> tuple[tuple[loops.Stmt, ...], bool]:
+def _rest_member(run: _Run, stmt: loops.Loop) -> tuple[tuple[loops.Stmt, ...], bool] | None:
     """A slotted loop's rest loop in the rest run: its body for the run's t."""
     body = _renamed(stmt.body, {run.t.name} - {stmt.var.name})
+    if body is None:
+        return None
     return tuple(loops.substitute(s, {stmt.var.name: run.t}) for s in body), True
 
 
@@ -272,6 +277,8 @@ def _plain_member(run: _Run, stmt: loops.Stmt) -> tuple[tuple[loops.Stmt, ...], 
     per_image = stmt.extent // run.total
     taken = set(run.variables)
     body = _renamed(stmt.body, taken)
+    if body is None:
+        return None
     if per_image == 1:
         mapping = {stmt.var.name: run.image()}
         return tuple(loops.substitute(s, mapping) for s in body), stmt.parallel
@@ -293,10 +300,14 @@ def _fresh(base: str, taken: set[str]) -> str:
     return name
 
 
-def _renamed(stmts: tuple[loops.Stmt, ...], taken: set[str]) -> tuple[loops.Stmt, ...]:
-    """`stmts` with their loop variables named like one of `taken` renamed apart."""
-    bound = {n.var.name for s in stmts for n in loops.walk(s)
-             if isinstance(n, (loops.Loop, loops.Reduce))}
+def _renamed(stmts: tuple[loops.Stmt, ...], taken: set[str]) -> tuple[loops.Stmt, ...] | None:
+    """`stmts` with their loop variables named like one of `taken` renamed apart; None when a
+    reduction binds such a name (`loops.substitute` leaves what a reduction binds alone;
+    graphnn names its reductions r0, r1, ..., never like an image loop's variables)."""
+    reduced = {n.var.name for s in stmts for n in loops.walk(s) if isinstance(n, loops.Reduce)}
+    if reduced & taken:
+        return None
+    bound = {n.var.name for s in stmts for n in loops.walk(s) if isinstance(n, loops.Loop)}
     clashes = bound & taken
     if not clashes:
         return stmts
@@ -318,6 +329,7 @@ def _accesses(body: tuple[loops.Stmt, ...], run: _Run) -> list[_Access]:
     top = run.variables
     stack: list[tuple[loops.Node, dict[str, int]]] = [(s, top) for s in reversed(body)]
     seen: set[tuple[int, int]] = set()
+    scopes = [top]       # every ranges dict, alive till the end: `seen` keys on their ids
     while stack:
         node, ranges = stack.pop()
         if (id(node), id(ranges)) in seen:
@@ -325,6 +337,7 @@ def _accesses(body: tuple[loops.Stmt, ...], run: _Run) -> list[_Access]:
         seen.add((id(node), id(ranges)))
         if isinstance(node, (loops.Loop, loops.Reduce)):
             inner = {**ranges, node.var.name: node.extent}
+            scopes.append(inner)
             stack.extend((child, inner) for child in reversed(loops.children(node))
                          if child is not node.var)
             continue

@@ -83,6 +83,17 @@ def test_a_second_image_loop_and_a_per_plane_pass_join_with_their_own_variables_
     np.testing.assert_array_equal(run(fused, xs), run(kernel, xs))
 
 
+def test_a_reduction_named_like_the_image_variables_is_left_alone():
+    """substitute() does not rename what a reduction binds: such a member stays unfused."""
+    x, z = buffers("x", "z")
+    (y,) = buffers("y")
+    k = loops.Var("k")
+    weighted = loops.loop(N * W, lambda e: loops.store(z, (e,), loops.Reduce(
+        "sum", k, 3, y.flat[e] * loops.cast(k, "f32"))), name="e", parallel=True)
+    kernel = loops.Kernel("reduced_k", [x], [z], [y], [doubled(x, y), weighted])
+    assert fuse_images(kernel) is kernel
+
+
 def test_an_independent_statement_moves_before_the_run():
     """The next convolution zeroing its scratch touches nothing the run does: it moves ahead
     and the loops after it still join."""
