@@ -201,8 +201,8 @@ class _ModuleBuilder:
         # The temps the loop touches are live together, so their bytes are disjoint
         # (codegen.workspace): passed as noalias parameters rather than offsets into one
         # workspace, they let LLVM vectorize a loop reading one at a stride and writing another
-        # (a pooling's column pass, a strided convolution's phase split), which as offsets
-        # from one base it left scalar, unable to rule out an overlap.
+        # (a pooling's column pass, graphnn/lower/pool.py), which as offsets from one base it
+        # left scalar, unable to rule out an overlap.
         used = _touched_buffers(stmt)
         temps = tuple(t for t in self.kernel.temps if t.name in used)
         body = self._region(f"{name}.body", [("start", I64), ("end", I64)], ir.VoidType(),
