@@ -72,6 +72,7 @@ from dataclasses import dataclass, field, replace
 
 from codegen import loops
 from codegen.indices import AffineTerms
+from codegen.workspace import touched
 
 _GLOBAL = None        # an access's form when it is not affine in the loop variables
 
@@ -158,9 +159,9 @@ def fuse_images(kernel: loops.Kernel) -> loops.Kernel:
     if not families:
         return kernel
     temps = {t.name: t for t in kernel.temps}
+    used = [touched(s) for s in out]
     for positions in families:
-        outside = set().union(*(_touched(s)[0] for k, s in enumerate(out)
-                                if k not in positions))
+        outside = set().union(*(names for k, names in enumerate(used) if k not in positions))
         family = [runs[p] for p in positions]
         smaller = _contractible(family, {n: t for n, t in temps.items() if n not in outside})
         if smaller:
@@ -472,20 +473,11 @@ def _independent(stmt: loops.Stmt, run: _Run) -> bool:
 
 def _touched(stmt: loops.Stmt) -> tuple[set[str], set[str]]:
     """(buffers touched, buffers written) by a statement."""
-    touched: set[str] = set()
-    written: set[str] = set()
-    for node in loops.walk(stmt):
-        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)):
-            touched.add(node.buffer.name)
-            if not isinstance(node, loops.Load):
-                written.add(node.buffer.name)
-        elif isinstance(node, loops.Gemm):
-            touched |= {node.c.name, *(x.name for x in node.operands)}
-            written.add(node.c.name)
-        elif isinstance(node, loops.DirectConv):
-            touched |= {node.out.name, *(x.name for x in node.operands)}
-            written.add(node.out.name)
-    return touched, written
+    written = {n.buffer.name for n in loops.walk(stmt)
+               if isinstance(n, (loops.Store, loops.Accumulate))}
+    written |= {n.c.name if isinstance(n, loops.Gemm) else n.out.name for n in loops.walk(stmt)
+                if isinstance(n, (loops.Gemm, loops.DirectConv))}
+    return touched(stmt), written
 
 
 # -- per-slot temps --------------------------------------------------------------------------

@@ -22,7 +22,9 @@ class Layout:
     size: int
 
 
-def _touched(stmt: loops.Stmt) -> set[str]:
+def touched(stmt: loops.Stmt) -> set[str]:
+    """The names of the buffers a statement reads or writes: what makes a temp live there
+    (temps touched by one statement never share bytes)."""
     # statements only: an expression knows the buffers read anywhere below it (`reads`)
     names: set[str] = set()
     stack = [stmt]
@@ -52,7 +54,7 @@ def layout(kernel: loops.Kernel) -> Layout:
     temps = {t.name: t for t in kernel.temps}
     live: dict[str, list[int]] = {}
     for position, stmt in enumerate(kernel.body):
-        for name in _touched(stmt) & temps.keys():
+        for name in touched(stmt) & temps.keys():
             live.setdefault(name, [position, position])[1] = position
     placed: list[tuple[int, int, int]] = []  # (offset, end, last statement) of live temps
     offsets = {name: 0 for name in temps}  # unused temps are never accessed

@@ -42,7 +42,7 @@ from codegen.llvm.emitter import I32, I64, Emitter, i64, written_buffers
 from codegen.llvm.vecmath import keep_variants
 from codegen.native.gemm import clamp_threads
 from codegen.options import CodegenOptions
-from codegen.workspace import Layout, layout
+from codegen.workspace import Layout, layout, touched
 
 PTR = ir.PointerType()
 PARALLEL_FOR = "graphnn_parallel_for"
@@ -203,7 +203,7 @@ class _ModuleBuilder:
         # workspace, they let LLVM vectorize a loop reading one at a stride and writing another
         # (a pooling's column pass, graphnn/lower/pool.py), which as offsets from one base it
         # left scalar, unable to rule out an overlap.
-        used = _touched_buffers(stmt)
+        used = touched(stmt)
         temps = tuple(t for t in self.kernel.temps if t.name in used)
         body = self._region(f"{name}.body", [("start", I64), ("end", I64)], ir.VoidType(),
                             temps)
@@ -243,18 +243,6 @@ class _ModuleBuilder:
                                       inbounds=True))
         b.call(runtime, [outlined, shared, i64(stmt.extent), i64(grain), threads])
         emitter.invalidate(written_buffers(stmt.body))
-
-
-def _touched_buffers(stmt: loops.Stmt) -> set[str]:
-    """The names of the buffers a statement reads or writes."""
-    names: set[str] = set()
-    for node in loops.walk(stmt):
-        if isinstance(node, (loops.Load, loops.Store, loops.Accumulate)):
-            names.add(node.buffer.name)
-        elif isinstance(node, (loops.Gemm, loops.DirectConv)):
-            names |= {x.name for x in (*node.operands, node.c if isinstance(node, loops.Gemm)
-                                       else node.out)}
-    return names
 
 
 class _Pointers(dict):
