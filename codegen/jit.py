@@ -47,6 +47,7 @@ from codegen.llvm.gemm import runs_native
 from codegen.llvm.module import GEMM_MODES, PARALLEL_FOR, build_module, entry_symbol
 from codegen.llvm.target import Target
 from codegen.native import dconv as native_dconv
+from codegen.native import dconv_lanes as native_dconv_lanes
 from codegen.native import gemm as native_gemm
 from codegen.native.abi import capsule_address
 from codegen.native.runtime import futex_syscall, runtime_ir, thread_count
@@ -300,6 +301,20 @@ def _dconv_module(dtype: str, target: Target) -> int:
     return tracker[name]
 
 
+@functools.cache
+def _dconv_lanes_module(dtype: str, target: Target) -> int:
+    """Address of the direct convolution's micro-kernel with output channels in the lanes
+    (codegen.native.dconv_lanes), as `_dconv_module`."""
+    target.check_runs_here()
+    name = native_dconv_lanes.symbol(dtype)
+    tracker = _link_generated(
+        f"{name} {target.vector_bits} {native_dconv_lanes.tile_shape(target.vector_bits)}",
+        functools.partial(native_dconv_lanes.dconv_lanes_ir, dtype, target.vector_bits), name,
+        [name], {}, target, level="gemm")
+    _RUNTIME_OBJECTS.append(tracker)
+    return tracker[name]
+
+
 def compile_kernel(kernel: loops.Kernel, *, blas: bool = True, gemm: str | None = None,
                    threads: int | None = None, target: Target | None = None,
                    options: CodegenOptions | None = None) -> CompiledKernel:
@@ -389,9 +404,11 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
             name = native_gemm.symbol(g.c.dtype, g.trans_a, g.trans_b)
             imports[name] = gemm_symbol(name, target, caches)
     if mode != "loops":
-        for dtype in sorted({n.out.dtype for n in nodes if isinstance(n, loops.DirectConv)}):
-            name = native_dconv.symbol(dtype)
-            imports[name] = _dconv_module(dtype, target)
+        convs = [n for n in nodes if isinstance(n, loops.DirectConv)]
+        for dtype in sorted({n.out.dtype for n in convs if n.lanes == "positions"}):
+            imports[native_dconv.symbol(dtype)] = _dconv_module(dtype, target)
+        for dtype in sorted({n.out.dtype for n in convs if n.lanes == "channels"}):
+            imports[native_dconv_lanes.symbol(dtype)] = _dconv_lanes_module(dtype, target)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports

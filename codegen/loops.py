@@ -75,6 +75,7 @@ from codegen.exprs import (
     normalize_dtype,
 )
 from codegen.stmts import (
+    CHANNEL_PAD,
     CONV_SLACK,
     Accumulate,
     Buffer,
@@ -85,18 +86,19 @@ from codegen.stmts import (
     Loop,
     Stmt,
     Store,
+    channel_row,
 )
 from codegen.verify import KernelError
 
 __all__ = [
-    "Abs", "Accumulate", "Add", "Buffer", "CONV_SLACK", "Cast", "Check", "Const", "DTYPES",
-    "DirectConv", "Div", "Eq",
+    "Abs", "Accumulate", "Add", "Buffer", "CHANNEL_PAD", "CONV_SLACK", "Cast", "Check", "Const",
+    "DTYPES", "DirectConv", "Div", "Eq",
     "Exp", "Expm1", "Expr", "FLOAT_DTYPES", "FMax", "FMin", "Floor", "FloorDiv", "Ge", "Gemm",
     "Gt", "Kernel", "KernelError", "Le", "Load", "Log", "Loop", "Lt", "Mod", "Mul", "MulAdd",
     "Ne", "Neg", "Node", "Pow", "Recursive", "Reduce", "Select", "Sqrt", "Stmt", "Store", "Sub",
-    "Tanh", "Var", "accumulate", "cast", "check", "children", "clamp", "const", "eq", "exp",
-    "expm1", "fabs", "floor", "fmax", "fmin", "ge", "gt", "iterate", "land", "le", "lift",
-    "lnot", "log", "loop", "loop_nest", "lor", "lt", "map_children", "muladd", "ne",
+    "Tanh", "Var", "accumulate", "cast", "channel_row", "check", "children", "clamp", "const",
+    "eq", "exp", "expm1", "fabs", "floor", "fmax", "fmin", "ge", "gt", "iterate", "land", "le",
+    "lift", "lnot", "log", "loop", "loop_nest", "lor", "lt", "map_children", "muladd", "ne",
     "normalize_dtype", "power",
     "rebuild", "reduce_max", "reduce_min", "reduce_sum", "select", "sqrt", "store",
     "substitute", "tanh", "walk",

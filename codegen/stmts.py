@@ -280,6 +280,19 @@ class Gemm(Stmt):
 # of any target (two 512-bit vectors, 32 float32 or 16 float64 positions) reads that far past a
 # row's end, its lanes beyond the row dropped (codegen.native.dconv)
 CONV_SLACK = {"f32": 32, "f64": 16}
+# a DirectConv with lanes="channels" reads the transposed weights' rows in whole vectors of
+# output channels: up to its channels rounded up to the widest vector (64 bytes)
+CHANNEL_PAD = {"f32": 16, "f64": 8}
+
+
+def channel_row(outs: int, dtype: str) -> int:
+    """The elements of a transposed weights' row that a lanes="channels" DirectConv of
+    `outs` channels reads: `outs` rounded up to CHANNEL_PAD.
+
+    >>> channel_row(32, "f32"), channel_row(10, "f32"), channel_row(10, "f64")
+    (32, 16, 16)
+    """
+    return -(-outs // CHANNEL_PAD[dtype]) * CHANNEL_PAD[dtype]
 
 
 @_node
@@ -295,6 +308,12 @@ class DirectConv(Stmt):
     must hold ``CONV_SLACK`` readable elements past the last one the outputs read (a tile
     reads whole vectors past a row's end). Lowered to our micro-kernel
     (codegen.native.dconv) or, with gemm="loops", plain loops.
+
+    With ``lanes="channels"`` the weights are stored transposed, ``w[w_offset + k*ldw + o]``,
+    ``ldw`` at least ``outs`` rounded up to ``CHANNEL_PAD`` (the lanes past ``outs`` read
+    those elements and are dropped), and each channel's outputs are one run
+    (``out_row == cols``): the micro-kernel holding output channels in its lanes
+    (codegen.native.dconv_lanes), for rows that are not whole vectors. It reads no slack.
     """
 
     out: Buffer
@@ -311,6 +330,7 @@ class DirectConv(Stmt):
     out_offset: Expr = 0  # type: ignore[assignment]
     w_offset: Expr = 0  # type: ignore[assignment]
     x_offset: Expr = 0  # type: ignore[assignment]
+    lanes: str = "positions"
 
     def __post_init__(self) -> None:
         for name in ("out_offset", "w_offset", "x_offset"):
@@ -329,9 +349,21 @@ class DirectConv(Stmt):
                 raise TypeError(f"{where}: {name} must be an int in [0, 2**31)")
         if not all(isinstance(t, int) and 0 <= t < 2**62 for t in self.taps):
             raise TypeError(f"{where}: taps must be non-negative ints")
-        if self.ldw < len(self.taps):
+        if self.lanes not in ("positions", "channels"):
+            raise TypeError(f"{where}: lanes must be 'positions' or 'channels', got "
+                            f"{self.lanes!r}")
+        if self.lanes == "positions" and self.ldw < len(self.taps):
             raise TypeError(f"{where}: ldw={self.ldw} is smaller than the depth "
                             f"{len(self.taps)}")
+        if self.lanes == "channels":
+            if self.ldw < channel_row(self.outs, self.out.dtype):
+                raise TypeError(f"{where}: ldw={self.ldw} is smaller than its "
+                                f"{self.outs} channels rounded up to "
+                                f"{CHANNEL_PAD[self.out.dtype]}")
+            if self.out_row != self.cols:
+                raise TypeError(f"{where}: with lanes='channels' a channel's outputs are "
+                                f"one run: out_row={self.out_row} must equal "
+                                f"cols={self.cols}")
         super().__post_init__()
 
     @property
@@ -350,11 +382,16 @@ class DirectConv(Stmt):
         """Per buffer ("out", "w", "x"): its offset and the last element past it the statement
         touches (x's CONV_SLACK included); only meaningful when not `empty`."""
         last_tap = max(self.taps, default=0)
+        reach = last_tap + (self.rows - 1) * self.row_stride + self.cols - 1
+        if self.lanes == "channels":
+            w_last = (max(len(self.taps), 1) - 1) * self.ldw + \
+                channel_row(self.outs, self.w.dtype) - 1
+        else:
+            w_last = (self.outs - 1) * self.ldw + max(len(self.taps), 1) - 1
+            reach += CONV_SLACK[self.x.dtype]
         return {"out": (self.out_offset, (self.outs - 1) * self.out_stride +
                         (self.rows - 1) * self.out_row + self.cols - 1),
-                "w": (self.w_offset, (self.outs - 1) * self.ldw + max(len(self.taps), 1) - 1),
-                "x": (self.x_offset, last_tap + (self.rows - 1) * self.row_stride +
-                      self.cols - 1 + CONV_SLACK[self.x.dtype])}
+                "w": (self.w_offset, w_last), "x": (self.x_offset, reach)}
 
 
 @_node

@@ -42,10 +42,10 @@ LAYERS = {
 SYMPY_ALLOWED = ("graphnn.ops", "graphnn.symbolic")
 # STYLE.md: llvmlite stays behind codegen.jit (passes, JIT) and codegen.llvm (the IR builders),
 # codegen.aot, which builds the C entry points and links modules for export as jit does, and
-# codegen.native.gemm and codegen.native.dconv (graphnn's GEMM and direct convolution's
-# micro-kernel, built with the IR builder)
+# codegen.native.gemm, codegen.native.dconv and codegen.native.dconv_lanes (graphnn's GEMM
+# and direct convolution's micro-kernels, built with the IR builder)
 LLVMLITE_ALLOWED = ("codegen.jit", "codegen.llvm", "codegen.aot", "codegen.native.gemm",
-                    "codegen.native.dconv")
+                    "codegen.native.dconv", "codegen.native.dconv_lanes")
 # the native layer is fenced: ctypes (raw addresses, foreign calls) only in codegen.jit (calling
 # kernels) and codegen.native (the CPython entry points, their ABI probes, the futex probe)
 CTYPES_ALLOWED = ("codegen.jit", "codegen.native")

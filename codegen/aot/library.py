@@ -36,6 +36,7 @@ from codegen.cpu_caches import PORTABLE, CacheSizes
 from codegen.llvm.module import build_module, entry_symbol
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native import dconv as native_dconv
+from codegen.native import dconv_lanes as native_dconv_lanes
 from codegen.native import gemm as native_gemm
 from codegen.native.runtime import runtime_ir
 
@@ -100,9 +101,11 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
                                   [(a, b) for d, a, b in products if d == dtype],
                                   allocator=GEMM_ALLOC, caches=library_caches(entries))
               for dtype in sorted({d for d, _, _ in products})]
+    convs = [n for k in kernels.values() for n in _nodes(k) if isinstance(n, loops.DirectConv)]
     texts += [native_dconv.dconv_ir(dtype, target.vector_bits)
-              for dtype in sorted({n.out.dtype for k in kernels.values() for n in _nodes(k)
-                                   if isinstance(n, loops.DirectConv)})]
+              for dtype in sorted({n.out.dtype for n in convs if n.lanes == "positions"})]
+    texts += [native_dconv_lanes.dconv_lanes_ir(dtype, target.vector_bits)
+              for dtype in sorted({n.out.dtype for n in convs if n.lanes == "channels"})]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
     if pool:

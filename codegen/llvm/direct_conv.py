@@ -2,7 +2,8 @@
 
 Input: a ``loops.DirectConv`` and the ``Emitter`` positioned where it runs. Output: IR computing
 it: a call to graphnn_dconv_<dtype> (codegen.native.dconv, linked by codegen.jit like our GEMM),
-or, with gemm="loops", a loop nest with the sum over k innermost. Either way the tap offsets
+or graphnn_dconv_lanes_<dtype> for lanes="channels" (codegen.native.dconv_lanes), or, with
+gemm="loops", a loop nest with the sum over k innermost. Either way the tap offsets
 are a private constant table of the kernel's module, one per distinct table.
 """
 
@@ -16,6 +17,7 @@ from llvmlite import ir
 from codegen import loops
 from codegen.llvm.mathcore import declare
 from codegen.native import dconv as native_dconv
+from codegen.native import dconv_lanes as native_dconv_lanes
 
 if TYPE_CHECKING:
     from codegen.llvm.emitter import Emitter
@@ -51,15 +53,16 @@ def call_native(em: Emitter, s: loops.DirectConv) -> None:
     if s.empty:
         return
     module = em.builder.module
-    fn = declare(module, native_dconv.symbol(s.out.dtype), ir.VoidType(),
-                 [PTR if name in native_dconv.POINTERS else I64 for name in native_dconv.ARGS])
+    native = native_dconv_lanes if s.lanes == "channels" else native_dconv
+    fn = declare(module, native.symbol(s.out.dtype), ir.VoidType(),
+                 [PTR if name in native.POINTERS else I64 for name in native.ARGS])
     values = {"outs": s.outs, "w": _element(em, s.w, s.w_offset), "ldw": s.ldw,
               "depth": len(s.taps), "offsets": _table(module, s.taps),
               "x": _element(em, s.x, s.x_offset), "rows": s.rows, "cols": s.cols,
               "row_stride": s.row_stride, "out": _element(em, s.out, s.out_offset),
               "out_stride": s.out_stride, "out_row": s.out_row}
     em.builder.call(fn, [ir.Constant(I64, v) if isinstance(v, int) else v
-                         for v in (values[name] for name in native_dconv.ARGS)])
+                         for v in (values[name] for name in native.ARGS)])
 
 
 def emit_loops(em: Emitter, s: loops.DirectConv) -> None:
@@ -77,7 +80,10 @@ def emit_loops(em: Emitter, s: loops.DirectConv) -> None:
             em.counted_loop(const(0), const(s.rows), "dc.i") as i, \
             em.counted_loop(const(0), const(s.cols), "dc.j") as j:
         position = b.add(b.mul(i, const(s.row_stride)), j)
-        row = b.gep(w, [b.mul(o, const(s.ldw))], source_etype=t)
+        # w[o ldw + k], or transposed (lanes="channels") w[k ldw + o]
+        across, along = (const(1), const(s.ldw)) if s.lanes == "channels" else \
+            (const(s.ldw), const(1))
+        row = b.gep(w, [b.mul(o, across)], source_etype=t)
         # the sum over k: a loop whose header carries k and the running sum
         fn, before = b.function, b.block
         head, body, end = (fn.append_basic_block(f"dc.k.{part}") for part in ("head", "body",
@@ -91,7 +97,7 @@ def emit_loops(em: Emitter, s: loops.DirectConv) -> None:
         b.position_at_end(body)
         shift = b.load(b.gep(table, [const(0), k], source_etype=table.value_type), typ=I64)
         value = b.load(b.gep(x, [b.add(shift, position)], source_etype=t), typ=t)
-        weight = b.load(b.gep(row, [k], source_etype=t), typ=t)
+        weight = b.load(b.gep(row, [b.mul(k, along)], source_etype=t), typ=t)
         acc.add_incoming(b.fadd(acc, b.fmul(weight, value)), b.block)
         k.add_incoming(b.add(k, const(1)), b.block)
         b.branch(head)

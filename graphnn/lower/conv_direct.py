@@ -55,6 +55,9 @@ MIN_TILE_ROW = 8
 # (1 -> 16, 28x28, batch 32) took 0.127 ms against 0.154, the conv benchmark's small case
 # (1 -> 8, forward and gradients) 1.39-1.64 ms against 2.07-2.12 (Zen 3, one thread)
 MIN_TILE_CHANNELS = 8
+# the depth (terms per output) from which `tiled` may hold output channels in the lanes
+# (`across_channels`): its tiles' transposed stores cost some 3-5 % of a tile at 144
+MIN_CHANNEL_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,14 @@ class Direct:
     def native(self, shallow: bool = False) -> bool:
         """Whether `tiled` suits: a convolution of more than one tap read at stride 1 (or in
         phases) whose rows fill at least an AVX2 vector (a tile computes whole vectors along
-        a row); a `shallow` one (few terms per output) when it has MIN_TILE_CHANNELS output
-        channels per group to fill a tile's height."""
-        return self.taps[1] * self.taps[2] > 1 and self.out.shape[3] >= MIN_TILE_ROW and \
-            (self.stride == (1, 1) or self.phased) and \
+        a row), or of any rows when its lanes hold output channels (`across_channels`); a
+        `shallow` one (few terms per output) when it has MIN_TILE_CHANNELS output channels
+        per group to fill a tile's height."""
+        if self.taps[1] * self.taps[2] == 1 or not (self.stride == (1, 1) or self.phased):
+            return False
+        if not shallow and across_channels(self):   # any row: the lanes hold channels
+            return True
+        return self.out.shape[3] >= MIN_TILE_ROW and \
             (not shallow or self.per_group >= MIN_TILE_CHANNELS)
 
     def tap_offsets(self, xp: loops.Buffer) -> tuple[int, ...]:
@@ -283,33 +290,66 @@ def shallow(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
     return [conv.clear(xp), *images.each(image)]
 
 
+def across_channels(conv: Direct) -> bool:
+    """Whether `tiled` holds output channels in the vector lanes (the DirectConv's
+    lanes="channels", codegen.native.dconv_lanes) rather than positions of a row: when the
+    rows are not whole vectors (`flat`: 14 of 16 lanes used on a 14x14 image, 7 of 16 on a
+    7x7 one) and the channels waste fewer (half a vector of 8 at most), over a depth of at
+    least MIN_CHANNEL_DEPTH terms (a tile's outputs are stored transposed, which a shallow
+    convolution's few terms do not pay for)."""
+    (cg, kh, kw), lanes = conv.taps, 8
+    used_by_positions = conv.out.shape[3] / (-(-conv.out.shape[3] // MIN_ROW) * MIN_ROW)
+    used_by_channels = conv.per_group / (-(-conv.per_group // lanes) * lanes)
+    return conv.flat and cg * kh * kw >= MIN_CHANNEL_DEPTH and \
+        used_by_channels > used_by_positions
+
+
 def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
-    """Per image (and group): one DirectConv, our micro-kernel (codegen.native.dconv) with
-    a tile of output channels x positions in registers over every (input channel, tap), then
-    `finish` (a conv2d's epilogue) over the image while it is in cache. The weights are read
-    in place when laid out (o, c, p, q) as the statement reads them (a conv2d's), else first
-    gathered so, once per call (a transposed convolution's flipped, swapped weights)."""
+    """Per image (and group): one DirectConv, our micro-kernel with a tile of output
+    channels x positions in registers over every (input channel, tap), then `finish` (a
+    conv2d's epilogue) over the image while it is in cache. Positions of a row in the lanes
+    (codegen.native.dconv): the weights are read in place when laid out (o, c, p, q) as the
+    statement reads them (a conv2d's), else first gathered so, once per call (a transposed
+    convolution's flipped, swapped weights). Output channels in the lanes
+    (`across_channels`, codegen.native.dconv_lanes): the weights gathered transposed, a
+    row of each group's channels per (c, p, q), padded to loops.channel_row with zeros."""
     images, xp = conv.padded(lowering, slack=True)
     _, channels_out, oh, ow = conv.out.shape
     per_group, (cg, kh, kw) = conv.per_group, conv.taps
     depth = cg * kh * kw
     steps: list[loops.Stmt] = []
     weights = getattr(conv.weight, "buffer", None)
-    if weights is None:
+    lanes = "channels" if across_channels(conv) else "positions"
+    if lanes == "channels":
+        ldw = loops.channel_row(per_group, conv.out.dtype)
+        weights = lowering.scratch(conv.out.dtype, (conv.groups, depth, ldw))
+        steps.append(loops.loop_nest((conv.groups, per_group, cg, kh, kw),
+                                     lambda g, o, c, p, q: loops.store(
+            weights, (g, (c * kh + p) * kw + q, o), conv.weight(g * per_group + o, c, p, q)),
+            names=("wg", "wo", "wc", "wp", "wq")))
+        if ldw > per_group:
+            steps.append(loops.loop_nest((conv.groups, depth, ldw - per_group),
+                                         lambda g, k, o: loops.store(
+                weights, (g, k, offset(o, per_group)), 0.0), names=("wg", "wk", "wo")))
+    elif weights is None:
+        ldw = depth
         weights = lowering.scratch(conv.out.dtype, (channels_out, depth))
         steps.append(loops.loop_nest((channels_out, cg, kh, kw), lambda o, c, p, q: loops.store(
             weights, (o, (c * kh + p) * kw + q), conv.weight(o, c, p, q)),
             names=("wo", "wc", "wp", "wq")))
+    else:
+        ldw = depth
     taps = conv.tap_offsets(xp)
     group_input = cg * xp.shape[1] // conv.source.shape[1] * xp.shape[2] * xp.shape[3]
+    group_weights = depth * (ldw if lanes == "channels" else per_group)
 
     def image(n, slot):
         def group(g):
             return loops.DirectConv(
-                conv.out, weights, xp, taps, per_group, oh, ow, depth, xp.shape[3], oh * ow, ow,
+                conv.out, weights, xp, taps, per_group, oh, ow, ldw, xp.shape[3], oh * ow, ow,
                 out_offset=offset(times(n, channels_out * oh * ow), times(g, per_group * oh * ow)),
-                w_offset=times(g, per_group * depth),
-                x_offset=offset(Images.offset(xp, slot), times(g, group_input)))
+                w_offset=times(g, group_weights),
+                x_offset=offset(Images.offset(xp, slot), times(g, group_input)), lanes=lanes)
         groups = group(0) if conv.groups == 1 else loops.loop(conv.groups, group, name="g")
         return [*conv.fill(xp, n, slot), groups, *finished(conv.out, n, finish)]
     return [*steps, conv.clear(xp), *images.each(image)]

@@ -167,3 +167,22 @@ def test_direct_convs_in_stages_and_shared_functions():
     assert "f.shared" in f.llvm_ir and "f.stage" in f.llvm_ir
     for got, want in zip(f(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+# rows that are not whole vectors (7 or 14 outputs) over 32 or more terms per output: the
+# padded path's DirectConv holds output channels in its lanes (lanes="channels", the weights
+# gathered transposed, codegen.native.dconv_lanes), forward and input gradient: rows shorter
+# than a vector too, grouped, in stride phases, dilated and asymmetrically padded
+CHANNELS = [((2, 16, 7, 7), (24, 16, 3, 3), {"padding": 1}),
+            ((1, 8, 14, 14), (16, 4, 3, 3), {"groups": 2, "padding": 1}),
+            ((2, 8, 14, 14), (16, 8, 3, 3), {"stride": 2, "padding": 1}),
+            ((1, 12, 6, 9), (16, 12, 2, 3), {"dilation": (2, 1), "padding": ((1, 0), (2, 2))})]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,attrs", CHANNELS,
+                         ids=["7x7", "groups2", "strided-phases", "dilated-asymmetric"])
+def test_rows_of_partial_vectors_hold_channels_in_the_lanes(x_shape, w_shape, attrs):
+    loop_ir = _check("padded", x_shape, w_shape, attrs)
+    transposed = [line for line in loop_ir.splitlines()
+                  if "direct conv " in line and "k*" in line]
+    assert transposed, "no DirectConv with transposed weights"

@@ -1,0 +1,286 @@
+"""A direct convolution's micro-kernel with the output channels in the vector lanes.
+
+Input: a float dtype and the vector width of the target (codegen.llvm.target). Output: IR text
+defining
+
+    void graphnn_dconv_lanes_<f32|f64>(i64 outs, ptr w, i64 ldw, i64 depth, ptr offsets,
+                                       ptr x, i64 rows, i64 cols, i64 row_stride,
+                                       ptr out, i64 out_stride, i64 out_row)
+
+computing, for o < outs and each output position p = i * cols + j (i < rows, j < cols),
+
+    out[o * out_stride + p] = sum_{k < depth} w[k * ldw + o] * x[offsets[k] + i * row_stride + j]
+
+the convolution of codegen.native.dconv (the same arguments; out_row must equal cols: the
+outputs of a channel are one contiguous run) with the weights stored transposed, a row of
+output channels per (input channel, tap) pair k.
+
+Why a second kernel: codegen.native.dconv holds positions of one output row in the lanes, so
+a row that is not whole vectors wastes lanes: 14 of 16 on a 14x14 image, 7 of 16 on a 7x7
+one. Here a tile is MV vectors of output channels x NP output positions, the positions
+counted flat over the image, so they run on from one row into the next and every lane holds
+an output channel: each k loads MV vectors of weights (one row of the transposed weights) and
+broadcasts NP inputs (one scalar load each, at the position's own address), MV x NP fused
+multiply-adds. The lanes past `outs` compute with whatever the padding of w holds and are
+never stored, so w must hold readable elements up to k * ldw + outs rounded up to the vector
+(codegen.stmts.CHANNEL_PAD: callers round ldw up to 64 bytes, the widest vector).
+
+A tile's accumulators hold positions by channels; they are stored transposed, one run of NP
+outputs per channel, through a transpose of log2(VL) rounds of interleaving shuffles. That
+costs some 3-5 % of a tile over a depth of 144 (a 3x3 convolution of 16 channels), and too
+much for a shallow convolution (few terms per output): callers keep those in
+codegen.native.dconv. The last positions of the image (fewer than NP) run as a whole tile,
+the positions past the end reading the last one's inputs and stored for none; the last
+output channels (outs % (MV VL)) as a tile of as many vectors as they need, each channel
+stored only when below `outs`.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from codegen.native.gemm import I32, I64, PTR, _Builder
+from codegen.stmts import CHANNEL_PAD
+
+
+def symbol(dtype: str) -> str:
+    """The micro-kernel's entry for a dtype (one module per dtype and vector width).
+
+    >>> symbol("f64")
+    'graphnn_dconv_lanes_f64'
+    """
+    return f"graphnn_dconv_lanes_{dtype}"
+
+
+def tile_shape(vector_bits: int) -> tuple[int, int]:
+    """(MV, NP): vectors of output channels and output positions per tile. MV x NP
+    accumulators, the MV weight vectors and a broadcast within the registers (AVX2's 16,
+    AVX-512's 32), and at least an FMA's latency times its throughput (4 x 2) of them.
+
+    >>> tile_shape(256), tile_shape(512)
+    ((2, 6), (2, 12))
+    """
+    return (2, 12) if vector_bits >= 512 else (2, 6)
+
+
+class _Shape:
+    """What _Builder reads of the GEMM's blocking: the lanes per vector."""
+
+    def __init__(self, vector: int) -> None:
+        self.vector = vector
+
+
+class _Conv:
+    """The module's types and intrinsics, as codegen.native.gemm._Gemm holds them."""
+
+    def __init__(self, module: ir.Module, dtype: str, vector_bits: int,
+                 shape: tuple[int, int] | None = None) -> None:
+        self.module, self.dtype = module, dtype
+        self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
+        self.size = 4 if dtype == "f32" else 8
+        self.lanes = vector_bits // (8 * self.size)
+        if CHANNEL_PAD[dtype] % self.lanes:
+            raise ValueError(f"{vector_bits}-bit vectors of {dtype} read past the padding of "
+                             f"{CHANNEL_PAD[dtype]} elements that callers leave")
+        self.block = _Shape(self.lanes)
+        self.mv, self.np = shape or tile_shape(vector_bits)
+        self.vec = ir.VectorType(self.t, self.lanes)
+        name = f"v{self.lanes}{dtype}"
+        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
+                               f"llvm.fmuladd.{name}")
+
+
+ARGS = ("outs", "w", "ldw", "depth", "offsets", "x", "rows", "cols", "row_stride", "out",
+        "out_stride", "out_row")
+POINTERS = ("w", "offsets", "x", "out")
+
+
+def dconv_lanes_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
+    """The IR text of graphnn_dconv_lanes_<dtype> for `vector_bits` vectors (`shape`: the
+    tile's (MV, NP), default `tile_shape`).
+
+    >>> text = dconv_lanes_ir("f32", 256)
+    >>> 'define void @"graphnn_dconv_lanes_f32"(' in text and "<8 x float>" in text
+    True
+    """
+    module = ir.Module(name=symbol(dtype))
+    _Kernel(_Conv(module, dtype, vector_bits, shape)).build()
+    return str(module)
+
+
+class _Kernel(_Builder):
+    def __init__(self, conv: _Conv) -> None:
+        kinds = [PTR if name in POINTERS else I64 for name in ARGS]
+        function = ir.Function(conv.module, ir.FunctionType(ir.VoidType(), kinds),
+                               symbol(conv.dtype))
+        for arg, name in zip(function.args, ARGS):
+            arg.name = name
+            if name in POINTERS:
+                arg.add_attribute("noalias")
+        function.attributes.add("nounwind")
+        # multi-way branches as compares, not jump tables (codegen.native.dconv says why)
+        set.add(function.attributes, '"no-jump-tables"="true"')
+        super().__init__(conv, function)
+        self.conv = conv
+        self.args = dict(zip(ARGS, function.args))
+
+    def build(self) -> None:
+        """Tiles of NP positions along the flattened output; at each, every block of MV
+        vectors of channels (the positions' inputs stay in L1 while the weights pass)."""
+        b, c, a = self.b, self.conv, self.args
+        total = b.mul(a["rows"], a["cols"])
+        block = c.mv * c.lanes
+        main = b.mul(b.sdiv(a["outs"], self.i64(block)), self.i64(block))
+        rest = b.sub(a["outs"], main)
+        vectors = b.sdiv(b.add(rest, self.i64(c.lanes - 1)), self.i64(c.lanes))
+        with self.loop(0, total, c.np, name="p") as p:
+            sources = self.sources(p, total)
+            count = self.min(self.i64(c.np), b.sub(total, p))
+            target = self.element(a["out"], p)
+            with self.loop(0, main, block, name="o") as o:
+                self.tile(o, c.mv, sources, target, count, None)
+            self.cases(vectors, range(1, c.mv + 1), "tail", lambda nv: self.tile(
+                main, nv, sources, target, count, a["outs"]))
+        b.ret_void()
+
+    def sources(self, p, total) -> list[ir.Value]:
+        """Where positions p..p+NP read x: position q = i cols + j at x + i row_stride + j,
+        (i, j) carried from one position to the next (a division per tile, not per
+        position); positions past the last read the last one's."""
+        b, a = self.b, self.args
+        row, col = b.sdiv(p, a["cols"]), b.srem(p, a["cols"])
+        last = b.sub(total, self.i64(1))
+        pointers = []
+        for n in range(self.conv.np):
+            if n:
+                stepped = b.add(col, self.i64(1))
+                wrap = b.icmp_signed("==", stepped, a["cols"])
+                inside = b.icmp_signed("<=", b.add(p, self.i64(n)), last)
+                col = b.select(inside, b.select(wrap, self.i64(0), stepped), col)
+                row = b.select(inside, b.add(row, b.zext(wrap, I64)), row)
+            pointers.append(self.element(a["x"], b.add(b.mul(row, a["row_stride"]), col)))
+        return pointers
+
+    def cases(self, value, values, name: str, body) -> None:
+        """body(n) where value == n, for each n of `values` (none: nothing)."""
+        b = self.b
+        end = self.function.append_basic_block(f"{name}.end")
+        for n in values:
+            then = self.function.append_basic_block(f"{name}{n}")
+            other = self.function.append_basic_block(f"{name}.not{n}")
+            b.cbranch(b.icmp_signed("==", value, self.i64(n)), then, other)
+            b.position_at_start(then)
+            body(n)
+            b.branch(end)
+            b.position_at_start(other)
+        b.branch(end)
+        b.position_at_start(end)
+
+    def tile(self, o, nv: int, sources, target, count, outs) -> None:
+        """Output channels o..o + nv VL at the NP positions from `target`, reading
+        `sources`: the accumulators over the depth, then stored (the first `count`
+        positions; with `outs` given, only the channels below it)."""
+        b, c, a = self.b, self.conv, self.args
+        before = b.block
+        head = self.function.append_basic_block("k.head")
+        body = self.function.append_basic_block("k.body")
+        end = self.function.append_basic_block("k.end")
+        b.branch(head)
+        b.position_at_start(head)
+        k = b.phi(I64, "k")
+        k.add_incoming(self.i64(0), before)
+        zero = ir.Constant(c.vec, [0.0] * c.lanes)
+        acc = [[b.phi(c.vec, f"acc{v}_{n}") for n in range(c.np)] for v in range(nv)]
+        for row in acc:
+            for phi in row:
+                phi.add_incoming(zero, before)
+        b.cbranch(b.icmp_signed("<", k, a["depth"]), body, end)
+        b.position_at_start(body)
+        shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
+        weights = self.element(a["w"], b.add(b.mul(k, a["ldw"]), o))
+        vectors = []
+        for v in range(nv):
+            load = b.load(self.as_vector(self.element(weights, self.i64(v * c.lanes))),
+                          typ=c.vec)
+            load.align = c.size
+            vectors.append(load)
+        # each broadcast feeds its FMAs at once: built all first, the broadcasts stay live
+        # together and spill (AVX2 has 16 registers for MV x NP accumulators and MV weights)
+        updated = [[None] * c.np for _ in range(nv)]
+        for n, source in enumerate(sources):
+            splat = self.splat(b.load(self.element(source, shift), typ=c.t))
+            for v in range(nv):
+                updated[v][n] = b.call(c.fma, [vectors[v], splat, acc[v][n]])
+        k.add_incoming(b.add(k, self.i64(1)), b.block)
+        for v in range(nv):
+            for n in range(c.np):
+                acc[v][n].add_incoming(updated[v][n], b.block)
+        b.branch(head)
+        b.position_at_start(end)
+        whole = b.icmp_signed("==", count, self.i64(c.np))
+        undefined = ir.Constant(c.vec, ir.Undefined)
+        for v in range(nv):
+            for first in range(0, c.np, c.lanes):   # VL positions at a time
+                chunk = acc[v][first:first + c.lanes]
+                size = len(chunk)
+                columns = _transpose(b, chunk + [undefined] * (c.lanes - size), c.lanes)
+                valid = self.max(self.i64(0), self.min(self.i64(size),
+                                                       b.sub(count, self.i64(first))))
+                for lane in range(c.lanes):
+                    channel = b.add(o, self.i64(v * c.lanes + lane))
+                    line = self.element(target, b.add(b.mul(channel, a["out_stride"]),
+                                                      self.i64(first)))
+                    if outs is None:
+                        self.store_run(columns[lane], line, size, whole, valid)
+                    else:
+                        with b.if_then(b.icmp_signed("<", channel, outs)):
+                            self.store_run(columns[lane], line, size, whole, valid)
+
+    def store_run(self, column, line, size: int, whole, valid) -> None:
+        """The column's first `size` lanes at `line` (`whole`), else its first `valid`."""
+        b = self.b
+        with b.if_else(whole) as (plain, edge):
+            with plain:
+                self.store_pieces(column, line, size)
+            with edge:
+                self.cases(valid, range(1, size + 1), "part",
+                           lambda n: self.store_pieces(column, line, n))
+
+    def store_pieces(self, column, line, n: int) -> None:
+        """Lanes 0..n of the column in stores of powers of two."""
+        first, size = 0, 1 << (n.bit_length() - 1)
+        while size >= 1:
+            if n & size:
+                self.store_lanes(column, line, first, size)
+                first += size
+            size //= 2
+
+    def store_lanes(self, value, pointer, first: int, size: int) -> None:
+        """Lanes first..first+size of `value` at pointer + first."""
+        b, c = self.b, self.conv
+        at = self.element(pointer, self.i64(first))
+        if size == 1:
+            b.store(b.extract_element(value, ir.Constant(I32, first)), at).align = c.size
+            return
+        kind = ir.VectorType(c.t, size)
+        part = b.shuffle_vector(value, ir.Constant(value.type, ir.Undefined), ir.Constant(
+            ir.VectorType(I32, size), list(range(first, first + size))))
+        b.store(part, b.bitcast(at, kind.as_pointer())).align = c.size
+
+
+def _transpose(b: ir.IRBuilder, rows: list[ir.Value], lanes: int) -> list[ir.Value]:
+    """The columns of the lanes x lanes matrix whose rows are `rows`: log2(lanes) rounds,
+    each interleaving row r with row r + lanes/2, their first halves into row 2r and their
+    second halves into row 2r + 1 (log2 n such perfect shuffles transpose an n x n matrix:
+    element (r, l) moves to (l, r))."""
+    kind = ir.VectorType(I32, lanes)
+    half = lanes // 2
+    low = ir.Constant(kind, [v for n in range(half) for v in (n, lanes + n)])
+    high = ir.Constant(kind, [v for n in range(half, lanes) for v in (n, lanes + n)])
+    for _ in range(lanes.bit_length() - 1):
+        paired = []
+        for r in range(half):
+            paired += [b.shuffle_vector(rows[r], rows[r + half], low),
+                       b.shuffle_vector(rows[r], rows[r + half], high)]
+        rows = paired
+    return rows
