@@ -217,34 +217,44 @@ class _Kernel(_Builder):
                 acc[v][n].add_incoming(updated[v][n], b.block)
         b.branch(head)
         b.position_at_start(end)
+        # one branch per tile: every channel's NP positions, or (the image's last tile)
+        # its first `count`
         whole = b.icmp_signed("==", count, self.i64(c.np))
+        with b.if_else(whole) as (plain, edge):
+            with plain:
+                self.store(acc, o, target, count, outs, True)
+            with edge:
+                self.store(acc, o, target, count, outs, False)
+
+    def store(self, acc, o, target, count, outs, whole: bool) -> None:
+        """The tile transposed, VL positions at a time: each channel's run of them (when
+        below `outs`, if given), all NP (`whole`) or the first `count`."""
+        b, c, a = self.b, self.conv, self.args
         undefined = ir.Constant(c.vec, ir.Undefined)
-        for v in range(nv):
-            for first in range(0, c.np, c.lanes):   # VL positions at a time
+        for v in range(len(acc)):
+            for first in range(0, c.np, c.lanes):
                 chunk = acc[v][first:first + c.lanes]
                 size = len(chunk)
                 columns = _transpose(b, chunk + [undefined] * (c.lanes - size), c.lanes)
-                valid = self.max(self.i64(0), self.min(self.i64(size),
-                                                       b.sub(count, self.i64(first))))
+                valid = None if whole else self.max(self.i64(0), self.min(
+                    self.i64(size), b.sub(count, self.i64(first))))
                 for lane in range(c.lanes):
                     channel = b.add(o, self.i64(v * c.lanes + lane))
                     line = self.element(target, b.add(b.mul(channel, a["out_stride"]),
                                                       self.i64(first)))
                     if outs is None:
-                        self.store_run(columns[lane], line, size, whole, valid)
+                        self.store_run(columns[lane], line, size, valid)
                     else:
                         with b.if_then(b.icmp_signed("<", channel, outs)):
-                            self.store_run(columns[lane], line, size, whole, valid)
+                            self.store_run(columns[lane], line, size, valid)
 
-    def store_run(self, column, line, size: int, whole, valid) -> None:
-        """The column's first `size` lanes at `line` (`whole`), else its first `valid`."""
-        b = self.b
-        with b.if_else(whole) as (plain, edge):
-            with plain:
-                self.store_pieces(column, line, size)
-            with edge:
-                self.cases(valid, range(1, size + 1), "part",
-                           lambda n: self.store_pieces(column, line, n))
+    def store_run(self, column, line, size: int, valid) -> None:
+        """The column's first `size` lanes at `line`, or (`valid` given) its first `valid`."""
+        if valid is None:
+            self.store_pieces(column, line, size)
+        else:
+            self.cases(valid, range(1, size + 1), "part",
+                       lambda n: self.store_pieces(column, line, n))
 
     def store_pieces(self, column, line, n: int) -> None:
         """Lanes 0..n of the column in stores of powers of two."""
@@ -269,10 +279,14 @@ class _Kernel(_Builder):
 
 
 def _transpose(b: ir.IRBuilder, rows: list[ir.Value], lanes: int) -> list[ir.Value]:
-    """The columns of the lanes x lanes matrix whose rows are `rows`: log2(lanes) rounds,
-    each interleaving row r with row r + lanes/2, their first halves into row 2r and their
+    """The columns of the lanes x lanes matrix whose rows are `rows`. Eight lanes (AVX2's
+    float32): the shuffles within 128-bit halves and one exchange of halves that x86 does
+    in one instruction each (`_transpose8`). Otherwise log2(lanes) rounds, each
+    interleaving row r with row r + lanes/2, their first halves into row 2r and their
     second halves into row 2r + 1 (log2 n such perfect shuffles transpose an n x n matrix:
     element (r, l) moves to (l, r))."""
+    if lanes == 8:
+        return _transpose8(b, rows)
     kind = ir.VectorType(I32, lanes)
     half = lanes // 2
     low = ir.Constant(kind, [v for n in range(half) for v in (n, lanes + n)])
@@ -284,3 +298,22 @@ def _transpose(b: ir.IRBuilder, rows: list[ir.Value], lanes: int) -> list[ir.Val
                        b.shuffle_vector(rows[r], rows[r + half], high)]
         rows = paired
     return rows
+
+
+def _transpose8(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+    """An 8 x 8 transpose in 24 two-input shuffles: pairs of rows interleaved within each
+    128-bit half (unpcklps/unpckhps), pairs of those combined two elements at a time
+    (shufps), then the halves exchanged (vperm2f128). The perfect shuffles of `_transpose`
+    cross the halves at every round, which AVX2 does in several instructions."""
+    def shuffle(x, y, mask):
+        return b.shuffle_vector(x, y, ir.Constant(ir.VectorType(I32, 8), mask))
+    pairs = []
+    for r in range(0, 8, 2):
+        pairs += [shuffle(rows[r], rows[r + 1], [0, 8, 1, 9, 4, 12, 5, 13]),
+                  shuffle(rows[r], rows[r + 1], [2, 10, 3, 11, 6, 14, 7, 15])]
+    quads = []
+    for x, y in ((0, 2), (1, 3), (4, 6), (5, 7)):
+        quads += [shuffle(pairs[x], pairs[y], [0, 1, 8, 9, 4, 5, 12, 13]),
+                  shuffle(pairs[x], pairs[y], [2, 3, 10, 11, 6, 7, 14, 15])]
+    return [shuffle(quads[r], quads[r + 4], [0, 1, 2, 3, 8, 9, 10, 11]) for r in range(4)] + \
+        [shuffle(quads[r], quads[r + 4], [4, 5, 6, 7, 12, 13, 14, 15]) for r in range(4)]

@@ -44,12 +44,22 @@ def reads(node: Node, keep_positions: bool = False) -> list:
 
 
 
+# layout ops whose reshape _untransposed leaves whole (stored, they would be a copy anyway)
+_VIEWS = ("reshape", "transpose", "broadcast_to", "broadcast_like", "input", "constant")
+
+
 def _untransposed(operand: Node) -> Node:
     """What to store for a matmul operand that is no matrix in memory: for xᵀ (its last two
     axes swapped) x itself, which the Gemm reads with the transpose flag, so that x and xᵀ
     used by two products (attention's k in q kᵀ and in dS k) are one buffer, not two."""
     if operand.op == "transpose" and operand.ndim >= 2 and operand.attrs["axes"] == \
             tuple(range(operand.ndim - 2)) + (operand.ndim - 1, operand.ndim - 2):
+        return operand.inputs[0]
+    if operand.op == "reshape" and operand.inputs[0].op not in _VIEWS:
+        # a computed value flattened (a CNN's last pooling, bias and ReLU, flattened for its
+        # dense layer): the value is stored in its own shape, which the Gemm reads reshaped
+        # in place; stored flattened, each element would be computed at the flat index
+        # taken apart again (a division per axis, for a per-channel bias)
         return operand.inputs[0]
     return operand
 

@@ -152,6 +152,33 @@ def _single_use_neg(node: Node) -> bool:
     return node.op == "neg" and uses(node) == 1
 
 
+def _along_planes(b: Node) -> bool:
+    # b is constant along an NCHW image's height and width: its broadcast repeats it there
+    return all(size == 1 for size in b.shape[-2:])
+
+
+def _pool_first(node: Node) -> Node | None:
+    # max_pool2d(relu(x)) -> relu(max_pool2d(x)), max_pool2d(x + b) -> max_pool2d(x) + b for
+    # b constant along height and width, when relu(x) or x + b is read only there: each is
+    # non-decreasing in x, and rounding to nearest keeps that (a <= c gives fl(a + b) <=
+    # fl(c + b)), so the window's largest input gives its largest output, the same value;
+    # NaN in a window gives NaN either way, and the -inf padding never wins. Pooling first
+    # applies them to a quarter of the values (a 2x2 pooling) and leaves the pooling a plain
+    # maximum of the stored values (a convolution's bias and ReLU, otherwise computed on
+    # every output the pooling reads).
+    inner = node.inputs[0]
+    if uses(inner) != 1:
+        return None
+    if inner.op == "relu":
+        return apply("relu", rebuild(node, [inner.inputs[0]]))
+    if inner.op == "add":
+        for k, b in enumerate(inner.inputs):
+            x = inner.inputs[1 - k]
+            if x.shape == inner.shape and _along_planes(b) and b.ndim <= inner.ndim:
+                return apply("add", rebuild(node, [x]), b)
+    return None
+
+
 SIMPLIFY = (
     # identities: operations that return their operand bit for bit
     Rule("x * 1 -> x", P.mul(x, 1.0), lambda x: x),          # 1 x = x, also NaN, ±inf, -0
@@ -197,6 +224,8 @@ SIMPLIFY = (
     Rule("-(e) -> e with the negation absorbed", P.neg(x), _absorb_negation),
     Rule("(-x) * y -> -(x * y)", Where("node", lambda n: n.op in ("mul", "div")),
          _hoist_negation),
+    Rule("max_pool2d(relu(x) or x + b) -> relu(max_pool2d(x)) or max_pool2d(x) + b",
+         P.max_pool2d(x), lambda x, node: _pool_first(node)),
     # joins (graphnn.passes.joins): gradients of the parts of a cut value, as one concat
     *JOINS,
 )

@@ -35,6 +35,17 @@ def _slice_grads() -> gn.Graph:
     return _graph((grads[0] + grads[1]) + grads[2])
 
 
+def _pool_first() -> gn.Graph:
+    # a convolution's bias and ReLU under a max pooling (a per-channel bias, and one shaped
+    # as an image's planes), with padding; a bias varying along the width stays
+    x = gn.input("x", shape=(1, 2, 4, 6))
+    b, row = gn.input("b", shape=(2, 1, 1)), gn.input("r", shape=(6,))
+    return _graph(gn.max_pool2d(gn.relu(x + b)),
+                  gn.max_pool2d(gn.reshape(b, (1, 2, 1, 1)) + x, kernel=3, stride=1,
+                                padding=1),
+                  gn.max_pool2d(x * 2.0 + row))
+
+
 def _xy(shape=(12,)):
     return gn.input("x", shape=shape), gn.input("y", shape=shape)
 
@@ -107,6 +118,8 @@ EXAMPLES: dict[str, tuple[str, Callable[[], gn.Graph]]] = {
     "x + (-y) -> x - y": ("add_neg", lambda: _graph(_xy()[0] + (-_xy()[1]))),
     "-(e) -> e with the negation absorbed": ("absorb_negation", _neg_pair),
     "(-x) * y -> -(x * y)": ("hoist_negation", lambda: _graph((-_xy()[0]) * _xy()[1])),
+    "max_pool2d(relu(x) or x + b) -> relu(max_pool2d(x)) or max_pool2d(x) + b": (
+        "pool_first", _pool_first),
     # simplify: joins
     "sum of slice_grads tiling an axis -> concat": ("slice_grads_concat", _slice_grads),
     # reuse forward
