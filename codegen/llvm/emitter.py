@@ -44,6 +44,12 @@ I64 = ir.IntType(64)
 I32 = ir.IntType(32)
 INTS = ("i32", "i64")
 REDUCE_FLAGS = ("reassoc", "contract")
+# float max/min reductions of fewer terms than this (a pooling window's row or column) combine
+# by NumPy's rule, `a if a > b or isnan(a) else b`: three x86 instructions (maxps, a NaN test,
+# a blend) where llvm.maximum takes five or six to also order -0 below +0. Longer ones keep
+# llvm.maximum, which LLVM vectorizes as a reduction. Both propagate NaN; they differ only in
+# which zero a tie of -0 and +0 gives (NumPy's rule: the later term, as np.max does).
+SHORT_REDUCE = 8
 _FLOAT_COMPARE = {"Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "Eq": "=="}
 _INT_COMPARE = {**_FLOAT_COMPARE, "Ne": "!="}
 
@@ -501,5 +507,11 @@ class Emitter:
         with self.scope(), self.counted_loop(i64(0), i64(e.extent), e.var.name) as r:
             with self.bind(e.var.name, r):
                 term = yield self.sub(e.body)
-                b.store(self.combine(e.kind, b.load(acc, typ=t), term, e.dtype, REDUCE_FLAGS), acc)
+                old = b.load(acc, typ=t)
+                if e.kind != "sum" and e.dtype not in INTS and e.extent < SHORT_REDUCE:
+                    picked = b.or_(b.fcmp_ordered(">" if e.kind == "max" else "<", old, term),
+                                   b.fcmp_unordered("uno", old, old))
+                    b.store(b.select(picked, old, term), acc)
+                else:
+                    b.store(self.combine(e.kind, old, term, e.dtype, REDUCE_FLAGS), acc)
         return b.load(acc, typ=t)

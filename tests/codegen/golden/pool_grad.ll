@@ -94,29 +94,30 @@ r0.body:
   %".61" = getelementptr inbounds double, ptr %"x", i64 %".60"
   %".62" = load double, ptr %".61", align 8
   %".63" = load double, double* %"r0.acc"
-  %".64" = call double @"llvm.maximum.f64"(double %".63", double %".62")
-  store double %".64", double* %"r0.acc"
+  %".64" = fcmp ogt double %".63", %".62"
+  %".65" = fcmp uno double %".63", %".63"
+  %".66" = or i1 %".64", %".65"
+  %".67" = select  i1 %".66", double %".63", double %".62"
+  store double %".67", double* %"r0.acc"
   %"r0.next" = add nuw nsw i64 %"r0", 1
   br label %"r0.cond"
 r0.end:
-  %".67" = load double, double* %"r0.acc"
-  %".68" = fcmp oeq double %".42", %".67"
-  %".69" = mul nuw nsw i64 %"i.1", 2
-  %".70" = add nuw nsw i64 %".69", %"j"
-  %".71" = getelementptr inbounds double, ptr %"g", i64 %".70"
-  %".72" = load double, ptr %".71", align 8
-  %".73" = select  i1 %".68", double %".72", double              0x0
-  %".74" = mul nuw nsw i64 %".37", 3
-  %".75" = add nuw nsw i64 %".74", %".39"
-  %".76" = getelementptr inbounds double, ptr %"grad", i64 %".75"
-  %".77" = load double, ptr %".76", align 8
-  %".78" = fadd double %".77", %".73"
-  store double %".78", ptr %".76", align 8
+  %".70" = load double, double* %"r0.acc"
+  %".71" = fcmp oeq double %".42", %".70"
+  %".72" = mul nuw nsw i64 %"i.1", 2
+  %".73" = add nuw nsw i64 %".72", %"j"
+  %".74" = getelementptr inbounds double, ptr %"g", i64 %".73"
+  %".75" = load double, ptr %".74", align 8
+  %".76" = select  i1 %".71", double %".75", double              0x0
+  %".77" = mul nuw nsw i64 %".37", 3
+  %".78" = add nuw nsw i64 %".77", %".39"
+  %".79" = getelementptr inbounds double, ptr %"grad", i64 %".78"
+  %".80" = load double, ptr %".79", align 8
+  %".81" = fadd double %".80", %".76"
+  store double %".81", ptr %".79", align 8
   %"l.next" = add nuw nsw i64 %"l", 1
   br label %"l.cond"
 }
-
-declare double @"llvm.maximum.f64"(double %".1", double %".2")
 
 define i32 @"kernel.pool_grad"(ptr %"args") nounwind
 {
