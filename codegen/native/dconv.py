@@ -86,31 +86,40 @@ class _Shape:
         self.vector = vector
 
 
-class _Conv:
-    """The module's types and intrinsics, as codegen.native.gemm._Gemm holds them."""
+class _Types:
+    """A convolution module's types and its FMA intrinsic, as codegen.native.gemm._Gemm
+    holds them (this kernel's and codegen.native.dconv_lanes')."""
 
-    def __init__(self, module: ir.Module, dtype: str, vector_bits: int,
-                 shape: tuple[int, int] | None = None) -> None:
+    def __init__(self, module: ir.Module, dtype: str, vector_bits: int) -> None:
         self.module, self.dtype = module, dtype
         self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
         self.size = 4 if dtype == "f32" else 8
-        lanes = vector_bits // (8 * self.size)
-        self.block = _Shape(lanes)
+        self.lanes = vector_bits // (8 * self.size)
+        self.block = _Shape(self.lanes)
+        self.vec = ir.VectorType(self.t, self.lanes)
+        self.vector_name = f"v{self.lanes}{dtype}"
+        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
+                               f"llvm.fmuladd.{self.vector_name}")
+
+
+class _Conv(_Types):
+    """The types, the tile shapes and the masked store of this kernel."""
+
+    def __init__(self, module: ir.Module, dtype: str, vector_bits: int,
+                 shape: tuple[int, int] | None = None) -> None:
+        super().__init__(module, dtype, vector_bits)
         self.mr, self.nv = shape or tile_shape(vector_bits)
         self.narrow = narrow_shape(vector_bits)[0]
         # AVX-512's masked stores are plain stores under a mask register; AVX2's (vmaskmovps)
         # are slow on a Zen 3, so there a row's partial tile is stored in pieces (store_part)
         self.masked_stores = vector_bits >= 512
-        if self.nv * lanes > CONV_SLACK[dtype]:
-            raise ValueError(f"a tile of {self.nv * lanes} positions reads past the slack of "
-                             f"{CONV_SLACK[dtype]} that callers leave")
-        self.vec = ir.VectorType(self.t, lanes)
-        name = f"v{lanes}{'f32' if dtype == 'f32' else 'f64'}"
-        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
-                               f"llvm.fmuladd.{name}")
-        self.mask = ir.VectorType(ir.IntType(1), lanes)
+        if self.nv * self.lanes > CONV_SLACK[dtype]:
+            raise ValueError(f"a tile of {self.nv * self.lanes} positions reads past the "
+                             f"slack of {CONV_SLACK[dtype]} that callers leave")
+        self.mask = ir.VectorType(ir.IntType(1), self.lanes)
         self.masked_store = ir.Function(module, ir.FunctionType(
-            ir.VoidType(), [self.vec, PTR, I32, self.mask]), f"llvm.masked.store.{name}.p0")
+            ir.VoidType(), [self.vec, PTR, I32, self.mask]),
+            f"llvm.masked.store.{self.vector_name}.p0")
 
 
 def dconv_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
@@ -131,16 +140,18 @@ ARGS = ("outs", "w", "ldw", "depth", "offsets", "x", "rows", "cols", "row_stride
 POINTERS = ("w", "offsets", "x", "out")
 
 
-class _Kernel(_Builder):
-    def __init__(self, conv: _Conv) -> None:
-        kinds = [PTR if name in POINTERS else I64 for name in ARGS]
-        function = ir.Function(conv.module, ir.FunctionType(ir.VoidType(), kinds),
-                               symbol(conv.dtype))
-        for arg, name in zip(function.args, ARGS):
-            arg.name = name
-        for k, name in enumerate(ARGS):
-            if name in POINTERS:
-                function.args[k].add_attribute("noalias")
+class _ConvKernel(_Builder):
+    """A convolution micro-kernel's function (`ARGS`, the pointers noalias) being built, with
+    what this kernel and codegen.native.dconv_lanes both use: multi-way branches and stores
+    of part of a vector."""
+
+    def __init__(self, conv: _Types, name: str) -> None:
+        kinds = [PTR if arg in POINTERS else I64 for arg in ARGS]
+        function = ir.Function(conv.module, ir.FunctionType(ir.VoidType(), kinds), name)
+        for arg, label in zip(function.args, ARGS):
+            arg.name = label
+            if label in POINTERS:
+                arg.add_attribute("noalias")
         function.attributes.add("nounwind")
         # the multi-way branches (`cases`) as compares: a jump table would be data in .rodata
         # with relocations the object code's checks (codegen.objectfile) do not accept
@@ -149,6 +160,47 @@ class _Kernel(_Builder):
         super().__init__(conv, function)
         self.conv = conv
         self.args = dict(zip(ARGS, function.args))
+
+    def cases(self, value, values, name: str, body) -> None:
+        """body(n) where value == n, for each n of `values` (none: nothing)."""
+        b = self.b
+        end = self.function.append_basic_block(f"{name}.end")
+        for n in values:
+            then = self.function.append_basic_block(f"{name}{n}")
+            other = self.function.append_basic_block(f"{name}.not{n}")
+            b.cbranch(b.icmp_signed("==", value, self.i64(n)), then, other)
+            b.position_at_start(then)
+            body(n)
+            b.branch(end)
+            b.position_at_start(other)
+        b.branch(end)
+        b.position_at_start(end)
+
+    def store_pieces(self, value, pointer, n: int) -> None:
+        """Lanes 0..n of `value` at `pointer`, in stores of powers of two (largest first)."""
+        first, size = 0, 1 << (n.bit_length() - 1)
+        while size >= 1:
+            if n & size:
+                self.store_lanes(value, pointer, first, size)
+                first += size
+            size //= 2
+
+    def store_lanes(self, value, pointer, first: int, size: int) -> None:
+        """Lanes first..first+size of `value` at pointer + first."""
+        b, c = self.b, self.conv
+        at = self.element(pointer, self.i64(first))
+        if size == 1:
+            b.store(b.extract_element(value, ir.Constant(I32, first)), at).align = c.size
+            return
+        kind = ir.VectorType(c.t, size)
+        part = b.shuffle_vector(value, ir.Constant(value.type, ir.Undefined), ir.Constant(
+            ir.VectorType(I32, size), list(range(first, first + size))))
+        b.store(part, b.bitcast(at, kind.as_pointer())).align = c.size
+
+
+class _Kernel(_ConvKernel):
+    def __init__(self, conv: _Conv) -> None:
+        super().__init__(conv, symbol(conv.dtype))
 
     def build(self) -> None:
         """Rows that fit in one vector in narrow tiles (`narrow_shape`), others in wide ones."""
@@ -190,21 +242,6 @@ class _Kernel(_Builder):
                     self.cases(height, range(1, mr), "tail", lambda rows, at=at: self.tile(
                         at, rows, nv, source, target, whole, width))
 
-    def cases(self, value, values, name: str, body) -> None:
-        """body(n) where value == n, for each n of `values` (none: nothing)."""
-        b = self.b
-        end = self.function.append_basic_block(f"{name}.end")
-        for n in values:
-            then = self.function.append_basic_block(f"{name}{n}")
-            other = self.function.append_basic_block(f"{name}.not{n}")
-            b.cbranch(b.icmp_signed("==", value, self.i64(n)), then, other)
-            b.position_at_start(then)
-            body(n)
-            b.branch(end)
-            b.position_at_start(other)
-        b.branch(end)
-        b.position_at_start(end)
-
     def tile(self, o, rows: int, nv: int, source, target, whole, width) -> None:
         """Output channels o..o+rows at the nv vectors of positions from `target` (reading
         `source`): the accumulators over the depth, then stored (whole vectors, or the
@@ -212,40 +249,18 @@ class _Kernel(_Builder):
         b, c, a = self.b, self.conv, self.args
         weights = [self.element(a["w"], b.mul(b.add(o, self.i64(r)), a["ldw"]))
                    for r in range(rows)]
-        before = b.block
-        head = self.function.append_basic_block("k.head")
-        body = self.function.append_basic_block("k.body")
-        end = self.function.append_basic_block("k.end")
-        b.branch(head)
-        b.position_at_start(head)
-        k = b.phi(I64, "k")
-        k.add_incoming(self.i64(0), before)
-        zero = ir.Constant(c.vec, [0.0] * c.block.vector)
-        acc = [[b.phi(c.vec, f"acc{r}_{v}") for v in range(nv)] for r in range(rows)]
-        for row in acc:
-            for phi in row:
-                phi.add_incoming(zero, before)
-        b.cbranch(b.icmp_signed("<", k, a["depth"]), body, end)
-        b.position_at_start(body)
-        shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
-        at = self.element(source, shift)
-        vectors = []
-        for v in range(nv):
-            load = b.load(self.as_vector(self.element(at, self.i64(v * c.block.vector))),
-                          typ=c.vec)
-            load.align = c.size
-            vectors.append(load)
-        updated = []
-        for r in range(rows):
-            splat = self.splat(b.load(self.element(weights[r], k), typ=c.t))
-            updated.append([b.call(c.fma, [splat, vectors[v], acc[r][v]])
-                            for v in range(nv)])
-        k.add_incoming(b.add(k, self.i64(1)), b.block)
-        for r in range(rows):
+        with self.accumulating(a["depth"], rows, nv, "k") as (k, acc, updated):
+            shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
+            at = self.element(source, shift)
+            vectors = []
             for v in range(nv):
-                acc[r][v].add_incoming(updated[r][v], b.block)
-        b.branch(head)
-        b.position_at_start(end)
+                load = b.load(self.as_vector(self.element(at, self.i64(v * c.block.vector))),
+                              typ=c.vec)
+                load.align = c.size
+                vectors.append(load)
+            for r in range(rows):
+                splat = self.splat(b.load(self.element(weights[r], k), typ=c.t))
+                updated[r] = [b.call(c.fma, [splat, vectors[v], acc[r][v]]) for v in range(nv)]
         with b.if_else(whole) as (plain, edge):
             with plain:
                 self.store(acc, o, target, None)
@@ -286,26 +301,7 @@ class _Kernel(_Builder):
         """The first `count` (1 to VL - 1) lanes of each value at its pointer, in plain stores
         of 4, 2 and 1 lanes chosen by the count (AVX2's masked stores, vmaskmovps, are
         slow on Zen 3: a 14-wide row's every tile ends in one)."""
-        lanes = self.conv.block.vector
-
         def stores(n: int) -> None:
             for value, pointer in zip(values, pointers):
-                first, size = 0, lanes // 2
-                while size >= 1:
-                    if n & size:
-                        self.store_lanes(value, pointer, first, size)
-                        first += size
-                    size //= 2
-        self.cases(count, range(1, lanes), "part", stores)
-
-    def store_lanes(self, value, pointer, first: int, size: int) -> None:
-        """Lanes first..first+size of `value` at pointer + first."""
-        b, c = self.b, self.conv
-        at = self.element(pointer, self.i64(first))
-        if size == 1:
-            b.store(b.extract_element(value, ir.Constant(I32, first)), at).align = c.size
-            return
-        kind = ir.VectorType(c.t, size)
-        part = b.shuffle_vector(value, ir.Constant(c.vec, ir.Undefined), ir.Constant(
-            ir.VectorType(I32, size), list(range(first, first + size))))
-        b.store(part, b.bitcast(at, kind.as_pointer())).align = c.size
+                self.store_pieces(value, pointer, n)
+        self.cases(count, range(1, self.conv.block.vector), "part", stores)

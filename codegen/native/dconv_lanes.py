@@ -39,8 +39,12 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from codegen.native.gemm import I32, I64, PTR, _Builder
+from codegen.native.dconv import ARGS, POINTERS, _ConvKernel, _Types
+from codegen.native.gemm import I32, I64
 from codegen.stmts import CHANNEL_PAD
+
+# the arguments are codegen.native.dconv's: codegen.llvm.direct_conv calls either kernel alike
+__all__ = ["ARGS", "POINTERS", "dconv_lanes_ir", "symbol", "tile_shape"]
 
 
 def symbol(dtype: str) -> str:
@@ -63,36 +67,16 @@ def tile_shape(vector_bits: int) -> tuple[int, int]:
     return (2, 12) if vector_bits >= 512 else (2, 6)
 
 
-class _Shape:
-    """What _Builder reads of the GEMM's blocking: the lanes per vector."""
-
-    def __init__(self, vector: int) -> None:
-        self.vector = vector
-
-
-class _Conv:
-    """The module's types and intrinsics, as codegen.native.gemm._Gemm holds them."""
+class _Conv(_Types):
+    """The types and the tile shape of this kernel."""
 
     def __init__(self, module: ir.Module, dtype: str, vector_bits: int,
                  shape: tuple[int, int] | None = None) -> None:
-        self.module, self.dtype = module, dtype
-        self.t = ir.FloatType() if dtype == "f32" else ir.DoubleType()
-        self.size = 4 if dtype == "f32" else 8
-        self.lanes = vector_bits // (8 * self.size)
+        super().__init__(module, dtype, vector_bits)
         if CHANNEL_PAD[dtype] % self.lanes:
             raise ValueError(f"{vector_bits}-bit vectors of {dtype} read past the padding of "
                              f"{CHANNEL_PAD[dtype]} elements that callers leave")
-        self.block = _Shape(self.lanes)
         self.mv, self.np = shape or tile_shape(vector_bits)
-        self.vec = ir.VectorType(self.t, self.lanes)
-        name = f"v{self.lanes}{dtype}"
-        self.fma = ir.Function(module, ir.FunctionType(self.vec, [self.vec] * 3),
-                               f"llvm.fmuladd.{name}")
-
-
-ARGS = ("outs", "w", "ldw", "depth", "offsets", "x", "rows", "cols", "row_stride", "out",
-        "out_stride", "out_row")
-POINTERS = ("w", "offsets", "x", "out")
 
 
 def dconv_lanes_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None = None) -> str:
@@ -108,21 +92,9 @@ def dconv_lanes_ir(dtype: str, vector_bits: int, shape: tuple[int, int] | None =
     return str(module)
 
 
-class _Kernel(_Builder):
+class _Kernel(_ConvKernel):
     def __init__(self, conv: _Conv) -> None:
-        kinds = [PTR if name in POINTERS else I64 for name in ARGS]
-        function = ir.Function(conv.module, ir.FunctionType(ir.VoidType(), kinds),
-                               symbol(conv.dtype))
-        for arg, name in zip(function.args, ARGS):
-            arg.name = name
-            if name in POINTERS:
-                arg.add_attribute("noalias")
-        function.attributes.add("nounwind")
-        # multi-way branches as compares, not jump tables (codegen.native.dconv says why)
-        set.add(function.attributes, '"no-jump-tables"="true"')
-        super().__init__(conv, function)
-        self.conv = conv
-        self.args = dict(zip(ARGS, function.args))
+        super().__init__(conv, symbol(conv.dtype))
 
     def build(self) -> None:
         """Tiles of NP positions along the flattened output; at each, every block of MV
@@ -161,62 +133,27 @@ class _Kernel(_Builder):
             pointers.append(self.element(a["x"], b.add(b.mul(row, a["row_stride"]), col)))
         return pointers
 
-    def cases(self, value, values, name: str, body) -> None:
-        """body(n) where value == n, for each n of `values` (none: nothing)."""
-        b = self.b
-        end = self.function.append_basic_block(f"{name}.end")
-        for n in values:
-            then = self.function.append_basic_block(f"{name}{n}")
-            other = self.function.append_basic_block(f"{name}.not{n}")
-            b.cbranch(b.icmp_signed("==", value, self.i64(n)), then, other)
-            b.position_at_start(then)
-            body(n)
-            b.branch(end)
-            b.position_at_start(other)
-        b.branch(end)
-        b.position_at_start(end)
-
     def tile(self, o, nv: int, sources, target, count, outs) -> None:
         """Output channels o..o + nv VL at the NP positions from `target`, reading
         `sources`: the accumulators over the depth, then stored (the first `count`
         positions; with `outs` given, only the channels below it)."""
         b, c, a = self.b, self.conv, self.args
-        before = b.block
-        head = self.function.append_basic_block("k.head")
-        body = self.function.append_basic_block("k.body")
-        end = self.function.append_basic_block("k.end")
-        b.branch(head)
-        b.position_at_start(head)
-        k = b.phi(I64, "k")
-        k.add_incoming(self.i64(0), before)
-        zero = ir.Constant(c.vec, [0.0] * c.lanes)
-        acc = [[b.phi(c.vec, f"acc{v}_{n}") for n in range(c.np)] for v in range(nv)]
-        for row in acc:
-            for phi in row:
-                phi.add_incoming(zero, before)
-        b.cbranch(b.icmp_signed("<", k, a["depth"]), body, end)
-        b.position_at_start(body)
-        shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
-        weights = self.element(a["w"], b.add(b.mul(k, a["ldw"]), o))
-        vectors = []
-        for v in range(nv):
-            load = b.load(self.as_vector(self.element(weights, self.i64(v * c.lanes))),
-                          typ=c.vec)
-            load.align = c.size
-            vectors.append(load)
-        # each broadcast feeds its FMAs at once: built all first, the broadcasts stay live
-        # together and spill (AVX2 has 16 registers for MV x NP accumulators and MV weights)
-        updated = [[None] * c.np for _ in range(nv)]
-        for n, source in enumerate(sources):
-            splat = self.splat(b.load(self.element(source, shift), typ=c.t))
+        with self.accumulating(a["depth"], nv, c.np, "k") as (k, acc, updated):
+            shift = b.load(self.element(a["offsets"], k, I64), typ=I64)
+            weights = self.element(a["w"], b.add(b.mul(k, a["ldw"]), o))
+            vectors = []
             for v in range(nv):
-                updated[v][n] = b.call(c.fma, [vectors[v], splat, acc[v][n]])
-        k.add_incoming(b.add(k, self.i64(1)), b.block)
-        for v in range(nv):
-            for n in range(c.np):
-                acc[v][n].add_incoming(updated[v][n], b.block)
-        b.branch(head)
-        b.position_at_start(end)
+                load = b.load(self.as_vector(self.element(weights, self.i64(v * c.lanes))),
+                              typ=c.vec)
+                load.align = c.size
+                vectors.append(load)
+            # each broadcast feeds its FMAs at once: built all first, the broadcasts stay
+            # live together and spill (AVX2 has 16 registers for MV x NP accumulators and MV
+            # weights)
+            for n, source in enumerate(sources):
+                splat = self.splat(b.load(self.element(source, shift), typ=c.t))
+                for v in range(nv):
+                    updated[v][n] = b.call(c.fma, [vectors[v], splat, acc[v][n]])
         # one branch per tile: every channel's NP positions, or (the image's last tile)
         # its first `count`
         whole = b.icmp_signed("==", count, self.i64(c.np))
@@ -255,27 +192,6 @@ class _Kernel(_Builder):
         else:
             self.cases(valid, range(1, size + 1), "part",
                        lambda n: self.store_pieces(column, line, n))
-
-    def store_pieces(self, column, line, n: int) -> None:
-        """Lanes 0..n of the column in stores of powers of two."""
-        first, size = 0, 1 << (n.bit_length() - 1)
-        while size >= 1:
-            if n & size:
-                self.store_lanes(column, line, first, size)
-                first += size
-            size //= 2
-
-    def store_lanes(self, value, pointer, first: int, size: int) -> None:
-        """Lanes first..first+size of `value` at pointer + first."""
-        b, c = self.b, self.conv
-        at = self.element(pointer, self.i64(first))
-        if size == 1:
-            b.store(b.extract_element(value, ir.Constant(I32, first)), at).align = c.size
-            return
-        kind = ir.VectorType(c.t, size)
-        part = b.shuffle_vector(value, ir.Constant(value.type, ir.Undefined), ir.Constant(
-            ir.VectorType(I32, size), list(range(first, first + size))))
-        b.store(part, b.bitcast(at, kind.as_pointer())).align = c.size
 
 
 def _transpose(b: ir.IRBuilder, rows: list[ir.Value], lanes: int) -> list[ir.Value]:

@@ -231,7 +231,21 @@ class _Builder:
     @contextlib.contextmanager
     def loop(self, start, stop, step=1, name="i"):
         """for name in range(start, stop, step); yields the index (i64)."""
-        b = self.b
+        with self._counted(start, stop, step, name, 0, 0) as (index, _, _):
+            yield index
+
+    @contextlib.contextmanager
+    def accumulating(self, stop, rows: int, cols: int, name: str):
+        """for name in range(stop), carrying rows x cols vector accumulators that start at
+        zero (a micro-kernel's register tile over the depth). Yields (index, accumulators,
+        updated): the body sets updated[r][c] to accumulator (r, c)'s next value; after the
+        block the builder is past the loop and the accumulators hold the sums."""
+        with self._counted(0, stop, 1, name, rows, cols) as state:
+            yield state
+
+    @contextlib.contextmanager
+    def _counted(self, start, stop, step, name: str, rows: int, cols: int):
+        b, vec = self.b, self.gemm.vec
         start = start if isinstance(start, ir.Value) else ir.Constant(I64, start)
         stop = stop if isinstance(stop, ir.Value) else ir.Constant(I64, stop)
         before = b.block
@@ -242,11 +256,20 @@ class _Builder:
         b.position_at_start(head)
         index = b.phi(I64, name)
         index.add_incoming(start, before)
+        zero = ir.Constant(vec, [0.0] * vec.count)
+        acc = [[b.phi(vec, f"acc{r}_{c}") for c in range(cols)] for r in range(rows)]
+        for row in acc:
+            for phi in row:
+                phi.add_incoming(zero, before)
         b.cbranch(b.icmp_signed("<", index, stop), body, end)
         b.position_at_start(body)
-        yield index
+        updated: list[list] = [[None] * cols for _ in range(rows)]
+        yield index, acc, updated
         following = b.add(index, ir.Constant(I64, step))
         index.add_incoming(following, b.block)
+        for r in range(rows):
+            for c in range(cols):
+                acc[r][c].add_incoming(updated[r][c], b.block)
         b.branch(head)
         b.position_at_start(end)
 
@@ -646,41 +669,20 @@ class _Item(_JobFunction):
             column = b.add(j, self.i64(v * blk.vector))
             b_panels.append(self.element(job["bp"], b.add(
                 b.mul(b.sdiv(column, pw), b.mul(job["kc"], pw)), b.srem(column, pw))))
-        before = b.block
-        head = self.function.append_basic_block("kk.head")
-        body = self.function.append_basic_block("kk.body")
-        end = self.function.append_basic_block("kk.end")
-        b.branch(head)
-        b.position_at_start(head)
-        kk = b.phi(I64, "kk")
-        kk.add_incoming(self.i64(0), before)
-        zero = ir.Constant(g.vec, [0.0] * blk.vector)
-        acc = [[b.phi(g.vec, f"acc{r}_{v}") for v in range(blk.nv)] for r in range(height)]
-        for row in acc:
-            for phi in row:
-                phi.add_incoming(zero, before)
-        b.cbranch(b.icmp_signed("<", kk, job["kc"]), body, end)
-        b.position_at_start(body)
-        vectors = []
-        for v in range(blk.nv):
-            load = b.load(self.as_vector(self.element(b_panels[v], b.mul(kk, pw))), typ=g.vec)
-            # a prepacked constant is a NumPy array: aligned to its element, maybe no more
-            load.align = g.size
-            vectors.append(load)
-        a_row = self.element(a_panel, b.mul(kk, self.i64(height)))
-        updated = []
-        for r in range(height):
-            scalar = b.load(self.element(a_row, self.i64(r)), typ=g.t)
-            splat = self.splat(scalar)
-            updated.append([b.call(g.fma, [splat, vectors[v], acc[r][v]])
-                            for v in range(blk.nv)])
-        following = b.add(kk, self.i64(1))
-        kk.add_incoming(following, b.block)
-        for r in range(height):
+        with self.accumulating(job["kc"], height, blk.nv, "kk") as (kk, acc, updated):
+            vectors = []
             for v in range(blk.nv):
-                acc[r][v].add_incoming(updated[r][v], b.block)
-        b.branch(head)
-        b.position_at_start(end)
+                load = b.load(self.as_vector(self.element(b_panels[v], b.mul(kk, pw))),
+                              typ=g.vec)
+                # a prepacked constant is a NumPy array: aligned to its element, maybe no more
+                load.align = g.size
+                vectors.append(load)
+            a_row = self.element(a_panel, b.mul(kk, self.i64(height)))
+            for r in range(height):
+                scalar = b.load(self.element(a_row, self.i64(r)), typ=g.t)
+                splat = self.splat(scalar)
+                updated[r] = [b.call(g.fma, [splat, vectors[v], acc[r][v]])
+                              for v in range(blk.nv)]
         return acc
 
     def combine(self, scaled, read_d, with_d, at, mask):

@@ -14,7 +14,11 @@ wastes part of each register tile of the Gemm. Three forms:
   MIN_TILE_CHANNELS output channels per group): a DirectConv statement per image and group,
   our micro-kernel (codegen.native.dconv) holding a tile of output channels x a row's
   positions in registers over every (input channel, tap) pair, which it reads through a
-  constant table of offsets into the padded copy (`tap_offsets`).
+  constant table of offsets into the padded copy (`tap_offsets`). When a row is not whole
+  vectors (14, 7 positions) and the output channels fill the lanes better, over enough
+  terms (`across_channels`), the statement's lanes hold output channels instead
+  (codegen.native.dconv_lanes: positions counted across rows, the weights gathered
+  transposed once per call); rows shorter than a vector take that form too.
 - `shallow` (each output sums few terms: a depthwise convolution, one input channel): one
   store per output, the sum over (c, p, q) in it.
 - `blocked` (deep): the outputs start at zero and, for each input channel c, every output

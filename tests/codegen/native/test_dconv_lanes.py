@@ -18,6 +18,7 @@ from codegen import jit, loops, objectfile
 from codegen.jit import compile_kernel
 from codegen.llvm.target import X86_LEVELS, Target
 from codegen.native.dconv_lanes import ARGS, POINTERS, dconv_lanes_ir, symbol, tile_shape
+from tests.codegen.native.test_dconv import _geometry
 from tests.harness import cpu_levels, run_docstring_examples
 
 DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
@@ -25,15 +26,6 @@ DTYPES = {"f32": (np.float32, 2e-5), "f64": (np.float64, 1e-12)}
 CASES = [(16, 32, 14, 14, 3, 1, 1), (4, 9, 6, 7, 3, 1, 1), (3, 1, 5, 5, 3, 1, 0),
          (5, 17, 3, 11, 3, 2, 2), (2, 40, 1, 3, 3, 1, 1), (6, 13, 4, 2, 2, 1, 0),
          (1, 8, 1, 1, 1, 1, 0), (8, 24, 7, 7, 5, 1, 2)]
-
-
-def _geometry(c, h, w, kernel, dilation, padding):
-    hp, wp = h + 2 * padding, w + 2 * padding
-    span = dilation * (kernel - 1)
-    oh, ow = hp - span, wp - span
-    taps = tuple(ci * hp * wp + p * dilation * wp + q * dilation
-                 for ci in range(c) for p in range(kernel) for q in range(kernel))
-    return hp, wp, oh, ow, taps
 
 
 def _check(dtype, case, gemm="native", cpu="host", batch=2):
