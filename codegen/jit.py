@@ -302,15 +302,18 @@ def _dconv_module(dtype: str, target: Target) -> int:
 
 
 @functools.cache
-def _dconv_lanes_module(dtype: str, target: Target) -> int:
+def _dconv_lanes_module(dtype: str, target: Target, pooled: bool = False) -> int:
     """Address of the direct convolution's micro-kernel with output channels in the lanes
-    (codegen.native.dconv_lanes), as `_dconv_module`."""
+    (codegen.native.dconv_lanes; `pooled`: its 2x2 max pooling variant), as
+    `_dconv_module`."""
     target.check_runs_here()
-    name = native_dconv_lanes.symbol(dtype)
+    name = native_dconv_lanes.symbol(dtype, pooled)
+    shape = (native_dconv_lanes.pooled_shape if pooled else native_dconv_lanes.tile_shape)(
+        target.vector_bits)
     tracker = _link_generated(
-        f"{name} {target.vector_bits} {native_dconv_lanes.tile_shape(target.vector_bits)}",
-        functools.partial(native_dconv_lanes.dconv_lanes_ir, dtype, target.vector_bits), name,
-        [name], {}, target, level="gemm")
+        f"{name} {target.vector_bits} {shape}",
+        functools.partial(native_dconv_lanes.dconv_lanes_ir, dtype, target.vector_bits,
+                          None, pooled), name, [name], {}, target, level="gemm")
     _RUNTIME_OBJECTS.append(tracker)
     return tracker[name]
 
@@ -407,8 +410,10 @@ def _kernel_imports(kernel: loops.Kernel, nodes: list[loops.Node], mode: str,
         convs = [n for n in nodes if isinstance(n, loops.DirectConv)]
         for dtype in sorted({n.out.dtype for n in convs if n.lanes == "positions"}):
             imports[native_dconv.symbol(dtype)] = _dconv_module(dtype, target)
-        for dtype in sorted({n.out.dtype for n in convs if n.lanes == "channels"}):
-            imports[native_dconv_lanes.symbol(dtype)] = _dconv_lanes_module(dtype, target)
+        for dtype, pooled in sorted({(n.out.dtype, n.lanes == "pool2x2") for n in convs
+                                     if n.lanes != "positions"}):
+            imports[native_dconv_lanes.symbol(dtype, pooled)] = _dconv_lanes_module(
+                dtype, target, pooled)
     if any(isinstance(n, loops.Loop) and n.parallel for n in nodes):
         imports.update(_parallel_symbols())
     return imports

@@ -314,6 +314,10 @@ class DirectConv(Stmt):
     those elements and are dropped), and each channel's outputs are one run
     (``out_row == cols``): the micro-kernel holding output channels in its lanes
     (codegen.native.dconv_lanes), for rows that are not whole vectors. It reads no slack.
+    ``lanes="pool2x2"`` is that kernel storing the maximum of each 2x2 window of the
+    convolution instead: ``out[out_offset + o*out_stride + i*cols + j]`` = NumPy's maximum
+    over r, s < 2 of the sum above at position (2i + r, 2j + s), `rows` x `cols` being the
+    pooled outputs (a convolution read only by a 2x2 max pooling, lower.conv.pooled).
     """
 
     out: Buffer
@@ -349,20 +353,20 @@ class DirectConv(Stmt):
                 raise TypeError(f"{where}: {name} must be an int in [0, 2**31)")
         if not all(isinstance(t, int) and 0 <= t < 2**62 for t in self.taps):
             raise TypeError(f"{where}: taps must be non-negative ints")
-        if self.lanes not in ("positions", "channels"):
-            raise TypeError(f"{where}: lanes must be 'positions' or 'channels', got "
-                            f"{self.lanes!r}")
+        if self.lanes not in ("positions", "channels", "pool2x2"):
+            raise TypeError(f"{where}: lanes must be 'positions', 'channels' or 'pool2x2', "
+                            f"got {self.lanes!r}")
         if self.lanes == "positions" and self.ldw < len(self.taps):
             raise TypeError(f"{where}: ldw={self.ldw} is smaller than the depth "
                             f"{len(self.taps)}")
-        if self.lanes == "channels":
+        if self.lanes != "positions":
             if self.ldw < channel_row(self.outs, self.out.dtype):
                 raise TypeError(f"{where}: ldw={self.ldw} is smaller than its "
                                 f"{self.outs} channels rounded up to "
                                 f"{CHANNEL_PAD[self.out.dtype]}")
             if self.out_row != self.cols:
-                raise TypeError(f"{where}: with lanes='channels' a channel's outputs are "
-                                f"one run: out_row={self.out_row} must equal "
+                raise TypeError(f"{where}: with lanes={self.lanes!r} a channel's outputs "
+                                f"are one run: out_row={self.out_row} must equal "
                                 f"cols={self.cols}")
         super().__post_init__()
 
@@ -382,8 +386,9 @@ class DirectConv(Stmt):
         """Per buffer ("out", "w", "x"): its offset and the last element past it the statement
         touches (x's CONV_SLACK included); only meaningful when not `empty`."""
         last_tap = max(self.taps, default=0)
-        reach = last_tap + (self.rows - 1) * self.row_stride + self.cols - 1
-        if self.lanes == "channels":
+        step = 2 if self.lanes == "pool2x2" else 1     # a pooled output's last position
+        reach = last_tap + (step * self.rows - 1) * self.row_stride + step * self.cols - 1
+        if self.lanes != "positions":
             w_last = (max(len(self.taps), 1) - 1) * self.ldw + \
                 channel_row(self.outs, self.w.dtype) - 1
         else:

@@ -128,10 +128,11 @@ def render_stmt(s: S.Stmt, indent: str = "") -> list[str]:
 
 def _direct_conv(s: S.DirectConv) -> str:
     taps = ", ".join(map(str, s.taps[:4])) + (", ..." if len(s.taps) > 4 else "")
-    return (f"direct conv {s.outs}x{s.rows}x{s.cols} over {len(s.taps)} taps: "
+    pooled = ", each 2x2 window's maximum" if s.lanes == "pool2x2" else ""
+    return (f"direct conv {s.outs}x{s.rows}x{s.cols} over {len(s.taps)} taps{pooled}: "
             f"{s.out.name}[{_expr(s.out_offset)[0]}, o*{s.out_stride} + i*{s.out_row} + j] = "
             f"sum_k {s.w.name}[{_expr(s.w_offset)[0]}, "
-            f"{f'k*{s.ldw} + o' if s.lanes == 'channels' else f'o*{s.ldw} + k'}] * "
+            f"{f'o*{s.ldw} + k' if s.lanes == 'positions' else f'k*{s.ldw} + o'}] * "
             f"{s.x.name}[{_expr(s.x_offset)[0]}, taps[k] + i*{s.row_stride} + j], "
             f"taps = ({taps})")
 

@@ -104,8 +104,9 @@ def object_code(entries: Sequence[Entry], target: Target) -> bytes:
     convs = [n for k in kernels.values() for n in _nodes(k) if isinstance(n, loops.DirectConv)]
     texts += [native_dconv.dconv_ir(dtype, target.vector_bits)
               for dtype in sorted({n.out.dtype for n in convs if n.lanes == "positions"})]
-    texts += [native_dconv_lanes.dconv_lanes_ir(dtype, target.vector_bits)
-              for dtype in sorted({n.out.dtype for n in convs if n.lanes == "channels"})]
+    texts += [native_dconv_lanes.dconv_lanes_ir(dtype, target.vector_bits, None, pooled)
+              for dtype, pooled in sorted({(n.out.dtype, n.lanes == "pool2x2") for n in convs
+                                           if n.lanes != "positions"})]
     pool = bool(products) or any(isinstance(n, loops.Loop) and n.parallel
                                  for k in kernels.values() for n in _nodes(k))
     if pool:

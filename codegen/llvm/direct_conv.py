@@ -53,8 +53,10 @@ def call_native(em: Emitter, s: loops.DirectConv) -> None:
     if s.empty:
         return
     module = em.builder.module
-    native = native_dconv_lanes if s.lanes == "channels" else native_dconv
-    fn = declare(module, native.symbol(s.out.dtype), ir.VoidType(),
+    native = native_dconv if s.lanes == "positions" else native_dconv_lanes
+    name = native_dconv.symbol(s.out.dtype) if s.lanes == "positions" else \
+        native_dconv_lanes.symbol(s.out.dtype, s.lanes == "pool2x2")
+    fn = declare(module, name, ir.VoidType(),
                  [PTR if name in native.POINTERS else I64 for name in native.ARGS])
     values = {"outs": s.outs, "w": _element(em, s.w, s.w_offset), "ldw": s.ldw,
               "depth": len(s.taps), "offsets": _table(module, s.taps),
@@ -66,7 +68,8 @@ def call_native(em: Emitter, s: loops.DirectConv) -> None:
 
 
 def emit_loops(em: Emitter, s: loops.DirectConv) -> None:
-    """for o, i, j: out = sum over k, in k's order (as the micro-kernel sums)."""
+    """for o, i, j: out = sum over k, in k's order (as the micro-kernel sums); pooled, the
+    maximum of four such sums."""
     if s.empty:
         return
     b, t = em.builder, FLOAT[s.out.dtype]
@@ -76,32 +79,51 @@ def emit_loops(em: Emitter, s: loops.DirectConv) -> None:
 
     def const(value: int) -> ir.Value:
         return ir.Constant(I64, value)
+    # w[o ldw + k], or transposed (the lanes kernels) w[k ldw + o]
+    across, along = (const(s.ldw), const(1)) if s.lanes == "positions" else \
+        (const(1), const(s.ldw))
+    # the convolution's positions each output takes the maximum of: one, or a 2x2 window's
+    corners = ((0, 0), (0, 1), (1, 0), (1, 1)) if s.lanes == "pool2x2" else ((0, 0),)
+    step = 2 if s.lanes == "pool2x2" else 1
     with em.counted_loop(const(0), const(s.outs), "dc.o") as o, \
             em.counted_loop(const(0), const(s.rows), "dc.i") as i, \
             em.counted_loop(const(0), const(s.cols), "dc.j") as j:
-        position = b.add(b.mul(i, const(s.row_stride)), j)
-        # w[o ldw + k], or transposed (lanes="channels") w[k ldw + o]
-        across, along = (const(1), const(s.ldw)) if s.lanes == "channels" else \
-            (const(s.ldw), const(1))
         row = b.gep(w, [b.mul(o, across)], source_etype=t)
-        # the sum over k: a loop whose header carries k and the running sum
-        fn, before = b.function, b.block
-        head, body, end = (fn.append_basic_block(f"dc.k.{part}") for part in ("head", "body",
-                                                                              "end"))
-        b.branch(head)
-        b.position_at_end(head)
-        k, acc = b.phi(I64, "dc.k"), b.phi(t, "dc.acc")
-        k.add_incoming(const(0), before)
-        acc.add_incoming(ir.Constant(t, 0.0), before)
-        b.cbranch(b.icmp_signed("<", k, const(len(s.taps))), body, end)
-        b.position_at_end(body)
-        shift = b.load(b.gep(table, [const(0), k], source_etype=table.value_type), typ=I64)
-        value = b.load(b.gep(x, [b.add(shift, position)], source_etype=t), typ=t)
-        weight = b.load(b.gep(row, [b.mul(k, along)], source_etype=t), typ=t)
-        acc.add_incoming(b.fadd(acc, b.fmul(weight, value)), b.block)
-        k.add_incoming(b.add(k, const(1)), b.block)
-        b.branch(head)
-        b.position_at_end(end)
-        b.store(acc, b.gep(out, [b.add(b.add(b.mul(o, const(s.out_stride)),
-                                               b.mul(i, const(s.out_row))), j)],
-                           source_etype=t))
+        best = None
+        for r, c in corners:
+            position = b.add(b.mul(b.add(b.mul(i, const(step)), const(r)), const(s.row_stride)),
+                             b.add(b.mul(j, const(step)), const(c)))
+            total = _sum(em, table, x, row, along, position, len(s.taps), t)
+            # NumPy's maximum, as the pooling: the first where it is larger or NaN
+            best = total if best is None else b.select(b.or_(
+                b.fcmp_ordered(">", best, total), b.fcmp_unordered("uno", best, best)),
+                best, total)
+        b.store(best, b.gep(out, [b.add(b.add(b.mul(o, const(s.out_stride)),
+                                                b.mul(i, const(s.out_row))), j)],
+                            source_etype=t))
+
+
+def _sum(em: Emitter, table, x, row, along, position, depth: int, t) -> ir.Value:
+    """sum over k of row[k along] x[taps[k] + position]: a loop whose header carries k and
+    the running sum, in k's order (as the micro-kernels sum)."""
+    b = em.builder
+
+    def const(value: int) -> ir.Value:
+        return ir.Constant(I64, value)
+    fn, before = b.function, b.block
+    head, body, end = (fn.append_basic_block(f"dc.k.{part}") for part in ("head", "body", "end"))
+    b.branch(head)
+    b.position_at_end(head)
+    k, acc = b.phi(I64, "dc.k"), b.phi(t, "dc.acc")
+    k.add_incoming(const(0), before)
+    acc.add_incoming(ir.Constant(t, 0.0), before)
+    b.cbranch(b.icmp_signed("<", k, const(depth)), body, end)
+    b.position_at_end(body)
+    shift = b.load(b.gep(table, [const(0), k], source_etype=table.value_type), typ=I64)
+    value = b.load(b.gep(x, [b.add(shift, position)], source_etype=t), typ=t)
+    weight = b.load(b.gep(row, [b.mul(k, along)], source_etype=t), typ=t)
+    acc.add_incoming(b.fadd(acc, b.fmul(weight, value)), b.block)
+    k.add_incoming(b.add(k, const(1)), b.block)
+    b.branch(head)
+    b.position_at_end(end)
+    return acc

@@ -80,6 +80,36 @@ def epilogues(computed: list[Node], users: dict[Node, list[Node]],
     return fused
 
 
+def pooled(computed: list[Node], users: dict[Node, list[Node]], outputs: list[Node],
+           buffer_of, options: CompileOptions) -> dict[Node, Node]:
+    """conv2d -> the max pooling it computes too, writing the pooling's buffer: a convolution
+    in one group whose only reader is a 2x2 max_pool2d of windows tiling its output
+    (lower.pool.tiles), run by the micro-kernel with output channels in the lanes
+    (conv_direct.across_channels). The kernel then holds each window's four positions in
+    its tile and stores their maximum (a DirectConv with lanes="pool2x2"): the convolution's
+    output is never stored, and its transposed stores are a quarter. (A bias and ReLU
+    between them move after the pooling first: graphnn.passes.simplify, `_pool_first`.)"""
+    from graphnn.lower.pool import tiles
+
+    position = {node: k for k, node in enumerate(computed)}
+    fused = {}
+    for node in computed:
+        if node.op != "conv2d" or node in outputs or len(users[node]) != 1 or \
+                node.attrs["groups"] != 1 or not options.conv_direct:
+            continue
+        pool = users[node][0]
+        if pool.op != "max_pool2d" or not tiles(pool) or pool not in position or \
+                tuple(pool.attrs["kernel"]) != (2, 2) or \
+                any(_in_memory(i, buffer_of) is None for i in node.inputs):
+            continue
+        conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1],
+                                          Geometry.of(node))
+        shallow = math.prod(conv.taps) < options.conv_min_depth
+        if conv.native(shallow) and conv_direct.across_channels(conv):
+            fused[node] = pool
+    return fused
+
+
 def _elementwise(node: Node, shape: tuple[int, ...]) -> bool:
     return node.opdef.scalar is not None and node.opdef.indexing is None and \
         node.shape == shape
@@ -203,6 +233,10 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     geometry = Geometry.of(node)
     out = lowering.buffers[node]
     form = node.opdef.lowering.gemm
+    pool = lowering.pooled.get(node)
+    if pool is not None:     # `pooled` chose the lanes micro-kernel: tiled takes it
+        conv = conv_direct.Direct.forward(out, first, second, geometry)
+        return conv_direct.tiled(lowering, conv, pool=lowering.buffers[pool])
     if form == "conv2d_grad_weight":
         return _weights(lowering, out, first, second, geometry)
     finish = None

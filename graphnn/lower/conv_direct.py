@@ -308,7 +308,7 @@ def across_channels(conv: Direct) -> bool:
         used_by_channels > used_by_positions
 
 
-def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
+def tiled(lowering, conv: Direct, finish=None, pool=None) -> list[loops.Stmt]:
     """Per image (and group): one DirectConv, our micro-kernel with a tile of output
     channels x positions in registers over every (input channel, tap), then `finish` (a
     conv2d's epilogue) over the image while it is in cache. Positions of a row in the lanes
@@ -316,7 +316,10 @@ def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
     statement reads them (a conv2d's), else first gathered so, once per call (a transposed
     convolution's flipped, swapped weights). Output channels in the lanes
     (`across_channels`, codegen.native.dconv_lanes): the weights gathered transposed, a
-    row of each group's channels per (c, p, q), padded to loops.channel_row with zeros."""
+    row of each group's channels per (c, p, q), padded to loops.channel_row with zeros.
+    With `pool` (the buffer of a 2x2 max pooling, the convolution's only reader:
+    lower.conv.pooled), the kernel stores each window's maximum there instead
+    (lanes="pool2x2")."""
     images, xp = conv.padded(lowering, slack=True)
     _, channels_out, oh, ow = conv.out.shape
     per_group, (cg, kh, kw) = conv.per_group, conv.taps
@@ -324,6 +327,8 @@ def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
     steps: list[loops.Stmt] = []
     weights = getattr(conv.weight, "buffer", None)
     lanes = "channels" if across_channels(conv) else "positions"
+    if pool is not None:
+        assert lanes == "channels" and conv.groups == 1, "lower.conv.pooled chose otherwise"
     if lanes == "channels":
         ldw = loops.channel_row(per_group, conv.out.dtype)
         weights = lowering.scratch(conv.out.dtype, (conv.groups, depth, ldw))
@@ -348,6 +353,13 @@ def tiled(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
     group_weights = depth * (ldw if lanes == "channels" else per_group)
 
     def image(n, slot):
+        if pool is not None:
+            ph, pw = pool.shape[2:]
+            return [*conv.fill(xp, n, slot), loops.DirectConv(
+                pool, weights, xp, taps, per_group, ph, pw, ldw, xp.shape[3], ph * pw, pw,
+                out_offset=times(n, channels_out * ph * pw), x_offset=Images.offset(xp, slot),
+                lanes="pool2x2")]
+
         def group(g):
             return loops.DirectConv(
                 conv.out, weights, xp, taps, per_group, oh, ow, ldw, xp.shape[3], oh * ow, ow,

@@ -35,7 +35,7 @@ from codegen.stmts import packed_size
 from graphnn.graph import Graph
 from graphnn.ir import Node, toposort
 from graphnn.lower.accumulate import batch_sums, product_sums
-from graphnn.lower.conv import conv_stage, epilogues, worth_it
+from graphnn.lower.conv import conv_stage, epilogues, pooled, worth_it
 from graphnn.lower.epilogue import fuse_epilogues
 from graphnn.lower.expand import expand_composites
 from graphnn.lower.gemm import (
@@ -109,6 +109,8 @@ class Lowering:
         self.batch_sums = batch_sums(self.order, self.users, outputs)
         # conv2d -> the elementwise node it computes too, writing its buffer (lower.conv)
         self.epilogues: dict[Node, Node] = {}
+        # conv2d -> the max pooling it computes too, writing its buffer (lower.conv.pooled)
+        self.pooled: dict[Node, Node] = {}
 
     def materialized(self) -> list[Node]:
         """The computed nodes that get a buffer, in topological order (lower.storage)."""
@@ -243,6 +245,9 @@ class Lowering:
             self.buffers[leaf] = self.buffers[root]
         for conv, last in self.epilogues.items():
             self.buffers[conv] = self.buffers[last]
+        self.pooled = pooled(computed, self.users, self.outputs, self.buffers.get, self.options)
+        for conv in self.pooled:        # never stored: its buffer only gives its shape
+            temps.remove(self.buffers[conv])
         return ins, outs, temps
 
     def packed_constant(self, node: Node, transposed: bool, shape: tuple[int, int]) \
@@ -295,7 +300,7 @@ class Lowering:
         body = self._pack_shared_inputs(computed)
         group: list[Node] = []
         group_cost = 0
-        absorbed = set(self.epilogues.values())
+        absorbed = set(self.epilogues.values()) | set(self.pooled.values())
         for node in computed:
             if node in self.sums or node in absorbed:   # computed by Gemms, by a conv2d
                 continue

@@ -4,6 +4,8 @@ turn, against the NumPy reference."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,40 @@ def test_rows_of_partial_vectors_hold_channels_in_the_lanes(x_shape, w_shape, at
     transposed = [line for line in loop_ir.splitlines()
                   if "direct conv " in line and "k*" in line]
     assert transposed, "no DirectConv with transposed weights"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_convolution_read_only_by_a_2x2_max_pooling_pools_in_its_kernel(dtype):
+    # an imported CNN's layer: conv, bias, ReLU, 2x2 max pooling. The bias and ReLU move past
+    # the pooling (graphnn.passes.simplify), and the convolution, with output channels in
+    # the lanes, stores each window's maximum (lower.conv.pooled): no buffer of its
+    # 14 x 14 output, no pooling passes. A NaN input reaches the windows reading it.
+    x = gn.input("x", shape=(3, 16, 14, 14), dtype=dtype)
+    w = gn.input("w", shape=(24, 16, 3, 3), dtype=dtype)
+    b = np.linspace(-1.0, 1.0, 24).reshape(24, 1, 1).astype(dtype)
+    y = gn.max_pool2d(gn.relu(gn.conv2d(x, w, padding=1) + b))
+    rng = np.random.default_rng(3)
+    feed = {"x": rng.normal(size=x.shape).astype(dtype),
+            "w": rng.normal(size=w.shape).astype(dtype)}
+    feed["x"][1, 4, 6, 7] = np.nan
+    compiled = compile([y], [x, w])
+    assert "each 2x2 window's maximum" in compiled.loop_ir
+    assert not re.search(r"temp t\d+: f(32|64)\[3,24,14,14\]", compiled.loop_ir)
+    tolerance = 1e-4 if dtype == "float32" else 1e-12
+    (got,), want = compiled(**feed), gn.evaluate(y, feed)
+    assert np.isnan(want[1]).any()
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance, equal_nan=True)
+
+
+def test_a_convolution_read_elsewhere_too_keeps_its_output():
+    # the same layer whose convolution also feeds a sum: it is stored, and pooled apart
+    x = gn.input("x", shape=(2, 16, 14, 14))
+    w = gn.input("w", shape=(16, 16, 3, 3))
+    c = gn.conv2d(x, w, padding=1)
+    outputs = [gn.max_pool2d(c), gn.sum(c)]
+    rng = np.random.default_rng(4)
+    feed = {"x": rng.normal(size=x.shape), "w": rng.normal(size=w.shape)}
+    compiled = compile(outputs, [x, w])
+    assert "each 2x2 window's maximum" not in compiled.loop_ir
+    for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

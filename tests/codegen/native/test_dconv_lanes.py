@@ -17,7 +17,14 @@ import pytest
 from codegen import jit, loops, objectfile
 from codegen.jit import compile_kernel
 from codegen.llvm.target import X86_LEVELS, Target
-from codegen.native.dconv_lanes import ARGS, POINTERS, dconv_lanes_ir, symbol, tile_shape
+from codegen.native.dconv_lanes import (
+    ARGS,
+    POINTERS,
+    dconv_lanes_ir,
+    pooled_shape,
+    symbol,
+    tile_shape,
+)
 from tests.codegen.native.test_dconv import _geometry
 from tests.harness import cpu_levels, run_docstring_examples
 
@@ -142,12 +149,15 @@ def test_statement_checks_its_layout():
         loops.DirectConv(out, w, x, taps, 2, 8, 8, 8, 10, 64, 8, lanes="channels")
     with pytest.raises(TypeError, match="out_row=10 must equal cols=8"):
         loops.DirectConv(out, w, x, taps, 2, 8, 8, 16, 10, 80, 10, lanes="channels")
-    with pytest.raises(TypeError, match="lanes must be 'positions' or 'channels'"):
+    with pytest.raises(TypeError, match="lanes must be 'positions', 'channels' or 'pool2x2'"):
         loops.DirectConv(out, w, x, taps, 2, 8, 8, 16, 10, 64, 8, lanes="rows")
     stmt = loops.DirectConv(out, w, x, taps, 2, 8, 8, 16, 10, 64, 8, lanes="channels")
     assert stmt.extents()["x"][1] == 22 + 7 * 10 + 7 < x.size
     assert stmt.extents()["w"][1] == 8 * 16 + 15
     loops.Kernel("fits", [x, w], [out], body=[stmt])
+    # pooled: 4 x 4 outputs of 2x2 windows read the same 8 x 8 positions
+    pooled = loops.DirectConv(out, w, x, taps, 2, 4, 4, 16, 10, 16, 4, lanes="pool2x2")
+    assert pooled.extents()["x"] == stmt.extents()["x"]
     with pytest.raises(loops.KernelError, match="operand w reaches w elements"):
         short = loops.Buffer("w", "f32", (9 * 16 - 1,))
         loops.Kernel("short", [x, short], [out], body=[loops.DirectConv(
@@ -167,3 +177,107 @@ def test_every_level_compiles_to_object_code_the_checks_accept(level, dtype):
 def test_docstring_examples():
     result = run_docstring_examples("codegen.native.dconv_lanes")
     assert result.attempted > 0 and result.failed == 0
+
+
+# the pooled variant (lanes="pool2x2"): (channels in, channels out, height, width) of the
+# convolution (3x3, padding 1), pooled 2x2; odd sizes leave a last row and column unpooled
+POOLED = [(16, 32, 14, 14), (3, 13, 6, 10), (4, 8, 2, 2), (2, 20, 6, 14), (5, 9, 5, 7),
+          (1, 17, 8, 4)]
+
+
+def _check_pooled(dtype, case, gemm="native", cpu="host", batch=2, nan_at=None):
+    """Each image's convolution, each 2x2 window's maximum (NumPy's: NaN wins), against
+    NumPy; `nan_at` (c, h, w) puts a NaN into every image's input there."""
+    numpy_dtype, tolerance = DTYPES[dtype]
+    c, o, h, w = case
+    hp, wp, _, _, taps = _geometry(c, h, w, 3, 1, 1)
+    oh, ow = h // 2, w // 2
+    image, depth, ldw = c * hp * wp, len(taps), loops.channel_row(o, dtype)
+    x = loops.Buffer("x", dtype, (batch * image,))
+    wt = loops.Buffer("w", dtype, (depth * ldw,))
+    out = loops.Buffer("out", dtype, (batch, o, oh, ow))
+    body = loops.loop(batch, lambda n: loops.DirectConv(
+        out, wt, x, taps, o, oh, ow, ldw, wp, oh * ow, ow, out_offset=n * (o * oh * ow),
+        x_offset=n * image, lanes="pool2x2"), name="n")
+    kernel_ir = loops.Kernel("dconv_pooled", [x, wt], [out], body=[body])
+    rng = np.random.default_rng(sum(case))
+    images = rng.normal(size=(batch, c, h, w))
+    if nan_at is not None:
+        images[(slice(None), *nan_at)] = np.nan
+    weights = rng.normal(size=(o, c, 3, 3))
+    padded = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ws = np.full((depth, ldw), np.nan)
+    ws[:, :o] = weights.reshape(o, depth).T
+    got = compile_kernel(kernel_ir, gemm=gemm, target=Target.named(cpu))(
+        padded.ravel().astype(numpy_dtype), ws.ravel().astype(numpy_dtype))
+    conv = sum(np.einsum("oc,nchw->nohw", weights[:, :, p, q], padded[:, :, p:p + h, q:q + w])
+               for p in range(3) for q in range(3))
+    want = conv[:, :, :2 * oh, :2 * ow].reshape(batch, o, oh, 2, ow, 2).max(axis=(3, 5))
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * np.sqrt(depth) * 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOLED, ids=str)
+def test_pooled_matches_numpy(dtype, case):
+    _check_pooled(dtype, case)
+
+
+def test_pooled_propagates_nan():
+    # a NaN input reaches every output whose window's positions read it (a 3x3 window)
+    _check_pooled("f64", (2, 9, 6, 6), nan_at=(1, 2, 3))
+
+
+@pytest.mark.parametrize("case", POOLED[1:3], ids=str)
+def test_pooled_plain_loops_match_numpy(case):
+    _check_pooled("f64", case, gemm="loops")
+
+
+@pytest.mark.parametrize("cpu", cpu_levels())
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooled_each_vector_width(cpu, dtype):
+    """Every count of output channels up to two tiles and a vector, at pooled outputs ending
+    in every partial tile, on each level."""
+    mv, windows = pooled_shape(Target.named(cpu).vector_bits)
+    lanes = Target.named(cpu).vector_bits // (32 if dtype == "f32" else 64)
+    for outs in range(1, 2 * mv * lanes + lanes + 2, 3):
+        _check_pooled(dtype, (2, outs, 4, 2 * (windows + outs % windows) + 1), cpu=cpu,
+                      batch=1)
+
+
+@pytest.mark.parametrize("bits", [512, 256])
+def test_pooled_wider_vectors_legalized_for_this_cpu(bits):
+    """The pooled kernel's IR for a vector width this CPU may lack, compiled for this CPU,
+    against NumPy (as test_wider_vectors_legalized_for_this_cpu)."""
+    name = symbol("f32", pooled=True)
+    tracker = jit.link_entry(f"test {name} at {bits} bits", lambda: dconv_lanes_ir(
+        "f32", bits, pooled=True), name, Target.host(), level="gemm")
+    kinds = [ctypes.c_void_p if arg in POINTERS else ctypes.c_int64 for arg in ARGS]
+    run = ctypes.CFUNCTYPE(None, *kinds)(tracker[name])
+    rng = np.random.default_rng(bits)
+    for outs, (rows, cols) in ((3, (3, 5)), (17, (2, 2)), (33, (1, 7))):
+        channels, h, w = 2, 2 * rows, 2 * cols
+        padded = np.pad(rng.normal(size=(channels, h, w)), ((0, 0), (1, 1), (1, 1)))
+        hp, wp = h + 2, w + 2
+        taps = np.array([c * hp * wp + p * wp + q for c in range(channels)
+                         for p in range(3) for q in range(3)], np.int64)
+        x = padded.ravel().astype(np.float32)
+        ldw = loops.channel_row(outs, "f32")
+        weights = rng.normal(size=(outs, channels, 3, 3))
+        wt = np.full((taps.size, ldw), np.nan, np.float32)
+        wt[:, :outs] = weights.reshape(outs, -1).T
+        out = np.full((outs, rows * cols + 1), np.nan, np.float32)
+        run(outs, wt.ctypes.data, ldw, taps.size, taps.ctypes.data, x.ctypes.data, rows, cols,
+            wp, out.ctypes.data, rows * cols + 1, cols)
+        conv = sum(np.einsum("oc,chw->ohw", weights[:, :, p, q], padded[:, p:p + h, q:q + w])
+                   for p in range(3) for q in range(3))
+        want = conv.reshape(outs, rows, 2, cols, 2).max(axis=(2, 4))
+        assert np.isnan(out[:, -1]).all(), f"outs {outs}: wrote past a channel's run"
+        np.testing.assert_allclose(out[:, :-1].reshape(want.shape), want, rtol=2e-5,
+                                   atol=2e-4, err_msg=f"outs {outs}, {rows}x{cols}")
+
+
+@pytest.mark.parametrize("level", X86_LEVELS)
+def test_pooled_compiles_to_object_code_the_checks_accept(level):
+    target = Target.named(level)
+    data = jit.emit(dconv_lanes_ir("f32", target.vector_bits, pooled=True), target, "gemm")
+    objectfile.check(data, [symbol("f32", pooled=True)], ["_GLOBAL_OFFSET_TABLE_"])
