@@ -105,7 +105,7 @@ def pooled(computed: list[Node], users: dict[Node, list[Node]], outputs: list[No
         conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1],
                                           Geometry.of(node))
         shallow = math.prod(conv.taps) < options.conv_min_depth
-        if conv.native(shallow) and conv_direct.across_channels(conv):
+        if conv.native(shallow) and conv_direct.across_channels(conv, pooled=True):
             fused[node] = pool
     return fused
 

@@ -294,17 +294,18 @@ def shallow(lowering, conv: Direct, finish=None) -> list[loops.Stmt]:
     return [conv.clear(xp), *images.each(image)]
 
 
-def across_channels(conv: Direct) -> bool:
+def across_channels(conv: Direct, pooled: bool = False) -> bool:
     """Whether `tiled` holds output channels in the vector lanes (the DirectConv's
     lanes="channels", codegen.native.dconv_lanes) rather than positions of a row: when the
     rows are not whole vectors (`flat`: 14 of 16 lanes used on a 14x14 image, 7 of 16 on a
     7x7 one) and the channels waste fewer (half a vector of 8 at most), over a depth of at
     least MIN_CHANNEL_DEPTH terms (a tile's outputs are stored transposed, which a shallow
-    convolution's few terms do not pay for)."""
+    convolution's few terms do not pay for), or of any depth when it `pooled` (2x2
+    windows: a quarter of the stores, and no pass of the pooling)."""
     (cg, kh, kw), lanes = conv.taps, 8
     used_by_positions = conv.out.shape[3] / (-(-conv.out.shape[3] // MIN_ROW) * MIN_ROW)
     used_by_channels = conv.per_group / (-(-conv.per_group // lanes) * lanes)
-    return conv.flat and cg * kh * kw >= MIN_CHANNEL_DEPTH and \
+    return conv.flat and (pooled or cg * kh * kw >= MIN_CHANNEL_DEPTH) and \
         used_by_channels > used_by_positions
 
 
@@ -326,7 +327,7 @@ def tiled(lowering, conv: Direct, finish=None, pool=None) -> list[loops.Stmt]:
     depth = cg * kh * kw
     steps: list[loops.Stmt] = []
     weights = getattr(conv.weight, "buffer", None)
-    lanes = "channels" if across_channels(conv) else "positions"
+    lanes = "channels" if across_channels(conv, pooled=pool is not None) else "positions"
     if pool is not None:
         assert lanes == "channels" and conv.groups == 1, "lower.conv.pooled chose otherwise"
     if lanes == "channels":

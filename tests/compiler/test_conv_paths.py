@@ -190,23 +190,31 @@ def test_rows_of_partial_vectors_hold_channels_in_the_lanes(x_shape, w_shape, at
     assert transposed, "no DirectConv with transposed weights"
 
 
+# a deep layer (16 channels in) and a shallow one (an MNIST CNN's first: one channel in, nine
+# terms per output, which alone would keep positions in the lanes)
+POOLED = [((3, 16, 14, 14), (24, 16, 3, 3)), ((2, 1, 28, 28), (16, 1, 3, 3))]
+
+
+@pytest.mark.parametrize("x_shape,w_shape", POOLED, ids=["deep", "shallow"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_a_convolution_read_only_by_a_2x2_max_pooling_pools_in_its_kernel(dtype):
+def test_a_convolution_read_only_by_a_2x2_max_pooling_pools_in_its_kernel(dtype, x_shape,
+                                                                           w_shape):
     # an imported CNN's layer: conv, bias, ReLU, 2x2 max pooling. The bias and ReLU move past
     # the pooling (graphnn.passes.simplify), and the convolution, with output channels in
     # the lanes, stores each window's maximum (lower.conv.pooled): no buffer of its
-    # 14 x 14 output, no pooling passes. A NaN input reaches the windows reading it.
-    x = gn.input("x", shape=(3, 16, 14, 14), dtype=dtype)
-    w = gn.input("w", shape=(24, 16, 3, 3), dtype=dtype)
-    b = np.linspace(-1.0, 1.0, 24).reshape(24, 1, 1).astype(dtype)
+    # full-size output, no pooling passes. A NaN input reaches the windows reading it.
+    x = gn.input("x", shape=x_shape, dtype=dtype)
+    w = gn.input("w", shape=w_shape, dtype=dtype)
+    (n, _, h, wd), o = x_shape, w_shape[0]
+    b = np.linspace(-1.0, 1.0, o).reshape(o, 1, 1).astype(dtype)
     y = gn.max_pool2d(gn.relu(gn.conv2d(x, w, padding=1) + b))
     rng = np.random.default_rng(3)
     feed = {"x": rng.normal(size=x.shape).astype(dtype),
             "w": rng.normal(size=w.shape).astype(dtype)}
-    feed["x"][1, 4, 6, 7] = np.nan
+    feed["x"][1, 0, 6, 7] = np.nan
     compiled = compile([y], [x, w])
     assert "each 2x2 window's maximum" in compiled.loop_ir
-    assert not re.search(r"temp t\d+: f(32|64)\[3,24,14,14\]", compiled.loop_ir)
+    assert not re.search(rf"temp t\d+: f(32|64)\[{n},{o},{h},{wd}\]", compiled.loop_ir)
     tolerance = 1e-4 if dtype == "float32" else 1e-12
     (got,), want = compiled(**feed), gn.evaluate(y, feed)
     assert np.isnan(want[1]).any()
