@@ -85,9 +85,10 @@ def pooled(computed: list[Node], users: dict[Node, list[Node]], outputs: list[No
     """conv2d -> the max pooling it computes too, writing the pooling's buffer: a convolution
     in one group whose only reader is a 2x2 max_pool2d of windows tiling its output
     (lower.pool.tiles), run by the micro-kernel with output channels in the lanes
-    (conv_direct.across_channels). The kernel then holds each window's four positions in
-    its tile and stores their maximum (a DirectConv with lanes="pool2x2"): the convolution's
-    output is never stored, and its transposed stores are a quarter. (A bias and ReLU
+    (conv_direct.across_channels), however shallow (an MNIST CNN's first layer: 9 terms per
+    output). The kernel then holds each window's four positions in its tile and stores their
+    maximum (a DirectConv with lanes="pool2x2"): the convolution's output is never stored,
+    and its transposed stores are a quarter. (A bias and ReLU
     between them move after the pooling first: graphnn.passes.simplify, `_pool_first`.)"""
     from graphnn.lower.pool import tiles
 
@@ -100,8 +101,8 @@ def pooled(computed: list[Node], users: dict[Node, list[Node]], outputs: list[No
         pool = users[node][0]
         if pool.op != "max_pool2d" or not tiles(pool) or pool not in position or \
                 tuple(pool.attrs["kernel"]) != (2, 2) or \
-                any(_in_memory(i, buffer_of) is None for i in node.inputs):
-            continue
+                _in_memory(node.inputs[1], buffer_of) is None:
+            continue     # (an input not in memory is computed in the padded copy: tiled's)
         conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1],
                                           Geometry.of(node))
         shallow = math.prod(conv.taps) < options.conv_min_depth
@@ -228,11 +229,14 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     memory or the op is shallow and no direct form fits (the compute rule's loops are used
     then)."""
     first, second = (_in_memory(i, buffer_of) for i in node.inputs)
+    form = node.opdef.lowering.gemm
+    computed = first is None and copies_input(node, lowering.options)
+    if computed:     # an elementwise chain the storage plan left to the padded copy
+        first = lowering.operand(node.inputs[0])
     if first is None or second is None:
         return None
     geometry = Geometry.of(node)
     out = lowering.buffers[node]
-    form = node.opdef.lowering.gemm
     pool = lowering.pooled.get(node)
     if pool is not None:     # `pooled` chose the lanes micro-kernel: tiled takes it
         conv = conv_direct.Direct.forward(out, first, second, geometry)
@@ -246,7 +250,7 @@ def conv_stage(lowering, node: Node, buffer_of) -> list[loops.Stmt] | None:
     deep = _deep(node, lowering.options)
     if lowering.options.conv_direct:
         stmts = _direct(lowering, form, out, first, second, geometry, finish, deep)
-        if stmts is not None:
+        if stmts is not None or computed:
             return stmts
     if not deep:
         return None
@@ -272,16 +276,41 @@ def _direct(lowering, form: str, out, first, second, geometry: Geometry, finish=
         conv = conv_direct.Direct.transposed(out, first, second, geometry)
         if conv is None:
             return None
-    shallow = math.prod(conv.taps) < lowering.options.conv_min_depth
+    kind = _direct_kind(conv, form, geometry, lowering.options, deep)
+    if kind is None:
+        return None
+    return getattr(conv_direct, kind)(lowering, conv, finish)
+
+
+def _direct_kind(conv: conv_direct.Direct, form: str, geometry: Geometry,
+                 options: CompileOptions, deep: bool) -> str | None:
+    """Which function of conv_direct `_direct` runs ("tiled", "shallow" or "blocked"; each
+    copies every image once into its zero-padded scratch), or None for the other lowerings.
+    Decided by shapes alone, so that the storage plan can ask it of graph nodes
+    (`copies_input`)."""
+    shallow = math.prod(conv.taps) < options.conv_min_depth
     if conv.native(shallow):
-        return conv_direct.tiled(lowering, conv, finish)
+        return "tiled"
     if shallow:
         # conv2d_grad_input's compute rule checks bounds even where nothing is padded
         checked = form != "conv2d" or geometry.padding != ((0, 0), (0, 0))
-        return conv_direct.shallow(lowering, conv, finish) if checked else None
+        return "shallow" if checked else None
     if conv.blockable():
-        return conv_direct.blocked(lowering, conv, finish)
-    return None if deep else conv_direct.shallow(lowering, conv, finish)
+        return "blocked"
+    return None if deep else "shallow"
+
+
+def copies_input(node: Node, options: CompileOptions) -> bool:
+    """Whether conv_stage reads a conv2d's input x through a zero-padded copy of each image
+    (the direct kernels and loops), so once per element: an elementwise chain producing x
+    (the bias and ReLU after a CNN's pooling, moved there by the simplifier) is then computed
+    in that copy (`conv_stage` reads it through the lowering's `operand`) instead of a pass
+    storing it before the copy reads it back (graphnn.lower.storage)."""
+    if node.op != "conv2d" or not options.conv_direct:
+        return False
+    geometry = Geometry.of(node)
+    conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1], geometry)
+    return _direct_kind(conv, "conv2d", geometry, options, _deep(node, options)) is not None
 
 
 def _forward(lowering, out, x, w, geometry: Geometry, finish=None) -> list[loops.Stmt]:

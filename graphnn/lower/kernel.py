@@ -374,6 +374,11 @@ class Lowering:
     def buffer_of(self, node: Node) -> loops.Buffer | None:
         return self.buffers.get(node)
 
+    def operand(self, node: Node) -> _Operand:
+        """node's elements as loop expressions, wherever they come from (its buffer, or its
+        inlined expression): what a compute rule or a convolution's padded copy indexes."""
+        return _Operand(self, node)
+
     def _checks(self, node: Node) -> list[loops.Stmt]:
         """A loop per index operand of `node`, returning a code from the kernel (numbered in
         the kernel, from 1) at the first index outside [-size, size)."""

@@ -9,7 +9,9 @@ A node is stored when it is an indexing op (reduction, matmul, conv, pooling: wr
 own loop) or an output, and an elementwise or layout node when inlining it would recompute
 something costly: several users in different loop bodies, users on both sides of a GEMM or
 reduction (barrier levels), a broadcast into a larger user, an operand an indexing op reads
-many times or a Gemm cannot read from memory, or an expression past `max_inline_cost`.
+many times or a Gemm cannot read from memory, or an expression past `max_inline_cost`. The
+input of a convolution that copies each image into a zero-padded scratch (the direct kernels:
+lower.conv.copies_input) is read once per element, by that copy, which computes it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from codegen import loops
 from codegen.cost import EXPENSIVE, inline_cost
 from graphnn.ir import Node
 from graphnn.lower.accumulate import inner_adds
+from graphnn.lower.conv import copies_input
 from graphnn.lower.gemm import folds_batch, memory_of
 from graphnn.lower.pool import tiles
 from graphnn.options import CompileOptions
@@ -92,9 +95,12 @@ class StoragePlan:
                     if not memory_of(source, keep) and not is_constant(source):
                         keep.add(_untransposed(source))
                 elif not once and cost[source] > 0 and not (
-                        tiles(node) and cost[source] < EXPENSIVE):
+                        tiles(node) and cost[source] < EXPENSIVE) and not (
+                        source is node.inputs[0] and copies_input(node, self.options)):
                     # (pooling passes, lower.pool, read each element a few times: a cheap
-                    # producer, a bias and ReLU, is recomputed there, not stored)
+                    # producer, a bias and ReLU, is recomputed there, not stored; a direct
+                    # convolution copies each image once into its padded scratch, which
+                    # computes any producer there)
                     keep.add(source)
         self._keep_shared(keep, cost, level)
         self._cap(keep)

@@ -233,3 +233,39 @@ def test_a_convolution_read_elsewhere_too_keeps_its_output():
     assert "each 2x2 window's maximum" not in compiled.loop_ir
     for got, want in zip(compiled(**feed), gn.evaluate(outputs, feed)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_an_elementwise_chain_read_by_a_direct_convolution_is_computed_in_its_copy():
+    # a residual add, bias and ReLU read only by the next convolution get no buffer: each
+    # image is copied into the convolution's zero-padded scratch once, and the copy computes
+    # them (lower.conv.copies_input); values and gradients as the reference's
+    x, r = gn.input("x", shape=(2, 16, 14, 14)), gn.input("r", shape=(2, 16, 14, 14))
+    w = gn.input("w", shape=(24, 16, 3, 3))
+    b = np.linspace(-1.0, 1.0, 16).reshape(16, 1, 1)
+    y = gn.conv2d(gn.relu(x + r + b), w, padding=1)
+    rng = np.random.default_rng(5)
+    feed = {name: rng.normal(size=shape) for name, shape in
+            (("x", x.shape), ("r", r.shape), ("w", w.shape))}
+    compiled = compile([y], [x, r, w])
+    assert not re.search(r"temp t\d+", compiled.loop_ir), compiled.loop_ir
+    assert re.search(r"s\d+\[[^]]*\] = max\(in0_x\[", compiled.loop_ir)
+    (got,), want = compiled(**feed), gn.evaluate(y, feed)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    loss = gn.sum(y * y)
+    outputs = [loss, *gn.grad(loss, [x, r, w])]
+    for got, want in zip(compile(outputs, [x, r, w])(**feed), gn.evaluate(outputs, feed)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_a_convolution_read_by_a_gemm_keeps_its_input_chain_in_memory():
+    # a 1x1 convolution is one Gemm per image, which reads its input from memory: the chain
+    # before it is stored
+    x = gn.input("x", shape=(2, 64, 8, 8))
+    w = gn.input("w", shape=(32, 64, 1, 1))
+    y = gn.conv2d(gn.relu(x - 0.5), w)
+    rng = np.random.default_rng(6)
+    feed = {"x": rng.normal(size=x.shape), "w": rng.normal(size=w.shape)}
+    compiled = compile([y], [x, w])
+    assert re.search(r"temp t\d+", compiled.loop_ir)
+    (got,), want = compiled(**feed), gn.evaluate(y, feed)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
