@@ -46,6 +46,10 @@ def gemm_flops(graph: gn.Graph) -> int:
     return total
 
 
+# the turns the implementations of a workload take when timed (Workload.time)
+ROUNDS = 3
+
+
 class CheckError(AssertionError):
     """An implementation disagrees with the NumPy reference: it is not timed."""
 
@@ -89,9 +93,20 @@ class Workload:
                     raise CheckError(f"{self.name}: {label} result {k} differs from NumPy "
                                      f"(max abs difference {error})")
 
-    def time(self, budget: float = 1.0) -> dict[str, float]:
-        return {label: median_seconds(run, budget) for label, run in
-                self.implementations.items()}
+    def time(self, budget: float = 1.0, rounds: int = ROUNDS) -> dict[str, float]:
+        """Each implementation's seconds per call: the implementations take turns `rounds`
+        times, each round a median over `budget / rounds` seconds
+        (`benchmarks.timing.median_seconds`), and each keeps its fastest round. The VMs
+        these run on switch between a fast and a slow phase for seconds at a time; timed one
+        after the other, a phase change fell on one implementation alone (the ONNX ResNet at
+        batch 32: graphnn 10.6 ms in one run, 7.7-8.1 ms in the next two, so 0.73x against
+        1.01-1.11x onnxruntime)."""
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for label, run in self.implementations.items():
+                seconds = median_seconds(run, budget / rounds)
+                best[label] = min(best.get(label, seconds), seconds)
+        return best
 
 
 def training_steps(work: Workload, compiled: Callable, reference: Callable,

@@ -66,7 +66,7 @@ def run(quick: bool = False) -> list[tuple[str, str, float]]:
         works = {kind: build(SIZE, kind, quick, dtype) for kind in CHAINS}
         for work in works.values():
             work.check()
-        rounds = [{kind: work.time(0.1 if quick else 0.4) for kind, work in works.items()}
+        rounds = [{kind: work.time(0.1 if quick else 0.4, rounds=1) for kind, work in works.items()}
                   for _ in range(2 if quick else 7)]
         ratios = [r["new math"]["graphnn"] / r["exp/tanh"]["graphnn"] for r in rounds]
         middle = rounds[sorted(range(len(rounds)), key=ratios.__getitem__)[len(rounds) // 2]]

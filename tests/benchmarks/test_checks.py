@@ -80,3 +80,22 @@ def test_the_scale_workload_catches_a_wrong_result(monkeypatch):
         value * 1.001 for value in evaluate(outputs, feed)])
     with pytest.raises(CheckError, match="differs from gn.evaluate"):
         scale.compile_and_check("elementwise chain", 100)
+
+
+def test_implementations_are_timed_in_turns_each_keeping_its_fastest_round(monkeypatch):
+    # a slow phase of the machine that falls on one implementation's turn must not decide
+    # the ratio: the implementations alternate, and each keeps its best round
+    import benchmarks.workload as workload
+
+    calls: list[str] = []
+    medians = {"graphnn": iter([3.0, 1.0, 2.0]), "peer": iter([1.5, 2.5, 2.0])}
+
+    def fake_median(run, budget):
+        run()
+        return next(medians[calls[-1]])
+    monkeypatch.setattr(workload, "median_seconds", fake_median)
+    work = Workload("w", lambda: [])
+    work.add("graphnn", lambda: calls.append("graphnn"))
+    work.add("peer", lambda: calls.append("peer"))
+    assert work.time(0.3, rounds=3) == {"graphnn": 1.0, "peer": 1.5}
+    assert calls == ["graphnn", "peer"] * 3
