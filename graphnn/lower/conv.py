@@ -103,10 +103,10 @@ def pooled(computed: list[Node], users: dict[Node, list[Node]], outputs: list[No
                 tuple(pool.attrs["kernel"]) != (2, 2) or \
                 _in_memory(node.inputs[1], buffer_of) is None:
             continue     # (an input not in memory is computed in the padded copy: tiled's)
-        conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1],
-                                          Geometry.of(node))
-        shallow = math.prod(conv.taps) < options.conv_min_depth
-        if conv.native(shallow) and conv_direct.across_channels(conv, pooled=True):
+        geometry = Geometry.of(node)
+        conv = conv_direct.Direct.forward(node, node.inputs[0], node.inputs[1], geometry)
+        kind = _direct_kind(conv, "conv2d", geometry, options, _deep(node, options))
+        if kind == "tiled" and conv_direct.across_channels(conv, pooled=True):
             fused[node] = pool
     return fused
 
